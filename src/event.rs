@@ -1,0 +1,620 @@
+//! The one event stream and the one command channel.
+//!
+//! Everything the orchestrator does is an [`Event`]; everything a human does
+//! is a [`Command`]. The TUI, the recorder, metrics and the headless progress
+//! output are all consumers of the same stream (see `docs/events.md`).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the event schema. Bumped on any incompatible change.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// A cheap-to-clone identifier (task, agent, node, session).
+pub type Id = Arc<str>;
+
+/// Lifecycle state of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    /// Created, waiting for an agent.
+    Pending,
+    /// A planner is decomposing it.
+    Planning,
+    /// An agent is working on it.
+    InProgress,
+    /// Waiting for a reviewer (agent or human gate).
+    Review,
+    /// Sent back with feedback; will run again.
+    Revision,
+    /// Done; its output is final.
+    Completed,
+    /// Failed; may be retried by a `retry` command while the run is live.
+    Failed,
+    /// Held by the user.
+    Paused,
+    /// Cancelled by the user or because its parent no longer needs it.
+    Cancelled,
+}
+
+impl TaskState {
+    /// True for states a task never leaves on its own.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskState::Completed | TaskState::Failed | TaskState::Cancelled)
+    }
+
+    /// Upper-case name, as shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "PENDING",
+            TaskState::Planning => "PLANNING",
+            TaskState::InProgress => "IN_PROGRESS",
+            TaskState::Review => "REVIEW",
+            TaskState::Revision => "REVISION",
+            TaskState::Completed => "COMPLETED",
+            TaskState::Failed => "FAILED",
+            TaskState::Paused => "PAUSED",
+            TaskState::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+/// State of a workflow node as a whole (for the graph).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// Not reached yet.
+    Pending,
+    /// Running (some of its tasks are live).
+    Running,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// Final status of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The entry node completed.
+    Succeeded,
+    /// The entry node failed.
+    Failed,
+    /// Cancelled by a command.
+    Cancelled,
+    /// Stopped from outside (Ctrl-C); resumable.
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The process exit code the CLI contract gives this status.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunStatus::Succeeded => 0,
+            RunStatus::Failed => 1,
+            RunStatus::Cancelled | RunStatus::Interrupted => 3,
+        }
+    }
+}
+
+/// Token usage of one call (or a sum of calls).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens sent.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+    /// True when counted by our tokenizer rather than reported by the server.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+}
+
+impl Usage {
+    /// Prompt plus completion.
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+
+    /// Adds another usage to this one.
+    pub fn add(&mut self, other: &Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.estimated |= other.estimated;
+    }
+}
+
+/// Why a provider call or a task failed, as the retry layer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The call took too long.
+    Timeout,
+    /// The provider asked us to slow down.
+    RateLimited,
+    /// 5xx or a dropped connection.
+    Server,
+    /// The reply could not be parsed into what the node needs.
+    Malformed,
+    /// Bad or missing credentials.
+    Auth,
+    /// The request itself is wrong (unknown model, bad parameters).
+    InvalidRequest,
+    /// A budget would be exceeded.
+    BudgetExhausted,
+    /// Cancelled by a command.
+    Cancelled,
+    /// The workflow logic failed (no route, loop bound, revision limit...).
+    Workflow,
+}
+
+impl ErrorKind {
+    /// Whether retrying the same call may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Timeout | ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Malformed
+        )
+    }
+}
+
+/// A message on the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusMessage {
+    /// Unique per session.
+    pub id: u64,
+    /// Subject, e.g. `agent.writer`, `task.fanout[2]`, `alerts`.
+    pub topic: String,
+    /// Sender (agent id, `orchestrator`, `user`, `timer`).
+    pub from: String,
+    /// Recipient when addressed to one party.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Message type: `task`, `result`, `handoff`, `event`, `inject`...
+    pub kind: String,
+    /// Body.
+    pub payload: Value,
+    /// Correlates a request with its reply (usually the task id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<String>,
+    /// Microseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// One event of the stream: an envelope around [`EventKind`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Strictly increasing within a session, from 1.
+    pub seq: u64,
+    /// Microseconds since the Unix epoch.
+    pub ts: u64,
+    /// Session id.
+    pub session: Id,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. Serialised with `"type": "<snake_case name>"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The run started.
+    SessionStarted {
+        /// Workflow name.
+        workflow: String,
+        /// Seed for every random choice.
+        seed: u64,
+        /// Entry node id.
+        entry: Id,
+        /// Agent ids, in declaration order.
+        agents: Vec<Id>,
+    },
+    /// The run finished.
+    SessionEnded {
+        /// Final status.
+        status: RunStatus,
+        /// Output of the entry node, when it succeeded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Value>,
+        /// Why it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Sum of all token usage.
+        usage: Usage,
+        /// Engine wall time in milliseconds.
+        wall_ms: f64,
+    },
+    /// A workflow node changed state.
+    NodeStateChanged {
+        /// Node id.
+        node: Id,
+        /// New state.
+        state: NodeState,
+        /// Progress `[done, total]` for fan-out nodes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        progress: Option<[u32; 2]>,
+    },
+    /// A task was created (state PENDING unless `state` says otherwise).
+    TaskCreated {
+        /// Task id: a stable path such as `fanout/branch[2]` or `loop/analyse#3`.
+        task: Id,
+        /// Node that owns it.
+        node: Id,
+        /// Parent task, for subtasks of a plan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<Id>,
+        /// Short human title.
+        title: String,
+        /// Target agent, if fixed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<Id>,
+        /// Target capability, if dispatched by capability.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capability: Option<String>,
+        /// Priority 1 (most urgent) to 5.
+        priority: u8,
+        /// The task's input.
+        input: Value,
+    },
+    /// A task was given to an agent.
+    TaskAssigned {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// A task moved between states (other than to COMPLETED/FAILED, which
+    /// are `task_completed` / `task_failed`).
+    TaskStateChanged {
+        /// Task id.
+        task: Id,
+        /// Previous state.
+        from: TaskState,
+        /// New state.
+        to: TaskState,
+        /// Why, when not obvious.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A task completed (its state is now COMPLETED).
+    TaskCompleted {
+        /// Task id.
+        task: Id,
+        /// Agent that produced the output, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<Id>,
+        /// Previous state.
+        from: TaskState,
+        /// The output.
+        output: Value,
+        /// Attempts it took.
+        attempt: u32,
+        /// Tokens spent on it (all attempts).
+        usage: Usage,
+        /// Milliseconds from first assignment to completion.
+        duration_ms: f64,
+    },
+    /// A task failed (its state is now FAILED).
+    TaskFailed {
+        /// Task id.
+        task: Id,
+        /// Agent it was on, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<Id>,
+        /// Previous state.
+        from: TaskState,
+        /// Error class.
+        kind: ErrorKind,
+        /// Error message.
+        error: String,
+        /// Attempt number.
+        attempt: u32,
+        /// True when the engine holds the task for a `retry`/`reroute`/`cancel`
+        /// decision instead of failing its node at once.
+        held: bool,
+    },
+    /// An agent handed its task to a peer.
+    TaskHandoff {
+        /// Task id.
+        task: Id,
+        /// Agent that gave it away.
+        from_agent: Id,
+        /// Agent that received it.
+        to_agent: Id,
+        /// Capability asked for.
+        capability: String,
+        /// The agent's reason.
+        reason: String,
+        /// Hop number, from 1.
+        hop: u32,
+    },
+    /// A task was moved to another agent by a command.
+    TaskRerouted {
+        /// Task id.
+        task: Id,
+        /// Previous agent, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_agent: Option<Id>,
+        /// New agent.
+        to_agent: Id,
+    },
+    /// A message crossed the bus.
+    Bus {
+        /// The message.
+        message: BusMessage,
+    },
+    /// A provider call started.
+    LlmRequest {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// Provider name.
+        provider: String,
+        /// Model name.
+        model: String,
+        /// Attempt number.
+        attempt: u32,
+        /// Prompt tokens (by our tokenizer).
+        prompt_tokens: u64,
+    },
+    /// A provider call returned.
+    LlmResponse {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// Provider name.
+        provider: String,
+        /// Model name.
+        model: String,
+        /// Usage of this call.
+        usage: Usage,
+        /// Milliseconds the call took.
+        latency_ms: f64,
+    },
+    /// A provider call failed.
+    LlmError {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// Error class.
+        kind: ErrorKind,
+        /// Message.
+        error: String,
+    },
+    /// A planner produced a plan.
+    PlanCreated {
+        /// The planning task.
+        task: Id,
+        /// Subtask titles and capabilities.
+        subtasks: Vec<PlannedSubtask>,
+    },
+    /// A planner's output was invalid and a repair prompt was sent.
+    PlanRepair {
+        /// The planning task.
+        task: Id,
+        /// Repair attempt, from 1.
+        attempt: u32,
+        /// What was wrong.
+        error: String,
+    },
+    /// A reviewer agent judged work.
+    ReviewVerdict {
+        /// The node under review.
+        node: Id,
+        /// The reviewing task.
+        task: Id,
+        /// Approved or sent back.
+        approved: bool,
+        /// Feedback for the revision.
+        feedback: String,
+        /// Revision number this verdict concerns, from 0.
+        revision: u32,
+    },
+    /// A router chose a route.
+    RouteChosen {
+        /// Router node id.
+        node: Id,
+        /// Target node id.
+        to: Id,
+        /// The expression or label that matched (or `default`).
+        reason: String,
+    },
+    /// A loop moved between states.
+    LoopTransition {
+        /// Loop node id.
+        node: Id,
+        /// State left.
+        from: Id,
+        /// State entered (`$end` when the loop ends).
+        to: Id,
+        /// Iteration about to run (1-based count of state visits).
+        iteration: u32,
+    },
+    /// An `on` node fired on a message or a timer tick.
+    TriggerFired {
+        /// `on` node id.
+        node: Id,
+        /// Topic that fired.
+        topic: String,
+        /// Message id that fired it.
+        message: u64,
+        /// Firing number, from 1.
+        count: u32,
+    },
+    /// A human gate is waiting for a decision.
+    GateOpened {
+        /// Gate id (the gate's task id).
+        gate: Id,
+        /// Gate node id.
+        node: Id,
+        /// The artifact under review.
+        artifact: Value,
+        /// Revision number, from 0.
+        revision: u32,
+    },
+    /// A human gate was decided.
+    GateDecided {
+        /// Gate id.
+        gate: Id,
+        /// Approved or denied.
+        approved: bool,
+        /// Reviewer comment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// The whole run stopped dispatching new work.
+    RunPaused,
+    /// The whole run dispatches again.
+    RunResumed,
+    /// A command arrived (recorded so sessions show who did what).
+    CommandReceived {
+        /// The command.
+        command: Command,
+    },
+    /// A command could not be carried out.
+    CommandRejected {
+        /// The command.
+        command: Command,
+        /// Why.
+        reason: String,
+    },
+    /// Something worth a line in the log.
+    Notice {
+        /// `info`, `warn` or `error`.
+        level: String,
+        /// The text.
+        message: String,
+    },
+}
+
+/// One subtask of a plan, as announced in [`EventKind::PlanCreated`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedSubtask {
+    /// Subtask task id.
+    pub task: Id,
+    /// Title.
+    pub title: String,
+    /// Capability it needs.
+    pub capability: String,
+}
+
+/// What a human (or a script) asks the orchestrator to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Pause the whole run (`task: None`) or one task.
+    Pause {
+        /// Task to pause; the whole run when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<Id>,
+    },
+    /// Resume the whole run or one task.
+    Resume {
+        /// Task to resume; the whole run when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<Id>,
+    },
+    /// Run a FAILED (held) task again.
+    Retry {
+        /// Task id.
+        task: Id,
+    },
+    /// Move a task to another agent.
+    Reroute {
+        /// Task id.
+        task: Id,
+        /// New agent.
+        agent: Id,
+    },
+    /// Cancel one task, or the whole run.
+    Cancel {
+        /// Task to cancel; the whole run when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<Id>,
+    },
+    /// Decide a human gate.
+    GateDecision {
+        /// Gate id.
+        gate: Id,
+        /// Approve (true) or deny (false).
+        approve: bool,
+        /// Comment; on a denial it becomes the revision feedback.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// Publish a message on the bus (event triggers, or a note to an agent).
+    Emit {
+        /// Topic.
+        topic: String,
+        /// Payload.
+        payload: Value,
+    },
+}
+
+impl Command {
+    /// Short name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Pause { .. } => "pause",
+            Command::Resume { .. } => "resume",
+            Command::Retry { .. } => "retry",
+            Command::Reroute { .. } => "reroute",
+            Command::Cancel { .. } => "cancel",
+            Command::GateDecision { .. } => "gate_decision",
+            Command::Emit { .. } => "emit",
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_a_snake_case_type_tag() {
+        let ev = Event {
+            seq: 7,
+            ts: 1,
+            session: "s1".into(),
+            kind: EventKind::TaskAssigned { task: "a".into(), agent: "w".into(), attempt: 1 },
+        };
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(json["type"], "task_assigned");
+        assert_eq!(json["seq"], 7);
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let c = Command::GateDecision { gate: "g".into(), approve: false, comment: Some("more".into()) };
+        let s = serde_json::to_string(&c).unwrap();
+        assert!(s.contains("\"command\":\"gate_decision\""), "{s}");
+        assert_eq!(serde_json::from_str::<Command>(&s).unwrap(), c);
+    }
+
+    #[test]
+    fn retryable_kinds() {
+        assert!(ErrorKind::Timeout.is_retryable());
+        assert!(!ErrorKind::Auth.is_retryable());
+        assert_eq!(RunStatus::Failed.exit_code(), 1);
+    }
+}

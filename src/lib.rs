@@ -1,0 +1,9 @@
+//! agentctl: a multi-agent orchestrator with a terminal cockpit.
+//!
+//! Everything that happens is an [`event::Event`]; everything a human does is
+//! an [`event::Command`]. See `DESIGN.md` and `docs/events.md`.
+
+pub mod event;
+pub mod bus;
+pub mod llm;
+pub mod workflow;

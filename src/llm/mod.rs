@@ -1,0 +1,170 @@
+//! Providers: the `Provider` trait, the offline `sim` provider and token
+//! counting.
+
+pub mod sim;
+pub mod tokens;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{ErrorKind, Id, Usage};
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// System prompt.
+    System,
+    /// The orchestrator speaking for the user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Speaker.
+    pub role: Role,
+    /// Text.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Message { role: Role::System, content: content.into() }
+    }
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Message { role: Role::User, content: content.into() }
+    }
+}
+
+/// The shape of answer the engine needs; providers may use it to ask for
+/// structured output, and the sim provider to invent a fitting reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Expect {
+    /// Free text.
+    #[default]
+    Text,
+    /// A JSON plan: `{"subtasks": [{"title", "capability", "description"}]}`.
+    Plan,
+    /// A JSON verdict: `{"approved": bool, "feedback": "..."}`.
+    Review,
+    /// One of `RequestHints::labels`.
+    Label,
+}
+
+/// Context the engine gives a provider beyond the messages.
+#[derive(Debug, Clone, Default)]
+pub struct RequestHints {
+    /// Expected answer shape.
+    pub expect: Expect,
+    /// Capabilities executors offer (for planners).
+    pub capabilities: Vec<String>,
+    /// Labels to choose from (for classifiers).
+    pub labels: Vec<String>,
+}
+
+/// One call to a model.
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    /// Calling agent.
+    pub agent: Id,
+    /// The agent's role.
+    pub role: String,
+    /// Model name.
+    pub model: String,
+    /// Task the call serves.
+    pub task: Id,
+    /// Attempt number of the task, from 1.
+    pub attempt: u32,
+    /// Visit of the node: loop iteration, revision or item index, from 0.
+    pub visit: u32,
+    /// Conversation.
+    pub messages: Vec<Message>,
+    /// Reply length limit.
+    pub max_tokens: Option<u32>,
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Hints.
+    pub hints: RequestHints,
+}
+
+impl ProviderRequest {
+    /// The last user message (the task prompt).
+    pub fn prompt(&self) -> &str {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// A piece of a streamed reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderChunk {
+    /// More text.
+    Delta(String),
+    /// End of the reply, with its usage.
+    Done {
+        /// Usage of the call.
+        usage: Usage,
+    },
+}
+
+/// A failed call.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct ProviderError {
+    /// Class, which decides retrying.
+    pub kind: ErrorKind,
+    /// Message.
+    pub message: String,
+    /// Server's Retry-After, if any.
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    /// Builds an error.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProviderError { kind, message: message.into(), retry_after: None }
+    }
+}
+
+/// A source of model replies.
+pub trait Provider: Send + Sync + 'static {
+    /// Name, for events.
+    fn name(&self) -> &str;
+    /// Starts a call. The stream yields deltas then exactly one `Done`, or an
+    /// error. Dropping the stream cancels the call.
+    fn stream(&self, req: ProviderRequest) -> BoxStream<'static, Result<ProviderChunk, ProviderError>>;
+}
+
+/// A whole reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// Text.
+    pub text: String,
+    /// Usage.
+    pub usage: Usage,
+}
+
+/// Runs a call to the end and gathers the reply.
+pub async fn complete(provider: &dyn Provider, req: ProviderRequest) -> Result<Completion, ProviderError> {
+    let mut stream = provider.stream(req);
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk? {
+            ProviderChunk::Delta(d) => text.push_str(&d),
+            ProviderChunk::Done { usage } => return Ok(Completion { text, usage }),
+        }
+    }
+    Err(ProviderError::new(ErrorKind::Server, "the reply ended before it was complete"))
+}

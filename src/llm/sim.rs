@@ -1,0 +1,1 @@
+//! The deterministic offline provider (filled in by the sim-provider work).

@@ -1,0 +1,1 @@
+//! Token counting (placeholder module; the sim-provider work fills it in).

@@ -1,0 +1,1 @@
+//! Expressions (filled in by the workflow work).

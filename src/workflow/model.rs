@@ -1,0 +1,307 @@
+//! The compiled workflow: what the engine runs. Produced from a
+//! [`WorkflowSpec`](super::spec::WorkflowSpec) by `compile`, after every
+//! reference has been resolved to an index and every expression parsed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::expr::Expr;
+use super::spec::SimScript;
+use super::template::Template;
+use crate::event::Id;
+
+/// Index into [`Workflow::agents`].
+pub type AgentIdx = usize;
+/// Index into [`Workflow::nodes`].
+pub type NodeIdx = usize;
+
+/// A validated workflow.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Entry node.
+    pub entry: NodeIdx,
+    /// Input given to the entry node.
+    pub input: Value,
+    /// Most hand-offs per task.
+    pub max_handoffs: u32,
+    /// Scheduler aging step (tasks queued per priority level gained).
+    pub aging_step: u32,
+    /// Agents in declaration order.
+    pub agents: Vec<Agent>,
+    /// Nodes in declaration order.
+    pub nodes: Vec<Node>,
+    /// Agent id → index.
+    pub agent_index: HashMap<String, AgentIdx>,
+    /// Node id → index.
+    pub node_index: HashMap<String, NodeIdx>,
+}
+
+impl Workflow {
+    /// Looks an agent up by id.
+    pub fn agent(&self, id: &str) -> Option<AgentIdx> {
+        self.agent_index.get(id).copied()
+    }
+
+    /// Looks a node up by id.
+    pub fn node(&self, id: &str) -> Option<NodeIdx> {
+        self.node_index.get(id).copied()
+    }
+
+    /// Agents offering a capability, in declaration order.
+    pub fn capable_agents(&self, capability: &str) -> impl Iterator<Item = AgentIdx> + '_ {
+        self.agents
+            .iter()
+            .enumerate()
+            .filter(move |(_, a)| a.capabilities.iter().any(|c| c == capability))
+            .map(|(i, _)| i)
+    }
+
+    /// Child node indices of a node (containment edges), in order.
+    pub fn children(&self, node: NodeIdx) -> Vec<NodeIdx> {
+        self.nodes[node].kind.children()
+    }
+}
+
+/// A validated agent.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// Id.
+    pub id: Id,
+    /// Role (planner, executor, reviewer, judge, classifier, or free text).
+    pub role: String,
+    /// Provider name.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// System prompt.
+    pub system: Option<String>,
+    /// Capabilities.
+    pub capabilities: Vec<String>,
+    /// Reply length limit.
+    pub max_tokens: Option<u32>,
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Concurrency limit; 0 = none.
+    pub concurrency: u32,
+    /// Sim script.
+    pub sim: SimScript,
+}
+
+/// A validated node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Id.
+    pub id: Id,
+    /// Title (defaults to the id).
+    pub title: String,
+    /// Priority 1 (most urgent) – 5.
+    pub priority: u8,
+    /// Topic to publish the output on.
+    pub emit: Option<String>,
+    /// What it does.
+    pub kind: NodeKind,
+}
+
+/// Who runs an agent task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// This agent.
+    Agent(AgentIdx),
+    /// The least-loaded agent with this capability.
+    Capability(String),
+}
+
+/// How a `parallel` node joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Every branch must succeed.
+    All,
+    /// First success wins.
+    Any,
+    /// First k successes.
+    KOfN(u32),
+}
+
+/// Where a `map` gets its items.
+#[derive(Debug, Clone)]
+pub enum MapSource {
+    /// Inline list.
+    Items(Vec<Value>),
+    /// 0..n.
+    Count(u32),
+    /// Expression over `input` / `outputs`.
+    Over(Expr),
+}
+
+/// A route's condition.
+#[derive(Debug, Clone)]
+pub enum RouteCond {
+    /// Expression.
+    Expr(Expr),
+    /// Classifier label.
+    Label(String),
+}
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Condition.
+    pub cond: RouteCond,
+    /// Target node.
+    pub to: NodeIdx,
+}
+
+/// One loop transition.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Index into the loop's `states`.
+    pub from: usize,
+    /// Index into `states`, or `None` for the end.
+    pub to: Option<usize>,
+    /// Guard; `None` = always.
+    pub when: Option<Expr>,
+}
+
+/// What a node does, with its kind's data.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// One agent task.
+    Agent {
+        /// Who runs it.
+        target: Target,
+        /// Prompt template (default `{{input}}`).
+        prompt: Template,
+    },
+    /// Pipeline.
+    Sequence {
+        /// Steps.
+        steps: Vec<NodeIdx>,
+    },
+    /// Fan-out / fan-in.
+    Parallel {
+        /// Branches.
+        branches: Vec<NodeIdx>,
+        /// Join mode.
+        join: Join,
+        /// Per-branch time limit.
+        branch_timeout: Option<Duration>,
+    },
+    /// Scatter-gather.
+    Map {
+        /// Items.
+        source: MapSource,
+        /// Node run per item.
+        body: NodeIdx,
+        /// Items in flight (0 = no limit).
+        concurrency: u32,
+        /// Batch size (0 = one batch).
+        batch_size: u32,
+        /// Node receiving the gathered list.
+        aggregate: Option<NodeIdx>,
+    },
+    /// Planner → executors → reviewer.
+    Plan {
+        /// Planner agent.
+        planner: AgentIdx,
+        /// Reviewer agent.
+        reviewer: Option<AgentIdx>,
+        /// Revision limit.
+        max_revisions: u32,
+        /// Subtask limit.
+        max_subtasks: u32,
+        /// Repair prompts for malformed plans.
+        repair_attempts: u32,
+        /// Prompt for the planner.
+        prompt: Template,
+    },
+    /// Conditional edge.
+    Router {
+        /// Routes in order.
+        routes: Vec<Route>,
+        /// Fallback target.
+        default: Option<NodeIdx>,
+        /// Classifier agent.
+        classifier: Option<AgentIdx>,
+        /// Prompt for the classifier.
+        prompt: Template,
+    },
+    /// State machine.
+    Loop {
+        /// State nodes.
+        states: Vec<NodeIdx>,
+        /// Index of the first state in `states`.
+        start: usize,
+        /// Transitions in order.
+        transitions: Vec<Transition>,
+        /// Most state visits.
+        max_iterations: u32,
+        /// True: reaching the bound ends the loop; false: it fails.
+        end_at_max: bool,
+    },
+    /// Event trigger.
+    On {
+        /// Topic pattern, if any.
+        topic: Option<String>,
+        /// Timer period, if any.
+        every: Option<Duration>,
+        /// Node run per firing.
+        body: NodeIdx,
+        /// Firings before the node completes.
+        max_events: u32,
+        /// Completes early when nothing fires for this long.
+        idle_timeout: Duration,
+    },
+    /// Human review.
+    Gate {
+        /// Node under review.
+        subject: Option<NodeIdx>,
+        /// Revision limit.
+        max_revisions: u32,
+    },
+}
+
+impl NodeKind {
+    /// Containment children, in order.
+    pub fn children(&self) -> Vec<NodeIdx> {
+        match self {
+            NodeKind::Agent { .. } => vec![],
+            NodeKind::Sequence { steps } => steps.clone(),
+            NodeKind::Parallel { branches, .. } => branches.clone(),
+            NodeKind::Map { body, aggregate, .. } => {
+                let mut v = vec![*body];
+                v.extend(aggregate.iter().copied());
+                v
+            }
+            NodeKind::Plan { .. } => vec![],
+            NodeKind::Router { routes, default, .. } => {
+                let mut v: Vec<NodeIdx> = routes.iter().map(|r| r.to).collect();
+                v.extend(default.iter().copied());
+                v
+            }
+            NodeKind::Loop { states, .. } => states.clone(),
+            NodeKind::On { body, .. } => vec![*body],
+            NodeKind::Gate { subject, .. } => subject.iter().copied().collect(),
+        }
+    }
+
+    /// Kind name as written in files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeKind::Agent { .. } => "agent",
+            NodeKind::Sequence { .. } => "sequence",
+            NodeKind::Parallel { .. } => "parallel",
+            NodeKind::Map { .. } => "map",
+            NodeKind::Plan { .. } => "plan",
+            NodeKind::Router { .. } => "router",
+            NodeKind::Loop { .. } => "loop",
+            NodeKind::On { .. } => "on",
+            NodeKind::Gate { .. } => "gate",
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The workflow file schema: what a `.toml` (or `.json`) workflow says.
+//!
+//! These types mirror the file one to one, with spans on every id and
+//! reference so validation can point at the exact line. `compile` (in
+//! `validate.rs`) checks them and turns them into the engine's
+//! [`crate::workflow::model::Workflow`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::span::Spanned;
+
+/// A whole workflow file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSpec {
+    /// `[workflow]`: name, entry node, input.
+    pub workflow: WorkflowMeta,
+    /// `[[agents]]`.
+    #[serde(default)]
+    pub agents: Vec<AgentSpec>,
+    /// `[[nodes]]`.
+    #[serde(default)]
+    pub nodes: Vec<NodeSpec>,
+}
+
+/// `[workflow]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowMeta {
+    /// Name shown in the UI and sessions.
+    pub name: Spanned<String>,
+    /// One-line description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Node to run; defaults to the first node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Spanned<String>>,
+    /// Input given to the entry node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    /// Most hand-offs one task may make between agents (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_handoffs: Option<u32>,
+    /// Scheduler aging step: a waiting task gains one priority level per
+    /// this many newer tasks queued (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aging_step: Option<u32>,
+}
+
+/// `[[agents]]` entry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Unique id.
+    pub id: Spanned<String>,
+    /// planner, executor, reviewer, judge, classifier, or free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Provider name (`sim` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Spanned<String>>,
+    /// Model name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// System prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Capabilities it offers, for dispatch by capability.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// Reply length limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Most tasks it works on at once (default 4; 0 = no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Spanned<u32>>,
+    /// Script for the `sim` provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim: Option<SimScript>,
+}
+
+/// How the `sim` provider behaves for one agent. Every random draw is seeded
+/// by (run seed, agent, task, attempt), so a run is deterministic whatever
+/// the scheduling order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimScript {
+    /// Replies by visit (iteration / revision / item index); the last one
+    /// repeats. A string is sent as is; any other value as JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<Value>,
+    /// Reply template: `{{input}}`, `{{agent}}`, `{{task}}`, `{{visit}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Latency of one call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<SimLatency>,
+    /// Probability a call fails with a server error.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_rate: f64,
+    /// Probability a call times out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeout_rate: f64,
+    /// Probability a reply is malformed (cut-off JSON).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub malformed_rate: f64,
+    /// The first N attempts of every task fail with a server error.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub fail_first: u32,
+    /// The first N replies of every task are malformed.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub malformed_first: u32,
+    /// Planners: how many subtasks an unscripted plan has (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_size: Option<u32>,
+    /// Reviewers: reject the first N reviews of a node.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub reject_first: u32,
+    /// Classifiers: the label to answer (else chosen by seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Length of an unscripted reply, in words (default 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_words: Option<u32>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+fn is_zero_u32(x: &u32) -> bool {
+    *x == 0
+}
+
+/// Simulated latency: a fixed number of milliseconds or a distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SimLatency {
+    /// Exactly this many milliseconds.
+    Fixed(f64),
+    /// Uniform in `[min, max]`.
+    Uniform {
+        /// Lower bound, ms.
+        min: f64,
+        /// Upper bound, ms.
+        max: f64,
+    },
+    /// Normal, clamped at 0.
+    Normal {
+        /// Mean, ms.
+        mean: f64,
+        /// Standard deviation, ms.
+        stddev: f64,
+    },
+}
+
+/// The kinds of node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKindName {
+    /// One task for one agent (or any agent with a capability).
+    Agent,
+    /// Pipeline.
+    Sequence,
+    /// Fan-out / fan-in.
+    Parallel,
+    /// Scatter-gather over a list.
+    Map,
+    /// Planner → executors → reviewer.
+    Plan,
+    /// Conditional edge.
+    Router,
+    /// State machine with guarded transitions.
+    Loop,
+    /// Event-driven trigger on a bus topic or a timer.
+    On,
+    /// Human review.
+    Gate,
+}
+
+impl NodeKindName {
+    /// Name as written in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKindName::Agent => "agent",
+            NodeKindName::Sequence => "sequence",
+            NodeKindName::Parallel => "parallel",
+            NodeKindName::Map => "map",
+            NodeKindName::Plan => "plan",
+            NodeKindName::Router => "router",
+            NodeKindName::Loop => "loop",
+            NodeKindName::On => "on",
+            NodeKindName::Gate => "gate",
+        }
+    }
+}
+
+/// How a `parallel` node joins its branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinName {
+    /// Wait for every branch.
+    All,
+    /// The first successful branch wins.
+    Any,
+    /// The first `k` successful branches.
+    KOfN,
+}
+
+/// `[[nodes]]` entry. One flat table for every kind; `compile` checks that
+/// only the fields of the node's kind are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Unique id.
+    pub id: Spanned<String>,
+    /// Node kind.
+    pub kind: Spanned<NodeKindName>,
+    /// Human title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Priority 1 (most urgent) to 5; default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Spanned<i64>>,
+    /// Publish this node's output on a bus topic when it completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emit: Option<String>,
+
+    // agent
+    /// agent: the agent to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Spanned<String>>,
+    /// agent: dispatch to the least-loaded agent with this capability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<Spanned<String>>,
+    /// agent/plan/router: prompt template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Spanned<String>>,
+
+    // sequence
+    /// sequence: node ids in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<Spanned<String>>>,
+
+    // parallel
+    /// parallel: node ids run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<Spanned<String>>>,
+    /// parallel: all (default), any, k_of_n.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Spanned<JoinName>>,
+    /// parallel with k_of_n: how many branches must succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<Spanned<i64>>,
+    /// parallel: a branch still running after this long fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_timeout_ms: Option<Spanned<u64>>,
+
+    // map
+    /// map: expression giving the list (e.g. `input.items`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<Spanned<String>>,
+    /// map: an inline list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Value>>,
+    /// map: run the body this many times (items 0..count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<Spanned<i64>>,
+    /// map/on: node run per item or per event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Spanned<String>>,
+    /// map: most items in flight (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Spanned<i64>>,
+    /// map: items are started in batches of this size; a batch finishes before
+    /// the next starts (default: one batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<Spanned<i64>>,
+    /// map: node that receives the gathered list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Spanned<String>>,
+
+    // plan
+    /// plan: the planner agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planner: Option<Spanned<String>>,
+    /// plan: the reviewer agent (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<Spanned<String>>,
+    /// plan/gate: most revisions before failing (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_revisions: Option<Spanned<i64>>,
+    /// plan: most subtasks accepted from the planner (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_subtasks: Option<Spanned<i64>>,
+    /// plan: repair prompts for a malformed plan before failing (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_attempts: Option<Spanned<i64>>,
+
+    // router
+    /// router: routes, first match wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Vec<RouteSpec>>,
+    /// router: target when no route matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Spanned<String>>,
+    /// router: classifier agent whose answer is matched against route labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<Spanned<String>>,
+
+    // loop
+    /// loop: state node ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub states: Option<Vec<Spanned<String>>>,
+    /// loop: first state (default: the first listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Spanned<String>>,
+    /// loop: guarded transitions, checked in order after a state completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<TransitionSpec>>,
+    /// loop: most state visits (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<Spanned<i64>>,
+    /// loop: what happens at the bound: `fail` (default) or `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_max_iterations: Option<Spanned<String>>,
+
+    // on
+    /// on: bus topic to listen to (NATS-style wildcards `*` and `>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Spanned<String>>,
+    /// on: fire on a timer every N ms instead of (or as well as) a topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_ms: Option<Spanned<u64>>,
+    /// on: stop after this many firings (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_events: Option<Spanned<i64>>,
+    /// on: stop when nothing fires for this long (default 30000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_ms: Option<Spanned<u64>>,
+
+    // gate
+    /// gate: node whose output is reviewed; re-run with the comment on denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Spanned<String>>,
+}
+
+/// One route of a `router`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// Expression over `input` and `outputs` (e.g. `input.severity == "high"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Spanned<String>>,
+    /// Classifier label that selects this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Spanned<String>>,
+    /// Target node.
+    pub to: Spanned<String>,
+}
+
+/// One transition of a `loop`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionSpec {
+    /// State it leaves.
+    pub from: Spanned<String>,
+    /// State it enters, or `$end`.
+    pub to: Spanned<String>,
+    /// Guard over `output`, `input`, `outputs`, `iteration` (none = always).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Spanned<String>>,
+}

@@ -1,0 +1,1 @@
+//! Templates (filled in by the workflow work).
