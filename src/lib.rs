@@ -6,4 +6,5 @@
 pub mod event;
 pub mod bus;
 pub mod llm;
+pub mod tui;
 pub mod workflow;

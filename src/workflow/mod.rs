@@ -1,8 +1,13 @@
 //! Workflow files: schema, loading, validation with source locations,
 //! expressions and templates, graph export, and the built-in examples.
 
+pub mod builtins;
+pub mod diagnostics;
 pub mod expr;
+pub mod graph_export;
+pub mod load;
 pub mod model;
 pub mod span;
 pub mod spec;
 pub mod template;
+pub mod validate;

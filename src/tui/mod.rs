@@ -1,0 +1,1 @@
+//! The cockpit (filled in by the TUI work).
