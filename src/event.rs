@@ -398,9 +398,10 @@ pub enum EventKind {
         /// Subtask titles and capabilities.
         subtasks: Vec<PlannedSubtask>,
     },
-    /// A planner's output was invalid and a repair prompt was sent.
-    PlanRepair {
-        /// The planning task.
+    /// A structured reply (plan, verdict) was invalid and a repair prompt
+    /// was sent.
+    OutputRepair {
+        /// The task.
         task: Id,
         /// Repair attempt, from 1.
         attempt: u32,

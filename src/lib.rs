@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod bus;
+pub mod engine;
 pub mod llm;
 pub mod tui;
 pub mod workflow;

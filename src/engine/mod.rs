@@ -1,0 +1,17 @@
+//! The orchestration engine: scheduler, task lifecycle and the patterns.
+//! It never imports the TUI, sessions or the CLI: it emits [`Event`]s and
+//! obeys [`Command`]s.
+//!
+//! [`Event`]: crate::event::Event
+//! [`Command`]: crate::event::Command
+
+mod agent_task;
+mod emitter;
+mod exec;
+mod orchestrator;
+mod patterns;
+mod run;
+mod scheduler;
+
+pub use orchestrator::{Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, reroute_candidates};
+pub use run::TaskError;

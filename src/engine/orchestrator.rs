@@ -1,0 +1,428 @@
+//! The public face of the engine: build an [`Orchestrator`] for a workflow,
+//! subscribe to its events, start it, steer it with [`Command`]s.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::emitter::Emitter;
+use super::exec::exec_node;
+use super::run::{Run, Scope, TaskControl};
+use super::scheduler::Scheduler;
+use crate::bus::{InProcessBus, MessageBus};
+use crate::event::{Command, ErrorKind, Event, EventKind, Id, RunStatus, TaskState, Usage};
+use crate::llm::Provider;
+use crate::llm::sim::SimProvider;
+use crate::workflow::model::{NodeKind, Workflow};
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Seed for every random choice (sim replies, latencies, faults).
+    pub seed: u64,
+    /// Session id; generated when absent.
+    pub session_id: Option<String>,
+    /// Keep failed tasks open for `retry` / `reroute` / `cancel` commands
+    /// (interactive use) instead of failing their node at once.
+    pub hold_failed: bool,
+    /// Start with dispatching paused.
+    pub start_paused: bool,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// Session id.
+    pub session: String,
+    /// Final status.
+    pub status: RunStatus,
+    /// Output of the entry node.
+    pub output: Option<Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Tokens spent.
+    pub usage: Usage,
+    /// Tasks completed.
+    pub tasks_completed: u64,
+    /// Tasks failed.
+    pub tasks_failed: u64,
+    /// Engine wall time, ms (start-up excluded).
+    pub wall_ms: f64,
+    /// Events emitted.
+    pub events: u64,
+}
+
+/// Error starting a run.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// An agent names a provider nobody registered.
+    #[error("agent `{agent}` uses provider `{provider}`, which is not available (known: {known})")]
+    UnknownProvider {
+        /// Agent id.
+        agent: String,
+        /// Provider name.
+        provider: String,
+        /// Registered names.
+        known: String,
+    },
+}
+
+/// Runs one workflow.
+pub struct Orchestrator {
+    wf: Arc<Workflow>,
+    opts: RunOptions,
+    providers: HashMap<String, Arc<dyn Provider>>,
+    bus: Arc<dyn MessageBus>,
+    sim: Arc<SimProvider>,
+    subscribers: Vec<UnboundedSender<Event>>,
+}
+
+impl Orchestrator {
+    /// An orchestrator with the `sim` provider (seeded from `opts.seed`) and
+    /// the in-process bus.
+    pub fn new(wf: Arc<Workflow>, opts: RunOptions) -> Self {
+        let scripts = wf.agents.iter().map(|a| (a.id.to_string(), a.sim.clone())).collect();
+        let sim = Arc::new(SimProvider::new(opts.seed, scripts));
+        let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+        providers.insert("sim".into(), sim.clone());
+        Orchestrator { wf, opts, providers, bus: Arc::new(InProcessBus::new()), sim, subscribers: Vec::new() }
+    }
+
+    /// Registers (or replaces) a provider by name.
+    pub fn with_provider(mut self, name: &str, provider: Arc<dyn Provider>) -> Self {
+        self.providers.insert(name.to_string(), provider);
+        self
+    }
+
+    /// Uses another bus backend.
+    pub fn with_bus(mut self, bus: Arc<dyn MessageBus>) -> Self {
+        self.bus = bus;
+        self
+    }
+
+    /// The built-in sim provider (to count calls in tests).
+    pub fn sim(&self) -> Arc<SimProvider> {
+        self.sim.clone()
+    }
+
+    /// A receiver of every event of the run. Subscribe before `start`.
+    pub fn subscribe(&mut self) -> UnboundedReceiver<Event> {
+        let (tx, rx) = unbounded_channel();
+        self.subscribers.push(tx);
+        rx
+    }
+
+    /// Starts the run on the current tokio runtime.
+    pub fn start(self) -> Result<RunHandle, StartError> {
+        let mut providers = Vec::with_capacity(self.wf.agents.len());
+        for a in &self.wf.agents {
+            match self.providers.get(&a.provider) {
+                Some(p) => providers.push(p.clone()),
+                None => {
+                    let mut known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+                    known.sort();
+                    return Err(StartError::UnknownProvider {
+                        agent: a.id.to_string(),
+                        provider: a.provider.clone(),
+                        known: known.join(", "),
+                    });
+                }
+            }
+        }
+        let session: Id = Id::from(self.opts.session_id.clone().unwrap_or_else(new_session_id).as_str());
+        let emitter = Emitter::new(session.clone(), self.subscribers);
+        let sched = Scheduler::new(&self.wf, self.opts.start_paused);
+        let reads_outputs = reads_outputs(&self.wf);
+        let mut run = Run::new(
+            self.wf.clone(),
+            session.clone(),
+            self.opts.seed,
+            emitter,
+            sched,
+            providers,
+            self.bus.clone(),
+            self.opts.hold_failed,
+            reads_outputs,
+        );
+        let (cmd_tx, cmd_rx) = unbounded_channel();
+        let interrupt = CancellationToken::new();
+        let interrupt2 = interrupt.clone();
+        let start_paused = self.opts.start_paused;
+        let task = tokio::spawn(async move {
+            // Subscribe every `on` node before anything runs, so no message
+            // published early is lost.
+            for (i, n) in run.wf.nodes.iter().enumerate() {
+                if let NodeKind::On { topic: Some(t), .. } = &n.kind
+                    && let Ok(sub) = run.bus.subscribe(t).await
+                {
+                    run.triggers.insert(i, tokio::sync::Mutex::new(Some(sub)));
+                }
+            }
+            let run = Arc::new(run);
+            drive(run, cmd_rx, interrupt2, start_paused).await
+        });
+        Ok(RunHandle { session, commands: cmd_tx, task, interrupt })
+    }
+}
+
+/// A running workflow.
+pub struct RunHandle {
+    session: Id,
+    commands: UnboundedSender<Command>,
+    task: JoinHandle<RunOutcome>,
+    interrupt: CancellationToken,
+}
+
+impl RunHandle {
+    /// Session id.
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    /// A sender for commands.
+    pub fn commands(&self) -> UnboundedSender<Command> {
+        self.commands.clone()
+    }
+
+    /// Sends one command.
+    pub fn send(&self, c: Command) {
+        let _ = self.commands.send(c);
+    }
+
+    /// Stops the run from outside (Ctrl-C): status `interrupted`.
+    pub fn interrupt(&self) {
+        self.interrupt.cancel();
+    }
+
+    /// A token that interrupts the run when cancelled.
+    pub fn interrupt_token(&self) -> CancellationToken {
+        self.interrupt.clone()
+    }
+
+    /// Waits for the end of the run.
+    pub async fn wait(self) -> RunOutcome {
+        match self.task.await {
+            Ok(o) => o,
+            Err(e) => RunOutcome {
+                session: self.session.to_string(),
+                status: RunStatus::Failed,
+                output: None,
+                error: Some(format!("the engine stopped unexpectedly: {e}")),
+                usage: Usage::default(),
+                tasks_completed: 0,
+                tasks_failed: 0,
+                wall_ms: 0.0,
+                events: 0,
+            },
+        }
+    }
+}
+
+async fn drive(run: Arc<Run>, mut cmd_rx: UnboundedReceiver<Command>, interrupt: CancellationToken, start_paused: bool) -> RunOutcome {
+    let wf = run.wf.clone();
+    run.emit(EventKind::SessionStarted {
+        workflow: wf.name.clone(),
+        seed: run.seed,
+        entry: wf.nodes[wf.entry].id.clone(),
+        agents: wf.agents.iter().map(|a| a.id.clone()).collect(),
+    });
+    if start_paused {
+        run.emit(EventKind::RunPaused);
+    }
+    let started = Instant::now();
+    let root = exec_node(run.clone(), wf.entry, wf.input.clone(), Scope::default());
+    tokio::pin!(root);
+    let mut commands_open = true;
+    let (status, output, error) = loop {
+        tokio::select! {
+            r = &mut root => break match r {
+                Ok(v) => (RunStatus::Succeeded, Some(v), None),
+                Err(e) if e.kind == ErrorKind::Cancelled => (RunStatus::Cancelled, None, Some(e.message)),
+                Err(e) => (RunStatus::Failed, None, Some(e.message)),
+            },
+            c = cmd_rx.recv(), if commands_open => match c {
+                Some(c) => handle_command(&run, c).await,
+                None => commands_open = false,
+            },
+            _ = run.cancel.cancelled() => break (RunStatus::Cancelled, None, Some("the run was cancelled".into())),
+            _ = interrupt.cancelled() => break (RunStatus::Interrupted, None, Some("the run was interrupted".into())),
+        }
+    };
+    // Dropping the root cancels whatever still runs (each task records it).
+    drop(root);
+    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let usage = run.usage();
+    run.emit(EventKind::SessionEnded { status, output: output.clone(), error: error.clone(), usage, wall_ms });
+    RunOutcome {
+        session: run.session.to_string(),
+        status,
+        output,
+        error,
+        usage,
+        tasks_completed: run.completed.load(std::sync::atomic::Ordering::Relaxed),
+        tasks_failed: run.failed.load(std::sync::atomic::Ordering::Relaxed),
+        wall_ms,
+        events: run.emitter.count(),
+    }
+}
+
+/// Validates a command against the task table and carries it out. Every
+/// command is answered by events: `command_received`, then its effects or
+/// `command_rejected`.
+async fn handle_command(run: &Arc<Run>, c: Command) {
+    run.emit(EventKind::CommandReceived { command: c.clone() });
+    let reject = |reason: String| run.emit(EventKind::CommandRejected { command: c.clone(), reason });
+    match &c {
+        Command::Pause { task: None } => {
+            if run.sched.is_paused() {
+                return reject("the run is already paused".into());
+            }
+            run.sched.set_paused(true);
+            run.emit(EventKind::RunPaused);
+        }
+        Command::Resume { task: None } => {
+            if !run.sched.is_paused() {
+                return reject("the run is not paused".into());
+            }
+            run.sched.set_paused(false);
+            run.emit(EventKind::RunResumed);
+        }
+        Command::Cancel { task: None } => run.cancel.cancel(),
+        Command::Emit { topic, payload } => {
+            if topic.is_empty() || topic.split('.').any(|t| t.is_empty() || t == "*" || t == ">") {
+                return reject(format!("`{topic}` is not a valid topic to publish on"));
+            }
+            run.publish(topic.clone(), "user", None, "event", payload.clone(), None).await;
+        }
+        Command::Pause { task: Some(t) }
+        | Command::Resume { task: Some(t) }
+        | Command::Retry { task: t }
+        | Command::Reroute { task: t, .. }
+        | Command::Cancel { task: Some(t) }
+        | Command::GateDecision { gate: t, .. } => {
+            let verdict = {
+                let tasks = run.tasks();
+                match tasks.get(t) {
+                    None => Err(format!("there is no task `{t}`")),
+                    Some(e) => check(run, e, &c).and_then(|ctl| {
+                        if e.send(ctl) { Ok(()) } else { Err(format!("task `{t}` has already finished")) }
+                    }),
+                }
+            };
+            if let Err(reason) = verdict {
+                reject(reason);
+            }
+        }
+    }
+}
+
+fn check(run: &Run, e: &super::run::TaskEntry, c: &Command) -> Result<TaskControl, String> {
+    use TaskState::*;
+    let s = e.state;
+    match c {
+        Command::GateDecision { approve, comment, .. } => {
+            if !e.gate {
+                Err("that task is not a gate".into())
+            } else if s != Review {
+                Err(format!("the gate is not waiting for a decision (it is {})", s.as_str()))
+            } else {
+                Ok(TaskControl::Decide { approve: *approve, comment: comment.clone() })
+            }
+        }
+        _ if e.gate => match c {
+            Command::Cancel { .. } if !s.is_terminal() => Ok(TaskControl::Cancel),
+            _ => Err(format!("`{}` does not apply to a gate; decide it instead", c.name())),
+        },
+        Command::Pause { .. } => match s {
+            Pending | InProgress | Planning => Ok(TaskControl::Pause),
+            _ => Err(format!("only pending or running tasks can be paused (it is {})", s.as_str())),
+        },
+        Command::Resume { .. } => {
+            if s == Paused { Ok(TaskControl::Resume) } else { Err(format!("the task is not paused (it is {})", s.as_str())) }
+        }
+        Command::Retry { .. } => {
+            if s == Failed && e.held {
+                Ok(TaskControl::Retry)
+            } else if s == Failed {
+                Err("the task failed and its node has moved on; retry works on failures held for a decision (the TUI holds them)".into())
+            } else {
+                Err(format!("only failed tasks can be retried (it is {})", s.as_str()))
+            }
+        }
+        Command::Reroute { agent, .. } => {
+            let Some(a) = run.wf.agent(agent) else { return Err(format!("there is no agent `{agent}`")) };
+            if let Some(cap) = &e.capability
+                && !run.sched.offers(a, cap)
+            {
+                return Err(format!("agent `{agent}` does not offer capability `{cap}`"));
+            }
+            if e.agent == Some(a) && matches!(s, InProgress | Planning) {
+                return Err(format!("the task is already running on `{agent}`"));
+            }
+            match s {
+                Pending | InProgress | Planning | Paused => Ok(TaskControl::Reroute(a)),
+                Failed if e.held => Ok(TaskControl::Reroute(a)),
+                _ => Err(format!("a {} task cannot be rerouted", s.as_str())),
+            }
+        }
+        Command::Cancel { .. } => {
+            if !s.is_terminal() || (s == Failed && e.held) {
+                Ok(TaskControl::Cancel)
+            } else {
+                Err(format!("the task has already finished ({})", s.as_str()))
+            }
+        }
+        Command::Emit { .. } => Err("emit is not addressed to a task".into()),
+    }
+}
+
+/// Whether any expression or template reads `outputs` (else node outputs
+/// need not be kept).
+fn reads_outputs(wf: &Workflow) -> bool {
+    use crate::workflow::model::{MapSource, RouteCond};
+    let mut names: Vec<&str> = Vec::new();
+    for n in &wf.nodes {
+        match &n.kind {
+            NodeKind::Agent { prompt, .. } | NodeKind::Plan { prompt, .. } => names.extend(prompt.root_names()),
+            NodeKind::Router { routes, prompt, .. } => {
+                names.extend(prompt.root_names());
+                for r in routes {
+                    if let RouteCond::Expr(e) = &r.cond {
+                        names.extend(e.root_names());
+                    }
+                }
+            }
+            NodeKind::Map { source: MapSource::Over(e), .. } => names.extend(e.root_names()),
+            NodeKind::Loop { transitions, .. } => {
+                for t in transitions {
+                    if let Some(e) = &t.when {
+                        names.extend(e.root_names());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    names.contains(&"outputs")
+}
+
+fn new_session_id() -> String {
+    let micros = crate::event::now_micros();
+    let secs = micros / 1_000_000;
+    // Sortable by start time, unique enough for one user's machine.
+    format!("{}-{:05x}", secs, (micros ^ u64::from(std::process::id()).rotate_left(20)) & 0xfffff)
+}
+
+/// Finds the targets a task could be rerouted to.
+pub fn reroute_candidates(wf: &Workflow, capability: Option<&str>) -> Vec<String> {
+    match capability {
+        Some(c) => wf.capable_agents(c).map(|a| wf.agents[a].id.to_string()).collect(),
+        None => wf.agents.iter().map(|a| a.id.to_string()).collect(),
+    }
+}

@@ -1,0 +1,33 @@
+//! `agent`: one task for one agent, or for the least-loaded agent with a
+//! capability.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::engine::agent_task::{AgentJob, parse_text, work};
+use crate::engine::exec::NodeResult;
+use crate::engine::run::{Run, Scope, Vars};
+use crate::event::TaskState;
+use crate::llm::RequestHints;
+use crate::workflow::model::{NodeIdx, NodeKind};
+
+pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+    let n = &run.wf.nodes[node];
+    let NodeKind::Agent { target, prompt } = &n.kind else { unreachable!("dispatched by kind") };
+    let text = run.render(prompt, &Vars { input: &input, output: None, scope, label: None, state: None });
+    let mut h = run.new_task(scope.task_id(&n.id), node, scope.parent.clone(), n.title.clone(), Some(target), n.priority, &input, false);
+    let job = AgentJob {
+        target: target.clone(),
+        priority: n.priority,
+        prompt: text,
+        hints: RequestHints::default(),
+        visit: scope.visit,
+        working: TaskState::InProgress,
+        parse: &parse_text,
+        repairs: 0,
+    };
+    let (value, _) = work(&mut h, job).await?;
+    h.complete(value.clone());
+    Ok(value)
+}

@@ -1,0 +1,87 @@
+//! `map`: scatter-gather. The body runs once per item (from an inline list, a
+//! count, or an expression over upstream output), at most `concurrency` at a
+//! time, batch after batch; results are gathered in item order and handed to
+//! the optional `aggregate` node.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::Value;
+
+use crate::engine::exec::{NodeResult, exec_node};
+use crate::engine::run::{Run, Scope, TaskError, Vars};
+use crate::workflow::model::{MapSource, NodeIdx, NodeKind};
+
+pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+    let n = &run.wf.nodes[node];
+    let NodeKind::Map { source, body, concurrency, batch_size, aggregate } = &n.kind else {
+        unreachable!("dispatched by kind")
+    };
+    let items: Vec<Value> = match source {
+        MapSource::Items(v) => v.clone(),
+        MapSource::Count(c) => (0..*c).map(Value::from).collect(),
+        MapSource::Over(expr) => {
+            let v = run
+                .with_vars(&Vars { input: &input, output: None, scope, label: None, state: None }, |vars| expr.eval(vars))
+                .map_err(|e| TaskError::workflow(format!("{}: `over = {}` failed: {}", n.id, expr.source(), e.message)))?;
+            match v {
+                Value::Array(a) => a,
+                other => {
+                    return Err(TaskError::workflow(format!(
+                        "{}: `over = {}` must give a list, but gave {}",
+                        n.id,
+                        expr.source(),
+                        kind_of(&other)
+                    )));
+                }
+            }
+        }
+    };
+    let total = items.len();
+    let limit = if *concurrency == 0 { usize::MAX } else { *concurrency as usize };
+    let batch = if *batch_size == 0 { total.max(1) } else { *batch_size as usize };
+    let mut results: Vec<Value> = vec![Value::Null; total];
+    let mut done = 0usize;
+    run.progress(node, 0, total);
+    let mut items = items.into_iter().enumerate().peekable();
+    while items.peek().is_some() {
+        let mut in_batch = 0usize;
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < limit && in_batch < batch {
+                let Some((i, item)) = items.next() else { break };
+                in_batch += 1;
+                let mut s = scope.nested(format_args!("{}[{i}]", n.id));
+                s.item = Some(item.clone());
+                s.index = Some(i as u32);
+                s.visit = i as u32;
+                let fut = exec_node(run.clone(), *body, item, s);
+                running.push(async move { (i, fut.await) });
+            }
+            let Some((i, r)) = running.next().await else { break };
+            match r {
+                Ok(v) => results[i] = v,
+                Err(e) => return Err(TaskError::new(e.kind, format!("{}: item {i} failed: {}", n.id, e.message))),
+            }
+            done += 1;
+            run.progress(node, done, total);
+        }
+    }
+    let gathered = Value::Array(results);
+    match aggregate {
+        Some(agg) => exec_node(run.clone(), *agg, gathered, scope.clone()).await,
+        None => Ok(gathered),
+    }
+}
+
+pub(crate) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,11 @@
+//! One file per pattern (node kind).
+
+pub(crate) mod agent;
+pub(crate) mod gate;
+pub(crate) mod map;
+pub(crate) mod parallel;
+pub(crate) mod plan;
+pub(crate) mod router;
+pub(crate) mod sequence;
+pub(crate) mod state_machine;
+pub(crate) mod trigger;

@@ -1,0 +1,435 @@
+//! The live state of one run, shared by every pattern: the task table, the
+//! emitter, the scheduler, providers and the bus.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio_util::sync::CancellationToken;
+
+use super::emitter::Emitter;
+use super::scheduler::Scheduler;
+use crate::bus::{MessageBus, Subscription};
+use crate::event::{BusMessage, ErrorKind, EventKind, Id, NodeState, TaskState, Usage, now_micros};
+use crate::llm::Provider;
+use crate::workflow::model::{AgentIdx, NodeIdx, Target, Workflow};
+use crate::workflow::template::Template;
+
+/// What a task's owner is told by the command handler.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TaskControl {
+    Pause,
+    Resume,
+    Retry,
+    Reroute(AgentIdx),
+    Cancel,
+    Decide { approve: bool, comment: Option<String> },
+}
+
+/// The command handler's view of a task.
+pub(crate) struct TaskEntry {
+    pub(crate) state: TaskState,
+    pub(crate) agent: Option<AgentIdx>,
+    /// FAILED and waiting for retry / reroute / cancel.
+    pub(crate) held: bool,
+    pub(crate) gate: bool,
+    pub(crate) capability: Option<String>,
+    control: UnboundedSender<TaskControl>,
+}
+
+impl TaskEntry {
+    pub(crate) fn send(&self, c: TaskControl) -> bool {
+        self.control.send(c).is_ok()
+    }
+}
+
+/// Why a node or task did not produce an output.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct TaskError {
+    /// Class.
+    pub kind: ErrorKind,
+    /// Message naming the task or node.
+    pub message: String,
+}
+
+impl TaskError {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        TaskError { kind, message: message.into() }
+    }
+    pub(crate) fn workflow(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Workflow, message)
+    }
+    pub(crate) fn cancelled(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Cancelled, message)
+    }
+}
+
+/// Per-invocation context: where in the workflow we are.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    /// Task-id prefix from enclosing multiplicity (map items, loop iterations...).
+    pub(crate) prefix: String,
+    /// Visit number given to providers (item index, iteration, revision).
+    pub(crate) visit: u32,
+    pub(crate) item: Option<Value>,
+    pub(crate) index: Option<u32>,
+    pub(crate) iteration: Option<u32>,
+    pub(crate) feedback: Option<String>,
+    pub(crate) message: Option<Value>,
+    pub(crate) parent: Option<Id>,
+}
+
+impl Scope {
+    pub(crate) fn task_id(&self, name: &str) -> String {
+        if self.prefix.is_empty() { name.to_string() } else { format!("{}{}", self.prefix, name) }
+    }
+
+    pub(crate) fn nested(&self, segment: std::fmt::Arguments<'_>) -> Scope {
+        let mut s = self.clone();
+        s.prefix = format!("{}{}/", self.prefix, segment);
+        s
+    }
+}
+
+pub(crate) struct Run {
+    pub(crate) wf: Arc<Workflow>,
+    pub(crate) session: Id,
+    pub(crate) seed: u64,
+    pub(crate) emitter: Emitter,
+    pub(crate) sched: Arc<Scheduler>,
+    /// Provider of each agent, by agent index.
+    pub(crate) providers: Vec<Arc<dyn Provider>>,
+    pub(crate) bus: Arc<dyn MessageBus>,
+    pub(crate) hold_failed: bool,
+    pub(crate) cancel: CancellationToken,
+    tasks: Mutex<HashMap<Id, TaskEntry>>,
+    /// Latest output of each node, for `outputs.<node>` in expressions; kept
+    /// only when some expression or template reads `outputs`.
+    outputs: Option<Mutex<Value>>,
+    usage: Mutex<Usage>,
+    pub(crate) completed: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    next_msg: AtomicU64,
+    node_running: Vec<AtomicU32>,
+    pub(crate) triggers: HashMap<NodeIdx, tokio::sync::Mutex<Option<Subscription>>>,
+}
+
+/// Variables every template and expression may read.
+pub(crate) struct Vars<'a> {
+    pub(crate) input: &'a Value,
+    pub(crate) output: Option<&'a Value>,
+    pub(crate) scope: &'a Scope,
+    pub(crate) label: Option<&'a Value>,
+    pub(crate) state: Option<&'a Value>,
+}
+
+static NULL: Value = Value::Null;
+
+impl Run {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        wf: Arc<Workflow>,
+        session: Id,
+        seed: u64,
+        emitter: Emitter,
+        sched: Arc<Scheduler>,
+        providers: Vec<Arc<dyn Provider>>,
+        bus: Arc<dyn MessageBus>,
+        hold_failed: bool,
+        reads_outputs: bool,
+    ) -> Self {
+        let n = wf.nodes.len();
+        Run {
+            wf,
+            session,
+            seed,
+            emitter,
+            sched,
+            providers,
+            bus,
+            hold_failed,
+            cancel: CancellationToken::new(),
+            tasks: Mutex::new(HashMap::new()),
+            outputs: reads_outputs.then(|| Mutex::new(Value::Object(Default::default()))),
+            usage: Mutex::new(Usage::default()),
+            completed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            next_msg: AtomicU64::new(0),
+            node_running: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            triggers: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn emit(&self, kind: EventKind) {
+        self.emitter.emit(kind);
+    }
+
+    pub(crate) fn tasks(&self) -> MutexGuard<'_, HashMap<Id, TaskEntry>> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn usage(&self) -> Usage {
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add_usage(&self, u: &Usage) {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).add(u);
+    }
+
+    /// Renders a template against the current variables.
+    pub(crate) fn render(&self, t: &Template, v: &Vars<'_>) -> String {
+        self.with_vars(v, |vars| t.render(vars))
+    }
+
+    /// Calls `f` with the variable table of expressions and templates.
+    pub(crate) fn with_vars<R>(&self, v: &Vars<'_>, f: impl FnOnce(&[(&str, &Value)]) -> R) -> R {
+        let item = v.scope.item.as_ref().unwrap_or(&NULL);
+        let index = v.scope.index.map(Value::from).unwrap_or(Value::Null);
+        let iteration = v.scope.iteration.map(Value::from).unwrap_or(Value::Null);
+        let feedback = v.scope.feedback.as_ref().map(|f| Value::String(f.clone())).unwrap_or(Value::Null);
+        let message = v.scope.message.as_ref().unwrap_or(&NULL);
+        let guard = self.outputs.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        let outputs: &Value = guard.as_deref().unwrap_or(&NULL);
+        let vars: [(&str, &Value); 10] = [
+            ("input", v.input),
+            ("output", v.output.unwrap_or(&NULL)),
+            ("outputs", outputs),
+            ("item", item),
+            ("index", &index),
+            ("iteration", &iteration),
+            ("feedback", &feedback),
+            ("message", message),
+            ("label", v.label.unwrap_or(&NULL)),
+            ("state", v.state.unwrap_or(&NULL)),
+        ];
+        f(&vars)
+    }
+
+    pub(crate) fn record_output(&self, node: NodeIdx, value: &Value) {
+        if let Some(m) = &self.outputs {
+            let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+            if let Value::Object(map) = &mut *g {
+                map.insert(self.wf.nodes[node].id.to_string(), value.clone());
+            }
+        }
+    }
+
+    pub(crate) fn node_enter(&self, node: NodeIdx) {
+        if self.node_running[node].fetch_add(1, Ordering::AcqRel) == 0 {
+            self.emit(EventKind::NodeStateChanged {
+                node: self.wf.nodes[node].id.clone(),
+                state: NodeState::Running,
+                progress: None,
+            });
+        }
+    }
+
+    pub(crate) fn node_exit(&self, node: NodeIdx, ok: Result<(), ErrorKind>) {
+        if self.node_running[node].fetch_sub(1, Ordering::AcqRel) == 1 {
+            let state = match ok {
+                Ok(()) => NodeState::Completed,
+                Err(ErrorKind::Cancelled) => NodeState::Cancelled,
+                Err(_) => NodeState::Failed,
+            };
+            self.emit(EventKind::NodeStateChanged { node: self.wf.nodes[node].id.clone(), state, progress: None });
+        }
+    }
+
+    pub(crate) fn progress(&self, node: NodeIdx, done: usize, total: usize) {
+        // Every step for small fan-outs, every 1% for big ones: the graph
+        // needs the trend, not 5000 events.
+        let step = (total / 100).max(1);
+        if done % step == 0 || done == total {
+            self.emit(EventKind::NodeStateChanged {
+                node: self.wf.nodes[node].id.clone(),
+                state: NodeState::Running,
+                progress: Some([done as u32, total as u32]),
+            });
+        }
+    }
+
+    pub(crate) async fn publish(&self, topic: String, from: &str, to: Option<&str>, kind: &str, payload: Value, correlation: Option<&str>) {
+        let message = BusMessage {
+            id: self.next_msg.fetch_add(1, Ordering::Relaxed) + 1,
+            topic,
+            from: from.to_string(),
+            to: to.map(str::to_string),
+            kind: kind.to_string(),
+            payload,
+            correlation: correlation.map(str::to_string),
+            ts: now_micros(),
+        };
+        let copy = message.clone();
+        if let Err(e) = self.bus.publish(message).await {
+            self.emit(EventKind::Notice { level: "warn".into(), message: e.to_string() });
+        }
+        self.emit(EventKind::Bus { message: copy });
+    }
+
+    /// Registers a task and emits `task_created`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new_task(
+        self: &Arc<Self>,
+        id: String,
+        node: NodeIdx,
+        parent: Option<Id>,
+        title: String,
+        target: Option<&Target>,
+        priority: u8,
+        input: &Value,
+        gate: bool,
+    ) -> TaskHandle {
+        let (tx, rx) = unbounded_channel();
+        let (agent, capability) = match target {
+            Some(Target::Agent(a)) => (Some(*a), None),
+            Some(Target::Capability(c)) => (None, Some(c.clone())),
+            None => (None, None),
+        };
+        let id: Id = {
+            let mut tasks = self.tasks();
+            // A node referenced from two places runs twice at the same path:
+            // keep ids unique (and deterministic: the order is the workflow's).
+            let mut id: Id = Id::from(id.as_str());
+            let mut n = 2;
+            while tasks.contains_key(&id) {
+                id = Id::from(format!("{id}~{n}").as_str());
+                n += 1;
+            }
+            tasks.insert(
+                id.clone(),
+                TaskEntry { state: TaskState::Pending, agent, held: false, gate, capability: capability.clone(), control: tx },
+            );
+            id
+        };
+        self.emit(EventKind::TaskCreated {
+            task: id.clone(),
+            node: self.wf.nodes[node].id.clone(),
+            parent,
+            title,
+            agent: agent.map(|a| self.wf.agents[a].id.clone()),
+            capability,
+            priority,
+            input: input.clone(),
+        });
+        TaskHandle {
+            id,
+            run: self.clone(),
+            control: rx,
+            attempt: 0,
+            usage: Usage::default(),
+            started: None,
+            agent: None,
+            state: TaskState::Pending,
+        }
+    }
+}
+
+/// The owner's side of a task. Dropping it before the task reached a final
+/// state records the task as cancelled (its parent no longer needs it).
+pub(crate) struct TaskHandle {
+    pub(crate) id: Id,
+    pub(crate) run: Arc<Run>,
+    pub(crate) control: UnboundedReceiver<TaskControl>,
+    pub(crate) attempt: u32,
+    pub(crate) usage: Usage,
+    pub(crate) started: Option<Instant>,
+    pub(crate) agent: Option<AgentIdx>,
+    pub(crate) state: TaskState,
+}
+
+impl TaskHandle {
+    /// Moves the task to a non-final state.
+    pub(crate) fn set_state(&mut self, to: TaskState, reason: Option<String>) {
+        if self.state == to {
+            return;
+        }
+        let from = self.state;
+        self.state = to;
+        if let Some(e) = self.run.tasks().get_mut(&self.id) {
+            e.state = to;
+            e.held = false;
+        }
+        self.run.emit(EventKind::TaskStateChanged { task: self.id.clone(), from, to, reason });
+    }
+
+    pub(crate) fn set_agent(&mut self, agent: AgentIdx) {
+        self.agent = Some(agent);
+        if let Some(e) = self.run.tasks().get_mut(&self.id) {
+            e.agent = Some(agent);
+        }
+    }
+
+    fn agent_id(&self) -> Option<Id> {
+        self.agent.map(|a| self.run.wf.agents[a].id.clone())
+    }
+
+    /// Records the final output.
+    pub(crate) fn complete(&mut self, output: Value) {
+        let from = self.state;
+        self.state = TaskState::Completed;
+        if let Some(e) = self.run.tasks().get_mut(&self.id) {
+            e.state = TaskState::Completed;
+            e.held = false;
+        }
+        self.run.completed.fetch_add(1, Ordering::Relaxed);
+        let duration_ms = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0);
+        self.run.emit(EventKind::TaskCompleted {
+            task: self.id.clone(),
+            agent: self.agent_id(),
+            from,
+            output,
+            attempt: self.attempt,
+            usage: self.usage,
+            duration_ms,
+        });
+    }
+
+    /// Records a failure; `held` keeps it open for a retry decision.
+    pub(crate) fn fail(&mut self, err: &TaskError, held: bool) {
+        let from = self.state;
+        self.state = TaskState::Failed;
+        if let Some(e) = self.run.tasks().get_mut(&self.id) {
+            e.state = TaskState::Failed;
+            e.held = held;
+        }
+        if !held {
+            self.run.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.run.emit(EventKind::TaskFailed {
+            task: self.id.clone(),
+            agent: self.agent_id(),
+            from,
+            kind: err.kind,
+            error: err.message.clone(),
+            attempt: self.attempt,
+            held,
+        });
+    }
+
+    /// A held failure that the user gave up on becomes final.
+    pub(crate) fn release_held(&mut self) {
+        if let Some(e) = self.run.tasks().get_mut(&self.id) {
+            e.held = false;
+        }
+        self.run.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cancel(&mut self, reason: &str) {
+        if self.state.is_terminal() {
+            return;
+        }
+        self.set_state(TaskState::Cancelled, Some(reason.to_string()));
+    }
+}
+
+impl Drop for TaskHandle {
+    fn drop(&mut self) {
+        if !self.state.is_terminal() {
+            self.cancel("no longer needed");
+        }
+    }
+}
