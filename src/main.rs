@@ -1,1 +1,15 @@
-fn main() {}
+//! The `agentctl` binary: parses the command line and wires the pieces.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    let args = cli::Cli::parse();
+    let code = match args.command {
+        cli::Commands::Run(a) => cli::run::main(a),
+        cli::Commands::Validate(a) => cli::validate::run(a),
+        cli::Commands::Graph(a) => cli::graph::run(a),
+    };
+    std::process::exit(code);
+}

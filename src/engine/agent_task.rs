@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::run::{Run, TaskControl, TaskError, TaskHandle};
-use crate::event::{ErrorKind, EventKind, TaskState};
+use crate::event::{ErrorKind, EventKind, Id, TaskState};
 use crate::llm::{self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints, tokens};
 use crate::workflow::model::{AgentIdx, Target};
 
@@ -81,7 +81,8 @@ pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(V
     loop {
         // 1. Wait for a slot, obeying commands meanwhile.
         let lease = {
-            let acquire = run.sched.acquire(&job.target, job.priority);
+            let target = job.target.clone();
+            let acquire = run.sched.acquire(&target, job.priority);
             tokio::pin!(acquire);
             loop {
                 tokio::select! {
@@ -121,7 +122,7 @@ pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(V
         )
         .await;
         let outcome = {
-            let call = call_agent(&run, h, agent, &job);
+            let call = call_agent(&run, h.id.clone(), h.attempt, agent, &job);
             tokio::pin!(call);
             loop {
                 tokio::select! {
@@ -281,7 +282,7 @@ async fn interrupted(h: &mut TaskHandle, job: &mut AgentJob<'_>, i: Interrupt) -
     }
 }
 
-async fn call_agent(run: &Arc<Run>, h: &TaskHandle, agent: AgentIdx, job: &AgentJob<'_>) -> Result<Completion, ProviderError> {
+async fn call_agent(run: &Arc<Run>, task: Id, attempt: u32, agent: AgentIdx, job: &AgentJob<'_>) -> Result<Completion, ProviderError> {
     let a = &run.wf.agents[agent];
     let provider = &run.providers[agent];
     let mut messages = Vec::with_capacity(2);
@@ -293,8 +294,8 @@ async fn call_agent(run: &Arc<Run>, h: &TaskHandle, agent: AgentIdx, job: &Agent
         agent: a.id.clone(),
         role: a.role.clone(),
         model: a.model.clone(),
-        task: h.id.clone(),
-        attempt: h.attempt,
+        task: task.clone(),
+        attempt,
         visit: job.visit,
         messages,
         max_tokens: a.max_tokens,
@@ -303,11 +304,11 @@ async fn call_agent(run: &Arc<Run>, h: &TaskHandle, agent: AgentIdx, job: &Agent
     };
     let prompt_tokens = tokens::TokenCounter::global().count_messages(&req.messages);
     run.emit(EventKind::LlmRequest {
-        task: h.id.clone(),
+        task: task.clone(),
         agent: a.id.clone(),
         provider: provider.name().to_string(),
         model: a.model.clone(),
-        attempt: h.attempt,
+        attempt,
         prompt_tokens,
     });
     let started = Instant::now();
@@ -316,7 +317,7 @@ async fn call_agent(run: &Arc<Run>, h: &TaskHandle, agent: AgentIdx, job: &Agent
         Ok(c) => {
             run.add_usage(&c.usage);
             run.emit(EventKind::LlmResponse {
-                task: h.id.clone(),
+                task: task.clone(),
                 agent: a.id.clone(),
                 provider: provider.name().to_string(),
                 model: a.model.clone(),
@@ -325,7 +326,7 @@ async fn call_agent(run: &Arc<Run>, h: &TaskHandle, agent: AgentIdx, job: &Agent
             });
         }
         Err(e) => run.emit(EventKind::LlmError {
-            task: h.id.clone(),
+            task,
             agent: a.id.clone(),
             kind: e.kind,
             error: e.message.clone(),

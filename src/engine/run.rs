@@ -95,6 +95,17 @@ impl Scope {
     }
 }
 
+/// Adds review feedback to a prompt whose template does not place it
+/// itself, so a denied gate's comment always reaches the agents redoing work.
+pub(crate) fn with_feedback(prompt: &mut String, template: &Template, scope: &Scope) {
+    if let Some(f) = &scope.feedback
+        && !template.root_names().contains(&"feedback")
+    {
+        prompt.push_str("\n\nFeedback from review to address: ");
+        prompt.push_str(f);
+    }
+}
+
 pub(crate) struct Run {
     pub(crate) wf: Arc<Workflow>,
     pub(crate) session: Id,

@@ -16,12 +16,14 @@ use crate::workflow::model::{AgentIdx, Target, Workflow};
 
 struct Waiter {
     key: u64,
+    /// FIFO among equal keys.
+    tick: u64,
     tx: oneshot::Sender<AgentIdx>,
 }
 
 impl PartialEq for Waiter {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        (self.key, self.tick) == (other.key, other.tick)
     }
 }
 impl Eq for Waiter {}
@@ -32,7 +34,7 @@ impl PartialOrd for Waiter {
 }
 impl Ord for Waiter {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
+        (self.key, self.tick).cmp(&(other.key, other.tick))
     }
 }
 
@@ -161,7 +163,7 @@ impl Scheduler {
                         inner.agents[a].active += 1;
                         return Ok(Lease { sched: self.clone(), agent: a });
                     }
-                    inner.agent_queues[a].push(Reverse(Waiter { key, tx }));
+                    inner.agent_queues[a].push(Reverse(Waiter { key, tick: inner.tick, tx }));
                 }
                 Target::Capability(c) => {
                     let Some(&ci) = self.cap_index.get(c) else {
@@ -173,7 +175,7 @@ impl Scheduler {
                         inner.agents[a].active += 1;
                         return Ok(Lease { sched: self.clone(), agent: a });
                     }
-                    inner.cap_queues[ci].push(Reverse(Waiter { key, tx }));
+                    inner.cap_queues[ci].push(Reverse(Waiter { key, tick: inner.tick, tx }));
                 }
             }
             rx
@@ -339,11 +341,11 @@ agent = "a"
             h.await.unwrap();
         }
         let order = order.lock().unwrap().clone();
-        // key(low) = 2 + 4*2 = 10; key(h_i) = 2+i; so the low task runs after
-        // h1..h8 (keys 3..10 tie-break to the heap) but before h9 and h10.
+        // key(low) = 2 + 4*2 = 10; key(h_i) = 2+i: the low task runs after
+        // h1..h7 (keys 3..9), before h8 (same key, queued later) and h9, h10.
         let low_pos = order.iter().position(|n| *n == "low").unwrap();
         assert_eq!(order[0], "h1");
-        assert!((7..=8).contains(&low_pos), "low ran at {low_pos}: {order:?}");
+        assert_eq!(low_pos, 7, "{order:?}");
         assert_eq!(order.last().copied(), Some("h10"));
     }
 

@@ -11,7 +11,53 @@ pub struct Builtin {
 }
 
 /// Every built-in workflow.
-pub const BUILTINS: &[Builtin] = &[];
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "demo",
+        description: "planner → parallel executors → reviewer → per-item checks → human gate",
+        text: include_str!("../../assets/workflows/demo.toml"),
+    },
+    Builtin {
+        name: "pipeline",
+        description: "research → outline → draft, each step feeding the next",
+        text: include_str!("../../assets/workflows/pipeline.toml"),
+    },
+    Builtin {
+        name: "parallel",
+        description: "three analysts in parallel, a 2-of-3 join, then an editor",
+        text: include_str!("../../assets/workflows/parallel.toml"),
+    },
+    Builtin {
+        name: "scatter_gather",
+        description: "summarise 8 documents with a pool of 2 agents, then combine",
+        text: include_str!("../../assets/workflows/scatter_gather.toml"),
+    },
+    Builtin {
+        name: "hierarchical",
+        description: "planner → executors by capability → reviewer, with one revision",
+        text: include_str!("../../assets/workflows/hierarchical.toml"),
+    },
+    Builtin {
+        name: "router",
+        description: "classify a support ticket and route it to the right team",
+        text: include_str!("../../assets/workflows/router.toml"),
+    },
+    Builtin {
+        name: "state_machine",
+        description: "research ↔ analyse until confident, then write",
+        text: include_str!("../../assets/workflows/state_machine.toml"),
+    },
+    Builtin {
+        name: "event_driven",
+        description: "a monitor emits an alert on the bus; a subscribed responder reacts",
+        text: include_str!("../../assets/workflows/event_driven.toml"),
+    },
+    Builtin {
+        name: "research_report",
+        description: "research → analysis → writing, the classic three-agent report",
+        text: include_str!("../../assets/workflows/research_report.toml"),
+    },
+];
 
 /// Looks a built-in up by name.
 pub fn get(name: &str) -> Option<&'static Builtin> {

@@ -54,7 +54,7 @@ impl Workflow {
     }
 
     /// Agents offering a capability, in declaration order.
-    pub fn capable_agents(&self, capability: &str) -> impl Iterator<Item = AgentIdx> + '_ {
+    pub fn capable_agents<'a>(&'a self, capability: &'a str) -> impl Iterator<Item = AgentIdx> + 'a {
         self.agents
             .iter()
             .enumerate()

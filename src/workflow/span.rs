@@ -33,7 +33,7 @@ impl Drop for TomlSpanCapture {
 }
 
 /// A value and, when known, the byte range of its source text.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Spanned<T> {
     /// The value.
     pub value: T,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::engine::agent_task::{AgentJob, hints, strip_fences, work};
 use crate::engine::exec::NodeResult;
-use crate::engine::run::{Run, Scope, TaskError, TaskHandle, Vars};
+use crate::engine::run::{with_feedback, Run, Scope, TaskError, TaskHandle, Vars};
 use crate::event::{EventKind, Id, PlannedSubtask, TaskState};
 use crate::llm::Expect;
 use crate::workflow::model::{NodeIdx, NodeKind, Target};
@@ -32,7 +32,8 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         c.dedup();
         c
     };
-    let goal = run.render(prompt, &Vars { input: &input, output: None, scope, label: None, state: None });
+    let mut goal = run.render(prompt, &Vars { input: &input, output: None, scope, label: None, state: None });
+    with_feedback(&mut goal, prompt, scope);
 
     // 1. Plan.
     let plan_id = scope.task_id(&n.id);

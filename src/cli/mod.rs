@@ -1,0 +1,69 @@
+//! Command-line interface: argument parsing and the subcommands.
+
+pub(crate) mod graph;
+pub(crate) mod run;
+pub(crate) mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes of the CLI contract.
+pub(crate) mod exit {
+    pub(crate) const OK: i32 = 0;
+    pub(crate) const BAD_INPUT: i32 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agentctl",
+    version,
+    about = "A multi-agent orchestrator with a terminal cockpit",
+    long_about = "agentctl runs workflows of AI agents (pipelines, fan-out, planner → executors → reviewer,\n\
+                  state machines, event triggers, human gates) on a deterministic offline simulator or a real model.",
+    after_help = "Examples:\n  agentctl run builtin:demo --auto-approve\n  agentctl run --list\n  agentctl validate assets/workflows/*.toml\n  agentctl graph builtin:hierarchical --format mermaid\n\n\
+                  Exit codes: 0 success · 1 the workflow ran and failed · 2 bad input · 3 interrupted"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Commands,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Commands {
+    /// Run a workflow headless: progress on a terminal, plain lines otherwise.
+    #[command(after_help = "Examples:\n  agentctl run builtin:pipeline\n  agentctl run my_flow.toml --seed 7 --json\n  agentctl run builtin:demo --auto-approve\n  agentctl run --list")]
+    Run(run::RunArgs),
+    /// Check workflow files; prints every error with file:line:column.
+    #[command(after_help = "Examples:\n  agentctl validate flow.toml\n  agentctl validate assets/workflows/*.toml builtin:demo")]
+    Validate(validate::ValidateArgs),
+    /// Print a workflow's graph as Graphviz dot or Mermaid.
+    #[command(after_help = "Examples:\n  agentctl graph builtin:demo --format dot | dot -Tsvg > demo.svg\n  agentctl graph flow.toml --format mermaid")]
+    Graph(graph::GraphArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Loads a workflow argument (path or `builtin:NAME`) or prints its
+/// diagnostics and returns the exit code.
+pub(crate) fn load_or_report(arg: &str) -> Result<agentctl::workflow::load::Loaded, i32> {
+    match agentctl::workflow::load::load_source(arg) {
+        Ok(l) => {
+            if !l.warnings.0.is_empty() {
+                eprint!("{}", l.warnings);
+            }
+            Ok(l)
+        }
+        Err(d) => {
+            eprint!("{d}");
+            if !arg.starts_with("builtin:") || agentctl::workflow::builtins::get(&arg["builtin:".len()..]).is_some() {
+                return Err(exit::BAD_INPUT);
+            }
+            let names: Vec<&str> = agentctl::workflow::builtins::BUILTINS.iter().map(|b| b.name).collect();
+            eprintln!("built-in workflows: {}", names.join(", "));
+            Err(exit::BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! `agentctl run`: the headless runner.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::exit;
+use agentctl::engine::{Orchestrator, RunOptions, RunOutcome};
+use agentctl::event::{Command, Event, EventKind, Id};
+use agentctl::llm::tokens::TokenCounter;
+use agentctl::workflow::builtins::BUILTINS;
+use agentctl::workflow::model::{NodeKind, Workflow};
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Workflow file (.toml or .json) or builtin:NAME.
+    #[arg(value_name = "WORKFLOW", required_unless_present = "list")]
+    workflow: Option<String>,
+    /// Print one JSON summary object at the end (and nothing else on stdout).
+    #[arg(long)]
+    json: bool,
+    /// Seed for the sim provider's replies, latencies and faults.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Approve every human gate without asking.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Replace the workflow's input (JSON, or plain text).
+    #[arg(long, value_name = "INPUT")]
+    input: Option<String>,
+    /// List the built-in workflows.
+    #[arg(long)]
+    list: bool,
+}
+
+enum Mode {
+    Json,
+    Bars,
+    Lines,
+}
+
+pub(crate) fn main(args: RunArgs) -> i32 {
+    if args.list {
+        for b in BUILTINS {
+            println!("builtin:{:<16} {}", b.name, b.description);
+        }
+        return exit::OK;
+    }
+    let Some(arg) = args.workflow.as_deref() else {
+        eprintln!("error: a workflow is required: agentctl run FILE | builtin:NAME (see agentctl run --list)");
+        return exit::BAD_INPUT;
+    };
+    let mut loaded = match super::load_or_report(arg) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    if let Some(input) = &args.input {
+        loaded.workflow.input = serde_json::from_str(input).unwrap_or_else(|_| Value::String(input.clone()));
+    }
+    let interactive_gates = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !args.auto_approve
+        && !interactive_gates
+        && let Some(gate) = loaded.workflow.nodes.iter().find(|n| matches!(n.kind, NodeKind::Gate { .. }))
+    {
+        eprintln!(
+            "error: {arg} has a human gate (node `{}`) and there is no terminal to ask on.\n  \
+             = hint: pass --auto-approve to approve every gate, or use the cockpit: agentctl tui {arg}",
+            gate.id
+        );
+        return exit::BAD_INPUT;
+    }
+    let mode = if args.json {
+        Mode::Json
+    } else if std::io::stderr().is_terminal() {
+        Mode::Bars
+    } else {
+        Mode::Lines
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let workflow = Arc::new(loaded.workflow);
+    runtime.block_on(drive(workflow, args.seed, args.auto_approve, mode))
+}
+
+async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> i32 {
+    // The tokenizer's first use costs ~150 ms: pay it before the clock starts.
+    let _ = tokio::task::spawn_blocking(TokenCounter::warm_up).await;
+    let mut orch = Orchestrator::new(wf.clone(), RunOptions { seed, ..Default::default() });
+    let mut events = orch.subscribe();
+    let handle = match orch.start() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let commands = handle.commands();
+    let interrupt = handle.interrupt_token();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+        }
+    });
+
+    let mut view = Progress::new(&mode, &wf);
+    let mut gates = GatePrompter::new(commands, auto_approve);
+    while let Some(ev) = events.recv().await {
+        view.show(&ev);
+        if let EventKind::GateOpened { gate, artifact, revision, .. } = &ev.kind {
+            view.suspend(|| gates.opened(gate.clone(), artifact, *revision));
+        }
+        if matches!(ev.kind, EventKind::GateDecided { .. }) {
+            view.suspend(|| gates.decided());
+        }
+        if matches!(ev.kind, EventKind::SessionEnded { .. }) {
+            break;
+        }
+    }
+    view.finish();
+    let outcome = handle.wait().await;
+    report(&mode, &wf, &outcome);
+    outcome.status.exit_code()
+}
+
+fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome) {
+    match mode {
+        Mode::Json => {
+            let summary = json!({
+                "status": o.status,
+                "session": o.session,
+                "workflow": wf.name,
+                "tasks_completed": o.tasks_completed,
+                "tasks_failed": o.tasks_failed,
+                "wall_ms": o.wall_ms,
+                "tokens": {"prompt": o.usage.prompt_tokens, "completion": o.usage.completion_tokens, "total": o.usage.total()},
+                "events": o.events,
+                "outputs": o.output,
+                "error": o.error,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+        }
+        Mode::Bars | Mode::Lines => {
+            let status = format!("{:?}", o.status).to_lowercase();
+            eprintln!(
+                "{status} in {:.2} s · {} tasks completed · {} failed · {} tokens",
+                o.wall_ms / 1000.0,
+                o.tasks_completed,
+                o.tasks_failed,
+                o.usage.total()
+            );
+            if let Some(e) = &o.error {
+                eprintln!("error: {e}");
+            }
+            if let Some(out) = &o.output {
+                match out {
+                    Value::String(s) => println!("{s}"),
+                    v => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
+                }
+            }
+        }
+    }
+}
+
+/// Progress output: indicatif bars on a terminal, plain lines otherwise.
+struct Progress {
+    lines: bool,
+    bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+    created: u64,
+    done: u64,
+    start_ts: Option<u64>,
+}
+
+impl Progress {
+    fn new(mode: &Mode, wf: &Workflow) -> Self {
+        let bars = matches!(mode, Mode::Bars).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(15));
+            let tasks = multi.add(ProgressBar::new(0));
+            tasks.set_style(
+                ProgressStyle::with_template("{prefix:>10} [{bar:30.cyan/blue}] {pos}/{len} tasks  {elapsed_precise}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("█▉▊▋▌▍▎▏ "),
+            );
+            tasks.set_prefix(wf.name.clone());
+            let activity = multi.add(ProgressBar::new_spinner());
+            activity.enable_steady_tick(Duration::from_millis(120));
+            (multi, tasks, activity)
+        });
+        Progress { lines: matches!(mode, Mode::Lines), bars, created: 0, done: 0, start_ts: None }
+    }
+
+    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bars {
+            Some((m, _, _)) => m.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn show(&mut self, ev: &Event) {
+        let start = *self.start_ts.get_or_insert(ev.ts);
+        let t = (ev.ts.saturating_sub(start)) as f64 / 1e6;
+        let line: Option<String> = match &ev.kind {
+            EventKind::TaskCreated { .. } => {
+                self.created += 1;
+                None
+            }
+            EventKind::TaskCompleted { task, agent, usage, .. } => {
+                self.done += 1;
+                Some(format!("done    {task}{} ({} tok)", by(agent), usage.total()))
+            }
+            EventKind::TaskFailed { task, agent, error, .. } => {
+                self.done += 1;
+                Some(format!("FAILED  {task}{}: {error}", by(agent)))
+            }
+            EventKind::TaskHandoff { task, from_agent, to_agent, capability, .. } => {
+                Some(format!("handoff {task}: {from_agent} → {to_agent} ({capability})"))
+            }
+            EventKind::PlanCreated { task, subtasks } => Some(format!("plan    {task}: {} subtasks", subtasks.len())),
+            EventKind::OutputRepair { task, attempt, error } => Some(format!("repair  {task} #{attempt}: {error}")),
+            EventKind::ReviewVerdict { node, approved, feedback, revision, .. } => Some(format!(
+                "review  {node} r{revision}: {}{}",
+                if *approved { "approved" } else { "sent back" },
+                if feedback.is_empty() { String::new() } else { format!(" — {feedback}") }
+            )),
+            EventKind::RouteChosen { node, to, reason } => Some(format!("route   {node} → {to} ({reason})")),
+            EventKind::LoopTransition { node, from, to, iteration } => Some(format!("loop    {node}: {from} → {to} (#{iteration})")),
+            EventKind::TriggerFired { node, topic, count, .. } => Some(format!("trigger {node} on {topic} (#{count})")),
+            EventKind::GateDecided { gate, approved, comment } => Some(format!(
+                "gate    {gate}: {}{}",
+                if *approved { "approved" } else { "denied" },
+                comment.as_ref().map(|c| format!(" — {c}")).unwrap_or_default()
+            )),
+            EventKind::Notice { level, message } => Some(format!("{level:<7} {message}")),
+            _ => None,
+        };
+        if let Some((_, tasks, activity)) = &self.bars {
+            tasks.set_length(self.created);
+            tasks.set_position(self.done);
+            if let Some(l) = &line {
+                activity.set_message(l.clone());
+            }
+        } else if self.lines
+            && let Some(l) = line
+        {
+            eprintln!("{t:>8.3}s  {l}");
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((_, tasks, activity)) = &self.bars {
+            activity.finish_and_clear();
+            tasks.finish();
+        }
+    }
+}
+
+fn by(agent: &Option<Id>) -> String {
+    agent.as_ref().map(|a| format!(" by {a}")).unwrap_or_default()
+}
+
+/// Asks on the terminal (or auto-approves) when a gate opens, one gate at a
+/// time.
+struct GatePrompter {
+    commands: UnboundedSender<Command>,
+    auto: bool,
+    queue: VecDeque<(Id, Value, u32)>,
+    asking: bool,
+}
+
+impl GatePrompter {
+    fn new(commands: UnboundedSender<Command>, auto: bool) -> Self {
+        GatePrompter { commands, auto, queue: VecDeque::new(), asking: false }
+    }
+
+    fn opened(&mut self, gate: Id, artifact: &Value, revision: u32) {
+        if self.auto {
+            let _ = self.commands.send(Command::GateDecision { gate, approve: true, comment: None });
+            return;
+        }
+        self.queue.push_back((gate, artifact.clone(), revision));
+        self.next();
+    }
+
+    fn decided(&mut self) {
+        self.asking = false;
+        self.next();
+    }
+
+    fn next(&mut self) {
+        if self.asking {
+            return;
+        }
+        let Some((gate, artifact, revision)) = self.queue.pop_front() else { return };
+        self.asking = true;
+        let text = match &artifact {
+            Value::String(s) => s.clone(),
+            v => serde_json::to_string_pretty(v).unwrap_or_default(),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "\n── gate {gate} (revision {revision}) is waiting for you ──");
+        for l in text.lines().take(30) {
+            let _ = writeln!(err, "│ {l}");
+        }
+        if text.lines().count() > 30 {
+            let _ = writeln!(err, "│ … ({} more lines)", text.lines().count() - 30);
+        }
+        let _ = write!(err, "approve? [Y]es / [n]o with a comment: ");
+        let _ = err.flush();
+        drop(err);
+        let commands = self.commands.clone();
+        // Reading stdin blocks: do it off the runtime's workers.
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            let stdin = std::io::stdin();
+            let _ = stdin.lock().read_line(&mut line);
+            let answer = line.trim();
+            let approve = answer.is_empty() || answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes");
+            let comment = if approve {
+                None
+            } else {
+                let inline = answer.split_once(char::is_whitespace).map(|(_, c)| c.trim().to_string());
+                match inline.filter(|c| !c.is_empty()) {
+                    Some(c) => Some(c),
+                    None => {
+                        eprint!("comment for the revision: ");
+                        let _ = std::io::stderr().flush();
+                        let mut c = String::new();
+                        let _ = stdin.lock().read_line(&mut c);
+                        Some(c.trim().to_string()).filter(|c| !c.is_empty())
+                    }
+                }
+            };
+            let _ = commands.send(Command::GateDecision { gate, approve, comment });
+        });
+    }
+}

@@ -1,0 +1,69 @@
+//! Shared helpers for integration tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use agentctl::engine::{Orchestrator, RunHandle, RunOptions, RunOutcome};
+use agentctl::event::{Event, EventKind};
+use agentctl::workflow::load::{Format, load_str};
+use agentctl::workflow::model::Workflow;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub fn wf(text: &str) -> Arc<Workflow> {
+    match load_str(text, "test.toml", Format::Toml) {
+        Ok(l) => Arc::new(l.workflow),
+        Err(d) => panic!("test workflow is invalid:\n{d}"),
+    }
+}
+
+pub fn builtin(name: &str) -> Arc<Workflow> {
+    match agentctl::workflow::load::load_source(&format!("builtin:{name}")) {
+        Ok(l) => Arc::new(l.workflow),
+        Err(d) => panic!("builtin {name} is invalid:\n{d}"),
+    }
+}
+
+pub fn start(w: Arc<Workflow>, opts: RunOptions) -> (RunHandle, UnboundedReceiver<Event>) {
+    let mut o = Orchestrator::new(w, opts);
+    let rx = o.subscribe();
+    (o.start().expect("start"), rx)
+}
+
+pub async fn run(w: Arc<Workflow>) -> (RunOutcome, Vec<Event>) {
+    run_with(w, RunOptions::default()).await
+}
+
+pub async fn run_with(w: Arc<Workflow>, opts: RunOptions) -> (RunOutcome, Vec<Event>) {
+    let (h, mut rx) = start(w, opts);
+    let out = h.wait().await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (out, events)
+}
+
+/// Waits for the first event matching `f`, returning it.
+pub async fn wait_for(rx: &mut UnboundedReceiver<Event>, seen: &mut Vec<Event>, f: impl Fn(&EventKind) -> bool) -> Event {
+    loop {
+        let e = rx.recv().await.expect("the run ended before the expected event");
+        seen.push(e.clone());
+        if f(&e.kind) {
+            return e;
+        }
+    }
+}
+
+pub fn completed_tasks(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TaskCompleted { task, .. } => Some(task.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn count(events: &[Event], f: impl Fn(&EventKind) -> bool) -> usize {
+    events.iter().filter(|e| f(&e.kind)).count()
+}
