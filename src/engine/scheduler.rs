@@ -151,7 +151,8 @@ impl Scheduler {
         let rx = {
             let mut inner = self.lock();
             inner.tick += 1;
-            let key = inner.tick + u64::from(priority.clamp(1, 5) - 1) * inner.aging_step;
+            let tick = inner.tick;
+            let key = tick + u64::from(priority.clamp(1, 5) - 1) * inner.aging_step;
             let (tx, rx) = oneshot::channel();
             match target {
                 Target::Agent(a) => {
@@ -163,7 +164,7 @@ impl Scheduler {
                         inner.agents[a].active += 1;
                         return Ok(Lease { sched: self.clone(), agent: a });
                     }
-                    inner.agent_queues[a].push(Reverse(Waiter { key, tick: inner.tick, tx }));
+                    inner.agent_queues[a].push(Reverse(Waiter { key, tick, tx }));
                 }
                 Target::Capability(c) => {
                     let Some(&ci) = self.cap_index.get(c) else {
@@ -175,7 +176,7 @@ impl Scheduler {
                         inner.agents[a].active += 1;
                         return Ok(Lease { sched: self.clone(), agent: a });
                     }
-                    inner.cap_queues[ci].push(Reverse(Waiter { key, tick: inner.tick, tx }));
+                    inner.cap_queues[ci].push(Reverse(Waiter { key, tick, tx }));
                 }
             }
             rx
