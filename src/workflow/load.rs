@@ -183,10 +183,11 @@ fn explain(msg: &str, syntax: &str) -> (String, String) {
     if msg.starts_with("missing field")
         && let Some(field) = names.first()
     {
-        return (
-            format!("missing field `{field}`"),
-            format!("add `{field} = ...` to this table"),
-        );
+        let hint = match *field {
+            "workflow" => "add a `[workflow]` table with a `name`".to_string(),
+            _ => format!("add `{field} = ...` to this table"),
+        };
+        return (format!("missing field `{field}`"), hint);
     }
     if msg.starts_with("duplicate key")
         || msg.starts_with("duplicate field")

@@ -499,7 +499,16 @@ impl<'a> Ctx<'a> {
 
     fn require(&mut self, i: usize, kind: NodeKindName, what: &str, hint: &str) {
         let at = self.kind_span(i);
-        self.error(at, format!("a `{}` node needs {what}", kind.as_str()), hint);
+        let article = if matches!(kind, K::Agent | K::On) {
+            "an"
+        } else {
+            "a"
+        };
+        self.error(
+            at,
+            format!("{article} `{}` node needs {what}", kind.as_str()),
+            hint,
+        );
     }
 
     fn expr(&mut self, i: usize, key: &str, v: &Spanned<String>) -> Option<Expr> {
