@@ -90,7 +90,10 @@ impl Expr {
     pub(crate) fn var(name: &str) -> Expr {
         Expr {
             source: Arc::from(name),
-            root: Arc::new(Node::Var(name.to_string())),
+            root: Arc::new(Node::Var {
+                name: name.to_string(),
+                at: 0,
+            }),
         }
     }
 
@@ -120,6 +123,12 @@ impl Expr {
 
     /// Top-level variable names it reads, each once, in order of appearance.
     pub fn root_names(&self) -> Vec<&str> {
+        self.root_refs().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Like [`Expr::root_names`], with the byte offset of each name's first
+    /// use (so validation can point at an unknown variable).
+    pub fn root_refs(&self) -> Vec<(&str, usize)> {
         let mut out = Vec::new();
         collect_roots(&self.root, &mut out);
         out
@@ -486,7 +495,10 @@ fn lex_number(src: &str, start: usize) -> Result<(Number, usize), ExprError> {
 #[derive(Debug)]
 enum Node {
     Lit(Value),
-    Var(String),
+    Var {
+        name: String,
+        at: usize,
+    },
     Path {
         base: Box<Node>,
         segs: Vec<Seg>,
@@ -590,12 +602,12 @@ fn func_name(f: Func) -> &'static str {
         .unwrap_or("?")
 }
 
-fn collect_roots<'a>(n: &'a Node, out: &mut Vec<&'a str>) {
+fn collect_roots<'a>(n: &'a Node, out: &mut Vec<(&'a str, usize)>) {
     match n {
         Node::Lit(_) => {}
-        Node::Var(name) => {
-            if !out.contains(&name.as_str()) {
-                out.push(name);
+        Node::Var { name, at } => {
+            if !out.iter().any(|(n, _)| n == name) {
+                out.push((name, *at));
             }
         }
         Node::Path { base, segs } => {
@@ -920,7 +932,7 @@ impl Parser {
             }
             Tok::Ident(name) => {
                 if self.peek().kind != Tok::LParen {
-                    return Ok(Node::Var(name));
+                    return Ok(Node::Var { name, at: t.start });
                 }
                 let Some(&(_, func, arity)) = FUNCS.iter().find(|(n, _, _)| *n == name) else {
                     let known: Vec<&str> = FUNCS.iter().map(|(n, _, _)| *n).collect();
@@ -1071,7 +1083,7 @@ fn step<'a>(cur: Cow<'a, Value>, f: impl Fn(&Value) -> Option<&Value>) -> Cow<'a
 fn eval<'a>(n: &'a Node, vars: &[(&str, &'a Value)]) -> Result<Cow<'a, Value>, ExprError> {
     Ok(match n {
         Node::Lit(v) => Cow::Borrowed(v),
-        Node::Var(name) => Cow::Borrowed(
+        Node::Var { name, .. } => Cow::Borrowed(
             vars.iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| *v)

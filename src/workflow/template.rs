@@ -21,7 +21,8 @@ pub struct Template {
 #[derive(Debug)]
 enum Piece {
     Text(String),
-    Expr(Expr),
+    /// An expression and the offset of its text in the template.
+    Expr(Expr, usize),
 }
 
 impl Template {
@@ -55,7 +56,7 @@ impl Template {
             if !text.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut text)));
             }
-            pieces.push(Piece::Expr(expr));
+            pieces.push(Piece::Expr(expr, inner_start));
             rest = close + 2;
         }
         text.push_str(&src[rest..]);
@@ -75,7 +76,7 @@ impl Template {
         for p in self.pieces.iter() {
             match p {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Expr(e) => {
+                Piece::Expr(e, _) => {
                     if let Ok(v) = e.eval_cow(vars) {
                         write_text(&mut out, &v);
                     }
@@ -92,12 +93,18 @@ impl Template {
 
     /// Top-level variable names its placeholders read, each once.
     pub fn root_names(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
+        self.root_refs().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Like [`Template::root_names`], with the byte offset (in the template)
+    /// of each name's first use.
+    pub fn root_refs(&self) -> Vec<(&str, usize)> {
+        let mut out: Vec<(&str, usize)> = Vec::new();
         for p in self.pieces.iter() {
-            if let Piece::Expr(e) = p {
-                for n in e.root_names() {
-                    if !out.contains(&n) {
-                        out.push(n);
+            if let Piece::Expr(e, base) = p {
+                for (n, at) in e.root_refs() {
+                    if !out.iter().any(|(m, _)| *m == n) {
+                        out.push((n, base + at));
                     }
                 }
             }
@@ -108,7 +115,7 @@ impl Template {
     /// The placeholder expressions, in order.
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
         self.pieces.iter().filter_map(|p| match p {
-            Piece::Expr(e) => Some(e),
+            Piece::Expr(e, _) => Some(e),
             Piece::Text(_) => None,
         })
     }
@@ -119,7 +126,7 @@ impl Default for Template {
     fn default() -> Self {
         Template {
             source: Arc::from("{{input}}"),
-            pieces: Arc::from(vec![Piece::Expr(Expr::var("input"))]),
+            pieces: Arc::from(vec![Piece::Expr(Expr::var("input"), 2)]),
         }
     }
 }
@@ -169,6 +176,7 @@ mod tests {
             "Topic: rust / n=3 / [1,\"x\"] / [] {\"k\":true}"
         );
         assert_eq!(t.root_names(), vec!["input", "outputs"]);
+        assert_eq!(t.root_refs(), vec![("input", 10), ("outputs", 83)]);
         assert_eq!(t.exprs().count(), 5);
     }
 

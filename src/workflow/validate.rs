@@ -1,1 +1,1555 @@
-//! (filled in by the workflow work)
+//! Validation: turns a parsed [`WorkflowSpec`] into the engine's
+//! [`Workflow`], reporting every problem it finds (not just the first), each
+//! located at the offending value with a one-line fix hint.
+//!
+//! TOML files carry spans on every id and reference. JSON files do not, so
+//! for them the location is found by searching the text (the field's key
+//! inside the owning node's object, then the quoted value after it): best
+//! effort, falling back to the owner and then to line 1.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean, floor_char_boundary};
+use super::expr::{Expr, ExprError};
+use super::model::{
+    Agent, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target, Transition, Workflow,
+};
+use super::span::Spanned;
+use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
+use super::template::Template;
+
+/// Known providers and the model each uses when an agent names none.
+pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1")];
+
+/// Variables expressions and templates may read.
+pub const VARIABLES: &[&str] = &[
+    "input",
+    "output",
+    "outputs",
+    "item",
+    "index",
+    "iteration",
+    "feedback",
+    "message",
+    "label",
+    "state",
+];
+
+/// The pseudo-state a loop transition goes to in order to finish.
+pub const END_STATE: &str = "$end";
+
+/// Values accepted by a loop's `on_max_iterations`.
+pub const ON_MAX_ITERATIONS: &[&str] = &["fail", "end"];
+
+const CYCLE_HINT: &str =
+    "cycles are only allowed between the states of a `loop` node (use transitions)";
+
+use NodeKindName as K;
+
+/// Which node kinds use each optional node field.
+const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
+    ("agent", &[K::Agent]),
+    ("capability", &[K::Agent]),
+    ("prompt", &[K::Agent, K::Plan, K::Router]),
+    ("steps", &[K::Sequence]),
+    ("branches", &[K::Parallel]),
+    ("join", &[K::Parallel]),
+    ("k", &[K::Parallel]),
+    ("branch_timeout_ms", &[K::Parallel]),
+    ("over", &[K::Map]),
+    ("items", &[K::Map]),
+    ("count", &[K::Map]),
+    ("body", &[K::Map, K::On]),
+    ("concurrency", &[K::Map]),
+    ("batch_size", &[K::Map]),
+    ("aggregate", &[K::Map]),
+    ("planner", &[K::Plan]),
+    ("reviewer", &[K::Plan]),
+    ("max_revisions", &[K::Plan, K::Gate]),
+    ("max_subtasks", &[K::Plan]),
+    ("repair_attempts", &[K::Plan]),
+    ("routes", &[K::Router]),
+    ("default", &[K::Router]),
+    ("classifier", &[K::Router]),
+    ("states", &[K::Loop]),
+    ("start", &[K::Loop]),
+    ("transitions", &[K::Loop]),
+    ("max_iterations", &[K::Loop]),
+    ("on_max_iterations", &[K::Loop]),
+    ("topic", &[K::On]),
+    ("every_ms", &[K::On]),
+    ("max_events", &[K::On]),
+    ("idle_timeout_ms", &[K::On]),
+    ("subject", &[K::Gate]),
+];
+
+/// Checks a workflow and compiles it. On success returns the workflow and
+/// its warnings; on failure every error found.
+pub fn compile(
+    spec: &WorkflowSpec,
+    text: &str,
+    origin: &str,
+) -> Result<(Workflow, Diagnostics), Diagnostics> {
+    let mut cx = Ctx::new(spec, text, origin);
+    let agents = cx.agents();
+    cx.index_nodes();
+    let nodes: Vec<Node> = (0..spec.nodes.len()).map(|i| cx.node(i)).collect();
+    let entry = cx.entry();
+    cx.cycles();
+    if !cx.errors.is_empty() {
+        let mut errors = Diagnostics(cx.errors);
+        errors.sort();
+        return Err(errors);
+    }
+    cx.warnings(entry, &nodes);
+    let meta = &spec.workflow;
+    let workflow = Workflow {
+        name: meta.name.value.clone(),
+        description: meta.description.clone().unwrap_or_default(),
+        entry,
+        input: meta.input.clone().unwrap_or(Value::Null),
+        max_handoffs: meta.max_handoffs.unwrap_or(3),
+        aging_step: meta.aging_step.unwrap_or(32),
+        agent_index: agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.to_string(), i))
+            .collect(),
+        node_index: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.to_string(), i))
+            .collect(),
+        agents,
+        nodes,
+    };
+    let mut warnings = Diagnostics(cx.warnings);
+    warnings.sort();
+    Ok((workflow, warnings))
+}
+
+/// Whose table a field belongs to, for locating it in JSON text.
+#[derive(Clone, Copy)]
+enum Owner {
+    Meta,
+    Agent(usize),
+    Node(usize),
+}
+
+struct Ctx<'a> {
+    spec: &'a WorkflowSpec,
+    text: &'a str,
+    origin: &'a str,
+    /// False for JSON and in-code workflows: locate by searching the text.
+    toml: bool,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    meta_region: Range<usize>,
+    agent_regions: Vec<Range<usize>>,
+    node_regions: Vec<Range<usize>>,
+    /// Agent id → first index.
+    agent_ids: HashMap<&'a str, usize>,
+    /// Node id → first index.
+    node_ids: HashMap<&'a str, usize>,
+    /// Containment edges: child and the location of the reference.
+    edges: Vec<Vec<(NodeIdx, Range<usize>)>>,
+    /// Agents some node names.
+    used_agents: HashSet<usize>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(spec: &'a WorkflowSpec, text: &'a str, origin: &'a str) -> Self {
+        let toml = spec.workflow.name.span.is_some();
+        let meta_region = if toml {
+            let start = find_header(text, "[workflow]", 0).unwrap_or(0);
+            start..next_header(text, start, "workflow").unwrap_or(text.len())
+        } else {
+            let start = find_json_key(text, 0..text.len(), "workflow").unwrap_or(0);
+            start..text.len()
+        };
+        let agent_regions = regions(
+            text,
+            toml,
+            "agents",
+            spec.agents.iter().map(|a| (&a.id.value, a.id.span.clone())),
+        );
+        let node_regions = regions(
+            text,
+            toml,
+            "nodes",
+            spec.nodes.iter().map(|n| (&n.id.value, n.id.span.clone())),
+        );
+        Ctx {
+            spec,
+            text,
+            origin,
+            toml,
+            errors: vec![],
+            warnings: vec![],
+            meta_region,
+            agent_regions,
+            node_regions,
+            agent_ids: HashMap::new(),
+            node_ids: HashMap::new(),
+            edges: vec![Vec::new(); spec.nodes.len()],
+            used_agents: HashSet::new(),
+        }
+    }
+
+    // ------------------------------------------------------------ locating
+
+    fn region(&self, o: Owner) -> Range<usize> {
+        let r = match o {
+            Owner::Meta => Some(self.meta_region.clone()),
+            Owner::Agent(i) => self.agent_regions.get(i).cloned(),
+            Owner::Node(i) => self.node_regions.get(i).cloned(),
+        };
+        r.unwrap_or(0..self.text.len())
+    }
+
+    /// The key `key` of the owner's table.
+    fn key_span(&self, o: Owner, key: &str) -> Option<Range<usize>> {
+        let region = self.region(o);
+        if self.toml {
+            find_toml_key(self.text, region, key)
+        } else {
+            find_json_key(self.text, region, key).map(|s| s..s + key.len() + 2)
+        }
+    }
+
+    /// A value: its span, else `needle` searched after its key, else the key,
+    /// else the start of the owner.
+    fn value_span(
+        &self,
+        o: Owner,
+        key: &str,
+        span: &Option<Range<usize>>,
+        needle: &str,
+    ) -> Range<usize> {
+        if let Some(s) = span {
+            return s.clone();
+        }
+        let region = self.region(o);
+        let key_at = self.key_span(o, key);
+        let from = key_at.as_ref().map_or(region.start, |k| k.end);
+        if let Some(r) = find_in(self.text, from..region.end, needle) {
+            return r;
+        }
+        key_at.unwrap_or(region.start..region.start)
+    }
+
+    /// A string value's location.
+    fn str_span(&self, o: Owner, key: &str, v: &Spanned<String>) -> Range<usize> {
+        self.value_span(o, key, &v.span, &quote(&v.value))
+    }
+
+    /// A field as a whole: its key when found, else its value.
+    fn field_span(&self, o: Owner, key: &str, span: Option<Range<usize>>) -> Range<usize> {
+        if let Some(k) = self.key_span(o, key) {
+            return k;
+        }
+        span.unwrap_or_else(|| {
+            let r = self.region(o);
+            r.start..r.start
+        })
+    }
+
+    fn kind_span(&self, i: usize) -> Range<usize> {
+        let n = &self.spec.nodes[i];
+        self.value_span(
+            Owner::Node(i),
+            "kind",
+            &n.kind.span,
+            &quote(n.kind.value.as_str()),
+        )
+    }
+
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
+        let d = Diagnostic::error(self.origin, self.text, span, message).with_hint(hint);
+        self.errors.push(d);
+    }
+
+    fn line_of(&self, span: &Option<Range<usize>>, o: Owner, key: &str, value: &str) -> usize {
+        let s = self.value_span(o, key, span, &quote(value));
+        super::diagnostics::line_col(self.text, s.start).0
+    }
+
+    // ------------------------------------------------------------ agents
+
+    fn agents(&mut self) -> Vec<Agent> {
+        let spec = self.spec;
+        let mut out = Vec::with_capacity(spec.agents.len());
+        for (i, a) in spec.agents.iter().enumerate() {
+            let o = Owner::Agent(i);
+            self.check_id(o, &a.id, "agent");
+            if let Some(&first) = self.agent_ids.get(a.id.value.as_str()) {
+                let line = self.line_of(
+                    &spec.agents[first].id.span,
+                    Owner::Agent(first),
+                    "id",
+                    &a.id.value,
+                );
+                self.error(
+                    self.str_span(o, "id", &a.id),
+                    format!("duplicate agent id `{}`", a.id.value),
+                    format!("first defined on line {line}; agent ids must be unique"),
+                );
+            } else {
+                self.agent_ids.insert(&a.id.value, i);
+            }
+            let provider = a.provider.as_ref().map_or("sim", |p| p.value.as_str());
+            let default_model = match PROVIDERS.iter().find(|(p, _)| *p == provider) {
+                Some((_, m)) => *m,
+                None => {
+                    let p = a
+                        .provider
+                        .as_ref()
+                        .map(|p| self.str_span(o, "provider", p))
+                        .unwrap_or_default();
+                    let names: Vec<&str> = PROVIDERS.iter().map(|(p, _)| *p).collect();
+                    let hint = match did_you_mean(provider, names.iter().copied()) {
+                        Some(s) => {
+                            format!("did you mean `{s}`? known providers: {}", names.join(", "))
+                        }
+                        None => format!("known providers: {}", names.join(", ")),
+                    };
+                    self.error(p, format!("unknown provider `{provider}`"), hint);
+                    ""
+                }
+            };
+            out.push(Agent {
+                id: Arc::from(a.id.value.as_str()),
+                role: a.role.clone().unwrap_or_else(|| "executor".to_string()),
+                provider: provider.to_string(),
+                model: a.model.clone().unwrap_or_else(|| default_model.to_string()),
+                system: a.system.clone(),
+                capabilities: a.capabilities.clone(),
+                max_tokens: a.max_tokens,
+                temperature: a.temperature,
+                concurrency: a.concurrency.as_ref().map_or(4, |c| c.value),
+                sim: a.sim.clone().unwrap_or_default(),
+            });
+        }
+        out
+    }
+
+    fn check_id(&mut self, o: Owner, id: &Spanned<String>, what: &str) {
+        if id.value.trim().is_empty() {
+            self.error(
+                self.str_span(o, "id", id),
+                format!("empty {what} id"),
+                "give it a short unique name",
+            );
+        } else if what == "node" && id.value == END_STATE {
+            self.error(
+                self.str_span(o, "id", id),
+                format!("`{END_STATE}` is reserved"),
+                "it names the end of a loop; choose another node id",
+            );
+        }
+    }
+
+    // ------------------------------------------------------------ nodes
+
+    fn index_nodes(&mut self) {
+        let spec = self.spec;
+        if spec.nodes.is_empty() {
+            let at = self.value_span(
+                Owner::Meta,
+                "name",
+                &spec.workflow.name.span,
+                &quote(&spec.workflow.name),
+            );
+            self.error(
+                at,
+                "the workflow has no nodes",
+                "add at least one `[[nodes]]` table",
+            );
+        }
+        for (i, n) in spec.nodes.iter().enumerate() {
+            let o = Owner::Node(i);
+            self.check_id(o, &n.id, "node");
+            if let Some(&first) = self.node_ids.get(n.id.value.as_str()) {
+                let line = self.line_of(
+                    &spec.nodes[first].id.span,
+                    Owner::Node(first),
+                    "id",
+                    &n.id.value,
+                );
+                self.error(
+                    self.str_span(o, "id", &n.id),
+                    format!("duplicate node id `{}`", n.id.value),
+                    format!("first defined on line {line}; node ids must be unique"),
+                );
+            } else {
+                self.node_ids.insert(&n.id.value, i);
+            }
+        }
+    }
+
+    /// Resolves a node reference from node `from`, recording the edge when
+    /// `contains` (for the cycle check).
+    fn node_ref(
+        &mut self,
+        from: usize,
+        key: &str,
+        r: &Spanned<String>,
+        contains: bool,
+    ) -> Option<NodeIdx> {
+        let at = self.str_span(Owner::Node(from), key, r);
+        match self.node_ids.get(r.value.as_str()) {
+            Some(&i) => {
+                if contains {
+                    self.edges[from].push((i, at));
+                }
+                Some(i)
+            }
+            None => {
+                let names: Vec<&str> = self
+                    .spec
+                    .nodes
+                    .iter()
+                    .map(|n| n.id.value.as_str())
+                    .collect();
+                let hint = suggest_hint(&r.value, &names, "declared nodes");
+                self.error(at, format!("unknown node `{}` in `{key}`", r.value), hint);
+                None
+            }
+        }
+    }
+
+    fn agent_ref(&mut self, from: usize, key: &str, r: &Spanned<String>) -> Option<usize> {
+        match self.agent_ids.get(r.value.as_str()) {
+            Some(&i) => {
+                self.used_agents.insert(i);
+                Some(i)
+            }
+            None => {
+                let at = self.str_span(Owner::Node(from), key, r);
+                let names: Vec<&str> = self
+                    .spec
+                    .agents
+                    .iter()
+                    .map(|a| a.id.value.as_str())
+                    .collect();
+                let hint = if names.is_empty() {
+                    "declare it in an `[[agents]]` table".to_string()
+                } else {
+                    suggest_hint(&r.value, &names, "declared agents")
+                };
+                self.error(at, format!("unknown agent `{}` in `{key}`", r.value), hint);
+                None
+            }
+        }
+    }
+
+    /// An integer limit: `default` when absent, an error below `min`.
+    fn int(
+        &mut self,
+        i: usize,
+        key: &str,
+        v: &Option<Spanned<i64>>,
+        min: i64,
+        default: u32,
+    ) -> u32 {
+        let Some(v) = v else { return default };
+        let at = self.value_span(Owner::Node(i), key, &v.span, &v.value.to_string());
+        if v.value < min {
+            let what = if min == 0 {
+                "cannot be negative"
+            } else {
+                "must be at least 1"
+            };
+            self.error(
+                at,
+                format!("`{key}` {what}, got {}", v.value),
+                format!("set `{key}` to {min} or more"),
+            );
+            default
+        } else if let Ok(x) = u32::try_from(v.value) {
+            x
+        } else {
+            self.error(
+                at,
+                format!("`{key}` is too large ({})", v.value),
+                format!("use at most {}", u32::MAX),
+            );
+            default
+        }
+    }
+
+    /// A positive duration in milliseconds.
+    fn millis(&mut self, i: usize, key: &str, v: &Option<Spanned<u64>>) -> Option<Duration> {
+        let v = v.as_ref()?;
+        if v.value == 0 {
+            let at = self.value_span(Owner::Node(i), key, &v.span, "0");
+            self.error(
+                at,
+                format!("`{key}` must be at least 1"),
+                format!("set `{key}` to a positive number of milliseconds"),
+            );
+        }
+        Some(Duration::from_millis(v.value))
+    }
+
+    fn require(&mut self, i: usize, kind: NodeKindName, what: &str, hint: &str) {
+        let at = self.kind_span(i);
+        let article = if matches!(kind, K::Agent | K::On) {
+            "an"
+        } else {
+            "a"
+        };
+        self.error(
+            at,
+            format!("{article} `{}` node needs {what}", kind.as_str()),
+            hint,
+        );
+    }
+
+    fn expr(&mut self, i: usize, key: &str, v: &Spanned<String>) -> Option<Expr> {
+        match Expr::parse(&v.value) {
+            Ok(e) => {
+                let refs: Vec<(String, usize)> = e
+                    .root_refs()
+                    .iter()
+                    .map(|(n, a)| (n.to_string(), *a))
+                    .collect();
+                self.check_vars(i, key, v, &refs);
+                Some(e)
+            }
+            Err(err) => {
+                self.expr_error(i, key, v, &err, "expression");
+                None
+            }
+        }
+    }
+
+    fn template(&mut self, i: usize, key: &str, v: &Option<Spanned<String>>) -> Template {
+        let Some(v) = v else {
+            return Template::default();
+        };
+        match Template::parse(&v.value) {
+            Ok(t) => {
+                let refs: Vec<(String, usize)> = t
+                    .root_refs()
+                    .iter()
+                    .map(|(n, a)| (n.to_string(), *a))
+                    .collect();
+                self.check_vars(i, key, v, &refs);
+                t
+            }
+            Err(err) => {
+                self.expr_error(i, key, v, &err, "template");
+                Template::default()
+            }
+        }
+    }
+
+    fn expr_error(
+        &mut self,
+        i: usize,
+        key: &str,
+        v: &Spanned<String>,
+        err: &ExprError,
+        what: &str,
+    ) {
+        let at = self.inner_span(i, key, v, err.offset);
+        let hint = if what == "template" {
+            "placeholders are `{{ expression }}`; write `{{ \"{{\" }}` for a literal `{{`"
+        } else {
+            "expressions look like `input.severity == \"high\" and len(outputs.review.issues) > 0`"
+        };
+        self.error(
+            at,
+            format!("invalid {what} in `{key}`: {}", err.message),
+            hint,
+        );
+    }
+
+    fn check_vars(&mut self, i: usize, key: &str, v: &Spanned<String>, refs: &[(String, usize)]) {
+        for (name, offset) in refs {
+            if VARIABLES.contains(&name.as_str()) {
+                continue;
+            }
+            let start = self.inner_span(i, key, v, *offset).start;
+            let hint = match did_you_mean(name, VARIABLES.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? available: {}", VARIABLES.join(", ")),
+                None => format!("available: {}", VARIABLES.join(", ")),
+            };
+            self.error(
+                start..start + name.len(),
+                format!("unknown variable `{name}` in `{key}`"),
+                hint,
+            );
+        }
+    }
+
+    /// Location of byte `offset` of a string value's content: the value's
+    /// start plus its opening quote, when the raw text matches the value
+    /// (no escapes before it); else the whole value.
+    fn inner_span(&self, i: usize, key: &str, v: &Spanned<String>, offset: usize) -> Range<usize> {
+        let whole = self.str_span(Owner::Node(i), key, v);
+        let text = self.text;
+        let start = floor_char_boundary(text, whole.start);
+        let rest = &text[start..];
+        let mut skip = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+            3
+        } else if rest.starts_with('"') || rest.starts_with('\'') {
+            1
+        } else {
+            0
+        };
+        // TOML trims a newline right after the opening `"""`.
+        if skip == 3 {
+            if rest[3..].starts_with("\r\n") {
+                skip += 2;
+            } else if rest[3..].starts_with('\n') {
+                skip += 1;
+            }
+        }
+        let content = start + skip;
+        let prefix = v.value.get(..offset).unwrap_or(&v.value);
+        if text.get(content..).is_some_and(|t| t.starts_with(prefix)) {
+            let at = content + prefix.len();
+            at..at + 1
+        } else {
+            whole
+        }
+    }
+
+    fn node(&mut self, i: usize) -> Node {
+        let spec = self.spec;
+        let n = &spec.nodes[i];
+        let o = Owner::Node(i);
+        let kind = n.kind.value;
+        self.check_fields(i, n);
+        let priority = match &n.priority {
+            None => 3,
+            Some(p) if (1..=5).contains(&p.value) => p.value as u8,
+            Some(p) => {
+                let at = self.value_span(o, "priority", &p.span, &p.value.to_string());
+                self.error(
+                    at,
+                    format!("priority must be between 1 and 5, got {}", p.value),
+                    "1 is the most urgent, 5 the least (default 3)",
+                );
+                3
+            }
+        };
+        let kind = match kind {
+            K::Agent => self.agent_node(i, n),
+            K::Sequence => {
+                let steps = self.node_list(
+                    i,
+                    "steps",
+                    &n.steps,
+                    kind,
+                    "steps = [\"first\", \"second\"]",
+                );
+                NodeKind::Sequence { steps }
+            }
+            K::Parallel => self.parallel_node(i, n),
+            K::Map => self.map_node(i, n),
+            K::Plan => self.plan_node(i, n),
+            K::Router => self.router_node(i, n),
+            K::Loop => self.loop_node(i, n),
+            K::On => self.on_node(i, n),
+            K::Gate => {
+                let subject = n
+                    .subject
+                    .as_ref()
+                    .and_then(|s| self.node_ref(i, "subject", s, true));
+                let max_revisions = self.int(i, "max_revisions", &n.max_revisions, 0, 2);
+                NodeKind::Gate {
+                    subject,
+                    max_revisions,
+                }
+            }
+        };
+        Node {
+            id: Arc::from(n.id.value.as_str()),
+            title: n.title.clone().unwrap_or_else(|| n.id.value.clone()),
+            priority,
+            emit: n.emit.clone(),
+            kind,
+        }
+    }
+
+    /// Reports fields the node's kind does not use.
+    fn check_fields(&mut self, i: usize, n: &NodeSpec) {
+        for (key, span) in set_fields(n) {
+            let Some((_, kinds)) = FIELD_KINDS.iter().find(|(k, _)| *k == key) else {
+                continue;
+            };
+            if kinds.contains(&n.kind.value) {
+                continue;
+            }
+            let at = self.field_span(Owner::Node(i), key, span);
+            let hint = match kinds {
+                [only] => format!(
+                    "did you mean kind = \"{}\"? otherwise remove `{key}`",
+                    only.as_str()
+                ),
+                _ => {
+                    let names: Vec<String> =
+                        kinds.iter().map(|k| format!("`{}`", k.as_str())).collect();
+                    format!(
+                        "`{key}` is used by {} nodes; remove it or change `kind`",
+                        names.join(" and ")
+                    )
+                }
+            };
+            self.error(
+                at,
+                format!(
+                    "`{key}` is not a field of a `{}` node",
+                    n.kind.value.as_str()
+                ),
+                hint,
+            );
+        }
+    }
+
+    /// A required, non-empty list of node references (containment).
+    fn node_list(
+        &mut self,
+        i: usize,
+        key: &str,
+        list: &Option<Vec<Spanned<String>>>,
+        kind: NodeKindName,
+        example: &str,
+    ) -> Vec<NodeIdx> {
+        match list {
+            Some(l) if !l.is_empty() => l
+                .iter()
+                .filter_map(|r| self.node_ref(i, key, r, true))
+                .collect(),
+            Some(_) => {
+                let at = self.field_span(Owner::Node(i), key, None);
+                self.error(
+                    at,
+                    format!("`{key}` is empty"),
+                    format!("list at least one node: {example}"),
+                );
+                vec![]
+            }
+            None => {
+                self.require(i, kind, &format!("`{key}`"), &format!("add {example}"));
+                vec![]
+            }
+        }
+    }
+
+    fn agent_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+        let target = match (&n.agent, &n.capability) {
+            (Some(_), Some(c)) => {
+                let at = self.field_span(Owner::Node(i), "capability", c.span.clone());
+                self.error(
+                    at,
+                    "an `agent` node takes `agent` or `capability`, not both",
+                    "remove one: `agent` names one agent, `capability` picks the least-loaded capable agent",
+                );
+                None
+            }
+            (Some(a), None) => self.agent_ref(i, "agent", a).map(Target::Agent),
+            (None, Some(c)) => {
+                let capable: Vec<usize> = (0..self.spec.agents.len())
+                    .filter(|&a| {
+                        self.spec.agents[a]
+                            .capabilities
+                            .iter()
+                            .any(|x| *x == c.value)
+                    })
+                    .collect();
+                if capable.is_empty() {
+                    let at = self.str_span(Owner::Node(i), "capability", c);
+                    let offered: Vec<&str> = self
+                        .spec
+                        .agents
+                        .iter()
+                        .flat_map(|a| a.capabilities.iter().map(String::as_str))
+                        .collect();
+                    let hint = match did_you_mean(&c.value, offered.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("add \"{}\" to some agent's `capabilities`", c.value),
+                    };
+                    self.error(
+                        at,
+                        format!("no agent offers capability `{}`", c.value),
+                        hint,
+                    );
+                }
+                self.used_agents.extend(capable);
+                Some(Target::Capability(c.value.clone()))
+            }
+            (None, None) => {
+                self.require(
+                    i,
+                    K::Agent,
+                    "`agent` or `capability`",
+                    "add agent = \"<agent id>\" or capability = \"<name>\"",
+                );
+                None
+            }
+        };
+        let prompt = self.template(i, "prompt", &n.prompt);
+        NodeKind::Agent {
+            target: target.unwrap_or(Target::Agent(0)),
+            prompt,
+        }
+    }
+
+    fn parallel_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+        let branches = self.node_list(
+            i,
+            "branches",
+            &n.branches,
+            K::Parallel,
+            "branches = [\"a\", \"b\"]",
+        );
+        let count = n.branches.as_ref().map_or(0, Vec::len);
+        let o = Owner::Node(i);
+        let join = match (n.join.as_ref().map(|j| j.value), &n.k) {
+            (Some(JoinName::KOfN), Some(k)) => {
+                let at = self.value_span(o, "k", &k.span, &k.value.to_string());
+                if k.value < 1 {
+                    self.error(
+                        at,
+                        format!(
+                            "impossible join: k = {} but at least 1 branch must succeed",
+                            k.value
+                        ),
+                        "set k between 1 and the number of branches",
+                    );
+                } else if k.value as u64 > count as u64 && count > 0 {
+                    let s = if count == 1 { "" } else { "es" };
+                    self.error(
+                        at,
+                        format!(
+                            "impossible join: k = {} but only {count} branch{s}",
+                            k.value
+                        ),
+                        format!("set k to at most {count}, or add branches"),
+                    );
+                }
+                Join::KOfN(u32::try_from(k.value).unwrap_or(1))
+            }
+            (Some(JoinName::KOfN), None) => {
+                let j = n.join.as_ref().map(|j| j.span.clone()).unwrap_or_default();
+                let at = self.value_span(o, "join", &j, "\"k_of_n\"");
+                self.error(
+                    at,
+                    "join = \"k_of_n\" needs `k`",
+                    "add k = <how many branches must succeed>",
+                );
+                Join::KOfN(1)
+            }
+            (other, Some(k)) => {
+                let at = self.field_span(o, "k", k.span.clone());
+                self.error(
+                    at,
+                    "`k` only applies to join = \"k_of_n\"",
+                    "set join = \"k_of_n\", or remove `k`",
+                );
+                if other == Some(JoinName::Any) {
+                    Join::Any
+                } else {
+                    Join::All
+                }
+            }
+            (Some(JoinName::Any), None) => Join::Any,
+            (Some(JoinName::All) | None, None) => Join::All,
+        };
+        let branch_timeout = self.millis(i, "branch_timeout_ms", &n.branch_timeout_ms);
+        NodeKind::Parallel {
+            branches,
+            join,
+            branch_timeout,
+        }
+    }
+
+    fn map_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+        let o = Owner::Node(i);
+        let present: Vec<&str> = [
+            n.over.as_ref().map(|_| "over"),
+            n.items.as_ref().map(|_| "items"),
+            n.count.as_ref().map(|_| "count"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if present.is_empty() {
+            self.require(
+                i,
+                K::Map,
+                "`over`, `items` or `count`",
+                "add over = \"input.items\" (an expression giving a list)",
+            );
+        } else if present.len() > 1 {
+            // Point at the later of the conflicting fields in the file.
+            let spans: Vec<Range<usize>> = present
+                .iter()
+                .map(|k| self.field_span(o, k, None))
+                .collect();
+            let at = spans
+                .iter()
+                .max_by_key(|s| s.start)
+                .cloned()
+                .unwrap_or_default();
+            let list: Vec<String> = present.iter().map(|k| format!("`{k}`")).collect();
+            self.error(
+                at,
+                format!(
+                    "a `map` takes exactly one of `over`, `items` or `count`, got {}",
+                    list.join(" and ")
+                ),
+                "keep one source of items",
+            );
+        }
+        let source = if let Some(over) = &n.over {
+            self.expr(i, "over", over).map(MapSource::Over)
+        } else if let Some(items) = &n.items {
+            Some(MapSource::Items(items.clone()))
+        } else {
+            n.count
+                .as_ref()
+                .map(|_| MapSource::Count(self.int(i, "count", &n.count, 0, 0)))
+        };
+        // `count` is checked even when it conflicts, so a bad value is reported too.
+        if n.over.is_some() || n.items.is_some() {
+            self.int(i, "count", &n.count, 0, 0);
+        }
+        let body = match &n.body {
+            Some(b) => self.node_ref(i, "body", b, true),
+            None => {
+                self.require(
+                    i,
+                    K::Map,
+                    "`body`",
+                    "add body = \"<node run for each item>\"",
+                );
+                None
+            }
+        };
+        let concurrency = self.int(i, "concurrency", &n.concurrency, 0, 0);
+        let batch_size = self.int(i, "batch_size", &n.batch_size, 0, 0);
+        let aggregate = n
+            .aggregate
+            .as_ref()
+            .and_then(|a| self.node_ref(i, "aggregate", a, true));
+        NodeKind::Map {
+            source: source.unwrap_or(MapSource::Count(0)),
+            body: body.unwrap_or(0),
+            concurrency,
+            batch_size,
+            aggregate,
+        }
+    }
+
+    fn plan_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+        let planner = match &n.planner {
+            Some(p) => self.agent_ref(i, "planner", p),
+            None => {
+                self.require(i, K::Plan, "`planner`", "add planner = \"<agent id>\"");
+                None
+            }
+        };
+        let reviewer = n
+            .reviewer
+            .as_ref()
+            .and_then(|r| self.agent_ref(i, "reviewer", r));
+        let max_revisions = self.int(i, "max_revisions", &n.max_revisions, 0, 2);
+        let max_subtasks = self.int(i, "max_subtasks", &n.max_subtasks, 1, 16);
+        let repair_attempts = self.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
+        let prompt = self.template(i, "prompt", &n.prompt);
+        NodeKind::Plan {
+            planner: planner.unwrap_or(0),
+            reviewer,
+            max_revisions,
+            max_subtasks,
+            repair_attempts,
+            prompt,
+        }
+    }
+
+    fn router_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+        let o = Owner::Node(i);
+        let specs = n.routes.as_deref().unwrap_or(&[]);
+        if specs.is_empty() && n.default.is_none() {
+            self.require(
+                i,
+                K::Router,
+                "`routes` or a `default`",
+                "add routes = [{ when = \"...\", to = \"<node>\" }]",
+            );
+        }
+        let classifier = n
+            .classifier
+            .as_ref()
+            .and_then(|c| self.agent_ref(i, "classifier", c));
+        let mut routes = Vec::new();
+        let mut label_error = false;
+        for r in specs {
+            let cond = match (&r.when, &r.label) {
+                (Some(_), Some(l)) => {
+                    let at = self.field_span(o, "label", l.span.clone());
+                    let at = l.span.clone().unwrap_or(at);
+                    self.error(
+                        at,
+                        "a route takes `when` or `label`, not both",
+                        "keep `when` for an expression, `label` for a classifier answer",
+                    );
+                    None
+                }
+                (Some(w), None) => self.expr(i, "when", w).map(RouteCond::Expr),
+                (None, Some(l)) => {
+                    if n.classifier.is_none() && !label_error {
+                        label_error = true;
+                        let at = self.str_span(o, "label", l);
+                        self.error(
+                            at,
+                            "label routes need a `classifier`",
+                            "add classifier = \"<agent id>\" to the router, or use `when`",
+                        );
+                    }
+                    Some(RouteCond::Label(l.value.clone()))
+                }
+                (None, None) => {
+                    let at = self.str_span(o, "to", &r.to);
+                    self.error(
+                        at,
+                        "a route needs `when` or `label`",
+                        "add when = \"<expression>\" (or label = \"...\" with a classifier)",
+                    );
+                    None
+                }
+            };
+            let to = self.node_ref(i, "to", &r.to, true);
+            if let (Some(cond), Some(to)) = (cond, to) {
+                routes.push(Route { cond, to });
+            }
+        }
+        let default = n
+            .default
+            .as_ref()
+            .and_then(|d| self.node_ref(i, "default", d, true));
+        let prompt = self.template(i, "prompt", &n.prompt);
+        NodeKind::Router {
+            routes,
+            default,
+            classifier,
+            prompt,
+        }
+    }
+
+    fn loop_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+        let o = Owner::Node(i);
+        let states = self.node_list(
+            i,
+            "states",
+            &n.states,
+            K::Loop,
+            "states = [\"draft\", \"review\"]",
+        );
+        let names: Vec<&'a str> = self.spec.nodes[i]
+            .states
+            .iter()
+            .flatten()
+            .map(|s| s.value.as_str())
+            .collect();
+        let mut seen = HashSet::new();
+        for s in self.spec.nodes[i].states.iter().flatten() {
+            if !seen.insert(s.value.as_str()) {
+                let at = self.str_span(o, "states", s);
+                self.error(
+                    at,
+                    format!("`{}` is listed twice in `states`", s.value),
+                    "list each state once",
+                );
+            }
+        }
+        // A state's position in `states`; ids that resolve nowhere were
+        // reported by `node_list`.
+        let state_of = |cx: &mut Self, key: &str, r: &Spanned<String>| -> Option<usize> {
+            if let Some(p) = names.iter().position(|s| *s == r.value) {
+                return Some(p);
+            }
+            let at = cx.str_span(o, key, r);
+            let hint = suggest_hint(&r.value, &names, "states of this loop");
+            if cx.node_ids.contains_key(r.value.as_str()) {
+                let states: Vec<String> = names.iter().map(|s| format!("`{s}`")).collect();
+                cx.error(
+                    at,
+                    format!("`{}` is not a state of loop `{}`", r.value, n.id.value),
+                    format!("add it to `states` (now: {})", states.join(", ")),
+                );
+            } else {
+                cx.error(at, format!("unknown state `{}` in `{key}`", r.value), hint);
+            }
+            None
+        };
+        let start = match &n.start {
+            Some(s) => state_of(self, "start", s).unwrap_or(0),
+            None => 0,
+        };
+        let mut transitions = Vec::new();
+        for t in n.transitions.iter().flatten() {
+            let from = if t.from.value == END_STATE {
+                let at = self.str_span(o, "from", &t.from);
+                self.error(
+                    at,
+                    format!("`{END_STATE}` can only be a transition's `to`"),
+                    "`from` names the state a transition leaves",
+                );
+                None
+            } else {
+                state_of(self, "from", &t.from)
+            };
+            let to = if t.to.value == END_STATE {
+                Some(None)
+            } else {
+                state_of(self, "to", &t.to).map(Some)
+            };
+            let when = t.when.as_ref().and_then(|w| self.expr(i, "when", w));
+            if let (Some(from), Some(to)) = (from, to) {
+                transitions.push(Transition { from, to, when });
+            }
+        }
+        let max_iterations = self.int(i, "max_iterations", &n.max_iterations, 1, 10);
+        let end_at_max = match &n.on_max_iterations {
+            None => false,
+            Some(v) if ON_MAX_ITERATIONS.contains(&v.value.as_str()) => v.value == "end",
+            Some(v) => {
+                let at = self.str_span(o, "on_max_iterations", v);
+                self.error(
+                    at,
+                    format!("unknown on_max_iterations `{}`", v.value),
+                    "use \"fail\" (the default) or \"end\"",
+                );
+                false
+            }
+        };
+        NodeKind::Loop {
+            states,
+            start,
+            transitions,
+            max_iterations,
+            end_at_max,
+        }
+    }
+
+    fn on_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+        if n.topic.is_none() && n.every_ms.is_none() {
+            self.require(
+                i,
+                K::On,
+                "`topic` or `every_ms`",
+                "add topic = \"reviews.>\" or every_ms = 1000",
+            );
+        }
+        if let Some(t) = &n.topic
+            && let Err(why) = check_topic(&t.value)
+        {
+            let at = self.str_span(Owner::Node(i), "topic", t);
+            self.error(
+                at,
+                format!("invalid topic pattern `{}`: {why}", t.value),
+                "topics are dot-separated tokens; `*` matches one token, a final `>` the rest",
+            );
+        }
+        let body = match &n.body {
+            Some(b) => self.node_ref(i, "body", b, true),
+            None => {
+                self.require(i, K::On, "`body`", "add body = \"<node run per event>\"");
+                None
+            }
+        };
+        let every = self.millis(i, "every_ms", &n.every_ms);
+        let idle_timeout = self
+            .millis(i, "idle_timeout_ms", &n.idle_timeout_ms)
+            .unwrap_or(Duration::from_millis(30_000));
+        let max_events = self.int(i, "max_events", &n.max_events, 1, 1);
+        NodeKind::On {
+            topic: n.topic.as_ref().map(|t| t.value.clone()),
+            every,
+            body: body.unwrap_or(0),
+            max_events,
+            idle_timeout,
+        }
+    }
+
+    // ------------------------------------------------------------ graph
+
+    fn entry(&mut self) -> NodeIdx {
+        let Some(e) = &self.spec.workflow.entry else {
+            return 0;
+        };
+        match self.node_ids.get(e.value.as_str()) {
+            Some(&i) => i,
+            None => {
+                let at = self.str_span(Owner::Meta, "entry", e);
+                let names: Vec<&str> = self
+                    .spec
+                    .nodes
+                    .iter()
+                    .map(|n| n.id.value.as_str())
+                    .collect();
+                let hint = suggest_hint(&e.value, &names, "declared nodes");
+                self.error(at, format!("unknown entry node `{}`", e.value), hint);
+                0
+            }
+        }
+    }
+
+    /// Reports each cycle of the containment graph once, at the reference
+    /// that closes it. Iterative DFS, so long chains cannot overflow.
+    fn cycles(&mut self) {
+        let n = self.edges.len();
+        let mut state = vec![0u8; n]; // 0 new, 1 on the stack, 2 done
+        let mut reported: HashSet<Vec<usize>> = HashSet::new();
+        let mut found: Vec<(Vec<usize>, Range<usize>)> = Vec::new();
+        for root in 0..n {
+            if state[root] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            state[root] = 1;
+            while let Some(&mut (u, ref mut next)) = stack.last_mut() {
+                if let Some((v, at)) = self.edges[u].get(*next).cloned() {
+                    *next += 1;
+                    match state[v] {
+                        0 => {
+                            state[v] = 1;
+                            stack.push((v, 0));
+                        }
+                        1 => {
+                            let from = stack.iter().position(|(x, _)| *x == v).unwrap_or(0);
+                            let mut path: Vec<usize> =
+                                stack[from..].iter().map(|(x, _)| *x).collect();
+                            let mut key = path.clone();
+                            key.sort_unstable();
+                            key.dedup();
+                            if reported.insert(key) {
+                                path.push(v);
+                                found.push((path, at));
+                            }
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state[u] = 2;
+                    stack.pop();
+                }
+            }
+        }
+        for (path, at) in found {
+            let names: Vec<&str> = path
+                .iter()
+                .map(|&p| self.spec.nodes[p].id.value.as_str())
+                .collect();
+            self.error(at, format!("cycle: {}", names.join(" → ")), CYCLE_HINT);
+        }
+    }
+
+    fn warnings(&mut self, entry: NodeIdx, nodes: &[Node]) {
+        let spec = self.spec;
+        let mut reached = vec![false; nodes.len()];
+        let mut todo = vec![entry];
+        while let Some(u) = todo.pop() {
+            if u < reached.len() && !reached[u] {
+                reached[u] = true;
+                todo.extend(self.edges[u].iter().map(|(v, _)| *v));
+            }
+        }
+        let entry_id = spec.nodes.get(entry).map_or("", |n| n.id.value.as_str());
+        for (i, r) in reached.iter().enumerate() {
+            if !r {
+                let n = &spec.nodes[i];
+                let at = self.str_span(Owner::Node(i), "id", &n.id);
+                self.warnings.push(
+                    Diagnostic::warning(self.origin, self.text, at, format!("node `{}` is never reached from the entry `{entry_id}`", n.id.value))
+                        .with_hint("reference it from another node (steps, branches, body, routes...), or remove it"),
+                );
+            }
+        }
+        // Plan subtasks are dispatched by capability, so with a plan node any
+        // agent offering capabilities may be used.
+        let has_plan = nodes
+            .iter()
+            .any(|n| matches!(n.kind, NodeKind::Plan { .. }));
+        for (i, a) in spec.agents.iter().enumerate() {
+            let first = self.agent_ids.get(a.id.value.as_str()) == Some(&i);
+            if !first || self.used_agents.contains(&i) || (has_plan && !a.capabilities.is_empty()) {
+                continue;
+            }
+            let at = self.str_span(Owner::Agent(i), "id", &a.id);
+            self.warnings.push(
+                Diagnostic::warning(self.origin, self.text, at, format!("agent `{}` is never used", a.id.value))
+                    .with_hint("name it in a node (`agent`, `planner`, `reviewer`, `classifier`), or remove it"),
+            );
+        }
+    }
+}
+
+/// Every optional node field that is set, with the span of its value when
+/// known (for lists: of the first element).
+fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
+    fn sp<T>(v: &Option<Spanned<T>>) -> Option<Option<Range<usize>>> {
+        v.as_ref().map(|s| s.span.clone())
+    }
+    fn list(v: &Option<Vec<Spanned<String>>>) -> Option<Option<Range<usize>>> {
+        v.as_ref().map(|l| l.first().and_then(|s| s.span.clone()))
+    }
+    let fields = [
+        ("agent", sp(&n.agent)),
+        ("capability", sp(&n.capability)),
+        ("prompt", sp(&n.prompt)),
+        ("steps", list(&n.steps)),
+        ("branches", list(&n.branches)),
+        ("join", sp(&n.join)),
+        ("k", sp(&n.k)),
+        ("branch_timeout_ms", sp(&n.branch_timeout_ms)),
+        ("over", sp(&n.over)),
+        ("items", n.items.as_ref().map(|_| None)),
+        ("count", sp(&n.count)),
+        ("body", sp(&n.body)),
+        ("concurrency", sp(&n.concurrency)),
+        ("batch_size", sp(&n.batch_size)),
+        ("aggregate", sp(&n.aggregate)),
+        ("planner", sp(&n.planner)),
+        ("reviewer", sp(&n.reviewer)),
+        ("max_revisions", sp(&n.max_revisions)),
+        ("max_subtasks", sp(&n.max_subtasks)),
+        ("repair_attempts", sp(&n.repair_attempts)),
+        (
+            "routes",
+            n.routes
+                .as_ref()
+                .map(|r| r.first().and_then(|r| r.to.span.clone())),
+        ),
+        ("default", sp(&n.default)),
+        ("classifier", sp(&n.classifier)),
+        ("states", list(&n.states)),
+        ("start", sp(&n.start)),
+        (
+            "transitions",
+            n.transitions
+                .as_ref()
+                .map(|t| t.first().and_then(|t| t.from.span.clone())),
+        ),
+        ("max_iterations", sp(&n.max_iterations)),
+        ("on_max_iterations", sp(&n.on_max_iterations)),
+        ("topic", sp(&n.topic)),
+        ("every_ms", sp(&n.every_ms)),
+        ("max_events", sp(&n.max_events)),
+        ("idle_timeout_ms", sp(&n.idle_timeout_ms)),
+        ("subject", sp(&n.subject)),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|s| (k, s)))
+        .collect()
+}
+
+/// Checks a NATS-style subject pattern.
+fn check_topic(t: &str) -> Result<(), &'static str> {
+    if t.is_empty() {
+        return Err("it is empty");
+    }
+    let tokens: Vec<&str> = t.split('.').collect();
+    for (i, tok) in tokens.iter().enumerate() {
+        if tok.is_empty() {
+            return Err("it has an empty token");
+        }
+        if tok.chars().any(char::is_whitespace) {
+            return Err("it contains whitespace");
+        }
+        if *tok == ">" && i + 1 != tokens.len() {
+            return Err("`>` must be the last token");
+        }
+        if tok.len() > 1 && (tok.contains('*') || tok.contains('>')) {
+            return Err("`*` and `>` must be whole tokens");
+        }
+    }
+    Ok(())
+}
+
+/// "did you mean `x`?" when one name is close, else the list of names.
+fn suggest_hint(word: &str, names: &[&str], what: &str) -> String {
+    if let Some(s) = did_you_mean(word, names.iter().copied()) {
+        return format!("did you mean `{s}`?");
+    }
+    if names.is_empty() {
+        return format!("there are no {what}");
+    }
+    let shown: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();
+    let more = if names.len() > 8 { ", ..." } else { "" };
+    format!("{what}: {}{more}", shown.join(", "))
+}
+
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// `needle` inside `range` of `text`.
+fn find_in(text: &str, range: Range<usize>, needle: &str) -> Option<Range<usize>> {
+    let hay = text.get(range.start..range.end.min(text.len()))?;
+    hay.find(needle)
+        .map(|p| range.start + p..range.start + p + needle.len())
+}
+
+/// A line that is exactly a table header (e.g. `[workflow]`), from `from`.
+fn find_header(text: &str, header: &str, from: usize) -> Option<usize> {
+    let mut at = from.min(text.len());
+    for line in text.get(at..)?.split_inclusive('\n') {
+        if line.trim() == header || line.trim_start().starts_with(&format!("{header} ")) {
+            return Some(at + (line.len() - line.trim_start().len()));
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// Start of the next table header after `from` that does not belong to
+/// `table` (its own sub-tables like `[[nodes.routes]]` do).
+fn next_header(text: &str, from: usize, table: &str) -> Option<usize> {
+    let from = floor_char_boundary(text, from);
+    let mut at = from + text[from..].find('\n')? + 1;
+    for line in text[at..].split_inclusive('\n') {
+        let t = line.trim_start();
+        let own = t.starts_with(&format!("[{table}.")) || t.starts_with(&format!("[[{table}."));
+        if t.starts_with('[') && !own {
+            return Some(at);
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// The `key = ...` line of a TOML table inside `region`: the key's range.
+fn find_toml_key(text: &str, region: Range<usize>, key: &str) -> Option<Range<usize>> {
+    let start = floor_char_boundary(text, region.start);
+    let end = floor_char_boundary(text, region.end).max(start);
+    let mut at = start;
+    for line in text[start..end].split_inclusive('\n') {
+        let t = line.trim_start();
+        let lead = line.len() - t.len();
+        for k in [key.to_string(), quote(key)] {
+            if let Some(rest) = t.strip_prefix(k.as_str())
+                && rest.trim_start().starts_with('=')
+            {
+                return Some(at + lead..at + lead + k.len());
+            }
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// Position of the JSON key `"key":` inside `region`.
+fn find_json_key(text: &str, region: Range<usize>, key: &str) -> Option<usize> {
+    let q = quote(key);
+    let mut from = region.start;
+    while let Some(r) = find_in(text, from..region.end, &q) {
+        if text[r.end..].trim_start().starts_with(':') {
+            return Some(r.start);
+        }
+        from = r.end;
+    }
+    None
+}
+
+/// One region per agent or node (`table` = `agents` or `nodes`): from its
+/// `[[table]]` header (TOML) or the `{` opening its object (JSON) to the
+/// next one. Best effort: regions only steer the search for locations.
+fn regions<'s>(
+    text: &str,
+    toml: bool,
+    table: &str,
+    ids: impl Iterator<Item = (&'s String, Option<Range<usize>>)>,
+) -> Vec<Range<usize>> {
+    let mut starts = Vec::new();
+    let header = format!("[[{table}]]");
+    let mut prev = if toml {
+        0
+    } else {
+        find_json_key(text, 0..text.len(), table).unwrap_or(0)
+    };
+    for (id, span) in ids {
+        let start = if let Some(s) = span {
+            let s = floor_char_boundary(text, s.start);
+            text[..s].rfind(&header).filter(|h| *h >= prev).unwrap_or(s)
+        } else {
+            let mut found = None;
+            let mut from = prev;
+            while let Some(k) = find_json_key(text, from..text.len(), "id") {
+                let after = text[k + 4..]
+                    .trim_start()
+                    .trim_start_matches(':')
+                    .trim_start();
+                if after.starts_with(&quote(id)) {
+                    found = Some(text[prev..k].rfind('{').map_or(k, |b| prev + b));
+                    break;
+                }
+                from = k + 4;
+            }
+            found.unwrap_or(prev)
+        };
+        starts.push(start);
+        prev = start.max(prev);
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (i, &s) in starts.iter().enumerate() {
+        let mut end = starts
+            .get(i + 1)
+            .copied()
+            .filter(|e| *e > s)
+            .unwrap_or(text.len());
+        if toml && let Some(h) = next_header(text, s, table) {
+            end = end.min(h);
+        }
+        out.push(s..end.max(s));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics() {
+        assert!(check_topic("a.b.c").is_ok());
+        assert!(check_topic("a.*.c").is_ok());
+        assert!(check_topic("a.>").is_ok());
+        assert!(check_topic("").is_err());
+        assert!(check_topic("a..b").is_err());
+        assert!(check_topic("a.>.b").is_err());
+        assert!(check_topic("a.b*").is_err());
+    }
+
+    #[test]
+    fn toml_keys() {
+        let t = "[[nodes]]\nid = \"a\"\n  steps = []\n\"body\" = \"x\"\n[[nodes]]\nsteps = 1\n";
+        assert_eq!(find_toml_key(t, 0..30, "steps"), Some(21..26));
+        assert_eq!(find_toml_key(t, 0..t.len(), "body"), Some(32..38));
+        assert_eq!(find_toml_key(t, 0..t.len(), "id"), Some(10..12));
+        assert_eq!(find_toml_key(t, 0..t.len(), "kind"), None);
+        assert_eq!(find_toml_key(t, 500..900, "kind"), None);
+    }
+
+    #[test]
+    fn json_regions() {
+        let t = r#"{"nodes": [{"kind": "agent", "id": "a"}, {"id": "b", "steps": ["a"]}]}"#;
+        let a = "a".to_string();
+        let b = "b".to_string();
+        let r = regions(t, false, "nodes", [(&a, None), (&b, None)].into_iter());
+        assert_eq!(&t[r[0].start..r[0].start + 9], "{\"kind\": ");
+        assert!(t[r[1].clone()].starts_with("{\"id\": \"b\""));
+    }
+}
