@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::exit;
 use agentctl::engine::{Orchestrator, RunOptions, RunOutcome};
 use agentctl::event::{Command, Event, EventKind, Id};
-use agentctl::llm::tokens::TokenCounter;
+use agentctl::llm::tokens;
 use agentctl::workflow::builtins::BUILTINS;
 use agentctl::workflow::model::{NodeKind, Workflow};
 
@@ -95,7 +95,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
 
 async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> i32 {
     // The tokenizer's first use costs ~150 ms: pay it before the clock starts.
-    let _ = tokio::task::spawn_blocking(TokenCounter::warm_up).await;
+    let _ = tokio::task::spawn_blocking(tokens::warm_up).await;
     let mut orch = Orchestrator::new(wf.clone(), RunOptions { seed, ..Default::default() });
     let mut events = orch.subscribe();
     let handle = match orch.start() {

@@ -20,6 +20,9 @@ pub(crate) struct AgentJob<'a> {
     pub(crate) target: Target,
     pub(crate) priority: u8,
     pub(crate) prompt: String,
+    /// Output-format instructions, sent as a system message after the
+    /// agent's own system prompt so the user message stays the task itself.
+    pub(crate) instructions: Option<String>,
     pub(crate) hints: RequestHints,
     pub(crate) visit: u32,
     /// State while the agent works (IN_PROGRESS, PLANNING).
@@ -285,9 +288,12 @@ async fn interrupted(h: &mut TaskHandle, job: &mut AgentJob<'_>, i: Interrupt) -
 async fn call_agent(run: &Arc<Run>, task: Id, attempt: u32, agent: AgentIdx, job: &AgentJob<'_>) -> Result<Completion, ProviderError> {
     let a = &run.wf.agents[agent];
     let provider = &run.providers[agent];
-    let mut messages = Vec::with_capacity(2);
+    let mut messages = Vec::with_capacity(3);
     if let Some(sys) = &a.system {
         messages.push(Message::system(sys.clone()));
+    }
+    if let Some(ins) = &job.instructions {
+        messages.push(Message::system(ins.clone()));
     }
     messages.push(Message::user(job.prompt.clone()));
     let req = ProviderRequest {

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::event::{Event, EventKind, Id, now_micros};
 
@@ -20,13 +20,6 @@ struct EmitterInner {
 impl Emitter {
     pub(crate) fn new(session: Id, subscribers: Vec<UnboundedSender<Event>>) -> Self {
         Emitter { session, inner: Mutex::new(EmitterInner { seq: 0, subscribers }) }
-    }
-
-    /// Adds a subscriber; it sees every event emitted from now on.
-    pub(crate) fn subscribe(&self) -> UnboundedReceiver<Event> {
-        let (tx, rx) = unbounded_channel();
-        self.lock().subscribers.push(tx);
-        rx
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, EmitterInner> {

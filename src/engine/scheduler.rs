@@ -224,6 +224,7 @@ impl Scheduler {
     }
 
     /// Tasks currently running on an agent.
+    #[cfg(test)]
     pub(crate) fn active(&self, agent: AgentIdx) -> u32 {
         self.lock().agents.get(agent).map_or(0, |a| a.active)
     }

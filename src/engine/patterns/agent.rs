@@ -22,6 +22,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         target: target.clone(),
         priority: n.priority,
         prompt: text,
+        instructions: None,
         hints: RequestHints::default(),
         visit: scope.visit,
         working: TaskState::InProgress,

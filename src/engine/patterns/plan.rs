@@ -44,15 +44,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let parse = move |_: &Run, text: &str| parse_plan(text, max, &caps);
     let mut h = hints(Expect::Plan);
     h.capabilities = capabilities.clone();
-    let planner_prompt = format!(
-        "{goal}\n\nSplit this into at most {max} subtasks. Reply with JSON only: \
+    let instructions = format!(
+        "Split the user's goal into at most {max} subtasks. Reply with JSON only: \
          {{\"subtasks\": [{{\"title\": \"...\", \"capability\": \"one of: {}\", \"description\": \"...\"}}]}}",
         capabilities.join(", ")
     );
     let job = AgentJob {
         target: Target::Agent(*planner),
         priority: n.priority,
-        prompt: planner_prompt,
+        prompt: goal.clone(),
+        instructions: Some(instructions),
         hints: h,
         visit: scope.visit,
         working: TaskState::Planning,
@@ -96,6 +97,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                     target: Target::Capability(s.capability.clone()),
                     priority: n.priority,
                     prompt,
+                    instructions: None,
                     hints: Default::default(),
                     visit: revision,
                     working: TaskState::InProgress,
@@ -134,13 +136,18 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             false,
         );
         let prompt = format!(
-            "Review the results against the goal.\nGoal: {goal}\nResults: {}\n\nReply with JSON only: {{\"approved\": true|false, \"feedback\": \"...\"}}",
+            "Goal: {goal}\nResults: {}",
             serde_json::to_string(&results).unwrap_or_default()
         );
         let job = AgentJob {
             target: Target::Agent(*reviewer),
             priority: n.priority,
             prompt,
+            instructions: Some(
+                "Review the results against the goal. Reply with JSON only: \
+                 {\"approved\": true|false, \"feedback\": \"what to change\"}"
+                    .into(),
+            ),
             hints: hints(Expect::Review),
             visit: revision,
             working: TaskState::InProgress,

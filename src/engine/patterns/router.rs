@@ -42,7 +42,8 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             let job = AgentJob {
                 target: Target::Agent(*c),
                 priority: n.priority,
-                prompt: format!("{text}\n\nAnswer with exactly one of: {}", labels.join(", ")),
+                prompt: text,
+                instructions: Some(format!("Answer with exactly one of these labels and nothing else: {}", labels.join(", "))),
                 hints: hint,
                 visit: scope.visit,
                 working: TaskState::InProgress,
