@@ -42,7 +42,10 @@ pub enum TaskState {
 impl TaskState {
     /// True for states a task never leaves on its own.
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskState::Completed | TaskState::Failed | TaskState::Cancelled)
+        matches!(
+            self,
+            TaskState::Completed | TaskState::Failed | TaskState::Cancelled
+        )
     }
 
     /// Upper-case name, as shown to people.
@@ -595,7 +598,11 @@ mod tests {
             seq: 7,
             ts: 1,
             session: "s1".into(),
-            kind: EventKind::TaskAssigned { task: "a".into(), agent: "w".into(), attempt: 1 },
+            kind: EventKind::TaskAssigned {
+                task: "a".into(),
+                agent: "w".into(),
+                attempt: 1,
+            },
         };
         let json = serde_json::to_value(&ev).unwrap();
         assert_eq!(json["type"], "task_assigned");
@@ -606,7 +613,11 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        let c = Command::GateDecision { gate: "g".into(), approve: false, comment: Some("more".into()) };
+        let c = Command::GateDecision {
+            gate: "g".into(),
+            approve: false,
+            comment: Some("more".into()),
+        };
         let s = serde_json::to_string(&c).unwrap();
         assert!(s.contains("\"command\":\"gate_decision\""), "{s}");
         assert_eq!(serde_json::from_str::<Command>(&s).unwrap(), c);

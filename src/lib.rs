@@ -3,9 +3,9 @@
 //! Everything that happens is an [`event::Event`]; everything a human does is
 //! an [`event::Command`]. See `DESIGN.md` and `docs/events.md`.
 
-pub mod event;
 pub mod bus;
 pub mod engine;
+pub mod event;
 pub mod llm;
 pub mod tui;
 pub mod workflow;

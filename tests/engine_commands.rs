@@ -45,15 +45,28 @@ agent = "a"
 async fn pausing_the_run_holds_new_work_until_resume() {
     let (h, mut rx) = start(wf(TWO_STEPS), RunOptions::default());
     let mut seen = Vec::new();
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one")).await;
+    wait_for(
+        &mut rx,
+        &mut seen,
+        |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one"),
+    )
+    .await;
     h.send(Command::Pause { task: None });
     wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::RunPaused)).await;
     // "one" finishes (in-flight work continues) but "two" is not assigned.
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskCompleted { task, .. } if &**task == "one")).await;
+    wait_for(
+        &mut rx,
+        &mut seen,
+        |k| matches!(k, EventKind::TaskCompleted { task, .. } if &**task == "one"),
+    )
+    .await;
     let paused_at = Instant::now();
     sleep(Duration::from_secs(10)).await;
     while let Ok(e) = rx.try_recv() {
-        assert!(!matches!(e.kind, EventKind::TaskAssigned { .. }), "work was dispatched while paused: {e:?}");
+        assert!(
+            !matches!(e.kind, EventKind::TaskAssigned { .. }),
+            "work was dispatched while paused: {e:?}"
+        );
         seen.push(e);
     }
     h.send(Command::Resume { task: None });
@@ -67,13 +80,27 @@ async fn pausing_the_run_holds_new_work_until_resume() {
 async fn a_task_can_be_paused_mid_call_resumed_and_it_runs_again() {
     let (h, mut rx) = start(wf(TWO_STEPS), RunOptions::default());
     let mut seen = Vec::new();
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one")).await;
-    h.send(Command::Pause { task: Some(t("one")) });
+    wait_for(
+        &mut rx,
+        &mut seen,
+        |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one"),
+    )
+    .await;
+    h.send(Command::Pause {
+        task: Some(t("one")),
+    });
     wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskStateChanged { task, to: TaskState::Paused, .. } if &**task == "one")).await;
     // Resume is rejected for a task that is not paused; pause twice is rejected.
-    h.send(Command::Resume { task: Some(t("two")) });
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::CommandRejected { .. })).await;
-    h.send(Command::Resume { task: Some(t("one")) });
+    h.send(Command::Resume {
+        task: Some(t("two")),
+    });
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::CommandRejected { .. })
+    })
+    .await;
+    h.send(Command::Resume {
+        task: Some(t("one")),
+    });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded);
     while let Ok(e) = rx.try_recv() {
@@ -86,7 +113,11 @@ async fn a_task_can_be_paused_mid_call_resumed_and_it_runs_again() {
             _ => None,
         })
         .collect();
-    assert_eq!(attempts, [1, 2], "the paused call was abandoned and the task ran again");
+    assert_eq!(
+        attempts,
+        [1, 2],
+        "the paused call was abandoned and the task ran again"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -117,13 +148,25 @@ agent = "a"
 "#;
     let (h, mut rx) = start(wf(text), RunOptions::default());
     let mut seen = Vec::new();
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one")).await;
+    wait_for(
+        &mut rx,
+        &mut seen,
+        |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one"),
+    )
+    .await;
     // "two" waits for "a" (concurrency 1): send it to "b".
-    h.send(Command::Reroute { task: t("two"), agent: t("b") });
+    h.send(Command::Reroute {
+        task: t("two"),
+        agent: t("b"),
+    });
     let t0 = Instant::now();
     let out = h.wait().await;
     assert_eq!(out.output, Some(json!(["A(x)", "B(x)"])));
-    assert_eq!(t0.elapsed().as_millis(), 100, "the rerouted task ran at once on b");
+    assert_eq!(
+        t0.elapsed().as_millis(),
+        100,
+        "the rerouted task ran at once on b"
+    );
     while let Ok(e) = rx.try_recv() {
         seen.push(e);
     }
@@ -144,10 +187,22 @@ id = "job"
 kind = "agent"
 agent = "flaky"
 "#;
-    let (h, mut rx) = start(wf(text), RunOptions { hold_failed: true, ..Default::default() });
+    let (h, mut rx) = start(
+        wf(text),
+        RunOptions {
+            hold_failed: true,
+            ..Default::default()
+        },
+    );
     let mut seen = Vec::new();
-    let failed = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskFailed { .. })).await;
-    assert!(matches!(failed.kind, EventKind::TaskFailed { held: true, .. }));
+    let failed = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::TaskFailed { .. })
+    })
+    .await;
+    assert!(matches!(
+        failed.kind,
+        EventKind::TaskFailed { held: true, .. }
+    ));
     h.send(Command::Retry { task: t("job") });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded);
@@ -171,27 +226,54 @@ agent = "flaky"
     let (out, events) = run(wf(text)).await;
     assert_eq!(out.status, RunStatus::Failed);
     assert_eq!(out.tasks_failed, 1);
-    assert!(out.error.as_deref().unwrap_or("").contains("injected server error"), "{:?}", out.error);
-    assert_eq!(count(&events, |k| matches!(k, EventKind::TaskFailed { held: false, .. })), 1);
+    assert!(
+        out.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("injected server error"),
+        "{:?}",
+        out.error
+    );
+    assert_eq!(
+        count(&events, |k| matches!(
+            k,
+            EventKind::TaskFailed { held: false, .. }
+        )),
+        1
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn cancelling_a_task_or_the_run_is_recorded() {
     let (h, mut rx) = start(wf(TWO_STEPS), RunOptions::default());
     let mut seen = Vec::new();
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one")).await;
-    h.send(Command::Cancel { task: Some(t("one")) });
+    wait_for(
+        &mut rx,
+        &mut seen,
+        |k| matches!(k, EventKind::TaskAssigned { task, .. } if &**task == "one"),
+    )
+    .await;
+    h.send(Command::Cancel {
+        task: Some(t("one")),
+    });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Cancelled);
     while let Ok(e) = rx.try_recv() {
         seen.push(e);
     }
     assert!(seen.iter().any(|e| matches!(&e.kind, EventKind::TaskStateChanged { task, to: TaskState::Cancelled, .. } if &**task == "one")));
-    assert!(!seen.iter().any(|e| matches!(&e.kind, EventKind::TaskCreated { task, .. } if &**task == "two")));
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::TaskCreated { task, .. } if &**task == "two"))
+    );
 
     let (h, mut rx) = start(wf(TWO_STEPS), RunOptions::default());
     let mut seen = Vec::new();
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::TaskAssigned { .. })).await;
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::TaskAssigned { .. })
+    })
+    .await;
     h.send(Command::Cancel { task: None });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Cancelled);
@@ -219,19 +301,55 @@ agent = "writer"
 "#;
     let (h, mut rx) = start(wf(text), RunOptions::default());
     let mut seen = Vec::new();
-    let opened = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::GateOpened { .. })).await;
-    let EventKind::GateOpened { gate, artifact, revision, .. } = opened.kind else { unreachable!() };
+    let opened = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
+    let EventKind::GateOpened {
+        gate,
+        artifact,
+        revision,
+        ..
+    } = opened.kind
+    else {
+        unreachable!()
+    };
     assert_eq!((gate.as_ref(), revision), ("review", 0));
     assert_eq!(artifact, json!("NOTES<draft the release notes>"));
     // Commands that do not apply to a gate are rejected with a reason.
     h.send(Command::Retry { task: gate.clone() });
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::CommandRejected { .. })).await;
-    h.send(Command::GateDecision { gate: gate.clone(), approve: false, comment: Some("mention the CSV export".into()) });
-    let opened = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::GateOpened { .. })).await;
-    let EventKind::GateOpened { artifact, revision, .. } = opened.kind else { unreachable!() };
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::CommandRejected { .. })
+    })
+    .await;
+    h.send(Command::GateDecision {
+        gate: gate.clone(),
+        approve: false,
+        comment: Some("mention the CSV export".into()),
+    });
+    let opened = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
+    let EventKind::GateOpened {
+        artifact, revision, ..
+    } = opened.kind
+    else {
+        unreachable!()
+    };
     assert_eq!(revision, 1);
-    assert!(artifact.as_str().unwrap_or("").contains("mention the CSV export"), "feedback reached the writer: {artifact}");
-    h.send(Command::GateDecision { gate, approve: true, comment: None });
+    assert!(
+        artifact
+            .as_str()
+            .unwrap_or("")
+            .contains("mention the CSV export"),
+        "feedback reached the writer: {artifact}"
+    );
+    h.send(Command::GateDecision {
+        gate,
+        approve: true,
+        comment: None,
+    });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded);
     while let Ok(e) = rx.try_recv() {
@@ -269,7 +387,9 @@ priority = 5
 "#,
     );
     for i in 1..=9 {
-        text.push_str(&format!("[[nodes]]\nid = \"h{i}\"\nkind = \"agent\"\nagent = \"a\"\npriority = 1\n"));
+        text.push_str(&format!(
+            "[[nodes]]\nid = \"h{i}\"\nkind = \"agent\"\nagent = \"a\"\npriority = 1\n"
+        ));
     }
     let (out, events) = run(wf(&text)).await;
     assert_eq!(out.status, RunStatus::Succeeded);
@@ -283,6 +403,8 @@ priority = 5
     // The blocker takes the slot; then keys are low = 2 + (5-1)*2 = 10 and
     // h_i = 2 + i. Urgent tasks go first, but aging lets "low" in before h8
     // (same key, queued later) and h9: it does not wait for every urgent task.
-    let expected = ["blocker", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "low", "h8", "h9"];
+    let expected = [
+        "blocker", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "low", "h8", "h9",
+    ];
     assert_eq!(order, expected);
 }

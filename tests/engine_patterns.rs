@@ -87,7 +87,11 @@ agent = "slow"
     assert_eq!(out.status, RunStatus::Succeeded);
     assert_eq!(t0.elapsed().as_millis(), 400, "branches must run at once");
     assert_eq!(out.output, Some(json!(["A(x)", "B(x)", "S(x)"])));
-    assert_eq!(completed_tasks(&events), ["p2", "p1", "p3"], "completion order follows latency");
+    assert_eq!(
+        completed_tasks(&events),
+        ["p2", "p1", "p3"],
+        "completion order follows latency"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -117,7 +121,15 @@ agent = "slow"
     let (out, events) = run(w).await;
     assert_eq!(out.output, Some(json!("B(x)")));
     assert_eq!(t0.elapsed().as_millis(), 50);
-    let cancelled = count(&events, |k| matches!(k, EventKind::TaskStateChanged { to: TaskState::Cancelled, .. }));
+    let cancelled = count(&events, |k| {
+        matches!(
+            k,
+            EventKind::TaskStateChanged {
+                to: TaskState::Cancelled,
+                ..
+            }
+        )
+    });
     assert_eq!(cancelled, 2);
 }
 
@@ -173,7 +185,14 @@ agent = "slow"
     let t0 = Instant::now();
     let (out, _) = run(w).await;
     assert_eq!(out.status, RunStatus::Failed);
-    assert!(out.error.as_deref().unwrap_or("").contains("200 ms branch timeout"), "{:?}", out.error);
+    assert!(
+        out.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("200 ms branch timeout"),
+        "{:?}",
+        out.error
+    );
     assert_eq!(t0.elapsed().as_millis(), 200);
 }
 
@@ -206,13 +225,23 @@ prompt = "{{input}}"
     // 10 items, 3 at a time, 100 ms each = 4 waves; then the 50 ms aggregate.
     assert_eq!(t0.elapsed().as_millis(), 450);
     let expected: Vec<String> = (0..10).map(|i| format!("A({i}:i{i})")).collect();
-    assert_eq!(out.output, Some(json!(format!("B({})", serde_json::to_string(&expected).unwrap()))));
+    assert_eq!(
+        out.output,
+        Some(json!(format!(
+            "B({})",
+            serde_json::to_string(&expected).unwrap()
+        )))
+    );
     assert!(completed_tasks(&events).contains(&"m[9]/work".to_string()));
-    let progress = events.iter().filter_map(|e| match &e.kind {
-        EventKind::NodeStateChanged { node, progress: Some(p), .. } if &**node == "m" => Some(*p),
+    let mut progress = events.iter().filter_map(|e| match &e.kind {
+        EventKind::NodeStateChanged {
+            node,
+            progress: Some(p),
+            ..
+        } if &**node == "m" => Some(*p),
         _ => None,
     });
-    assert_eq!(progress.last(), Some([10, 10]));
+    assert_eq!(progress.next_back(), Some([10, 10]));
 }
 
 #[tokio::test(start_paused = true)]
@@ -233,7 +262,10 @@ agent = "b"
     ));
     let t0 = Instant::now();
     let (out, _) = run(w).await;
-    assert_eq!(out.output.as_ref().and_then(Value::as_array).map(Vec::len), Some(6));
+    assert_eq!(
+        out.output.as_ref().and_then(Value::as_array).map(Vec::len),
+        Some(6)
+    );
     assert_eq!(t0.elapsed().as_millis(), 150, "3 batches of 2 at 50 ms");
 }
 
@@ -283,7 +315,15 @@ planner = "planner"
     let (out, events) = run(w).await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     let done = completed_tasks(&events);
-    for t in ["list", "each[0]/work", "each[1]/work", "each[2]/work", "build", "build/1", "build/2"] {
+    for t in [
+        "list",
+        "each[0]/work",
+        "each[1]/work",
+        "each[2]/work",
+        "build",
+        "build/1",
+        "build/2",
+    ] {
         assert!(done.contains(&t.to_string()), "{t} not completed: {done:?}");
     }
     // The planner saw the gathered map output.
@@ -291,8 +331,16 @@ planner = "planner"
         EventKind::TaskCreated { task, input, .. } if &**task == "build" => Some(input.clone()),
         _ => None,
     });
-    assert_eq!(created, Some(json!(["done alpha", "done beta", "done gamma"])));
-    let results = out.output.as_ref().and_then(|o| o.get("results")).and_then(Value::as_array).map(Vec::len);
+    assert_eq!(
+        created,
+        Some(json!(["done alpha", "done beta", "done gamma"]))
+    );
+    let results = out
+        .output
+        .as_ref()
+        .and_then(|o| o.get("results"))
+        .and_then(Value::as_array)
+        .map(Vec::len);
     assert_eq!(results, Some(2));
 }
 
@@ -343,13 +391,26 @@ async fn plan_dispatches_by_capability_to_the_least_loaded_executor_and_revises_
     let assigned: Vec<(String, String)> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::TaskAssigned { task, agent, attempt: 1 } => Some((task.to_string(), agent.to_string())),
+            EventKind::TaskAssigned {
+                task,
+                agent,
+                attempt: 1,
+            } => Some((task.to_string(), agent.to_string())),
             _ => None,
         })
         .collect();
-    assert!(assigned.contains(&("work/1".into(), "coder-1".into())), "{assigned:?}");
-    assert!(assigned.contains(&("work/2".into(), "coder-2".into())), "{assigned:?}");
-    assert!(assigned.contains(&("work/3".into(), "tester".into())), "{assigned:?}");
+    assert!(
+        assigned.contains(&("work/1".into(), "coder-1".into())),
+        "{assigned:?}"
+    );
+    assert!(
+        assigned.contains(&("work/2".into(), "coder-2".into())),
+        "{assigned:?}"
+    );
+    assert!(
+        assigned.contains(&("work/3".into(), "tester".into())),
+        "{assigned:?}"
+    );
     let verdicts: Vec<bool> = events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -363,16 +424,35 @@ async fn plan_dispatches_by_capability_to_the_least_loaded_executor_and_revises_
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::TaskStateChanged { task, to, .. } if &**task == "work/3" => Some(*to),
-            EventKind::TaskCompleted { task, .. } if &**task == "work/3" => Some(TaskState::Completed),
+            EventKind::TaskCompleted { task, .. } if &**task == "work/3" => {
+                Some(TaskState::Completed)
+            }
             _ => None,
         })
         .collect();
     use TaskState::*;
-    assert_eq!(states, [InProgress, Review, Revision, InProgress, Review, Completed]);
+    assert_eq!(
+        states,
+        [InProgress, Review, Revision, InProgress, Review, Completed]
+    );
     // The revision saw visit 1 (the sim template shows it).
-    assert_eq!(out.output.as_ref().and_then(|o| o["results"][2]["output"].as_str()), Some("t 1"));
-    assert_eq!(out.output.as_ref().and_then(|o| o["revisions"].as_u64()), Some(1));
-    assert_eq!(count(&events, |k| matches!(k, EventKind::TaskCompleted { task, .. } if &**task == "work/3")), 1);
+    assert_eq!(
+        out.output
+            .as_ref()
+            .and_then(|o| o["results"][2]["output"].as_str()),
+        Some("t 1")
+    );
+    assert_eq!(
+        out.output.as_ref().and_then(|o| o["revisions"].as_u64()),
+        Some(1)
+    );
+    assert_eq!(
+        count(
+            &events,
+            |k| matches!(k, EventKind::TaskCompleted { task, .. } if &**task == "work/3")
+        ),
+        1
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -380,8 +460,24 @@ async fn plan_fails_clearly_at_the_revision_limit() {
     let w = wf(&PLAN.replace("REJECT", "5").replace("MAXREV", "1"));
     let (out, events) = run(w).await;
     assert_eq!(out.status, RunStatus::Failed);
-    assert!(out.error.as_deref().unwrap_or("").contains("revision limit"), "{:?}", out.error);
-    assert_eq!(count(&events, |k| matches!(k, EventKind::ReviewVerdict { approved: false, .. })), 2);
+    assert!(
+        out.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("revision limit"),
+        "{:?}",
+        out.error
+    );
+    assert_eq!(
+        count(&events, |k| matches!(
+            k,
+            EventKind::ReviewVerdict {
+                approved: false,
+                ..
+            }
+        )),
+        2
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -404,32 +500,80 @@ planner = "planner"
 "#;
     let (out, events) = run(wf(good)).await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
-    assert_eq!(count(&events, |k| matches!(k, EventKind::OutputRepair { .. })), 1);
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::OutputRepair { .. })),
+        1
+    );
 
     let hopeless = good.replace("malformed_first = 1", "malformed_rate = 1.0");
     let (out, events) = run(wf(&hopeless)).await;
     assert_eq!(out.status, RunStatus::Failed);
-    assert_eq!(count(&events, |k| matches!(k, EventKind::OutputRepair { .. })), 2);
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::TaskFailed { kind: ErrorKind::Malformed, .. })));
-    assert!(out.error.as_deref().unwrap_or("").contains("2 repair prompt(s)"), "{:?}", out.error);
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::OutputRepair { .. })),
+        2
+    );
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::TaskFailed {
+            kind: ErrorKind::Malformed,
+            ..
+        }
+    )));
+    assert!(
+        out.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("2 repair prompt(s)"),
+        "{:?}",
+        out.error
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn routers_follow_expressions_labels_and_defaults() {
     let (out, events) = run(builtin("router")).await;
     assert_eq!(out.status, RunStatus::Succeeded);
-    assert!(out.output.as_ref().and_then(Value::as_str).unwrap_or("").starts_with("Refund issued"));
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::RouteChosen { to, .. } if &**to == "billing")));
+    assert!(
+        out.output
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .starts_with("Refund issued")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::RouteChosen { to, .. } if &**to == "billing"))
+    );
 
     let mut urgent = (*builtin("router")).clone();
     urgent.input = json!({"text": "site down", "priority": "urgent"});
     let (out, _) = run(std::sync::Arc::new(urgent)).await;
-    assert!(out.output.as_ref().and_then(Value::as_str).unwrap_or("").starts_with("Paged on-call"));
+    assert!(
+        out.output
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .starts_with("Paged on-call")
+    );
 
-    let src = agentctl::workflow::builtins::get("router").unwrap().text.replace("label = \"billing\", latency", "label = \"legal\", latency");
+    let src = agentctl::workflow::builtins::get("router")
+        .unwrap()
+        .text
+        .replace("label = \"billing\", latency", "label = \"legal\", latency");
     let (out, events) = run(wf(&src)).await;
-    assert!(out.output.as_ref().and_then(Value::as_str).unwrap_or("").starts_with("Answered from the FAQ"));
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::RouteChosen { reason, .. } if reason == "default")));
+    assert!(
+        out.output
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .starts_with("Answered from the FAQ")
+    );
+    assert!(
+        events.iter().any(
+            |e| matches!(&e.kind, EventKind::RouteChosen { reason, .. } if reason == "default")
+        )
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -443,8 +587,19 @@ async fn the_state_machine_loops_back_until_confident_then_ends() {
             _ => None,
         })
         .collect();
-    assert_eq!(path, ["analyse", "research", "analyse", "research", "analyse", "write", "$end"]);
-    assert!(out.output.as_ref().and_then(Value::as_str).unwrap_or("").contains("the EU price change caused most"));
+    assert_eq!(
+        path,
+        [
+            "analyse", "research", "analyse", "research", "analyse", "write", "$end"
+        ]
+    );
+    assert!(
+        out.output
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .contains("the EU price change caused most")
+    );
     assert!(completed_tasks(&events).contains(&"investigate#6/analyse".to_string()));
 }
 
@@ -469,7 +624,12 @@ agent = "a"
 "#;
     let (out, events) = run(wf(&text.replace("ON_MAX", ""))).await;
     assert_eq!(out.status, RunStatus::Failed);
-    assert!(out.error.as_deref().unwrap_or("").contains("max_iterations = 4"));
+    assert!(
+        out.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("max_iterations = 4")
+    );
     assert_eq!(completed_tasks(&events).len(), 4);
     let (out, events) = run(wf(&text.replace("ON_MAX", "on_max_iterations = \"end\""))).await;
     assert_eq!(out.status, RunStatus::Succeeded);
@@ -480,12 +640,21 @@ agent = "a"
 async fn an_on_node_reacts_to_a_message_another_node_emits() {
     let (out, events) = run(builtin("event_driven")).await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::TriggerFired { topic, .. } if topic == "alerts.disk")));
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::TriggerFired { topic, .. } if topic == "alerts.disk")
+    ));
     let handled = events.iter().find_map(|e| match &e.kind {
-        EventKind::TaskCompleted { task, output, .. } if task.ends_with("handle") => Some(output.clone()),
+        EventKind::TaskCompleted { task, output, .. } if task.ends_with("handle") => {
+            Some(output.clone())
+        }
         _ => None,
     });
-    assert_eq!(handled, Some(json!("Runbook started for: Handle alert on db-3: disk 93% full")));
+    assert_eq!(
+        handled,
+        Some(json!(
+            "Runbook started for: Handle alert on db-3: disk 93% full"
+        ))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -513,7 +682,10 @@ prompt = "{{message.tick}}"
     assert_eq!(out.output, Some(json!(["tick 1", "tick 2", "tick 3"])));
     assert_eq!(t0.elapsed().as_millis(), 750);
 
-    let idle = text.replace("every_ms = 250", "topic = \"never\"\nidle_timeout_ms = 1000");
+    let idle = text.replace(
+        "every_ms = 250",
+        "topic = \"never\"\nidle_timeout_ms = 1000",
+    );
     let t0 = Instant::now();
     let (out, _) = run(wf(&idle)).await;
     assert_eq!(out.status, RunStatus::Failed);
@@ -543,12 +715,29 @@ agent = "generalist"
     let (out, events) = run(wf(&text.replace("HOPS", "3"))).await;
     assert_eq!(out.output, Some(json!("4")));
     let hop = events.iter().find_map(|e| match &e.kind {
-        EventKind::TaskHandoff { from_agent, to_agent, reason, hop, .. } => {
-            Some((from_agent.to_string(), to_agent.to_string(), reason.clone(), *hop))
-        }
+        EventKind::TaskHandoff {
+            from_agent,
+            to_agent,
+            reason,
+            hop,
+            ..
+        } => Some((
+            from_agent.to_string(),
+            to_agent.to_string(),
+            reason.clone(),
+            *hop,
+        )),
         _ => None,
     });
-    assert_eq!(hop, Some(("generalist".into(), "mathematician".into(), "needs arithmetic".into(), 1)));
+    assert_eq!(
+        hop,
+        Some((
+            "generalist".into(),
+            "mathematician".into(),
+            "needs arithmetic".into(),
+            1
+        ))
+    );
     let (out, _) = run(wf(&text.replace("HOPS", "0"))).await;
     assert_eq!(out.status, RunStatus::Failed);
     assert!(out.error.as_deref().unwrap_or("").contains("max_handoffs"));
@@ -559,7 +748,14 @@ async fn the_same_seed_gives_the_same_run() {
     let strip = |events: Vec<agentctl::event::Event>| -> Vec<String> {
         events
             .into_iter()
-            .filter(|e| !matches!(e.kind, EventKind::SessionEnded { .. } | EventKind::LlmResponse { .. } | EventKind::TaskCompleted { .. }))
+            .filter(|e| {
+                !matches!(
+                    e.kind,
+                    EventKind::SessionEnded { .. }
+                        | EventKind::LlmResponse { .. }
+                        | EventKind::TaskCompleted { .. }
+                )
+            })
             .map(|e| {
                 let mut v = serde_json::to_value(&e.kind).unwrap();
                 // Bus messages carry their own wall-clock stamp.
@@ -570,7 +766,11 @@ async fn the_same_seed_gives_the_same_run() {
             })
             .collect()
     };
-    let opts = || agentctl::engine::RunOptions { seed: 42, session_id: Some("s".into()), ..Default::default() };
+    let opts = || agentctl::engine::RunOptions {
+        seed: 42,
+        session_id: Some("s".into()),
+        ..Default::default()
+    };
     let (o1, e1) = run_with(builtin("hierarchical"), opts()).await;
     let (o2, e2) = run_with(builtin("hierarchical"), opts()).await;
     assert_eq!(o1.output, o2.output);

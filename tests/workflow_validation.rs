@@ -133,9 +133,7 @@ fn unknown_route_target_and_default() {
 
 #[test]
 fn unknown_entry() {
-    let text = format!(
-        "[workflow]\nname = \"t\"\nentry = \"mian\"\n[[agents]]\nid = \"w\"\n[[nodes]]\nid = \"main\"\nkind = \"agent\"\nagent = \"w\"\n"
-    );
+    let text = "[workflow]\nname = \"t\"\nentry = \"mian\"\n[[agents]]\nid = \"w\"\n[[nodes]]\nid = \"main\"\nkind = \"agent\"\nagent = \"w\"\n".to_string();
     let e = errors_of(&text);
     assert_eq!(e.len(), 1, "{}", render(&e));
     check(&e[0], 3, 9, "unknown entry node `mian`");

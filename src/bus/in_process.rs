@@ -41,7 +41,10 @@ impl MessageBus for InProcessBus {
 
     fn subscribe(&self, pattern: &str) -> BoxFuture<'_, Result<Subscription, BusError>> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.subs.lock().unwrap_or_else(|p| p.into_inner()).push((pattern.to_string(), tx));
+        self.subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((pattern.to_string(), tx));
         Box::pin(async { Ok(Subscription::new(rx)) })
     }
 }

@@ -30,13 +30,19 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Commands {
     /// Run a workflow headless: progress on a terminal, plain lines otherwise.
-    #[command(after_help = "Examples:\n  agentctl run builtin:pipeline\n  agentctl run my_flow.toml --seed 7 --json\n  agentctl run builtin:demo --auto-approve\n  agentctl run --list")]
+    #[command(
+        after_help = "Examples:\n  agentctl run builtin:pipeline\n  agentctl run my_flow.toml --seed 7 --json\n  agentctl run builtin:demo --auto-approve\n  agentctl run --list"
+    )]
     Run(run::RunArgs),
     /// Check workflow files; prints every error with file:line:column.
-    #[command(after_help = "Examples:\n  agentctl validate flow.toml\n  agentctl validate assets/workflows/*.toml builtin:demo")]
+    #[command(
+        after_help = "Examples:\n  agentctl validate flow.toml\n  agentctl validate assets/workflows/*.toml builtin:demo"
+    )]
     Validate(validate::ValidateArgs),
     /// Print a workflow's graph as Graphviz dot or Mermaid.
-    #[command(after_help = "Examples:\n  agentctl graph builtin:demo --format dot | dot -Tsvg > demo.svg\n  agentctl graph flow.toml --format mermaid")]
+    #[command(
+        after_help = "Examples:\n  agentctl graph builtin:demo --format dot | dot -Tsvg > demo.svg\n  agentctl graph flow.toml --format mermaid"
+    )]
     Graph(graph::GraphArgs),
 }
 
@@ -58,10 +64,15 @@ pub(crate) fn load_or_report(arg: &str) -> Result<agentctl::workflow::load::Load
         }
         Err(d) => {
             eprint!("{d}");
-            if !arg.starts_with("builtin:") || agentctl::workflow::builtins::get(&arg["builtin:".len()..]).is_some() {
+            if !arg.starts_with("builtin:")
+                || agentctl::workflow::builtins::get(&arg["builtin:".len()..]).is_some()
+            {
                 return Err(exit::BAD_INPUT);
             }
-            let names: Vec<&str> = agentctl::workflow::builtins::BUILTINS.iter().map(|b| b.name).collect();
+            let names: Vec<&str> = agentctl::workflow::builtins::BUILTINS
+                .iter()
+                .map(|b| b.name)
+                .collect();
             eprintln!("built-in workflows: {}", names.join(", "));
             Err(exit::BAD_INPUT)
         }

@@ -53,7 +53,9 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         return exit::OK;
     }
     let Some(arg) = args.workflow.as_deref() else {
-        eprintln!("error: a workflow is required: agentctl run FILE | builtin:NAME (see agentctl run --list)");
+        eprintln!(
+            "error: a workflow is required: agentctl run FILE | builtin:NAME (see agentctl run --list)"
+        );
         return exit::BAD_INPUT;
     };
     let mut loaded = match super::load_or_report(arg) {
@@ -61,12 +63,17 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         Err(c) => return c,
     };
     if let Some(input) = &args.input {
-        loaded.workflow.input = serde_json::from_str(input).unwrap_or_else(|_| Value::String(input.clone()));
+        loaded.workflow.input =
+            serde_json::from_str(input).unwrap_or_else(|_| Value::String(input.clone()));
     }
     let interactive_gates = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive_gates
-        && let Some(gate) = loaded.workflow.nodes.iter().find(|n| matches!(n.kind, NodeKind::Gate { .. }))
+        && let Some(gate) = loaded
+            .workflow
+            .nodes
+            .iter()
+            .find(|n| matches!(n.kind, NodeKind::Gate { .. }))
     {
         eprintln!(
             "error: {arg} has a human gate (node `{}`) and there is no terminal to ask on.\n  \
@@ -82,7 +89,10 @@ pub(crate) fn main(args: RunArgs) -> i32 {
     } else {
         Mode::Lines
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -96,7 +106,13 @@ pub(crate) fn main(args: RunArgs) -> i32 {
 async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> i32 {
     // The tokenizer's first use costs ~150 ms: pay it before the clock starts.
     let _ = tokio::task::spawn_blocking(tokens::warm_up).await;
-    let mut orch = Orchestrator::new(wf.clone(), RunOptions { seed, ..Default::default() });
+    let mut orch = Orchestrator::new(
+        wf.clone(),
+        RunOptions {
+            seed,
+            ..Default::default()
+        },
+    );
     let mut events = orch.subscribe();
     let handle = match orch.start() {
         Ok(h) => h,
@@ -117,7 +133,13 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
     let mut gates = GatePrompter::new(commands, auto_approve);
     while let Some(ev) = events.recv().await {
         view.show(&ev);
-        if let EventKind::GateOpened { gate, artifact, revision, .. } = &ev.kind {
+        if let EventKind::GateOpened {
+            gate,
+            artifact,
+            revision,
+            ..
+        } = &ev.kind
+        {
             view.suspend(|| gates.opened(gate.clone(), artifact, *revision));
         }
         if matches!(ev.kind, EventKind::GateDecided { .. }) {
@@ -148,7 +170,10 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome) {
                 "outputs": o.output,
                 "error": o.error,
             });
-            println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).unwrap_or_default()
+            );
         }
         Mode::Bars | Mode::Lines => {
             let status = format!("{:?}", o.status).to_lowercase();
@@ -187,16 +212,24 @@ impl Progress {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(15));
             let tasks = multi.add(ProgressBar::new(0));
             tasks.set_style(
-                ProgressStyle::with_template("{prefix:>10} [{bar:30.cyan/blue}] {pos}/{len} tasks  {elapsed_precise}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("█▉▊▋▌▍▎▏ "),
+                ProgressStyle::with_template(
+                    "{prefix:>10} [{bar:30.cyan/blue}] {pos}/{len} tasks  {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("█▉▊▋▌▍▎▏ "),
             );
             tasks.set_prefix(wf.name.clone());
             let activity = multi.add(ProgressBar::new_spinner());
             activity.enable_steady_tick(Duration::from_millis(120));
             (multi, tasks, activity)
         });
-        Progress { lines: matches!(mode, Mode::Lines), bars, created: 0, done: 0, start_ts: None }
+        Progress {
+            lines: matches!(mode, Mode::Lines),
+            bars,
+            created: 0,
+            done: 0,
+            start_ts: None,
+        }
     }
 
     fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
@@ -214,31 +247,77 @@ impl Progress {
                 self.created += 1;
                 None
             }
-            EventKind::TaskCompleted { task, agent, usage, .. } => {
+            EventKind::TaskCompleted {
+                task, agent, usage, ..
+            } => {
                 self.done += 1;
-                Some(format!("done    {task}{} ({} tok)", by(agent), usage.total()))
+                Some(format!(
+                    "done    {task}{} ({} tok)",
+                    by(agent),
+                    usage.total()
+                ))
             }
-            EventKind::TaskFailed { task, agent, error, .. } => {
+            EventKind::TaskFailed {
+                task, agent, error, ..
+            } => {
                 self.done += 1;
                 Some(format!("FAILED  {task}{}: {error}", by(agent)))
             }
-            EventKind::TaskHandoff { task, from_agent, to_agent, capability, .. } => {
-                Some(format!("handoff {task}: {from_agent} → {to_agent} ({capability})"))
+            EventKind::TaskHandoff {
+                task,
+                from_agent,
+                to_agent,
+                capability,
+                ..
+            } => Some(format!(
+                "handoff {task}: {from_agent} → {to_agent} ({capability})"
+            )),
+            EventKind::PlanCreated { task, subtasks } => {
+                Some(format!("plan    {task}: {} subtasks", subtasks.len()))
             }
-            EventKind::PlanCreated { task, subtasks } => Some(format!("plan    {task}: {} subtasks", subtasks.len())),
-            EventKind::OutputRepair { task, attempt, error } => Some(format!("repair  {task} #{attempt}: {error}")),
-            EventKind::ReviewVerdict { node, approved, feedback, revision, .. } => Some(format!(
+            EventKind::OutputRepair {
+                task,
+                attempt,
+                error,
+            } => Some(format!("repair  {task} #{attempt}: {error}")),
+            EventKind::ReviewVerdict {
+                node,
+                approved,
+                feedback,
+                revision,
+                ..
+            } => Some(format!(
                 "review  {node} r{revision}: {}{}",
                 if *approved { "approved" } else { "sent back" },
-                if feedback.is_empty() { String::new() } else { format!(" — {feedback}") }
+                if feedback.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {feedback}")
+                }
             )),
-            EventKind::RouteChosen { node, to, reason } => Some(format!("route   {node} → {to} ({reason})")),
-            EventKind::LoopTransition { node, from, to, iteration } => Some(format!("loop    {node}: {from} → {to} (#{iteration})")),
-            EventKind::TriggerFired { node, topic, count, .. } => Some(format!("trigger {node} on {topic} (#{count})")),
-            EventKind::GateDecided { gate, approved, comment } => Some(format!(
+            EventKind::RouteChosen { node, to, reason } => {
+                Some(format!("route   {node} → {to} ({reason})"))
+            }
+            EventKind::LoopTransition {
+                node,
+                from,
+                to,
+                iteration,
+            } => Some(format!("loop    {node}: {from} → {to} (#{iteration})")),
+            EventKind::TriggerFired {
+                node, topic, count, ..
+            } => Some(format!("trigger {node} on {topic} (#{count})")),
+            EventKind::GateDecided {
+                gate,
+                approved,
+                comment,
+            } => Some(format!(
                 "gate    {gate}: {}{}",
                 if *approved { "approved" } else { "denied" },
-                comment.as_ref().map(|c| format!(" — {c}")).unwrap_or_default()
+                comment
+                    .as_ref()
+                    .map(|c| format!(" — {c}"))
+                    .unwrap_or_default()
             )),
             EventKind::Notice { level, message } => Some(format!("{level:<7} {message}")),
             _ => None,
@@ -265,7 +344,10 @@ impl Progress {
 }
 
 fn by(agent: &Option<Id>) -> String {
-    agent.as_ref().map(|a| format!(" by {a}")).unwrap_or_default()
+    agent
+        .as_ref()
+        .map(|a| format!(" by {a}"))
+        .unwrap_or_default()
 }
 
 /// Asks on the terminal (or auto-approves) when a gate opens, one gate at a
@@ -279,12 +361,21 @@ struct GatePrompter {
 
 impl GatePrompter {
     fn new(commands: UnboundedSender<Command>, auto: bool) -> Self {
-        GatePrompter { commands, auto, queue: VecDeque::new(), asking: false }
+        GatePrompter {
+            commands,
+            auto,
+            queue: VecDeque::new(),
+            asking: false,
+        }
     }
 
     fn opened(&mut self, gate: Id, artifact: &Value, revision: u32) {
         if self.auto {
-            let _ = self.commands.send(Command::GateDecision { gate, approve: true, comment: None });
+            let _ = self.commands.send(Command::GateDecision {
+                gate,
+                approve: true,
+                comment: None,
+            });
             return;
         }
         self.queue.push_back((gate, artifact.clone(), revision));
@@ -300,14 +391,19 @@ impl GatePrompter {
         if self.asking {
             return;
         }
-        let Some((gate, artifact, revision)) = self.queue.pop_front() else { return };
+        let Some((gate, artifact, revision)) = self.queue.pop_front() else {
+            return;
+        };
         self.asking = true;
         let text = match &artifact {
             Value::String(s) => s.clone(),
             v => serde_json::to_string_pretty(v).unwrap_or_default(),
         };
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "\n── gate {gate} (revision {revision}) is waiting for you ──");
+        let _ = writeln!(
+            err,
+            "\n── gate {gate} (revision {revision}) is waiting for you ──"
+        );
         for l in text.lines().take(30) {
             let _ = writeln!(err, "│ {l}");
         }
@@ -324,11 +420,15 @@ impl GatePrompter {
             let stdin = std::io::stdin();
             let _ = stdin.lock().read_line(&mut line);
             let answer = line.trim();
-            let approve = answer.is_empty() || answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes");
+            let approve = answer.is_empty()
+                || answer.eq_ignore_ascii_case("y")
+                || answer.eq_ignore_ascii_case("yes");
             let comment = if approve {
                 None
             } else {
-                let inline = answer.split_once(char::is_whitespace).map(|(_, c)| c.trim().to_string());
+                let inline = answer
+                    .split_once(char::is_whitespace)
+                    .map(|(_, c)| c.trim().to_string());
                 match inline.filter(|c| !c.is_empty()) {
                     Some(c) => Some(c),
                     None => {
@@ -340,7 +440,11 @@ impl GatePrompter {
                     }
                 }
             };
-            let _ = commands.send(Command::GateDecision { gate, approve, comment });
+            let _ = commands.send(Command::GateDecision {
+                gate,
+                approve,
+                comment,
+            });
         });
     }
 }

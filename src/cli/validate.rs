@@ -15,7 +15,11 @@ pub(crate) fn run(args: ValidateArgs) -> i32 {
         match super::load_or_report(f) {
             Ok(l) => {
                 let w = &l.workflow;
-                println!("ok: {f} ({} agents, {} nodes)", w.agents.len(), w.nodes.len());
+                println!(
+                    "ok: {f} ({} agents, {} nodes)",
+                    w.agents.len(),
+                    w.nodes.len()
+                );
             }
             Err(c) => code = c,
         }

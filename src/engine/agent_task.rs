@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use super::run::{Run, TaskControl, TaskError, TaskHandle};
 use crate::event::{ErrorKind, EventKind, Id, TaskState};
-use crate::llm::{self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints, tokens};
+use crate::llm::{
+    self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints, tokens,
+};
 use crate::workflow::model::{AgentIdx, Target};
 
 /// Turns a reply into the node's value, or says what is wrong with it.
@@ -41,10 +43,10 @@ pub(crate) fn parse_text(_: &Run, text: &str) -> Result<Value, String> {
 /// allowed), else the text.
 pub(crate) fn reply_value(text: &str) -> Value {
     let body = strip_fences(text);
-    if (body.starts_with('{') && body.ends_with('}')) || (body.starts_with('[') && body.ends_with(']')) {
-        if let Ok(v) = serde_json::from_str::<Value>(body) {
-            return v;
-        }
+    let bracketed = (body.starts_with('{') && body.ends_with('}'))
+        || (body.starts_with('[') && body.ends_with(']'));
+    if bracketed && let Ok(v) = serde_json::from_str::<Value>(body) {
+        return v;
     }
     Value::String(text.to_string())
 }
@@ -77,7 +79,10 @@ fn classify(c: TaskControl) -> Option<Interrupt> {
 /// Runs the job until the agent produced an acceptable reply. On success the
 /// task is left in `job.working` state: the caller completes it (or sends it
 /// to review). On error the task is FAILED or CANCELLED.
-pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(Value, AgentIdx), TaskError> {
+pub(crate) async fn work(
+    h: &mut TaskHandle,
+    mut job: AgentJob<'_>,
+) -> Result<(Value, AgentIdx), TaskError> {
     let run = h.run.clone();
     let mut repairs_used = 0;
     let mut hops = 0u32;
@@ -110,7 +115,11 @@ pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(V
         h.attempt += 1;
         h.set_agent(agent);
         let agent_id = run.wf.agents[agent].id.clone();
-        run.emit(EventKind::TaskAssigned { task: h.id.clone(), agent: agent_id.clone(), attempt: h.attempt });
+        run.emit(EventKind::TaskAssigned {
+            task: h.id.clone(),
+            agent: agent_id.clone(),
+            attempt: h.attempt,
+        });
         h.set_state(job.working, None);
         if h.started.is_none() {
             h.started = Some(Instant::now());
@@ -159,7 +168,9 @@ pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(V
                                     "task {} was handed off more than {} times (max_handoffs)",
                                     h.id, run.wf.max_handoffs
                                 ))
-                            } else if let Some(peer) = run.sched.least_loaded(&capability, Some(agent)) {
+                            } else if let Some(peer) =
+                                run.sched.least_loaded(&capability, Some(agent))
+                            {
                                 let to = run.wf.agents[peer].id.clone();
                                 run.emit(EventKind::TaskHandoff {
                                     task: h.id.clone(),
@@ -168,8 +179,7 @@ pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(V
                                     capability: capability.clone(),
                                     reason: reason.clone(),
                                     hop: hops,
-                                })
-                                ;
+                                });
                                 run.publish(
                                     format!("agent.{to}"),
                                     &agent_id,
@@ -180,7 +190,10 @@ pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(V
                                 )
                                 .await;
                                 job.target = Target::Agent(peer);
-                                h.set_state(TaskState::Pending, Some(format!("handed off to {to}")));
+                                h.set_state(
+                                    TaskState::Pending,
+                                    Some(format!("handed off to {to}")),
+                                );
                                 continue;
                             } else {
                                 TaskError::workflow(format!(
@@ -203,13 +216,20 @@ pub(crate) async fn work(h: &mut TaskHandle, mut job: AgentJob<'_>) -> Result<(V
                     }
                     Err(why) if repairs_used < job.repairs => {
                         repairs_used += 1;
-                        run.emit(EventKind::OutputRepair { task: h.id.clone(), attempt: repairs_used, error: why.clone() });
+                        run.emit(EventKind::OutputRepair {
+                            task: h.id.clone(),
+                            attempt: repairs_used,
+                            error: why.clone(),
+                        });
                         job.prompt = repair_prompt(&job.prompt, &why);
                         continue;
                     }
                     Err(why) => TaskError::new(
                         ErrorKind::Malformed,
-                        format!("{agent_id} gave an invalid reply for task {} after {repairs_used} repair prompt(s): {why}", h.id),
+                        format!(
+                            "{agent_id} gave an invalid reply for task {} after {repairs_used} repair prompt(s): {why}",
+                            h.id
+                        ),
                     ),
                 }
             }
@@ -260,7 +280,11 @@ fn reroute(h: &mut TaskHandle, job: &mut AgentJob<'_>, to: AgentIdx) {
 
 /// Handles pause / reroute / cancel while waiting or working. Returns when
 /// the task should be dispatched again.
-async fn interrupted(h: &mut TaskHandle, job: &mut AgentJob<'_>, i: Interrupt) -> Result<(), TaskError> {
+async fn interrupted(
+    h: &mut TaskHandle,
+    job: &mut AgentJob<'_>,
+    i: Interrupt,
+) -> Result<(), TaskError> {
     match i {
         Interrupt::Cancel => Err(cancel(h, "cancelled by the user")),
         Interrupt::Reroute(a) => {
@@ -277,7 +301,9 @@ async fn interrupted(h: &mut TaskHandle, job: &mut AgentJob<'_>, i: Interrupt) -
                         return Ok(());
                     }
                     Some(TaskControl::Reroute(a)) => reroute(h, job, a),
-                    Some(TaskControl::Cancel) | None => return Err(cancel(h, "cancelled by the user")),
+                    Some(TaskControl::Cancel) | None => {
+                        return Err(cancel(h, "cancelled by the user"));
+                    }
                     Some(_) => {}
                 }
             }
@@ -285,7 +311,13 @@ async fn interrupted(h: &mut TaskHandle, job: &mut AgentJob<'_>, i: Interrupt) -
     }
 }
 
-async fn call_agent(run: &Arc<Run>, task: Id, attempt: u32, agent: AgentIdx, job: &AgentJob<'_>) -> Result<Completion, ProviderError> {
+async fn call_agent(
+    run: &Arc<Run>,
+    task: Id,
+    attempt: u32,
+    agent: AgentIdx,
+    job: &AgentJob<'_>,
+) -> Result<Completion, ProviderError> {
     let a = &run.wf.agents[agent];
     let provider = &run.providers[agent];
     let mut messages = Vec::with_capacity(3);
@@ -347,7 +379,11 @@ fn handoff_request(v: &Value) -> Option<(String, String)> {
         Value::String(c) => Some((c.clone(), String::new())),
         Value::Object(o) => {
             let cap = o.get("capability")?.as_str()?.to_string();
-            let reason = o.get("reason").and_then(Value::as_str).unwrap_or("").to_string();
+            let reason = o
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             Some((cap, reason))
         }
         _ => None,
@@ -358,7 +394,9 @@ fn repair_prompt(original: &str, why: &str) -> String {
     // Keep the original request and say exactly what was wrong: models fix
     // a named error far more reliably than a vague "try again".
     let base = original.split("\n\n[repair]").next().unwrap_or(original);
-    format!("{base}\n\n[repair] Your previous reply was not valid: {why}. Reply again with only the corrected JSON.")
+    format!(
+        "{base}\n\n[repair] Your previous reply was not valid: {why}. Reply again with only the corrected JSON."
+    )
 }
 
 fn summary(text: &str) -> String {
@@ -375,7 +413,10 @@ fn summary(text: &str) -> String {
 
 /// The expected shape for a kind of structured reply.
 pub(crate) fn hints(expect: Expect) -> RequestHints {
-    RequestHints { expect, ..Default::default() }
+    RequestHints {
+        expect,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
@@ -392,7 +433,10 @@ mod tests {
 
     #[test]
     fn handoff_requests_are_recognised() {
-        assert_eq!(handoff_request(&json!({"handoff": "law"})), Some(("law".into(), String::new())));
+        assert_eq!(
+            handoff_request(&json!({"handoff": "law"})),
+            Some(("law".into(), String::new()))
+        );
         assert_eq!(
             handoff_request(&json!({"handoff": {"capability": "math", "reason": "needs sums"}})),
             Some(("math".into(), "needs sums".into()))

@@ -19,7 +19,13 @@ struct EmitterInner {
 
 impl Emitter {
     pub(crate) fn new(session: Id, subscribers: Vec<UnboundedSender<Event>>) -> Self {
-        Emitter { session, inner: Mutex::new(EmitterInner { seq: 0, subscribers }) }
+        Emitter {
+            session,
+            inner: Mutex::new(EmitterInner {
+                seq: 0,
+                subscribers,
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, EmitterInner> {
@@ -31,7 +37,12 @@ impl Emitter {
     pub(crate) fn emit(&self, kind: EventKind) {
         let mut inner = self.lock();
         inner.seq += 1;
-        let event = Event { seq: inner.seq, ts: now_micros(), session: self.session.clone(), kind };
+        let event = Event {
+            seq: inner.seq,
+            ts: now_micros(),
+            session: self.session.clone(),
+            kind,
+        };
         inner.subscribers.retain(|s| !s.is_closed());
         if let Some((last, rest)) = inner.subscribers.split_last() {
             for s in rest {

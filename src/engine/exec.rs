@@ -13,10 +13,19 @@ use crate::workflow::model::{NodeIdx, NodeKind};
 pub(crate) type NodeResult = Result<Value, TaskError>;
 
 /// Runs `node` on `input`. Boxed because patterns recurse.
-pub(crate) fn exec_node(run: Arc<Run>, node: NodeIdx, input: Value, scope: Scope) -> BoxFuture<'static, NodeResult> {
+pub(crate) fn exec_node(
+    run: Arc<Run>,
+    node: NodeIdx,
+    input: Value,
+    scope: Scope,
+) -> BoxFuture<'static, NodeResult> {
     Box::pin(async move {
         run.node_enter(node);
-        let guard = NodeExitGuard { run: &run, node, done: false };
+        let guard = NodeExitGuard {
+            run: &run,
+            node,
+            done: false,
+        };
         let result = match &run.wf.nodes[node].kind {
             NodeKind::Agent { .. } => patterns::agent::run(&run, node, input, &scope).await,
             NodeKind::Sequence { .. } => patterns::sequence::run(&run, node, input, &scope).await,
@@ -33,7 +42,8 @@ pub(crate) fn exec_node(run: Arc<Run>, node: NodeIdx, input: Value, scope: Scope
             run.record_output(node, v);
             if let Some(topic) = &run.wf.nodes[node].emit {
                 let from = run.wf.nodes[node].id.clone();
-                run.publish(topic.clone(), &from, None, "event", v.clone(), None).await;
+                run.publish(topic.clone(), &from, None, "event", v.clone(), None)
+                    .await;
             }
         }
         result
@@ -57,7 +67,8 @@ impl NodeExitGuard<'_> {
 impl Drop for NodeExitGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.run.node_exit(self.node, Err(crate::event::ErrorKind::Cancelled));
+            self.run
+                .node_exit(self.node, Err(crate::event::ErrorKind::Cancelled));
         }
     }
 }

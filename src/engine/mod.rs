@@ -13,5 +13,7 @@ mod patterns;
 mod run;
 mod scheduler;
 
-pub use orchestrator::{Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, reroute_candidates};
+pub use orchestrator::{
+    Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, reroute_candidates,
+};
 pub use run::TaskError;

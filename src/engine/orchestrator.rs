@@ -87,11 +87,22 @@ impl Orchestrator {
     /// An orchestrator with the `sim` provider (seeded from `opts.seed`) and
     /// the in-process bus.
     pub fn new(wf: Arc<Workflow>, opts: RunOptions) -> Self {
-        let scripts = wf.agents.iter().map(|a| (a.id.to_string(), a.sim.clone())).collect();
+        let scripts = wf
+            .agents
+            .iter()
+            .map(|a| (a.id.to_string(), a.sim.clone()))
+            .collect();
         let sim = Arc::new(SimProvider::new(opts.seed, scripts));
         let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         providers.insert("sim".into(), sim.clone());
-        Orchestrator { wf, opts, providers, bus: Arc::new(InProcessBus::new()), sim, subscribers: Vec::new() }
+        Orchestrator {
+            wf,
+            opts,
+            providers,
+            bus: Arc::new(InProcessBus::new()),
+            sim,
+            subscribers: Vec::new(),
+        }
     }
 
     /// Registers (or replaces) a provider by name.
@@ -135,7 +146,13 @@ impl Orchestrator {
                 }
             }
         }
-        let session: Id = Id::from(self.opts.session_id.clone().unwrap_or_else(new_session_id).as_str());
+        let session: Id = Id::from(
+            self.opts
+                .session_id
+                .clone()
+                .unwrap_or_else(new_session_id)
+                .as_str(),
+        );
         let emitter = Emitter::new(session.clone(), self.subscribers);
         let sched = Scheduler::new(&self.wf, self.opts.start_paused);
         let reads_outputs = reads_outputs(&self.wf);
@@ -167,7 +184,12 @@ impl Orchestrator {
             let run = Arc::new(run);
             drive(run, cmd_rx, interrupt2, start_paused).await
         });
-        Ok(RunHandle { session, commands: cmd_tx, task, interrupt })
+        Ok(RunHandle {
+            session,
+            commands: cmd_tx,
+            task,
+            interrupt,
+        })
     }
 }
 
@@ -224,7 +246,12 @@ impl RunHandle {
     }
 }
 
-async fn drive(run: Arc<Run>, mut cmd_rx: UnboundedReceiver<Command>, interrupt: CancellationToken, start_paused: bool) -> RunOutcome {
+async fn drive(
+    run: Arc<Run>,
+    mut cmd_rx: UnboundedReceiver<Command>,
+    interrupt: CancellationToken,
+    start_paused: bool,
+) -> RunOutcome {
     let wf = run.wf.clone();
     run.emit(EventKind::SessionStarted {
         workflow: wf.name.clone(),
@@ -236,8 +263,8 @@ async fn drive(run: Arc<Run>, mut cmd_rx: UnboundedReceiver<Command>, interrupt:
         run.emit(EventKind::RunPaused);
     }
     let started = Instant::now();
-    let root = exec_node(run.clone(), wf.entry, wf.input.clone(), Scope::default());
-    tokio::pin!(root);
+    // Boxed (so Unpin): dropping it below really drops the work tree.
+    let mut root = exec_node(run.clone(), wf.entry, wf.input.clone(), Scope::default());
     let mut commands_open = true;
     let (status, output, error) = loop {
         tokio::select! {
@@ -258,7 +285,13 @@ async fn drive(run: Arc<Run>, mut cmd_rx: UnboundedReceiver<Command>, interrupt:
     drop(root);
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let usage = run.usage();
-    run.emit(EventKind::SessionEnded { status, output: output.clone(), error: error.clone(), usage, wall_ms });
+    run.emit(EventKind::SessionEnded {
+        status,
+        output: output.clone(),
+        error: error.clone(),
+        usage,
+        wall_ms,
+    });
     RunOutcome {
         session: run.session.to_string(),
         status,
@@ -277,7 +310,12 @@ async fn drive(run: Arc<Run>, mut cmd_rx: UnboundedReceiver<Command>, interrupt:
 /// `command_rejected`.
 async fn handle_command(run: &Arc<Run>, c: Command) {
     run.emit(EventKind::CommandReceived { command: c.clone() });
-    let reject = |reason: String| run.emit(EventKind::CommandRejected { command: c.clone(), reason });
+    let reject = |reason: String| {
+        run.emit(EventKind::CommandRejected {
+            command: c.clone(),
+            reason,
+        })
+    };
     match &c {
         Command::Pause { task: None } => {
             if run.sched.is_paused() {
@@ -295,10 +333,15 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
         }
         Command::Cancel { task: None } => run.cancel.cancel(),
         Command::Emit { topic, payload } => {
-            if topic.is_empty() || topic.split('.').any(|t| t.is_empty() || t == "*" || t == ">") {
+            if topic.is_empty()
+                || topic
+                    .split('.')
+                    .any(|t| t.is_empty() || t == "*" || t == ">")
+            {
                 return reject(format!("`{topic}` is not a valid topic to publish on"));
             }
-            run.publish(topic.clone(), "user", None, "event", payload.clone(), None).await;
+            run.publish(topic.clone(), "user", None, "event", payload.clone(), None)
+                .await;
         }
         Command::Pause { task: Some(t) }
         | Command::Resume { task: Some(t) }
@@ -311,7 +354,11 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
                 match tasks.get(t) {
                     None => Err(format!("there is no task `{t}`")),
                     Some(e) => check(run, e, &c).and_then(|ctl| {
-                        if e.send(ctl) { Ok(()) } else { Err(format!("task `{t}` has already finished")) }
+                        if e.send(ctl) {
+                            Ok(())
+                        } else {
+                            Err(format!("task `{t}` has already finished"))
+                        }
                     }),
                 }
             };
@@ -326,25 +373,43 @@ fn check(run: &Run, e: &super::run::TaskEntry, c: &Command) -> Result<TaskContro
     use TaskState::*;
     let s = e.state;
     match c {
-        Command::GateDecision { approve, comment, .. } => {
+        Command::GateDecision {
+            approve, comment, ..
+        } => {
             if !e.gate {
                 Err("that task is not a gate".into())
             } else if s != Review {
-                Err(format!("the gate is not waiting for a decision (it is {})", s.as_str()))
+                Err(format!(
+                    "the gate is not waiting for a decision (it is {})",
+                    s.as_str()
+                ))
             } else {
-                Ok(TaskControl::Decide { approve: *approve, comment: comment.clone() })
+                Ok(TaskControl::Decide {
+                    approve: *approve,
+                    comment: comment.clone(),
+                })
             }
         }
         _ if e.gate => match c {
             Command::Cancel { .. } if !s.is_terminal() => Ok(TaskControl::Cancel),
-            _ => Err(format!("`{}` does not apply to a gate; decide it instead", c.name())),
+            _ => Err(format!(
+                "`{}` does not apply to a gate; decide it instead",
+                c.name()
+            )),
         },
         Command::Pause { .. } => match s {
             Pending | InProgress | Planning => Ok(TaskControl::Pause),
-            _ => Err(format!("only pending or running tasks can be paused (it is {})", s.as_str())),
+            _ => Err(format!(
+                "only pending or running tasks can be paused (it is {})",
+                s.as_str()
+            )),
         },
         Command::Resume { .. } => {
-            if s == Paused { Ok(TaskControl::Resume) } else { Err(format!("the task is not paused (it is {})", s.as_str())) }
+            if s == Paused {
+                Ok(TaskControl::Resume)
+            } else {
+                Err(format!("the task is not paused (it is {})", s.as_str()))
+            }
         }
         Command::Retry { .. } => {
             if s == Failed && e.held {
@@ -352,11 +417,16 @@ fn check(run: &Run, e: &super::run::TaskEntry, c: &Command) -> Result<TaskContro
             } else if s == Failed {
                 Err("the task failed and its node has moved on; retry works on failures held for a decision (the TUI holds them)".into())
             } else {
-                Err(format!("only failed tasks can be retried (it is {})", s.as_str()))
+                Err(format!(
+                    "only failed tasks can be retried (it is {})",
+                    s.as_str()
+                ))
             }
         }
         Command::Reroute { agent, .. } => {
-            let Some(a) = run.wf.agent(agent) else { return Err(format!("there is no agent `{agent}`")) };
+            let Some(a) = run.wf.agent(agent) else {
+                return Err(format!("there is no agent `{agent}`"));
+            };
             if let Some(cap) = &e.capability
                 && !run.sched.offers(a, cap)
             {
@@ -389,7 +459,9 @@ fn reads_outputs(wf: &Workflow) -> bool {
     let mut names: Vec<&str> = Vec::new();
     for n in &wf.nodes {
         match &n.kind {
-            NodeKind::Agent { prompt, .. } | NodeKind::Plan { prompt, .. } => names.extend(prompt.root_names()),
+            NodeKind::Agent { prompt, .. } | NodeKind::Plan { prompt, .. } => {
+                names.extend(prompt.root_names())
+            }
             NodeKind::Router { routes, prompt, .. } => {
                 names.extend(prompt.root_names());
                 for r in routes {
@@ -398,7 +470,10 @@ fn reads_outputs(wf: &Workflow) -> bool {
                     }
                 }
             }
-            NodeKind::Map { source: MapSource::Over(e), .. } => names.extend(e.root_names()),
+            NodeKind::Map {
+                source: MapSource::Over(e),
+                ..
+            } => names.extend(e.root_names()),
             NodeKind::Loop { transitions, .. } => {
                 for t in transitions {
                     if let Some(e) = &t.when {
@@ -416,13 +491,20 @@ fn new_session_id() -> String {
     let micros = crate::event::now_micros();
     let secs = micros / 1_000_000;
     // Sortable by start time, unique enough for one user's machine.
-    format!("{}-{:05x}", secs, (micros ^ u64::from(std::process::id()).rotate_left(20)) & 0xfffff)
+    format!(
+        "{}-{:05x}",
+        secs,
+        (micros ^ u64::from(std::process::id()).rotate_left(20)) & 0xfffff
+    )
 }
 
 /// Finds the targets a task could be rerouted to.
 pub fn reroute_candidates(wf: &Workflow, capability: Option<&str>) -> Vec<String> {
     match capability {
-        Some(c) => wf.capable_agents(c).map(|a| wf.agents[a].id.to_string()).collect(),
+        Some(c) => wf
+            .capable_agents(c)
+            .map(|a| wf.agents[a].id.to_string())
+            .collect(),
         None => wf.agents.iter().map(|a| a.id.to_string()).collect(),
     }
 }

@@ -26,7 +26,10 @@ pub(crate) enum TaskControl {
     Retry,
     Reroute(AgentIdx),
     Cancel,
-    Decide { approve: bool, comment: Option<String> },
+    Decide {
+        approve: bool,
+        comment: Option<String>,
+    },
 }
 
 /// The command handler's view of a task.
@@ -58,7 +61,10 @@ pub struct TaskError {
 
 impl TaskError {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        TaskError { kind, message: message.into() }
+        TaskError {
+            kind,
+            message: message.into(),
+        }
     }
     pub(crate) fn workflow(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Workflow, message)
@@ -85,7 +91,11 @@ pub(crate) struct Scope {
 
 impl Scope {
     pub(crate) fn task_id(&self, name: &str) -> String {
-        if self.prefix.is_empty() { name.to_string() } else { format!("{}{}", self.prefix, name) }
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}{}", self.prefix, name)
+        }
     }
 
     pub(crate) fn nested(&self, segment: std::fmt::Arguments<'_>) -> Scope {
@@ -201,9 +211,17 @@ impl Run {
         let item = v.scope.item.as_ref().unwrap_or(&NULL);
         let index = v.scope.index.map(Value::from).unwrap_or(Value::Null);
         let iteration = v.scope.iteration.map(Value::from).unwrap_or(Value::Null);
-        let feedback = v.scope.feedback.as_ref().map(|f| Value::String(f.clone())).unwrap_or(Value::Null);
+        let feedback = v
+            .scope
+            .feedback
+            .as_ref()
+            .map(|f| Value::String(f.clone()))
+            .unwrap_or(Value::Null);
         let message = v.scope.message.as_ref().unwrap_or(&NULL);
-        let guard = self.outputs.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        let guard = self
+            .outputs
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
         let outputs: &Value = guard.as_deref().unwrap_or(&NULL);
         let vars: [(&str, &Value); 10] = [
             ("input", v.input),
@@ -246,7 +264,11 @@ impl Run {
                 Err(ErrorKind::Cancelled) => NodeState::Cancelled,
                 Err(_) => NodeState::Failed,
             };
-            self.emit(EventKind::NodeStateChanged { node: self.wf.nodes[node].id.clone(), state, progress: None });
+            self.emit(EventKind::NodeStateChanged {
+                node: self.wf.nodes[node].id.clone(),
+                state,
+                progress: None,
+            });
         }
     }
 
@@ -254,7 +276,7 @@ impl Run {
         // Every step for small fan-outs, every 1% for big ones: the graph
         // needs the trend, not 5000 events.
         let step = (total / 100).max(1);
-        if done % step == 0 || done == total {
+        if done.is_multiple_of(step) || done == total {
             self.emit(EventKind::NodeStateChanged {
                 node: self.wf.nodes[node].id.clone(),
                 state: NodeState::Running,
@@ -263,7 +285,15 @@ impl Run {
         }
     }
 
-    pub(crate) async fn publish(&self, topic: String, from: &str, to: Option<&str>, kind: &str, payload: Value, correlation: Option<&str>) {
+    pub(crate) async fn publish(
+        &self,
+        topic: String,
+        from: &str,
+        to: Option<&str>,
+        kind: &str,
+        payload: Value,
+        correlation: Option<&str>,
+    ) {
         let message = BusMessage {
             id: self.next_msg.fetch_add(1, Ordering::Relaxed) + 1,
             topic,
@@ -276,7 +306,10 @@ impl Run {
         };
         let copy = message.clone();
         if let Err(e) = self.bus.publish(message).await {
-            self.emit(EventKind::Notice { level: "warn".into(), message: e.to_string() });
+            self.emit(EventKind::Notice {
+                level: "warn".into(),
+                message: e.to_string(),
+            });
         }
         self.emit(EventKind::Bus { message: copy });
     }
@@ -312,7 +345,14 @@ impl Run {
             }
             tasks.insert(
                 id.clone(),
-                TaskEntry { state: TaskState::Pending, agent, held: false, gate, capability: capability.clone(), control: tx },
+                TaskEntry {
+                    state: TaskState::Pending,
+                    agent,
+                    held: false,
+                    gate,
+                    capability: capability.clone(),
+                    control: tx,
+                },
             );
             id
         };
@@ -364,7 +404,12 @@ impl TaskHandle {
             e.state = to;
             e.held = false;
         }
-        self.run.emit(EventKind::TaskStateChanged { task: self.id.clone(), from, to, reason });
+        self.run.emit(EventKind::TaskStateChanged {
+            task: self.id.clone(),
+            from,
+            to,
+            reason,
+        });
     }
 
     pub(crate) fn set_agent(&mut self, agent: AgentIdx) {
@@ -387,7 +432,9 @@ impl TaskHandle {
             e.held = false;
         }
         self.run.completed.fetch_add(1, Ordering::Relaxed);
-        let duration_ms = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0);
+        let duration_ms = self
+            .started
+            .map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0);
         self.run.emit(EventKind::TaskCompleted {
             task: self.id.clone(),
             agent: self.agent_id(),

@@ -124,7 +124,11 @@ impl Scheduler {
                 }
                 caps.push(ci);
             }
-            agents.push(AgentSlots { limit: a.concurrency, active: 0, caps });
+            agents.push(AgentSlots {
+                limit: a.concurrency,
+                active: 0,
+                caps,
+            });
         }
         let n_caps = cap_agents.len();
         Arc::new(Scheduler {
@@ -147,7 +151,11 @@ impl Scheduler {
 
     /// Waits for a slot for `target`. Dropping the future gives up the place
     /// in the queue (and any slot granted meanwhile).
-    pub(crate) async fn acquire(self: &Arc<Self>, target: &Target, priority: u8) -> Result<Lease, SchedulerGone> {
+    pub(crate) async fn acquire(
+        self: &Arc<Self>,
+        target: &Target,
+        priority: u8,
+    ) -> Result<Lease, SchedulerGone> {
         let rx = {
             let mut inner = self.lock();
             inner.tick += 1;
@@ -162,7 +170,10 @@ impl Scheduler {
                     }
                     if !inner.paused && inner.agents[a].has_capacity() {
                         inner.agents[a].active += 1;
-                        return Ok(Lease { sched: self.clone(), agent: a });
+                        return Ok(Lease {
+                            sched: self.clone(),
+                            agent: a,
+                        });
                     }
                     inner.agent_queues[a].push(Reverse(Waiter { key, tick, tx }));
                 }
@@ -174,21 +185,30 @@ impl Scheduler {
                         && let Some(a) = least_loaded(&inner, ci, None, true)
                     {
                         inner.agents[a].active += 1;
-                        return Ok(Lease { sched: self.clone(), agent: a });
+                        return Ok(Lease {
+                            sched: self.clone(),
+                            agent: a,
+                        });
                     }
                     inner.cap_queues[ci].push(Reverse(Waiter { key, tick, tx }));
                 }
             }
             rx
         };
-        let mut pending = PendingGrant { sched: self.clone(), rx: Some(rx) };
+        let mut pending = PendingGrant {
+            sched: self.clone(),
+            rx: Some(rx),
+        };
         let granted = match pending.rx.as_mut() {
             Some(rx) => rx.await,
             None => return Err(SchedulerGone),
         };
         pending.rx = None;
         match granted {
-            Ok(agent) => Ok(Lease { sched: self.clone(), agent }),
+            Ok(agent) => Ok(Lease {
+                sched: self.clone(),
+                agent,
+            }),
             Err(_) => Err(SchedulerGone),
         }
     }
@@ -218,7 +238,11 @@ impl Scheduler {
 
     /// The least-loaded agent offering `capability`, other than `exclude`
     /// (capacity not required: used to pick a hand-off peer).
-    pub(crate) fn least_loaded(&self, capability: &str, exclude: Option<AgentIdx>) -> Option<AgentIdx> {
+    pub(crate) fn least_loaded(
+        &self,
+        capability: &str,
+        exclude: Option<AgentIdx>,
+    ) -> Option<AgentIdx> {
         let ci = *self.cap_index.get(capability)?;
         least_loaded(&self.lock(), ci, exclude, false)
     }
@@ -231,12 +255,22 @@ impl Scheduler {
 
     /// Whether an agent offers a capability.
     pub(crate) fn offers(&self, agent: AgentIdx, capability: &str) -> bool {
-        let Some(&ci) = self.cap_index.get(capability) else { return false };
-        self.lock().agents.get(agent).is_some_and(|a| a.caps.contains(&ci))
+        let Some(&ci) = self.cap_index.get(capability) else {
+            return false;
+        };
+        self.lock()
+            .agents
+            .get(agent)
+            .is_some_and(|a| a.caps.contains(&ci))
     }
 }
 
-fn least_loaded(inner: &Inner, ci: usize, exclude: Option<AgentIdx>, need_capacity: bool) -> Option<AgentIdx> {
+fn least_loaded(
+    inner: &Inner,
+    ci: usize,
+    exclude: Option<AgentIdx>,
+    need_capacity: bool,
+) -> Option<AgentIdx> {
     inner.cap_agents[ci]
         .iter()
         .copied()
@@ -247,7 +281,11 @@ fn least_loaded(inner: &Inner, ci: usize, exclude: Option<AgentIdx>, need_capaci
         // declared agent (min_by_key keeps the first minimum).
         .min_by_key(|&a| {
             let s = &inner.agents[a];
-            let limit = if s.limit == 0 { 1_000_000 } else { u64::from(s.limit) };
+            let limit = if s.limit == 0 {
+                1_000_000
+            } else {
+                u64::from(s.limit)
+            };
             (u64::from(s.active) * 1_000_000) / limit
         })
 }
@@ -259,7 +297,8 @@ fn dispatch_for(inner: &mut Inner, agent: AgentIdx) {
     }
     while inner.agents[agent].has_capacity() {
         // The best head among the agent's own queue and its capability queues.
-        let mut best: Option<(u64, Option<usize>)> = inner.agent_queues[agent].peek().map(|w| (w.0.key, None));
+        let mut best: Option<(u64, Option<usize>)> =
+            inner.agent_queues[agent].peek().map(|w| (w.0.key, None));
         for &ci in &inner.agents[agent].caps {
             if let Some(w) = inner.cap_queues[ci].peek()
                 && best.is_none_or(|(k, _)| w.0.key < k)
@@ -272,7 +311,9 @@ fn dispatch_for(inner: &mut Inner, agent: AgentIdx) {
             None => inner.agent_queues[agent].pop(),
             Some(ci) => inner.cap_queues[ci].pop(),
         };
-        let Some(Reverse(waiter)) = waiter else { return };
+        let Some(Reverse(waiter)) = waiter else {
+            return;
+        };
         if waiter.tx.is_closed() {
             continue;
         }
@@ -286,8 +327,8 @@ fn dispatch_for(inner: &mut Inner, agent: AgentIdx) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::load::load_str;
     use crate::workflow::load::Format;
+    use crate::workflow::load::load_str;
 
     fn wf(concurrency: u32, aging: u32) -> Workflow {
         let text = format!(
@@ -309,7 +350,9 @@ kind = "agent"
 agent = "a"
 "#
         );
-        load_str(&text, "t.toml", Format::Toml).expect("valid").workflow
+        load_str(&text, "t.toml", Format::Toml)
+            .expect("valid")
+            .workflow
     }
 
     #[tokio::test]
@@ -320,7 +363,19 @@ agent = "a"
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut handles = Vec::new();
         // One priority-5 task, then priority-1 tasks keep arriving.
-        for (name, prio) in [("low", 5u8), ("h1", 1), ("h2", 1), ("h3", 1), ("h4", 1), ("h5", 1), ("h6", 1), ("h7", 1), ("h8", 1), ("h9", 1), ("h10", 1)] {
+        for (name, prio) in [
+            ("low", 5u8),
+            ("h1", 1),
+            ("h2", 1),
+            ("h3", 1),
+            ("h4", 1),
+            ("h5", 1),
+            ("h6", 1),
+            ("h7", 1),
+            ("h8", 1),
+            ("h9", 1),
+            ("h10", 1),
+        ] {
             let s2 = s.clone();
             let order = order.clone();
             let (ready_tx, ready_rx) = oneshot::channel::<()>();
@@ -361,7 +416,11 @@ agent = "a"
         assert_eq!((l1.agent(), l2.agent()), (0, 1));
         // Both full: the third waits until one frees.
         let s2 = s.clone();
-        let third = tokio::spawn(async move { s2.acquire(&Target::Capability("x".into()), 3).await.map(|l| l.agent()) });
+        let third = tokio::spawn(async move {
+            s2.acquire(&Target::Capability("x".into()), 3)
+                .await
+                .map(|l| l.agent())
+        });
         tokio::task::yield_now().await;
         assert!(!third.is_finished());
         drop(l2);
@@ -377,7 +436,8 @@ agent = "a"
         let s = Scheduler::new(&w, false);
         s.set_paused(true);
         let s2 = s.clone();
-        let waiting = tokio::spawn(async move { s2.acquire(&Target::Agent(1), 3).await.map(|l| l.agent()) });
+        let waiting =
+            tokio::spawn(async move { s2.acquire(&Target::Agent(1), 3).await.map(|l| l.agent()) });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
         s.set_paused(false);

@@ -36,11 +36,17 @@ pub struct Message {
 impl Message {
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Message { role: Role::System, content: content.into() }
+        Message {
+            role: Role::System,
+            content: content.into(),
+        }
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Message { role: Role::User, content: content.into() }
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
     }
 }
 
@@ -134,7 +140,11 @@ pub struct ProviderError {
 impl ProviderError {
     /// Builds an error.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ProviderError { kind, message: message.into(), retry_after: None }
+        ProviderError {
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 }
 
@@ -144,7 +154,10 @@ pub trait Provider: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// Starts a call. The stream yields deltas then exactly one `Done`, or an
     /// error. Dropping the stream cancels the call.
-    fn stream(&self, req: ProviderRequest) -> BoxStream<'static, Result<ProviderChunk, ProviderError>>;
+    fn stream(
+        &self,
+        req: ProviderRequest,
+    ) -> BoxStream<'static, Result<ProviderChunk, ProviderError>>;
 }
 
 /// A whole reply.
@@ -157,7 +170,10 @@ pub struct Completion {
 }
 
 /// Runs a call to the end and gathers the reply.
-pub async fn complete(provider: &dyn Provider, req: ProviderRequest) -> Result<Completion, ProviderError> {
+pub async fn complete(
+    provider: &dyn Provider,
+    req: ProviderRequest,
+) -> Result<Completion, ProviderError> {
     let mut stream = provider.stream(req);
     let mut text = String::new();
     while let Some(chunk) = stream.next().await {
@@ -166,5 +182,8 @@ pub async fn complete(provider: &dyn Provider, req: ProviderRequest) -> Result<C
             ProviderChunk::Done { usage } => return Ok(Completion { text, usage }),
         }
     }
-    Err(ProviderError::new(ErrorKind::Server, "the reply ended before it was complete"))
+    Err(ProviderError::new(
+        ErrorKind::Server,
+        "the reply ended before it was complete",
+    ))
 }

@@ -54,7 +54,10 @@ impl Workflow {
     }
 
     /// Agents offering a capability, in declaration order.
-    pub fn capable_agents<'a>(&'a self, capability: &'a str) -> impl Iterator<Item = AgentIdx> + 'a {
+    pub fn capable_agents<'a>(
+        &'a self,
+        capability: &'a str,
+    ) -> impl Iterator<Item = AgentIdx> + 'a {
         self.agents
             .iter()
             .enumerate()
@@ -273,13 +276,17 @@ impl NodeKind {
             NodeKind::Agent { .. } => vec![],
             NodeKind::Sequence { steps } => steps.clone(),
             NodeKind::Parallel { branches, .. } => branches.clone(),
-            NodeKind::Map { body, aggregate, .. } => {
+            NodeKind::Map {
+                body, aggregate, ..
+            } => {
                 let mut v = vec![*body];
                 v.extend(aggregate.iter().copied());
                 v
             }
             NodeKind::Plan { .. } => vec![],
-            NodeKind::Router { routes, default, .. } => {
+            NodeKind::Router {
+                routes, default, ..
+            } => {
                 let mut v: Vec<NodeIdx> = routes.iter().map(|r| r.to).collect();
                 v.extend(default.iter().copied());
                 v

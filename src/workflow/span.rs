@@ -89,9 +89,15 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
         if CAPTURE_TOML_SPANS.with(|c| c.get()) {
             let s = toml::Spanned::<T>::deserialize(d)?;
             let span = s.span();
-            Ok(Spanned { value: s.into_inner(), span: Some(span) })
+            Ok(Spanned {
+                value: s.into_inner(),
+                span: Some(span),
+            })
         } else {
-            Ok(Spanned { value: T::deserialize(d)?, span: None })
+            Ok(Spanned {
+                value: T::deserialize(d)?,
+                span: None,
+            })
         }
     }
 }

@@ -759,12 +759,7 @@ impl<'a> Ctx<'a> {
             (Some(a), None) => self.agent_ref(i, "agent", a).map(Target::Agent),
             (None, Some(c)) => {
                 let capable: Vec<usize> = (0..self.spec.agents.len())
-                    .filter(|&a| {
-                        self.spec.agents[a]
-                            .capabilities
-                            .iter()
-                            .any(|x| *x == c.value)
-                    })
+                    .filter(|&a| self.spec.agents[a].capabilities.contains(&c.value))
                     .collect();
                 if capable.is_empty() {
                     let at = self.str_span(Owner::Node(i), "capability", c);

@@ -44,9 +44,16 @@ pub async fn run_with(w: Arc<Workflow>, opts: RunOptions) -> (RunOutcome, Vec<Ev
 }
 
 /// Waits for the first event matching `f`, returning it.
-pub async fn wait_for(rx: &mut UnboundedReceiver<Event>, seen: &mut Vec<Event>, f: impl Fn(&EventKind) -> bool) -> Event {
+pub async fn wait_for(
+    rx: &mut UnboundedReceiver<Event>,
+    seen: &mut Vec<Event>,
+    f: impl Fn(&EventKind) -> bool,
+) -> Event {
     loop {
-        let e = rx.recv().await.expect("the run ended before the expected event");
+        let e = rx
+            .recv()
+            .await
+            .expect("the run ended before the expected event");
         seen.push(e.clone());
         if f(&e.kind) {
             return e;

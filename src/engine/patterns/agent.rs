@@ -7,17 +7,37 @@ use serde_json::Value;
 
 use crate::engine::agent_task::{AgentJob, parse_text, work};
 use crate::engine::exec::NodeResult;
-use crate::engine::run::{with_feedback, Run, Scope, Vars};
+use crate::engine::run::{Run, Scope, Vars, with_feedback};
 use crate::event::TaskState;
 use crate::llm::RequestHints;
 use crate::workflow::model::{NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Agent { target, prompt } = &n.kind else { unreachable!("dispatched by kind") };
-    let mut text = run.render(prompt, &Vars { input: &input, output: None, scope, label: None, state: None });
+    let NodeKind::Agent { target, prompt } = &n.kind else {
+        unreachable!("dispatched by kind")
+    };
+    let mut text = run.render(
+        prompt,
+        &Vars {
+            input: &input,
+            output: None,
+            scope,
+            label: None,
+            state: None,
+        },
+    );
     with_feedback(&mut text, prompt, scope);
-    let mut h = run.new_task(scope.task_id(&n.id), node, scope.parent.clone(), n.title.clone(), Some(target), n.priority, &input, false);
+    let mut h = run.new_task(
+        scope.task_id(&n.id),
+        node,
+        scope.parent.clone(),
+        n.title.clone(),
+        Some(target),
+        n.priority,
+        &input,
+        false,
+    );
     let job = AgentJob {
         target: target.clone(),
         priority: n.priority,

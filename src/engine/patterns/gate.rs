@@ -14,22 +14,49 @@ use crate::workflow::model::{NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Gate { subject, max_revisions } = &n.kind else { unreachable!("dispatched by kind") };
-    let mut h = run.new_task(scope.task_id(&n.id), node, scope.parent.clone(), n.title.clone(), None, n.priority, &input, true);
+    let NodeKind::Gate {
+        subject,
+        max_revisions,
+    } = &n.kind
+    else {
+        unreachable!("dispatched by kind")
+    };
+    let mut h = run.new_task(
+        scope.task_id(&n.id),
+        node,
+        scope.parent.clone(),
+        n.title.clone(),
+        None,
+        n.priority,
+        &input,
+        true,
+    );
     let mut revision = 0u32;
     let mut feedback: Option<String> = None;
     loop {
         let artifact = match subject {
             Some(sub) => {
-                let mut s = if revision == 0 { scope.clone() } else { scope.nested(format_args!("{}~r{revision}", n.id)) };
+                let mut s = if revision == 0 {
+                    scope.clone()
+                } else {
+                    scope.nested(format_args!("{}~r{revision}", n.id))
+                };
                 s.feedback = feedback.clone();
                 s.visit = revision;
                 exec_node(run.clone(), *sub, input.clone(), s).await?
             }
             None => input.clone(),
         };
-        h.set_state(TaskState::Review, Some("waiting for a human decision".into()));
-        run.emit(EventKind::GateOpened { gate: h.id.clone(), node: n.id.clone(), artifact: artifact.clone(), revision });
+        h.set_state(
+            TaskState::Review,
+            Some("waiting for a human decision".into()),
+        );
+        run.emit(EventKind::GateOpened {
+            gate: h.id.clone(),
+            node: n.id.clone(),
+            artifact: artifact.clone(),
+            revision,
+        });
         let (approve, comment) = loop {
             match h.control.recv().await {
                 Some(TaskControl::Decide { approve, comment }) => break (approve, comment),
@@ -40,17 +67,27 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 Some(_) => continue,
             }
         };
-        run.emit(EventKind::GateDecided { gate: h.id.clone(), approved: approve, comment: comment.clone() });
+        run.emit(EventKind::GateDecided {
+            gate: h.id.clone(),
+            approved: approve,
+            comment: comment.clone(),
+        });
         if approve {
             h.complete(artifact.clone());
             return Ok(artifact);
         }
-        let why = comment.clone().unwrap_or_else(|| "denied without a comment".into());
+        let why = comment
+            .clone()
+            .unwrap_or_else(|| "denied without a comment".into());
         if subject.is_none() || revision >= *max_revisions {
             let err = TaskError::workflow(if subject.is_none() {
                 format!("gate {} was denied: {why}", h.id)
             } else {
-                format!("gate {} was denied {} time(s), the revision limit (max_revisions = {max_revisions}): {why}", h.id, revision + 1)
+                format!(
+                    "gate {} was denied {} time(s), the revision limit (max_revisions = {max_revisions}): {why}",
+                    h.id,
+                    revision + 1
+                )
             });
             h.fail(&err, false);
             return Err(err);

@@ -15,7 +15,14 @@ use crate::workflow::model::{MapSource, NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Map { source, body, concurrency, batch_size, aggregate } = &n.kind else {
+    let NodeKind::Map {
+        source,
+        body,
+        concurrency,
+        batch_size,
+        aggregate,
+    } = &n.kind
+    else {
         unreachable!("dispatched by kind")
     };
     let items: Vec<Value> = match source {
@@ -23,8 +30,24 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         MapSource::Count(c) => (0..*c).map(Value::from).collect(),
         MapSource::Over(expr) => {
             let v = run
-                .with_vars(&Vars { input: &input, output: None, scope, label: None, state: None }, |vars| expr.eval(vars))
-                .map_err(|e| TaskError::workflow(format!("{}: `over = {}` failed: {}", n.id, expr.source(), e.message)))?;
+                .with_vars(
+                    &Vars {
+                        input: &input,
+                        output: None,
+                        scope,
+                        label: None,
+                        state: None,
+                    },
+                    |vars| expr.eval(vars),
+                )
+                .map_err(|e| {
+                    TaskError::workflow(format!(
+                        "{}: `over = {}` failed: {}",
+                        n.id,
+                        expr.source(),
+                        e.message
+                    ))
+                })?;
             match v {
                 Value::Array(a) => a,
                 other => {
@@ -39,8 +62,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         }
     };
     let total = items.len();
-    let limit = if *concurrency == 0 { usize::MAX } else { *concurrency as usize };
-    let batch = if *batch_size == 0 { total.max(1) } else { *batch_size as usize };
+    let limit = if *concurrency == 0 {
+        usize::MAX
+    } else {
+        *concurrency as usize
+    };
+    let batch = if *batch_size == 0 {
+        total.max(1)
+    } else {
+        *batch_size as usize
+    };
     let mut results: Vec<Value> = vec![Value::Null; total];
     let mut done = 0usize;
     run.progress(node, 0, total);
@@ -59,10 +90,17 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 let fut = exec_node(run.clone(), *body, item, s);
                 running.push(async move { (i, fut.await) });
             }
-            let Some((i, r)) = running.next().await else { break };
+            let Some((i, r)) = running.next().await else {
+                break;
+            };
             match r {
                 Ok(v) => results[i] = v,
-                Err(e) => return Err(TaskError::new(e.kind, format!("{}: item {i} failed: {}", n.id, e.message))),
+                Err(e) => {
+                    return Err(TaskError::new(
+                        e.kind,
+                        format!("{}: item {i} failed: {}", n.id, e.message),
+                    ));
+                }
             }
             done += 1;
             run.progress(node, done, total);

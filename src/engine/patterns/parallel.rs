@@ -15,7 +15,14 @@ use crate::workflow::model::{Join, NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Parallel { branches, join, branch_timeout } = &n.kind else { unreachable!("dispatched by kind") };
+    let NodeKind::Parallel {
+        branches,
+        join,
+        branch_timeout,
+    } = &n.kind
+    else {
+        unreachable!("dispatched by kind")
+    };
     let total = branches.len();
     let mut pending: FuturesUnordered<_> = branches
         .iter()
@@ -30,7 +37,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                         Ok(r) => r,
                         Err(_) => Err(TaskError::new(
                             ErrorKind::Timeout,
-                            format!("branch {name} ran longer than its {} ms branch timeout", d.as_millis()),
+                            format!(
+                                "branch {name} ran longer than its {} ms branch timeout",
+                                d.as_millis()
+                            ),
                         )),
                     },
                     None => fut.await,
@@ -63,7 +73,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             }
             Err(e) => {
                 if *join == Join::All {
-                    return Err(TaskError::new(e.kind, format!("{}: branch failed: {}", n.id, e.message)));
+                    return Err(TaskError::new(
+                        e.kind,
+                        format!("{}: branch failed: {}", n.id, e.message),
+                    ));
                 }
                 failed.push(e.message);
                 if total - failed.len() < need {

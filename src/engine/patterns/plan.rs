@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::engine::agent_task::{AgentJob, hints, strip_fences, work};
 use crate::engine::exec::NodeResult;
-use crate::engine::run::{with_feedback, Run, Scope, TaskError, TaskHandle, Vars};
+use crate::engine::run::{Run, Scope, TaskError, TaskHandle, Vars, with_feedback};
 use crate::event::{EventKind, Id, PlannedSubtask, TaskState};
 use crate::llm::Expect;
 use crate::workflow::model::{NodeIdx, NodeKind, Target};
@@ -23,22 +23,52 @@ struct Subtask {
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Plan { planner, reviewer, max_revisions, max_subtasks, repair_attempts, prompt } = &n.kind else {
+    let NodeKind::Plan {
+        planner,
+        reviewer,
+        max_revisions,
+        max_subtasks,
+        repair_attempts,
+        prompt,
+    } = &n.kind
+    else {
         unreachable!("dispatched by kind")
     };
     let capabilities: Vec<String> = {
-        let mut c: Vec<String> = run.wf.agents.iter().flat_map(|a| a.capabilities.iter().cloned()).collect();
+        let mut c: Vec<String> = run
+            .wf
+            .agents
+            .iter()
+            .flat_map(|a| a.capabilities.iter().cloned())
+            .collect();
         c.sort();
         c.dedup();
         c
     };
-    let mut goal = run.render(prompt, &Vars { input: &input, output: None, scope, label: None, state: None });
+    let mut goal = run.render(
+        prompt,
+        &Vars {
+            input: &input,
+            output: None,
+            scope,
+            label: None,
+            state: None,
+        },
+    );
     with_feedback(&mut goal, prompt, scope);
 
     // 1. Plan.
     let plan_id = scope.task_id(&n.id);
-    let mut planner_task =
-        run.new_task(plan_id, node, scope.parent.clone(), format!("plan: {}", n.title), Some(&Target::Agent(*planner)), n.priority, &input, false);
+    let mut planner_task = run.new_task(
+        plan_id,
+        node,
+        scope.parent.clone(),
+        format!("plan: {}", n.title),
+        Some(&Target::Agent(*planner)),
+        n.priority,
+        &input,
+        false,
+    );
     let max = *max_subtasks as usize;
     let caps = capabilities.clone();
     let parse = move |_: &Run, text: &str| parse_plan(text, max, &caps);
@@ -63,13 +93,19 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let (plan_value, _) = work(&mut planner_task, job).await?;
     let subtasks = subtasks_of(&plan_value);
     let planner_id = planner_task.id.clone();
-    let ids: Vec<String> = (1..=subtasks.len()).map(|i| format!("{planner_id}/{i}")).collect();
+    let ids: Vec<String> = (1..=subtasks.len())
+        .map(|i| format!("{planner_id}/{i}"))
+        .collect();
     run.emit(EventKind::PlanCreated {
         task: planner_id.clone(),
         subtasks: subtasks
             .iter()
             .zip(&ids)
-            .map(|(s, id)| PlannedSubtask { task: Id::from(id.as_str()), title: s.title.clone(), capability: s.capability.clone() })
+            .map(|(s, id)| PlannedSubtask {
+                task: Id::from(id.as_str()),
+                title: s.title.clone(),
+                capability: s.capability.clone(),
+            })
             .collect(),
     });
     planner_task.complete(plan_value.clone());
@@ -81,7 +117,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         .map(|(s, id)| {
             let target = Target::Capability(s.capability.clone());
             let sub_input = json!({"title": s.title, "description": s.description, "goal": goal});
-            run.new_task(id.clone(), node, Some(planner_id.clone()), s.title.clone(), Some(&target), n.priority, &sub_input, false)
+            run.new_task(
+                id.clone(),
+                node,
+                Some(planner_id.clone()),
+                s.title.clone(),
+                Some(&target),
+                n.priority,
+                &sub_input,
+                false,
+            )
         })
         .collect();
     let mut feedback: Option<String> = None;
@@ -89,7 +134,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     loop {
         let outputs: Vec<Value> = {
             let futs = handles.iter_mut().zip(&subtasks).map(|(h, s)| {
-                let mut prompt = format!("Subtask: {}\n{}\n\nOverall goal: {goal}", s.title, s.description);
+                let mut prompt = format!(
+                    "Subtask: {}\n{}\n\nOverall goal: {goal}",
+                    s.title, s.description
+                );
                 if let Some(f) = &feedback {
                     prompt.push_str(&format!("\n\nReviewer feedback to address: {f}"));
                 }
@@ -106,7 +154,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 };
                 async move { work(h, job).await.map(|(v, _)| v) }
             });
-            join_all(futs).await.into_iter().collect::<Result<Vec<_>, TaskError>>()?
+            join_all(futs)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, TaskError>>()?
         };
         let results: Vec<Value> = subtasks
             .iter()
@@ -155,8 +206,15 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             repairs: *repair_attempts,
         };
         let (verdict, _) = work(&mut review_task, job).await?;
-        let approved = verdict.get("approved").and_then(Value::as_bool).unwrap_or(false);
-        let fb = verdict.get("feedback").and_then(Value::as_str).unwrap_or("").to_string();
+        let approved = verdict
+            .get("approved")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let fb = verdict
+            .get("feedback")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         run.emit(EventKind::ReviewVerdict {
             node: n.id.clone(),
             task: review_task.id.clone(),
@@ -169,7 +227,9 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             for (h, o) in handles.iter_mut().zip(outputs) {
                 h.complete(o);
             }
-            return Ok(json!({"plan": plan_value, "results": results, "review": verdict, "revisions": revision}));
+            return Ok(
+                json!({"plan": plan_value, "results": results, "review": verdict, "revisions": revision}),
+            );
         }
         if revision >= *max_revisions {
             let err = TaskError::workflow(format!(
@@ -191,13 +251,28 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
 }
 
 fn subtasks_of(plan: &Value) -> Vec<Subtask> {
-    let list = plan.get("subtasks").and_then(Value::as_array).or_else(|| plan.as_array());
+    let list = plan
+        .get("subtasks")
+        .and_then(Value::as_array)
+        .or_else(|| plan.as_array());
     list.map(|l| {
         l.iter()
             .map(|s| Subtask {
-                title: s.get("title").and_then(Value::as_str).unwrap_or("").to_string(),
-                capability: s.get("capability").and_then(Value::as_str).unwrap_or("").to_string(),
-                description: s.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+                title: s
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                capability: s
+                    .get("capability")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                description: s
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             })
             .collect()
     })
@@ -218,14 +293,20 @@ pub(crate) fn parse_plan(text: &str, max: usize, capabilities: &[String]) -> Res
         return Err("the `subtasks` list is empty".into());
     }
     if list.len() > max {
-        return Err(format!("{} subtasks, but at most {max} are allowed", list.len()));
+        return Err(format!(
+            "{} subtasks, but at most {max} are allowed",
+            list.len()
+        ));
     }
     for (i, s) in list.iter().enumerate() {
         let title = s.get("title").and_then(Value::as_str).unwrap_or("");
         if title.trim().is_empty() {
             return Err(format!("subtask {} has no `title`", i + 1));
         }
-        let cap = s.get("capability").and_then(Value::as_str).ok_or(format!("subtask {} has no `capability`", i + 1))?;
+        let cap = s
+            .get("capability")
+            .and_then(Value::as_str)
+            .ok_or(format!("subtask {} has no `capability`", i + 1))?;
         if !capabilities.iter().any(|c| c == cap) {
             return Err(format!(
                 "subtask {} asks for capability `{cap}`, which no agent offers (choose from: {})",
@@ -239,7 +320,8 @@ pub(crate) fn parse_plan(text: &str, max: usize, capabilities: &[String]) -> Res
 
 /// A verdict is `{"approved": bool, "feedback": "..."}`.
 pub(crate) fn parse_review(_: &Run, text: &str) -> Result<Value, String> {
-    let v: Value = serde_json::from_str(strip_fences(text)).map_err(|e| format!("not JSON ({e})"))?;
+    let v: Value =
+        serde_json::from_str(strip_fences(text)).map_err(|e| format!("not JSON ({e})"))?;
     if v.get("approved").and_then(Value::as_bool).is_none() {
         return Err("expected an object with a boolean `approved`".into());
     }
@@ -253,13 +335,36 @@ mod tests {
     #[test]
     fn plans_are_validated() {
         let caps = vec!["code".to_string(), "docs".to_string()];
-        assert!(parse_plan(r#"{"subtasks":[{"title":"a","capability":"code"}]}"#, 4, &caps).is_ok());
+        assert!(
+            parse_plan(
+                r#"{"subtasks":[{"title":"a","capability":"code"}]}"#,
+                4,
+                &caps
+            )
+            .is_ok()
+        );
         assert!(parse_plan(r#"[{"title":"a","capability":"docs"}]"#, 4, &caps).is_ok());
-        assert!(parse_plan(r#"{"subtasks":[{"title":"a","capability":"law"}]}"#, 4, &caps).unwrap_err().contains("law"));
-        assert!(parse_plan(r#"{"subtasks":[]}"#, 4, &caps).unwrap_err().contains("empty"));
+        assert!(
+            parse_plan(
+                r#"{"subtasks":[{"title":"a","capability":"law"}]}"#,
+                4,
+                &caps
+            )
+            .unwrap_err()
+            .contains("law")
+        );
+        assert!(
+            parse_plan(r#"{"subtasks":[]}"#, 4, &caps)
+                .unwrap_err()
+                .contains("empty")
+        );
         assert!(parse_plan(r#"{"subtasks":[{"title":"a","capability":"code"},{"title":"b","capability":"code"}]}"#, 1, &caps)
             .unwrap_err()
             .contains("at most 1"));
-        assert!(parse_plan(r#"{"subtasks":[{"ti"#, 4, &caps).unwrap_err().contains("not JSON"));
+        assert!(
+            parse_plan(r#"{"subtasks":[{"ti"#, 4, &caps)
+                .unwrap_err()
+                .contains("not JSON")
+        );
     }
 }

@@ -15,7 +15,15 @@ use crate::workflow::model::{NodeIdx, NodeKind, RouteCond, Target};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Router { routes, default, classifier, prompt } = &n.kind else { unreachable!("dispatched by kind") };
+    let NodeKind::Router {
+        routes,
+        default,
+        classifier,
+        prompt,
+    } = &n.kind
+    else {
+        unreachable!("dispatched by kind")
+    };
 
     let label: Option<String> = match classifier {
         Some(c) => {
@@ -26,7 +34,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                     RouteCond::Expr(_) => None,
                 })
                 .collect();
-            let text = run.render(prompt, &Vars { input: &input, output: None, scope, label: None, state: None });
+            let text = run.render(
+                prompt,
+                &Vars {
+                    input: &input,
+                    output: None,
+                    scope,
+                    label: None,
+                    state: None,
+                },
+            );
             let mut h = run.new_task(
                 scope.task_id(&format!("{}/classify", n.id)),
                 node,
@@ -43,7 +60,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 target: Target::Agent(*c),
                 priority: n.priority,
                 prompt: text,
-                instructions: Some(format!("Answer with exactly one of these labels and nothing else: {}", labels.join(", "))),
+                instructions: Some(format!(
+                    "Answer with exactly one of these labels and nothing else: {}",
+                    labels.join(", ")
+                )),
                 hints: hint,
                 visit: scope.visit,
                 working: TaskState::InProgress,
@@ -53,7 +73,11 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             let (answer, _) = work(&mut h, job).await?;
             let answer_text = match &answer {
                 Value::String(s) => s.clone(),
-                other => other.get("label").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| other.to_string()),
+                other => other
+                    .get("label")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| other.to_string()),
             };
             h.complete(answer.clone());
             Some(match_label(&answer_text, &labels).unwrap_or(answer_text))
@@ -62,16 +86,30 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     };
 
     let label_value = label.clone().map(Value::String);
-    let vars = Vars { input: &input, output: None, scope, label: label_value.as_ref(), state: None };
+    let vars = Vars {
+        input: &input,
+        output: None,
+        scope,
+        label: label_value.as_ref(),
+        state: None,
+    };
     let mut chosen: Option<(NodeIdx, String)> = None;
     for r in routes {
         let hit = match &r.cond {
-            RouteCond::Label(l) => label.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(l)).then(|| format!("label {l}")),
+            RouteCond::Label(l) => label
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(l))
+                .then(|| format!("label {l}")),
             RouteCond::Expr(e) => match run.with_vars(&vars, |v| e.eval_bool(v)) {
                 Ok(true) => Some(e.source().to_string()),
                 Ok(false) => None,
                 Err(err) => {
-                    return Err(TaskError::workflow(format!("{}: route `{}` failed: {}", n.id, e.source(), err.message)));
+                    return Err(TaskError::workflow(format!(
+                        "{}: route `{}` failed: {}",
+                        n.id,
+                        e.source(),
+                        err.message
+                    )));
                 }
             },
         };
@@ -85,23 +123,35 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         (None, Some(d)) => (*d, "default".to_string()),
         (None, None) => {
             return Err(TaskError::workflow(match label {
-                Some(l) => format!("{}: the classifier answered `{l}`, which matches no route, and there is no default", n.id),
+                Some(l) => format!(
+                    "{}: the classifier answered `{l}`, which matches no route, and there is no default",
+                    n.id
+                ),
                 None => format!("{}: no route matched and there is no default", n.id),
             }));
         }
     };
-    run.emit(EventKind::RouteChosen { node: n.id.clone(), to: run.wf.nodes[to].id.clone(), reason });
+    run.emit(EventKind::RouteChosen {
+        node: n.id.clone(),
+        to: run.wf.nodes[to].id.clone(),
+        reason,
+    });
     exec_node(run.clone(), to, input, scope.clone()).await
 }
 
 /// Matches a free-text answer to a label: exact (case-insensitive, trimmed
 /// of quotes and punctuation) or the only label the answer contains.
 pub(crate) fn match_label(answer: &str, labels: &[String]) -> Option<String> {
-    let cleaned = answer.trim().trim_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-').to_lowercase();
+    let cleaned = answer
+        .trim()
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
+        .to_lowercase();
     if let Some(l) = labels.iter().find(|l| l.to_lowercase() == cleaned) {
         return Some(l.clone());
     }
-    let mut found = labels.iter().filter(|l| cleaned.contains(&l.to_lowercase()));
+    let mut found = labels
+        .iter()
+        .filter(|l| cleaned.contains(&l.to_lowercase()));
     match (found.next(), found.next()) {
         (Some(l), None) => Some(l.clone()),
         _ => None,
@@ -115,8 +165,14 @@ mod tests {
     #[test]
     fn labels_match_loosely_but_not_ambiguously() {
         let labels = vec!["billing".to_string(), "tech".to_string()];
-        assert_eq!(match_label(" \"Billing\". ", &labels).as_deref(), Some("billing"));
-        assert_eq!(match_label("It is a tech question", &labels).as_deref(), Some("tech"));
+        assert_eq!(
+            match_label(" \"Billing\". ", &labels).as_deref(),
+            Some("billing")
+        );
+        assert_eq!(
+            match_label("It is a tech question", &labels).as_deref(),
+            Some("tech")
+        );
         assert_eq!(match_label("billing or tech", &labels), None);
         assert_eq!(match_label("legal", &labels), None);
     }

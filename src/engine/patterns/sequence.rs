@@ -9,7 +9,9 @@ use crate::engine::run::{Run, Scope};
 use crate::workflow::model::{NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
-    let NodeKind::Sequence { steps } = &run.wf.nodes[node].kind else { unreachable!("dispatched by kind") };
+    let NodeKind::Sequence { steps } = &run.wf.nodes[node].kind else {
+        unreachable!("dispatched by kind")
+    };
     let mut value = input;
     for &step in steps {
         value = exec_node(run.clone(), step, value, scope.clone()).await?;

@@ -14,7 +14,14 @@ use crate::workflow::model::{NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Loop { states, start, transitions, max_iterations, end_at_max } = &n.kind else {
+    let NodeKind::Loop {
+        states,
+        start,
+        transitions,
+        max_iterations,
+        end_at_max,
+    } = &n.kind
+    else {
         unreachable!("dispatched by kind")
     };
     let mut current = *start;
@@ -31,13 +38,24 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         let output = exec_node(run.clone(), state_node, value, s.clone()).await?;
 
         let state_name = Value::String(run.wf.nodes[state_node].id.to_string());
-        let vars = Vars { input: &input, output: Some(&output), scope: &s, label: None, state: Some(&state_name) };
+        let vars = Vars {
+            input: &input,
+            output: Some(&output),
+            scope: &s,
+            label: None,
+            state: Some(&state_name),
+        };
         let mut next: Option<Option<usize>> = None;
         for t in transitions.iter().filter(|t| t.from == current) {
             let pass = match &t.when {
                 None => true,
                 Some(e) => run.with_vars(&vars, |v| e.eval_bool(v)).map_err(|err| {
-                    TaskError::workflow(format!("{}: guard `{}` failed: {}", n.id, e.source(), err.message))
+                    TaskError::workflow(format!(
+                        "{}: guard `{}` failed: {}",
+                        n.id,
+                        e.source(),
+                        err.message
+                    ))
                 })?,
             };
             if pass {
@@ -48,21 +66,29 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         let from: Id = run.wf.nodes[state_node].id.clone();
         match next.flatten() {
             None => {
-                run.emit(EventKind::LoopTransition { node: n.id.clone(), from, to: Id::from("$end"), iteration });
+                run.emit(EventKind::LoopTransition {
+                    node: n.id.clone(),
+                    from,
+                    to: Id::from("$end"),
+                    iteration,
+                });
                 return Ok(output);
             }
             Some(to) => {
                 if iteration >= *max_iterations {
                     if *end_at_max {
-                        run.emit(EventKind::LoopTransition { node: n.id.clone(), from, to: Id::from("$end"), iteration });
+                        run.emit(EventKind::LoopTransition {
+                            node: n.id.clone(),
+                            from,
+                            to: Id::from("$end"),
+                            iteration,
+                        });
                         return Ok(output);
                     }
                     return Err(TaskError::workflow(format!(
                         "{}: reached max_iterations = {max_iterations} while moving from {} to {}; \
                          raise the bound or set on_max_iterations = \"end\"",
-                        n.id,
-                        from,
-                        run.wf.nodes[states[to]].id
+                        n.id, from, run.wf.nodes[states[to]].id
                     )));
                 }
                 run.emit(EventKind::LoopTransition {

@@ -14,7 +14,14 @@ use crate::workflow::model::{NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::On { topic, every, body, max_events, idle_timeout } = &n.kind else {
+    let NodeKind::On {
+        topic,
+        every,
+        body,
+        max_events,
+        idle_timeout,
+    } = &n.kind
+    else {
         unreachable!("dispatched by kind")
     };
     let slot = run.triggers.get(&node);
@@ -26,7 +33,12 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Sc
     if sub.is_none()
         && let Some(t) = topic
     {
-        sub = Some(run.bus.subscribe(t).await.map_err(|e| TaskError::workflow(format!("{}: {e}", n.id)))?);
+        sub = Some(
+            run.bus
+                .subscribe(t)
+                .await
+                .map_err(|e| TaskError::workflow(format!("{}: {e}", n.id)))?,
+        );
     }
     let mut ticker = every.map(|d| {
         let mut i = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
@@ -50,9 +62,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Sc
             }
             _ = idle => None,
         };
-        let Some((t, id, payload)) = next else { break Ok(()) };
+        let Some((t, id, payload)) = next else {
+            break Ok(());
+        };
         fired += 1;
-        run.emit(EventKind::TriggerFired { node: n.id.clone(), topic: t, message: id, count: fired });
+        run.emit(EventKind::TriggerFired {
+            node: n.id.clone(),
+            topic: t,
+            message: id,
+            count: fired,
+        });
         let mut s = scope.nested(format_args!("{}@{fired}", n.id));
         s.message = Some(payload.clone());
         s.visit = fired - 1;
@@ -69,8 +88,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Sc
     if outputs.is_empty() {
         return Err(TaskError::new(
             crate::event::ErrorKind::Timeout,
-            format!("{}: nothing fired within idle_timeout_ms = {}", n.id, idle_timeout.as_millis()),
+            format!(
+                "{}: nothing fired within idle_timeout_ms = {}",
+                n.id,
+                idle_timeout.as_millis()
+            ),
         ));
     }
-    Ok(if *max_events == 1 { outputs.pop().unwrap_or(Value::Null) } else { Value::Array(outputs) })
+    Ok(if *max_events == 1 {
+        outputs.pop().unwrap_or(Value::Null)
+    } else {
+        Value::Array(outputs)
+    })
 }
