@@ -1,1 +1,11 @@
-//! The cockpit (filled in by the TUI work).
+//! The cockpit: a ratatui terminal UI over the event stream.
+//!
+//! Data flows one way: [`Event`](crate::event::Event)s fold into the
+//! [`view_model::ViewModel`]; panes render (view model, UI state, theme);
+//! keys resolve through the [`keymap`] into actions that change UI state or
+//! send a [`Command`](crate::event::Command). The UI never mutates engine state.
+
+pub mod view_model;
+
+#[cfg(test)]
+pub mod test_support;
