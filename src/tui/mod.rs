@@ -5,7 +5,19 @@
 //! keys resolve through the [`keymap`] into actions that change UI state or
 //! send a [`Command`](crate::event::Command). The UI never mutates engine state.
 
+pub mod app;
+pub mod keymap;
+pub mod layout;
+pub mod overlays;
+pub mod panes;
+pub mod render;
+pub mod theme;
+pub mod ui_state;
 pub mod view_model;
 
+pub use app::{FrameRequester, TuiExit, TuiOptions, run};
+
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 pub mod test_support;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-pub use bus::{BusLog, BusRow, Interner, NONE_SYM};
+pub use bus::{BusLog, BusRow, Interner, NONE_SYM, contains_ci, summarize};
 pub use info::{AgentInfo, NodeInfo, WorkflowInfo};
 
 use crate::event::{ErrorKind, Event, EventKind, Id, NodeState, RunStatus, TaskState, Usage};
@@ -269,8 +269,6 @@ pub struct ViewModel {
     pub last_seq: u64,
     /// Bumped on every applied event.
     pub generation: u64,
-    /// True once any debate event arrived (none exist in the schema yet).
-    pub has_debate: bool,
 }
 
 impl ViewModel {
@@ -312,7 +310,6 @@ impl ViewModel {
             in_progress: 0,
             last_seq: 0,
             generation: 0,
-            has_debate: false,
             info,
         };
         let ids: Vec<Id> = vm.info.agents.iter().map(|a| a.id.clone()).collect();
