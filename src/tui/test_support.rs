@@ -215,6 +215,11 @@ pub fn script() -> Script {
         state: NodeState::Running,
         progress: Some([0, 5]),
     });
+    s.push(EventKind::NodeStateChanged {
+        node: "summarize".into(),
+        state: NodeState::Running,
+        progress: None,
+    });
     let agents = [
         "summarizer_a",
         "summarizer_b",

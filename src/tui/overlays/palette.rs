@@ -8,14 +8,17 @@ use super::{centered, hints, popup};
 use crate::tui::keymap::{self, Binding, Context};
 use crate::tui::panes::{fill_row, fit, put_line};
 use crate::tui::theme::Theme;
+use crate::tui::view_model::contains_ci;
 
 /// Global actions matching `query`, best first.
 pub fn matches(query: &str) -> Vec<&'static Binding> {
     let mut scored: Vec<(i64, usize, &'static Binding)> = keymap::bindings(Context::Global)
         .enumerate()
         .filter_map(|(i, b)| {
+            // Names match fuzzily; descriptions only by substring, so a
+            // short query does not match every long sentence.
             let by_name = keymap::fuzzy_score(query, b.name).map(|s| s + 16);
-            let by_desc = keymap::fuzzy_score(query, b.description);
+            let by_desc = contains_ci(b.description, &query.to_lowercase()).then_some(0);
             by_name.max(by_desc).map(|s| (s, i, b))
         })
         .collect();

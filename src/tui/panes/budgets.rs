@@ -22,24 +22,20 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, _ui: &UiState, theme
     }
     let total = vm.total_usage.total();
     let rate = vm.recent_token_rate(10);
-    put_line(
-        buf,
-        area,
-        0,
-        &Line::from(vec![
-            Span::styled("total ", theme.muted),
-            Span::styled(fmt_tokens(total), theme.accent),
-            Span::styled(format!(" tok · {rate:.0} tok/s"), theme.muted),
-            Span::styled(
-                format!(
-                    " · {} in · {} out",
-                    fmt_tokens(vm.total_usage.prompt_tokens),
-                    fmt_tokens(vm.total_usage.completion_tokens)
-                ),
-                theme.muted,
-            ),
-        ]),
+    let mut head = vec![
+        Span::styled("total ", theme.muted),
+        Span::styled(fmt_tokens(total), theme.accent),
+        Span::styled(format!(" tok · {rate:.0} tok/s"), theme.muted),
+    ];
+    let split = format!(
+        " · {} in · {} out",
+        fmt_tokens(vm.total_usage.prompt_tokens),
+        fmt_tokens(vm.total_usage.completion_tokens)
     );
+    if head.iter().map(Span::width).sum::<usize>() + split.chars().count() <= area.width as usize {
+        head.push(Span::styled(split, theme.muted));
+    }
+    put_line(buf, area, 0, &Line::from(head));
     let name_w = vm
         .agents
         .iter()

@@ -71,8 +71,11 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
             spans.push(Span::styled(fit(to, 12), theme.text));
             spans.push(Span::raw(" "));
             spans.push(Span::styled(fit(s.get(row.kind), 7), theme.key));
-            spans.push(Span::styled(fit(s.get(row.topic), 16), theme.muted));
-            spans.push(Span::raw(" "));
+            // The topic column only when the summary keeps some room.
+            if area.width >= 100 {
+                spans.push(Span::styled(fit(s.get(row.topic), 20), theme.muted));
+                spans.push(Span::raw(" "));
+            }
         }
         spans.push(Span::styled(&*row.summary, theme.text));
         put_line(buf, area, y as u16, &Line::from(spans));

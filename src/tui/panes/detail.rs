@@ -61,10 +61,14 @@ pub fn build_lines(t: &TaskView, vm: &ViewModel) -> Vec<(Mark, String)> {
             t.node_id, t.priority
         ),
     );
-    let dur = t
-        .elapsed_ms(vm.last_us)
-        .map(fmt_ms)
-        .unwrap_or_else(|| "-".into());
+    // This text is cached per task version, so a live task shows when it
+    // started rather than a duration that would freeze (the task list ticks).
+    let start = vm.started_us.unwrap_or(0);
+    let dur = match (t.finished_us, t.started_us) {
+        (Some(_), _) => t.elapsed_ms(vm.last_us).map(fmt_ms).unwrap_or_default(),
+        (None, Some(s)) => format!("started at {}", fmt_offset(s.saturating_sub(start))),
+        (None, None) => "not started".into(),
+    };
     push(
         "m",
         format!(
@@ -105,21 +109,22 @@ pub fn build_lines(t: &TaskView, vm: &ViewModel) -> Vec<(Mark, String)> {
     }
     push("t", String::new());
     push("h", "History".into());
-    let start = vm.started_us.unwrap_or(0);
     for h in &t.history {
-        let ms = h.ts.saturating_sub(start) / 1000;
-        push(
-            "m",
-            format!(
-                "{:02}:{:02}.{:03}  {}",
-                ms / 60_000,
-                (ms / 1000) % 60,
-                ms % 1000,
-                h.text
-            ),
-        );
+        let at = fmt_offset(h.ts.saturating_sub(start));
+        push("m", format!("{at}  {}", h.text));
     }
     out
+}
+
+/// µs since the run started as `mm:ss.mmm`.
+fn fmt_offset(us: u64) -> String {
+    let ms = us / 1000;
+    format!(
+        "{:02}:{:02}.{:03}",
+        ms / 60_000,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
 }
 
 fn value_lines(v: &Value, push: &mut impl FnMut(&'static str, String)) {

@@ -59,7 +59,7 @@ pub fn render(
     }
     // Optional statistics, most useful first, only while hints keep their room.
     let optional = [
-        (vm.in_progress > 0).then(|| format!(" · {} live", vm.in_progress)),
+        (vm.in_progress > 0 && vm.ended.is_none()).then(|| format!(" · {} live", vm.in_progress)),
         Some(format!(" · {} tok", fmt_tokens(vm.total_usage.total()))),
         Some(format!(" · {:.0} tok/s", vm.recent_token_rate(10))),
         Some(format!(
@@ -86,8 +86,7 @@ pub fn render(
         // Whole hints only, in table order (the table lists the useful ones first).
         let mut w = 0;
         for b in keymap::bindings(context).filter(|b| b.hint) {
-            let key = keymap::keys_label(b);
-            let key = key.split('/').next().unwrap_or_default().to_owned();
+            let key = b.keys[0].label();
             let need = key.chars().count() + b.name.chars().count() + 3;
             if w + need > room {
                 break;

@@ -347,6 +347,16 @@ impl ViewModel {
         end.saturating_sub(start)
     }
 
+    /// The time to measure running things against: `now_us` while live, the
+    /// last event time once ended or in a replay (so a finished run's clocks stop).
+    pub fn clock(&self, now_us: u64) -> u64 {
+        if self.ended.is_some() || self.replay {
+            self.last_us
+        } else {
+            now_us.max(self.last_us)
+        }
+    }
+
     /// Tokens per second over the last `secs` complete seconds of the run.
     pub fn recent_token_rate(&self, secs: usize) -> f64 {
         let n = self.token_rate.len();
