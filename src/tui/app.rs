@@ -36,11 +36,13 @@ use crate::workflow::model::Workflow;
 
 /// Shortest time between two frames (60 fps).
 const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
+/// Most events folded between two looks at the keyboard.
+const MAX_EVENT_BATCH: usize = 20_000;
 /// Rows scrolled per mouse-wheel notch.
 const WHEEL_ROWS: usize = 3;
 
 /// How the cockpit is started.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TuiOptions {
     /// Theme name or path to a theme file; `None` = dark (or monochrome under `NO_COLOR`).
     pub theme: Option<String>,
@@ -48,6 +50,16 @@ pub struct TuiOptions {
     pub replay: bool,
     /// Capture the mouse (click to focus/select, wheel to scroll).
     pub mouse: bool,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        TuiOptions {
+            theme: None,
+            replay: false,
+            mouse: true,
+        }
+    }
 }
 
 /// Why the cockpit closed.
@@ -146,9 +158,13 @@ pub async fn run(
                 match ev {
                     Some(ev) => {
                         app.apply(&ev);
-                        // Drain everything already queued so one frame shows it all.
-                        while let Ok(ev) = events.try_recv() {
-                            app.apply(&ev);
+                        // Drain what is already queued so one frame shows it all,
+                        // in bounded batches so a flood cannot starve the keyboard.
+                        for _ in 0..MAX_EVENT_BATCH {
+                            match events.try_recv() {
+                                Ok(ev) => app.apply(&ev),
+                                Err(_) => break,
+                            }
                         }
                     }
                     None => {
