@@ -1,0 +1,857 @@
+//! The app loop: one task owns the terminal, the view model and the UI state.
+//!
+//! It selects over terminal input, the event receiver and a frame channel.
+//! Events are drained in batches before a frame is requested; frames are
+//! coalesced by a [`FrameRequester`] to at most 60 per second and drawn only
+//! on request (a live run asks for one per second so the clock moves; an
+//! idle or finished run draws nothing).
+
+use std::io::{self, IsTerminal, Stdout};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyCode, KeyEvent,
+    KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use serde_json::Value;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::Instant;
+
+use super::keymap::{self, Action, Context};
+use super::overlays::{editor, help, palette, reroute};
+use super::render;
+use super::theme::{self, Theme};
+use super::ui_state::{ConfirmKind, EditorPurpose, FilterTarget, Overlay, PaneId, UiState};
+use super::view_model::{ViewModel, WorkflowInfo};
+use crate::event::{Command, Event, RunStatus, TaskState, now_micros};
+use crate::workflow::model::Workflow;
+
+/// Shortest time between two frames (60 fps).
+const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
+/// Most events folded between two looks at the keyboard.
+const MAX_EVENT_BATCH: usize = 20_000;
+/// Rows scrolled per mouse-wheel notch.
+const WHEEL_ROWS: usize = 3;
+
+/// How the cockpit is started.
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    /// Theme name or path to a theme file; `None` = dark (or monochrome under `NO_COLOR`).
+    pub theme: Option<String>,
+    /// Fed from a recorded session: shows REPLAY and sends no commands.
+    pub replay: bool,
+    /// Capture the mouse (click to focus/select, wheel to scroll).
+    pub mouse: bool,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        TuiOptions {
+            theme: None,
+            replay: false,
+            mouse: true,
+        }
+    }
+}
+
+/// Why the cockpit closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TuiExit {
+    /// The user quit after the run had ended with this status.
+    Finished(RunStatus),
+    /// The user quit while the run was still live (or before it started).
+    Quit,
+}
+
+/// Coalesces frame requests: many requests within a frame interval produce
+/// one draw, and nothing is drawn unless someone asked.
+#[derive(Clone, Debug)]
+pub struct FrameRequester {
+    tx: UnboundedSender<Instant>,
+}
+
+impl FrameRequester {
+    /// Starts the scheduler task; draws are announced on the returned receiver.
+    pub fn spawn() -> (FrameRequester, UnboundedReceiver<()>) {
+        let (tx, rx) = unbounded_channel::<Instant>();
+        let (draw_tx, draw_rx) = unbounded_channel();
+        tokio::spawn(schedule_frames(rx, draw_tx));
+        (FrameRequester { tx }, draw_rx)
+    }
+
+    /// Asks for a frame as soon as the rate limit allows.
+    pub fn schedule_frame(&self) {
+        let _ = self.tx.send(Instant::now());
+    }
+
+    /// Asks for a frame after `delay`.
+    pub fn schedule_frame_in(&self, delay: Duration) {
+        let _ = self.tx.send(Instant::now() + delay);
+    }
+}
+
+async fn schedule_frames(mut rx: UnboundedReceiver<Instant>, draw: UnboundedSender<()>) {
+    let mut next: Option<Instant> = None;
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        let deadline = next.map(|n| last_draw.map_or(n, |l| n.max(l + FRAME_INTERVAL)));
+        tokio::select! {
+            req = rx.recv() => match req {
+                Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+                None => return,
+            },
+            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
+                next = None;
+                last_draw = Some(Instant::now());
+                if draw.send(()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the cockpit until the user quits.
+///
+/// `commands` is `None` for a read-only replay. Returns an error when stdout
+/// is not a terminal, the theme cannot be loaded, or the terminal fails.
+pub async fn run(
+    workflow: Arc<Workflow>,
+    mut events: UnboundedReceiver<Event>,
+    commands: Option<UnboundedSender<Command>>,
+    opts: TuiOptions,
+) -> io::Result<TuiExit> {
+    if !io::stdout().is_terminal() {
+        return Err(io::Error::other(
+            "the cockpit needs an interactive terminal; use `agentctl run WORKFLOW` for a headless run",
+        ));
+    }
+    let theme = match &opts.theme {
+        _ if theme::no_color() => Theme::monochrome(),
+        Some(t) => Theme::load(t).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        None => Theme::from_env(),
+    };
+    let mut app = App::new(
+        WorkflowInfo::from_workflow(&workflow),
+        commands,
+        theme,
+        opts.replay,
+    );
+    let mut guard = TerminalGuard::enter(opts.mouse)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let (frames, mut draw_rx) = FrameRequester::spawn();
+    let mut input = EventStream::new();
+    let mut events_open = true;
+    frames.schedule_frame();
+    loop {
+        tokio::select! {
+            ev = events.recv(), if events_open => {
+                match ev {
+                    Some(ev) => {
+                        app.apply(&ev);
+                        // Drain what is already queued so one frame shows it all,
+                        // in bounded batches so a flood cannot starve the keyboard.
+                        for _ in 0..MAX_EVENT_BATCH {
+                            match events.try_recv() {
+                                Ok(ev) => app.apply(&ev),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    None => {
+                        events_open = false;
+                        if app.vm.phase().is_live() {
+                            app.ui.flash("the event stream closed");
+                        }
+                    }
+                }
+                frames.schedule_frame();
+            }
+            term = input.next() => {
+                match term {
+                    Some(Ok(TermEvent::Key(k))) => {
+                        app.ui.now_us = now_micros();
+                        app.handle_key(k);
+                    }
+                    Some(Ok(TermEvent::Mouse(m))) => app.handle_mouse(m),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(app.exit_status()),
+                }
+                if app.suspend {
+                    app.suspend = false;
+                    suspend(&mut guard, &mut terminal)?;
+                }
+                frames.schedule_frame();
+            }
+            Some(()) = draw_rx.recv() => {
+                app.ui.now_us = now_micros();
+                terminal.draw(|f| render::draw(f, &app.vm, &mut app.ui, &app.theme))?;
+                if app.vm.phase().is_live() && !app.vm.replay {
+                    // Keep the elapsed clock moving while the run is live.
+                    frames.schedule_frame_in(Duration::from_secs(1));
+                }
+            }
+        }
+        if let Some(exit) = app.exit.take() {
+            return Ok(exit);
+        }
+    }
+}
+
+/// Puts the terminal in raw mode on the alternate screen and restores it on
+/// drop and on panic.
+struct TerminalGuard {
+    mouse: bool,
+    previous_hook: Option<Arc<PanicHook>>,
+}
+
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+impl TerminalGuard {
+    fn enter(mouse: bool) -> io::Result<TerminalGuard> {
+        let previous: Arc<PanicHook> = Arc::new(std::panic::take_hook());
+        let chained = previous.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal(true);
+            chained(info);
+        }));
+        let guard = TerminalGuard {
+            mouse,
+            previous_hook: Some(previous),
+        };
+        enter_terminal(mouse)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal(self.mouse);
+        if let Some(prev) = self.previous_hook.take() {
+            let _ = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| prev(info)));
+        }
+    }
+}
+
+fn enter_terminal(mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, crossterm::cursor::Hide)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+/// Best effort: every step runs even if an earlier one fails.
+fn restore_terminal(mouse: bool) {
+    let mut out = io::stdout();
+    if mouse {
+        let _ = execute!(out, DisableMouseCapture);
+    }
+    let _ = execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = disable_raw_mode();
+}
+
+/// Ctrl-Z: give the terminal back, stop the process, take it again on `fg`.
+fn suspend(
+    guard: &mut TerminalGuard,
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        restore_terminal(guard.mouse);
+        // Raw mode turns Ctrl-Z into a key; stop ourselves as the shell would.
+        // `kill` returns once we are continued (SIGCONT from `fg`).
+        let _ = std::process::Command::new("kill")
+            .arg("-TSTP")
+            .arg(std::process::id().to_string())
+            .status();
+        enter_terminal(guard.mouse)?;
+        terminal.clear()?;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (guard, terminal);
+    }
+    Ok(())
+}
+
+/// UI logic without the terminal: folds events, maps keys and mouse to
+/// actions, and sends commands. Tested directly.
+pub struct App {
+    /// The view model.
+    pub vm: ViewModel,
+    /// UI state.
+    pub ui: UiState,
+    /// Active theme.
+    pub theme: Theme,
+    commands: Option<UnboundedSender<Command>>,
+    /// Set when the loop should end.
+    pub exit: Option<TuiExit>,
+    /// Set when the user asked to suspend (Ctrl-Z).
+    pub suspend: bool,
+}
+
+impl App {
+    /// A new app for a workflow.
+    pub fn new(
+        info: WorkflowInfo,
+        commands: Option<UnboundedSender<Command>>,
+        theme: Theme,
+        replay: bool,
+    ) -> App {
+        let mut vm = ViewModel::new(info);
+        vm.replay = replay;
+        let mut ui = UiState::default();
+        ui.can_command = commands.is_some() && !replay;
+        ui.now_us = now_micros();
+        App {
+            vm,
+            ui,
+            theme,
+            commands: if replay { None } else { commands },
+            exit: None,
+            suspend: false,
+        }
+    }
+
+    /// Folds one event.
+    pub fn apply(&mut self, ev: &Event) {
+        self.vm.apply(ev);
+    }
+
+    fn exit_status(&self) -> TuiExit {
+        self.vm.ended.map_or(TuiExit::Quit, TuiExit::Finished)
+    }
+
+    /// Handles a key press.
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let ctx = render::context(&self.ui);
+        let action = keymap::resolve(ctx, &key);
+        // Text inputs take every key their context does not bind.
+        if action.is_none() && self.text_input(ctx, key) {
+            return;
+        }
+        if let Some(a) = action {
+            self.act(ctx, a);
+        }
+    }
+
+    fn text_input(&mut self, ctx: Context, key: KeyEvent) -> bool {
+        match (&mut self.ui.overlay, ctx) {
+            (Some(Overlay::Editor { textarea, .. }), Context::Editor) => {
+                textarea.input(key);
+                true
+            }
+            (Some(Overlay::Palette { query, sel }), Context::Palette) => match key.code {
+                KeyCode::Char(c)
+                    if !key
+                        .modifiers
+                        .contains(crossterm::event::KeyModifiers::CONTROL) =>
+                {
+                    query.push(c);
+                    *sel = 0;
+                    true
+                }
+                KeyCode::Backspace => {
+                    query.pop();
+                    *sel = 0;
+                    true
+                }
+                _ => false,
+            },
+            (Some(Overlay::Filter { target, input }), Context::Filter) => {
+                match key.code {
+                    KeyCode::Char(c) => input.push(c),
+                    KeyCode::Backspace => {
+                        input.pop();
+                    }
+                    _ => return false,
+                }
+                let (t, text) = (*target, input.clone());
+                self.set_filter(t, &text);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn set_filter(&mut self, target: FilterTarget, text: &str) {
+        match target {
+            FilterTarget::Bus => self.vm.bus.set_filter(text),
+            FilterTarget::Tasks => {
+                self.ui.task_filter = text.trim().to_lowercase();
+                self.ui.invalidate_tasks();
+            }
+        }
+    }
+
+    /// Carries out an action in a context.
+    pub fn act(&mut self, ctx: Context, action: Action) {
+        if action == Action::ForceQuit {
+            self.exit = Some(self.exit_status());
+            return;
+        }
+        match ctx {
+            Context::Global => self.global(action),
+            Context::Help => self.help(action),
+            Context::Palette => self.palette(action),
+            Context::Filter => self.filter(action),
+            Context::Reroute => self.reroute(action),
+            Context::Gate => self.gate(action),
+            Context::Editor => self.editor(action),
+            Context::Confirm => self.confirm(action),
+        }
+    }
+
+    fn global(&mut self, action: Action) {
+        let ui = &mut self.ui;
+        match action {
+            Action::Help => ui.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Quit => {
+                if self.vm.phase().is_live()
+                    && self.commands.is_some()
+                    && self.vm.started_us.is_some()
+                {
+                    ui.overlay = Some(Overlay::Confirm {
+                        kind: ConfirmKind::Quit,
+                    });
+                } else {
+                    self.exit = Some(self.exit_status());
+                }
+            }
+            Action::Back => {
+                if ui.zoom {
+                    ui.zoom = false;
+                } else if !ui.task_filter.is_empty() || self.vm.bus.filter().is_some() {
+                    self.set_filter(FilterTarget::Tasks, "");
+                    self.set_filter(FilterTarget::Bus, "");
+                }
+            }
+            Action::NextPane => ui.focus = ui.focus.cycle(false),
+            Action::PrevPane => ui.focus = ui.focus.cycle(true),
+            Action::FocusPane(n) => {
+                if let Some(p) = PaneId::from_number(n) {
+                    ui.focus = p;
+                }
+            }
+            Action::Down
+            | Action::Up
+            | Action::Top
+            | Action::Bottom
+            | Action::PageDown
+            | Action::PageUp => {
+                self.move_in(self.ui.focus, action, 1);
+            }
+            Action::Filter => {
+                let target = if ui.focus == PaneId::Bus {
+                    FilterTarget::Bus
+                } else {
+                    FilterTarget::Tasks
+                };
+                let input = match target {
+                    FilterTarget::Bus => self.vm.bus.filter().unwrap_or_default().to_owned(),
+                    FilterTarget::Tasks => ui.task_filter.clone(),
+                };
+                ui.overlay = Some(Overlay::Filter { target, input });
+            }
+            Action::Palette => {
+                ui.overlay = Some(Overlay::Palette {
+                    query: String::new(),
+                    sel: 0,
+                })
+            }
+            Action::PauseResume => {
+                let cmd = if self.vm.paused {
+                    Command::Resume { task: None }
+                } else {
+                    Command::Pause { task: None }
+                };
+                self.send(cmd);
+            }
+            Action::Retry => match self.ui.selected_task(&self.vm) {
+                Some(t) if t.state == TaskState::Failed => {
+                    let task = t.id.clone();
+                    self.send(Command::Retry { task });
+                }
+                Some(t) => self.ui.flash(format!(
+                    "{} is {}: only failed tasks can be retried",
+                    t.id,
+                    t.state.as_str()
+                )),
+                None => self.ui.flash("select a task first (3 = Tasks)"),
+            },
+            Action::Reroute => match self.ui.selected_task(&self.vm) {
+                Some(t) if t.state.is_terminal() && !t.held => self.ui.flash(format!(
+                    "{} is {}: nothing to reroute",
+                    t.id,
+                    t.state.as_str()
+                )),
+                Some(t) => {
+                    let task = t.id.clone();
+                    let agents = reroute::candidates(&self.vm, &task);
+                    self.ui.overlay = Some(Overlay::Reroute {
+                        task,
+                        agents,
+                        sel: 0,
+                    });
+                }
+                None => self.ui.flash("select a task first (3 = Tasks)"),
+            },
+            Action::Approve => match self.vm.gates.first() {
+                Some(g) => {
+                    self.ui.overlay = Some(Overlay::Gate {
+                        gate: g.gate.clone(),
+                        scroll: 0,
+                    })
+                }
+                None => self.ui.flash("no gate is waiting for a decision"),
+            },
+            Action::Deny => match self.vm.gates.first() {
+                Some(g) => {
+                    let gate = g.gate.clone();
+                    self.open_editor(EditorPurpose::DenyGate(gate));
+                }
+                None => self.ui.flash("no gate is waiting for a decision"),
+            },
+            Action::StepDebate | Action::ToggleStep => {
+                self.ui.flash("no debate in this workflow: nothing to step")
+            }
+            Action::Follow => {
+                ui.follow = !ui.follow;
+                if !ui.follow {
+                    // Freeze where the view is now instead of jumping to the top.
+                    let h = ui.hits.height(PaneId::Bus);
+                    ui.bus_top = self.vm.bus.visible_len().saturating_sub(h);
+                }
+                let msg = if ui.follow { "follow on" } else { "follow off" };
+                self.ui.flash(msg);
+            }
+            Action::NextTheme => {
+                if theme::no_color() {
+                    self.ui.flash("NO_COLOR is set: colours stay off");
+                } else {
+                    let name = Theme::next_name(&self.theme.name);
+                    if let Some(t) = Theme::builtin(name) {
+                        self.theme = t;
+                    }
+                    self.ui.flash(format!("theme: {name}"));
+                }
+            }
+            Action::Inject => self.open_editor(EditorPurpose::Inject),
+            Action::Zoom => ui.zoom = !ui.zoom,
+            Action::Cancel => match self.ui.selected_task(&self.vm) {
+                Some(t) if !t.state.is_terminal() || t.held => {
+                    let task = t.id.clone();
+                    self.ui.overlay = Some(Overlay::Confirm {
+                        kind: ConfirmKind::CancelTask(task),
+                    });
+                }
+                Some(t) => self.ui.flash(format!(
+                    "{} is {}: nothing to cancel",
+                    t.id,
+                    t.state.as_str()
+                )),
+                None => self.ui.flash("select a task first (3 = Tasks)"),
+            },
+            Action::Suspend => self.suspend = true,
+            Action::ForceQuit | Action::Confirm | Action::Decline | Action::Submit => {}
+        }
+    }
+
+    /// Moves the selection or scroll of a pane.
+    fn move_in(&mut self, pane: PaneId, action: Action, times: usize) {
+        let page = self.ui.hits.height(pane).saturating_sub(1).max(1);
+        let step = |pos: usize, len: usize| -> usize {
+            let last = len.saturating_sub(1);
+            match action {
+                Action::Down => (pos + times).min(last),
+                Action::Up => pos.saturating_sub(times),
+                Action::PageDown => (pos + page).min(last),
+                Action::PageUp => pos.saturating_sub(page),
+                Action::Top => 0,
+                _ => last,
+            }
+        };
+        let ui = &mut self.ui;
+        match pane {
+            PaneId::Tasks => {
+                ui.prepare(&self.vm);
+                ui.follow = action == Action::Bottom;
+                ui.task_sel = step(ui.task_sel, ui.task_rows.len());
+                let h = ui.hits.height(PaneId::Tasks).saturating_sub(1);
+                ui.task_offset = crate::tui::panes::scroll_to_show(
+                    ui.task_sel,
+                    ui.task_offset,
+                    h,
+                    ui.task_rows.len(),
+                );
+            }
+            PaneId::Bus => {
+                let h = ui.hits.height(PaneId::Bus);
+                let len = self.vm.bus.visible_len();
+                let max_top = len.saturating_sub(h);
+                let top = if ui.follow {
+                    max_top
+                } else {
+                    ui.bus_top.min(max_top)
+                };
+                ui.bus_top = step(top, max_top + 1);
+                ui.follow =
+                    ui.bus_top >= max_top && action != Action::Up && action != Action::PageUp;
+            }
+            PaneId::Detail => {
+                let len = ui.detail.lines.len();
+                ui.detail_scroll =
+                    step(ui.detail_scroll as usize, len).min(u16::MAX as usize) as u16;
+            }
+            PaneId::Graph => {
+                let len = ui.graph.as_ref().map_or(0, |g| g.rows.len());
+                ui.graph_scroll = step(ui.graph_scroll, len);
+            }
+            PaneId::Budgets | PaneId::Debate => {}
+        }
+    }
+
+    fn help(&mut self, action: Action) {
+        let Some(Overlay::Help { scroll }) = &mut self.ui.overlay else {
+            return;
+        };
+        let max = help::len() as u16;
+        match action {
+            Action::Back => self.ui.overlay = None,
+            Action::Down => *scroll = (*scroll + 1).min(max),
+            Action::Up => *scroll = scroll.saturating_sub(1),
+            Action::PageDown => *scroll = (*scroll + 10).min(max),
+            Action::PageUp => *scroll = scroll.saturating_sub(10),
+            _ => {}
+        }
+    }
+
+    fn palette(&mut self, action: Action) {
+        let Some(Overlay::Palette { query, sel }) = &mut self.ui.overlay else {
+            return;
+        };
+        let matches = palette::matches(query);
+        match action {
+            Action::Back => self.ui.overlay = None,
+            Action::Down => *sel = (*sel + 1).min(matches.len().saturating_sub(1)),
+            Action::Up => *sel = sel.saturating_sub(1),
+            Action::Confirm => {
+                let chosen = matches.get(*sel).map(|b| b.action);
+                self.ui.overlay = None;
+                if let Some(a) = chosen {
+                    self.act(Context::Global, a);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn filter(&mut self, action: Action) {
+        let Some(Overlay::Filter { target, .. }) = &self.ui.overlay else {
+            return;
+        };
+        let target = *target;
+        match action {
+            Action::Back => {
+                self.set_filter(target, "");
+                self.ui.overlay = None;
+            }
+            Action::Confirm => self.ui.overlay = None,
+            _ => {}
+        }
+    }
+
+    fn reroute(&mut self, action: Action) {
+        let Some(Overlay::Reroute { task, agents, sel }) = &mut self.ui.overlay else {
+            return;
+        };
+        match action {
+            Action::Back => self.ui.overlay = None,
+            Action::Down => *sel = (*sel + 1).min(agents.len().saturating_sub(1)),
+            Action::Up => *sel = sel.saturating_sub(1),
+            Action::Confirm => {
+                let Some(agent) = agents.get(*sel).cloned() else {
+                    return;
+                };
+                let task = task.clone();
+                self.ui.overlay = None;
+                self.send(Command::Reroute { task, agent });
+            }
+            _ => {}
+        }
+    }
+
+    fn gate(&mut self, action: Action) {
+        let Some(Overlay::Gate { gate, scroll }) = &mut self.ui.overlay else {
+            return;
+        };
+        let gate = gate.clone();
+        match action {
+            Action::Back => self.ui.overlay = None,
+            Action::Down => *scroll = scroll.saturating_add(1),
+            Action::Up => *scroll = scroll.saturating_sub(1),
+            Action::PageDown => *scroll = scroll.saturating_add(10),
+            Action::PageUp => *scroll = scroll.saturating_sub(10),
+            Action::NextPane => {
+                let gates = &self.vm.gates;
+                if let Some(i) = gates.iter().position(|g| g.gate == gate) {
+                    let next = gates[(i + 1) % gates.len()].gate.clone();
+                    if let Some(Overlay::Gate { gate, scroll }) = &mut self.ui.overlay {
+                        *gate = next;
+                        *scroll = 0;
+                    }
+                }
+            }
+            Action::Approve => {
+                self.ui.overlay = None;
+                self.send(Command::GateDecision {
+                    gate,
+                    approve: true,
+                    comment: None,
+                });
+            }
+            Action::Deny => self.open_editor(EditorPurpose::DenyGate(gate)),
+            _ => {}
+        }
+    }
+
+    fn open_editor(&mut self, purpose: EditorPurpose) {
+        if self.commands.is_none() {
+            self.ui.flash("read-only replay: commands are off");
+            return;
+        }
+        let textarea = Box::new(editor::new_textarea(&purpose, &self.theme));
+        self.ui.overlay = Some(Overlay::Editor { purpose, textarea });
+    }
+
+    fn editor(&mut self, action: Action) {
+        let Some(Overlay::Editor { purpose, textarea }) = &self.ui.overlay else {
+            return;
+        };
+        match action {
+            Action::Back => self.ui.overlay = None,
+            Action::Submit => {
+                let lines = textarea.lines();
+                let text = lines.join("\n").trim().to_owned();
+                let cmd = match purpose {
+                    EditorPurpose::DenyGate(gate) => Command::GateDecision {
+                        gate: gate.clone(),
+                        approve: false,
+                        comment: (!text.is_empty()).then_some(text),
+                    },
+                    EditorPurpose::Inject => {
+                        let topic = lines
+                            .first()
+                            .map(|l| l.trim().to_owned())
+                            .unwrap_or_default();
+                        if topic.is_empty() {
+                            self.ui.flash("write the topic on the first line");
+                            return;
+                        }
+                        let body = lines[1..].join("\n").trim().to_owned();
+                        let payload = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                        Command::Emit { topic, payload }
+                    }
+                };
+                self.ui.overlay = None;
+                self.send(cmd);
+            }
+            _ => {}
+        }
+    }
+
+    fn confirm(&mut self, action: Action) {
+        let Some(Overlay::Confirm { kind }) = &self.ui.overlay else {
+            return;
+        };
+        let kind = kind.clone();
+        self.ui.overlay = None;
+        if action != Action::Confirm {
+            return;
+        }
+        match kind {
+            ConfirmKind::Quit => self.exit = Some(self.exit_status()),
+            ConfirmKind::CancelTask(task) => self.send(Command::Cancel { task: Some(task) }),
+        }
+    }
+
+    /// Sends a command to the engine, saying so (or why not) in the status bar.
+    fn send(&mut self, cmd: Command) {
+        let name = cmd.name();
+        match &self.commands {
+            None => self.ui.flash("read-only replay: commands are off"),
+            Some(tx) => match tx.send(cmd) {
+                Ok(()) => self.ui.flash(format!("sent {name}")),
+                Err(_) => self.ui.flash("the engine has stopped: command not sent"),
+            },
+        }
+    }
+
+    /// Handles a mouse event: click focuses a pane or tab and selects a task
+    /// row; the wheel scrolls the pane under the pointer.
+    pub fn handle_mouse(&mut self, m: MouseEvent) {
+        if self.ui.overlay.is_some() {
+            return;
+        }
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                if let Some(tabs) = self.ui.hits.tabs
+                    && m.row == tabs.y
+                {
+                    if let Some(p) = render::tab_at(tabs, m.column) {
+                        self.ui.focus = p;
+                    }
+                    return;
+                }
+                let Some((pane, inner)) = self.ui.hits.pane_at(m.column, m.row) else {
+                    return;
+                };
+                self.ui.focus = pane;
+                if pane == PaneId::Tasks && m.row > inner.y && m.row < inner.bottom() {
+                    self.ui.prepare(&self.vm);
+                    let h = inner.height.saturating_sub(1) as usize;
+                    let top = crate::tui::panes::tasks::top_row(&self.ui, h);
+                    let row = top + (m.row - inner.y - 1) as usize;
+                    if row < self.ui.task_rows.len() {
+                        self.ui.follow = false;
+                        self.ui.task_sel = row;
+                        self.ui.task_offset = top;
+                    }
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let Some((pane, _)) = self.ui.hits.pane_at(m.column, m.row) else {
+                    return;
+                };
+                let a = if m.kind == MouseEventKind::ScrollDown {
+                    Action::Down
+                } else {
+                    Action::Up
+                };
+                self.move_in(pane, a, WHEEL_ROWS);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

@@ -1,0 +1,33 @@
+//! Filter input for the bus or the task list, drawn above the status bar.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::tui::panes::put_line;
+use crate::tui::theme::Theme;
+use crate::tui::ui_state::FilterTarget;
+
+/// Draws the one-line filter prompt.
+pub fn render(area: Rect, buf: &mut Buffer, target: FilterTarget, input: &str, theme: &Theme) {
+    if area.height < 2 {
+        return;
+    }
+    let row = Rect::new(area.x, area.bottom() - 2, area.width, 1);
+    buf.set_style(row, theme.status_bar);
+    let what = match target {
+        FilterTarget::Bus => "filter bus",
+        FilterTarget::Tasks => "filter tasks",
+    };
+    put_line(
+        buf,
+        row,
+        0,
+        &Line::from(vec![
+            Span::styled(format!(" {what} /"), theme.key),
+            Span::styled(input, theme.status_bar),
+            Span::styled("▏", theme.accent),
+            Span::styled("   Enter keep · Esc clear", theme.status_bar),
+        ]),
+    );
+}

@@ -1,0 +1,88 @@
+//! Overlays drawn over the panes: help, command palette, filter, reroute
+//! picker, gate review, text editor and confirm dialogs.
+
+pub mod confirm;
+pub mod editor;
+pub mod filter;
+pub mod gate;
+pub mod help;
+pub mod palette;
+pub mod reroute;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Widget};
+
+use super::theme::Theme;
+use super::ui_state::{Overlay, UiState};
+use super::view_model::ViewModel;
+
+/// Draws the open overlay, if any.
+pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
+    let Some(o) = &ui.overlay else { return };
+    match o {
+        Overlay::Help { scroll } => help::render(area, buf, *scroll, theme),
+        Overlay::Palette { query, sel } => palette::render(area, buf, query, *sel, theme),
+        Overlay::Filter { target, input } => filter::render(area, buf, *target, input, theme),
+        Overlay::Reroute { task, agents, sel } => {
+            reroute::render(area, buf, vm, task, agents, *sel, theme)
+        }
+        Overlay::Gate { gate, scroll } => gate::render(area, buf, vm, gate, *scroll, theme),
+        Overlay::Editor { purpose, textarea } => {
+            editor::render(area, buf, purpose, textarea, theme)
+        }
+        Overlay::Confirm { kind } => confirm::render(area, buf, vm, kind, theme),
+    }
+}
+
+/// A rectangle of at most `w`×`h` centred in `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// Clears `r` and draws a popup frame titled `title`; returns the inner area.
+pub fn popup(
+    r: Rect,
+    buf: &mut Buffer,
+    title: &str,
+    footer: Option<Line<'_>>,
+    theme: &Theme,
+) -> Rect {
+    Clear.render(r, buf);
+    let mut block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(theme.border_focused)
+        .style(theme.text)
+        .title(Line::from(Span::styled(
+            format!(" {title} "),
+            theme.title_focused,
+        )));
+    if let Some(f) = footer {
+        block = block.title_bottom(f);
+    }
+    let inner = block.inner(r);
+    block.render(r, buf);
+    inner
+}
+
+/// A footer line of key hints for an overlay context, from the keymap.
+pub fn hints(context: super::keymap::Context, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    for b in super::keymap::bindings(context).filter(|b| b.hint) {
+        let key = super::keymap::keys_label(b);
+        spans.push(Span::styled(
+            key.split('/').next().unwrap_or_default().to_owned(),
+            theme.key,
+        ));
+        spans.push(Span::styled(format!(" {}  ", b.name), theme.muted));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,97 @@
+//! Reroute picker: the agents able to take the selected task.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use super::{centered, hints, popup};
+use crate::event::Id;
+use crate::tui::keymap::Context;
+use crate::tui::panes::{fill_row, fit, put_line};
+use crate::tui::theme::Theme;
+use crate::tui::view_model::ViewModel;
+
+/// Agents that may take `task`: those with its capability (all agents when
+/// it was addressed to a fixed agent), without its current agent.
+pub fn candidates(vm: &ViewModel, task: &str) -> Vec<Id> {
+    let Some(t) = vm.task(task) else {
+        return Vec::new();
+    };
+    vm.info
+        .capable_agents(t.capability.as_deref())
+        .filter(|a| t.agent.as_ref() != Some(&a.id))
+        .map(|a| a.id.clone())
+        .collect()
+}
+
+/// Draws the picker.
+pub fn render(
+    area: Rect,
+    buf: &mut Buffer,
+    vm: &ViewModel,
+    task: &str,
+    agents: &[Id],
+    sel: usize,
+    theme: &Theme,
+) {
+    let h = (agents.len() as u16 + 4).clamp(6, 20);
+    let r = centered(area, 60, h);
+    let inner = popup(
+        r,
+        buf,
+        "Reroute",
+        Some(hints(Context::Reroute, theme)),
+        theme,
+    );
+    if inner.height == 0 {
+        return;
+    }
+    let current = vm
+        .task(task)
+        .and_then(|t| t.agent.as_deref())
+        .unwrap_or("-");
+    put_line(
+        buf,
+        inner,
+        0,
+        &Line::from(vec![
+            Span::styled(task, theme.text),
+            Span::styled(format!(" (now on {current}) → "), theme.muted),
+        ]),
+    );
+    if agents.is_empty() {
+        put_line(
+            buf,
+            inner,
+            1,
+            &Line::styled("no other agent has the capability", theme.warn),
+        );
+        return;
+    }
+    let rows = inner.height.saturating_sub(1) as usize;
+    let top = crate::tui::panes::scroll_to_show(sel, 0, rows, agents.len());
+    for (y, id) in agents.iter().skip(top).take(rows).enumerate() {
+        let a = vm.agent(id);
+        let load = a.map_or(0, |a| a.active);
+        let role = vm
+            .info
+            .agents
+            .iter()
+            .find(|x| x.id == *id)
+            .map_or("", |x| x.role.as_str());
+        let row = 1 + y as u16;
+        put_line(
+            buf,
+            inner,
+            row,
+            &Line::from(vec![
+                Span::styled(fit(id, 18), theme.text),
+                Span::styled(fit(role, 12), theme.muted),
+                Span::styled(format!("{load} live"), theme.muted),
+            ]),
+        );
+        if top + y == sel {
+            fill_row(buf, inner, row, theme.selection);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Status bar: run badge, elapsed time, progress, throughput and key hints
+//! drawn from the keymap for the current context.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use super::{fmt_clock, fmt_tokens, put_line};
+use crate::tui::keymap::{self, Context};
+use crate::tui::theme::Theme;
+use crate::tui::ui_state::UiState;
+use crate::tui::view_model::ViewModel;
+
+/// Columns kept for key hints before optional statistics are added.
+const HINT_ROOM: usize = 34;
+
+/// Draws the one-row status bar.
+pub fn render(
+    area: Rect,
+    buf: &mut Buffer,
+    vm: &ViewModel,
+    ui: &UiState,
+    theme: &Theme,
+    context: Context,
+) {
+    if area.height == 0 {
+        return;
+    }
+    buf.set_style(area, theme.status_bar);
+    let width = area.width as usize;
+    let phase = vm.phase();
+    let badge = if vm.replay {
+        format!(" REPLAY · {} ", phase.label())
+    } else {
+        format!(" {} ", phase.label())
+    };
+    let mut spans = vec![
+        Span::styled(badge, theme.badge(phase, vm.replay)),
+        Span::styled(
+            format!(" {} ", fmt_clock(vm.elapsed_us(ui.now_us))),
+            theme.status_bar,
+        ),
+        Span::styled(
+            format!("{}/{} done", vm.completed, vm.tasks.len()),
+            theme.status_bar,
+        ),
+    ];
+    if vm.failed > 0 {
+        spans.push(Span::styled(
+            format!(" · {} failed", vm.failed),
+            theme.error,
+        ));
+    }
+    if !vm.gates.is_empty() {
+        spans.push(Span::styled(
+            format!(" · ⚑ {} gate", vm.gates.len()),
+            theme.warn,
+        ));
+    }
+    // Optional statistics, most useful first, only while hints keep their room.
+    let optional = [
+        (vm.in_progress > 0 && vm.ended.is_none()).then(|| format!(" · {} live", vm.in_progress)),
+        Some(format!(" · {} tok", fmt_tokens(vm.total_usage.total()))),
+        Some(format!(" · {:.0} tok/s", vm.recent_token_rate(10))),
+        Some(format!(
+            " · {:.1} tasks/min",
+            vm.tasks_per_minute(ui.now_us)
+        )),
+        ui.step_mode.then(|| " · step mode".to_owned()),
+    ];
+    let mut used: usize = spans.iter().map(Span::width).sum();
+    for s in optional.into_iter().flatten() {
+        let w = s.chars().count();
+        if used + w + HINT_ROOM > width {
+            break;
+        }
+        used += w;
+        spans.push(Span::styled(s, theme.status_bar));
+    }
+    spans.push(Span::raw("   "));
+    used += 3;
+    let room = width.saturating_sub(used);
+    if let Some(msg) = ui.current_flash() {
+        spans.push(Span::styled(msg.to_owned(), theme.warn));
+    } else {
+        // Whole hints only, in table order (the table lists the useful ones first).
+        let mut w = 0;
+        for b in keymap::bindings(context).filter(|b| b.hint) {
+            let key = b.keys[0].label();
+            let need = key.chars().count() + b.name.chars().count() + 3;
+            if w + need > room {
+                break;
+            }
+            w += need;
+            spans.push(Span::styled(key, theme.key));
+            spans.push(Span::styled(format!(" {}  ", b.name), theme.status_bar));
+        }
+    }
+    put_line(buf, area, 0, &Line::from(spans));
+}

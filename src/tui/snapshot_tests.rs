@@ -1,0 +1,284 @@
+//! Snapshot tests of every pane and overlay at two sizes, checked to look
+//! the same in two themes, plus styled snapshots of the whole screen.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::overlays::editor;
+use super::render;
+use super::test_support::{self, T0};
+use super::theme::Theme;
+use super::ui_state::{ConfirmKind, EditorPurpose, FilterTarget, Overlay, PaneId, UiState};
+use super::view_model::ViewModel;
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+fn screen(
+    w: u16,
+    h: u16,
+    theme: &Theme,
+    vm: &ViewModel,
+    setup: &dyn Fn(&mut UiState),
+) -> Terminal<TestBackend> {
+    let mut ui = UiState::default();
+    ui.now_us = T0 + 3_000_000;
+    setup(&mut ui);
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    term.draw(|f| render::draw(f, vm, &mut ui, theme))
+        .expect("draw");
+    term
+}
+
+/// Snapshots the text at both sizes and checks a second theme draws the same text.
+fn check(name: &str, vm: &ViewModel, setup: &dyn Fn(&mut UiState)) {
+    let dark = Theme::builtin("dark").expect("dark");
+    let hc = Theme::builtin("high-contrast").expect("high-contrast");
+    for (w, h) in SIZES {
+        let a = screen(w, h, &dark, vm, setup);
+        let b = screen(w, h, &hc, vm, setup);
+        let text = a.backend().to_string();
+        assert_eq!(
+            text,
+            b.backend().to_string(),
+            "{name} {w}x{h}: themes change colours, never content"
+        );
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn main_screen() {
+    check("main", &test_support::vm(), &|_| {});
+}
+
+#[test]
+fn every_pane_zoomed() {
+    let vm = test_support::vm();
+    for p in PaneId::ALL {
+        check(&format!("pane_{}", p.title().to_lowercase()), &vm, &|ui| {
+            ui.focus = p;
+            ui.zoom = true;
+        });
+    }
+}
+
+#[test]
+fn detail_of_a_held_failure() {
+    let vm = test_support::vm();
+    check("detail_failed", &vm, &|ui| {
+        ui.prepare(&vm);
+        ui.follow = false;
+        ui.focus = PaneId::Detail;
+        ui.zoom = true;
+        ui.task_sel = 3;
+    });
+}
+
+#[test]
+fn filtered_bus_and_tasks() {
+    let mut vm = test_support::vm();
+    vm.bus.set_filter("summarizer_b");
+    check("bus_filtered", &vm, &|ui| {
+        ui.focus = PaneId::Bus;
+        ui.zoom = true;
+    });
+    check("tasks_filtered", &vm, &|ui| {
+        ui.task_filter = "progress".into();
+        ui.focus = PaneId::Tasks;
+        ui.zoom = true;
+    });
+}
+
+/// A named way to set up the UI state.
+type Setup = (&'static str, Box<dyn Fn(&mut UiState)>);
+
+fn overlays() -> Vec<Setup> {
+    vec![
+        (
+            "help",
+            Box::new(|ui: &mut UiState| ui.overlay = Some(Overlay::Help { scroll: 0 })),
+        ),
+        (
+            "palette",
+            Box::new(|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Palette {
+                    query: "re".into(),
+                    sel: 1,
+                })
+            }),
+        ),
+        (
+            "filter",
+            Box::new(|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Filter {
+                    target: FilterTarget::Bus,
+                    input: "summ".into(),
+                })
+            }),
+        ),
+        (
+            "reroute",
+            Box::new(|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Reroute {
+                    task: "fanout/summarize[2]".into(),
+                    agents: vec![
+                        "researcher".into(),
+                        "summarizer_a".into(),
+                        "summarizer_b".into(),
+                    ],
+                    sel: 1,
+                })
+            }),
+        ),
+        (
+            "gate",
+            Box::new(|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Gate {
+                    gate: "review".into(),
+                    scroll: 0,
+                })
+            }),
+        ),
+        (
+            "editor",
+            Box::new(|ui: &mut UiState| {
+                let purpose = EditorPurpose::DenyGate("review".into());
+                let mut t = editor::new_textarea(&purpose, &Theme::monochrome());
+                t.insert_str("Cite every source.\nAdd the 2027 timeline.");
+                ui.overlay = Some(Overlay::Editor {
+                    purpose,
+                    textarea: Box::new(t),
+                });
+            }),
+        ),
+        (
+            "confirm_quit",
+            Box::new(|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Confirm {
+                    kind: ConfirmKind::Quit,
+                })
+            }),
+        ),
+        (
+            "confirm_cancel",
+            Box::new(|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Confirm {
+                    kind: ConfirmKind::CancelTask("fanout/summarize[3]".into()),
+                })
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn every_overlay() {
+    let vm = test_support::vm();
+    for (name, setup) in overlays() {
+        check(&format!("overlay_{name}"), &vm, &*setup);
+    }
+}
+
+#[test]
+fn styled_main_screen_in_two_themes() {
+    let vm = test_support::vm();
+    for name in ["dark", "light"] {
+        let t = screen(120, 40, &Theme::builtin(name).expect("theme"), &vm, &|_| {});
+        insta::assert_snapshot!(
+            format!("styled_main_{name}"),
+            format!("{:?}", t.backend().buffer())
+        );
+    }
+}
+
+#[test]
+fn monochrome_screen_uses_no_colour() {
+    let vm = test_support::vm();
+    let t = screen(120, 40, &Theme::monochrome(), &vm, &|ui| {
+        ui.overlay = Some(Overlay::Help { scroll: 0 })
+    });
+    for cell in t.backend().buffer().content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset);
+        assert_eq!(cell.bg, ratatui::style::Color::Reset);
+    }
+}
+
+#[test]
+fn empty_run_and_finished_replay() {
+    let empty = ViewModel::new(test_support::info());
+    check("empty", &empty, &|_| {});
+    let mut vm = test_support::vm();
+    vm.replay = true;
+    let mut s = test_support::Script::default();
+    s.now = vm.last_us + 1_000_000;
+    s.push(crate::event::EventKind::SessionEnded {
+        status: crate::event::RunStatus::Succeeded,
+        output: None,
+        error: None,
+        usage: vm.total_usage,
+        wall_ms: 4000.0,
+    });
+    vm.apply(&s.events[0]);
+    check("replay_done", &vm, &|_| {});
+}
+
+#[test]
+fn never_panics_at_any_size() {
+    let vm = test_support::vm();
+    let dark = Theme::builtin("dark").expect("dark");
+    let sizes = [
+        (0, 0),
+        (1, 1),
+        (2, 1),
+        (1, 5),
+        (5, 2),
+        (10, 3),
+        (20, 5),
+        (30, 8),
+        (99, 19),
+        (100, 20),
+        (100, 4),
+    ];
+    let mut setups = overlays();
+    for p in PaneId::ALL {
+        setups.push((
+            "pane",
+            Box::new(move |ui: &mut UiState| {
+                ui.focus = p;
+                ui.zoom = true;
+            }),
+        ));
+        setups.push(("pane", Box::new(move |ui: &mut UiState| ui.focus = p)));
+    }
+    for (w, h) in sizes {
+        for (_, setup) in &setups {
+            let _ = screen(w, h, &dark, &vm, &**setup);
+        }
+    }
+}
+
+#[test]
+fn big_run_frame_cost() {
+    let vm = test_support::big_vm();
+    let theme = Theme::builtin("dark").expect("dark");
+    let mut ui = UiState::default();
+    ui.now_us = T0 + 100_000_000;
+    let area = ratatui::layout::Rect::new(0, 0, 200, 60);
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    render::draw_buffer(area, &mut buf, &vm, &mut ui, &theme);
+    let n = 50;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        buf.reset();
+        render::draw_buffer(area, &mut buf, &vm, &mut ui, &theme);
+    }
+    let per_frame = start.elapsed() / n;
+    // The 2 ms budget is for optimised builds; unoptimised test builds run
+    // several times slower, so this guards against per-row or per-message
+    // work sneaking in (which would cost hundreds of ms at 100k messages).
+    assert!(
+        per_frame < std::time::Duration::from_millis(40),
+        "frame took {per_frame:?}"
+    );
+    eprintln!("200x60 frame with 100k bus messages: {per_frame:?} (debug build)");
+    assert!(buf.content().iter().any(|c| c.symbol() == "w"));
+}

@@ -1,0 +1,339 @@
+//! UI state: focus, selection, scroll positions, overlays and render caches.
+//!
+//! Everything here is about *looking at* the run; nothing in it changes the
+//! run. Panes read it; only the app loop writes it.
+
+use ratatui::layout::Rect;
+use ratatui_textarea::TextArea;
+
+use super::panes::graph::GraphLayout;
+use super::view_model::ViewModel;
+use crate::event::Id;
+
+/// The six panes, numbered as the `1`–`6` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaneId {
+    /// Agent graph.
+    Graph,
+    /// Bus traffic.
+    Bus,
+    /// Task list.
+    Tasks,
+    /// Selected task's detail.
+    Detail,
+    /// Token usage.
+    Budgets,
+    /// Debate transcript.
+    Debate,
+}
+
+impl PaneId {
+    /// All panes in key order.
+    pub const ALL: [PaneId; 6] = [
+        PaneId::Graph,
+        PaneId::Bus,
+        PaneId::Tasks,
+        PaneId::Detail,
+        PaneId::Budgets,
+        PaneId::Debate,
+    ];
+
+    /// The pane for key `n` (1-based).
+    pub fn from_number(n: u8) -> Option<PaneId> {
+        PaneId::ALL.get((n as usize).checked_sub(1)?).copied()
+    }
+
+    /// 1-based number.
+    pub fn number(self) -> u8 {
+        PaneId::ALL
+            .iter()
+            .position(|p| *p == self)
+            .map_or(1, |i| i as u8 + 1)
+    }
+
+    /// Title.
+    pub fn title(self) -> &'static str {
+        match self {
+            PaneId::Graph => "Graph",
+            PaneId::Bus => "Bus",
+            PaneId::Tasks => "Tasks",
+            PaneId::Detail => "Detail",
+            PaneId::Budgets => "Tokens",
+            PaneId::Debate => "Debate",
+        }
+    }
+
+    /// Next pane (wrapping); `back` goes the other way.
+    pub fn cycle(self, back: bool) -> PaneId {
+        let i = self.number() as usize - 1;
+        let n = PaneId::ALL.len();
+        PaneId::ALL[if back { (i + n - 1) % n } else { (i + 1) % n }]
+    }
+}
+
+/// What a filter applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterTarget {
+    /// Bus messages.
+    Bus,
+    /// Tasks.
+    Tasks,
+}
+
+/// What the editor's text is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditorPurpose {
+    /// Comment for denying a gate.
+    DenyGate(Id),
+    /// A bus message: first line the topic, the rest the payload.
+    Inject,
+}
+
+/// What a confirm dialog guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmKind {
+    /// Quit while the run is live.
+    Quit,
+    /// Cancel one task.
+    CancelTask(Id),
+}
+
+/// The overlay on top of the panes, if any.
+pub enum Overlay {
+    /// Key help.
+    Help {
+        /// Scroll offset.
+        scroll: u16,
+    },
+    /// Command palette.
+    Palette {
+        /// Query typed so far.
+        query: String,
+        /// Highlighted match.
+        sel: usize,
+    },
+    /// Filter input.
+    Filter {
+        /// Bus or tasks.
+        target: FilterTarget,
+        /// Text typed so far.
+        input: String,
+    },
+    /// Reroute picker.
+    Reroute {
+        /// Task to move.
+        task: Id,
+        /// Candidate agents.
+        agents: Vec<Id>,
+        /// Highlighted agent.
+        sel: usize,
+    },
+    /// Gate review.
+    Gate {
+        /// Gate under review.
+        gate: Id,
+        /// Artifact scroll.
+        scroll: u16,
+    },
+    /// Text editor.
+    Editor {
+        /// What the text is for.
+        purpose: EditorPurpose,
+        /// The widget.
+        textarea: Box<TextArea<'static>>,
+    },
+    /// Yes/no question.
+    Confirm {
+        /// What is being confirmed.
+        kind: ConfirmKind,
+    },
+}
+
+/// Where things were drawn last frame (for the mouse and paging).
+#[derive(Debug, Clone, Default)]
+pub struct HitMap {
+    /// Inner area of each visible pane (inside its border).
+    pub panes: Vec<(PaneId, Rect)>,
+    /// Tab bar, in single-pane mode.
+    pub tabs: Option<Rect>,
+}
+
+impl HitMap {
+    /// The pane at a screen cell.
+    pub fn pane_at(&self, x: u16, y: u16) -> Option<(PaneId, Rect)> {
+        self.panes.iter().copied().find(|(_, r)| {
+            // The border belongs to the pane too.
+            let outer = Rect::new(
+                r.x.saturating_sub(1),
+                r.y.saturating_sub(1),
+                r.width + 2,
+                r.height + 2,
+            );
+            x >= outer.x && x < outer.right() && y >= outer.y && y < outer.bottom()
+        })
+    }
+
+    /// Inner height of a pane (page size for PgUp/PgDn).
+    pub fn height(&self, p: PaneId) -> usize {
+        self.panes
+            .iter()
+            .find(|(id, _)| *id == p)
+            .map_or(10, |(_, r)| r.height.max(1) as usize)
+    }
+}
+
+/// Cached detail text of the selected task.
+#[derive(Debug, Clone, Default)]
+pub struct DetailCache {
+    /// Task id and version it was built from.
+    pub key: Option<(Id, u64)>,
+    /// Pre-built lines.
+    pub lines: Vec<(super::panes::detail::Mark, String)>,
+}
+
+/// Everything about how the run is being looked at.
+pub struct UiState {
+    /// Focused pane.
+    pub focus: PaneId,
+    /// Focused pane fills the screen.
+    pub zoom: bool,
+    /// Wall clock used for elapsed times this frame (µs since the epoch).
+    pub now_us: u64,
+    /// Selected row in [`UiState::task_rows`].
+    pub task_sel: usize,
+    /// First task row shown.
+    pub task_offset: usize,
+    /// Task filter (lower-case), empty for none.
+    pub task_filter: String,
+    /// Indices into `vm.tasks` passing the filter (rebuilt by [`UiState::prepare`]).
+    pub task_rows: Vec<usize>,
+    /// Keep the newest bus message and task in view.
+    pub follow: bool,
+    /// First bus row shown when not following.
+    pub bus_top: usize,
+    /// Detail scroll.
+    pub detail_scroll: u16,
+    /// Graph scroll (rows).
+    pub graph_scroll: usize,
+    /// Graph rows, computed once per topology.
+    pub graph: Option<GraphLayout>,
+    /// Detail text cache.
+    pub detail: DetailCache,
+    /// Open overlay.
+    pub overlay: Option<Overlay>,
+    /// A short message shown in the status bar until `flash_until_us`.
+    pub flash: Option<(String, u64)>,
+    /// Debate step mode requested.
+    pub step_mode: bool,
+    /// Where things were drawn.
+    pub hits: HitMap,
+    /// Commands are possible (false in replay).
+    pub can_command: bool,
+    task_key: (u64, usize),
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        UiState {
+            focus: PaneId::Tasks,
+            zoom: false,
+            now_us: 0,
+            task_sel: 0,
+            task_offset: 0,
+            task_filter: String::new(),
+            task_rows: Vec::new(),
+            follow: true,
+            bus_top: 0,
+            detail_scroll: 0,
+            graph_scroll: 0,
+            graph: None,
+            detail: DetailCache::default(),
+            overlay: None,
+            flash: None,
+            step_mode: false,
+            hits: HitMap::default(),
+            can_command: true,
+            task_key: (u64::MAX, usize::MAX),
+        }
+    }
+}
+
+impl UiState {
+    /// Brings caches up to date with the view model; call before drawing.
+    pub fn prepare(&mut self, vm: &ViewModel) {
+        if self.graph.as_ref().is_none_or(|g| !g.fits(&vm.info)) {
+            self.graph = Some(GraphLayout::build(&vm.info));
+        }
+        let key = (vm.generation, self.task_filter.len());
+        if key != self.task_key {
+            self.task_key = key;
+            let f = self.task_filter.as_str();
+            self.task_rows.clear();
+            self.task_rows.extend(
+                vm.tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| task_matches(t, f))
+                    .map(|(i, _)| i),
+            );
+            if self.follow && !self.task_rows.is_empty() {
+                // Follow the newest live task (or the newest task when none is live).
+                let live = self
+                    .task_rows
+                    .iter()
+                    .rposition(|&i| vm.tasks[i].state == crate::event::TaskState::InProgress);
+                self.task_sel = live.unwrap_or(self.task_rows.len() - 1);
+            }
+        }
+        self.task_sel = self.task_sel.min(self.task_rows.len().saturating_sub(1));
+        let sel = self.selected_task(vm).map(|t| (t.id.clone(), t.version));
+        if sel != self.detail.key {
+            self.detail.lines = match self.selected_task(vm) {
+                Some(t) => super::panes::detail::build_lines(t, vm),
+                None => Vec::new(),
+            };
+            if sel.as_ref().map(|s| &s.0) != self.detail.key.as_ref().map(|k| &k.0) {
+                self.detail_scroll = 0;
+            }
+            self.detail.key = sel;
+        }
+    }
+
+    /// Forces the task list to be rebuilt (after the filter changed).
+    pub fn invalidate_tasks(&mut self) {
+        self.task_key = (u64::MAX, usize::MAX);
+    }
+
+    /// The selected task.
+    pub fn selected_task<'a>(
+        &self,
+        vm: &'a ViewModel,
+    ) -> Option<&'a crate::tui::view_model::TaskView> {
+        self.task_rows
+            .get(self.task_sel)
+            .and_then(|&i| vm.tasks.get(i))
+    }
+
+    /// Shows a message in the status bar for a few seconds.
+    pub fn flash(&mut self, msg: impl Into<String>) {
+        self.flash = Some((msg.into(), self.now_us + 4_000_000));
+    }
+
+    /// The flash message, if still current.
+    pub fn current_flash(&self) -> Option<&str> {
+        self.flash
+            .as_ref()
+            .filter(|(_, until)| *until > self.now_us)
+            .map(|(m, _)| m.as_str())
+    }
+}
+
+fn task_matches(t: &crate::tui::view_model::TaskView, needle: &str) -> bool {
+    use crate::tui::view_model::contains_ci as c;
+    needle.is_empty()
+        || c(&t.id, needle)
+        || c(&t.title, needle)
+        || c(t.state.as_str(), needle)
+        || t.agent.as_deref().is_some_and(|a| c(a, needle))
+        || c(&t.node_id, needle)
+}

@@ -1,0 +1,211 @@
+//! Bus traffic stored compactly: 100k+ messages must fit and filter fast.
+//!
+//! Agent, topic and kind strings repeat endlessly, so they are interned to
+//! `u32` symbols; each row keeps a one-line summary (truncated) and the full
+//! payloads live in a parallel `Vec` indexed by row. A filter keeps a list of
+//! matching row indices that grows incrementally as messages arrive.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::event::BusMessage;
+
+/// Symbol meaning "no string" (e.g. a broadcast with no recipient).
+pub const NONE_SYM: u32 = u32::MAX;
+/// Longest summary kept per row, in characters.
+const SUMMARY_CHARS: usize = 120;
+
+/// Interns repeated strings.
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    map: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Interner {
+    /// The symbol for `s`, adding it if new.
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let a: Arc<str> = Arc::from(s);
+        let i = self.names.len() as u32;
+        self.names.push(a.clone());
+        self.map.insert(a, i);
+        i
+    }
+
+    /// The string for a symbol (`""` for [`NONE_SYM`] or unknown).
+    pub fn get(&self, sym: u32) -> &str {
+        self.names.get(sym as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    /// Number of distinct strings.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// One message, compactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusRow {
+    /// Message id.
+    pub id: u64,
+    /// Microseconds since the session start.
+    pub offset_us: u64,
+    /// Sender symbol.
+    pub from: u32,
+    /// Recipient symbol or [`NONE_SYM`].
+    pub to: u32,
+    /// Topic symbol.
+    pub topic: u32,
+    /// Kind symbol.
+    pub kind: u32,
+    /// One-line payload summary, at most `SUMMARY_CHARS` characters.
+    pub summary: Box<str>,
+}
+
+/// All bus messages of the run, with an incremental filter.
+#[derive(Debug, Clone, Default)]
+pub struct BusLog {
+    /// Interned strings.
+    pub strings: Interner,
+    /// Rows, oldest first.
+    pub rows: Vec<BusRow>,
+    /// Full payloads, parallel to `rows`.
+    pub payloads: Vec<Value>,
+    filter: Option<String>,
+    matches: Vec<u32>,
+}
+
+impl BusLog {
+    /// Appends a message.
+    pub fn push(&mut self, m: &BusMessage, session_start_us: u64) {
+        let row = BusRow {
+            id: m.id,
+            offset_us: m.ts.saturating_sub(session_start_us),
+            from: self.strings.intern(&m.from),
+            to: m.to.as_deref().map_or(NONE_SYM, |t| self.strings.intern(t)),
+            topic: self.strings.intern(&m.topic),
+            kind: self.strings.intern(&m.kind),
+            summary: summarize(&m.payload).into_boxed_str(),
+        };
+        if let Some(f) = &self.filter
+            && self.row_matches(&row, f)
+        {
+            self.matches.push(self.rows.len() as u32);
+        }
+        self.rows.push(row);
+        self.payloads.push(m.payload.clone());
+    }
+
+    /// Sets (or, with an empty needle, clears) the case-insensitive filter.
+    /// Matches sender, recipient, topic, kind and summary.
+    pub fn set_filter(&mut self, needle: &str) {
+        let needle = needle.trim().to_lowercase();
+        if needle.is_empty() {
+            self.filter = None;
+            self.matches = Vec::new();
+            return;
+        }
+        if self.filter.as_deref() == Some(needle.as_str()) {
+            return;
+        }
+        let matches = (0..self.rows.len())
+            .filter(|&i| self.row_matches(&self.rows[i], &needle))
+            .map(|i| i as u32)
+            .collect();
+        self.matches = matches;
+        self.filter = Some(needle);
+    }
+
+    /// The active filter, lower-cased.
+    pub fn filter(&self) -> Option<&str> {
+        self.filter.as_deref()
+    }
+
+    /// Number of visible rows (all rows, or the filter's matches).
+    pub fn visible_len(&self) -> usize {
+        if self.filter.is_some() {
+            self.matches.len()
+        } else {
+            self.rows.len()
+        }
+    }
+
+    /// Row index of the `n`th visible row.
+    pub fn visible_row(&self, n: usize) -> Option<usize> {
+        if self.filter.is_some() {
+            self.matches.get(n).map(|&i| i as usize)
+        } else if n < self.rows.len() {
+            Some(n)
+        } else {
+            None
+        }
+    }
+
+    fn row_matches(&self, row: &BusRow, needle: &str) -> bool {
+        let s = &self.strings;
+        contains_ci(s.get(row.from), needle)
+            || (row.to != NONE_SYM && contains_ci(s.get(row.to), needle))
+            || contains_ci(s.get(row.topic), needle)
+            || contains_ci(s.get(row.kind), needle)
+            || contains_ci(&row.summary, needle)
+    }
+}
+
+/// Case-insensitive substring test without allocating; `needle` is lower-case.
+pub fn contains_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if needle.is_ascii() {
+        let h = hay.as_bytes();
+        let n = needle.as_bytes();
+        return h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    hay.to_lowercase().contains(needle)
+}
+
+/// A one-line summary of a payload: strings as they are, objects as their
+/// most telling field or compact JSON, whitespace collapsed, truncated.
+pub fn summarize(v: &Value) -> String {
+    let raw = match v {
+        Value::String(s) => s.clone(),
+        Value::Object(m) => {
+            let pick = ["summary", "text", "content", "message", "output", "title"]
+                .iter()
+                .find_map(|k| m.get(*k).and_then(Value::as_str));
+            match pick {
+                Some(s) => s.to_owned(),
+                None => v.to_string(),
+            }
+        }
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut out = String::with_capacity(raw.len().min(SUMMARY_CHARS * 4));
+    let mut n = 0;
+    let mut last_space = false;
+    for c in raw.chars() {
+        let c = if c.is_whitespace() { ' ' } else { c };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        if n == SUMMARY_CHARS - 1 {
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+        n += 1;
+    }
+    out
+}

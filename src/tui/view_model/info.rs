@@ -1,0 +1,133 @@
+//! The static facts the cockpit needs from a workflow, extracted once.
+//!
+//! Keeping this small copy (ids, titles, kinds, containment children, agent
+//! capabilities) means panes never reach into the engine's compiled model.
+
+use std::collections::HashMap;
+
+use crate::event::Id;
+use crate::workflow::model::{NodeKind, Target, Workflow};
+
+/// One node of the containment tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    /// Node id.
+    pub id: Id,
+    /// Title.
+    pub title: String,
+    /// Kind name as written in files (`agent`, `map`...).
+    pub kind: &'static str,
+    /// Containment children, in order.
+    pub children: Vec<usize>,
+    /// Who runs it, for agent nodes: an agent id or `cap:<capability>`.
+    pub runner: Option<String>,
+}
+
+/// One agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentInfo {
+    /// Agent id.
+    pub id: Id,
+    /// Role.
+    pub role: String,
+    /// Model name.
+    pub model: String,
+    /// Capabilities.
+    pub capabilities: Vec<String>,
+}
+
+/// Workflow facts for the view model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkflowInfo {
+    /// Workflow name.
+    pub name: String,
+    /// Entry node index.
+    pub entry: usize,
+    /// Nodes in declaration order.
+    pub nodes: Vec<NodeInfo>,
+    /// Agents in declaration order.
+    pub agents: Vec<AgentInfo>,
+    node_index: HashMap<Id, usize>,
+}
+
+impl WorkflowInfo {
+    /// Builds the info from parts (indices in `children` refer to `nodes`).
+    pub fn new(
+        name: impl Into<String>,
+        entry: usize,
+        nodes: Vec<NodeInfo>,
+        agents: Vec<AgentInfo>,
+    ) -> Self {
+        let node_index = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        WorkflowInfo {
+            name: name.into(),
+            entry,
+            nodes,
+            agents,
+            node_index,
+        }
+    }
+
+    /// Extracts the info from a compiled workflow.
+    pub fn from_workflow(wf: &Workflow) -> Self {
+        let nodes = wf
+            .nodes
+            .iter()
+            .map(|n| NodeInfo {
+                id: n.id.clone(),
+                title: n.title.clone(),
+                kind: n.kind.name(),
+                children: n
+                    .kind
+                    .children()
+                    .into_iter()
+                    .filter(|&c| c < wf.nodes.len())
+                    .collect(),
+                runner: match &n.kind {
+                    NodeKind::Agent {
+                        target: Target::Agent(a),
+                        ..
+                    } => wf.agents.get(*a).map(|a| a.id.to_string()),
+                    NodeKind::Agent {
+                        target: Target::Capability(c),
+                        ..
+                    } => Some(format!("cap:{c}")),
+                    NodeKind::Plan { planner, .. } => {
+                        wf.agents.get(*planner).map(|a| a.id.to_string())
+                    }
+                    _ => None,
+                },
+            })
+            .collect();
+        let agents = wf
+            .agents
+            .iter()
+            .map(|a| AgentInfo {
+                id: a.id.clone(),
+                role: a.role.clone(),
+                model: a.model.clone(),
+                capabilities: a.capabilities.clone(),
+            })
+            .collect();
+        WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents)
+    }
+
+    /// Node index by id.
+    pub fn node(&self, id: &str) -> Option<usize> {
+        self.node_index.get(id).copied()
+    }
+
+    /// Agents able to take a task needing `capability` (all agents when `None`).
+    pub fn capable_agents<'a>(
+        &'a self,
+        capability: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a AgentInfo> + 'a {
+        self.agents
+            .iter()
+            .filter(move |a| capability.is_none_or(|c| a.capabilities.iter().any(|x| x == c)))
+    }
+}

@@ -1,0 +1,878 @@
+//! The cockpit's view model: a pure fold of the [`Event`] stream.
+//!
+//! [`ViewModel::apply`] is the only way state changes, so a live run and a
+//! replay of its session file produce the same screen. Adding an event kind
+//! is one match arm in [`ViewModel::apply`].
+
+mod bus;
+mod info;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+pub use bus::{BusLog, BusRow, Interner, NONE_SYM, contains_ci, summarize};
+pub use info::{AgentInfo, NodeInfo, WorkflowInfo};
+
+use crate::event::{ErrorKind, Event, EventKind, Id, NodeState, RunStatus, TaskState, Usage};
+
+/// Most notices kept; older ones are dropped (the session file has them all).
+const MAX_NOTICES: usize = 1_000;
+/// Most history entries kept per task.
+const MAX_TASK_HISTORY: usize = 200;
+/// Seconds of token-rate history kept for the sparkline.
+const RATE_WINDOW_SECS: usize = 600;
+
+/// What the run is doing, as the status badge says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunPhase {
+    /// No `session_started` yet.
+    Starting,
+    /// Dispatching work.
+    Running,
+    /// Paused by a command.
+    Paused,
+    /// A human gate waits for a decision.
+    WaitingForYou,
+    /// Ended successfully.
+    Done,
+    /// Ended with a failure.
+    Failed,
+    /// Cancelled by a command.
+    Cancelled,
+    /// Stopped from outside; resumable.
+    Interrupted,
+}
+
+impl RunPhase {
+    /// Upper-case badge text.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunPhase::Starting => "STARTING",
+            RunPhase::Running => "RUNNING",
+            RunPhase::Paused => "PAUSED",
+            RunPhase::WaitingForYou => "WAITING FOR YOU",
+            RunPhase::Done => "DONE",
+            RunPhase::Failed => "FAILED",
+            RunPhase::Cancelled => "CANCELLED",
+            RunPhase::Interrupted => "INTERRUPTED",
+        }
+    }
+
+    /// True while the engine may still do work (quitting should ask first).
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            RunPhase::Starting | RunPhase::Running | RunPhase::Paused | RunPhase::WaitingForYou
+        )
+    }
+}
+
+/// One failed attempt of a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskError {
+    /// Attempt number.
+    pub attempt: u32,
+    /// Error class.
+    pub kind: ErrorKind,
+    /// Message.
+    pub message: String,
+}
+
+/// One line of a task's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// Event time, µs since the epoch.
+    pub ts: u64,
+    /// What happened, in words.
+    pub text: String,
+}
+
+/// Everything the cockpit knows about one task.
+#[derive(Debug, Clone)]
+pub struct TaskView {
+    /// Task id.
+    pub id: Id,
+    /// Owning node id.
+    pub node_id: Id,
+    /// Owning node's index in [`WorkflowInfo::nodes`], when known.
+    pub node: Option<usize>,
+    /// Parent task (plan subtasks).
+    pub parent: Option<Id>,
+    /// Title.
+    pub title: String,
+    /// Current state.
+    pub state: TaskState,
+    /// Current (or last) agent.
+    pub agent: Option<Id>,
+    /// Capability it was dispatched by.
+    pub capability: Option<String>,
+    /// Priority 1–5.
+    pub priority: u8,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Tokens spent (sum of LLM responses; the completion total once known).
+    pub usage: Usage,
+    /// Creation time.
+    pub created_us: u64,
+    /// First assignment time.
+    pub started_us: Option<u64>,
+    /// Completion or failure time.
+    pub finished_us: Option<u64>,
+    /// Engine-reported duration, once completed.
+    pub duration_ms: Option<f64>,
+    /// Input.
+    pub input: Value,
+    /// Output, once completed.
+    pub output: Option<Value>,
+    /// Failed attempts.
+    pub errors: Vec<TaskError>,
+    /// True while a failed task waits for retry/reroute/cancel.
+    pub held: bool,
+    /// What happened to it, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// Bumped on every change (lets renderers cache derived text).
+    pub version: u64,
+}
+
+impl TaskView {
+    /// Run time in ms: engine-reported when done, else measured up to `now_us`.
+    pub fn elapsed_ms(&self, now_us: u64) -> Option<f64> {
+        if let Some(d) = self.duration_ms {
+            return Some(d);
+        }
+        let start = self.started_us?;
+        let end = self.finished_us.unwrap_or(now_us);
+        Some(end.saturating_sub(start) as f64 / 1000.0)
+    }
+}
+
+/// Live state of one workflow node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeView {
+    /// State.
+    pub state: NodeState,
+    /// `[done, total]` for fan-out nodes.
+    pub progress: Option<[u32; 2]>,
+    /// Tasks of this node currently in progress.
+    pub active: u32,
+    /// Last agent assigned a task of this node.
+    pub last_agent: Option<Id>,
+    /// Tasks created for this node.
+    pub tasks: u32,
+}
+
+/// Per-agent counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentView {
+    /// Agent id.
+    pub id: Id,
+    /// Tokens spent.
+    pub usage: Usage,
+    /// Tasks in progress now.
+    pub active: u32,
+    /// Tasks completed.
+    pub completed: u32,
+    /// Tasks failed.
+    pub failed: u32,
+    /// Provider calls made.
+    pub calls: u32,
+}
+
+/// A human gate waiting for a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateView {
+    /// Gate id (the gate's task id).
+    pub gate: Id,
+    /// Gate node id.
+    pub node: Id,
+    /// Artifact under review.
+    pub artifact: Value,
+    /// Artifact pretty-printed once, split into lines (the review overlay scrolls it).
+    pub artifact_lines: Vec<String>,
+    /// Revision number.
+    pub revision: u32,
+    /// When it opened.
+    pub opened_us: u64,
+}
+
+/// Severity of a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Information.
+    Info,
+    /// Something looks wrong.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// One line for the notices log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// Time.
+    pub ts: u64,
+    /// Severity.
+    pub level: Level,
+    /// Text.
+    pub message: String,
+}
+
+/// The folded state of a run, rendered by the panes.
+#[derive(Debug, Clone)]
+pub struct ViewModel {
+    /// Static workflow facts (topology, agents).
+    pub info: WorkflowInfo,
+    /// True when fed from a recorded session (read-only).
+    pub replay: bool,
+    /// Session id, once started.
+    pub session: Option<Id>,
+    /// Seed, once started.
+    pub seed: Option<u64>,
+    /// First event time.
+    pub started_us: Option<u64>,
+    /// Latest event time.
+    pub last_us: u64,
+    /// Final status, once ended.
+    pub ended: Option<RunStatus>,
+    /// Failure reason at the end.
+    pub end_error: Option<String>,
+    /// Paused by a command.
+    pub paused: bool,
+    /// Tasks in creation order.
+    pub tasks: Vec<TaskView>,
+    task_index: HashMap<Id, usize>,
+    /// Node states, parallel to `info.nodes`.
+    pub nodes: Vec<NodeView>,
+    /// Agents, parallel to `info.agents` plus any met only in events.
+    pub agents: Vec<AgentView>,
+    agent_index: HashMap<Id, usize>,
+    /// Every bus message, compactly.
+    pub bus: BusLog,
+    /// Sum of all usage.
+    pub total_usage: Usage,
+    /// Open gates, oldest first.
+    pub gates: Vec<GateView>,
+    /// Notices, oldest first (capped).
+    pub notices: Vec<Notice>,
+    /// Tokens per second since the start, one bucket per second (last `RATE_WINDOW_SECS`).
+    pub token_rate: Vec<u64>,
+    /// Second index (from the start) of `token_rate[0]`.
+    pub token_rate_origin: u64,
+    /// Tasks completed.
+    pub completed: u32,
+    /// Tasks failed.
+    pub failed: u32,
+    /// Tasks in progress.
+    pub in_progress: u32,
+    /// Last event sequence number applied.
+    pub last_seq: u64,
+    /// Bumped on every applied event.
+    pub generation: u64,
+}
+
+impl ViewModel {
+    /// An empty view model for a workflow.
+    pub fn new(info: WorkflowInfo) -> Self {
+        let nodes = info
+            .nodes
+            .iter()
+            .map(|_| NodeView {
+                state: NodeState::Pending,
+                progress: None,
+                active: 0,
+                last_agent: None,
+                tasks: 0,
+            })
+            .collect();
+        let mut vm = ViewModel {
+            replay: false,
+            session: None,
+            seed: None,
+            started_us: None,
+            last_us: 0,
+            ended: None,
+            end_error: None,
+            paused: false,
+            tasks: Vec::new(),
+            task_index: HashMap::new(),
+            nodes,
+            agents: Vec::new(),
+            agent_index: HashMap::new(),
+            bus: BusLog::default(),
+            total_usage: Usage::default(),
+            gates: Vec::new(),
+            notices: Vec::new(),
+            token_rate: Vec::new(),
+            token_rate_origin: 0,
+            completed: 0,
+            failed: 0,
+            in_progress: 0,
+            last_seq: 0,
+            generation: 0,
+            info,
+        };
+        let ids: Vec<Id> = vm.info.agents.iter().map(|a| a.id.clone()).collect();
+        for id in ids {
+            vm.agent_slot(&id);
+        }
+        vm
+    }
+
+    /// The badge state.
+    pub fn phase(&self) -> RunPhase {
+        match self.ended {
+            Some(RunStatus::Succeeded) => RunPhase::Done,
+            Some(RunStatus::Failed) => RunPhase::Failed,
+            Some(RunStatus::Cancelled) => RunPhase::Cancelled,
+            Some(RunStatus::Interrupted) => RunPhase::Interrupted,
+            None if self.started_us.is_none() => RunPhase::Starting,
+            None if !self.gates.is_empty() => RunPhase::WaitingForYou,
+            None if self.paused => RunPhase::Paused,
+            None => RunPhase::Running,
+        }
+    }
+
+    /// Run time in µs: up to the end, or up to `now_us` while live (replays
+    /// use the last event time so a paused replay does not keep counting).
+    pub fn elapsed_us(&self, now_us: u64) -> u64 {
+        let Some(start) = self.started_us else {
+            return 0;
+        };
+        let end = if self.ended.is_some() || self.replay {
+            self.last_us
+        } else {
+            now_us.max(self.last_us)
+        };
+        end.saturating_sub(start)
+    }
+
+    /// The time to measure running things against: `now_us` while live, the
+    /// last event time once ended or in a replay (so a finished run's clocks stop).
+    pub fn clock(&self, now_us: u64) -> u64 {
+        if self.ended.is_some() || self.replay {
+            self.last_us
+        } else {
+            now_us.max(self.last_us)
+        }
+    }
+
+    /// Tokens per second over the last `secs` complete seconds of the run.
+    pub fn recent_token_rate(&self, secs: usize) -> f64 {
+        let n = self.token_rate.len();
+        if n == 0 || secs == 0 {
+            return 0.0;
+        }
+        let take = secs.min(n);
+        let sum: u64 = self.token_rate[n - take..].iter().sum();
+        sum as f64 / take as f64
+    }
+
+    /// Completed tasks per minute over the whole run so far.
+    pub fn tasks_per_minute(&self, now_us: u64) -> f64 {
+        let el = self.elapsed_us(now_us) as f64 / 60e6;
+        if el <= 0.0 {
+            0.0
+        } else {
+            self.completed as f64 / el
+        }
+    }
+
+    /// A task by id.
+    pub fn task(&self, id: &str) -> Option<&TaskView> {
+        self.task_index.get(id).map(|&i| &self.tasks[i])
+    }
+
+    /// Index of a task by id.
+    pub fn task_position(&self, id: &str) -> Option<usize> {
+        self.task_index.get(id).copied()
+    }
+
+    /// Agent counters by id.
+    pub fn agent(&self, id: &str) -> Option<&AgentView> {
+        self.agent_index.get(id).map(|&i| &self.agents[i])
+    }
+
+    /// Folds one event into the model.
+    pub fn apply(&mut self, ev: &Event) {
+        self.generation += 1;
+        self.last_seq = self.last_seq.max(ev.seq);
+        self.last_us = self.last_us.max(ev.ts);
+        if self.started_us.is_none() {
+            self.started_us = Some(ev.ts);
+        }
+        let ts = ev.ts;
+        match &ev.kind {
+            EventKind::SessionStarted { seed, .. } => {
+                self.session = Some(ev.session.clone());
+                self.seed = Some(*seed);
+                self.started_us = Some(ts);
+            }
+            EventKind::SessionEnded {
+                status,
+                error,
+                usage,
+                ..
+            } => {
+                self.ended = Some(*status);
+                self.end_error = error.clone();
+                self.gates.clear();
+                // The engine's total is authoritative (it includes calls whose
+                // responses we may not have seen, e.g. after a resume).
+                if usage.total() > self.total_usage.total() {
+                    self.total_usage = *usage;
+                }
+            }
+            EventKind::NodeStateChanged {
+                node,
+                state,
+                progress,
+            } => {
+                if let Some(i) = self.info.node(node) {
+                    let n = &mut self.nodes[i];
+                    n.state = *state;
+                    if progress.is_some() {
+                        n.progress = *progress;
+                    }
+                }
+            }
+            EventKind::TaskCreated {
+                task,
+                node,
+                parent,
+                title,
+                agent,
+                capability,
+                priority,
+                input,
+            } => {
+                let node_idx = self.info.node(node);
+                if let Some(i) = node_idx {
+                    self.nodes[i].tasks += 1;
+                }
+                let view = TaskView {
+                    id: task.clone(),
+                    node_id: node.clone(),
+                    node: node_idx,
+                    parent: parent.clone(),
+                    title: title.clone(),
+                    state: TaskState::Pending,
+                    agent: agent.clone(),
+                    capability: capability.clone(),
+                    priority: *priority,
+                    attempts: 0,
+                    usage: Usage::default(),
+                    created_us: ts,
+                    started_us: None,
+                    finished_us: None,
+                    duration_ms: None,
+                    input: input.clone(),
+                    output: None,
+                    errors: Vec::new(),
+                    held: false,
+                    history: Vec::new(),
+                    version: 0,
+                };
+                // A task id seen again (a loop re-entering a state reuses ids in
+                // some patterns) replaces the old view in place.
+                if let Some(&i) = self.task_index.get(task) {
+                    self.set_state(i, TaskState::Pending);
+                    self.tasks[i] = view;
+                } else {
+                    self.task_index.insert(task.clone(), self.tasks.len());
+                    self.tasks.push(view);
+                }
+                self.history(task, ts, format!("created on {node}"));
+            }
+            EventKind::TaskAssigned {
+                task,
+                agent,
+                attempt,
+            } => {
+                if let Some(i) = self.task_position(task) {
+                    let prev = self.tasks[i].agent.clone();
+                    self.set_state(i, TaskState::InProgress);
+                    self.move_agent(i, prev.as_ref(), Some(agent));
+                    let t = &mut self.tasks[i];
+                    t.agent = Some(agent.clone());
+                    t.attempts = t.attempts.max(*attempt);
+                    t.held = false;
+                    t.started_us.get_or_insert(ts);
+                    t.finished_us = None;
+                    if let Some(n) = t.node {
+                        self.nodes[n].last_agent = Some(agent.clone());
+                    }
+                }
+                self.history(task, ts, format!("assigned to {agent} (attempt {attempt})"));
+            }
+            EventKind::TaskStateChanged {
+                task,
+                to,
+                reason,
+                from,
+            } => {
+                if let Some(i) = self.task_position(task) {
+                    self.set_state(i, *to);
+                }
+                let why = reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                self.history(
+                    task,
+                    ts,
+                    format!("{} → {}{why}", from.as_str(), to.as_str()),
+                );
+            }
+            EventKind::TaskCompleted {
+                task,
+                agent,
+                output,
+                attempt,
+                usage,
+                duration_ms,
+                ..
+            } => {
+                if let Some(i) = self.task_position(task) {
+                    self.set_state(i, TaskState::Completed);
+                    let t = &mut self.tasks[i];
+                    if agent.is_some() {
+                        t.agent = agent.clone();
+                    }
+                    t.output = Some(output.clone());
+                    t.attempts = t.attempts.max(*attempt);
+                    if usage.total() > t.usage.total() {
+                        t.usage = *usage;
+                    }
+                    t.duration_ms = Some(*duration_ms);
+                    t.finished_us = Some(ts);
+                    t.held = false;
+                    if let Some(a) = t.agent.clone() {
+                        let s = self.agent_slot(&a);
+                        self.agents[s].completed += 1;
+                    }
+                }
+                self.history(task, ts, format!("completed in {:.0} ms", duration_ms));
+            }
+            EventKind::TaskFailed {
+                task,
+                agent,
+                kind,
+                error,
+                attempt,
+                held,
+                ..
+            } => {
+                if let Some(i) = self.task_position(task) {
+                    self.set_state(i, TaskState::Failed);
+                    let t = &mut self.tasks[i];
+                    if agent.is_some() {
+                        t.agent = agent.clone();
+                    }
+                    t.attempts = t.attempts.max(*attempt);
+                    t.errors.push(TaskError {
+                        attempt: *attempt,
+                        kind: *kind,
+                        message: error.clone(),
+                    });
+                    t.held = *held;
+                    t.finished_us = Some(ts);
+                    if let Some(a) = t.agent.clone() {
+                        let s = self.agent_slot(&a);
+                        self.agents[s].failed += 1;
+                    }
+                }
+                let hold = if *held {
+                    " (held: retry, reroute or cancel)"
+                } else {
+                    ""
+                };
+                self.history(task, ts, format!("failed ({kind:?}): {error}{hold}"));
+            }
+            EventKind::TaskHandoff {
+                task,
+                from_agent,
+                to_agent,
+                reason,
+                hop,
+                ..
+            } => {
+                self.reassign(task, to_agent);
+                self.history(
+                    task,
+                    ts,
+                    format!("handed off {from_agent} → {to_agent} (hop {hop}): {reason}"),
+                );
+            }
+            EventKind::TaskRerouted {
+                task,
+                from_agent,
+                to_agent,
+            } => {
+                self.reassign(task, to_agent);
+                let from = from_agent.as_deref().unwrap_or("-");
+                self.history(task, ts, format!("rerouted {from} → {to_agent}"));
+            }
+            EventKind::Bus { message } => {
+                let start = self.started_us.unwrap_or(message.ts);
+                self.bus.push(message, start);
+            }
+            EventKind::LlmRequest {
+                task,
+                agent,
+                model,
+                attempt,
+                prompt_tokens,
+                ..
+            } => {
+                let s = self.agent_slot(agent);
+                self.agents[s].calls += 1;
+                self.history(
+                    task,
+                    ts,
+                    format!(
+                        "{agent} calls {model} (attempt {attempt}, {prompt_tokens} prompt tokens)"
+                    ),
+                );
+            }
+            EventKind::LlmResponse {
+                task,
+                agent,
+                usage,
+                latency_ms,
+                ..
+            } => {
+                let s = self.agent_slot(agent);
+                self.agents[s].usage.add(usage);
+                self.total_usage.add(usage);
+                if let Some(i) = self.task_position(task) {
+                    self.tasks[i].usage.add(usage);
+                    self.tasks[i].version += 1;
+                }
+                self.add_rate(ts, usage.total());
+                self.history(
+                    task,
+                    ts,
+                    format!("reply: {} tokens in {:.0} ms", usage.total(), latency_ms),
+                );
+            }
+            EventKind::LlmError {
+                task,
+                agent,
+                kind,
+                error,
+            } => {
+                self.history(task, ts, format!("{agent} call failed ({kind:?}): {error}"));
+            }
+            EventKind::PlanCreated { task, subtasks } => {
+                self.history(task, ts, format!("plan with {} subtasks", subtasks.len()));
+            }
+            EventKind::PlanRepair {
+                task,
+                attempt,
+                error,
+            } => {
+                self.history(task, ts, format!("plan repair {attempt}: {error}"));
+            }
+            EventKind::ReviewVerdict {
+                task,
+                approved,
+                feedback,
+                revision,
+                ..
+            } => {
+                let verdict = if *approved { "approved" } else { "sent back" };
+                self.history(
+                    task,
+                    ts,
+                    format!("review r{revision}: {verdict}: {feedback}"),
+                );
+            }
+            EventKind::RouteChosen { node, to, reason } => {
+                self.notice(ts, Level::Info, format!("{node} routed to {to} ({reason})"));
+            }
+            EventKind::LoopTransition { .. } | EventKind::TriggerFired { .. } => {
+                // Visible through the node states and the bus; nothing extra to fold.
+            }
+            EventKind::GateOpened {
+                gate,
+                node,
+                artifact,
+                revision,
+            } => {
+                self.gates.retain(|g| g.gate != *gate);
+                let text = match artifact {
+                    Value::String(s) => s.clone(),
+                    v => serde_json::to_string_pretty(v).unwrap_or_default(),
+                };
+                self.gates.push(GateView {
+                    gate: gate.clone(),
+                    node: node.clone(),
+                    artifact: artifact.clone(),
+                    artifact_lines: text.lines().map(str::to_owned).collect(),
+                    revision: *revision,
+                    opened_us: ts,
+                });
+                self.history(gate, ts, format!("gate opened (revision {revision})"));
+            }
+            EventKind::GateDecided {
+                gate,
+                approved,
+                comment,
+            } => {
+                self.gates.retain(|g| g.gate != *gate);
+                let verdict = if *approved { "approved" } else { "denied" };
+                let c = comment
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                self.history(gate, ts, format!("gate {verdict}{c}"));
+            }
+            EventKind::RunPaused => self.paused = true,
+            EventKind::RunResumed => self.paused = false,
+            EventKind::CommandReceived { command } => {
+                self.notice(ts, Level::Info, format!("command: {}", command.name()));
+            }
+            EventKind::CommandRejected { command, reason } => {
+                self.notice(
+                    ts,
+                    Level::Warn,
+                    format!("{} rejected: {reason}", command.name()),
+                );
+            }
+            EventKind::Notice { level, message } => {
+                let level = match level.as_str() {
+                    "error" => Level::Error,
+                    "warn" | "warning" => Level::Warn,
+                    _ => Level::Info,
+                };
+                self.notice(ts, level, message.clone());
+            }
+        }
+    }
+
+    fn agent_slot(&mut self, id: &Id) -> usize {
+        if let Some(&i) = self.agent_index.get(id) {
+            return i;
+        }
+        self.agent_index.insert(id.clone(), self.agents.len());
+        self.agents.push(AgentView {
+            id: id.clone(),
+            ..AgentView::default()
+        });
+        self.agents.len() - 1
+    }
+
+    /// Moves a task to a new state, keeping the active counters right.
+    fn set_state(&mut self, i: usize, to: TaskState) {
+        let from = self.tasks[i].state;
+        self.tasks[i].version += 1;
+        if from == to {
+            return;
+        }
+        self.tasks[i].state = to;
+        let was = from == TaskState::InProgress;
+        let is = to == TaskState::InProgress;
+        if was != is {
+            let node = self.tasks[i].node;
+            let agent = self.tasks[i].agent.clone();
+            let delta: i32 = if is { 1 } else { -1 };
+            bump(&mut self.in_progress, delta);
+            if let Some(n) = node {
+                bump(&mut self.nodes[n].active, delta);
+            }
+            if let Some(a) = agent {
+                let s = self.agent_slot(&a);
+                bump(&mut self.agents[s].active, delta);
+            }
+        }
+        match (from, to) {
+            (_, TaskState::Completed) => self.completed += 1,
+            (_, TaskState::Failed) => self.failed += 1,
+            _ => {}
+        }
+        match from {
+            TaskState::Completed => self.completed = self.completed.saturating_sub(1),
+            TaskState::Failed => self.failed = self.failed.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// Moves an in-progress task's active count from one agent to another.
+    fn move_agent(&mut self, i: usize, from: Option<&Id>, to: Option<&Id>) {
+        if self.tasks[i].state != TaskState::InProgress || from == to {
+            return;
+        }
+        if let Some(a) = from {
+            let s = self.agent_slot(a);
+            bump(&mut self.agents[s].active, -1);
+        }
+        if let Some(a) = to {
+            let s = self.agent_slot(a);
+            bump(&mut self.agents[s].active, 1);
+        }
+    }
+
+    fn reassign(&mut self, task: &Id, to: &Id) {
+        if let Some(i) = self.task_position(task) {
+            let prev = self.tasks[i].agent.clone();
+            self.move_agent(i, prev.as_ref(), Some(to));
+            self.tasks[i].agent = Some(to.clone());
+            self.tasks[i].version += 1;
+        }
+    }
+
+    fn history(&mut self, task: &Id, ts: u64, text: String) {
+        if let Some(i) = self.task_position(task) {
+            let t = &mut self.tasks[i];
+            if t.history.len() >= MAX_TASK_HISTORY {
+                t.history.remove(0);
+            }
+            t.history.push(HistoryEntry { ts, text });
+            t.version += 1;
+        }
+    }
+
+    fn notice(&mut self, ts: u64, level: Level, message: String) {
+        if self.notices.len() >= MAX_NOTICES {
+            self.notices.drain(..MAX_NOTICES / 10);
+        }
+        self.notices.push(Notice { ts, level, message });
+    }
+
+    fn add_rate(&mut self, ts: u64, tokens: u64) {
+        let start = self.started_us.unwrap_or(ts);
+        let sec = ts.saturating_sub(start) / 1_000_000;
+        if self.token_rate.is_empty() {
+            self.token_rate_origin = sec;
+        }
+        if sec < self.token_rate_origin {
+            // Out-of-order timestamp: count it in the oldest bucket.
+            if let Some(b) = self.token_rate.first_mut() {
+                *b += tokens;
+            }
+            return;
+        }
+        let idx = (sec - self.token_rate_origin) as usize;
+        if idx >= self.token_rate.len() {
+            self.token_rate.resize(idx + 1, 0);
+        }
+        self.token_rate[idx] += tokens;
+        if self.token_rate.len() > RATE_WINDOW_SECS {
+            let drop = self.token_rate.len() - RATE_WINDOW_SECS;
+            self.token_rate.drain(..drop);
+            self.token_rate_origin += drop as u64;
+        }
+    }
+}
+
+fn bump(v: &mut u32, delta: i32) {
+    *v = if delta >= 0 {
+        v.saturating_add(delta as u32)
+    } else {
+        v.saturating_sub(delta.unsigned_abs())
+    };
+}
+
+#[cfg(test)]
+mod tests;
