@@ -7,6 +7,7 @@ use clap::Parser;
 fn main() {
     let args = cli::Cli::parse();
     let code = match args.command {
+        cli::Commands::Tui(a) => cli::tui::main(a),
         cli::Commands::Run(a) => cli::run::main(a),
         cli::Commands::Validate(a) => cli::validate::run(a),
         cli::Commands::Graph(a) => cli::graph::run(a),

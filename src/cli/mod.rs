@@ -2,6 +2,7 @@
 
 pub(crate) mod graph;
 pub(crate) mod run;
+pub(crate) mod tui;
 pub(crate) mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -19,7 +20,7 @@ pub(crate) mod exit {
     about = "A multi-agent orchestrator with a terminal cockpit",
     long_about = "agentctl runs workflows of AI agents (pipelines, fan-out, planner → executors → reviewer,\n\
                   state machines, event triggers, human gates) on a deterministic offline simulator or a real model.",
-    after_help = "Examples:\n  agentctl run builtin:demo --auto-approve\n  agentctl run --list\n  agentctl validate assets/workflows/*.toml\n  agentctl graph builtin:hierarchical --format mermaid\n\n\
+    after_help = "Examples:\n  agentctl tui\n  agentctl run builtin:demo --auto-approve\n  agentctl run --list\n  agentctl validate assets/workflows/*.toml\n  agentctl graph builtin:hierarchical --format mermaid\n\n\
                   Exit codes: 0 success · 1 the workflow ran and failed · 2 bad input · 3 interrupted"
 )]
 pub(crate) struct Cli {
@@ -29,6 +30,11 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Commands {
+    /// The cockpit: run a workflow live and steer it (default: the built-in demo).
+    #[command(
+        after_help = "Examples:\n  agentctl tui\n  agentctl tui builtin:hierarchical --theme light\n  agentctl tui my_flow.toml --paused\n\nPress ? inside for every key."
+    )]
+    Tui(tui::TuiArgs),
     /// Run a workflow headless: progress on a terminal, plain lines otherwise.
     #[command(
         after_help = "Examples:\n  agentctl run builtin:pipeline\n  agentctl run my_flow.toml --seed 7 --json\n  agentctl run builtin:demo --auto-approve\n  agentctl run --list"

@@ -89,7 +89,9 @@ pub(crate) fn main(args: RunArgs) -> i32 {
     } else {
         Mode::Lines
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // The engine drives its whole work tree from one task; a single-threaded
+    // runtime spares it a cross-thread wake-up for every event it emits.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

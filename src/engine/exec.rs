@@ -26,16 +26,31 @@ pub(crate) fn exec_node(
             node,
             done: false,
         };
+        // Each pattern's future is boxed on its own: a not-yet-started node
+        // then costs a pointer, not the size of the largest pattern (a map of
+        // 5000 items creates 5000 of these before polling them).
         let result = match &run.wf.nodes[node].kind {
-            NodeKind::Agent { .. } => patterns::agent::run(&run, node, input, &scope).await,
-            NodeKind::Sequence { .. } => patterns::sequence::run(&run, node, input, &scope).await,
-            NodeKind::Parallel { .. } => patterns::parallel::run(&run, node, input, &scope).await,
-            NodeKind::Map { .. } => patterns::map::run(&run, node, input, &scope).await,
-            NodeKind::Plan { .. } => patterns::plan::run(&run, node, input, &scope).await,
-            NodeKind::Router { .. } => patterns::router::run(&run, node, input, &scope).await,
-            NodeKind::Loop { .. } => patterns::state_machine::run(&run, node, input, &scope).await,
-            NodeKind::On { .. } => patterns::trigger::run(&run, node, input, &scope).await,
-            NodeKind::Gate { .. } => patterns::gate::run(&run, node, input, &scope).await,
+            NodeKind::Agent { .. } => {
+                Box::pin(patterns::agent::run(&run, node, input, &scope)).await
+            }
+            NodeKind::Sequence { .. } => {
+                Box::pin(patterns::sequence::run(&run, node, input, &scope)).await
+            }
+            NodeKind::Parallel { .. } => {
+                Box::pin(patterns::parallel::run(&run, node, input, &scope)).await
+            }
+            NodeKind::Map { .. } => Box::pin(patterns::map::run(&run, node, input, &scope)).await,
+            NodeKind::Plan { .. } => Box::pin(patterns::plan::run(&run, node, input, &scope)).await,
+            NodeKind::Router { .. } => {
+                Box::pin(patterns::router::run(&run, node, input, &scope)).await
+            }
+            NodeKind::Loop { .. } => {
+                Box::pin(patterns::state_machine::run(&run, node, input, &scope)).await
+            }
+            NodeKind::On { .. } => {
+                Box::pin(patterns::trigger::run(&run, node, input, &scope)).await
+            }
+            NodeKind::Gate { .. } => Box::pin(patterns::gate::run(&run, node, input, &scope)).await,
         };
         guard.finish(result.as_ref().map(|_| ()).map_err(|e| e.kind));
         if let Ok(v) = &result {

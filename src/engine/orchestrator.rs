@@ -353,13 +353,7 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
                 let tasks = run.tasks();
                 match tasks.get(t) {
                     None => Err(format!("there is no task `{t}`")),
-                    Some(e) => check(run, e, &c).and_then(|ctl| {
-                        if e.send(ctl) {
-                            Ok(())
-                        } else {
-                            Err(format!("task `{t}` has already finished"))
-                        }
-                    }),
+                    Some(e) => check(run, e, &c).map(|ctl| e.send(ctl)),
                 }
             };
             if let Err(reason) = verdict {

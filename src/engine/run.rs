@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use serde_json::Value;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use super::emitter::Emitter;
@@ -32,6 +31,42 @@ pub(crate) enum TaskControl {
     },
 }
 
+/// A task's command inbox. Lighter than a channel (5000 tasks in flight
+/// would each carry a channel block) and never closed: a task outlives
+/// nothing it listens to.
+#[derive(Default)]
+pub(crate) struct ControlInbox {
+    queue: Mutex<std::collections::VecDeque<TaskControl>>,
+    notify: tokio::sync::Notify,
+}
+
+impl ControlInbox {
+    fn push(&self, c: TaskControl) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(c);
+        // Stores a permit when nobody waits, so the wake-up is not lost.
+        self.notify.notify_one();
+    }
+
+    /// The next command. Cancel-safe: a command is only taken from the
+    /// queue when it is returned.
+    pub(crate) async fn recv(&self) -> Option<TaskControl> {
+        loop {
+            if let Some(c) = self
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front()
+            {
+                return Some(c);
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
 /// The command handler's view of a task.
 pub(crate) struct TaskEntry {
     pub(crate) state: TaskState,
@@ -40,12 +75,12 @@ pub(crate) struct TaskEntry {
     pub(crate) held: bool,
     pub(crate) gate: bool,
     pub(crate) capability: Option<String>,
-    control: UnboundedSender<TaskControl>,
+    control: Arc<ControlInbox>,
 }
 
 impl TaskEntry {
-    pub(crate) fn send(&self, c: TaskControl) -> bool {
-        self.control.send(c).is_ok()
+    pub(crate) fn send(&self, c: TaskControl) {
+        self.control.push(c);
     }
 }
 
@@ -327,7 +362,7 @@ impl Run {
         input: &Value,
         gate: bool,
     ) -> TaskHandle {
-        let (tx, rx) = unbounded_channel();
+        let inbox = Arc::new(ControlInbox::default());
         let (agent, capability) = match target {
             Some(Target::Agent(a)) => (Some(*a), None),
             Some(Target::Capability(c)) => (None, Some(c.clone())),
@@ -351,7 +386,7 @@ impl Run {
                     held: false,
                     gate,
                     capability: capability.clone(),
-                    control: tx,
+                    control: inbox.clone(),
                 },
             );
             id
@@ -369,7 +404,7 @@ impl Run {
         TaskHandle {
             id,
             run: self.clone(),
-            control: rx,
+            control: inbox,
             attempt: 0,
             usage: Usage::default(),
             started: None,
@@ -384,7 +419,7 @@ impl Run {
 pub(crate) struct TaskHandle {
     pub(crate) id: Id,
     pub(crate) run: Arc<Run>,
-    pub(crate) control: UnboundedReceiver<TaskControl>,
+    pub(crate) control: Arc<ControlInbox>,
     pub(crate) attempt: u32,
     pub(crate) usage: Usage,
     pub(crate) started: Option<Instant>,

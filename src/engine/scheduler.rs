@@ -161,7 +161,6 @@ impl Scheduler {
             inner.tick += 1;
             let tick = inner.tick;
             let key = tick + u64::from(priority.clamp(1, 5) - 1) * inner.aging_step;
-            let (tx, rx) = oneshot::channel();
             match target {
                 Target::Agent(a) => {
                     let a = *a;
@@ -175,7 +174,9 @@ impl Scheduler {
                             agent: a,
                         });
                     }
+                    let (tx, rx) = oneshot::channel();
                     inner.agent_queues[a].push(Reverse(Waiter { key, tick, tx }));
+                    rx
                 }
                 Target::Capability(c) => {
                     let Some(&ci) = self.cap_index.get(c) else {
@@ -190,10 +191,11 @@ impl Scheduler {
                             agent: a,
                         });
                     }
+                    let (tx, rx) = oneshot::channel();
                     inner.cap_queues[ci].push(Reverse(Waiter { key, tick, tx }));
+                    rx
                 }
             }
-            rx
         };
         let mut pending = PendingGrant {
             sched: self.clone(),

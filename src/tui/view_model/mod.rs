@@ -667,12 +667,12 @@ impl ViewModel {
             EventKind::PlanCreated { task, subtasks } => {
                 self.history(task, ts, format!("plan with {} subtasks", subtasks.len()));
             }
-            EventKind::PlanRepair {
+            EventKind::OutputRepair {
                 task,
                 attempt,
                 error,
             } => {
-                self.history(task, ts, format!("plan repair {attempt}: {error}"));
+                self.history(task, ts, format!("repair prompt {attempt}: {error}"));
             }
             EventKind::ReviewVerdict {
                 task,
