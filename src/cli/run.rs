@@ -115,7 +115,9 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
             ..Default::default()
         },
     );
-    let mut events = orch.subscribe();
+    // `--json` shows no progress; it only needs the stream to answer gates.
+    let has_gates = wf.nodes.iter().any(|n| matches!(n.kind, NodeKind::Gate { .. }));
+    let mut events = if matches!(mode, Mode::Json) && !has_gates { None } else { Some(orch.subscribe()) };
     let handle = match orch.start() {
         Ok(h) => h,
         Err(e) => {
@@ -133,7 +135,10 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
 
     let mut view = Progress::new(&mode, &wf);
     let mut gates = GatePrompter::new(commands, auto_approve);
-    while let Some(ev) = events.recv().await {
+    while let Some(ev) = match events.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => None,
+    } {
         view.show(&ev);
         if let EventKind::GateOpened {
             gate,
