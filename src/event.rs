@@ -170,20 +170,20 @@ impl ErrorKind {
 pub struct BusMessage {
     /// Unique per session.
     pub id: u64,
-    /// Subject, e.g. `agent.writer`, `task.fanout[2]`, `alerts`.
-    pub topic: String,
-    /// Sender (agent id, `orchestrator`, `user`, `timer`).
-    pub from: String,
+    /// Subject, e.g. `agent.writer`, `alerts.disk`.
+    pub topic: Id,
+    /// Sender (agent id, node id, `orchestrator`, `user`).
+    pub from: Id,
     /// Recipient when addressed to one party.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
-    /// Message type: `task`, `result`, `handoff`, `event`, `inject`...
-    pub kind: String,
+    pub to: Option<Id>,
+    /// Message type: `task`, `result`, `handoff`, `event`...
+    pub kind: std::borrow::Cow<'static, str>,
     /// Body.
     pub payload: Value,
     /// Correlates a request with its reply (usually the task id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correlation: Option<String>,
+    pub correlation: Option<Id>,
     /// Microseconds since the Unix epoch.
     pub ts: u64,
 }
@@ -360,9 +360,9 @@ pub enum EventKind {
         /// Agent id.
         agent: Id,
         /// Provider name.
-        provider: String,
+        provider: Id,
         /// Model name.
-        model: String,
+        model: Id,
         /// Attempt number.
         attempt: u32,
         /// Prompt tokens (by our tokenizer).
@@ -375,9 +375,9 @@ pub enum EventKind {
         /// Agent id.
         agent: Id,
         /// Provider name.
-        provider: String,
+        provider: Id,
         /// Model name.
-        model: String,
+        model: Id,
         /// Usage of this call.
         usage: Usage,
         /// Milliseconds the call took.

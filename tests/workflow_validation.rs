@@ -657,9 +657,9 @@ fn compiled_model_has_defaults_and_resolved_indices() {
     let writer = &w.agents[w.agent("writer").unwrap_or(0)];
     assert_eq!(
         (
-            writer.role.as_str(),
+            &*writer.role,
             writer.provider.as_str(),
-            writer.model.as_str(),
+            &*writer.model,
             writer.concurrency
         ),
         ("executor", "sim", "sim-1", 4)

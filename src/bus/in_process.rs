@@ -74,9 +74,9 @@ mod tests {
         let mut alerts = bus.subscribe("alerts.*").await.unwrap();
         bus.publish(msg("alerts.high")).await.unwrap();
         bus.publish(msg("agent.x")).await.unwrap();
-        assert_eq!(all.recv().await.unwrap().topic, "alerts.high");
-        assert_eq!(all.recv().await.unwrap().topic, "agent.x");
-        assert_eq!(alerts.recv().await.unwrap().topic, "alerts.high");
+        assert_eq!(&*all.recv().await.unwrap().topic, "alerts.high");
+        assert_eq!(&*all.recv().await.unwrap().topic, "agent.x");
+        assert_eq!(&*alerts.recv().await.unwrap().topic, "alerts.high");
         assert!(alerts.try_recv().is_none());
     }
 }

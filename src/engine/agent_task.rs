@@ -125,12 +125,12 @@ pub(crate) async fn work(
             h.started = Some(Instant::now());
         }
         run.publish(
-            format!("agent.{agent_id}"),
-            "orchestrator",
-            Some(&agent_id),
+            run.agent_topics[agent].clone(),
+            run.orchestrator_id.clone(),
+            Some(agent_id.clone()),
             "task",
             Value::String(summary(&job.prompt)),
-            Some(&h.id),
+            Some(h.id.clone()),
         )
         .await;
         let outcome = {
@@ -181,12 +181,12 @@ pub(crate) async fn work(
                                     hop: hops,
                                 });
                                 run.publish(
-                                    format!("agent.{to}"),
-                                    &agent_id,
-                                    Some(&to),
+                                    run.agent_topics[peer].clone(),
+                                    agent_id.clone(),
+                                    Some(to.clone()),
                                     "handoff",
                                     json!({"task": &*h.id, "capability": capability, "reason": reason}),
-                                    Some(&h.id),
+                                    Some(h.id.clone()),
                                 )
                                 .await;
                                 job.target = Target::Agent(peer);
@@ -203,12 +203,12 @@ pub(crate) async fn work(
                             }
                         } else {
                             run.publish(
-                                "orchestrator".into(),
-                                &agent_id,
+                                run.orchestrator_id.clone(),
+                                agent_id.clone(),
                                 None,
                                 "result",
                                 Value::String(summary(&c.text)),
-                                Some(&h.id),
+                                Some(h.id.clone()),
                             )
                             .await;
                             return Ok((value, agent));
@@ -344,7 +344,7 @@ async fn call_agent(
     run.emit(EventKind::LlmRequest {
         task: task.clone(),
         agent: a.id.clone(),
-        provider: provider.name().to_string(),
+        provider: run.provider_names[agent].clone(),
         model: a.model.clone(),
         attempt,
         prompt_tokens,
@@ -357,7 +357,7 @@ async fn call_agent(
             run.emit(EventKind::LlmResponse {
                 task: task.clone(),
                 agent: a.id.clone(),
-                provider: provider.name().to_string(),
+                provider: run.provider_names[agent].clone(),
                 model: a.model.clone(),
                 usage: c.usage,
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::patterns;
 use super::run::{Run, Scope, TaskError};
+use crate::event::Id;
 use crate::workflow::model::{NodeIdx, NodeKind};
 
 pub(crate) type NodeResult = Result<Value, TaskError>;
@@ -57,8 +58,15 @@ pub(crate) fn exec_node(
             run.record_output(node, v);
             if let Some(topic) = &run.wf.nodes[node].emit {
                 let from = run.wf.nodes[node].id.clone();
-                run.publish(topic.clone(), &from, None, "event", v.clone(), None)
-                    .await;
+                run.publish(
+                    Id::from(topic.as_str()),
+                    from,
+                    None,
+                    "event",
+                    v.clone(),
+                    None,
+                )
+                .await;
             }
         }
         result

@@ -340,8 +340,15 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
             {
                 return reject(format!("`{topic}` is not a valid topic to publish on"));
             }
-            run.publish(topic.clone(), "user", None, "event", payload.clone(), None)
-                .await;
+            run.publish(
+                Id::from(topic.as_str()),
+                Id::from("user"),
+                None,
+                "event",
+                payload.clone(),
+                None,
+            )
+            .await;
         }
         Command::Pause { task: Some(t) }
         | Command::Resume { task: Some(t) }

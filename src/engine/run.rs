@@ -172,6 +172,11 @@ pub(crate) struct Run {
     next_msg: AtomicU64,
     node_running: Vec<AtomicU32>,
     pub(crate) triggers: HashMap<NodeIdx, tokio::sync::Mutex<Option<Subscription>>>,
+    /// `agent.<id>` per agent, built once: every task hand-out uses one.
+    pub(crate) agent_topics: Vec<Id>,
+    /// Provider name per agent.
+    pub(crate) provider_names: Vec<Id>,
+    pub(crate) orchestrator_id: Id,
 }
 
 /// Variables every template and expression may read.
@@ -199,8 +204,9 @@ impl Run {
         reads_outputs: bool,
     ) -> Self {
         let n = wf.nodes.len();
+        let provider_names = providers.iter().map(|p| Id::from(p.name())).collect();
         Run {
-            wf,
+            provider_names,
             session,
             seed,
             emitter,
@@ -217,6 +223,13 @@ impl Run {
             next_msg: AtomicU64::new(0),
             node_running: (0..n).map(|_| AtomicU32::new(0)).collect(),
             triggers: HashMap::new(),
+            agent_topics: wf
+                .agents
+                .iter()
+                .map(|a| Id::from(format!("agent.{}", a.id).as_str()))
+                .collect(),
+            orchestrator_id: Id::from("orchestrator"),
+            wf,
         }
     }
 
@@ -322,21 +335,21 @@ impl Run {
 
     pub(crate) async fn publish(
         &self,
-        topic: String,
-        from: &str,
-        to: Option<&str>,
-        kind: &str,
+        topic: Id,
+        from: Id,
+        to: Option<Id>,
+        kind: &'static str,
         payload: Value,
-        correlation: Option<&str>,
+        correlation: Option<Id>,
     ) {
         let message = BusMessage {
             id: self.next_msg.fetch_add(1, Ordering::Relaxed) + 1,
             topic,
-            from: from.to_string(),
-            to: to.map(str::to_string),
-            kind: kind.to_string(),
+            from,
+            to,
+            kind: std::borrow::Cow::Borrowed(kind),
             payload,
-            correlation: correlation.map(str::to_string),
+            correlation,
             ts: now_micros(),
         };
         let copy = message.clone();

@@ -82,9 +82,9 @@ pub struct ProviderRequest {
     /// Calling agent.
     pub agent: Id,
     /// The agent's role.
-    pub role: String,
+    pub role: Id,
     /// Model name.
-    pub model: String,
+    pub model: Id,
     /// Task the call serves.
     pub task: Id,
     /// Attempt number of the task, from 1.

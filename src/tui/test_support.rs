@@ -101,8 +101,8 @@ impl Script {
             id,
             topic: topic.into(),
             from: from.into(),
-            to: to.map(str::to_owned),
-            kind: kind.into(),
+            to: to.map(Into::into),
+            kind: kind.to_string().into(),
             payload,
             correlation: None,
             ts: self.now,
@@ -326,9 +326,9 @@ pub fn big_vm() -> ViewModel {
     for i in 0..100_000u64 {
         let m = BusMessage {
             id: 10_000 + i,
-            topic: format!("agent.w{}", i % 8),
+            topic: format!("agent.w{}", i % 8).into(),
             from: "orchestrator".into(),
-            to: Some(format!("w{}", i % 8)),
+            to: Some(format!("w{}", i % 8).into()),
             kind: "task".into(),
             payload: json!({"summary": "a fairly long summary of what this message carries along the bus"}),
             correlation: None,

@@ -77,11 +77,11 @@ pub struct Agent {
     /// Id.
     pub id: Id,
     /// Role (planner, executor, reviewer, judge, classifier, or free text).
-    pub role: String,
+    pub role: Id,
     /// Provider name.
     pub provider: String,
     /// Model name.
-    pub model: String,
+    pub model: Id,
     /// System prompt.
     pub system: Option<String>,
     /// Capabilities.

@@ -324,9 +324,9 @@ impl<'a> Ctx<'a> {
             };
             out.push(Agent {
                 id: Arc::from(a.id.value.as_str()),
-                role: a.role.clone().unwrap_or_else(|| "executor".to_string()),
+                role: a.role.as_deref().unwrap_or("executor").into(),
                 provider: provider.to_string(),
-                model: a.model.clone().unwrap_or_else(|| default_model.to_string()),
+                model: a.model.as_deref().unwrap_or(default_model).into(),
                 system: a.system.clone(),
                 capabilities: a.capabilities.clone(),
                 max_tokens: a.max_tokens,

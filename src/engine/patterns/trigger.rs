@@ -55,7 +55,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Sc
         let idle = tokio::time::sleep(*idle_timeout);
         let next: Option<(String, u64, Value)> = tokio::select! {
             m = async { match sub.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
-                m.map(|m| (m.topic, m.id, m.payload))
+                m.map(|m| (m.topic.to_string(), m.id, m.payload))
             }
             _ = async { match ticker.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
                 Some(("timer".to_string(), 0, json!({"tick": fired + 1})))

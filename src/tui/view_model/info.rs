@@ -108,8 +108,8 @@ impl WorkflowInfo {
             .iter()
             .map(|a| AgentInfo {
                 id: a.id.clone(),
-                role: a.role.clone(),
-                model: a.model.clone(),
+                role: a.role.to_string(),
+                model: a.model.to_string(),
                 capabilities: a.capabilities.clone(),
             })
             .collect();
