@@ -383,6 +383,7 @@ pub enum EventKind {
         /// Milliseconds the call took.
         latency_ms: f64,
     },
+    // ── streaming and tool-call events (issue #7) go here ──
     /// A provider call failed.
     LlmError {
         /// Task id.
@@ -394,6 +395,7 @@ pub enum EventKind {
         /// Message.
         error: String,
     },
+    // ── resilience, budgets, quotas, metrics events (issue #3) go here ──
     /// A planner produced a plan.
     PlanCreated {
         /// The planning task.
@@ -424,6 +426,7 @@ pub enum EventKind {
         /// Revision number this verdict concerns, from 0.
         revision: u32,
     },
+    // ── debate and consensus events (issue #4) go here ──
     /// A router chose a route.
     RouteChosen {
         /// Router node id.
@@ -492,6 +495,7 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    // ── session events (issue #5) go here ──
     /// Something worth a line in the log.
     Notice {
         /// `info`, `warn` or `error`.
@@ -563,6 +567,8 @@ pub enum Command {
         /// Payload.
         payload: Value,
     },
+    // ── budget commands (issue #3) go here ──
+    // ── debate step commands (issue #4) go here ──
 }
 
 impl Command {

@@ -17,8 +17,14 @@ async fn pipeline_feeds_each_step_the_last() {
     assert_eq!(out.status, RunStatus::Succeeded);
     assert_eq!(completed_tasks(&events), ["research", "outline", "draft"]);
     let text = out.output.as_ref().and_then(Value::as_str).unwrap_or("");
-    assert!(text.starts_with("Draft: The printing press changed Europe."), "{text}");
-    assert!(text.contains("Outline: 1. origins") && text.contains("Facts about Research: the history of the printing press"));
+    assert!(
+        text.starts_with("Draft: The printing press changed Europe."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Outline: 1. origins")
+            && text.contains("Facts about Research: the history of the printing press")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -26,8 +32,14 @@ async fn parallel_joins_the_two_fastest_views_and_cancels_the_slow_one() {
     let (out, events) = run(builtin("parallel")).await;
     assert_eq!(out.status, RunStatus::Succeeded);
     let text = out.output.as_ref().and_then(Value::as_str).unwrap_or("");
-    assert!(text.contains("Yes: fewer crashes") && text.contains("No: the team lacks Rust experience"), "{text}");
-    assert!(!text.contains("after a pilot"), "the slow branch must not be in the join: {text}");
+    assert!(
+        text.contains("Yes: fewer crashes") && text.contains("No: the team lacks Rust experience"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("after a pilot"),
+        "the slow branch must not be in the join: {text}"
+    );
     assert!(events.iter().any(|e| matches!(&e.kind,
         EventKind::TaskStateChanged { task, to: TaskState::Cancelled, .. } if &**task == "cautious")));
 }
@@ -56,11 +68,23 @@ async fn scatter_gather_uses_both_pool_agents_three_at_a_time_and_keeps_item_ord
     assert_eq!(agents.len(), 2, "both summarisers took work: {agents:?}");
     let text = out.output.as_ref().and_then(Value::as_str).unwrap_or("");
     assert!(text.starts_with("Combined digest: "));
-    let order: Vec<usize> = ["intro.md", "api.md", "cli.md", "tui.md", "bus.md", "budget.md", "faq.md", "changelog.md"]
-        .iter()
-        .map(|d| text.find(d).unwrap_or(usize::MAX))
-        .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "summaries gathered in item order: {text}");
+    let order: Vec<usize> = [
+        "intro.md",
+        "api.md",
+        "cli.md",
+        "tui.md",
+        "bus.md",
+        "budget.md",
+        "faq.md",
+        "changelog.md",
+    ]
+    .iter()
+    .map(|d| text.find(d).unwrap_or(usize::MAX))
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "summaries gathered in item order: {text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -95,34 +119,73 @@ async fn hierarchical_plans_executes_by_capability_and_revises_once() {
         })
         .collect();
     assert_eq!(verdicts, [false, true]);
-    assert_eq!(out.output.as_ref().and_then(|o| o["revisions"].as_u64()), Some(1));
+    assert_eq!(
+        out.output.as_ref().and_then(|o| o["revisions"].as_u64()),
+        Some(1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn research_report_writes_a_report_through_three_capabilities() {
     let (out, events) = run(builtin("research_report")).await;
     assert_eq!(out.status, RunStatus::Succeeded);
-    assert_eq!(completed_tasks(&events), ["research", "analysis", "writing"]);
+    assert_eq!(
+        completed_tasks(&events),
+        ["research", "analysis", "writing"]
+    );
     let text = out.output.as_ref().and_then(Value::as_str).unwrap_or("");
-    assert!(text.starts_with("# Report") && text.contains("Conclusion:") && text.contains("Trends:"), "{text}");
+    assert!(
+        text.starts_with("# Report") && text.contains("Conclusion:") && text.contains("Trends:"),
+        "{text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn demo_plans_reviews_checks_and_waits_for_a_human_who_can_send_it_back() {
     let (h, mut rx) = start(builtin("demo"), RunOptions::default());
     let mut seen = Vec::new();
-    let opened = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::GateOpened { .. })).await;
-    let EventKind::GateOpened { gate, artifact, revision, .. } = opened.kind else { unreachable!() };
+    let opened = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
+    let EventKind::GateOpened {
+        gate,
+        artifact,
+        revision,
+        ..
+    } = opened.kind
+    else {
+        unreachable!()
+    };
     assert_eq!(revision, 0);
     // The artifact is the per-item checks of the plan's results.
     let checks = artifact.as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(checks, 4, "{artifact}");
-    h.send(Command::GateDecision { gate: gate.clone(), approve: false, comment: Some("add a rollback plan".into()) });
-    let opened = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::GateOpened { .. })).await;
-    let EventKind::GateOpened { artifact, revision, .. } = opened.kind else { unreachable!() };
+    h.send(Command::GateDecision {
+        gate: gate.clone(),
+        approve: false,
+        comment: Some("add a rollback plan".into()),
+    });
+    let opened = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
+    let EventKind::GateOpened {
+        artifact, revision, ..
+    } = opened.kind
+    else {
+        unreachable!()
+    };
     assert_eq!(revision, 1);
-    assert!(artifact.to_string().contains("add a rollback plan"), "feedback reached the rebuilt work: {artifact}");
-    h.send(Command::GateDecision { gate, approve: true, comment: None });
+    assert!(
+        artifact.to_string().contains("add a rollback plan"),
+        "feedback reached the rebuilt work: {artifact}"
+    );
+    h.send(Command::GateDecision {
+        gate,
+        approve: true,
+        comment: None,
+    });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     while let Ok(e) = rx.try_recv() {

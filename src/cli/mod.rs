@@ -50,6 +50,8 @@ pub(crate) enum Commands {
         after_help = "Examples:\n  agentctl graph builtin:demo --format dot | dot -Tsvg > demo.svg\n  agentctl graph flow.toml --format mermaid"
     )]
     Graph(graph::GraphArgs),
+    // ── sessions, replay, resume subcommands (issue #5) go here ──
+    // ── providers subcommand (issue #7) go here ──
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -193,7 +193,11 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome) {
         }
         Mode::Bars | Mode::Lines => {
             let status = format!("{:?}", o.status).to_lowercase();
-            let wall = if o.wall_ms < 1000.0 { format!("{:.1} ms", o.wall_ms) } else { format!("{:.2} s", o.wall_ms / 1000.0) };
+            let wall = if o.wall_ms < 1000.0 {
+                format!("{:.1} ms", o.wall_ms)
+            } else {
+                format!("{:.2} s", o.wall_ms / 1000.0)
+            };
             eprintln!(
                 "{status} in {wall} · {} tasks completed · {} failed · {} tokens",
                 o.tasks_completed,

@@ -46,6 +46,7 @@ pub struct WorkflowMeta {
     /// this many newer tasks queued (default 32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aging_step: Option<u32>,
+    // ── run-wide budget and defaults (issue #3) go here ──
 }
 
 /// `[[agents]]` entry.
@@ -81,6 +82,9 @@ pub struct AgentSpec {
     /// Script for the `sim` provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sim: Option<SimScript>,
+    // ── resilience policies, budget, fallbacks (issue #3) go here ──
+    // ── tools (issue #7) go here ──
+    // ── agent kinds: command agents (issue #8) go here ──
 }
 
 /// How the `sim` provider behaves for one agent. Every random draw is seeded
@@ -179,6 +183,7 @@ pub enum NodeKindName {
     On,
     /// Human review.
     Gate,
+    // ── debate and vote kinds (issue #4) go here ──
 }
 
 impl NodeKindName {
@@ -346,6 +351,9 @@ pub struct NodeSpec {
     /// gate: node whose output is reviewed; re-run with the comment on denial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Spanned<String>>,
+    // ── per-node policies and budgets (issue #3) go here ──
+
+    // ── debate and vote fields (issue #4) go here ──
 }
 
 /// One route of a `router`.
