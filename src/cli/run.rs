@@ -149,6 +149,8 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
         None => None,
     } {
         view.show(&ev);
+        // The bars must be out of the way before a question is printed: they
+        // would redraw over it while it waits for an answer.
         if let EventKind::GateOpened {
             gate,
             artifact,
@@ -156,11 +158,13 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
             ..
         } = &ev.kind
         {
-            view.suspend(|| gates.opened(gate.clone(), artifact, *revision));
+            view.set_hidden(!auto_approve);
+            gates.opened(gate.clone(), artifact, *revision);
         }
         if matches!(ev.kind, EventKind::GateDecided { .. }) {
-            view.suspend(|| gates.decided());
+            gates.decided();
         }
+        view.set_hidden(gates.asking);
         if matches!(ev.kind, EventKind::SessionEnded { .. }) {
             break;
         }
@@ -224,6 +228,7 @@ struct Progress {
     created: u64,
     done: u64,
     start_ts: Option<u64>,
+    hidden: bool,
 }
 
 impl Progress {
@@ -249,15 +254,26 @@ impl Progress {
             created: 0,
             done: 0,
             start_ts: None,
+            hidden: false,
         }
     }
 
-    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.bars {
-            Some((m, _, _)) => m.suspend(f),
-            None => f(),
+    fn set_hidden(&mut self, hidden: bool) {
+        if let Some((multi, _, _)) = &self.bars
+            && hidden != self.hidden
+        {
+            self.hidden = hidden;
+            if hidden {
+                let _ = multi.clear();
+            }
+            multi.set_draw_target(if hidden {
+                ProgressDrawTarget::hidden()
+            } else {
+                ProgressDrawTarget::stderr_with_hz(15)
+            });
         }
     }
+
 
     fn show(&mut self, ev: &Event) {
         let start = *self.start_ts.get_or_insert(ev.ts);
