@@ -3,6 +3,7 @@
 //! Everything that happens is an [`event::Event`]; everything a human does is
 //! an [`event::Command`]. See `DESIGN.md` and `docs/events.md`.
 
+pub mod agent;
 pub mod bus;
 pub mod engine;
 pub mod event;

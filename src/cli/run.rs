@@ -274,7 +274,6 @@ impl Progress {
         }
     }
 
-
     fn show(&mut self, ev: &Event) {
         let start = *self.start_ts.get_or_insert(ev.ts);
         let t = (ev.ts.saturating_sub(start)) as f64 / 1e6;

@@ -22,6 +22,8 @@ pub(crate) struct AgentJob<'a> {
     pub(crate) target: Target,
     pub(crate) priority: u8,
     pub(crate) prompt: String,
+    /// The task's input, handed as a value to agents that are code.
+    pub(crate) input: &'a Value,
     /// Output-format instructions, sent as a system message after the
     /// agent's own system prompt so the user message stays the task itself.
     pub(crate) instructions: Option<String>,
@@ -339,6 +341,13 @@ async fn call_agent(
         max_tokens: a.max_tokens,
         temperature: a.temperature,
         hints: job.hints.clone(),
+        // Only code agents read the input as a value; a model gets it in the
+        // prompt, and cloning it for every call would cost the hot path.
+        input: if run.code_agents.get(agent).copied().unwrap_or(false) {
+            job.input.clone()
+        } else {
+            Value::Null
+        },
     };
     let prompt_tokens = tokens::TokenCounter::global().count_messages(&req.messages);
     run.emit(EventKind::LlmRequest {

@@ -15,11 +15,14 @@ use super::emitter::Emitter;
 use super::exec::exec_node;
 use super::run::{Run, Scope, TaskControl};
 use super::scheduler::Scheduler;
+use super::traced_bus::TracedBus;
+use crate::agent::command::CommandAgent;
+use crate::agent::{Agent, AgentProvider};
 use crate::bus::{InProcessBus, MessageBus};
 use crate::event::{Command, ErrorKind, Event, EventKind, Id, RunStatus, TaskState, Usage};
 use crate::llm::Provider;
 use crate::llm::sim::SimProvider;
-use crate::workflow::model::{NodeKind, Workflow};
+use crate::workflow::model::{AgentKind, NodeKind, Workflow};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +74,14 @@ pub enum StartError {
         /// Registered names.
         known: String,
     },
+    /// A `kind = "custom"` agent has no Rust implementation registered.
+    #[error(
+        "agent `{0}` is a custom agent but nothing was registered for it; call Orchestrator::register(\"{0}\", ...) before start"
+    )]
+    UnregisteredAgent(String),
+    /// An implementation was registered for an id the workflow does not have.
+    #[error("an agent was registered as `{0}`, but the workflow has no agent with that id")]
+    UnknownAgent(String),
 }
 
 /// Runs one workflow.
@@ -81,7 +92,10 @@ pub struct Orchestrator {
     bus: Arc<dyn MessageBus>,
     sim: Arc<SimProvider>,
     subscribers: Vec<UnboundedSender<Event>>,
+    custom: HashMap<String, ProviderFactory>,
 }
+
+type ProviderFactory = Box<dyn FnOnce(Arc<dyn MessageBus>) -> Arc<dyn Provider> + Send>;
 
 impl Orchestrator {
     /// An orchestrator with the `sim` provider (seeded from `opts.seed`) and
@@ -102,6 +116,7 @@ impl Orchestrator {
             bus: Arc::new(InProcessBus::new()),
             sim,
             subscribers: Vec::new(),
+            custom: HashMap::new(),
         }
     }
 
@@ -122,6 +137,17 @@ impl Orchestrator {
         self.sim.clone()
     }
 
+    /// Runs the workflow agent `id` with Rust code instead of its provider
+    /// (required for `kind = "custom"` agents; allowed for any agent, e.g. to
+    /// replace a model by a deterministic stand-in in tests).
+    pub fn register(&mut self, id: &str, agent: impl Agent) -> &mut Self {
+        // Built at start, with whatever bus the run ends up using.
+        let make: ProviderFactory =
+            Box::new(move |bus| Arc::new(AgentProvider::new("custom", agent, bus)));
+        self.custom.insert(id.to_string(), make);
+        self
+    }
+
     /// A receiver of every event of the run. Subscribe before `start`.
     pub fn subscribe(&mut self) -> UnboundedReceiver<Event> {
         let (tx, rx) = unbounded_channel();
@@ -130,9 +156,46 @@ impl Orchestrator {
     }
 
     /// Starts the run on the current tokio runtime.
-    pub fn start(self) -> Result<RunHandle, StartError> {
+    pub fn start(mut self) -> Result<RunHandle, StartError> {
+        for id in self.custom.keys() {
+            if self.wf.agent(id).is_none() {
+                return Err(StartError::UnknownAgent(id.clone()));
+            }
+        }
+        let session: Id = Id::from(
+            self.opts
+                .session_id
+                .clone()
+                .unwrap_or_else(new_session_id)
+                .as_str(),
+        );
+        let emitter = Arc::new(Emitter::new(
+            session.clone(),
+            std::mem::take(&mut self.subscribers),
+        ));
+        // Everything published on the run's bus becomes a `bus` event.
+        let bus: Arc<dyn MessageBus> = Arc::new(TracedBus::new(self.bus.clone(), emitter.clone()));
         let mut providers = Vec::with_capacity(self.wf.agents.len());
+        let mut code_agents = Vec::with_capacity(self.wf.agents.len());
         for a in &self.wf.agents {
+            // Code agents (registered Rust agents, command agents) are
+            // reached through the same Provider interface as models, so
+            // every engine policy applies to them unchanged.
+            if let Some(make) = self.custom.remove(&*a.id) {
+                providers.push(make(bus.clone()));
+                code_agents.push(true);
+                continue;
+            }
+            match &a.kind {
+                AgentKind::Custom => return Err(StartError::UnregisteredAgent(a.id.to_string())),
+                AgentKind::Command(cfg) => {
+                    let agent = CommandAgent::new(a.id.clone(), cfg.clone());
+                    providers.push(Arc::new(AgentProvider::new("command", agent, bus.clone())));
+                    code_agents.push(true);
+                    continue;
+                }
+                AgentKind::Llm => code_agents.push(false),
+            }
             match self.providers.get(&a.provider) {
                 Some(p) => providers.push(p.clone()),
                 None => {
@@ -146,14 +209,6 @@ impl Orchestrator {
                 }
             }
         }
-        let session: Id = Id::from(
-            self.opts
-                .session_id
-                .clone()
-                .unwrap_or_else(new_session_id)
-                .as_str(),
-        );
-        let emitter = Emitter::new(session.clone(), self.subscribers);
         let sched = Scheduler::new(&self.wf, self.opts.start_paused);
         let reads_outputs = reads_outputs(&self.wf);
         let mut run = Run::new(
@@ -163,10 +218,11 @@ impl Orchestrator {
             emitter,
             sched,
             providers,
-            self.bus.clone(),
+            bus,
             self.opts.hold_failed,
             reads_outputs,
         );
+        run.code_agents = code_agents;
         let (cmd_tx, cmd_rx) = unbounded_channel();
         let interrupt = CancellationToken::new();
         let interrupt2 = interrupt.clone();

@@ -155,7 +155,7 @@ pub(crate) struct Run {
     pub(crate) wf: Arc<Workflow>,
     pub(crate) session: Id,
     pub(crate) seed: u64,
-    pub(crate) emitter: Emitter,
+    pub(crate) emitter: Arc<Emitter>,
     pub(crate) sched: Arc<Scheduler>,
     /// Provider of each agent, by agent index.
     pub(crate) providers: Vec<Arc<dyn Provider>>,
@@ -169,7 +169,6 @@ pub(crate) struct Run {
     usage: Mutex<Usage>,
     pub(crate) completed: AtomicU64,
     pub(crate) failed: AtomicU64,
-    next_msg: AtomicU64,
     node_running: Vec<AtomicU32>,
     pub(crate) triggers: HashMap<NodeIdx, tokio::sync::Mutex<Option<Subscription>>>,
     /// `agent.<id>` per agent, built once: every task hand-out uses one.
@@ -177,6 +176,9 @@ pub(crate) struct Run {
     /// Provider name per agent.
     pub(crate) provider_names: Vec<Id>,
     pub(crate) orchestrator_id: Id,
+    /// Agents that are code (Rust or command agents): they get the task's
+    /// input as a value.
+    pub(crate) code_agents: Vec<bool>,
 }
 
 /// Variables every template and expression may read.
@@ -196,7 +198,7 @@ impl Run {
         wf: Arc<Workflow>,
         session: Id,
         seed: u64,
-        emitter: Emitter,
+        emitter: Arc<Emitter>,
         sched: Arc<Scheduler>,
         providers: Vec<Arc<dyn Provider>>,
         bus: Arc<dyn MessageBus>,
@@ -220,7 +222,6 @@ impl Run {
             usage: Mutex::new(Usage::default()),
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            next_msg: AtomicU64::new(0),
             node_running: (0..n).map(|_| AtomicU32::new(0)).collect(),
             triggers: HashMap::new(),
             agent_topics: wf
@@ -229,6 +230,7 @@ impl Run {
                 .map(|a| Id::from(format!("agent.{}", a.id).as_str()))
                 .collect(),
             orchestrator_id: Id::from("orchestrator"),
+            code_agents: Vec::new(),
             wf,
         }
     }
@@ -342,8 +344,9 @@ impl Run {
         payload: Value,
         correlation: Option<Id>,
     ) {
+        // The run's bus (a TracedBus) numbers the message and records it.
         let message = BusMessage {
-            id: self.next_msg.fetch_add(1, Ordering::Relaxed) + 1,
+            id: 0,
             topic,
             from,
             to,
@@ -352,14 +355,12 @@ impl Run {
             correlation,
             ts: now_micros(),
         };
-        let copy = message.clone();
         if let Err(e) = self.bus.publish(message).await {
             self.emit(EventKind::Notice {
                 level: "warn".into(),
                 message: e.to_string(),
             });
         }
-        self.emit(EventKind::Bus { message: copy });
     }
 
     /// Registers a task and emits `task_created`.

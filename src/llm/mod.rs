@@ -99,6 +99,9 @@ pub struct ProviderRequest {
     pub temperature: Option<f32>,
     /// Hints.
     pub hints: RequestHints,
+    /// The task's input as a value, for agents that are code rather than a
+    /// model (`Null` for model providers, which get it in the prompt).
+    pub input: serde_json::Value,
 }
 
 impl ProviderRequest {

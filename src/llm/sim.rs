@@ -619,6 +619,7 @@ mod tests {
             max_tokens: None,
             temperature: None,
             hints: RequestHints::default(),
+            input: serde_json::Value::Null,
         }
     }
 

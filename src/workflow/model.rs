@@ -94,6 +94,38 @@ pub struct Agent {
     pub concurrency: u32,
     /// Sim script.
     pub sim: SimScript,
+    /// What backs the agent.
+    pub kind: AgentKind,
+}
+
+/// What backs an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentKind {
+    /// A model through its provider.
+    Llm,
+    /// An external program.
+    Command(CommandConfig),
+    /// Rust code registered with `Orchestrator::register`.
+    Custom,
+}
+
+/// A validated command agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandConfig {
+    /// Program then arguments (non-empty).
+    pub run: Vec<String>,
+    /// Variables to set.
+    pub env: Vec<(String, String)>,
+    /// Variables passed through from agentctl's environment.
+    pub inherit_env: Vec<String>,
+    /// Working directory.
+    pub cwd: std::path::PathBuf,
+    /// Kill after this long.
+    pub timeout: Duration,
+    /// One long-lived process speaking JSON lines.
+    pub persistent: bool,
+    /// Largest reply accepted.
+    pub max_output_bytes: usize,
 }
 
 /// A validated node.

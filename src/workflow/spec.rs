@@ -85,6 +85,55 @@ pub struct AgentSpec {
     // ── resilience policies, budget, fallbacks (issue #3) go here ──
     // ── tools (issue #7) go here ──
     // ── agent kinds: command agents (issue #8) go here ──
+    /// `llm` (the default: a provider and a model), `command` (an external
+    /// program, see `[agents.command]`) or `custom` (an agent written in
+    /// Rust and registered with `Orchestrator::register`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Spanned<AgentKindName>>,
+    /// For `kind = "command"`: how to run the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandSpec>,
+}
+
+/// What backs an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentKindName {
+    /// A model through a provider.
+    Llm,
+    /// An external program speaking JSON on stdin/stdout.
+    Command,
+    /// Rust code registered at run time.
+    Custom,
+}
+
+/// `[agents.command]`: an agent backed by an external program. Nothing of
+/// agentctl's environment is passed unless named.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// Program and arguments, e.g. `["python3", "agents/upper.py"]`.
+    pub run: Spanned<Vec<String>>,
+    /// Environment variables to set.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Names of variables to pass through from agentctl's own environment
+    /// (e.g. `PATH`, or a secret the program needs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherit_env: Vec<String>,
+    /// Working directory, relative to the workflow file (default: its folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Kill the process group after this long (default 60000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// One long-lived process serving tasks as JSON lines (default false:
+    /// one process per task).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persistent: bool,
+    /// Largest reply accepted on stdout (default 1 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes: Option<Spanned<u64>>,
 }
 
 /// How the `sim` provider behaves for one agent. Every random draw is seeded

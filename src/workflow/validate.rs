@@ -17,7 +17,8 @@ use serde_json::Value;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean, floor_char_boundary};
 use super::expr::{Expr, ExprError};
 use super::model::{
-    Agent, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target, Transition, Workflow,
+    Agent, AgentKind, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target,
+    Transition, Workflow,
 };
 use super::span::Spanned;
 use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
@@ -50,6 +51,8 @@ const CYCLE_HINT: &str =
     "cycles are only allowed between the states of a `loop` node (use transitions)";
 
 use NodeKindName as K;
+
+mod agent_kind;
 
 /// Which node kinds use each optional node field.
 const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
@@ -302,8 +305,14 @@ impl<'a> Ctx<'a> {
             } else {
                 self.agent_ids.insert(&a.id.value, i);
             }
-            let provider = a.provider.as_ref().map_or("sim", |p| p.value.as_str());
+            let kind = self.agent_kind(o, a);
+            let provider = match &kind {
+                AgentKind::Llm => a.provider.as_ref().map_or("sim", |p| p.value.as_str()),
+                AgentKind::Command(_) => "command",
+                AgentKind::Custom => "custom",
+            };
             let default_model = match PROVIDERS.iter().find(|(p, _)| *p == provider) {
+                _ if kind != AgentKind::Llm => "",
                 Some((_, m)) => *m,
                 None => {
                     let p = a
@@ -333,6 +342,7 @@ impl<'a> Ctx<'a> {
                 temperature: a.temperature,
                 concurrency: a.concurrency.as_ref().map_or(4, |c| c.value),
                 sim: a.sim.clone().unwrap_or_default(),
+                kind,
             });
         }
         out

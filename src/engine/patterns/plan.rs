@@ -80,6 +80,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         capabilities.join(", ")
     );
     let job = AgentJob {
+        input: &input,
         target: Target::Agent(*planner),
         priority: n.priority,
         prompt: goal.clone(),
@@ -111,12 +112,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     planner_task.complete(plan_value.clone());
 
     // 2. Execute, review, revise.
+    let sub_inputs: Vec<Value> = subtasks
+        .iter()
+        .map(|s| json!({"title": s.title, "description": s.description, "goal": goal}))
+        .collect();
     let mut handles: Vec<TaskHandle> = subtasks
         .iter()
         .zip(&ids)
-        .map(|(s, id)| {
+        .zip(&sub_inputs)
+        .map(|((s, id), sub_input)| {
             let target = Target::Capability(s.capability.clone());
-            let sub_input = json!({"title": s.title, "description": s.description, "goal": goal});
             run.new_task(
                 id.clone(),
                 node,
@@ -124,7 +129,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 s.title.clone(),
                 Some(&target),
                 n.priority,
-                &sub_input,
+                sub_input,
                 false,
             )
         })
@@ -132,33 +137,37 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let mut feedback: Option<String> = None;
     let mut revision = 0u32;
     loop {
-        let outputs: Vec<Value> = {
-            let futs = handles.iter_mut().zip(&subtasks).map(|(h, s)| {
-                let mut prompt = format!(
-                    "Subtask: {}\n{}\n\nOverall goal: {goal}",
-                    s.title, s.description
+        let outputs: Vec<Value> =
+            {
+                let futs = handles.iter_mut().zip(&subtasks).zip(&sub_inputs).map(
+                    |((h, s), sub_input)| {
+                        let mut prompt = format!(
+                            "Subtask: {}\n{}\n\nOverall goal: {goal}",
+                            s.title, s.description
+                        );
+                        if let Some(f) = &feedback {
+                            prompt.push_str(&format!("\n\nReviewer feedback to address: {f}"));
+                        }
+                        let job = AgentJob {
+                            input: sub_input,
+                            target: Target::Capability(s.capability.clone()),
+                            priority: n.priority,
+                            prompt,
+                            instructions: None,
+                            hints: Default::default(),
+                            visit: revision,
+                            working: TaskState::InProgress,
+                            parse: &crate::engine::agent_task::parse_text,
+                            repairs: 0,
+                        };
+                        async move { work(h, job).await.map(|(v, _)| v) }
+                    },
                 );
-                if let Some(f) = &feedback {
-                    prompt.push_str(&format!("\n\nReviewer feedback to address: {f}"));
-                }
-                let job = AgentJob {
-                    target: Target::Capability(s.capability.clone()),
-                    priority: n.priority,
-                    prompt,
-                    instructions: None,
-                    hints: Default::default(),
-                    visit: revision,
-                    working: TaskState::InProgress,
-                    parse: &crate::engine::agent_task::parse_text,
-                    repairs: 0,
-                };
-                async move { work(h, job).await.map(|(v, _)| v) }
-            });
-            join_all(futs)
-                .await
-                .into_iter()
-                .collect::<Result<Vec<_>, TaskError>>()?
-        };
+                join_all(futs)
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, TaskError>>()?
+            };
         let results: Vec<Value> = subtasks
             .iter()
             .zip(&outputs)
@@ -191,6 +200,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             serde_json::to_string(&results).unwrap_or_default()
         );
         let job = AgentJob {
+            input: &review_input,
             target: Target::Agent(*reviewer),
             priority: n.priority,
             prompt,

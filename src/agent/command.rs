@@ -1,0 +1,439 @@
+//! Command agents: an agent backed by an external program, in any language.
+//!
+//! Protocol (one process per task, the default):
+//! - stdin: one JSON object `{"id", "task", "agent", "input", "prompt", "attempt", "visit"}`, then EOF;
+//! - stdout: one JSON object. Its `output` field is the task's output (any
+//!   JSON); an optional `usage` (`{"prompt_tokens", "completion_tokens"}`)
+//!   counts toward budgets; without an `output` field the whole object is
+//!   the output;
+//! - stderr: progress and log lines, published on the bus as
+//!   `agent.<id>.log` (the cockpit's bus pane shows them);
+//! - exit code: 0 success, 75 (`EX_TEMPFAIL`) retryable failure, anything
+//!   else a fatal failure; killed by a signal counts as retryable.
+//!
+//! With `persistent = true` one long-lived process serves many tasks: each
+//! request is one JSON line on stdin and each reply one JSON line on stdout,
+//! echoing the request's `id`. A process that dies is started again for the
+//! next task; the task it was working on fails as retryable.
+//!
+//! The environment is explicit: the program sees only the variables set in
+//! `env` and those named in `inherit_env`. The working directory defaults to
+//! the workflow file's folder. On timeout (and whenever the task no longer
+//! needs the process) the whole process group is killed, children included.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+
+use super::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};
+use crate::event::{ErrorKind, Id, Usage};
+use crate::workflow::model::CommandConfig;
+
+/// `EX_TEMPFAIL` from sysexits.h: "try again later".
+pub const EXIT_RETRYABLE: i32 = 75;
+
+/// An agent that runs a program.
+pub struct CommandAgent {
+    id: Id,
+    cfg: CommandConfig,
+    live: tokio::sync::Mutex<Option<LiveProcess>>,
+}
+
+impl CommandAgent {
+    /// A command agent with a validated configuration.
+    pub fn new(id: Id, cfg: CommandConfig) -> Self {
+        CommandAgent {
+            id,
+            cfg,
+            live: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.cfg.run[0]);
+        cmd.args(&self.cfg.run[1..])
+            .current_dir(&self.cfg.cwd)
+            .env_clear();
+        for name in &self.cfg.inherit_env {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+        for (k, v) in &self.cfg.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // Its own process group, so a timeout can kill the children too.
+        #[cfg(unix)]
+        cmd.process_group(0);
+        cmd
+    }
+
+    fn spawn(&self) -> Result<(Child, GroupKiller), AgentError> {
+        let child = self.command().spawn().map_err(|e| {
+            AgentError::fatal(format!(
+                "command agent `{}` could not start `{}` (in {}): {e}",
+                self.id,
+                self.cfg.run.join(" "),
+                self.cfg.cwd.display()
+            ))
+        })?;
+        let killer = GroupKiller(child.id());
+        Ok((child, killer))
+    }
+
+    fn request(task: &AgentTask) -> Value {
+        json!({
+            "id": &*task.id,
+            "task": &*task.id,
+            "agent": &*task.agent,
+            "input": task.input,
+            "prompt": task.prompt,
+            "attempt": task.attempt,
+            "visit": task.visit,
+        })
+    }
+
+    async fn one_shot(
+        &self,
+        task: AgentTask,
+        ctx: AgentContext,
+    ) -> Result<AgentOutput, AgentError> {
+        let (mut child, _killer) = self.spawn()?;
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(AgentError::fatal("the command's pipes could not be opened"));
+        };
+        let request = Self::request(&task).to_string();
+        let log = tokio::spawn(forward_stderr(stderr, ctx.clone(), self.id.clone()));
+        let max = self.cfg.max_output_bytes;
+        let work = async {
+            // A program that exits without reading its input is not an error
+            // of ours: ignore a broken pipe here and judge by its exit code.
+            let _ = stdin.write_all(request.as_bytes()).await;
+            let _ = stdin.write_all(b"\n").await;
+            drop(stdin);
+            let out = read_capped(stdout, max).await;
+            let status = child.wait().await;
+            (out, status)
+        };
+        let (out, status) = match tokio::time::timeout(self.cfg.timeout, work).await {
+            Ok(r) => r,
+            Err(_) => {
+                return Err(AgentError {
+                    kind: ErrorKind::Timeout,
+                    message: format!(
+                        "command agent `{}` did not answer within {} ms; its process group was killed",
+                        self.id,
+                        self.cfg.timeout.as_millis()
+                    ),
+                });
+            }
+        };
+        let tail = log.await.unwrap_or_default();
+        let status = status
+            .map_err(|e| AgentError::retryable(format!("waiting for `{}` failed: {e}", self.id)))?;
+        let out = out?;
+        if !status.success() {
+            return Err(exit_error(&self.id, status.code(), &tail));
+        }
+        parse_reply(&self.id, &out, None)
+    }
+
+    async fn persistent(
+        &self,
+        task: AgentTask,
+        ctx: AgentContext,
+    ) -> Result<AgentOutput, AgentError> {
+        let mut live = self.live.lock().await;
+        if live.is_none() {
+            *live = Some(LiveProcess::start(self, &ctx)?);
+        }
+        let Some(proc_) = live.as_mut() else {
+            return Err(AgentError::retryable("the agent process is not running"));
+        };
+        let mut line = Self::request(&task).to_string();
+        line.push('\n');
+        let exchange = async {
+            proc_.stdin.write_all(line.as_bytes()).await.map_err(|e| {
+                AgentError::retryable(format!("command agent `{}` stopped reading: {e}", self.id))
+            })?;
+            match proc_.stdout.next().await {
+                Some(Ok(reply)) => Ok(reply),
+                Some(Err(LinesCodecError::MaxLineLengthExceeded)) => Err(AgentError {
+                    kind: ErrorKind::Malformed,
+                    message: format!(
+                        "command agent `{}` replied with more than {} bytes",
+                        self.id, self.cfg.max_output_bytes
+                    ),
+                }),
+                Some(Err(e)) => Err(AgentError::retryable(format!(
+                    "reading from `{}` failed: {e}",
+                    self.id
+                ))),
+                None => Err(AgentError::retryable(format!(
+                    "the process of command agent `{}` exited mid-task; it will be started again",
+                    self.id
+                ))),
+            }
+        };
+        let reply = match tokio::time::timeout(self.cfg.timeout, exchange).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => {
+                // The process is in an unknown state: replace it.
+                *live = None;
+                return Err(e);
+            }
+            Err(_) => {
+                *live = None;
+                return Err(AgentError {
+                    kind: ErrorKind::Timeout,
+                    message: format!(
+                        "command agent `{}` did not answer within {} ms; its process group was killed",
+                        self.id,
+                        self.cfg.timeout.as_millis()
+                    ),
+                });
+            }
+        };
+        let parsed = parse_reply(&self.id, reply.as_bytes(), Some(&task.id));
+        if parsed.is_err() {
+            *live = None;
+        }
+        parsed
+    }
+}
+
+impl Agent for CommandAgent {
+    async fn process(&self, task: AgentTask, ctx: AgentContext) -> Result<AgentOutput, AgentError> {
+        if self.cfg.persistent {
+            self.persistent(task, ctx).await
+        } else {
+            self.one_shot(task, ctx).await
+        }
+    }
+}
+
+/// A long-lived agent process.
+struct LiveProcess {
+    _child: Child,
+    _killer: GroupKiller,
+    stdin: ChildStdin,
+    stdout: FramedRead<ChildStdout, LinesCodec>,
+}
+
+impl LiveProcess {
+    fn start(agent: &CommandAgent, ctx: &AgentContext) -> Result<Self, AgentError> {
+        let (mut child, killer) = agent.spawn()?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(AgentError::fatal("the command's pipes could not be opened"));
+        };
+        tokio::spawn(forward_stderr(stderr, ctx.clone(), agent.id.clone()));
+        Ok(LiveProcess {
+            _child: child,
+            _killer: killer,
+            stdin,
+            stdout: FramedRead::new(
+                stdout,
+                LinesCodec::new_with_max_length(agent.cfg.max_output_bytes),
+            ),
+        })
+    }
+}
+
+/// Kills a process group when dropped: on timeout, cancellation, or once the
+/// task is done (no background child of an agent outlives its task).
+struct GroupKiller(Option<u32>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok())
+            && pid > 0
+        {
+            // SAFETY: kill(2) with a negative pid signals the process group
+            // the child leads (it was spawned with process_group(0)); it has
+            // no memory-safety preconditions.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Reads all of `r`, failing once more than `max` bytes arrive.
+async fn read_capped(r: impl AsyncRead + Unpin, max: usize) -> Result<Vec<u8>, AgentError> {
+    let mut buf = Vec::new();
+    let mut limited = r.take(max as u64 + 1);
+    limited
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| AgentError::retryable(format!("reading the command's output failed: {e}")))?;
+    if buf.len() > max {
+        return Err(AgentError {
+            kind: ErrorKind::Malformed,
+            message: format!(
+                "the command wrote more than {max} bytes on stdout (max_output_bytes); it was stopped"
+            ),
+        });
+    }
+    Ok(buf)
+}
+
+/// Publishes each stderr line on the bus; returns the last lines for error
+/// messages.
+async fn forward_stderr(stderr: impl AsyncRead + Unpin, ctx: AgentContext, agent: Id) -> String {
+    let topic = format!("agent.{agent}.log");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut tail: Vec<String> = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let _ = ctx
+            .publish(&topic, "log", Value::String(line.clone()))
+            .await;
+        tail.push(line);
+        if tail.len() > 5 {
+            tail.remove(0);
+        }
+    }
+    tail.join("\n")
+}
+
+fn exit_error(agent: &str, code: Option<i32>, stderr_tail: &str) -> AgentError {
+    let said = if stderr_tail.is_empty() {
+        String::new()
+    } else {
+        format!("; it said: {stderr_tail}")
+    };
+    match code {
+        Some(EXIT_RETRYABLE) => AgentError::retryable(format!(
+            "command agent `{agent}` asked to be retried (exit {EXIT_RETRYABLE}){said}"
+        )),
+        Some(c) => AgentError::fatal(format!(
+            "command agent `{agent}` failed with exit code {c}{said}"
+        )),
+        None => AgentError::retryable(format!(
+            "command agent `{agent}` was killed by a signal{said}"
+        )),
+    }
+}
+
+/// Turns stdout into an output, or a clear error naming what is wrong.
+fn parse_reply(
+    agent: &str,
+    out: &[u8],
+    expect_id: Option<&str>,
+) -> Result<AgentOutput, AgentError> {
+    let malformed = |m: String| AgentError {
+        kind: ErrorKind::Malformed,
+        message: m,
+    };
+    let text = std::str::from_utf8(out).map_err(|_| {
+        malformed(format!(
+            "command agent `{agent}` wrote bytes that are not UTF-8"
+        ))
+    })?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(malformed(format!(
+            "command agent `{agent}` wrote nothing on stdout; expected one JSON object"
+        )));
+    }
+    let v: Value = serde_json::from_str(trimmed).map_err(|e| {
+        let start: String = trimmed.chars().take(60).collect();
+        malformed(format!(
+            "command agent `{agent}` wrote something that is not one JSON object ({e}): {start}"
+        ))
+    })?;
+    let Value::Object(mut obj) = v else {
+        return Err(malformed(format!(
+            "command agent `{agent}` must reply with a JSON object, not {v}"
+        )));
+    };
+    if let Some(id) = expect_id
+        && obj.get("id").and_then(Value::as_str) != Some(id)
+    {
+        return Err(malformed(format!(
+            "command agent `{agent}` answered with a different id than task `{id}`"
+        )));
+    }
+    let usage = match obj.remove("usage") {
+        None => None,
+        Some(u) => Some(
+            serde_json::from_value::<Usage>(u)
+                .map_err(|e| malformed(format!("command agent `{agent}`: bad `usage` ({e})")))?,
+        ),
+    };
+    obj.remove("id");
+    let value = obj.remove("output").unwrap_or(Value::Object(obj));
+    Ok(AgentOutput { value, usage })
+}
+
+/// Default time limit, for callers building configs in code.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_parsed_strictly() {
+        let ok = parse_reply(
+            "a",
+            br#"{"output": {"n": 1}, "usage": {"prompt_tokens": 3, "completion_tokens": 4}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.value, json!({"n": 1}));
+        assert_eq!(ok.usage.map(|u| u.total()), Some(7));
+        assert_eq!(
+            parse_reply("a", br#"{"answer": 42}"#, None).unwrap().value,
+            json!({"answer": 42})
+        );
+        let e = parse_reply("a", b"hello", None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Malformed);
+        assert!(e.message.contains("not one JSON object"), "{}", e.message);
+        assert!(
+            parse_reply("a", b"[1,2]", None)
+                .unwrap_err()
+                .message
+                .contains("JSON object")
+        );
+        assert!(
+            parse_reply("a", b"", None)
+                .unwrap_err()
+                .message
+                .contains("nothing")
+        );
+        assert!(
+            parse_reply("a", br#"{"id": "t2", "output": 1}"#, Some("t1"))
+                .unwrap_err()
+                .message
+                .contains("different id")
+        );
+        assert_eq!(
+            parse_reply("a", br#"{"id": "t1", "output": 1}"#, Some("t1"))
+                .unwrap()
+                .value,
+            json!(1)
+        );
+    }
+
+    #[test]
+    fn exit_codes_decide_retrying() {
+        assert!(exit_error("a", Some(75), "").kind.is_retryable());
+        assert!(!exit_error("a", Some(2), "boom").kind.is_retryable());
+        assert!(exit_error("a", Some(2), "boom").message.contains("boom"));
+        assert!(exit_error("a", None, "").kind.is_retryable());
+    }
+}
