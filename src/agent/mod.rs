@@ -2,7 +2,7 @@
 //! agents written in Rust, and command agents backed by an external program.
 //!
 //! The engine treats every agent the same way: an agent is reached through
-//! the [`Provider`](crate::llm::Provider) interface, so scheduling, pause,
+//! the [`crate::llm::Provider`] interface, so scheduling, pause,
 //! reroute, retry, budgets and events apply to a Rust agent or a command
 //! agent exactly as to an LLM agent. [`AgentProvider`] is that adapter.
 

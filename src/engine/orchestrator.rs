@@ -120,6 +120,22 @@ impl Orchestrator {
         }
     }
 
+    /// An orchestrator for a workflow file (`.toml`, `.json`) or `builtin:NAME`.
+    pub fn from_file(
+        path: &str,
+        opts: RunOptions,
+    ) -> Result<Self, crate::workflow::diagnostics::Diagnostics> {
+        let loaded = crate::workflow::load::load_source(path)?;
+        Ok(Self::new(Arc::new(loaded.workflow), opts))
+    }
+
+    /// Starts the run with `input` as the entry node's input and waits for
+    /// its end.
+    pub async fn execute(mut self, input: Value) -> Result<RunOutcome, StartError> {
+        Arc::make_mut(&mut self.wf).input = input;
+        Ok(self.start()?.wait().await)
+    }
+
     /// Registers (or replaces) a provider by name.
     pub fn with_provider(mut self, name: &str, provider: Arc<dyn Provider>) -> Self {
         self.providers.insert(name.to_string(), provider);

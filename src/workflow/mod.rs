@@ -1,6 +1,7 @@
 //! Workflow files: schema, loading, validation with source locations,
 //! expressions and templates, graph export, and the built-in examples.
 
+pub mod builder;
 pub mod builtins;
 pub mod diagnostics;
 pub mod expr;
