@@ -10,10 +10,12 @@ mod emitter;
 mod exec;
 mod orchestrator;
 mod patterns;
+mod resume;
 mod run;
 mod scheduler;
 
 pub use orchestrator::{
-    Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, reroute_candidates,
+    Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, new_session_id, reroute_candidates,
 };
+pub use resume::{Restore, RestoredTask};
 pub use run::TaskError;
