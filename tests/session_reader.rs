@@ -76,19 +76,25 @@ fn a_torn_last_line_is_reported_and_every_complete_line_kept() {
     let mut cut = header_len;
     while cut < bytes.len() {
         let r = SessionReader::from_bytes(Path::new("t.jsonl"), bytes[..cut].to_vec()).unwrap();
-        let complete = bytes[header_len..cut].iter().filter(|b| **b == b'\n').count();
+        let complete = bytes[header_len..cut]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
         assert_eq!(r.len(), complete, "cut at {cut}");
         let read: Vec<Event> = r.events().collect();
         assert_eq!(read, events[..complete], "cut at {cut}");
         let torn_expected = bytes[cut - 1] != b'\n';
         assert_eq!(r.torn.is_some(), torn_expected, "cut at {cut}");
-        assert_eq!(r.complete_len() as usize <= cut, true);
+        assert!(r.complete_len() as usize <= cut);
         cut += 37;
     }
     // A cut inside the header is a clear error, never a panic.
     for cut in [0, 1, header_len / 2, header_len - 1] {
         let e = SessionReader::from_bytes(Path::new("h.jsonl"), bytes[..cut].to_vec());
-        assert!(matches!(e, Err(SessionError::Invalid { .. })), "cut at {cut}");
+        assert!(
+            matches!(e, Err(SessionError::Invalid { .. })),
+            "cut at {cut}"
+        );
     }
 }
 
@@ -105,7 +111,10 @@ fn a_newer_format_is_refused_with_a_clear_message() {
         panic!("a newer format was accepted");
     };
     let msg = e.to_string();
-    assert!(msg.contains("newer agentctl") && msg.contains("upgrade"), "{msg}");
+    assert!(
+        msg.contains("newer agentctl") && msg.contains("upgrade"),
+        "{msg}"
+    );
     let Err(e) = SessionReader::from_bytes(Path::new("x.jsonl"), b"{\"hello\": 1}\n".to_vec())
     else {
         panic!("a non-session was accepted");

@@ -58,8 +58,7 @@ fn completed_before(events: &[Event]) -> HashSet<String> {
 async fn resume_at(w: &Arc<Workflow>, seed: u64, full: &[Event], cut: usize) -> RunOutcome {
     let prefix = &full[..cut];
     let reader =
-        SessionReader::from_bytes(Path::new("cut.jsonl"), session_bytes(w, seed, prefix))
-            .unwrap();
+        SessionReader::from_bytes(Path::new("cut.jsonl"), session_bytes(w, seed, prefix)).unwrap();
     assert_eq!(reader.len(), cut);
     let state = reader.fold();
     let restore = Arc::new(state.restore(&reader));
@@ -70,9 +69,18 @@ async fn resume_at(w: &Arc<Workflow>, seed: u64, full: &[Event], cut: usize) -> 
         ..Default::default()
     };
     let (outcome, after) = run_approving(w.clone(), opts).await;
-    assert_eq!(outcome.status, RunStatus::Succeeded, "cut at {cut}: {:?}", outcome.error);
+    assert_eq!(
+        outcome.status,
+        RunStatus::Succeeded,
+        "cut at {cut}: {:?}",
+        outcome.error
+    );
     // seq continues without a gap.
-    assert_eq!(after[0].seq, prefix.last().map_or(0, |e| e.seq) + 1, "cut at {cut}");
+    assert_eq!(
+        after[0].seq,
+        prefix.last().map_or(0, |e| e.seq) + 1,
+        "cut at {cut}"
+    );
     for pair in after.windows(2) {
         assert_eq!(pair[0].seq + 1, pair[1].seq);
     }
@@ -130,7 +138,10 @@ async fn the_demo_resumes_from_any_point_without_redoing_work() {
     let n = full.len();
     for cut in (1..n - 1).step_by(7).chain([n - 2]) {
         let o = resume_at(&w, 3, &full, cut).await;
-        assert_eq!(o.tasks_completed, full_outcome.tasks_completed, "cut at {cut}");
+        assert_eq!(
+            o.tasks_completed, full_outcome.tasks_completed,
+            "cut at {cut}"
+        );
     }
 }
 
@@ -194,7 +205,12 @@ async fn a_resumed_run_ends_with_the_uninterrupted_output() {
         },
     )
     .await;
-    assert_eq!(full_outcome.status, RunStatus::Succeeded, "{:?}", full_outcome.error);
+    assert_eq!(
+        full_outcome.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        full_outcome.error
+    );
     for cut in (1..full.len() - 1).step_by(5) {
         let o = resume_at(&w, 9, &full, cut).await;
         assert_eq!(o.output, full_outcome.output, "cut at {cut}");

@@ -101,7 +101,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         seed: reader.header().seed,
         auto_approve: args.auto_approve,
         mode: Mode::pick(args.json),
-        recording: Recording::Append(reader),
+        recording: Recording::Append(Box::new(reader)),
         resume: Some(restore),
     };
     runtime.block_on(drive(Arc::new(loaded.workflow), setup))

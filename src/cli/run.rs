@@ -140,7 +140,7 @@ pub(crate) enum Recording {
         origin: String,
     },
     /// Continue this session file (resume).
-    Append(SessionReader),
+    Append(Box<SessionReader>),
 }
 
 /// How `drive` runs a workflow (`run` and `resume`).

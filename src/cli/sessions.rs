@@ -347,9 +347,9 @@ fn prune(dir: &DirArgs, older_than: Duration, dry_run: bool) -> Result<i32, i32>
 
 fn humantime_days(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 86_400 == 0 {
+    if s.is_multiple_of(86_400) {
         format!("{}d", s / 86_400)
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
     } else {
         format!("{s}s")
