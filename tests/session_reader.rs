@@ -171,6 +171,20 @@ proptest! {
         }
     }
 
+    /// A cut at a random offset after the header: every complete line
+    /// before it is recovered, the rest is reported as torn.
+    #[test]
+    fn a_random_cut_recovers_every_complete_line(at in any::<prop::sample::Index>()) {
+        let (bytes, events) = SAMPLE.with(|s| s.clone());
+        let header_len = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+        let cut = header_len + at.index(bytes.len() - header_len + 1);
+        let r = SessionReader::from_bytes(Path::new("r.jsonl"), bytes[..cut].to_vec()).unwrap();
+        let complete = bytes[header_len..cut].iter().filter(|b| **b == b'\n').count();
+        let read: Vec<Event> = r.events().collect();
+        prop_assert_eq!(&read[..], &events[..complete]);
+        prop_assert_eq!(r.torn.is_some(), bytes[cut - 1] != b'\n');
+    }
+
     /// Arbitrary bytes after a valid header.
     #[test]
     fn garbage_after_a_header_never_panics(tail in proptest::collection::vec(any::<u8>(), 0..400)) {

@@ -177,8 +177,13 @@ pub fn session_dir(explicit: Option<&Path>) -> Result<PathBuf, SessionError> {
         })
 }
 
-/// Creates the directory (and parents) owner-only (0700).
+/// Creates the directory (and parents) owner-only (0700). An existing
+/// directory is left as it is (it may be one the user shares on purpose);
+/// session files are owner-only in any case.
 pub fn ensure_dir(dir: &Path) -> Result<(), SessionError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -190,7 +195,7 @@ pub fn ensure_dir(dir: &Path) -> Result<(), SessionError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        // An existing directory keeps its mode with `create`: tighten it.
+        // The umask may have loosened the mode asked for: set it exactly.
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| SessionError::io(dir, e))?;
     }
