@@ -91,6 +91,15 @@ fn a_killed_run_resumes_without_redoing_work_and_ends_like_an_uninterrupted_one(
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    // While it runs, resuming it is refused: one writer per session file.
+    let id = file.file_stem().unwrap().to_str().unwrap().to_string();
+    let live = agentctl(&crashed, &["resume", &id, "--json"]);
+    assert_eq!(live.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&live.stderr).contains("another agentctl process"),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before = events_of(&file);
@@ -105,7 +114,6 @@ fn a_killed_run_resumes_without_redoing_work_and_ends_like_an_uninterrupted_one(
         .collect();
     assert!(done_before.len() < 602);
 
-    let id = file.file_stem().unwrap().to_str().unwrap().to_string();
     let resumed = agentctl(&crashed, &["resume", &id[..12], "--json"]);
     ok(&resumed);
     let resumed = json(&resumed);

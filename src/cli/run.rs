@@ -160,20 +160,23 @@ fn start_recorder(
     session: &str,
     recording: Recording,
 ) -> Result<Option<Recorder>, String> {
-    let r = match recording {
-        Recording::Off => return Ok(None),
+    match recording {
+        Recording::Off => Ok(None),
         Recording::New { dir, text, origin } => {
             let header = Header::new(session, wf, &text, &origin, seed, now_micros());
             Recorder::create(&dir, &header, orch.subscribe())
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "cannot record the session: {e}\n  = hint: pass --session-dir DIR (or set {}), or --no-record",
+                        agentctl::session::DIR_ENV
+                    )
+                })
         }
-        Recording::Append(reader) => Recorder::append(&reader, orch.subscribe()),
-    };
-    r.map(Some).map_err(|e| {
-        format!(
-            "cannot record the session: {e}\n  = hint: pass --session-dir DIR (or set {}), or --no-record",
-            agentctl::session::DIR_ENV
-        )
-    })
+        Recording::Append(reader) => Recorder::append(&reader, orch.subscribe())
+            .map(Some)
+            .map_err(|e| format!("cannot continue the session: {e}")),
+    }
 }
 
 pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {

@@ -268,3 +268,40 @@ pub fn locate(dir: &Path, what: &str) -> Result<PathBuf, SessionError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_found_by_id_prefix_or_path_and_ambiguity_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["1700000000-aaaaa", "1700000001-bbbbb", "1800000000-ccccc"] {
+            std::fs::write(session_path(dir.path(), id), "x").unwrap();
+        }
+        let d = dir.path();
+        assert!(
+            locate(d, "1700000001-bbbbb")
+                .unwrap()
+                .ends_with("1700000001-bbbbb.jsonl")
+        );
+        assert!(locate(d, "18").unwrap().ends_with("1800000000-ccccc.jsonl"));
+        let e = locate(d, "17").unwrap_err().to_string();
+        assert!(e.contains("matches 2 sessions"), "{e}");
+        let e = locate(d, "19").unwrap_err().to_string();
+        assert!(e.contains("no session `19`"), "{e}");
+        let p = session_path(d, "1800000000-ccccc");
+        assert_eq!(locate(d, p.to_str().unwrap()).unwrap(), p);
+        let listed = list_files(d).unwrap();
+        assert!(
+            listed[0].ends_with("1800000000-ccccc.jsonl"),
+            "newest first"
+        );
+    }
+
+    #[test]
+    fn the_content_hash_is_stable_and_sensitive() {
+        assert_eq!(content_hash(""), "fnv1a64:cbf29ce484222325");
+        assert_ne!(content_hash("count = 600"), content_hash("count = 601"));
+    }
+}

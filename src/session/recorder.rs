@@ -63,6 +63,7 @@ impl Recorder {
             opts.mode(0o600);
         }
         let file = opts.open(&path).map_err(|e| SessionError::io(&path, e))?;
+        lock(&file, &path)?;
         let mut line = serde_json::to_vec(header).map_err(|e| SessionError::Invalid {
             path: path.display().to_string(),
             message: format!("cannot encode the header: {e}"),
@@ -91,6 +92,7 @@ impl Recorder {
             .write(true)
             .open(&path)
             .map_err(|e| SessionError::io(&path, e))?;
+        lock(&file, &path)?;
         file.set_len(reader.complete_len())
             .map_err(|e| SessionError::io(&path, e))?;
         let mut file = file;
@@ -127,6 +129,21 @@ impl Recorder {
                 message: "the recorder thread stopped unexpectedly".into(),
             }),
         }
+    }
+}
+
+/// Holds an exclusive lock on the session file while it is recorded, so a
+/// `resume` of a session that another process is still writing is refused
+/// instead of interleaving two writers. The OS drops the lock when the
+/// process dies, even by `kill -9`.
+fn lock(file: &File, path: &Path) -> Result<(), SessionError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SessionError::Invalid {
+            path: path.display().to_string(),
+            message: "the session is being recorded by another agentctl process right now; wait for it to end (or stop it) before resuming".into(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(SessionError::io(path, e)),
     }
 }
 
