@@ -54,5 +54,6 @@ pub mod bus;
 pub mod engine;
 pub mod event;
 pub mod llm;
+pub mod session;
 pub mod tui;
 pub mod workflow;

@@ -11,6 +11,9 @@ fn main() {
         cli::Commands::Run(a) => cli::run::main(a),
         cli::Commands::Validate(a) => cli::validate::run(a),
         cli::Commands::Graph(a) => cli::graph::run(a),
+        cli::Commands::Resume(a) => cli::resume::main(a),
+        cli::Commands::Replay(a) => cli::replay::main(a),
+        cli::Commands::Sessions(a) => cli::sessions::main(a),
     };
     std::process::exit(code);
 }

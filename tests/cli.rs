@@ -7,6 +7,11 @@ use serde_json::Value;
 fn agentctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_agentctl"))
         .args(args)
+        // Runs are recorded: keep test sessions out of the user's data dir.
+        .env(
+            "AGENTCTL_SESSION_DIR",
+            std::env::temp_dir().join("agentctl-cli-test-sessions"),
+        )
         .output()
         .expect("run agentctl")
 }

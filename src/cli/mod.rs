@@ -1,7 +1,11 @@
 //! Command-line interface: argument parsing and the subcommands.
 
 pub(crate) mod graph;
+pub(crate) mod replay;
+pub(crate) mod resume;
 pub(crate) mod run;
+pub(crate) mod session;
+pub(crate) mod sessions;
 pub(crate) mod tui;
 pub(crate) mod validate;
 
@@ -51,6 +55,21 @@ pub(crate) enum Commands {
     )]
     Graph(graph::GraphArgs),
     // ── sessions, replay, resume subcommands (issue #5) go here ──
+    /// Continue an interrupted session without redoing completed work.
+    #[command(
+        after_help = "Examples:\n  agentctl resume 1763677200-3fa2c\n  agentctl resume 17636 --json --auto-approve\n  agentctl resume ./sessions/demo.jsonl --force"
+    )]
+    Resume(resume::ResumeArgs),
+    /// Open a recorded session in the cockpit, read-only.
+    #[command(
+        after_help = "Examples:\n  agentctl replay 1763677200-3fa2c\n  agentctl replay sessions/demo.jsonl --speed 4"
+    )]
+    Replay(replay::ReplayArgs),
+    /// Recorded sessions: list, show, export, rm, prune.
+    #[command(
+        after_help = "Examples:\n  agentctl sessions list\n  agentctl sessions show 17636\n  agentctl sessions export 17636 --format md > report.md\n  agentctl sessions prune --older-than 30d"
+    )]
+    Sessions(sessions::SessionsArgs),
     // ── providers subcommand (issue #7) go here ──
 }
 

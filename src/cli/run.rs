@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::exit;
-use agentctl::engine::{Orchestrator, RunOptions, RunOutcome};
-use agentctl::event::{Command, Event, EventKind, Id};
+use agentctl::engine::{Orchestrator, Restore, RunOptions, RunOutcome, new_session_id};
+use agentctl::event::{Command, Event, EventKind, Id, now_micros};
 use agentctl::llm::tokens;
+use agentctl::session::{Header, Recorder, SessionReader};
 use agentctl::workflow::builtins::BUILTINS;
 use agentctl::workflow::model::{NodeKind, Workflow};
 
@@ -37,9 +38,11 @@ pub(crate) struct RunArgs {
     /// List the built-in workflows.
     #[arg(long)]
     list: bool,
+    #[command(flatten)]
+    record: super::session::RecordArgs,
 }
 
-enum Mode {
+pub(crate) enum Mode {
     Json,
     Bars,
     Lines,
@@ -82,12 +85,15 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     }
-    let mode = if args.json {
-        Mode::Json
-    } else if std::io::stderr().is_terminal() {
-        Mode::Bars
-    } else {
-        Mode::Lines
+    let mode = Mode::pick(args.json);
+    let recording = match args.record.for_new_run() {
+        Ok(Some(dir)) => Recording::New {
+            dir,
+            text: loaded.text.clone(),
+            origin: super::session::origin_of(&loaded.origin),
+        },
+        Ok(None) => Recording::Off,
+        Err(c) => return c,
     };
     // The engine drives its whole work tree from one task; a single-threaded
     // runtime spares it a cross-thread wake-up for every event it emits.
@@ -102,21 +108,109 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         }
     };
     let workflow = Arc::new(loaded.workflow);
-    runtime.block_on(drive(workflow, args.seed, args.auto_approve, mode))
+    let setup = Setup {
+        seed: args.seed,
+        auto_approve: args.auto_approve,
+        mode,
+        recording,
+        resume: None,
+    };
+    runtime.block_on(drive(workflow, setup))
 }
 
-async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> i32 {
+impl Mode {
+    pub(crate) fn pick(json: bool) -> Mode {
+        if json {
+            Mode::Json
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+/// Whether and where a run is recorded.
+pub(crate) enum Recording {
+    Off,
+    /// A new session file in `dir`.
+    New {
+        dir: std::path::PathBuf,
+        text: String,
+        origin: String,
+    },
+    /// Continue this session file (resume).
+    Append(Box<SessionReader>),
+}
+
+/// How `drive` runs a workflow (`run` and `resume`).
+pub(crate) struct Setup {
+    pub(crate) seed: u64,
+    pub(crate) auto_approve: bool,
+    pub(crate) mode: Mode,
+    pub(crate) recording: Recording,
+    pub(crate) resume: Option<Arc<Restore>>,
+}
+
+/// A new or continued session file, fed from `orch`'s events.
+fn start_recorder(
+    orch: &mut Orchestrator,
+    wf: &Workflow,
+    seed: u64,
+    session: &str,
+    recording: Recording,
+) -> Result<Option<Recorder>, String> {
+    match recording {
+        Recording::Off => Ok(None),
+        Recording::New { dir, text, origin } => {
+            let header = Header::new(session, wf, &text, &origin, seed, now_micros());
+            Recorder::create(&dir, &header, orch.subscribe())
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "cannot record the session: {e}\n  = hint: pass --session-dir DIR (or set {}), or --no-record",
+                        agentctl::session::DIR_ENV
+                    )
+                })
+        }
+        Recording::Append(reader) => Recorder::append(&reader, orch.subscribe())
+            .map(Some)
+            .map_err(|e| format!("cannot continue the session: {e}")),
+    }
+}
+
+pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
+    let Setup {
+        seed,
+        auto_approve,
+        mode,
+        recording,
+        resume,
+    } = setup;
     // The tokenizer's first use costs ~60 ms: pay it before the clock starts,
     // on this thread, which is the engine's: its regex scratch pool then
     // serves the engine from the owner's fast path. Nothing else runs yet.
     tokens::warm_up();
+    let session = match &recording {
+        Recording::Append(r) => r.header().session.clone(),
+        _ => new_session_id(),
+    };
     let mut orch = Orchestrator::new(
         wf.clone(),
         RunOptions {
             seed,
+            session_id: Some(session.clone()),
+            resume,
             ..Default::default()
         },
     );
+    let recorder = match start_recorder(&mut orch, &wf, seed, &session, recording) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
     // `--json` shows no progress; it only needs the stream to answer gates.
     let has_gates = wf
         .nodes
@@ -171,11 +265,19 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
     }
     view.finish();
     let outcome = handle.wait().await;
-    report(&mode, &wf, &outcome);
+    let file = recorder.map(|r| {
+        let path = r.path().display().to_string();
+        // The recorder thread syncs the tail; wait for it off the runtime.
+        if let Err(e) = r.finish() {
+            eprintln!("warning: the session recording is incomplete: {e}");
+        }
+        path
+    });
+    report(&mode, &wf, &outcome, file.as_deref());
     outcome.status.exit_code()
 }
 
-fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome) {
+fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome, file: Option<&str>) {
     match mode {
         Mode::Json => {
             let summary = json!({
@@ -189,6 +291,7 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome) {
                 "events": o.events,
                 "outputs": o.output,
                 "error": o.error,
+                "session_file": file,
             });
             println!(
                 "{}",
@@ -210,6 +313,9 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome) {
             );
             if let Some(e) = &o.error {
                 eprintln!("error: {e}");
+            }
+            if let Some(f) = file {
+                eprintln!("session {} recorded in {f}", o.session);
             }
             if let Some(out) = &o.output {
                 match out {

@@ -28,6 +28,8 @@ pub(crate) struct TuiArgs {
     /// Do not capture the mouse (lets the terminal select text).
     #[arg(long)]
     no_mouse: bool,
+    #[command(flatten)]
+    record: super::session::RecordArgs,
 }
 
 pub(crate) fn main(args: TuiArgs) -> i32 {
@@ -42,6 +44,10 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(l) => l,
         Err(c) => return c,
     };
+    let record_dir = match args.record.for_new_run() {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,18 +58,42 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             return 1;
         }
     };
+    let text = loaded.text.clone();
+    let origin = super::session::origin_of(&loaded.origin);
     let workflow = Arc::new(loaded.workflow);
     runtime.block_on(async move {
         let _ = tokio::task::spawn_blocking(tokens::warm_up).await;
         // Interactive: a failed task waits for r(etry) / R(eroute) / c(ancel).
+        let session = agentctl::engine::new_session_id();
         let opts = RunOptions {
             seed: args.seed,
+            session_id: Some(session.clone()),
             hold_failed: true,
             start_paused: args.paused,
             ..Default::default()
         };
         let mut orch = Orchestrator::new(workflow.clone(), opts);
         let events = orch.subscribe();
+        let recorder = match record_dir {
+            Some(dir) => {
+                let header = agentctl::session::Header::new(
+                    &session,
+                    &workflow,
+                    &text,
+                    &origin,
+                    args.seed,
+                    agentctl::event::now_micros(),
+                );
+                match agentctl::session::Recorder::create(&dir, &header, orch.subscribe()) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        eprintln!("error: cannot record the session: {e}\n  = hint: pass --session-dir DIR, or --no-record");
+                        return exit::BAD_INPUT;
+                    }
+                }
+            }
+            None => None,
+        };
         let handle = match orch.start() {
             Ok(h) => h,
             Err(e) => {
@@ -80,6 +110,11 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         // Leaving the cockpit stops whatever still runs.
         handle.interrupt();
         let outcome = handle.wait().await;
+        if let Some(r) = recorder
+            && let Err(e) = r.finish()
+        {
+            eprintln!("warning: the session recording is incomplete: {e}");
+        }
         match result {
             Err(e) => {
                 eprintln!("error: {e}");

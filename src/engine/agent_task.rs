@@ -86,6 +86,15 @@ pub(crate) async fn work(
     mut job: AgentJob<'_>,
 ) -> Result<(Value, AgentIdx), TaskError> {
     let run = h.run.clone();
+    if h.restored
+        && let Some(v) = run.restored_output(&h.id)
+    {
+        let agent = h.agent.or(match &job.target {
+            Target::Agent(a) => Some(*a),
+            Target::Capability(_) => None,
+        });
+        return Ok((v, agent.unwrap_or_default()));
+    }
     let mut repairs_used = 0;
     let mut hops = 0u32;
     loop {

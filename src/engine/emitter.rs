@@ -1,5 +1,6 @@
 //! Stamps events with `seq` and `ts` and hands them to every subscriber.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -15,6 +16,9 @@ pub(crate) struct Emitter {
 struct EmitterInner {
     seq: u64,
     subscribers: Vec<UnboundedSender<Event>>,
+    /// A resumed run's already-recorded restatements (see
+    /// `Restore::replayed`), with how many copies are left to drop.
+    skip: HashMap<String, u32>,
 }
 
 impl Emitter {
@@ -24,6 +28,7 @@ impl Emitter {
             inner: Mutex::new(EmitterInner {
                 seq: 0,
                 subscribers,
+                skip: HashMap::new(),
             }),
         }
     }
@@ -32,10 +37,30 @@ impl Emitter {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Continues a recorded session: numbering after `last_seq`, dropping
+    /// re-emissions of the recorded restatements in `replayed`.
+    pub(crate) fn resume_from(&self, last_seq: u64, replayed: &[EventKind]) {
+        let mut inner = self.lock();
+        inner.seq = last_seq;
+        for k in replayed.iter().filter_map(super::resume::restatement_key) {
+            *inner.skip.entry(k).or_insert(0) += 1;
+        }
+    }
+
     /// Emits one event. The lock is held while sending so subscribers see
     /// events in `seq` order; unbounded sends never block.
     pub(crate) fn emit(&self, kind: EventKind) {
         let mut inner = self.lock();
+        if !inner.skip.is_empty()
+            && let Some(key) = super::resume::restatement_key(&kind)
+            && let Some(n) = inner.skip.get_mut(&key)
+        {
+            *n -= 1;
+            if *n == 0 {
+                inner.skip.remove(&key);
+            }
+            return;
+        }
         inner.seq += 1;
         let event = Event {
             seq: inner.seq,

@@ -10,11 +10,13 @@ mod emitter;
 mod exec;
 mod orchestrator;
 mod patterns;
+mod resume;
 mod run;
 mod scheduler;
 mod traced_bus;
 
 pub use orchestrator::{
-    Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, reroute_candidates,
+    Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, new_session_id, reroute_candidates,
 };
+pub use resume::{Restore, RestoredTask};
 pub use run::TaskError;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::emitter::Emitter;
 use super::exec::exec_node;
+use super::resume::Restore;
 use super::run::{Run, Scope, TaskControl};
 use super::scheduler::Scheduler;
 use super::traced_bus::TracedBus;
@@ -36,6 +37,9 @@ pub struct RunOptions {
     pub hold_failed: bool,
     /// Start with dispatching paused.
     pub start_paused: bool,
+    /// Continue a recorded session (`agentctl resume`): completed tasks keep
+    /// their recorded outputs and are not run again.
+    pub resume: Option<Arc<Restore>>,
 }
 
 /// The result of a run.
@@ -225,6 +229,9 @@ impl Orchestrator {
                 }
             }
         }
+        if let Some(r) = &self.opts.resume {
+            emitter.resume_from(r.last_seq, &r.replayed);
+        }
         let sched = Scheduler::new(&self.wf, self.opts.start_paused);
         let reads_outputs = reads_outputs(&self.wf);
         let mut run = Run::new(
@@ -239,6 +246,10 @@ impl Orchestrator {
             reads_outputs,
         );
         run.code_agents = code_agents;
+        run.restore = self.opts.resume.clone();
+        if let Some(r) = &run.restore {
+            run.add_usage(&r.usage);
+        }
         let (cmd_tx, cmd_rx) = unbounded_channel();
         let interrupt = CancellationToken::new();
         let interrupt2 = interrupt.clone();
@@ -331,6 +342,16 @@ async fn drive(
         entry: wf.nodes[wf.entry].id.clone(),
         agents: wf.agents.iter().map(|a| a.id.clone()).collect(),
     });
+    if let Some(r) = &run.restore {
+        let done = r.tasks.values().filter(|t| t.output.is_some()).count();
+        run.emit(EventKind::Notice {
+            level: "info".into(),
+            message: format!(
+                "resumed after seq {}: {done} completed task(s) keep their recorded outputs",
+                r.last_seq
+            ),
+        });
+    }
     if start_paused {
         run.emit(EventKind::RunPaused);
     }
@@ -560,7 +581,8 @@ fn reads_outputs(wf: &Workflow) -> bool {
     names.contains(&"outputs")
 }
 
-fn new_session_id() -> String {
+/// A new session id: start time in seconds and a random-ish suffix.
+pub fn new_session_id() -> String {
     let micros = crate::event::now_micros();
     let secs = micros / 1_000_000;
     // Sortable by start time, unique enough for one user's machine.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::emitter::Emitter;
+use super::resume::Restore;
 use super::scheduler::Scheduler;
 use crate::bus::{MessageBus, Subscription};
 use crate::event::{BusMessage, ErrorKind, EventKind, Id, NodeState, TaskState, Usage, now_micros};
@@ -179,6 +180,8 @@ pub(crate) struct Run {
     /// Agents that are code (Rust or command agents): they get the task's
     /// input as a value.
     pub(crate) code_agents: Vec<bool>,
+    /// The recorded state a resumed run continues from.
+    pub(crate) restore: Option<Arc<Restore>>,
 }
 
 /// Variables every template and expression may read.
@@ -231,6 +234,7 @@ impl Run {
                 .collect(),
             orchestrator_id: Id::from("orchestrator"),
             code_agents: Vec::new(),
+            restore: None,
             wf,
         }
     }
@@ -249,6 +253,11 @@ impl Run {
 
     pub(crate) fn add_usage(&self, u: &Usage) {
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).add(u);
+    }
+
+    /// The recorded output of a task a resumed run does not run again.
+    pub(crate) fn restored_output(&self, task: &str) -> Option<Value> {
+        self.restore.as_ref()?.tasks.get(task)?.output.clone()
     }
 
     /// Renders a template against the current variables.
@@ -395,7 +404,11 @@ impl Run {
             tasks.insert(
                 id.clone(),
                 TaskEntry {
-                    state: TaskState::Pending,
+                    state: if self.restored_output(&id).is_some() {
+                        TaskState::Completed
+                    } else {
+                        TaskState::Pending
+                    },
                     agent,
                     held: false,
                     gate,
@@ -405,6 +418,35 @@ impl Run {
             );
             id
         };
+        let prior = self.restore.as_ref().and_then(|r| r.tasks.get(&*id));
+        if let Some(p) = prior {
+            // Recorded already: a completed task keeps its output and stays
+            // silent; an unfinished one is dispatched again from PENDING.
+            let restored = p.output.is_some();
+            if !restored && p.state != TaskState::Pending {
+                self.emit(EventKind::TaskStateChanged {
+                    task: id.clone(),
+                    from: p.state,
+                    to: TaskState::Pending,
+                    reason: Some("interrupted; runs again after resume".into()),
+                });
+            }
+            return TaskHandle {
+                id,
+                run: self.clone(),
+                control: inbox,
+                attempt: p.attempts,
+                usage: p.usage,
+                started: None,
+                agent: p.agent.as_deref().and_then(|a| self.wf.agent(a)),
+                state: if restored {
+                    TaskState::Completed
+                } else {
+                    TaskState::Pending
+                },
+                restored,
+            };
+        }
         self.emit(EventKind::TaskCreated {
             task: id.clone(),
             node: self.wf.nodes[node].id.clone(),
@@ -424,6 +466,7 @@ impl Run {
             started: None,
             agent: None,
             state: TaskState::Pending,
+            restored: false,
         }
     }
 }
@@ -439,12 +482,15 @@ pub(crate) struct TaskHandle {
     pub(crate) started: Option<Instant>,
     pub(crate) agent: Option<AgentIdx>,
     pub(crate) state: TaskState,
+    /// Completed in the recorded session this run resumes: its output is
+    /// [`Run::restored_output`] and nothing about it is emitted again.
+    pub(crate) restored: bool,
 }
 
 impl TaskHandle {
     /// Moves the task to a non-final state.
     pub(crate) fn set_state(&mut self, to: TaskState, reason: Option<String>) {
-        if self.state == to {
+        if self.state == to || self.restored {
             return;
         }
         let from = self.state;
@@ -474,6 +520,10 @@ impl TaskHandle {
 
     /// Records the final output.
     pub(crate) fn complete(&mut self, output: Value) {
+        if self.restored {
+            self.run.completed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let from = self.state;
         self.state = TaskState::Completed;
         if let Some(e) = self.run.tasks().get_mut(&self.id) {
@@ -497,6 +547,9 @@ impl TaskHandle {
 
     /// Records a failure; `held` keeps it open for a retry decision.
     pub(crate) fn fail(&mut self, err: &TaskError, held: bool) {
+        if self.restored {
+            return;
+        }
         let from = self.state;
         self.state = TaskState::Failed;
         if let Some(e) = self.run.tasks().get_mut(&self.id) {

@@ -47,31 +47,42 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             }
             None => input.clone(),
         };
-        h.set_state(
-            TaskState::Review,
-            Some("waiting for a human decision".into()),
-        );
-        run.emit(EventKind::GateOpened {
-            gate: h.id.clone(),
-            node: n.id.clone(),
-            artifact: artifact.clone(),
-            revision,
-        });
-        let (approve, comment) = loop {
-            match h.control.recv().await {
-                Some(TaskControl::Decide { approve, comment }) => break (approve, comment),
-                Some(TaskControl::Cancel) | None => {
-                    h.cancel("cancelled by the user");
-                    return Err(TaskError::cancelled(format!("gate {} was cancelled", h.id)));
+        // A resumed run takes decisions already recorded instead of asking
+        // again; a gate that was still waiting opens again.
+        let recorded = run
+            .restore
+            .as_ref()
+            .and_then(|r| r.gate_decision(&h.id, revision).cloned());
+        let (approve, comment) = if let Some(d) = recorded {
+            d
+        } else {
+            h.set_state(
+                TaskState::Review,
+                Some("waiting for a human decision".into()),
+            );
+            run.emit(EventKind::GateOpened {
+                gate: h.id.clone(),
+                node: n.id.clone(),
+                artifact: artifact.clone(),
+                revision,
+            });
+            let (approve, comment) = loop {
+                match h.control.recv().await {
+                    Some(TaskControl::Decide { approve, comment }) => break (approve, comment),
+                    Some(TaskControl::Cancel) | None => {
+                        h.cancel("cancelled by the user");
+                        return Err(TaskError::cancelled(format!("gate {} was cancelled", h.id)));
+                    }
+                    Some(_) => continue,
                 }
-                Some(_) => continue,
-            }
+            };
+            run.emit(EventKind::GateDecided {
+                gate: h.id.clone(),
+                approved: approve,
+                comment: comment.clone(),
+            });
+            (approve, comment)
         };
-        run.emit(EventKind::GateDecided {
-            gate: h.id.clone(),
-            approved: approve,
-            comment: comment.clone(),
-        });
         if approve {
             h.complete(artifact.clone());
             return Ok(artifact);

@@ -1,0 +1,118 @@
+//! `agentctl replay SESSION`: the cockpit on a recorded session, read-only,
+//! fed at the recorded pace (times `--speed`).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::exit;
+use super::session::DirArgs;
+use agentctl::tui::TuiOptions;
+use agentctl::workflow::load::{Format, load_str};
+
+#[derive(Args, Debug)]
+pub(crate) struct ReplayArgs {
+    /// Session id, unique id prefix, or path to a session file.
+    #[arg(value_name = "SESSION")]
+    session: String,
+    /// Playback speed, 0.5 to 16 (1 = as recorded).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    speed: f64,
+    /// Colour theme: dark, light, high-contrast, colorblind, or a theme file.
+    #[arg(long)]
+    theme: Option<String>,
+    /// Do not capture the mouse.
+    #[arg(long)]
+    no_mouse: bool,
+    #[command(flatten)]
+    dir: DirArgs,
+}
+
+/// Longest pause between two events: idle stretches (a gate waiting an
+/// hour) are shortened so a replay keeps moving.
+const MAX_GAP: Duration = Duration::from_secs(3);
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number; give a speed from 0.5 to 16"))?;
+    if (0.5..=16.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "speed {v} is out of range; give a speed from 0.5 to 16"
+        ))
+    }
+}
+
+pub(crate) fn main(args: ReplayArgs) -> i32 {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: agentctl replay needs a terminal.\n  = hint: agentctl sessions show {} prints the session instead",
+            args.session
+        );
+        return exit::BAD_INPUT;
+    }
+    let reader = match args.dir.open(&args.session) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let rec = &reader.header().workflow;
+    let wf = match load_str(&rec.text, &rec.origin, Format::from_path(&rec.origin)) {
+        Ok(l) => Arc::new(l.workflow),
+        Err(d) => {
+            eprintln!("error: the workflow recorded in the session does not load:\n{d}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let speed = args.speed;
+    runtime.block_on(async move {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let feeder = tokio::spawn(async move {
+            let mut last: Option<u64> = None;
+            for ev in reader.events() {
+                if let Some(prev) = last {
+                    let gap = Duration::from_micros(ev.ts.saturating_sub(prev)).min(MAX_GAP);
+                    let wait = gap.div_f64(speed);
+                    if wait >= Duration::from_millis(1) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                last = Some(ev.ts);
+                if tx.send(ev).is_err() {
+                    break;
+                }
+            }
+        });
+        let opts = TuiOptions {
+            theme: args.theme,
+            replay: true,
+            mouse: !args.no_mouse,
+        };
+        let result = agentctl::tui::run(wf, rx, None, opts).await;
+        feeder.abort();
+        match result {
+            Ok(_) => exit::OK,
+            Err(e) => {
+                eprintln!("error: {e}");
+                if e.kind() == std::io::ErrorKind::InvalidInput {
+                    exit::BAD_INPUT
+                } else {
+                    1
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,153 @@
+//! `agentctl resume SESSION`: continues an interrupted session in its own
+//! file. Completed tasks keep their recorded outputs (no provider call, no
+//! tokens spent twice); tasks that were in flight run again as new attempts.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::exit;
+use super::run::{Mode, Recording, Setup, drive};
+use super::session::DirArgs;
+use agentctl::session::{SessionReader, SessionState, content_hash};
+use agentctl::workflow::load::{Format, Loaded, load_source, load_str};
+use agentctl::workflow::model::NodeKind;
+
+#[derive(Args, Debug)]
+pub(crate) struct ResumeArgs {
+    /// Session id, unique id prefix, or path to a session file.
+    #[arg(value_name = "SESSION")]
+    session: String,
+    /// Print one JSON summary object at the end (and nothing else on stdout).
+    #[arg(long)]
+    json: bool,
+    /// Approve every human gate without asking.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Resume even though the workflow file changed since it was recorded
+    /// (the changed file runs).
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    dir: DirArgs,
+}
+
+pub(crate) fn main(args: ResumeArgs) -> i32 {
+    let reader = match args.dir.open(&args.session) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let state = SessionState::of(&reader);
+    let id = reader.header().session.clone();
+    if state.finished() {
+        let line = format!(
+            "session {id} already finished ({}); nothing to resume",
+            state.status_name()
+        );
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"session": id, "status": state.status_name(), "resumed": false, "message": line})
+            );
+        } else {
+            eprintln!("{line}");
+        }
+        return exit::OK;
+    }
+    let mut loaded = match workflow_of(&reader, args.force) {
+        Ok(l) => l,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return exit::BAD_INPUT;
+        }
+    };
+    loaded.workflow.input = reader.header().input.clone();
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !args.auto_approve
+        && !interactive
+        && let Some(g) = loaded
+            .workflow
+            .nodes
+            .iter()
+            .find(|n| matches!(n.kind, NodeKind::Gate { .. }))
+    {
+        eprintln!(
+            "error: the workflow has a human gate (node `{}`) and there is no terminal to ask on.\n  = hint: pass --auto-approve",
+            g.id
+        );
+        return exit::BAD_INPUT;
+    }
+    let restore = Arc::new(state.restore(&reader));
+    if !args.json {
+        eprintln!(
+            "resuming session {id}: {} of {} recorded task(s) completed, {} tokens spent",
+            state.completed(),
+            state.tasks.len(),
+            state.usage.total()
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let setup = Setup {
+        seed: reader.header().seed,
+        auto_approve: args.auto_approve,
+        mode: Mode::pick(args.json),
+        recording: Recording::Append(Box::new(reader)),
+        resume: Some(restore),
+    };
+    runtime.block_on(drive(Arc::new(loaded.workflow), setup))
+}
+
+/// The workflow a session ran, checked against its source: a changed file
+/// (or built-in) is refused unless `force`.
+fn workflow_of(reader: &SessionReader, force: bool) -> Result<Loaded, String> {
+    let rec = &reader.header().workflow;
+    let (current, origin_kind) = if let Some(name) = rec.origin.strip_prefix("builtin:") {
+        (
+            agentctl::workflow::builtins::get(name).map(|b| b.text.to_string()),
+            "built-in workflow",
+        )
+    } else {
+        (std::fs::read_to_string(&rec.origin).ok(), "workflow file")
+    };
+    let text = match current {
+        Some(t) if content_hash(&t) == rec.hash => t,
+        Some(t) if force => {
+            eprintln!(
+                "warning: the {origin_kind} {} changed since the session was recorded; running the changed one (--force)",
+                rec.origin
+            );
+            t
+        }
+        Some(_) => {
+            return Err(format!(
+                "the {origin_kind} {} changed since session {} was recorded ({}); resuming would mix two workflows.\n  = hint: restore the file, or pass --force to resume with the changed workflow",
+                rec.origin,
+                reader.header().session,
+                rec.hash
+            ));
+        }
+        None => {
+            eprintln!(
+                "note: the {origin_kind} {} is gone; resuming with the copy recorded in the session",
+                rec.origin
+            );
+            rec.text.clone()
+        }
+    };
+    let loaded = if rec.origin.starts_with("builtin:") && content_hash(&text) == rec.hash {
+        load_source(&rec.origin)
+    } else {
+        load_str(&text, &rec.origin, Format::from_path(&rec.origin))
+    };
+    loaded.map_err(|d| format!("the recorded workflow does not load:\n{d}"))
+}

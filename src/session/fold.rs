@@ -1,0 +1,401 @@
+//! Folds a session's events into a summary: tasks with their states,
+//! attempts, outputs and usage; agents; gates and their decisions; the
+//! commands people sent; the run's status. `sessions list/show/export` show
+//! it, and [`SessionState::restore`] turns it into what `resume` needs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Header;
+use super::reader::SessionReader;
+use crate::engine::{Restore, RestoredTask};
+use crate::event::{Command, Event, EventKind, RunStatus, TaskState, Usage};
+
+/// The state of a session after some of its events.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionState {
+    /// Session id.
+    pub session: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// Seed.
+    pub seed: u64,
+    /// Header time (µs since the epoch).
+    pub started_us: u64,
+    /// Time of the last event.
+    pub last_us: u64,
+    /// `seq` of the last event.
+    pub last_seq: u64,
+    /// Events folded.
+    pub events: u64,
+    /// Runs: 1, plus one per resume.
+    pub runs: u32,
+    /// Set by `session_ended`; `None` while running or after a crash.
+    pub status: Option<RunStatus>,
+    /// The entry node's output on success.
+    pub output: Option<Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Tokens spent by every call (all runs).
+    pub usage: Usage,
+    /// Tasks in creation order.
+    pub tasks: Vec<TaskRecord>,
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+    /// Per agent.
+    pub agents: BTreeMap<String, AgentRecord>,
+    /// Gate openings, in order.
+    pub gates: Vec<GateRecord>,
+    /// Commands people sent, in order.
+    pub commands: Vec<CommandRecord>,
+}
+
+/// One task.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRecord {
+    /// Task id.
+    pub id: String,
+    /// Node.
+    pub node: String,
+    /// Parent task (plan subtasks).
+    pub parent: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Input.
+    pub input: Value,
+    /// Last state.
+    pub state: TaskState,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Last agent.
+    pub agent: Option<String>,
+    /// Output, once COMPLETED.
+    pub output: Option<Value>,
+    /// Last error.
+    pub error: Option<String>,
+    /// Tokens its calls spent.
+    pub usage: Usage,
+    /// Provider calls made for it.
+    pub calls: u32,
+    /// `task_completed` events seen (1 at most in a sound session).
+    pub completions: u32,
+}
+
+/// One agent's totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AgentRecord {
+    /// Calls started.
+    pub calls: u64,
+    /// Calls that failed.
+    pub errors: u64,
+    /// Tasks it completed.
+    pub completed: u64,
+    /// Tokens.
+    pub usage: Usage,
+    /// Summed call latency, ms.
+    pub latency_ms: f64,
+}
+
+/// One opening of a gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateRecord {
+    /// Gate task id.
+    pub gate: String,
+    /// Node.
+    pub node: String,
+    /// Revision (0 first).
+    pub revision: u32,
+    /// What was shown.
+    pub artifact: Value,
+    /// `Some((approved, comment))` once decided.
+    pub decision: Option<(bool, Option<String>)>,
+}
+
+/// A command a person sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandRecord {
+    /// When (µs since the epoch).
+    pub ts: u64,
+    /// The command.
+    pub command: Command,
+    /// Why it was rejected, if it was.
+    pub rejected: Option<String>,
+}
+
+impl SessionState {
+    /// The state before any event.
+    pub fn new(h: &Header) -> SessionState {
+        SessionState {
+            session: h.session.clone(),
+            workflow: h.workflow.name.clone(),
+            seed: h.seed,
+            started_us: h.started_at,
+            last_us: h.started_at,
+            last_seq: 0,
+            events: 0,
+            runs: 0,
+            status: None,
+            output: None,
+            error: None,
+            usage: Usage::default(),
+            tasks: Vec::new(),
+            index: HashMap::new(),
+            agents: BTreeMap::new(),
+            gates: Vec::new(),
+            commands: Vec::new(),
+        }
+    }
+
+    /// Reads and folds a whole session.
+    pub fn of(reader: &SessionReader) -> SessionState {
+        reader.fold()
+    }
+
+    /// A task by id.
+    pub fn task(&self, id: &str) -> Option<&TaskRecord> {
+        self.index.get(id).map(|&i| &self.tasks[i])
+    }
+
+    fn task_mut(&mut self, id: &str) -> Option<&mut TaskRecord> {
+        self.index.get(id).map(|&i| &mut self.tasks[i])
+    }
+
+    /// Whether the session ended (succeeded, failed or cancelled): there is
+    /// nothing to resume. Interrupted and crashed sessions are not finished.
+    pub fn finished(&self) -> bool {
+        matches!(
+            self.status,
+            Some(RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
+        )
+    }
+
+    /// `succeeded` … or `interrupted` for a session that stopped without
+    /// ending (a crash).
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            Some(RunStatus::Succeeded) => "succeeded",
+            Some(RunStatus::Failed) => "failed",
+            Some(RunStatus::Cancelled) => "cancelled",
+            Some(RunStatus::Interrupted) | None => "interrupted",
+        }
+    }
+
+    /// Tasks COMPLETED.
+    pub fn completed(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Completed)
+            .count()
+    }
+
+    /// Wall time from the header to the last event, ms.
+    pub fn duration_ms(&self) -> f64 {
+        self.last_us.saturating_sub(self.started_us) as f64 / 1000.0
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, ev: &Event) {
+        self.events += 1;
+        self.last_seq = self.last_seq.max(ev.seq);
+        self.last_us = self.last_us.max(ev.ts);
+        match &ev.kind {
+            EventKind::SessionStarted { .. } => {
+                self.runs += 1;
+                self.status = None;
+            }
+            EventKind::SessionEnded {
+                status,
+                output,
+                error,
+                ..
+            } => {
+                self.status = Some(*status);
+                self.output = output.clone();
+                self.error = error.clone();
+            }
+            EventKind::TaskCreated {
+                task,
+                node,
+                parent,
+                title,
+                input,
+                ..
+            } => {
+                if self.index.contains_key(&**task) {
+                    return;
+                }
+                self.index.insert(task.to_string(), self.tasks.len());
+                self.tasks.push(TaskRecord {
+                    id: task.to_string(),
+                    node: node.to_string(),
+                    parent: parent.as_ref().map(|p| p.to_string()),
+                    title: title.clone(),
+                    input: input.clone(),
+                    state: TaskState::Pending,
+                    attempts: 0,
+                    agent: None,
+                    output: None,
+                    error: None,
+                    usage: Usage::default(),
+                    calls: 0,
+                    completions: 0,
+                });
+            }
+            EventKind::TaskAssigned {
+                task,
+                agent,
+                attempt,
+            } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.attempts = t.attempts.max(*attempt);
+                    t.agent = Some(agent.to_string());
+                }
+            }
+            EventKind::TaskStateChanged { task, to, .. } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.state = *to;
+                }
+            }
+            EventKind::TaskCompleted {
+                task,
+                agent,
+                output,
+                attempt,
+                ..
+            } => {
+                if let Some(a) = agent {
+                    self.agents.entry(a.to_string()).or_default().completed += 1;
+                }
+                if let Some(t) = self.task_mut(task) {
+                    t.state = TaskState::Completed;
+                    t.output = Some(output.clone());
+                    t.attempts = t.attempts.max(*attempt);
+                    t.completions += 1;
+                    if let Some(a) = agent {
+                        t.agent = Some(a.to_string());
+                    }
+                }
+            }
+            EventKind::TaskFailed { task, error, .. } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.state = TaskState::Failed;
+                    t.error = Some(error.clone());
+                }
+            }
+            EventKind::LlmRequest { task, agent, .. } => {
+                self.agents.entry(agent.to_string()).or_default().calls += 1;
+                if let Some(t) = self.task_mut(task) {
+                    t.calls += 1;
+                }
+            }
+            EventKind::LlmResponse {
+                task,
+                agent,
+                usage,
+                latency_ms,
+                ..
+            } => {
+                self.usage.add(usage);
+                let a = self.agents.entry(agent.to_string()).or_default();
+                a.usage.add(usage);
+                a.latency_ms += latency_ms;
+                if let Some(t) = self.task_mut(task) {
+                    t.usage.add(usage);
+                }
+            }
+            EventKind::LlmError { agent, .. } => {
+                self.agents.entry(agent.to_string()).or_default().errors += 1;
+            }
+            EventKind::GateOpened {
+                gate,
+                node,
+                artifact,
+                revision,
+            } => self.gates.push(GateRecord {
+                gate: gate.to_string(),
+                node: node.to_string(),
+                revision: *revision,
+                artifact: artifact.clone(),
+                decision: None,
+            }),
+            EventKind::GateDecided {
+                gate,
+                approved,
+                comment,
+            } => {
+                if let Some(g) = self
+                    .gates
+                    .iter_mut()
+                    .rev()
+                    .find(|g| *g.gate == **gate && g.decision.is_none())
+                {
+                    g.decision = Some((*approved, comment.clone()));
+                }
+            }
+            EventKind::CommandReceived { command } => self.commands.push(CommandRecord {
+                ts: ev.ts,
+                command: command.clone(),
+                rejected: None,
+            }),
+            EventKind::CommandRejected { command, reason } => {
+                if let Some(c) = self
+                    .commands
+                    .iter_mut()
+                    .rev()
+                    .find(|c| c.command == *command && c.rejected.is_none())
+                {
+                    c.rejected = Some(reason.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What a resumed run takes over (see [`Restore`]). `reader` supplies
+    /// the recorded restatements the run will produce again.
+    pub fn restore(&self, reader: &SessionReader) -> Restore {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    RestoredTask {
+                        state: t.state,
+                        output: (t.state == TaskState::Completed)
+                            .then(|| t.output.clone())
+                            .flatten(),
+                        attempts: t.attempts,
+                        usage: t.usage,
+                        agent: t.agent.clone(),
+                    },
+                )
+            })
+            .collect();
+        let mut gate_decisions: HashMap<String, Vec<(bool, Option<String>)>> = HashMap::new();
+        for g in &self.gates {
+            if let Some(d) = &g.decision {
+                let list = gate_decisions.entry(g.gate.clone()).or_default();
+                // Revisions are recorded in order; a gate re-opened by an
+                // earlier resume repeats its revision, keep the first.
+                if list.len() == g.revision as usize {
+                    list.push(d.clone());
+                }
+            }
+        }
+        let replayed = reader
+            .events()
+            .map(|e| e.kind)
+            .filter(Restore::is_restatement)
+            .collect();
+        Restore {
+            last_seq: self.last_seq,
+            usage: self.usage,
+            tasks,
+            gate_decisions,
+            replayed,
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Reads a session file back: the header, then an index of every complete
+//! event line (offset, `seq`, `ts`), so events can be fetched by index and
+//! found by time without parsing the whole file. A torn last line (a crash
+//! mid-write) is reported and ignored; damaged lines in the middle are
+//! reported and skipped; nothing panics.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::fold::SessionState;
+use super::{FORMAT_NAME, FORMAT_VERSION, Header, SessionError};
+use crate::event::{Event, EventKind, Id};
+
+/// A session file, indexed.
+pub struct SessionReader {
+    path: PathBuf,
+    header: Header,
+    session: Id,
+    data: Vec<u8>,
+    /// Per event: byte range of its line (without the newline).
+    lines: Vec<(usize, usize)>,
+    /// Per event: its timestamp.
+    ts: Vec<u64>,
+    /// Byte length of the file up to the end of its last complete line.
+    complete_len: u64,
+    /// The torn last line, if the file ends in one.
+    pub torn: Option<TornLine>,
+    /// Damaged lines that were skipped (1-based line numbers and why).
+    pub skipped: Vec<(usize, String)>,
+    /// Folded states every [`CHECKPOINT_EVERY`] events, built on the first
+    /// seek that needs them.
+    checkpoints: std::sync::OnceLock<Vec<SessionState>>,
+}
+
+/// A last line without its newline: the write was cut off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TornLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// Bytes ignored.
+    pub bytes: usize,
+}
+
+/// Seeking folds forward from the nearest checkpoint; this many events apart.
+pub const CHECKPOINT_EVERY: usize = 65_536;
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[allow(dead_code)]
+    seq: u64,
+    ts: u64,
+}
+
+#[derive(Deserialize)]
+struct Version {
+    format: Option<String>,
+    version: Option<u32>,
+}
+
+impl SessionReader {
+    /// Reads and indexes a session file.
+    pub fn open(path: &Path) -> Result<SessionReader, SessionError> {
+        let data = std::fs::read(path).map_err(|e| SessionError::io(path, e))?;
+        Self::from_bytes(path, data)
+    }
+
+    /// Indexes the bytes of a session file (`path` names it in messages).
+    pub fn from_bytes(path: &Path, data: Vec<u8>) -> Result<SessionReader, SessionError> {
+        let invalid = |message: String| SessionError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let Some(header_end) = data.iter().position(|b| *b == b'\n') else {
+            return Err(invalid(if data.is_empty() {
+                "the file is empty: not a session (it was cut before its header was written)".into()
+            } else {
+                "the header line is incomplete: the file was cut while it was created".into()
+            }));
+        };
+        let head = &data[..header_end];
+        let v: Version = serde_json::from_slice(head).map_err(|e| {
+            invalid(format!(
+                "line 1 is not a session header ({e}); is this an agentctl session file?"
+            ))
+        })?;
+        if v.format.as_deref() != Some(FORMAT_NAME) {
+            return Err(invalid(format!(
+                "line 1 is not a session header (no \"format\": \"{FORMAT_NAME}\"); is this an agentctl session file?"
+            )));
+        }
+        match v.version {
+            Some(n) if n > FORMAT_VERSION => {
+                return Err(invalid(format!(
+                    "the session was written in format version {n} by a newer agentctl; this agentctl ({}) reads versions up to {FORMAT_VERSION}\n  = hint: upgrade agentctl to read it",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            }
+            Some(_) => {}
+            None => return Err(invalid("the header has no `version`".into())),
+        }
+        let header: Header = serde_json::from_slice(head)
+            .map_err(|e| invalid(format!("line 1: the session header is damaged ({e})")))?;
+
+        let mut lines = Vec::new();
+        let mut ts = Vec::new();
+        let mut skipped = Vec::new();
+        let mut torn = None;
+        let mut start = header_end + 1;
+        let mut complete_len = start as u64;
+        let mut line_no = 1;
+        while start < data.len() {
+            line_no += 1;
+            let Some(len) = data[start..].iter().position(|b| *b == b'\n') else {
+                torn = Some(TornLine {
+                    line: line_no,
+                    bytes: data.len() - start,
+                });
+                break;
+            };
+            let line = &data[start..start + len];
+            match envelope(line) {
+                Some((_, t)) => {
+                    lines.push((start, start + len));
+                    ts.push(t);
+                }
+                None if line.iter().all(u8::is_ascii_whitespace) => {}
+                None => skipped.push((line_no, "not an event".to_string())),
+            }
+            start += len + 1;
+            complete_len = start as u64;
+        }
+        Ok(SessionReader {
+            path: path.to_path_buf(),
+            session: Id::from(header.session.as_str()),
+            header,
+            data,
+            lines,
+            ts,
+            complete_len,
+            torn,
+            skipped,
+            checkpoints: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether the session has no events.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Bytes up to the end of the last complete line (where appends go).
+    pub fn complete_len(&self) -> u64 {
+        self.complete_len
+    }
+
+    /// Timestamp of event `i` (microseconds since the epoch).
+    pub fn ts(&self, i: usize) -> Option<u64> {
+        self.ts.get(i).copied()
+    }
+
+    /// Event `i` (0-based). `None` past the end; an error names the line
+    /// when it is damaged.
+    pub fn event(&self, i: usize) -> Option<Result<Event, SessionError>> {
+        let (a, b) = *self.lines.get(i)?;
+        let line = &self.data[a..b];
+        let err = |message: String| SessionError::Invalid {
+            path: self.path.display().to_string(),
+            message: format!("event {i}: {message}"),
+        };
+        // The envelope was checked by the index; parsing the kind straight
+        // from the line (its extra fields ignored) skips the buffering that
+        // `#[serde(flatten)]` costs, which dominates folding large sessions.
+        Some(
+            match (envelope(line), serde_json::from_slice::<EventKind>(line)) {
+                (Some((seq, ts)), Ok(kind)) => Ok(Event {
+                    seq,
+                    ts,
+                    session: self.session.clone(),
+                    kind,
+                }),
+                (_, Err(e)) => Err(err(e.to_string())),
+                (None, Ok(_)) => Err(err("no `seq`/`ts`".into())),
+            },
+        )
+    }
+
+    /// Every event that parses, in order (damaged ones are skipped).
+    pub fn events(&self) -> impl Iterator<Item = Event> + '_ {
+        (0..self.len()).filter_map(|i| self.event(i).and_then(Result::ok))
+    }
+
+    /// Index of the first event at or after `ts` (`len()` when none).
+    pub fn index_at_time(&self, ts: u64) -> usize {
+        // Timestamps never go back within a run; a resumed run starts later.
+        self.ts.partition_point(|t| *t < ts)
+    }
+
+    /// The folded state after the first `n` events (all of them when `n`
+    /// is past the end), from the nearest checkpoint.
+    pub fn state_at(&self, n: usize) -> SessionState {
+        let n = n.min(self.len());
+        let cps = self.checkpoints.get_or_init(|| self.build_checkpoints());
+        let k = (n / CHECKPOINT_EVERY).min(cps.len().saturating_sub(1));
+        let mut state = match cps.get(k) {
+            Some(s) => s.clone(),
+            None => SessionState::new(&self.header),
+        };
+        for i in k * CHECKPOINT_EVERY..n {
+            if let Some(Ok(ev)) = self.event(i) {
+                state.apply(&ev);
+            }
+        }
+        state
+    }
+
+    /// The folded state after every event.
+    pub fn fold(&self) -> SessionState {
+        let mut state = SessionState::new(&self.header);
+        for ev in self.events() {
+            state.apply(&ev);
+        }
+        state
+    }
+
+    fn build_checkpoints(&self) -> Vec<SessionState> {
+        let mut state = SessionState::new(&self.header);
+        let mut cps = vec![state.clone()];
+        for i in 0..self.len() {
+            if let Some(Ok(ev)) = self.event(i) {
+                state.apply(&ev);
+            }
+            if (i + 1) % CHECKPOINT_EVERY == 0 {
+                cps.push(state.clone());
+            }
+        }
+        cps
+    }
+}
+
+/// `seq` and `ts` of an event line: a fast path for the recorder's own
+/// layout (`{"seq":N,"ts":N,...`), else a lenient parse.
+fn envelope(line: &[u8]) -> Option<(u64, u64)> {
+    fn number(s: &[u8]) -> Option<(u64, &[u8])> {
+        let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 19 {
+            return None;
+        }
+        let n = std::str::from_utf8(&s[..digits]).ok()?.parse().ok()?;
+        Some((n, &s[digits..]))
+    }
+    let fast = || {
+        let rest = line.strip_prefix(b"{\"seq\":")?;
+        let (seq, rest) = number(rest)?;
+        let rest = rest.strip_prefix(b",\"ts\":")?;
+        let (ts, rest) = number(rest)?;
+        rest.starts_with(b",").then_some((seq, ts))
+    };
+    // The fast path only reads the envelope: the line must still end the
+    // object, or it is a damaged line that happens to start well.
+    if line.last() == Some(&b'}')
+        && let Some(r) = fast()
+    {
+        return Some(r);
+    }
+    serde_json::from_slice::<Envelope>(line)
+        .ok()
+        .map(|e| (e.seq, e.ts))
+}
