@@ -3,9 +3,13 @@
 //! Everything that happens is an [`event::Event`]; everything a human does is
 //! an [`event::Command`]. See `DESIGN.md` and `docs/events.md`.
 
+pub mod budget;
 pub mod bus;
+pub mod context;
 pub mod engine;
 pub mod event;
 pub mod llm;
+pub mod metrics;
+pub mod resilience;
 pub mod tui;
 pub mod workflow;

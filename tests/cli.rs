@@ -30,6 +30,7 @@ const BUILTINS: &[&str] = &[
     "state_machine",
     "event_driven",
     "research_report",
+    "chaos",
 ];
 
 #[test]

@@ -185,6 +185,7 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome) {
                 "events": o.events,
                 "outputs": o.output,
                 "error": o.error,
+                "metrics": o.metrics,
             });
             println!(
                 "{}",

@@ -10,6 +10,7 @@ mod emitter;
 mod exec;
 mod orchestrator;
 mod patterns;
+mod resilient;
 mod run;
 mod scheduler;
 

@@ -177,6 +177,8 @@ pub(crate) struct Run {
     /// Provider name per agent.
     pub(crate) provider_names: Vec<Id>,
     pub(crate) orchestrator_id: Id,
+    /// Breakers, caches, budgets, quotas and metrics (issue #3).
+    pub(crate) res: super::resilient::Resilience,
 }
 
 /// Variables every template and expression may read.
@@ -204,8 +206,9 @@ impl Run {
         reads_outputs: bool,
     ) -> Self {
         let n = wf.nodes.len();
-        let provider_names = providers.iter().map(|p| Id::from(p.name())).collect();
+        let provider_names: Vec<Id> = providers.iter().map(|p| Id::from(p.name())).collect();
         Run {
+            res: super::resilient::Resilience::new(&wf, &provider_names),
             provider_names,
             session,
             seed,
@@ -287,6 +290,10 @@ impl Run {
     }
 
     pub(crate) fn record_output(&self, node: NodeIdx, value: &Value) {
+        // Node outputs become named artifacts of the shared context.
+        if let Some(c) = &self.res.context {
+            c.put_artifact(&self.wf.nodes[node].id, value.clone());
+        }
         if let Some(m) = &self.outputs {
             let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
             if let Value::Object(map) = &mut *g {

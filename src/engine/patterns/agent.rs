@@ -39,6 +39,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         false,
     );
     let job = AgentJob {
+        node,
         target: target.clone(),
         priority: n.priority,
         prompt: text,

@@ -80,6 +80,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         capabilities.join(", ")
     );
     let job = AgentJob {
+        node,
         target: Target::Agent(*planner),
         priority: n.priority,
         prompt: goal.clone(),
@@ -142,6 +143,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                     prompt.push_str(&format!("\n\nReviewer feedback to address: {f}"));
                 }
                 let job = AgentJob {
+                    node,
                     target: Target::Capability(s.capability.clone()),
                     priority: n.priority,
                     prompt,
@@ -191,6 +193,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             serde_json::to_string(&results).unwrap_or_default()
         );
         let job = AgentJob {
+            node,
             target: Target::Agent(*reviewer),
             priority: n.priority,
             prompt,

@@ -57,6 +57,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             let mut hint = hints(Expect::Label);
             hint.labels = labels.clone();
             let job = AgentJob {
+                node,
                 target: Target::Agent(*c),
                 priority: n.priority,
                 prompt: text,

@@ -303,6 +303,7 @@ fn workflow_info_reads_the_compiled_model() {
         temperature: None,
         concurrency: 0,
         sim: Default::default(),
+        policy: Default::default(),
     };
     let mk = |id: &str, kind: NodeKind| Node {
         id: id.into(),
@@ -310,6 +311,7 @@ fn workflow_info_reads_the_compiled_model() {
         priority: 3,
         emit: None,
         kind,
+        policy: Default::default(),
     };
     let nodes = vec![
         mk(
@@ -353,6 +355,7 @@ fn workflow_info_reads_the_compiled_model() {
             .collect(),
         nodes,
         agent_index: HashMap::from([("a".to_string(), 0)]),
+        policy: Default::default(),
     };
     let info = WorkflowInfo::from_workflow(&wf);
     assert_eq!(info.nodes.len(), 3);
