@@ -508,6 +508,20 @@ pub enum EventKind {
         /// How long it waits, ms.
         wait_ms: f64,
     },
+    /// Parallel branches were settled into one answer (`resolve`).
+    ConflictResolved {
+        /// Parallel node id.
+        node: Id,
+        /// `unanimous`, `confidence`, `gate` or `agent:<id>`.
+        method: String,
+        /// True when the branches disagreed.
+        conflict: bool,
+        /// Distinct answers with their summed confidence:
+        /// `[{answer, weight}]`, in branch order.
+        candidates: Vec<Value>,
+        /// The answer the node outputs.
+        chosen: Value,
+    },
     /// Periodic (and final) run and per-agent metrics.
     Metrics {
         /// The figures.

@@ -669,3 +669,80 @@ prompt = "write it"
     assert_eq!(tight.status, RunStatus::Succeeded);
     assert!(writer_prompt(&e3).unwrap() <= a + 12 + 10);
 }
+
+const CONFLICT: &str = r#"
+[workflow]
+name = "conflict"
+[[agents]]
+id = "a"
+sim = { replies = [{ answer = "Paris", confidence = 0.4 }] }
+[[agents]]
+id = "b"
+sim = { replies = [{ answer = "Lyon", confidence = 0.9 }] }
+[[agents]]
+id = "c"
+sim = { replies = [{ answer = "paris", confidence = 0.6 }] }
+[[agents]]
+id = "judge"
+sim = { template = "Marseille" }
+[[nodes]]
+id = "ask"
+kind = "parallel"
+branches = ["qa", "qb", "qc"]
+resolve = "HOW"
+[[nodes]]
+id = "qa"
+kind = "agent"
+agent = "a"
+[[nodes]]
+id = "qb"
+kind = "agent"
+agent = "b"
+[[nodes]]
+id = "qc"
+kind = "agent"
+agent = "c"
+"#;
+
+fn resolved(events: &[agentctl::event::Event]) -> Option<(String, bool)> {
+    events.iter().find_map(|e| match &e.kind {
+        EventKind::ConflictResolved {
+            method, conflict, ..
+        } => Some((method.clone(), *conflict)),
+        _ => None,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn disagreeing_branches_are_resolved_by_confidence_a_meta_agent_or_a_gate() {
+    let (out, events) = run(wf(&CONFLICT.replace("HOW", "confidence"))).await;
+    assert_eq!(
+        out.output,
+        Some(serde_json::json!("Paris")),
+        "0.4 + 0.6 beats 0.9"
+    );
+    assert_eq!(resolved(&events), Some(("confidence".into(), true)));
+
+    let (out, events) = run(wf(&CONFLICT.replace("HOW", "judge"))).await;
+    assert_eq!(out.output, Some(serde_json::json!("Marseille")));
+    assert_eq!(resolved(&events), Some(("agent:judge".into(), true)));
+
+    let (h, mut rx) = start(wf(&CONFLICT.replace("HOW", "gate")), RunOptions::default());
+    let mut seen = Vec::new();
+    let opened = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
+    let EventKind::GateOpened { gate, artifact, .. } = opened.kind else {
+        unreachable!()
+    };
+    assert_eq!(artifact["proposed"], "Paris");
+    // The reviewer picks candidate 2 by number.
+    h.send(Command::GateDecision {
+        gate,
+        approve: true,
+        comment: Some("2".into()),
+    });
+    let out = h.wait().await;
+    assert_eq!(out.output, Some(serde_json::json!("Lyon")));
+}

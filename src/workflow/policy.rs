@@ -47,6 +47,17 @@ impl AgentPolicy {
     }
 }
 
+/// How a `parallel` node settles branches that disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    /// The answer with the most total confidence.
+    Confidence,
+    /// A meta-agent chooses.
+    Agent(AgentIdx),
+    /// A human decides at a gate.
+    Gate,
+}
+
 /// A node's overrides of its agents' policies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodePolicy {
@@ -58,6 +69,8 @@ pub struct NodePolicy {
     pub budget: Limit,
     /// Cheaper agent under pressure.
     pub degrade: Option<DegradePolicy>,
+    /// `parallel`: conflict resolution.
+    pub resolve: Option<Resolve>,
 }
 
 impl NodePolicy {

@@ -428,6 +428,10 @@ pub struct NodeSpec {
     /// Cheaper agent this node's tasks switch to under pressure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degrade: Option<DegradeSpec>,
+    /// parallel: settle disagreeing branches by `confidence`, a `gate`, or
+    /// an agent id (a meta-agent); the output is then the one answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<Spanned<String>>,
     // ── debate and vote fields (issue #4) go here ──
 }
 

@@ -93,6 +93,7 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("task_timeout_ms", &[K::Agent, K::Plan, K::Router]),
     ("budget", &[K::Agent, K::Plan, K::Router]),
     ("degrade", &[K::Agent, K::Plan, K::Router]),
+    ("resolve", &[K::Parallel]),
 ];
 
 /// Checks a workflow and compiles it. On success returns the workflow and
@@ -1389,6 +1390,7 @@ fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
         ("task_timeout_ms", sp(&n.task_timeout_ms)),
         ("budget", n.budget.as_ref().map(|_| None)),
         ("degrade", n.degrade.as_ref().map(|d| d.to.span.clone())),
+        ("resolve", sp(&n.resolve)),
     ];
     fields
         .into_iter()

@@ -756,7 +756,21 @@ impl ViewModel {
                     format!("budget {scope} exhausted at task {task}: {policy}"),
                 );
             }
-            EventKind::BudgetUpdated { .. } | EventKind::Metrics { .. } => {}
+            EventKind::ConflictResolved {
+                node,
+                method,
+                conflict: true,
+                ..
+            } => {
+                self.notice(
+                    ts,
+                    Level::Info,
+                    format!("{node}: branches disagreed; resolved by {method}"),
+                );
+            }
+            EventKind::BudgetUpdated { .. }
+            | EventKind::Metrics { .. }
+            | EventKind::ConflictResolved { .. } => {}
             EventKind::PlanCreated { task, subtasks } => {
                 self.history(task, ts, format!("plan with {} subtasks", subtasks.len()));
             }

@@ -11,7 +11,7 @@ use crate::resilience::{
     BreakerPolicy, CachePolicy, DegradePolicy, KindSet, QuotaPolicy, RetryPolicy, Timeouts,
 };
 use crate::workflow::model::AgentIdx;
-use crate::workflow::policy::{AgentPolicy, NodePolicy, RunPolicy};
+use crate::workflow::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
 use crate::workflow::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DegradeSpec, OnExhaustedName, RetrySpec,
 };
@@ -367,11 +367,28 @@ impl Ctx<'_> {
             .as_ref()
             .map_or_else(Limit::default, |b| self.limit(o, b, false));
         let degrade = n.degrade.as_ref().and_then(|d| self.degrade_policy(o, d));
+        let resolve = n.resolve.as_ref().and_then(|r| match r.value.as_str() {
+            "confidence" => Some(Resolve::Confidence),
+            "gate" => Some(Resolve::Gate),
+            _ if self.agent_ids.contains_key(r.value.as_str()) => {
+                self.policy_agent(o, "resolve", r).map(Resolve::Agent)
+            }
+            other => {
+                let at = self.str_span(o, "resolve", r);
+                let mut names: Vec<&str> = vec!["confidence", "gate"];
+                names.extend(self.spec.agents.iter().map(|a| a.id.value.as_str()));
+                let hint =
+                    suggest_hint(other, &names, "use \"confidence\", \"gate\" or an agent id");
+                self.error(at, format!("unknown conflict resolution `{other}`"), hint);
+                None
+            }
+        });
         NodePolicy {
             retry,
             timeouts,
             budget,
             degrade,
+            resolve,
         }
     }
 
