@@ -224,9 +224,9 @@ impl Cell {
 /// The recorder of one run.
 pub struct Metrics {
     agents: Vec<Id>,
-    /// Per agent; the run's figures are the sum, computed at snapshot time.
+    /// Per agent; the run's figures (histogram included) are the sum,
+    /// computed at snapshot time, so a call costs one lock.
     cells: Vec<Mutex<Cell>>,
-    run_hist: Mutex<Histogram<u64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -242,7 +242,6 @@ impl Metrics {
     pub fn new(agents: Vec<Id>) -> Self {
         Metrics {
             cells: agents.iter().map(|_| Mutex::new(Cell::new())).collect(),
-            run_hist: Mutex::new(Cell::new().hist),
             agents,
         }
     }
@@ -251,13 +250,6 @@ impl Metrics {
     pub fn record(&self, agent: usize, s: Sample) {
         if let Some(cell) = self.cells.get(agent) {
             cell.lock().unwrap_or_else(|p| p.into_inner()).apply(s);
-        }
-        if let Sample::CallOk(d, ..) | Sample::CallFailed(d) = s {
-            let _ = self
-                .run_hist
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .record((d.as_micros() as u64).max(1));
         }
     }
 
@@ -282,17 +274,14 @@ impl Metrics {
             r.prompt_tokens += c.prompt_tokens;
             r.completion_tokens += c.completion_tokens;
             run.nanos += g.nanos;
+            // Same bounds and precision: adding cannot fail.
+            let _ = run.hist.add(&g.hist);
             agents.push(AgentMetrics {
                 agent: id.clone(),
                 health: g.health(),
                 counters: c,
             });
         }
-        run.hist = self
-            .run_hist
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
         let secs = elapsed.as_secs_f64();
         MetricsSnapshot {
             elapsed_ms: secs * 1000.0,

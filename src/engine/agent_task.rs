@@ -135,14 +135,17 @@ pub(crate) async fn work(
             continue;
         }
         let eff = Effective::of(&run.wf, job.node, agent);
-        if chain.as_ref().is_none_or(|c| c.current() != agent) {
+        // The plain path (no policy anywhere) keeps no resilience state.
+        if !run.res.plain && chain.as_ref().is_none_or(|c| c.current() != agent) {
             // First assignment, or moved by a reroute / hand-off / degrade:
             // the chain and the retry count start from this agent.
             chain = Some(FallbackChain::new(agent, &eff.agent.fallbacks));
             tries = 0;
         }
-        if deadline.is_none() {
-            deadline = eff.timeouts.task.map(|t| tokio::time::Instant::now() + t);
+        if deadline.is_none()
+            && let Some(t) = eff.timeouts.task
+        {
+            deadline = Some(tokio::time::Instant::now() + t);
         }
         let call_limit = eff.timeouts.for_call(deadline);
 

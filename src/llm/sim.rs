@@ -226,10 +226,14 @@ fn run_call(seed: u64, sim: &AgentSim, req: &ProviderRequest) -> (Duration, Outc
     let mut latency = draw_latency(script.latency_ms.as_ref(), latency_seed);
     // Faults added later draw from their own RNG (derived from the latency
     // seed), so they do not reshuffle the reply draws of existing scripts.
-    let mut fault_rng = ChaCha8Rng::seed_from_u64(latency_seed ^ 0x5eed_fa17_c0de_0001);
-    let u_rate: f64 = fault_rng.random();
-    let u_hang: f64 = fault_rng.random();
-    let u_spike: f64 = fault_rng.random();
+    // Only scripts that use them pay for the draws.
+    let (u_rate, u_hang, u_spike): (f64, f64, f64) =
+        if script.rate_limit_rate > 0.0 || script.hang_rate > 0.0 || script.spike_rate > 0.0 {
+            let mut fault_rng = ChaCha8Rng::seed_from_u64(latency_seed ^ 0x5eed_fa17_c0de_0001);
+            (fault_rng.random(), fault_rng.random(), fault_rng.random())
+        } else {
+            (1.0, 1.0, 1.0)
+        };
     if u_spike < script.spike_rate {
         latency += Duration::from_secs_f64(script.spike_ms.unwrap_or(2000.0).max(0.0) / 1000.0);
     }
