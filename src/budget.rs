@@ -26,6 +26,15 @@ pub struct Price {
     pub output: f64,
 }
 
+impl Price {
+    /// Cost of tokens, nano-dollars.
+    pub fn cost(&self, prompt: u64, completion: u64) -> u64 {
+        // $/Mtok × tokens × 1e9 n$/$ / 1e6 = tokens × price × 1000 n$.
+        (prompt as f64 * self.input * 1000.0 + completion as f64 * self.output * 1000.0).round()
+            as u64
+    }
+}
+
 /// Prices by model name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriceTable(HashMap<String, Price>);
@@ -84,9 +93,7 @@ impl PriceTable {
 
     /// Cost of tokens, nano-dollars.
     pub fn cost(&self, model: &str, prompt: u64, completion: u64) -> u64 {
-        let p = self.get(model);
-        // $/Mtok × tokens × 1e9 n$/$ / 1e6 = tokens × price × 1000 n$.
-        (prompt as f64 * p.input * 1000.0 + completion as f64 * p.output * 1000.0).round() as u64
+        self.get(model).cost(prompt, completion)
     }
 }
 

@@ -590,14 +590,10 @@ async fn call_agent(
     let clock = tokio::time::Instant::now();
     let result = timeout::within(limit, llm::complete(provider.as_ref(), req)).await;
     let elapsed = clock.elapsed();
-    let prices = res
-        .ledger
-        .as_ref()
-        .map_or(&run.wf.policy.prices, |l| &l.prices);
     match &result {
         Ok(c) => {
             run.add_usage(&c.usage);
-            let cost = prices.cost(&a.model, c.usage.prompt_tokens, c.usage.completion_tokens);
+            let cost = res.prices[agent].cost(c.usage.prompt_tokens, c.usage.completion_tokens);
             res.metrics
                 .record(agent, Sample::CallOk(elapsed, c.usage, cost));
             run.emit(EventKind::LlmResponse {

@@ -25,6 +25,8 @@ pub(crate) struct Resilience {
     pub(crate) paused_by_budget: AtomicBool,
     /// No policy, budget or quota anywhere: every call takes the plain path.
     pub(crate) plain: bool,
+    /// Each agent's model price, looked up once.
+    pub(crate) prices: Vec<crate::budget::Price>,
     /// Shared context, when some agent reads it (`context_tokens`).
     pub(crate) context: Option<crate::context::ContextStore>,
 }
@@ -91,6 +93,7 @@ impl Resilience {
             ledger,
             quotas,
             paused_by_budget: AtomicBool::new(false),
+            prices: wf.agents.iter().map(|a| p.prices.get(&a.model)).collect(),
             context: wf
                 .agents
                 .iter()
