@@ -746,3 +746,44 @@ async fn disagreeing_branches_are_resolved_by_confidence_a_meta_agent_or_a_gate(
     let out = h.wait().await;
     assert_eq!(out.output, Some(serde_json::json!("Lyon")));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deep_queue_degrades_tasks_to_the_faster_agent() {
+    let w = wf(r#"
+[workflow]
+name = "dq"
+[[agents]]
+id = "main"
+concurrency = 1
+degrade = { to = "fast", queue_depth = 3 }
+sim = { latency_ms = 100 }
+[[agents]]
+id = "fast"
+concurrency = 0
+sim = { latency_ms = 10 }
+[[nodes]]
+id = "m"
+kind = "map"
+count = 10
+body = "n"
+[[nodes]]
+id = "n"
+kind = "agent"
+agent = "main"
+"#);
+    let (out, events) = run(w).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let switches = count(
+        &events,
+        |k| matches!(k, EventKind::DegradeSwitch { reason, .. } if reason.contains("tasks queued")),
+    );
+    let m = out.metrics.unwrap();
+    assert!(switches >= 1);
+    assert_eq!(m.agents[1].counters.calls as usize, switches);
+    assert_eq!(m.agents[0].counters.calls as usize + switches, 10);
+    assert!(
+        m.agents[0].counters.calls >= 1,
+        "main still works when the queue is short"
+    );
+    assert_eq!(m.run.degrades as usize, switches);
+}
