@@ -17,7 +17,7 @@ for f in fanout_5000 chain_1000 loop_1000 fanout_sleep_100; do
     out=$( { /usr/bin/time -f 'RSS %M' "$bin" run "assets/bench/$f.toml" --json --no-record; } 2>&1 )
     walls+=("$(grep -o '"wall_ms": [0-9.]*' <<<"$out" | awk '{print $2}')")
     rss+=("$(grep -o 'RSS [0-9]*' <<<"$out" | awk '{print $2}')")
-    tasks=$(grep -o '"tasks_completed": [0-9]*' <<<"$out" | awk '{print $2}')
+    tasks=$(grep -o '"tasks_completed": [0-9]*' <<<"$out" | head -1 | awk '{print $2}')
   done
   wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   peak=$(printf '%s\n' "${rss[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')

@@ -396,6 +396,137 @@ pub enum EventKind {
         error: String,
     },
     // ── resilience, budgets, quotas, metrics events (issue #3) go here ──
+    /// A failed call will be tried again after a delay (retry policy).
+    RetryScheduled {
+        /// Task id.
+        task: Id,
+        /// Agent whose call failed.
+        agent: Id,
+        /// The attempt that failed, from 1.
+        attempt: u32,
+        /// Retry number on this agent, from 1.
+        retry: u32,
+        /// Why it failed.
+        kind: ErrorKind,
+        /// Delay before the next attempt, ms (jittered, at least Retry-After).
+        delay_ms: f64,
+        /// The provider's Retry-After, ms, when it sent one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<f64>,
+    },
+    /// A circuit breaker changed state.
+    BreakerStateChanged {
+        /// What the breaker guards: an agent id, or `provider:<name>`.
+        scope: Id,
+        /// Previous state.
+        from: BreakerState,
+        /// New state.
+        to: BreakerState,
+        /// Why (failures counted, cool-down over, probe result).
+        reason: String,
+    },
+    /// A task moved down its fallback chain.
+    FallbackUsed {
+        /// Task id.
+        task: Id,
+        /// Agent that could not answer.
+        from_agent: Id,
+        /// Next agent of the chain, which gets the task.
+        to_agent: Id,
+        /// Position of `to_agent` in the chain (the primary is 0).
+        position: u32,
+        /// Why the previous agent was left.
+        reason: String,
+    },
+    /// A reply came from the response cache (no tokens spent).
+    CacheHit {
+        /// Task id.
+        task: Id,
+        /// Agent whose cached reply was used.
+        agent: Id,
+        /// Age of the cached reply, ms.
+        age_ms: f64,
+    },
+    /// A task switched to its node's declared cheaper agent.
+    DegradeSwitch {
+        /// Task id.
+        task: Id,
+        /// Agent it leaves.
+        from_agent: Id,
+        /// Cheaper agent it goes to.
+        to_agent: Id,
+        /// What pressure caused it (queue depth or budget).
+        reason: String,
+    },
+    /// Spending of a budget scope after a call settled, or a limit changed.
+    BudgetUpdated {
+        /// `run`, `agent:<id>` or `node:<id>`.
+        scope: String,
+        /// Tokens used so far.
+        used_tokens: u64,
+        /// Money used so far, US dollars.
+        used_usd: f64,
+        /// Token limit, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_tokens: Option<u64>,
+        /// Money limit, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_usd: Option<f64>,
+    },
+    /// A budget scope crossed its soft warning threshold.
+    BudgetWarning {
+        /// `run`, `agent:<id>` or `node:<id>`.
+        scope: String,
+        /// Fraction of the limit used (0–1), the larger of tokens and money.
+        fraction: f64,
+        /// The threshold that was crossed.
+        threshold: f64,
+    },
+    /// A call was not made because it could exceed a hard limit.
+    BudgetExhausted {
+        /// `run`, `agent:<id>` or `node:<id>`.
+        scope: String,
+        /// Task whose call was refused.
+        task: Id,
+        /// Agent that would have been called.
+        agent: Id,
+        /// Tokens the call could use (prompt + max_tokens).
+        needed_tokens: u64,
+        /// Tokens left in the scope (limit minus used and reserved).
+        remaining_tokens: Option<u64>,
+        /// What happens now: `pause`, `fail` or `degrade`.
+        policy: String,
+    },
+    /// A call waits for provider quota (requests or tokens per minute).
+    QuotaWait {
+        /// Provider name.
+        provider: Id,
+        /// Task whose call waits.
+        task: Id,
+        /// `requests` or `tokens`.
+        limit: String,
+        /// How long it waits, ms.
+        wait_ms: f64,
+    },
+    /// Parallel branches were settled into one answer (`resolve`).
+    ConflictResolved {
+        /// Parallel node id.
+        node: Id,
+        /// `unanimous`, `confidence`, `gate` or `agent:<id>`.
+        method: String,
+        /// True when the branches disagreed.
+        conflict: bool,
+        /// Distinct answers with their summed confidence:
+        /// `[{answer, weight}]`, in branch order.
+        candidates: Vec<Value>,
+        /// The answer the node outputs.
+        chosen: Value,
+    },
+    /// Periodic (and final) run and per-agent metrics.
+    Metrics {
+        /// The figures.
+        snapshot: crate::metrics::MetricsSnapshot,
+    },
     /// A planner produced a plan.
     PlanCreated {
         /// The planning task.
@@ -568,6 +699,19 @@ pub enum Command {
         payload: Value,
     },
     // ── budget commands (issue #3) go here ──
+    /// Change a budget limit (the run's, or one agent's) and let a run
+    /// paused by exhaustion continue.
+    SetBudget {
+        /// Agent whose budget changes; the run's when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<Id>,
+        /// New token limit (absent: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens: Option<u64>,
+        /// New money limit in US dollars (absent: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usd: Option<f64>,
+    },
     // ── debate step commands (issue #4) go here ──
 }
 
@@ -582,8 +726,35 @@ impl Command {
             Command::Cancel { .. } => "cancel",
             Command::GateDecision { .. } => "gate_decision",
             Command::Emit { .. } => "emit",
+            Command::SetBudget { .. } => "set_budget",
         }
     }
+}
+
+/// State of a circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Calls pass; failures are counted.
+    Closed,
+    /// Calls fail fast (or go to a fallback) until the cool-down ends.
+    Open,
+    /// A few probe calls pass to test recovery.
+    HalfOpen,
+}
+
+/// Health of an agent, as metrics report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    /// Calls succeed.
+    Healthy,
+    /// Some calls fail or are retried, or the agent was degraded from.
+    Degraded,
+    /// Most recent calls fail.
+    Failing,
+    /// Its circuit breaker is open.
+    CircuitOpen,
 }
 
 /// Microseconds since the Unix epoch, now.

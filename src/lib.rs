@@ -50,10 +50,14 @@
 //! ```
 
 pub mod agent;
+pub mod budget;
 pub mod bus;
+pub mod context;
 pub mod engine;
 pub mod event;
 pub mod llm;
+pub mod metrics;
+pub mod resilience;
 pub mod session;
 pub mod tui;
 pub mod workflow;

@@ -35,6 +35,7 @@ const BUILTINS: &[&str] = &[
     "state_machine",
     "event_driven",
     "research_report",
+    "chaos",
 ];
 
 #[test]

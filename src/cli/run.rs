@@ -292,6 +292,7 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome, file: Option<&str>) {
                 "outputs": o.output,
                 "error": o.error,
                 "session_file": file,
+                "metrics": o.metrics,
             });
             println!(
                 "{}",

@@ -7,18 +7,28 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::resilient::{Effective, breaker_event, budget_updated, scope_name};
 use super::run::{Run, TaskControl, TaskError, TaskHandle};
+use crate::budget::{BudgetNote, OnExhausted, Refusal};
 use crate::event::{ErrorKind, EventKind, Id, TaskState};
 use crate::llm::{
     self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints, tokens,
 };
-use crate::workflow::model::{AgentIdx, Target};
+use crate::metrics::Sample;
+use crate::resilience::{Admission, FallbackChain, cache, stable_hash, timeout};
+use crate::workflow::model::{AgentIdx, NodeIdx, Target};
+
+/// Completion tokens reserved for a call whose agent sets no `max_tokens`
+/// when a budget applies (the provider is then told to stop there).
+const DEFAULT_COMPLETION_RESERVE: u64 = 1024;
 
 /// Turns a reply into the node's value, or says what is wrong with it.
 pub(crate) type ReplyParser<'a> = &'a (dyn Fn(&Run, &str) -> Result<Value, String> + Sync);
 
 /// What to ask of an agent.
 pub(crate) struct AgentJob<'a> {
+    /// Node the task belongs to (its policies and budget apply).
+    pub(crate) node: NodeIdx,
     pub(crate) target: Target,
     pub(crate) priority: u8,
     pub(crate) prompt: String,
@@ -97,6 +107,11 @@ pub(crate) async fn work(
     }
     let mut repairs_used = 0;
     let mut hops = 0u32;
+    // Resilience state: the fallback chain, attempts on the current agent,
+    // the task's deadline.
+    let mut chain: Option<FallbackChain> = None;
+    let mut tries = 0u32;
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         // 1. Wait for a slot, obeying commands meanwhile.
         let lease = {
@@ -120,9 +135,32 @@ pub(crate) async fn work(
             }
         };
         let Some(lease) = lease else { continue };
+        let agent = lease.agent();
+
+        // 1b. Under pressure, switch to the declared cheaper agent.
+        if !run.res.plain
+            && let Some((to, reason)) = degrade_pressure(&run, job.node, agent)
+        {
+            drop(lease);
+            degrade(h, &mut job, agent, to, reason);
+            continue;
+        }
+        let eff = Effective::of(&run.wf, job.node, agent);
+        // The plain path (no policy anywhere) keeps no resilience state.
+        if !run.res.plain && chain.as_ref().is_none_or(|c| c.current() != agent) {
+            // First assignment, or moved by a reroute / hand-off / degrade:
+            // the chain and the retry count start from this agent.
+            chain = Some(FallbackChain::new(agent, &eff.agent.fallbacks));
+            tries = 0;
+        }
+        if deadline.is_none()
+            && let Some(t) = eff.timeouts.task
+        {
+            deadline = Some(tokio::time::Instant::now() + t);
+        }
+        let call_limit = eff.timeouts.for_call(deadline);
 
         // 2. Call the agent.
-        let agent = lease.agent();
         h.attempt += 1;
         h.set_agent(agent);
         let agent_id = run.wf.agents[agent].id.clone();
@@ -145,7 +183,7 @@ pub(crate) async fn work(
         )
         .await;
         let outcome = {
-            let call = call_agent(&run, h.id.clone(), h.attempt, agent, &job);
+            let call = call_agent(&run, h.id.clone(), h.attempt, agent, &job, call_limit);
             tokio::pin!(call);
             loop {
                 tokio::select! {
@@ -167,8 +205,10 @@ pub(crate) async fn work(
         };
 
         // 3. Judge the reply.
+        let mut retry_after = None;
+        let mut breaker_open = false;
         let err = match result {
-            Ok(c) => {
+            CallEnd::Done(Ok(c), cache_key) => {
                 h.usage.add(&c.usage);
                 match (job.parse)(&run, &c.text) {
                     Ok(value) => {
@@ -213,6 +253,14 @@ pub(crate) async fn work(
                                 ))
                             }
                         } else {
+                            if let (Some(k), Some(cache)) = (cache_key, run.res.cache(agent)) {
+                                cache.put(k, c.text.clone());
+                            }
+                            if let Some(ctx) = &run.res.context {
+                                let line = format!("{}: {}", h.id, summary(&c.text));
+                                ctx.push_history(&agent_id, line.clone());
+                                ctx.set_summary(&agent_id, line);
+                            }
                             run.publish(
                                 run.orchestrator_id.clone(),
                                 agent_id.clone(),
@@ -244,7 +292,98 @@ pub(crate) async fn work(
                     ),
                 }
             }
-            Err(e) => TaskError::new(e.kind, format!("{agent_id}: {}", e.message)),
+            CallEnd::Done(Err(e), _) => {
+                retry_after = e.retry_after;
+                TaskError::new(e.kind, format!("{agent_id}: {}", e.message))
+            }
+            CallEnd::BreakerOpen(retry_in) => {
+                breaker_open = true;
+                TaskError::new(
+                    ErrorKind::Server,
+                    format!(
+                        "{agent_id}: circuit breaker open (next probe in {} ms)",
+                        retry_in.as_millis()
+                    ),
+                )
+            }
+            CallEnd::Refused(refusal, needed, generation) => {
+                match on_refusal(h, &mut job, agent, refusal, needed, generation).await? {
+                    Some(e) => e,
+                    None => continue,
+                }
+            }
+        };
+
+        // 3b. Retry on the same agent, else move down the fallback chain.
+        let mut out_of_time = false;
+        if !run.res.plain {
+            tries += 1;
+            let now = tokio::time::Instant::now();
+            let expired = deadline.is_some_and(|d| now >= d);
+            let seed = stable_hash(&[
+                &run.seed.to_le_bytes(),
+                h.id.as_bytes(),
+                &h.attempt.to_le_bytes(),
+            ]);
+            let wanted = (!breaker_open && !expired)
+                .then(|| eff.retry.next_delay(err.kind, tries, retry_after, seed))
+                .flatten();
+            let delay = wanted.filter(|d| deadline.is_none_or(|dl| now + *d < dl));
+            // A retry the deadline does not leave room for: out of time.
+            let expired = expired || (wanted.is_some() && delay.is_none());
+            out_of_time = expired;
+            if let Some(delay) = delay {
+                run.res.metrics.record(agent, Sample::Retry);
+                run.emit(EventKind::RetryScheduled {
+                    task: h.id.clone(),
+                    agent: agent_id.clone(),
+                    attempt: h.attempt,
+                    retry: tries,
+                    kind: err.kind,
+                    delay_ms: delay.as_secs_f64() * 1000.0,
+                    retry_after_ms: retry_after.map(|d| d.as_secs_f64() * 1000.0),
+                });
+                h.set_state(
+                    TaskState::Pending,
+                    Some(format!("retry {tries} in {} ms", delay.as_millis())),
+                );
+                backoff(h, &mut job, delay).await?;
+                continue;
+            }
+            let falls_back = !matches!(
+                err.kind,
+                ErrorKind::Cancelled | ErrorKind::Workflow | ErrorKind::BudgetExhausted
+            );
+            if falls_back
+                && !expired
+                && let Some(c) = chain.as_mut()
+                && let Some(next) = c.advance()
+            {
+                let to = run.wf.agents[next].id.clone();
+                run.res.metrics.record(agent, Sample::Fallback);
+                run.emit(EventKind::FallbackUsed {
+                    task: h.id.clone(),
+                    from_agent: agent_id.clone(),
+                    to_agent: to.clone(),
+                    position: c.position(),
+                    reason: err.message.clone(),
+                });
+                job.target = Target::Agent(next);
+                tries = 0;
+                h.set_state(TaskState::Pending, Some(format!("fallback to {to}")));
+                continue;
+            }
+        }
+        let err = if out_of_time {
+            TaskError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "task {} ran out of its time limit; last error: {}",
+                    h.id, err.message
+                ),
+            )
+        } else {
+            err
         };
 
         // 4. Failed: fail the node, or hold for a human decision.
@@ -257,6 +396,8 @@ pub(crate) async fn work(
             match h.control.recv().await {
                 Some(TaskControl::Retry) => {
                     h.set_state(TaskState::Pending, Some("retry".into()));
+                    tries = 0;
+                    deadline = None;
                     break;
                 }
                 Some(TaskControl::Reroute(a)) => {
@@ -322,24 +463,82 @@ async fn interrupted(
     }
 }
 
+/// How one call attempt ended.
+enum CallEnd {
+    /// The provider (or the cache) answered, or the call failed. The cache
+    /// key is set when the reply should be cached once it is accepted.
+    Done(Result<Completion, ProviderError>, Option<String>),
+    /// The agent's circuit breaker is open: no call was made.
+    BreakerOpen(std::time::Duration),
+    /// A budget refused the call: no call was made. Tokens it needed, and
+    /// the ledger generation the refusal saw.
+    Refused(Refusal, u64, u64),
+}
+
 async fn call_agent(
     run: &Arc<Run>,
     task: Id,
     attempt: u32,
     agent: AgentIdx,
     job: &AgentJob<'_>,
-) -> Result<Completion, ProviderError> {
+    limit: Option<std::time::Duration>,
+) -> CallEnd {
     let a = &run.wf.agents[agent];
+    let res = &run.res;
     let provider = &run.providers[agent];
     let mut messages = Vec::with_capacity(3);
     if let Some(sys) = &a.system {
         messages.push(Message::system(sys.clone()));
     }
+    if let (Some(limit), Some(ctx)) = (a.policy.context_tokens, &res.context) {
+        let w = ctx.window(&a.id, u64::from(limit), tokens::TokenCounter::global());
+        if !w.text.is_empty() {
+            messages.push(Message::system(format!("Shared context:\n{}", w.text)));
+        }
+    }
     if let Some(ins) = &job.instructions {
         messages.push(Message::system(ins.clone()));
     }
     messages.push(Message::user(job.prompt.clone()));
-    let req = ProviderRequest {
+
+    // Cache: a hit costs no tokens and no call.
+    let cache_key = res
+        .cache(agent)
+        .map(|_| cache::key(&a.id, &a.model, &messages));
+    if let (Some(c), Some(k)) = (res.cache(agent), &cache_key)
+        && let Some((text, age)) = c.get(k)
+    {
+        res.metrics.record(agent, Sample::CacheHit);
+        run.emit(EventKind::CacheHit {
+            task,
+            agent: a.id.clone(),
+            age_ms: age.as_secs_f64() * 1000.0,
+        });
+        return CallEnd::Done(
+            Ok(Completion {
+                text,
+                usage: Default::default(),
+            }),
+            None,
+        );
+    }
+
+    // Breaker: fail fast while open.
+    let admission = match res.breaker(agent) {
+        None => None,
+        Some(b) => {
+            let (adm, change) = b.admit();
+            if let Some(t) = change {
+                run.emit(breaker_event(&res.metrics, agent, &a.id, t));
+            }
+            if let Admission::Rejected { retry_in } = adm {
+                return CallEnd::BreakerOpen(retry_in);
+            }
+            Some(adm)
+        }
+    };
+
+    let mut req = ProviderRequest {
         agent: a.id.clone(),
         role: a.role.clone(),
         model: a.model.clone(),
@@ -359,6 +558,44 @@ async fn call_agent(
         },
     };
     let prompt_tokens = tokens::TokenCounter::global().count_messages(&req.messages);
+
+    // Budget: reserve the most the call could cost, or do not call.
+    let reservation = match &res.ledger {
+        None => None,
+        Some(l) => {
+            let max = a.max_tokens.map_or(DEFAULT_COMPLETION_RESERVE, u64::from);
+            req.max_tokens = Some(u32::try_from(max).unwrap_or(u32::MAX));
+            let need = l.estimate(&a.model, prompt_tokens, max);
+            let generation = l.generation();
+            match l.reserve(agent, Some(job.node), need) {
+                Ok(r) => Some(r),
+                Err(refusal) => {
+                    // A probe slot taken for a call never made is given back
+                    // as a success would be misleading; count it as nothing.
+                    if let (Some(b), Some(adm)) = (res.breaker(agent), admission) {
+                        b.release(adm);
+                    }
+                    res.metrics.record(agent, Sample::BudgetRefusal);
+                    return CallEnd::Refused(refusal, need.tokens, generation);
+                }
+            }
+        }
+    };
+
+    // Quota: wait for capacity, never refuse.
+    if let Some(q) = res.quota(agent)
+        && let Some((wait, which)) = q.book(prompt_tokens + req.max_tokens.map_or(0, u64::from))
+    {
+        res.metrics.record(agent, Sample::QuotaWait);
+        run.emit(EventKind::QuotaWait {
+            provider: run.provider_names[agent].clone(),
+            task: task.clone(),
+            limit: which.as_str().into(),
+            wait_ms: wait.as_secs_f64() * 1000.0,
+        });
+        tokio::time::sleep(wait).await;
+    }
+
     run.emit(EventKind::LlmRequest {
         task: task.clone(),
         agent: a.id.clone(),
@@ -368,10 +605,15 @@ async fn call_agent(
         prompt_tokens,
     });
     let started = Instant::now();
-    let result = llm::complete(provider.as_ref(), req).await;
+    let clock = tokio::time::Instant::now();
+    let result = timeout::within(limit, llm::complete(provider.as_ref(), req)).await;
+    let elapsed = clock.elapsed();
     match &result {
         Ok(c) => {
             run.add_usage(&c.usage);
+            let cost = res.prices[agent].cost(c.usage.prompt_tokens, c.usage.completion_tokens);
+            res.metrics
+                .record(agent, Sample::CallOk(elapsed, c.usage, cost));
             run.emit(EventKind::LlmResponse {
                 task: task.clone(),
                 agent: a.id.clone(),
@@ -380,15 +622,203 @@ async fn call_agent(
                 usage: c.usage,
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             });
+            if let (Some(b), Some(adm)) = (res.breaker(agent), admission)
+                && let Some(t) = b.on_success(adm)
+            {
+                run.emit(breaker_event(&res.metrics, agent, &a.id, t));
+            }
         }
-        Err(e) => run.emit(EventKind::LlmError {
-            task,
-            agent: a.id.clone(),
-            kind: e.kind,
-            error: e.message.clone(),
-        }),
+        Err(e) => {
+            res.metrics.record(agent, Sample::CallFailed(elapsed));
+            run.emit(EventKind::LlmError {
+                task,
+                agent: a.id.clone(),
+                kind: e.kind,
+                error: e.message.clone(),
+            });
+            // Only failures that say something about the callee's health
+            // count against its breaker.
+            let health = matches!(
+                e.kind,
+                ErrorKind::Timeout | ErrorKind::RateLimited | ErrorKind::Server
+            );
+            if let (Some(b), Some(adm)) = (res.breaker(agent), admission) {
+                let change = if health {
+                    b.on_failure(adm)
+                } else {
+                    b.release(adm);
+                    None
+                };
+                if let Some(t) = change {
+                    run.emit(breaker_event(&res.metrics, agent, &a.id, t));
+                }
+            }
+        }
     }
-    result
+    if let (Some(l), Some(r)) = (&res.ledger, reservation) {
+        let usage = result.as_ref().map(|c| c.usage).unwrap_or_default();
+        let spent = crate::budget::spend(&l.prices, &a.model, &usage);
+        for note in l.settle(r, spent) {
+            run.emit(match note {
+                BudgetNote::Updated { scope, used, limit } => {
+                    budget_updated(&run.wf, scope, used, limit)
+                }
+                BudgetNote::Warning { scope, fraction } => EventKind::BudgetWarning {
+                    scope: scope_name(&run.wf, scope),
+                    fraction,
+                    threshold: l.warn_at,
+                },
+            });
+        }
+    }
+    CallEnd::Done(result, cache_key)
+}
+
+/// The cheaper agent to switch to now, if the node's (else the agent's)
+/// degrade policy sees pressure.
+fn degrade_pressure(run: &Run, node: NodeIdx, agent: AgentIdx) -> Option<(AgentIdx, String)> {
+    let p = run.wf.nodes[node]
+        .policy
+        .degrade
+        .or(run.wf.agents[agent].policy.degrade)?;
+    if p.to == agent {
+        return None;
+    }
+    let budget = run.res.ledger.as_ref().map_or(0.0, |l| l.pressure(agent));
+    let queued = if p.queue_depth.is_some() {
+        run.sched.queued()
+    } else {
+        0
+    };
+    p.pressure(queued, budget).map(|r| (p.to, r))
+}
+
+fn degrade(
+    h: &mut TaskHandle,
+    job: &mut AgentJob<'_>,
+    from: AgentIdx,
+    to: AgentIdx,
+    reason: String,
+) {
+    let run = h.run.clone();
+    run.res.metrics.record(from, Sample::Degrade);
+    let to_id = run.wf.agents[to].id.clone();
+    run.emit(EventKind::DegradeSwitch {
+        task: h.id.clone(),
+        from_agent: run.wf.agents[from].id.clone(),
+        to_agent: to_id.clone(),
+        reason,
+    });
+    job.target = Target::Agent(to);
+    h.set_state(TaskState::Pending, Some(format!("degraded to {to_id}")));
+}
+
+/// A budget refused the call: apply the run's exhaustion policy. `Ok(None)`
+/// means dispatch again; `Ok(Some(e))` fail with `e`.
+async fn on_refusal(
+    h: &mut TaskHandle,
+    job: &mut AgentJob<'_>,
+    agent: AgentIdx,
+    refusal: Refusal,
+    needed: u64,
+    generation: u64,
+) -> Result<Option<TaskError>, TaskError> {
+    let run = h.run.clone();
+    let Some(ledger) = run.res.ledger.as_ref() else {
+        return Ok(None);
+    };
+    let scope = scope_name(&run.wf, refusal.scope);
+    let degrade_to = run.wf.nodes[job.node]
+        .policy
+        .degrade
+        .or(run.wf.agents[agent].policy.degrade)
+        .map(|d| d.to)
+        .filter(|&to| to != agent);
+    let policy = match ledger.on_exhausted {
+        OnExhausted::Degrade if degrade_to.is_none() => OnExhausted::Fail,
+        p => p,
+    };
+    run.emit(EventKind::BudgetExhausted {
+        scope: scope.clone(),
+        task: h.id.clone(),
+        agent: run.wf.agents[agent].id.clone(),
+        needed_tokens: needed,
+        remaining_tokens: refusal.remaining_tokens,
+        policy: policy.as_str().into(),
+    });
+    match (policy, degrade_to) {
+        (OnExhausted::Pause, _) => {
+            if !run.sched.is_paused() {
+                run.sched.set_paused(true);
+                run.res
+                    .paused_by_budget
+                    .store(true, std::sync::atomic::Ordering::Release);
+                run.emit(EventKind::RunPaused);
+            }
+            h.set_state(
+                TaskState::Paused,
+                Some(format!(
+                    "budget {scope} exhausted; waiting for set_budget or resume"
+                )),
+            );
+            loop {
+                let changed = ledger.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if ledger.generation() != generation {
+                    break;
+                }
+                tokio::select! {
+                    _ = &mut changed => break,
+                    c = h.control.recv() => match c {
+                        Some(TaskControl::Cancel) | None => {
+                            return Err(cancel(h, "cancelled by the user"));
+                        }
+                        Some(TaskControl::Resume) => break,
+                        Some(TaskControl::Reroute(a)) => {
+                            reroute(h, job, a);
+                            break;
+                        }
+                        Some(_) => {}
+                    },
+                }
+            }
+            h.set_state(TaskState::Pending, Some("budget changed".into()));
+            Ok(None)
+        }
+        (OnExhausted::Degrade, Some(to)) => {
+            degrade(h, job, agent, to, format!("budget {scope} exhausted"));
+            Ok(None)
+        }
+        _ => Ok(Some(TaskError::new(
+            ErrorKind::BudgetExhausted,
+            format!(
+                "task {}: a call of up to {needed} tokens would exceed budget {scope} ({} tokens left)",
+                h.id,
+                refusal
+                    .remaining_tokens
+                    .map_or_else(|| "no token limit; money".to_string(), |t| t.to_string())
+            ),
+        ))),
+    }
+}
+
+/// Waits out a retry delay, obeying pause / reroute / cancel meanwhile.
+async fn backoff(
+    h: &mut TaskHandle,
+    job: &mut AgentJob<'_>,
+    delay: std::time::Duration,
+) -> Result<(), TaskError> {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = &mut sleep => return Ok(()),
+            c = h.control.recv() => if let Some(i) = c.and_then(classify) {
+                return interrupted(h, job, i).await;
+            },
+        }
+    }
 }
 
 /// `{"handoff": {"capability": "x", "reason": "..."}}` or `{"handoff": "x"}`.

@@ -10,6 +10,7 @@ mod emitter;
 mod exec;
 mod orchestrator;
 mod patterns;
+mod resilient;
 mod resume;
 mod run;
 mod scheduler;

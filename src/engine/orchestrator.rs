@@ -63,6 +63,8 @@ pub struct RunOutcome {
     pub wall_ms: f64,
     /// Events emitted.
     pub events: u64,
+    /// Run and per-agent metrics at the end (issue #3).
+    pub metrics: Option<crate::metrics::MetricsSnapshot>,
 }
 
 /// Error starting a run.
@@ -324,6 +326,7 @@ impl RunHandle {
                 tasks_failed: 0,
                 wall_ms: 0.0,
                 events: 0,
+                metrics: None,
             },
         }
     }
@@ -359,8 +362,18 @@ async fn drive(
     // Boxed (so Unpin): dropping it below really drops the work tree.
     let mut root = exec_node(run.clone(), wf.entry, wf.input.clone(), Scope::default());
     let mut commands_open = true;
+    // Periodic metrics events; the first tick (at once) is skipped.
+    let every = wf.policy.metrics_every;
+    let mut metrics_tick =
+        tokio::time::interval(every.unwrap_or(std::time::Duration::from_secs(3600)));
+    metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    metrics_tick.reset();
     let (status, output, error) = loop {
         tokio::select! {
+            _ = metrics_tick.tick(), if every.is_some() => {
+                run.emit(EventKind::Metrics { snapshot: metrics_snapshot(&run) });
+                continue;
+            }
             r = &mut root => break match r {
                 Ok(v) => (RunStatus::Succeeded, Some(v), None),
                 Err(e) if e.kind == ErrorKind::Cancelled => (RunStatus::Cancelled, None, Some(e.message)),
@@ -378,6 +391,11 @@ async fn drive(
     drop(root);
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let usage = run.usage();
+    let metrics = metrics_snapshot(&run);
+    run.emit(EventKind::Metrics {
+        snapshot: metrics.clone(),
+    });
+    run.res.save_caches(&wf);
     run.emit(EventKind::SessionEnded {
         status,
         output: output.clone(),
@@ -395,7 +413,17 @@ async fn drive(
         tasks_failed: run.failed.load(std::sync::atomic::Ordering::Relaxed),
         wall_ms,
         events: run.emitter.count(),
+        metrics: Some(metrics),
     }
+}
+
+fn metrics_snapshot(run: &Run) -> crate::metrics::MetricsSnapshot {
+    use std::sync::atomic::Ordering::Relaxed;
+    run.res.metrics.snapshot(
+        run.res.started.elapsed(),
+        run.completed.load(Relaxed),
+        run.failed.load(Relaxed),
+    )
 }
 
 /// Validates a command against the task table and carries it out. Every
@@ -422,7 +450,47 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
                 return reject("the run is not paused".into());
             }
             run.sched.set_paused(false);
+            run.res
+                .paused_by_budget
+                .store(false, std::sync::atomic::Ordering::Release);
             run.emit(EventKind::RunResumed);
+            // Tasks paused by an exhausted budget try again.
+            if let Some(l) = &run.res.ledger {
+                l.wake();
+            }
+        }
+        Command::SetBudget { agent, tokens, usd } => {
+            let Some(ledger) = &run.res.ledger else {
+                return reject(
+                    "this workflow has no budget; declare `[budget]` or an agent's `budget`".into(),
+                );
+            };
+            if tokens.is_none() && usd.is_none() {
+                return reject("give `tokens` or `usd`".into());
+            }
+            if usd.is_some_and(|u| !(u >= 0.0 && u.is_finite())) {
+                return reject("`usd` must be a non-negative number".into());
+            }
+            let scope = match agent {
+                None => crate::budget::Scope::Run,
+                Some(a) => match run.wf.agent(a) {
+                    Some(i) => crate::budget::Scope::Agent(i),
+                    None => return reject(format!("there is no agent `{a}`")),
+                },
+            };
+            let (used, limit) = ledger.set_limit(scope, *tokens, *usd);
+            run.emit(super::resilient::budget_updated(
+                &run.wf, scope, used, limit,
+            ));
+            if run
+                .res
+                .paused_by_budget
+                .swap(false, std::sync::atomic::Ordering::AcqRel)
+                && run.sched.is_paused()
+            {
+                run.sched.set_paused(false);
+                run.emit(EventKind::RunResumed);
+            }
         }
         Command::Cancel { task: None } => run.cancel.cancel(),
         Command::Emit { topic, payload } => {
@@ -543,6 +611,7 @@ fn check(run: &Run, e: &super::run::TaskEntry, c: &Command) -> Result<TaskContro
             }
         }
         Command::Emit { .. } => Err("emit is not addressed to a task".into()),
+        Command::SetBudget { .. } => Err("set_budget is not addressed to a task".into()),
     }
 }
 

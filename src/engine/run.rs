@@ -182,6 +182,8 @@ pub(crate) struct Run {
     pub(crate) code_agents: Vec<bool>,
     /// The recorded state a resumed run continues from.
     pub(crate) restore: Option<Arc<Restore>>,
+    /// Breakers, caches, budgets, quotas and metrics (issue #3).
+    pub(crate) res: super::resilient::Resilience,
 }
 
 /// Variables every template and expression may read.
@@ -209,8 +211,9 @@ impl Run {
         reads_outputs: bool,
     ) -> Self {
         let n = wf.nodes.len();
-        let provider_names = providers.iter().map(|p| Id::from(p.name())).collect();
+        let provider_names: Vec<Id> = providers.iter().map(|p| Id::from(p.name())).collect();
         Run {
+            res: super::resilient::Resilience::new(&wf, &provider_names),
             provider_names,
             session,
             seed,
@@ -298,6 +301,10 @@ impl Run {
     }
 
     pub(crate) fn record_output(&self, node: NodeIdx, value: &Value) {
+        // Node outputs become named artifacts of the shared context.
+        if let Some(c) = &self.res.context {
+            c.put_artifact(&self.wf.nodes[node].id, value.clone());
+        }
         if let Some(m) = &self.outputs {
             let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
             if let Value::Object(map) = &mut *g {

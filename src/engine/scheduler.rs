@@ -234,6 +234,13 @@ impl Scheduler {
         }
     }
 
+    /// Tasks waiting for a slot (for degradation under queue pressure).
+    pub(crate) fn queued(&self) -> usize {
+        let inner = self.lock();
+        inner.agent_queues.iter().map(|q| q.len()).sum::<usize>()
+            + inner.cap_queues.iter().map(|q| q.len()).sum::<usize>()
+    }
+
     pub(crate) fn is_paused(&self) -> bool {
         self.lock().paused
     }

@@ -198,7 +198,12 @@ impl Provider for SimProvider {
 
 /// What a call ends with.
 enum Outcome {
-    Reply { text: String, usage: Usage },
+    /// Never answers (an injected hang; the caller's timeout cuts it).
+    Hang,
+    Reply {
+        text: String,
+        usage: Usage,
+    },
     Fail(ProviderError),
 }
 
@@ -218,7 +223,20 @@ fn run_call(seed: u64, sim: &AgentSim, req: &ProviderRequest) -> (Duration, Outc
     let u_timeout: f64 = rng.random();
     let u_malformed: f64 = rng.random();
     let latency_seed = rng.next_u64();
-    let latency = draw_latency(script.latency_ms.as_ref(), latency_seed);
+    let mut latency = draw_latency(script.latency_ms.as_ref(), latency_seed);
+    // Faults added later draw from their own RNG (derived from the latency
+    // seed), so they do not reshuffle the reply draws of existing scripts.
+    // Only scripts that use them pay for the draws.
+    let (u_rate, u_hang, u_spike): (f64, f64, f64) =
+        if script.rate_limit_rate > 0.0 || script.hang_rate > 0.0 || script.spike_rate > 0.0 {
+            let mut fault_rng = ChaCha8Rng::seed_from_u64(latency_seed ^ 0x5eed_fa17_c0de_0001);
+            (fault_rng.random(), fault_rng.random(), fault_rng.random())
+        } else {
+            (1.0, 1.0, 1.0)
+        };
+    if u_spike < script.spike_rate {
+        latency += Duration::from_secs_f64(script.spike_ms.unwrap_or(2000.0).max(0.0) / 1000.0);
+    }
 
     if req.attempt <= script.fail_first {
         return (
@@ -235,12 +253,28 @@ fn run_call(seed: u64, sim: &AgentSim, req: &ProviderRequest) -> (Duration, Outc
     if u_timeout < script.timeout_rate {
         return (latency, fail(ErrorKind::Timeout, "sim: injected timeout"));
     }
+    if u_rate < script.rate_limit_rate {
+        let mut e = ProviderError::new(ErrorKind::RateLimited, "sim: injected rate limit (429)");
+        e.retry_after = Some(Duration::from_millis(script.retry_after_ms.unwrap_or(1000)));
+        return (latency, Outcome::Fail(e));
+    }
+    if u_hang < script.hang_rate {
+        return (latency, Outcome::Hang);
+    }
 
     let counter = TokenCounter::global();
     let (mut text, mut completion_tokens) = reply(sim, req, &mut rng, counter);
     if req.attempt <= script.malformed_first || u_malformed < script.malformed_rate {
         cut_in_half(&mut text);
         completion_tokens = None;
+    }
+    // Like a real model, stop at the request's completion limit.
+    if let Some(max) = req.max_tokens {
+        let n = completion_tokens.unwrap_or_else(|| counter.count(&text));
+        if n > u64::from(max) {
+            truncate_to_tokens(&mut text, u64::from(max), counter);
+            completion_tokens = None;
+        }
     }
     let usage = Usage {
         prompt_tokens: counter.count_messages(&req.messages),
@@ -430,6 +464,14 @@ fn first_words(text: &str, n: usize) -> &str {
 
 /// Keeps the first half of a reply (at a char boundary): JSON becomes
 /// invalid, text is cut off mid-way.
+/// Drops words from the end until the text is at most `max` tokens.
+fn truncate_to_tokens(text: &mut String, max: u64, counter: &TokenCounter) {
+    while !text.is_empty() && counter.count(text) > max {
+        let cut = text.trim_end().rfind(char::is_whitespace).unwrap_or(0);
+        text.truncate(cut);
+    }
+}
+
 fn cut_in_half(text: &mut String) {
     let mut cut = text.len() / 2;
     while !text.is_char_boundary(cut) {
@@ -537,6 +579,12 @@ fn into_stream(
             chunk
         })
         .boxed(),
+        (_, Outcome::Hang) => stream::pending()
+            .map(move |chunk: Result<ProviderChunk, ProviderError>| {
+                let _alive = &guard;
+                chunk
+            })
+            .boxed(),
         (true, Outcome::Fail(err)) => stream::once(future::ready(Err(err)))
             .map(move |chunk| {
                 let _alive = &guard;

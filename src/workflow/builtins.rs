@@ -57,6 +57,11 @@ pub const BUILTINS: &[Builtin] = &[
         description: "research → analysis → writing, the classic three-agent report",
         text: include_str!("../../assets/workflows/research_report.toml"),
     },
+    Builtin {
+        name: "chaos",
+        description: "30% of executor calls fail; retries, a circuit breaker and a fallback see it through",
+        text: include_str!("../../assets/workflows/chaos.toml"),
+    },
 ];
 
 /// Looks a built-in up by name.

@@ -8,6 +8,8 @@ pub mod expr;
 pub mod graph_export;
 pub mod load;
 pub mod model;
+pub mod policy;
+pub mod policy_spec;
 pub mod span;
 pub mod spec;
 pub mod template;

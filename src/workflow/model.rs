@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::expr::Expr;
+use super::policy::{AgentPolicy, NodePolicy, RunPolicy};
 use super::spec::SimScript;
 use super::template::Template;
 use crate::event::Id;
@@ -40,6 +41,8 @@ pub struct Workflow {
     pub agent_index: HashMap<String, AgentIdx>,
     /// Node id → index.
     pub node_index: HashMap<String, NodeIdx>,
+    /// Budget, prices, quotas, metrics period (issue #3).
+    pub policy: RunPolicy,
 }
 
 impl Workflow {
@@ -96,6 +99,8 @@ pub struct Agent {
     pub sim: SimScript,
     /// What backs the agent.
     pub kind: AgentKind,
+    /// Retry, timeouts, breaker, cache, fallbacks, budget (issue #3).
+    pub policy: AgentPolicy,
 }
 
 /// What backs an agent.
@@ -141,6 +146,8 @@ pub struct Node {
     pub emit: Option<String>,
     /// What it does.
     pub kind: NodeKind,
+    /// Policy overrides for its agent tasks (issue #3).
+    pub policy: NodePolicy,
 }
 
 /// Who runs an agent task.

@@ -8,6 +8,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
+pub use super::policy_spec::{
+    BreakerSpec, BudgetSpec, CacheSpec, DefaultsSpec, DegradeSpec, OnExhaustedName, PriceSpec,
+    QuotaSpec, RetrySpec,
+};
 use super::span::Spanned;
 
 /// A whole workflow file.
@@ -22,6 +28,18 @@ pub struct WorkflowSpec {
     /// `[[nodes]]`.
     #[serde(default)]
     pub nodes: Vec<NodeSpec>,
+    /// `[defaults]`: resilience policies for every agent (issue #3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<DefaultsSpec>,
+    /// `[budget]`: the run's limits and exhaustion policy (issue #3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// `[prices.MODEL]`: overrides of the default price table (issue #3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, PriceSpec>,
+    /// `[quotas.PROVIDER]`: requests and tokens per minute (issue #3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotas: BTreeMap<String, QuotaSpec>,
 }
 
 /// `[workflow]` table.
@@ -83,6 +101,34 @@ pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sim: Option<SimScript>,
     // ── resilience policies, budget, fallbacks (issue #3) go here ──
+    /// Retry policy (overrides `[defaults]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// Time limit of one call, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// Time limit of a whole task, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_timeout_ms: Option<Spanned<u64>>,
+    /// Circuit breaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerSpec>,
+    /// Response cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSpec>,
+    /// Agents tried in order when this one cannot answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<Spanned<String>>,
+    /// This agent's limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// Cheaper agent to switch to under pressure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degrade: Option<DegradeSpec>,
+    /// Give the agent the shared context (its history, facts, others'
+    /// summaries, earlier results) windowed to this many tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u32>,
     // ── tools (issue #7) go here ──
     // ── agent kinds: command agents (issue #8) go here ──
     /// `llm` (the default: a provider and a model), `command` (an external
@@ -179,6 +225,21 @@ pub struct SimScript {
     /// Length of an unscripted reply, in words (default 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_words: Option<u32>,
+    /// Probability a call is refused with a rate limit (and a Retry-After).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rate_limit_rate: f64,
+    /// Retry-After sent with injected rate limits, ms (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// Probability a call hangs (never answers) until a timeout cuts it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hang_rate: f64,
+    /// Probability of a latency spike.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spike_rate: f64,
+    /// Extra latency of a spike, ms (default 2000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spike_ms: Option<f64>,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -401,7 +462,25 @@ pub struct NodeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Spanned<String>>,
     // ── per-node policies and budgets (issue #3) go here ──
-
+    /// Retry policy for this node's agent tasks (overrides the agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// Time limit of one call of this node's tasks, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// Time limit of each of this node's tasks, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_timeout_ms: Option<Spanned<u64>>,
+    /// This node's limits (all its tasks together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// Cheaper agent this node's tasks switch to under pressure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degrade: Option<DegradeSpec>,
+    /// parallel: settle disagreeing branches by `confidence`, a `gate`, or
+    /// an agent id (a meta-agent); the output is then the one answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<Spanned<String>>,
     // ── debate and vote fields (issue #4) go here ──
 }
 

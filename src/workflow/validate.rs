@@ -24,6 +24,8 @@ use super::span::Spanned;
 use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
 use super::template::Template;
 
+mod policy;
+
 /// Known providers and the model each uses when an agent names none.
 pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1")];
 
@@ -89,6 +91,12 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("max_events", &[K::On]),
     ("idle_timeout_ms", &[K::On]),
     ("subject", &[K::Gate]),
+    ("retry", &[K::Agent, K::Plan, K::Router]),
+    ("timeout_ms", &[K::Agent, K::Plan, K::Router]),
+    ("task_timeout_ms", &[K::Agent, K::Plan, K::Router]),
+    ("budget", &[K::Agent, K::Plan, K::Router]),
+    ("degrade", &[K::Agent, K::Plan, K::Router]),
+    ("resolve", &[K::Parallel]),
 ];
 
 /// Checks a workflow and compiles it. On success returns the workflow and
@@ -99,9 +107,17 @@ pub fn compile(
     origin: &str,
 ) -> Result<(Workflow, Diagnostics), Diagnostics> {
     let mut cx = Ctx::new(spec, text, origin);
-    let agents = cx.agents();
+    let base = cx.policy_base();
+    let mut agents = cx.agents();
+    for (i, a) in agents.iter_mut().enumerate() {
+        a.policy = cx.agent_policy(i, &base);
+    }
     cx.index_nodes();
-    let nodes: Vec<Node> = (0..spec.nodes.len()).map(|i| cx.node(i)).collect();
+    let mut nodes: Vec<Node> = (0..spec.nodes.len()).map(|i| cx.node(i)).collect();
+    for (i, n) in nodes.iter_mut().enumerate() {
+        n.policy = cx.node_policy(i, &base);
+    }
+    let run_policy = cx.run_policy();
     let entry = cx.entry();
     cx.cycles();
     if !cx.errors.is_empty() {
@@ -130,6 +146,7 @@ pub fn compile(
             .collect(),
         agents,
         nodes,
+        policy: run_policy,
     };
     let mut warnings = Diagnostics(cx.warnings);
     warnings.sort();
@@ -140,6 +157,8 @@ pub fn compile(
 #[derive(Clone, Copy)]
 enum Owner {
     Meta,
+    /// A top-level table such as `[defaults]` or `[budget]` (issue #3).
+    Section(&'static str),
     Agent(usize),
     Node(usize),
 }
@@ -209,10 +228,30 @@ impl<'a> Ctx<'a> {
     fn region(&self, o: Owner) -> Range<usize> {
         let r = match o {
             Owner::Meta => Some(self.meta_region.clone()),
+            Owner::Section(name) => Some(self.section_region(name)),
             Owner::Agent(i) => self.agent_regions.get(i).cloned(),
             Owner::Node(i) => self.node_regions.get(i).cloned(),
         };
         r.unwrap_or(0..self.text.len())
+    }
+
+    /// A top-level table and its sub-tables (`[name]`, `[name.x]`), or the
+    /// JSON object under `"name"`; the whole text when absent.
+    fn section_region(&self, name: &str) -> Range<usize> {
+        if !self.toml {
+            let start = find_json_key(self.text, 0..self.text.len(), name).unwrap_or(0);
+            return start..self.text.len();
+        }
+        let mut at = 0;
+        for line in self.text.split_inclusive('\n') {
+            let t = line.trim_start();
+            if t.starts_with(&format!("[{name}]")) || t.starts_with(&format!("[{name}.")) {
+                let end = next_header(self.text, at, name).unwrap_or(self.text.len());
+                return at..end;
+            }
+            at += line.len();
+        }
+        0..self.text.len()
     }
 
     /// The key `key` of the owner's table.
@@ -343,6 +382,7 @@ impl<'a> Ctx<'a> {
                 concurrency: a.concurrency.as_ref().map_or(4, |c| c.value),
                 sim: a.sim.clone().unwrap_or_default(),
                 kind,
+                policy: Default::default(),
             });
         }
         out
@@ -687,6 +727,7 @@ impl<'a> Ctx<'a> {
             priority,
             emit: n.emit.clone(),
             kind,
+            policy: Default::default(),
         }
     }
 
@@ -1354,6 +1395,12 @@ fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
         ("max_events", sp(&n.max_events)),
         ("idle_timeout_ms", sp(&n.idle_timeout_ms)),
         ("subject", sp(&n.subject)),
+        ("retry", n.retry.as_ref().map(|_| None)),
+        ("timeout_ms", sp(&n.timeout_ms)),
+        ("task_timeout_ms", sp(&n.task_timeout_ms)),
+        ("budget", n.budget.as_ref().map(|_| None)),
+        ("degrade", n.degrade.as_ref().map(|d| d.to.span.clone())),
+        ("resolve", sp(&n.resolve)),
     ];
     fields
         .into_iter()

@@ -40,6 +40,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     );
     let job = AgentJob {
         input: &input,
+        node,
         target: target.clone(),
         priority: n.priority,
         prompt: text,

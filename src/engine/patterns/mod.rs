@@ -5,6 +5,7 @@ pub(crate) mod gate;
 pub(crate) mod map;
 pub(crate) mod parallel;
 pub(crate) mod plan;
+pub(crate) mod resolve;
 pub(crate) mod router;
 pub(crate) mod sequence;
 pub(crate) mod state_machine;

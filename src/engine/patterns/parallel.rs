@@ -92,5 +92,9 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     }
     // Dropping `pending` cancels the branches the join no longer needs.
     drop(pending);
-    Ok(Value::Array(results.into_iter().flatten().collect()))
+    let values: Vec<Value> = results.into_iter().flatten().collect();
+    match n.policy.resolve {
+        Some(how) => super::resolve::resolve(run, node, scope, how, values).await,
+        None => Ok(Value::Array(values)),
+    }
 }

@@ -81,6 +81,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     );
     let job = AgentJob {
         input: &input,
+        node,
         target: Target::Agent(*planner),
         priority: n.priority,
         prompt: goal.clone(),
@@ -150,6 +151,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                         }
                         let job = AgentJob {
                             input: sub_input,
+                            node,
                             target: Target::Capability(s.capability.clone()),
                             priority: n.priority,
                             prompt,
@@ -201,6 +203,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         );
         let job = AgentJob {
             input: &review_input,
+            node,
             target: Target::Agent(*reviewer),
             priority: n.priority,
             prompt,

@@ -58,6 +58,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             hint.labels = labels.clone();
             let job = AgentJob {
                 input: &input,
+                node,
                 target: Target::Agent(*c),
                 priority: n.priority,
                 prompt: text,

@@ -664,6 +664,113 @@ impl ViewModel {
             } => {
                 self.history(task, ts, format!("{agent} call failed ({kind:?}): {error}"));
             }
+            // Resilience, budget and quota decisions (issue #3): task
+            // history lines and notices; metrics snapshots are for the
+            // headless summary.
+            EventKind::RetryScheduled {
+                task,
+                agent,
+                attempt,
+                kind,
+                delay_ms,
+                ..
+            } => {
+                self.history(
+                    task,
+                    ts,
+                    format!(
+                        "{agent} attempt {attempt} failed ({kind:?}); retry in {delay_ms:.0} ms"
+                    ),
+                );
+            }
+            EventKind::FallbackUsed {
+                task,
+                from_agent,
+                to_agent,
+                reason,
+                ..
+            } => {
+                self.history(
+                    task,
+                    ts,
+                    format!("fallback {from_agent} → {to_agent}: {reason}"),
+                );
+            }
+            EventKind::CacheHit { task, agent, .. } => {
+                self.history(task, ts, format!("cached reply of {agent}"));
+            }
+            EventKind::DegradeSwitch {
+                task,
+                from_agent,
+                to_agent,
+                reason,
+            } => {
+                self.history(
+                    task,
+                    ts,
+                    format!("degraded {from_agent} → {to_agent}: {reason}"),
+                );
+            }
+            EventKind::QuotaWait {
+                task,
+                provider,
+                limit,
+                wait_ms,
+            } => {
+                self.history(
+                    task,
+                    ts,
+                    format!("waits {wait_ms:.0} ms for {provider} {limit} quota"),
+                );
+            }
+            EventKind::BreakerStateChanged {
+                scope,
+                from,
+                to,
+                reason,
+            } => {
+                self.notice(
+                    ts,
+                    Level::Warn,
+                    format!("breaker {scope}: {from:?} → {to:?} ({reason})"),
+                );
+            }
+            EventKind::BudgetWarning {
+                scope, fraction, ..
+            } => {
+                self.notice(
+                    ts,
+                    Level::Warn,
+                    format!("budget {scope}: {:.0}% used", fraction * 100.0),
+                );
+            }
+            EventKind::BudgetExhausted {
+                scope,
+                task,
+                policy,
+                ..
+            } => {
+                self.notice(
+                    ts,
+                    Level::Error,
+                    format!("budget {scope} exhausted at task {task}: {policy}"),
+                );
+            }
+            EventKind::ConflictResolved {
+                node,
+                method,
+                conflict: true,
+                ..
+            } => {
+                self.notice(
+                    ts,
+                    Level::Info,
+                    format!("{node}: branches disagreed; resolved by {method}"),
+                );
+            }
+            EventKind::BudgetUpdated { .. }
+            | EventKind::Metrics { .. }
+            | EventKind::ConflictResolved { .. } => {}
             EventKind::PlanCreated { task, subtasks } => {
                 self.history(task, ts, format!("plan with {} subtasks", subtasks.len()));
             }

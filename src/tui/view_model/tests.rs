@@ -304,6 +304,7 @@ fn workflow_info_reads_the_compiled_model() {
         concurrency: 0,
         sim: Default::default(),
         kind: crate::workflow::model::AgentKind::Llm,
+        policy: Default::default(),
     };
     let mk = |id: &str, kind: NodeKind| Node {
         id: id.into(),
@@ -311,6 +312,7 @@ fn workflow_info_reads_the_compiled_model() {
         priority: 3,
         emit: None,
         kind,
+        policy: Default::default(),
     };
     let nodes = vec![
         mk(
@@ -354,6 +356,7 @@ fn workflow_info_reads_the_compiled_model() {
             .collect(),
         nodes,
         agent_index: HashMap::from([("a".to_string(), 0)]),
+        policy: Default::default(),
     };
     let info = WorkflowInfo::from_workflow(&wf);
     assert_eq!(info.nodes.len(), 3);

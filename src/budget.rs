@@ -1,0 +1,560 @@
+//! Token and money budgets for the run, per agent and per node.
+//!
+//! A call first *reserves* what it could cost at most (its prompt tokens
+//! plus its completion limit); a reservation that would take any scope
+//! over a hard limit is refused and the call is not made. When the call
+//! returns, the reservation is *settled* against the real usage. Because
+//! the check and the booking happen under one lock, calls in flight can
+//! never together exceed a limit. Money is kept in nano-dollars (integers),
+//! so sums are exact.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::event::Usage;
+/// Index of an agent in the workflow.
+pub type AgentIdx = usize;
+/// Index of a node in the workflow.
+pub type NodeIdx = usize;
+
+/// Price of a model, US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    /// Prompt tokens.
+    pub input: f64,
+    /// Completion tokens.
+    pub output: f64,
+}
+
+impl Price {
+    /// Cost of tokens, nano-dollars.
+    pub fn cost(&self, prompt: u64, completion: u64) -> u64 {
+        // $/Mtok × tokens × 1e9 n$/$ / 1e6 = tokens × price × 1000 n$.
+        (prompt as f64 * self.input * 1000.0 + completion as f64 * self.output * 1000.0).round()
+            as u64
+    }
+}
+
+/// Prices by model name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceTable(HashMap<String, Price>);
+
+/// Defaults for common models (USD per million tokens, list prices of
+/// late 2026; override them in the workflow's `[prices]`). The `sim`
+/// models are priced like a small model so cost budgets can be tried
+/// offline.
+const DEFAULT_PRICES: &[(&str, f64, f64)] = &[
+    ("sim-1", 0.5, 1.5),
+    ("sim-mini", 0.1, 0.3),
+    ("gpt-4o", 2.5, 10.0),
+    ("gpt-4o-mini", 0.15, 0.6),
+    ("gpt-4.1", 2.0, 8.0),
+    ("gpt-4.1-mini", 0.4, 1.6),
+    ("gpt-4.1-nano", 0.1, 0.4),
+    ("o3", 2.0, 8.0),
+    ("o4-mini", 1.1, 4.4),
+    ("claude-sonnet-4", 3.0, 15.0),
+    ("claude-haiku-3.5", 0.8, 4.0),
+    ("llama3.1:8b", 0.0, 0.0),
+];
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        PriceTable(
+            DEFAULT_PRICES
+                .iter()
+                .map(|&(m, i, o)| {
+                    (
+                        m.to_string(),
+                        Price {
+                            input: i,
+                            output: o,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+impl PriceTable {
+    /// Sets (or overrides) a model's price.
+    pub fn set(&mut self, model: &str, price: Price) {
+        self.0.insert(model.to_string(), price);
+    }
+
+    /// A model's price (unknown models are free: no money is counted).
+    pub fn get(&self, model: &str) -> Price {
+        self.0.get(model).copied().unwrap_or(Price {
+            input: 0.0,
+            output: 0.0,
+        })
+    }
+
+    /// Cost of tokens, nano-dollars.
+    pub fn cost(&self, model: &str, prompt: u64, completion: u64) -> u64 {
+        self.get(model).cost(prompt, completion)
+    }
+}
+
+/// Nano-dollars to dollars.
+pub fn usd(nanos: u64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+fn nanos(usd: f64) -> u64 {
+    (usd.max(0.0) * 1e9).round() as u64
+}
+
+/// What happens when a call would exceed a hard limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnExhausted {
+    /// The run pauses until a `set_budget` or `resume` command.
+    Pause,
+    /// The task fails (`budget_exhausted`, not retried).
+    #[default]
+    Fail,
+    /// The task switches to its agent's `degrade_to` agent (fails if none).
+    Degrade,
+}
+
+impl OnExhausted {
+    /// Name as written in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExhausted::Pause => "pause",
+            OnExhausted::Fail => "fail",
+            OnExhausted::Degrade => "degrade",
+        }
+    }
+}
+
+/// Hard limits of one scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limit {
+    /// Tokens (prompt + completion).
+    pub tokens: Option<u64>,
+    /// US dollars.
+    pub usd: Option<f64>,
+}
+
+impl Limit {
+    /// True when it limits anything.
+    pub fn is_set(&self) -> bool {
+        self.tokens.is_some() || self.usd.is_some()
+    }
+}
+
+/// Tokens and money.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spend {
+    /// Tokens.
+    pub tokens: u64,
+    /// Nano-dollars.
+    pub nanos: u64,
+}
+
+impl Spend {
+    fn add(&mut self, o: Spend) {
+        self.tokens += o.tokens;
+        self.nanos += o.nanos;
+    }
+    fn sub(&mut self, o: Spend) {
+        self.tokens = self.tokens.saturating_sub(o.tokens);
+        self.nanos = self.nanos.saturating_sub(o.nanos);
+    }
+}
+
+/// A budget scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The whole run.
+    Run,
+    /// One agent.
+    Agent(AgentIdx),
+    /// One node.
+    Node(NodeIdx),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Account {
+    limit: Limit,
+    used: Spend,
+    reserved: Spend,
+    warned: bool,
+}
+
+impl Account {
+    /// Whether `need` more fits under the limit with what is used and
+    /// reserved; else the tokens left.
+    fn fits(&self, need: Spend) -> Result<(), Option<u64>> {
+        let committed = Spend {
+            tokens: self.used.tokens + self.reserved.tokens,
+            nanos: self.used.nanos + self.reserved.nanos,
+        };
+        let tokens_ok = self
+            .limit
+            .tokens
+            .is_none_or(|l| committed.tokens + need.tokens <= l);
+        let money_ok = self
+            .limit
+            .usd
+            .is_none_or(|l| committed.nanos + need.nanos <= nanos(l));
+        if tokens_ok && money_ok {
+            Ok(())
+        } else {
+            Err(self
+                .limit
+                .tokens
+                .map(|l| l.saturating_sub(committed.tokens)))
+        }
+    }
+
+    fn fraction(&self) -> f64 {
+        let t = self
+            .limit
+            .tokens
+            .map_or(0.0, |l| self.used.tokens as f64 / l.max(1) as f64);
+        let m = self
+            .limit
+            .usd
+            .map_or(0.0, |l| self.used.nanos as f64 / nanos(l).max(1) as f64);
+        t.max(m)
+    }
+}
+
+/// Booked spending of one call in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "settle the reservation when the call ends"]
+pub struct Reservation {
+    agent: AgentIdx,
+    node: Option<NodeIdx>,
+    need: Spend,
+}
+
+/// Why a call was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The scope whose limit it would break.
+    pub scope: Scope,
+    /// Tokens left in it.
+    pub remaining_tokens: Option<u64>,
+}
+
+/// A change worth an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BudgetNote {
+    /// Spending of a limited scope.
+    Updated {
+        /// Scope.
+        scope: Scope,
+        /// Used.
+        used: Spend,
+        /// Limit.
+        limit: Limit,
+    },
+    /// A limited scope crossed the warning threshold.
+    Warning {
+        /// Scope.
+        scope: Scope,
+        /// Fraction used.
+        fraction: f64,
+    },
+}
+
+#[derive(Debug)]
+struct Accounts {
+    run: Account,
+    agents: Vec<Account>,
+    nodes: Vec<Account>,
+}
+
+impl Accounts {
+    fn get(&mut self, s: Scope) -> &mut Account {
+        match s {
+            Scope::Run => &mut self.run,
+            Scope::Agent(a) => &mut self.agents[a],
+            Scope::Node(n) => &mut self.nodes[n],
+        }
+    }
+}
+
+/// The budgets of one run.
+#[derive(Debug)]
+pub struct Ledger {
+    accounts: Mutex<Accounts>,
+    /// Soft warning threshold (fraction of a limit).
+    pub warn_at: f64,
+    /// Policy on exhaustion.
+    pub on_exhausted: OnExhausted,
+    /// Prices.
+    pub prices: PriceTable,
+    /// Woken when a limit changes (a paused call may fit now).
+    pub changed: tokio::sync::Notify,
+    /// Counts limit changes and resumes, so a waiter can tell whether one
+    /// happened since it was refused (no lost wake-up).
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl Ledger {
+    /// A ledger with limits for the run, each agent and each node.
+    pub fn new(
+        run: Limit,
+        agents: Vec<Limit>,
+        nodes: Vec<Limit>,
+        warn_at: f64,
+        on_exhausted: OnExhausted,
+        prices: PriceTable,
+    ) -> Self {
+        let acct = |limit| Account {
+            limit,
+            ..Default::default()
+        };
+        Ledger {
+            accounts: Mutex::new(Accounts {
+                run: acct(run),
+                agents: agents.into_iter().map(acct).collect(),
+                nodes: nodes.into_iter().map(acct).collect(),
+            }),
+            warn_at,
+            on_exhausted,
+            prices,
+            changed: tokio::sync::Notify::new(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Accounts> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn scopes(agent: AgentIdx, node: Option<NodeIdx>) -> impl Iterator<Item = Scope> {
+        [
+            Some(Scope::Run),
+            Some(Scope::Agent(agent)),
+            node.map(Scope::Node),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The most a call could cost: its prompt plus its completion limit.
+    pub fn estimate(&self, model: &str, prompt_tokens: u64, max_tokens: u64) -> Spend {
+        Spend {
+            tokens: prompt_tokens + max_tokens,
+            nanos: self.prices.cost(model, prompt_tokens, max_tokens),
+        }
+    }
+
+    /// Books `need` in the run, agent and node scopes, or refuses.
+    pub fn reserve(
+        &self,
+        agent: AgentIdx,
+        node: Option<NodeIdx>,
+        need: Spend,
+    ) -> Result<Reservation, Refusal> {
+        let mut g = self.lock();
+        for s in Self::scopes(agent, node) {
+            if let Err(remaining_tokens) = g.get(s).fits(need) {
+                return Err(Refusal {
+                    scope: s,
+                    remaining_tokens,
+                });
+            }
+        }
+        for s in Self::scopes(agent, node) {
+            g.get(s).reserved.add(need);
+        }
+        Ok(Reservation { agent, node, need })
+    }
+
+    /// Replaces a reservation by the real spending of the call.
+    pub fn settle(&self, r: Reservation, actual: Spend) -> Vec<BudgetNote> {
+        let mut notes = Vec::new();
+        let mut g = self.lock();
+        for s in Self::scopes(r.agent, r.node) {
+            let a = g.get(s);
+            a.reserved.sub(r.need);
+            a.used.add(actual);
+            if a.limit.is_set() {
+                notes.push(BudgetNote::Updated {
+                    scope: s,
+                    used: a.used,
+                    limit: a.limit,
+                });
+                let f = a.fraction();
+                if !a.warned && f >= self.warn_at {
+                    a.warned = true;
+                    notes.push(BudgetNote::Warning {
+                        scope: s,
+                        fraction: f,
+                    });
+                }
+            }
+        }
+        notes
+    }
+
+    /// Changes a scope's limit (absent parts unchanged) and wakes calls
+    /// waiting for room.
+    pub fn set_limit(&self, scope: Scope, tokens: Option<u64>, usd: Option<f64>) -> (Spend, Limit) {
+        let out = {
+            let mut g = self.lock();
+            let a = g.get(scope);
+            if tokens.is_some() {
+                a.limit.tokens = tokens;
+            }
+            if usd.is_some() {
+                a.limit.usd = usd;
+            }
+            a.warned = a.fraction() >= self.warn_at;
+            (a.used, a.limit)
+        };
+        self.wake();
+        out
+    }
+
+    /// Wakes calls waiting for room (after a limit change or a resume).
+    pub fn wake(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
+    /// Number of wake-ups so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Spending of a scope so far.
+    pub fn used(&self, scope: Scope) -> Spend {
+        self.lock().get(scope).used
+    }
+
+    /// Tokens reserved by calls in flight, in a scope.
+    pub fn reserved(&self, scope: Scope) -> Spend {
+        self.lock().get(scope).reserved
+    }
+
+    /// The largest fraction used among the run and the agent's limits.
+    pub fn pressure(&self, agent: AgentIdx) -> f64 {
+        let mut g = self.lock();
+        g.run.fraction().max(g.get(Scope::Agent(agent)).fraction())
+    }
+}
+
+/// Spending of a completed call.
+pub fn spend(prices: &PriceTable, model: &str, u: &Usage) -> Spend {
+    Spend {
+        tokens: u.total(),
+        nanos: prices.cost(model, u.prompt_tokens, u.completion_tokens),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(run: Option<u64>) -> Ledger {
+        Ledger::new(
+            Limit {
+                tokens: run,
+                usd: None,
+            },
+            vec![Limit::default(); 2],
+            vec![],
+            0.8,
+            OnExhausted::Fail,
+            PriceTable::default(),
+        )
+    }
+
+    #[test]
+    fn reservations_in_flight_count_against_the_limit() {
+        let l = ledger(Some(100));
+        let need = Spend {
+            tokens: 40,
+            nanos: 0,
+        };
+        let a = l.reserve(0, None, need).unwrap();
+        let b = l.reserve(1, None, need).unwrap();
+        // 80 booked: a third 40-token call could reach 120, so it is refused.
+        let r = l.reserve(0, None, need).unwrap_err();
+        assert_eq!(r.scope, Scope::Run);
+        assert_eq!(r.remaining_tokens, Some(20));
+        // Settling for less frees the difference.
+        l.settle(
+            a,
+            Spend {
+                tokens: 10,
+                nanos: 0,
+            },
+        );
+        let c = l.reserve(0, None, need).unwrap();
+        l.settle(
+            b,
+            Spend {
+                tokens: 40,
+                nanos: 0,
+            },
+        );
+        let notes = l.settle(
+            c,
+            Spend {
+                tokens: 35,
+                nanos: 0,
+            },
+        );
+        assert_eq!(l.used(Scope::Run).tokens, 85);
+        assert!(notes.iter().any(|n| matches!(
+            n,
+            BudgetNote::Warning {
+                scope: Scope::Run,
+                ..
+            }
+        )));
+        // Per-agent sums equal the run total.
+        assert_eq!(
+            l.used(Scope::Agent(0)).tokens + l.used(Scope::Agent(1)).tokens,
+            l.used(Scope::Run).tokens
+        );
+        assert_eq!(l.reserved(Scope::Run), Spend::default());
+    }
+
+    #[test]
+    fn money_limits_and_prices() {
+        let p = PriceTable::default();
+        // gpt-4o: 1M prompt tokens cost $2.50.
+        assert_eq!(usd(p.cost("gpt-4o", 1_000_000, 0)), 2.5);
+        assert_eq!(p.cost("unknown-model", 1000, 1000), 0);
+        let l = Ledger::new(
+            Limit {
+                tokens: None,
+                usd: Some(0.001),
+            },
+            vec![Limit::default()],
+            vec![],
+            0.8,
+            OnExhausted::Fail,
+            p,
+        );
+        // sim-1: 1000 prompt + 500 completion = 500 + 750 µ$ = $0.00125.
+        let need = l.estimate("sim-1", 1000, 500);
+        assert_eq!(need.nanos, 1_250_000);
+        assert!(l.reserve(0, None, need).is_err());
+        let small = l.estimate("sim-1", 400, 200);
+        assert!(l.reserve(0, None, small).is_ok());
+    }
+
+    #[test]
+    fn raising_a_limit_lets_refused_calls_through() {
+        let l = ledger(Some(10));
+        let need = Spend {
+            tokens: 20,
+            nanos: 0,
+        };
+        assert!(l.reserve(0, None, need).is_err());
+        l.set_limit(Scope::Run, Some(50), None);
+        assert!(l.reserve(0, None, need).is_ok());
+    }
+}

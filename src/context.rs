@@ -1,0 +1,269 @@
+//! The shared context store: global facts, per-agent summaries and history,
+//! and named artifacts from earlier nodes, with windowing to fit an
+//! agent's prompt.
+//!
+//! Every update happens under one lock, so parallel writers never lose an
+//! update; readers get a consistent copy. Windowing fills an agent's token
+//! limit in a fixed order of importance: its own history (newest first),
+//! then global facts, then other agents' summaries, then artifacts (newest
+//! first), measured by the real tokenizer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::event::Id;
+use crate::llm::tokens::TokenCounter;
+
+#[derive(Debug, Default)]
+struct Inner {
+    facts: Vec<String>,
+    summaries: HashMap<Id, String>,
+    /// Summary order, so windows are deterministic.
+    summary_order: Vec<Id>,
+    history: HashMap<Id, Vec<String>>,
+    /// Artifacts in the order they were produced (a rewrite moves it last).
+    artifacts: Vec<(String, Value)>,
+    version: u64,
+}
+
+/// The run's shared context.
+#[derive(Debug, Default)]
+pub struct ContextStore {
+    inner: Mutex<Inner>,
+}
+
+/// A window: the text for the prompt and what it kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The text, sections in order, empty when nothing fits.
+    pub text: String,
+    /// Tokens of `text`.
+    pub tokens: u64,
+    /// Entries kept / offered.
+    pub kept: usize,
+    /// Entries that did not fit.
+    pub dropped: usize,
+}
+
+impl ContextStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a global fact (duplicates are kept once).
+    pub fn add_fact(&self, fact: impl Into<String>) {
+        let fact = fact.into();
+        let mut g = self.lock();
+        if !g.facts.contains(&fact) {
+            g.facts.push(fact);
+            g.version += 1;
+        }
+    }
+
+    /// Sets an agent's summary of its own work.
+    pub fn set_summary(&self, agent: &Id, summary: impl Into<String>) {
+        let mut g = self.lock();
+        if g.summaries.insert(agent.clone(), summary.into()).is_none() {
+            g.summary_order.push(agent.clone());
+        }
+        g.version += 1;
+    }
+
+    /// Appends to an agent's own history.
+    pub fn push_history(&self, agent: &Id, entry: impl Into<String>) {
+        let mut g = self.lock();
+        g.history
+            .entry(agent.clone())
+            .or_default()
+            .push(entry.into());
+        g.version += 1;
+    }
+
+    /// Stores a named artifact (a node's output).
+    pub fn put_artifact(&self, name: &str, value: Value) {
+        let mut g = self.lock();
+        g.artifacts.retain(|(n, _)| n != name);
+        g.artifacts.push((name.to_string(), value));
+        g.version += 1;
+    }
+
+    /// A named artifact.
+    pub fn artifact(&self, name: &str) -> Option<Value> {
+        self.lock()
+            .artifacts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Read-modify-write of an artifact under the lock: concurrent updates
+    /// all land.
+    pub fn update_artifact(&self, name: &str, f: impl FnOnce(Option<&Value>) -> Value) {
+        let mut g = self.lock();
+        let pos = g.artifacts.iter().position(|(n, _)| n == name);
+        let new = f(pos.map(|i| &g.artifacts[i].1));
+        match pos {
+            Some(i) => g.artifacts[i].1 = new,
+            None => g.artifacts.push((name.to_string(), new)),
+        }
+        g.version += 1;
+    }
+
+    /// Number of updates so far.
+    pub fn version(&self) -> u64 {
+        self.lock().version
+    }
+
+    /// The context for `agent`, within `limit` tokens.
+    pub fn window(&self, agent: &Id, limit: u64, counter: &TokenCounter) -> Window {
+        // Copy under the lock, measure outside it.
+        let (own, facts, others, artifacts) = {
+            let g = self.lock();
+            let own: Vec<String> = g
+                .history
+                .get(agent)
+                .map(|h| h.iter().rev().cloned().collect())
+                .unwrap_or_default();
+            let others: Vec<String> = g
+                .summary_order
+                .iter()
+                .filter(|a| *a != agent)
+                .filter_map(|a| g.summaries.get(a).map(|s| format!("{a}: {s}")))
+                .collect();
+            let artifacts: Vec<String> = g
+                .artifacts
+                .iter()
+                .rev()
+                .map(|(n, v)| match v {
+                    Value::String(s) => format!("{n}: {s}"),
+                    v => format!("{n}: {v}"),
+                })
+                .collect();
+            (own, g.facts.clone(), others, artifacts)
+        };
+        let sections = [
+            ("Your earlier work", own),
+            ("Facts", facts),
+            ("Other agents", others),
+            ("Earlier results", artifacts),
+        ];
+        let mut text = String::new();
+        let mut used = 0u64;
+        let (mut kept, mut dropped) = (0, 0);
+        let mut full = false;
+        for (title, entries) in sections {
+            let mut header_done = false;
+            for e in entries {
+                if full {
+                    dropped += 1;
+                    continue;
+                }
+                let mut piece = String::new();
+                if !header_done {
+                    if !text.is_empty() {
+                        piece.push('\n');
+                    }
+                    piece.push_str(title);
+                    piece.push_str(":\n");
+                }
+                piece.push_str("- ");
+                piece.push_str(&e);
+                piece.push('\n');
+                let t = counter.count(&piece);
+                if used + t > limit {
+                    // Lower-priority sections never jump ahead of a
+                    // higher one that did not fit.
+                    full = true;
+                    dropped += 1;
+                    continue;
+                }
+                used += t;
+                kept += 1;
+                header_done = true;
+                text.push_str(&piece);
+            }
+        }
+        Window {
+            tokens: counter.count(&text),
+            text,
+            kept,
+            dropped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn windows_fill_in_priority_order_within_the_limit() {
+        let c = ContextStore::new();
+        let me: Id = "writer".into();
+        let other: Id = "critic".into();
+        c.push_history(&me, "drafted the intro");
+        c.push_history(&me, "drafted the API section");
+        c.add_fact("the deadline is Friday");
+        c.set_summary(&other, "wants shorter sentences");
+        c.set_summary(&me, "my own summary is not repeated");
+        c.put_artifact("outline", Value::String("1. intro 2. api".into()));
+        let counter = TokenCounter::global();
+        let all = c.window(&me, 10_000, counter);
+        let order: Vec<usize> = [
+            "drafted the API section",
+            "drafted the intro",
+            "deadline is Friday",
+            "critic: wants shorter",
+            "outline: 1. intro",
+        ]
+        .iter()
+        .map(|s| {
+            all.text
+                .find(s)
+                .unwrap_or_else(|| panic!("{s} missing: {}", all.text))
+        })
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", all.text);
+        assert!(!all.text.contains("my own summary"));
+        assert_eq!((all.kept, all.dropped), (5, 0));
+        // A tight limit keeps the newest own history first and stops there.
+        let tight = c.window(&me, 12, counter);
+        assert!(tight.tokens <= 12, "{}", tight.tokens);
+        assert!(tight.text.contains("API section"));
+        assert!(!tight.text.contains("Friday"));
+        assert_eq!(tight.kept + tight.dropped, 5);
+        assert_eq!(c.window(&me, 0, counter).text, "");
+    }
+
+    #[test]
+    fn parallel_writers_lose_no_update() {
+        let c = Arc::new(ContextStore::new());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        c.update_artifact("counter", |v| {
+                            Value::from(v.and_then(Value::as_u64).unwrap_or(0) + 1)
+                        });
+                        c.add_fact(format!("fact {t}-{i}"));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(c.artifact("counter"), Some(Value::from(4000u64)));
+        assert_eq!(c.version(), 8000);
+    }
+}

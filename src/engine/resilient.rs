@@ -1,0 +1,203 @@
+//! The run's resilience state (issue #3): circuit breakers, response
+//! caches, the budget ledger, provider quotas and metrics, built once per
+//! run from the compiled policies. `agent_task.rs` asks it for decisions.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::budget::{Ledger, Limit, Scope};
+use crate::event::{EventKind, Id};
+use crate::metrics::{Metrics, Sample};
+use crate::resilience::{
+    CircuitBreaker, ProviderQuota, ResponseCache, RetryPolicy, Timeouts, Transition,
+};
+use crate::workflow::model::{AgentIdx, NodeIdx, Workflow};
+use crate::workflow::policy::AgentPolicy;
+
+pub(crate) struct Resilience {
+    pub(crate) metrics: Metrics,
+    pub(crate) started: tokio::time::Instant,
+    breakers: Vec<Option<CircuitBreaker>>,
+    caches: Vec<Option<ResponseCache>>,
+    pub(crate) ledger: Option<Ledger>,
+    quotas: Vec<Option<Arc<ProviderQuota>>>,
+    /// The run is paused because a budget ran out (a `set_budget` resumes it).
+    pub(crate) paused_by_budget: AtomicBool,
+    /// No policy, budget or quota anywhere: every call takes the plain path.
+    pub(crate) plain: bool,
+    /// Each agent's model price, looked up once.
+    pub(crate) prices: Vec<crate::budget::Price>,
+    /// Shared context, when some agent reads it (`context_tokens`).
+    pub(crate) context: Option<crate::context::ContextStore>,
+}
+
+impl Resilience {
+    pub(crate) fn new(wf: &Workflow, provider_names: &[Id]) -> Self {
+        let p = &wf.policy;
+        let any_limit = p.budget.is_set()
+            || wf.agents.iter().any(|a| a.policy.budget.is_set())
+            || wf.nodes.iter().any(|n| n.policy.budget.is_set());
+        let ledger = any_limit.then(|| {
+            Ledger::new(
+                p.budget,
+                wf.agents.iter().map(|a| a.policy.budget).collect(),
+                wf.nodes.iter().map(|n| n.policy.budget).collect(),
+                p.warn_at,
+                p.on_exhausted,
+                p.prices.clone(),
+            )
+        });
+        let mut by_provider: std::collections::HashMap<&str, Arc<ProviderQuota>> =
+            Default::default();
+        let quotas = provider_names
+            .iter()
+            .zip(&wf.agents)
+            .map(|(name, a)| {
+                let q = p.quotas.get(&a.provider)?;
+                Some(
+                    by_provider
+                        .entry(name)
+                        .or_insert_with(|| Arc::new(ProviderQuota::new(*q)))
+                        .clone(),
+                )
+            })
+            .collect();
+        let caches = wf
+            .agents
+            .iter()
+            .map(|a| {
+                a.policy.cache.map(|c| {
+                    let cache = ResponseCache::new(c);
+                    if c.persist
+                        && let Some(path) = ResponseCache::default_path(&a.id)
+                    {
+                        cache.load(&path);
+                    }
+                    cache
+                })
+            })
+            .collect();
+        Resilience {
+            metrics: Metrics::new(wf.agents.iter().map(|a| a.id.clone()).collect()),
+            started: tokio::time::Instant::now(),
+            breakers: wf
+                .agents
+                .iter()
+                .map(|a| a.policy.breaker.map(CircuitBreaker::new))
+                .collect(),
+            caches,
+            plain: ledger.is_none()
+                && p.quotas.is_empty()
+                && wf.agents.iter().all(|a| a.policy.is_plain())
+                && wf.nodes.iter().all(|n| n.policy.is_empty()),
+            ledger,
+            quotas,
+            paused_by_budget: AtomicBool::new(false),
+            prices: wf.agents.iter().map(|a| p.prices.get(&a.model)).collect(),
+            context: wf
+                .agents
+                .iter()
+                .any(|a| a.policy.context_tokens.is_some())
+                .then(|| {
+                    let c = crate::context::ContextStore::new();
+                    if !wf.input.is_null() {
+                        c.add_fact(match &wf.input {
+                            serde_json::Value::String(s) => format!("the run's input: {s}"),
+                            v => format!("the run's input: {v}"),
+                        });
+                    }
+                    c
+                }),
+        }
+    }
+
+    pub(crate) fn breaker(&self, agent: AgentIdx) -> Option<&CircuitBreaker> {
+        self.breakers.get(agent)?.as_ref()
+    }
+
+    pub(crate) fn cache(&self, agent: AgentIdx) -> Option<&ResponseCache> {
+        self.caches.get(agent)?.as_ref()
+    }
+
+    pub(crate) fn quota(&self, agent: AgentIdx) -> Option<&ProviderQuota> {
+        self.quotas.get(agent)?.as_deref()
+    }
+
+    /// Writes persisted caches back (end of run).
+    pub(crate) fn save_caches(&self, wf: &Workflow) {
+        for (a, c) in wf.agents.iter().zip(&self.caches) {
+            if let Some(c) = c
+                && c.policy().persist
+                && let Some(path) = ResponseCache::default_path(&a.id)
+            {
+                // Best effort: a cache that cannot be written costs only
+                // speed next time.
+                let _ = c.save(&path);
+            }
+        }
+    }
+}
+
+/// The policies that apply to one call: the node's overrides over the
+/// agent's.
+pub(crate) struct Effective<'a> {
+    pub(crate) retry: &'a RetryPolicy,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) agent: &'a AgentPolicy,
+}
+
+impl<'a> Effective<'a> {
+    pub(crate) fn of(wf: &'a Workflow, node: NodeIdx, agent: AgentIdx) -> Self {
+        let np = &wf.nodes[node].policy;
+        let ap = &wf.agents[agent].policy;
+        Effective {
+            retry: np.retry.as_ref().unwrap_or(&ap.retry),
+            timeouts: np.timeouts.unwrap_or(ap.timeouts),
+            agent: ap,
+        }
+    }
+}
+
+/// The event of a breaker state change (and the metrics it implies).
+pub(crate) fn breaker_event(
+    metrics: &Metrics,
+    agent: AgentIdx,
+    scope: &Id,
+    t: Transition,
+) -> EventKind {
+    if t.to == crate::event::BreakerState::Open && t.from == crate::event::BreakerState::Closed {
+        metrics.record(agent, Sample::BreakerOpened);
+    }
+    metrics.record(agent, Sample::Breaker(t.to));
+    EventKind::BreakerStateChanged {
+        scope: scope.clone(),
+        from: t.from,
+        to: t.to,
+        reason: t.reason,
+    }
+}
+
+/// `run`, `agent:<id>` or `node:<id>`.
+pub(crate) fn scope_name(wf: &Workflow, s: Scope) -> String {
+    match s {
+        Scope::Run => "run".into(),
+        Scope::Agent(a) => format!("agent:{}", wf.agents[a].id),
+        Scope::Node(n) => format!("node:{}", wf.nodes[n].id),
+    }
+}
+
+/// The `budget_updated` event of a scope.
+pub(crate) fn budget_updated(
+    wf: &Workflow,
+    s: Scope,
+    used: crate::budget::Spend,
+    limit: Limit,
+) -> EventKind {
+    EventKind::BudgetUpdated {
+        scope: scope_name(wf, s),
+        used_tokens: used.tokens,
+        used_usd: crate::budget::usd(used.nanos),
+        limit_tokens: limit.tokens,
+        limit_usd: limit.usd,
+    }
+}

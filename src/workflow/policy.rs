@@ -1,0 +1,111 @@
+//! Compiled resilience policies, budgets and quotas (issue #3): what
+//! `compile` makes of `[defaults]`, `[budget]`, `[prices]`, `[quotas]` and
+//! the policy fields of agents and nodes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::model::AgentIdx;
+use crate::budget::{Limit, OnExhausted, PriceTable};
+use crate::resilience::{
+    BreakerPolicy, CachePolicy, DegradePolicy, QuotaPolicy, RetryPolicy, Timeouts,
+};
+
+/// An agent's policies, with `[defaults]` applied.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentPolicy {
+    /// Retry (default: one attempt).
+    pub retry: RetryPolicy,
+    /// Time limits.
+    pub timeouts: Timeouts,
+    /// Circuit breaker, if any.
+    pub breaker: Option<BreakerPolicy>,
+    /// Response cache, if any.
+    pub cache: Option<CachePolicy>,
+    /// Fallback agents, in order.
+    pub fallbacks: Vec<AgentIdx>,
+    /// The agent's own limits.
+    pub budget: Limit,
+    /// Cheaper agent under pressure.
+    pub degrade: Option<DegradePolicy>,
+    /// Token window of shared context added to its prompts.
+    pub context_tokens: Option<u32>,
+}
+
+impl AgentPolicy {
+    /// True when nothing beyond a single plain call is configured: the
+    /// engine then takes its fast path.
+    pub fn is_plain(&self) -> bool {
+        self.retry.max_attempts <= 1
+            && self.timeouts == Timeouts::default()
+            && self.breaker.is_none()
+            && self.cache.is_none()
+            && self.fallbacks.is_empty()
+            && !self.budget.is_set()
+            && self.degrade.is_none()
+            && self.context_tokens.is_none()
+    }
+}
+
+/// How a `parallel` node settles branches that disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    /// The answer with the most total confidence.
+    Confidence,
+    /// A meta-agent chooses.
+    Agent(AgentIdx),
+    /// A human decides at a gate.
+    Gate,
+}
+
+/// A node's overrides of its agents' policies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodePolicy {
+    /// Retry for this node's tasks.
+    pub retry: Option<RetryPolicy>,
+    /// Time limits for this node's tasks.
+    pub timeouts: Option<Timeouts>,
+    /// The node's limits.
+    pub budget: Limit,
+    /// Cheaper agent under pressure.
+    pub degrade: Option<DegradePolicy>,
+    /// `parallel`: conflict resolution.
+    pub resolve: Option<Resolve>,
+}
+
+impl NodePolicy {
+    /// True when the node overrides nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == NodePolicy::default()
+    }
+}
+
+/// Run-wide budget, prices, quotas and metrics settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPolicy {
+    /// The run's limits.
+    pub budget: Limit,
+    /// Soft warning threshold, fraction of a limit.
+    pub warn_at: f64,
+    /// What happens when a call would exceed a limit.
+    pub on_exhausted: OnExhausted,
+    /// Prices (defaults plus overrides).
+    pub prices: PriceTable,
+    /// Quotas by provider name.
+    pub quotas: HashMap<String, QuotaPolicy>,
+    /// Period of `metrics` events (none: only at the end).
+    pub metrics_every: Option<Duration>,
+}
+
+impl Default for RunPolicy {
+    fn default() -> Self {
+        RunPolicy {
+            budget: Limit::default(),
+            warn_at: 0.8,
+            on_exhausted: OnExhausted::Fail,
+            prices: PriceTable::default(),
+            quotas: HashMap::new(),
+            metrics_every: Some(Duration::from_secs(1)),
+        }
+    }
+}
