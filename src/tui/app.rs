@@ -31,7 +31,7 @@ use super::render;
 use super::theme::{self, Theme};
 use super::ui_state::{ConfirmKind, EditorPurpose, FilterTarget, Overlay, PaneId, UiState};
 use super::view_model::{ViewModel, WorkflowInfo};
-use crate::event::{Command, Event, RunStatus, TaskState, now_micros};
+use crate::event::{Command, Event, Id, RunStatus, TaskState, now_micros};
 use crate::workflow::model::Workflow;
 
 /// Shortest time between two frames (60 fps).
@@ -174,6 +174,7 @@ pub async fn run(
                         }
                     }
                 }
+                app.surface_gate();
                 frames.schedule_frame();
             }
             term = input.next() => {
@@ -191,6 +192,7 @@ pub async fn run(
                     app.suspend = false;
                     suspend(&mut guard, &mut terminal)?;
                 }
+                app.surface_gate();
                 frames.schedule_frame();
             }
             Some(()) = draw_rx.recv() => {
@@ -349,7 +351,40 @@ impl App {
         }
         if let Some(a) = action {
             self.act(ctx, a);
+        } else if ctx == Context::Gate
+            && let Some(a) = keymap::resolve(Context::Global, &key)
+        {
+            // The gate review is a view, not a modal: the main screen's keys
+            // (pause, focus, quit...) keep working under it.
+            self.act(Context::Global, a);
         }
+    }
+
+    /// Brings up the review of a gate that opened while the main screen was
+    /// showing, once per gate, so a single `a` approves it. It never replaces
+    /// another overlay: it waits until that one closes. Called by the loop
+    /// after events and keys.
+    pub fn surface_gate(&mut self) {
+        if self.ui.overlay.is_some() || !self.ui.can_command {
+            return;
+        }
+        let Some(g) = self
+            .vm
+            .gates
+            .iter()
+            .find(|g| !self.ui.gates_surfaced.contains(&g.gate))
+        else {
+            return;
+        };
+        let gate = g.gate.clone();
+        tracing::info!(gate = %gate, "gate review shown");
+        self.ui.gates_surfaced.insert(gate.clone());
+        self.open_gate(gate);
+    }
+
+    fn open_gate(&mut self, gate: Id) {
+        self.ui.gate_focus = Some(gate.clone());
+        self.ui.overlay = Some(Overlay::Gate { gate, scroll: 0 });
     }
 
     fn text_input(&mut self, ctx: Context, key: KeyEvent) -> bool {
@@ -513,19 +548,28 @@ impl App {
                 }
                 None => self.ui.flash("select a task first (3 = Tasks)"),
             },
-            Action::Approve => match self.vm.gates.first() {
+            Action::Approve => match self.ui.selected_gate(&self.vm) {
                 Some(g) => {
-                    self.ui.overlay = Some(Overlay::Gate {
-                        gate: g.gate.clone(),
-                        scroll: 0,
-                    })
+                    let gate = g.gate.clone();
+                    self.send(Command::GateDecision {
+                        gate,
+                        approve: true,
+                        comment: None,
+                    });
                 }
                 None => self.ui.flash("no gate is waiting for a decision"),
             },
-            Action::Deny => match self.vm.gates.first() {
+            Action::Deny => match self.ui.selected_gate(&self.vm) {
                 Some(g) => {
                     let gate = g.gate.clone();
                     self.open_editor(EditorPurpose::DenyGate(gate));
+                }
+                None => self.ui.flash("no gate is waiting for a decision"),
+            },
+            Action::ReviewGate => match self.ui.selected_gate(&self.vm) {
+                Some(g) => {
+                    let gate = g.gate.clone();
+                    self.open_gate(gate);
                 }
                 None => self.ui.flash("no gate is waiting for a decision"),
             },
@@ -709,14 +753,20 @@ impl App {
             Action::Up => *scroll = scroll.saturating_sub(1),
             Action::PageDown => *scroll = scroll.saturating_add(10),
             Action::PageUp => *scroll = scroll.saturating_sub(10),
-            Action::NextPane => {
+            Action::NextPane | Action::PrevPane => {
                 let gates = &self.vm.gates;
                 if let Some(i) = gates.iter().position(|g| g.gate == gate) {
-                    let next = gates[(i + 1) % gates.len()].gate.clone();
-                    if let Some(Overlay::Gate { gate, scroll }) = &mut self.ui.overlay {
-                        *gate = next;
-                        *scroll = 0;
-                    }
+                    let n = gates.len();
+                    let j = if action == Action::NextPane {
+                        (i + 1) % n
+                    } else {
+                        (i + n - 1) % n
+                    };
+                    let next = gates[j].gate.clone();
+                    self.open_gate(next);
+                } else if let Some(g) = gates.first() {
+                    let first = g.gate.clone();
+                    self.open_gate(first);
                 }
             }
             Action::Approve => {
@@ -795,12 +845,27 @@ impl App {
     /// Sends a command to the engine, saying so (or why not) in the status bar.
     fn send(&mut self, cmd: Command) {
         let name = cmd.name();
+        let done = match &cmd {
+            Command::GateDecision {
+                gate,
+                approve: true,
+                ..
+            } => format!("approved gate {gate}"),
+            Command::GateDecision { gate, .. } => format!("denied gate {gate}: back to revision"),
+            _ => format!("sent {name}"),
+        };
         match &self.commands {
             None => self.ui.flash("read-only replay: commands are off"),
-            Some(tx) => match tx.send(cmd) {
-                Ok(()) => self.ui.flash(format!("sent {name}")),
-                Err(_) => self.ui.flash("the engine has stopped: command not sent"),
-            },
+            Some(tx) => {
+                tracing::info!(command = ?cmd, "command sent");
+                match tx.send(cmd) {
+                    Ok(()) => self.ui.flash(done),
+                    Err(_) => {
+                        tracing::warn!(command = name, "engine gone: command not sent");
+                        self.ui.flash("the engine has stopped: command not sent")
+                    }
+                }
+            }
         }
     }
 

@@ -37,7 +37,7 @@ impl Context {
             Context::Palette => "Command palette",
             Context::Filter => "Filter",
             Context::Reroute => "Reroute picker",
-            Context::Gate => "Gate review",
+            Context::Gate => "Gate review (other main-screen keys work too)",
             Context::Editor => "Editor",
             Context::Confirm => "Confirm",
         }
@@ -83,10 +83,12 @@ pub enum Action {
     Retry,
     /// Reroute the selected task to another agent.
     Reroute,
-    /// Approve the open gate.
+    /// Approve the selected open gate.
     Approve,
-    /// Deny the open gate, with a comment.
+    /// Deny the selected open gate, with a comment.
     Deny,
+    /// Open the gate review (artifact and every waiting gate).
+    ReviewGate,
     /// Step the debate one turn.
     StepDebate,
     /// Toggle debate step mode.
@@ -418,7 +420,7 @@ pub const BINDINGS: &[Binding] = &[
         &[k('a')],
         A::Approve,
         "approve",
-        "review and approve the open gate",
+        "approve the waiting gate at once",
         true,
     ),
     b(
@@ -426,7 +428,15 @@ pub const BINDINGS: &[Binding] = &[
         &[k('d')],
         A::Deny,
         "deny",
-        "deny the open gate with a comment",
+        "deny the waiting gate with a comment",
+        true,
+    ),
+    b(
+        C::Global,
+        &[k('v')],
+        A::ReviewGate,
+        "review gate",
+        "show the gate review (artifact, every waiting gate)",
         true,
     ),
     b(
@@ -666,7 +676,15 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Tab)],
         A::NextPane,
         "next gate",
-        "review the next open gate",
+        "review the next waiting gate",
+        true,
+    ),
+    b(
+        C::Gate,
+        &[code(KeyCode::BackTab)],
+        A::PrevPane,
+        "prev gate",
+        "review the previous waiting gate",
         false,
     ),
     b(

@@ -3,6 +3,8 @@
 //! Everything here is about *looking at* the run; nothing in it changes the
 //! run. Panes read it; only the app loop writes it.
 
+use std::collections::HashSet;
+
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
@@ -229,6 +231,10 @@ pub struct UiState {
     pub hits: HitMap,
     /// Commands are possible (false in replay).
     pub can_command: bool,
+    /// Gates whose review has already come up by itself (it does so once per gate).
+    pub gates_surfaced: HashSet<Id>,
+    /// The gate last looked at in the review (main-screen `a`/`d` act on it).
+    pub gate_focus: Option<Id>,
     task_key: (u64, usize),
 }
 
@@ -253,6 +259,8 @@ impl Default for UiState {
             step_mode: false,
             hits: HitMap::default(),
             can_command: true,
+            gates_surfaced: HashSet::new(),
+            gate_focus: None,
             task_key: (u64::MAX, usize::MAX),
         }
     }
@@ -312,6 +320,23 @@ impl UiState {
         self.task_rows
             .get(self.task_sel)
             .and_then(|&i| vm.tasks.get(i))
+    }
+
+    /// The gate that main-screen `a`/`d` act on: the gate whose task is
+    /// selected in the task list, else the one last reviewed, else the oldest.
+    pub fn selected_gate<'a>(
+        &self,
+        vm: &'a ViewModel,
+    ) -> Option<&'a crate::tui::view_model::GateView> {
+        let by_task = self
+            .selected_task(vm)
+            .and_then(|t| vm.gates.iter().find(|g| g.gate == t.id));
+        let by_focus = || {
+            self.gate_focus
+                .as_ref()
+                .and_then(|f| vm.gates.iter().find(|g| g.gate == *f))
+        };
+        by_task.or_else(by_focus).or_else(|| vm.gates.first())
     }
 
     /// Shows a message in the status bar for a few seconds.

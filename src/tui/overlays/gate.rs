@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 
 use super::{centered, hints, popup};
 use crate::tui::keymap::Context;
-use crate::tui::panes::{fmt_clock, put_line};
+use crate::tui::panes::{fill_row, fmt_clock, put_line};
 use crate::tui::theme::Theme;
 use crate::tui::view_model::ViewModel;
 
@@ -47,12 +47,6 @@ pub fn render(
         return;
     };
     let waited = vm.last_us.saturating_sub(g.opened_us);
-    let others = vm.gates.len() - 1;
-    let more = if others > 0 {
-        format!(" · {others} more open (Tab)")
-    } else {
-        String::new()
-    };
     put_line(
         buf,
         inner,
@@ -61,7 +55,7 @@ pub fn render(
             Span::styled(&*g.gate, theme.accent),
             Span::styled(
                 format!(
-                    " on {} · revision {} · open {}{more}",
+                    " on {} · revision {} · waiting {}",
                     g.node,
                     g.revision,
                     fmt_clock(waited)
@@ -70,11 +64,55 @@ pub fn render(
             ),
         ]),
     );
+    // Several gates can wait at once: list them all, the one shown marked.
+    let mut y = 1u16;
+    if vm.gates.len() > 1 {
+        let room = (inner.height / 3).max(1) as usize;
+        let shown = vm.gates.iter().position(|x| x.gate == g.gate).unwrap_or(0);
+        let top = crate::tui::panes::scroll_to_show(shown, 0, room, vm.gates.len());
+        put_line(
+            buf,
+            inner,
+            y,
+            &Line::styled(
+                format!("{} gates waiting (Tab: next)", vm.gates.len()),
+                theme.warn,
+            ),
+        );
+        y += 1;
+        for (i, other) in vm.gates.iter().enumerate().skip(top).take(room) {
+            let mark = if i == shown { "▶ " } else { "  " };
+            put_line(
+                buf,
+                inner,
+                y,
+                &Line::from(vec![
+                    Span::styled(mark, theme.accent),
+                    Span::styled(&*other.gate, theme.text),
+                    Span::styled(
+                        format!(
+                            " on {} · revision {} · waiting {}",
+                            other.node,
+                            other.revision,
+                            fmt_clock(vm.last_us.saturating_sub(other.opened_us))
+                        ),
+                        theme.muted,
+                    ),
+                ]),
+            );
+            if i == shown {
+                fill_row(buf, inner, y, theme.selection);
+            }
+            y += 1;
+        }
+    }
+    put_line(buf, inner, y, &Line::styled("Artifact under review", theme.muted));
+    y += 1;
     let body = Rect::new(
         inner.x,
-        inner.y + 1,
+        inner.y + y.min(inner.height),
         inner.width,
-        inner.height.saturating_sub(1),
+        inner.height.saturating_sub(y),
     );
     let top = (scroll as usize).min(g.artifact_lines.len().saturating_sub(body.height as usize));
     for (y, l) in g
