@@ -362,23 +362,24 @@ impl App {
 
     /// Brings up the review of a gate that opened while the main screen was
     /// showing, once per gate, so a single `a` approves it. It never replaces
-    /// another overlay: it waits until that one closes. Called by the loop
+    /// another overlay: it waits until that one closes. A gate re-opened
+    /// after a denial (a new revision) comes up again. Called by the loop
     /// after events and keys.
     pub fn surface_gate(&mut self) {
         if self.ui.overlay.is_some() || !self.ui.can_command {
             return;
         }
-        let Some(g) = self
-            .vm
-            .gates
-            .iter()
-            .find(|g| !self.ui.gates_surfaced.contains(&g.gate))
-        else {
+        let Some(g) = self.vm.gates.iter().find(|g| {
+            !self
+                .ui
+                .gates_surfaced
+                .contains(&(g.gate.clone(), g.revision))
+        }) else {
             return;
         };
         let gate = g.gate.clone();
-        tracing::info!(gate = %gate, "gate review shown");
-        self.ui.gates_surfaced.insert(gate.clone());
+        tracing::info!(gate = %gate, revision = g.revision, "gate review shown");
+        self.ui.gates_surfaced.insert((gate.clone(), g.revision));
         self.open_gate(gate);
     }
 

@@ -111,7 +111,11 @@ fn gate_approve_and_deny_with_comment() {
             comment: None
         }
     );
-    assert!(a.ui.current_flash().unwrap().contains("approved gate review"));
+    assert!(
+        a.ui.current_flash()
+            .unwrap()
+            .contains("approved gate review")
+    );
 
     ch(&mut a, "d");
     assert!(matches!(a.ui.overlay, Some(Overlay::Editor { .. })));
@@ -161,7 +165,10 @@ fn gate_review_comes_up_once_without_stealing_overlays() {
     assert!(matches!(a.ui.overlay, Some(Overlay::Gate { .. })));
     press(&mut a, KeyCode::Esc);
     a.surface_gate();
-    assert!(a.ui.overlay.is_none(), "a gate comes up by itself only once");
+    assert!(
+        a.ui.overlay.is_none(),
+        "a gate comes up by itself only once"
+    );
     // A second gate comes up; both are listed and Tab moves between them.
     open_second_gate(&mut a);
     a.surface_gate();

@@ -231,8 +231,9 @@ pub struct UiState {
     pub hits: HitMap,
     /// Commands are possible (false in replay).
     pub can_command: bool,
-    /// Gates whose review has already come up by itself (it does so once per gate).
-    pub gates_surfaced: HashSet<Id>,
+    /// Gates (and revisions) whose review has already come up by itself: it
+    /// does so once per gate revision.
+    pub gates_surfaced: HashSet<(Id, u32)>,
     /// The gate last looked at in the review (main-screen `a`/`d` act on it).
     pub gate_focus: Option<Id>,
     task_key: (u64, usize),

@@ -106,7 +106,12 @@ pub fn render(
             y += 1;
         }
     }
-    put_line(buf, inner, y, &Line::styled("Artifact under review", theme.muted));
+    put_line(
+        buf,
+        inner,
+        y,
+        &Line::styled("Artifact under review", theme.muted),
+    );
     y += 1;
     let body = Rect::new(
         inner.x,
