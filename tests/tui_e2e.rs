@@ -213,30 +213,61 @@ fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
 }
 
 #[test]
-fn quitting_a_live_run_asks_and_ctrl_c_always_works() {
+fn ctrl_z_suspends_to_the_shell_quit_asks_and_ctrl_c_always_works() {
     let home = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_agentctl");
-    let cmd = format!(
-        "'{bin}' tui '{}' --paused; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
-        fixture().display()
-    );
     let env = [
         ("HOME", home.path()),
         ("XDG_CONFIG_HOME", home.path()),
         ("XDG_DATA_HOME", home.path()),
         ("XDG_STATE_HOME", home.path()),
     ];
-    let t = Tmux::start(&cmd, &env);
-    t.wait_for("PAUSED", |s| status_line(s).contains("PAUSED"));
-    t.keys(&["q"]);
+    // A key override from the user's config file: quit moves to `Q`.
+    let config = home.path().join("agentctl");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "[keys]\nquit = \"Q\"\n").unwrap();
+    // An interactive shell, for job control (Ctrl-Z, fg).
+    let t = Tmux::start("env PS1='e2e$ ' bash --norc --noprofile -i", &env);
+    t.wait_text("e2e$");
+    t.literal(&format!("'{bin}' tui '{}' --paused", fixture().display()));
+    t.keys(&["Enter"]);
+    let s = t.wait_for("PAUSED", |s| status_line(s).contains("PAUSED"));
+    assert!(
+        status_line(&s).contains("Q quit"),
+        "override shown in the hints:\n{s}"
+    );
+
+    // Ctrl-Z hands the terminal back to the shell, restored...
+    t.keys(&["C-z"]);
+    t.wait_text("Stopped");
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "0",
+        "suspended on the normal screen"
+    );
+    // ...and `fg` brings the cockpit back, redrawn.
+    t.literal("fg");
+    t.keys(&["Enter"]);
+    t.wait_for("the cockpit back", |s| {
+        status_line(s).contains("PAUSED") && s.contains("3 Tasks")
+    });
+    assert_eq!(t.display("#{alternate_on}"), "1");
+
+    t.keys(&["Q"]);
     t.wait_for("the quit question", |s| {
         s.contains("Confirm") && status_line(s).contains("y yes")
     });
     t.keys(&["n"]);
     t.wait_for("the dialog to close", |s| !s.contains("Confirm"));
     t.keys(&["C-c"]);
+    t.wait_text("left the cockpit while the run was live");
     // Leaving a live run is an interruption: exit code 3.
-    let s = t.wait_text("AGENTCTL-EXIT=3");
-    assert!(s.contains("left the cockpit while the run was live"), "{s}");
+    t.literal("echo \"AGENTCTL-EXIT=$?\"");
+    t.keys(&["Enter"]);
+    t.wait_text("AGENTCTL-EXIT=3");
     assert_eq!(t.display("#{alternate_on}"), "0");
+    // The log went to the state dir, never to the screen.
+    let log = std::fs::read_to_string(home.path().join("agentctl/tui.log")).unwrap_or_default();
+    assert!(log.contains("cockpit starting"), "log: {log}");
+    assert!(log.contains("suspended"), "log: {log}");
 }

@@ -1,14 +1,22 @@
 //! `agentctl tui`: the cockpit on a live, in-process run.
+//!
+//! Reads key overrides from `config.toml`'s `[keys]` table in the user
+//! config dir and logs to `tui.log` in the user state (or data) dir: the
+//! terminal belongs to the cockpit, so nothing is ever logged to it.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use directories::ProjectDirs;
+use tracing_subscriber::EnvFilter;
 
 use super::exit;
 use agentctl::engine::{Orchestrator, RunOptions};
 use agentctl::event::RunStatus;
 use agentctl::llm::tokens;
+use agentctl::tui::keymap::Keymap;
 use agentctl::tui::{TuiExit, TuiOptions};
 
 #[derive(Args, Debug)]
@@ -42,6 +50,25 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(l) => l,
         Err(c) => return c,
     };
+    let dirs = ProjectDirs::from("", "", "agentctl");
+    let keymap = match dirs.as_ref().map(|d| d.config_dir().join("config.toml")) {
+        Some(path) => match Keymap::load(&path) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::BAD_INPUT;
+            }
+        },
+        None => Keymap::default(),
+    };
+    // Held until the end of `main` so buffered lines are flushed on exit.
+    let (_log_guard, log_path) = start_logging(dirs.as_ref());
+    tracing::info!(
+        workflow = %args.workflow,
+        seed = args.seed,
+        log = ?log_path,
+        "cockpit starting"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,8 +102,13 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             theme: args.theme,
             replay: false,
             mouse: !args.no_mouse,
+            keymap,
         };
         let result = agentctl::tui::run(workflow, events, Some(handle.commands()), tui_opts).await;
+        match &result {
+            Ok(exit) => tracing::info!(?exit, "cockpit closed"),
+            Err(e) => tracing::error!(error = %e, "cockpit failed"),
+        }
         // Leaving the cockpit stops whatever still runs.
         handle.interrupt();
         let outcome = handle.wait().await;
@@ -102,6 +134,50 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             }
         }
     })
+}
+
+/// Logs to `tui.log` under the state dir (Linux) or the local data dir,
+/// through a non-blocking writer; `AGENTCTL_LOG` sets the filter (default
+/// `info`). Logging is best effort: without a writable dir the cockpit runs
+/// without a log.
+fn start_logging(
+    dirs: Option<&ProjectDirs>,
+) -> (
+    Option<tracing_appender::non_blocking::WorkerGuard>,
+    Option<PathBuf>,
+) {
+    let Some(dir) = dirs.map(|d| {
+        d.state_dir()
+            .unwrap_or_else(|| d.data_local_dir())
+            .to_path_buf()
+    }) else {
+        return (None, None);
+    };
+    if std::fs::create_dir_all(&dir).is_err() {
+        return (None, None);
+    }
+    let path = dir.join("tui.log");
+    let file = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(_) => return (None, None),
+    };
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = EnvFilter::try_from_env("AGENTCTL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .is_ok();
+    if installed {
+        (Some(guard), Some(path))
+    } else {
+        (None, None)
+    }
 }
 
 fn describe(s: RunStatus) -> &'static str {

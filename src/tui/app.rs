@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
-use super::keymap::{self, Action, Context};
+use super::keymap::{Action, Context, Keymap};
 use super::overlays::{editor, help, palette, reroute};
 use super::render;
 use super::theme::{self, Theme};
@@ -50,6 +50,8 @@ pub struct TuiOptions {
     pub replay: bool,
     /// Capture the mouse (click to focus/select, wheel to scroll).
     pub mouse: bool,
+    /// Key bindings (the defaults, or with the config file's `[keys]` applied).
+    pub keymap: Keymap,
 }
 
 impl Default for TuiOptions {
@@ -58,6 +60,7 @@ impl Default for TuiOptions {
             theme: None,
             replay: false,
             mouse: true,
+            keymap: Keymap::default(),
         }
     }
 }
@@ -145,15 +148,24 @@ pub async fn run(
         theme,
         opts.replay,
     );
+    app.ui.keymap = opts.keymap.clone();
     let mut guard = TerminalGuard::enter(opts.mouse)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     let (frames, mut draw_rx) = FrameRequester::spawn();
     let mut input = EventStream::new();
     let mut events_open = true;
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    tracing::info!(workflow = %workflow.name, replay = opts.replay, "cockpit open");
     frames.schedule_frame();
     loop {
         tokio::select! {
+            name = &mut stop => {
+                // SIGTERM/SIGHUP: leave like `q` so the guard restores the terminal.
+                tracing::warn!(signal = name, "stopped by a signal");
+                return Ok(app.exit_status());
+            }
             ev = events.recv(), if events_open => {
                 match ev {
                     Some(ev) => {
@@ -210,6 +222,29 @@ pub async fn run(
     }
 }
 
+/// Resolves when the process is asked to stop (SIGTERM, or SIGHUP when the
+/// terminal goes away); never on platforms without those signals.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::future::pending().await
+    }
+}
+
 /// Puts the terminal in raw mode on the alternate screen and restores it on
 /// drop and on panic.
 struct TerminalGuard {
@@ -225,6 +260,7 @@ impl TerminalGuard {
         let chained = previous.clone();
         std::panic::set_hook(Box::new(move |info| {
             restore_terminal(true);
+            tracing::error!(panic = %info, "cockpit panicked");
             chained(info);
         }));
         let guard = TerminalGuard {
@@ -274,6 +310,7 @@ fn suspend(
     #[cfg(unix)]
     {
         restore_terminal(guard.mouse);
+        tracing::info!("suspended (Ctrl-Z)");
         // Raw mode turns Ctrl-Z into a key; stop ourselves as the shell would.
         // `kill` returns once we are continued (SIGCONT from `fg`).
         let _ = std::process::Command::new("kill")
@@ -282,6 +319,7 @@ fn suspend(
             .status();
         enter_terminal(guard.mouse)?;
         terminal.clear()?;
+        tracing::info!("resumed from suspend");
     }
     #[cfg(not(unix))]
     {
@@ -344,7 +382,7 @@ impl App {
             return;
         }
         let ctx = render::context(&self.ui);
-        let action = keymap::resolve(ctx, &key);
+        let action = self.ui.keymap.resolve(ctx, &key);
         // Text inputs take every key their context does not bind.
         if action.is_none() && self.text_input(ctx, key) {
             return;
@@ -352,7 +390,7 @@ impl App {
         if let Some(a) = action {
             self.act(ctx, a);
         } else if ctx == Context::Gate
-            && let Some(a) = keymap::resolve(Context::Global, &key)
+            && let Some(a) = self.ui.keymap.resolve(Context::Global, &key)
         {
             // The gate review is a view, not a modal: the main screen's keys
             // (pause, focus, quit...) keep working under it.
@@ -677,7 +715,7 @@ impl App {
         let Some(Overlay::Help { scroll }) = &mut self.ui.overlay else {
             return;
         };
-        let max = help::len() as u16;
+        let max = help::len(&self.ui.keymap) as u16;
         match action {
             Action::Back => self.ui.overlay = None,
             Action::Down => *scroll = (*scroll + 1).min(max),
@@ -692,7 +730,7 @@ impl App {
         let Some(Overlay::Palette { query, sel }) = &mut self.ui.overlay else {
             return;
         };
-        let matches = palette::matches(query);
+        let matches = palette::matches(&self.ui.keymap, query);
         match action {
             Action::Back => self.ui.overlay = None,
             Action::Down => *sel = (*sel + 1).min(matches.len().saturating_sub(1)),

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
+use super::keymap::Keymap;
 use super::panes::graph::GraphLayout;
 use super::view_model::ViewModel;
 use crate::event::Id;
@@ -229,6 +230,8 @@ pub struct UiState {
     pub step_mode: bool,
     /// Where things were drawn.
     pub hits: HitMap,
+    /// Key bindings in use (defaults plus the user's overrides).
+    pub keymap: Keymap,
     /// Commands are possible (false in replay).
     pub can_command: bool,
     /// Gates (and revisions) whose review has already come up by itself: it
@@ -259,6 +262,7 @@ impl Default for UiState {
             flash: None,
             step_mode: false,
             hits: HitMap::default(),
+            keymap: Keymap::default(),
             can_command: true,
             gates_surfaced: HashSet::new(),
             gate_focus: None,

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{centered, hints, popup};
-use crate::tui::keymap::Context;
+use crate::tui::keymap::{Context, Keymap};
 use crate::tui::panes::{fill_row, fmt_clock, put_line};
 use crate::tui::theme::Theme;
 use crate::tui::view_model::ViewModel;
@@ -14,6 +14,7 @@ use crate::tui::view_model::ViewModel;
 pub fn render(
     area: Rect,
     buf: &mut Buffer,
+    keys: &Keymap,
     vm: &ViewModel,
     gate: &str,
     scroll: u16,
@@ -28,7 +29,7 @@ pub fn render(
         r,
         buf,
         "Gate review",
-        Some(hints(Context::Gate, theme)),
+        Some(hints(keys, Context::Gate, theme)),
         theme,
     );
     if inner.height == 0 {

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{fmt_clock, fmt_tokens, put_line};
-use crate::tui::keymap::{self, Context};
+use crate::tui::keymap::Context;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
 use crate::tui::view_model::ViewModel;
@@ -85,7 +85,7 @@ pub fn render(
     } else {
         // Whole hints only, in table order (the table lists the useful ones first).
         let mut w = 0;
-        for b in keymap::bindings(context).filter(|b| b.hint) {
+        for b in ui.keymap.bindings(context).filter(|b| b.hint) {
             let key = b.keys[0].label();
             let need = key.chars().count() + b.name.chars().count() + 3;
             if w + need > room {
