@@ -24,7 +24,8 @@ pub(crate) struct TuiArgs {
     /// Workflow file or builtin:NAME (default: the built-in demo).
     #[arg(value_name = "WORKFLOW", default_value = "builtin:demo")]
     workflow: String,
-    /// Colour theme: dark, light, high-contrast, colorblind, or a theme file.
+    /// Colour theme: dark, light, high-contrast, colorblind, monochrome, a theme
+    /// file, or NAME for `themes/NAME.toml` in the config dir.
     #[arg(long)]
     theme: Option<String>,
     /// Seed for the sim provider.
@@ -99,7 +100,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             }
         };
         let tui_opts = TuiOptions {
-            theme: args.theme,
+            theme: args.theme.map(|t| user_theme(dirs.as_ref(), t)),
             replay: false,
             mouse: !args.no_mouse,
             keymap,
@@ -134,6 +135,20 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             }
         }
     })
+}
+
+/// `--theme NAME` finds `NAME.toml` in the config dir's `themes/` when NAME
+/// is neither a built-in theme nor an existing file.
+fn user_theme(dirs: Option<&ProjectDirs>, theme: String) -> String {
+    if agentctl::tui::theme::Theme::builtin(&theme).is_some()
+        || std::path::Path::new(&theme).exists()
+    {
+        return theme;
+    }
+    match dirs.map(|d| d.config_dir().join("themes").join(format!("{theme}.toml"))) {
+        Some(p) if p.is_file() => p.display().to_string(),
+        _ => theme,
+    }
 }
 
 /// Logs to `tui.log` under the state dir (Linux) or the local data dir,

@@ -1194,6 +1194,32 @@ impl Binding {
     }
 }
 
+/// The key reference as a Markdown table (where, keys, `[keys]` name,
+/// action), generated from the table so the README cannot drift from it.
+pub fn markdown_table(keys: &Keymap) -> String {
+    let mut out = String::from("| where | keys | `[keys]` name | action |\n|---|---|---|---|\n");
+    for b in keys.all() {
+        let where_ = match b.context {
+            Context::Global => "main screen",
+            Context::Help => "help",
+            Context::Palette => "palette",
+            Context::Filter => "filter",
+            Context::Reroute => "reroute",
+            Context::Gate => "gate review",
+            Context::Editor => "editor",
+            Context::Confirm => "confirm",
+        };
+        let ks: Vec<String> = b.keys.iter().map(|k| format!("`{}`", k.label())).collect();
+        out.push_str(&format!(
+            "| {where_} | {} | `{}` | {} |\n",
+            ks.join(" "),
+            b.config_name(),
+            b.description
+        ));
+    }
+    out
+}
+
 /// Keys of a binding, as `j/↓`.
 pub fn keys_label(b: &Binding) -> String {
     b.keys.iter().map(Key::label).collect::<Vec<_>>().join("/")
@@ -1432,6 +1458,28 @@ mod tests {
         let map = Keymap::load(&path).unwrap();
         let ev = KeyEvent::new(KeyCode::Char('Q'), KeyModifiers::SHIFT);
         assert_eq!(map.resolve(Context::Global, &ev), Some(Action::Quit));
+    }
+
+    /// The README section's key table is generated from the keymap; run with
+    /// `AGENTCTL_BLESS=1` to rewrite it after changing a binding.
+    #[test]
+    fn readme_key_table_matches_the_keymap() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/readme/cockpit.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (start, end) = ("<!-- keys:start -->\n", "<!-- keys:end -->");
+        let a = doc.find(start).expect("start marker") + start.len();
+        let b = doc.find(end).expect("end marker");
+        let table = markdown_table(&Keymap::default());
+        if std::env::var_os("AGENTCTL_BLESS").is_some() {
+            let new = format!("{}{table}{}", &doc[..a], &doc[b..]);
+            std::fs::write(path, new).unwrap();
+        } else {
+            assert_eq!(
+                doc[a..b],
+                table,
+                "docs/readme/cockpit.md's key table is stale: rerun with AGENTCTL_BLESS=1"
+            );
+        }
     }
 
     #[test]
