@@ -88,7 +88,10 @@ pub fn render(
         let mut hints: Vec<_> = ui.keymap.bindings(context).filter(|b| b.hint).collect();
         if context == Context::Global && !vm.gates.is_empty() {
             hints.sort_by_key(|b| {
-                !matches!(b.action, Action::Approve | Action::Deny | Action::ReviewGate)
+                !matches!(
+                    b.action,
+                    Action::Approve | Action::Deny | Action::ReviewGate
+                )
             });
         }
         let mut w = 0;
