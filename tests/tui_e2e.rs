@@ -110,7 +110,13 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        let path = self.tmux(&["display-message", "-p", "#{socket_path}"]);
         let _ = self.tmux(&["kill-server"]);
+        // tmux leaves its socket file behind when killed; do not litter /tmp.
+        let path = String::from_utf8_lossy(&path.stdout).trim().to_owned();
+        if !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
