@@ -96,10 +96,16 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
                 }
             }
         });
+        let dirs = directories::ProjectDirs::from("", "", "agentctl");
+        let keymap = match super::tui::user_keymap(dirs.as_ref()) {
+            Ok(k) => k,
+            Err(code) => return code,
+        };
         let opts = TuiOptions {
             theme: args.theme,
             replay: true,
             mouse: !args.no_mouse,
+            keymap,
         };
         let result = agentctl::tui::run(wf, rx, None, opts).await;
         feeder.abort();

@@ -1,14 +1,22 @@
 //! `agentctl tui`: the cockpit on a live, in-process run.
+//!
+//! Reads key overrides from `config.toml`'s `[keys]` table in the user
+//! config dir and logs to `tui.log` in the user state (or data) dir: the
+//! terminal belongs to the cockpit, so nothing is ever logged to it.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use directories::ProjectDirs;
+use tracing_subscriber::EnvFilter;
 
 use super::exit;
 use agentctl::engine::{Orchestrator, RunOptions};
 use agentctl::event::RunStatus;
 use agentctl::llm::tokens;
+use agentctl::tui::keymap::Keymap;
 use agentctl::tui::{TuiExit, TuiOptions};
 
 #[derive(Args, Debug)]
@@ -16,7 +24,8 @@ pub(crate) struct TuiArgs {
     /// Workflow file or builtin:NAME (default: the built-in demo).
     #[arg(value_name = "WORKFLOW", default_value = "builtin:demo")]
     workflow: String,
-    /// Colour theme: dark, light, high-contrast, colorblind, or a theme file.
+    /// Colour theme: dark, light, high-contrast, colorblind, monochrome, a theme
+    /// file, or NAME for `themes/NAME.toml` in the config dir.
     #[arg(long)]
     theme: Option<String>,
     /// Seed for the sim provider.
@@ -48,6 +57,19 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(d) => d,
         Err(c) => return c,
     };
+    let dirs = ProjectDirs::from("", "", "agentctl");
+    let keymap = match user_keymap(dirs.as_ref()) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    // Held until the end of `main` so buffered lines are flushed on exit.
+    let (_log_guard, log_path) = start_logging(dirs.as_ref());
+    tracing::info!(
+        workflow = %args.workflow,
+        seed = args.seed,
+        log = ?log_path,
+        "cockpit starting"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -102,11 +124,16 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             }
         };
         let tui_opts = TuiOptions {
-            theme: args.theme,
+            theme: args.theme.map(|t| user_theme(dirs.as_ref(), t)),
             replay: false,
             mouse: !args.no_mouse,
+            keymap,
         };
         let result = agentctl::tui::run(workflow, events, Some(handle.commands()), tui_opts).await;
+        match &result {
+            Ok(exit) => tracing::info!(?exit, "cockpit closed"),
+            Err(e) => tracing::error!(error = %e, "cockpit failed"),
+        }
         // Leaving the cockpit stops whatever still runs.
         handle.interrupt();
         let outcome = handle.wait().await;
@@ -139,11 +166,81 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
     })
 }
 
+/// `--theme NAME` finds `NAME.toml` in the config dir's `themes/` when NAME
+/// is neither a built-in theme nor an existing file.
+fn user_theme(dirs: Option<&ProjectDirs>, theme: String) -> String {
+    if agentctl::tui::theme::Theme::builtin(&theme).is_some()
+        || std::path::Path::new(&theme).exists()
+    {
+        return theme;
+    }
+    match dirs.map(|d| d.config_dir().join("themes").join(format!("{theme}.toml"))) {
+        Some(p) if p.is_file() => p.display().to_string(),
+        _ => theme,
+    }
+}
+
+/// Logs to `tui.log` under the state dir (Linux) or the local data dir,
+/// through a non-blocking writer; `AGENTCTL_LOG` sets the filter (default
+/// `info`). Logging is best effort: without a writable dir the cockpit runs
+/// without a log.
+fn start_logging(
+    dirs: Option<&ProjectDirs>,
+) -> (
+    Option<tracing_appender::non_blocking::WorkerGuard>,
+    Option<PathBuf>,
+) {
+    let Some(dir) = dirs.map(|d| {
+        d.state_dir()
+            .unwrap_or_else(|| d.data_local_dir())
+            .to_path_buf()
+    }) else {
+        return (None, None);
+    };
+    if std::fs::create_dir_all(&dir).is_err() {
+        return (None, None);
+    }
+    let path = dir.join("tui.log");
+    let file = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(_) => return (None, None),
+    };
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = EnvFilter::try_from_env("AGENTCTL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .is_ok();
+    if installed {
+        (Some(guard), Some(path))
+    } else {
+        (None, None)
+    }
+}
+
 fn describe(s: RunStatus) -> &'static str {
     match s {
         RunStatus::Succeeded => "the run succeeded",
         RunStatus::Failed => "the run failed",
         RunStatus::Cancelled => "the run was cancelled",
         RunStatus::Interrupted => "the run was interrupted",
+    }
+}
+
+/// The keymap with the user's `[keys]` overrides from `config.toml` (a bad
+/// file is reported and is bad input).
+pub(crate) fn user_keymap(dirs: Option<&ProjectDirs>) -> Result<Keymap, i32> {
+    match dirs.map(|d| d.config_dir().join("config.toml")) {
+        Some(path) => Keymap::load(&path).map_err(|e| {
+            eprintln!("{e}");
+            exit::BAD_INPUT
+        }),
+        None => Ok(Keymap::default()),
     }
 }

@@ -25,13 +25,13 @@ use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
-use super::keymap::{self, Action, Context};
+use super::keymap::{Action, Context, Keymap};
 use super::overlays::{editor, help, palette, reroute};
 use super::render;
 use super::theme::{self, Theme};
 use super::ui_state::{ConfirmKind, EditorPurpose, FilterTarget, Overlay, PaneId, UiState};
 use super::view_model::{ViewModel, WorkflowInfo};
-use crate::event::{Command, Event, RunStatus, TaskState, now_micros};
+use crate::event::{Command, Event, Id, RunStatus, TaskState, now_micros};
 use crate::workflow::model::Workflow;
 
 /// Shortest time between two frames (60 fps).
@@ -50,6 +50,8 @@ pub struct TuiOptions {
     pub replay: bool,
     /// Capture the mouse (click to focus/select, wheel to scroll).
     pub mouse: bool,
+    /// Key bindings (the defaults, or with the config file's `[keys]` applied).
+    pub keymap: Keymap,
 }
 
 impl Default for TuiOptions {
@@ -58,6 +60,7 @@ impl Default for TuiOptions {
             theme: None,
             replay: false,
             mouse: true,
+            keymap: Keymap::default(),
         }
     }
 }
@@ -145,15 +148,24 @@ pub async fn run(
         theme,
         opts.replay,
     );
+    app.ui.keymap = opts.keymap.clone();
     let mut guard = TerminalGuard::enter(opts.mouse)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     let (frames, mut draw_rx) = FrameRequester::spawn();
     let mut input = EventStream::new();
     let mut events_open = true;
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    tracing::info!(workflow = %workflow.name, replay = opts.replay, "cockpit open");
     frames.schedule_frame();
     loop {
         tokio::select! {
+            name = &mut stop => {
+                // SIGTERM/SIGHUP: leave like `q` so the guard restores the terminal.
+                tracing::warn!(signal = name, "stopped by a signal");
+                return Ok(app.exit_status());
+            }
             ev = events.recv(), if events_open => {
                 match ev {
                     Some(ev) => {
@@ -174,6 +186,7 @@ pub async fn run(
                         }
                     }
                 }
+                app.surface_gate();
                 frames.schedule_frame();
             }
             term = input.next() => {
@@ -191,6 +204,7 @@ pub async fn run(
                     app.suspend = false;
                     suspend(&mut guard, &mut terminal)?;
                 }
+                app.surface_gate();
                 frames.schedule_frame();
             }
             Some(()) = draw_rx.recv() => {
@@ -205,6 +219,29 @@ pub async fn run(
         if let Some(exit) = app.exit.take() {
             return Ok(exit);
         }
+    }
+}
+
+/// Resolves when the process is asked to stop (SIGTERM, or SIGHUP when the
+/// terminal goes away); never on platforms without those signals.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::future::pending().await
     }
 }
 
@@ -223,6 +260,7 @@ impl TerminalGuard {
         let chained = previous.clone();
         std::panic::set_hook(Box::new(move |info| {
             restore_terminal(true);
+            tracing::error!(panic = %info, "cockpit panicked");
             chained(info);
         }));
         let guard = TerminalGuard {
@@ -272,6 +310,7 @@ fn suspend(
     #[cfg(unix)]
     {
         restore_terminal(guard.mouse);
+        tracing::info!("suspended (Ctrl-Z)");
         // Raw mode turns Ctrl-Z into a key; stop ourselves as the shell would.
         // `kill` returns once we are continued (SIGCONT from `fg`).
         let _ = std::process::Command::new("kill")
@@ -280,6 +319,7 @@ fn suspend(
             .status();
         enter_terminal(guard.mouse)?;
         terminal.clear()?;
+        tracing::info!("resumed from suspend");
     }
     #[cfg(not(unix))]
     {
@@ -342,14 +382,48 @@ impl App {
             return;
         }
         let ctx = render::context(&self.ui);
-        let action = keymap::resolve(ctx, &key);
+        let action = self.ui.keymap.resolve(ctx, &key);
         // Text inputs take every key their context does not bind.
         if action.is_none() && self.text_input(ctx, key) {
             return;
         }
         if let Some(a) = action {
             self.act(ctx, a);
+        } else if ctx == Context::Gate
+            && let Some(a) = self.ui.keymap.resolve(Context::Global, &key)
+        {
+            // The gate review is a view, not a modal: the main screen's keys
+            // (pause, focus, quit...) keep working under it.
+            self.act(Context::Global, a);
         }
+    }
+
+    /// Brings up the review of a gate that opened while the main screen was
+    /// showing, once per gate, so a single `a` approves it. It never replaces
+    /// another overlay: it waits until that one closes. A gate re-opened
+    /// after a denial (a new revision) comes up again. Called by the loop
+    /// after events and keys.
+    pub fn surface_gate(&mut self) {
+        if self.ui.overlay.is_some() || !self.ui.can_command {
+            return;
+        }
+        let Some(g) = self.vm.gates.iter().find(|g| {
+            !self
+                .ui
+                .gates_surfaced
+                .contains(&(g.gate.clone(), g.revision))
+        }) else {
+            return;
+        };
+        let gate = g.gate.clone();
+        tracing::info!(gate = %gate, revision = g.revision, "gate review shown");
+        self.ui.gates_surfaced.insert((gate.clone(), g.revision));
+        self.open_gate(gate);
+    }
+
+    fn open_gate(&mut self, gate: Id) {
+        self.ui.gate_focus = Some(gate.clone());
+        self.ui.overlay = Some(Overlay::Gate { gate, scroll: 0 });
     }
 
     fn text_input(&mut self, ctx: Context, key: KeyEvent) -> bool {
@@ -513,19 +587,28 @@ impl App {
                 }
                 None => self.ui.flash("select a task first (3 = Tasks)"),
             },
-            Action::Approve => match self.vm.gates.first() {
+            Action::Approve => match self.ui.selected_gate(&self.vm) {
                 Some(g) => {
-                    self.ui.overlay = Some(Overlay::Gate {
-                        gate: g.gate.clone(),
-                        scroll: 0,
-                    })
+                    let gate = g.gate.clone();
+                    self.send(Command::GateDecision {
+                        gate,
+                        approve: true,
+                        comment: None,
+                    });
                 }
                 None => self.ui.flash("no gate is waiting for a decision"),
             },
-            Action::Deny => match self.vm.gates.first() {
+            Action::Deny => match self.ui.selected_gate(&self.vm) {
                 Some(g) => {
                     let gate = g.gate.clone();
                     self.open_editor(EditorPurpose::DenyGate(gate));
+                }
+                None => self.ui.flash("no gate is waiting for a decision"),
+            },
+            Action::ReviewGate => match self.ui.selected_gate(&self.vm) {
+                Some(g) => {
+                    let gate = g.gate.clone();
+                    self.open_gate(gate);
                 }
                 None => self.ui.flash("no gate is waiting for a decision"),
             },
@@ -632,7 +715,7 @@ impl App {
         let Some(Overlay::Help { scroll }) = &mut self.ui.overlay else {
             return;
         };
-        let max = help::len() as u16;
+        let max = help::len(&self.ui.keymap) as u16;
         match action {
             Action::Back => self.ui.overlay = None,
             Action::Down => *scroll = (*scroll + 1).min(max),
@@ -647,7 +730,7 @@ impl App {
         let Some(Overlay::Palette { query, sel }) = &mut self.ui.overlay else {
             return;
         };
-        let matches = palette::matches(query);
+        let matches = palette::matches(&self.ui.keymap, query);
         match action {
             Action::Back => self.ui.overlay = None,
             Action::Down => *sel = (*sel + 1).min(matches.len().saturating_sub(1)),
@@ -709,14 +792,20 @@ impl App {
             Action::Up => *scroll = scroll.saturating_sub(1),
             Action::PageDown => *scroll = scroll.saturating_add(10),
             Action::PageUp => *scroll = scroll.saturating_sub(10),
-            Action::NextPane => {
+            Action::NextPane | Action::PrevPane => {
                 let gates = &self.vm.gates;
                 if let Some(i) = gates.iter().position(|g| g.gate == gate) {
-                    let next = gates[(i + 1) % gates.len()].gate.clone();
-                    if let Some(Overlay::Gate { gate, scroll }) = &mut self.ui.overlay {
-                        *gate = next;
-                        *scroll = 0;
-                    }
+                    let n = gates.len();
+                    let j = if action == Action::NextPane {
+                        (i + 1) % n
+                    } else {
+                        (i + n - 1) % n
+                    };
+                    let next = gates[j].gate.clone();
+                    self.open_gate(next);
+                } else if let Some(g) = gates.first() {
+                    let first = g.gate.clone();
+                    self.open_gate(first);
                 }
             }
             Action::Approve => {
@@ -795,12 +884,27 @@ impl App {
     /// Sends a command to the engine, saying so (or why not) in the status bar.
     fn send(&mut self, cmd: Command) {
         let name = cmd.name();
+        let done = match &cmd {
+            Command::GateDecision {
+                gate,
+                approve: true,
+                ..
+            } => format!("approved gate {gate}"),
+            Command::GateDecision { gate, .. } => format!("denied gate {gate}: back to revision"),
+            _ => format!("sent {name}"),
+        };
         match &self.commands {
             None => self.ui.flash("read-only replay: commands are off"),
-            Some(tx) => match tx.send(cmd) {
-                Ok(()) => self.ui.flash(format!("sent {name}")),
-                Err(_) => self.ui.flash("the engine has stopped: command not sent"),
-            },
+            Some(tx) => {
+                tracing::info!(command = ?cmd, "command sent");
+                match tx.send(cmd) {
+                    Ok(()) => self.ui.flash(done),
+                    Err(_) => {
+                        tracing::warn!(command = name, "engine gone: command not sent");
+                        self.ui.flash("the engine has stopped: command not sent")
+                    }
+                }
+            }
         }
     }
 

@@ -100,9 +100,9 @@ fn reroute_picker_offers_capable_agents_and_sends() {
 #[test]
 fn gate_approve_and_deny_with_comment() {
     let (mut a, mut rx) = app();
+    // A single `a` on the main screen approves the waiting gate.
     ch(&mut a, "a");
-    assert!(matches!(a.ui.overlay, Some(Overlay::Gate { .. })));
-    ch(&mut a, "a");
+    assert!(a.ui.overlay.is_none());
     assert_eq!(
         rx.try_recv().unwrap(),
         Command::GateDecision {
@@ -111,8 +111,12 @@ fn gate_approve_and_deny_with_comment() {
             comment: None
         }
     );
+    assert!(
+        a.ui.current_flash()
+            .unwrap()
+            .contains("approved gate review")
+    );
 
-    ch(&mut a, "a");
     ch(&mut a, "d");
     assert!(matches!(a.ui.overlay, Some(Overlay::Editor { .. })));
     ch(&mut a, "cite the sources");
@@ -129,6 +133,82 @@ fn gate_approve_and_deny_with_comment() {
         }
     );
     assert!(a.ui.overlay.is_none());
+}
+
+fn open_second_gate(a: &mut App) {
+    let mut s = test_support::script();
+    s.wait(10).push(crate::event::EventKind::GateOpened {
+        gate: "second".into(),
+        node: "review".into(),
+        artifact: serde_json::json!("another draft"),
+        revision: 0,
+    });
+    let last = s.events.last().unwrap().clone();
+    a.apply(&last);
+}
+
+#[test]
+fn gate_review_comes_up_once_without_stealing_overlays() {
+    let (mut a, mut rx) = app();
+    ch(&mut a, "?");
+    a.surface_gate();
+    assert!(
+        matches!(a.ui.overlay, Some(Overlay::Help { .. })),
+        "help stays open"
+    );
+    press(&mut a, KeyCode::Esc);
+    a.surface_gate();
+    assert!(matches!(a.ui.overlay, Some(Overlay::Gate { ref gate, .. }) if &**gate == "review"));
+    // Main-screen keys work under the review; Esc closes it for good.
+    ch(&mut a, "p");
+    assert_eq!(rx.try_recv().unwrap(), Command::Pause { task: None });
+    assert!(matches!(a.ui.overlay, Some(Overlay::Gate { .. })));
+    press(&mut a, KeyCode::Esc);
+    a.surface_gate();
+    assert!(
+        a.ui.overlay.is_none(),
+        "a gate comes up by itself only once"
+    );
+    // A second gate comes up; both are listed and Tab moves between them.
+    open_second_gate(&mut a);
+    a.surface_gate();
+    assert!(matches!(a.ui.overlay, Some(Overlay::Gate { ref gate, .. }) if &**gate == "second"));
+    let t = draw(&mut a, 120, 40);
+    let screen = format!("{}", t.backend());
+    assert!(screen.contains("2 gates waiting"), "{screen}");
+    press(&mut a, KeyCode::Tab);
+    assert!(matches!(a.ui.overlay, Some(Overlay::Gate { ref gate, .. }) if &**gate == "review"));
+    ch(&mut a, "a");
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Command::GateDecision {
+            gate: "review".into(),
+            approve: true,
+            comment: None
+        }
+    );
+    assert!(a.ui.overlay.is_none());
+}
+
+#[test]
+fn main_screen_gate_keys_follow_the_selected_gate_task() {
+    let (mut a, mut rx) = app();
+    open_second_gate(&mut a);
+    // Nothing selected that is a gate: the oldest gate.
+    ch(&mut a, "v");
+    assert!(matches!(a.ui.overlay, Some(Overlay::Gate { ref gate, .. }) if &**gate == "review"));
+    // Tab to the second: main-screen keys now act on it.
+    press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Esc);
+    ch(&mut a, "a");
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Command::GateDecision {
+            gate: "second".into(),
+            approve: true,
+            comment: None
+        }
+    );
 }
 
 #[test]

@@ -2,9 +2,18 @@
 //!
 //! Every action is declared once in [`BINDINGS`] with its keys, name,
 //! description and context. The help overlay, the status-bar hints and the
-//! command palette are all generated from it, so they cannot drift apart.
+//! command palette are all generated from the [`Keymap`] in use (the table
+//! with the user's `[keys]` overrides applied), so they cannot drift apart.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::workflow::diagnostics::{Diagnostic, Diagnostics};
 
 /// Where a binding applies. Overlay contexts take all keys while open;
 /// `Global` applies when no overlay is open.
@@ -37,7 +46,7 @@ impl Context {
             Context::Palette => "Command palette",
             Context::Filter => "Filter",
             Context::Reroute => "Reroute picker",
-            Context::Gate => "Gate review",
+            Context::Gate => "Gate review (other main-screen keys work too)",
             Context::Editor => "Editor",
             Context::Confirm => "Confirm",
         }
@@ -83,10 +92,12 @@ pub enum Action {
     Retry,
     /// Reroute the selected task to another agent.
     Reroute,
-    /// Approve the open gate.
+    /// Approve the selected open gate.
     Approve,
-    /// Deny the open gate, with a comment.
+    /// Deny the selected open gate, with a comment.
     Deny,
+    /// Open the gate review (artifact and every waiting gate).
+    ReviewGate,
     /// Step the debate one turn.
     StepDebate,
     /// Toggle debate step mode.
@@ -173,19 +184,23 @@ impl Key {
             KeyCode::End => "End".into(),
             other => format!("{other:?}"),
         };
+        let mut out = String::new();
         if self.mods.contains(KeyModifiers::CONTROL) {
-            format!("C-{base}")
-        } else {
-            base
+            out.push_str("C-");
         }
+        if self.mods.contains(KeyModifiers::ALT) {
+            out.push_str("M-");
+        }
+        out.push_str(&base);
+        out
     }
 }
 
 /// One declared action.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Binding {
-    /// Keys that trigger it.
-    pub keys: &'static [Key],
+    /// Keys that trigger it (the user's, when overridden).
+    pub keys: Cow<'static, [Key]>,
     /// What it does.
     pub action: Action,
     /// Short name (hints, palette).
@@ -207,7 +222,7 @@ const fn b(
     hint: bool,
 ) -> Binding {
     Binding {
-        keys,
+        keys: Cow::Borrowed(keys),
         action,
         name,
         description,
@@ -418,7 +433,7 @@ pub const BINDINGS: &[Binding] = &[
         &[k('a')],
         A::Approve,
         "approve",
-        "review and approve the open gate",
+        "approve the waiting gate at once",
         true,
     ),
     b(
@@ -426,7 +441,15 @@ pub const BINDINGS: &[Binding] = &[
         &[k('d')],
         A::Deny,
         "deny",
-        "deny the open gate with a comment",
+        "deny the waiting gate with a comment",
+        true,
+    ),
+    b(
+        C::Global,
+        &[k('v')],
+        A::ReviewGate,
+        "review gate",
+        "show the gate review (artifact, every waiting gate)",
         true,
     ),
     b(
@@ -666,7 +689,15 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Tab)],
         A::NextPane,
         "next gate",
-        "review the next open gate",
+        "review the next waiting gate",
+        true,
+    ),
+    b(
+        C::Gate,
+        &[code(KeyCode::BackTab)],
+        A::PrevPane,
+        "prev gate",
+        "review the previous waiting gate",
         false,
     ),
     b(
@@ -703,30 +734,493 @@ pub const BINDINGS: &[Binding] = &[
     ),
 ];
 
-/// Resolves a key in a context.
-///
-/// Ctrl-C force-quits everywhere so a stuck overlay can never trap the user.
-pub fn resolve(context: Context, ev: &KeyEvent) -> Option<Action> {
-    if ev.kind == KeyEventKind::Release {
-        return None;
+/// The key bindings in use: the declared defaults with the user's overrides.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap {
+            bindings: BINDINGS.to_vec(),
+        }
     }
-    let key = Key::from_event(ev);
-    if key == ctrl('c') {
-        return Some(Action::ForceQuit);
+}
+
+impl Keymap {
+    /// Resolves a key in a context.
+    ///
+    /// Ctrl-C force-quits everywhere so a stuck overlay can never trap the user.
+    pub fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Action> {
+        if ev.kind == KeyEventKind::Release {
+            return None;
+        }
+        let key = Key::from_event(ev);
+        if key == ctrl('c') {
+            return Some(Action::ForceQuit);
+        }
+        self.bindings
+            .iter()
+            .filter(|b| b.context == context)
+            .find(|b| b.keys.contains(&key))
+            .map(|b| b.action)
     }
+
+    /// Bindings of one context, in declaration order.
+    pub fn bindings(&self, context: Context) -> impl Iterator<Item = &Binding> {
+        self.bindings.iter().filter(move |b| b.context == context)
+    }
+
+    /// Every binding, in declaration order.
+    pub fn all(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The defaults with the `[keys]` table of a config file applied.
+    ///
+    /// `[keys]` maps an action name to a key or a list of keys, which replace
+    /// that action's keys: `approve = "A"`, `down = ["j", "Down", "C-n"]`.
+    /// A bare name is a main-screen action (`config_name` in the help); it
+    /// also rebinds the same action in overlays that share its default keys
+    /// (`approve` moves the gate review's approve too). `gate.approve` names
+    /// one overlay's binding. Other tables of the file are ignored. Unknown
+    /// actions and keys, and two actions on one key, are errors pointing at
+    /// the line; all are reported at once.
+    pub fn with_overrides(text: &str, file: &str) -> Result<Keymap, Diagnostics> {
+        #[derive(Deserialize)]
+        struct ConfigFile {
+            #[serde(default)]
+            keys: BTreeMap<Spanned<String>, Spanned<Entry>>,
+        }
+        let parsed: ConfigFile = toml::from_str(text).map_err(|e| {
+            Diagnostics::from(
+                Diagnostic::error(file, text, e.span().unwrap_or(0..0), e.message().trim())
+                    .with_hint("fix the TOML syntax; key bindings go in a [keys] table"),
+            )
+        })?;
+        let mut map = Keymap::default();
+        let mut errors = Vec::new();
+        // Which override line set each (context, action): for conflict reports.
+        let mut origin: HashMap<(Context, Action), std::ops::Range<usize>> = HashMap::new();
+        // `gate.approve = "A"` and `[keys.gate]` both nest: flatten to dotted names.
+        let mut entries = Vec::new();
+        for (name, value) in &parsed.keys {
+            match value.get_ref() {
+                Entry::Table(inner) => {
+                    for (n, v) in inner {
+                        let dotted = format!("{}.{}", name.get_ref(), n.get_ref());
+                        entries.push((Spanned::new(n.span(), dotted), v));
+                    }
+                }
+                _ => entries.push((name.clone(), value)),
+            }
+        }
+        for (name, value) in entries {
+            let targets = map.targets(name.get_ref());
+            if targets.is_empty() {
+                let hint = match closest_name(name.get_ref()) {
+                    Some(n) => {
+                        format!("did you mean `{n}`? (`agentctl tui`, then `?`, lists them)")
+                    }
+                    None => "see the key table in the README or `?` in the cockpit".to_owned(),
+                };
+                errors.push(
+                    Diagnostic::error(
+                        file,
+                        text,
+                        name.span(),
+                        format!("unknown action `{}` in [keys]", name.get_ref()),
+                    )
+                    .with_hint(hint),
+                );
+                continue;
+            }
+            let keys = match parse_keys(value.get_ref()) {
+                Ok(k) => k,
+                Err((msg, hint)) => {
+                    errors.push(Diagnostic::error(file, text, value.span(), msg).with_hint(hint));
+                    continue;
+                }
+            };
+            for i in targets {
+                let b = &mut map.bindings[i];
+                if b.context.takes_text()
+                    && let Some(k) = keys.iter().find(|k| k.is_text())
+                {
+                    errors.push(
+                        Diagnostic::error(
+                            file,
+                            text,
+                            value.span(),
+                            format!(
+                                "`{}` would stop you typing `{}` in the {}",
+                                name.get_ref(),
+                                k.label(),
+                                b.context.place()
+                            ),
+                        )
+                        .with_hint("use a key with Ctrl or Alt, or a named key like Esc"),
+                    );
+                    continue;
+                }
+                b.keys = Cow::Owned(keys.clone());
+                origin.insert((b.context, b.action), value.span());
+            }
+        }
+        // Two actions on one key in one context.
+        let mut seen: HashMap<(Context, Key), usize> = HashMap::new();
+        for (i, b) in map.bindings.iter().enumerate() {
+            for key in b.keys.iter() {
+                let Some(&j) = seen.get(&(b.context, *key)) else {
+                    seen.insert((b.context, *key), i);
+                    continue;
+                };
+                let other = &map.bindings[j];
+                // Point at an override: the later one if both are overridden.
+                let (at, moved, kept) = match (
+                    origin.get(&(b.context, b.action)),
+                    origin.get(&(other.context, other.action)),
+                ) {
+                    (Some(r), _) => (r.clone(), b, other),
+                    (None, Some(r)) => (r.clone(), other, b),
+                    (None, None) => continue,
+                };
+                errors.push(
+                    Diagnostic::error(
+                        file,
+                        text,
+                        at,
+                        format!(
+                            "`{}` is bound to both `{}` and `{}` in {}",
+                            key.label(),
+                            moved.config_name(),
+                            kept.config_name(),
+                            b.context.place()
+                        ),
+                    )
+                    .with_hint(format!(
+                        "pick another key, or move `{}` too (e.g. `{} = \"...\"`)",
+                        kept.config_name(),
+                        kept.config_name()
+                    )),
+                );
+            }
+        }
+        if errors.is_empty() {
+            Ok(map)
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    /// The defaults with the `[keys]` table of the config file at `path`
+    /// applied; the defaults alone when the file does not exist.
+    pub fn load(path: &Path) -> Result<Keymap, Diagnostics> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Keymap::with_overrides(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Keymap::default()),
+            Err(e) => Err(Diagnostic::file_error(
+                &path.display().to_string(),
+                format!("cannot read the config file: {e}"),
+            )
+            .into()),
+        }
+    }
+
+    /// Indices of the bindings a `[keys]` name rebinds.
+    fn targets(&self, name: &str) -> Vec<usize> {
+        let Some(i) = self.bindings.iter().position(|b| b.config_name() == name) else {
+            return Vec::new();
+        };
+        let main = &self.bindings[i];
+        let mut out = vec![i];
+        if main.context == Context::Global {
+            let default_keys = &BINDINGS[i].keys;
+            out.extend(self.bindings.iter().enumerate().filter_map(|(j, b)| {
+                (b.context != Context::Global
+                    && b.action == main.action
+                    && BINDINGS[j].keys == *default_keys)
+                    .then_some(j)
+            }));
+        }
+        out
+    }
+}
+
+/// The nearest declared `[keys]` name, for "did you mean".
+fn closest_name(name: &str) -> Option<String> {
     BINDINGS
         .iter()
-        .filter(|b| b.context == context)
-        .find(|b| b.keys.contains(&key))
-        .map(|b| b.action)
+        .map(Binding::config_name)
+        .map(|n| (strsim_distance(name, &n), n))
+        .filter(|(d, n)| *d <= 2.max(n.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
 }
 
-/// Bindings of one context, in declaration order.
-pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
-    BINDINGS.iter().filter(move |b| b.context == context)
+/// Levenshtein distance (short strings only).
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
-/// The first key label of a binding (`j/↓` for several).
+/// A value in `[keys]`: a key, a list of keys, or a table of one overlay's
+/// bindings (`[keys.gate]`). Deserialised by hand so the spans of nested
+/// entries survive (an untagged enum would buffer them away).
+enum Entry {
+    One(String),
+    Many(Vec<toml::Value>),
+    Table(BTreeMap<Spanned<String>, Spanned<Entry>>),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key, a list of keys, or a table of bindings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Entry, E> {
+                Ok(Entry::One(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Entry, E> {
+                Ok(Entry::Other(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Entry, E> {
+                Ok(Entry::Other(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Entry, E> {
+                Ok(Entry::Other(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Entry, E> {
+                Ok(Entry::Other(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Entry, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element::<toml::Value>()? {
+                    out.push(v);
+                }
+                Ok(Entry::Many(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Entry, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(k) = a.next_key::<Spanned<String>>()? {
+                    let v = a.next_value::<Spanned<Entry>>()?;
+                    out.insert(k, v);
+                }
+                Ok(Entry::Table(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn parse_keys(value: &Entry) -> Result<Vec<Key>, (String, String)> {
+    let hint = || {
+        "write a key like \"A\", \"C-s\", \"Alt-x\", \"Esc\", \"PgDn\", \"F5\", or a list of them"
+            .to_owned()
+    };
+    let strings: Vec<&str> = match value {
+        Entry::One(s) => vec![s.as_str()],
+        Entry::Many(items) => {
+            let mut out = Vec::new();
+            for v in items {
+                match v.as_str() {
+                    Some(s) => out.push(s),
+                    None => return Err((format!("expected a key name, found {v}"), hint())),
+                }
+            }
+            out
+        }
+        Entry::Other(v) => {
+            return Err((
+                format!("expected a key or a list of keys, found {v}"),
+                hint(),
+            ));
+        }
+        Entry::Table(_) => {
+            return Err((
+                "expected a key or a list of keys, found a table".to_owned(),
+                hint(),
+            ));
+        }
+    };
+    if strings.is_empty() {
+        return Err((
+            "an action needs at least one key".to_owned(),
+            "list one key or more; to leave the default, remove the line".to_owned(),
+        ));
+    }
+    let mut keys = Vec::with_capacity(strings.len());
+    for s in strings {
+        match parse_key(s) {
+            Some(k) if !keys.contains(&k) => keys.push(k),
+            Some(_) => {}
+            None => return Err((format!("unknown key `{s}`"), hint())),
+        }
+    }
+    Ok(keys)
+}
+
+/// Parses a key as written in `[keys]`: a character (`a`, `A`, `?`), a named
+/// key (`Esc`, `Enter`, `Tab`, `S-Tab`, `Up`, `PgDn`, `Home`, `Space`,
+/// `Backspace`, `Delete`, `F1`–`F12`), with optional `C-`/`Ctrl-` and
+/// `M-`/`Alt-` prefixes (`-` or `+`), any case.
+pub fn parse_key(text: &str) -> Option<Key> {
+    let mut rest = text.trim();
+    let mut mods = KeyModifiers::NONE;
+    let mut shift = false;
+    while let Some((head, tail)) = rest.split_once(['-', '+']) {
+        if head.is_empty() || tail.is_empty() {
+            break;
+        }
+        match head.to_ascii_lowercase().as_str() {
+            "c" | "ctrl" | "control" => mods |= KeyModifiers::CONTROL,
+            "m" | "alt" | "meta" => mods |= KeyModifiers::ALT,
+            "s" | "shift" => shift = true,
+            _ => return None,
+        }
+        rest = tail;
+    }
+    let mut chars = rest.chars();
+    let code = match (chars.next(), chars.next()) {
+        (Some(c), None) => {
+            let c = if shift { c.to_ascii_uppercase() } else { c };
+            // Terminals report Ctrl/Alt letters in lower case.
+            if !mods.is_empty() && !shift {
+                KeyCode::Char(c.to_ascii_lowercase())
+            } else {
+                KeyCode::Char(c)
+            }
+        }
+        _ => {
+            let lower = rest.to_ascii_lowercase();
+            match lower.as_str() {
+                "esc" | "escape" => KeyCode::Esc,
+                "enter" | "return" => KeyCode::Enter,
+                "tab" if shift => KeyCode::BackTab,
+                "tab" => KeyCode::Tab,
+                "backtab" => KeyCode::BackTab,
+                "space" => KeyCode::Char(' '),
+                "up" => KeyCode::Up,
+                "down" => KeyCode::Down,
+                "left" => KeyCode::Left,
+                "right" => KeyCode::Right,
+                "pgup" | "pageup" => KeyCode::PageUp,
+                "pgdn" | "pagedown" => KeyCode::PageDown,
+                "home" => KeyCode::Home,
+                "end" => KeyCode::End,
+                "backspace" => KeyCode::Backspace,
+                "delete" | "del" => KeyCode::Delete,
+                "insert" | "ins" => KeyCode::Insert,
+                f if f.starts_with('f') => match f[1..].parse::<u8>() {
+                    Ok(n @ 1..=12) => KeyCode::F(n),
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+    };
+    Some(Key { code, mods })
+}
+
+impl Key {
+    /// A key that types a character (no Ctrl or Alt).
+    fn is_text(&self) -> bool {
+        matches!(self.code, KeyCode::Char(_))
+            && !self
+                .mods
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    }
+}
+
+impl Context {
+    /// Contexts where unbound keys are typed as text.
+    fn takes_text(self) -> bool {
+        matches!(self, Context::Palette | Context::Filter | Context::Editor)
+    }
+
+    /// Where the context is, for messages ("the main screen").
+    fn place(self) -> &'static str {
+        match self {
+            Context::Global => "the main screen",
+            Context::Help => "the help",
+            Context::Palette => "the command palette",
+            Context::Filter => "the filter input",
+            Context::Reroute => "the reroute picker",
+            Context::Gate => "the gate review",
+            Context::Editor => "the editor",
+            Context::Confirm => "the confirm dialog",
+        }
+    }
+
+    /// Prefix of this context's names in `[keys]` (`gate.approve`).
+    pub fn config_prefix(self) -> Option<&'static str> {
+        match self {
+            Context::Global => None,
+            Context::Help => Some("help"),
+            Context::Palette => Some("palette"),
+            Context::Filter => Some("filter"),
+            Context::Reroute => Some("reroute"),
+            Context::Gate => Some("gate"),
+            Context::Editor => Some("editor"),
+            Context::Confirm => Some("confirm"),
+        }
+    }
+}
+
+impl Binding {
+    /// The name of this binding in the config file's `[keys]` table:
+    /// `approve`, `next_pane`, `gate.next_gate`.
+    pub fn config_name(&self) -> String {
+        let base = self.name.replace([' ', '-'], "_");
+        match self.context.config_prefix() {
+            Some(p) => format!("{p}.{base}"),
+            None => base,
+        }
+    }
+}
+
+/// The key reference as a Markdown table (where, keys, `[keys]` name,
+/// action), generated from the table so the README cannot drift from it.
+pub fn markdown_table(keys: &Keymap) -> String {
+    let mut out = String::from("| where | keys | `[keys]` name | action |\n|---|---|---|---|\n");
+    for b in keys.all() {
+        let where_ = match b.context {
+            Context::Global => "main screen",
+            Context::Help => "help",
+            Context::Palette => "palette",
+            Context::Filter => "filter",
+            Context::Reroute => "reroute",
+            Context::Gate => "gate review",
+            Context::Editor => "editor",
+            Context::Confirm => "confirm",
+        };
+        let ks: Vec<String> = b.keys.iter().map(|k| format!("`{}`", k.label())).collect();
+        out.push_str(&format!(
+            "| {where_} | {} | `{}` | {} |\n",
+            ks.join(" "),
+            b.config_name(),
+            b.description
+        ));
+    }
+    out
+}
+
+/// Keys of a binding, as `j/↓`.
 pub fn keys_label(b: &Binding) -> String {
     b.keys.iter().map(Key::label).collect::<Vec<_>>().join("/")
 }
@@ -762,11 +1256,15 @@ mod tests {
 
     use super::*;
 
+    fn resolve(context: Context, ev: &KeyEvent) -> Option<Action> {
+        Keymap::default().resolve(context, ev)
+    }
+
     #[test]
     fn no_key_is_bound_twice_in_a_context() {
         let mut seen: HashMap<(Context, Key), &str> = HashMap::new();
         for b in BINDINGS {
-            for key in b.keys {
+            for key in b.keys.iter() {
                 if let Some(prev) = seen.insert((b.context, *key), b.name) {
                     panic!(
                         "{} is bound to both {prev:?} and {:?} in {:?}",
@@ -832,6 +1330,156 @@ mod tests {
             resolve(Context::Editor, &ev(KeyCode::Char('q'), KeyModifiers::NONE)),
             None
         );
+    }
+
+    #[test]
+    fn config_names_are_unique_and_plain() {
+        let mut seen = HashMap::new();
+        for b in BINDINGS {
+            let n = b.config_name();
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.' || c.is_ascii_digit()),
+                "{n}"
+            );
+            assert!(seen.insert(n.clone(), b.action).is_none(), "{n} twice");
+        }
+    }
+
+    #[test]
+    fn every_default_key_label_parses_back() {
+        for b in BINDINGS {
+            for k in b.keys.iter() {
+                let label = match k.code {
+                    KeyCode::Up => "Up".to_owned(),
+                    KeyCode::Down => "Down".to_owned(),
+                    _ => k.label(),
+                };
+                assert_eq!(parse_key(&label), Some(*k), "{label}");
+            }
+        }
+    }
+
+    #[test]
+    fn key_strings_parse() {
+        let key = |code, mods| Some(Key { code, mods });
+        assert_eq!(parse_key("A"), Some(k('A')));
+        assert_eq!(parse_key("shift-a"), Some(k('A')));
+        assert_eq!(parse_key("Ctrl+S"), Some(ctrl('s')));
+        assert_eq!(parse_key("C-s"), Some(ctrl('s')));
+        assert_eq!(
+            parse_key("alt-x"),
+            key(KeyCode::Char('x'), KeyModifiers::ALT)
+        );
+        assert_eq!(parse_key("Space"), Some(k(' ')));
+        assert_eq!(parse_key("-"), Some(k('-')));
+        assert_eq!(parse_key("pagedown"), Some(code(KeyCode::PageDown)));
+        assert_eq!(parse_key("Shift-Tab"), Some(code(KeyCode::BackTab)));
+        assert_eq!(parse_key("F5"), Some(code(KeyCode::F(5))));
+        assert_eq!(parse_key("F13"), None);
+        assert_eq!(parse_key("hyper-a"), None);
+        assert_eq!(parse_key("ab"), None);
+    }
+
+    #[test]
+    fn overrides_apply_to_the_main_screen_and_matching_overlays() {
+        let text = "[provider]\nname = \"x\"\n\n[keys]\napprove = \"A\"\nreroute = \"X\"\ndown = [\"j\", \"C-n\"]\ngate.next_gate = \"n\"\n";
+        let map = Keymap::with_overrides(text, "config.toml").unwrap();
+        let ev = |c: char, m| KeyEvent::new(KeyCode::Char(c), m);
+        let none = KeyModifiers::NONE;
+        assert_eq!(
+            map.resolve(Context::Global, &ev('A', KeyModifiers::SHIFT)),
+            Some(Action::Approve)
+        );
+        assert_eq!(map.resolve(Context::Global, &ev('a', none)), None);
+        // `approve` shares its default key with the gate review's: both move.
+        assert_eq!(
+            map.resolve(Context::Gate, &ev('A', none)),
+            Some(Action::Approve)
+        );
+        assert_eq!(
+            map.resolve(Context::Gate, &ev('n', none)),
+            Some(Action::NextPane)
+        );
+        assert_eq!(
+            map.resolve(Context::Help, &ev('n', KeyModifiers::CONTROL)),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            map.resolve(Context::Global, &KeyEvent::new(KeyCode::Down, none)),
+            None
+        );
+        // The help lists what is in use.
+        let approve = map
+            .bindings(Context::Global)
+            .find(|b| b.action == Action::Approve)
+            .unwrap();
+        assert_eq!(keys_label(approve), "A");
+        // No [keys] table at all: the defaults.
+        let plain = Keymap::with_overrides("[other]\nx = 1\n", "c.toml").unwrap();
+        assert_eq!(
+            plain.resolve(Context::Global, &ev('a', none)),
+            Some(Action::Approve)
+        );
+    }
+
+    #[test]
+    fn bad_overrides_are_reported_with_their_lines() {
+        let text = "[keys]\napprov = \"A\"\npause = \"Hyper-p\"\napprove = \"R\"\nfilter.apply = \"x\"\nhelp = []\n";
+        let errs = Keymap::with_overrides(text, "config.toml").unwrap_err();
+        let all = errs.to_string();
+        let at = |line: usize, what: &str| {
+            assert!(
+                errs.0
+                    .iter()
+                    .any(|d| d.line == line && d.message.contains(what)),
+                "no error with {what:?} on line {line}:\n{all}"
+            )
+        };
+        at(2, "unknown action `approv`");
+        assert!(all.contains("did you mean `approve`"), "{all}");
+        at(3, "unknown key `Hyper-p`");
+        at(4, "`R` is bound to both `approve` and `reroute`");
+        at(5, "would stop you typing `x`");
+        at(6, "at least one key");
+        assert!(all.contains("config.toml:4:"), "{all}");
+        // Broken TOML is located too.
+        let errs = Keymap::with_overrides("[keys]\napprove = \n", "c.toml").unwrap_err();
+        assert_eq!(errs.0[0].line, 2, "{errs}");
+    }
+
+    #[test]
+    fn a_missing_config_file_means_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = Keymap::load(&dir.path().join("config.toml")).unwrap();
+        assert_eq!(map.all().len(), BINDINGS.len());
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[keys]\nquit = \"Q\"\n").unwrap();
+        let map = Keymap::load(&path).unwrap();
+        let ev = KeyEvent::new(KeyCode::Char('Q'), KeyModifiers::SHIFT);
+        assert_eq!(map.resolve(Context::Global, &ev), Some(Action::Quit));
+    }
+
+    /// The README section's key table is generated from the keymap; run with
+    /// `AGENTCTL_BLESS=1` to rewrite it after changing a binding.
+    #[test]
+    fn readme_key_table_matches_the_keymap() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/readme/cockpit.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (start, end) = ("<!-- keys:start -->\n", "<!-- keys:end -->");
+        let a = doc.find(start).expect("start marker") + start.len();
+        let b = doc.find(end).expect("end marker");
+        let table = markdown_table(&Keymap::default());
+        if std::env::var_os("AGENTCTL_BLESS").is_some() {
+            let new = format!("{}{table}{}", &doc[..a], &doc[b..]);
+            std::fs::write(path, new).unwrap();
+        } else {
+            assert_eq!(
+                doc[a..b],
+                table,
+                "docs/readme/cockpit.md's key table is stale: rerun with AGENTCTL_BLESS=1"
+            );
+        }
     }
 
     #[test]

@@ -19,5 +19,7 @@ pub use app::{FrameRequester, TuiExit, TuiOptions, run};
 
 #[cfg(test)]
 mod snapshot_tests;
-#[cfg(test)]
+/// Fixtures (a scripted run, a 100k-message run) shared by the unit tests
+/// and the render benchmark; not part of the supported API.
+#[doc(hidden)]
 pub mod test_support;

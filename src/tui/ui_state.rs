@@ -3,9 +3,12 @@
 //! Everything here is about *looking at* the run; nothing in it changes the
 //! run. Panes read it; only the app loop writes it.
 
+use std::collections::HashSet;
+
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
+use super::keymap::Keymap;
 use super::panes::graph::GraphLayout;
 use super::view_model::ViewModel;
 use crate::event::Id;
@@ -227,8 +230,15 @@ pub struct UiState {
     pub step_mode: bool,
     /// Where things were drawn.
     pub hits: HitMap,
+    /// Key bindings in use (defaults plus the user's overrides).
+    pub keymap: Keymap,
     /// Commands are possible (false in replay).
     pub can_command: bool,
+    /// Gates (and revisions) whose review has already come up by itself: it
+    /// does so once per gate revision.
+    pub gates_surfaced: HashSet<(Id, u32)>,
+    /// The gate last looked at in the review (main-screen `a`/`d` act on it).
+    pub gate_focus: Option<Id>,
     task_key: (u64, usize),
 }
 
@@ -252,7 +262,10 @@ impl Default for UiState {
             flash: None,
             step_mode: false,
             hits: HitMap::default(),
+            keymap: Keymap::default(),
             can_command: true,
+            gates_surfaced: HashSet::new(),
+            gate_focus: None,
             task_key: (u64::MAX, usize::MAX),
         }
     }
@@ -312,6 +325,23 @@ impl UiState {
         self.task_rows
             .get(self.task_sel)
             .and_then(|&i| vm.tasks.get(i))
+    }
+
+    /// The gate that main-screen `a`/`d` act on: the gate whose task is
+    /// selected in the task list, else the one last reviewed, else the oldest.
+    pub fn selected_gate<'a>(
+        &self,
+        vm: &'a ViewModel,
+    ) -> Option<&'a crate::tui::view_model::GateView> {
+        let by_task = self
+            .selected_task(vm)
+            .and_then(|t| vm.gates.iter().find(|g| g.gate == t.id));
+        let by_focus = || {
+            self.gate_focus
+                .as_ref()
+                .and_then(|f| vm.gates.iter().find(|g| g.gate == *f))
+        };
+        by_task.or_else(by_focus).or_else(|| vm.gates.first())
     }
 
     /// Shows a message in the status bar for a few seconds.

@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::{centered, hints, popup};
-use crate::tui::keymap::Context;
+use crate::tui::keymap::{Context, Keymap};
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::ConfirmKind;
 use crate::tui::view_model::ViewModel;
@@ -25,13 +25,20 @@ pub fn question(vm: &ViewModel, kind: &ConfirmKind) -> String {
 }
 
 /// Draws the dialog.
-pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, kind: &ConfirmKind, theme: &Theme) {
+pub fn render(
+    area: Rect,
+    buf: &mut Buffer,
+    keys: &Keymap,
+    vm: &ViewModel,
+    kind: &ConfirmKind,
+    theme: &Theme,
+) {
     let r = centered(area, 56, 7);
     let inner = popup(
         r,
         buf,
         "Confirm",
-        Some(hints(Context::Confirm, theme)),
+        Some(hints(keys, Context::Confirm, theme)),
         theme,
     );
     Paragraph::new(Line::styled(question(vm, kind), theme.text))

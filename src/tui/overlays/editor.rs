@@ -8,7 +8,7 @@ use ratatui::widgets::Widget;
 use ratatui_textarea::TextArea;
 
 use super::{centered, hints, popup};
-use crate::tui::keymap::Context;
+use crate::tui::keymap::{Context, Keymap};
 use crate::tui::panes::put_line;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::EditorPurpose;
@@ -30,6 +30,7 @@ pub fn new_textarea(purpose: &EditorPurpose, theme: &Theme) -> TextArea<'static>
 pub fn render(
     area: Rect,
     buf: &mut Buffer,
+    keys: &Keymap,
     purpose: &EditorPurpose,
     textarea: &TextArea<'static>,
     theme: &Theme,
@@ -39,7 +40,13 @@ pub fn render(
         EditorPurpose::DenyGate(_) => "Deny with a comment",
         EditorPurpose::Inject => "Publish on the bus",
     };
-    let inner = popup(r, buf, title, Some(hints(Context::Editor, theme)), theme);
+    let inner = popup(
+        r,
+        buf,
+        title,
+        Some(hints(keys, Context::Editor, theme)),
+        theme,
+    );
     if inner.height == 0 {
         return;
     }

@@ -14,6 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Widget};
 
+use super::keymap::Keymap;
 use super::theme::Theme;
 use super::ui_state::{Overlay, UiState};
 use super::view_model::ViewModel;
@@ -21,18 +22,24 @@ use super::view_model::ViewModel;
 /// Draws the open overlay, if any.
 pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     let Some(o) = &ui.overlay else { return };
+    let keys = &ui.keymap;
     match o {
-        Overlay::Help { scroll } => help::render(area, buf, *scroll, theme),
-        Overlay::Palette { query, sel } => palette::render(area, buf, query, *sel, theme),
+        Overlay::Help { scroll } => help::render(area, buf, keys, *scroll, theme),
+        Overlay::Palette { query, sel } => palette::render(area, buf, keys, query, *sel, theme),
         Overlay::Filter { target, input } => filter::render(area, buf, *target, input, theme),
         Overlay::Reroute { task, agents, sel } => {
-            reroute::render(area, buf, vm, task, agents, *sel, theme)
+            let picker = reroute::Picker {
+                task,
+                agents,
+                sel: *sel,
+            };
+            reroute::render(area, buf, keys, vm, picker, theme)
         }
-        Overlay::Gate { gate, scroll } => gate::render(area, buf, vm, gate, *scroll, theme),
+        Overlay::Gate { gate, scroll } => gate::render(area, buf, keys, vm, gate, *scroll, theme),
         Overlay::Editor { purpose, textarea } => {
-            editor::render(area, buf, purpose, textarea, theme)
+            editor::render(area, buf, keys, purpose, textarea, theme)
         }
-        Overlay::Confirm { kind } => confirm::render(area, buf, vm, kind, theme),
+        Overlay::Confirm { kind } => confirm::render(area, buf, keys, vm, kind, theme),
     }
 }
 
@@ -74,9 +81,9 @@ pub fn popup(
 }
 
 /// A footer line of key hints for an overlay context, from the keymap.
-pub fn hints(context: super::keymap::Context, theme: &Theme) -> Line<'static> {
+pub fn hints(keymap: &Keymap, context: super::keymap::Context, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
-    for b in super::keymap::bindings(context).filter(|b| b.hint) {
+    for b in keymap.bindings(context).filter(|b| b.hint) {
         let key = super::keymap::keys_label(b);
         spans.push(Span::styled(
             key.split('/').next().unwrap_or_default().to_owned(),

@@ -5,14 +5,15 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{centered, hints, popup};
-use crate::tui::keymap::{self, Binding, Context};
+use crate::tui::keymap::{self, Binding, Context, Keymap};
 use crate::tui::panes::{fill_row, fit, put_line};
 use crate::tui::theme::Theme;
 use crate::tui::view_model::contains_ci;
 
 /// Global actions matching `query`, best first.
-pub fn matches(query: &str) -> Vec<&'static Binding> {
-    let mut scored: Vec<(i64, usize, &'static Binding)> = keymap::bindings(Context::Global)
+pub fn matches<'k>(keys: &'k Keymap, query: &str) -> Vec<&'k Binding> {
+    let mut scored: Vec<(i64, usize, &'k Binding)> = keys
+        .bindings(Context::Global)
         .enumerate()
         .filter_map(|(i, b)| {
             // Names match fuzzily; descriptions only by substring, so a
@@ -27,13 +28,13 @@ pub fn matches(query: &str) -> Vec<&'static Binding> {
 }
 
 /// Draws the palette.
-pub fn render(area: Rect, buf: &mut Buffer, query: &str, sel: usize, theme: &Theme) {
+pub fn render(area: Rect, buf: &mut Buffer, keys: &Keymap, query: &str, sel: usize, theme: &Theme) {
     let r = centered(area, 64, 16);
     let inner = popup(
         r,
         buf,
         "Command",
-        Some(hints(Context::Palette, theme)),
+        Some(hints(keys, Context::Palette, theme)),
         theme,
     );
     if inner.height == 0 {
@@ -49,7 +50,7 @@ pub fn render(area: Rect, buf: &mut Buffer, query: &str, sel: usize, theme: &The
             Span::styled("▏", theme.accent),
         ]),
     );
-    let list = matches(query);
+    let list = matches(keys, query);
     let h = inner.height.saturating_sub(1) as usize;
     let top = crate::tui::panes::scroll_to_show(sel, 0, h, list.len());
     if list.is_empty() {

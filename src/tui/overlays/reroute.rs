@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 
 use super::{centered, hints, popup};
 use crate::event::Id;
-use crate::tui::keymap::Context;
+use crate::tui::keymap::{Context, Keymap};
 use crate::tui::panes::{fill_row, fit, put_line};
 use crate::tui::theme::Theme;
 use crate::tui::view_model::ViewModel;
@@ -24,23 +24,33 @@ pub fn candidates(vm: &ViewModel, task: &str) -> Vec<Id> {
         .collect()
 }
 
+/// What the picker shows: the task, the candidate agents, the highlighted one.
+pub struct Picker<'a> {
+    /// Task to move.
+    pub task: &'a str,
+    /// Candidate agents.
+    pub agents: &'a [Id],
+    /// Highlighted agent.
+    pub sel: usize,
+}
+
 /// Draws the picker.
 pub fn render(
     area: Rect,
     buf: &mut Buffer,
+    keys: &Keymap,
     vm: &ViewModel,
-    task: &str,
-    agents: &[Id],
-    sel: usize,
+    picker: Picker<'_>,
     theme: &Theme,
 ) {
+    let Picker { task, agents, sel } = picker;
     let h = (agents.len() as u16 + 4).clamp(6, 20);
     let r = centered(area, 60, h);
     let inner = popup(
         r,
         buf,
         "Reroute",
-        Some(hints(Context::Reroute, theme)),
+        Some(hints(keys, Context::Reroute, theme)),
         theme,
     );
     if inner.height == 0 {

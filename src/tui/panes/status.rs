@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{fmt_clock, fmt_tokens, put_line};
-use crate::tui::keymap::{self, Context};
+use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
 use crate::tui::view_model::ViewModel;
@@ -83,9 +83,19 @@ pub fn render(
     if let Some(msg) = ui.current_flash() {
         spans.push(Span::styled(msg.to_owned(), theme.warn));
     } else {
-        // Whole hints only, in table order (the table lists the useful ones first).
+        // Whole hints only, in table order (the table lists the useful ones
+        // first), except that a waiting gate puts its keys in front.
+        let mut hints: Vec<_> = ui.keymap.bindings(context).filter(|b| b.hint).collect();
+        if context == Context::Global && !vm.gates.is_empty() {
+            hints.sort_by_key(|b| {
+                !matches!(
+                    b.action,
+                    Action::Approve | Action::Deny | Action::ReviewGate
+                )
+            });
+        }
         let mut w = 0;
-        for b in keymap::bindings(context).filter(|b| b.hint) {
+        for b in hints {
             let key = b.keys[0].label();
             let need = key.chars().count() + b.name.chars().count() + 3;
             if w + need > room {

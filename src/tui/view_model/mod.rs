@@ -196,6 +196,21 @@ pub struct GateView {
     pub opened_us: u64,
 }
 
+/// An artifact as a reviewer reads it: text as is, a list of texts as
+/// numbered items (their line breaks kept), anything else as pretty JSON.
+fn artifact_text(artifact: &Value) -> String {
+    match artifact {
+        Value::String(s) => s.clone(),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("[{}] {}", i + 1, v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        v => serde_json::to_string_pretty(v).unwrap_or_default(),
+    }
+}
+
 /// Severity of a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -808,10 +823,7 @@ impl ViewModel {
                 revision,
             } => {
                 self.gates.retain(|g| g.gate != *gate);
-                let text = match artifact {
-                    Value::String(s) => s.clone(),
-                    v => serde_json::to_string_pretty(v).unwrap_or_default(),
-                };
+                let text = artifact_text(artifact);
                 self.gates.push(GateView {
                     gate: gate.clone(),
                     node: node.clone(),

@@ -1,0 +1,279 @@
+//! End to end: the real `agentctl tui` binary in a real terminal (tmux).
+//!
+//! Drives `tests/fixtures/workflows/tui_two_gates.toml` (two gates in a row,
+//! 150 ms sim latencies): the panes show, the run starts paused and `p`
+//! resumes it, a single `a` approves the first gate, `p` pauses while nothing
+//! waits, `d` + a typed comment + Ctrl-S denies the second gate (the comment
+//! reaches the revised prompt), `a` approves the revision, and `q` leaves
+//! with the terminal restored (normal screen, shell output visible).
+//!
+//! Stepping a debate with `n` is not covered yet: debate nodes and their
+//! step events come with issue #4; add that step here when they land.
+//!
+//! Every wait polls `capture-pane` against a deadline (no fixed sleeps), and
+//! a drop guard kills the private tmux server even when an assertion fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest wait for one screen state (generous for a loaded 2-core CI).
+const STEP_TIMEOUT: Duration = Duration::from_secs(8);
+const WIDTH: u16 = 140;
+const HEIGHT: u16 = 40;
+
+/// A private tmux server running one session; killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str, env: &[(&str, &Path)]) -> Tmux {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let socket = format!("agentctl-e2e-{}-{n}", std::process::id());
+        let t = Tmux { socket };
+        let (w, h) = (WIDTH.to_string(), HEIGHT.to_string());
+        let mut args = vec!["new-session", "-d", "-x", w.as_str(), "-y", h.as_str()];
+        let pairs: Vec<String> = env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.display()))
+            .collect();
+        for p in &pairs {
+            args.push("-e");
+            args.push(p);
+        }
+        args.push(command);
+        let out = t.tmux(&args);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            // No user configuration: a fixed, predictable terminal.
+            .args(["-f", "/dev/null", "-L", &self.socket])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux is required for this test (apt-get install tmux)")
+    }
+
+    fn screen(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", "0"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        assert!(self.tmux(&args).status.success());
+    }
+
+    fn literal(&self, text: &str) {
+        assert!(
+            self.tmux(&["send-keys", "-t", "0", "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", "0", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Polls the screen until `pred` holds; panics with the screen otherwise.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen was:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> String {
+        self.wait_for(&format!("{text:?}"), |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let path = self.tmux(&["display-message", "-p", "#{socket_path}"]);
+        let _ = self.tmux(&["kill-server"]);
+        // tmux leaves its socket file behind when killed; do not litter /tmp.
+        let path = String::from_utf8_lossy(&path.stdout).trim().to_owned();
+        if !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn status_line(screen: &str) -> &str {
+    screen.lines().last().unwrap_or_default()
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workflows/tui_two_gates.toml")
+}
+
+#[test]
+fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
+    let started = Instant::now();
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let cmd = format!(
+        "'{bin}' tui '{}' --paused --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
+        fixture().display()
+    );
+    // Config, data and state dirs in a temp home: no user files read or written.
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+    ];
+    let t = Tmux::start(&cmd, &env);
+
+    // Panes show; the run waits, paused, for `p`.
+    let s = t.wait_for("the panes and the PAUSED badge", |s| {
+        s.contains("PAUSED") && s.contains("Graph") && s.contains("Tasks")
+    });
+    for pane in [
+        "1 Graph", "2 Bus", "3 Tasks", "4 Detail", "5 Tokens", "6 Debate",
+    ] {
+        assert!(s.contains(pane), "pane {pane} missing:\n{s}");
+    }
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "1",
+        "the cockpit uses the alternate screen"
+    );
+
+    // Resume: the first gate's review comes up by itself.
+    t.keys(&["p"]);
+    let s = t.wait_text("first_gate on first_gate");
+    assert!(
+        s.contains("Gate review") && s.contains("WAITING FOR YOU"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Draft of Outline the release notes"),
+        "artifact shown:\n{s}"
+    );
+
+    // `p` works under the review: pause, then one `a` approves. Paused, the
+    // second step is not dispatched, so the badge settles on PAUSED.
+    t.keys(&["p"]);
+    t.wait_text("sent pause");
+    t.keys(&["a"]);
+    let s = t.wait_for("PAUSED after the approval", |s| {
+        status_line(s).contains("PAUSED") && !s.contains("Gate review")
+    });
+    assert!(s.contains("first_gate") && !s.contains("⚑"), "{s}");
+
+    // Resume: the second gate comes up; deny it with a comment.
+    t.keys(&["p"]);
+    t.wait_text("second_gate on second_gate · revision 0");
+    t.keys(&["d"]);
+    t.wait_text("Deny with a comment");
+    t.literal("add the migration steps");
+    t.keys(&["C-s"]);
+    // The text is written again with the comment as feedback, and the gate
+    // re-opens for the revision.
+    let s = t.wait_text("second_gate on second_gate · revision 1");
+    assert!(
+        s.contains("visit 1"),
+        "the revised draft is under review:\n{s}"
+    );
+    t.keys(&["Escape", "2"]);
+    t.wait_text("Feedback so far: add the migration steps");
+    t.keys(&["a"]);
+    t.wait_for("DONE", |s| status_line(s).contains("DONE"));
+
+    // The run is over: `q` leaves at once and the shell sees exit code 0.
+    t.keys(&["q"]);
+    let s = t.wait_text("AGENTCTL-EXIT=0");
+    assert!(s.contains("the run succeeded"), "{s}");
+    assert!(
+        !s.contains("Gate review"),
+        "the cockpit's screen is gone:\n{s}"
+    );
+    assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn ctrl_z_suspends_to_the_shell_quit_asks_and_ctrl_c_always_works() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+    ];
+    // A key override from the user's config file: quit moves to `Q`.
+    let config = home.path().join("agentctl");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "[keys]\nquit = \"Q\"\n").unwrap();
+    // An interactive shell, for job control (Ctrl-Z, fg).
+    let t = Tmux::start("env PS1='e2e$ ' bash --norc --noprofile -i", &env);
+    t.wait_text("e2e$");
+    t.literal(&format!("'{bin}' tui '{}' --paused", fixture().display()));
+    t.keys(&["Enter"]);
+    let s = t.wait_for("PAUSED", |s| status_line(s).contains("PAUSED"));
+    assert!(
+        status_line(&s).contains("Q quit"),
+        "override shown in the hints:\n{s}"
+    );
+
+    // Ctrl-Z hands the terminal back to the shell, restored...
+    t.keys(&["C-z"]);
+    t.wait_text("Stopped");
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "0",
+        "suspended on the normal screen"
+    );
+    // ...and `fg` brings the cockpit back, redrawn.
+    t.literal("fg");
+    t.keys(&["Enter"]);
+    t.wait_for("the cockpit back", |s| {
+        status_line(s).contains("PAUSED") && s.contains("3 Tasks")
+    });
+    assert_eq!(t.display("#{alternate_on}"), "1");
+
+    t.keys(&["Q"]);
+    t.wait_for("the quit question", |s| {
+        s.contains("Confirm") && status_line(s).contains("y yes")
+    });
+    t.keys(&["n"]);
+    t.wait_for("the dialog to close", |s| !s.contains("Confirm"));
+    t.keys(&["C-c"]);
+    t.wait_text("left the cockpit while the run was live");
+    // Leaving a live run is an interruption: exit code 3.
+    t.literal("echo \"AGENTCTL-EXIT=$?\"");
+    t.keys(&["Enter"]);
+    t.wait_text("AGENTCTL-EXIT=3");
+    assert_eq!(t.display("#{alternate_on}"), "0");
+    // The log went to the state dir, never to the screen.
+    let log = std::fs::read_to_string(home.path().join("agentctl/tui.log")).unwrap_or_default();
+    assert!(log.contains("cockpit starting"), "log: {log}");
+    assert!(log.contains("suspended"), "log: {log}");
+}
