@@ -7,5 +7,6 @@ pub mod bus;
 pub mod engine;
 pub mod event;
 pub mod llm;
+pub mod secret;
 pub mod tui;
 pub mod workflow;
