@@ -4,6 +4,7 @@
 //! an [`event::Command`]. See `DESIGN.md` and `docs/events.md`.
 
 pub mod bus;
+pub mod config;
 pub mod engine;
 pub mod event;
 pub mod llm;

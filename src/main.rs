@@ -11,6 +11,7 @@ fn main() {
         cli::Commands::Run(a) => cli::run::main(a),
         cli::Commands::Validate(a) => cli::validate::run(a),
         cli::Commands::Graph(a) => cli::graph::run(a),
+        cli::Commands::Providers(a) => cli::providers::main(a),
     };
     std::process::exit(code);
 }

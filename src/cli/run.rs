@@ -37,6 +37,8 @@ pub(crate) struct RunArgs {
     /// List the built-in workflows.
     #[arg(long)]
     list: bool,
+    #[command(flatten)]
+    providers: super::providers::ProviderArgs,
 }
 
 enum Mode {
@@ -58,6 +60,10 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     };
+    let config = match super::providers::load_config(args.providers.config.as_deref()) {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
     let mut loaded = match super::load_or_report(arg) {
         Ok(l) => l,
         Err(c) => return c,
@@ -66,6 +72,11 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         loaded.workflow.input =
             serde_json::from_str(input).unwrap_or_else(|_| Value::String(input.clone()));
     }
+    let providers =
+        match super::providers::apply(&mut loaded.workflow, &args.providers, &config.config) {
+            Ok(p) => p,
+            Err(c) => return c,
+        };
     let interactive_gates = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive_gates
@@ -102,10 +113,22 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         }
     };
     let workflow = Arc::new(loaded.workflow);
-    runtime.block_on(drive(workflow, args.seed, args.auto_approve, mode))
+    runtime.block_on(drive(
+        workflow,
+        providers,
+        args.seed,
+        args.auto_approve,
+        mode,
+    ))
 }
 
-async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> i32 {
+async fn drive(
+    wf: Arc<Workflow>,
+    providers: super::providers::NamedProviders,
+    seed: u64,
+    auto_approve: bool,
+    mode: Mode,
+) -> i32 {
     // The tokenizer's first use costs ~60 ms: pay it before the clock starts,
     // on this thread, which is the engine's: its regex scratch pool then
     // serves the engine from the owner's fast path. Nothing else runs yet.
@@ -117,6 +140,9 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
             ..Default::default()
         },
     );
+    for (name, p) in providers {
+        orch = orch.with_provider(&name, p);
+    }
     // `--json` shows no progress; it only needs the stream to answer gates.
     let has_gates = wf
         .nodes

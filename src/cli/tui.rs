@@ -28,6 +28,8 @@ pub(crate) struct TuiArgs {
     /// Do not capture the mouse (lets the terminal select text).
     #[arg(long)]
     no_mouse: bool,
+    #[command(flatten)]
+    providers: super::providers::ProviderArgs,
 }
 
 pub(crate) fn main(args: TuiArgs) -> i32 {
@@ -38,10 +40,19 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     }
-    let loaded = match super::load_or_report(&args.workflow) {
+    let config = match super::providers::load_config(args.providers.config.as_deref()) {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
+    let mut loaded = match super::load_or_report(&args.workflow) {
         Ok(l) => l,
         Err(c) => return c,
     };
+    let providers =
+        match super::providers::apply(&mut loaded.workflow, &args.providers, &config.config) {
+            Ok(p) => p,
+            Err(c) => return c,
+        };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +74,9 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             ..Default::default()
         };
         let mut orch = Orchestrator::new(workflow.clone(), opts);
+        for (name, p) in providers {
+            orch = orch.with_provider(&name, p);
+        }
         let events = orch.subscribe();
         let handle = match orch.start() {
             Ok(h) => h,

@@ -7,6 +7,7 @@ pub mod expr;
 pub mod graph_export;
 pub mod load;
 pub mod model;
+pub mod provider_names;
 pub mod span;
 pub mod spec;
 pub mod template;

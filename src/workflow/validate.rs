@@ -19,12 +19,13 @@ use super::expr::{Expr, ExprError};
 use super::model::{
     Agent, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target, Transition, Workflow,
 };
+use super::provider_names;
 use super::span::Spanned;
 use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
 use super::template::Template;
 
 /// Known providers and the model each uses when an agent names none.
-pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1")];
+pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1"), ("openai", "gpt-4o-mini")];
 
 /// Variables expressions and templates may read.
 pub const VARIABLES: &[&str] = &[
@@ -302,31 +303,37 @@ impl<'a> Ctx<'a> {
             } else {
                 self.agent_ids.insert(&a.id.value, i);
             }
-            let provider = a.provider.as_ref().map_or("sim", |p| p.value.as_str());
-            let default_model = match PROVIDERS.iter().find(|(p, _)| *p == provider) {
-                Some((_, m)) => *m,
+            let provider = a
+                .provider
+                .as_ref()
+                .map_or_else(provider_names::default_provider, |p| p.value.clone());
+            let default_model = match provider_names::default_model(&provider) {
+                Some(m) => m,
                 None => {
                     let p = a
                         .provider
                         .as_ref()
                         .map(|p| self.str_span(o, "provider", p))
                         .unwrap_or_default();
-                    let names: Vec<&str> = PROVIDERS.iter().map(|(p, _)| *p).collect();
-                    let hint = match did_you_mean(provider, names.iter().copied()) {
+                    let names = provider_names::names();
+                    let hint = match did_you_mean(&provider, names.iter().map(String::as_str)) {
                         Some(s) => {
                             format!("did you mean `{s}`? known providers: {}", names.join(", "))
                         }
-                        None => format!("known providers: {}", names.join(", ")),
+                        None => format!(
+                            "known providers: {} (others can be configured in config.toml)",
+                            names.join(", ")
+                        ),
                     };
                     self.error(p, format!("unknown provider `{provider}`"), hint);
-                    ""
+                    String::new()
                 }
             };
             out.push(Agent {
                 id: Arc::from(a.id.value.as_str()),
                 role: a.role.as_deref().unwrap_or("executor").into(),
-                provider: provider.to_string(),
-                model: a.model.as_deref().unwrap_or(default_model).into(),
+                model: a.model.as_deref().unwrap_or(&default_model).into(),
+                provider,
                 system: a.system.clone(),
                 capabilities: a.capabilities.clone(),
                 max_tokens: a.max_tokens,
