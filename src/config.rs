@@ -52,6 +52,21 @@ pub struct Config {
     /// Cockpit key bindings.
     #[serde(default)]
     pub keymap: toml::Table,
+    /// What the built-in tools may touch.
+    #[serde(default)]
+    pub tools: ToolsConfig,
+}
+
+/// The `[tools]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Hosts `http_get` may fetch from (empty: `http_get` is off).
+    #[serde(default)]
+    pub http_allow: Vec<String>,
+    /// Most model turns per agent call (default 8).
+    #[serde(default)]
+    pub max_turns: Option<u32>,
 }
 
 /// What kind of server a provider is.

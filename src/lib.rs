@@ -9,5 +9,6 @@ pub mod engine;
 pub mod event;
 pub mod llm;
 pub mod secret;
+pub mod tools;
 pub mod tui;
 pub mod workflow;

@@ -10,11 +10,12 @@ use agentctl::llm::openai::{OpenAiProvider, OpenAiSettings};
 use agentctl::llm::tokens::TokenCounter;
 use agentctl::llm::{
     Expect, Message, Provider, ProviderChunk, ProviderError, ProviderRequest, RequestHints,
+    ToolCall, ToolSpec,
 };
 use agentctl::secret::Secret;
 use futures::StreamExt;
 use mock_openai::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const KEY: &str = "sk-test-MARKER-0123456789abcdef";
 
@@ -49,16 +50,27 @@ async fn call(
     p: &OpenAiProvider,
     r: ProviderRequest,
 ) -> (Vec<String>, Result<Usage, ProviderError>) {
+    let (d, _, r) = call_tools(p, r).await;
+    (d, r)
+}
+
+/// Runs one call: the deltas, the tool calls and the final result.
+async fn call_tools(
+    p: &OpenAiProvider,
+    r: ProviderRequest,
+) -> (Vec<String>, Vec<ToolCall>, Result<Usage, ProviderError>) {
     let mut s = p.stream(r);
     let mut deltas = Vec::new();
+    let mut calls = Vec::new();
     while let Some(c) = s.next().await {
         match c {
             Ok(ProviderChunk::Delta(d)) => deltas.push(d),
+            Ok(ProviderChunk::ToolCalls(c)) => calls.extend(c),
             Ok(ProviderChunk::Done { usage }) => {
                 assert!(s.next().await.is_none(), "nothing after Done");
-                return (deltas, Ok(usage));
+                return (deltas, calls, Ok(usage));
             }
-            Err(e) => return (deltas, Err(e)),
+            Err(e) => return (deltas, calls, Err(e)),
         }
     }
     panic!("stream ended without Done or error");
@@ -445,4 +457,106 @@ async fn models_are_listed() {
     let p = provider(&server, true);
     assert_eq!(p.list_models().await.unwrap(), ["test", "other"]);
     assert_eq!(server.requests()[0].path, "/v1/models");
+}
+
+fn tool_piece(index: u64, id: Option<&str>, name: Option<&str>, args: &str) -> String {
+    let mut f = json!({"arguments": args});
+    if let Some(n) = name {
+        f["name"] = json!(n);
+    }
+    let mut tc = json!({"index": index, "type": "function", "function": f});
+    if let Some(id) = id {
+        tc["id"] = json!(id);
+    }
+    json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "test",
+           "choices": [{"index": 0, "delta": {"tool_calls": [tc]}, "finish_reason": null}]})
+    .to_string()
+}
+
+fn with_tools(mut r: ProviderRequest) -> ProviderRequest {
+    r.hints.tools = vec![ToolSpec {
+        name: "context_get".into(),
+        description: "read".into(),
+        parameters: json!({"type": "object", "properties": {"key": {"type": "string"}}}),
+    }]
+    .into();
+    r
+}
+
+#[tokio::test]
+async fn streamed_tool_calls_split_across_chunks_several_in_one_turn() {
+    let server = MockServer::start(|_, _| Reply::Sse {
+        events: vec![
+            tool_piece(0, Some("call_a"), Some("context_get"), ""),
+            tool_piece(0, None, None, "{\"ke"),
+            tool_piece(1, Some("call_b"), Some("context_put"), "{\"key\": \"x\", "),
+            tool_piece(0, None, None, "y\": \"topic\"}"),
+            tool_piece(1, None, None, "\"value\": 3}"),
+            finish("tool_calls"),
+            usage_chunk(40, 25),
+        ],
+        done: true,
+        cut: false,
+    })
+    .await;
+    let p = provider(&server, true);
+    let (deltas, calls, usage) = call_tools(&p, with_tools(req(Expect::Text))).await;
+    assert!(deltas.is_empty());
+    assert_eq!(
+        calls,
+        [
+            ToolCall {
+                id: "call_a".into(),
+                name: "context_get".into(),
+                arguments: r#"{"key": "topic"}"#.into()
+            },
+            ToolCall {
+                id: "call_b".into(),
+                name: "context_put".into(),
+                arguments: r#"{"key": "x", "value": 3}"#.into()
+            },
+        ]
+    );
+    assert_eq!(usage.unwrap().total(), 65);
+    let r = &server.chat_requests()[0];
+    assert_eq!(r.body["tools"][0]["type"], json!("function"));
+    assert_eq!(r.body["tools"][0]["function"]["name"], json!("context_get"));
+}
+
+#[tokio::test]
+async fn non_streamed_tool_calls_and_the_follow_up_turn_format() {
+    let server = MockServer::start(|_, _| {
+        Reply::json(
+            200,
+            json!({"id": "c1", "object": "chat.completion", "created": 1, "model": "test",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": null, "tool_calls": [
+                        {"id": "t1", "type": "function", "function": {"name": "context_get", "arguments": "{\"key\":\"k\"}"}}
+                    ]}}],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 5, "total_tokens": 35}}),
+        )
+    })
+    .await;
+    let p = provider(&server, false);
+    let mut r = with_tools(req(Expect::Text));
+    let (_, calls, usage) = call_tools(&p, r.clone()).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].arguments, r#"{"key":"k"}"#);
+    assert_eq!(usage.unwrap().total(), 35);
+    // The next turn carries the assistant's calls and the tool's result.
+    r.messages.push(Message::assistant_tool_calls("", calls));
+    r.messages.push(Message::tool_result("t1", "\"v\""));
+    let _ = call_tools(&p, r).await;
+    let body = &server.chat_requests()[1].body;
+    assert_eq!(body["messages"][2]["role"], json!("assistant"));
+    assert_eq!(body["messages"][2]["content"], Value::Null);
+    assert_eq!(body["messages"][2]["tool_calls"][0]["id"], json!("t1"));
+    assert_eq!(
+        body["messages"][2]["tool_calls"][0]["function"]["arguments"],
+        json!(r#"{"key":"k"}"#)
+    );
+    assert_eq!(
+        body["messages"][3],
+        json!({"role": "tool", "tool_call_id": "t1", "content": "\"v\""})
+    );
 }

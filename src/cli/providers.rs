@@ -9,15 +9,31 @@ use clap::{Args, Subcommand};
 
 use super::exit;
 use agentctl::config::{Config, LoadedConfig};
+use agentctl::engine::Orchestrator;
 use agentctl::event::Id;
 use agentctl::llm::openai::OpenAiProvider;
 use agentctl::llm::{self, Message, Provider, ProviderRequest, RequestHints};
 use agentctl::secret::redact;
+use agentctl::tools::{ToolBox, ToolSettings};
 use agentctl::workflow::model::Workflow;
 use agentctl::workflow::provider_names;
 
-/// Providers a run needs besides `sim`, by name.
-pub(crate) type NamedProviders = Vec<(String, Arc<dyn Provider>)>;
+/// What a run needs besides the workflow: providers other than `sim`, by
+/// name, and the tool registry.
+pub(crate) struct Wiring {
+    providers: Vec<(String, Arc<dyn Provider>)>,
+    tools: Arc<ToolBox>,
+}
+
+impl Wiring {
+    /// Registers everything on the orchestrator.
+    pub(crate) fn install(self, mut orch: Orchestrator) -> Orchestrator {
+        for (name, p) in self.providers {
+            orch = orch.with_provider(&name, p);
+        }
+        orch.with_tools(self.tools)
+    }
+}
 
 /// Flags choosing where agents' calls go.
 #[derive(Args, Debug, Clone, Default)]
@@ -55,12 +71,14 @@ pub(crate) fn load_config(path: Option<&std::path::Path>) -> Result<LoadedConfig
 }
 
 /// Applies the override flags to the workflow and builds the providers its
-/// agents use (other than `sim`, which the orchestrator has).
+/// agents use (other than `sim`, which the orchestrator has) and the tools
+/// (`read_file` confined to the directory of `workflow_arg` when it is a file).
 pub(crate) fn apply(
     wf: &mut Workflow,
+    workflow_arg: &str,
     args: &ProviderArgs,
     config: &Config,
-) -> Result<NamedProviders, i32> {
+) -> Result<Wiring, i32> {
     let forced = args
         .provider
         .clone()
@@ -116,7 +134,31 @@ pub(crate) fn apply(
             }
         }
     }
-    Ok(out)
+    let root = (!workflow_arg.starts_with("builtin:"))
+        .then(|| {
+            std::path::Path::new(workflow_arg)
+                .parent()
+                .map(|p| {
+                    if p.as_os_str().is_empty() {
+                        std::path::Path::new(".")
+                    } else {
+                        p
+                    }
+                })
+                .map(std::path::Path::to_path_buf)
+        })
+        .flatten();
+    let mut tools = ToolBox::builtin(ToolSettings {
+        root,
+        http_allow: config.tools.http_allow.clone(),
+    });
+    if let Some(n) = config.tools.max_turns {
+        tools.max_turns = n.max(1);
+    }
+    Ok(Wiring {
+        providers: out,
+        tools: Arc::new(tools),
+    })
 }
 
 #[derive(Args, Debug)]

@@ -72,8 +72,8 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         loaded.workflow.input =
             serde_json::from_str(input).unwrap_or_else(|_| Value::String(input.clone()));
     }
-    let providers =
-        match super::providers::apply(&mut loaded.workflow, &args.providers, &config.config) {
+    let wiring =
+        match super::providers::apply(&mut loaded.workflow, arg, &args.providers, &config.config) {
             Ok(p) => p,
             Err(c) => return c,
         };
@@ -115,7 +115,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
     let workflow = Arc::new(loaded.workflow);
     runtime.block_on(drive(
         workflow,
-        providers,
+        wiring,
         args.seed,
         args.auto_approve,
         mode,
@@ -124,7 +124,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
 
 async fn drive(
     wf: Arc<Workflow>,
-    providers: super::providers::NamedProviders,
+    wiring: super::providers::Wiring,
     seed: u64,
     auto_approve: bool,
     mode: Mode,
@@ -140,9 +140,7 @@ async fn drive(
             ..Default::default()
         },
     );
-    for (name, p) in providers {
-        orch = orch.with_provider(&name, p);
-    }
+    orch = wiring.install(orch);
     // `--json` shows no progress; it only needs the stream to answer gates.
     let has_gates = wf
         .nodes

@@ -48,11 +48,15 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(l) => l,
         Err(c) => return c,
     };
-    let providers =
-        match super::providers::apply(&mut loaded.workflow, &args.providers, &config.config) {
-            Ok(p) => p,
-            Err(c) => return c,
-        };
+    let wiring = match super::providers::apply(
+        &mut loaded.workflow,
+        &args.workflow,
+        &args.providers,
+        &config.config,
+    ) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,10 +77,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             start_paused: args.paused,
             ..Default::default()
         };
-        let mut orch = Orchestrator::new(workflow.clone(), opts);
-        for (name, p) in providers {
-            orch = orch.with_provider(&name, p);
-        }
+        let mut orch = wiring.install(Orchestrator::new(workflow.clone(), opts));
         let events = orch.subscribe();
         let handle = match orch.start() {
             Ok(h) => h,

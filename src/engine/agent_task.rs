@@ -319,7 +319,6 @@ async fn call_agent(
     job: &AgentJob<'_>,
 ) -> Result<Completion, ProviderError> {
     let a = &run.wf.agents[agent];
-    let provider = &run.providers[agent];
     let mut messages = Vec::with_capacity(3);
     if let Some(sys) = &a.system {
         messages.push(Message::system(sys.clone()));
@@ -340,6 +339,77 @@ async fn call_agent(
         temperature: a.temperature,
         hints: job.hints.clone(),
     };
+    match (&run.tools, a.tools.is_empty()) {
+        (Some(tools), false) => call_with_tools(run, task, attempt, agent, req, tools).await,
+        _ => call_turn(run, task, attempt, agent, req).await,
+    }
+}
+
+/// The tool loop (shared by every provider): call, run the tools the model
+/// asked for, append their results, call again, until a reply without tool
+/// calls or the turn limit. Usage is the sum of all turns.
+async fn call_with_tools(
+    run: &Arc<Run>,
+    task: Id,
+    attempt: u32,
+    agent: AgentIdx,
+    mut req: ProviderRequest,
+    tools: &crate::tools::ToolBox,
+) -> Result<Completion, ProviderError> {
+    let a = &run.wf.agents[agent];
+    req.hints.tools = tools.specs(&a.tools);
+    let mut usage = crate::event::Usage::default();
+    for _ in 0..tools.max_turns {
+        let c = call_turn(run, task.clone(), attempt, agent, req.clone()).await?;
+        usage.add(&c.usage);
+        if c.tool_calls.is_empty() {
+            return Ok(Completion { usage, ..c });
+        }
+        req.messages
+            .push(Message::assistant_tool_calls(c.text, c.tool_calls.clone()));
+        for call in c.tool_calls {
+            run.emit(EventKind::ToolCall {
+                task: task.clone(),
+                agent: a.id.clone(),
+                call_id: call.id.clone(),
+                tool: call.name.clone(),
+                arguments: call.arguments.clone(),
+            });
+            let result = tools.call(&call, &a.tools).await;
+            let (ok, output) = match result {
+                Ok(o) => (true, o),
+                Err(e) => (false, format!("error: {e}")),
+            };
+            run.emit(EventKind::ToolResult {
+                task: task.clone(),
+                agent: a.id.clone(),
+                call_id: call.id.clone(),
+                tool: call.name.clone(),
+                ok,
+                output: output.chars().take(2000).collect(),
+            });
+            req.messages.push(Message::tool_result(call.id, output));
+        }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Workflow,
+        format!(
+            "agent `{}` was still calling tools after {} turns",
+            a.id, tools.max_turns
+        ),
+    ))
+}
+
+/// One provider call, with its request/response/error events.
+async fn call_turn(
+    run: &Arc<Run>,
+    task: Id,
+    attempt: u32,
+    agent: AgentIdx,
+    req: ProviderRequest,
+) -> Result<Completion, ProviderError> {
+    let a = &run.wf.agents[agent];
+    let provider = &run.providers[agent];
     let prompt_tokens = tokens::TokenCounter::global().count_messages(&req.messages);
     run.emit(EventKind::LlmRequest {
         task: task.clone(),

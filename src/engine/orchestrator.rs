@@ -81,6 +81,7 @@ pub struct Orchestrator {
     bus: Arc<dyn MessageBus>,
     sim: Arc<SimProvider>,
     subscribers: Vec<UnboundedSender<Event>>,
+    tools: Option<Arc<crate::tools::ToolBox>>,
 }
 
 impl Orchestrator {
@@ -102,7 +103,15 @@ impl Orchestrator {
             bus: Arc::new(InProcessBus::new()),
             sim,
             subscribers: Vec::new(),
+            tools: None,
         }
+    }
+
+    /// Uses this tool registry for agents that list tools (default: the
+    /// built-ins with `read_file` and `http_get` off).
+    pub fn with_tools(mut self, tools: Arc<crate::tools::ToolBox>) -> Self {
+        self.tools = Some(tools);
+        self
     }
 
     /// Registers (or replaces) a provider by name.
@@ -167,6 +176,9 @@ impl Orchestrator {
             self.opts.hold_failed,
             reads_outputs,
         );
+        if self.wf.agents.iter().any(|a| !a.tools.is_empty()) {
+            run.tools = Some(self.tools.clone().unwrap_or_default());
+        }
         let (cmd_tx, cmd_rx) = unbounded_channel();
         let interrupt = CancellationToken::new();
         let interrupt2 = interrupt.clone();

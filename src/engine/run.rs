@@ -177,6 +177,8 @@ pub(crate) struct Run {
     /// Provider name per agent.
     pub(crate) provider_names: Vec<Id>,
     pub(crate) orchestrator_id: Id,
+    /// Tools, when some agent lists any (issue #7).
+    pub(crate) tools: Option<Arc<crate::tools::ToolBox>>,
 }
 
 /// Variables every template and expression may read.
@@ -229,6 +231,7 @@ impl Run {
                 .map(|a| Id::from(format!("agent.{}", a.id).as_str()))
                 .collect(),
             orchestrator_id: Id::from("orchestrator"),
+            tools: None,
             wf,
         }
     }

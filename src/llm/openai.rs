@@ -42,6 +42,7 @@ use tokio::task::JoinHandle;
 use super::tokens::TokenCounter;
 use super::{
     Expect, Message, Provider, ProviderChunk, ProviderError, ProviderRequest, RequestHints, Role,
+    ToolCall,
 };
 use crate::event::{ErrorKind, Usage};
 use crate::secret::{Secret, redact};
@@ -414,6 +415,7 @@ impl Inner {
         let mut text = String::new();
         let mut finished = false;
         let mut usage: Option<Usage> = None;
+        let mut calls = PendingCalls::default();
         while let Some(ev) = events.next().await {
             let chunk = match ev {
                 Ok(v) => v,
@@ -458,6 +460,15 @@ impl Inner {
                 text.push_str(d);
                 out.send(Ok(ProviderChunk::Delta(d.to_string()))).await;
             }
+            if let Some(tc) = choice
+                .get("delta")
+                .and_then(|d| d.get("tool_calls"))
+                .and_then(Value::as_array)
+            {
+                for piece in tc {
+                    calls.add(piece);
+                }
+            }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
                 finished = true;
             }
@@ -471,7 +482,11 @@ impl Inner {
                 ),
             )));
         }
-        let usage = usage.unwrap_or_else(|| estimate(&req.messages, &text));
+        let calls = calls.finish();
+        let usage = usage.unwrap_or_else(|| estimate(&req.messages, &text, &calls));
+        if !calls.is_empty() {
+            out.send(Ok(ProviderChunk::ToolCalls(calls))).await;
+        }
         out.send(Ok(ProviderChunk::Done { usage })).await;
         Ok(Reply::Streamed)
     }
@@ -499,9 +514,27 @@ impl Inner {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let usage = parse_usage(v).unwrap_or_else(|| estimate(&req.messages, &text));
+        let mut calls = PendingCalls::default();
+        if let Some(tc) = choice
+            .get("message")
+            .and_then(|m| m.get("tool_calls"))
+            .and_then(Value::as_array)
+        {
+            for (i, c) in tc.iter().enumerate() {
+                let mut c = c.clone();
+                if c.get("index").is_none() {
+                    c["index"] = json!(i);
+                }
+                calls.add(&c);
+            }
+        }
+        let calls = calls.finish();
+        let usage = parse_usage(v).unwrap_or_else(|| estimate(&req.messages, &text, &calls));
         if !text.is_empty() {
             out.send(Ok(ProviderChunk::Delta(text))).await;
+        }
+        if !calls.is_empty() {
+            out.send(Ok(ProviderChunk::ToolCalls(calls))).await;
         }
         out.send(Ok(ProviderChunk::Done { usage })).await;
         Ok(())
@@ -709,8 +742,26 @@ fn request_body(
                 Role::System => "system",
                 Role::User => "user",
                 Role::Assistant => "assistant",
+                Role::Tool => "tool",
             };
-            json!({"role": role, "content": m.content})
+            let mut v = json!({"role": role, "content": m.content});
+            if let Some(id) = &m.tool_call_id {
+                v["tool_call_id"] = json!(id);
+            }
+            if !m.tool_calls.is_empty() {
+                if m.content.is_empty() {
+                    v["content"] = Value::Null;
+                }
+                v["tool_calls"] = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "type": "function",
+                               "function": {"name": c.name, "arguments": c.arguments}})
+                    })
+                    .collect();
+            }
+            v
         })
         .collect();
     let mut body = json!({ "messages": messages, "stream": stream });
@@ -720,6 +771,17 @@ fn request_body(
     }
     if stream && stream_usage {
         body["stream_options"] = json!({"include_usage": true});
+    }
+    if !req.hints.tools.is_empty() {
+        body["tools"] = req
+            .hints
+            .tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters}})
+            })
+            .collect();
     }
     if let Some(n) = req.max_tokens {
         body["max_tokens"] = json!(n);
@@ -753,12 +815,56 @@ fn parse_usage(v: &Value) -> Option<Usage> {
 }
 
 /// Usage counted by our tokenizer when the server reports none.
-fn estimate(messages: &[Message], reply: &str) -> Usage {
+fn estimate(messages: &[Message], reply: &str, calls: &[ToolCall]) -> Usage {
     let tc = TokenCounter::global();
     Usage {
         prompt_tokens: tc.count_messages(messages),
-        completion_tokens: tc.count(reply),
+        completion_tokens: tc.count(reply)
+            + calls
+                .iter()
+                .map(|c| tc.count(&c.name) + tc.count(&c.arguments))
+                .sum::<u64>(),
         estimated: true,
+    }
+}
+
+/// Tool calls being assembled from stream pieces, by `index`: the first
+/// piece carries the id and name, later ones more of the arguments.
+#[derive(Default)]
+struct PendingCalls(BTreeMap<u64, ToolCall>);
+
+impl PendingCalls {
+    fn add(&mut self, piece: &Value) {
+        let index = piece.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let call = self.0.entry(index).or_insert_with(|| ToolCall {
+            id: String::new(),
+            name: String::new(),
+            arguments: String::new(),
+        });
+        if let Some(id) = piece.get("id").and_then(Value::as_str) {
+            call.id = id.to_string();
+        }
+        if let Some(f) = piece.get("function") {
+            if let Some(n) = f.get("name").and_then(Value::as_str) {
+                call.name.push_str(n);
+            }
+            if let Some(a) = f.get("arguments").and_then(Value::as_str) {
+                call.arguments.push_str(a);
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<ToolCall> {
+        self.0
+            .into_iter()
+            .map(|(i, mut c)| {
+                if c.id.is_empty() {
+                    // Some local servers omit ids; the result must quote one.
+                    c.id = format!("call_{i}");
+                }
+                c
+            })
+            .collect()
     }
 }
 

@@ -94,6 +94,8 @@ pub struct Agent {
     pub concurrency: u32,
     /// Sim script.
     pub sim: SimScript,
+    /// Tools the agent may call (issue #7).
+    pub tools: Vec<Id>,
 }
 
 /// A validated node.

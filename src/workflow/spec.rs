@@ -84,6 +84,10 @@ pub struct AgentSpec {
     pub sim: Option<SimScript>,
     // ── resilience policies, budget, fallbacks (issue #3) go here ──
     // ── tools (issue #7) go here ──
+    /// Tools the agent may call (`context_get`, `context_put`, `read_file`,
+    /// `http_get`, `shell`); the model decides when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Spanned<String>>,
     // ── agent kinds: command agents (issue #8) go here ──
 }
 
@@ -130,6 +134,21 @@ pub struct SimScript {
     /// Length of an unscripted reply, in words (default 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_words: Option<u32>,
+    /// Tool calls the first turn of every call asks for (the reply comes
+    /// on the turn after the results), so tool flows run offline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<SimToolCall>,
+}
+
+/// A tool call the sim provider makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimToolCall {
+    /// Tool name.
+    pub tool: String,
+    /// Arguments (a JSON object).
+    #[serde(default)]
+    pub arguments: Value,
 }
 
 fn is_zero(x: &f64) -> bool {

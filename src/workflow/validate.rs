@@ -329,6 +329,20 @@ impl<'a> Ctx<'a> {
                     String::new()
                 }
             };
+            for t in &a.tools {
+                if !crate::tools::BUILTIN_TOOLS.contains(&t.value.as_str()) {
+                    let names = crate::tools::BUILTIN_TOOLS;
+                    let hint = match did_you_mean(&t.value, names.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`? tools: {}", names.join(", ")),
+                        None => format!("tools: {}", names.join(", ")),
+                    };
+                    self.error(
+                        self.str_span(o, "tools", t),
+                        format!("unknown tool `{}`", t.value),
+                        hint,
+                    );
+                }
+            }
             out.push(Agent {
                 id: Arc::from(a.id.value.as_str()),
                 role: a.role.as_deref().unwrap_or("executor").into(),
@@ -340,6 +354,11 @@ impl<'a> Ctx<'a> {
                 temperature: a.temperature,
                 concurrency: a.concurrency.as_ref().map_or(4, |c| c.value),
                 sim: a.sim.clone().unwrap_or_default(),
+                tools: a
+                    .tools
+                    .iter()
+                    .map(|t| Arc::from(t.value.as_str()))
+                    .collect(),
             });
         }
         out

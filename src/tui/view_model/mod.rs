@@ -664,6 +664,15 @@ impl ViewModel {
             } => {
                 self.history(task, ts, format!("{agent} call failed ({kind:?}): {error}"));
             }
+            EventKind::ToolCall {
+                task, agent, tool, ..
+            } => {
+                self.history(task, ts, format!("{agent} calls tool {tool}"));
+            }
+            EventKind::ToolResult { task, tool, ok, .. } => {
+                let how = if *ok { "returned" } else { "failed" };
+                self.history(task, ts, format!("tool {tool} {how}"));
+            }
             EventKind::PlanCreated { task, subtasks } => {
                 self.history(task, ts, format!("plan with {} subtasks", subtasks.len()));
             }

@@ -303,6 +303,7 @@ fn workflow_info_reads_the_compiled_model() {
         temperature: None,
         concurrency: 0,
         sim: Default::default(),
+        tools: Vec::new(),
     };
     let mk = |id: &str, kind: NodeKind| Node {
         id: id.into(),
