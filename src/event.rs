@@ -384,6 +384,16 @@ pub enum EventKind {
         latency_ms: f64,
     },
     // ── streaming and tool-call events (issue #7) go here ──
+    /// More text of a reply being written (only providers that stream live,
+    /// not `sim`). If the call then fails, the text is discarded.
+    LlmDelta {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// The new text.
+        text: String,
+    },
     /// A model asked to call a tool; the engine runs it next.
     ToolCall {
         /// Task id.

@@ -91,6 +91,12 @@ async fn sim_scripts_tool_calls_and_the_engine_runs_them() {
     // Two turns: the tool calls, then the answer; the run counts both.
     let usages = responses(&events);
     assert_eq!(usages.len(), 2);
+    // The sim is not a live stream: no delta events.
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::LlmDelta { .. }))
+    );
     let mut total = Usage::default();
     for u in &usages {
         total.add(u);
@@ -168,6 +174,15 @@ async fn openai_tool_loop_against_the_server() {
             ("result ok=true".into(), "context_get".into(), "42".into()),
         ]
     );
+    // The streamed text went out as it arrived.
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::LlmDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deltas, ["the answer is ", "42"]);
     // Exact accounting: each turn as the server reported it, summed.
     let usages = responses(&events);
     assert_eq!(

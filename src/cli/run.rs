@@ -113,13 +113,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         }
     };
     let workflow = Arc::new(loaded.workflow);
-    runtime.block_on(drive(
-        workflow,
-        wiring,
-        args.seed,
-        args.auto_approve,
-        mode,
-    ))
+    runtime.block_on(drive(workflow, wiring, args.seed, args.auto_approve, mode))
 }
 
 async fn drive(

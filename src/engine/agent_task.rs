@@ -420,7 +420,11 @@ async fn call_turn(
         prompt_tokens,
     });
     let started = Instant::now();
-    let result = llm::complete(provider.as_ref(), req).await;
+    let result = if provider.streams_live() {
+        complete_live(run, &task, &a.id, provider.as_ref(), req).await
+    } else {
+        llm::complete(provider.as_ref(), req).await
+    };
     match &result {
         Ok(c) => {
             run.add_usage(&c.usage);
@@ -441,6 +445,44 @@ async fn call_turn(
         }),
     }
     result
+}
+
+/// Like `llm::complete`, also forwarding each delta as an `llm_delta` event.
+async fn complete_live(
+    run: &Arc<Run>,
+    task: &Id,
+    agent: &Id,
+    provider: &dyn llm::Provider,
+    req: ProviderRequest,
+) -> Result<Completion, ProviderError> {
+    use futures::StreamExt;
+    let mut stream = provider.stream(req);
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk? {
+            llm::ProviderChunk::Delta(d) => {
+                text.push_str(&d);
+                run.emit(EventKind::LlmDelta {
+                    task: task.clone(),
+                    agent: agent.clone(),
+                    text: d,
+                });
+            }
+            llm::ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            llm::ProviderChunk::Done { usage } => {
+                return Ok(Completion {
+                    text,
+                    usage,
+                    tool_calls,
+                });
+            }
+        }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Server,
+        "the reply ended before it was complete",
+    ))
 }
 
 /// `{"handoff": {"capability": "x", "reason": "..."}}` or `{"handoff": "x"}`.

@@ -204,6 +204,13 @@ impl ProviderError {
 pub trait Provider: Send + Sync + 'static {
     /// Name, for events.
     fn name(&self) -> &str;
+    /// True when deltas arrive as a real model writes them, so the engine
+    /// forwards each as an `llm_delta` event (the cockpit's "typing"). The
+    /// sim provider says false: its deltas are a replay, and an event per
+    /// delta would cost the engine's hot path for nothing.
+    fn streams_live(&self) -> bool {
+        false
+    }
     /// Starts a call. The stream yields deltas then exactly one `Done`, or an
     /// error. Dropping the stream cancels the call.
     fn stream(

@@ -277,6 +277,10 @@ impl Provider for OpenAiProvider {
         &self.inner.name
     }
 
+    fn streams_live(&self) -> bool {
+        true
+    }
+
     fn stream(
         &self,
         req: ProviderRequest,

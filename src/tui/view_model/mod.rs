@@ -664,6 +664,9 @@ impl ViewModel {
             } => {
                 self.history(task, ts, format!("{agent} call failed ({kind:?}): {error}"));
             }
+            // Streamed text is for a "typing" indicator; the task's output
+            // arrives whole with `task_completed`.
+            EventKind::LlmDelta { .. } => {}
             EventKind::ToolCall {
                 task, agent, tool, ..
             } => {
