@@ -478,8 +478,7 @@ fn with_tools(mut r: ProviderRequest) -> ProviderRequest {
         name: "context_get".into(),
         description: "read".into(),
         parameters: json!({"type": "object", "properties": {"key": {"type": "string"}}}),
-    }]
-    .into();
+    }];
     r
 }
 

@@ -122,7 +122,7 @@ pub struct RequestHints {
     /// Labels to choose from (for classifiers).
     pub labels: Vec<String>,
     /// Tools the model may call (empty: none).
-    pub tools: std::sync::Arc<[ToolSpec]>,
+    pub tools: Vec<ToolSpec>,
 }
 
 /// One call to a model.

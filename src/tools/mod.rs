@@ -179,7 +179,7 @@ impl ToolBox {
     }
 
     /// The specs of the named tools that exist, in the given order.
-    pub fn specs<S: AsRef<str>>(&self, names: &[S]) -> Arc<[ToolSpec]> {
+    pub fn specs<S: AsRef<str>>(&self, names: &[S]) -> Vec<ToolSpec> {
         names
             .iter()
             .filter_map(|n| self.tools.get(n.as_ref()).map(|t| t.spec.clone()))
