@@ -328,6 +328,17 @@ async fn stream_cut_mid_way_is_retryable_then_success() {
     assert_eq!(e.kind, ErrorKind::Server, "{e}");
     assert!(e.kind.is_retryable());
     assert!(e.message.contains("discarded"), "{e}");
+    // The broken call still cost its prompt and the text received.
+    let tc = TokenCounter::global();
+    let r0 = req(Expect::Text);
+    assert_eq!(
+        e.usage,
+        Some(Usage {
+            prompt_tokens: tc.count_messages(&r0.messages),
+            completion_tokens: tc.count("partial answ"),
+            estimated: true
+        })
+    );
     // The partial text was streamed but the call failed: the engine's
     // `complete` drops it.
     assert_eq!(deltas.concat(), "partial answ");

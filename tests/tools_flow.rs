@@ -241,3 +241,51 @@ fn unknown_tool_is_a_located_error() {
         "{d}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_cut_mid_way_still_counts_its_partial_usage() {
+    let server = MockServer::start(|_, _| Reply::Sse {
+        events: vec![delta("partial "), delta("answ")],
+        done: false,
+        cut: true,
+    })
+    .await;
+    let text = FLOW
+        .replace("PROVIDER", "openai")
+        .replace("tools = [\"context_put\", \"context_get\"]\n", "");
+    let w = Arc::new(load_str(&text, "t.toml", Format::Toml).unwrap().workflow);
+    let p =
+        Arc::new(OpenAiProvider::new(OpenAiSettings::new("openai", server.base_url())).unwrap());
+    let mut o = Orchestrator::new(w, RunOptions::default()).with_provider("openai", p);
+    let mut rx = o.subscribe();
+    let out = o.start().unwrap().wait().await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(server.chat_requests().len(), 1);
+    let prompt = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::LlmRequest { prompt_tokens, .. } => Some(*prompt_tokens),
+            _ => None,
+        })
+        .unwrap();
+    let err = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::LlmError { kind, error, .. } => Some((*kind, error.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(err.0, agentctl::event::ErrorKind::Server, "{}", err.1);
+    assert_eq!(
+        out.usage,
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: agentctl::llm::tokens::TokenCounter::global().count("partial answ"),
+            estimated: true,
+        }
+    );
+}

@@ -437,12 +437,17 @@ async fn call_turn(
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             });
         }
-        Err(e) => run.emit(EventKind::LlmError {
-            task,
-            agent: a.id.clone(),
-            kind: e.kind,
-            error: e.message.clone(),
-        }),
+        Err(e) => {
+            if let Some(u) = &e.usage {
+                run.add_usage(u);
+            }
+            run.emit(EventKind::LlmError {
+                task,
+                agent: a.id.clone(),
+                kind: e.kind,
+                error: e.message.clone(),
+            })
+        }
     }
     result
 }

@@ -187,6 +187,10 @@ pub struct ProviderError {
     pub message: String,
     /// Server's Retry-After, if any.
     pub retry_after: Option<Duration>,
+    /// Tokens the failed call still cost (a stream cut mid-way: the prompt
+    /// was processed and part of the reply written), when known or
+    /// estimable. The engine adds it to the run's usage.
+    pub usage: Option<Usage>,
 }
 
 impl ProviderError {
@@ -196,6 +200,7 @@ impl ProviderError {
             kind,
             message: message.into(),
             retry_after: None,
+            usage: None,
         }
     }
 }

@@ -434,6 +434,7 @@ impl Inner {
                         err.message,
                         text.chars().count()
                     );
+                    err.usage = Some(partial_usage(usage, req, &text));
                     return Err(Failure::Error(err));
                 }
             };
@@ -478,13 +479,15 @@ impl Inner {
             }
         }
         if !finished {
-            return Err(Failure::Error(ProviderError::new(
+            let mut err = ProviderError::new(
                 ErrorKind::Server,
                 format!(
                     "the stream from {url} ended before the reply was complete (no finish_reason after {} characters); the partial reply was discarded",
                     text.chars().count()
                 ),
-            )));
+            );
+            err.usage = Some(partial_usage(usage, req, &text));
+            return Err(Failure::Error(err));
         }
         let calls = calls.finish();
         let usage = usage.unwrap_or_else(|| estimate(&req.messages, &text, &calls));
@@ -830,6 +833,12 @@ fn estimate(messages: &[Message], reply: &str, calls: &[ToolCall]) -> Usage {
                 .sum::<u64>(),
         estimated: true,
     }
+}
+
+/// What a stream that broke still cost: the server's figures if they came,
+/// else an estimate of the prompt and the text received.
+fn partial_usage(reported: Option<Usage>, req: &ProviderRequest, text: &str) -> Usage {
+    reported.unwrap_or_else(|| estimate(&req.messages, text, &[]))
 }
 
 /// Tool calls being assembled from stream pieces, by `index`: the first
