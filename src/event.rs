@@ -384,6 +384,44 @@ pub enum EventKind {
         latency_ms: f64,
     },
     // ── streaming and tool-call events (issue #7) go here ──
+    /// More text of a reply being written (only providers that stream live,
+    /// not `sim`). If the call then fails, the text is discarded.
+    LlmDelta {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// The new text.
+        text: String,
+    },
+    /// A model asked to call a tool; the engine runs it next.
+    ToolCall {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// The model's id for the call.
+        call_id: String,
+        /// Tool name.
+        tool: String,
+        /// Arguments as the model wrote them (JSON text).
+        arguments: String,
+    },
+    /// A tool call finished; its result goes back to the model.
+    ToolResult {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// The call answered.
+        call_id: String,
+        /// Tool name.
+        tool: String,
+        /// False when the tool failed (the error text is the output).
+        ok: bool,
+        /// Result text (at most 2 000 characters here; the model gets up to 64 KiB).
+        output: String,
+    },
     /// A provider call failed.
     LlmError {
         /// Task id.

@@ -52,12 +52,15 @@
 pub mod agent;
 pub mod budget;
 pub mod bus;
+pub mod config;
 pub mod context;
 pub mod engine;
 pub mod event;
 pub mod llm;
 pub mod metrics;
 pub mod resilience;
+pub mod secret;
 pub mod session;
+pub mod tools;
 pub mod tui;
 pub mod workflow;

@@ -14,6 +14,7 @@ fn main() {
         cli::Commands::Resume(a) => cli::resume::main(a),
         cli::Commands::Replay(a) => cli::replay::main(a),
         cli::Commands::Sessions(a) => cli::sessions::main(a),
+        cli::Commands::Providers(a) => cli::providers::main(a),
     };
     std::process::exit(code);
 }

@@ -441,7 +441,7 @@ fn unknown_provider() {
     check(&e[0], 5, 12, "unknown provider `smi`");
     assert_eq!(
         e[0].hint.as_deref(),
-        Some("did you mean `sim`? known providers: sim")
+        Some("did you mean `sim`? known providers: sim, openai")
     );
 }
 

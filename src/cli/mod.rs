@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the subcommands.
 
 pub(crate) mod graph;
+pub(crate) mod providers;
 pub(crate) mod replay;
 pub(crate) mod resume;
 pub(crate) mod run;
@@ -71,6 +72,11 @@ pub(crate) enum Commands {
     )]
     Sessions(sessions::SessionsArgs),
     // ── providers subcommand (issue #7) go here ──
+    /// Model providers: list them, or check one with a cheap request.
+    #[command(
+        after_help = "Examples:\n  agentctl providers list\n  agentctl providers check\n  agentctl providers check local --model llama3.2"
+    )]
+    Providers(providers::ProvidersArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

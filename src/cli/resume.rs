@@ -31,6 +31,8 @@ pub(crate) struct ResumeArgs {
     force: bool,
     #[command(flatten)]
     dir: DirArgs,
+    #[command(flatten)]
+    providers: super::providers::ProviderArgs,
 }
 
 pub(crate) fn main(args: ResumeArgs) -> i32 {
@@ -63,6 +65,20 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         }
     };
     loaded.workflow.input = reader.header().input.clone();
+    let config = match super::providers::load_config(args.providers.config.as_deref()) {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
+    let origin = reader.header().workflow.origin.clone();
+    let wiring = match super::providers::apply(
+        &mut loaded.workflow,
+        &origin,
+        &args.providers,
+        &config.config,
+    ) {
+        Ok(w) => w,
+        Err(c) => return c,
+    };
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive
@@ -103,6 +119,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         mode: Mode::pick(args.json),
         recording: Recording::Append(Box::new(reader)),
         resume: Some(restore),
+        wiring,
     };
     runtime.block_on(drive(Arc::new(loaded.workflow), setup))
 }

@@ -40,6 +40,8 @@ pub(crate) struct RunArgs {
     list: bool,
     #[command(flatten)]
     record: super::session::RecordArgs,
+    #[command(flatten)]
+    providers: super::providers::ProviderArgs,
 }
 
 pub(crate) enum Mode {
@@ -61,6 +63,10 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     };
+    let config = match super::providers::load_config(args.providers.config.as_deref()) {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
     let mut loaded = match super::load_or_report(arg) {
         Ok(l) => l,
         Err(c) => return c,
@@ -69,6 +75,11 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         loaded.workflow.input =
             serde_json::from_str(input).unwrap_or_else(|_| Value::String(input.clone()));
     }
+    let wiring =
+        match super::providers::apply(&mut loaded.workflow, arg, &args.providers, &config.config) {
+            Ok(p) => p,
+            Err(c) => return c,
+        };
     let interactive_gates = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive_gates
@@ -114,6 +125,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         mode,
         recording,
         resume: None,
+        wiring,
     };
     runtime.block_on(drive(workflow, setup))
 }
@@ -150,6 +162,8 @@ pub(crate) struct Setup {
     pub(crate) mode: Mode,
     pub(crate) recording: Recording,
     pub(crate) resume: Option<Arc<Restore>>,
+    /// Configured providers and tools to install.
+    pub(crate) wiring: super::providers::Wiring,
 }
 
 /// A new or continued session file, fed from `orch`'s events.
@@ -186,6 +200,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         mode,
         recording,
         resume,
+        wiring,
     } = setup;
     // The tokenizer's first use costs ~60 ms: pay it before the clock starts,
     // on this thread, which is the engine's: its regex scratch pool then
@@ -204,6 +219,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
             ..Default::default()
         },
     );
+    orch = wiring.install(orch);
     let recorder = match start_recorder(&mut orch, &wf, seed, &session, recording) {
         Ok(r) => r,
         Err(e) => {

@@ -39,6 +39,8 @@ pub(crate) struct TuiArgs {
     no_mouse: bool,
     #[command(flatten)]
     record: super::session::RecordArgs,
+    #[command(flatten)]
+    providers: super::providers::ProviderArgs,
 }
 
 pub(crate) fn main(args: TuiArgs) -> i32 {
@@ -49,7 +51,11 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     }
-    let loaded = match super::load_or_report(&args.workflow) {
+    let config = match super::providers::load_config(args.providers.config.as_deref()) {
+        Ok(c) => c,
+        Err(c) => return c,
+    };
+    let mut loaded = match super::load_or_report(&args.workflow) {
         Ok(l) => l,
         Err(c) => return c,
     };
@@ -70,6 +76,15 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         log = ?log_path,
         "cockpit starting"
     );
+    let wiring = match super::providers::apply(
+        &mut loaded.workflow,
+        &args.workflow,
+        &args.providers,
+        &config.config,
+    ) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,7 +109,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             start_paused: args.paused,
             ..Default::default()
         };
-        let mut orch = Orchestrator::new(workflow.clone(), opts);
+        let mut orch = wiring.install(Orchestrator::new(workflow.clone(), opts));
         let events = orch.subscribe();
         let recorder = match record_dir {
             Some(dir) => {

@@ -15,7 +15,7 @@ use crate::llm::{
     self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints, tokens,
 };
 use crate::metrics::Sample;
-use crate::resilience::{Admission, FallbackChain, cache, stable_hash, timeout};
+use crate::resilience::{Admission, FallbackChain, cache, stable_hash};
 use crate::workflow::model::{AgentIdx, NodeIdx, Target};
 
 /// Completion tokens reserved for a call whose agent sets no `max_tokens`
@@ -485,7 +485,6 @@ async fn call_agent(
 ) -> CallEnd {
     let a = &run.wf.agents[agent];
     let res = &run.res;
-    let provider = &run.providers[agent];
     let mut messages = Vec::with_capacity(3);
     if let Some(sys) = &a.system {
         messages.push(Message::system(sys.clone()));
@@ -518,6 +517,7 @@ async fn call_agent(
             Ok(Completion {
                 text,
                 usage: Default::default(),
+                tool_calls: Vec::new(),
             }),
             None,
         );
@@ -596,32 +596,29 @@ async fn call_agent(
         tokio::time::sleep(wait).await;
     }
 
-    run.emit(EventKind::LlmRequest {
-        task: task.clone(),
-        agent: a.id.clone(),
-        provider: run.provider_names[agent].clone(),
-        model: a.model.clone(),
-        attempt,
-        prompt_tokens,
-    });
-    let started = Instant::now();
     let clock = tokio::time::Instant::now();
-    let result = timeout::within(limit, llm::complete(provider.as_ref(), req)).await;
+    // Each turn reports its own request/response events and usage; only a
+    // call cut by the time limit reports nothing, so that is said here.
+    let call = provider_call(run, &task, attempt, agent, req);
+    let (result, reported) = match limit {
+        None => (call.await, true),
+        Some(d) => match tokio::time::timeout(d, call).await {
+            Ok(r) => (r, true),
+            Err(_) => (
+                Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!("no reply within {} ms", d.as_millis()),
+                )),
+                false,
+            ),
+        },
+    };
     let elapsed = clock.elapsed();
     match &result {
         Ok(c) => {
-            run.add_usage(&c.usage);
             let cost = res.prices[agent].cost(c.usage.prompt_tokens, c.usage.completion_tokens);
             res.metrics
                 .record(agent, Sample::CallOk(elapsed, c.usage, cost));
-            run.emit(EventKind::LlmResponse {
-                task: task.clone(),
-                agent: a.id.clone(),
-                provider: run.provider_names[agent].clone(),
-                model: a.model.clone(),
-                usage: c.usage,
-                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-            });
             if let (Some(b), Some(adm)) = (res.breaker(agent), admission)
                 && let Some(t) = b.on_success(adm)
             {
@@ -630,12 +627,14 @@ async fn call_agent(
         }
         Err(e) => {
             res.metrics.record(agent, Sample::CallFailed(elapsed));
-            run.emit(EventKind::LlmError {
-                task,
-                agent: a.id.clone(),
-                kind: e.kind,
-                error: e.message.clone(),
-            });
+            if !reported {
+                run.emit(EventKind::LlmError {
+                    task: task.clone(),
+                    agent: a.id.clone(),
+                    kind: e.kind,
+                    error: e.message.clone(),
+                });
+            }
             // Only failures that say something about the callee's health
             // count against its breaker.
             let health = matches!(
@@ -656,7 +655,11 @@ async fn call_agent(
         }
     }
     if let (Some(l), Some(r)) = (&res.ledger, reservation) {
-        let usage = result.as_ref().map(|c| c.usage).unwrap_or_default();
+        // A broken stream's partial usage was spent too.
+        let usage = match &result {
+            Ok(c) => c.usage,
+            Err(e) => e.usage.unwrap_or_default(),
+        };
         let spent = crate::budget::spend(&l.prices, &a.model, &usage);
         for note in l.settle(r, spent) {
             run.emit(match note {
@@ -672,6 +675,130 @@ async fn call_agent(
         }
     }
     CallEnd::Done(result, cache_key)
+}
+
+/// The provider call behind one attempt: one turn, or the tool loop when
+/// the agent has tools.
+async fn provider_call(
+    run: &Arc<Run>,
+    task: &Id,
+    attempt: u32,
+    agent: AgentIdx,
+    req: ProviderRequest,
+) -> Result<Completion, ProviderError> {
+    match (&run.tools, run.wf.agents[agent].tools.is_empty()) {
+        (Some(tools), false) => {
+            call_with_tools(run, task.clone(), attempt, agent, req, tools).await
+        }
+        _ => call_turn(run, task.clone(), attempt, agent, req).await,
+    }
+}
+
+/// The tool loop (shared by every provider): call, run the tools the model
+/// asked for, append their results, call again, until a reply without tool
+/// calls or the turn limit. Usage is the sum of all turns.
+async fn call_with_tools(
+    run: &Arc<Run>,
+    task: Id,
+    attempt: u32,
+    agent: AgentIdx,
+    mut req: ProviderRequest,
+    tools: &crate::tools::ToolBox,
+) -> Result<Completion, ProviderError> {
+    let a = &run.wf.agents[agent];
+    req.hints.tools = tools.specs(&a.tools);
+    let mut usage = crate::event::Usage::default();
+    for _ in 0..tools.max_turns {
+        let c = call_turn(run, task.clone(), attempt, agent, req.clone()).await?;
+        usage.add(&c.usage);
+        if c.tool_calls.is_empty() {
+            return Ok(Completion { usage, ..c });
+        }
+        req.messages
+            .push(Message::assistant_tool_calls(c.text, c.tool_calls.clone()));
+        for call in c.tool_calls {
+            run.emit(EventKind::ToolCall {
+                task: task.clone(),
+                agent: a.id.clone(),
+                call_id: call.id.clone(),
+                tool: call.name.clone(),
+                arguments: call.arguments.clone(),
+            });
+            let result = tools.call(&call, &a.tools).await;
+            let (ok, output) = match result {
+                Ok(o) => (true, o),
+                Err(e) => (false, format!("error: {e}")),
+            };
+            run.emit(EventKind::ToolResult {
+                task: task.clone(),
+                agent: a.id.clone(),
+                call_id: call.id.clone(),
+                tool: call.name.clone(),
+                ok,
+                output: output.chars().take(2000).collect(),
+            });
+            req.messages.push(Message::tool_result(call.id, output));
+        }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Workflow,
+        format!(
+            "agent `{}` was still calling tools after {} turns",
+            a.id, tools.max_turns
+        ),
+    ))
+}
+
+/// One provider call, with its request/response/error events.
+async fn call_turn(
+    run: &Arc<Run>,
+    task: Id,
+    attempt: u32,
+    agent: AgentIdx,
+    req: ProviderRequest,
+) -> Result<Completion, ProviderError> {
+    let a = &run.wf.agents[agent];
+    let provider = &run.providers[agent];
+    let prompt_tokens = tokens::TokenCounter::global().count_messages(&req.messages);
+    run.emit(EventKind::LlmRequest {
+        task: task.clone(),
+        agent: a.id.clone(),
+        provider: run.provider_names[agent].clone(),
+        model: a.model.clone(),
+        attempt,
+        prompt_tokens,
+    });
+    let started = Instant::now();
+    let result = if provider.streams_live() {
+        complete_live(run, &task, &a.id, provider.as_ref(), req).await
+    } else {
+        llm::complete(provider.as_ref(), req).await
+    };
+    match &result {
+        Ok(c) => {
+            run.add_usage(&c.usage);
+            run.emit(EventKind::LlmResponse {
+                task: task.clone(),
+                agent: a.id.clone(),
+                provider: run.provider_names[agent].clone(),
+                model: a.model.clone(),
+                usage: c.usage,
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            });
+        }
+        Err(e) => {
+            if let Some(u) = &e.usage {
+                run.add_usage(u);
+            }
+            run.emit(EventKind::LlmError {
+                task,
+                agent: a.id.clone(),
+                kind: e.kind,
+                error: e.message.clone(),
+            })
+        }
+    }
+    result
 }
 
 /// The cheaper agent to switch to now, if the node's (else the agent's)
@@ -819,6 +946,44 @@ async fn backoff(
             },
         }
     }
+}
+
+/// Like `llm::complete`, also forwarding each delta as an `llm_delta` event.
+async fn complete_live(
+    run: &Arc<Run>,
+    task: &Id,
+    agent: &Id,
+    provider: &dyn llm::Provider,
+    req: ProviderRequest,
+) -> Result<Completion, ProviderError> {
+    use futures::StreamExt;
+    let mut stream = provider.stream(req);
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk? {
+            llm::ProviderChunk::Delta(d) => {
+                text.push_str(&d);
+                run.emit(EventKind::LlmDelta {
+                    task: task.clone(),
+                    agent: agent.clone(),
+                    text: d,
+                });
+            }
+            llm::ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            llm::ProviderChunk::Done { usage } => {
+                return Ok(Completion {
+                    text,
+                    usage,
+                    tool_calls,
+                });
+            }
+        }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Server,
+        "the reply ended before it was complete",
+    ))
 }
 
 /// `{"handoff": {"capability": "x", "reason": "..."}}` or `{"handoff": "x"}`.

@@ -99,6 +99,7 @@ pub struct Orchestrator {
     sim: Arc<SimProvider>,
     subscribers: Vec<UnboundedSender<Event>>,
     custom: HashMap<String, ProviderFactory>,
+    tools: Option<Arc<crate::tools::ToolBox>>,
 }
 
 type ProviderFactory = Box<dyn FnOnce(Arc<dyn MessageBus>) -> Arc<dyn Provider> + Send>;
@@ -123,6 +124,7 @@ impl Orchestrator {
             sim,
             subscribers: Vec::new(),
             custom: HashMap::new(),
+            tools: None,
         }
     }
 
@@ -140,6 +142,13 @@ impl Orchestrator {
     pub async fn execute(mut self, input: Value) -> Result<RunOutcome, StartError> {
         Arc::make_mut(&mut self.wf).input = input;
         Ok(self.start()?.wait().await)
+    }
+
+    /// Uses this tool registry for agents that list tools (default: the
+    /// built-ins with `read_file` and `http_get` off).
+    pub fn with_tools(mut self, tools: Arc<crate::tools::ToolBox>) -> Self {
+        self.tools = Some(tools);
+        self
     }
 
     /// Registers (or replaces) a provider by name.
@@ -251,6 +260,9 @@ impl Orchestrator {
         run.restore = self.opts.resume.clone();
         if let Some(r) = &run.restore {
             run.add_usage(&r.usage);
+        }
+        if self.wf.agents.iter().any(|a| !a.tools.is_empty()) {
+            run.tools = Some(self.tools.clone().unwrap_or_default());
         }
         let (cmd_tx, cmd_rx) = unbounded_channel();
         let interrupt = CancellationToken::new();

@@ -184,6 +184,8 @@ pub(crate) struct Run {
     pub(crate) restore: Option<Arc<Restore>>,
     /// Breakers, caches, budgets, quotas and metrics (issue #3).
     pub(crate) res: super::resilient::Resilience,
+    /// Tools, when some agent lists any (issue #7).
+    pub(crate) tools: Option<Arc<crate::tools::ToolBox>>,
 }
 
 /// Variables every template and expression may read.
@@ -238,6 +240,7 @@ impl Run {
             orchestrator_id: Id::from("orchestrator"),
             code_agents: Vec::new(),
             restore: None,
+            tools: None,
             wf,
         }
     }

@@ -1,6 +1,7 @@
 //! Providers: the `Provider` trait, the offline `sim` provider and token
 //! counting.
 
+pub mod openai;
 pub mod sim;
 pub mod tokens;
 
@@ -22,6 +23,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// A tool's result, answering one of the model's tool calls.
+    Tool,
 }
 
 /// One chat message.
@@ -31,22 +34,66 @@ pub struct Message {
     pub role: Role,
     /// Text.
     pub content: String,
+    /// Assistant turns: the tools the model asked to call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Tool turns: the call this result answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// A model's request to run a tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Id the result must quote.
+    pub id: String,
+    /// Tool name.
+    pub name: String,
+    /// Arguments: JSON text as the model wrote it (may be invalid).
+    pub arguments: String,
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// Name.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// JSON schema of its arguments.
+    pub parameters: serde_json::Value,
 }
 
 impl Message {
+    fn plain(role: Role, content: String) -> Self {
+        Message {
+            role,
+            content,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+    /// An assistant turn that asked for tool calls.
+    pub fn assistant_tool_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Message {
+            tool_calls: calls,
+            ..Message::plain(Role::Assistant, content.into())
+        }
+    }
+    /// A tool's result for call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            tool_call_id: Some(id.into()),
+            ..Message::plain(Role::Tool, content.into())
+        }
+    }
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Message {
-            role: Role::System,
-            content: content.into(),
-        }
+        Message::plain(Role::System, content.into())
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Message {
-            role: Role::User,
-            content: content.into(),
-        }
+        Message::plain(Role::User, content.into())
     }
 }
 
@@ -74,6 +121,8 @@ pub struct RequestHints {
     pub capabilities: Vec<String>,
     /// Labels to choose from (for classifiers).
     pub labels: Vec<String>,
+    /// Tools the model may call (empty: none).
+    pub tools: Vec<ToolSpec>,
 }
 
 /// One call to a model.
@@ -121,6 +170,9 @@ impl ProviderRequest {
 pub enum ProviderChunk {
     /// More text.
     Delta(String),
+    /// The model asks for these tool calls (complete, arguments assembled);
+    /// sent once, just before `Done`.
+    ToolCalls(Vec<ToolCall>),
     /// End of the reply, with its usage.
     Done {
         /// Usage of the call.
@@ -138,6 +190,10 @@ pub struct ProviderError {
     pub message: String,
     /// Server's Retry-After, if any.
     pub retry_after: Option<Duration>,
+    /// Tokens the failed call still cost (a stream cut mid-way: the prompt
+    /// was processed and part of the reply written), when known or
+    /// estimable. The engine adds it to the run's usage.
+    pub usage: Option<Usage>,
 }
 
 impl ProviderError {
@@ -147,6 +203,7 @@ impl ProviderError {
             kind,
             message: message.into(),
             retry_after: None,
+            usage: None,
         }
     }
 }
@@ -155,6 +212,13 @@ impl ProviderError {
 pub trait Provider: Send + Sync + 'static {
     /// Name, for events.
     fn name(&self) -> &str;
+    /// True when deltas arrive as a real model writes them, so the engine
+    /// forwards each as an `llm_delta` event (the cockpit's "typing"). The
+    /// sim provider says false: its deltas are a replay, and an event per
+    /// delta would cost the engine's hot path for nothing.
+    fn streams_live(&self) -> bool {
+        false
+    }
     /// Starts a call. The stream yields deltas then exactly one `Done`, or an
     /// error. Dropping the stream cancels the call.
     fn stream(
@@ -170,6 +234,8 @@ pub struct Completion {
     pub text: String,
     /// Usage.
     pub usage: Usage,
+    /// Tool calls the model asked for (empty for a final answer).
+    pub tool_calls: Vec<ToolCall>,
 }
 
 /// Runs a call to the end and gathers the reply.
@@ -179,10 +245,18 @@ pub async fn complete(
 ) -> Result<Completion, ProviderError> {
     let mut stream = provider.stream(req);
     let mut text = String::new();
+    let mut tool_calls = Vec::new();
     while let Some(chunk) = stream.next().await {
         match chunk? {
             ProviderChunk::Delta(d) => text.push_str(&d),
-            ProviderChunk::Done { usage } => return Ok(Completion { text, usage }),
+            ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            ProviderChunk::Done { usage } => {
+                return Ok(Completion {
+                    text,
+                    usage,
+                    tool_calls,
+                });
+            }
         }
     }
     Err(ProviderError::new(

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::tokens::TokenCounter;
-use super::{Expect, Provider, ProviderChunk, ProviderError, ProviderRequest};
+use super::{Expect, Provider, ProviderChunk, ProviderError, ProviderRequest, Role, ToolCall};
 use crate::event::{ErrorKind, Usage};
 use crate::workflow::spec::{SimLatency, SimScript};
 
@@ -190,10 +190,54 @@ impl Provider for SimProvider {
     ) -> BoxStream<'static, Result<ProviderChunk, ProviderError>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let sim = self.agent(&req.agent);
-        let (latency, outcome) = run_call(self.seed, sim, &req);
         let guard = InFlight::new(&self.in_flight);
+        if !sim.script.tool_calls.is_empty() && !req.messages.iter().any(|m| m.role == Role::Tool) {
+            return scripted_tool_calls(&sim.script, &req, guard);
+        }
+        let (latency, outcome) = run_call(self.seed, sim, &req);
         into_stream(latency, outcome, guard)
     }
+}
+
+/// The first turn of an agent with scripted tool calls: the calls, at once.
+/// The next turn (the conversation then holds the results) replies as usual.
+fn scripted_tool_calls(
+    script: &SimScript,
+    req: &ProviderRequest,
+    guard: InFlight,
+) -> BoxStream<'static, Result<ProviderChunk, ProviderError>> {
+    let counter = TokenCounter::global();
+    let calls: Vec<ToolCall> = script
+        .tool_calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ToolCall {
+            id: format!("call_{i}"),
+            name: c.tool.clone(),
+            arguments: if c.arguments.is_null() {
+                "{}".to_string()
+            } else {
+                c.arguments.to_string()
+            },
+        })
+        .collect();
+    let usage = Usage {
+        prompt_tokens: counter.count_messages(&req.messages),
+        completion_tokens: calls
+            .iter()
+            .map(|c| counter.count(&c.name) + counter.count(&c.arguments))
+            .sum(),
+        estimated: false,
+    };
+    stream::iter([
+        Ok(ProviderChunk::ToolCalls(calls)),
+        Ok(ProviderChunk::Done { usage }),
+    ])
+    .map(move |chunk| {
+        let _alive = &guard;
+        chunk
+    })
+    .boxed()
 }
 
 /// What a call ends with.
@@ -1083,6 +1127,7 @@ mod tests {
                     deltas.push(d);
                 }
                 ProviderChunk::Done { usage } => done = Some(usage),
+                ProviderChunk::ToolCalls(c) => panic!("unscripted tool calls {c:?}"),
             }
         }
         assert_eq!(start.elapsed(), Duration::from_millis(50));

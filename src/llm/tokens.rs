@@ -155,11 +155,11 @@ impl TokenCounter {
     }
 }
 
-/// "system", "user" and "assistant" are one token each in `cl100k_base`
-/// (checked by a test), so no encoding is needed for them.
+/// "system", "user", "assistant" and "tool" are one token each in
+/// `cl100k_base` (checked by a test), so no encoding is needed for them.
 fn role_tokens(role: Role) -> u64 {
     match role {
-        Role::System | Role::User | Role::Assistant => 1,
+        Role::System | Role::User | Role::Assistant | Role::Tool => 1,
     }
 }
 
@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn roles_are_one_token() {
         let c = TokenCounter::new();
-        for role in ["system", "user", "assistant"] {
+        for role in ["system", "user", "assistant", "tool"] {
             assert_eq!(c.count(role), 1, "{role}");
         }
     }
@@ -272,10 +272,7 @@ mod tests {
         let msgs = vec![
             Message::system("You are a careful technical writer."),
             Message::user("Write a haiku about Rust lifetimes."),
-            Message {
-                role: Role::Assistant,
-                content: "Borrowed for a while".into(),
-            },
+            Message::assistant_tool_calls("Borrowed for a while", Vec::new()),
         ];
         let expected: u64 = msgs
             .iter()
@@ -292,6 +289,7 @@ mod tests {
                     Role::System => "system",
                     Role::User => "user",
                     Role::Assistant => "assistant",
+                    Role::Tool => "tool",
                 }
                 .to_string(),
                 content: Some(m.content.clone()),

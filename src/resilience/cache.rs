@@ -36,6 +36,7 @@ pub fn key(agent: &str, model: &str, messages: &[Message]) -> String {
             crate::llm::Role::System => "s",
             crate::llm::Role::User => "u",
             crate::llm::Role::Assistant => "a",
+            crate::llm::Role::Tool => "t",
         });
         for (i, w) in m.content.split_whitespace().enumerate() {
             if i > 0 {

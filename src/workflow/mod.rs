@@ -10,6 +10,7 @@ pub mod load;
 pub mod model;
 pub mod policy;
 pub mod policy_spec;
+pub mod provider_names;
 pub mod span;
 pub mod spec;
 pub mod template;

@@ -101,6 +101,8 @@ pub struct Agent {
     pub kind: AgentKind,
     /// Retry, timeouts, breaker, cache, fallbacks, budget (issue #3).
     pub policy: AgentPolicy,
+    /// Tools the agent may call (issue #7).
+    pub tools: Vec<Id>,
 }
 
 /// What backs an agent.

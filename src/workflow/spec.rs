@@ -130,6 +130,10 @@ pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u32>,
     // ── tools (issue #7) go here ──
+    /// Tools the agent may call (`context_get`, `context_put`, `read_file`,
+    /// `http_get`, `shell`); the model decides when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Spanned<String>>,
     // ── agent kinds: command agents (issue #8) go here ──
     /// `llm` (the default: a provider and a model), `command` (an external
     /// program, see `[agents.command]`) or `custom` (an agent written in
@@ -240,6 +244,21 @@ pub struct SimScript {
     /// Extra latency of a spike, ms (default 2000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spike_ms: Option<f64>,
+    /// Tool calls the first turn of every call asks for (the reply comes
+    /// on the turn after the results), so tool flows run offline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<SimToolCall>,
+}
+
+/// A tool call the sim provider makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimToolCall {
+    /// Tool name.
+    pub tool: String,
+    /// Arguments (a JSON object).
+    #[serde(default)]
+    pub arguments: Value,
 }
 
 fn is_zero(x: &f64) -> bool {

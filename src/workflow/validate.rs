@@ -20,6 +20,7 @@ use super::model::{
     Agent, AgentKind, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target,
     Transition, Workflow,
 };
+use super::provider_names;
 use super::span::Spanned;
 use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
 use super::template::Template;
@@ -27,7 +28,7 @@ use super::template::Template;
 mod policy;
 
 /// Known providers and the model each uses when an agent names none.
-pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1")];
+pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1"), ("openai", "gpt-4o-mini")];
 
 /// Variables expressions and templates may read.
 pub const VARIABLES: &[&str] = &[
@@ -346,35 +347,56 @@ impl<'a> Ctx<'a> {
             }
             let kind = self.agent_kind(o, a);
             let provider = match &kind {
-                AgentKind::Llm => a.provider.as_ref().map_or("sim", |p| p.value.as_str()),
-                AgentKind::Command(_) => "command",
-                AgentKind::Custom => "custom",
+                AgentKind::Llm => a
+                    .provider
+                    .as_ref()
+                    .map_or_else(provider_names::default_provider, |p| p.value.clone()),
+                AgentKind::Command(_) => "command".to_string(),
+                AgentKind::Custom => "custom".to_string(),
             };
-            let default_model = match PROVIDERS.iter().find(|(p, _)| *p == provider) {
-                _ if kind != AgentKind::Llm => "",
-                Some((_, m)) => *m,
+            let default_model = match provider_names::default_model(&provider) {
+                // Code agents have no provider or model of their own.
+                _ if kind != AgentKind::Llm => String::new(),
+                Some(m) => m,
                 None => {
                     let p = a
                         .provider
                         .as_ref()
                         .map(|p| self.str_span(o, "provider", p))
                         .unwrap_or_default();
-                    let names: Vec<&str> = PROVIDERS.iter().map(|(p, _)| *p).collect();
-                    let hint = match did_you_mean(provider, names.iter().copied()) {
+                    let names = provider_names::names();
+                    let hint = match did_you_mean(&provider, names.iter().map(String::as_str)) {
                         Some(s) => {
                             format!("did you mean `{s}`? known providers: {}", names.join(", "))
                         }
-                        None => format!("known providers: {}", names.join(", ")),
+                        None => format!(
+                            "known providers: {} (others can be configured in config.toml)",
+                            names.join(", ")
+                        ),
                     };
                     self.error(p, format!("unknown provider `{provider}`"), hint);
-                    ""
+                    String::new()
                 }
             };
+            for t in &a.tools {
+                if !crate::tools::BUILTIN_TOOLS.contains(&t.value.as_str()) {
+                    let names = crate::tools::BUILTIN_TOOLS;
+                    let hint = match did_you_mean(&t.value, names.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`? tools: {}", names.join(", ")),
+                        None => format!("tools: {}", names.join(", ")),
+                    };
+                    self.error(
+                        self.str_span(o, "tools", t),
+                        format!("unknown tool `{}`", t.value),
+                        hint,
+                    );
+                }
+            }
             out.push(Agent {
                 id: Arc::from(a.id.value.as_str()),
                 role: a.role.as_deref().unwrap_or("executor").into(),
-                provider: provider.to_string(),
-                model: a.model.as_deref().unwrap_or(default_model).into(),
+                model: a.model.as_deref().unwrap_or(&default_model).into(),
+                provider,
                 system: a.system.clone(),
                 capabilities: a.capabilities.clone(),
                 max_tokens: a.max_tokens,
@@ -383,6 +405,11 @@ impl<'a> Ctx<'a> {
                 sim: a.sim.clone().unwrap_or_default(),
                 kind,
                 policy: Default::default(),
+                tools: a
+                    .tools
+                    .iter()
+                    .map(|t| Arc::from(t.value.as_str()))
+                    .collect(),
             });
         }
         out

@@ -786,6 +786,18 @@ impl ViewModel {
             EventKind::BudgetUpdated { .. }
             | EventKind::Metrics { .. }
             | EventKind::ConflictResolved { .. } => {}
+            // Streamed text is for a "typing" indicator; the task's output
+            // arrives whole with `task_completed`.
+            EventKind::LlmDelta { .. } => {}
+            EventKind::ToolCall {
+                task, agent, tool, ..
+            } => {
+                self.history(task, ts, format!("{agent} calls tool {tool}"));
+            }
+            EventKind::ToolResult { task, tool, ok, .. } => {
+                let how = if *ok { "returned" } else { "failed" };
+                self.history(task, ts, format!("tool {tool} {how}"));
+            }
             EventKind::PlanCreated { task, subtasks } => {
                 self.history(task, ts, format!("plan with {} subtasks", subtasks.len()));
             }

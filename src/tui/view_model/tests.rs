@@ -305,6 +305,7 @@ fn workflow_info_reads_the_compiled_model() {
         sim: Default::default(),
         kind: crate::workflow::model::AgentKind::Llm,
         policy: Default::default(),
+        tools: Vec::new(),
     };
     let mk = |id: &str, kind: NodeKind| Node {
         id: id.into(),
