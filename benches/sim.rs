@@ -32,6 +32,7 @@ fn request(task: Arc<str>, expect: Expect) -> ProviderRequest {
             expect,
             capabilities: vec!["research".into(), "code".into()],
             labels: Vec::new(),
+            stance: None,
         },
     }
 }

@@ -12,6 +12,7 @@ mod orchestrator;
 mod patterns;
 mod run;
 mod scheduler;
+mod step;
 
 pub use orchestrator::{
     Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, reroute_candidates,

@@ -177,6 +177,8 @@ pub(crate) struct Run {
     /// Provider name per agent.
     pub(crate) provider_names: Vec<Id>,
     pub(crate) orchestrator_id: Id,
+    /// Step mode of debates and votes (issue #4).
+    pub(crate) step: super::step::StepControl,
 }
 
 /// Variables every template and expression may read.
@@ -229,6 +231,7 @@ impl Run {
                 .map(|a| Id::from(format!("agent.{}", a.id).as_str()))
                 .collect(),
             orchestrator_id: Id::from("orchestrator"),
+            step: super::step::StepControl::new(false),
             wf,
         }
     }

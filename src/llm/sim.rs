@@ -31,6 +31,10 @@ use super::{Expect, Provider, ProviderChunk, ProviderError, ProviderRequest};
 use crate::event::{ErrorKind, Usage};
 use crate::workflow::spec::{SimLatency, SimScript};
 
+// Debaters, voters and judges (issue #4).
+#[path = "sim_debate.rs"]
+mod debate;
+
 /// Most `Delta`s a reply with latency is streamed in.
 const MAX_PIECES: usize = 4;
 /// Default number of subtasks in an invented plan.
@@ -290,6 +294,9 @@ fn reply(
                 (None, n) => req.hints.labels[rng.random_range(0..n)].clone(),
             };
             (label, None)
+        }
+        Expect::Turn | Expect::Ballot | Expect::Decision => {
+            (debate::reply(script, req, rng), None)
         }
     }
 }
