@@ -30,6 +30,8 @@ const BUILTINS: &[&str] = &[
     "state_machine",
     "event_driven",
     "research_report",
+    "debate",
+    "consensus",
 ];
 
 #[test]

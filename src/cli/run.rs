@@ -37,6 +37,10 @@ pub(crate) struct RunArgs {
     /// List the built-in workflows.
     #[arg(long)]
     list: bool,
+    /// Step through debates and votes: each turn or ballot waits for Enter
+    /// (`r` finishes the round, `c` leaves step mode). Needs a terminal.
+    #[arg(long)]
+    step: bool,
 }
 
 enum Mode {
@@ -73,12 +77,19 @@ pub(crate) fn main(args: RunArgs) -> i32 {
             .workflow
             .nodes
             .iter()
-            .find(|n| matches!(n.kind, NodeKind::Gate { .. }))
+            .find(|n| opens_gate(&n.kind))
     {
         eprintln!(
             "error: {arg} has a human gate (node `{}`) and there is no terminal to ask on.\n  \
              = hint: pass --auto-approve to approve every gate, or use the cockpit: agentctl tui {arg}",
             gate.id
+        );
+        return exit::BAD_INPUT;
+    }
+    if args.step && !interactive_gates {
+        eprintln!(
+            "error: --step reads Enter from a terminal, and there is none.\n  \
+             = hint: run it in a terminal, or step in the cockpit: agentctl tui {arg} (keys n and s)"
         );
         return exit::BAD_INPUT;
     }
@@ -102,10 +113,22 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         }
     };
     let workflow = Arc::new(loaded.workflow);
-    runtime.block_on(drive(workflow, args.seed, args.auto_approve, mode))
+    runtime.block_on(drive(workflow, args.seed, args.auto_approve, args.step, mode))
 }
 
-async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> i32 {
+/// Whether a node can open a human gate: a gate, or a debate/vote whose tie
+/// or no-quorum fallback escalates to one.
+fn opens_gate(kind: &NodeKind) -> bool {
+    use agentctl::workflow::model::Fallback;
+    match kind {
+        NodeKind::Gate { .. } => true,
+        NodeKind::Debate(d) => d.judge.is_none() && d.rules.on_tie == Fallback::Gate,
+        NodeKind::Vote(v) => v.rules.on_tie == Fallback::Gate || v.rules.on_no_quorum == Fallback::Gate,
+        _ => false,
+    }
+}
+
+async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, step: bool, mode: Mode) -> i32 {
     // The tokenizer's first use costs ~60 ms: pay it before the clock starts,
     // on this thread, which is the engine's: its regex scratch pool then
     // serves the engine from the owner's fast path. Nothing else runs yet.
@@ -114,15 +137,13 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
         wf.clone(),
         RunOptions {
             seed,
+            step,
             ..Default::default()
         },
     );
     // `--json` shows no progress; it only needs the stream to answer gates.
-    let has_gates = wf
-        .nodes
-        .iter()
-        .any(|n| matches!(n.kind, NodeKind::Gate { .. }));
-    let mut events = if matches!(mode, Mode::Json) && !has_gates {
+    let has_gates = wf.nodes.iter().any(|n| opens_gate(&n.kind));
+    let mut events = if matches!(mode, Mode::Json) && !has_gates && !step {
         None
     } else {
         Some(orch.subscribe())
@@ -143,6 +164,7 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
     });
 
     let mut view = Progress::new(&mode, &wf);
+    let stepper = StepPrompter::new(commands.clone());
     let mut gates = GatePrompter::new(commands, auto_approve);
     while let Some(ev) = match events.as_mut() {
         Some(rx) => rx.recv().await,
@@ -157,6 +179,15 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, mode: Mode) -> 
         } = &ev.kind
         {
             view.suspend(|| gates.opened(gate.clone(), artifact, *revision));
+        }
+        if let EventKind::AwaitingStep {
+            node,
+            round,
+            next,
+            what,
+        } = &ev.kind
+        {
+            stepper.ask(node.clone(), *round, next.clone(), what);
         }
         if matches!(ev.kind, EventKind::GateDecided { .. }) {
             view.suspend(|| gates.decided());
@@ -340,6 +371,76 @@ impl Progress {
                     .unwrap_or_default()
             )),
             EventKind::Notice { level, message } => Some(format!("{level:<7} {message}")),
+            EventKind::DebateTurn {
+                node,
+                round,
+                turn,
+                speaker,
+                position,
+                confidence,
+                critiques,
+                ..
+            } => Some(format!(
+                "debate  {node} r{round} #{turn} {speaker}: {position} ({confidence:.2}){}",
+                if critiques.is_empty() {
+                    String::new()
+                } else {
+                    let on: Vec<String> = critiques.iter().map(|c| format!("#{}", c.turn)).collect();
+                    format!(", critiques {}", on.join(" "))
+                }
+            )),
+            EventKind::DebateTurnFailed {
+                node,
+                turn,
+                speaker,
+                error,
+                ..
+            } => Some(format!("debate  {node} #{turn} {speaker} FAILED: {error}")),
+            EventKind::DebateEnded {
+                node,
+                rounds,
+                reason,
+                decision,
+                decided_by,
+                ..
+            } => Some(format!(
+                "debate  {node}: `{decision}` by {decided_by} after {rounds} round(s) ({reason})"
+            )),
+            EventKind::VoteCast {
+                node,
+                round,
+                voter,
+                choice,
+                confidence,
+                phase,
+                ..
+            } => Some(format!(
+                "vote    {node} r{round} {voter}: {choice} ({confidence:.2}, {phase})"
+            )),
+            EventKind::ConsensusReached {
+                node,
+                choice,
+                decided_by,
+                tally,
+                ..
+            } => Some(format!(
+                "consensus {node}: `{choice}` ({decided_by}) — {}",
+                tally.summary
+            )),
+            EventKind::ConsensusFailed {
+                node,
+                round,
+                reason,
+                next,
+                ..
+            } => Some(format!("no consensus {node} r{round}: {reason}; next: {next}")),
+            EventKind::AgentFlagged {
+                node,
+                agent,
+                reason,
+                detail,
+                ..
+            } => Some(format!("flagged {node}: {agent} ({reason}: {detail})")),
             _ => None,
         };
         if let Some((_, tasks, activity)) = &self.bars {
@@ -465,6 +566,51 @@ impl GatePrompter {
                 approve,
                 comment,
             });
+        });
+    }
+}
+
+/// Asks on the terminal before each debate turn or ballot (`run --step`):
+/// Enter steps one turn, `r` finishes the round, `c` leaves step mode.
+struct StepPrompter {
+    commands: UnboundedSender<Command>,
+    /// One prompt at a time: prompts read the same stdin.
+    reading: Arc<std::sync::Mutex<()>>,
+}
+
+impl StepPrompter {
+    fn new(commands: UnboundedSender<Command>) -> Self {
+        StepPrompter {
+            commands,
+            reading: Arc::new(std::sync::Mutex::new(())),
+        }
+    }
+
+    fn ask(&self, node: Id, round: u32, next: Option<Id>, what: &str) {
+        let commands = self.commands.clone();
+        let reading = self.reading.clone();
+        let who = next.map(|n| format!(" by {n}")).unwrap_or_default();
+        let what = what.to_string();
+        tokio::task::spawn_blocking(move || {
+            let _one = reading.lock().unwrap_or_else(|p| p.into_inner());
+            eprint!(
+                "── {node} round {round}: next {what}{who} — [Enter] step · r finish round · c continue: "
+            );
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let command = match line.trim() {
+                "c" | "C" => Command::SetStepMode { on: false },
+                "r" | "R" => Command::Step {
+                    node: Some(node),
+                    until: agentctl::event::StepUntil::Round,
+                },
+                _ => Command::Step {
+                    node: Some(node),
+                    until: agentctl::event::StepUntil::Turn,
+                },
+            };
+            let _ = commands.send(command);
         });
     }
 }

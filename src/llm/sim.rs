@@ -269,7 +269,15 @@ fn reply(
     if let Some(last) = sim.replies.len().checked_sub(1) {
         return (sim.replies[(req.visit as usize).min(last)].clone(), None);
     }
-    if let Some(template) = &script.template {
+    // A template writes free text; debate turns, ballots and decisions need
+    // structure, so for those only explicit `replies` override the invented one.
+    let structured = matches!(
+        req.hints.expect,
+        Expect::Turn | Expect::Ballot | Expect::Decision
+    );
+    if let Some(template) = &script.template
+        && !structured
+    {
         return (render_template(template, req), None);
     }
     match req.hints.expect {

@@ -14,7 +14,7 @@ pub struct Builtin {
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "demo",
-        description: "planner → parallel executors → reviewer → per-item checks → human gate",
+        description: "debate → vote → planner → parallel executors → reviewer → per-item checks → human gate",
         text: include_str!("../../assets/workflows/demo.toml"),
     },
     Builtin {
@@ -56,6 +56,16 @@ pub const BUILTINS: &[Builtin] = &[
         name: "research_report",
         description: "research → analysis → writing, the classic three-agent report",
         text: include_str!("../../assets/workflows/research_report.toml"),
+    },
+    Builtin {
+        name: "debate",
+        description: "4 debaters, 3 rounds of argument and critique, a judge decides",
+        text: include_str!("../../assets/workflows/debate.toml"),
+    },
+    Builtin {
+        name: "consensus",
+        description: "7 voters, one Byzantine, BFT agreement with f = 2",
+        text: include_str!("../../assets/workflows/consensus.toml"),
     },
 ];
 

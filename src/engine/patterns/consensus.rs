@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::engine::agent_task::{AgentJob, hints, strip_fences, work};
 use crate::engine::exec::NodeResult;
-use crate::engine::run::{Run, Scope, TaskControl, TaskError, Vars};
+use crate::engine::run::{Run, Scope, TaskControl, TaskError, Vars, with_feedback};
 use crate::event::{EventKind, Id, Tally, TallyCount, TaskState};
 use crate::llm::{Expect, StanceHint};
 use crate::workflow::model::{
@@ -583,14 +583,17 @@ pub(crate) fn question_text(
     vars: &Vars<'_>,
     input: &Value,
 ) -> String {
-    if t.root_names().is_empty() && run.render(t, vars).is_empty() {
-        return match input {
+    let mut q = run.render(t, vars);
+    if q.is_empty() && t.root_names().is_empty() {
+        q = match input {
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
             v => v.to_string(),
         };
     }
-    run.render(t, vars)
+    // A gate's denial comment reaches the debaters and voters too.
+    with_feedback(&mut q, t, vars.scope);
+    q
 }
 
 /// Candidate answers from a list value: strings as they are; objects by

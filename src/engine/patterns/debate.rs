@@ -512,7 +512,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         .iter()
         .map(|b| json!({"agent": &*b.voter, "position": b.choice, "confidence": b.confidence}))
         .collect();
-    Ok(json!({
+    let mut out = json!({
         "question": question,
         "decision": decision,
         "reasons": reasons,
@@ -523,8 +523,11 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         "candidates": candidates,
         "transcript": transcript,
         "failed_turns": failed_turns,
-        "tally": tally,
-    }))
+    });
+    if let Some(t) = tally {
+        out["tally"] = json!(t);
+    }
+    Ok(out)
 }
 
 fn stance_list(run: &Run, d: &Debate, latest: &[Option<(String, f64, u32)>]) -> Vec<Stance> {
