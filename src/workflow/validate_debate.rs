@@ -474,7 +474,13 @@ impl<'a> Ctx<'a> {
             _ => return default,
         };
         let at = self.str_span(Owner::Node(i), key, v);
-        if f == Fallback::Judge && n.judge.is_none() {
+        if f == Fallback::Judge && !rounds_allowed {
+            self.error(
+                at,
+                format!("a debate cannot use {key} = \"judge\""),
+                "give the debate a `judge` to decide it outright, or use fail or gate",
+            );
+        } else if f == Fallback::Judge && n.judge.is_none() {
             self.error(
                 at,
                 format!("{key} = \"judge\" needs a `judge`"),
