@@ -10,7 +10,12 @@ fn run_json(file: &str, seed: &str) -> Value {
         .args(["run", file, "--json", "--seed", seed])
         .output()
         .expect("run agentctl");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     // Only the session id and timings may differ between runs.
     for k in ["session", "wall_ms"] {
@@ -32,14 +37,29 @@ fn the_debate_example_is_deterministic_for_a_seed_and_pinned() {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| format!("{}:{}", t["speaker"].as_str().unwrap_or(""), t["position"].as_str().unwrap_or("")))
+        .map(|t| {
+            format!(
+                "{}:{}",
+                t["speaker"].as_str().unwrap_or(""),
+                t["position"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert_eq!(
         stances,
         [
-            "ana:clickhouse", "ben:postgres", "cleo:duckdb", "dev:postgres",
-            "ana:clickhouse", "ben:postgres", "cleo:clickhouse", "dev:postgres",
-            "ana:clickhouse", "ben:clickhouse", "cleo:clickhouse", "dev:postgres",
+            "ana:clickhouse",
+            "ben:postgres",
+            "cleo:duckdb",
+            "dev:postgres",
+            "ana:clickhouse",
+            "ben:postgres",
+            "cleo:clickhouse",
+            "dev:postgres",
+            "ana:clickhouse",
+            "ben:clickhouse",
+            "cleo:clickhouse",
+            "dev:postgres",
         ]
     );
     assert_eq!(a["tasks_completed"], 13);

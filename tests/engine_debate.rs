@@ -13,7 +13,8 @@ use serde_json::Value;
 
 /// Agents with sim scripts (`id = "{ ... }"` pairs), then nodes.
 fn workflow(agents: &[(&str, &str)], nodes: &str) -> String {
-    let mut s = String::from("[workflow]\nname = \"t\"\ninput = \"Pick a language for the rewrite\"\n");
+    let mut s =
+        String::from("[workflow]\nname = \"t\"\ninput = \"Pick a language for the rewrite\"\n");
     for (id, sim) in agents {
         s.push_str(&format!("[[agents]]\nid = \"{id}\"\nsim = {{ {sim} }}\n"));
     }
@@ -74,7 +75,11 @@ fn debate(extra: &str) -> String {
 
 #[tokio::test(start_paused = true)]
 async fn round_robin_follows_the_list_every_round() {
-    let (out, ev) = run(wf(&workflow(&FOUR, &debate("rounds = 3\nconverge_at = 1.0")))).await;
+    let (out, ev) = run(wf(&workflow(
+        &FOUR,
+        &debate("rounds = 3\nconverge_at = 1.0"),
+    )))
+    .await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     // Stable, split positions: round 2 changes nothing and stops the debate.
     assert_eq!(speakers(&ev, 1), ["ann", "bob", "cy", "dee"]);
@@ -96,11 +101,21 @@ async fn round_robin_follows_the_list_every_round() {
 
 #[tokio::test(start_paused = true)]
 async fn random_order_is_a_seeded_shuffle() {
-    let text = workflow(&FOUR, &debate("rounds = 2\nturn_order = \"random\"\nconverge_at = 1.0"));
+    let text = workflow(
+        &FOUR,
+        &debate("rounds = 2\nturn_order = \"random\"\nconverge_at = 1.0"),
+    );
     let orders = |seed| {
         let text = text.clone();
         async move {
-            let (_, ev) = run_with(wf(&text), RunOptions { seed, ..Default::default() }).await;
+            let (_, ev) = run_with(
+                wf(&text),
+                RunOptions {
+                    seed,
+                    ..Default::default()
+                },
+            )
+            .await;
             (speakers(&ev, 1), speakers(&ev, 2))
         }
     };
@@ -149,7 +164,11 @@ async fn a_moderator_names_each_next_speaker() {
     for r in 1..=2 {
         let mut s = speakers(&ev, r);
         s.sort();
-        assert_eq!(s, ["ann", "bob", "cy", "dee"], "everyone speaks once in round {r}");
+        assert_eq!(
+            s,
+            ["ann", "bob", "cy", "dee"],
+            "everyone speaks once in round {r}"
+        );
     }
 }
 
@@ -172,13 +191,28 @@ fn turn_prompt_tokens(events: &[Event]) -> Vec<u64> {
 async fn the_transcript_is_windowed_to_the_context_budget() {
     // Positions flip every round, so the debate runs all 4 rounds.
     let agents = [
-        ("ann", "positions = [\"rust\", \"go\", \"rust\", \"go\"], confidence = 0.5"),
-        ("bob", "positions = [\"go\", \"rust\", \"go\", \"rust\"], confidence = 0.5"),
-        ("cy", "positions = [\"rust\", \"go\", \"rust\", \"go\"], confidence = 0.5"),
-        ("dee", "positions = [\"go\", \"rust\", \"go\", \"rust\"], confidence = 0.5"),
+        (
+            "ann",
+            "positions = [\"rust\", \"go\", \"rust\", \"go\"], confidence = 0.5",
+        ),
+        (
+            "bob",
+            "positions = [\"go\", \"rust\", \"go\", \"rust\"], confidence = 0.5",
+        ),
+        (
+            "cy",
+            "positions = [\"rust\", \"go\", \"rust\", \"go\"], confidence = 0.5",
+        ),
+        (
+            "dee",
+            "positions = [\"go\", \"rust\", \"go\", \"rust\"], confidence = 0.5",
+        ),
     ];
     let tokens = |budget: u32| {
-        let text = workflow(&agents, &debate(&format!("rounds = 4\ncontext_tokens = {budget}")));
+        let text = workflow(
+            &agents,
+            &debate(&format!("rounds = 4\ncontext_tokens = {budget}")),
+        );
         async move { turn_prompt_tokens(&run(wf(&text)).await.1) }
     };
     let wide = tokens(100_000).await;
@@ -191,7 +225,10 @@ async fn the_transcript_is_windowed_to_the_context_budget() {
     // budget (plus the note saying what was left out) above the first.
     assert!(wide[15] - wide[0] > 400, "{wide:?}");
     let growth = narrow.iter().map(|t| t - narrow[0]).max().unwrap_or(0);
-    assert!(growth <= 100 + 20, "windowed prompts grew by {growth}: {narrow:?}");
+    assert!(
+        growth <= 100 + 20,
+        "windowed prompts grew by {growth}: {narrow:?}"
+    );
     assert!(narrow[15] < wide[15]);
 }
 
@@ -207,7 +244,10 @@ async fn identical_positions_stop_the_debate_after_one_round() {
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     assert_eq!(turns(&ev).len(), 4);
     let (reason, decision, by) = ended(&ev);
-    assert_eq!((reason.as_str(), decision.as_str(), by.as_str()), ("converged", "rust", "vote:weighted"));
+    assert_eq!(
+        (reason.as_str(), decision.as_str(), by.as_str()),
+        ("converged", "rust", "vote:weighted")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -219,7 +259,11 @@ async fn weighted_agreement_above_the_threshold_stops_early() {
         ("cy", "positions = [\"rust\"], confidence = 0.9"),
         ("dee", "positions = [\"go\"], confidence = 0.3"),
     ];
-    let (_, ev) = run(wf(&workflow(&agents, &debate("rounds = 3\nconverge_at = 0.85")))).await;
+    let (_, ev) = run(wf(&workflow(
+        &agents,
+        &debate("rounds = 3\nconverge_at = 0.85"),
+    )))
+    .await;
     assert_eq!(ended(&ev).0, "agreement");
     let agreement = ev
         .iter()
@@ -237,7 +281,10 @@ async fn a_criticised_debater_with_no_stubbornness_switches() {
     // stubbornness 0, adopts the leading position of the others in round 2.
     let agents = [
         ("ann", "positions = [\"rust\"], confidence = 0.9"),
-        ("bob", "positions = [\"go\"], confidence = 0.6, stubbornness = 0.0"),
+        (
+            "bob",
+            "positions = [\"go\"], confidence = 0.6, stubbornness = 0.0",
+        ),
     ];
     let nodes = "[[nodes]]\nid = \"d\"\nkind = \"debate\"\nparticipants = [\"bob\", \"ann\"]\noptions = [\"rust\", \"go\"]\nrounds = 3\n";
     let (_, ev) = run(wf(&workflow(&agents, nodes))).await;
@@ -252,13 +299,20 @@ async fn a_criticised_debater_with_no_stubbornness_switches() {
 async fn a_judge_decides_with_reasons_and_the_decision_is_the_output() {
     let mut agents = FOUR.to_vec();
     agents.push(("boss", "latency_ms = 5"));
-    let (out, ev) = run(wf(&workflow(&agents, &debate("rounds = 2\njudge = \"boss\"")))).await;
+    let (out, ev) = run(wf(&workflow(
+        &agents,
+        &debate("rounds = 2\njudge = \"boss\""),
+    )))
+    .await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     let o = out.output.expect("output");
     // rust 0.9 + 0.5 = 1.4 against go 0.6 + 0.7 = 1.3.
     assert_eq!(o["decision"], "rust");
     assert_eq!(o["decided_by"], "judge:boss");
-    assert!(o["reasons"].as_str().unwrap_or("").contains("ann, cy"), "{o}");
+    assert!(
+        o["reasons"].as_str().unwrap_or("").contains("ann, cy"),
+        "{o}"
+    );
     assert_eq!(o["transcript"].as_array().map(Vec::len), Some(8));
     assert_eq!(ended(&ev).2, "judge:boss");
 }
@@ -266,22 +320,50 @@ async fn a_judge_decides_with_reasons_and_the_decision_is_the_output() {
 #[tokio::test(start_paused = true)]
 async fn without_a_judge_a_vote_over_final_positions_decides_and_ties_follow_on_tie() {
     // Majority of 4: rust 2, go 2 → a tie.
-    let text = |extra: &str| workflow(&FOUR, &debate(&format!("rounds = 1\nprotocol = \"majority\"\n{extra}")));
+    let text = |extra: &str| {
+        workflow(
+            &FOUR,
+            &debate(&format!("rounds = 1\nprotocol = \"majority\"\n{extra}")),
+        )
+    };
     let (out, ev) = run(wf(&text(""))).await;
     assert_eq!(out.status, RunStatus::Failed);
-    assert!(out.error.as_deref().unwrap_or("").contains("no consensus"), "{:?}", out.error);
-    assert!(ev.iter().any(|e| matches!(&e.kind, EventKind::ConsensusFailed { next, .. } if next == "fail")));
+    assert!(
+        out.error.as_deref().unwrap_or("").contains("no consensus"),
+        "{:?}",
+        out.error
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(&e.kind, EventKind::ConsensusFailed { next, .. } if next == "fail"))
+    );
     // The same tie, escalated to a human who names the choice.
     let (h, mut rx) = start(wf(&text("on_tie = \"gate\"")), RunOptions::default());
     let mut seen = Vec::new();
-    let opened = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::GateOpened { .. })).await;
-    let EventKind::GateOpened { gate, artifact, .. } = opened.kind else { unreachable!() };
-    assert_eq!(artifact["tally"]["tied"], serde_json::json!(["go", "rust"]), "{artifact}");
-    h.send(Command::GateDecision { gate, approve: false, comment: Some("Go".into()) });
+    let opened = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
+    let EventKind::GateOpened { gate, artifact, .. } = opened.kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        artifact["tally"]["tied"],
+        serde_json::json!(["go", "rust"]),
+        "{artifact}"
+    );
+    h.send(Command::GateDecision {
+        gate,
+        approve: false,
+        comment: Some("Go".into()),
+    });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     let o = out.output.expect("output");
-    assert_eq!((o["decision"].as_str(), o["decided_by"].as_str()), (Some("go"), Some("gate")));
+    assert_eq!(
+        (o["decision"].as_str(), o["decided_by"].as_str()),
+        (Some("go"), Some("gate"))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -295,7 +377,11 @@ async fn malformed_turns_are_repaired_or_recorded_as_failed_without_stopping() {
     let (out, ev) = run(wf(&workflow(&agents, nodes))).await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     // ann's first reply is cut off; one repair prompt fixes it.
-    assert!(ev.iter().any(|e| matches!(&e.kind, EventKind::OutputRepair { task, .. } if &**task == "d/r1/ann")));
+    assert!(
+        ev.iter().any(
+            |e| matches!(&e.kind, EventKind::OutputRepair { task, .. } if &**task == "d/r1/ann")
+        )
+    );
     // bob never answers validly: his turn fails, the debate goes on.
     let failed: Vec<u32> = ev
         .iter()
@@ -316,7 +402,9 @@ fn flagged(events: &[Event]) -> Vec<(String, String)> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::AgentFlagged { agent, reason, .. } => Some((agent.to_string(), reason.clone())),
+            EventKind::AgentFlagged { agent, reason, .. } => {
+                Some((agent.to_string(), reason.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -326,7 +414,10 @@ fn flagged(events: &[Event]) -> Vec<(String, String)> {
 async fn bft_excludes_an_equivocator_and_accepts_with_2f_plus_1() {
     let (out, ev) = run(builtin("consensus")).await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
-    assert_eq!(flagged(&ev), [("mallory".to_string(), "equivocation".to_string())]);
+    assert_eq!(
+        flagged(&ev),
+        [("mallory".to_string(), "equivocation".to_string())]
+    );
     let phases: Vec<String> = ev
         .iter()
         .filter_map(|e| match &e.kind {
@@ -346,7 +437,10 @@ async fn bft_excludes_an_equivocator_and_accepts_with_2f_plus_1() {
             _ => None,
         })
         .expect("consensus_reached");
-    assert_eq!((tally.eligible, tally.cast, tally.needed), (6, 6, Some(5.0)));
+    assert_eq!(
+        (tally.eligible, tally.cast, tally.needed),
+        (6, 6, Some(5.0))
+    );
     assert_eq!(tally.excluded.len(), 1);
 }
 
@@ -354,7 +448,9 @@ fn bft_voters(faulty: usize) -> String {
     let mut agents = String::new();
     for i in 0..7 {
         let pos = if i < 7 - faulty { "ok" } else { "bad" };
-        agents.push_str(&format!("[[agents]]\nid = \"v{i}\"\nsim = {{ positions = [\"{pos}\"] }}\n"));
+        agents.push_str(&format!(
+            "[[agents]]\nid = \"v{i}\"\nsim = {{ positions = [\"{pos}\"] }}\n"
+        ));
     }
     format!(
         "[workflow]\nname = \"t\"\ninput = \"q\"\n{agents}[[nodes]]\nid = \"v\"\nkind = \"vote\"\nvoters = [\"v0\", \"v1\", \"v2\", \"v3\", \"v4\", \"v5\", \"v6\"]\noptions = [\"ok\", \"bad\"]\nprotocol = \"bft\"\nfaults = 2\nrounds = 2\nbyzantine_policy = \"flag\"\n"
@@ -369,7 +465,8 @@ async fn bft_tolerates_f_colluders_and_fails_safely_with_f_plus_1() {
     let (out, ev) = run(wf(&bft_voters(3))).await;
     assert_eq!(out.status, RunStatus::Failed);
     assert!(
-        !ev.iter().any(|e| matches!(e.kind, EventKind::ConsensusReached { .. })),
+        !ev.iter()
+            .any(|e| matches!(e.kind, EventKind::ConsensusReached { .. })),
         "no value may be accepted with 4 honest of 7"
     );
     let nexts: Vec<String> = ev
@@ -423,7 +520,10 @@ async fn a_vote_over_candidates_from_a_parallel_node() {
     let (out, ev) = run(wf(text)).await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     let o = out.output.expect("output");
-    assert_eq!(o["choice"], "Vector", "2 of 3, spelled as the candidate: {o}");
+    assert_eq!(
+        o["choice"], "Vector",
+        "2 of 3, spelled as the candidate: {o}"
+    );
     assert_eq!(count(&ev, |k| matches!(k, EventKind::VoteCast { .. })), 3);
 }
 
@@ -432,10 +532,9 @@ fn debate_tags(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::AwaitingStep { next, .. } => Some(format!(
-                "wait:{}",
-                next.as_deref().unwrap_or("?")
-            )),
+            EventKind::AwaitingStep { next, .. } => {
+                Some(format!("wait:{}", next.as_deref().unwrap_or("?")))
+            }
             EventKind::DebateTurn { speaker, .. } => Some(format!("turn:{speaker}")),
             _ => None,
         })
@@ -444,34 +543,75 @@ fn debate_tags(events: &[Event]) -> Vec<String> {
 
 #[tokio::test(start_paused = true)]
 async fn step_mode_waits_for_a_step_before_each_turn() {
-    let agents = [("ann", "positions = [\"rust\", \"go\", \"rust\"]"), ("bob", "positions = [\"go\", \"rust\", \"go\"]")];
+    let agents = [
+        ("ann", "positions = [\"rust\", \"go\", \"rust\"]"),
+        ("bob", "positions = [\"go\", \"rust\", \"go\"]"),
+    ];
     let nodes = "[[nodes]]\nid = \"d\"\nkind = \"debate\"\nparticipants = [\"ann\", \"bob\"]\noptions = [\"rust\", \"go\"]\nrounds = 3\nstep = true\n";
     let (h, mut rx) = start(wf(&workflow(&agents, nodes)), RunOptions::default());
     let mut seen = Vec::new();
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::AwaitingStep { .. })).await;
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::AwaitingStep { .. })
+    })
+    .await;
     // A minute later nothing has started.
     tokio::time::sleep(Duration::from_secs(60)).await;
     while let Ok(e) = rx.try_recv() {
         seen.push(e);
     }
-    assert!(!seen.iter().any(|e| matches!(&e.kind, EventKind::TaskCreated { node, .. } if &**node == "d")));
-    assert!(!seen.iter().any(|e| matches!(e.kind, EventKind::DebateTurn { .. })));
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::TaskCreated { node, .. } if &**node == "d"))
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::DebateTurn { .. }))
+    );
     // One step: one turn, then it waits again.
-    h.send(Command::Step { node: None, until: StepUntil::Turn });
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::DebateTurn { .. })).await;
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::AwaitingStep { .. })).await;
+    h.send(Command::Step {
+        node: None,
+        until: StepUntil::Turn,
+    });
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::DebateTurn { .. })
+    })
+    .await;
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::AwaitingStep { .. })
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     while let Ok(e) = rx.try_recv() {
         seen.push(e);
     }
     assert_eq!(debate_tags(&seen), ["wait:ann", "turn:ann", "wait:bob"]);
     // Step one more, then finish round 2 in one go, then leave step mode.
-    h.send(Command::Step { node: Some("d".into()), until: StepUntil::Turn });
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::DebateRoundStarted { round: 2, .. })).await;
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::AwaitingStep { .. })).await;
-    h.send(Command::Step { node: None, until: StepUntil::Round });
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::DebateRoundStarted { round: 3, .. })).await;
-    wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::AwaitingStep { .. })).await;
+    h.send(Command::Step {
+        node: Some("d".into()),
+        until: StepUntil::Turn,
+    });
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::DebateRoundStarted { round: 2, .. })
+    })
+    .await;
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::AwaitingStep { .. })
+    })
+    .await;
+    h.send(Command::Step {
+        node: None,
+        until: StepUntil::Round,
+    });
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::DebateRoundStarted { round: 3, .. })
+    })
+    .await;
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::AwaitingStep { .. })
+    })
+    .await;
     h.send(Command::SetStepMode { on: false });
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
@@ -486,12 +626,29 @@ async fn step_mode_waits_for_a_step_before_each_turn() {
             "wait:ann", "turn:ann", "turn:bob", // round 3: step mode left
         ]
     );
-    assert!(seen.iter().any(|e| matches!(e.kind, EventKind::StepModeChanged { on: false })));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e.kind, EventKind::StepModeChanged { on: false }))
+    );
     // A step with nothing waiting is rejected, with a reason.
-    let (h, mut rx) = start(wf(&workflow(&agents, nodes)), RunOptions { step: true, ..Default::default() });
-    h.send(Command::Step { node: Some("nope".into()), until: StepUntil::Turn });
-    let rejected = wait_for(&mut rx, &mut Vec::new(), |k| matches!(k, EventKind::CommandRejected { .. })).await;
-    assert!(matches!(rejected.kind, EventKind::CommandRejected { reason, .. } if reason.contains("no node `nope`")));
+    let (h, mut rx) = start(
+        wf(&workflow(&agents, nodes)),
+        RunOptions {
+            step: true,
+            ..Default::default()
+        },
+    );
+    h.send(Command::Step {
+        node: Some("nope".into()),
+        until: StepUntil::Turn,
+    });
+    let rejected = wait_for(&mut rx, &mut Vec::new(), |k| {
+        matches!(k, EventKind::CommandRejected { .. })
+    })
+    .await;
+    assert!(
+        matches!(rejected.kind, EventKind::CommandRejected { reason, .. } if reason.contains("no node `nope`"))
+    );
     h.send(Command::Cancel { task: None });
     assert_eq!(h.wait().await.status, RunStatus::Cancelled);
 }
@@ -500,13 +657,30 @@ async fn step_mode_waits_for_a_step_before_each_turn() {
 async fn votes_step_ballot_by_ballot() {
     let agents = [("x", "positions = [\"a\"]"), ("y", "positions = [\"a\"]")];
     let nodes = "[[nodes]]\nid = \"v\"\nkind = \"vote\"\nvoters = [\"x\", \"y\"]\noptions = [\"a\", \"b\"]\n";
-    let (h, mut rx) = start(wf(&workflow(&agents, nodes)), RunOptions { step: true, ..Default::default() });
+    let (h, mut rx) = start(
+        wf(&workflow(&agents, nodes)),
+        RunOptions {
+            step: true,
+            ..Default::default()
+        },
+    );
     let mut seen = Vec::new();
     for voter in ["x", "y"] {
-        let e = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::AwaitingStep { .. })).await;
-        assert!(matches!(&e.kind, EventKind::AwaitingStep { next: Some(n), what, .. } if &**n == voter && what == "ballot"));
-        assert_eq!(count(&seen, |k| matches!(k, EventKind::VoteCast { .. })), usize::from(voter == "y"));
-        h.send(Command::Step { node: None, until: StepUntil::Turn });
+        let e = wait_for(&mut rx, &mut seen, |k| {
+            matches!(k, EventKind::AwaitingStep { .. })
+        })
+        .await;
+        assert!(
+            matches!(&e.kind, EventKind::AwaitingStep { next: Some(n), what, .. } if &**n == voter && what == "ballot")
+        );
+        assert_eq!(
+            count(&seen, |k| matches!(k, EventKind::VoteCast { .. })),
+            usize::from(voter == "y")
+        );
+        h.send(Command::Step {
+            node: None,
+            until: StepUntil::Turn,
+        });
     }
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);

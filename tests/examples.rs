@@ -206,7 +206,12 @@ async fn demo_plans_reviews_checks_and_waits_for_a_human_who_can_send_it_back() 
             _ => None,
         })
         .collect();
-    assert_eq!(order, ["debate", "vote", "plan", "gate", "debate", "vote", "plan", "gate"]);
+    assert_eq!(
+        order,
+        [
+            "debate", "vote", "plan", "gate", "debate", "vote", "plan", "gate"
+        ]
+    );
     let chosen = seen.iter().find_map(|e| match &e.kind {
         EventKind::ConsensusReached { choice, .. } => Some(choice.clone()),
         _ => None,

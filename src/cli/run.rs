@@ -73,11 +73,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
     let interactive_gates = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive_gates
-        && let Some(gate) = loaded
-            .workflow
-            .nodes
-            .iter()
-            .find(|n| opens_gate(&n.kind))
+        && let Some(gate) = loaded.workflow.nodes.iter().find(|n| opens_gate(&n.kind))
     {
         eprintln!(
             "error: {arg} has a human gate (node `{}`) and there is no terminal to ask on.\n  \
@@ -113,7 +109,13 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         }
     };
     let workflow = Arc::new(loaded.workflow);
-    runtime.block_on(drive(workflow, args.seed, args.auto_approve, args.step, mode))
+    runtime.block_on(drive(
+        workflow,
+        args.seed,
+        args.auto_approve,
+        args.step,
+        mode,
+    ))
 }
 
 /// Whether a node can open a human gate: a gate, or a debate/vote whose tie
@@ -123,7 +125,9 @@ fn opens_gate(kind: &NodeKind) -> bool {
     match kind {
         NodeKind::Gate { .. } => true,
         NodeKind::Debate(d) => d.judge.is_none() && d.rules.on_tie == Fallback::Gate,
-        NodeKind::Vote(v) => v.rules.on_tie == Fallback::Gate || v.rules.on_no_quorum == Fallback::Gate,
+        NodeKind::Vote(v) => {
+            v.rules.on_tie == Fallback::Gate || v.rules.on_no_quorum == Fallback::Gate
+        }
         _ => false,
     }
 }
@@ -385,7 +389,8 @@ impl Progress {
                 if critiques.is_empty() {
                     String::new()
                 } else {
-                    let on: Vec<String> = critiques.iter().map(|c| format!("#{}", c.turn)).collect();
+                    let on: Vec<String> =
+                        critiques.iter().map(|c| format!("#{}", c.turn)).collect();
                     format!(", critiques {}", on.join(" "))
                 }
             )),
@@ -433,7 +438,9 @@ impl Progress {
                 reason,
                 next,
                 ..
-            } => Some(format!("no consensus {node} r{round}: {reason}; next: {next}")),
+            } => Some(format!(
+                "no consensus {node} r{round}: {reason}; next: {next}"
+            )),
             EventKind::AgentFlagged {
                 node,
                 agent,

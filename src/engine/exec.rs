@@ -52,9 +52,7 @@ pub(crate) fn exec_node(
                 Box::pin(patterns::trigger::run(&run, node, input, &scope)).await
             }
             NodeKind::Gate { .. } => Box::pin(patterns::gate::run(&run, node, input, &scope)).await,
-            NodeKind::Debate(_) => {
-                Box::pin(patterns::debate::run(&run, node, input, &scope)).await
-            }
+            NodeKind::Debate(_) => Box::pin(patterns::debate::run(&run, node, input, &scope)).await,
             NodeKind::Vote(_) => {
                 Box::pin(patterns::consensus::run(&run, node, input, &scope)).await
             }

@@ -359,7 +359,14 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
             let idx = match node {
                 None => None,
                 Some(id) => match run.wf.node(id) {
-                    Some(i) if matches!(run.wf.nodes[i].kind, NodeKind::Debate(_) | NodeKind::Vote(_)) => Some(i),
+                    Some(i)
+                        if matches!(
+                            run.wf.nodes[i].kind,
+                            NodeKind::Debate(_) | NodeKind::Vote(_)
+                        ) =>
+                    {
+                        Some(i)
+                    }
                     Some(_) => return reject(format!("node `{id}` is not a debate or a vote")),
                     None => return reject(format!("there is no node `{id}`")),
                 },

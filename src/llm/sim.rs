@@ -303,9 +303,7 @@ fn reply(
             };
             (label, None)
         }
-        Expect::Turn | Expect::Ballot | Expect::Decision => {
-            (debate::reply(script, req, rng), None)
-        }
+        Expect::Turn | Expect::Ballot | Expect::Decision => (debate::reply(script, req, rng), None),
     }
 }
 

@@ -12,6 +12,7 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::super::{Expect, OtherStance, ProviderRequest, StanceHint};
@@ -21,15 +22,37 @@ use crate::workflow::spec::SimScript;
 pub(super) fn reply(script: &SimScript, req: &ProviderRequest, rng: &mut ChaCha8Rng) -> String {
     let none = StanceHint::default();
     let h = req.hints.stance.as_deref().unwrap_or(&none);
-    let v = match req.hints.expect {
-        Expect::Turn => turn(script, req, h, rng),
-        Expect::Ballot => ballot(script, h, rng),
-        _ => decision(h),
+    // Typed replies serialise without building a JSON tree: debate turns
+    // are the hot path of the debate benchmark.
+    let text = match req.hints.expect {
+        Expect::Turn => serde_json::to_string(&turn(script, req, h, rng)),
+        Expect::Ballot => return ballot(script, h, rng).to_string(),
+        _ => return decision(h).to_string(),
     };
-    v.to_string()
+    text.unwrap_or_default()
 }
 
-fn turn(script: &SimScript, req: &ProviderRequest, h: &StanceHint, rng: &mut ChaCha8Rng) -> Value {
+/// Fields in name order: the same text a JSON object would give.
+#[derive(Serialize)]
+struct TurnOut {
+    argument: String,
+    confidence: f64,
+    critiques: Vec<CritiqueOut>,
+    position: String,
+}
+
+#[derive(Serialize)]
+struct CritiqueOut {
+    text: String,
+    turn: u32,
+}
+
+fn turn(
+    script: &SimScript,
+    req: &ProviderRequest,
+    h: &StanceHint,
+    rng: &mut ChaCha8Rng,
+) -> TurnOut {
     let mut position = match script.byzantine.as_deref() {
         Some("random") => random_option(h, rng),
         Some("equivocate") => {
@@ -52,7 +75,7 @@ fn turn(script: &SimScript, req: &ProviderRequest, h: &StanceHint, rng: &mut Cha
         position = lead;
     }
     let confidence = confidence(script, rng);
-    let critiques: Vec<Value> = h
+    let critiques: Vec<CritiqueOut> = h
         .others
         .iter()
         .filter(|o| o.turn > 0 && !o.position.eq_ignore_ascii_case(&position))
@@ -61,23 +84,24 @@ fn turn(script: &SimScript, req: &ProviderRequest, h: &StanceHint, rng: &mut Cha
                 .total_cmp(&b.confidence)
                 .then(b.turn.cmp(&a.turn))
         })
-        .map(|o| {
-            json!({
-                "turn": o.turn,
-                "text": format!("{} overlooks why {position} holds up better than {}.", o.agent, o.position),
-            })
+        .map(|o| CritiqueOut {
+            turn: o.turn,
+            text: format!(
+                "{} overlooks why {position} holds up better than {}.",
+                o.agent, o.position
+            ),
         })
         .into_iter()
         .collect();
-    json!({
-        "position": position,
-        "argument": format!(
+    TurnOut {
+        argument: format!(
             "[{}] In round {} I hold {position}: it best answers the question on cost, risk and evidence.",
             req.agent, h.round
         ),
-        "confidence": confidence,
-        "critiques": critiques,
-    })
+        position,
+        confidence,
+        critiques,
+    }
 }
 
 fn ballot(script: &SimScript, h: &StanceHint, rng: &mut ChaCha8Rng) -> Value {

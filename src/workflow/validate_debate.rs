@@ -45,7 +45,10 @@ impl<'a> Ctx<'a> {
                 let hint = choice_hint(b, BYZANTINE);
                 self.error(at, format!("unknown sim behaviour byzantine = `{b}`"), hint);
             }
-            for (key, v) in [("confidence", sim.confidence), ("stubbornness", sim.stubbornness)] {
+            for (key, v) in [
+                ("confidence", sim.confidence),
+                ("stubbornness", sim.stubbornness),
+            ] {
                 if let Some(x) = v
                     && !(0.0..=1.0).contains(&x)
                 {
@@ -100,7 +103,10 @@ impl<'a> Ctx<'a> {
                 _ => TurnOrder::RoundRobin,
             },
         };
-        if n.moderator.is_some() && !matches!(order, TurnOrder::Moderator(_)) && n.turn_order.is_some() {
+        if n.moderator.is_some()
+            && !matches!(order, TurnOrder::Moderator(_))
+            && n.turn_order.is_some()
+        {
             let at = self.field_span(o, "moderator", None);
             self.error(
                 at,
@@ -205,10 +211,12 @@ impl<'a> Ctx<'a> {
             Some("quorum") => {
                 let mode = match &n.quorum_mode {
                     None => QuorumMode::Participation,
-                    Some(m) => match self.choice(i, "quorum_mode", m, &["participation", "agreement"]) {
-                        Some("agreement") => QuorumMode::Agreement,
-                        _ => QuorumMode::Participation,
-                    },
+                    Some(m) => {
+                        match self.choice(i, "quorum_mode", m, &["participation", "agreement"]) {
+                            Some("agreement") => QuorumMode::Agreement,
+                            _ => QuorumMode::Participation,
+                        }
+                    }
                 };
                 let k = match &n.quorum {
                     None => {
@@ -225,7 +233,10 @@ impl<'a> Ctx<'a> {
                         if q.value < 1 {
                             self.error(
                                 at,
-                                format!("bad quorum: k = {} but at least 1 ballot is needed", q.value),
+                                format!(
+                                    "bad quorum: k = {} but at least 1 ballot is needed",
+                                    q.value
+                                ),
                                 "set quorum between 1 and the number of voters",
                             );
                         } else if q.value > count && count > 0 {
@@ -287,9 +298,24 @@ impl<'a> Ctx<'a> {
         };
         let is = |p: &str| name == Some(p);
         for (key, set, applies, needs) in [
-            ("quorum", n.quorum.is_some(), is("quorum"), "protocol = \"quorum\""),
-            ("quorum_mode", n.quorum_mode.is_some(), is("quorum"), "protocol = \"quorum\""),
-            ("faults", n.faults.is_some(), is("bft"), "protocol = \"bft\""),
+            (
+                "quorum",
+                n.quorum.is_some(),
+                is("quorum"),
+                "protocol = \"quorum\"",
+            ),
+            (
+                "quorum_mode",
+                n.quorum_mode.is_some(),
+                is("quorum"),
+                "protocol = \"quorum\"",
+            ),
+            (
+                "faults",
+                n.faults.is_some(),
+                is("bft"),
+                "protocol = \"bft\"",
+            ),
             (
                 "byzantine_policy",
                 n.byzantine_policy.is_some(),
@@ -312,8 +338,14 @@ impl<'a> Ctx<'a> {
         };
         let judge = self.judge(i, n, &voters, "voters");
         let on_tie = self.fallback(i, "on_tie", &n.on_tie, Fallback::Fail, n, true);
-        let on_no_quorum =
-            self.fallback(i, "on_no_quorum", &n.on_no_quorum, Fallback::AnotherRound, n, true);
+        let on_no_quorum = self.fallback(
+            i,
+            "on_no_quorum",
+            &n.on_no_quorum,
+            Fallback::AnotherRound,
+            n,
+            true,
+        );
         let default_rounds = if is("bft")
             || on_tie == Fallback::AnotherRound
             || (n.on_no_quorum.is_some() && on_no_quorum == Fallback::AnotherRound)

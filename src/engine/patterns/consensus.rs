@@ -126,9 +126,9 @@ pub(crate) fn count(protocol: &Protocol, eligible: usize, ballots: &[Ballot]) ->
             let k = *k as usize;
             tally.needed = Some(k as f64);
             match mode {
-                QuorumMode::Participation if cast < k => Verdict::NoQuorum(format!(
-                    "no quorum: {cast} ballot(s) cast, {k} needed"
-                )),
+                QuorumMode::Participation if cast < k => {
+                    Verdict::NoQuorum(format!("no quorum: {cast} ballot(s) cast, {k} needed"))
+                }
                 QuorumMode::Participation => plural(&mut tally),
                 QuorumMode::Agreement => match top {
                     Some(t) if t.votes as usize >= k && leaders.len() == 1 => {
@@ -248,11 +248,9 @@ fn instant_runoff(ballots: &[Ballot], tally: &mut Tally) -> Verdict {
             .collect();
         let mut active = 0u32;
         for p in &prefs {
-            let at = p.iter().find_map(|c| {
-                counts
-                    .iter()
-                    .position(|x| x.choice.eq_ignore_ascii_case(c))
-            });
+            let at = p
+                .iter()
+                .find_map(|c| counts.iter().position(|x| x.choice.eq_ignore_ascii_case(c)));
             if let Some(i) = at {
                 let c = &mut counts[i];
                 c.votes += 1;
@@ -402,15 +400,19 @@ pub(crate) fn parse_ballot(text: &str, options: &[String]) -> Result<Value, Stri
             return Err("the first entry of `ranking` must be the `choice`".into());
         }
     }
-    Ok(json!({"choice": choice, "confidence": confidence, "rationale": rationale, "ranking": ranking}))
+    Ok(
+        json!({"choice": choice, "confidence": confidence, "rationale": rationale, "ranking": ranking}),
+    )
 }
 
 /// `confidence`: a number in [0, 1].
 pub(crate) fn confidence_of(v: &Value) -> Result<f64, String> {
-    let c = v
-        .get("confidence")
-        .and_then(Value::as_f64)
-        .ok_or("expected a number `confidence` between 0 and 1")?;
+    confidence_in_range(v.get("confidence").and_then(Value::as_f64))
+}
+
+/// A confidence that must be present and in [0, 1].
+pub(crate) fn confidence_in_range(c: Option<f64>) -> Result<f64, String> {
+    let c = c.ok_or("expected a number `confidence` between 0 and 1")?;
     if !(0.0..=1.0).contains(&c) {
         return Err(format!("`confidence` must be between 0 and 1, got {c}"));
     }
@@ -467,9 +469,9 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         Candidates::Free => vec![],
         Candidates::Options(o) => o.clone(),
         Candidates::Expr(e) => {
-            let list = run
-                .with_vars(&vars, |x| e.eval(x))
-                .map_err(|err| TaskError::workflow(format!("{}: `candidates` failed: {}", n.id, err.message)))?;
+            let list = run.with_vars(&vars, |x| e.eval(x)).map_err(|err| {
+                TaskError::workflow(format!("{}: `candidates` failed: {}", n.id, err.message))
+            })?;
             candidate_list(&list).map_err(|why| TaskError::workflow(format!("{}: {why}", n.id)))?
         }
     };
@@ -503,7 +505,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             ballots = collect(run, &ctx, &voters, &history, 1).await;
             for (agent, p, c) in equivocators(&proposals, &ballots) {
                 let exclude = v.rules.exclude_flagged;
-                flag(run, n.id.clone(), &agent, round, "equivocation", format!("proposed `{p}` then committed `{c}` in round {round}"), exclude, &mut flagged);
+                flag(
+                    run,
+                    n.id.clone(),
+                    &agent,
+                    round,
+                    "equivocation",
+                    format!("proposed `{p}` then committed `{c}` in round {round}"),
+                    exclude,
+                    &mut flagged,
+                );
                 if exclude && let Some(a) = run.wf.agent(&agent) {
                     excluded.insert(a);
                 }
@@ -511,7 +522,11 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         }
         let counted: Vec<Ballot> = ballots
             .iter()
-            .filter(|b| run.wf.agent(&b.voter).is_none_or(|a| !excluded.contains(&a)))
+            .filter(|b| {
+                run.wf
+                    .agent(&b.voter)
+                    .is_none_or(|a| !excluded.contains(&a))
+            })
             .cloned()
             .collect();
         all_ballots.extend(ballots.iter().map(|b| json!({"round": round, "voter": &*b.voter, "choice": b.choice, "confidence": b.confidence, "rationale": b.rationale})));
@@ -525,12 +540,26 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         tally.excluded.sort();
         if bft && history.len() >= 2 {
             for agent in outliers(&history) {
-                let Some(a) = run.wf.agent(&agent) else { continue };
+                let Some(a) = run.wf.agent(&agent) else {
+                    continue;
+                };
                 if excluded.contains(&a) {
                     continue;
                 }
                 let exclude = v.rules.exclude_flagged;
-                flag(run, n.id.clone(), &agent, round, "outlier", format!("disagreed with the leading value in every one of the last {} rounds", history.len()), exclude, &mut flagged);
+                flag(
+                    run,
+                    n.id.clone(),
+                    &agent,
+                    round,
+                    "outlier",
+                    format!(
+                        "disagreed with the leading value in every one of the last {} rounds",
+                        history.len()
+                    ),
+                    exclude,
+                    &mut flagged,
+                );
                 if exclude {
                     excluded.insert(a);
                 }
@@ -850,7 +879,11 @@ pub(crate) async fn decide(
             });
             return Ok(Some((w.clone(), "tally".into(), d.tally)));
         }
-        Verdict::Tie(t) => (format!("tie between {}", t.join(" and ")), d.on_tie, t.clone()),
+        Verdict::Tie(t) => (
+            format!("tie between {}", t.join(" and ")),
+            d.on_tie,
+            t.clone(),
+        ),
         Verdict::NoQuorum(why) => (
             why.clone(),
             d.on_no_quorum,
@@ -882,15 +915,35 @@ pub(crate) async fn decide(
             )));
         }
         Fallback::Gate => {
-            let choice = escalate(run, d.node, d.scope, d.question, &d.tally, d.options, &finalists).await?;
+            let choice = escalate(
+                run, d.node, d.scope, d.question, &d.tally, d.options, &finalists,
+            )
+            .await?;
             (choice, "gate".to_string())
         }
         Fallback::Judge => {
             let Some(j) = d.judge else {
-                return Err(TaskError::workflow(format!("{}: no judge to break the {reason}", n.id)));
+                return Err(TaskError::workflow(format!(
+                    "{}: no judge to break the {reason}",
+                    n.id
+                )));
             };
-            let candidates = if finalists.is_empty() { d.options.to_vec() } else { finalists };
-            let (choice, _) = judge_decides(run, d.node, d.scope, j, d.question, &candidates, d.stances, "tie-break").await?;
+            let candidates = if finalists.is_empty() {
+                d.options.to_vec()
+            } else {
+                finalists
+            };
+            let (choice, _) = judge_decides(
+                run,
+                d.node,
+                d.scope,
+                j,
+                d.question,
+                &candidates,
+                d.stances,
+                "tie-break",
+            )
+            .await?;
             (choice, format!("judge:{}", run.wf.agents[j].id))
         }
     };
@@ -938,7 +991,10 @@ async fn escalate(
         &artifact,
         true,
     );
-    h.set_state(TaskState::Review, Some("waiting for a human decision".into()));
+    h.set_state(
+        TaskState::Review,
+        Some("waiting for a human decision".into()),
+    );
     run.emit(EventKind::GateOpened {
         gate: h.id.clone(),
         node: n.id.clone(),
@@ -992,7 +1048,10 @@ pub(crate) async fn judge_decides(
     stances: &[Ballot],
     what: &str,
 ) -> Result<(String, String), TaskError> {
-    judge_with_transcript(run, node, scope, judge, question, candidates, stances, what, None).await
+    judge_with_transcript(
+        run, node, scope, judge, question, candidates, stances, what, None,
+    )
+    .await
 }
 
 /// As [`judge_decides`], with a debate transcript in the prompt.
@@ -1127,16 +1186,26 @@ mod tests {
     #[test]
     fn majority_needs_more_than_half_of_the_voters() {
         // 7 voters: a 4, b 2, c 1 → 4 ≥ 7/2+1 = 4.
-        let (v, t) = count(&Protocol::Majority, 7, &ballots(&["a", "a", "b", "a", "c", "b", "a"]));
+        let (v, t) = count(
+            &Protocol::Majority,
+            7,
+            &ballots(&["a", "a", "b", "a", "c", "b", "a"]),
+        );
         assert_eq!(v, Verdict::Winner("a".into()));
         assert_eq!(t.needed, Some(4.0));
         assert_eq!(
-            t.counts.iter().map(|c| (c.choice.as_str(), c.votes)).collect::<Vec<_>>(),
+            t.counts
+                .iter()
+                .map(|c| (c.choice.as_str(), c.votes))
+                .collect::<Vec<_>>(),
             [("a", 4), ("b", 2), ("c", 1)]
         );
         // 3 of 7 is not a majority even when it leads.
         let (v, _) = count(&Protocol::Majority, 7, &ballots(&["a", "a", "a", "b", "c"]));
-        assert!(matches!(v, Verdict::NoQuorum(ref w) if w.contains("3 of 7")), "{v:?}");
+        assert!(
+            matches!(v, Verdict::NoQuorum(ref w) if w.contains("3 of 7")),
+            "{v:?}"
+        );
         // 2–2 of 4 is a tie.
         let (v, t) = count(&Protocol::Majority, 4, &ballots(&["a", "b", "b", "a"]));
         assert_eq!(v, Verdict::Tie(vec!["a".into(), "b".into()]));
@@ -1145,7 +1214,11 @@ mod tests {
 
     #[test]
     fn plurality_takes_the_most_votes_and_reports_ties() {
-        let (v, t) = count(&Protocol::Plurality, 5, &ballots(&["x", "y", "x", "z", "A"]));
+        let (v, t) = count(
+            &Protocol::Plurality,
+            5,
+            &ballots(&["x", "y", "x", "z", "A"]),
+        );
         assert_eq!(v, Verdict::Winner("x".into()));
         assert_eq!(t.winner.as_deref(), Some("x"));
         // Case-insensitive grouping: "A" and "a" are one choice.
@@ -1168,13 +1241,22 @@ mod tests {
 
     #[test]
     fn quorum_counts_participation_or_agreement() {
-        let part = Protocol::Quorum { k: 4, mode: QuorumMode::Participation };
+        let part = Protocol::Quorum {
+            k: 4,
+            mode: QuorumMode::Participation,
+        };
         let (v, t) = count(&part, 6, &ballots(&["a", "b", "a"]));
-        assert!(matches!(v, Verdict::NoQuorum(ref w) if w.contains("3 ballot(s) cast, 4 needed")), "{v:?}");
+        assert!(
+            matches!(v, Verdict::NoQuorum(ref w) if w.contains("3 ballot(s) cast, 4 needed")),
+            "{v:?}"
+        );
         assert_eq!(t.cast, 3);
         let (v, _) = count(&part, 6, &ballots(&["a", "b", "a", "c"]));
         assert_eq!(v, Verdict::Winner("a".into()));
-        let agree = Protocol::Quorum { k: 3, mode: QuorumMode::Agreement };
+        let agree = Protocol::Quorum {
+            k: 3,
+            mode: QuorumMode::Agreement,
+        };
         let (v, _) = count(&agree, 6, &ballots(&["a", "b", "a", "c", "b"]));
         assert!(matches!(v, Verdict::NoQuorum(_)), "2 matching < 3");
         let (v, _) = count(&agree, 6, &ballots(&["a", "b", "a", "c", "a"]));
@@ -1194,7 +1276,11 @@ mod tests {
         assert!((t.counts[1].score - 1.1).abs() < 1e-9);
         assert_eq!(t.counts[1].votes, 2);
         // Equal scores tie.
-        let (v, _) = count(&Protocol::Weighted, 2, &[b("x", "a", 0.5), b("y", "b", 0.5)]);
+        let (v, _) = count(
+            &Protocol::Weighted,
+            2,
+            &[b("x", "a", 0.5), b("y", "b", 0.5)],
+        );
         assert_eq!(v, Verdict::Tie(vec!["a".into(), "b".into()]));
     }
 
@@ -1231,9 +1317,17 @@ mod tests {
         ];
         let (v, t) = count(&Protocol::Ranked, 8, &bs);
         assert_eq!(t.eliminated, ["d", "b"]);
-        assert_eq!(v, Verdict::Winner("a".into()), "a 5 of 8 after b's ballots move");
+        assert_eq!(
+            v,
+            Verdict::Winner("a".into()),
+            "a 5 of 8 after b's ballots move"
+        );
         // A two-way dead heat is a tie.
-        let (v, _) = count(&Protocol::Ranked, 2, &[ranked("1", &["a", "b"]), ranked("2", &["b", "a"])]);
+        let (v, _) = count(
+            &Protocol::Ranked,
+            2,
+            &[ranked("1", &["a", "b"]), ranked("2", &["b", "a"])],
+        );
         assert_eq!(v, Verdict::Tie(vec!["a".into(), "b".into()]));
     }
 
@@ -1241,13 +1335,24 @@ mod tests {
     fn bft_accepts_with_2f_plus_1_and_fails_safely_beyond_f_faults() {
         let bft = Protocol::Bft { f: 2 };
         // n = 7, f = 2 faulty voters answering anything: 5 honest ≥ 5.
-        let (v, t) = count(&bft, 7, &ballots(&["ok", "ok", "ok", "ok", "ok", "bad", "worse"]));
+        let (v, t) = count(
+            &bft,
+            7,
+            &ballots(&["ok", "ok", "ok", "ok", "ok", "bad", "worse"]),
+        );
         assert_eq!(v, Verdict::Winner("ok".into()));
         assert_eq!(t.needed, Some(5.0));
         // f+1 = 3 colluding faulty voters: 4 honest < 5 and the faulty value
         // (3) is not accepted either — no decision, never a wrong one.
-        let (v, t) = count(&bft, 7, &ballots(&["ok", "ok", "ok", "ok", "bad", "bad", "bad"]));
-        assert!(matches!(v, Verdict::NoQuorum(ref w) if w.contains("2f+1")), "{v:?}");
+        let (v, t) = count(
+            &bft,
+            7,
+            &ballots(&["ok", "ok", "ok", "ok", "bad", "bad", "bad"]),
+        );
+        assert!(
+            matches!(v, Verdict::NoQuorum(ref w) if w.contains("2f+1")),
+            "{v:?}"
+        );
         assert_eq!(t.winner, None);
     }
 
@@ -1256,11 +1361,18 @@ mod tests {
         let propose = ballots(&["a", "a", "b"]);
         let mut commit = ballots(&["a", "a", "b"]);
         commit[1].choice = "b".into();
-        assert_eq!(equivocators(&propose, &commit), vec![(Id::from("v1"), "a".into(), "b".into())]);
+        assert_eq!(
+            equivocators(&propose, &commit),
+            vec![(Id::from("v1"), "a".into(), "b".into())]
+        );
         // v2 disagrees with the leader (a) in both rounds; v1 only once.
         let r1 = ballots(&["a", "a", "b", "a"]);
         let r2 = ballots(&["a", "c", "c", "a", "a"]);
-        assert_eq!(outliers(&[r1.clone()]), Vec::<Id>::new(), "one round is not enough");
+        assert_eq!(
+            outliers(&[r1.clone()]),
+            Vec::<Id>::new(),
+            "one round is not enough"
+        );
         assert_eq!(outliers(&[r1, r2]), vec![Id::from("v2")]);
     }
 
@@ -1269,14 +1381,36 @@ mod tests {
         let opts = vec!["Rust".to_string(), "Go".to_string()];
         let v = parse_ballot(r#"{"choice":"rust","confidence":0.7}"#, &opts).unwrap();
         assert_eq!(v["choice"], "Rust");
-        assert!(parse_ballot(r#"{"choice":"C","confidence":0.7}"#, &opts).unwrap_err().contains("not one of"));
-        assert!(parse_ballot(r#"{"choice":"Go","confidence":1.5}"#, &opts).unwrap_err().contains("between 0 and 1"));
+        assert!(
+            parse_ballot(r#"{"choice":"C","confidence":0.7}"#, &opts)
+                .unwrap_err()
+                .contains("not one of")
+        );
+        assert!(
+            parse_ballot(r#"{"choice":"Go","confidence":1.5}"#, &opts)
+                .unwrap_err()
+                .contains("between 0 and 1")
+        );
         assert!(parse_ballot(r#"{"choice":"Go"}"#, &opts).is_err());
-        assert!(parse_ballot(r#"{"choice":"Go","confidence":0.5,"ranking":["Rust","Go"]}"#, &opts).unwrap_err().contains("first entry"));
-        assert!(parse_ballot(r#"{"choi"#, &opts).unwrap_err().contains("not JSON"));
+        assert!(
+            parse_ballot(
+                r#"{"choice":"Go","confidence":0.5,"ranking":["Rust","Go"]}"#,
+                &opts
+            )
+            .unwrap_err()
+            .contains("first entry")
+        );
+        assert!(
+            parse_ballot(r#"{"choi"#, &opts)
+                .unwrap_err()
+                .contains("not JSON")
+        );
         assert!(parse_decision(r#"{"decision":"go","reasons":"fast"}"#, &opts).is_ok());
         assert!(parse_decision(r#"{"reasons":"fast"}"#, &opts).is_err());
-        assert_eq!(candidate_list(&json!(["x", {"output": "y"}, "X"])).unwrap(), ["x", "y"]);
+        assert_eq!(
+            candidate_list(&json!(["x", {"output": "y"}, "X"])).unwrap(),
+            ["x", "y"]
+        );
         assert!(candidate_list(&json!("x")).is_err());
     }
 }

@@ -21,7 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::consensus::{
-    Ballot, Decide, canonical, confidence_of, count, decide, judge_with_transcript, question_text,
+    Ballot, Decide, canonical, confidence_in_range, count, decide, judge_with_transcript,
+    question_text,
 };
 use super::router::match_label;
 use crate::engine::agent_task::{AgentJob, hints, strip_fences, work};
@@ -78,6 +79,23 @@ fn windowed(turns: &[Turn], budget: u64) -> (String, usize) {
     (out, start)
 }
 
+/// A turn reply as sent: typed, so a well-formed reply is read without
+/// building a generic JSON tree first (turns are the debate's hot path).
+#[derive(serde::Deserialize)]
+struct TurnReply {
+    position: Option<String>,
+    argument: Option<String>,
+    confidence: Option<f64>,
+    #[serde(default)]
+    critiques: Option<Vec<CritiqueReply>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CritiqueReply {
+    turn: Option<u64>,
+    text: Option<String>,
+}
+
 /// A turn reply: `{"position", "argument", "confidence", "critiques"?:
 /// [{"turn", "text"}]}`. Critiques must name earlier turns of others.
 fn parse_turn(
@@ -86,46 +104,55 @@ fn parse_turn(
     earlier: &[(u32, Id)],
     me: &str,
 ) -> Result<Value, String> {
-    let v: Value =
-        serde_json::from_str(strip_fences(text)).map_err(|e| format!("not JSON ({e})"))?;
+    let body = strip_fences(text);
+    let v: TurnReply = match serde_json::from_str(body) {
+        Ok(v) => v,
+        // Valid JSON of the wrong shape: say which field is wrong.
+        Err(e) => {
+            let generic: Value =
+                serde_json::from_str(body).map_err(|_| format!("not JSON ({e})"))?;
+            return Err(match generic {
+                Value::Object(_) => format!("wrong field type ({e})"),
+                _ => "expected a JSON object with `position`, `argument` and `confidence`".into(),
+            });
+        }
+    };
     let position = v
-        .get("position")
-        .and_then(Value::as_str)
+        .position
+        .as_deref()
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .ok_or("expected an object with a non-empty string `position`")?;
     let position = canonical(position, options)?;
     let argument = v
-        .get("argument")
-        .and_then(Value::as_str)
+        .argument
+        .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .ok_or("expected a non-empty string `argument`")?;
-    let confidence = confidence_of(&v)?;
+    let confidence = confidence_in_range(v.confidence)?;
     let mut critiques = Vec::new();
-    if let Some(c) = v.get("critiques").filter(|c| !c.is_null()) {
-        let list = c
-            .as_array()
-            .ok_or("`critiques` must be a list of {\"turn\", \"text\"}")?;
+    if let Some(list) = &v.critiques {
         for c in list {
-            let turn = c
-                .get("turn")
-                .and_then(Value::as_u64)
-                .ok_or("each critique needs a numeric `turn`")?;
+            let turn = c.turn.ok_or("each critique needs a numeric `turn`")?;
             let Some((_, speaker)) = earlier.iter().find(|(n, _)| u64::from(*n) == turn) else {
-                return Err(format!("critique of turn {turn}, which is not an earlier turn"));
+                return Err(format!(
+                    "critique of turn {turn}, which is not an earlier turn"
+                ));
             };
             if &**speaker == me {
                 return Err(format!("turn {turn} is your own; critique other speakers"));
             }
-            let text = c.get("text").and_then(Value::as_str).unwrap_or("").trim();
+            let text = c.text.as_deref().unwrap_or("").trim();
             if text.is_empty() {
                 return Err(format!("the critique of turn {turn} has no `text`"));
             }
             critiques.push(json!({"turn": turn, "speaker": &**speaker, "text": text}));
         }
     }
-    Ok(json!({"position": position, "argument": argument, "confidence": confidence, "critiques": critiques}))
+    Ok(
+        json!({"position": position, "argument": argument, "confidence": confidence, "critiques": critiques}),
+    )
 }
 
 /// Stable hash for the random turn order: the run's seed, the node's task
@@ -192,7 +219,9 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         run.step.new_round(node);
         let mut order: Vec<usize> = (0..k).collect();
         if d.order == TurnOrder::Random {
-            order.shuffle(&mut ChaCha8Rng::seed_from_u64(order_seed(run.seed, &path, round)));
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(order_seed(
+                run.seed, &path, round,
+            )));
         }
         let planned: Vec<Id> = match d.order {
             TurnOrder::Moderator(_) => vec![],
@@ -229,8 +258,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 .await;
             let slot = match d.order {
                 TurnOrder::Moderator(m) => {
-                    moderator_pick(run, node, scope, m, d, &question, round, slot_no, &remaining)
-                        .await
+                    moderator_pick(
+                        run, node, scope, m, d, &question, round, slot_no, &remaining,
+                    )
+                    .await
                 }
                 _ => order[slot_no],
             };
@@ -242,9 +273,15 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             let (transcript, _) = windowed(&turns, u64::from(d.context_tokens));
             let mut prompt = format!("Question: {question}");
             if !d.options.is_empty() {
-                prompt.push_str(&format!("\nPositions to choose from: {}", d.options.join(" | ")));
+                prompt.push_str(&format!(
+                    "\nPositions to choose from: {}",
+                    d.options.join(" | ")
+                ));
             }
-            prompt.push_str(&format!("\nRound {round} of at most {}. You are {speaker_id}; this is turn {number}.", d.rounds));
+            prompt.push_str(&format!(
+                "\nRound {round} of at most {}. You are {speaker_id}; this is turn {number}.",
+                d.rounds
+            ));
             if transcript.is_empty() {
                 prompt.push_str("\nYou speak first.");
             } else {
@@ -443,15 +480,32 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             distinct.push(b.choice.clone());
         }
     }
-    let candidates = if d.options.is_empty() { distinct } else { d.options.clone() };
+    let candidates = if d.options.is_empty() {
+        distinct
+    } else {
+        d.options.clone()
+    };
     let (decision, reasons, decided_by, tally) = match d.judge {
         Some(j) => {
             let (t, _) = windowed(&turns, u64::from(d.context_tokens));
             let (decision, reasons) = judge_with_transcript(
-                run, node, scope, j, &question, &candidates, &finals, "judge", Some(&t),
+                run,
+                node,
+                scope,
+                j,
+                &question,
+                &candidates,
+                &finals,
+                "judge",
+                Some(&t),
             )
             .await?;
-            (decision, reasons, format!("judge:{}", run.wf.agents[j].id), None)
+            (
+                decision,
+                reasons,
+                format!("judge:{}", run.wf.agents[j].id),
+                None,
+            )
         }
         None => {
             let (verdict, tally) = count(&d.rules.protocol, k, &finals);
@@ -475,14 +529,21 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             )
             .await?;
             let Some((choice, by, tally)) = decided else {
-                return Err(TaskError::workflow(format!("{}: the final vote decided nothing", n.id)));
+                return Err(TaskError::workflow(format!(
+                    "{}: the final vote decided nothing",
+                    n.id
+                )));
             };
             let by = if by == "tally" {
                 format!("vote:{}", d.rules.protocol.name())
             } else {
                 by
             };
-            let reasons = if by.starts_with("vote:") { summary } else { tally.summary.clone() };
+            let reasons = if by.starts_with("vote:") {
+                summary
+            } else {
+                tally.summary.clone()
+            };
             (choice, reasons, by, Some(tally))
         }
     };
@@ -628,7 +689,11 @@ mod tests {
         assert_eq!(window_start(&[10, 10, 10], 100), 0);
         assert_eq!(window_start(&[10, 10, 10], 25), 1);
         assert_eq!(window_start(&[10, 10, 10], 20), 1);
-        assert_eq!(window_start(&[10, 10, 30], 25), 3, "not even the newest fits");
+        assert_eq!(
+            window_start(&[10, 10, 30], 25),
+            3,
+            "not even the newest fits"
+        );
         assert_eq!(window_start(&[], 5), 0);
     }
 
@@ -656,9 +721,13 @@ mod tests {
         assert_eq!(ok["position"], "yes");
         assert_eq!(ok["critiques"][0]["speaker"], "ann");
         let bad = |t: &str| parse_turn(t, &opts, &earlier, "bob").unwrap_err();
-        assert!(bad(r#"{"position":"maybe","argument":"a","confidence":0.5}"#).contains("not one of"));
+        assert!(
+            bad(r#"{"position":"maybe","argument":"a","confidence":0.5}"#).contains("not one of")
+        );
         assert!(bad(r#"{"position":"yes","argument":"","confidence":0.5}"#).contains("argument"));
-        assert!(bad(r#"{"position":"yes","argument":"a","confidence":2}"#).contains("between 0 and 1"));
+        assert!(
+            bad(r#"{"position":"yes","argument":"a","confidence":2}"#).contains("between 0 and 1")
+        );
         assert!(bad(r#"{"position":"yes","argument":"a","confidence":0.5,"critiques":[{"turn":7,"text":"x"}]}"#).contains("not an earlier turn"));
         assert!(bad(r#"{"position":"yes","argument":"a","confidence":0.5,"critiques":[{"turn":2,"text":"x"}]}"#).contains("your own"));
         assert!(bad(r#"{"position":"ye"#).contains("not JSON"));

@@ -773,7 +773,11 @@ impl ViewModel {
                 reason,
                 ..
             } => {
-                self.notice(ts, Level::Warn, format!("{node}: {agent} flagged ({reason})"));
+                self.notice(
+                    ts,
+                    Level::Warn,
+                    format!("{node}: {agent} flagged ({reason})"),
+                );
             }
             EventKind::DebateEnded {
                 node,
