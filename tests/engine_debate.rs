@@ -9,7 +9,6 @@ use std::time::Duration;
 use agentctl::engine::RunOptions;
 use agentctl::event::{Command, Event, EventKind, RunStatus, StepUntil};
 use common::*;
-use serde_json::Value;
 
 /// Agents with sim scripts (`id = "{ ... }"` pairs), then nodes.
 fn workflow(agents: &[(&str, &str)], nodes: &str) -> String {

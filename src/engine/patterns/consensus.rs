@@ -1369,7 +1369,7 @@ mod tests {
         let r1 = ballots(&["a", "a", "b", "a"]);
         let r2 = ballots(&["a", "c", "c", "a", "a"]);
         assert_eq!(
-            outliers(&[r1.clone()]),
+            outliers(std::slice::from_ref(&r1)),
             Vec::<Id>::new(),
             "one round is not enough"
         );

@@ -241,10 +241,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             .collect();
         let mut criticised_now = vec![false; k];
         let mut remaining: Vec<usize> = order.clone();
-        for slot_no in 0..k {
+        for (slot_no, &listed) in order.iter().enumerate() {
             let known_next = match d.order {
                 TurnOrder::Moderator(_) => None,
-                _ => Some(run.wf.agents[d.participants[order[slot_no]]].id.clone()),
+                _ => Some(run.wf.agents[d.participants[listed]].id.clone()),
             };
             run.step
                 .wait(node, d.step, || {
@@ -263,7 +263,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                     )
                     .await
                 }
-                _ => order[slot_no],
+                _ => listed,
             };
             remaining.retain(|s| *s != slot);
             let speaker = d.participants[slot];
