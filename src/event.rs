@@ -548,8 +548,9 @@ pub enum EventKind {
         choice: String,
         /// `tally` (the protocol's rule), `judge:<agent>` or `gate`.
         decided_by: String,
-        /// The full tally.
-        tally: Tally,
+        /// The full tally (boxed: it is large, and every event is moved
+        /// through the stream).
+        tally: Box<Tally>,
     },
     /// A vote round produced no decision.
     ConsensusFailed {
@@ -561,8 +562,9 @@ pub enum EventKind {
         reason: String,
         /// What happens next: `fail`, `another_round`, `gate` or `judge`.
         next: String,
-        /// The full tally.
-        tally: Tally,
+        /// The full tally (boxed: it is large, and every event is moved
+        /// through the stream).
+        tally: Box<Tally>,
     },
     /// An agent behaved in a way a fault-tolerant vote does not trust.
     AgentFlagged {

@@ -875,7 +875,7 @@ pub(crate) async fn decide(
                 round: d.round,
                 choice: w.clone(),
                 decided_by: "tally".into(),
-                tally: d.tally.clone(),
+                tally: Box::new(d.tally.clone()),
             });
             return Ok(Some((w.clone(), "tally".into(), d.tally)));
         }
@@ -899,7 +899,7 @@ pub(crate) async fn decide(
         round: d.round,
         reason: reason.clone(),
         next: next.name().into(),
-        tally: d.tally.clone(),
+        tally: Box::new(d.tally.clone()),
     });
     let decided = match next {
         Fallback::AnotherRound => return Ok(None),
@@ -954,7 +954,7 @@ pub(crate) async fn decide(
         round: d.round,
         choice: decided.0.clone(),
         decided_by: decided.1.clone(),
-        tally: tally.clone(),
+        tally: Box::new(tally.clone()),
     });
     Ok(Some((decided.0, decided.1, tally)))
 }
