@@ -684,3 +684,61 @@ async fn votes_step_ballot_by_ballot() {
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
 }
+
+#[tokio::test(start_paused = true)]
+async fn step_mode_can_be_switched_on_while_running() {
+    let agents = [
+        ("warm", "latency_ms = 100"),
+        ("ann", "positions = [\"rust\"]"),
+        ("bob", "positions = [\"rust\"]"),
+    ];
+    let nodes = "[[nodes]]\nid = \"main\"\nkind = \"sequence\"\nsteps = [\"first\", \"d\"]\n\
+        [[nodes]]\nid = \"first\"\nkind = \"agent\"\nagent = \"warm\"\n\
+        [[nodes]]\nid = \"d\"\nkind = \"debate\"\nparticipants = [\"ann\", \"bob\"]\noptions = [\"rust\", \"go\"]\n";
+    let (h, mut rx) = start(wf(&workflow(&agents, nodes)), RunOptions::default());
+    h.send(Command::SetStepMode { on: true });
+    let mut seen = Vec::new();
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::StepModeChanged { on: true })
+    })
+    .await;
+    let e = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::AwaitingStep { .. })
+    })
+    .await;
+    assert!(
+        matches!(&e.kind, EventKind::AwaitingStep { next: Some(n), round: 1, .. } if &**n == "ann")
+    );
+    assert_eq!(
+        count(&seen, |k| matches!(k, EventKind::DebateTurn { .. })),
+        0
+    );
+    h.send(Command::SetStepMode { on: false });
+    assert_eq!(h.wait().await.status, RunStatus::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vote_tie_can_go_to_the_judge() {
+    let agents = [
+        ("x", "positions = [\"a\"], confidence = 0.9"),
+        ("y", "positions = [\"b\"], confidence = 0.4"),
+        ("j", ""),
+    ];
+    let nodes = "[[nodes]]\nid = \"v\"\nkind = \"vote\"\nvoters = [\"x\", \"y\"]\noptions = [\"a\", \"b\", \"c\"]\nprotocol = \"plurality\"\non_tie = \"judge\"\njudge = \"j\"\n";
+    let (out, ev) = run(wf(&workflow(&agents, nodes))).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let o = out.output.expect("output");
+    // Tied 1–1 between a and b; the sim judge takes the confidence-weighted leader.
+    assert_eq!(
+        (o["choice"].as_str(), o["decided_by"].as_str()),
+        (Some("a"), Some("judge:j"))
+    );
+    let nexts: Vec<String> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ConsensusFailed { next, .. } => Some(next.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(nexts, ["judge"]);
+}
