@@ -191,7 +191,7 @@ async fn drive(wf: Arc<Workflow>, seed: u64, auto_approve: bool, step: bool, mod
             what,
         } = &ev.kind
         {
-            stepper.ask(node.clone(), *round, next.clone(), what);
+            view.suspend(|| stepper.ask(node.clone(), *round, next.clone(), what));
         }
         if matches!(ev.kind, EventKind::GateDecided { .. }) {
             view.suspend(|| gates.decided());
@@ -597,13 +597,13 @@ impl StepPrompter {
         let commands = self.commands.clone();
         let reading = self.reading.clone();
         let who = next.map(|n| format!(" by {n}")).unwrap_or_default();
-        let what = what.to_string();
+        // Printed here, while the progress bars are suspended, on a line of
+        // its own so their next redraw does not overwrite it.
+        eprintln!(
+            "── {node} round {round}: next {what}{who} — [Enter] step · r + Enter finish the round · c + Enter stop stepping"
+        );
         tokio::task::spawn_blocking(move || {
             let _one = reading.lock().unwrap_or_else(|p| p.into_inner());
-            eprint!(
-                "── {node} round {round}: next {what}{who} — [Enter] step · r finish round · c continue: "
-            );
-            let _ = std::io::stderr().flush();
             let mut line = String::new();
             let _ = std::io::stdin().lock().read_line(&mut line);
             let command = match line.trim() {
