@@ -33,6 +33,7 @@ fn request(task: Arc<str>, expect: Expect) -> ProviderRequest {
             capabilities: vec!["research".into(), "code".into()],
             labels: Vec::new(),
             tools: Default::default(),
+            stance: None,
         },
         input: serde_json::Value::Null,
     }

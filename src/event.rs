@@ -596,6 +596,178 @@ pub enum EventKind {
         revision: u32,
     },
     // ── debate and consensus events (issue #4) go here ──
+    /// A debate round began.
+    DebateRoundStarted {
+        /// Debate node id.
+        node: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Planned speaking order (empty when a moderator picks each turn).
+        order: Vec<Id>,
+    },
+    /// A debater spoke: one turn of the transcript.
+    DebateTurn {
+        /// Debate node id.
+        node: Id,
+        /// The turn's task id.
+        task: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Turn number within the debate, from 1 (critiques refer to it).
+        turn: u32,
+        /// Speaker (agent id).
+        speaker: Id,
+        /// The stance taken.
+        position: String,
+        /// Confidence in the stance, in [0, 1].
+        confidence: f64,
+        /// The argument text.
+        argument: String,
+        /// Critiques of earlier turns.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        critiques: Vec<Critique>,
+        /// True when the speaker now holds a different position than in its
+        /// previous turn.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        changed: bool,
+    },
+    /// A turn produced no valid reply (after repair prompts); the debate goes
+    /// on without it.
+    DebateTurnFailed {
+        /// Debate node id.
+        node: Id,
+        /// The turn's task id.
+        task: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Turn number, from 1.
+        turn: u32,
+        /// Speaker (agent id).
+        speaker: Id,
+        /// Why.
+        error: String,
+    },
+    /// A debate round finished.
+    DebateRoundEnded {
+        /// Debate node id.
+        node: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Each speaker's latest stance after the round.
+        positions: Vec<Stance>,
+        /// Confidence-weighted share of the leading position, in [0, 1].
+        agreement: f64,
+        /// Speakers whose position changed this round.
+        changed: u32,
+    },
+    /// A debate finished and was decided.
+    DebateEnded {
+        /// Debate node id.
+        node: Id,
+        /// Rounds held.
+        rounds: u32,
+        /// Why it stopped: `converged`, `agreement`, `no_change` or `max_rounds`.
+        reason: String,
+        /// The decision.
+        decision: String,
+        /// Why (the judge's reasons or the tally summary).
+        reasons: String,
+        /// `judge:<agent>`, `vote:<protocol>`, `gate` or `judge:<agent>` after a tie.
+        decided_by: String,
+    },
+    /// A voter cast a ballot.
+    VoteCast {
+        /// Vote (or debate) node id.
+        node: Id,
+        /// Ballot round, from 1.
+        round: u32,
+        /// Voter (agent id).
+        voter: Id,
+        /// Choice.
+        choice: String,
+        /// Full ranking, for ranked-choice ballots.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ranking: Vec<String>,
+        /// Confidence, in [0, 1].
+        confidence: f64,
+        /// The voter's rationale.
+        rationale: String,
+        /// `propose` or `commit` (Byzantine rounds have both), else `cast`.
+        phase: String,
+    },
+    /// A ballot could not be obtained (invalid after repairs, or an error):
+    /// the voter abstains this round.
+    VoteFailed {
+        /// Vote node id.
+        node: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Voter.
+        voter: Id,
+        /// Why.
+        error: String,
+    },
+    /// A vote produced a decision.
+    ConsensusReached {
+        /// Vote (or debate) node id.
+        node: Id,
+        /// Round, from 1.
+        round: u32,
+        /// The accepted choice.
+        choice: String,
+        /// `tally` (the protocol's rule), `judge:<agent>` or `gate`.
+        decided_by: String,
+        /// The full tally (boxed: it is large, and every event is moved
+        /// through the stream).
+        tally: Box<Tally>,
+    },
+    /// A vote round produced no decision.
+    ConsensusFailed {
+        /// Vote (or debate) node id.
+        node: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Why (`tie`, `no_quorum`, ...), in words.
+        reason: String,
+        /// What happens next: `fail`, `another_round`, `gate` or `judge`.
+        next: String,
+        /// The full tally (boxed: it is large, and every event is moved
+        /// through the stream).
+        tally: Box<Tally>,
+    },
+    /// An agent behaved in a way a fault-tolerant vote does not trust.
+    AgentFlagged {
+        /// Vote node id.
+        node: Id,
+        /// Agent id.
+        agent: Id,
+        /// Round, from 1.
+        round: u32,
+        /// `equivocation` or `outlier`.
+        reason: String,
+        /// Details (the conflicting ballots, the rounds it disagreed).
+        detail: String,
+        /// Excluded from later tallies (per the node's `byzantine_policy`).
+        excluded: bool,
+    },
+    /// A debate or vote in step mode waits for a `step` command before the
+    /// next turn or ballot.
+    AwaitingStep {
+        /// Debate or vote node id.
+        node: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Who acts next, when known (a moderator picks after the step).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<Id>,
+        /// `turn` or `ballot`.
+        what: String,
+    },
+    /// Step mode was switched (answer to `set_step_mode`).
+    StepModeChanged {
+        /// On or off.
+        on: bool,
+    },
     /// A router chose a route.
     RouteChosen {
         /// Router node id.
@@ -685,6 +857,70 @@ pub struct PlannedSubtask {
     pub capability: String,
 }
 
+/// A critique of an earlier debate turn, inside [`EventKind::DebateTurn`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Critique {
+    /// Turn number criticised.
+    pub turn: u32,
+    /// Its speaker.
+    pub speaker: Id,
+    /// The critique.
+    pub text: String,
+}
+
+/// A debater's stance, in [`EventKind::DebateRoundEnded`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stance {
+    /// Agent id.
+    pub agent: Id,
+    /// Position (empty when it never gave a valid turn).
+    pub position: String,
+    /// Confidence, in [0, 1].
+    pub confidence: f64,
+}
+
+/// The count of one choice in a [`Tally`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TallyCount {
+    /// The choice.
+    pub choice: String,
+    /// Ballots for it (first preferences in the last ranked-choice round).
+    pub votes: u32,
+    /// Its score: votes, or the confidence-weighted sum.
+    pub score: f64,
+}
+
+/// The full result of counting ballots under a protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Protocol name (`majority`, `plurality`, `unanimity`, `quorum`,
+    /// `weighted`, `ranked`, `bft`).
+    pub protocol: String,
+    /// Voters whose ballots count (excluded agents removed).
+    pub eligible: u32,
+    /// Ballots cast by eligible voters.
+    pub cast: u32,
+    /// Counts by choice, best first (ties in name order).
+    pub counts: Vec<TallyCount>,
+    /// What the winner needed (votes, or score for `weighted`), if a bar applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed: Option<f64>,
+    /// The winning choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner: Option<String>,
+    /// Choices tied for first, when that stopped a decision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tied: Vec<String>,
+    /// Ranked choice: candidates in elimination order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eliminated: Vec<String>,
+    /// Agents excluded from this tally.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<Id>,
+    /// One line saying how the result came about.
+    pub summary: String,
+}
+
 /// What a human (or a script) asks the orchestrator to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -751,6 +987,33 @@ pub enum Command {
         usd: Option<f64>,
     },
     // ── debate step commands (issue #4) go here ──
+    /// Let a debate or vote in step mode take its next step.
+    Step {
+        /// Only this debate/vote node; any waiting one when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<Id>,
+        /// `turn` (one turn or ballot, the default) or `round` (finish the
+        /// current round without stopping).
+        #[serde(default)]
+        until: StepUntil,
+    },
+    /// Switch step mode on or off for every debate and vote (off also
+    /// releases nodes that are in step mode by their workflow file).
+    SetStepMode {
+        /// On or off.
+        on: bool,
+    },
+}
+
+/// How far a [`Command::Step`] goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepUntil {
+    /// One turn or ballot.
+    #[default]
+    Turn,
+    /// The rest of the current round.
+    Round,
 }
 
 impl Command {
@@ -765,6 +1028,8 @@ impl Command {
             Command::GateDecision { .. } => "gate_decision",
             Command::Emit { .. } => "emit",
             Command::SetBudget { .. } => "set_budget",
+            Command::Step { .. } => "step",
+            Command::SetStepMode { .. } => "set_step_mode",
         }
     }
 }

@@ -36,6 +36,8 @@ const BUILTINS: &[&str] = &[
     "event_driven",
     "research_report",
     "chaos",
+    "debate",
+    "consensus",
 ];
 
 #[test]

@@ -9,7 +9,14 @@ use serde_json::Value;
 #[test]
 fn chaos_json_summary_shows_retries_breaker_openings_and_fallbacks() {
     let out = Command::new(env!("CARGO_BIN_EXE_agentctl"))
-        .args(["run", "builtin:chaos", "--json", "--seed", "0"])
+        .args([
+            "run",
+            "builtin:chaos",
+            "--json",
+            "--seed",
+            "0",
+            "--no-record",
+        ])
         .output()
         .expect("run agentctl");
     assert_eq!(

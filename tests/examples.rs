@@ -194,4 +194,29 @@ async fn demo_plans_reviews_checks_and_waits_for_a_human_who_can_send_it_back() 
     let reviews = count(&seen, |k| matches!(k, EventKind::ReviewVerdict { .. }));
     assert_eq!(reviews, 4, "the reviewer agent sent each build back once");
     assert!(completed_tasks(&seen).contains(&"ship~r1/checks[3]/check".to_string()));
+    // The build starts with a debate whose decision feeds a vote, whose
+    // choice feeds the planner, all before the gate (on both builds).
+    let order: Vec<&str> = seen
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::DebateEnded { .. } => Some("debate"),
+            EventKind::ConsensusReached { .. } => Some("vote"),
+            EventKind::PlanCreated { .. } => Some("plan"),
+            EventKind::GateOpened { .. } => Some("gate"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "debate", "vote", "plan", "gate", "debate", "vote", "plan", "gate"
+        ]
+    );
+    let chosen = seen.iter().find_map(|e| match &e.kind {
+        EventKind::ConsensusReached { choice, .. } => Some(choice.clone()),
+        _ => None,
+    });
+    assert_eq!(chosen.as_deref(), Some("streaming"));
+    assert!(seen.iter().any(|e| matches!(&e.kind,
+        EventKind::TaskCreated { task, input, .. } if &**task == "work" && input["choice"] == "streaming")));
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 const CRASH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/crash_600.toml");
 const DEMO_SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sessions/demo.jsonl");
+const DEBATE_SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sessions/debate.jsonl");
 
 fn agentctl(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_agentctl"))
@@ -260,12 +261,12 @@ fn sessions_list_show_export_rm_and_prune() {
     assert_eq!(rows[0]["workflow"], "demo");
     assert_eq!(rows[1]["workflow"], "pipeline");
     assert_eq!(rows[0]["status"], "succeeded");
-    assert_eq!(rows[0]["tasks"], 12);
+    assert_eq!(rows[0]["tasks"], 22);
     assert!(rows[0]["tokens"].as_u64().unwrap() > 0);
     let table = agentctl(d, &["sessions", "list"]);
     ok(&table);
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.starts_with("ID ") && table.contains("pipeline") && table.contains("12/12"));
+    assert!(table.starts_with("ID ") && table.contains("pipeline") && table.contains("22/22"));
 
     // show: summary, agents, task tree, gates.
     let show = agentctl(d, &["sessions", "show", &ids[1]]);
@@ -324,6 +325,32 @@ fn the_recorded_demo_sample_still_loads_and_exports() {
     );
     ok(&md);
     insta::assert_snapshot!("demo_session_markdown", String::from_utf8_lossy(&md.stdout));
+}
+
+#[test]
+fn the_recorded_debate_sample_exports_its_transcript_and_tally() {
+    let tmp = tempfile::tempdir().unwrap();
+    let md = agentctl(
+        tmp.path(),
+        &["sessions", "export", DEBATE_SAMPLE, "--format", "md"],
+    );
+    ok(&md);
+    let text = String::from_utf8_lossy(&md.stdout).to_string();
+    assert!(text.contains("## Debate `choose_store`"), "{text}");
+    assert!(
+        text.contains("### Round 3") && text.contains("**Decision: clickhouse**"),
+        "{text}"
+    );
+    insta::assert_snapshot!("debate_session_markdown", text);
+    // The demo sample holds a debate and a vote: their sections export too.
+    let demo = agentctl(
+        tmp.path(),
+        &["sessions", "export", DEMO_SAMPLE, "--format", "json"],
+    );
+    ok(&demo);
+    let v = json(&demo);
+    assert!(!v["debates"][0]["turns"].as_array().unwrap().is_empty());
+    assert!(v["votes"][0]["results"][0]["reached"].as_bool().unwrap());
 }
 
 #[test]

@@ -120,6 +120,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         recording: Recording::Append(Box::new(reader)),
         resume: Some(restore),
         wiring,
+        step: false,
     };
     runtime.block_on(drive(Arc::new(loaded.workflow), setup))
 }

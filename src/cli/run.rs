@@ -42,6 +42,10 @@ pub(crate) struct RunArgs {
     record: super::session::RecordArgs,
     #[command(flatten)]
     providers: super::providers::ProviderArgs,
+    /// Step through debates and votes: each turn or ballot waits for Enter
+    /// (`r` finishes the round, `c` leaves step mode). Needs a terminal.
+    #[arg(long)]
+    step: bool,
 }
 
 pub(crate) enum Mode {
@@ -83,11 +87,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
     let interactive_gates = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive_gates
-        && let Some(gate) = loaded
-            .workflow
-            .nodes
-            .iter()
-            .find(|n| matches!(n.kind, NodeKind::Gate { .. }))
+        && let Some(gate) = loaded.workflow.nodes.iter().find(|n| opens_gate(&n.kind))
     {
         eprintln!(
             "error: {arg} has a human gate (node `{}`) and there is no terminal to ask on.\n  \
@@ -96,7 +96,18 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     }
-    let mode = Mode::pick(args.json);
+    if args.step && !interactive_gates {
+        eprintln!(
+            "error: --step reads Enter from a terminal, and there is none.\n  \
+             = hint: run it in a terminal, or step in the cockpit: agentctl tui {arg} (keys n and s)"
+        );
+        return exit::BAD_INPUT;
+    }
+    let mode = match Mode::pick(args.json) {
+        // Step prompts wait on the terminal: bars would redraw over them.
+        Mode::Bars if args.step => Mode::Lines,
+        m => m,
+    };
     let recording = match args.record.for_new_run() {
         Ok(Some(dir)) => Recording::New {
             dir,
@@ -126,8 +137,23 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         recording,
         resume: None,
         wiring,
+        step: args.step,
     };
     runtime.block_on(drive(workflow, setup))
+}
+
+/// Whether a node can open a human gate: a gate, or a debate/vote whose tie
+/// or no-quorum fallback escalates to one.
+fn opens_gate(kind: &NodeKind) -> bool {
+    use agentctl::workflow::model::Fallback;
+    match kind {
+        NodeKind::Gate { .. } => true,
+        NodeKind::Debate(d) => d.judge.is_none() && d.rules.on_tie == Fallback::Gate,
+        NodeKind::Vote(v) => {
+            v.rules.on_tie == Fallback::Gate || v.rules.on_no_quorum == Fallback::Gate
+        }
+        _ => false,
+    }
 }
 
 impl Mode {
@@ -164,6 +190,8 @@ pub(crate) struct Setup {
     pub(crate) resume: Option<Arc<Restore>>,
     /// Configured providers and tools to install.
     pub(crate) wiring: super::providers::Wiring,
+    /// Step through debates and votes on the terminal.
+    pub(crate) step: bool,
 }
 
 /// A new or continued session file, fed from `orch`'s events.
@@ -201,6 +229,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         recording,
         resume,
         wiring,
+        step,
     } = setup;
     // The tokenizer's first use costs ~60 ms: pay it before the clock starts,
     // on this thread, which is the engine's: its regex scratch pool then
@@ -216,6 +245,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
             seed,
             session_id: Some(session.clone()),
             resume,
+            step,
             ..Default::default()
         },
     );
@@ -228,11 +258,8 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         }
     };
     // `--json` shows no progress; it only needs the stream to answer gates.
-    let has_gates = wf
-        .nodes
-        .iter()
-        .any(|n| matches!(n.kind, NodeKind::Gate { .. }));
-    let mut events = if matches!(mode, Mode::Json) && !has_gates {
+    let has_gates = wf.nodes.iter().any(|n| opens_gate(&n.kind));
+    let mut events = if matches!(mode, Mode::Json) && !has_gates && !step {
         None
     } else {
         Some(orch.subscribe())
@@ -253,6 +280,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     });
 
     let mut view = Progress::new(&mode, &wf);
+    let stepper = StepPrompter::new(commands.clone());
     let mut gates = GatePrompter::new(commands, auto_approve);
     while let Some(ev) = match events.as_mut() {
         Some(rx) => rx.recv().await,
@@ -270,6 +298,16 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         {
             view.set_hidden(!auto_approve);
             gates.opened(gate.clone(), artifact, *revision);
+        }
+        if let EventKind::AwaitingStep {
+            node,
+            round,
+            next,
+            what,
+        } = &ev.kind
+        {
+            // Step mode prints plain lines (no bars), so the prompt stays put.
+            stepper.ask(node.clone(), *round, next.clone(), what);
         }
         if matches!(ev.kind, EventKind::GateDecided { .. }) {
             gates.decided();
@@ -478,6 +516,79 @@ impl Progress {
                     .unwrap_or_default()
             )),
             EventKind::Notice { level, message } => Some(format!("{level:<7} {message}")),
+            EventKind::DebateTurn {
+                node,
+                round,
+                turn,
+                speaker,
+                position,
+                confidence,
+                critiques,
+                ..
+            } => Some(format!(
+                "debate  {node} r{round} #{turn} {speaker}: {position} ({confidence:.2}){}",
+                if critiques.is_empty() {
+                    String::new()
+                } else {
+                    let on: Vec<String> =
+                        critiques.iter().map(|c| format!("#{}", c.turn)).collect();
+                    format!(", critiques {}", on.join(" "))
+                }
+            )),
+            EventKind::DebateTurnFailed {
+                node,
+                turn,
+                speaker,
+                error,
+                ..
+            } => Some(format!("debate  {node} #{turn} {speaker} FAILED: {error}")),
+            EventKind::DebateEnded {
+                node,
+                rounds,
+                reason,
+                decision,
+                decided_by,
+                ..
+            } => Some(format!(
+                "debate  {node}: `{decision}` by {decided_by} after {rounds} round(s) ({reason})"
+            )),
+            EventKind::VoteCast {
+                node,
+                round,
+                voter,
+                choice,
+                confidence,
+                phase,
+                ..
+            } => Some(format!(
+                "vote    {node} r{round} {voter}: {choice} ({confidence:.2}, {phase})"
+            )),
+            EventKind::ConsensusReached {
+                node,
+                choice,
+                decided_by,
+                tally,
+                ..
+            } => Some(format!(
+                "consensus {node}: `{choice}` ({decided_by}) — {}",
+                tally.summary
+            )),
+            EventKind::ConsensusFailed {
+                node,
+                round,
+                reason,
+                next,
+                ..
+            } => Some(format!(
+                "no consensus {node} r{round}: {reason}; next: {next}"
+            )),
+            EventKind::AgentFlagged {
+                node,
+                agent,
+                reason,
+                detail,
+                ..
+            } => Some(format!("flagged {node}: {agent} ({reason}: {detail})")),
             _ => None,
         };
         if let Some((_, tasks, activity)) = &self.bars {
@@ -603,6 +714,51 @@ impl GatePrompter {
                 approve,
                 comment,
             });
+        });
+    }
+}
+
+/// Asks on the terminal before each debate turn or ballot (`run --step`):
+/// Enter steps one turn, `r` finishes the round, `c` leaves step mode.
+struct StepPrompter {
+    commands: UnboundedSender<Command>,
+    /// One prompt at a time: prompts read the same stdin.
+    reading: Arc<std::sync::Mutex<()>>,
+}
+
+impl StepPrompter {
+    fn new(commands: UnboundedSender<Command>) -> Self {
+        StepPrompter {
+            commands,
+            reading: Arc::new(std::sync::Mutex::new(())),
+        }
+    }
+
+    fn ask(&self, node: Id, round: u32, next: Option<Id>, what: &str) {
+        let commands = self.commands.clone();
+        let reading = self.reading.clone();
+        let who = next.map(|n| format!(" by {n}")).unwrap_or_default();
+        // Printed here, while the progress bars are suspended, on a line of
+        // its own so their next redraw does not overwrite it.
+        eprintln!(
+            "── {node} round {round}: next {what}{who} — [Enter] step · r + Enter finish the round · c + Enter stop stepping"
+        );
+        tokio::task::spawn_blocking(move || {
+            let _one = reading.lock().unwrap_or_else(|p| p.into_inner());
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let command = match line.trim() {
+                "c" | "C" => Command::SetStepMode { on: false },
+                "r" | "R" => Command::Step {
+                    node: Some(node),
+                    until: agentctl::event::StepUntil::Round,
+                },
+                _ => Command::Step {
+                    node: Some(node),
+                    until: agentctl::event::StepUntil::Turn,
+                },
+            };
+            let _ = commands.send(command);
         });
     }
 }

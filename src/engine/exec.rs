@@ -52,6 +52,10 @@ pub(crate) fn exec_node(
                 Box::pin(patterns::trigger::run(&run, node, input, &scope)).await
             }
             NodeKind::Gate { .. } => Box::pin(patterns::gate::run(&run, node, input, &scope)).await,
+            NodeKind::Debate(_) => Box::pin(patterns::debate::run(&run, node, input, &scope)).await,
+            NodeKind::Vote(_) => {
+                Box::pin(patterns::consensus::run(&run, node, input, &scope)).await
+            }
         };
         guard.finish(result.as_ref().map(|_| ()).map_err(|e| e.kind));
         if let Ok(v) = &result {

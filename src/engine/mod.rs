@@ -14,6 +14,7 @@ mod resilient;
 mod resume;
 mod run;
 mod scheduler;
+mod step;
 mod traced_bus;
 
 pub use orchestrator::{

@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// Continue a recorded session (`agentctl resume`): completed tasks keep
     /// their recorded outputs and are not run again.
     pub resume: Option<Arc<Restore>>,
+    /// Run every debate and vote in step mode (`run --step`).
+    pub step: bool,
 }
 
 /// The result of a run.
@@ -263,6 +265,9 @@ impl Orchestrator {
         }
         if self.wf.agents.iter().any(|a| !a.tools.is_empty()) {
             run.tools = Some(self.tools.clone().unwrap_or_default());
+        }
+        if self.opts.step {
+            run.step = super::step::StepControl::new(true);
         }
         let (cmd_tx, cmd_rx) = unbounded_channel();
         let interrupt = CancellationToken::new();
@@ -523,6 +528,30 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
             )
             .await;
         }
+        Command::Step { node, until } => {
+            let idx = match node {
+                None => None,
+                Some(id) => match run.wf.node(id) {
+                    Some(i)
+                        if matches!(
+                            run.wf.nodes[i].kind,
+                            NodeKind::Debate(_) | NodeKind::Vote(_)
+                        ) =>
+                    {
+                        Some(i)
+                    }
+                    Some(_) => return reject(format!("node `{id}` is not a debate or a vote")),
+                    None => return reject(format!("there is no node `{id}`")),
+                },
+            };
+            if let Err(reason) = run.step.step(idx, *until) {
+                reject(reason);
+            }
+        }
+        Command::SetStepMode { on } => {
+            run.step.set_mode(*on);
+            run.emit(EventKind::StepModeChanged { on: *on });
+        }
         Command::Pause { task: Some(t) }
         | Command::Resume { task: Some(t) }
         | Command::Retry { task: t }
@@ -624,6 +653,9 @@ fn check(run: &Run, e: &super::run::TaskEntry, c: &Command) -> Result<TaskContro
         }
         Command::Emit { .. } => Err("emit is not addressed to a task".into()),
         Command::SetBudget { .. } => Err("set_budget is not addressed to a task".into()),
+        Command::Step { .. } | Command::SetStepMode { .. } => {
+            Err(format!("`{}` is not addressed to a task", c.name()))
+        }
     }
 }
 

@@ -186,6 +186,8 @@ pub(crate) struct Run {
     pub(crate) res: super::resilient::Resilience,
     /// Tools, when some agent lists any (issue #7).
     pub(crate) tools: Option<Arc<crate::tools::ToolBox>>,
+    /// Step mode of debates and votes (issue #4).
+    pub(crate) step: super::step::StepControl,
 }
 
 /// Variables every template and expression may read.
@@ -241,6 +243,7 @@ impl Run {
             code_agents: Vec::new(),
             restore: None,
             tools: None,
+            step: super::step::StepControl::new(false),
             wf,
         }
     }

@@ -110,6 +110,46 @@ pub enum Expect {
     Review,
     /// One of `RequestHints::labels`.
     Label,
+    /// A debate turn: `{"position", "argument", "confidence", "critiques":
+    /// [{"turn", "text"}]}`; context in `RequestHints::stance`.
+    Turn,
+    /// A ballot: `{"choice", "confidence", "rationale", "ranking"?}`;
+    /// context in `RequestHints::stance`.
+    Ballot,
+    /// A judge's decision: `{"decision", "reasons"}`; the stances to judge
+    /// in `RequestHints::stance`.
+    Decision,
+}
+
+/// What a debater, voter or judge knows, so a provider that invents replies
+/// (the sim) can answer in character.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StanceHint {
+    /// Round, from 1.
+    pub round: u32,
+    /// Positions / candidates to choose from (empty = free).
+    pub options: Vec<String>,
+    /// The agent's own latest position.
+    pub own: Option<String>,
+    /// Other agents' latest stances (for a judge: every final stance).
+    pub others: Vec<OtherStance>,
+    /// Someone criticised the agent's latest turn.
+    pub criticised: bool,
+    /// Ballot phase: 0 = cast / propose, 1 = commit (Byzantine rounds).
+    pub phase: u32,
+}
+
+/// Another agent's latest stance, in a [`StanceHint`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OtherStance {
+    /// Agent id.
+    pub agent: Id,
+    /// Position.
+    pub position: String,
+    /// Confidence.
+    pub confidence: f64,
+    /// Turn number it was stated in (for critiques), 0 if none.
+    pub turn: u32,
 }
 
 /// Context the engine gives a provider beyond the messages.
@@ -123,6 +163,8 @@ pub struct RequestHints {
     pub labels: Vec<String>,
     /// Tools the model may call (empty: none).
     pub tools: Vec<ToolSpec>,
+    /// Debate / vote context (boxed: most calls have none).
+    pub stance: Option<Box<StanceHint>>,
 }
 
 /// One call to a model.

@@ -687,7 +687,10 @@ enum Failure {
 }
 
 fn wants_structure(h: &RequestHints) -> bool {
-    matches!(h.expect, Expect::Plan | Expect::Review)
+    matches!(
+        h.expect,
+        Expect::Plan | Expect::Review | Expect::Turn | Expect::Ballot | Expect::Decision
+    )
 }
 
 /// The JSON schema of the answer the engine expects, if it is JSON.
@@ -729,7 +732,56 @@ fn response_schema(h: &RequestHints) -> Option<(&'static str, Value)> {
                 "required": ["approved", "feedback"]
             }),
         )),
+        Expect::Turn => Some((
+            "debate_turn",
+            json!({
+                "type": "object",
+                "properties": {
+                    "position": choice(h),
+                    "argument": {"type": "string"},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "critiques": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"turn": {"type": "integer"}, "text": {"type": "string"}},
+                            "required": ["turn", "text"]
+                        }
+                    }
+                },
+                "required": ["position", "argument", "confidence"]
+            }),
+        )),
+        Expect::Ballot => Some((
+            "ballot",
+            json!({
+                "type": "object",
+                "properties": {
+                    "choice": choice(h),
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "rationale": {"type": "string"},
+                    "ranking": {"type": "array", "items": choice(h)}
+                },
+                "required": ["choice", "confidence", "rationale"]
+            }),
+        )),
+        Expect::Decision => Some((
+            "decision",
+            json!({
+                "type": "object",
+                "properties": {"decision": choice(h), "reasons": {"type": "string"}},
+                "required": ["decision", "reasons"]
+            }),
+        )),
         Expect::Text | Expect::Label => None,
+    }
+}
+
+/// A string, limited to the debate's or vote's options when it has some.
+fn choice(h: &RequestHints) -> Value {
+    match h.stance.as_deref() {
+        Some(s) if !s.options.is_empty() => json!({"type": "string", "enum": s.options}),
+        _ => json!({"type": "string"}),
     }
 }
 

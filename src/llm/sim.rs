@@ -31,6 +31,10 @@ use super::{Expect, Provider, ProviderChunk, ProviderError, ProviderRequest, Rol
 use crate::event::{ErrorKind, Usage};
 use crate::workflow::spec::{SimLatency, SimScript};
 
+// Debaters, voters and judges (issue #4).
+#[path = "sim_debate.rs"]
+mod debate;
+
 /// Most `Delta`s a reply with latency is streamed in.
 const MAX_PIECES: usize = 4;
 /// Default number of subtasks in an invented plan.
@@ -343,7 +347,15 @@ fn reply(
     if let Some(last) = sim.replies.len().checked_sub(1) {
         return (sim.replies[(req.visit as usize).min(last)].clone(), None);
     }
-    if let Some(template) = &script.template {
+    // A template writes free text; debate turns, ballots and decisions need
+    // structure, so for those only explicit `replies` override the invented one.
+    let structured = matches!(
+        req.hints.expect,
+        Expect::Turn | Expect::Ballot | Expect::Decision
+    );
+    if let Some(template) = &script.template
+        && !structured
+    {
         return (render_template(template, req), None);
     }
     match req.hints.expect {
@@ -369,6 +381,7 @@ fn reply(
             };
             (label, None)
         }
+        Expect::Turn | Expect::Ballot | Expect::Decision => (debate::reply(script, req, rng), None),
     }
 }
 

@@ -31,6 +31,8 @@ pub fn to_json(h: &Header, s: &SessionState) -> Value {
         "agents": s.agents,
         "gates": s.gates,
         "commands": s.commands,
+        "debates": s.debates,
+        "votes": s.votes,
     })
 }
 
@@ -40,6 +42,8 @@ pub fn to_markdown(h: &Header, s: &SessionState) -> String {
     summary(&mut out, h, s);
     agents(&mut out, s);
     tasks(&mut out, s);
+    debates(&mut out, s);
+    votes(&mut out, s);
     gates(&mut out, s);
     commands(&mut out, s);
     workflow(&mut out, h);
@@ -117,6 +121,94 @@ fn tasks(out: &mut String, s: &SessionState) {
         if let Some(o) = &t.output {
             let _ = writeln!(out, "Output:\n\n{}", block(o));
         }
+    }
+}
+
+fn debates(out: &mut String, s: &SessionState) {
+    for d in &s.debates {
+        let _ = writeln!(out, "## Debate `{}`\n", d.node);
+        let mut round = 0;
+        for t in &d.turns {
+            if t.round != round {
+                round = t.round;
+                let _ = writeln!(out, "### Round {round}\n");
+            }
+            match &t.failed {
+                Some(e) => {
+                    let _ = writeln!(out, "{}. **{}** — turn failed: {}\n", t.turn, t.speaker, e);
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "{}. **{}** — *{}* (confidence {:.2}): {}",
+                        t.turn, t.speaker, t.position, t.confidence, t.argument
+                    );
+                    for (turn, who, text) in &t.critiques {
+                        let _ = writeln!(out, "   - critique of turn {turn} ({who}): {text}");
+                    }
+                    out.push('\n');
+                }
+            }
+        }
+        if let Some(o) = &d.outcome {
+            let _ = writeln!(
+                out,
+                "**Decision: {}** (by {}, after {} round(s), {}). {}\n",
+                o.decision, o.decided_by, o.rounds, o.reason, o.reasons
+            );
+        }
+    }
+}
+
+fn votes(out: &mut String, s: &SessionState) {
+    for v in &s.votes {
+        let _ = writeln!(out, "## Vote `{}`\n", v.node);
+        let _ = writeln!(
+            out,
+            "| round | voter | phase | choice | confidence | rationale |\n|---|---|---|---|---|---|"
+        );
+        for b in &v.ballots {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.2} | {} |",
+                b.round,
+                b.voter,
+                b.phase,
+                cell(&b.choice),
+                b.confidence,
+                cell(&b.rationale)
+            );
+        }
+        out.push('\n');
+        for (agent, round, reason, detail, excluded) in &v.flagged {
+            let _ = writeln!(
+                out,
+                "- flagged `{agent}` in round {round}: {reason} — {detail}{}",
+                if *excluded { " (excluded)" } else { "" }
+            );
+        }
+        for r in &v.results {
+            let counts: Vec<String> = r
+                .tally
+                .counts
+                .iter()
+                .map(|c| format!("{} {} ({:.2})", c.choice, c.votes, c.score))
+                .collect();
+            let verdict = match &r.choice {
+                Some(c) if r.reached => format!("**{c}** — {}", r.note),
+                _ => format!("no consensus — {}", r.note),
+            };
+            let _ = writeln!(
+                out,
+                "- round {} by {}: {verdict}; tally: {} ({} of {} voted)",
+                r.round,
+                r.tally.protocol,
+                counts.join(", "),
+                r.tally.cast,
+                r.tally.eligible
+            );
+        }
+        out.push('\n');
     }
 }
 

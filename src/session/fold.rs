@@ -50,6 +50,10 @@ pub struct SessionState {
     pub gates: Vec<GateRecord>,
     /// Commands people sent, in order.
     pub commands: Vec<CommandRecord>,
+    /// Debates, in the order they started.
+    pub debates: Vec<DebateRecord>,
+    /// Votes, in the order they started.
+    pub votes: Vec<VoteRecord>,
 }
 
 /// One task.
@@ -96,6 +100,98 @@ pub struct AgentRecord {
     pub usage: Usage,
     /// Summed call latency, ms.
     pub latency_ms: f64,
+}
+
+/// A debate's transcript and outcome.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DebateRecord {
+    /// Debate node.
+    pub node: String,
+    /// Turns in order (failed turns included).
+    pub turns: Vec<TurnRecord>,
+    /// How it ended, once it did.
+    pub outcome: Option<DebateOutcome>,
+}
+
+/// One debate turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnRecord {
+    /// Round, from 1.
+    pub round: u32,
+    /// Turn number in the debate, from 1.
+    pub turn: u32,
+    /// Speaker.
+    pub speaker: String,
+    /// Position taken (empty for a failed turn).
+    pub position: String,
+    /// Confidence in [0, 1].
+    pub confidence: f64,
+    /// The argument.
+    pub argument: String,
+    /// Critiques of earlier turns: (turn, its speaker, text).
+    pub critiques: Vec<(u32, String, String)>,
+    /// Why the turn failed, if it did.
+    pub failed: Option<String>,
+}
+
+/// How a debate ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct DebateOutcome {
+    /// Rounds held.
+    pub rounds: u32,
+    /// Why it stopped.
+    pub reason: String,
+    /// The decision.
+    pub decision: String,
+    /// Its reasons.
+    pub reasons: String,
+    /// Who decided (judge, vote...).
+    pub decided_by: String,
+}
+
+/// A vote's ballots and result.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VoteRecord {
+    /// Vote node.
+    pub node: String,
+    /// Ballots in order.
+    pub ballots: Vec<BallotRecord>,
+    /// Agents flagged: (agent, round, reason, detail, excluded).
+    pub flagged: Vec<(String, u32, String, String, bool)>,
+    /// Each round's result, in order (a failed round may be followed by another).
+    pub results: Vec<VoteResult>,
+}
+
+/// One ballot.
+#[derive(Debug, Clone, Serialize)]
+pub struct BallotRecord {
+    /// Round, from 1.
+    pub round: u32,
+    /// Voter.
+    pub voter: String,
+    /// Choice (empty for a failed ballot).
+    pub choice: String,
+    /// Confidence in [0, 1].
+    pub confidence: f64,
+    /// Rationale, or why the ballot failed.
+    pub rationale: String,
+    /// Phase (`cast`, `propose`, `commit`), or `failed`.
+    pub phase: String,
+}
+
+/// A round's tally.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoteResult {
+    /// Round.
+    pub round: u32,
+    /// Reached or failed.
+    pub reached: bool,
+    /// The winner, when reached.
+    pub choice: Option<String>,
+    /// Who decided, or why it failed and what happens next.
+    pub note: String,
+    /// The full tally.
+    pub tally: crate::event::Tally,
 }
 
 /// One opening of a gate.
@@ -145,6 +241,8 @@ impl SessionState {
             agents: BTreeMap::new(),
             gates: Vec::new(),
             commands: Vec::new(),
+            debates: Vec::new(),
+            votes: Vec::new(),
         }
     }
 
@@ -193,6 +291,36 @@ impl SessionState {
     /// Wall time from the header to the last event, ms.
     pub fn duration_ms(&self) -> f64 {
         self.last_us.saturating_sub(self.started_us) as f64 / 1000.0
+    }
+
+    /// The record of a debate node, created on its first event.
+    fn debate(&mut self, node: &str) -> &mut DebateRecord {
+        let i = match self.debates.iter().position(|d| d.node == node) {
+            Some(i) => i,
+            None => {
+                self.debates.push(DebateRecord {
+                    node: node.to_string(),
+                    ..Default::default()
+                });
+                self.debates.len() - 1
+            }
+        };
+        &mut self.debates[i]
+    }
+
+    /// The record of a vote node, created on its first event.
+    fn vote(&mut self, node: &str) -> &mut VoteRecord {
+        let i = match self.votes.iter().position(|v| v.node == node) {
+            Some(i) => i,
+            None => {
+                self.votes.push(VoteRecord {
+                    node: node.to_string(),
+                    ..Default::default()
+                });
+                self.votes.len() - 1
+            }
+        };
+        &mut self.votes[i]
     }
 
     /// Folds one event in.
@@ -333,6 +461,146 @@ impl SessionState {
                 {
                     g.decision = Some((*approved, comment.clone()));
                 }
+            }
+            EventKind::DebateTurn {
+                node,
+                round,
+                turn,
+                speaker,
+                position,
+                confidence,
+                argument,
+                critiques,
+                ..
+            } => {
+                self.debate(node).turns.push(TurnRecord {
+                    round: *round,
+                    turn: *turn,
+                    speaker: speaker.to_string(),
+                    position: position.clone(),
+                    confidence: *confidence,
+                    argument: argument.clone(),
+                    critiques: critiques
+                        .iter()
+                        .map(|c| (c.turn, c.speaker.to_string(), c.text.clone()))
+                        .collect(),
+                    failed: None,
+                });
+            }
+            EventKind::DebateTurnFailed {
+                node,
+                round,
+                turn,
+                speaker,
+                error,
+                ..
+            } => {
+                self.debate(node).turns.push(TurnRecord {
+                    round: *round,
+                    turn: *turn,
+                    speaker: speaker.to_string(),
+                    position: String::new(),
+                    confidence: 0.0,
+                    argument: String::new(),
+                    critiques: Vec::new(),
+                    failed: Some(error.clone()),
+                });
+            }
+            EventKind::DebateEnded {
+                node,
+                rounds,
+                reason,
+                decision,
+                reasons,
+                decided_by,
+            } => {
+                self.debate(node).outcome = Some(DebateOutcome {
+                    rounds: *rounds,
+                    reason: reason.clone(),
+                    decision: decision.clone(),
+                    reasons: reasons.clone(),
+                    decided_by: decided_by.clone(),
+                });
+            }
+            EventKind::VoteCast {
+                node,
+                round,
+                voter,
+                choice,
+                confidence,
+                rationale,
+                phase,
+                ..
+            } => {
+                self.vote(node).ballots.push(BallotRecord {
+                    round: *round,
+                    voter: voter.to_string(),
+                    choice: choice.clone(),
+                    confidence: *confidence,
+                    rationale: rationale.clone(),
+                    phase: phase.clone(),
+                });
+            }
+            EventKind::VoteFailed {
+                node,
+                round,
+                voter,
+                error,
+            } => {
+                self.vote(node).ballots.push(BallotRecord {
+                    round: *round,
+                    voter: voter.to_string(),
+                    choice: String::new(),
+                    confidence: 0.0,
+                    rationale: error.clone(),
+                    phase: "failed".into(),
+                });
+            }
+            EventKind::AgentFlagged {
+                node,
+                agent,
+                round,
+                reason,
+                detail,
+                excluded,
+            } => {
+                self.vote(node).flagged.push((
+                    agent.to_string(),
+                    *round,
+                    reason.clone(),
+                    detail.clone(),
+                    *excluded,
+                ));
+            }
+            EventKind::ConsensusReached {
+                node,
+                round,
+                choice,
+                decided_by,
+                tally,
+            } => {
+                self.vote(node).results.push(VoteResult {
+                    round: *round,
+                    reached: true,
+                    choice: Some(choice.clone()),
+                    note: format!("decided by {decided_by}"),
+                    tally: (**tally).clone(),
+                });
+            }
+            EventKind::ConsensusFailed {
+                node,
+                round,
+                reason,
+                next,
+                tally,
+            } => {
+                self.vote(node).results.push(VoteResult {
+                    round: *round,
+                    reached: false,
+                    choice: None,
+                    note: format!("{reason}; then: {next}"),
+                    tally: (**tally).clone(),
+                });
             }
             EventKind::CommandReceived { command } => self.commands.push(CommandRecord {
                 ts: ev.ts,

@@ -14,7 +14,7 @@ pub struct Builtin {
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "demo",
-        description: "planner → parallel executors → reviewer → per-item checks → human gate",
+        description: "debate → vote → planner → parallel executors → reviewer → per-item checks → human gate",
         text: include_str!("../../assets/workflows/demo.toml"),
     },
     Builtin {
@@ -61,6 +61,16 @@ pub const BUILTINS: &[Builtin] = &[
         name: "chaos",
         description: "30% of executor calls fail; retries, a circuit breaker and a fallback see it through",
         text: include_str!("../../assets/workflows/chaos.toml"),
+    },
+    Builtin {
+        name: "debate",
+        description: "4 debaters, 3 rounds of argument and critique, a judge decides",
+        text: include_str!("../../assets/workflows/debate.toml"),
+    },
+    Builtin {
+        name: "consensus",
+        description: "7 voters, one Byzantine, BFT agreement with f = 2",
+        text: include_str!("../../assets/workflows/consensus.toml"),
     },
 ];
 

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Join, MapSource, NodeKind, RouteCond, Target, Workflow};
+use super::model::{Join, MapSource, NodeKind, Protocol, RouteCond, Target, TurnOrder, Workflow};
 
 /// An edge between two vertices (by vertex id), with an optional label.
 struct Edge {
@@ -253,6 +253,39 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                     );
                 }
                 Shape::Hexagon
+            }
+            NodeKind::Debate(d) => {
+                let names: Vec<String> = d.participants.iter().map(|a| agent_name(*a)).collect();
+                write!(label, "\n{}", names.join(", ")).ok();
+                let order = match d.order {
+                    TurnOrder::RoundRobin => "round robin".to_string(),
+                    TurnOrder::Moderator(m) => format!("moderator {}", agent_name(m)),
+                    TurnOrder::Random => "random order".to_string(),
+                };
+                write!(label, "\n≤{} rounds, {order}", d.rounds).ok();
+                match d.judge {
+                    Some(j) => write!(label, "\njudge: {}", agent_name(j)),
+                    None => write!(label, "\nvote: {}", d.rules.protocol.name()),
+                }
+                .ok();
+                if d.step {
+                    label.push_str("\nstep mode");
+                }
+                Shape::Stadium
+            }
+            NodeKind::Vote(v) => {
+                let names: Vec<String> = v.voters.iter().map(|a| agent_name(*a)).collect();
+                write!(label, "\nvoters: {}", names.join(", ")).ok();
+                let rule = match v.rules.protocol {
+                    Protocol::Quorum { k, .. } => format!("quorum {k} of {}", v.voters.len()),
+                    Protocol::Bft { f } => format!("bft f={f} (needs {})", 2 * f + 1),
+                    p => p.name().to_string(),
+                };
+                write!(label, "\n{rule}, ≤{} rounds", v.rounds).ok();
+                if v.step {
+                    label.push_str("\nstep mode");
+                }
+                Shape::Trapezoid
             }
         };
         vs.push(Vertex {

@@ -248,6 +248,22 @@ pub struct SimScript {
     /// on the turn after the results), so tool flows run offline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<SimToolCall>,
+    /// Debaters and voters: the position (or ballot choice) per round; the
+    /// last one repeats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub positions: Vec<String>,
+    /// Debaters and voters: confidence in [0, 1] (default: drawn in 0.5..0.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// Debaters: probability of keeping the position when criticised in the
+    /// previous round (default 1: never switches); otherwise it adopts the
+    /// leading position of the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stubbornness: Option<f64>,
+    /// Faulty behaviour for tests: `random` (answers at random) or
+    /// `equivocate` (a different answer in each phase of a round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine: Option<String>,
 }
 
 /// A tool call the sim provider makes.
@@ -313,6 +329,10 @@ pub enum NodeKindName {
     /// Human review.
     Gate,
     // ── debate and vote kinds (issue #4) go here ──
+    /// Agents argue in rounds; a judge or a vote decides.
+    Debate,
+    /// Agents cast ballots; a protocol decides.
+    Vote,
 }
 
 impl NodeKindName {
@@ -328,6 +348,8 @@ impl NodeKindName {
             NodeKindName::Loop => "loop",
             NodeKindName::On => "on",
             NodeKindName::Gate => "gate",
+            NodeKindName::Debate => "debate",
+            NodeKindName::Vote => "vote",
         }
     }
 }
@@ -501,6 +523,74 @@ pub struct NodeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve: Option<Spanned<String>>,
     // ── debate and vote fields (issue #4) go here ──
+    /// debate: the debaters (agent ids), in round-robin order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participants: Option<Vec<Spanned<String>>>,
+    /// vote: the voters (agent ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters: Option<Vec<Spanned<String>>>,
+    /// debate/vote: the question, a template over `input` (default: the input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Spanned<String>>,
+    /// debate/vote: the positions or answers to choose from (default: free).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<Spanned<String>>>,
+    /// vote: expression giving the candidate answers (e.g. `input`, the list
+    /// a `parallel` node gathered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Spanned<String>>,
+    /// debate: most rounds (default 3); vote: most ballot rounds (default 1,
+    /// 3 for `bft`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Spanned<i64>>,
+    /// debate: `round_robin` (default), `moderator` or `random`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_order: Option<Spanned<String>>,
+    /// debate: with turn_order = "moderator", the agent naming each speaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderator: Option<Spanned<String>>,
+    /// debate: the agent deciding the outcome (else a vote over final
+    /// positions); debate/vote: breaks ties with on_tie = "judge".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<Spanned<String>>,
+    /// debate: stop early when the confidence-weighted share of one position
+    /// reaches this (0..=1, default 0.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converge_at: Option<Spanned<f64>>,
+    /// debate: tokens of transcript each speaker sees (default 3000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<Spanned<i64>>,
+    /// debate/vote: `majority`, `plurality`, `unanimity`, `quorum`,
+    /// `weighted` (debate default), `ranked` or `bft` (vote default: majority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Spanned<String>>,
+    /// vote with protocol = "quorum": ballots needed (k of n).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<Spanned<i64>>,
+    /// vote with protocol = "quorum": `participation` (k ballots, then
+    /// plurality; default) or `agreement` (k ballots for one choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_mode: Option<Spanned<String>>,
+    /// vote with protocol = "bft": faulty voters tolerated (n ≥ 3f+1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Spanned<i64>>,
+    /// vote/debate with protocol = "weighted": per-agent weight (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<std::collections::BTreeMap<String, f64>>,
+    /// debate/vote: on a tie: `fail` (default), `another_round`, `gate`, `judge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_tie: Option<Spanned<String>>,
+    /// vote: without a quorum/majority: `fail`, `another_round` (default),
+    /// `gate`, `judge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_no_quorum: Option<Spanned<String>>,
+    /// vote with protocol = "bft": `exclude` (default) or `flag` agents that
+    /// equivocate or are outliers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine_policy: Option<Spanned<String>>,
+    /// debate/vote: wait for a `step` command before each turn or ballot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<bool>,
 }
 
 /// One route of a `router`.

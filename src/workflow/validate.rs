@@ -50,6 +50,10 @@ pub const END_STATE: &str = "$end";
 /// Values accepted by a loop's `on_max_iterations`.
 pub const ON_MAX_ITERATIONS: &[&str] = &["fail", "end"];
 
+// Debate and vote nodes (issue #4) are checked in their own file.
+#[path = "validate_debate.rs"]
+mod debate;
+
 const CYCLE_HINT: &str =
     "cycles are only allowed between the states of a `loop` node (use transitions)";
 
@@ -78,7 +82,7 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("reviewer", &[K::Plan]),
     ("max_revisions", &[K::Plan, K::Gate]),
     ("max_subtasks", &[K::Plan]),
-    ("repair_attempts", &[K::Plan]),
+    ("repair_attempts", &[K::Plan, K::Debate, K::Vote]),
     ("routes", &[K::Router]),
     ("default", &[K::Router]),
     ("classifier", &[K::Router]),
@@ -98,6 +102,26 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("budget", &[K::Agent, K::Plan, K::Router]),
     ("degrade", &[K::Agent, K::Plan, K::Router]),
     ("resolve", &[K::Parallel]),
+    ("participants", &[K::Debate]),
+    ("voters", &[K::Vote]),
+    ("question", &[K::Debate, K::Vote]),
+    ("options", &[K::Debate, K::Vote]),
+    ("candidates", &[K::Vote]),
+    ("rounds", &[K::Debate, K::Vote]),
+    ("turn_order", &[K::Debate]),
+    ("moderator", &[K::Debate]),
+    ("judge", &[K::Debate, K::Vote]),
+    ("converge_at", &[K::Debate]),
+    ("context_tokens", &[K::Debate]),
+    ("protocol", &[K::Debate, K::Vote]),
+    ("quorum", &[K::Vote]),
+    ("quorum_mode", &[K::Vote]),
+    ("faults", &[K::Vote]),
+    ("weights", &[K::Debate, K::Vote]),
+    ("on_tie", &[K::Debate, K::Vote]),
+    ("on_no_quorum", &[K::Vote]),
+    ("byzantine_policy", &[K::Vote]),
+    ("step", &[K::Debate, K::Vote]),
 ];
 
 /// Checks a workflow and compiles it. On success returns the workflow and
@@ -113,6 +137,7 @@ pub fn compile(
     for (i, a) in agents.iter_mut().enumerate() {
         a.policy = cx.agent_policy(i, &base);
     }
+    cx.debate_sim_scripts();
     cx.index_nodes();
     let mut nodes: Vec<Node> = (0..spec.nodes.len()).map(|i| cx.node(i)).collect();
     for (i, n) in nodes.iter_mut().enumerate() {
@@ -747,6 +772,8 @@ impl<'a> Ctx<'a> {
                     max_revisions,
                 }
             }
+            K::Debate => self.debate_node(i, n),
+            K::Vote => self.vote_node(i, n),
         };
         Node {
             id: Arc::from(n.id.value.as_str()),
@@ -1428,6 +1455,26 @@ fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
         ("budget", n.budget.as_ref().map(|_| None)),
         ("degrade", n.degrade.as_ref().map(|d| d.to.span.clone())),
         ("resolve", sp(&n.resolve)),
+        ("participants", list(&n.participants)),
+        ("voters", list(&n.voters)),
+        ("question", sp(&n.question)),
+        ("options", list(&n.options)),
+        ("candidates", sp(&n.candidates)),
+        ("rounds", sp(&n.rounds)),
+        ("turn_order", sp(&n.turn_order)),
+        ("moderator", sp(&n.moderator)),
+        ("judge", sp(&n.judge)),
+        ("converge_at", sp(&n.converge_at)),
+        ("context_tokens", sp(&n.context_tokens)),
+        ("protocol", sp(&n.protocol)),
+        ("quorum", sp(&n.quorum)),
+        ("quorum_mode", sp(&n.quorum_mode)),
+        ("faults", sp(&n.faults)),
+        ("weights", n.weights.as_ref().map(|_| None)),
+        ("on_tie", sp(&n.on_tie)),
+        ("on_no_quorum", sp(&n.on_no_quorum)),
+        ("byzantine_policy", sp(&n.byzantine_policy)),
+        ("step", n.step.map(|_| None)),
     ];
     fields
         .into_iter()

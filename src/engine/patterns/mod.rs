@@ -1,6 +1,8 @@
 //! One file per pattern (node kind).
 
 pub(crate) mod agent;
+pub(crate) mod consensus;
+pub(crate) mod debate;
 pub(crate) mod gate;
 pub(crate) mod map;
 pub(crate) mod parallel;

@@ -879,6 +879,57 @@ impl ViewModel {
                 };
                 self.notice(ts, level, message.clone());
             }
+            // Debate and consensus (issue #4): the transcript pane (issue #6)
+            // folds these; until then the outcomes reach the log.
+            EventKind::ConsensusReached {
+                node,
+                choice,
+                decided_by,
+                ..
+            } => {
+                self.notice(
+                    ts,
+                    Level::Info,
+                    format!("{node}: consensus on `{choice}` ({decided_by})"),
+                );
+            }
+            EventKind::ConsensusFailed {
+                node, reason, next, ..
+            } => {
+                self.notice(ts, Level::Warn, format!("{node}: {reason}; next: {next}"));
+            }
+            EventKind::AgentFlagged {
+                node,
+                agent,
+                reason,
+                ..
+            } => {
+                self.notice(
+                    ts,
+                    Level::Warn,
+                    format!("{node}: {agent} flagged ({reason})"),
+                );
+            }
+            EventKind::DebateEnded {
+                node,
+                decision,
+                reason,
+                ..
+            } => {
+                self.notice(
+                    ts,
+                    Level::Info,
+                    format!("{node}: debate ended ({reason}): {decision}"),
+                );
+            }
+            EventKind::DebateRoundStarted { .. }
+            | EventKind::DebateTurn { .. }
+            | EventKind::DebateTurnFailed { .. }
+            | EventKind::DebateRoundEnded { .. }
+            | EventKind::VoteCast { .. }
+            | EventKind::VoteFailed { .. }
+            | EventKind::AwaitingStep { .. }
+            | EventKind::StepModeChanged { .. } => {}
         }
     }
 
