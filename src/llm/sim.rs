@@ -324,11 +324,16 @@ fn run_call(seed: u64, sim: &AgentSim, req: &ProviderRequest) -> (Duration, Outc
             completion_tokens = None;
         }
     }
-    let usage = Usage {
-        prompt_tokens: counter.count_messages(&req.messages),
-        completion_tokens: completion_tokens.unwrap_or_else(|| counter.count(&text)),
-        estimated: false,
+    let completion_tokens = match completion_tokens {
+        // Counted word by word (exact, tested): remember it, since the
+        // next step of a pipeline will likely send this text as its prompt.
+        Some(n) => {
+            counter.remember(&text, n);
+            n
+        }
+        None => counter.count(&text),
     };
+    let usage = Usage { prompt_tokens: counter.count_messages(&req.messages), completion_tokens, estimated: false };
     (latency, Outcome::Reply { text, usage })
 }
 

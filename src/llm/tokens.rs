@@ -109,6 +109,22 @@ impl TokenCounter {
         GLOBAL.get_or_init(TokenCounter::new)
     }
 
+    /// Records a count already known for `text` (computed exactly by other
+    /// means), so a later `count` of the same text is a cache hit. In a
+    /// pipeline each step's prompt is the previous step's reply: counting
+    /// the reply once serves both.
+    pub fn remember(&self, text: &str, tokens: u64) {
+        if text.is_empty() || text.len() > MAX_CACHED_LEN {
+            return;
+        }
+        let key = text_hash(text.as_bytes());
+        let mut map = lock(&self.shards[(key >> 32) as usize % SHARDS]);
+        if map.len() >= SHARD_CAPACITY {
+            map.clear();
+        }
+        map.insert(key, u32::try_from(tokens).unwrap_or(u32::MAX));
+    }
+
     /// Tokens in `text`, encoded as ordinary text (a literal
     /// `<|endoftext|>` counts as the characters it is made of).
     pub fn count(&self, text: &str) -> u64 {

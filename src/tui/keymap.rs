@@ -1464,7 +1464,7 @@ mod tests {
     /// `AGENTCTL_BLESS=1` to rewrite it after changing a binding.
     #[test]
     fn readme_key_table_matches_the_keymap() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/readme/cockpit.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
         let doc = std::fs::read_to_string(path).unwrap();
         let (start, end) = ("<!-- keys:start -->\n", "<!-- keys:end -->");
         let a = doc.find(start).expect("start marker") + start.len();
@@ -1477,7 +1477,7 @@ mod tests {
             assert_eq!(
                 doc[a..b],
                 table,
-                "docs/readme/cockpit.md's key table is stale: rerun with AGENTCTL_BLESS=1"
+                "README.md's key table is stale: rerun with AGENTCTL_BLESS=1"
             );
         }
     }
