@@ -96,6 +96,97 @@ async fn run_research_report_against_the_server() {
     // The writer got the analyst's output, which got the researcher's.
     let last = calls[2].body["messages"].to_string();
     assert!(last.contains("answer from"), "{last}");
+    // The session log has every call's usage as the server reported it,
+    // and no trace of the key.
+    let file = summary["session_file"]
+        .as_str()
+        .expect("the run was recorded");
+    let log = std::fs::read_to_string(file).unwrap();
+    assert!(!log.contains("MARKER"), "the key reached the session file");
+    let usages: Vec<(u64, u64)> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "llm_response")
+        .map(|e| {
+            (
+                e["usage"]["prompt_tokens"].as_u64().unwrap(),
+                e["usage"]["completion_tokens"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(usages, [(100, 10), (101, 11), (102, 12)]);
+}
+
+#[tokio::test]
+async fn a_config_file_key_never_reaches_the_session_or_its_exports() {
+    let server = MockServer::start(|_, _| sse_reply(&["fine"], Some((5, 1)))).await;
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("agentctl.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[providers.local]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nmodel = \"test\"\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let wf_path = home.path().join("flow.toml");
+    std::fs::write(
+        &wf_path,
+        "[workflow]\nname = \"t\"\ninput = \"x\"\n[[agents]]\nid = \"w\"\nprovider = \"local\"\n[[nodes]]\nid = \"a\"\nkind = \"agent\"\nagent = \"w\"\nprompt = \"hi\"\n",
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let out = agentctl(
+        &[
+            "run",
+            wf_path.to_str().unwrap(),
+            "--config",
+            cfg_s,
+            "--json",
+        ],
+        home.path(),
+        None,
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(!stdout.contains("MARKER") && !stderr.contains("MARKER"));
+    // The key was used (the server saw it) ...
+    assert_eq!(
+        server.chat_requests()[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    // ... and is in no session file or export.
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    let file = summary["session_file"]
+        .as_str()
+        .expect("recorded")
+        .to_string();
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("MARKER"));
+    for format in ["md", "json"] {
+        let out = agentctl(
+            &["sessions", "export", &file, "--format", format],
+            home.path(),
+            None,
+        )
+        .await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stdout.contains("fine") && !stdout.contains("MARKER"),
+            "{format}: {stdout}"
+        );
+    }
 }
 
 #[tokio::test]

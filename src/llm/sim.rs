@@ -333,7 +333,11 @@ fn run_call(seed: u64, sim: &AgentSim, req: &ProviderRequest) -> (Duration, Outc
         }
         None => counter.count(&text),
     };
-    let usage = Usage { prompt_tokens: counter.count_messages(&req.messages), completion_tokens, estimated: false };
+    let usage = Usage {
+        prompt_tokens: counter.count_messages(&req.messages),
+        completion_tokens,
+        estimated: false,
+    };
     (latency, Outcome::Reply { text, usage })
 }
 
