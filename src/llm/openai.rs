@@ -4,7 +4,7 @@
 //!
 //! Decisions:
 //! - **One call is one HTTP request.** async-openai retries 429/5xx on its
-//!   own by default; we install our own HTTP service ([`OneShotService`]) so
+//!   own by default; we install our own HTTP service (`OneShotService`) so
 //!   the engine's retry policy is the only one and every attempt is an event.
 //!   The service also keeps what async-openai's errors lose: the status, the
 //!   `Retry-After` header, the raw body and the URL.

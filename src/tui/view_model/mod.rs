@@ -233,6 +233,39 @@ pub struct Notice {
     pub message: String,
 }
 
+/// Most transcript lines kept for the debate pane.
+const MAX_DEBATE_LINES: usize = 2000;
+
+/// What a debate transcript line shows (its style).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebateLineKind {
+    /// A round starting.
+    Heading,
+    /// A debater's turn.
+    Turn,
+    /// A ballot.
+    Ballot,
+    /// A decision or consensus.
+    Agree,
+    /// No consensus, a flagged agent.
+    Dissent,
+    /// A failed turn or ballot.
+    Failed,
+    /// Waiting for a step.
+    Waiting,
+    /// Round summaries and mode changes.
+    Muted,
+}
+
+/// One line of the debate/vote transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebateLine {
+    /// Style.
+    pub kind: DebateLineKind,
+    /// Text.
+    pub text: String,
+}
+
 /// The folded state of a run, rendered by the panes.
 #[derive(Debug, Clone)]
 pub struct ViewModel {
@@ -270,6 +303,8 @@ pub struct ViewModel {
     pub gates: Vec<GateView>,
     /// Notices, oldest first (capped).
     pub notices: Vec<Notice>,
+    /// Debate and vote transcript lines, oldest first (capped).
+    pub debate: Vec<DebateLine>,
     /// Tokens per second since the start, one bucket per second (last `RATE_WINDOW_SECS`).
     pub token_rate: Vec<u64>,
     /// Second index (from the start) of `token_rate[0]`.
@@ -318,6 +353,7 @@ impl ViewModel {
             total_usage: Usage::default(),
             gates: Vec::new(),
             notices: Vec::new(),
+            debate: Vec::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
             completed: 0,
@@ -885,6 +921,7 @@ impl ViewModel {
                 node,
                 choice,
                 decided_by,
+                tally,
                 ..
             } => {
                 self.notice(
@@ -892,11 +929,22 @@ impl ViewModel {
                     Level::Info,
                     format!("{node}: consensus on `{choice}` ({decided_by})"),
                 );
+                self.debate_line(
+                    DebateLineKind::Agree,
+                    format!(
+                        "{node}: consensus on {choice} ({decided_by}) · {}",
+                        tally.summary
+                    ),
+                );
             }
             EventKind::ConsensusFailed {
                 node, reason, next, ..
             } => {
                 self.notice(ts, Level::Warn, format!("{node}: {reason}; next: {next}"));
+                self.debate_line(
+                    DebateLineKind::Dissent,
+                    format!("{node}: no consensus — {reason}; next: {next}"),
+                );
             }
             EventKind::AgentFlagged {
                 node,
@@ -907,6 +955,10 @@ impl ViewModel {
                 self.notice(
                     ts,
                     Level::Warn,
+                    format!("{node}: {agent} flagged ({reason})"),
+                );
+                self.debate_line(
+                    DebateLineKind::Dissent,
                     format!("{node}: {agent} flagged ({reason})"),
                 );
             }
@@ -921,16 +973,122 @@ impl ViewModel {
                     Level::Info,
                     format!("{node}: debate ended ({reason}): {decision}"),
                 );
+                self.debate_line(
+                    DebateLineKind::Agree,
+                    format!("{node}: decision {decision} ({reason})"),
+                );
             }
-            EventKind::DebateRoundStarted { .. }
-            | EventKind::DebateTurn { .. }
-            | EventKind::DebateTurnFailed { .. }
-            | EventKind::DebateRoundEnded { .. }
-            | EventKind::VoteCast { .. }
-            | EventKind::VoteFailed { .. }
-            | EventKind::AwaitingStep { .. }
-            | EventKind::StepModeChanged { .. } => {}
+            EventKind::DebateRoundStarted { node, round, order } => {
+                let order: Vec<&str> = order.iter().map(|a| &**a).collect();
+                self.debate_line(
+                    DebateLineKind::Heading,
+                    format!("{node} · round {round} · {}", order.join(" → ")),
+                );
+            }
+            EventKind::DebateTurn {
+                turn,
+                speaker,
+                position,
+                confidence,
+                argument,
+                critiques,
+                changed,
+                ..
+            } => {
+                let critique = if critiques.is_empty() {
+                    String::new()
+                } else {
+                    let of: Vec<String> =
+                        critiques.iter().map(|c| format!("#{}", c.turn)).collect();
+                    format!(" · critiques {}", of.join(" "))
+                };
+                let switched = if *changed { " (changed)" } else { "" };
+                self.debate_line(
+                    DebateLineKind::Turn,
+                    format!("#{turn} {speaker}: {position}{switched} · {confidence:.2}{critique} — {argument}"),
+                );
+            }
+            EventKind::DebateTurnFailed {
+                turn,
+                speaker,
+                error,
+                ..
+            } => {
+                self.debate_line(
+                    DebateLineKind::Failed,
+                    format!("#{turn} {speaker}: turn failed — {error}"),
+                );
+            }
+            EventKind::DebateRoundEnded {
+                round,
+                agreement,
+                changed,
+                ..
+            } => {
+                self.debate_line(
+                    DebateLineKind::Muted,
+                    format!(
+                        "round {round} ended · agreement {:.0}% · {changed} changed",
+                        agreement * 100.0
+                    ),
+                );
+            }
+            EventKind::VoteCast {
+                node,
+                round,
+                voter,
+                choice,
+                confidence,
+                phase,
+                ..
+            } => {
+                self.debate_line(
+                    DebateLineKind::Ballot,
+                    format!(
+                        "{node} r{round} ballot {voter} → {choice} · {confidence:.2} ({phase})"
+                    ),
+                );
+            }
+            EventKind::VoteFailed {
+                node, voter, error, ..
+            } => {
+                self.debate_line(
+                    DebateLineKind::Failed,
+                    format!("{node} ballot {voter} failed — {error}"),
+                );
+            }
+            EventKind::AwaitingStep {
+                node,
+                round,
+                next,
+                what,
+            } => {
+                let who = next
+                    .as_ref()
+                    .map(|n| format!(" by {n}"))
+                    .unwrap_or_default();
+                self.debate_line(
+                    DebateLineKind::Waiting,
+                    format!("{node} r{round}: next {what}{who} waits for a step (n)"),
+                );
+            }
+            EventKind::StepModeChanged { on } => {
+                let text = if *on {
+                    "step mode on: each turn waits for n"
+                } else {
+                    "step mode off"
+                };
+                self.debate_line(DebateLineKind::Muted, text.to_string());
+            }
         }
+    }
+
+    fn debate_line(&mut self, kind: DebateLineKind, text: String) {
+        // A long vote or debate keeps its newest lines; the session log has all.
+        if self.debate.len() >= MAX_DEBATE_LINES {
+            self.debate.drain(..MAX_DEBATE_LINES / 4);
+        }
+        self.debate.push(DebateLine { kind, text });
     }
 
     fn agent_slot(&mut self, id: &Id) -> usize {

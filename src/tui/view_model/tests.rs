@@ -367,3 +367,69 @@ fn workflow_info_reads_the_compiled_model() {
     assert_eq!(info.capable_agents(Some("x")).count(), 1);
     assert_eq!(info.capable_agents(Some("y")).count(), 0);
 }
+
+#[test]
+fn debate_and_vote_events_become_the_transcript_the_pane_draws() {
+    let mut s = Script::default();
+    s.push(EventKind::DebateRoundStarted {
+        node: "design".into(),
+        round: 1,
+        order: vec!["ana".into(), "ben".into()],
+    })
+    .push(EventKind::DebateTurn {
+        node: "design".into(),
+        task: "design/r1/ana".into(),
+        round: 1,
+        turn: 1,
+        speaker: "ana".into(),
+        position: "clickhouse".into(),
+        confidence: 0.85,
+        argument: "columnar wins at 2 TB".into(),
+        critiques: vec![],
+        changed: false,
+    })
+    .push(EventKind::AwaitingStep {
+        node: "design".into(),
+        round: 1,
+        next: Some("ben".into()),
+        what: "turn".into(),
+    })
+    .push(EventKind::VoteCast {
+        node: "adopt".into(),
+        round: 1,
+        voter: "qa".into(),
+        choice: "clickhouse".into(),
+        ranking: vec![],
+        confidence: 0.7,
+        rationale: "fast".into(),
+        phase: "cast".into(),
+    });
+    let mut vm = ViewModel::new(test_support::info());
+    for e in &s.events {
+        vm.apply(e);
+    }
+    let texts: Vec<&str> = vm.debate.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts[0], "design · round 1 · ana → ben");
+    assert_eq!(
+        texts[1],
+        "#1 ana: clickhouse · 0.85 — columnar wins at 2 TB"
+    );
+    assert_eq!(vm.debate[2].kind, DebateLineKind::Waiting);
+    assert!(texts[2].contains("next turn by ben waits for a step"));
+    assert_eq!(texts[3], "adopt r1 ballot qa → clickhouse · 0.70 (cast)");
+
+    // The pane shows the newest lines that fit: with room for two, the
+    // waiting step and the ballot.
+    let theme = crate::tui::theme::Theme::builtin("dark").unwrap();
+    let ui = crate::tui::ui_state::UiState::default();
+    let area = ratatui::layout::Rect::new(0, 0, 80, 2);
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    crate::tui::panes::debate::render(area, &mut buf, &vm, &ui, &theme);
+    let row = |y: u16| {
+        (0..80)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect::<String>()
+    };
+    assert!(row(0).contains("waits for a step"), "{}", row(0));
+    assert!(row(1).contains("ballot qa → clickhouse"), "{}", row(1));
+}
