@@ -355,21 +355,7 @@ impl<'a> Ctx<'a> {
         for (i, a) in spec.agents.iter().enumerate() {
             let o = Owner::Agent(i);
             self.check_id(o, &a.id, "agent");
-            if let Some(&first) = self.agent_ids.get(a.id.value.as_str()) {
-                let line = self.line_of(
-                    &spec.agents[first].id.span,
-                    Owner::Agent(first),
-                    "id",
-                    &a.id.value,
-                );
-                self.error(
-                    self.str_span(o, "id", &a.id),
-                    format!("duplicate agent id `{}`", a.id.value),
-                    format!("first defined on line {line}; agent ids must be unique"),
-                );
-            } else {
-                self.agent_ids.insert(&a.id.value, i);
-            }
+            self.register_id(o, &a.id);
             let kind = self.agent_kind(o, a);
             let provider = match &kind {
                 AgentKind::Llm => a
@@ -440,6 +426,33 @@ impl<'a> Ctx<'a> {
         out
     }
 
+    /// Records an agent or node id, or reports it as a duplicate of the
+    /// first one with the same id.
+    fn register_id(&mut self, o: Owner, id: &'a Spanned<String>) {
+        let (ids, what) = match o {
+            Owner::Agent(_) => (&self.agent_ids, "agent"),
+            _ => (&self.node_ids, "node"),
+        };
+        let Some(&first) = ids.get(id.value.as_str()) else {
+            match o {
+                Owner::Agent(i) => self.agent_ids.insert(&id.value, i),
+                Owner::Node(i) => self.node_ids.insert(&id.value, i),
+                _ => None,
+            };
+            return;
+        };
+        let (first_owner, first_span) = match o {
+            Owner::Agent(_) => (Owner::Agent(first), &self.spec.agents[first].id.span),
+            _ => (Owner::Node(first), &self.spec.nodes[first].id.span),
+        };
+        let line = self.line_of(first_span, first_owner, "id", &id.value);
+        self.error(
+            self.str_span(o, "id", id),
+            format!("duplicate {what} id `{}`", id.value),
+            format!("first defined on line {line}; {what} ids must be unique"),
+        );
+    }
+
     fn check_id(&mut self, o: Owner, id: &Spanned<String>, what: &str) {
         if id.value.trim().is_empty() {
             self.error(
@@ -476,21 +489,7 @@ impl<'a> Ctx<'a> {
         for (i, n) in spec.nodes.iter().enumerate() {
             let o = Owner::Node(i);
             self.check_id(o, &n.id, "node");
-            if let Some(&first) = self.node_ids.get(n.id.value.as_str()) {
-                let line = self.line_of(
-                    &spec.nodes[first].id.span,
-                    Owner::Node(first),
-                    "id",
-                    &n.id.value,
-                );
-                self.error(
-                    self.str_span(o, "id", &n.id),
-                    format!("duplicate node id `{}`", n.id.value),
-                    format!("first defined on line {line}; node ids must be unique"),
-                );
-            } else {
-                self.node_ids.insert(&n.id.value, i);
-            }
+            self.register_id(o, &n.id);
         }
     }
 
