@@ -87,6 +87,14 @@ pub fn render(
     let room = width.saturating_sub(used);
     if let Some(msg) = ui.current_flash() {
         spans.push(Span::styled(msg.to_owned(), theme.warn));
+    } else if matches!(
+        ui.overlay,
+        Some(crate::tui::ui_state::Overlay::Filter {
+            target: crate::tui::ui_state::FilterTarget::Seek,
+            ..
+        })
+    ) {
+        // The seek prompt above lists its own keys.
     } else {
         // Whole hints only, in table order (the table lists the useful ones
         // first), except that a waiting gate puts its keys in front.

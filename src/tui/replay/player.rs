@@ -198,6 +198,13 @@ impl Player {
         }
     }
 
+    /// Sets the checkpoint interval to start from (default 4096 events; it
+    /// doubles as the recording is read so at most 32 checkpoints are kept).
+    pub fn with_checkpoint_interval(mut self, events: usize) -> Player {
+        self.interval = events.max(1);
+        self
+    }
+
     /// The view model before any event (what the cockpit starts from).
     pub fn empty_view(&self) -> ViewModel {
         self.checkpoints[0].1.clone()

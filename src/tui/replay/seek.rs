@@ -11,13 +11,12 @@ pub enum SeekTarget {
     Event(usize),
     /// This fraction of the events: `50%`.
     Fraction(f64),
-    /// The end of the recording: `end`.
+    /// The end of the recording: `end` (`start` is `#0`).
     End,
 }
 
 /// What the prompt says when it cannot read the input.
-pub const SEEK_HELP: &str =
-    "type a time (1:05, 90s, 250ms, 2m), +10s / -5s, an event (#120), a fraction (50%) or end";
+pub const SEEK_HELP: &str = "type a time (1:05, 90s, 250ms, 2m), +10s / -5s, an event (#120), a fraction (50%), start or end";
 
 /// Parses the seek prompt's input.
 pub fn parse_seek(text: &str) -> Result<SeekTarget, String> {
@@ -30,7 +29,7 @@ pub fn parse_seek(text: &str) -> Result<SeekTarget, String> {
         return Ok(SeekTarget::End);
     }
     if t.eq_ignore_ascii_case("start") {
-        return Ok(SeekTarget::At(0));
+        return Ok(SeekTarget::Event(0));
     }
     if let Some(n) = t.strip_prefix('#') {
         return n.trim().parse().map(SeekTarget::Event).map_err(|_| bad());
