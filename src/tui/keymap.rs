@@ -827,7 +827,7 @@ pub const BINDINGS: &[Binding] = &[
         &[k('T')],
         A::SeekTo,
         "seek",
-        "seek to a typed time (1:05, 90s, +10s, -2s), event (#120) or fraction (50%)",
+        "seek to a typed time (1:05, 90s, +10s, -2s), event (#120), fraction (50%), start or end",
         true,
     ),
     b(
@@ -1502,6 +1502,8 @@ mod tests {
                 let label = match k.code {
                     KeyCode::Up => "Up".to_owned(),
                     KeyCode::Down => "Down".to_owned(),
+                    KeyCode::Left => "Left".to_owned(),
+                    KeyCode::Right => "Right".to_owned(),
                     _ => k.label(),
                 };
                 assert_eq!(parse_key(&label), Some(*k), "{label}");
