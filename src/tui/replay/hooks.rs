@@ -48,7 +48,7 @@ impl App {
         self.sync_replay();
         if ended {
             self.ui
-                .flash("end of the recording: Space plays it again, , steps back");
+                .flash("end of the recording: Space plays it again, `,` steps back");
         }
     }
 

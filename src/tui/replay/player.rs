@@ -24,14 +24,27 @@ const MAX_BATCH: usize = 20_000;
 /// more than [`MAX_CHECKPOINTS`]. A seek folds at most this many events
 /// after restoring a checkpoint (measured in `docs/bench/replay.md`).
 const FIRST_INTERVAL: usize = 4_096;
-/// Most view-model checkpoints kept (each is a full copy of the view model
-/// at that point, so the count bounds the memory they take).
+/// Most view-model checkpoints kept.
 const MAX_CHECKPOINTS: usize = 32;
+/// Most events summed over the checkpoints' positions. Each checkpoint is a
+/// full copy of the view model, whose size grows with the events folded into
+/// it (about 150 bytes per event on the 1M-event benchmark), so this bounds
+/// the memory they take (about 2.4 GB at that rate) however long the
+/// recording: longer ones get fewer, farther checkpoints.
+const CHECKPOINT_BUDGET: usize = 16_000_000;
+/// A replaced view model this big (tasks plus bus messages) is freed on
+/// another thread: freeing it takes tens of milliseconds the keyboard
+/// should not wait for.
+const DROP_ELSEWHERE: usize = 20_000;
 
 /// A recording the player reads events from by index.
 pub trait EventSource {
     /// Number of events.
     fn len(&self) -> usize;
+    /// True when there are no events.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Timestamp of event `i` (µs since the epoch).
     fn ts(&self, i: usize) -> Option<u64>;
     /// Event `i`; `None` past the end or when the line is damaged (a
@@ -353,7 +366,10 @@ impl Player {
             self.fold(vm, self.cursor, target);
         } else {
             let filter = vm.bus.filter().map(str::to_owned);
-            *vm = self.checkpoints[k].1.clone();
+            let old = std::mem::replace(vm, self.checkpoints[k].1.clone());
+            if old.tasks.len() + old.bus.rows.len() >= DROP_ELSEWHERE {
+                std::thread::spawn(move || drop(old));
+            }
             // The bus filter belongs to the viewer, not to the recording.
             vm.bus.set_filter(filter.as_deref().unwrap_or(""));
             self.fold(vm, at, target);
@@ -439,14 +455,22 @@ impl Player {
             return;
         }
         self.folded = i + 1;
-        if self.folded % self.interval == 0 {
-            self.checkpoints.push((self.folded, vm.clone()));
-            if self.checkpoints.len() > MAX_CHECKPOINTS {
-                // Thin out: keep every other one and space new ones twice as far.
+        if self.folded.is_multiple_of(self.interval) {
+            // Thin out first (the new copy might not survive it): keep every
+            // other one and space new ones twice as far.
+            let over = |cps: &[(usize, ViewModel)], next: usize| {
+                cps.len() + 1 > MAX_CHECKPOINTS
+                    || cps.iter().map(|(i, _)| i).sum::<usize>() + next > CHECKPOINT_BUDGET
+            };
+            while self.folded > 0 && over(&self.checkpoints, self.folded) {
                 self.interval *= 2;
                 let every = self.interval;
-                self.checkpoints.retain(|(i, _)| i % every == 0);
+                self.checkpoints.retain(|(i, _)| i.is_multiple_of(every));
+                if !self.folded.is_multiple_of(every) {
+                    return;
+                }
             }
+            self.checkpoints.push((self.folded, vm.clone()));
         }
     }
 
