@@ -614,3 +614,16 @@ fn status_bar_with_the_seek_prompt() {
     keys(&mut app, "T1:0");
     check("replay_status_seek_prompt", &mut app, 2);
 }
+
+#[test]
+fn tiny_screens_draw_the_replay_without_panicking() {
+    let mut app = demo_app();
+    at(&mut app, "50%");
+    let theme = Theme::builtin("dark").expect("dark");
+    for (w, h) in [(20, 5), (40, 10), (99, 30), (1, 1)] {
+        let line = bottom(&mut app, &theme, w, h, 1);
+        if w >= 20 {
+            assert!(line.contains("REPLAY"), "{w}x{h}: {line:?}");
+        }
+    }
+}
