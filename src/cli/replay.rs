@@ -11,7 +11,6 @@ use super::exit;
 use super::session::DirArgs;
 use agentctl::tui::TuiOptions;
 use agentctl::tui::replay::Player;
-use agentctl::tui::view_model::{ViewModel, WorkflowInfo};
 use agentctl::workflow::load::{Format, load_str};
 
 #[derive(Args, Debug)]
@@ -78,8 +77,7 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             return 1;
         }
     };
-    let empty = ViewModel::new(WorkflowInfo::from_workflow(&wf));
-    let player = Player::new(Box::new(reader), empty, args.speed);
+    let player = Player::for_workflow(Box::new(reader), &wf, args.speed);
     runtime.block_on(async move {
         let dirs = directories::ProjectDirs::from("", "", "agentctl");
         let keymap = match super::tui::user_keymap(dirs.as_ref()) {

@@ -211,6 +211,16 @@ impl Player {
         }
     }
 
+    /// A player for a recording of `workflow`, paused at its start.
+    pub fn for_workflow(
+        source: Box<dyn EventSource>,
+        workflow: &crate::workflow::model::Workflow,
+        speed: f64,
+    ) -> Player {
+        let info = crate::tui::view_model::WorkflowInfo::from_workflow(workflow);
+        Player::new(source, ViewModel::new(info), speed)
+    }
+
     /// Sets the checkpoint interval to start from (default 4096 events; it
     /// doubles as the recording is read so at most 32 checkpoints are kept).
     pub fn with_checkpoint_interval(mut self, events: usize) -> Player {
