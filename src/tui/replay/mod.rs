@@ -43,7 +43,7 @@ pub fn read_only_message(action: Action) -> Option<&'static str> {
         Action::Retry => "replay is read-only: retry would change the recorded run",
         Action::Reroute => "replay is read-only: reroute would change the recorded run",
         Action::Approve | Action::Deny => {
-            "replay is read-only: the recorded decision comes later (] jumps to it)"
+            "replay is read-only: ] jumps to the recorded gate decision"
         }
         Action::StepDebate | Action::ToggleStep => {
             "replay is read-only: } jumps to the next debate turn"
