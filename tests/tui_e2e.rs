@@ -277,3 +277,82 @@ fn ctrl_z_suspends_to_the_shell_quit_asks_and_ctrl_c_always_works() {
     assert!(log.contains("cockpit starting"), "log: {log}");
     assert!(log.contains("suspended"), "log: {log}");
 }
+
+/// The event index in a replay's status bar (`event 12/255`).
+fn replay_index(screen: &str) -> usize {
+    let line = status_line(screen);
+    let at = line.find("event ").map(|i| i + "event ".len());
+    at.and_then(|i| line[i..].split('/').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no replay position in the status bar:\n{screen}"))
+}
+
+#[test]
+fn replay_plays_pauses_steps_jumps_seeks_and_quits() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let session = Path::new(env!("CARGO_MANIFEST_DIR")).join("sessions/demo.jsonl");
+    // Half speed: the 5 s demo plays for 10 s, so the pause lands mid-way.
+    let cmd = format!(
+        "'{bin}' replay '{}' --speed 0.5 --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
+        session.display()
+    );
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+    ];
+    let t = Tmux::start(&cmd, &env);
+
+    // It plays: the badge, the ▶ indicator and the speed.
+    let s = t.wait_for("the replay playing", |s| {
+        let l = status_line(s);
+        l.contains("REPLAY") && l.contains("▶ 0.5×") && l.contains("/255")
+    });
+    assert!(s.contains("3 Tasks"), "{s}");
+
+    // Space pauses where it is; the position then holds.
+    t.keys(&["Space"]);
+    let s = t.wait_for("paused", |s| status_line(s).contains("⏸"));
+    let at = replay_index(&s);
+    assert!(at < 255, "paused before the end:\n{s}");
+    // Step forward and back one event.
+    t.keys(&["."]);
+    t.wait_text(&format!("event {}/255", at + 1));
+    t.keys(&[","]);
+    t.wait_text(&format!("event {at}/255"));
+
+    // Jump to the gate: it shows as waiting; deciding it is refused.
+    t.keys(&["]"]);
+    let s = t.wait_for("the gate", |s| {
+        status_line(s).contains("WAITING FOR YOU") && status_line(s).contains("⚑ 1 gate")
+    });
+    let gate = replay_index(&s);
+    t.keys(&["a"]);
+    t.wait_text("replay is read-only");
+    // Step back past the gate and jump to it again.
+    t.keys(&[","]);
+    t.wait_for("before the gate", |s| {
+        !status_line(s).contains("WAITING FOR YOU")
+    });
+    t.keys(&["]"]);
+    t.wait_text(&format!("event {gate}/255"));
+
+    // Seek by typing an event number, then to the end.
+    t.keys(&["T"]);
+    t.wait_text("seek to");
+    t.literal("#10");
+    t.keys(&["Enter"]);
+    t.wait_text("event 10/255");
+    t.keys(&["T"]);
+    t.literal("end");
+    t.keys(&["Enter"]);
+    t.wait_for("the end", |s| {
+        status_line(s).contains("event 255/255") && status_line(s).contains("DONE")
+    });
+
+    // `q` leaves at once (a replay changes nothing) with the terminal restored.
+    t.keys(&["q"]);
+    t.wait_text("AGENTCTL-EXIT=0");
+    assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left");
+}

@@ -1,15 +1,16 @@
 //! `agentctl replay SESSION`: the cockpit on a recorded session, read-only,
-//! fed at the recorded pace (times `--speed`).
+//! played at the recorded pace (times `--speed`), with in-app controls:
+//! play/pause, speed, step, jump to gates / debate turns / failures, seek.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 
 use super::exit;
 use super::session::DirArgs;
 use agentctl::tui::TuiOptions;
+use agentctl::tui::replay::Player;
 use agentctl::workflow::load::{Format, load_str};
 
 #[derive(Args, Debug)]
@@ -17,9 +18,12 @@ pub(crate) struct ReplayArgs {
     /// Session id, unique id prefix, or path to a session file.
     #[arg(value_name = "SESSION")]
     session: String,
-    /// Playback speed, 0.5 to 16 (1 = as recorded).
+    /// Playback speed, 0.5 to 16 (1 = as recorded); `<` and `>` change it in the app.
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     speed: f64,
+    /// Open paused at the first event (Space plays, `.` steps).
+    #[arg(long)]
+    paused: bool,
     /// Colour theme: dark, light, high-contrast, colorblind, or a theme file.
     #[arg(long)]
     theme: Option<String>,
@@ -29,10 +33,6 @@ pub(crate) struct ReplayArgs {
     #[command(flatten)]
     dir: DirArgs,
 }
-
-/// Longest pause between two events: idle stretches (a gate waiting an
-/// hour) are shortened so a replay keeps moving.
-const MAX_GAP: Duration = Duration::from_secs(3);
 
 fn parse_speed(s: &str) -> Result<f64, String> {
     let v: f64 = s
@@ -77,25 +77,8 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             return 1;
         }
     };
-    let speed = args.speed;
+    let player = Player::for_workflow(Box::new(reader), &wf, args.speed);
     runtime.block_on(async move {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let feeder = tokio::spawn(async move {
-            let mut last: Option<u64> = None;
-            for ev in reader.events() {
-                if let Some(prev) = last {
-                    let gap = Duration::from_micros(ev.ts.saturating_sub(prev)).min(MAX_GAP);
-                    let wait = gap.div_f64(speed);
-                    if wait >= Duration::from_millis(1) {
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-                last = Some(ev.ts);
-                if tx.send(ev).is_err() {
-                    break;
-                }
-            }
-        });
         let dirs = directories::ProjectDirs::from("", "", "agentctl");
         let keymap = match super::tui::user_keymap(dirs.as_ref()) {
             Ok(k) => k,
@@ -107,9 +90,7 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             mouse: !args.no_mouse,
             keymap,
         };
-        let result = agentctl::tui::run(wf, rx, None, opts).await;
-        feeder.abort();
-        match result {
+        match agentctl::tui::run_replay(wf, player, args.paused, opts).await {
             Ok(_) => exit::OK,
             Err(e) => {
                 eprintln!("error: {e}");

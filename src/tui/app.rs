@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use super::keymap::{Action, Context, Keymap};
 use super::overlays::{editor, help, palette, reroute};
 use super::render;
+use super::replay::{self, Player};
 use super::theme::{self, Theme};
 use super::ui_state::{ConfirmKind, EditorPurpose, FilterTarget, Overlay, PaneId, UiState};
 use super::view_model::{ViewModel, WorkflowInfo};
@@ -128,9 +129,33 @@ async fn schedule_frames(mut rx: UnboundedReceiver<Instant>, draw: UnboundedSend
 /// is not a terminal, the theme cannot be loaded, or the terminal fails.
 pub async fn run(
     workflow: Arc<Workflow>,
+    events: UnboundedReceiver<Event>,
+    commands: Option<UnboundedSender<Command>>,
+    opts: TuiOptions,
+) -> io::Result<TuiExit> {
+    run_with(workflow, events, commands, opts, None).await
+}
+
+/// Runs the cockpit on a recording with playback controls until the user
+/// quits; it starts playing unless `paused`.
+pub async fn run_replay(
+    workflow: Arc<Workflow>,
+    player: Player,
+    paused: bool,
+    opts: TuiOptions,
+) -> io::Result<TuiExit> {
+    // No live events: the player feeds the view model. The sender stays
+    // alive so the loop does not report a closed stream.
+    let (_tx, rx) = unbounded_channel();
+    run_with(workflow, rx, None, opts, Some((player, !paused))).await
+}
+
+async fn run_with(
+    workflow: Arc<Workflow>,
     mut events: UnboundedReceiver<Event>,
     commands: Option<UnboundedSender<Command>>,
     opts: TuiOptions,
+    replay: Option<(Player, bool)>,
 ) -> io::Result<TuiExit> {
     if !io::stdout().is_terminal() {
         return Err(io::Error::other(
@@ -142,12 +167,17 @@ pub async fn run(
         Some(t) => Theme::load(t).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
         None => Theme::from_env(),
     };
-    let mut app = App::new(
-        WorkflowInfo::from_workflow(&workflow),
-        commands,
-        theme,
-        opts.replay,
-    );
+    let info = WorkflowInfo::from_workflow(&workflow);
+    let mut app = match replay {
+        Some((player, play)) => {
+            let mut app = App::replaying(info, theme, player);
+            if play {
+                app.replay_play(Instant::now());
+            }
+            app
+        }
+        None => App::new(info, commands, theme, opts.replay),
+    };
     app.ui.keymap = opts.keymap.clone();
     let mut guard = TerminalGuard::enter(opts.mouse)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -207,6 +237,10 @@ pub async fn run(
                 app.surface_gate();
                 frames.schedule_frame();
             }
+            _ = tokio::time::sleep_until(app.replay_due().unwrap_or_else(far_future)), if app.replay_due().is_some() => {
+                app.replay_tick(Instant::now());
+                frames.schedule_frame();
+            }
             Some(()) = draw_rx.recv() => {
                 app.ui.now_us = now_micros();
                 terminal.draw(|f| render::draw(f, &app.vm, &mut app.ui, &app.theme))?;
@@ -220,6 +254,11 @@ pub async fn run(
             return Ok(exit);
         }
     }
+}
+
+/// A deadline that never comes (a disabled timer branch still needs one).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
 }
 
 /// Resolves when the process is asked to stop (SIGTERM, or SIGHUP when the
@@ -342,6 +381,8 @@ pub struct App {
     pub exit: Option<TuiExit>,
     /// Set when the user asked to suspend (Ctrl-Z).
     pub suspend: bool,
+    /// The playback driver of `agentctl replay` (issue #6 replay).
+    pub replay: Option<Player>,
 }
 
 impl App {
@@ -364,6 +405,7 @@ impl App {
             commands: if replay { None } else { commands },
             exit: None,
             suspend: false,
+            replay: None,
         }
     }
 
@@ -382,6 +424,13 @@ impl App {
             return;
         }
         let ctx = render::context(&self.ui);
+        // A replay's keys come before the main screen's.
+        if ctx == Context::Global
+            && let Some(a) = self.replay_key(&key)
+        {
+            self.act(Context::Replay, a);
+            return;
+        }
         let action = self.ui.keymap.resolve(ctx, &key);
         // Text inputs take every key their context does not bind.
         if action.is_none() && self.text_input(ctx, key) {
@@ -389,6 +438,10 @@ impl App {
         }
         if let Some(a) = action {
             self.act(ctx, a);
+        } else if ctx == Context::Gate
+            && let Some(a) = self.replay_key(&key)
+        {
+            self.act(Context::Replay, a);
         } else if ctx == Context::Gate
             && let Some(a) = self.ui.keymap.resolve(Context::Global, &key)
         {
@@ -472,6 +525,8 @@ impl App {
                 self.ui.task_filter = text.trim().to_lowercase();
                 self.ui.invalidate_tasks();
             }
+            // The seek prompt acts on Enter only.
+            FilterTarget::Seek => {}
         }
     }
 
@@ -479,6 +534,12 @@ impl App {
     pub fn act(&mut self, ctx: Context, action: Action) {
         if action == Action::ForceQuit {
             self.exit = Some(self.exit_status());
+            return;
+        }
+        if self.vm.replay
+            && let Some(msg) = replay::read_only_message(action)
+        {
+            self.ui.flash(msg);
             return;
         }
         match ctx {
@@ -490,6 +551,7 @@ impl App {
             Context::Gate => self.gate(action),
             Context::Editor => self.editor(action),
             Context::Confirm => self.confirm(action),
+            Context::Replay => self.replay_action(action),
         }
     }
 
@@ -540,7 +602,7 @@ impl App {
                 };
                 let input = match target {
                     FilterTarget::Bus => self.vm.bus.filter().unwrap_or_default().to_owned(),
-                    FilterTarget::Tasks => ui.task_filter.clone(),
+                    FilterTarget::Tasks | FilterTarget::Seek => ui.task_filter.clone(),
                 };
                 ui.overlay = Some(Overlay::Filter { target, input });
             }
@@ -654,6 +716,20 @@ impl App {
             },
             Action::Suspend => self.suspend = true,
             Action::ForceQuit | Action::Confirm | Action::Decline | Action::Submit => {}
+            Action::PlayPause
+            | Action::StepForward
+            | Action::StepBack
+            | Action::Faster
+            | Action::Slower
+            | Action::SeekForward
+            | Action::SeekBack
+            | Action::SeekTo
+            | Action::NextGate
+            | Action::PrevGate
+            | Action::NextTurn
+            | Action::PrevTurn
+            | Action::NextFailure
+            | Action::PrevFailure => self.replay_action(action),
         }
     }
 
@@ -730,7 +806,7 @@ impl App {
         let Some(Overlay::Palette { query, sel }) = &mut self.ui.overlay else {
             return;
         };
-        let matches = palette::matches(&self.ui.keymap, query);
+        let matches = palette::matches(&self.ui.keymap, query, self.vm.replay);
         match action {
             Action::Back => self.ui.overlay = None,
             Action::Down => *sel = (*sel + 1).min(matches.len().saturating_sub(1)),
@@ -747,7 +823,7 @@ impl App {
     }
 
     fn filter(&mut self, action: Action) {
-        let Some(Overlay::Filter { target, .. }) = &self.ui.overlay else {
+        let Some(Overlay::Filter { target, input }) = &self.ui.overlay else {
             return;
         };
         let target = *target;
@@ -755,6 +831,11 @@ impl App {
             Action::Back => {
                 self.set_filter(target, "");
                 self.ui.overlay = None;
+            }
+            Action::Confirm if target == FilterTarget::Seek => {
+                let typed = input.clone();
+                self.ui.overlay = None;
+                self.replay_seek_typed(&typed);
             }
             Action::Confirm => self.ui.overlay = None,
             _ => {}

@@ -35,6 +35,9 @@ pub enum Context {
     Editor,
     /// Yes/no confirmation.
     Confirm,
+    // ── replay controls (issue #6 replay) ──
+    /// The main screen of `agentctl replay`: looked up before `Global`.
+    Replay,
 }
 
 impl Context {
@@ -49,6 +52,7 @@ impl Context {
             Context::Gate => "Gate review (other main-screen keys work too)",
             Context::Editor => "Editor",
             Context::Confirm => "Confirm",
+            Context::Replay => "Replay (agentctl replay; before the main-screen keys)",
         }
     }
 }
@@ -120,6 +124,35 @@ pub enum Action {
     Decline,
     /// Submit the editor (Ctrl-S).
     Submit,
+    // ── replay controls (issue #6 replay) ──
+    /// Play or pause the replay.
+    PlayPause,
+    /// Apply the next recorded event (pauses).
+    StepForward,
+    /// Undo the last applied event (pauses).
+    StepBack,
+    /// Next faster playback speed.
+    Faster,
+    /// Next slower playback speed.
+    Slower,
+    /// Seek forward by a few seconds of recorded time.
+    SeekForward,
+    /// Seek back by a few seconds of recorded time.
+    SeekBack,
+    /// Seek to a typed time, event number or fraction.
+    SeekTo,
+    /// Jump to the next gate opened or decided.
+    NextGate,
+    /// Jump back to the previous gate event.
+    PrevGate,
+    /// Jump to the next debate turn or ballot.
+    NextTurn,
+    /// Jump back to the previous debate turn or ballot.
+    PrevTurn,
+    /// Jump to the next failure.
+    NextFailure,
+    /// Jump back to the previous failure.
+    PrevFailure,
 }
 
 /// One key: a code and the modifiers that must be held.
@@ -732,6 +765,119 @@ pub const BINDINGS: &[Binding] = &[
         "go back",
         true,
     ),
+    // ── replay controls (issue #6 replay) ──
+    b(
+        C::Replay,
+        &[k(' '), k('p')],
+        A::PlayPause,
+        "play",
+        "play or pause (at the end: again from the start)",
+        true,
+    ),
+    b(
+        C::Replay,
+        &[k('.')],
+        A::StepForward,
+        "step",
+        "apply the next recorded event (pauses)",
+        true,
+    ),
+    b(
+        C::Replay,
+        &[k(',')],
+        A::StepBack,
+        "step back",
+        "undo the last event (pauses)",
+        true,
+    ),
+    b(
+        C::Replay,
+        &[k('>'), k('+')],
+        A::Faster,
+        "faster",
+        "next speed up: 0.5× 1× 2× 4× 8× 16×",
+        true,
+    ),
+    b(
+        C::Replay,
+        &[k('<'), k('-')],
+        A::Slower,
+        "slower",
+        "next speed down",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[code(KeyCode::Right)],
+        A::SeekForward,
+        "forward 5s",
+        "seek 5 s of recorded time forward",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[code(KeyCode::Left)],
+        A::SeekBack,
+        "back 5s",
+        "seek 5 s of recorded time back",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[k('T')],
+        A::SeekTo,
+        "seek",
+        "seek to a typed time (1:05, 90s, +10s), #event, 50%, start, end",
+        true,
+    ),
+    b(
+        C::Replay,
+        &[k(']')],
+        A::NextGate,
+        "next gate",
+        "jump to the next gate opened or decided",
+        true,
+    ),
+    b(
+        C::Replay,
+        &[k('[')],
+        A::PrevGate,
+        "prev gate",
+        "jump back to the previous gate event",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[k('}')],
+        A::NextTurn,
+        "next turn",
+        "jump to the next debate turn or ballot",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[k('{')],
+        A::PrevTurn,
+        "prev turn",
+        "jump back to the previous debate turn or ballot",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[k(')')],
+        A::NextFailure,
+        "next fail",
+        "jump to the next failure (task, turn, ballot or run)",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[k('(')],
+        A::PrevFailure,
+        "prev fail",
+        "jump back to the previous failure",
+        false,
+    ),
 ];
 
 /// The key bindings in use: the declared defaults with the user's overrides.
@@ -1164,6 +1310,7 @@ impl Context {
             Context::Gate => "the gate review",
             Context::Editor => "the editor",
             Context::Confirm => "the confirm dialog",
+            Context::Replay => "the replay screen",
         }
     }
 
@@ -1178,6 +1325,7 @@ impl Context {
             Context::Gate => Some("gate"),
             Context::Editor => Some("editor"),
             Context::Confirm => Some("confirm"),
+            Context::Replay => Some("replay"),
         }
     }
 }
@@ -1208,6 +1356,7 @@ pub fn markdown_table(keys: &Keymap) -> String {
             Context::Gate => "gate review",
             Context::Editor => "editor",
             Context::Confirm => "confirm",
+            Context::Replay => "replay",
         };
         let ks: Vec<String> = b.keys.iter().map(|k| format!("`{}`", k.label())).collect();
         out.push_str(&format!(
@@ -1353,6 +1502,8 @@ mod tests {
                 let label = match k.code {
                     KeyCode::Up => "Up".to_owned(),
                     KeyCode::Down => "Down".to_owned(),
+                    KeyCode::Left => "Left".to_owned(),
+                    KeyCode::Right => "Right".to_owned(),
                     _ => k.label(),
                 };
                 assert_eq!(parse_key(&label), Some(*k), "{label}");

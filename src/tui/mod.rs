@@ -11,11 +11,12 @@ pub mod layout;
 pub mod overlays;
 pub mod panes;
 pub mod render;
+pub mod replay;
 pub mod theme;
 pub mod ui_state;
 pub mod view_model;
 
-pub use app::{FrameRequester, TuiExit, TuiOptions, run};
+pub use app::{FrameRequester, TuiExit, TuiOptions, run, run_replay};
 
 #[cfg(test)]
 mod snapshot_tests;

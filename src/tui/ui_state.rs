@@ -81,6 +81,8 @@ pub enum FilterTarget {
     Bus,
     /// Tasks.
     Tasks,
+    /// Not a filter: the replay's seek prompt (same one-line input).
+    Seek,
 }
 
 /// What the editor's text is for.
@@ -239,6 +241,8 @@ pub struct UiState {
     pub gates_surfaced: HashSet<(Id, u32)>,
     /// The gate last looked at in the review (main-screen `a`/`d` act on it).
     pub gate_focus: Option<Id>,
+    /// Replay position and playback, in `agentctl replay` (issue #6 replay).
+    pub replay: Option<super::replay::ReplayStatus>,
     task_key: (u64, usize),
 }
 
@@ -266,6 +270,7 @@ impl Default for UiState {
             can_command: true,
             gates_surfaced: HashSet::new(),
             gate_focus: None,
+            replay: None,
             task_key: (u64::MAX, usize::MAX),
         }
     }

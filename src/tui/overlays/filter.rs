@@ -14,20 +14,28 @@ pub fn render(area: Rect, buf: &mut Buffer, target: FilterTarget, input: &str, t
         return;
     }
     let row = Rect::new(area.x, area.bottom() - 2, area.width, 1);
+    if target == FilterTarget::Seek {
+        // The seek prompt owns its whole row (no pane border shows through).
+        ratatui::widgets::Widget::render(ratatui::widgets::Clear, row, buf);
+    }
     buf.set_style(row, theme.status_bar);
-    let what = match target {
-        FilterTarget::Bus => "filter bus",
-        FilterTarget::Tasks => "filter tasks",
+    let (what, keys) = match target {
+        FilterTarget::Bus => ("filter bus /", "   Enter keep · Esc clear"),
+        FilterTarget::Tasks => ("filter tasks /", "   Enter keep · Esc clear"),
+        FilterTarget::Seek => (
+            "seek to (1:05, 90s, +10s, -5s, #120, 50%, end):",
+            "   Enter go · Esc cancel",
+        ),
     };
     put_line(
         buf,
         row,
         0,
         &Line::from(vec![
-            Span::styled(format!(" {what} /"), theme.key),
+            Span::styled(format!(" {what}"), theme.key),
             Span::styled(input, theme.status_bar),
             Span::styled("▏", theme.accent),
-            Span::styled("   Enter keep · Esc clear", theme.status_bar),
+            Span::styled(keys, theme.status_bar),
         ]),
     );
 }

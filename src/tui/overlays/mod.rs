@@ -25,7 +25,9 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     let keys = &ui.keymap;
     match o {
         Overlay::Help { scroll } => help::render(area, buf, keys, *scroll, theme),
-        Overlay::Palette { query, sel } => palette::render(area, buf, keys, query, *sel, theme),
+        Overlay::Palette { query, sel } => {
+            palette::render(area, buf, keys, query, *sel, vm.replay, theme)
+        }
         Overlay::Filter { target, input } => filter::render(area, buf, *target, input, theme),
         Overlay::Reroute { task, agents, sel } => {
             let picker = reroute::Picker {

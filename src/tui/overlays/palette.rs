@@ -10,10 +10,11 @@ use crate::tui::panes::{fill_row, fit, put_line};
 use crate::tui::theme::Theme;
 use crate::tui::view_model::contains_ci;
 
-/// Global actions matching `query`, best first.
-pub fn matches<'k>(keys: &'k Keymap, query: &str) -> Vec<&'k Binding> {
+/// Main-screen actions (and, in a replay, the replay's) matching `query`, best first.
+pub fn matches<'k>(keys: &'k Keymap, query: &str, replay: bool) -> Vec<&'k Binding> {
     let mut scored: Vec<(i64, usize, &'k Binding)> = keys
         .bindings(Context::Global)
+        .chain(keys.bindings(Context::Replay).filter(|_| replay))
         .enumerate()
         .filter_map(|(i, b)| {
             // Names match fuzzily; descriptions only by substring, so a
@@ -28,7 +29,15 @@ pub fn matches<'k>(keys: &'k Keymap, query: &str) -> Vec<&'k Binding> {
 }
 
 /// Draws the palette.
-pub fn render(area: Rect, buf: &mut Buffer, keys: &Keymap, query: &str, sel: usize, theme: &Theme) {
+pub fn render(
+    area: Rect,
+    buf: &mut Buffer,
+    keys: &Keymap,
+    query: &str,
+    sel: usize,
+    replay: bool,
+    theme: &Theme,
+) {
     let r = centered(area, 64, 16);
     let inner = popup(
         r,
@@ -50,7 +59,7 @@ pub fn render(area: Rect, buf: &mut Buffer, keys: &Keymap, query: &str, sel: usi
             Span::styled("▏", theme.accent),
         ]),
     );
-    let list = matches(keys, query);
+    let list = matches(keys, query, replay);
     let h = inner.height.saturating_sub(1) as usize;
     let top = crate::tui::panes::scroll_to_show(sel, 0, h, list.len());
     if list.is_empty() {

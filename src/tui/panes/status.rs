@@ -34,12 +34,17 @@ pub fn render(
     } else {
         format!(" {} ", phase.label())
     };
-    let mut spans = vec![
-        Span::styled(badge, theme.badge(phase, vm.replay)),
-        Span::styled(
+    // A replay with controls shows where it is instead of the run clock.
+    let clock = match &ui.replay {
+        Some(r) => Span::styled(r.label(width < 100), theme.accent),
+        None => Span::styled(
             format!(" {} ", fmt_clock(vm.elapsed_us(ui.now_us))),
             theme.status_bar,
         ),
+    };
+    let mut spans = vec![
+        Span::styled(badge, theme.badge(phase, vm.replay)),
+        clock,
         Span::styled(
             format!("{}/{} done", vm.completed, vm.tasks.len()),
             theme.status_bar,
@@ -82,10 +87,26 @@ pub fn render(
     let room = width.saturating_sub(used);
     if let Some(msg) = ui.current_flash() {
         spans.push(Span::styled(msg.to_owned(), theme.warn));
+    } else if matches!(
+        ui.overlay,
+        Some(crate::tui::ui_state::Overlay::Filter {
+            target: crate::tui::ui_state::FilterTarget::Seek,
+            ..
+        })
+    ) {
+        // The seek prompt above lists its own keys.
     } else {
         // Whole hints only, in table order (the table lists the useful ones
         // first), except that a waiting gate puts its keys in front.
         let mut hints: Vec<_> = ui.keymap.bindings(context).filter(|b| b.hint).collect();
+        if context == Context::Global && vm.replay {
+            // Replay keys first; keys that would change the run are off.
+            hints.retain(|b| crate::tui::replay::read_only_message(b.action).is_none());
+            if ui.replay.is_some() {
+                let replay = ui.keymap.bindings(Context::Replay).filter(|b| b.hint);
+                hints.splice(0..0, replay);
+            }
+        }
         if context == Context::Global && !vm.gates.is_empty() {
             hints.sort_by_key(|b| {
                 !matches!(
