@@ -436,6 +436,11 @@ impl Ledger {
         self.lock().get(scope).reserved
     }
 
+    /// A scope's current limit.
+    pub fn limit(&self, scope: Scope) -> Limit {
+        self.lock().get(scope).limit
+    }
+
     /// The largest fraction used among the run and the agent's limits.
     pub fn pressure(&self, agent: AgentIdx) -> f64 {
         let mut g = self.lock();

@@ -5,6 +5,7 @@
 //! [`Event`]: crate::event::Event
 //! [`Command`]: crate::event::Command
 
+mod agent_link;
 mod agent_task;
 mod emitter;
 mod exec;
@@ -15,6 +16,7 @@ mod resume;
 mod run;
 mod scheduler;
 mod step;
+mod tool_gate;
 mod traced_bus;
 
 pub use orchestrator::{
