@@ -226,7 +226,7 @@ impl Account {
 /// Booked spending of one call in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "settle the reservation when the call ends"]
-pub struct Reservation {
+pub(crate) struct Reservation {
     agent: AgentIdx,
     node: Option<NodeIdx>,
     need: Spend,
@@ -234,7 +234,7 @@ pub struct Reservation {
 
 /// Why a call was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The scope whose limit it would break.
     pub scope: Scope,
     /// Tokens left in it.
@@ -243,7 +243,7 @@ pub struct Refusal {
 
 /// A change worth an event.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BudgetNote {
+pub(crate) enum BudgetNote {
     /// Spending of a limited scope.
     Updated {
         /// Scope.
@@ -281,7 +281,7 @@ impl Accounts {
 
 /// The budgets of one run.
 #[derive(Debug)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     accounts: Mutex<Accounts>,
     /// Soft warning threshold (fraction of a limit).
     pub warn_at: f64,
@@ -449,7 +449,7 @@ impl Ledger {
 }
 
 /// Spending of a completed call.
-pub fn spend(prices: &PriceTable, model: &str, u: &Usage) -> Spend {
+pub(crate) fn spend(prices: &PriceTable, model: &str, u: &Usage) -> Spend {
     Spend {
         tokens: u.total(),
         nanos: prices.cost(model, u.prompt_tokens, u.completion_tokens),

@@ -4,7 +4,14 @@
 //! The engine treats every agent the same way: an agent is reached through
 //! the [`crate::llm::Provider`] interface, so scheduling, pause,
 //! reroute, retry, budgets and events apply to a Rust agent or a command
-//! agent exactly as to an LLM agent. [`AgentProvider`] is that adapter.
+//! agent exactly as to an LLM agent (an internal adapter presents each
+//! agent as a provider).
+//!
+//! While it works, an agent reaches the run through its [`AgentContext`]:
+//! the bus (publish/subscribe), the shared context store
+//! ([`crate::context::ContextStore`]), its budgets ([`AgentBudget`]) plus
+//! [`AgentContext::report_usage`] to count tokens it spends itself, and a
+//! cancellation token.
 
 pub mod command;
 
