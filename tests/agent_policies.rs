@@ -365,15 +365,12 @@ async fn a_hard_budget_stops_code_agents_and_counts_what_they_report_exactly() {
     );
     let writer: u64 = responses(&events, "writer").iter().map(Usage::total).sum();
     // The ledger's last word equals the sum of every call, to the token.
-    let last_run_used = events
-        .iter()
-        .rev()
-        .find_map(|e| match &e.kind {
-            EventKind::BudgetUpdated {
-                scope, used_tokens, ..
-            } if scope == "run" => Some(*used_tokens),
-            _ => None,
-        });
+    let last_run_used = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::BudgetUpdated {
+            scope, used_tokens, ..
+        } if scope == "run" => Some(*used_tokens),
+        _ => None,
+    });
     assert_eq!(last_run_used, Some(writer + 125 + 40));
     assert_eq!(out.usage.total(), writer + 125 + 40);
     // The Rust agent saw the budget as it stood when it was called.

@@ -317,7 +317,12 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
             ..
         } = &ev.kind
         {
-            view.set_hidden(!auto_approve);
+            let auto = if is_shell_gate(artifact) {
+                auto_approve_shell
+            } else {
+                auto_approve
+            };
+            view.set_hidden(!auto);
             gates.opened(gate.clone(), artifact, *revision);
         }
         if let EventKind::AwaitingStep {

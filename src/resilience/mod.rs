@@ -21,8 +21,8 @@ pub use circuit_breaker::BreakerPolicy;
 pub(crate) use circuit_breaker::{Admission, CircuitBreaker, Transition};
 pub use degrade::DegradePolicy;
 pub(crate) use fallback::FallbackChain;
-pub use quota::QuotaPolicy;
 pub(crate) use quota::ProviderQuota;
+pub use quota::QuotaPolicy;
 pub use retry::{KindSet, RetryPolicy};
 pub use timeout::Timeouts;
 
