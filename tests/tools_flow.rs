@@ -647,3 +647,97 @@ fn agentctl_run_never_runs_a_command_unasked_without_its_own_flag() {
         "ran\n"
     );
 }
+
+/// `agentctl run` on a real terminal (a private tmux server): each shell call
+/// is asked about, `--auto-approve` does not answer for it, a "no" with a
+/// comment denies it and a "y" runs it.
+#[test]
+fn agentctl_run_asks_on_the_terminal_for_every_shell_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[workflow]
+name = "shell_tty"
+
+[[agents]]
+id = "ops"
+tools = ["shell"]
+shell = { inherit_env = ["PATH"] }
+sim = { template = "done", latency_ms = 1, tool_calls = [
+  { tool = "shell", arguments = { command = "touch one.txt" } },
+  { tool = "shell", arguments = { command = "touch two.txt" } },
+] }
+
+[[nodes]]
+id = "work"
+kind = "agent"
+agent = "ops"
+"#;
+    let path = dir.path().join("shell.toml");
+    std::fs::write(&path, text).unwrap();
+    let socket = format!("agentctl-shell-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-f", "/dev/null", "-L", &socket])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux is required for this test (apt-get install tmux)")
+    };
+    struct Kill<F: Fn(&[&str]) -> std::process::Output>(F);
+    impl<F: Fn(&[&str]) -> std::process::Output> Drop for Kill<F> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["kill-server"]);
+        }
+    }
+    let command = format!(
+        "{} run {} --no-record --auto-approve; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_agentctl"),
+        path.display()
+    );
+    let out = tmux(&["new-session", "-d", "-x", "120", "-y", "40", &command]);
+    assert!(out.status.success(), "{out:?}");
+    let guard = Kill(&tmux);
+    let screen = || {
+        String::from_utf8_lossy(&(guard.0)(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+    };
+    let wait = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let s = screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what:?}; the screen was:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
+    };
+    let s = wait("$ touch one.txt");
+    assert!(
+        s.contains("agent `ops` wants to run a shell command"),
+        "{s}"
+    );
+    assert!(s.contains("run it? [y]es / [N]o"), "{s}");
+    let send = |keys: &[&str]| {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        assert!((guard.0)(&args).status.success());
+    };
+    send(&["-l", "n not in my home"]);
+    send(&["Enter"]);
+    wait("$ touch two.txt");
+    send(&["-l", "y"]);
+    send(&["Enter"]);
+    let s = wait("EXIT=");
+    assert!(s.contains("EXIT=0"), "{s}");
+    assert!(
+        !dir.path().join("one.txt").exists(),
+        "the denied command ran"
+    );
+    assert!(
+        dir.path().join("two.txt").exists(),
+        "the approved command did not run"
+    );
+}
