@@ -23,4 +23,3 @@ pub use orchestrator::{
     Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, new_session_id, reroute_candidates,
 };
 pub use resume::{Restore, RestoredTask};
-pub use run::TaskError;

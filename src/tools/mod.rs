@@ -8,6 +8,13 @@
 //! conversation and calls the provider again. So the sim and openai
 //! providers share one loop, one turn limit and one event stream, and every
 //! turn is an ordinary provider call (retried, counted, cancellable).
+//!
+//! Each call runs in a [`ToolContext`]: the calling agent and task, and the
+//! run's shared [`ContextStore`] — the store prompts are windowed from, so
+//! what `context_put` writes is what other agents' `context_get` and
+//! shared-context prompts see. `shell` additionally needs the agent's shell
+//! settings and a [`shell::ShellGate`] in the context; the engine provides
+//! one that asks a human at an ordinary gate.
 
 pub mod shell;
 
