@@ -741,3 +741,28 @@ agent = "ops"
         "the approved command did not run"
     );
 }
+
+#[test]
+fn the_shell_tool_example_runs_with_its_commands_shown() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/agents/shell_tool.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
+        .args(["run", path, "--no-record", "--auto-approve-shell"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run agentctl");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Each call, its gate and its result are on the progress lines.
+    assert!(
+        err.contains("ops calls shell {\"command\":\"ls -1 | head -n 20\"}"),
+        "{err}"
+    );
+    assert!(err.contains("inspect/shell#1.1: approved"), "{err}");
+    assert!(err.contains("shell → {\"exit_code\":0"), "{err}");
+    assert!(
+        err.contains("shell_tool.toml"),
+        "the listing ran in the file's folder: {err}"
+    );
+    assert!(err.contains("context_put → fact stored"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Report:"));
+}

@@ -541,6 +541,27 @@ impl Progress {
                     .map(|c| format!(" — {c}"))
                     .unwrap_or_default()
             )),
+            EventKind::ToolCall {
+                task,
+                agent,
+                tool,
+                arguments,
+                ..
+            } => Some(format!(
+                "tool    {task}: {agent} calls {tool} {}",
+                clip(arguments, 100)
+            )),
+            EventKind::ToolResult {
+                task,
+                tool,
+                ok,
+                output,
+                ..
+            } => Some(format!(
+                "tool    {task}: {tool} {} {}",
+                if *ok { "→" } else { "failed:" },
+                clip(output, 100)
+            )),
             EventKind::Notice { level, message } => Some(format!("{level:<7} {message}")),
             EventKind::DebateTurn {
                 node,
@@ -643,6 +664,17 @@ fn by(agent: &Option<Id>) -> String {
         .as_ref()
         .map(|a| format!(" by {a}"))
         .unwrap_or_default()
+}
+
+/// `text` on one line, cut to `max` characters.
+fn clip(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > max {
+        let cut: String = one_line.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
 }
 
 /// Asks on the terminal (or auto-approves) when a gate opens, one gate at a
