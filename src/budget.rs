@@ -441,6 +441,17 @@ impl Ledger {
         self.lock().get(scope).limit
     }
 
+    /// Books spending no reservation covers: tokens a code agent reported
+    /// in an attempt that was then abandoned (timed out, paused, rerouted).
+    pub fn charge(&self, agent: AgentIdx, spent: Spend) -> Vec<BudgetNote> {
+        let r = Reservation {
+            agent,
+            node: None,
+            need: Spend::default(),
+        };
+        self.settle(r, spent)
+    }
+
     /// The largest fraction used among the run and the agent's limits.
     pub fn pressure(&self, agent: AgentIdx) -> f64 {
         let mut g = self.lock();

@@ -305,7 +305,8 @@ async fn a_retryable_failure_is_retried_for_rust_and_command_agents() {
 async fn a_call_timeout_cuts_the_attempt_and_the_retry_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let policy = format!("{RETRY}\ntimeout_ms = 300");
-    let w = workflow(dir.path(), "slow", &policy, &policy, "");
+    let head = "\n[budget]\ntokens = 100000";
+    let w = workflow(dir.path(), "slow", &policy, &policy, head);
     let enricher = Enricher::new(Mode::Slow);
     let calls = enricher.calls.clone();
     let started = std::time::Instant::now();
@@ -323,6 +324,23 @@ async fn a_call_timeout_cuts_the_attempt_and_the_retry_succeeds() {
                 if &**t == task && error.contains("300 ms"))));
     }
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // The Rust agent reported 100+20 tokens before its first attempt was
+    // cut: they are charged to the run and its budget, on top of every reply.
+    let replies: u64 = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::LlmResponse { usage, .. } => Some(usage.total()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(out.usage.total(), replies + 120);
+    let last_run_used = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::BudgetUpdated {
+            scope, used_tokens, ..
+        } if scope == "run" => Some(*used_tokens),
+        _ => None,
+    });
+    assert_eq!(last_run_used, Some(out.usage.total()));
     // Neither hung attempt was waited out (10 s each).
     assert!(started.elapsed() < Duration::from_secs(8));
 }

@@ -151,8 +151,9 @@ impl AgentContext {
 
     /// Reports tokens this agent spent (e.g. on a model it calls itself).
     /// They count toward the run's usage and budgets when the attempt ends,
-    /// together with [`AgentOutput::usage`], and are counted even when the
-    /// attempt then fails with an [`AgentError`].
+    /// together with [`AgentOutput::usage`] — also when it fails with an
+    /// [`AgentError`], and when the engine abandons it (a timeout, pause or
+    /// reroute drops the attempt: what was reported until then is charged).
     pub fn report_usage(&self, usage: Usage) {
         self.reported
             .lock()
@@ -230,6 +231,32 @@ impl AgentBudget {
 /// Where an [`AgentContext`] reads budgets from (the engine's ledger).
 pub(crate) trait BudgetSource: Send + Sync {
     fn budget(&self, agent: &Id) -> AgentBudget;
+    /// Counts usage reported in an attempt that never ended (the engine
+    /// dropped it: timeout, pause, reroute), so budgets stay exact.
+    fn charge_abandoned(&self, agent: &Id, usage: Usage);
+}
+
+/// Charges an attempt's reported usage if the attempt is dropped before it
+/// ends; an attempt that ends hands its usage to the engine itself.
+struct Unsettled {
+    reported: Arc<Mutex<Usage>>,
+    budget: Option<Arc<dyn BudgetSource>>,
+    agent: Id,
+    ended: bool,
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let usage = *self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = &self.budget
+            && usage.total() > 0
+        {
+            b.charge_abandoned(&self.agent, usage);
+        }
+    }
 }
 
 /// The run's services for code agents. Providers are built before the run
@@ -397,7 +424,14 @@ impl Provider for AgentProvider {
                 reported: Arc::default(),
             };
             let reported = ctx.reported.clone();
+            let mut unsettled = Unsettled {
+                reported: reported.clone(),
+                budget: ctx.budget.clone(),
+                agent: ctx.agent.clone(),
+                ended: false,
+            };
             let result = agent.process_boxed(task, ctx).await;
+            unsettled.ended = true;
             // Usage reported along the way counts whatever the outcome.
             let mut usage = *reported.lock().unwrap_or_else(|p| p.into_inner());
             match result {

@@ -6,8 +6,9 @@ use std::sync::{Arc, Weak};
 
 use super::run::Run;
 use crate::agent::{AgentBudget, AgentLink, BudgetSource, BudgetState};
+use crate::budget::BudgetNote;
 use crate::budget::{Ledger, Scope, usd};
-use crate::event::Id;
+use crate::event::{EventKind, Id, Usage};
 
 /// Reads the run's ledger; holds the run weakly so an agent keeping its
 /// context does not keep a finished run alive.
@@ -24,6 +25,29 @@ impl BudgetSource for RunBudget {
         AgentBudget {
             run: Some(state(ledger, Scope::Run)),
             agent: run.wf.agent(agent).map(|a| state(ledger, Scope::Agent(a))),
+        }
+    }
+
+    fn charge_abandoned(&self, agent: &Id, usage: Usage) {
+        let Some(run) = self.0.upgrade() else {
+            return;
+        };
+        run.add_usage(&usage);
+        let (Some(a), Some(ledger)) = (run.wf.agent(agent), run.res.ledger.as_ref()) else {
+            return;
+        };
+        let spent = crate::budget::spend(&ledger.prices, &run.wf.agents[a].model, &usage);
+        for note in ledger.charge(a, spent) {
+            run.emit(match note {
+                BudgetNote::Updated { scope, used, limit } => {
+                    super::resilient::budget_updated(&run.wf, scope, used, limit)
+                }
+                BudgetNote::Warning { scope, fraction } => EventKind::BudgetWarning {
+                    scope: super::resilient::scope_name(&run.wf, scope),
+                    fraction,
+                    threshold: ledger.warn_at,
+                },
+            });
         }
     }
 }
