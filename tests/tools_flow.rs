@@ -504,6 +504,15 @@ async fn shell_is_off_unless_the_agent_enables_it() {
     assert!(err.contains("does not list `shell` in `tools`"), "{err}");
     assert!(err.contains("`timeout_ms` must be at least 1"), "{err}");
     assert!(err.contains("s.toml:6:"), "{err}");
+    let on_command = listed_only.replace(
+        "tools = [\"shell\"]",
+        "kind = \"command\"\ncommand = { run = [\"true\"] }\ntools = [\"shell\"]\nshell = {}",
+    );
+    let err = load_str(&on_command, "s.toml", Format::Toml)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a model agent"), "{err}");
+    assert!(err.contains("s.toml:9:"), "{err}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Ctx, Owner};
 use crate::tools::shell::{DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_MS, ShellConfig};
-use crate::workflow::spec::AgentSpec;
+use crate::workflow::spec::{AgentKindName, AgentSpec};
 
 const ENABLE_HINT: &str = "add `shell = { inherit_env = [\"PATH\"], timeout_ms = 10000 }` to this agent to enable it (every call still asks a human)";
 
@@ -27,6 +27,26 @@ impl Ctx<'_> {
             }
             return None;
         };
+        let kind = a
+            .kind
+            .as_ref()
+            .map(|k| k.value)
+            .unwrap_or(if a.command.is_some() {
+                AgentKindName::Command
+            } else {
+                AgentKindName::Llm
+            });
+        if kind != AgentKindName::Llm {
+            let span = self.field_span(o, "shell", None);
+            self.error(
+                span,
+                format!(
+                    "agent `{}` is not a model agent: only models call tools such as `shell`",
+                    a.id.value
+                ),
+                "remove the shell table (a command or custom agent runs its own code)",
+            );
+        }
         if listed.is_none() {
             let span = self.field_span(o, "shell", None);
             self.error(
