@@ -98,7 +98,7 @@ impl PriceTable {
 }
 
 /// Nano-dollars to dollars.
-pub fn usd(nanos: u64) -> f64 {
+pub(crate) fn usd(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
@@ -147,7 +147,7 @@ impl Limit {
 
 /// Tokens and money.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Spend {
+pub(crate) struct Spend {
     /// Tokens.
     pub tokens: u64,
     /// Nano-dollars.
@@ -167,7 +167,7 @@ impl Spend {
 
 /// A budget scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The whole run.
     Run,
     /// One agent.
