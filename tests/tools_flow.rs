@@ -385,6 +385,7 @@ async fn an_approved_shell_call_runs_confined_and_its_output_goes_back() {
         SHELL_ON,
         r#"["shell"]"#,
     );
+    let cwd = dir.path().canonicalize().unwrap();
     let (out, events) = run_deciding(w, |artifact| {
         // The gate shows the exact command, where it runs and who asks.
         assert_eq!(artifact["kind"], "shell");
@@ -393,6 +394,10 @@ async fn an_approved_shell_call_runs_confined_and_its_output_goes_back() {
         assert_eq!(artifact["task"], "look");
         assert_eq!(artifact["env"], json!(["GREETING", "PATH"]));
         assert_eq!(artifact["timeout_ms"], 5000);
+        assert_eq!(
+            std::path::PathBuf::from(artifact["cwd"].as_str().unwrap()),
+            cwd
+        );
         (true, None)
     })
     .await;

@@ -83,7 +83,13 @@ impl ShellRequest {
         ShellRequest {
             kind: "shell",
             command,
-            cwd: cfg.cwd.display().to_string(),
+            // Absolute, so the person approving sees exactly where.
+            cwd: cfg
+                .cwd
+                .canonicalize()
+                .unwrap_or_else(|_| cfg.cwd.clone())
+                .display()
+                .to_string(),
             agent,
             task,
             env,
