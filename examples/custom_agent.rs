@@ -1,8 +1,12 @@
 //! A Rust agent (a data collector: plain code, no model) in a workflow next
-//! to a sim LLM agent. `cargo run --example custom_agent`
+//! to a sim LLM agent. It publishes progress on the bus, checks its budget,
+//! reports the tokens of a (pretend) model call of its own so the run's
+//! accounting stays exact, and leaves a fact in the shared context store.
+//! `cargo run --example custom_agent`
 
 use agentctl::agent::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};
 use agentctl::engine::{Orchestrator, RunOptions};
+use agentctl::event::Usage;
 use agentctl::workflow::builder::{WorkflowBuilder, agent, node};
 use serde_json::{Value, json};
 
@@ -26,6 +30,19 @@ impl Agent for DataCollector {
                 json!(format!("reading {source}")),
             )
             .await;
+        // No budget declared: nothing limits it (`None`).
+        if let Some(left) = ctx.budget().remaining_tokens() {
+            println!("collector: {left} tokens left in the budget");
+        }
+        // Say what a model call of our own cost: it counts like any call.
+        ctx.report_usage(Usage {
+            prompt_tokens: 40,
+            completion_tokens: 8,
+            estimated: false,
+        });
+        // Other agents (and `context_get`) see this.
+        ctx.context()
+            .add_fact(format!("{source} has {} rows", self.rows_per_source));
         Ok(AgentOutput::new(
             json!({"source": source, "rows": self.rows_per_source}),
         ))
@@ -60,6 +77,11 @@ async fn main() {
         .unwrap_or_default()
         .to_string();
     println!("{text}");
+    println!("tokens spent by the run: {}", outcome.usage.total());
+    assert!(
+        outcome.usage.total() >= 48,
+        "the collector's reported tokens count"
+    );
     assert!(
         text.contains(r#""rows":42"#),
         "the summariser saw the collector's rows: {text}"

@@ -98,7 +98,7 @@ impl PriceTable {
 }
 
 /// Nano-dollars to dollars.
-pub fn usd(nanos: u64) -> f64 {
+pub(crate) fn usd(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
@@ -147,7 +147,7 @@ impl Limit {
 
 /// Tokens and money.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Spend {
+pub(crate) struct Spend {
     /// Tokens.
     pub tokens: u64,
     /// Nano-dollars.
@@ -167,7 +167,7 @@ impl Spend {
 
 /// A budget scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The whole run.
     Run,
     /// One agent.
@@ -226,7 +226,7 @@ impl Account {
 /// Booked spending of one call in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "settle the reservation when the call ends"]
-pub struct Reservation {
+pub(crate) struct Reservation {
     agent: AgentIdx,
     node: Option<NodeIdx>,
     need: Spend,
@@ -234,7 +234,7 @@ pub struct Reservation {
 
 /// Why a call was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The scope whose limit it would break.
     pub scope: Scope,
     /// Tokens left in it.
@@ -243,7 +243,7 @@ pub struct Refusal {
 
 /// A change worth an event.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BudgetNote {
+pub(crate) enum BudgetNote {
     /// Spending of a limited scope.
     Updated {
         /// Scope.
@@ -281,7 +281,7 @@ impl Accounts {
 
 /// The budgets of one run.
 #[derive(Debug)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     accounts: Mutex<Accounts>,
     /// Soft warning threshold (fraction of a limit).
     pub warn_at: f64,
@@ -436,6 +436,22 @@ impl Ledger {
         self.lock().get(scope).reserved
     }
 
+    /// A scope's current limit.
+    pub fn limit(&self, scope: Scope) -> Limit {
+        self.lock().get(scope).limit
+    }
+
+    /// Books spending no reservation covers: tokens a code agent reported
+    /// in an attempt that was then abandoned (timed out, paused, rerouted).
+    pub fn charge(&self, agent: AgentIdx, spent: Spend) -> Vec<BudgetNote> {
+        let r = Reservation {
+            agent,
+            node: None,
+            need: Spend::default(),
+        };
+        self.settle(r, spent)
+    }
+
     /// The largest fraction used among the run and the agent's limits.
     pub fn pressure(&self, agent: AgentIdx) -> f64 {
         let mut g = self.lock();
@@ -444,7 +460,7 @@ impl Ledger {
 }
 
 /// Spending of a completed call.
-pub fn spend(prices: &PriceTable, model: &str, u: &Usage) -> Spend {
+pub(crate) fn spend(prices: &PriceTable, model: &str, u: &Usage) -> Spend {
     Spend {
         tokens: u.total(),
         nanos: prices.cost(model, u.prompt_tokens, u.completion_tokens),

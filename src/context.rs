@@ -3,13 +3,16 @@
 //! agent's prompt.
 //!
 //! Every update happens under one lock, so parallel writers never lose an
-//! update; readers get a consistent copy. Windowing fills an agent's token
+//! update; readers get a consistent copy. A [`ContextStore`] is a handle:
+//! clones share one store, which is how the engine, the `context_get` /
+//! `context_put` tools and code agents ([`crate::agent::AgentContext`])
+//! all see the same facts, summaries and artifacts. Windowing fills an agent's token
 //! limit in a fixed order of importance: its own history (newest first),
 //! then global facts, then other agents' summaries, then artifacts (newest
 //! first), measured by the real tokenizer.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -28,10 +31,24 @@ struct Inner {
     version: u64,
 }
 
-/// The run's shared context.
-#[derive(Debug, Default)]
+/// The run's shared context. Cloning gives another handle on the same
+/// store.
+#[derive(Debug, Default, Clone)]
 pub struct ContextStore {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// A copy of everything in a store except agents' histories.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ContextSnapshot {
+    /// Global facts, oldest first.
+    pub facts: Vec<String>,
+    /// Each agent's latest summary, in the order agents first wrote one.
+    pub summaries: Vec<(Id, String)>,
+    /// Names of the artifacts, oldest first.
+    pub artifacts: Vec<String>,
+    /// Number of updates so far.
+    pub version: u64,
 }
 
 /// A window: the text for the prompt and what it kept.
@@ -51,6 +68,17 @@ impl ContextStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store whose first fact is the run's input (nothing for `null`).
+    pub fn seeded(input: &Value) -> Self {
+        let c = Self::new();
+        match input {
+            Value::Null => {}
+            Value::String(s) => c.add_fact(format!("the run's input: {s}")),
+            v => c.add_fact(format!("the run's input: {v}")),
+        }
+        c
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -104,16 +132,63 @@ impl ContextStore {
     }
 
     /// Read-modify-write of an artifact under the lock: concurrent updates
-    /// all land.
-    pub fn update_artifact(&self, name: &str, f: impl FnOnce(Option<&Value>) -> Value) {
+    /// all land. Returns the new value.
+    pub fn update_artifact(&self, name: &str, f: impl FnOnce(Option<&Value>) -> Value) -> Value {
         let mut g = self.lock();
         let pos = g.artifacts.iter().position(|(n, _)| n == name);
         let new = f(pos.map(|i| &g.artifacts[i].1));
         match pos {
-            Some(i) => g.artifacts[i].1 = new,
-            None => g.artifacts.push((name.to_string(), new)),
+            Some(i) => g.artifacts[i].1 = new.clone(),
+            None => g.artifacts.push((name.to_string(), new.clone())),
         }
         g.version += 1;
+        new
+    }
+
+    /// Appends `value` to the list artifact `name`, atomically: a missing
+    /// artifact becomes `[value]`, a non-list one `[old, value]`. Returns the
+    /// list's new length.
+    pub fn append_artifact(&self, name: &str, value: Value) -> usize {
+        let list = self.update_artifact(name, |old| match old {
+            None | Some(Value::Null) => Value::Array(vec![value]),
+            Some(Value::Array(items)) => {
+                let mut items = items.clone();
+                items.push(value);
+                Value::Array(items)
+            }
+            Some(other) => Value::Array(vec![other.clone(), value]),
+        });
+        list.as_array().map_or(0, Vec::len)
+    }
+
+    /// The global facts, oldest first.
+    pub fn facts(&self) -> Vec<String> {
+        self.lock().facts.clone()
+    }
+
+    /// An agent's latest summary.
+    pub fn summary(&self, agent: &str) -> Option<String> {
+        self.lock().summaries.get(agent).cloned()
+    }
+
+    /// An agent's history, oldest first.
+    pub fn history(&self, agent: &str) -> Vec<String> {
+        self.lock().history.get(agent).cloned().unwrap_or_default()
+    }
+
+    /// Facts, summaries and artifact names, copied under one lock.
+    pub fn snapshot(&self) -> ContextSnapshot {
+        let g = self.lock();
+        ContextSnapshot {
+            facts: g.facts.clone(),
+            summaries: g
+                .summary_order
+                .iter()
+                .filter_map(|a| g.summaries.get(a).map(|s| (a.clone(), s.clone())))
+                .collect(),
+            artifacts: g.artifacts.iter().map(|(n, _)| n.clone()).collect(),
+            version: g.version,
+        }
     }
 
     /// Number of updates so far.
@@ -265,5 +340,42 @@ mod tests {
         }
         assert_eq!(c.artifact("counter"), Some(Value::from(4000u64)));
         assert_eq!(c.version(), 8000);
+    }
+
+    #[test]
+    fn clones_share_one_store_and_appends_all_land() {
+        let c = ContextStore::seeded(&Value::from("a topic"));
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..250 {
+                        c.append_artifact("found", Value::from(t * 1000 + i));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let list = c.artifact("found").unwrap();
+        let mut got: Vec<u64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect();
+        got.sort_unstable();
+        let mut want: Vec<u64> = (0..4)
+            .flat_map(|t| (0..250).map(move |i| t * 1000 + i))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(c.facts(), ["the run's input: a topic"]);
+        c.put_artifact("scalar", Value::from(1));
+        assert_eq!(c.append_artifact("scalar", Value::from(2)), 2);
+        let snap = c.snapshot();
+        assert_eq!(snap.artifacts, ["found", "scalar"]);
+        assert!(snap.summaries.is_empty());
     }
 }

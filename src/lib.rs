@@ -18,7 +18,24 @@
 //! - **Agents** are models behind a [`llm::Provider`] (the offline `sim`
 //!   provider by default), programs ([`agent::command`]), or Rust code
 //!   implementing [`agent::Agent`], registered by name. The engine schedules,
-//!   pauses, reroutes and accounts for all of them the same way.
+//!   pauses, reroutes and accounts for all of them the same way. A Rust
+//!   agent reaches the run through its [`agent::AgentContext`]: the bus, the
+//!   shared [`context::ContextStore`], its budgets and a cancellation token.
+//! - **Tools** ([`tools::ToolBox`]) are what models may call: the shared
+//!   context store, files of the workflow's folder, allow-listed HTTP, and
+//!   `shell`, which is off unless an agent enables it and asks a human at a
+//!   gate before every command ([`tools::shell`]).
+//! - **Sessions** ([`session`]) record a run's events to a file and read them
+//!   back (replay, resume, export).
+//!
+//! What is public is what a program embedding agentctl needs: the
+//! orchestrator and its options and handles, events and commands, the
+//! workflow schema, compiled model and builder, the `Agent` trait and its
+//! context, providers (`sim`, `openai`, your own), the bus trait, the tool
+//! registry, policies and limits (as they appear in the compiled model),
+//! metrics snapshots, config and sessions. The engine's run state,
+//! scheduler, task lifecycle and patterns, and the runtime state of breakers,
+//! caches, quotas and budgets, are internal.
 //!
 //! ```
 //! use agentctl::agent::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};

@@ -1,6 +1,6 @@
 //! Run and per-agent metrics: throughput, latency percentiles (HDR
 //! histograms), success rate, retries, tokens, cost, efficiency and a
-//! health state per agent. The engine records into [`Metrics`]; snapshots
+//! health state per agent. The engine records into `Metrics`; snapshots ([`MetricsSnapshot`])
 //! go out as `metrics` events and in `agentctl run --json`.
 
 use std::sync::Mutex;
@@ -95,7 +95,7 @@ pub struct MetricsSnapshot {
 
 /// What happened, for [`Metrics::record`].
 #[derive(Debug, Clone, Copy)]
-pub enum Sample {
+pub(crate) enum Sample {
     /// A call returned: latency, usage, cost in nano-dollars.
     CallOk(Duration, Usage, u64),
     /// A call failed after this long.
@@ -222,7 +222,7 @@ impl Cell {
 }
 
 /// The recorder of one run.
-pub struct Metrics {
+pub(crate) struct Metrics {
     agents: Vec<Id>,
     /// Per agent; the run's figures (histogram included) are the sum,
     /// computed at snapshot time, so a call costs one lock.

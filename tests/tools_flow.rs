@@ -289,3 +289,494 @@ async fn a_stream_cut_mid_way_still_counts_its_partial_usage() {
         }
     );
 }
+
+// ── shell: every call waits at a human gate (issue #7) ──
+
+/// A workflow file in its own directory (the shell's working directory):
+/// agent `ops` scripts one shell call of `command`.
+fn shell_flow(
+    dir: &std::path::Path,
+    command: &str,
+    shell_table: &str,
+    tools: &str,
+) -> Arc<agentctl::workflow::model::Workflow> {
+    let text = format!(
+        r#"
+[workflow]
+name = "shell"
+input = "check the tree"
+
+[[agents]]
+id = "ops"
+tools = {tools}
+{shell_table}
+sim = {{ template = "finished", latency_ms = 1, tool_calls = [
+  {{ tool = "shell", arguments = {{ command = {command} }} }},
+] }}
+
+[[nodes]]
+id = "look"
+kind = "agent"
+agent = "ops"
+"#,
+        command = toml_str(command),
+    );
+    let path = dir.join("shell.toml");
+    std::fs::write(&path, text).unwrap();
+    match agentctl::workflow::load::load_source(path.to_str().unwrap()) {
+        Ok(l) => Arc::new(l.workflow),
+        Err(d) => panic!("invalid test workflow:\n{d}"),
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    Value::String(s.into()).to_string()
+}
+
+/// Runs `w`, answering its first gate with `decide(artifact)`; returns the
+/// outcome and every event.
+async fn run_deciding(
+    w: Arc<agentctl::workflow::model::Workflow>,
+    decide: impl Fn(&Value) -> (bool, Option<String>),
+) -> (agentctl::engine::RunOutcome, Vec<Event>) {
+    let (h, mut rx) = common::start(w, RunOptions::default());
+    let mut seen = Vec::new();
+    let opened = common::wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
+    let EventKind::GateOpened { gate, artifact, .. } = &opened.kind else {
+        unreachable!()
+    };
+    let (approve, comment) = decide(artifact);
+    h.send(agentctl::event::Command::GateDecision {
+        gate: gate.clone(),
+        approve,
+        comment,
+    });
+    let out = h.wait().await;
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e);
+    }
+    (out, seen)
+}
+
+fn shell_result(events: &[Event]) -> (bool, String) {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ToolResult {
+                tool, ok, output, ..
+            } if tool == "shell" => Some((*ok, output.clone())),
+            _ => None,
+        })
+        .expect("a shell tool_result")
+}
+
+const SHELL_ON: &str =
+    r#"shell = { inherit_env = ["PATH"], env = { GREETING = "hello" }, timeout_ms = 5000 }"#;
+
+#[tokio::test]
+async fn an_approved_shell_call_runs_confined_and_its_output_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = shell_flow(
+        dir.path(),
+        "pwd; echo $GREETING; echo \"[$HOME]\"",
+        SHELL_ON,
+        r#"["shell"]"#,
+    );
+    let cwd = dir.path().canonicalize().unwrap();
+    let (out, events) = run_deciding(w, |artifact| {
+        // The gate shows the exact command, where it runs and who asks.
+        assert_eq!(artifact["kind"], "shell");
+        assert_eq!(artifact["command"], "pwd; echo $GREETING; echo \"[$HOME]\"");
+        assert_eq!(artifact["agent"], "ops");
+        assert_eq!(artifact["task"], "look");
+        assert_eq!(artifact["env"], json!(["GREETING", "PATH"]));
+        assert_eq!(artifact["timeout_ms"], 5000);
+        assert_eq!(
+            std::path::PathBuf::from(artifact["cwd"].as_str().unwrap()),
+            cwd
+        );
+        (true, None)
+    })
+    .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let (ok, output) = shell_result(&events);
+    assert!(ok, "{output}");
+    let result: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(result["exit_code"], 0);
+    let lines: Vec<&str> = result["stdout"].as_str().unwrap().lines().collect();
+    assert_eq!(
+        std::path::Path::new(lines[0]).canonicalize().unwrap(),
+        dir.path().canonicalize().unwrap()
+    );
+    // Only the named variables: HOME is not inherited.
+    assert_eq!(&lines[1..], ["hello", "[]"]);
+    // The gate is an ordinary task and gate: created as a child of the
+    // calling task, opened, decided, completed — between the call and its
+    // result.
+    let order: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCall { tool, .. } => Some(format!("call {tool}")),
+            EventKind::TaskCreated { task, parent, .. } if task.contains("shell") => Some(format!(
+                "created {task} under {}",
+                parent.as_deref().unwrap_or("-")
+            )),
+            EventKind::GateOpened { gate, node, .. } => Some(format!("opened {gate} in {node}")),
+            EventKind::GateDecided { gate, approved, .. } => {
+                Some(format!("decided {gate} {approved}"))
+            }
+            EventKind::TaskCompleted { task, .. } if task.contains("shell") => {
+                Some(format!("completed {task}"))
+            }
+            EventKind::ToolResult { tool, .. } => Some(format!("result {tool}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "call shell",
+            "created look/shell#1.1 under look",
+            "opened look/shell#1.1 in look",
+            "decided look/shell#1.1 true",
+            "completed look/shell#1.1",
+            "result shell",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_denied_shell_call_returns_the_refusal_to_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = shell_flow(dir.path(), "touch created.txt", SHELL_ON, r#"["shell"]"#);
+    let (out, events) = run_deciding(w, |_| (false, Some("not on my machine".into()))).await;
+    // The model was told and finished its task anyway.
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let (ok, output) = shell_result(&events);
+    assert!(!ok);
+    assert_eq!(
+        output,
+        "error: a human denied running `touch created.txt`: not on my machine"
+    );
+    assert!(
+        !dir.path().join("created.txt").exists(),
+        "a denied command ran"
+    );
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::TaskStateChanged { task, to: agentctl::event::TaskState::Cancelled, reason: Some(r), .. }
+            if &**task == "look/shell#1.1" && r.contains("not on my machine")
+    )));
+}
+
+#[tokio::test]
+async fn shell_is_off_unless_the_agent_enables_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not listed in tools: the model asking for it gets an error result and
+    // no gate opens.
+    let w = shell_flow(dir.path(), "touch x", "", r#"["context_get"]"#);
+    let (out, events) = common::run(w).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let (ok, output) = shell_result(&events);
+    assert!(!ok);
+    assert!(output.contains("tool `shell` is not available"), "{output}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::GateOpened { .. }))
+    );
+    assert!(!dir.path().join("x").exists());
+
+    // Listed without its table, or the table without the listing: located
+    // validation errors with a hint.
+    let listed_only = "[workflow]\nname = \"s\"\n\n[[agents]]\nid = \"ops\"\ntools = [\"shell\"]\n\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"ops\"\n";
+    let err = load_str(listed_only, "s.toml", Format::Toml)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("s.toml:6:"), "{err}");
+    assert!(
+        err.contains("lists the `shell` tool, which is off by default"),
+        "{err}"
+    );
+    assert!(err.contains("shell = {"), "{err}");
+    let table_only = listed_only.replace("tools = [\"shell\"]", "shell = { timeout_ms = 0 }");
+    let err = load_str(&table_only, "s.toml", Format::Toml)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not list `shell` in `tools`"), "{err}");
+    assert!(err.contains("`timeout_ms` must be at least 1"), "{err}");
+    assert!(err.contains("s.toml:6:"), "{err}");
+    let on_command = listed_only.replace(
+        "tools = [\"shell\"]",
+        "kind = \"command\"\ncommand = { run = [\"true\"] }\ntools = [\"shell\"]\nshell = {}",
+    );
+    let err = load_str(&on_command, "s.toml", Format::Toml)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a model agent"), "{err}");
+    assert!(err.contains("s.toml:9:"), "{err}");
+}
+
+#[tokio::test]
+async fn a_shell_call_past_its_timeout_is_killed_with_its_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = shell_flow(
+        dir.path(),
+        "sleep 30 & echo $! > child.pid; wait",
+        r#"shell = { inherit_env = ["PATH"], timeout_ms = 300 }"#,
+        r#"["shell"]"#,
+    );
+    let (out, events) = run_deciding(w, |_| (true, None)).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let (ok, output) = shell_result(&events);
+    assert!(!ok);
+    assert!(
+        output.contains("did not finish within 300 ms; its process group was killed"),
+        "{output}"
+    );
+    let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap();
+    let pid = pid.trim();
+    let mut gone = false;
+    for _ in 0..50 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.contains(") Z ") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        gone,
+        "the command's background child {pid} survived the timeout"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_agents_append_to_the_shared_context_without_losing_one() {
+    // Eight map items, each an agent call that appends to one list artifact
+    // through `context_put`; a later agent reads it with `context_get`.
+    let w = wf(r#"
+[workflow]
+name = "ctx"
+input = [1, 2, 3, 4, 5, 6, 7, 8]
+
+[[agents]]
+id = "w"
+concurrency = 8
+tools = ["context_put"]
+sim = { template = "ok", latency_ms = 5, tool_calls = [
+  { tool = "context_put", arguments = { key = "seen", value = "x", append = true } },
+] }
+
+[[agents]]
+id = "r"
+tools = ["context_get"]
+sim = { template = "read", tool_calls = [ { tool = "context_get", arguments = { key = "seen" } } ] }
+
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["fan", "read"]
+
+[[nodes]]
+id = "fan"
+kind = "map"
+over = "input"
+concurrency = 8
+body = "work"
+
+[[nodes]]
+id = "work"
+kind = "agent"
+agent = "w"
+
+[[nodes]]
+id = "read"
+kind = "agent"
+agent = "r"
+"#);
+    let (out, events) = common::run(w).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let read = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ToolResult { tool, output, .. } if tool == "context_get" => {
+                Some(output.clone())
+            }
+            _ => None,
+        })
+        .expect("context_get ran");
+    // Eight writers overlapped (one tick of latency each, all in flight
+    // at once); every append landed.
+    let seen: Vec<String> = serde_json::from_str(&read).unwrap();
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    let appended: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolResult { tool, output, .. } if tool == "context_put" => {
+                Some(output.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut counts: Vec<String> = appended;
+    counts.sort();
+    let want: Vec<String> = (1..=8)
+        .map(|n| format!("appended; `seen` has {n} item(s)"))
+        .collect();
+    assert_eq!(counts, want);
+}
+
+#[test]
+fn agentctl_run_never_runs_a_command_unasked_without_its_own_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = shell_flow(dir.path(), "echo ran > proof.txt", SHELL_ON, r#"["shell"]"#);
+    let path = dir.path().join("shell.toml");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", path.to_str().unwrap(), "--no-record", "--json"];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run agentctl")
+    };
+    // No terminal to ask on: refused before anything runs, even with
+    // --auto-approve (which covers ordinary gates, not commands).
+    for extra in [&[][..], &["--auto-approve"][..]] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("agent `ops`"), "{err}");
+        assert!(err.contains("--auto-approve-shell"), "{err}");
+        assert!(!dir.path().join("proof.txt").exists());
+    }
+    let out = run(&["--auto-approve-shell"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("proof.txt")).unwrap(),
+        "ran\n"
+    );
+}
+
+/// `agentctl run` on a real terminal (a private tmux server): each shell call
+/// is asked about, `--auto-approve` does not answer for it, a "no" with a
+/// comment denies it and a "y" runs it.
+#[test]
+fn agentctl_run_asks_on_the_terminal_for_every_shell_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[workflow]
+name = "shell_tty"
+
+[[agents]]
+id = "ops"
+tools = ["shell"]
+shell = { inherit_env = ["PATH"] }
+sim = { template = "done", latency_ms = 1, tool_calls = [
+  { tool = "shell", arguments = { command = "touch one.txt" } },
+  { tool = "shell", arguments = { command = "touch two.txt" } },
+] }
+
+[[nodes]]
+id = "work"
+kind = "agent"
+agent = "ops"
+"#;
+    let path = dir.path().join("shell.toml");
+    std::fs::write(&path, text).unwrap();
+    let socket = format!("agentctl-shell-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-f", "/dev/null", "-L", &socket])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux is required for this test (apt-get install tmux)")
+    };
+    struct Kill<F: Fn(&[&str]) -> std::process::Output>(F);
+    impl<F: Fn(&[&str]) -> std::process::Output> Drop for Kill<F> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["kill-server"]);
+        }
+    }
+    let command = format!(
+        "{} run {} --no-record --auto-approve; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_agentctl"),
+        path.display()
+    );
+    let out = tmux(&["new-session", "-d", "-x", "120", "-y", "40", &command]);
+    assert!(out.status.success(), "{out:?}");
+    let guard = Kill(&tmux);
+    let screen = || {
+        String::from_utf8_lossy(&(guard.0)(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+    };
+    let wait = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let s = screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what:?}; the screen was:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
+    };
+    let s = wait("$ touch one.txt");
+    assert!(
+        s.contains("agent `ops` wants to run a shell command"),
+        "{s}"
+    );
+    assert!(s.contains("run it? [y]es / [N]o"), "{s}");
+    let send = |keys: &[&str]| {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        assert!((guard.0)(&args).status.success());
+    };
+    send(&["-l", "n not in my home"]);
+    send(&["Enter"]);
+    wait("$ touch two.txt");
+    send(&["-l", "y"]);
+    send(&["Enter"]);
+    let s = wait("EXIT=");
+    assert!(s.contains("EXIT=0"), "{s}");
+    assert!(
+        !dir.path().join("one.txt").exists(),
+        "the denied command ran"
+    );
+    assert!(
+        dir.path().join("two.txt").exists(),
+        "the approved command did not run"
+    );
+}
+
+#[test]
+fn the_shell_tool_example_runs_with_its_commands_shown() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/agents/shell_tool.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
+        .args(["run", path, "--no-record", "--auto-approve-shell"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run agentctl");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Each call, its gate and its result are on the progress lines.
+    assert!(
+        err.contains("ops calls shell {\"command\":\"ls -1 | head -n 20\"}"),
+        "{err}"
+    );
+    assert!(err.contains("inspect/shell#1.1: approved"), "{err}");
+    assert!(err.contains("shell → {\"exit_code\":0"), "{err}");
+    assert!(
+        err.contains("shell_tool.toml"),
+        "the listing ran in the file's folder: {err}"
+    );
+    assert!(err.contains("context_put → fact stored"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Report:"));
+}

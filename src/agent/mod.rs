@@ -4,12 +4,19 @@
 //! The engine treats every agent the same way: an agent is reached through
 //! the [`crate::llm::Provider`] interface, so scheduling, pause,
 //! reroute, retry, budgets and events apply to a Rust agent or a command
-//! agent exactly as to an LLM agent. [`AgentProvider`] is that adapter.
+//! agent exactly as to an LLM agent (an internal adapter presents each
+//! agent as a provider).
+//!
+//! While it works, an agent reaches the run through its [`AgentContext`]:
+//! the bus (publish/subscribe), the shared context store
+//! ([`crate::context::ContextStore`]), its budgets ([`AgentBudget`]) plus
+//! [`AgentContext::report_usage`] to count tokens it spends itself, and a
+//! cancellation token.
 
 pub mod command;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -17,6 +24,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{BusError, MessageBus, Subscription};
+use crate::context::ContextStore;
 use crate::event::{BusMessage, ErrorKind, Id, Usage, now_micros};
 use crate::llm::{Provider, ProviderChunk, ProviderError, ProviderRequest};
 
@@ -37,17 +45,61 @@ pub struct AgentTask {
     pub visit: u32,
 }
 
-/// What an agent can reach while it works.
+/// What an agent can reach while it works: the run's bus, its shared
+/// context store, the budgets that apply to it, and a cancellation token.
+///
+/// ```
+/// use agentctl::agent::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};
+/// use agentctl::event::Usage;
+/// use serde_json::json;
+///
+/// struct Summariser;
+///
+/// impl Agent for Summariser {
+///     async fn process(&self, task: AgentTask, ctx: AgentContext) -> Result<AgentOutput, AgentError> {
+///         // Stop early when the run would not allow another model call.
+///         if ctx.budget().remaining_tokens().is_some_and(|left| left < 500) {
+///             return Err(AgentError::fatal("not enough budget left"));
+///         }
+///         let facts = ctx.context().facts();
+///         // ... call a model of your own here, then say what it cost:
+///         ctx.report_usage(Usage { prompt_tokens: 120, completion_tokens: 30, estimated: false });
+///         ctx.context().put_artifact("summary", json!(facts.len()));
+///         Ok(AgentOutput::new(json!({"facts": facts.len(), "task": &*task.id})))
+///     }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct AgentContext {
     agent: Id,
     bus: Arc<dyn MessageBus>,
     cancel: CancellationToken,
+    context: ContextStore,
+    budget: Option<Arc<dyn BudgetSource>>,
+    reported: Arc<Mutex<Usage>>,
 }
 
 impl AgentContext {
+    /// A context outside any run (for unit-testing an agent): a bus of its
+    /// own, an empty context store, no budget limits.
+    pub fn detached(agent: impl Into<Id>) -> Self {
+        AgentContext {
+            agent: agent.into(),
+            bus: Arc::new(crate::bus::InProcessBus::new()),
+            cancel: CancellationToken::new(),
+            context: ContextStore::new(),
+            budget: None,
+            reported: Arc::default(),
+        }
+    }
+
+    /// The agent's own id.
+    pub fn agent(&self) -> &Id {
+        &self.agent
+    }
+
     /// Cancelled when the task no longer needs this attempt (paused,
-    /// rerouted, cancelled, or its node finished without it).
+    /// rerouted, cancelled, timed out, or its node finished without it).
     pub fn cancellation(&self) -> &CancellationToken {
         &self.cancel
     }
@@ -76,6 +128,149 @@ impl AgentContext {
     /// Subscribes to a topic pattern on the run's bus.
     pub async fn subscribe(&self, pattern: &str) -> Result<Subscription, BusError> {
         self.bus.subscribe(pattern).await
+    }
+
+    /// The run's shared context store: global facts, agents' summaries and
+    /// named artifacts (node outputs among them). It is the store prompts
+    /// are windowed from (`context_tokens`) and the `context_get` /
+    /// `context_put` tools use; every update is atomic.
+    pub fn context(&self) -> &ContextStore {
+        &self.context
+    }
+
+    /// The budgets that apply to this agent now: the run's and its own,
+    /// each with its limit, what is spent and what calls in flight have
+    /// booked (this one included: the engine books the prompt plus
+    /// `max_tokens` before calling an agent).
+    pub fn budget(&self) -> AgentBudget {
+        self.budget
+            .as_ref()
+            .map(|b| b.budget(&self.agent))
+            .unwrap_or_default()
+    }
+
+    /// Reports tokens this agent spent (e.g. on a model it calls itself).
+    /// They count toward the run's usage and budgets when the attempt ends,
+    /// together with [`AgentOutput::usage`] — also when it fails with an
+    /// [`AgentError`], and when the engine abandons it (a timeout, pause or
+    /// reroute drops the attempt: what was reported until then is charged).
+    pub fn report_usage(&self, usage: Usage) {
+        self.reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(&usage);
+    }
+
+    /// Tokens reported so far in this attempt.
+    pub fn reported_usage(&self) -> Usage {
+        *self.reported.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Limits and spending of one budget scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BudgetState {
+    /// Token limit, if any.
+    pub limit_tokens: Option<u64>,
+    /// Money limit in US dollars, if any.
+    pub limit_usd: Option<f64>,
+    /// Tokens spent by settled calls.
+    pub used_tokens: u64,
+    /// Dollars spent by settled calls.
+    pub used_usd: f64,
+    /// Tokens booked by calls in flight.
+    pub reserved_tokens: u64,
+    /// Dollars booked by calls in flight.
+    pub reserved_usd: f64,
+}
+
+impl BudgetState {
+    /// Tokens not yet spent or booked (`None`: no token limit).
+    pub fn remaining_tokens(&self) -> Option<u64> {
+        self.limit_tokens
+            .map(|l| l.saturating_sub(self.used_tokens + self.reserved_tokens))
+    }
+
+    /// Dollars not yet spent or booked (`None`: no money limit).
+    pub fn remaining_usd(&self) -> Option<f64> {
+        self.limit_usd
+            .map(|l| (l - self.used_usd - self.reserved_usd).max(0.0))
+    }
+}
+
+/// The budgets that apply to an agent. A scope is `None` when the workflow
+/// declares no budget at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AgentBudget {
+    /// The whole run's.
+    pub run: Option<BudgetState>,
+    /// The agent's own.
+    pub agent: Option<BudgetState>,
+}
+
+impl AgentBudget {
+    /// The fewest tokens left in any limited scope (`None`: no token limit).
+    pub fn remaining_tokens(&self) -> Option<u64> {
+        [self.run, self.agent]
+            .iter()
+            .flatten()
+            .filter_map(BudgetState::remaining_tokens)
+            .min()
+    }
+
+    /// The fewest dollars left in any limited scope (`None`: no money limit).
+    pub fn remaining_usd(&self) -> Option<f64> {
+        [self.run, self.agent]
+            .iter()
+            .flatten()
+            .filter_map(BudgetState::remaining_usd)
+            .reduce(f64::min)
+    }
+}
+
+/// Where an [`AgentContext`] reads budgets from (the engine's ledger).
+pub(crate) trait BudgetSource: Send + Sync {
+    fn budget(&self, agent: &Id) -> AgentBudget;
+    /// Counts usage reported in an attempt that never ended (the engine
+    /// dropped it: timeout, pause, reroute), so budgets stay exact.
+    fn charge_abandoned(&self, agent: &Id, usage: Usage);
+}
+
+/// Charges an attempt's reported usage if the attempt is dropped before it
+/// ends; an attempt that ends hands its usage to the engine itself.
+struct Unsettled {
+    reported: Arc<Mutex<Usage>>,
+    budget: Option<Arc<dyn BudgetSource>>,
+    agent: Id,
+    ended: bool,
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let usage = *self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = &self.budget
+            && usage.total() > 0
+        {
+            b.charge_abandoned(&self.agent, usage);
+        }
+    }
+}
+
+/// The run's services for code agents. Providers are built before the run
+/// exists, so the engine connects this once the run is set up, before any
+/// task is dispatched.
+#[derive(Default)]
+pub(crate) struct AgentLink {
+    run: std::sync::OnceLock<(ContextStore, Arc<dyn BudgetSource>)>,
+}
+
+impl AgentLink {
+    /// Connects the run's context store and budgets (first call wins).
+    pub(crate) fn connect(&self, context: ContextStore, budget: Arc<dyn BudgetSource>) {
+        let _ = self.run.set((context, budget));
     }
 }
 
@@ -167,19 +362,26 @@ impl<A: Agent> DynAgent for A {
 }
 
 /// Presents an [`Agent`] to the engine as a [`Provider`].
-pub struct AgentProvider {
+pub(crate) struct AgentProvider {
     name: String,
     agent: Arc<dyn DynAgent>,
     bus: Arc<dyn MessageBus>,
+    link: Arc<AgentLink>,
 }
 
 impl AgentProvider {
     /// Wraps an agent; `name` shows as the provider in events.
-    pub fn new(name: impl Into<String>, agent: impl Agent, bus: Arc<dyn MessageBus>) -> Self {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        agent: impl Agent,
+        bus: Arc<dyn MessageBus>,
+        link: Arc<AgentLink>,
+    ) -> Self {
         AgentProvider {
             name: name.into(),
             agent: Arc::new(agent),
             bus,
+            link,
         }
     }
 }
@@ -195,6 +397,7 @@ impl Provider for AgentProvider {
     ) -> BoxStream<'static, Result<ProviderChunk, ProviderError>> {
         let agent = self.agent.clone();
         let bus = self.bus.clone();
+        let link = self.link.clone();
         let call = async move {
             let cancel = CancellationToken::new();
             // Dropping the stream (pause, reroute, cancel) cancels the token,
@@ -208,20 +411,47 @@ impl Provider for AgentProvider {
                 attempt: req.attempt,
                 visit: req.visit,
             };
+            let (context, budget) = match link.run.get() {
+                Some((c, b)) => (c.clone(), Some(b.clone())),
+                None => (ContextStore::new(), None),
+            };
             let ctx = AgentContext {
                 agent: req.agent,
                 bus,
                 cancel,
+                context,
+                budget,
+                reported: Arc::default(),
             };
-            match agent.process_boxed(task, ctx).await {
+            let reported = ctx.reported.clone();
+            let mut unsettled = Unsettled {
+                reported: reported.clone(),
+                budget: ctx.budget.clone(),
+                agent: ctx.agent.clone(),
+                ended: false,
+            };
+            let result = agent.process_boxed(task, ctx).await;
+            unsettled.ended = true;
+            // Usage reported along the way counts whatever the outcome.
+            let mut usage = *reported.lock().unwrap_or_else(|p| p.into_inner());
+            match result {
                 Ok(out) => {
                     let text = match out.value {
                         Value::String(s) => s,
                         other => other.to_string(),
                     };
-                    Ok((text, out.usage.unwrap_or_default()))
+                    if let Some(u) = out.usage {
+                        usage.add(&u);
+                    }
+                    Ok((text, usage))
                 }
-                Err(e) => Err(ProviderError::new(e.kind, e.message)),
+                Err(e) => {
+                    let mut err = ProviderError::new(e.kind, e.message);
+                    if usage.total() > 0 {
+                        err.usage = Some(usage);
+                    }
+                    Err(err)
+                }
             }
         };
         Box::pin(futures::stream::once(call).flat_map(|r| {

@@ -116,6 +116,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
     let setup = Setup {
         seed: reader.header().seed,
         auto_approve: args.auto_approve,
+        auto_approve_shell: false,
         mode: Mode::pick(args.json),
         recording: Recording::Append(Box::new(reader)),
         resume: Some(restore),

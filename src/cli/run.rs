@@ -29,9 +29,14 @@ pub(crate) struct RunArgs {
     /// Seed for the sim provider's replies, latencies and faults.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Approve every human gate without asking.
+    /// Approve every human gate without asking (not `shell` tool calls:
+    /// see --auto-approve-shell).
     #[arg(long)]
     auto_approve: bool,
+    /// Also run every `shell` tool call without asking. Without it, each
+    /// command waits for a yes on the terminal, even with --auto-approve.
+    #[arg(long)]
+    auto_approve_shell: bool,
     /// Replace the workflow's input (JSON, or plain text).
     #[arg(long, value_name = "INPUT")]
     input: Option<String>,
@@ -96,6 +101,17 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     }
+    if !args.auto_approve_shell
+        && !interactive_gates
+        && let Some(a) = loaded.workflow.agents.iter().find(|a| a.shell.is_some())
+    {
+        eprintln!(
+            "error: agent `{}` of {arg} may run shell commands, each of which needs a human's approval, and there is no terminal to ask on.\n  \
+             = hint: run it in a terminal, use the cockpit (agentctl tui {arg}), or pass --auto-approve-shell to run every command unasked",
+            a.id
+        );
+        return exit::BAD_INPUT;
+    }
     if args.step && !interactive_gates {
         eprintln!(
             "error: --step reads Enter from a terminal, and there is none.\n  \
@@ -133,6 +149,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
     let setup = Setup {
         seed: args.seed,
         auto_approve: args.auto_approve,
+        auto_approve_shell: args.auto_approve_shell,
         mode,
         recording,
         resume: None,
@@ -185,6 +202,8 @@ pub(crate) enum Recording {
 pub(crate) struct Setup {
     pub(crate) seed: u64,
     pub(crate) auto_approve: bool,
+    /// Run `shell` tool calls without asking (`--auto-approve` does not).
+    pub(crate) auto_approve_shell: bool,
     pub(crate) mode: Mode,
     pub(crate) recording: Recording,
     pub(crate) resume: Option<Arc<Restore>>,
@@ -225,6 +244,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     let Setup {
         seed,
         auto_approve,
+        auto_approve_shell,
         mode,
         recording,
         resume,
@@ -258,7 +278,8 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         }
     };
     // `--json` shows no progress; it only needs the stream to answer gates.
-    let has_gates = wf.nodes.iter().any(|n| opens_gate(&n.kind));
+    let has_gates =
+        wf.nodes.iter().any(|n| opens_gate(&n.kind)) || wf.agents.iter().any(|a| a.shell.is_some());
     let mut events = if matches!(mode, Mode::Json) && !has_gates && !step {
         None
     } else {
@@ -281,7 +302,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
 
     let mut view = Progress::new(&mode, &wf);
     let stepper = StepPrompter::new(commands.clone());
-    let mut gates = GatePrompter::new(commands, auto_approve);
+    let mut gates = GatePrompter::new(commands, auto_approve, auto_approve_shell);
     while let Some(ev) = match events.as_mut() {
         Some(rx) => rx.recv().await,
         None => None,
@@ -296,7 +317,12 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
             ..
         } = &ev.kind
         {
-            view.set_hidden(!auto_approve);
+            let auto = if is_shell_gate(artifact) {
+                auto_approve_shell
+            } else {
+                auto_approve
+            };
+            view.set_hidden(!auto);
             gates.opened(gate.clone(), artifact, *revision);
         }
         if let EventKind::AwaitingStep {
@@ -515,6 +541,27 @@ impl Progress {
                     .map(|c| format!(" — {c}"))
                     .unwrap_or_default()
             )),
+            EventKind::ToolCall {
+                task,
+                agent,
+                tool,
+                arguments,
+                ..
+            } => Some(format!(
+                "tool    {task}: {agent} calls {tool} {}",
+                clip(arguments, 100)
+            )),
+            EventKind::ToolResult {
+                task,
+                tool,
+                ok,
+                output,
+                ..
+            } => Some(format!(
+                "tool    {task}: {tool} {} {}",
+                if *ok { "→" } else { "failed:" },
+                clip(output, 100)
+            )),
             EventKind::Notice { level, message } => Some(format!("{level:<7} {message}")),
             EventKind::DebateTurn {
                 node,
@@ -619,31 +666,63 @@ fn by(agent: &Option<Id>) -> String {
         .unwrap_or_default()
 }
 
+/// `text` on one line, cut to `max` characters.
+fn clip(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > max {
+        let cut: String = one_line.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
+}
+
 /// Asks on the terminal (or auto-approves) when a gate opens, one gate at a
-/// time.
+/// time. `shell` tool calls are gates too (artifact `kind: "shell"`): they
+/// are approved unasked only with `--auto-approve-shell`, their prompt
+/// defaults to no, and with no terminal to ask on they are denied.
 struct GatePrompter {
     commands: UnboundedSender<Command>,
     auto: bool,
+    auto_shell: bool,
     queue: VecDeque<(Id, Value, u32)>,
     asking: bool,
 }
 
+/// Whether a gate asks to run a shell command (see `tools::shell`).
+fn is_shell_gate(artifact: &Value) -> bool {
+    artifact.get("kind").and_then(Value::as_str) == Some("shell")
+}
+
 impl GatePrompter {
-    fn new(commands: UnboundedSender<Command>, auto: bool) -> Self {
+    fn new(commands: UnboundedSender<Command>, auto: bool, auto_shell: bool) -> Self {
         GatePrompter {
             commands,
             auto,
+            auto_shell,
             queue: VecDeque::new(),
             asking: false,
         }
     }
 
     fn opened(&mut self, gate: Id, artifact: &Value, revision: u32) {
-        if self.auto {
+        let shell = is_shell_gate(artifact);
+        if (shell && self.auto_shell) || (!shell && self.auto) {
             let _ = self.commands.send(Command::GateDecision {
                 gate,
                 approve: true,
                 comment: None,
+            });
+            return;
+        }
+        if shell && !std::io::stdin().is_terminal() {
+            let _ = self.commands.send(Command::GateDecision {
+                gate,
+                approve: false,
+                comment: Some(
+                    "no terminal to ask a human on (pass --auto-approve-shell to allow commands)"
+                        .into(),
+                ),
             });
             return;
         }
@@ -664,22 +743,54 @@ impl GatePrompter {
             return;
         };
         self.asking = true;
-        let text = match &artifact {
-            Value::String(s) => s.clone(),
-            v => serde_json::to_string_pretty(v).unwrap_or_default(),
-        };
+        let shell = is_shell_gate(&artifact);
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "\n── gate {gate} (revision {revision}) is waiting for you ──"
-        );
-        for l in text.lines().take(30) {
-            let _ = writeln!(err, "│ {l}");
+        if shell {
+            let field = |k: &str| artifact.get(k).and_then(Value::as_str).unwrap_or("?");
+            let env = artifact
+                .get("env")
+                .and_then(Value::as_array)
+                .map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                err,
+                "\n── gate {gate}: agent `{}` wants to run a shell command ──",
+                field("agent")
+            );
+            let _ = writeln!(err, "│ $ {}", field("command"));
+            let _ = writeln!(err, "│ in {}", field("cwd"));
+            let _ = writeln!(
+                err,
+                "│ env: {} · timeout {} ms",
+                if env.is_empty() { "(none)" } else { &env },
+                artifact
+                    .get("timeout_ms")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            );
+            let _ = write!(err, "run it? [y]es / [N]o with a comment: ");
+        } else {
+            let text = match &artifact {
+                Value::String(s) => s.clone(),
+                v => serde_json::to_string_pretty(v).unwrap_or_default(),
+            };
+            let _ = writeln!(
+                err,
+                "\n── gate {gate} (revision {revision}) is waiting for you ──"
+            );
+            for l in text.lines().take(30) {
+                let _ = writeln!(err, "│ {l}");
+            }
+            if text.lines().count() > 30 {
+                let _ = writeln!(err, "│ … ({} more lines)", text.lines().count() - 30);
+            }
+            let _ = write!(err, "approve? [Y]es / [n]o with a comment: ");
         }
-        if text.lines().count() > 30 {
-            let _ = writeln!(err, "│ … ({} more lines)", text.lines().count() - 30);
-        }
-        let _ = write!(err, "approve? [Y]es / [n]o with a comment: ");
         let _ = err.flush();
         drop(err);
         let commands = self.commands.clone();
@@ -687,13 +798,20 @@ impl GatePrompter {
         tokio::task::spawn_blocking(move || {
             let mut line = String::new();
             let stdin = std::io::stdin();
-            let _ = stdin.lock().read_line(&mut line);
+            let eof = matches!(stdin.lock().read_line(&mut line), Ok(0) | Err(_));
             let answer = line.trim();
-            let approve = answer.is_empty()
-                || answer.eq_ignore_ascii_case("y")
-                || answer.eq_ignore_ascii_case("yes");
+            let yes = answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes");
+            // A command runs only on an explicit yes; other gates approve on
+            // Enter too.
+            let approve = if shell {
+                yes && !eof
+            } else {
+                yes || answer.is_empty()
+            };
             let comment = if approve {
                 None
+            } else if eof {
+                Some("no answer (end of input)".to_string())
             } else {
                 let inline = answer
                     .split_once(char::is_whitespace)
@@ -701,7 +819,14 @@ impl GatePrompter {
                 match inline.filter(|c| !c.is_empty()) {
                     Some(c) => Some(c),
                     None => {
-                        eprint!("comment for the revision: ");
+                        eprint!(
+                            "{}",
+                            if shell {
+                                "why not (sent to the agent): "
+                            } else {
+                                "comment for the revision: "
+                            }
+                        );
                         let _ = std::io::stderr().flush();
                         let mut c = String::new();
                         let _ = stdin.lock().read_line(&mut c);

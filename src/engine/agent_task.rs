@@ -599,7 +599,7 @@ async fn call_agent(
     let clock = tokio::time::Instant::now();
     // Each turn reports its own request/response events and usage; only a
     // call cut by the time limit reports nothing, so that is said here.
-    let call = provider_call(run, &task, attempt, agent, req);
+    let call = provider_call(run, &task, attempt, agent, job.node, req);
     let (result, reported) = match limit {
         None => (call.await, true),
         Some(d) => match tokio::time::timeout(d, call).await {
@@ -684,11 +684,13 @@ async fn provider_call(
     task: &Id,
     attempt: u32,
     agent: AgentIdx,
+    node: NodeIdx,
     req: ProviderRequest,
 ) -> Result<Completion, ProviderError> {
     match (&run.tools, run.wf.agents[agent].tools.is_empty()) {
         (Some(tools), false) => {
-            call_with_tools(run, task.clone(), attempt, agent, req, tools).await
+            let scope = super::tool_gate::ToolScope::new(run, task, attempt, agent, node);
+            call_with_tools(run, task.clone(), attempt, agent, req, tools, &scope).await
         }
         _ => call_turn(run, task.clone(), attempt, agent, req).await,
     }
@@ -704,6 +706,7 @@ async fn call_with_tools(
     agent: AgentIdx,
     mut req: ProviderRequest,
     tools: &crate::tools::ToolBox,
+    scope: &super::tool_gate::ToolScope,
 ) -> Result<Completion, ProviderError> {
     let a = &run.wf.agents[agent];
     req.hints.tools = tools.specs(&a.tools);
@@ -724,7 +727,7 @@ async fn call_with_tools(
                 tool: call.name.clone(),
                 arguments: call.arguments.clone(),
             });
-            let result = tools.call(&call, &a.tools).await;
+            let result = tools.call(&call, &a.tools, scope.context()).await;
             let (ok, output) = match result {
                 Ok(o) => (true, o),
                 Err(e) => (false, format!("error: {e}")),

@@ -5,6 +5,7 @@
 //! [`Event`]: crate::event::Event
 //! [`Command`]: crate::event::Command
 
+mod agent_link;
 mod agent_task;
 mod emitter;
 mod exec;
@@ -15,10 +16,10 @@ mod resume;
 mod run;
 mod scheduler;
 mod step;
+mod tool_gate;
 mod traced_bus;
 
 pub use orchestrator::{
     Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, new_session_id, reroute_candidates,
 };
 pub use resume::{Restore, RestoredTask};
-pub use run::TaskError;

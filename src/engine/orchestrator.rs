@@ -18,7 +18,7 @@ use super::run::{Run, Scope, TaskControl};
 use super::scheduler::Scheduler;
 use super::traced_bus::TracedBus;
 use crate::agent::command::CommandAgent;
-use crate::agent::{Agent, AgentProvider};
+use crate::agent::{Agent, AgentLink, AgentProvider};
 use crate::bus::{InProcessBus, MessageBus};
 use crate::event::{Command, ErrorKind, Event, EventKind, Id, RunStatus, TaskState, Usage};
 use crate::llm::Provider;
@@ -104,7 +104,8 @@ pub struct Orchestrator {
     tools: Option<Arc<crate::tools::ToolBox>>,
 }
 
-type ProviderFactory = Box<dyn FnOnce(Arc<dyn MessageBus>) -> Arc<dyn Provider> + Send>;
+type ProviderFactory =
+    Box<dyn FnOnce(Arc<dyn MessageBus>, Arc<AgentLink>) -> Arc<dyn Provider> + Send>;
 
 impl Orchestrator {
     /// An orchestrator with the `sim` provider (seeded from `opts.seed`) and
@@ -176,7 +177,7 @@ impl Orchestrator {
     pub fn register(&mut self, id: &str, agent: impl Agent) -> &mut Self {
         // Built at start, with whatever bus the run ends up using.
         let make: ProviderFactory =
-            Box::new(move |bus| Arc::new(AgentProvider::new("custom", agent, bus)));
+            Box::new(move |bus, link| Arc::new(AgentProvider::new("custom", agent, bus, link)));
         self.custom.insert(id.to_string(), make);
         self
     }
@@ -210,12 +211,15 @@ impl Orchestrator {
         let bus: Arc<dyn MessageBus> = Arc::new(TracedBus::new(self.bus.clone(), emitter.clone()));
         let mut providers = Vec::with_capacity(self.wf.agents.len());
         let mut code_agents = Vec::with_capacity(self.wf.agents.len());
+        // Code agents reach the run's context store and budgets through
+        // this, connected once the run exists.
+        let link = Arc::new(AgentLink::default());
         for a in &self.wf.agents {
             // Code agents (registered Rust agents, command agents) are
             // reached through the same Provider interface as models, so
             // every engine policy applies to them unchanged.
             if let Some(make) = self.custom.remove(&*a.id) {
-                providers.push(make(bus.clone()));
+                providers.push(make(bus.clone(), link.clone()));
                 code_agents.push(true);
                 continue;
             }
@@ -223,7 +227,12 @@ impl Orchestrator {
                 AgentKind::Custom => return Err(StartError::UnregisteredAgent(a.id.to_string())),
                 AgentKind::Command(cfg) => {
                     let agent = CommandAgent::new(a.id.clone(), cfg.clone());
-                    providers.push(Arc::new(AgentProvider::new("command", agent, bus.clone())));
+                    providers.push(Arc::new(AgentProvider::new(
+                        "command",
+                        agent,
+                        bus.clone(),
+                        link.clone(),
+                    )));
                     code_agents.push(true);
                     continue;
                 }
@@ -259,6 +268,13 @@ impl Orchestrator {
             reads_outputs,
         );
         run.code_agents = code_agents;
+        // Tools and code agents read and write the shared context store.
+        if run.res.context.is_none()
+            && (self.wf.agents.iter().any(|a| !a.tools.is_empty())
+                || run.code_agents.contains(&true))
+        {
+            run.res.context = Some(crate::context::ContextStore::seeded(&self.wf.input));
+        }
         run.restore = self.opts.resume.clone();
         if let Some(r) = &run.restore {
             run.add_usage(&r.usage);
@@ -284,6 +300,7 @@ impl Orchestrator {
                 }
             }
             let run = Arc::new(run);
+            super::agent_link::connect(&link, &run);
             drive(run, cmd_rx, interrupt2, start_paused).await
         });
         Ok(RunHandle {

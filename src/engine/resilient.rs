@@ -98,16 +98,7 @@ impl Resilience {
                 .agents
                 .iter()
                 .any(|a| a.policy.context_tokens.is_some())
-                .then(|| {
-                    let c = crate::context::ContextStore::new();
-                    if !wf.input.is_null() {
-                        c.add_fact(match &wf.input {
-                            serde_json::Value::String(s) => format!("the run's input: {s}"),
-                            v => format!("the run's input: {v}"),
-                        });
-                    }
-                    c
-                }),
+                .then(|| crate::context::ContextStore::seeded(&wf.input)),
         }
     }
 

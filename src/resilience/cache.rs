@@ -25,7 +25,7 @@ pub struct CachePolicy {
 
 /// The cache key: agent, model and the conversation with whitespace runs
 /// collapsed (so re-indented prompts hit).
-pub fn key(agent: &str, model: &str, messages: &[Message]) -> String {
+pub(crate) fn key(agent: &str, model: &str, messages: &[Message]) -> String {
     let mut k = String::with_capacity(64 + messages.iter().map(|m| m.content.len()).sum::<usize>());
     k.push_str(agent);
     k.push('\u{1f}');
@@ -66,7 +66,7 @@ struct Inner {
 
 /// An in-memory cache (one per agent).
 #[derive(Debug)]
-pub struct ResponseCache {
+pub(crate) struct ResponseCache {
     policy: CachePolicy,
     inner: Mutex<Inner>,
 }
@@ -145,11 +145,13 @@ impl ResponseCache {
     }
 
     /// Number of entries (expired ones included until touched).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().map.len()
     }
 
     /// True when empty.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

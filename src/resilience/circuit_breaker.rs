@@ -36,7 +36,7 @@ impl Default for BreakerPolicy {
 
 /// Whether a call may go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Closed: call normally.
     Allowed,
     /// Half-open: this call is a probe; report its result.
@@ -50,7 +50,7 @@ pub enum Admission {
 
 /// A state change, for the `breaker_state_changed` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// Previous state.
     pub from: BreakerState,
     /// New state.
@@ -71,7 +71,7 @@ struct Inner {
 
 /// One breaker (per agent, or per provider endpoint).
 #[derive(Debug)]
-pub struct CircuitBreaker {
+pub(crate) struct CircuitBreaker {
     policy: BreakerPolicy,
     inner: Mutex<Inner>,
 }
@@ -97,6 +97,7 @@ impl CircuitBreaker {
 
     /// Current state (moving OPEN → HALF_OPEN when the cool-down is over
     /// happens on the next `admit`).
+    #[cfg(test)]
     pub fn state(&self) -> BreakerState {
         self.lock().state
     }

@@ -4,7 +4,7 @@ type AgentIdx = usize;
 
 /// Where a task stands in its agent's fallback chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FallbackChain {
+pub(crate) struct FallbackChain {
     /// Primary first, then the fallbacks in declared order.
     agents: Vec<AgentIdx>,
     pos: usize,

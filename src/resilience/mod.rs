@@ -15,11 +15,14 @@ pub mod quota;
 pub mod retry;
 pub mod timeout;
 
-pub use cache::{CachePolicy, ResponseCache};
-pub use circuit_breaker::{Admission, BreakerPolicy, CircuitBreaker, Transition};
+pub use cache::CachePolicy;
+pub(crate) use cache::ResponseCache;
+pub use circuit_breaker::BreakerPolicy;
+pub(crate) use circuit_breaker::{Admission, CircuitBreaker, Transition};
 pub use degrade::DegradePolicy;
-pub use fallback::FallbackChain;
-pub use quota::{ProviderQuota, QuotaPolicy};
+pub(crate) use fallback::FallbackChain;
+pub(crate) use quota::ProviderQuota;
+pub use quota::QuotaPolicy;
 pub use retry::{KindSet, RetryPolicy};
 pub use timeout::Timeouts;
 

@@ -55,14 +55,14 @@ impl Bucket {
 
 /// One provider's quota.
 #[derive(Debug)]
-pub struct ProviderQuota {
+pub(crate) struct ProviderQuota {
     requests: Option<Mutex<Bucket>>,
     tokens: Option<Mutex<Bucket>>,
 }
 
 /// Which limit made a call wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuotaLimit {
+pub(crate) enum QuotaLimit {
     /// Requests per minute.
     Requests,
     /// Tokens per minute.

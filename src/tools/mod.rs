@@ -8,23 +8,39 @@
 //! conversation and calls the provider again. So the sim and openai
 //! providers share one loop, one turn limit and one event stream, and every
 //! turn is an ordinary provider call (retried, counted, cancellable).
+//!
+//! Each call runs in a [`ToolContext`]: the calling agent and task, and the
+//! run's shared [`ContextStore`] — the store prompts are windowed from, so
+//! what `context_put` writes is what other agents' `context_get` and
+//! shared-context prompts see. `shell` additionally needs the agent's shell
+//! settings and a [`shell::ShellGate`] in the context; the engine provides
+//! one that asks a human at an ordinary gate.
+
+pub mod shell;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use crate::context::ContextStore;
+use crate::event::Id;
 use crate::llm::{ToolCall, ToolSpec};
+use shell::{ShellConfig, ShellDecision, ShellGate, ShellRequest};
 
-/// Tools workflows may list on agents.
-///
-/// `shell` is not offered: the issue asks for every shell call to go
-/// through a human gate, which is not built yet.
-pub const BUILTIN_TOOLS: &[&str] = &["context_get", "context_put", "read_file", "http_get"];
+/// Tools workflows may list on agents. `shell` also needs the agent's
+/// `shell` table (see [`shell`]).
+pub const BUILTIN_TOOLS: &[&str] = &[
+    "context_get",
+    "context_put",
+    "read_file",
+    "http_get",
+    "shell",
+];
 
 /// Most model turns one agent call may take (each tool round is a turn).
 pub const DEFAULT_MAX_TURNS: u32 = 8;
@@ -32,9 +48,11 @@ pub const DEFAULT_MAX_TURNS: u32 = 8;
 /// Longest tool result handed back to the model, in bytes.
 const MAX_RESULT: usize = 64 * 1024;
 
-/// A tool's handler: arguments in, text for the model out (an `Err` is also
-/// shown to the model, which may correct itself).
-pub type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+/// A tool's handler: arguments and the call's context in, text for the
+/// model out (an `Err` is also shown to the model, which may correct
+/// itself).
+pub type Handler =
+    Arc<dyn Fn(Value, ToolContext) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
 
 /// One registered tool.
 #[derive(Clone)]
@@ -54,17 +72,55 @@ pub struct ToolSettings {
     pub http_allow: Vec<String>,
 }
 
-/// The shared key-value store behind `context_get`/`context_put`: one per
-/// run. (A simple store: the engine's shared context store, issue #3, was
-/// being built in parallel; this one can be swapped for it.)
-pub type ContextStore = Arc<Mutex<Map<String, Value>>>;
+/// Where a tool call happens: the calling agent and task, the run's shared
+/// context store, and (for `shell`) the agent's shell settings and the gate
+/// that decides each call. The engine builds one per call.
+#[derive(Clone)]
+pub struct ToolContext {
+    agent: Id,
+    task: Id,
+    context: ContextStore,
+    shell: Option<(ShellConfig, Arc<dyn ShellGate>)>,
+}
+
+impl ToolContext {
+    /// A context for `agent` working on `task`, reading and writing `context`.
+    pub fn new(agent: Id, task: Id, context: ContextStore) -> Self {
+        ToolContext {
+            agent,
+            task,
+            context,
+            shell: None,
+        }
+    }
+
+    /// Enables `shell` for this call: `cfg` confines it, `gate` approves or
+    /// denies every command before it runs.
+    pub fn with_shell(mut self, cfg: ShellConfig, gate: Arc<dyn ShellGate>) -> Self {
+        self.shell = Some((cfg, gate));
+        self
+    }
+
+    /// The calling agent.
+    pub fn agent(&self) -> &Id {
+        &self.agent
+    }
+
+    /// The task it works on.
+    pub fn task(&self) -> &Id {
+        &self.task
+    }
+
+    /// The run's shared context store.
+    pub fn context(&self) -> &ContextStore {
+        &self.context
+    }
+}
 
 /// The registry a run uses.
 #[derive(Clone)]
 pub struct ToolBox {
     tools: HashMap<String, Tool>,
-    /// The store behind `context_get`/`context_put`.
-    pub context: ContextStore,
     /// Turn limit per agent call.
     pub max_turns: u32,
 }
@@ -89,49 +145,33 @@ impl Default for ToolBox {
 impl ToolBox {
     /// The built-in tools with these settings.
     pub fn builtin(settings: ToolSettings) -> Self {
-        let context: ContextStore = Arc::default();
         let mut b = ToolBox {
             tools: HashMap::new(),
-            context: context.clone(),
             max_turns: DEFAULT_MAX_TURNS,
         };
-        let c = context.clone();
         b.register(
             "context_get",
-            "Read a value from the run's shared context by key (null if unset).",
-            json!({"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}),
-            move |args| {
-                let c = c.clone();
-                async move {
-                    let key = str_arg(&args, "key")?;
-                    let store = c.lock().unwrap_or_else(|e| e.into_inner());
-                    Ok(store.get(&key).cloned().unwrap_or(Value::Null).to_string())
-                }
-                .boxed()
-            },
+            "Read the run's shared context. With `key`: the named artifact (a node's output, or what an agent stored), null if unset. Without: the global facts, each agent's summary, and the artifact names.",
+            json!({"type": "object", "properties": {"key": {"type": "string"}}}),
+            |args, cx| async move { context_get(&args, cx.context()) }.boxed(),
         );
-        let c = context;
         b.register(
             "context_put",
-            "Store a JSON value in the run's shared context under a key, for other agents.",
-            json!({"type": "object", "properties": {"key": {"type": "string"}, "value": {}}, "required": ["key", "value"]}),
-            move |args| {
-                let c = c.clone();
-                async move {
-                    let key = str_arg(&args, "key")?;
-                    let value = args.get("value").cloned().unwrap_or(Value::Null);
-                    c.lock().unwrap_or_else(|e| e.into_inner()).insert(key, value);
-                    Ok("stored".to_string())
-                }
-                .boxed()
-            },
+            "Write to the run's shared context, for other agents: `key` + `value` stores a named artifact (`append: true` adds the value to the list under `key` instead, atomically); `fact` adds a global fact.",
+            json!({"type": "object", "properties": {
+                "key": {"type": "string"},
+                "value": {},
+                "append": {"type": "boolean"},
+                "fact": {"type": "string"}
+            }}),
+            |args, cx| async move { context_put(&args, cx.context()) }.boxed(),
         );
         let root = settings.root.clone();
         b.register(
             "read_file",
             "Read a text file from the workflow's directory (relative path).",
             json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
-            move |args| {
+            move |args, _| {
                 let root = root.clone();
                 async move {
                     let path = str_arg(&args, "path")?;
@@ -148,7 +188,7 @@ impl ToolBox {
             "http_get",
             "Fetch a URL with HTTP GET (only allowed hosts) and return the body text.",
             json!({"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}),
-            move |args| {
+            move |args, _| {
                 let allow = allow.clone();
                 async move {
                     let url = str_arg(&args, "url")?;
@@ -157,13 +197,22 @@ impl ToolBox {
                 .boxed()
             },
         );
+        b.register(
+            "shell",
+            "Run a command line with /bin/sh in the workflow's directory. A human approves or denies every call; the result is JSON with exit_code, stdout, stderr.",
+            json!({"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}),
+            |args, cx| async move { shell_call(&args, cx).await }.boxed(),
+        );
         b
     }
 
     /// Adds (or replaces) a tool.
     pub fn register<F>(&mut self, name: &str, description: &str, parameters: Value, handler: F)
     where
-        F: Fn(Value) -> BoxFuture<'static, Result<String, String>> + Send + Sync + 'static,
+        F: Fn(Value, ToolContext) -> BoxFuture<'static, Result<String, String>>
+            + Send
+            + Sync
+            + 'static,
     {
         self.tools.insert(
             name.to_string(),
@@ -186,12 +235,13 @@ impl ToolBox {
             .collect()
     }
 
-    /// Runs one call. `allowed` are the agent's tools: a model asking for
-    /// anything else gets an error result, not the tool.
+    /// Runs one call in `cx`. `allowed` are the agent's tools: a model
+    /// asking for anything else gets an error result, not the tool.
     pub async fn call<S: AsRef<str>>(
         &self,
         call: &ToolCall,
         allowed: &[S],
+        cx: ToolContext,
     ) -> Result<String, String> {
         if !allowed.iter().any(|a| a.as_ref() == call.name) {
             return Err(format!(
@@ -209,8 +259,58 @@ impl ToolBox {
             serde_json::from_str(&call.arguments)
                 .map_err(|e| format!("the arguments are not valid JSON: {e}"))?
         };
-        let out = (tool.handler)(args).await?;
+        let out = (tool.handler)(args, cx).await?;
         Ok(truncate(out))
+    }
+}
+
+fn context_get(args: &Value, store: &ContextStore) -> Result<String, String> {
+    match args.get("key") {
+        None | Some(Value::Null) => Ok(json!(store.snapshot()).to_string()),
+        Some(Value::String(k)) => Ok(store.artifact(k).unwrap_or(Value::Null).to_string()),
+        Some(_) => Err("`key` must be a string".into()),
+    }
+}
+
+fn context_put(args: &Value, store: &ContextStore) -> Result<String, String> {
+    if let Some(fact) = args.get("fact") {
+        let fact = fact.as_str().ok_or("`fact` must be a string")?;
+        store.add_fact(fact);
+        return Ok("fact stored".into());
+    }
+    let key = str_arg(args, "key").map_err(|e| format!("{e} (or give a `fact`)"))?;
+    let value = args.get("value").cloned().unwrap_or(Value::Null);
+    if args.get("append").and_then(Value::as_bool).unwrap_or(false) {
+        let n = store.append_artifact(&key, value);
+        Ok(format!("appended; `{key}` has {n} item(s)"))
+    } else {
+        store.put_artifact(&key, value);
+        Ok("stored".into())
+    }
+}
+
+/// `shell`: asks the gate, then runs the command confined.
+async fn shell_call(args: &Value, cx: ToolContext) -> Result<String, String> {
+    let command = str_arg(args, "command")?;
+    if command.trim().is_empty() {
+        return Err("`command` is empty".into());
+    }
+    let Some((cfg, gate)) = cx.shell else {
+        return Err(format!(
+            "shell is off for agent `{}`: the workflow must declare a `shell` table on it, and calls need a human gate",
+            cx.agent
+        ));
+    };
+    let request = ShellRequest::new(&cfg, cx.agent.clone(), cx.task.clone(), command.clone());
+    match gate.decide(request).await {
+        ShellDecision::Approved => {
+            let out = shell::run(&cfg, &command).await?;
+            Ok(shell::result_text(&out))
+        }
+        ShellDecision::Denied(comment) => Err(match comment {
+            Some(c) => format!("a human denied running `{command}`: {c}"),
+            None => format!("a human denied running `{command}` (no comment)"),
+        }),
     }
 }
 
@@ -291,6 +391,10 @@ async fn http_get(allow: &[String], url: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    fn cx() -> ToolContext {
+        ToolContext::new("w".into(), "t".into(), ContextStore::new())
+    }
+
     fn call(name: &str, args: Value) -> ToolCall {
         ToolCall {
             id: "c1".into(),
@@ -300,25 +404,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn context_put_then_get() {
+    async fn context_tools_use_the_shared_store() {
         let b = ToolBox::default();
         let all = BUILTIN_TOOLS;
+        let store = ContextStore::seeded(&json!("topic"));
+        let cx = || ToolContext::new("w".into(), "t".into(), store.clone());
         let r = b
             .call(
                 &call("context_put", json!({"key": "k", "value": [1, 2]})),
                 all,
+                cx(),
             )
             .await;
         assert_eq!(r.as_deref(), Ok("stored"));
-        let r = b.call(&call("context_get", json!({"key": "k"})), all).await;
+        assert_eq!(store.artifact("k"), Some(json!([1, 2])));
+        let r = b
+            .call(&call("context_get", json!({"key": "k"})), all, cx())
+            .await;
         assert_eq!(r.as_deref(), Ok("[1,2]"));
         let r = b
-            .call(&call("context_get", json!({"key": "nope"})), all)
+            .call(&call("context_get", json!({"key": "nope"})), all, cx())
             .await;
         assert_eq!(r.as_deref(), Ok("null"));
+        let r = b
+            .call(
+                &call(
+                    "context_put",
+                    json!({"key": "k", "value": 3, "append": true}),
+                ),
+                all,
+                cx(),
+            )
+            .await;
+        assert_eq!(r.as_deref(), Ok("appended; `k` has 3 item(s)"));
+        let r = b
+            .call(
+                &call("context_put", json!({"fact": "sky is blue"})),
+                all,
+                cx(),
+            )
+            .await;
+        assert_eq!(r.as_deref(), Ok("fact stored"));
+        // Without a key: the overview of the store.
+        let r = b
+            .call(&call("context_get", json!({})), all, cx())
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_str(&r).unwrap();
+        assert_eq!(v["facts"], json!(["the run's input: topic", "sky is blue"]));
+        assert_eq!(v["artifacts"], json!(["k"]));
         // Not listed on the agent: refused.
         let r = b
-            .call(&call("context_get", json!({"key": "k"})), &["read_file"])
+            .call(
+                &call("context_get", json!({"key": "k"})),
+                &["read_file"],
+                cx(),
+            )
             .await;
         assert!(r.unwrap_err().contains("not available"));
         let bad = ToolCall {
@@ -326,11 +467,24 @@ mod tests {
             ..call("context_get", json!({}))
         };
         assert!(
-            b.call(&bad, all)
+            b.call(&bad, all, cx())
                 .await
                 .unwrap_err()
                 .contains("not valid JSON")
         );
+    }
+
+    #[tokio::test]
+    async fn shell_without_a_gate_is_refused() {
+        let b = ToolBox::default();
+        let r = b
+            .call(
+                &call("shell", json!({"command": "echo hi"})),
+                BUILTIN_TOOLS,
+                cx(),
+            )
+            .await;
+        assert!(r.unwrap_err().contains("shell is off"));
     }
 
     #[tokio::test]
@@ -343,18 +497,23 @@ mod tests {
         });
         let all = BUILTIN_TOOLS;
         let r = b
-            .call(&call("read_file", json!({"path": "notes.txt"})), all)
+            .call(&call("read_file", json!({"path": "notes.txt"})), all, cx())
             .await;
         assert_eq!(r.as_deref(), Ok("hello"));
         let r = b
             .call(
                 &call("read_file", json!({"path": "../../../etc/passwd"})),
                 all,
+                cx(),
             )
             .await;
         assert!(r.is_err());
         let r = b
-            .call(&call("read_file", json!({"path": "/etc/passwd"})), all)
+            .call(
+                &call("read_file", json!({"path": "/etc/passwd"})),
+                all,
+                cx(),
+            )
             .await;
         assert!(r.unwrap_err().contains("outside"));
     }
@@ -366,6 +525,7 @@ mod tests {
             .call(
                 &call("http_get", json!({"url": "http://127.0.0.1:9/"})),
                 BUILTIN_TOOLS,
+                cx(),
             )
             .await;
         assert!(r.unwrap_err().contains("off"));
@@ -377,6 +537,7 @@ mod tests {
             .call(
                 &call("http_get", json!({"url": "http://127.0.0.1:9/"})),
                 BUILTIN_TOOLS,
+                cx(),
             )
             .await;
         assert!(r.unwrap_err().contains("allow-list"));

@@ -103,6 +103,8 @@ pub struct Agent {
     pub policy: AgentPolicy,
     /// Tools the agent may call (issue #7).
     pub tools: Vec<Id>,
+    /// Confinement of its `shell` calls; `None`: `shell` is off.
+    pub shell: Option<crate::tools::shell::ShellConfig>,
 }
 
 /// What backs an agent.

@@ -134,6 +134,11 @@ pub struct AgentSpec {
     /// `http_get`, `shell`); the model decides when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Spanned<String>>,
+    /// Enables the `shell` tool for this agent (list `shell` in `tools`
+    /// too): how its commands are confined. Every call still waits for a
+    /// human's approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<ShellSpec>,
     // ── agent kinds: command agents (issue #8) go here ──
     /// `llm` (the default: a provider and a model), `command` (an external
     /// program, see `[agents.command]`) or `custom` (an agent written in
@@ -182,6 +187,27 @@ pub struct CommandSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub persistent: bool,
     /// Largest reply accepted on stdout (default 1 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes: Option<Spanned<u64>>,
+}
+
+/// An agent's `shell` table: the confinement of its `shell` tool calls.
+/// Commands run with `/bin/sh -c` in the workflow file's folder and see only
+/// the variables named here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellSpec {
+    /// Environment variables to set.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Names of variables to pass through from agentctl's own environment
+    /// (e.g. `PATH`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherit_env: Vec<String>,
+    /// Kill the command's process group after this long (default 30000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// Cap of stdout and of stderr, each (default 65536 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_bytes: Option<Spanned<u64>>,
 }

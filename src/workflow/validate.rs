@@ -60,6 +60,7 @@ const CYCLE_HINT: &str =
 use NodeKindName as K;
 
 mod agent_kind;
+mod shell;
 
 /// Which node kinds use each optional node field.
 const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
@@ -389,6 +390,7 @@ impl<'a> Ctx<'a> {
                     String::new()
                 }
             };
+            let shell = self.agent_shell(o, a);
             for t in &a.tools {
                 if !crate::tools::BUILTIN_TOOLS.contains(&t.value.as_str()) {
                     let names = crate::tools::BUILTIN_TOOLS;
@@ -421,6 +423,7 @@ impl<'a> Ctx<'a> {
                     .iter()
                     .map(|t| Arc::from(t.value.as_str()))
                     .collect(),
+                shell,
             });
         }
         out

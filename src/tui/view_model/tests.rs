@@ -306,6 +306,7 @@ fn workflow_info_reads_the_compiled_model() {
         kind: crate::workflow::model::AgentKind::Llm,
         policy: Default::default(),
         tools: Vec::new(),
+        shell: None,
     };
     let mk = |id: &str, kind: NodeKind| Node {
         id: id.into(),

@@ -140,7 +140,7 @@ fn name(k: AgentKindName) -> &'static str {
 
 /// A command's working directory: relative to the workflow file's folder
 /// (the current directory for built-ins and workflows built in code).
-fn resolve_cwd(origin: &str, cwd: Option<&str>) -> PathBuf {
+pub(super) fn resolve_cwd(origin: &str, cwd: Option<&str>) -> PathBuf {
     let base = if origin.starts_with("builtin:") || origin.is_empty() {
         PathBuf::from(".")
     } else {
