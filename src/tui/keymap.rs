@@ -112,6 +112,9 @@ pub enum Action {
     Zoom,
     /// Cancel the selected task (asks first).
     Cancel,
+    /// Raise the run's (or the selected task's agent's) budget; offered
+    /// while the run is paused because a budget ran out.
+    RaiseBudget,
     /// Suspend to the shell (Ctrl-Z).
     Suspend,
     /// Accept (Enter in overlays).
@@ -509,6 +512,14 @@ pub const BINDINGS: &[Binding] = &[
         false,
     ),
     b(
+        C::Global,
+        &[k('B')],
+        A::RaiseBudget,
+        "raise budget",
+        "raise the exhausted budget (run paused for budget only)",
+        true,
+    ),
+    b(
         C::Help,
         &[code(KeyCode::Esc), k('?'), k('q')],
         A::Back,
@@ -775,6 +786,14 @@ impl Keymap {
     /// Every binding, in declaration order.
     pub fn all(&self) -> &[Binding] {
         &self.bindings
+    }
+
+    /// The first key of a main-screen action, as help writes it.
+    pub fn key_label(&self, action: Action) -> Option<String> {
+        self.bindings(Context::Global)
+            .find(|b| b.action == action)
+            .and_then(|b| b.keys.first())
+            .map(Key::label)
     }
 
     /// The defaults with the `[keys]` table of a config file applied.

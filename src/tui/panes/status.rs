@@ -85,7 +85,15 @@ pub fn render(
     } else {
         // Whole hints only, in table order (the table lists the useful ones
         // first), except that a waiting gate puts its keys in front.
-        let mut hints: Vec<_> = ui.keymap.bindings(context).filter(|b| b.hint).collect();
+        let budget_paused = vm.paused_for_budget();
+        let mut hints: Vec<_> = ui
+            .keymap
+            .bindings(context)
+            .filter(|b| b.hint && (b.action != Action::RaiseBudget || budget_paused))
+            .collect();
+        if budget_paused {
+            hints.sort_by_key(|b| b.action != Action::RaiseBudget);
+        }
         if context == Context::Global && !vm.gates.is_empty() {
             hints.sort_by_key(|b| {
                 !matches!(

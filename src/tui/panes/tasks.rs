@@ -81,6 +81,9 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         if t.held {
             spans.push(Span::styled(" held", theme.warn));
         }
+        if t.typing.is_some() {
+            spans.push(Span::styled(" ✎", theme.accent));
+        }
         let selected = top + y == ui.task_sel;
         put_line(buf, body, y as u16, &Line::from(spans));
         if selected {
