@@ -18,6 +18,8 @@ pub mod view_model;
 pub use app::{FrameRequester, TuiExit, TuiOptions, run};
 
 #[cfg(test)]
+mod cockpit_app_tests;
+#[cfg(test)]
 mod snapshot_tests;
 /// Fixtures (a scripted run, a 100k-message run) shared by the unit tests
 /// and the render benchmark; not part of the supported API.

@@ -282,3 +282,146 @@ fn big_run_frame_cost() {
     eprintln!("200x60 frame with 100k bus messages: {per_frame:?} (debug build)");
     assert!(buf.content().iter().any(|c| c.symbol() == "w"));
 }
+
+fn fold(info: super::view_model::WorkflowInfo, s: &test_support::Script) -> ViewModel {
+    let mut vm = ViewModel::new(info);
+    for e in &s.events {
+        vm.apply(e);
+    }
+    vm
+}
+
+fn zoomed(p: PaneId) -> impl Fn(&mut UiState) {
+    move |ui: &mut UiState| {
+        ui.focus = p;
+        ui.zoom = true;
+    }
+}
+
+#[test]
+fn debate_pane_in_step_mode_and_decided() {
+    let waiting = fold(
+        test_support::debate_info(),
+        &test_support::debate_script(true),
+    );
+    // Zoomed: the table, the stance chart and the transcript under them.
+    check("debate_step", &waiting, &zoomed(PaneId::Debate));
+    // In the grid: the step line and the newest rows.
+    check("debate_step_grid", &waiting, &|ui: &mut UiState| {
+        ui.focus = PaneId::Debate
+    });
+    let decided = fold(
+        test_support::debate_info(),
+        &test_support::debate_script(false),
+    );
+    check("debate_decided", &decided, &zoomed(PaneId::Debate));
+    // Scrolled back to the first round.
+    check("debate_scrolled", &decided, &|ui: &mut UiState| {
+        ui.focus = PaneId::Debate;
+        ui.zoom = true;
+        ui.debate_top = Some(0);
+    });
+}
+
+#[test]
+fn budgets_pane_with_limits_breakers_and_quota() {
+    let vm = fold(test_support::budget_info(), &test_support::budget_script());
+    check("budgets_paused", &vm, &zoomed(PaneId::Budgets));
+    check("budgets_grid", &vm, &|_: &mut UiState| {});
+}
+
+#[test]
+fn budget_gauges_use_the_level_styles() {
+    let vm = fold(test_support::budget_info(), &test_support::budget_script());
+    let theme = Theme::builtin("dark").expect("dark");
+    let t = screen(120, 40, &theme, &vm, &zoomed(PaneId::Budgets));
+    let buf = t.backend().buffer();
+    // The fill colour of each gauge row: the run's tokens warn (78% ≥ 75%),
+    // its money is ok (42%), summarizer_a is critical (refused a call).
+    let row_fg = |label: &str| {
+        let y = (0..40u16)
+            .find(|&y| {
+                (0..120u16)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+                    .contains(&format!("┃{label}"))
+            })
+            .unwrap_or_else(|| panic!("no row {label}"));
+        let x = (0..120u16)
+            .find(|&x| buf[(x, y)].symbol() == "█")
+            .expect("a filled bar");
+        buf[(x, y)].fg
+    };
+    assert_eq!(row_fg("run "), theme.budget_warn.fg.unwrap());
+    assert_eq!(row_fg("  $ "), theme.budget_ok.fg.unwrap());
+    assert_eq!(row_fg("summarizer_a"), theme.budget_critical.fg.unwrap());
+}
+
+#[test]
+fn typing_shows_in_the_detail_graph_and_tasks() {
+    let vm = fold(test_support::info(), &test_support::typing_script());
+    let select = |ui: &mut UiState| {
+        ui.prepare(&vm);
+        ui.follow = false;
+        ui.task_sel = 4;
+    };
+    check("typing_detail", &vm, &|ui: &mut UiState| {
+        select(ui);
+        ui.focus = PaneId::Detail;
+        ui.zoom = true;
+    });
+    check("typing_grid", &vm, &|ui: &mut UiState| select(ui));
+}
+
+#[test]
+fn gate_review_shows_the_reviewer_verdict() {
+    let vm = fold(test_support::review_info(), &test_support::review_script());
+    check("overlay_gate_reviewed", &vm, &|ui: &mut UiState| {
+        ui.overlay = Some(Overlay::Gate {
+            gate: "sign_off".into(),
+            scroll: 0,
+        })
+    });
+}
+
+#[test]
+fn new_panes_never_panic_at_any_size() {
+    let dark = Theme::builtin("dark").expect("dark");
+    let vms = [
+        fold(
+            test_support::debate_info(),
+            &test_support::debate_script(true),
+        ),
+        fold(
+            test_support::debate_info(),
+            &test_support::debate_script(false),
+        ),
+        fold(test_support::budget_info(), &test_support::budget_script()),
+        fold(test_support::info(), &test_support::typing_script()),
+        fold(test_support::review_info(), &test_support::review_script()),
+    ];
+    for vm in &vms {
+        for (w, h) in [
+            (0, 0),
+            (1, 1),
+            (5, 2),
+            (10, 3),
+            (20, 5),
+            (30, 8),
+            (60, 12),
+            (100, 4),
+            (100, 30),
+        ] {
+            for p in PaneId::ALL {
+                let _ = screen(w, h, &dark, vm, &zoomed(p));
+                let _ = screen(w, h, &dark, vm, &|ui: &mut UiState| ui.focus = p);
+            }
+            let _ = screen(w, h, &dark, vm, &|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Gate {
+                    gate: "sign_off".into(),
+                    scroll: 3,
+                })
+            });
+        }
+    }
+}

@@ -152,7 +152,10 @@ mod tests {
         assert_eq!(parse("20000"), Ok((Some(20_000), None)));
         assert_eq!(parse("tokens=20k"), Ok((Some(20_000), None)));
         assert_eq!(parse("1.5M $2.50"), Ok((Some(1_500_000), Some(2.5))));
-        assert_eq!(parse("usd=3, tokens: 40_000"), Ok((Some(40_000), Some(3.0))));
+        assert_eq!(
+            parse("usd=3, tokens: 40_000"),
+            Ok((Some(40_000), Some(3.0)))
+        );
     }
 
     #[test]

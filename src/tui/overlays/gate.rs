@@ -142,8 +142,18 @@ pub fn render(
     } else {
         (rest, None)
     };
-    put_line(buf, art, 0, &Line::styled("Artifact under review", theme.muted));
-    let body = Rect::new(art.x, art.y + 1.min(art.height), art.width, art.height.saturating_sub(1));
+    put_line(
+        buf,
+        art,
+        0,
+        &Line::styled("Artifact under review", theme.muted),
+    );
+    let body = Rect::new(
+        art.x,
+        art.y + 1.min(art.height),
+        art.width,
+        art.height.saturating_sub(1),
+    );
     let top = (scroll as usize).min(g.artifact_lines.len().saturating_sub(body.height as usize));
     for (y, l) in g
         .artifact_lines
@@ -187,7 +197,12 @@ fn render_verdicts(area: Rect, buf: &mut Buffer, reviews: &[ReviewView], theme: 
         lines.push(Line::from(vec![
             Span::styled(word, style),
             Span::styled(
-                format!(" by {} · {} r{}", r.agent.as_deref().unwrap_or("?"), r.node, r.revision),
+                format!(
+                    " by {} · {} r{}",
+                    r.agent.as_deref().unwrap_or("?"),
+                    r.node,
+                    r.revision
+                ),
                 theme.muted,
             ),
         ]));

@@ -53,7 +53,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
             area,
             y,
             &Line::from(vec![
-                Span::styled(format!("PAUSED: budget {scope} exhausted"), theme.budget_critical),
+                Span::styled(format!("⏸ {scope} out of budget"), theme.budget_critical),
                 Span::styled(format!(" · {key} raises it"), theme.muted),
             ]),
         );
@@ -187,7 +187,11 @@ fn limited(out: &mut Vec<Gauge>, label: &str, g: &BudgetGauge, warn_at: f64, the
     if let (Some(limit), Some(f)) = (g.limit_usd, g.usd_fraction()) {
         let level = g.level_of(Some(f), warn_at);
         out.push(Gauge {
-            label: if first { label.to_owned() } else { "  $".to_owned() },
+            label: if first {
+                label.to_owned()
+            } else {
+                "  $".to_owned()
+            },
             fill: f,
             style: theme.budget(level),
             right: format!("${:.2}/${:.2} {:>3.0}%", g.used_usd, limit, f * 100.0),
@@ -249,8 +253,9 @@ fn extras<'a>(vm: &ViewModel, theme: &Theme) -> Vec<Line<'a>> {
             Span::styled("quota ", theme.muted),
             Span::styled(
                 format!(
-                    "{} waits · {} waited{last}",
+                    "{} wait{} · {} waited{last}",
                     b.quota_waits,
+                    if b.quota_waits == 1 { "" } else { "s" },
                     fmt_ms(b.quota_wait_ms)
                 ),
                 theme.warn,

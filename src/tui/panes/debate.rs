@@ -37,12 +37,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         let top_h = area.height / 2;
         let bottom = Rect::new(area.x, area.y + top_h, area.width, area.height - top_h);
         area.height = top_h;
-        put_line(
-            buf,
-            bottom,
-            0,
-            &Line::styled("─ transcript ─", theme.muted),
-        );
+        put_line(buf, bottom, 0, &Line::styled("─ transcript ─", theme.muted));
         render_transcript(
             Rect::new(bottom.x, bottom.y + 1, bottom.width, bottom.height - 1),
             buf,
@@ -315,7 +310,7 @@ fn render_chart(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
         let lead = chart.leader.as_deref() == Some(b.label.as_str());
         let style: Style = if lead { theme.agree } else { theme.dissent };
         let filled = ((b.score / max) * bar_w as f64).round() as usize;
-        let filled = filled.min(bar_w).max(usize::from(b.score > 0.0));
+        let filled = filled.max(usize::from(b.score > 0.0)).min(bar_w);
         let mut bar = String::with_capacity(bar_w * 3);
         bar.extend(std::iter::repeat_n('█', filled));
         let rest = " ".repeat(bar_w - filled);
@@ -325,7 +320,10 @@ fn render_chart(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
             area,
             1 + i as u16,
             &Line::from(vec![
-                Span::styled(fit(&b.label, label_w), if lead { theme.agree } else { theme.text }),
+                Span::styled(
+                    fit(&b.label, label_w),
+                    if lead { theme.agree } else { theme.text },
+                ),
                 Span::raw(" "),
                 Span::styled(bar, style),
                 Span::raw(rest),

@@ -41,7 +41,11 @@ pub struct BudgetGauge {
 
 impl BudgetGauge {
     /// A scope with limits and nothing spent.
-    pub fn new(scope: impl Into<String>, limit_tokens: Option<u64>, limit_usd: Option<f64>) -> Self {
+    pub fn new(
+        scope: impl Into<String>,
+        limit_tokens: Option<u64>,
+        limit_usd: Option<f64>,
+    ) -> Self {
         BudgetGauge {
             scope: scope.into(),
             used_tokens: 0,

@@ -518,7 +518,10 @@ fn tally_chart(node: &Id, round: u32, tally: &Tally) -> Chart {
     Chart {
         node: node.clone(),
         round,
-        title: format!("{} tally · {}/{} cast", tally.protocol, tally.cast, tally.eligible),
+        title: format!(
+            "{} tally · {}/{} cast",
+            tally.protocol, tally.cast, tally.eligible
+        ),
         bars: tally
             .counts
             .iter()

@@ -160,7 +160,8 @@ impl Typing {
     fn new(agent: Id) -> Self {
         Typing {
             agent,
-            buf: String::with_capacity(3 * TYPING_TAIL),
+            // Room for two tails plus one chunk's end: pushes never reallocate.
+            buf: String::with_capacity(3 * TYPING_TAIL + 8),
             chars: 0,
         }
     }
@@ -178,9 +179,12 @@ impl Typing {
         }
     }
 
-    /// The newest text, at most about [`TYPING_TAIL`] bytes.
+    /// The newest text, at most [`TYPING_TAIL`] bytes.
     pub fn tail(&self) -> &str {
-        let start = floor_boundary(&self.buf, self.buf.len().saturating_sub(TYPING_TAIL));
+        let mut start = self.buf.len().saturating_sub(TYPING_TAIL);
+        while !self.buf.is_char_boundary(start) {
+            start += 1;
+        }
         &self.buf[start..]
     }
 }
