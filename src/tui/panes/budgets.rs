@@ -19,8 +19,8 @@ use crate::tui::ui_state::UiState;
 use crate::tui::view_model::{BudgetGauge, BudgetLevel, ViewModel};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-/// Width of the numbers right of a bar.
-const RIGHT_W: usize = 20;
+/// Most columns kept for the numbers right of a bar.
+const RIGHT_W: usize = 24;
 
 /// One gauge row before layout.
 struct Gauge {
@@ -74,8 +74,17 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         .max()
         .unwrap_or(5)
         .clamp(5, 16);
+    // The numbers right of the bars take what the widest needs.
+    let right_w = gauges
+        .iter()
+        .map(|g| {
+            g.right.chars().count() + g.suffix.as_ref().map_or(0, |(s, _)| s.chars().count())
+        })
+        .max()
+        .unwrap_or(0)
+        .min(RIGHT_W);
     let bar_w = (area.width as usize)
-        .saturating_sub(name_w + 1 + RIGHT_W)
+        .saturating_sub(name_w + 2 + right_w)
         .min(40);
     let shown_gauges = gauges.len().min(room);
     for g in gauges.iter().take(shown_gauges) {
