@@ -34,6 +34,10 @@ pub(crate) struct TuiArgs {
     /// Start with dispatching paused (press p to start).
     #[arg(long)]
     paused: bool,
+    /// Run every debate and vote in step mode: each turn and ballot waits
+    /// for `n` (`s` switches step mode off).
+    #[arg(long)]
+    step: bool,
     /// Do not capture the mouse (lets the terminal select text).
     #[arg(long)]
     no_mouse: bool,
@@ -107,6 +111,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             session_id: Some(session.clone()),
             hold_failed: true,
             start_paused: args.paused,
+            step: args.step,
             ..Default::default()
         };
         let mut orch = wiring.install(Orchestrator::new(workflow.clone(), opts));
