@@ -16,7 +16,7 @@ use super::exit;
 use agentctl::engine::{Orchestrator, RunOptions};
 use agentctl::event::RunStatus;
 use agentctl::llm::tokens;
-use agentctl::tui::keymap::Keymap;
+use agentctl::tui::Keymap;
 use agentctl::tui::{TuiExit, TuiOptions};
 
 #[derive(Args, Debug)]
@@ -189,9 +189,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
 /// `--theme NAME` finds `NAME.toml` in the config dir's `themes/` when NAME
 /// is neither a built-in theme nor an existing file.
 fn user_theme(dirs: Option<&ProjectDirs>, theme: String) -> String {
-    if agentctl::tui::theme::Theme::builtin(&theme).is_some()
-        || std::path::Path::new(&theme).exists()
-    {
+    if agentctl::tui::is_builtin_theme(&theme) || std::path::Path::new(&theme).exists() {
         return theme;
     }
     match dirs.map(|d| d.config_dir().join("themes").join(format!("{theme}.toml"))) {

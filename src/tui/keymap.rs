@@ -763,7 +763,7 @@ impl Keymap {
     /// Resolves a key in a context.
     ///
     /// Ctrl-C force-quits everywhere so a stuck overlay can never trap the user.
-    pub fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Action> {
+    pub(crate) fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Action> {
         if ev.kind == KeyEventKind::Release {
             return None;
         }
@@ -779,17 +779,17 @@ impl Keymap {
     }
 
     /// Bindings of one context, in declaration order.
-    pub fn bindings(&self, context: Context) -> impl Iterator<Item = &Binding> {
+    pub(crate) fn bindings(&self, context: Context) -> impl Iterator<Item = &Binding> {
         self.bindings.iter().filter(move |b| b.context == context)
     }
 
     /// Every binding, in declaration order.
-    pub fn all(&self) -> &[Binding] {
+    pub(crate) fn all(&self) -> &[Binding] {
         &self.bindings
     }
 
     /// The first key of a main-screen action, as help writes it.
-    pub fn key_label(&self, action: Action) -> Option<String> {
+    pub(crate) fn key_label(&self, action: Action) -> Option<String> {
         self.bindings(Context::Global)
             .find(|b| b.action == action)
             .and_then(|b| b.keys.first())
@@ -1215,6 +1215,7 @@ impl Binding {
 
 /// The key reference as a Markdown table (where, keys, `[keys]` name,
 /// action), generated from the table so the README cannot drift from it.
+#[cfg(test)]
 pub fn markdown_table(keys: &Keymap) -> String {
     let mut out = String::from("| where | keys | `[keys]` name | action |\n|---|---|---|---|\n");
     for b in keys.all() {

@@ -425,3 +425,107 @@ fn new_panes_never_panic_at_any_size() {
         }
     }
 }
+
+// ── a replayed session (moved from tests/tui_render.rs when the cockpit's
+// internals became crate-private) ──
+
+use super::view_model::{AgentInfo, NodeInfo, RunPhase, WorkflowInfo};
+use crate::event::{Event, EventKind, NodeState, TaskState, Usage};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use serde_json::json;
+
+fn replayed_info() -> WorkflowInfo {
+    let node = |id: &str, kind: &'static str, children: Vec<usize>| NodeInfo {
+        id: id.into(),
+        title: id.into(),
+        kind,
+        children,
+        runner: None,
+    };
+    WorkflowInfo::new(
+        "replayed",
+        0,
+        vec![
+            node("pipe", "sequence", vec![1]),
+            node("write", "agent", vec![]),
+        ],
+        vec![AgentInfo {
+            id: "w".into(),
+            role: "executor".into(),
+            model: "m".into(),
+            capabilities: vec![],
+        }],
+    )
+}
+
+fn replay_ev(seq: u64, kind: EventKind) -> Event {
+    Event {
+        seq,
+        ts: 1_000_000 * seq,
+        session: "s".into(),
+        kind,
+    }
+}
+
+#[test]
+fn a_replayed_session_draws_read_only() {
+    let mut vm = ViewModel::new(replayed_info());
+    vm.replay = true;
+    let events = [
+        EventKind::SessionStarted {
+            workflow: "replayed".into(),
+            seed: 7,
+            entry: "pipe".into(),
+            agents: vec!["w".into()],
+        },
+        EventKind::NodeStateChanged {
+            node: "write".into(),
+            state: NodeState::Running,
+            progress: None,
+        },
+        EventKind::TaskCreated {
+            task: "write#1".into(),
+            node: "write".into(),
+            parent: None,
+            title: "write it".into(),
+            agent: Some("w".into()),
+            capability: None,
+            priority: 2,
+            input: json!("a haiku"),
+        },
+        EventKind::TaskAssigned {
+            task: "write#1".into(),
+            agent: "w".into(),
+            attempt: 1,
+        },
+        EventKind::TaskCompleted {
+            task: "write#1".into(),
+            agent: Some("w".into()),
+            from: TaskState::InProgress,
+            output: json!("old pond / frog"),
+            attempt: 1,
+            usage: Usage {
+                prompt_tokens: 12,
+                completion_tokens: 8,
+                estimated: false,
+            },
+            duration_ms: 900.0,
+        },
+    ];
+    for (i, k) in events.into_iter().enumerate() {
+        vm.apply(&replay_ev(i as u64 + 1, k));
+    }
+    assert_eq!(vm.phase(), RunPhase::Running);
+    let mut ui = UiState::default();
+    ui.focus = PaneId::Detail;
+    ui.zoom = true;
+    let area = Rect::new(0, 0, 110, 30);
+    let mut buf = Buffer::empty(area);
+    render::draw_buffer(area, &mut buf, &vm, &mut ui, &Theme::monochrome());
+    let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+    assert!(text.contains("REPLAY · RUNNING"), "{text}");
+    assert!(text.contains("write#1"));
+    assert!(text.contains("old pond / frog"));
+    assert!(text.contains("1/1 done"));
+}

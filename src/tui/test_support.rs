@@ -366,13 +366,11 @@ pub fn debate_info() -> WorkflowInfo {
     )
 }
 
+/// One debate turn: `(round, turn)`, `(speaker, position, confidence)`.
 fn turn(
     s: &mut Script,
-    round: u32,
-    turn: u32,
-    speaker: &str,
-    position: &str,
-    confidence: f64,
+    (round, turn): (u32, u32),
+    (speaker, position, confidence): (&str, &str, f64),
     critique: Option<(u32, &str, &str)>,
     changed: bool,
 ) {
@@ -427,14 +425,11 @@ pub fn debate_script(until_step: bool) -> Script {
         round: 1,
         order: order.clone(),
     });
-    turn(&mut s, 1, 1, "ana", "clickhouse", 0.85, None, false);
+    turn(&mut s, (1, 1), ("ana", "clickhouse", 0.85), None, false);
     turn(
         &mut s,
-        1,
-        2,
-        "ben",
-        "postgres",
-        0.7,
+        (1, 2),
+        ("ben", "postgres", 0.7),
         Some((
             1,
             "ana",
@@ -444,15 +439,12 @@ pub fn debate_script(until_step: bool) -> Script {
     );
     turn(
         &mut s,
-        1,
-        3,
-        "cleo",
-        "duckdb",
-        0.6,
+        (1, 3),
+        ("cleo", "duckdb", 0.6),
         Some((1, "ana", "ana overlooks the cost of running a cluster.")),
         false,
     );
-    turn(&mut s, 1, 4, "dev", "postgres", 0.65, None, false);
+    turn(&mut s, (1, 4), ("dev", "postgres", 0.65), None, false);
     s.push(EventKind::DebateRoundEnded {
         node: "choose_store".into(),
         round: 1,
@@ -472,21 +464,15 @@ pub fn debate_script(until_step: bool) -> Script {
     });
     turn(
         &mut s,
-        2,
-        5,
-        "ana",
-        "clickhouse",
-        0.88,
+        (2, 5),
+        ("ana", "clickhouse", 0.88),
         Some((2, "ben", "ben's postgres will not scan 2 TB fast enough.")),
         false,
     );
     turn(
         &mut s,
-        2,
-        6,
-        "ben",
-        "clickhouse",
-        0.62,
+        (2, 6),
+        ("ben", "clickhouse", 0.62),
         Some((5, "ana", "fair: columnar storage wins at this size.")),
         true,
     );
@@ -498,7 +484,7 @@ pub fn debate_script(until_step: bool) -> Script {
         speaker: "cleo".into(),
         error: "no valid turn after 2 repair prompts".into(),
     });
-    turn(&mut s, 2, 8, "dev", "postgres", 0.55, None, false);
+    turn(&mut s, (2, 8), ("dev", "postgres", 0.55), None, false);
     s.push(EventKind::DebateRoundEnded {
         node: "choose_store".into(),
         round: 2,
@@ -516,7 +502,7 @@ pub fn debate_script(until_step: bool) -> Script {
         round: 3,
         order,
     });
-    turn(&mut s, 3, 9, "ana", "clickhouse", 0.9, None, false);
+    turn(&mut s, (3, 9), ("ana", "clickhouse", 0.9), None, false);
     if until_step {
         s.push(EventKind::AwaitingStep {
             node: "choose_store".into(),

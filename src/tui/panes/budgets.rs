@@ -25,6 +25,7 @@ const RIGHT_W: usize = 24;
 /// One gauge row before layout.
 struct Gauge {
     label: String,
+    label_style: Style,
     /// Bar fill, 0–1.
     fill: f64,
     style: Style,
@@ -77,9 +78,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     // The numbers right of the bars take what the widest needs.
     let right_w = gauges
         .iter()
-        .map(|g| {
-            g.right.chars().count() + g.suffix.as_ref().map_or(0, |(s, _)| s.chars().count())
-        })
+        .map(|g| g.right.chars().count() + g.suffix.as_ref().map_or(0, |(s, _)| s.chars().count()))
         .max()
         .unwrap_or(0)
         .min(RIGHT_W);
@@ -155,6 +154,7 @@ fn gauges(vm: &ViewModel, theme: &Theme) -> Vec<Gauge> {
                 };
                 out.push(Gauge {
                     label: a.id.to_string(),
+                    label_style: theme.text,
                     fill: used as f64 / max as f64,
                     style: theme.budget(BudgetLevel::Ok),
                     right: format!("{:>6} {share:>3.0}%", fmt_tokens(used)),
@@ -176,10 +176,16 @@ fn gauges(vm: &ViewModel, theme: &Theme) -> Vec<Gauge> {
 /// One row per limited dimension (tokens, money) of a scope.
 fn limited(out: &mut Vec<Gauge>, label: &str, g: &BudgetGauge, warn_at: f64, theme: &Theme) {
     let mut first = true;
+    // The name takes the scope's worst level once it is not ok.
+    let label_style = match g.level(warn_at) {
+        BudgetLevel::Ok => theme.text,
+        l => theme.budget(l),
+    };
     if let (Some(limit), Some(f)) = (g.limit_tokens, g.token_fraction()) {
         let level = g.level_of(Some(f), warn_at);
         out.push(Gauge {
             label: label.to_owned(),
+            label_style,
             fill: f,
             style: theme.budget(level),
             right: format!(
@@ -201,6 +207,7 @@ fn limited(out: &mut Vec<Gauge>, label: &str, g: &BudgetGauge, warn_at: f64, the
             } else {
                 "  $".to_owned()
             },
+            label_style,
             fill: f,
             style: theme.budget(level),
             right: format!("${:.2}/${:.2} {:>3.0}%", g.used_usd, limit, f * 100.0),
@@ -218,7 +225,7 @@ fn gauge_line<'a>(g: &'a Gauge, name_w: usize, bar_w: usize, theme: &Theme) -> L
     let mut rest = String::with_capacity(bar_w * 3);
     rest.extend(std::iter::repeat_n('░', bar_w - filled));
     let mut spans = vec![
-        Span::styled(fit(&g.label, name_w), theme.text),
+        Span::styled(fit(&g.label, name_w), g.label_style),
         Span::raw(" "),
         Span::styled(bar, g.style),
         Span::styled(rest, theme.muted),

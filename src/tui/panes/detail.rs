@@ -67,7 +67,10 @@ pub fn build_lines(t: &TaskView, vm: &ViewModel) -> Vec<(Mark, String)> {
     let dur = match (t.finished_us, t.started_us) {
         (Some(_), _) => t.elapsed_ms(vm.last_us).map(fmt_ms).unwrap_or_default(),
         (None, Some(s)) => format!("started at {}", fmt_offset(s.saturating_sub(start))),
-        (None, None) => "not started".into(),
+        (None, None) => format!(
+            "waiting since {}",
+            fmt_offset(t.created_us.saturating_sub(start))
+        ),
     };
     push(
         "m",

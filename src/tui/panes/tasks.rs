@@ -65,7 +65,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         ));
         if show_numbers {
             let dur = t
-                .elapsed_ms(ui.now_us)
+                .elapsed_ms(vm.clock(ui.now_us))
                 .map(fmt_ms)
                 .unwrap_or_else(|| "-".into());
             spans.push(Span::styled(

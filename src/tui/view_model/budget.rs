@@ -164,11 +164,6 @@ impl BudgetState {
         self.scopes.iter().find(|s| s.agent() == Some(id))
     }
 
-    /// True when the workflow declares any limit (`set_budget` is accepted).
-    pub fn has_limits(&self) -> bool {
-        !self.scopes.is_empty()
-    }
-
     fn slot(&mut self, scope: &str) -> &mut BudgetGauge {
         let i = match self.scopes.iter().position(|s| s.scope == scope) {
             Some(i) => i,

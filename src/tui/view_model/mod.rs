@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-pub use budget::{BreakerView, BudgetGauge, BudgetLevel, BudgetState, CRITICAL_AT, level};
-pub use bus::{BusLog, BusRow, Interner, NONE_SYM, contains_ci, summarize};
-pub use debate::{Chart, ChartBar, DebateRow, DebateState, Decision, RoundView, RowKind, StepWait};
+pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
+pub use bus::{BusLog, NONE_SYM, contains_ci};
+pub use debate::{Chart, DebateState, RowKind};
 pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
 
 use crate::event::{ErrorKind, Event, EventKind, Id, NodeState, RunStatus, TaskState, Usage};

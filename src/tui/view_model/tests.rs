@@ -1,5 +1,6 @@
 use serde_json::json;
 
+use super::budget::level;
 use super::*;
 use crate::event::{BusMessage, Command};
 use crate::tui::test_support::{self, Script, T0};
