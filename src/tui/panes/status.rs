@@ -89,11 +89,14 @@ pub fn render(
         let mut hints: Vec<_> = ui
             .keymap
             .bindings(context)
-            .filter(|b| b.hint && (b.action != Action::RaiseBudget || budget_paused))
+            .filter(|b| match b.action {
+                Action::RaiseBudget => budget_paused,
+                // A debate waiting for a step: its key is the one that matters.
+                Action::StepDebate => vm.debates.waiting.is_some(),
+                _ => b.hint,
+            })
             .collect();
-        if budget_paused {
-            hints.sort_by_key(|b| b.action != Action::RaiseBudget);
-        }
+        hints.sort_by_key(|b| !matches!(b.action, Action::RaiseBudget | Action::StepDebate));
         if context == Context::Global && !vm.gates.is_empty() {
             hints.sort_by_key(|b| {
                 !matches!(
