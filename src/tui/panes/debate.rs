@@ -186,10 +186,7 @@ fn render_table(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, them
     let h = body.height as usize;
     let max_top = d.row_count.saturating_sub(h);
     let top = ui.debate_top.unwrap_or(max_top).min(max_top);
-    for i in 0..h.min(d.row_count - top) {
-        let Some((round, row)) = d.row(top + i) else {
-            break;
-        };
+    for (i, (round, row)) in d.rows_from(top).take(h).enumerate() {
         let line = match row {
             None => {
                 let mut text = format!("{} · round {}", round.node, round.round);

@@ -148,18 +148,31 @@ impl DebateState {
     }
 
     /// The round and row at table row `i` (`None` row: the round's heading).
-    pub fn row(&self, mut i: usize) -> Option<(&RoundView, Option<&DebateRow>)> {
-        for r in &self.rounds {
-            if i == 0 {
-                return Some((r, None));
+    pub fn row(&self, i: usize) -> Option<(&RoundView, Option<&DebateRow>)> {
+        self.rows_from(i).next()
+    }
+
+    /// Table rows from row `i` on: the start is found once (per round, not
+    /// per row), so drawing a screenful costs the rounds plus the rows shown.
+    pub fn rows_from(
+        &self,
+        mut i: usize,
+    ) -> impl Iterator<Item = (&RoundView, Option<&DebateRow>)> {
+        let mut first = self.rounds.len();
+        for (n, r) in self.rounds.iter().enumerate() {
+            if i <= r.rows.len() {
+                first = n;
+                break;
             }
-            i -= 1;
-            if i < r.rows.len() {
-                return Some((r, Some(&r.rows[i])));
-            }
-            i -= r.rows.len();
+            i -= 1 + r.rows.len();
         }
-        None
+        self.rounds
+            .iter()
+            .skip(first)
+            .flat_map(|r| {
+                std::iter::once((r, None)).chain(r.rows.iter().map(move |row| (r, Some(row))))
+            })
+            .skip(i)
     }
 
     /// Folds a debate/vote event; other events are ignored. Returns true if
