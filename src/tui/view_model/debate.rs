@@ -148,7 +148,8 @@ impl DebateState {
     }
 
     /// The round and row at table row `i` (`None` row: the round's heading).
-    pub fn row(&self, i: usize) -> Option<(&RoundView, Option<&DebateRow>)> {
+    #[cfg(test)]
+    pub(crate) fn row(&self, i: usize) -> Option<(&RoundView, Option<&DebateRow>)> {
         self.rows_from(i).next()
     }
 
