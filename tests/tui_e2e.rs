@@ -7,8 +7,10 @@
 //! reaches the revised prompt), `a` approves the revision, and `q` leaves
 //! with the terminal restored (normal screen, shell output visible).
 //!
-//! Stepping a debate with `n` is not covered yet: debate nodes and their
-//! step events come with issue #4; add that step here when they land.
+//! A second run steps the built-in debate with `n` (`agentctl tui
+//! builtin:debate --step`): the debate pane shows what waits, each `n` adds
+//! exactly one turn to the round table, `s` switches step mode off and the
+//! judge's decision appears; `q` then leaves with exit code 0.
 //!
 //! Every wait polls `capture-pane` against a deadline (no fixed sleeps), and
 //! a drop guard kills the private tmux server even when an assertion fails.
@@ -151,7 +153,12 @@ fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
         s.contains("PAUSED") && s.contains("Graph") && s.contains("Tasks")
     });
     for pane in [
-        "1 Graph", "2 Bus", "3 Tasks", "4 Detail", "5 Tokens", "6 Debate",
+        "1 Graph",
+        "2 Bus",
+        "3 Tasks",
+        "4 Detail",
+        "5 Budgets",
+        "6 Debate",
     ] {
         assert!(s.contains(pane), "pane {pane} missing:\n{s}");
     }
@@ -210,6 +217,70 @@ fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
         !s.contains("Gate review"),
         "the cockpit's screen is gone:\n{s}"
     );
+    assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// The debate pane's table row of turn `n` (`#2  ben ...`).
+fn has_turn(screen: &str, n: u32, speaker: &str) -> bool {
+    let tag = format!("#{n}");
+    screen.lines().any(|l| {
+        let mut words = l.trim_start_matches(['┃', '│', ' ']).split_whitespace();
+        words.next() == Some(tag.as_str()) && words.next() == Some(speaker)
+    })
+}
+
+#[test]
+fn cockpit_steps_a_debate_turn_by_turn_with_n() {
+    let started = Instant::now();
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let cmd = format!(
+        "'{bin}' tui builtin:debate --step --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60"
+    );
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+    ];
+    let t = Tmux::start(&cmd, &env);
+    t.wait_text("3 Tasks");
+    // Focus and zoom the debate pane: the table, and what waits for `n`.
+    t.keys(&["6", "z"]);
+    let s = t.wait_text("▶ next: turn by ana · choose_store round 1 · waits for n");
+    assert!(!has_turn(&s, 1, "ana"), "nothing spoke yet:\n{s}");
+    assert!(status_line(&s).contains("step mode"), "{s}");
+
+    // Each `n` lets exactly one debater speak, then the next one waits.
+    for (turn, speaker, next) in [(1, "ana", "ben"), (2, "ben", "cleo"), (3, "cleo", "dev")] {
+        t.keys(&["n"]);
+        let s = t.wait_for(
+            &format!("turn {turn} by {speaker}, then {next} waiting"),
+            |s| has_turn(s, turn, speaker) && s.contains(&format!("▶ next: turn by {next}")),
+        );
+        assert!(
+            !has_turn(&s, turn + 1, next),
+            "one step is one turn, the next waits:\n{s}"
+        );
+    }
+
+    // `s` switches step mode off: the debate runs out and the judge decides.
+    t.keys(&["s"]);
+    let s = t.wait_for("the decision and DONE", |s| {
+        s.contains("✔ decision") && status_line(s).contains("DONE")
+    });
+    assert!(has_turn(&s, 12, "dev"), "three rounds of four turns:\n{s}");
+    assert!(s.contains("judge:judge"), "{s}");
+    assert!(!s.contains("▶ next:"), "nothing waits any more:\n{s}");
+
+    t.keys(&["q"]);
+    let s = t.wait_text("AGENTCTL-EXIT=0");
+    assert!(s.contains("the run succeeded"), "{s}");
     assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left");
     assert!(
         started.elapsed() < Duration::from_secs(30),

@@ -10,7 +10,6 @@ use clap::Args;
 use super::exit;
 use super::session::DirArgs;
 use agentctl::tui::TuiOptions;
-use agentctl::tui::replay::Player;
 use agentctl::workflow::load::{Format, load_str};
 
 #[derive(Args, Debug)]
@@ -77,7 +76,6 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             return 1;
         }
     };
-    let player = Player::for_workflow(Box::new(reader), &wf, args.speed);
     runtime.block_on(async move {
         let dirs = directories::ProjectDirs::from("", "", "agentctl");
         let keymap = match super::tui::user_keymap(dirs.as_ref()) {
@@ -90,7 +88,7 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             mouse: !args.no_mouse,
             keymap,
         };
-        match agentctl::tui::run_replay(wf, player, args.paused, opts).await {
+        match agentctl::tui::run_replay(wf, reader, args.speed, args.paused, opts).await {
             Ok(_) => exit::OK,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -16,7 +16,7 @@ use super::exit;
 use agentctl::engine::{Orchestrator, RunOptions};
 use agentctl::event::RunStatus;
 use agentctl::llm::tokens;
-use agentctl::tui::keymap::Keymap;
+use agentctl::tui::Keymap;
 use agentctl::tui::{TuiExit, TuiOptions};
 
 #[derive(Args, Debug)]
@@ -34,6 +34,10 @@ pub(crate) struct TuiArgs {
     /// Start with dispatching paused (press p to start).
     #[arg(long)]
     paused: bool,
+    /// Run every debate and vote in step mode: each turn and ballot waits
+    /// for `n` (`s` switches step mode off).
+    #[arg(long)]
+    step: bool,
     /// Do not capture the mouse (lets the terminal select text).
     #[arg(long)]
     no_mouse: bool,
@@ -107,6 +111,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             session_id: Some(session.clone()),
             hold_failed: true,
             start_paused: args.paused,
+            step: args.step,
             ..Default::default()
         };
         let mut orch = wiring.install(Orchestrator::new(workflow.clone(), opts));
@@ -184,9 +189,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
 /// `--theme NAME` finds `NAME.toml` in the config dir's `themes/` when NAME
 /// is neither a built-in theme nor an existing file.
 fn user_theme(dirs: Option<&ProjectDirs>, theme: String) -> String {
-    if agentctl::tui::theme::Theme::builtin(&theme).is_some()
-        || std::path::Path::new(&theme).exists()
-    {
+    if agentctl::tui::is_builtin_theme(&theme) || std::path::Path::new(&theme).exists() {
         return theme;
     }
     match dirs.map(|d| d.config_dir().join("themes").join(format!("{theme}.toml"))) {

@@ -26,7 +26,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
 use super::keymap::{Action, Context, Keymap};
-use super::overlays::{editor, help, palette, reroute};
+use super::overlays::{self, editor, help, palette, reroute};
 use super::render;
 use super::replay::{self, Player};
 use super::theme::{self, Theme};
@@ -140,10 +140,12 @@ pub async fn run(
 /// quits; it starts playing unless `paused`.
 pub async fn run_replay(
     workflow: Arc<Workflow>,
-    player: Player,
+    session: crate::session::SessionReader,
+    speed: f64,
     paused: bool,
     opts: TuiOptions,
 ) -> io::Result<TuiExit> {
+    let player = Player::for_workflow(Box::new(session), &workflow, speed);
     // No live events: the player feeds the view model. The sender stays
     // alive so the loop does not report a closed stream.
     let (_tx, rx) = unbounded_channel();
@@ -412,6 +414,8 @@ impl App {
     /// Folds one event.
     pub fn apply(&mut self, ev: &Event) {
         self.vm.apply(ev);
+        // The engine's word on step mode wins over what was last asked for.
+        self.ui.step_mode = self.vm.debates.step_mode;
     }
 
     fn exit_status(&self) -> TuiExit {
@@ -674,9 +678,39 @@ impl App {
                 }
                 None => self.ui.flash("no gate is waiting for a decision"),
             },
-            Action::StepDebate | Action::ToggleStep => {
+            Action::StepDebate | Action::ToggleStep if !self.vm.info.has_debate() => {
                 self.ui.flash("no debate in this workflow: nothing to step")
             }
+            Action::StepDebate => match &self.vm.debates.waiting {
+                Some(w) => {
+                    let node = Some(w.node.clone());
+                    self.send(Command::Step {
+                        node,
+                        until: crate::event::StepUntil::Turn,
+                    });
+                }
+                None if !self.vm.debates.step_mode => self
+                    .ui
+                    .flash("step mode is off: s turns it on, then n steps one turn"),
+                None => self.ui.flash("nothing waits for a step yet"),
+            },
+            Action::ToggleStep => {
+                let on = !self.vm.debates.step_mode;
+                self.ui.step_mode = on;
+                self.send(Command::SetStepMode { on });
+            }
+            Action::RaiseBudget => match overlays::budget::target(&self.vm, &self.ui) {
+                Ok(t) => {
+                    self.open_editor(EditorPurpose::RaiseBudget {
+                        agent: t.agent,
+                        about: t.about,
+                    });
+                    if let Some(Overlay::Editor { textarea, .. }) = &mut self.ui.overlay {
+                        textarea.insert_str(&t.suggestion);
+                    }
+                }
+                Err(why) => self.ui.flash(why),
+            },
             Action::Follow => {
                 ui.follow = !ui.follow;
                 if !ui.follow {
@@ -783,7 +817,16 @@ impl App {
                 let len = ui.graph.as_ref().map_or(0, |g| g.rows.len());
                 ui.graph_scroll = step(ui.graph_scroll, len);
             }
-            PaneId::Budgets | PaneId::Debate => {}
+            PaneId::Debate => {
+                // Follow the newest rows until the user scrolls; Bottom follows again.
+                let len = self.vm.debates.row_count;
+                let h = ui.hits.height(PaneId::Debate);
+                let max_top = len.saturating_sub(h);
+                let top = ui.debate_top.unwrap_or(max_top).min(max_top);
+                let next = step(top, max_top + 1);
+                ui.debate_top = (action != Action::Bottom && next < max_top).then_some(next);
+            }
+            PaneId::Budgets => {}
         }
     }
 
@@ -938,6 +981,19 @@ impl App {
                         let body = lines[1..].join("\n").trim().to_owned();
                         let payload = serde_json::from_str(&body).unwrap_or(Value::String(body));
                         Command::Emit { topic, payload }
+                    }
+                    EditorPurpose::RaiseBudget { agent, .. } => {
+                        match overlays::budget::parse(&text) {
+                            Ok((tokens, usd)) => Command::SetBudget {
+                                agent: agent.clone(),
+                                tokens,
+                                usd,
+                            },
+                            Err(why) => {
+                                self.ui.flash(why);
+                                return;
+                            }
+                        }
                     }
                 };
                 self.ui.overlay = None;

@@ -116,6 +116,9 @@ pub enum Action {
     Zoom,
     /// Cancel the selected task (asks first).
     Cancel,
+    /// Raise the run's (or the selected task's agent's) budget; offered
+    /// while the run is paused because a budget ran out.
+    RaiseBudget,
     /// Suspend to the shell (Ctrl-Z).
     Suspend,
     /// Accept (Enter in overlays).
@@ -542,6 +545,14 @@ pub const BINDINGS: &[Binding] = &[
         false,
     ),
     b(
+        C::Global,
+        &[k('B')],
+        A::RaiseBudget,
+        "raise budget",
+        "raise the exhausted budget (run paused for budget only)",
+        true,
+    ),
+    b(
         C::Help,
         &[code(KeyCode::Esc), k('?'), k('q')],
         A::Back,
@@ -898,7 +909,7 @@ impl Keymap {
     /// Resolves a key in a context.
     ///
     /// Ctrl-C force-quits everywhere so a stuck overlay can never trap the user.
-    pub fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Action> {
+    pub(crate) fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Action> {
         if ev.kind == KeyEventKind::Release {
             return None;
         }
@@ -914,13 +925,21 @@ impl Keymap {
     }
 
     /// Bindings of one context, in declaration order.
-    pub fn bindings(&self, context: Context) -> impl Iterator<Item = &Binding> {
+    pub(crate) fn bindings(&self, context: Context) -> impl Iterator<Item = &Binding> {
         self.bindings.iter().filter(move |b| b.context == context)
     }
 
     /// Every binding, in declaration order.
-    pub fn all(&self) -> &[Binding] {
+    pub(crate) fn all(&self) -> &[Binding] {
         &self.bindings
+    }
+
+    /// The first key of a main-screen action, as help writes it.
+    pub(crate) fn key_label(&self, action: Action) -> Option<String> {
+        self.bindings(Context::Global)
+            .find(|b| b.action == action)
+            .and_then(|b| b.keys.first())
+            .map(Key::label)
     }
 
     /// The defaults with the `[keys]` table of a config file applied.
@@ -1344,6 +1363,7 @@ impl Binding {
 
 /// The key reference as a Markdown table (where, keys, `[keys]` name,
 /// action), generated from the table so the README cannot drift from it.
+#[cfg(test)]
 pub fn markdown_table(keys: &Keymap) -> String {
     let mut out = String::from("| where | keys | `[keys]` name | action |\n|---|---|---|---|\n");
     for b in keys.all() {

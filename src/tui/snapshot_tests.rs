@@ -282,3 +282,250 @@ fn big_run_frame_cost() {
     eprintln!("200x60 frame with 100k bus messages: {per_frame:?} (debug build)");
     assert!(buf.content().iter().any(|c| c.symbol() == "w"));
 }
+
+fn fold(info: super::view_model::WorkflowInfo, s: &test_support::Script) -> ViewModel {
+    let mut vm = ViewModel::new(info);
+    for e in &s.events {
+        vm.apply(e);
+    }
+    vm
+}
+
+fn zoomed(p: PaneId) -> impl Fn(&mut UiState) {
+    move |ui: &mut UiState| {
+        ui.focus = p;
+        ui.zoom = true;
+    }
+}
+
+#[test]
+fn debate_pane_in_step_mode_and_decided() {
+    let waiting = fold(
+        test_support::debate_info(),
+        &test_support::debate_script(true),
+    );
+    // Zoomed: the table, the stance chart and the transcript under them.
+    check("debate_step", &waiting, &zoomed(PaneId::Debate));
+    // In the grid: the step line and the newest rows.
+    check("debate_step_grid", &waiting, &|ui: &mut UiState| {
+        ui.focus = PaneId::Debate
+    });
+    let decided = fold(
+        test_support::debate_info(),
+        &test_support::debate_script(false),
+    );
+    check("debate_decided", &decided, &zoomed(PaneId::Debate));
+    // Scrolled back to the first round.
+    check("debate_scrolled", &decided, &|ui: &mut UiState| {
+        ui.focus = PaneId::Debate;
+        ui.zoom = true;
+        ui.debate_top = Some(0);
+    });
+}
+
+#[test]
+fn budgets_pane_with_limits_breakers_and_quota() {
+    let vm = fold(test_support::budget_info(), &test_support::budget_script());
+    check("budgets_paused", &vm, &zoomed(PaneId::Budgets));
+    check("budgets_grid", &vm, &|_: &mut UiState| {});
+}
+
+#[test]
+fn budget_gauges_use_the_level_styles() {
+    let vm = fold(test_support::budget_info(), &test_support::budget_script());
+    let theme = Theme::builtin("dark").expect("dark");
+    let t = screen(120, 40, &theme, &vm, &zoomed(PaneId::Budgets));
+    let buf = t.backend().buffer();
+    // The fill colour of each gauge row: the run's tokens warn (78% ≥ 75%),
+    // its money is ok (42%), summarizer_a is critical (refused a call).
+    let row_fg = |label: &str| {
+        let y = (0..40u16)
+            .find(|&y| {
+                (0..120u16)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+                    .contains(&format!("┃{label}"))
+            })
+            .unwrap_or_else(|| panic!("no row {label}"));
+        let x = (0..120u16)
+            .find(|&x| buf[(x, y)].symbol() == "█")
+            .expect("a filled bar");
+        buf[(x, y)].fg
+    };
+    assert_eq!(row_fg("run "), theme.budget_warn.fg.unwrap());
+    assert_eq!(row_fg("  $ "), theme.budget_ok.fg.unwrap());
+    assert_eq!(row_fg("summarizer_a"), theme.budget_critical.fg.unwrap());
+}
+
+#[test]
+fn typing_shows_in_the_detail_graph_and_tasks() {
+    let vm = fold(test_support::info(), &test_support::typing_script());
+    let select = |ui: &mut UiState| {
+        ui.prepare(&vm);
+        ui.follow = false;
+        ui.task_sel = 4;
+    };
+    check("typing_detail", &vm, &|ui: &mut UiState| {
+        select(ui);
+        ui.focus = PaneId::Detail;
+        ui.zoom = true;
+    });
+    check("typing_grid", &vm, &|ui: &mut UiState| select(ui));
+}
+
+#[test]
+fn gate_review_shows_the_reviewer_verdict() {
+    let vm = fold(test_support::review_info(), &test_support::review_script());
+    check("overlay_gate_reviewed", &vm, &|ui: &mut UiState| {
+        ui.overlay = Some(Overlay::Gate {
+            gate: "sign_off".into(),
+            scroll: 0,
+        })
+    });
+}
+
+#[test]
+fn new_panes_never_panic_at_any_size() {
+    let dark = Theme::builtin("dark").expect("dark");
+    let vms = [
+        fold(
+            test_support::debate_info(),
+            &test_support::debate_script(true),
+        ),
+        fold(
+            test_support::debate_info(),
+            &test_support::debate_script(false),
+        ),
+        fold(test_support::budget_info(), &test_support::budget_script()),
+        fold(test_support::info(), &test_support::typing_script()),
+        fold(test_support::review_info(), &test_support::review_script()),
+    ];
+    for vm in &vms {
+        for (w, h) in [
+            (0, 0),
+            (1, 1),
+            (5, 2),
+            (10, 3),
+            (20, 5),
+            (30, 8),
+            (60, 12),
+            (100, 4),
+            (100, 30),
+        ] {
+            for p in PaneId::ALL {
+                let _ = screen(w, h, &dark, vm, &zoomed(p));
+                let _ = screen(w, h, &dark, vm, &|ui: &mut UiState| ui.focus = p);
+            }
+            let _ = screen(w, h, &dark, vm, &|ui: &mut UiState| {
+                ui.overlay = Some(Overlay::Gate {
+                    gate: "sign_off".into(),
+                    scroll: 3,
+                })
+            });
+        }
+    }
+}
+
+// ── a replayed session (moved from tests/tui_render.rs when the cockpit's
+// internals became crate-private) ──
+
+use super::view_model::{AgentInfo, NodeInfo, RunPhase, WorkflowInfo};
+use crate::event::{Event, EventKind, NodeState, TaskState, Usage};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use serde_json::json;
+
+fn replayed_info() -> WorkflowInfo {
+    let node = |id: &str, kind: &'static str, children: Vec<usize>| NodeInfo {
+        id: id.into(),
+        title: id.into(),
+        kind,
+        children,
+        runner: None,
+    };
+    WorkflowInfo::new(
+        "replayed",
+        0,
+        vec![
+            node("pipe", "sequence", vec![1]),
+            node("write", "agent", vec![]),
+        ],
+        vec![AgentInfo {
+            id: "w".into(),
+            role: "executor".into(),
+            model: "m".into(),
+            capabilities: vec![],
+        }],
+    )
+}
+
+fn replay_ev(seq: u64, kind: EventKind) -> Event {
+    Event {
+        seq,
+        ts: 1_000_000 * seq,
+        session: "s".into(),
+        kind,
+    }
+}
+
+#[test]
+fn a_replayed_session_draws_read_only() {
+    let mut vm = ViewModel::new(replayed_info());
+    vm.replay = true;
+    let events = [
+        EventKind::SessionStarted {
+            workflow: "replayed".into(),
+            seed: 7,
+            entry: "pipe".into(),
+            agents: vec!["w".into()],
+        },
+        EventKind::NodeStateChanged {
+            node: "write".into(),
+            state: NodeState::Running,
+            progress: None,
+        },
+        EventKind::TaskCreated {
+            task: "write#1".into(),
+            node: "write".into(),
+            parent: None,
+            title: "write it".into(),
+            agent: Some("w".into()),
+            capability: None,
+            priority: 2,
+            input: json!("a haiku"),
+        },
+        EventKind::TaskAssigned {
+            task: "write#1".into(),
+            agent: "w".into(),
+            attempt: 1,
+        },
+        EventKind::TaskCompleted {
+            task: "write#1".into(),
+            agent: Some("w".into()),
+            from: TaskState::InProgress,
+            output: json!("old pond / frog"),
+            attempt: 1,
+            usage: Usage {
+                prompt_tokens: 12,
+                completion_tokens: 8,
+                estimated: false,
+            },
+            duration_ms: 900.0,
+        },
+    ];
+    for (i, k) in events.into_iter().enumerate() {
+        vm.apply(&replay_ev(i as u64 + 1, k));
+    }
+    assert_eq!(vm.phase(), RunPhase::Running);
+    let mut ui = UiState::default();
+    ui.focus = PaneId::Detail;
+    ui.zoom = true;
+    let area = Rect::new(0, 0, 110, 30);
+    let mut buf = Buffer::empty(area);
+    render::draw_buffer(area, &mut buf, &vm, &mut ui, &Theme::monochrome());
+    let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+    assert!(text.contains("REPLAY · RUNNING"), "{text}");
+    assert!(text.contains("write#1"));
+    assert!(text.contains("old pond / frog"));
+    assert!(text.contains("1/1 done"));
+}

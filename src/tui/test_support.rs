@@ -343,3 +343,371 @@ pub fn big_vm() -> ViewModel {
     }
     vm
 }
+
+// ── debate, budget, review and streaming fixtures (cockpit panes) ──
+
+/// A debate (four debaters, a judge) followed by a vote to ratify it.
+pub fn debate_info() -> WorkflowInfo {
+    WorkflowInfo::new(
+        "store-choice",
+        0,
+        vec![
+            node("main", "sequence", vec![1, 2], None),
+            node("choose_store", "debate", vec![], None),
+            node("ratify", "vote", vec![], None),
+        ],
+        vec![
+            agent("ana", "debater", &[]),
+            agent("ben", "debater", &[]),
+            agent("cleo", "debater", &[]),
+            agent("dev", "debater", &[]),
+            agent("judge", "judge", &[]),
+        ],
+    )
+}
+
+/// One debate turn: `(round, turn)`, `(speaker, position, confidence)`.
+fn turn(
+    s: &mut Script,
+    (round, turn): (u32, u32),
+    (speaker, position, confidence): (&str, &str, f64),
+    critique: Option<(u32, &str, &str)>,
+    changed: bool,
+) {
+    s.wait(120).push(EventKind::DebateTurn {
+        node: "choose_store".into(),
+        task: format!("choose_store/r{round}/{speaker}").into(),
+        round,
+        turn,
+        speaker: speaker.into(),
+        position: position.into(),
+        confidence,
+        argument: format!("[{speaker}] In round {round} I hold {position}: it best answers the question on cost, risk and evidence."),
+        critiques: critique
+            .map(|(t, who, text)| {
+                vec![crate::event::Critique {
+                    turn: t,
+                    speaker: who.into(),
+                    text: text.into(),
+                }]
+            })
+            .unwrap_or_default(),
+        changed,
+    });
+}
+
+/// The debate run: two rounds argued; with `until_step` it stops in step
+/// mode before ben's turn of round 3, else the judge decides and a
+/// majority vote ratifies the decision (one voter fails).
+pub fn debate_script(until_step: bool) -> Script {
+    use crate::event::{Stance, Tally, TallyCount};
+    let mut s = Script::default();
+    s.push(EventKind::SessionStarted {
+        workflow: "store-choice".into(),
+        seed: 7,
+        entry: "main".into(),
+        agents: ["ana", "ben", "cleo", "dev", "judge"]
+            .iter()
+            .map(|a| Id::from(*a))
+            .collect(),
+    });
+    let order: Vec<Id> = ["ana", "ben", "cleo", "dev"]
+        .iter()
+        .map(|a| Id::from(*a))
+        .collect();
+    let stance = |agent: &str, position: &str, confidence: f64| Stance {
+        agent: agent.into(),
+        position: position.into(),
+        confidence,
+    };
+    s.push(EventKind::DebateRoundStarted {
+        node: "choose_store".into(),
+        round: 1,
+        order: order.clone(),
+    });
+    turn(&mut s, (1, 1), ("ana", "clickhouse", 0.85), None, false);
+    turn(
+        &mut s,
+        (1, 2),
+        ("ben", "postgres", 0.7),
+        Some((
+            1,
+            "ana",
+            "ana overlooks why postgres holds up better than clickhouse.",
+        )),
+        false,
+    );
+    turn(
+        &mut s,
+        (1, 3),
+        ("cleo", "duckdb", 0.6),
+        Some((1, "ana", "ana overlooks the cost of running a cluster.")),
+        false,
+    );
+    turn(&mut s, (1, 4), ("dev", "postgres", 0.65), None, false);
+    s.push(EventKind::DebateRoundEnded {
+        node: "choose_store".into(),
+        round: 1,
+        positions: vec![
+            stance("ana", "clickhouse", 0.85),
+            stance("ben", "postgres", 0.7),
+            stance("cleo", "duckdb", 0.6),
+            stance("dev", "postgres", 0.65),
+        ],
+        agreement: 0.48,
+        changed: 0,
+    });
+    s.push(EventKind::DebateRoundStarted {
+        node: "choose_store".into(),
+        round: 2,
+        order: order.clone(),
+    });
+    turn(
+        &mut s,
+        (2, 5),
+        ("ana", "clickhouse", 0.88),
+        Some((2, "ben", "ben's postgres will not scan 2 TB fast enough.")),
+        false,
+    );
+    turn(
+        &mut s,
+        (2, 6),
+        ("ben", "clickhouse", 0.62),
+        Some((5, "ana", "fair: columnar storage wins at this size.")),
+        true,
+    );
+    s.wait(120).push(EventKind::DebateTurnFailed {
+        node: "choose_store".into(),
+        task: "choose_store/r2/cleo".into(),
+        round: 2,
+        turn: 7,
+        speaker: "cleo".into(),
+        error: "no valid turn after 2 repair prompts".into(),
+    });
+    turn(&mut s, (2, 8), ("dev", "postgres", 0.55), None, false);
+    s.push(EventKind::DebateRoundEnded {
+        node: "choose_store".into(),
+        round: 2,
+        positions: vec![
+            stance("ana", "clickhouse", 0.88),
+            stance("ben", "clickhouse", 0.62),
+            stance("cleo", "duckdb", 0.6),
+            stance("dev", "postgres", 0.55),
+        ],
+        agreement: 0.57,
+        changed: 1,
+    });
+    s.push(EventKind::DebateRoundStarted {
+        node: "choose_store".into(),
+        round: 3,
+        order,
+    });
+    turn(&mut s, (3, 9), ("ana", "clickhouse", 0.9), None, false);
+    if until_step {
+        s.push(EventKind::AwaitingStep {
+            node: "choose_store".into(),
+            round: 3,
+            next: Some("ben".into()),
+            what: "turn".into(),
+        });
+        return s;
+    }
+    s.wait(200).push(EventKind::DebateEnded {
+        node: "choose_store".into(),
+        rounds: 3,
+        reason: "max_rounds".into(),
+        decision: "clickhouse".into(),
+        reasons: "clickhouse has the strongest confidence-weighted support.".into(),
+        decided_by: "judge:judge".into(),
+    });
+    for (voter, choice, c) in [
+        ("ana", "clickhouse", 0.9),
+        ("ben", "clickhouse", 0.7),
+        ("dev", "postgres", 0.6),
+    ] {
+        s.wait(50).push(EventKind::VoteCast {
+            node: "ratify".into(),
+            round: 1,
+            voter: voter.into(),
+            choice: choice.into(),
+            ranking: vec![],
+            confidence: c,
+            rationale: format!("{voter} backs {choice}"),
+            phase: "cast".into(),
+        });
+    }
+    s.push(EventKind::VoteFailed {
+        node: "ratify".into(),
+        round: 1,
+        voter: "cleo".into(),
+        error: "reply was not a ballot".into(),
+    });
+    s.push(EventKind::ConsensusReached {
+        node: "ratify".into(),
+        round: 1,
+        choice: "clickhouse".into(),
+        decided_by: "tally".into(),
+        tally: Box::new(Tally {
+            protocol: "majority".into(),
+            eligible: 4,
+            cast: 3,
+            counts: vec![
+                TallyCount {
+                    choice: "clickhouse".into(),
+                    votes: 2,
+                    score: 2.0,
+                },
+                TallyCount {
+                    choice: "postgres".into(),
+                    votes: 1,
+                    score: 1.0,
+                },
+            ],
+            needed: Some(3.0),
+            winner: Some("clickhouse".into()),
+            tied: vec![],
+            eliminated: vec![],
+            excluded: vec![],
+            summary: "clickhouse has 2 of 3 ballots".into(),
+        }),
+    });
+    s
+}
+
+/// The pipeline with budgets: the run 10k tokens / $0.50 (warn at 75%),
+/// `summarizer_a` 3k tokens, `writer` $0.20.
+pub fn budget_info() -> WorkflowInfo {
+    info().with_budget(super::view_model::BudgetInfo {
+        warn_at: 0.75,
+        limits: vec![
+            ("run".into(), Some(10_000), Some(0.5)),
+            ("agent:summarizer_a".into(), Some(3_000), None),
+            ("agent:writer".into(), None, Some(0.2)),
+        ],
+    })
+}
+
+/// The scripted run, then budget updates: the run crosses its warning, the
+/// writer's breaker opens, a quota wait, and `summarizer_a`'s budget runs
+/// out and pauses the run.
+pub fn budget_script() -> Script {
+    let mut s = script();
+    let upd = |scope: &str, t: u64, usd: f64, lt: Option<u64>, lu: Option<f64>| {
+        EventKind::BudgetUpdated {
+            scope: scope.into(),
+            used_tokens: t,
+            used_usd: usd,
+            limit_tokens: lt,
+            limit_usd: lu,
+        }
+    };
+    s.wait(10)
+        .push(upd("run", 7_800, 0.21, Some(10_000), Some(0.5)));
+    s.push(upd("agent:writer", 700, 0.05, None, Some(0.2)));
+    s.push(upd("agent:summarizer_a", 2_900, 0.09, Some(3_000), None));
+    s.push(EventKind::BreakerStateChanged {
+        scope: "writer".into(),
+        from: crate::event::BreakerState::Closed,
+        to: crate::event::BreakerState::Open,
+        reason: "3 failures in 30 s".into(),
+    });
+    s.push(EventKind::QuotaWait {
+        provider: "sim".into(),
+        task: "fanout/summarize[3]".into(),
+        limit: "tokens".into(),
+        wait_ms: 1_250.0,
+    });
+    s.push(EventKind::BudgetExhausted {
+        scope: "agent:summarizer_a".into(),
+        task: "fanout/summarize[3]".into(),
+        agent: "summarizer_a".into(),
+        needed_tokens: 900,
+        remaining_tokens: Some(100),
+        policy: "pause".into(),
+    });
+    s.push(EventKind::RunPaused);
+    s
+}
+
+/// A planned report under a human gate: the plan's reviewer sent the
+/// first draft back, approved the second; the gate shows the result.
+pub fn review_info() -> WorkflowInfo {
+    WorkflowInfo::new(
+        "reviewed-report",
+        0,
+        vec![
+            node("main", "sequence", vec![2], None),
+            node("report", "plan", vec![], Some("planner")),
+            node("sign_off", "gate", vec![1], None),
+        ],
+        vec![
+            agent("planner", "planner", &["plan"]),
+            agent("critic", "reviewer", &["review"]),
+        ],
+    )
+}
+
+/// The reviewed report's run up to the open gate.
+pub fn review_script() -> Script {
+    let mut s = Script::default();
+    s.push(EventKind::SessionStarted {
+        workflow: "reviewed-report".into(),
+        seed: 3,
+        entry: "main".into(),
+        agents: vec!["planner".into(), "critic".into()],
+    });
+    s.start_task("report/review", "report", "critic", 600);
+    for (revision, approved, feedback) in [
+        (
+            0,
+            false,
+            "The cost section has no numbers; add the 2 TB storage estimate.",
+        ),
+        (1, true, "Numbers added and sourced; ready for sign-off."),
+    ] {
+        s.wait(100).push(EventKind::ReviewVerdict {
+            node: "report".into(),
+            task: "report/review".into(),
+            approved,
+            feedback: feedback.into(),
+            revision,
+        });
+    }
+    s.complete("report/review", "critic", 600, "approved");
+    s.push(EventKind::TaskCreated {
+        task: "sign_off".into(),
+        node: "sign_off".into(),
+        parent: None,
+        title: "Sign off the report".into(),
+        agent: None,
+        capability: None,
+        priority: 3,
+        input: json!(null),
+    });
+    s.wait(50).push(EventKind::GateOpened {
+        gate: "sign_off".into(),
+        node: "sign_off".into(),
+        artifact: json!("# Analytics store\n\nClickHouse: 2 TB at ~$180/month on 3 nodes.\nPostgres: needs partitioning beyond 500 GB."),
+        revision: 0,
+    });
+    s
+}
+
+/// The scripted run, with `summarizer_a` streaming its reply to the
+/// in-progress `fanout/summarize[3]`.
+pub fn typing_script() -> Script {
+    let mut s = script();
+    for chunk in [
+        "Solid-state cells ",
+        "swap the liquid electrolyte\nfor a ceramic ",
+        "separator, which lets a lithium-metal anode ",
+        "reach 400 Wh/kg",
+    ] {
+        s.wait(30).push(EventKind::LlmDelta {
+            task: "fanout/summarize[3]".into(),
+            agent: "summarizer_a".into(),
+            text: chunk.into(),
+        });
+    }
+    s
+}

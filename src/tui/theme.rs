@@ -182,14 +182,14 @@ impl Theme {
         self.badge[i]
     }
 
-    /// Style of a budget gauge at `used` fraction of its limit.
-    pub fn budget(&self, used: f64) -> Style {
-        if used >= 1.0 {
-            self.budget_critical
-        } else if used >= 0.8 {
-            self.budget_warn
-        } else {
-            self.budget_ok
+    /// Style of a budget gauge at a level (computed from the limits, see
+    /// [`crate::tui::view_model::level`]).
+    pub fn budget(&self, level: crate::tui::view_model::BudgetLevel) -> Style {
+        use crate::tui::view_model::BudgetLevel;
+        match level {
+            BudgetLevel::Ok => self.budget_ok,
+            BudgetLevel::Warn => self.budget_warn,
+            BudgetLevel::Critical => self.budget_critical,
         }
     }
 

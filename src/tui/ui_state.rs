@@ -61,7 +61,7 @@ impl PaneId {
             PaneId::Bus => "Bus",
             PaneId::Tasks => "Tasks",
             PaneId::Detail => "Detail",
-            PaneId::Budgets => "Tokens",
+            PaneId::Budgets => "Budgets",
             PaneId::Debate => "Debate",
         }
     }
@@ -92,6 +92,13 @@ pub enum EditorPurpose {
     DenyGate(Id),
     /// A bus message: first line the topic, the rest the payload.
     Inject,
+    /// New budget limits for the run (`agent: None`) or an agent.
+    RaiseBudget {
+        /// Agent whose limit changes.
+        agent: Option<Id>,
+        /// What is raised and how much is used, for the editor's header.
+        about: String,
+    },
 }
 
 /// What a confirm dialog guards.
@@ -220,6 +227,8 @@ pub struct UiState {
     pub detail_scroll: u16,
     /// Graph scroll (rows).
     pub graph_scroll: usize,
+    /// First debate table row shown; `None` follows the newest rows.
+    pub debate_top: Option<usize>,
     /// Graph rows, computed once per topology.
     pub graph: Option<GraphLayout>,
     /// Detail text cache.
@@ -260,6 +269,7 @@ impl Default for UiState {
             bus_top: 0,
             detail_scroll: 0,
             graph_scroll: 0,
+            debate_top: None,
             graph: None,
             detail: DetailCache::default(),
             overlay: None,

@@ -22,6 +22,7 @@ pub fn new_textarea(purpose: &EditorPurpose, theme: &Theme) -> TextArea<'static>
     t.set_placeholder_text(match purpose {
         EditorPurpose::DenyGate(_) => "What should change? (sent as the revision feedback)",
         EditorPurpose::Inject => "topic on the first line, then the payload (JSON or text)",
+        EditorPurpose::RaiseBudget { .. } => "new limits: tokens=N and/or usd=N",
     });
     t
 }
@@ -39,6 +40,7 @@ pub fn render(
     let title = match purpose {
         EditorPurpose::DenyGate(_) => "Deny with a comment",
         EditorPurpose::Inject => "Publish on the bus",
+        EditorPurpose::RaiseBudget { .. } => "Raise the budget",
     };
     let inner = popup(
         r,
@@ -53,6 +55,7 @@ pub fn render(
     let what = match purpose {
         EditorPurpose::DenyGate(g) => format!("gate {g}"),
         EditorPurpose::Inject => "message".to_owned(),
+        EditorPurpose::RaiseBudget { about, .. } => about.clone(),
     };
     put_line(buf, inner, 0, &Line::styled(what, theme.muted));
     let body = Rect::new(

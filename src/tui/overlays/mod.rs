@@ -1,6 +1,7 @@
 //! Overlays drawn over the panes: help, command palette, filter, reroute
 //! picker, gate review, text editor and confirm dialogs.
 
+pub mod budget;
 pub mod confirm;
 pub mod editor;
 pub mod filter;

@@ -1,25 +1,106 @@
-//! Token usage: a gauge per agent (share of the run's tokens), the total,
-//! and a tokens-per-second sparkline.
+//! Budgets: the run's and each agent's gauges (tokens and money), coloured
+//! by how close they are to their limits, quota waits, breaker states and a
+//! tokens-per-second sparkline.
 //!
-//! The workflow model has no token limits yet, so gauges show each agent's
-//! share of the run rather than pretending to know a budget.
+//! A scope with a limit shows used/limit in the theme's budget ok / warn /
+//! critical slot (warn from the workflow's `warn_at`, critical from 95 % or
+//! once a call was refused). An agent without a limit shows its share of the
+//! run's tokens.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::{fit, fmt_tokens, put_line};
+use super::{fit, fmt_ms, fmt_tokens, put_line};
+use crate::event::BreakerState;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
-use crate::tui::view_model::ViewModel;
+use crate::tui::view_model::{BudgetGauge, BudgetLevel, ViewModel};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Most columns kept for the numbers right of a bar.
+const RIGHT_W: usize = 24;
 
-/// Draws the total line, one gauge per agent and the rate sparkline.
-pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, _ui: &UiState, theme: &Theme) {
+/// One gauge row before layout.
+struct Gauge {
+    label: String,
+    label_style: Style,
+    /// Bar fill, 0–1.
+    fill: f64,
+    style: Style,
+    right: String,
+    right_style: Style,
+    suffix: Option<(String, Style)>,
+}
+
+/// Draws the header, gauges, breaker and quota lines and the sparkline.
+pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     if area.height == 0 || area.width == 0 {
         return;
     }
+    let mut y = 0u16;
+    put_line(buf, area, y, &header(vm, area.width as usize, theme));
+    y += 1;
+    let b = &vm.budget;
+    if vm.paused_for_budget() {
+        let scope = b.paused_by.as_deref().unwrap_or("run");
+        let key = ui
+            .keymap
+            .key_label(crate::tui::keymap::Action::RaiseBudget)
+            .unwrap_or_default();
+        put_line(
+            buf,
+            area,
+            y,
+            &Line::from(vec![
+                Span::styled(format!("⏸ {scope} out of budget"), theme.budget_critical),
+                Span::styled(format!(" · {key} raises it"), theme.muted),
+            ]),
+        );
+        y += 1;
+    }
+    let gauges = gauges(vm, theme);
+    let extra = extras(vm, theme);
+    // Rows: gauges first, then breaker/quota lines, then (if room) the sparkline.
+    let spark_rows: u16 = if area.height >= y + gauges.len() as u16 + extra.len() as u16 + 2 {
+        2
+    } else {
+        0
+    };
+    let room = area.height.saturating_sub(y + spark_rows) as usize;
+    let name_w = gauges
+        .iter()
+        .map(|g| g.label.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 16);
+    // The numbers right of the bars take what the widest needs.
+    let right_w = gauges
+        .iter()
+        .map(|g| g.right.chars().count() + g.suffix.as_ref().map_or(0, |(s, _)| s.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .min(RIGHT_W);
+    let bar_w = (area.width as usize)
+        .saturating_sub(name_w + 2 + right_w)
+        .min(40);
+    let shown_gauges = gauges.len().min(room);
+    for g in gauges.iter().take(shown_gauges) {
+        put_line(buf, area, y, &gauge_line(g, name_w, bar_w, theme));
+        y += 1;
+    }
+    for line in extra.iter().take(room - shown_gauges) {
+        put_line(buf, area, y, line);
+        y += 1;
+    }
+    if spark_rows > 0 {
+        let spark = Rect::new(area.x, area.bottom() - spark_rows, area.width, spark_rows);
+        render_sparkline(spark, buf, &vm.token_rate, theme);
+    }
+}
+
+fn header<'a>(vm: &ViewModel, width: usize, theme: &Theme) -> Line<'a> {
     let total = vm.total_usage.total();
     let rate = vm.recent_token_rate(10);
     let mut head = vec![
@@ -32,21 +113,21 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, _ui: &UiState, theme
         fmt_tokens(vm.total_usage.prompt_tokens),
         fmt_tokens(vm.total_usage.completion_tokens)
     );
-    if head.iter().map(Span::width).sum::<usize>() + split.chars().count() <= area.width as usize {
+    if head.iter().map(Span::width).sum::<usize>() + split.chars().count() <= width {
         head.push(Span::styled(split, theme.muted));
     }
-    put_line(buf, area, 0, &Line::from(head));
-    let name_w = vm
-        .agents
-        .iter()
-        .map(|a| a.id.chars().count())
-        .max()
-        .unwrap_or(5)
-        .clamp(5, 16);
-    let right_w = 16;
-    let bar_w = (area.width as usize)
-        .saturating_sub(name_w + 1 + right_w)
-        .min(40);
+    Line::from(head)
+}
+
+/// The run's gauges, then one per agent (limited or not), then limited nodes.
+fn gauges(vm: &ViewModel, theme: &Theme) -> Vec<Gauge> {
+    let b = &vm.budget;
+    let warn_at = b.warn_at;
+    let mut out = Vec::with_capacity(vm.agents.len() + 2);
+    if let Some(run) = b.run() {
+        limited(&mut out, "run", run, warn_at, theme);
+    }
+    let total = vm.total_usage.total();
     let max = vm
         .agents
         .iter()
@@ -54,47 +135,150 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, _ui: &UiState, theme
         .max()
         .unwrap_or(0)
         .max(1);
-    // Leave at least two rows for the sparkline when the pane is tall enough.
-    let spark_rows: u16 = if area.height >= 8 { 2 } else { 0 };
-    let gauge_rows = area.height.saturating_sub(1 + spark_rows) as usize;
-    for (y, a) in vm.agents.iter().take(gauge_rows).enumerate() {
-        let used = a.usage.total();
-        let filled = ((used as f64 / max as f64) * bar_w as f64).round() as usize;
-        let share = if total == 0 {
-            0.0
-        } else {
-            used as f64 * 100.0 / total as f64
-        };
-        let mut bar = String::with_capacity(bar_w * 3);
-        bar.extend(std::iter::repeat_n('█', filled.min(bar_w)));
-        let mut rest = String::with_capacity(bar_w * 3);
-        rest.extend(std::iter::repeat_n('░', bar_w - filled.min(bar_w)));
-        let live = if a.active > 0 {
-            format!(" ⟳{}", a.active)
-        } else {
-            String::new()
-        };
-        put_line(
-            buf,
-            area,
-            1 + y as u16,
-            &Line::from(vec![
-                Span::styled(fit(&a.id, name_w), theme.text),
-                Span::raw(" "),
-                Span::styled(bar, theme.budget(0.0)),
-                Span::styled(rest, theme.muted),
-                Span::styled(
-                    format!(" {:>6} {share:>3.0}%", fmt_tokens(used)),
-                    theme.text,
+    for a in &vm.agents {
+        let live = (a.active > 0).then(|| {
+            (
+                format!(" ⟳{}", a.active),
+                theme.task_state(crate::event::TaskState::InProgress),
+            )
+        });
+        let start = out.len();
+        match b.agent(&a.id) {
+            Some(g) => limited(&mut out, &a.id, g, warn_at, theme),
+            None => {
+                let used = a.usage.total();
+                let share = if total == 0 {
+                    0.0
+                } else {
+                    used as f64 * 100.0 / total as f64
+                };
+                out.push(Gauge {
+                    label: a.id.to_string(),
+                    label_style: theme.text,
+                    fill: used as f64 / max as f64,
+                    style: theme.budget(BudgetLevel::Ok),
+                    right: format!("{:>6} {share:>3.0}%", fmt_tokens(used)),
+                    right_style: theme.text,
+                    suffix: None,
+                });
+            }
+        }
+        if let Some(g) = out.get_mut(start) {
+            g.suffix = live;
+        }
+    }
+    for g in b.scopes.iter().filter(|s| s.scope.starts_with("node:")) {
+        limited(&mut out, &g.scope, g, warn_at, theme);
+    }
+    out
+}
+
+/// One row per limited dimension (tokens, money) of a scope.
+fn limited(out: &mut Vec<Gauge>, label: &str, g: &BudgetGauge, warn_at: f64, theme: &Theme) {
+    let mut first = true;
+    // The name takes the scope's worst level once it is not ok.
+    let label_style = match g.level(warn_at) {
+        BudgetLevel::Ok => theme.text,
+        l => theme.budget(l),
+    };
+    if let (Some(limit), Some(f)) = (g.limit_tokens, g.token_fraction()) {
+        let level = g.level_of(Some(f), warn_at);
+        out.push(Gauge {
+            label: label.to_owned(),
+            label_style,
+            fill: f,
+            style: theme.budget(level),
+            right: format!(
+                "{}/{} {:>3.0}%",
+                fmt_tokens(g.used_tokens),
+                fmt_tokens(limit),
+                f * 100.0
+            ),
+            right_style: theme.budget(level),
+            suffix: None,
+        });
+        first = false;
+    }
+    if let (Some(limit), Some(f)) = (g.limit_usd, g.usd_fraction()) {
+        let level = g.level_of(Some(f), warn_at);
+        out.push(Gauge {
+            label: if first {
+                label.to_owned()
+            } else {
+                "  $".to_owned()
+            },
+            label_style,
+            fill: f,
+            style: theme.budget(level),
+            right: format!("${:.2}/${:.2} {:>3.0}%", g.used_usd, limit, f * 100.0),
+            right_style: theme.budget(level),
+            suffix: None,
+        });
+    }
+}
+
+fn gauge_line<'a>(g: &'a Gauge, name_w: usize, bar_w: usize, theme: &Theme) -> Line<'a> {
+    let filled = ((g.fill.clamp(0.0, 1.0)) * bar_w as f64).round() as usize;
+    let filled = filled.min(bar_w);
+    let mut bar = String::with_capacity(bar_w * 3);
+    bar.extend(std::iter::repeat_n('█', filled));
+    let mut rest = String::with_capacity(bar_w * 3);
+    rest.extend(std::iter::repeat_n('░', bar_w - filled));
+    let mut spans = vec![
+        Span::styled(fit(&g.label, name_w), g.label_style),
+        Span::raw(" "),
+        Span::styled(bar, g.style),
+        Span::styled(rest, theme.muted),
+        Span::raw(" "),
+        Span::styled(g.right.as_str(), g.right_style),
+    ];
+    if let Some((s, st)) = &g.suffix {
+        spans.push(Span::styled(s.as_str(), *st));
+    }
+    Line::from(spans)
+}
+
+/// Breaker states and quota waits, when there are any.
+fn extras<'a>(vm: &ViewModel, theme: &Theme) -> Vec<Line<'a>> {
+    let b = &vm.budget;
+    let mut out = Vec::new();
+    if !b.breakers.is_empty() {
+        let mut spans = vec![Span::styled("breakers ", theme.muted)];
+        for (i, br) in b.breakers.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", theme.muted));
+            }
+            let (word, style) = match br.state {
+                BreakerState::Closed => ("closed", theme.budget(BudgetLevel::Ok)),
+                BreakerState::HalfOpen => ("half-open", theme.budget(BudgetLevel::Warn)),
+                BreakerState::Open => ("open", theme.budget(BudgetLevel::Critical)),
+            };
+            spans.push(Span::styled(br.scope.to_string(), theme.text));
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(word, style));
+        }
+        out.push(Line::from(spans));
+    }
+    if b.quota_waits > 0 {
+        let last = b
+            .last_quota
+            .as_ref()
+            .map(|(p, l, ms)| format!(" · last {p} {l} {}", fmt_ms(*ms)))
+            .unwrap_or_default();
+        out.push(Line::from(vec![
+            Span::styled("quota ", theme.muted),
+            Span::styled(
+                format!(
+                    "{} wait{} · {} waited{last}",
+                    b.quota_waits,
+                    if b.quota_waits == 1 { "" } else { "s" },
+                    fmt_ms(b.quota_wait_ms)
                 ),
-                Span::styled(live, theme.task_state(crate::event::TaskState::InProgress)),
-            ]),
-        );
+                theme.warn,
+            ),
+        ]));
     }
-    if spark_rows > 0 {
-        let spark = Rect::new(area.x, area.bottom() - spark_rows, area.width, spark_rows);
-        render_sparkline(spark, buf, &vm.token_rate, theme);
-    }
+    out
 }
 
 /// Multi-row sparkline of the newest values, right-aligned, with a label.

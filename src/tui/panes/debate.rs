@@ -1,48 +1,342 @@
-//! Debate and vote transcript: rounds, turns with stance and confidence,
-//! critiques, ballots, tallies and decisions, newest at the bottom; in step
-//! mode, what waits for the next step.
+//! Debate and vote pane: a per-round table (speaker, position, confidence,
+//! critique), the latest tally (or stance share) as a bar chart in the
+//! theme's agree/dissent colours, and the decision. In step mode its first
+//! line says what happens next and that it waits for `n`.
+//!
+//! Zoomed (`z`), the pane also shows the full transcript (the arguments)
+//! under the table. Only visible rows are laid out.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
+use super::{fit, put_line};
+use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
-use crate::tui::ui_state::UiState;
-use crate::tui::view_model::{DebateLineKind, ViewModel};
+use crate::tui::ui_state::{PaneId, UiState};
+use crate::tui::view_model::{Chart, DebateLineKind, DebateState, RowKind, ViewModel};
 
-/// Draws the newest transcript lines that fit (each line is wrapped, so
-/// lines are taken from the end until the wrapped height fills the area).
-pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, _ui: &UiState, theme: &Theme) {
+/// Most bars drawn (the rest are summed into the summary line).
+const MAX_BARS: usize = 6;
+
+/// Draws the step line, the round table, the chart and the decision.
+pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    if vm.debate.is_empty() {
-        let has_debate = vm
-            .info
-            .nodes
-            .iter()
-            .any(|n| n.kind == "debate" || n.kind == "vote");
-        let lines = if has_debate {
-            vec![
-                Line::styled("No turn or ballot yet.", theme.text),
-                Line::styled(
-                    "Rounds, stances, ballots and the tally appear here as the debate and vote run.",
-                    theme.muted,
-                ),
-            ]
+    let d = &vm.debates;
+    if d.is_empty() && vm.debate.is_empty() {
+        render_empty(area, buf, vm, theme);
+        return;
+    }
+    let mut area = area;
+    // Zoomed and tall enough: the transcript (arguments) under the table.
+    if ui.zoom && ui.focus == PaneId::Debate && area.height >= 20 && !vm.debate.is_empty() {
+        let top_h = area.height / 2;
+        let bottom = Rect::new(area.x, area.y + top_h, area.width, area.height - top_h);
+        area.height = top_h;
+        put_line(buf, bottom, 0, &Line::styled("─ transcript ─", theme.muted));
+        render_transcript(
+            Rect::new(bottom.x, bottom.y + 1, bottom.width, bottom.height - 1),
+            buf,
+            vm,
+            theme,
+        );
+    }
+    let mut y = 0u16;
+    if let Some(line) = step_line(d, ui, theme) {
+        put_line(buf, area, y, &line);
+        y += 1;
+    }
+    // Bottom up: the decision, then the chart, then the table gets the rest.
+    let mut bottom = area.height;
+    if let Some(dec) = &d.decision
+        && bottom > y + 1
+    {
+        bottom -= 1;
+        let (mark, style) = if dec.decided {
+            ("✔ decision ", theme.agree)
         } else {
-            vec![
-                Line::styled("No debate in this workflow.", theme.text),
-                Line::styled(
-                    "Rounds, stances, ballots and the tally appear here when a debate or vote node runs.",
+            ("✗ no decision ", theme.dissent)
+        };
+        let mut spans = vec![
+            Span::styled(mark, style),
+            Span::styled(dec.choice.as_str(), style),
+            Span::styled(format!(" · {} · {}", dec.node, dec.by), theme.muted),
+        ];
+        if !dec.reasons.is_empty() {
+            spans.push(Span::styled(format!(" — {}", dec.reasons), theme.muted));
+        }
+        put_line(buf, area, bottom, &Line::from(spans));
+    }
+    if let Some(chart) = &d.chart {
+        // The chart takes at most a third of what is left, at least 2 rows.
+        let room = bottom.saturating_sub(y);
+        let want = 1 + chart.bars.len().min(MAX_BARS) as u16;
+        let h = want.min((room / 3).max(2)).min(room.saturating_sub(2));
+        if h >= 2 {
+            bottom -= h;
+            render_chart(
+                Rect::new(area.x, area.y + bottom, area.width, h),
+                buf,
+                chart,
+                theme,
+            );
+        }
+    }
+    let table = Rect::new(area.x, area.y + y, area.width, bottom.saturating_sub(y));
+    render_table(table, buf, vm, ui, theme);
+}
+
+fn render_empty(area: Rect, buf: &mut Buffer, vm: &ViewModel, theme: &Theme) {
+    let lines = if vm.info.has_debate() {
+        vec![
+            Line::styled("No turn or ballot yet.", theme.text),
+            Line::styled(
+                "Rounds, stances, ballots and the tally appear here as the debate and vote run.",
+                theme.muted,
+            ),
+        ]
+    } else {
+        vec![
+            Line::styled("No debate in this workflow.", theme.text),
+            Line::styled(
+                "Rounds, stances, ballots and the tally appear here when a debate or vote node runs.",
+                theme.muted,
+            ),
+        ]
+    };
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .render(area, buf);
+}
+
+/// What waits for a step (or that step mode is on).
+fn step_line<'a>(d: &'a DebateState, ui: &UiState, theme: &Theme) -> Option<Line<'a>> {
+    let key = ui.keymap.key_label(Action::StepDebate).unwrap_or_default();
+    if let Some(w) = &d.waiting {
+        let who = w
+            .next
+            .as_deref()
+            .map(|n| format!(" by {n}"))
+            .unwrap_or_else(|| " (the moderator picks)".to_owned());
+        return Some(Line::from(vec![
+            Span::styled("▶ next: ", theme.accent),
+            Span::styled(format!("{}{who}", w.what), theme.text),
+            Span::styled(format!(" · {} round {}", w.node, w.round), theme.muted),
+            Span::styled(format!(" · waits for {key}"), theme.key),
+        ]));
+    }
+    d.step_mode.then(|| {
+        Line::styled(
+            format!("step mode: each turn and ballot waits for {key}"),
+            theme.muted,
+        )
+    })
+}
+
+/// Column widths for a table of `width` columns.
+struct Cols {
+    turn: usize,
+    who: usize,
+    position: usize,
+    conf: usize,
+}
+
+impl Cols {
+    fn new(width: usize, vm: &ViewModel) -> Cols {
+        // Speakers and voters are agents: size by their ids, not by the rows.
+        let who = vm
+            .agents
+            .iter()
+            .map(|a| a.id.chars().count())
+            .max()
+            .unwrap_or(7)
+            .clamp(7, 12);
+        let position = if width >= 60 { 14 } else { 10 };
+        // A bar of five cells and the value when there is room.
+        let conf = if width >= 70 { 11 } else { 5 };
+        Cols {
+            turn: 4,
+            who,
+            position,
+            conf,
+        }
+    }
+}
+
+fn render_table(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
+    let d = &vm.debates;
+    if area.height == 0 {
+        return;
+    }
+    let w = area.width as usize;
+    let cols = Cols::new(w, vm);
+    let head = format!(
+        "{}{} {} {} critique / note",
+        fit("#", cols.turn),
+        fit("speaker", cols.who),
+        fit("position", cols.position),
+        fit("conf", cols.conf),
+    );
+    put_line(buf, area, 0, &Line::styled(head, theme.muted));
+    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+    let h = body.height as usize;
+    let max_top = d.row_count.saturating_sub(h);
+    let top = ui.debate_top.unwrap_or(max_top).min(max_top);
+    for (i, (round, row)) in d.rows_from(top).take(h).enumerate() {
+        let line = match row {
+            None => {
+                let mut text = format!("{} · round {}", round.node, round.round);
+                if !round.order.is_empty() {
+                    let order: Vec<&str> = round.order.iter().map(|a| &**a).collect();
+                    text.push_str(" · ");
+                    text.push_str(&order.join(" → "));
+                }
+                if let Some(a) = round.agreement {
+                    text.push_str(&format!(" · agreement {:.0}%", a * 100.0));
+                }
+                if let Some(c) = round.changed {
+                    text.push_str(&format!(" · {c} changed"));
+                }
+                Line::styled(text, theme.accent)
+            }
+            Some(r) => {
+                let num = if r.turn > 0 {
+                    format!("#{}", r.turn)
+                } else {
+                    "·".to_owned()
+                };
+                let (pos, pos_style) = match r.kind {
+                    RowKind::Failed => ("failed".to_owned(), theme.dissent),
+                    _ if r.changed => (format!("{} ↻", r.position), theme.warn),
+                    _ => (r.position.clone(), theme.text),
+                };
+                let note_style = if r.kind == RowKind::Failed || r.note.starts_with("flagged") {
+                    theme.dissent
+                } else {
+                    theme.muted
+                };
+                Line::from(vec![
+                    Span::styled(fit(&num, cols.turn), theme.muted),
+                    Span::styled(fit(&r.who, cols.who), theme.text),
+                    Span::raw(" "),
+                    Span::styled(fit(&pos, cols.position), pos_style),
+                    Span::raw(" "),
+                    confidence(r.confidence, r.kind == RowKind::Failed, cols.conf, theme),
+                    Span::raw(" "),
+                    Span::styled(r.note.as_str(), note_style),
+                ])
+            }
+        };
+        put_line(buf, body, i as u16, &line);
+    }
+}
+
+/// `▰▰▰▰▱ 0.85` (or just `0.85` when narrow).
+fn confidence<'a>(c: f64, failed: bool, width: usize, theme: &Theme) -> Span<'a> {
+    if failed {
+        return Span::styled(fit("-", width), theme.muted);
+    }
+    let value = format!("{:.2}", c.clamp(0.0, 1.0));
+    let text = if width >= 11 {
+        let full = (c.clamp(0.0, 1.0) * 5.0).round() as usize;
+        let mut s = String::with_capacity(width * 3);
+        s.extend(std::iter::repeat_n('▰', full));
+        s.extend(std::iter::repeat_n('▱', 5 - full));
+        s.push(' ');
+        s.push_str(&value);
+        fit(&s, width)
+    } else {
+        fit(&value, width)
+    };
+    let style = if c >= 0.75 {
+        theme.agree
+    } else if c < 0.4 {
+        theme.dissent
+    } else {
+        theme.text
+    };
+    Span::styled(text, style)
+}
+
+/// Title line, then one bar per choice: the leader in the agree colour,
+/// the others in the dissent colour, scaled to the best score.
+fn render_chart(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
+    let needed = chart
+        .needed
+        .map(|n| format!(" · needs {n:.0}"))
+        .unwrap_or_default();
+    put_line(
+        buf,
+        area,
+        0,
+        &Line::from(vec![
+            Span::styled(
+                format!("{} · {} r{}{needed}", chart.title, chart.node, chart.round),
+                theme.muted,
+            ),
+            Span::styled(format!(" — {}", chart.summary), theme.muted),
+        ]),
+    );
+    let label_w = chart
+        .bars
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 14);
+    let value_w = 16;
+    let bar_w = (area.width as usize)
+        .saturating_sub(label_w + 2 + value_w)
+        .min(48);
+    let max = chart
+        .bars
+        .iter()
+        .map(|b| b.score)
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    for (i, b) in chart
+        .bars
+        .iter()
+        .take(MAX_BARS.min(area.height.saturating_sub(1) as usize))
+        .enumerate()
+    {
+        let lead = chart.leader.as_deref() == Some(b.label.as_str());
+        let style: Style = if lead { theme.agree } else { theme.dissent };
+        let filled = ((b.score / max) * bar_w as f64).round() as usize;
+        let filled = filled.max(usize::from(b.score > 0.0)).min(bar_w);
+        let mut bar = String::with_capacity(bar_w * 3);
+        bar.extend(std::iter::repeat_n('█', filled));
+        let rest = " ".repeat(bar_w - filled);
+        let votes = if b.votes == 1 { "vote" } else { "votes" };
+        put_line(
+            buf,
+            area,
+            1 + i as u16,
+            &Line::from(vec![
+                Span::styled(
+                    fit(&b.label, label_w),
+                    if lead { theme.agree } else { theme.text },
+                ),
+                Span::raw(" "),
+                Span::styled(bar, style),
+                Span::raw(rest),
+                Span::styled(
+                    format!(" {:.2} · {} {votes}", b.score, b.votes),
                     theme.muted,
                 ),
-            ]
-        };
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .render(area, buf);
+            ]),
+        );
+    }
+}
+
+/// The newest transcript lines that fit (each line is wrapped, so lines are
+/// taken from the end until the wrapped height fills the area).
+fn render_transcript(area: Rect, buf: &mut Buffer, vm: &ViewModel, theme: &Theme) {
+    if area.height == 0 || area.width == 0 {
         return;
     }
     let width = usize::from(area.width.max(1));

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{fmt_ms, fmt_tokens, put_line, task_glyph};
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
-use crate::tui::view_model::{TaskView, ViewModel};
+use crate::tui::view_model::{TaskView, Typing, ViewModel};
 
 /// Most lines a JSON value may take in the detail view.
 const MAX_VALUE_LINES: usize = 400;
@@ -67,7 +67,10 @@ pub fn build_lines(t: &TaskView, vm: &ViewModel) -> Vec<(Mark, String)> {
     let dur = match (t.finished_us, t.started_us) {
         (Some(_), _) => t.elapsed_ms(vm.last_us).map(fmt_ms).unwrap_or_default(),
         (None, Some(s)) => format!("started at {}", fmt_offset(s.saturating_sub(start))),
-        (None, None) => "not started".into(),
+        (None, None) => format!(
+            "waiting since {}",
+            fmt_offset(t.created_us.saturating_sub(start))
+        ),
     };
     push(
         "m",
@@ -145,10 +148,19 @@ fn value_lines(v: &Value, push: &mut impl FnMut(&'static str, String)) {
     }
 }
 
-/// Draws the cached lines from the scroll offset.
-pub fn render(area: Rect, buf: &mut Buffer, _vm: &ViewModel, ui: &UiState, theme: &Theme) {
+/// Draws the cached lines from the scroll offset, and under them, while the
+/// task's reply streams, who is typing and the newest text.
+pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     if area.height == 0 {
         return;
+    }
+    let mut area = area;
+    if let Some(typing) = ui.selected_task(vm).and_then(|t| t.typing.as_ref())
+        && area.height >= 4
+    {
+        area.height -= 2;
+        let at = Rect::new(area.x, area.bottom(), area.width, 2);
+        render_typing(at, buf, typing, theme);
     }
     let lines = &ui.detail.lines;
     if lines.is_empty() {
@@ -180,4 +192,42 @@ pub fn render(area: Rect, buf: &mut Buffer, _vm: &ViewModel, ui: &UiState, theme
             &Line::from(Span::styled(text.as_str(), style)),
         );
     }
+}
+
+/// Two rows: `✎ writer is typing · 1.2k chars`, then the end of the text
+/// (line breaks shown as `⏎`), right-aligned so the newest words show.
+fn render_typing(area: Rect, buf: &mut Buffer, t: &Typing, theme: &Theme) {
+    put_line(
+        buf,
+        area,
+        0,
+        &Line::from(vec![
+            Span::styled("✎ ", theme.accent),
+            Span::styled(&*t.agent, theme.accent),
+            Span::styled(
+                format!(" is typing · {} chars", fmt_tokens(t.chars)),
+                theme.muted,
+            ),
+        ]),
+    );
+    let w = area.width as usize;
+    if w == 0 {
+        return;
+    }
+    // Take the last `w` characters without collecting the whole tail.
+    let tail = t.tail();
+    let n = tail.chars().count();
+    let start = tail
+        .char_indices()
+        .nth(n.saturating_sub(w))
+        .map_or(0, |(i, _)| i);
+    let mut shown = String::with_capacity(tail.len() - start + 4);
+    for c in tail[start..].chars() {
+        shown.push(match c {
+            '\n' => '⏎',
+            c if c.is_control() => ' ',
+            c => c,
+        });
+    }
+    put_line(buf, area, 1, &Line::styled(shown, theme.text));
 }

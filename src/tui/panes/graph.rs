@@ -221,6 +221,12 @@ fn node_spans<'a>(i: usize, vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<Sp
     } else if let Some(r) = &info.runner {
         spans.push(Span::styled(format!("  {r}"), theme.muted));
     }
+    // A reply streaming now: the node is "typing".
+    match live.typing {
+        0 => {}
+        1 => spans.push(Span::styled(" ✎ typing", theme.accent)),
+        n => spans.push(Span::styled(format!(" ✎ typing ×{n}"), theme.accent)),
+    }
     if vm.gates.iter().any(|g| *g.node == *info.id) {
         spans.push(Span::styled("  ⚑ waiting for you", theme.warn));
     }

@@ -98,7 +98,18 @@ pub fn render(
     } else {
         // Whole hints only, in table order (the table lists the useful ones
         // first), except that a waiting gate puts its keys in front.
-        let mut hints: Vec<_> = ui.keymap.bindings(context).filter(|b| b.hint).collect();
+        let budget_paused = vm.paused_for_budget();
+        let mut hints: Vec<_> = ui
+            .keymap
+            .bindings(context)
+            .filter(|b| match b.action {
+                Action::RaiseBudget => budget_paused,
+                // A debate waiting for a step: its key is the one that matters.
+                Action::StepDebate => vm.debates.waiting.is_some(),
+                _ => b.hint,
+            })
+            .collect();
+        hints.sort_by_key(|b| !matches!(b.action, Action::RaiseBudget | Action::StepDebate));
         if context == Context::Global && vm.replay {
             // Replay keys first; keys that would change the run are off.
             hints.retain(|b| crate::tui::replay::read_only_message(b.action).is_none());

@@ -65,7 +65,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         ));
         if show_numbers {
             let dur = t
-                .elapsed_ms(ui.now_us)
+                .elapsed_ms(vm.clock(ui.now_us))
                 .map(fmt_ms)
                 .unwrap_or_else(|| "-".into());
             spans.push(Span::styled(
@@ -80,6 +80,9 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         }
         if t.held {
             spans.push(Span::styled(" held", theme.warn));
+        }
+        if t.typing.is_some() {
+            spans.push(Span::styled(" ✎", theme.accent));
         }
         let selected = top + y == ui.task_sel;
         put_line(buf, body, y as u16, &Line::from(spans));

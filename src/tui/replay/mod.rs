@@ -13,8 +13,11 @@ mod hooks;
 mod player;
 mod seek;
 
-pub use player::{EventSource, MarkKind, Marks, Player, SEEK_STEP_US, SPEEDS};
-pub use seek::{SEEK_HELP, SeekTarget, parse_seek};
+#[cfg(test)]
+use player::SEEK_STEP_US;
+pub use player::{EventSource, MarkKind, Player};
+#[cfg(test)]
+use seek::{SeekTarget, parse_seek};
 
 use super::keymap::Action;
 
@@ -50,6 +53,7 @@ pub fn read_only_message(action: Action) -> Option<&'static str> {
         }
         Action::Inject => "replay is read-only: inject would change the recorded run",
         Action::Cancel => "replay is read-only: cancel would change the recorded run",
+        Action::RaiseBudget => "replay is read-only: a budget cannot be raised in a recording",
         _ => return None,
     })
 }

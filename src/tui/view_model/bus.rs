@@ -37,19 +37,15 @@ impl Interner {
         i
     }
 
-    /// The string for a symbol (`""` for [`NONE_SYM`] or unknown).
-    pub fn get(&self, sym: u32) -> &str {
-        self.names.get(sym as usize).map(|s| &**s).unwrap_or("")
-    }
-
-    /// Number of distinct strings.
-    pub fn len(&self) -> usize {
+    /// Number of distinct strings (tests check interning).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
 
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+    /// The string for a symbol (`""` for [`NONE_SYM`] or unknown).
+    pub fn get(&self, sym: u32) -> &str {
+        self.names.get(sym as usize).map(|s| &**s).unwrap_or("")
     }
 }
 

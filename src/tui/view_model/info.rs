@@ -36,6 +36,25 @@ pub struct AgentInfo {
     pub capabilities: Vec<String>,
 }
 
+/// The workflow's declared budget limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetInfo {
+    /// Soft warning threshold, a fraction of a limit (`warn_at`, default 0.8).
+    pub warn_at: f64,
+    /// Limited scopes as the events name them (`run`, `agent:<id>`,
+    /// `node:<id>`) with their token and money limits.
+    pub limits: Vec<(String, Option<u64>, Option<f64>)>,
+}
+
+impl Default for BudgetInfo {
+    fn default() -> Self {
+        BudgetInfo {
+            warn_at: 0.8,
+            limits: Vec::new(),
+        }
+    }
+}
+
 /// Workflow facts for the view model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkflowInfo {
@@ -47,6 +66,8 @@ pub struct WorkflowInfo {
     pub nodes: Vec<NodeInfo>,
     /// Agents in declaration order.
     pub agents: Vec<AgentInfo>,
+    /// Budget limits.
+    pub budget: BudgetInfo,
     node_index: HashMap<Id, usize>,
 }
 
@@ -68,8 +89,15 @@ impl WorkflowInfo {
             entry,
             nodes,
             agents,
+            budget: BudgetInfo::default(),
             node_index,
         }
+    }
+
+    /// The same info with budget limits.
+    pub fn with_budget(mut self, budget: BudgetInfo) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Extracts the info from a compiled workflow.
@@ -113,7 +141,31 @@ impl WorkflowInfo {
                 capabilities: a.capabilities.clone(),
             })
             .collect();
-        WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents)
+        let mut limits = Vec::new();
+        let run = &wf.policy.budget;
+        if run.is_set() {
+            limits.push(("run".to_owned(), run.tokens, run.usd));
+        }
+        for a in wf.agents.iter().filter(|a| a.policy.budget.is_set()) {
+            let l = &a.policy.budget;
+            limits.push((format!("agent:{}", a.id), l.tokens, l.usd));
+        }
+        for n in wf.nodes.iter().filter(|n| n.policy.budget.is_set()) {
+            let l = &n.policy.budget;
+            limits.push((format!("node:{}", n.id), l.tokens, l.usd));
+        }
+        let budget = BudgetInfo {
+            warn_at: wf.policy.warn_at,
+            limits,
+        };
+        WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget)
+    }
+
+    /// True when a `debate` or `vote` node exists (`n`/`s` step them).
+    pub fn has_debate(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.kind == "debate" || n.kind == "vote")
     }
 
     /// Node index by id.

@@ -4,15 +4,19 @@
 //! replay of its session file produce the same screen. Adding an event kind
 //! is one match arm in [`ViewModel::apply`].
 
+mod budget;
 mod bus;
+mod debate;
 mod info;
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-pub use bus::{BusLog, BusRow, Interner, NONE_SYM, contains_ci, summarize};
-pub use info::{AgentInfo, NodeInfo, WorkflowInfo};
+pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
+pub use bus::{BusLog, NONE_SYM, contains_ci};
+pub use debate::{Chart, DebateState, RowKind};
+pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
 
 use crate::event::{ErrorKind, Event, EventKind, Id, NodeState, RunStatus, TaskState, Usage};
 
@@ -131,8 +135,67 @@ pub struct TaskView {
     pub held: bool,
     /// What happened to it, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// The reply being streamed right now, if a provider streams it.
+    pub typing: Option<Typing>,
     /// Bumped on every change (lets renderers cache derived text).
+    /// Streamed text does not bump it: the detail pane draws [`TaskView::typing`] live.
     pub version: u64,
+}
+
+/// Most bytes of streamed reply text kept per task (the tail the cockpit shows).
+pub const TYPING_TAIL: usize = 160;
+
+/// A reply a provider is streaming: a bounded tail of its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typing {
+    /// Agent writing it.
+    pub agent: Id,
+    /// The last [`TYPING_TAIL`] bytes or so (trimmed in batches, on char boundaries).
+    buf: String,
+    /// Characters received so far.
+    pub chars: u64,
+}
+
+impl Typing {
+    fn new(agent: Id) -> Self {
+        Typing {
+            agent,
+            // Room for two tails plus one chunk's end: pushes never reallocate.
+            buf: String::with_capacity(3 * TYPING_TAIL + 8),
+            chars: 0,
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.chars += text.chars().count() as u64;
+        // A chunk longer than the tail only contributes its end.
+        let text = &text[floor_boundary(text, text.len().saturating_sub(TYPING_TAIL))..];
+        self.buf.push_str(text);
+        // Trim in batches: the buffer never grows past ~3 tails and is not
+        // shifted on every chunk.
+        if self.buf.len() > 2 * TYPING_TAIL {
+            let cut = floor_boundary(&self.buf, self.buf.len() - TYPING_TAIL);
+            self.buf.drain(..cut);
+        }
+    }
+
+    /// The newest text, at most [`TYPING_TAIL`] bytes.
+    pub fn tail(&self) -> &str {
+        let mut start = self.buf.len().saturating_sub(TYPING_TAIL);
+        while !self.buf.is_char_boundary(start) {
+            start += 1;
+        }
+        &self.buf[start..]
+    }
+}
+
+/// The largest char boundary of `s` at or below `i`.
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 impl TaskView {
@@ -160,6 +223,8 @@ pub struct NodeView {
     pub last_agent: Option<Id>,
     /// Tasks created for this node.
     pub tasks: u32,
+    /// Tasks of this node whose reply is streaming now.
+    pub typing: u32,
 }
 
 /// Per-agent counters.
@@ -194,6 +259,24 @@ pub struct GateView {
     pub revision: u32,
     /// When it opened.
     pub opened_us: u64,
+    /// Reviewer agents' verdicts on the work under review (plan nodes with a
+    /// reviewer inside the gate's subject), newest last.
+    pub reviews: Vec<ReviewView>,
+}
+
+/// A reviewer agent's verdict (`review_verdict`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewView {
+    /// Plan node reviewed.
+    pub node: Id,
+    /// Reviewer agent, when known.
+    pub agent: Option<Id>,
+    /// Approved or sent back.
+    pub approved: bool,
+    /// The reviewer's feedback.
+    pub feedback: String,
+    /// Revision it judged.
+    pub revision: u32,
 }
 
 /// An artifact as a reviewer reads it: text as is, a list of texts as
@@ -305,6 +388,12 @@ pub struct ViewModel {
     pub notices: Vec<Notice>,
     /// Debate and vote transcript lines, oldest first (capped).
     pub debate: Vec<DebateLine>,
+    /// Debate and vote rounds, tally and decision, structured for the table.
+    pub debates: DebateState,
+    /// Budgets, quota waits and breakers.
+    pub budget: BudgetState,
+    /// Latest reviewer verdict per plan node.
+    reviews: HashMap<Id, ReviewView>,
     /// Tokens per second since the start, one bucket per second (last `RATE_WINDOW_SECS`).
     pub token_rate: Vec<u64>,
     /// Second index (from the start) of `token_rate[0]`.
@@ -333,6 +422,7 @@ impl ViewModel {
                 active: 0,
                 last_agent: None,
                 tasks: 0,
+                typing: 0,
             })
             .collect();
         let mut vm = ViewModel {
@@ -354,6 +444,9 @@ impl ViewModel {
             gates: Vec::new(),
             notices: Vec::new(),
             debate: Vec::new(),
+            debates: DebateState::default(),
+            budget: BudgetState::default(),
+            reviews: HashMap::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
             completed: 0,
@@ -367,7 +460,36 @@ impl ViewModel {
         for id in ids {
             vm.agent_slot(&id);
         }
+        vm.budget.warn_at = vm.info.budget.warn_at;
+        vm.budget.scopes = vm
+            .info
+            .budget
+            .limits
+            .iter()
+            .map(|(scope, tokens, usd)| BudgetGauge::new(scope.clone(), *tokens, *usd))
+            .collect();
         vm
+    }
+
+    /// True while the run is paused because a budget ran out (raising it
+    /// with `set_budget` lets it go on).
+    pub fn paused_for_budget(&self) -> bool {
+        self.paused && self.ended.is_none() && self.budget.paused_by.is_some()
+    }
+
+    /// Clears a task's streamed text (the call settled, failed or the task moved on).
+    fn stop_typing(&mut self, i: usize) {
+        if self.tasks[i].typing.take().is_some()
+            && let Some(n) = self.tasks[i].node
+        {
+            bump(&mut self.nodes[n].typing, -1);
+        }
+    }
+
+    fn stop_typing_id(&mut self, task: &Id) {
+        if let Some(i) = self.task_position(task) {
+            self.stop_typing(i);
+        }
     }
 
     /// The badge state.
@@ -453,6 +575,10 @@ impl ViewModel {
             self.started_us = Some(ev.ts);
         }
         let ts = ev.ts;
+        // Structured pane state; the match below still sees every event
+        // (notices, histories, the transcript).
+        self.debates.apply(&ev.kind);
+        self.budget.apply(&ev.kind);
         match &ev.kind {
             EventKind::SessionStarted { seed, .. } => {
                 self.session = Some(ev.session.clone());
@@ -522,12 +648,14 @@ impl ViewModel {
                     errors: Vec::new(),
                     held: false,
                     history: Vec::new(),
+                    typing: None,
                     version: 0,
                 };
                 // A task id seen again (a loop re-entering a state reuses ids in
                 // some patterns) replaces the old view in place.
                 if let Some(&i) = self.task_index.get(task) {
                     self.set_state(i, TaskState::Pending);
+                    self.stop_typing(i);
                     self.tasks[i] = view;
                 } else {
                     self.task_index.insert(task.clone(), self.tasks.len());
@@ -697,6 +825,7 @@ impl ViewModel {
                 self.agents[s].usage.add(usage);
                 self.total_usage.add(usage);
                 if let Some(i) = self.task_position(task) {
+                    self.stop_typing(i);
                     self.tasks[i].usage.add(usage);
                     self.tasks[i].version += 1;
                 }
@@ -713,6 +842,7 @@ impl ViewModel {
                 kind,
                 error,
             } => {
+                self.stop_typing_id(task);
                 self.history(task, ts, format!("{agent} call failed ({kind:?}): {error}"));
             }
             // Resilience, budget and quota decisions (issue #3): task
@@ -822,9 +952,23 @@ impl ViewModel {
             EventKind::BudgetUpdated { .. }
             | EventKind::Metrics { .. }
             | EventKind::ConflictResolved { .. } => {}
-            // Streamed text is for a "typing" indicator; the task's output
-            // arrives whole with `task_completed`.
-            EventKind::LlmDelta { .. } => {}
+            // Streamed text feeds the "typing" indicator (a short tail, not
+            // the whole reply: the output arrives whole with `task_completed`).
+            EventKind::LlmDelta { task, agent, text } => {
+                if let Some(i) = self.task_position(task) {
+                    let t = &mut self.tasks[i];
+                    if t.typing.as_ref().is_none_or(|x| x.agent != *agent) {
+                        let started = t.typing.is_none();
+                        t.typing = Some(Typing::new(agent.clone()));
+                        if started && let Some(n) = t.node {
+                            bump(&mut self.nodes[n].typing, 1);
+                        }
+                    }
+                    if let Some(typing) = self.tasks[i].typing.as_mut() {
+                        typing.push(text);
+                    }
+                }
+            }
             EventKind::ToolCall {
                 task, agent, tool, ..
             } => {
@@ -845,11 +989,11 @@ impl ViewModel {
                 self.history(task, ts, format!("repair prompt {attempt}: {error}"));
             }
             EventKind::ReviewVerdict {
+                node,
                 task,
                 approved,
                 feedback,
                 revision,
-                ..
             } => {
                 let verdict = if *approved { "approved" } else { "sent back" };
                 self.history(
@@ -857,6 +1001,14 @@ impl ViewModel {
                     ts,
                     format!("review r{revision}: {verdict}: {feedback}"),
                 );
+                let review = ReviewView {
+                    node: node.clone(),
+                    agent: self.task(task).and_then(|t| t.agent.clone()),
+                    approved: *approved,
+                    feedback: feedback.clone(),
+                    revision: *revision,
+                };
+                self.reviews.insert(node.clone(), review);
             }
             EventKind::RouteChosen { node, to, reason } => {
                 self.notice(ts, Level::Info, format!("{node} routed to {to} ({reason})"));
@@ -872,6 +1024,7 @@ impl ViewModel {
             } => {
                 self.gates.retain(|g| g.gate != *gate);
                 let text = artifact_text(artifact);
+                let reviews = self.reviews_under(node);
                 self.gates.push(GateView {
                     gate: gate.clone(),
                     node: node.clone(),
@@ -879,6 +1032,7 @@ impl ViewModel {
                     artifact_lines: text.lines().map(str::to_owned).collect(),
                     revision: *revision,
                     opened_us: ts,
+                    reviews,
                 });
                 self.history(gate, ts, format!("gate opened (revision {revision})"));
             }
@@ -1083,6 +1237,31 @@ impl ViewModel {
         }
     }
 
+    /// Reviewer verdicts from the gate node's subject subtree (the work
+    /// the gate shows), in node order.
+    fn reviews_under(&self, gate_node: &Id) -> Vec<ReviewView> {
+        if self.reviews.is_empty() {
+            return Vec::new();
+        }
+        let Some(root) = self.info.node(gate_node) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut stack: Vec<usize> = self.info.nodes[root].children.clone();
+        let mut seen = vec![false; self.info.nodes.len()];
+        while let Some(n) = stack.pop() {
+            if std::mem::replace(&mut seen[n], true) {
+                continue;
+            }
+            if let Some(r) = self.reviews.get(&self.info.nodes[n].id) {
+                out.push(r.clone());
+            }
+            stack.extend(self.info.nodes[n].children.iter().copied());
+        }
+        out.sort_by_key(|r| self.info.node(&r.node));
+        out
+    }
+
     fn debate_line(&mut self, kind: DebateLineKind, text: String) {
         // A long vote or debate keeps its newest lines; the session log has all.
         if self.debate.len() >= MAX_DEBATE_LINES {
@@ -1113,6 +1292,10 @@ impl ViewModel {
         self.tasks[i].state = to;
         let was = from == TaskState::InProgress;
         let is = to == TaskState::InProgress;
+        if was && !is {
+            // Paused, failed, done: whatever was being written is over.
+            self.stop_typing(i);
+        }
         if was != is {
             let node = self.tasks[i].node;
             let agent = self.tasks[i].agent.clone();

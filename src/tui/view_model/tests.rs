@@ -1,5 +1,6 @@
 use serde_json::json;
 
+use super::budget::level;
 use super::*;
 use crate::event::{BusMessage, Command};
 use crate::tui::test_support::{self, Script, T0};
@@ -419,11 +420,11 @@ fn debate_and_vote_events_become_the_transcript_the_pane_draws() {
     assert!(texts[2].contains("next turn by ben waits for a step"));
     assert_eq!(texts[3], "adopt r1 ballot qa → clickhouse · 0.70 (cast)");
 
-    // The pane shows the newest lines that fit: with room for two, the
-    // waiting step and the ballot.
+    // The pane: the step line, then the table (a heading per round, a row
+    // per turn or ballot).
     let theme = crate::tui::theme::Theme::builtin("dark").unwrap();
     let ui = crate::tui::ui_state::UiState::default();
-    let area = ratatui::layout::Rect::new(0, 0, 80, 2);
+    let area = ratatui::layout::Rect::new(0, 0, 80, 6);
     let mut buf = ratatui::buffer::Buffer::empty(area);
     crate::tui::panes::debate::render(area, &mut buf, &vm, &ui, &theme);
     let row = |y: u16| {
@@ -431,6 +432,284 @@ fn debate_and_vote_events_become_the_transcript_the_pane_draws() {
             .map(|x| buf[(x, y)].symbol().to_string())
             .collect::<String>()
     };
-    assert!(row(0).contains("waits for a step"), "{}", row(0));
-    assert!(row(1).contains("ballot qa → clickhouse"), "{}", row(1));
+    assert!(row(0).contains("next: turn by ben"), "{}", row(0));
+    assert!(row(0).contains("waits for n"), "{}", row(0));
+    assert!(row(1).contains("speaker"), "{}", row(1));
+    assert!(
+        row(2).contains("design · round 1 · ana → ben"),
+        "{}",
+        row(2)
+    );
+    assert!(
+        row(3).contains("ana") && row(3).contains("clickhouse"),
+        "{}",
+        row(3)
+    );
+    assert!(row(4).contains("adopt · round 1"), "{}", row(4));
+    assert!(
+        row(5).contains("qa") && row(5).contains("fast"),
+        "{}",
+        row(5)
+    );
+}
+
+fn fold(info: WorkflowInfo, s: &Script) -> ViewModel {
+    let mut vm = ViewModel::new(info);
+    for e in &s.events {
+        vm.apply(e);
+    }
+    vm
+}
+
+#[test]
+fn debate_rounds_fold_into_a_table_with_stances_and_step_wait() {
+    let vm = fold(
+        test_support::debate_info(),
+        &test_support::debate_script(true),
+    );
+    let d = &vm.debates;
+    assert_eq!(d.rounds.len(), 3);
+    assert_eq!(d.rounds[0].rows.len(), 4);
+    assert_eq!(d.rounds[1].agreement, Some(0.57));
+    assert_eq!(d.rounds[1].changed, Some(1));
+    // 3 headings + 4 + 4 + 1 turns.
+    assert_eq!(d.row_count, 12);
+    let (r, row) = d.row(7).unwrap();
+    assert_eq!(r.round, 2);
+    let row = row.unwrap();
+    assert_eq!((row.turn, &*row.who), (6, "ben"));
+    assert!(row.changed);
+    assert!(row.note.starts_with("#5 ana: fair"), "{}", row.note);
+    let (_, failed) = d.row(8).unwrap();
+    assert_eq!(failed.unwrap().kind, RowKind::Failed);
+    assert!(d.row(12).is_none());
+    // The stance chart after round 2: clickhouse leads on summed confidence.
+    let chart = d.chart.as_ref().unwrap();
+    assert_eq!(chart.round, 2);
+    assert_eq!(chart.leader.as_deref(), Some("clickhouse"));
+    assert_eq!(chart.bars[0].votes, 2);
+    assert!((chart.bars[0].score - 1.5).abs() < 1e-9);
+    // Step mode: ben's turn waits; no decision yet.
+    let w = d.waiting.as_ref().unwrap();
+    assert_eq!((w.next.as_deref(), w.round), (Some("ben"), 3));
+    assert!(d.step_mode);
+    assert!(d.decision.is_none());
+}
+
+#[test]
+fn a_turn_releases_the_step_wait_and_step_mode_off_clears_it() {
+    let mut s = test_support::debate_script(true);
+    let mut vm = fold(test_support::debate_info(), &s);
+    let n = s.events.len();
+    s.push(EventKind::DebateTurn {
+        node: "choose_store".into(),
+        task: "choose_store/r3/ben".into(),
+        round: 3,
+        turn: 10,
+        speaker: "ben".into(),
+        position: "clickhouse".into(),
+        confidence: 0.7,
+        argument: "x".into(),
+        critiques: vec![],
+        changed: false,
+    });
+    s.push(EventKind::AwaitingStep {
+        node: "choose_store".into(),
+        round: 3,
+        next: Some("cleo".into()),
+        what: "turn".into(),
+    });
+    vm.apply(&s.events[n]);
+    assert!(vm.debates.waiting.is_none(), "the awaited turn came");
+    assert_eq!(vm.debates.rounds[2].rows.len(), 2);
+    vm.apply(&s.events[n + 1]);
+    assert_eq!(
+        vm.debates.waiting.as_ref().and_then(|w| w.next.as_deref()),
+        Some("cleo")
+    );
+    s.push(EventKind::StepModeChanged { on: false });
+    vm.apply(s.events.last().unwrap());
+    assert!(vm.debates.waiting.is_none());
+    assert!(!vm.debates.step_mode);
+}
+
+#[test]
+fn a_vote_folds_ballots_the_tally_chart_and_the_decision() {
+    let vm = fold(
+        test_support::debate_info(),
+        &test_support::debate_script(false),
+    );
+    let d = &vm.debates;
+    let vote = d.rounds.back().unwrap();
+    assert_eq!(&*vote.node, "ratify");
+    assert_eq!(vote.rows.len(), 4);
+    assert_eq!(vote.rows[3].kind, RowKind::Failed);
+    assert_eq!(vote.rows[0].kind, RowKind::Ballot);
+    let chart = d.chart.as_ref().unwrap();
+    assert_eq!(&*chart.node, "ratify");
+    assert_eq!(chart.needed, Some(3.0));
+    assert_eq!(chart.bars.len(), 2);
+    assert!(chart.title.starts_with("majority tally · 3/4 cast"));
+    let dec = d.decision.as_ref().unwrap();
+    assert!(dec.decided);
+    assert_eq!(
+        (dec.choice.as_str(), dec.by.as_str()),
+        ("clickhouse", "tally")
+    );
+    assert!(d.waiting.is_none());
+}
+
+#[test]
+fn budget_gauges_start_from_the_limits_and_levels_follow_them() {
+    let vm = ViewModel::new(test_support::budget_info());
+    assert_eq!(vm.budget.warn_at, 0.75);
+    assert_eq!(vm.budget.scopes.len(), 3);
+    assert_eq!(vm.budget.run().unwrap().limit_tokens, Some(10_000));
+    assert_eq!(vm.budget.run().unwrap().level(0.75), BudgetLevel::Ok);
+
+    let vm = fold(test_support::budget_info(), &test_support::budget_script());
+    let b = &vm.budget;
+    let run = b.run().unwrap();
+    // 78% of tokens ≥ warn_at 75%; 42% of money.
+    assert_eq!(
+        run.level_of(run.token_fraction(), b.warn_at),
+        BudgetLevel::Warn
+    );
+    assert_eq!(run.level_of(run.usd_fraction(), b.warn_at), BudgetLevel::Ok);
+    assert_eq!(run.level(b.warn_at), BudgetLevel::Warn);
+    let a = b.agent("summarizer_a").unwrap();
+    assert!(a.exhausted);
+    assert_eq!(a.level(b.warn_at), BudgetLevel::Critical);
+    assert_eq!(b.agent("writer").unwrap().level(b.warn_at), BudgetLevel::Ok);
+    assert_eq!(b.quota_waits, 1);
+    assert_eq!(b.breakers.len(), 1);
+    assert_eq!(b.breakers[0].state, crate::event::BreakerState::Open);
+    assert!(vm.paused_for_budget());
+    assert_eq!(b.paused_by.as_deref(), Some("agent:summarizer_a"));
+}
+
+#[test]
+fn budget_levels_are_computed_from_the_limit() {
+    assert_eq!(level(None, 0.8, false), BudgetLevel::Ok);
+    assert_eq!(level(Some(0.79), 0.8, false), BudgetLevel::Ok);
+    assert_eq!(level(Some(0.8), 0.8, false), BudgetLevel::Warn);
+    assert_eq!(level(Some(0.95), 0.8, false), BudgetLevel::Critical);
+    assert_eq!(level(Some(0.1), 0.8, true), BudgetLevel::Critical);
+    assert_eq!(level(Some(0.5), 0.4, false), BudgetLevel::Warn);
+}
+
+#[test]
+fn raising_the_limit_clears_exhaustion_and_resuming_ends_the_budget_pause() {
+    let mut s = test_support::budget_script();
+    s.push(EventKind::BudgetUpdated {
+        scope: "agent:summarizer_a".into(),
+        used_tokens: 2_900,
+        used_usd: 0.09,
+        limit_tokens: Some(6_000),
+        limit_usd: None,
+    });
+    s.push(EventKind::RunResumed);
+    let vm = fold(test_support::budget_info(), &s);
+    let a = vm.budget.agent("summarizer_a").unwrap();
+    assert!(!a.exhausted);
+    assert_eq!(a.level(vm.budget.warn_at), BudgetLevel::Ok);
+    assert!(!vm.paused_for_budget());
+    assert!(vm.budget.paused_by.is_none());
+}
+
+#[test]
+fn streamed_text_keeps_a_bounded_tail_until_the_call_settles() {
+    let s = test_support::typing_script();
+    let mut vm = fold(test_support::info(), &s);
+    let t = vm.task("fanout/summarize[3]").unwrap();
+    let typing = t.typing.as_ref().expect("typing");
+    assert_eq!(&*typing.agent, "summarizer_a");
+    assert!(typing.tail().ends_with("reach 400 Wh/kg"));
+    assert_eq!(typing.chars, 119);
+    let summarize = vm.info.node("summarize").unwrap();
+    assert_eq!(vm.nodes[summarize].typing, 1);
+    let version = t.version;
+
+    // A long stream keeps only the tail; the task version is untouched
+    // (the detail text is not rebuilt per chunk).
+    let mut s2 = Script::default();
+    for i in 0..500 {
+        s2.push(EventKind::LlmDelta {
+            task: "fanout/summarize[3]".into(),
+            agent: "summarizer_a".into(),
+            text: format!("wörd{i} "),
+        });
+    }
+    for e in &s2.events {
+        vm.apply(e);
+    }
+    let t = vm.task("fanout/summarize[3]").unwrap();
+    let typing = t.typing.as_ref().unwrap();
+    assert!(typing.tail().len() <= TYPING_TAIL);
+    assert!(typing.tail().ends_with("wörd499 "));
+    assert_eq!(t.version, version);
+
+    // The reply settles: the indicator goes.
+    let mut s3 = Script::default();
+    s3.push(EventKind::LlmResponse {
+        task: "fanout/summarize[3]".into(),
+        agent: "summarizer_a".into(),
+        provider: "openai".into(),
+        model: "m".into(),
+        usage: Usage::default(),
+        latency_ms: 10.0,
+    });
+    vm.apply(&s3.events[0]);
+    assert!(vm.task("fanout/summarize[3]").unwrap().typing.is_none());
+    assert_eq!(vm.nodes[summarize].typing, 0);
+}
+
+#[test]
+fn pausing_a_typing_task_clears_its_indicator() {
+    let mut s = test_support::typing_script();
+    s.push(EventKind::TaskStateChanged {
+        task: "fanout/summarize[3]".into(),
+        from: TaskState::InProgress,
+        to: TaskState::Paused,
+        reason: None,
+    });
+    let vm = fold(test_support::info(), &s);
+    assert!(vm.task("fanout/summarize[3]").unwrap().typing.is_none());
+    let summarize = vm.info.node("summarize").unwrap();
+    assert_eq!(vm.nodes[summarize].typing, 0);
+}
+
+#[test]
+fn a_gate_carries_the_reviewer_verdicts_of_its_subject() {
+    let vm = fold(test_support::review_info(), &test_support::review_script());
+    let g = &vm.gates[0];
+    assert_eq!(g.reviews.len(), 1, "latest verdict per plan node");
+    let r = &g.reviews[0];
+    assert_eq!(r.agent.as_deref(), Some("critic"));
+    assert!(r.approved);
+    assert_eq!(r.revision, 1);
+    // A gate whose subject holds no reviewer shows none.
+    let vm = test_support::vm();
+    assert!(vm.gates[0].reviews.is_empty());
+}
+
+#[test]
+fn the_recorded_debate_sample_folds_into_three_rounds_and_the_judges_decision() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/sessions/debate.jsonl");
+    let text = std::fs::read_to_string(path).expect("sample session");
+    let mut vm = ViewModel::new(test_support::debate_info());
+    // The first line is the session header; every other line is an event.
+    for line in text.lines().skip(1) {
+        let ev: Event = serde_json::from_str(line).expect("event line");
+        vm.apply(&ev);
+    }
+    let d = &vm.debates;
+    assert_eq!(d.rounds.len(), 3);
+    assert!(d.rounds.iter().all(|r| r.rows.len() == 4));
+    assert!(d.rounds.iter().all(|r| r.agreement.is_some()));
+    assert_eq!(d.row_count, 15);
+    let dec = d.decision.as_ref().unwrap();
+    assert_eq!(dec.choice, "clickhouse");
+    assert!(dec.by.starts_with("judge:judge"));
+    assert_eq!(d.chart.as_ref().unwrap().round, 3);
 }

@@ -5,19 +5,19 @@
 //! checkpoints on the way), seeks anywhere, one step back, a jump that reads
 //! the whole recording, and the memory the checkpoints take.
 //!
-//! `cargo run --release --example replay_seek [ITEMS | SESSION.jsonl]`
+//! `cargo bench --bench replay_seek -- [ITEMS | SESSION.jsonl]`
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use agentctl::engine::{Orchestrator, RunOptions};
 use agentctl::session::{Header, Recorder, SessionReader};
-use agentctl::tui::replay::{MarkKind, Player};
-use agentctl::tui::view_model::{ViewModel, WorkflowInfo};
+use agentctl::tui::bench_support::{MarkKind, Player, ViewModel, WorkflowInfo};
 use agentctl::workflow::load::{Format, load_str};
 
 fn main() {
-    let arg = std::env::args().nth(1);
+    // `cargo bench` passes `--bench`; the first other argument is ours.
+    let arg = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let (path, cleanup) = match arg.as_deref() {
         Some(p) if p.ends_with(".jsonl") => (std::path::PathBuf::from(p), None),
         other => {
