@@ -255,7 +255,7 @@ fn a_torn_file_with_snapshots_keeps_every_complete_event() {
 
 #[test]
 fn a_resumed_recording_starts_with_a_full_snapshot_and_seeks_exactly() {
-    let (bytes, events) = sample();
+    let (bytes, _) = sample();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
