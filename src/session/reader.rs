@@ -66,8 +66,9 @@ pub struct TornLine {
 /// apart.
 pub const CHECKPOINT_EVERY: usize = 65_536;
 
-/// States kept in memory for later seeks, at most.
-const CACHED_STATES: usize = 32;
+/// States kept in memory for later seeks, at most (the oldest goes
+/// first): each is a whole folded state, tens of MiB in a 1M-event session.
+const CACHED_STATES: usize = 8;
 
 #[derive(Deserialize)]
 struct Envelope {
