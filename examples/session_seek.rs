@@ -1,7 +1,8 @@
 //! Measures reading and seeking in a large recorded session (the figures in
 //! docs/bench/sessions.md). Records a real run of a 125 000-item map (about
-//! 1M events) with the real recorder, then times opening the file, seeking
-//! by time and by index, and folding.
+//! 1M events) with the real recorder (with and without snapshot lines),
+//! then times opening the file, the first seek on a fresh reader (by index
+//! and by time), later seeks, and folding everything.
 //!
 //! `cargo run --release --example session_seek [ITEMS]`
 
@@ -10,6 +11,8 @@ use std::time::Instant;
 
 use agentctl::engine::{Orchestrator, RunOptions};
 use agentctl::event::EventKind;
+use agentctl::session::recorder::RecordOptions;
+use agentctl::session::snapshot::SNAPSHOT_EVERY;
 use agentctl::session::{Header, Recorder, SessionReader};
 use agentctl::workflow::load::{Format, load_str};
 
@@ -30,38 +33,81 @@ fn main() {
             .workflow,
     );
     let dir = tempfile_dir();
+    let _cleanup = RemoveOnDrop(dir.clone());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let record = |id: &str, opts: RecordOptions| {
+        let t = Instant::now();
+        let path = rt.block_on(async {
+            let mut o = Orchestrator::new(wf.clone(), RunOptions::default());
+            let header = Header::new(id, &wf, &text, "seek.toml", 0, 0);
+            let rec = Recorder::create_with(&dir, &header, o.subscribe(), opts).expect("recorder");
+            let out = o.start().expect("start").wait().await;
+            assert_eq!(out.status, agentctl::event::RunStatus::Succeeded);
+            let path = rec.path().to_path_buf();
+            rec.finish().expect("recorded");
+            path
+        });
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        (path, t.elapsed().as_secs_f64(), size as f64 / 1048576.0)
+    };
+    let (plain, secs, mib) = record("seek-0", RecordOptions { snapshot_every: 0 });
+    println!("recorded without snapshots in {secs:.2} s, {mib:.1} MiB");
+    // The same session without snapshots (format 1 files read this way).
+    let t0 = Instant::now();
+    let p = SessionReader::open(&plain).expect("open");
     let t = Instant::now();
-    let path = rt.block_on(async {
-        let mut o = Orchestrator::new(wf.clone(), RunOptions::default());
-        let header = Header::new("seek-1", &wf, &text, "seek.toml", 0, 0);
-        let rec = Recorder::create(&dir, &header, o.subscribe()).expect("recorder");
-        let out = o.start().expect("start").wait().await;
-        assert_eq!(out.status, agentctl::event::RunStatus::Succeeded);
-        let path = rec.path().to_path_buf();
-        rec.finish().expect("recorded");
-        path
-    });
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let s = p.state_at(p.len() * 9 / 10);
     println!(
-        "recorded in {:.2} s, {:.1} MiB",
-        t.elapsed().as_secs_f64(),
-        size as f64 / 1048576.0
+        "without snapshots: first state_at(90%) {:.0} ms (open {:.0} ms), {} events",
+        ms(t),
+        t.duration_since(t0).as_secs_f64() * 1000.0,
+        s.events
     );
+    drop(p);
+    // Two 250 MB files at once is more disk than needed.
+    let _ = std::fs::remove_file(&plain);
+    let (path, secs, mib) = record("seek-1", RecordOptions::default());
+    println!("recorded with snapshots every {SNAPSHOT_EVERY} events in {secs:.2} s, {mib:.1} MiB");
 
-    let t = Instant::now();
+    // Cold: open, then the first seek, on a fresh reader each time.
+    let t0 = Instant::now();
     let r = SessionReader::open(&path).expect("open");
-    println!("open + index: {} events in {:.0} ms", r.len(), ms(t));
-
+    let open_ms = ms(t0);
     let n = r.len();
-    let target_ts = r.ts(n * 9 / 10).unwrap_or(0);
+    println!(
+        "open + index: {n} events, {} snapshots, in {open_ms:.0} ms",
+        r.snapshot_count()
+    );
     let t = Instant::now();
-    let i = r.index_at_time(target_ts);
-    println!("seek by time -> index {i}: {:.3} ms", ms(t));
-
+    let s = r.state_at(n * 9 / 10);
+    let first = ms(t);
+    println!(
+        "first state_at(90%) (cold): {first:.0} ms ({} events); open + first seek {:.0} ms",
+        s.events,
+        ms(t0)
+    );
+    let target_ts = r.ts(n * 3 / 10).unwrap_or(0);
+    let t0 = Instant::now();
+    let r2 = SessionReader::open(&path).expect("open");
+    let t = Instant::now();
+    let i = r2.index_at_time(target_ts);
+    let s2 = r2.state_at(i);
+    println!(
+        "first seek to a time (30%) on a fresh reader: index {i} in {:.0} ms; open + seek {:.0} ms ({} events)",
+        ms(t),
+        ms(t0),
+        s2.events
+    );
+    drop(r2);
+    for frac in [0.1, 0.5, 0.9, 0.999, 1.0] {
+        let k = (n as f64 * frac) as usize;
+        let t = Instant::now();
+        let s = r.state_at(k);
+        println!("later state_at({k}): {:.0} ms ({} events)", ms(t), s.events);
+    }
     let t = Instant::now();
     let ev = r.event(n / 2).expect("in range").expect("parses");
     println!("event #{} by index: {:.3} ms", ev.seq, ms(t));
@@ -73,24 +119,13 @@ fn main() {
         ms(t),
         full.tasks.len()
     );
-
-    let t = Instant::now();
-    let s = r.state_at(n * 9 / 10);
-    println!(
-        "first state_at(90%) (builds checkpoints): {:.0} ms, {} events",
-        ms(t),
-        s.events
+    // Snapshots give exactly what folding gives.
+    let end = r.state_at(n);
+    assert_eq!(
+        serde_json::to_value(&end).expect("json"),
+        serde_json::to_value(&full).expect("json"),
+        "the state from snapshots differs from folding"
     );
-    for frac in [0.1, 0.5, 0.9, 0.999] {
-        let k = (n as f64 * frac) as usize;
-        let t = Instant::now();
-        let s = r.state_at(k);
-        println!(
-            "state_at({k}) from a checkpoint: {:.0} ms ({} events)",
-            ms(t),
-            s.events
-        );
-    }
     let done = r
         .events()
         .filter(|e| matches!(e.kind, EventKind::TaskCompleted { .. }))
@@ -101,6 +136,15 @@ fn main() {
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Removes the scratch directory even when a check fails.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

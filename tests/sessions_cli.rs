@@ -48,12 +48,14 @@ fn session_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The events of a session file (snapshot lines are not events).
 fn events_of(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .skip(1)
-        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("seq").is_some())
         .collect()
 }
 
@@ -361,4 +363,78 @@ fn run_without_recording_leaves_no_file() {
         &["run", "builtin:pipeline", "--json", "--no-record"],
     ));
     assert!(session_files(tmp.path()).is_empty());
+}
+
+/// A run long enough to write snapshot lines: `show`, `export` and
+/// `resume` read through them; a resumed cut file continues correctly.
+#[test]
+fn snapshot_lines_are_skipped_by_show_export_and_resume() {
+    const FANOUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/bench/fanout_5000.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(&agentctl(d, &["run", FANOUT, "--json"]));
+    let file = session_files(d).pop().unwrap();
+    let id = file.file_stem().unwrap().to_str().unwrap().to_string();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let snapshots = text
+        .lines()
+        .filter(|l| l.starts_with("{\"snapshot\":"))
+        .count();
+    let events = events_of(&file).len();
+    assert!(
+        snapshots >= 2,
+        "{snapshots} snapshot lines in {events} events"
+    );
+    assert_eq!(snapshots, events / 16_384);
+
+    let show = agentctl(d, &["sessions", "show", &id]);
+    ok(&show);
+    let show_text = String::from_utf8_lossy(&show.stdout);
+    assert!(show_text.contains("5002 completed of 5002"), "{show_text}");
+    assert!(
+        !String::from_utf8_lossy(&show.stderr).contains("skipped"),
+        "snapshot lines are not damaged lines"
+    );
+    let js = agentctl(d, &["sessions", "export", &id, "--format", "json"]);
+    ok(&js);
+    assert_eq!(json(&js)["tasks"].as_array().unwrap().len(), 5002);
+
+    // Cut after the second snapshot, mid-line, as a crash would; resume.
+    let lines: Vec<&str> = text.lines().collect();
+    let second = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("{\"snapshot\":"))
+        .nth(1)
+        .unwrap()
+        .0;
+    let keep = second + 500;
+    let mut cut = lines[..keep].join("\n");
+    cut.push('\n');
+    cut.push_str(&lines[keep][..20]);
+    std::fs::write(&file, cut).unwrap();
+    let before = events_of(&file);
+    let resumed = agentctl(d, &["resume", &id, "--json"]);
+    ok(&resumed);
+    assert_eq!(json(&resumed)["tasks_completed"], 5002);
+    let all = events_of(&file);
+    assert_eq!(all[..before.len()], before[..]);
+    let mut completions: HashMap<&str, u32> = HashMap::new();
+    for e in all.iter().filter(|e| e["type"] == "task_completed") {
+        *completions.entry(e["task"].as_str().unwrap()).or_default() += 1;
+    }
+    assert_eq!(completions.len(), 5002);
+    assert!(
+        completions.values().all(|&n| n == 1),
+        "a task completed twice"
+    );
+    for w in all.windows(2) {
+        assert_eq!(
+            w[0]["seq"].as_u64().unwrap() + 1,
+            w[1]["seq"].as_u64().unwrap()
+        );
+    }
+    let list = agentctl(d, &["sessions", "list", "--json"]);
+    ok(&list);
+    assert_eq!(json(&list)[0]["status"], "succeeded");
 }

@@ -3,9 +3,9 @@
 //! commands people sent; the run's status. `sessions list/show/export` show
 //! it, and [`SessionState::restore`] turns it into what `resume` needs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Header;
@@ -54,10 +54,24 @@ pub struct SessionState {
     pub debates: Vec<DebateRecord>,
     /// Votes, in the order they started.
     pub votes: Vec<VoteRecord>,
+    /// What changed since the last snapshot, when the recorder tracks it.
+    #[serde(skip)]
+    dirty: Option<Box<Dirty>>,
+}
+
+/// Records changed since the last snapshot (indices into the state's lists).
+#[derive(Debug, Clone, Default)]
+struct Dirty {
+    tasks: BTreeSet<usize>,
+    agents: BTreeSet<String>,
+    gates: BTreeSet<usize>,
+    commands: BTreeSet<usize>,
+    debates: BTreeSet<usize>,
+    votes: BTreeSet<usize>,
 }
 
 /// One task.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRecord {
     /// Task id.
     pub id: String,
@@ -88,7 +102,7 @@ pub struct TaskRecord {
 }
 
 /// One agent's totals.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AgentRecord {
     /// Calls started.
     pub calls: u64,
@@ -103,7 +117,7 @@ pub struct AgentRecord {
 }
 
 /// A debate's transcript and outcome.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DebateRecord {
     /// Debate node.
     pub node: String,
@@ -114,7 +128,7 @@ pub struct DebateRecord {
 }
 
 /// One debate turn.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TurnRecord {
     /// Round, from 1.
     pub round: u32,
@@ -135,7 +149,7 @@ pub struct TurnRecord {
 }
 
 /// How a debate ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DebateOutcome {
     /// Rounds held.
     pub rounds: u32,
@@ -150,7 +164,7 @@ pub struct DebateOutcome {
 }
 
 /// A vote's ballots and result.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VoteRecord {
     /// Vote node.
     pub node: String,
@@ -163,7 +177,7 @@ pub struct VoteRecord {
 }
 
 /// One ballot.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BallotRecord {
     /// Round, from 1.
     pub round: u32,
@@ -180,7 +194,7 @@ pub struct BallotRecord {
 }
 
 /// A round's tally.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VoteResult {
     /// Round.
     pub round: u32,
@@ -195,7 +209,7 @@ pub struct VoteResult {
 }
 
 /// One opening of a gate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateRecord {
     /// Gate task id.
     pub gate: String,
@@ -210,7 +224,7 @@ pub struct GateRecord {
 }
 
 /// A command a person sent.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandRecord {
     /// When (µs since the epoch).
     pub ts: u64,
@@ -243,12 +257,13 @@ impl SessionState {
             commands: Vec::new(),
             debates: Vec::new(),
             votes: Vec::new(),
+            dirty: None,
         }
     }
 
-    /// Reads and folds a whole session.
+    /// The state after a whole session (from its last snapshot, if any).
     pub fn of(reader: &SessionReader) -> SessionState {
-        reader.fold()
+        reader.state_at(reader.len())
     }
 
     /// A task by id.
@@ -257,7 +272,25 @@ impl SessionState {
     }
 
     fn task_mut(&mut self, id: &str) -> Option<&mut TaskRecord> {
-        self.index.get(id).map(|&i| &mut self.tasks[i])
+        let i = *self.index.get(id)?;
+        if let Some(d) = &mut self.dirty {
+            d.tasks.insert(i);
+        }
+        self.tasks.get_mut(i)
+    }
+
+    /// An agent's totals, created on first use. Looks the name up before
+    /// allocating a key: almost every event names a known agent.
+    fn agent_mut(&mut self, id: &str) -> Option<&mut AgentRecord> {
+        if let Some(d) = &mut self.dirty
+            && !d.agents.contains(id)
+        {
+            d.agents.insert(id.to_string());
+        }
+        if !self.agents.contains_key(id) {
+            self.agents.insert(id.to_string(), AgentRecord::default());
+        }
+        self.agents.get_mut(id)
     }
 
     /// Whether the session ended (succeeded, failed or cancelled): there is
@@ -305,6 +338,9 @@ impl SessionState {
                 self.debates.len() - 1
             }
         };
+        if let Some(d) = &mut self.dirty {
+            d.debates.insert(i);
+        }
         &mut self.debates[i]
     }
 
@@ -320,6 +356,9 @@ impl SessionState {
                 self.votes.len() - 1
             }
         };
+        if let Some(d) = &mut self.dirty {
+            d.votes.insert(i);
+        }
         &mut self.votes[i]
     }
 
@@ -353,6 +392,9 @@ impl SessionState {
             } => {
                 if self.index.contains_key(&**task) {
                     return;
+                }
+                if let Some(d) = &mut self.dirty {
+                    d.tasks.insert(self.tasks.len());
                 }
                 self.index.insert(task.to_string(), self.tasks.len());
                 self.tasks.push(TaskRecord {
@@ -393,8 +435,10 @@ impl SessionState {
                 attempt,
                 ..
             } => {
-                if let Some(a) = agent {
-                    self.agents.entry(a.to_string()).or_default().completed += 1;
+                if let Some(a) = agent
+                    && let Some(r) = self.agent_mut(a)
+                {
+                    r.completed += 1;
                 }
                 if let Some(t) = self.task_mut(task) {
                     t.state = TaskState::Completed;
@@ -413,7 +457,9 @@ impl SessionState {
                 }
             }
             EventKind::LlmRequest { task, agent, .. } => {
-                self.agents.entry(agent.to_string()).or_default().calls += 1;
+                if let Some(a) = self.agent_mut(agent) {
+                    a.calls += 1;
+                }
                 if let Some(t) = self.task_mut(task) {
                     t.calls += 1;
                 }
@@ -426,40 +472,50 @@ impl SessionState {
                 ..
             } => {
                 self.usage.add(usage);
-                let a = self.agents.entry(agent.to_string()).or_default();
-                a.usage.add(usage);
-                a.latency_ms += latency_ms;
+                if let Some(a) = self.agent_mut(agent) {
+                    a.usage.add(usage);
+                    a.latency_ms += latency_ms;
+                }
                 if let Some(t) = self.task_mut(task) {
                     t.usage.add(usage);
                 }
             }
             EventKind::LlmError { agent, .. } => {
-                self.agents.entry(agent.to_string()).or_default().errors += 1;
+                if let Some(a) = self.agent_mut(agent) {
+                    a.errors += 1;
+                }
             }
             EventKind::GateOpened {
                 gate,
                 node,
                 artifact,
                 revision,
-            } => self.gates.push(GateRecord {
-                gate: gate.to_string(),
-                node: node.to_string(),
-                revision: *revision,
-                artifact: artifact.clone(),
-                decision: None,
-            }),
+            } => {
+                if let Some(d) = &mut self.dirty {
+                    d.gates.insert(self.gates.len());
+                }
+                self.gates.push(GateRecord {
+                    gate: gate.to_string(),
+                    node: node.to_string(),
+                    revision: *revision,
+                    artifact: artifact.clone(),
+                    decision: None,
+                });
+            }
             EventKind::GateDecided {
                 gate,
                 approved,
                 comment,
             } => {
-                if let Some(g) = self
+                if let Some(i) = self
                     .gates
-                    .iter_mut()
-                    .rev()
-                    .find(|g| *g.gate == **gate && g.decision.is_none())
+                    .iter()
+                    .rposition(|g| *g.gate == **gate && g.decision.is_none())
                 {
-                    g.decision = Some((*approved, comment.clone()));
+                    self.gates[i].decision = Some((*approved, comment.clone()));
+                    if let Some(d) = &mut self.dirty {
+                        d.gates.insert(i);
+                    }
                 }
             }
             EventKind::DebateTurn {
@@ -602,23 +658,178 @@ impl SessionState {
                     tally: (**tally).clone(),
                 });
             }
-            EventKind::CommandReceived { command } => self.commands.push(CommandRecord {
-                ts: ev.ts,
-                command: command.clone(),
-                rejected: None,
-            }),
+            EventKind::CommandReceived { command } => {
+                if let Some(d) = &mut self.dirty {
+                    d.commands.insert(self.commands.len());
+                }
+                self.commands.push(CommandRecord {
+                    ts: ev.ts,
+                    command: command.clone(),
+                    rejected: None,
+                });
+            }
             EventKind::CommandRejected { command, reason } => {
-                if let Some(c) = self
+                if let Some(i) = self
                     .commands
-                    .iter_mut()
-                    .rev()
-                    .find(|c| c.command == *command && c.rejected.is_none())
+                    .iter()
+                    .rposition(|c| c.command == *command && c.rejected.is_none())
                 {
-                    c.rejected = Some(reason.clone());
+                    self.commands[i].rejected = Some(reason.clone());
+                    if let Some(d) = &mut self.dirty {
+                        d.commands.insert(i);
+                    }
                 }
             }
             _ => {}
         }
+    }
+
+    /// Starts remembering which records change, for [`Self::write_delta`]
+    /// (the recorder's snapshots). Folding for reading leaves it off.
+    pub(crate) fn track_changes(&mut self) {
+        self.dirty = Some(Box::default());
+    }
+
+    /// Writes what changed since the last delta (everything when `full`)
+    /// as JSON into `out`, and starts counting changes afresh.
+    pub(crate) fn write_delta(&mut self, full: bool, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let dirty = self.dirty.take().unwrap_or_default();
+        fn pick<'a, T>(all: &'a [T], which: &BTreeSet<usize>, full: bool) -> Vec<(usize, &'a T)> {
+            if full {
+                all.iter().enumerate().collect()
+            } else {
+                which
+                    .iter()
+                    .filter_map(|&i| all.get(i).map(|r| (i, r)))
+                    .collect()
+            }
+        }
+        let delta = DeltaRef {
+            full,
+            last_us: self.last_us,
+            last_seq: self.last_seq,
+            events: self.events,
+            runs: self.runs,
+            status: self.status,
+            output: self.output.as_ref(),
+            error: self.error.as_deref(),
+            usage: self.usage,
+            tasks: pick(&self.tasks, &dirty.tasks, full),
+            agents: self
+                .agents
+                .iter()
+                .filter(|(k, _)| full || dirty.agents.contains(*k))
+                .collect(),
+            gates: pick(&self.gates, &dirty.gates, full),
+            commands: pick(&self.commands, &dirty.commands, full),
+            debates: pick(&self.debates, &dirty.debates, full),
+            votes: pick(&self.votes, &dirty.votes, full),
+        };
+        let r = serde_json::to_writer(out, &delta);
+        self.dirty = Some(Box::default());
+        r
+    }
+
+    /// Applies a delta written by [`Self::write_delta`] to the state it was
+    /// taken after (any state, for a full one). A delta that does not fit
+    /// (a record at an index that is neither there nor next, an id that
+    /// differs) is refused before anything changes.
+    pub(crate) fn apply_delta(&mut self, d: StateDelta) -> Result<(), String> {
+        if !d.full {
+            return self.apply_changes(d);
+        }
+        let mut fresh = SessionState {
+            session: self.session.clone(),
+            workflow: self.workflow.clone(),
+            seed: self.seed,
+            started_us: self.started_us,
+            last_us: self.started_us,
+            last_seq: 0,
+            events: 0,
+            runs: 0,
+            status: None,
+            output: None,
+            error: None,
+            usage: Usage::default(),
+            tasks: Vec::new(),
+            index: HashMap::new(),
+            agents: BTreeMap::new(),
+            gates: Vec::new(),
+            commands: Vec::new(),
+            debates: Vec::new(),
+            votes: Vec::new(),
+            dirty: None,
+        };
+        fresh.apply_changes(d)?;
+        fresh.dirty = self.dirty.take();
+        *self = fresh;
+        Ok(())
+    }
+
+    fn apply_changes(&mut self, d: StateDelta) -> Result<(), String> {
+        fn fits<T>(
+            what: &str,
+            have: &[T],
+            recs: &[(usize, T)],
+            same: impl Fn(&T, &T) -> bool,
+        ) -> Result<(), String> {
+            let mut len = have.len();
+            let mut last = None;
+            for (i, r) in recs {
+                if last.is_some_and(|l| l >= *i) {
+                    return Err(format!("{what} {i} out of order"));
+                }
+                last = Some(*i);
+                match have.get(*i) {
+                    Some(old) if same(old, r) => {}
+                    Some(_) => return Err(format!("{what} {i} is another record")),
+                    None if *i == len => len += 1,
+                    None => return Err(format!("{what} {i} skips records")),
+                }
+            }
+            Ok(())
+        }
+        fits("task", &self.tasks, &d.tasks, |a, b| a.id == b.id)?;
+        let mut new_ids = std::collections::HashSet::new();
+        for (i, t) in &d.tasks {
+            if *i >= self.tasks.len()
+                && (self.index.contains_key(&t.id) || !new_ids.insert(t.id.as_str()))
+            {
+                return Err(format!("task {} appears twice", t.id));
+            }
+        }
+        fits("gate", &self.gates, &d.gates, |a, b| a.gate == b.gate)?;
+        fits("command", &self.commands, &d.commands, |_, _| true)?;
+        fits("debate", &self.debates, &d.debates, |a, b| a.node == b.node)?;
+        fits("vote", &self.votes, &d.votes, |a, b| a.node == b.node)?;
+        fn put<T>(list: &mut Vec<T>, recs: Vec<(usize, T)>) {
+            for (i, r) in recs {
+                match list.get_mut(i) {
+                    Some(old) => *old = r,
+                    None => list.push(r),
+                }
+            }
+        }
+        for (i, t) in &d.tasks {
+            if *i >= self.tasks.len() {
+                self.index.insert(t.id.clone(), *i);
+            }
+        }
+        put(&mut self.tasks, d.tasks);
+        put(&mut self.gates, d.gates);
+        put(&mut self.commands, d.commands);
+        put(&mut self.debates, d.debates);
+        put(&mut self.votes, d.votes);
+        self.agents.extend(d.agents);
+        self.last_us = d.last_us;
+        self.last_seq = d.last_seq;
+        self.events = d.events;
+        self.runs = d.runs;
+        self.status = d.status;
+        self.output = d.output;
+        self.error = d.error;
+        self.usage = d.usage;
+        Ok(())
     }
 
     /// What a resumed run takes over (see [`Restore`]). `reader` supplies
@@ -666,4 +877,46 @@ impl SessionState {
             replayed,
         }
     }
+}
+
+/// A snapshot's payload as written: the records that changed since the
+/// previous snapshot (every record when `full`), each with its index, and
+/// the state's scalars.
+#[derive(Serialize)]
+struct DeltaRef<'a> {
+    full: bool,
+    last_us: u64,
+    last_seq: u64,
+    events: u64,
+    runs: u32,
+    status: Option<RunStatus>,
+    output: Option<&'a Value>,
+    error: Option<&'a str>,
+    usage: Usage,
+    tasks: Vec<(usize, &'a TaskRecord)>,
+    agents: Vec<(&'a String, &'a AgentRecord)>,
+    gates: Vec<(usize, &'a GateRecord)>,
+    commands: Vec<(usize, &'a CommandRecord)>,
+    debates: Vec<(usize, &'a DebateRecord)>,
+    votes: Vec<(usize, &'a VoteRecord)>,
+}
+
+/// A snapshot's payload as read back (see [`DeltaRef`]).
+#[derive(Debug, Deserialize)]
+pub(crate) struct StateDelta {
+    pub(crate) full: bool,
+    last_us: u64,
+    last_seq: u64,
+    events: u64,
+    runs: u32,
+    status: Option<RunStatus>,
+    output: Option<Value>,
+    error: Option<String>,
+    usage: Usage,
+    tasks: Vec<(usize, TaskRecord)>,
+    agents: Vec<(String, AgentRecord)>,
+    gates: Vec<(usize, GateRecord)>,
+    commands: Vec<(usize, CommandRecord)>,
+    debates: Vec<(usize, DebateRecord)>,
+    votes: Vec<(usize, VoteRecord)>,
 }

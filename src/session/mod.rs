@@ -9,6 +9,7 @@ pub mod export;
 pub mod fold;
 pub mod reader;
 pub mod recorder;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +22,10 @@ pub use fold::SessionState;
 pub use reader::SessionReader;
 pub use recorder::Recorder;
 
-/// Format version of session files this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 1;
+/// Format version of session files this build writes (and the newest it
+/// reads). Version 2 added snapshot lines (see [`snapshot`]); version 1
+/// files have none and are read the same way otherwise.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Marker in every header (`"format": "agentctl-session"`).
 pub const FORMAT_NAME: &str = "agentctl-session";
@@ -118,12 +121,17 @@ impl Header {
 /// A stable content hash (FNV-1a, 64 bit, hex), to notice that a workflow
 /// file changed since it was recorded. Not a security measure.
 pub fn content_hash(text: &str) -> String {
+    format!("fnv1a64:{:016x}", fnv1a64(text.as_bytes()))
+}
+
+/// FNV-1a, 64 bit.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.as_bytes() {
+    for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("fnv1a64:{h:016x}")
+    h
 }
 
 /// Errors of the session store.

@@ -3,12 +3,20 @@
 //! found by time without parsing the whole file. A torn last line (a crash
 //! mid-write) is reported and ignored; damaged lines in the middle are
 //! reported and skipped; nothing panics.
+//!
+//! Seeking ([`SessionReader::state_at`]) starts from the snapshot lines the
+//! recorder writes (see [`super::snapshot`]): the state at event `n` is the
+//! chain of snapshot deltas up to `n`, then the few events after the last
+//! one, folded. Files without snapshots (format 1) are folded from the
+//! start, with in-memory checkpoints for later seeks.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::Deserialize;
 
 use super::fold::SessionState;
+use super::snapshot;
 use super::{FORMAT_NAME, FORMAT_VERSION, Header, SessionError};
 use crate::event::{Event, EventKind, Id};
 
@@ -28,9 +36,21 @@ pub struct SessionReader {
     pub torn: Option<TornLine>,
     /// Damaged lines that were skipped (1-based line numbers and why).
     pub skipped: Vec<(usize, String)>,
-    /// Folded states every [`CHECKPOINT_EVERY`] events, built on the first
-    /// seek that needs them.
-    checkpoints: std::sync::OnceLock<Vec<SessionState>>,
+    /// Snapshot lines, in file order.
+    snapshots: Vec<SnapshotLine>,
+    /// States already rebuilt, by event position (a few, for later seeks).
+    cache: Mutex<Vec<(usize, SessionState)>>,
+}
+
+/// Where a snapshot line is and what it claims.
+#[derive(Debug, Clone, Copy)]
+struct SnapshotLine {
+    /// Events before it.
+    at: usize,
+    /// The position whose state its delta applies to (`at` for a full one).
+    base: usize,
+    /// Byte range of the line.
+    range: (usize, usize),
 }
 
 /// A last line without its newline: the write was cut off.
@@ -42,8 +62,13 @@ pub struct TornLine {
     pub bytes: usize,
 }
 
-/// Seeking folds forward from the nearest checkpoint; this many events apart.
+/// Without snapshots, seeking keeps in-memory checkpoints this many events
+/// apart.
 pub const CHECKPOINT_EVERY: usize = 65_536;
+
+/// States kept in memory for later seeks, at most (the oldest goes
+/// first): each is a whole folded state, tens of MiB in a 1M-event session.
+const CACHED_STATES: usize = 8;
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -104,6 +129,7 @@ impl SessionReader {
 
         let mut lines = Vec::new();
         let mut ts = Vec::new();
+        let mut snapshots = Vec::new();
         let mut skipped = Vec::new();
         let mut torn = None;
         let mut start = header_end + 1;
@@ -111,7 +137,7 @@ impl SessionReader {
         let mut line_no = 1;
         while start < data.len() {
             line_no += 1;
-            let Some(len) = data[start..].iter().position(|b| *b == b'\n') else {
+            let Some(len) = memchr::memchr(b'\n', &data[start..]) else {
                 torn = Some(TornLine {
                     line: line_no,
                     bytes: data.len() - start,
@@ -119,6 +145,23 @@ impl SessionReader {
                 break;
             };
             let line = &data[start..start + len];
+            if snapshot::is_snapshot(line) {
+                // A snapshot claiming another position than where it sits
+                // is not used (it may be damaged): seeking folds instead.
+                if let Some((at, base)) = snapshot::position(line)
+                    && at == lines.len()
+                    && base <= at
+                {
+                    snapshots.push(SnapshotLine {
+                        at,
+                        base,
+                        range: (start, start + len),
+                    });
+                }
+                start += len + 1;
+                complete_len = start as u64;
+                continue;
+            }
             match envelope(line) {
                 Some((_, t)) => {
                     lines.push((start, start + len));
@@ -140,7 +183,8 @@ impl SessionReader {
             complete_len,
             torn,
             skipped,
-            checkpoints: std::sync::OnceLock::new(),
+            snapshots,
+            cache: Mutex::new(Vec::new()),
         })
     }
 
@@ -212,20 +256,47 @@ impl SessionReader {
     }
 
     /// The folded state after the first `n` events (all of them when `n`
-    /// is past the end), from the nearest checkpoint.
+    /// is past the end): from the nearest state already rebuilt or snapshot
+    /// written by the recorder, then folding the events after it.
     pub fn state_at(&self, n: usize) -> SessionState {
         let n = n.min(self.len());
-        let cps = self.checkpoints.get_or_init(|| self.build_checkpoints());
-        let k = (n / CHECKPOINT_EVERY).min(cps.len().saturating_sub(1));
-        let mut state = match cps.get(k) {
-            Some(s) => s.clone(),
-            None => SessionState::new(&self.header),
-        };
-        for i in k * CHECKPOINT_EVERY..n {
-            if let Some(Ok(ev)) = self.event(i) {
-                state.apply(&ev);
+        let (mut pos, mut state) = self.cached_before(n);
+        // Snapshots after `pos` up to `n`; a full one resets the chain, so
+        // start at the last full one if there is one.
+        let from = self.snapshots.partition_point(|s| s.at <= pos);
+        let to = self.snapshots.partition_point(|s| s.at <= n);
+        let from = (from..to)
+            .rev()
+            .find(|&j| self.snapshots[j].base == self.snapshots[j].at)
+            .unwrap_or(from);
+        let mut reached = None;
+        for s in &self.snapshots[from..to] {
+            let full = s.base == s.at;
+            if s.at <= pos || (!full && s.base < pos) {
+                continue;
+            }
+            let Ok(delta) = snapshot::decode(&self.data[s.range.0..s.range.1]) else {
+                continue;
+            };
+            if delta.full != full {
+                continue;
+            }
+            if !full {
+                self.fold_into(&mut state, pos, s.base, false);
+                pos = s.base;
+            }
+            if state.apply_delta(delta).is_ok() {
+                pos = s.at;
+                reached = Some(pos);
             }
         }
+        if let Some(p) = reached {
+            self.remember(p, &state);
+        }
+        // Without snapshots (an older file, or damaged ones), remember
+        // checkpoints on the way so later seeks need not fold it all again.
+        let checkpoints = self.snapshots.is_empty();
+        self.fold_into(&mut state, pos, n, checkpoints);
         state
     }
 
@@ -238,18 +309,44 @@ impl SessionReader {
         state
     }
 
-    fn build_checkpoints(&self) -> Vec<SessionState> {
-        let mut state = SessionState::new(&self.header);
-        let mut cps = vec![state.clone()];
-        for i in 0..self.len() {
+    /// Folds events `from..to` into `state`, remembering a checkpoint at
+    /// every multiple of [`CHECKPOINT_EVERY`] when `checkpoints`.
+    fn fold_into(&self, state: &mut SessionState, from: usize, to: usize, checkpoints: bool) {
+        for i in from..to {
             if let Some(Ok(ev)) = self.event(i) {
                 state.apply(&ev);
             }
-            if (i + 1) % CHECKPOINT_EVERY == 0 {
-                cps.push(state.clone());
+            if checkpoints && (i + 1) % CHECKPOINT_EVERY == 0 && i + 1 < to {
+                self.remember(i + 1, state);
             }
         }
-        cps
+    }
+
+    /// The latest state already rebuilt at or before `n` (the start if none).
+    fn cached_before(&self, n: usize) -> (usize, SessionState) {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .iter()
+            .filter(|(p, _)| *p <= n)
+            .max_by_key(|(p, _)| *p)
+            .map(|(p, s)| (*p, s.clone()))
+            .unwrap_or_else(|| (0, SessionState::new(&self.header)))
+    }
+
+    fn remember(&self, at: usize, state: &SessionState) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.iter().any(|(p, _)| *p == at) {
+            return;
+        }
+        if cache.len() >= CACHED_STATES {
+            cache.remove(0);
+        }
+        cache.push((at, state.clone()));
+    }
+
+    /// Snapshot lines in the file.
+    pub fn snapshot_count(&self) -> usize {
+        self.snapshots.len()
     }
 }
 

@@ -1,12 +1,16 @@
 //! Writes a session file from the event stream.
 //!
 //! The engine's emitter must never block, so the recorder takes events from
-//! an unbounded receiver on a dedicated thread: a slow disk only lets the
-//! queue grow, it never stalls the engine nor drops an event. Appends are
-//! buffered; the file is flushed whenever the queue runs dry and synced
-//! (`fsync`) after every event that acknowledges a result (see
-//! [`is_durable`]). Syncs are group commits: events already queued are
-//! written first, so one sync covers a burst of completions.
+//! an unbounded receiver on a dedicated thread (at a lower CPU priority): a
+//! slow disk only lets the queue grow, it never stalls the engine nor drops
+//! an event. While events flow the recorder wakes every [`POLL`], writes
+//! everything queued and, if the batch holds an event that acknowledges a
+//! result (see [`is_durable`]), syncs (`fsync`) once — a group commit;
+//! after [`IDLE_POLLS`] empty polls it waits for the next event instead.
+//! The file is therefore always a prefix of the event stream, and a durable
+//! event reaches the disk at most one poll, one write and one sync after it
+//! was emitted. Every [`SNAPSHOT_EVERY`] events it also writes a snapshot
+//! line (see [`snapshot`]) from its own fold of the session.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -14,9 +18,26 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::error::TryRecvError;
 
-use super::{Header, SessionError, SessionReader, ensure_dir, session_path};
+use super::snapshot::{self, SNAPSHOT_EVERY};
+use super::{Header, SessionError, SessionReader, SessionState, ensure_dir, session_path};
 use crate::event::{Event, EventKind};
+
+/// How a recorder writes.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordOptions {
+    /// Write a snapshot line every this many events (0: none).
+    pub snapshot_every: usize,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            snapshot_every: SNAPSHOT_EVERY,
+        }
+    }
+}
 
 /// A running recorder. [`Recorder::finish`] waits until everything is on disk.
 pub struct Recorder {
@@ -33,14 +54,41 @@ pub struct RecordStats {
     pub syncs: u64,
 }
 
+/// How long the recorder sleeps between batches while events flow. A
+/// durable event waits at most this long (plus the write and the sync)
+/// before it is on disk.
+pub const POLL: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// Empty polls in a row after which the recorder waits for the next event
+/// instead of polling (an idle session costs no wake-ups).
+const IDLE_POLLS: u32 = 20;
+
+/// Nice value of the recorder thread: when the engine and the recorder
+/// compete for a core, the engine goes first; the recorder catches up when
+/// the engine waits (on a provider, a gate) or ends.
+const RECORDER_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`RECORDER_NICE`] (Linux:
+/// the nice value is per thread). Best effort: failing leaves it as is.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id only changes its nice
+    // value; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, RECORDER_NICE);
+    }
+}
+
 /// Events after which the file is synced: a result the session acknowledged
 /// must survive a crash.
 pub fn is_durable(kind: &EventKind) -> bool {
-    // Budget pauses (issue #3) belong here too once they exist.
     matches!(
         kind,
         EventKind::TaskCompleted { .. }
             | EventKind::GateDecided { .. }
+            | EventKind::BudgetExhausted { .. }
+            | EventKind::RunPaused
             | EventKind::SessionEnded { .. }
     )
 }
@@ -53,16 +101,26 @@ impl Recorder {
         header: &Header,
         events: UnboundedReceiver<Event>,
     ) -> Result<Recorder, SessionError> {
+        Self::create_with(dir, header, events, RecordOptions::default())
+    }
+
+    /// [`Recorder::create`] with options.
+    pub fn create_with(
+        dir: &Path,
+        header: &Header,
+        events: UnboundedReceiver<Event>,
+        opts: RecordOptions,
+    ) -> Result<Recorder, SessionError> {
         ensure_dir(dir)?;
         let path = session_path(dir, &header.session);
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
+        let mut open = OpenOptions::new();
+        open.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
+            open.mode(0o600);
         }
-        let file = opts.open(&path).map_err(|e| SessionError::io(&path, e))?;
+        let file = open.open(&path).map_err(|e| SessionError::io(&path, e))?;
         lock(&file, &path)?;
         let mut line = serde_json::to_vec(header).map_err(|e| SessionError::Invalid {
             path: path.display().to_string(),
@@ -78,7 +136,8 @@ impl Recorder {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        Self::spawn(path, w, events)
+        let snaps = Snapshots::new(opts, SessionState::new(header), 0, false);
+        Self::spawn(path, w, events, snaps)
     }
 
     /// Continues an existing session file (resume): a torn last line is cut
@@ -86,6 +145,17 @@ impl Recorder {
     pub fn append(
         reader: &SessionReader,
         events: UnboundedReceiver<Event>,
+    ) -> Result<Recorder, SessionError> {
+        Self::append_with(reader, events, RecordOptions::default())
+    }
+
+    /// [`Recorder::append`] with options. The first line it writes is a
+    /// full snapshot of the state so far, so snapshots written from here on
+    /// do not depend on the part of the file before the crash.
+    pub fn append_with(
+        reader: &SessionReader,
+        events: UnboundedReceiver<Event>,
+        opts: RecordOptions,
     ) -> Result<Recorder, SessionError> {
         let path = reader.path().to_path_buf();
         let file = OpenOptions::new()
@@ -99,17 +169,29 @@ impl Recorder {
         use std::io::Seek;
         file.seek(std::io::SeekFrom::End(0))
             .map_err(|e| SessionError::io(&path, e))?;
-        Self::spawn(path, BufWriter::with_capacity(64 * 1024, file), events)
+        let state = if opts.snapshot_every > 0 {
+            reader.state_at(reader.len())
+        } else {
+            SessionState::new(reader.header())
+        };
+        let snaps = Snapshots::new(opts, state, reader.len(), true);
+        Self::spawn(
+            path,
+            BufWriter::with_capacity(64 * 1024, file),
+            events,
+            snaps,
+        )
     }
 
     fn spawn(
         path: PathBuf,
         w: BufWriter<File>,
         events: UnboundedReceiver<Event>,
+        snaps: Snapshots,
     ) -> Result<Recorder, SessionError> {
         let thread = std::thread::Builder::new()
             .name("agentctl-recorder".into())
-            .spawn(move || write_loop(w, events))
+            .spawn(move || write_loop(w, events, snaps))
             .map_err(|e| SessionError::io(&path, e))?;
         Ok(Recorder { path, thread })
     }
@@ -147,36 +229,124 @@ fn lock(file: &File, path: &Path) -> Result<(), SessionError> {
     }
 }
 
+/// The recorder's own fold of the session, written out as a snapshot line
+/// every `every` events (see [`snapshot`]).
+struct Snapshots {
+    every: usize,
+    state: SessionState,
+    /// Event lines in the file so far.
+    at: usize,
+    /// Position of the last snapshot line.
+    base: usize,
+    /// Write a full snapshot before the first event (a resumed session).
+    full_first: bool,
+    delta: Vec<u8>,
+    line: Vec<u8>,
+}
+
+impl Snapshots {
+    fn new(opts: RecordOptions, mut state: SessionState, at: usize, full_first: bool) -> Self {
+        state.track_changes();
+        Snapshots {
+            every: opts.snapshot_every,
+            state,
+            at,
+            base: 0,
+            full_first: full_first && opts.snapshot_every > 0,
+            delta: Vec::new(),
+            line: Vec::new(),
+        }
+    }
+
+    fn event(&mut self, ev: &Event, w: &mut BufWriter<File>) -> std::io::Result<()> {
+        if self.every == 0 {
+            return Ok(());
+        }
+        self.state.apply(ev);
+        self.at += 1;
+        if self.at.is_multiple_of(self.every) {
+            self.write(w, false)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, w: &mut BufWriter<File>, full: bool) -> std::io::Result<()> {
+        self.delta.clear();
+        self.state
+            .write_delta(full, &mut self.delta)
+            .map_err(std::io::Error::other)?;
+        self.line.clear();
+        let base = if full { self.at } else { self.base };
+        snapshot::encode(self.at, base, &self.delta, &mut self.line);
+        self.base = self.at;
+        w.write_all(&self.line)
+    }
+}
+
 fn write_loop(
     mut w: BufWriter<File>,
     mut rx: UnboundedReceiver<Event>,
+    mut snaps: Snapshots,
 ) -> Result<RecordStats, std::io::Error> {
     let mut stats = RecordStats::default();
     let mut line = Vec::with_capacity(512);
+    if snaps.full_first {
+        snaps.write(&mut w, true)?;
+    }
     let mut write = |w: &mut BufWriter<File>, ev: &Event, stats: &mut RecordStats| {
         line.clear();
         serde_json::to_writer(&mut line, ev).map_err(std::io::Error::other)?;
         line.push(b'\n');
         stats.events += 1;
-        w.write_all(&line)
+        w.write_all(&line)?;
+        snaps.event(ev, w)
     };
-    while let Some(first) = rx.blocking_recv() {
-        let mut durable = is_durable(&first.kind);
-        let mut ended = matches!(first.kind, EventKind::SessionEnded { .. });
-        write(&mut w, &first, &mut stats)?;
-        // Group commit: take what is already queued before syncing.
-        while !ended && let Ok(ev) = rx.try_recv() {
+    lower_priority();
+    let poll = POLL;
+    let mut idle = 0;
+    let mut pending: Option<Event> = None;
+    loop {
+        // Group commit: everything already queued is written, then one
+        // sync covers it.
+        let (mut durable, mut ended, mut closed, mut wrote) = (false, false, false, false);
+        let mut next = pending.take();
+        while !ended {
+            let ev = match next.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
+                Ok(ev) => ev,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+            };
             durable |= is_durable(&ev.kind);
             ended = matches!(ev.kind, EventKind::SessionEnded { .. });
+            wrote = true;
             write(&mut w, &ev, &mut stats)?;
         }
-        w.flush()?;
-        if durable {
-            w.get_ref().sync_data()?;
-            stats.syncs += 1;
+        if wrote {
+            w.flush()?;
+            if durable {
+                w.get_ref().sync_data()?;
+                stats.syncs += 1;
+            }
         }
-        if ended {
+        if ended || closed {
             break;
+        }
+        idle = if wrote { 0 } else { idle + 1 };
+        if idle < IDLE_POLLS && !poll.is_zero() {
+            // While events flow, wake on a timer instead of on every send:
+            // a sender then never has to wake this thread (a syscall on
+            // the engine's thread), and each wake-up drains a batch.
+            std::thread::sleep(poll);
+            continue;
+        }
+        // Quiet for a while: sleep until the next event (its sender wakes us).
+        idle = 0;
+        match rx.blocking_recv() {
+            Some(ev) => pending = Some(ev),
+            None => break,
         }
     }
     w.flush()?;
