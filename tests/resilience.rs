@@ -426,6 +426,7 @@ async fn pause_waits_for_set_budget_then_completes() {
     }
     h.send(Command::SetBudget {
         agent: None,
+        node: None,
         tokens: Some(100_000),
         usd: None,
     });
@@ -609,6 +610,7 @@ async fn set_budget_without_a_budget_is_rejected() {
     );
     h.send(Command::SetBudget {
         agent: None,
+        node: None,
         tokens: Some(5),
         usd: None,
     });

@@ -16,6 +16,7 @@ mod run;
 mod scheduler;
 mod step;
 mod traced_bus;
+mod watchdog;
 
 pub use orchestrator::{
     Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, new_session_id, reroute_candidates,

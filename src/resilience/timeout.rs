@@ -9,6 +9,14 @@ use tokio::time::Instant;
 use crate::event::ErrorKind;
 use crate::llm::ProviderError;
 
+/// Built-in limit of one provider call when neither the node, the agent
+/// nor `[defaults]` sets `timeout_ms`: 5 minutes (a long reply from a slow
+/// model fits; a silent endpoint does not hold a task forever).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Built-in limit of one task (every attempt, backoff and fallback) when
+/// nothing sets `task_timeout_ms`: 30 minutes.
+pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(1800);
+
 /// The time limits of an agent's work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timeouts {
@@ -19,6 +27,12 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// The built-in limits ([`DEFAULT_CALL_TIMEOUT`], [`DEFAULT_TASK_TIMEOUT`]).
+    pub const BUILT_IN: Timeouts = Timeouts {
+        call: Some(DEFAULT_CALL_TIMEOUT),
+        task: Some(DEFAULT_TASK_TIMEOUT),
+    };
+
     /// The limit for the next call: the call limit, cut to what is left
     /// of the task's deadline.
     pub fn for_call(&self, task_deadline: Option<Instant>) -> Option<Duration> {
@@ -48,6 +62,42 @@ where
     }
 }
 
+/// Runs `f` within `limit` and before `deadline` (whichever ends first),
+/// arming the timer only if `f` does not finish on its first poll: a call
+/// that answers at once (a zero-latency sim reply, a cache) costs no timer
+/// and no clock read. On expiry `f` is dropped (cancelling it) and the
+/// limit that applied is returned.
+pub async fn bounded<T, F>(
+    limit: Option<Duration>,
+    deadline: Option<Instant>,
+    f: F,
+) -> Result<T, Duration>
+where
+    F: Future<Output = T>,
+{
+    if limit.is_none() && deadline.is_none() {
+        return Ok(f.await);
+    }
+    let mut f = std::pin::pin!(f);
+    let first = std::future::poll_fn(|cx| match f.as_mut().poll(cx) {
+        std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await;
+    if let Some(v) = first {
+        return Ok(v);
+    }
+    // No time passed since the call started (same poll), so `now` is its
+    // start: the limit is exact.
+    let now = Instant::now();
+    let until = match (limit.map(|l| now + l), deadline) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(now),
+    };
+    let applied = until.saturating_duration_since(now);
+    tokio::time::timeout_at(until, f).await.map_err(|_| applied)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +125,34 @@ mod tests {
             within(None, async { Ok::<_, ProviderError>(1) }).await,
             Ok(1)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bounded_cuts_at_the_earlier_of_limit_and_deadline() {
+        let start = Instant::now();
+        let r = bounded(
+            Some(Duration::from_millis(300)),
+            Some(start + Duration::from_millis(200)),
+            futures::future::pending::<()>(),
+        )
+        .await;
+        assert_eq!(r, Err(Duration::from_millis(200)));
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        let r = bounded(
+            Some(Duration::from_millis(50)),
+            None,
+            futures::future::pending::<()>(),
+        )
+        .await;
+        assert_eq!(r, Err(Duration::from_millis(50)));
+        // A ready future and a slower one inside the limit pass untouched.
+        assert_eq!(bounded(Some(Duration::ZERO), None, async { 7 }).await, Ok(7));
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            8
+        };
+        assert_eq!(bounded(Some(Duration::from_millis(50)), None, slow).await, Ok(8));
+        assert_eq!(Timeouts::BUILT_IN.call, Some(DEFAULT_CALL_TIMEOUT));
     }
 
     #[tokio::test(start_paused = true)]
