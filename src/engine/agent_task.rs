@@ -137,7 +137,9 @@ pub(crate) async fn work(
                     },
                     c = h.control.recv() => match c.and_then(classify) {
                         Some(i) => {
+                            let t0 = tokio::time::Instant::now();
                             interrupted(h, &mut job, i).await?;
+                            extend(&mut deadline, t0);
                             break None;
                         }
                         None => continue,
@@ -210,7 +212,9 @@ pub(crate) async fn work(
         let result = match outcome {
             Ok(r) => r,
             Err(i) => {
+                let t0 = tokio::time::Instant::now();
                 interrupted(h, &mut job, i).await?;
+                extend(&mut deadline, t0);
                 continue;
             }
         };
@@ -328,7 +332,10 @@ pub(crate) async fn work(
                 )
             }
             CallEnd::Refused(refusal, needed, generation) => {
-                match on_refusal(h, &mut job, agent, refusal, needed, generation).await? {
+                let t0 = tokio::time::Instant::now();
+                let next = on_refusal(h, &mut job, agent, refusal, needed, generation).await?;
+                extend(&mut deadline, t0);
+                match next {
                     Some(e) => e,
                     None => continue,
                 }
@@ -433,6 +440,14 @@ pub(crate) async fn work(
                 Some(_) => continue,
             }
         }
+    }
+}
+
+/// Time spent waiting for a person (a pause, an exhausted budget) does not
+/// count against the task's time limit: its deadline moves by that long.
+fn extend(deadline: &mut Option<tokio::time::Instant>, since: tokio::time::Instant) {
+    if let Some(d) = deadline.as_mut() {
+        *d += since.elapsed();
     }
 }
 
