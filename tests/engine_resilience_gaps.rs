@@ -4,10 +4,13 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use agentctl::engine::RunOptions;
-use agentctl::event::{Command, EventKind, RunStatus};
+use agentctl::agent::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};
+use agentctl::engine::{Orchestrator, RunOptions};
+use agentctl::event::{BreakerState, Command, EventKind, RunStatus};
+use agentctl::llm::sim::SimProvider;
 use common::*;
 
 /// A node budget that runs out pauses the run; `set_budget` with `node`
@@ -96,4 +99,275 @@ budget = { tokens = 100 }
         _ => None,
     });
     assert_eq!(last_node, Some(out.usage.total()));
+}
+
+fn breaker_changes(events: &[agentctl::event::Event], scope: &str) -> Vec<(BreakerState, BreakerState)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::BreakerStateChanged { scope: s, from, to, .. } if &**s == scope => {
+                Some((*from, *to))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Two agents share the `sim` endpoint. Failures of one open the endpoint's
+/// breaker, so the other fails fast (no call) to its fallback on another
+/// provider; after the cool-down a probe by the healthy agent closes it.
+#[tokio::test(start_paused = true)]
+async fn an_open_endpoint_breaker_fails_every_agent_on_it_fast_to_its_fallback() {
+    agentctl::workflow::provider_names::register("sim2", "sim-1");
+    let w = wf(r#"
+[workflow]
+name = "endpoint"
+[breakers.sim]
+failures = 2
+window_ms = 10000
+open_ms = 1000
+[[agents]]
+id = "flaky"
+fallbacks = ["other"]
+sim = { error_rate = 1.0, latency_ms = 10 }
+[[agents]]
+id = "healthy"
+fallbacks = ["other"]
+sim = { template = "healthy answered", latency_ms = 10 }
+[[agents]]
+id = "other"
+provider = "sim2"
+sim = { template = "other answered", latency_ms = 100 }
+[[agents]]
+id = "slow"
+provider = "sim2"
+sim = { latency_ms = 1500 }
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["s1", "s2", "s3", "s4", "s5"]
+[[nodes]]
+id = "s1"
+kind = "agent"
+agent = "flaky"
+[[nodes]]
+id = "s2"
+kind = "agent"
+agent = "flaky"
+[[nodes]]
+id = "s3"
+kind = "agent"
+agent = "healthy"
+[[nodes]]
+id = "s4"
+kind = "agent"
+agent = "slow"
+[[nodes]]
+id = "s5"
+kind = "agent"
+agent = "healthy"
+"#);
+    let mut o = Orchestrator::new(w.clone(), RunOptions::default());
+    let scripts = w
+        .agents
+        .iter()
+        .map(|a| (a.id.to_string(), a.sim.clone()))
+        .collect();
+    o = o.with_provider("sim2", Arc::new(SimProvider::new(0, scripts)));
+    let sim = o.sim();
+    let mut rx = o.subscribe();
+    let out = o.start().expect("start").wait().await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    use BreakerState::*;
+    assert_eq!(
+        breaker_changes(&events, "provider:sim"),
+        [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed)]
+    );
+    // s3: the healthy agent was never called while the endpoint was open;
+    // its fallback answered, and the fallback names the endpoint.
+    let s3 = events.iter().find_map(|e| match &e.kind {
+        EventKind::FallbackUsed { task, from_agent, to_agent, reason, .. } if &**task == "s3" => {
+            Some((from_agent.to_string(), to_agent.to_string(), reason.clone()))
+        }
+        _ => None,
+    });
+    let (from, to, reason) = s3.expect("s3 fell back");
+    assert_eq!((from.as_str(), to.as_str()), ("healthy", "other"));
+    assert!(reason.contains("provider:sim"), "{reason}");
+    // The healthy agent's only call is s5's probe, which closed the breaker.
+    assert_eq!(sim.calls_for("healthy"), 1);
+    assert_eq!(sim.calls_for("flaky"), 2);
+    let answered: Vec<(String, Option<String>)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TaskCompleted { task, agent, .. } => {
+                Some((task.to_string(), agent.as_ref().map(|a| a.to_string())))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(answered.contains(&("s5".into(), Some("healthy".into()))), "{answered:?}");
+    let m = out.metrics.expect("metrics");
+    assert_eq!(m.endpoints.len(), 1);
+    assert_eq!(&*m.endpoints[0].endpoint, "provider:sim");
+    assert_eq!(m.endpoints[0].openings, 1);
+    assert_eq!(m.endpoints[0].state, Closed);
+    // The run's breaker openings stay the agents' own (none here).
+    assert_eq!(m.run.breaker_openings, 0);
+}
+
+/// A call that never answers is cut by the built-in 300 s limit even when
+/// the workflow sets no time limit at all.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_agent_is_cut_by_the_built_in_call_limit() {
+    struct Hangs;
+    impl Agent for Hangs {
+        async fn process(&self, _: AgentTask, _: AgentContext) -> Result<AgentOutput, AgentError> {
+            std::future::pending().await
+        }
+    }
+    let w = wf(r#"
+[workflow]
+name = "hang"
+[[agents]]
+id = "h"
+kind = "custom"
+[[nodes]]
+id = "n"
+kind = "agent"
+agent = "h"
+"#);
+    let mut o = Orchestrator::new(w, RunOptions::default());
+    o.register("h", Hangs);
+    let start = tokio::time::Instant::now();
+    let out = o.start().expect("start").wait().await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let err = out.error.unwrap_or_default();
+    assert!(err.contains("no reply within 300000 ms"), "{err}");
+    assert_eq!(start.elapsed(), Duration::from_secs(300));
+}
+
+/// An `on` node waits for a topic that only the step after it publishes:
+/// nothing else runs, so after `deadlock_ms` the watchdog fails the wait
+/// with a located error instead of letting it hang (or idle 30 s).
+#[tokio::test(start_paused = true)]
+async fn agents_waiting_on_each_other_are_a_located_deadlock() {
+    let w = wf(r#"
+[workflow]
+name = "stuck"
+[defaults]
+deadlock_ms = 2000
+[[agents]]
+id = "a"
+sim = { latency_ms = 50 }
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["prepare", "wait", "announce"]
+[[nodes]]
+id = "prepare"
+kind = "agent"
+agent = "a"
+[[nodes]]
+id = "wait"
+kind = "on"
+topic = "go.*"
+body = "handle"
+[[nodes]]
+id = "handle"
+kind = "agent"
+agent = "a"
+[[nodes]]
+id = "announce"
+kind = "agent"
+agent = "a"
+emit = "go.now"
+"#);
+    let start = tokio::time::Instant::now();
+    let (out, events) = run(w).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let err = out.error.unwrap_or_default();
+    assert!(err.contains("wait: deadlock"), "{err}");
+    assert!(err.contains("`go.*`"), "{err}");
+    let waiting = events.iter().find_map(|e| match &e.kind {
+        EventKind::DeadlockDetected { waiting, idle_ms } => Some((waiting.clone(), *idle_ms)),
+        _ => None,
+    });
+    let (waiting, idle_ms) = waiting.expect("deadlock_detected");
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["node"], "wait");
+    assert!(idle_ms >= 2000.0, "{idle_ms}");
+    // Found within the bound plus one check period, long before the
+    // trigger's own 30 s idle timeout.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(2050) && took <= Duration::from_millis(2600),
+        "{took:?}"
+    );
+}
+
+/// Waiting for a person is not a deadlock, and neither is a wait while
+/// some task still runs: a gate open for an hour, then approved, and an
+/// `on` node whose publisher takes 20 s, both complete.
+#[tokio::test(start_paused = true)]
+async fn people_and_slow_work_are_not_deadlocks() {
+    let w = wf(r#"
+[workflow]
+name = "patient"
+[defaults]
+deadlock_ms = 1000
+[[agents]]
+id = "a"
+sim = { latency_ms = 20000 }
+[[agents]]
+id = "b"
+sim = { latency_ms = 10 }
+[[nodes]]
+id = "ship"
+kind = "gate"
+subject = "both"
+[[nodes]]
+id = "both"
+kind = "parallel"
+branches = ["listen", "slow"]
+[[nodes]]
+id = "listen"
+kind = "on"
+topic = "done"
+body = "react"
+[[nodes]]
+id = "react"
+kind = "agent"
+agent = "b"
+[[nodes]]
+id = "slow"
+kind = "agent"
+agent = "a"
+emit = "done"
+"#);
+    let (h, mut rx) = start(w, RunOptions::default());
+    let mut seen = Vec::new();
+    let opened = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::GateOpened { .. })).await;
+    let EventKind::GateOpened { gate, .. } = opened.kind else {
+        unreachable!()
+    };
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    h.send(Command::GateDecision {
+        gate,
+        approve: true,
+        comment: None,
+    });
+    let out = h.wait().await;
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e);
+    }
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(
+        count(&seen, |k| matches!(k, EventKind::DeadlockDetected { .. })),
+        0
+    );
 }

@@ -53,11 +53,19 @@ impl Resilience {
         // same endpoint share it. Code agents (provider `custom` or
         // `command`) cannot be configured, so they get none.
         let mut by_endpoint: Vec<Arc<EndpointBreaker>> = Vec::new();
-        let endpoints: Vec<Option<Arc<EndpointBreaker>>> = provider_names
+        let endpoints: Vec<Option<Arc<EndpointBreaker>>> = wf
+            .agents
             .iter()
-            .zip(providers)
-            .map(|(name, provider)| {
-                let policy = p.breakers.get(&**name)?;
+            .zip(provider_names.iter().zip(providers))
+            .map(|(a, (actual, provider))| {
+                // Keyed by the name the workflow uses (several names may
+                // share one provider type); agents run by code are not
+                // calls to an endpoint.
+                if matches!(&**actual, "custom" | "command") {
+                    return None;
+                }
+                let name = &a.provider;
+                let policy = p.breakers.get(name)?;
                 let scope: Id = match provider.endpoint() {
                     Some(url) => format!("provider:{name}@{url}").into(),
                     None => format!("provider:{name}").into(),
