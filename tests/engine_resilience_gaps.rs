@@ -371,3 +371,242 @@ emit = "done"
         0
     );
 }
+
+const BATCH: &str = r#"
+[workflow]
+name = "batch"
+[[agents]]
+id = "w"
+max_batch = 4
+sim = { template = "did {{input}}", latency_ms = 30 MALFORMED }
+[[nodes]]
+id = "fan"
+kind = "map"
+count = 10
+body = "work"
+batch_size = 4
+[[nodes]]
+id = "work"
+kind = "agent"
+agent = "w"
+prompt = "item {{item}}"
+"#;
+
+/// A `map` with `batch_size = 4` over a batch-capable agent makes one task
+/// and one call per batch (4 + 4 + 2 items), splits each reply back per
+/// item in order, and accounts per batch: totals stay exact.
+#[tokio::test(start_paused = true)]
+async fn a_map_hands_items_to_a_batch_capable_agent_in_one_call_per_batch() {
+    let start = tokio::time::Instant::now();
+    let (out, events) = run(wf(&BATCH.replace(" MALFORMED", ""))).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let expected: Vec<serde_json::Value> =
+        (0..10).map(|i| format!("did item {i}").into()).collect();
+    assert_eq!(out.output, Some(serde_json::Value::Array(expected)));
+    let batches: Vec<(String, u32, u32)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::BatchDispatched {
+                task, first, size, ..
+            } => Some((task.to_string(), *first, *size)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        batches,
+        [
+            ("fan[0-3]/work".to_string(), 0, 4),
+            ("fan[4-7]/work".to_string(), 4, 4),
+            ("fan[8-9]/work".to_string(), 8, 2)
+        ]
+    );
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::LlmRequest { .. })),
+        3
+    );
+    // All batches ran side by side (no concurrency limit): one latency.
+    assert_eq!(start.elapsed(), Duration::from_millis(30));
+    let m = out.metrics.expect("metrics");
+    assert_eq!((m.run.batches, m.run.batch_items, m.run.calls), (3, 10, 3));
+    assert_eq!(m.run.prompt_tokens + m.run.completion_tokens, out.usage.total());
+    let task_usage: u64 = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TaskCompleted { usage, .. } => Some(usage.total()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(task_usage, out.usage.total());
+    // The same seed gives the same run.
+    let (again, _) = run(wf(&BATCH.replace(" MALFORMED", ""))).await;
+    assert_eq!(again.output, out.output);
+    assert_eq!(again.usage, out.usage);
+}
+
+/// A batch reply that does not split (cut-off JSON) is malformed: it gets
+/// a repair prompt naming the problem, and the repaired reply is split.
+#[tokio::test(start_paused = true)]
+async fn a_batch_reply_that_does_not_split_is_repaired() {
+    let (out, events) = run(wf(&BATCH.replace(" MALFORMED", ", malformed_first = 1"))).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let repairs: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::OutputRepair { task, error, .. } => Some(format!("{task}: {error}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(repairs.len(), 3, "{repairs:?}");
+    assert!(repairs[0].contains("expected a JSON array of"), "{repairs:?}");
+    let m = out.metrics.expect("metrics");
+    assert_eq!((m.run.malformed, m.run.repairs, m.run.calls), (3, 3, 6));
+    let out_items = out.output.and_then(|v| v.as_array().map(Vec::len));
+    assert_eq!(out_items, Some(10));
+    // Without repairs left, the batch task fails as malformed (retryable),
+    // with an error that says why.
+    let text = BATCH
+        .replace(" MALFORMED", ", malformed_first = 2")
+        .replace("prompt = \"item {{item}}\"", "prompt = \"item {{item}}\"\nrepair_attempts = 0");
+    let (out, _) = run(wf(&text)).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let err = out.error.unwrap_or_default();
+    assert!(
+        err.contains("fan: the batch from item") && err.contains("invalid reply"),
+        "{err}"
+    );
+}
+
+/// Agents that are code get a batch through `Agent::process_batch`: an
+/// override sees the whole batch; the default answers item by item.
+#[tokio::test(start_paused = true)]
+async fn code_agents_get_batches_through_process_batch() {
+    use std::sync::Mutex;
+    struct Whole(Arc<Mutex<Vec<usize>>>);
+    impl Agent for Whole {
+        async fn process(&self, t: AgentTask, _: AgentContext) -> Result<AgentOutput, AgentError> {
+            Ok(AgentOutput::new(serde_json::json!(format!("one {}", t.input))))
+        }
+        async fn process_batch(
+            &self,
+            tasks: Vec<AgentTask>,
+            _: AgentContext,
+        ) -> Result<Vec<AgentOutput>, AgentError> {
+            self.0.lock().unwrap().push(tasks.len());
+            Ok(tasks
+                .iter()
+                .map(|t| AgentOutput::new(serde_json::json!({"id": &*t.id, "n": t.input})))
+                .collect())
+        }
+    }
+    struct ByOne;
+    impl Agent for ByOne {
+        async fn process(&self, t: AgentTask, _: AgentContext) -> Result<AgentOutput, AgentError> {
+            Ok(AgentOutput::new(serde_json::json!(format!("{} × 2", t.prompt))))
+        }
+    }
+    let text = |agent: &str| {
+        format!(
+            r#"
+[workflow]
+name = "code-batch"
+[[agents]]
+id = "{agent}"
+kind = "custom"
+max_batch = 3
+[[nodes]]
+id = "fan"
+kind = "map"
+items = [1, 2, 3, 4, 5]
+body = "work"
+batch_size = 3
+[[nodes]]
+id = "work"
+kind = "agent"
+agent = "{agent}"
+prompt = "n={{{{item}}}}"
+"#
+        )
+    };
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let mut o = Orchestrator::new(wf(&text("whole")), RunOptions::default());
+    o.register("whole", Whole(sizes.clone()));
+    let out = o.start().expect("start").wait().await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let mut got = sizes.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(got, [2, 3]);
+    let first = out.output.as_ref().and_then(|v| v.get(0)).cloned();
+    assert_eq!(first, Some(serde_json::json!({"id": "fan[0]/work", "n": 1})));
+    let mut o = Orchestrator::new(wf(&text("byone")), RunOptions::default());
+    o.register("byone", ByOne);
+    let out = o.start().expect("start").wait().await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(
+        out.output,
+        Some(serde_json::json!(["n=1 × 2", "n=2 × 2", "n=3 × 2", "n=4 × 2", "n=5 × 2"]))
+    );
+}
+
+#[test]
+fn batch_and_reply_settings_are_validated_with_locations() {
+    use agentctl::workflow::load::{Format, load_str};
+    let bad = r#"[workflow]
+name = "v"
+[breakers.sym]
+failures = 2
+[[agents]]
+id = "a"
+max_batch = 2
+capabilities = ["x"]
+[[agents]]
+id = "b"
+capabilities = ["x"]
+max_batch = 0
+[[agents]]
+id = "c"
+capabilities = ["y"]
+[[agents]]
+id = "d"
+capabilities = ["y"]
+max_batch = 5
+[[nodes]]
+id = "m1"
+kind = "map"
+count = 3
+body = "one"
+batch_size = 3
+[[nodes]]
+id = "one"
+kind = "agent"
+agent = "a"
+expect = "yaml"
+[[nodes]]
+id = "m2"
+kind = "map"
+count = 3
+body = "mixed"
+batch_size = 2
+[[nodes]]
+id = "mixed"
+kind = "agent"
+capability = "y"
+"#;
+    let err = load_str(bad, "v.toml", Format::Toml)
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "v.toml:3:",
+        "circuit breaker for unknown provider `sym`",
+        "did you mean `sim`",
+        "v.toml:12:",
+        "`max_batch` must be at least 1",
+        "v.toml:25:",
+        "`batch_size` = 3 but agent `a` accepts at most 2 items per call",
+        "v.toml:30:",
+        "unknown reply format `yaml` in `expect`",
+        "v.toml:36:",
+        "not every agent it can run on accepts batches: no `max_batch` on `c`",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}

@@ -476,7 +476,7 @@ impl Ctx<'_> {
             self.error(
                 at,
                 format!(
-                    "`{}` hands batches of {size} to agents that do not all accept batches: {} declare no `max_batch`",
+                    "`{}` hands batches of {size} to its body, but not every agent it can run on accepts batches: no `max_batch` on {}",
                     n.id.value,
                     names.join(", ")
                 ),
