@@ -454,6 +454,9 @@ mod tests {
         m.record_endpoint(0, BreakerState::Open, BreakerState::HalfOpen);
         m.record_endpoint(0, BreakerState::HalfOpen, BreakerState::Open);
         let s = m.snapshot(ms(1), 0, 0);
-        assert_eq!(s.endpoints[0].openings, 1, "a failed probe is not a new opening");
+        assert_eq!(
+            s.endpoints[0].openings, 1,
+            "a failed probe is not a new opening"
+        );
     }
 }

@@ -101,13 +101,16 @@ budget = { tokens = 100 }
     assert_eq!(last_node, Some(out.usage.total()));
 }
 
-fn breaker_changes(events: &[agentctl::event::Event], scope: &str) -> Vec<(BreakerState, BreakerState)> {
+fn breaker_changes(
+    events: &[agentctl::event::Event],
+    scope: &str,
+) -> Vec<(BreakerState, BreakerState)> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::BreakerStateChanged { scope: s, from, to, .. } if &**s == scope => {
-                Some((*from, *to))
-            }
+            EventKind::BreakerStateChanged {
+                scope: s, from, to, ..
+            } if &**s == scope => Some((*from, *to)),
             _ => None,
         })
         .collect()
@@ -190,7 +193,13 @@ agent = "healthy"
     // s3: the healthy agent was never called while the endpoint was open;
     // its fallback answered, and the fallback names the endpoint.
     let s3 = events.iter().find_map(|e| match &e.kind {
-        EventKind::FallbackUsed { task, from_agent, to_agent, reason, .. } if &**task == "s3" => {
+        EventKind::FallbackUsed {
+            task,
+            from_agent,
+            to_agent,
+            reason,
+            ..
+        } if &**task == "s3" => {
             Some((from_agent.to_string(), to_agent.to_string(), reason.clone()))
         }
         _ => None,
@@ -210,7 +219,10 @@ agent = "healthy"
             _ => None,
         })
         .collect();
-    assert!(answered.contains(&("s5".into(), Some("healthy".into()))), "{answered:?}");
+    assert!(
+        answered.contains(&("s5".into(), Some("healthy".into()))),
+        "{answered:?}"
+    );
     let m = out.metrics.expect("metrics");
     assert_eq!(m.endpoints.len(), 1);
     assert_eq!(&*m.endpoints[0].endpoint, "provider:sim");
@@ -351,7 +363,10 @@ emit = "done"
 "#);
     let (h, mut rx) = start(w, RunOptions::default());
     let mut seen = Vec::new();
-    let opened = wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::GateOpened { .. })).await;
+    let opened = wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::GateOpened { .. })
+    })
+    .await;
     let EventKind::GateOpened { gate, .. } = opened.kind else {
         unreachable!()
     };
@@ -428,7 +443,10 @@ async fn a_map_hands_items_to_a_batch_capable_agent_in_one_call_per_batch() {
     assert_eq!(start.elapsed(), Duration::from_millis(30));
     let m = out.metrics.expect("metrics");
     assert_eq!((m.run.batches, m.run.batch_items, m.run.calls), (3, 10, 3));
-    assert_eq!(m.run.prompt_tokens + m.run.completion_tokens, out.usage.total());
+    assert_eq!(
+        m.run.prompt_tokens + m.run.completion_tokens,
+        out.usage.total()
+    );
     let task_usage: u64 = events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -457,7 +475,10 @@ async fn a_batch_reply_that_does_not_split_is_repaired() {
         })
         .collect();
     assert_eq!(repairs.len(), 3, "{repairs:?}");
-    assert!(repairs[0].contains("expected a JSON array of"), "{repairs:?}");
+    assert!(
+        repairs[0].contains("expected a JSON array of"),
+        "{repairs:?}"
+    );
     let m = out.metrics.expect("metrics");
     assert_eq!((m.run.malformed, m.run.repairs, m.run.calls), (3, 3, 6));
     let out_items = out.output.and_then(|v| v.as_array().map(Vec::len));
@@ -466,7 +487,10 @@ async fn a_batch_reply_that_does_not_split_is_repaired() {
     // with an error that says why.
     let text = BATCH
         .replace(" MALFORMED", ", malformed_first = 2")
-        .replace("prompt = \"item {{item}}\"", "prompt = \"item {{item}}\"\nrepair_attempts = 0");
+        .replace(
+            "prompt = \"item {{item}}\"",
+            "prompt = \"item {{item}}\"\nrepair_attempts = 0",
+        );
     let (out, _) = run(wf(&text)).await;
     assert_eq!(out.status, RunStatus::Failed);
     let err = out.error.unwrap_or_default();
@@ -484,7 +508,10 @@ async fn code_agents_get_batches_through_process_batch() {
     struct Whole(Arc<Mutex<Vec<usize>>>);
     impl Agent for Whole {
         async fn process(&self, t: AgentTask, _: AgentContext) -> Result<AgentOutput, AgentError> {
-            Ok(AgentOutput::new(serde_json::json!(format!("one {}", t.input))))
+            Ok(AgentOutput::new(serde_json::json!(format!(
+                "one {}",
+                t.input
+            ))))
         }
         async fn process_batch(
             &self,
@@ -501,7 +528,10 @@ async fn code_agents_get_batches_through_process_batch() {
     struct ByOne;
     impl Agent for ByOne {
         async fn process(&self, t: AgentTask, _: AgentContext) -> Result<AgentOutput, AgentError> {
-            Ok(AgentOutput::new(serde_json::json!(format!("{} × 2", t.prompt))))
+            Ok(AgentOutput::new(serde_json::json!(format!(
+                "{} × 2",
+                t.prompt
+            ))))
         }
     }
     let text = |agent: &str| {
@@ -536,14 +566,19 @@ prompt = "n={{{{item}}}}"
     got.sort();
     assert_eq!(got, [2, 3]);
     let first = out.output.as_ref().and_then(|v| v.get(0)).cloned();
-    assert_eq!(first, Some(serde_json::json!({"id": "fan[0]/work", "n": 1})));
+    assert_eq!(
+        first,
+        Some(serde_json::json!({"id": "fan[0]/work", "n": 1}))
+    );
     let mut o = Orchestrator::new(wf(&text("byone")), RunOptions::default());
     o.register("byone", ByOne);
     let out = o.start().expect("start").wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     assert_eq!(
         out.output,
-        Some(serde_json::json!(["n=1 × 2", "n=2 × 2", "n=3 × 2", "n=4 × 2", "n=5 × 2"]))
+        Some(serde_json::json!([
+            "n=1 × 2", "n=2 × 2", "n=3 × 2", "n=4 × 2", "n=5 × 2"
+        ]))
     );
 }
 

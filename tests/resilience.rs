@@ -555,19 +555,29 @@ async fn chaos_completes_and_its_metrics_match_its_events() {
     // Malformed replies are in the mix: each was repaired (output_repair)
     // or, when the repair was malformed too, retried as `malformed`.
     let repairs = count(&events, |k| matches!(k, EventKind::OutputRepair { .. }));
-    let malformed_retries = count(
-        &events,
-        |k| matches!(k, EventKind::RetryScheduled { kind: ErrorKind::Malformed, .. }),
-    );
+    let malformed_retries = count(&events, |k| {
+        matches!(
+            k,
+            EventKind::RetryScheduled {
+                kind: ErrorKind::Malformed,
+                ..
+            }
+        )
+    });
     assert!(repairs >= 1, "no malformed reply was repaired");
     assert_eq!(m.run.repairs as usize, repairs);
-    assert_eq!(m.run.malformed as usize, repairs + malformed_retries + {
-        // Malformed failures that went to the fallback instead of a retry.
-        events
+    assert_eq!(
+        m.run.malformed as usize,
+        repairs
+            + malformed_retries
+            + {
+                // Malformed failures that went to the fallback instead of a retry.
+                events
             .iter()
             .filter(|e| matches!(&e.kind, EventKind::FallbackUsed { reason, .. } if reason.contains("invalid reply")))
             .count()
-    });
+            }
+    );
     // Every item's output is whole JSON: no cut-off reply got through.
     for e in &events {
         if let EventKind::TaskCompleted { task, output, .. } = &e.kind

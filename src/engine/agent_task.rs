@@ -303,12 +303,12 @@ pub(crate) async fn work(
                     Err(why) => {
                         run.res.metrics.record(agent, Sample::Malformed);
                         TaskError::new(
-                        ErrorKind::Malformed,
-                        format!(
-                            "{agent_id} gave an invalid reply for task {} after {repairs_used} repair prompt(s): {why}",
-                            h.id
-                        ),
-                    )
+                            ErrorKind::Malformed,
+                            format!(
+                                "{agent_id} gave an invalid reply for task {} after {repairs_used} repair prompt(s): {why}",
+                                h.id
+                            ),
+                        )
                     }
                 }
             }

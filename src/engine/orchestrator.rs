@@ -388,7 +388,8 @@ async fn drive(
     // The deadlock watchdog checks a few times per bound; it costs nothing
     // per task (it reads the event count, and scans only when idle).
     let bound = wf.policy.deadlock;
-    let mut watchdog_tick = tokio::time::interval((bound / 4).max(std::time::Duration::from_millis(10)));
+    let mut watchdog_tick =
+        tokio::time::interval((bound / 4).max(std::time::Duration::from_millis(10)));
     watchdog_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     watchdog_tick.reset();
     let mut watchdog = super::watchdog::Watchdog::new();

@@ -1100,7 +1100,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(a, b);
-        assert_eq!(serde_json::from_str::<Vec<String>>(&a.text).unwrap().len(), 4);
+        assert_eq!(
+            serde_json::from_str::<Vec<String>>(&a.text).unwrap().len(),
+            4
+        );
         // Malformed output cuts the array: it no longer parses.
         let bad = provider(
             3,

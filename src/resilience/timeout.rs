@@ -146,12 +146,18 @@ mod tests {
         .await;
         assert_eq!(r, Err(Duration::from_millis(50)));
         // A ready future and a slower one inside the limit pass untouched.
-        assert_eq!(bounded(Some(Duration::ZERO), None, async { 7 }).await, Ok(7));
+        assert_eq!(
+            bounded(Some(Duration::ZERO), None, async { 7 }).await,
+            Ok(7)
+        );
         let slow = async {
             tokio::time::sleep(Duration::from_millis(40)).await;
             8
         };
-        assert_eq!(bounded(Some(Duration::from_millis(50)), None, slow).await, Ok(8));
+        assert_eq!(
+            bounded(Some(Duration::from_millis(50)), None, slow).await,
+            Ok(8)
+        );
         assert_eq!(Timeouts::BUILT_IN.call, Some(DEFAULT_CALL_TIMEOUT));
     }
 

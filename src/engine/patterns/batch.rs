@@ -185,10 +185,7 @@ mod tests {
             split_reply(r#"["a", {"b": 1}, "[2]"]"#, 3),
             Ok(json!(["a", {"b": 1}, [2]]))
         );
-        assert_eq!(
-            split_reply("```json\n[1, 2]\n```", 2),
-            Ok(json!([1, 2]))
-        );
+        assert_eq!(split_reply("```json\n[1, 2]\n```", 2), Ok(json!([1, 2])));
         let short = split_reply(r#"["a", "b"]"#, 3).unwrap_err();
         assert!(short.contains("got 2"), "{short}");
         let cut = split_reply(r#"["a", "b"#, 2).unwrap_err();

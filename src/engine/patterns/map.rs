@@ -76,7 +76,17 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let mut done = 0usize;
     run.progress(node, 0, total);
     if let Some(per_call) = n.policy.batch {
-        batched(run, node, *body, items, per_call as usize, limit, scope, &mut results).await?;
+        batched(
+            run,
+            node,
+            *body,
+            items,
+            per_call as usize,
+            limit,
+            scope,
+            &mut results,
+        )
+        .await?;
         let gathered = Value::Array(results);
         return match aggregate {
             Some(agg) => exec_node(run.clone(), *agg, gathered, scope.clone()).await,

@@ -15,8 +15,8 @@ use crate::workflow::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
 use crate::workflow::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DegradeSpec, OnExhaustedName, RetrySpec,
 };
-use crate::workflow::spec::{NodeKindName, NodeSpec};
 use crate::workflow::span::Spanned;
+use crate::workflow::spec::{NodeKindName, NodeSpec};
 
 /// Policies every agent starts from: `[defaults]` over the built-in ones.
 pub(super) struct Base {
