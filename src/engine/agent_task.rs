@@ -166,12 +166,10 @@ pub(crate) async fn work(
             chain = Some(FallbackChain::new(agent, &eff.agent.fallbacks));
             tries = 0;
         }
-        if deadline.is_none()
-            && let Some(t) = eff.timeouts.task
-        {
-            deadline = Some(tokio::time::Instant::now() + t);
-        }
-        let call_limit = (eff.timeouts.call, deadline);
+        // The task's deadline is fixed lazily (no clock read for calls that
+        // answer at once): by the first call that has to wait, or below at
+        // the first failure.
+        let call_limit = eff.timeouts;
 
         // 2. Call the agent.
         h.attempt += 1;
@@ -196,7 +194,15 @@ pub(crate) async fn work(
         )
         .await;
         let outcome = {
-            let call = call_agent(&run, h.id.clone(), h.attempt, agent, &job, call_limit);
+            let call = call_agent(
+                &run,
+                h.id.clone(),
+                h.attempt,
+                agent,
+                &job,
+                call_limit,
+                &mut deadline,
+            );
             tokio::pin!(call);
             loop {
                 tokio::select! {
@@ -347,6 +353,9 @@ pub(crate) async fn work(
         if !run.res.plain {
             tries += 1;
             let now = tokio::time::Instant::now();
+            if deadline.is_none() {
+                deadline = eff.timeouts.task.map(|t| now + t);
+            }
             let expired = deadline.is_some_and(|d| now >= d);
             let seed = stable_hash(&[
                 &run.seed.to_le_bytes(),
@@ -518,7 +527,8 @@ async fn call_agent(
     attempt: u32,
     agent: AgentIdx,
     job: &AgentJob<'_>,
-    (limit, deadline): (Option<std::time::Duration>, Option<tokio::time::Instant>),
+    limits: crate::resilience::Timeouts,
+    deadline: &mut Option<tokio::time::Instant>,
 ) -> CallEnd {
     let a = &run.wf.agents[agent];
     let res = &run.res;
@@ -658,17 +668,17 @@ async fn call_agent(
     // Each turn reports its own request/response events and usage; only a
     // call cut by the time limit reports nothing, so that is said here.
     let call = provider_call(run, &task, attempt, agent, req);
-    let (result, reported) = match crate::resilience::timeout::bounded(limit, deadline, call).await
-    {
-        Ok(r) => (r, true),
-        Err(d) => (
-            Err(ProviderError::new(
-                ErrorKind::Timeout,
-                format!("no reply within {} ms", d.as_millis()),
-            )),
-            false,
-        ),
-    };
+    let (result, reported) =
+        match crate::resilience::timeout::bounded(limits.call, deadline, limits.task, call).await {
+            Ok(r) => (r, true),
+            Err(d) => (
+                Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!("no reply within {} ms", d.as_millis()),
+                )),
+                false,
+            ),
+        };
     let elapsed = clock.elapsed();
     match &result {
         Ok(c) => {

@@ -62,40 +62,53 @@ where
     }
 }
 
-/// Runs `f` within `limit` and before `deadline` (whichever ends first),
-/// arming the timer only if `f` does not finish on its first poll: a call
-/// that answers at once (a zero-latency sim reply, a cache) costs no timer
-/// and no clock read. On expiry `f` is dropped (cancelling it) and the
-/// limit that applied is returned.
+/// Runs `f` within `limit` and before the task's deadline, whichever ends
+/// first, arming the timer only if `f` does not finish on its first poll: a
+/// call that answers at once (a zero-latency sim reply, a cache) costs no
+/// timer, no clock read and no memory for one. The task's deadline is
+/// fixed lazily too: when unset, the first call that has to wait sets it to
+/// now + `task` (no time passed since the call started, so that is the
+/// task's start). On expiry `f` is dropped (cancelling it) and the limit
+/// that applied is returned.
 pub async fn bounded<T, F>(
     limit: Option<Duration>,
-    deadline: Option<Instant>,
+    deadline: &mut Option<Instant>,
+    task: Option<Duration>,
     f: F,
 ) -> Result<T, Duration>
 where
     F: Future<Output = T>,
 {
-    if limit.is_none() && deadline.is_none() {
+    if limit.is_none() && deadline.is_none() && task.is_none() {
         return Ok(f.await);
     }
     let mut f = std::pin::pin!(f);
-    let first = std::future::poll_fn(|cx| match f.as_mut().poll(cx) {
-        std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
-        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    // Boxed: only slow calls pay for a timer.
+    let mut timer: Option<(std::pin::Pin<Box<tokio::time::Sleep>>, Duration)> = None;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Ok(v));
+        }
+        let (sleep, applied) = timer.get_or_insert_with(|| {
+            let now = Instant::now();
+            if deadline.is_none() {
+                *deadline = task.map(|t| now + t);
+            }
+            let until = match (limit.map(|l| now + l), *deadline) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(now),
+            };
+            (
+                Box::pin(tokio::time::sleep_until(until)),
+                until.saturating_duration_since(now),
+            )
+        });
+        match sleep.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(*applied)),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
     })
-    .await;
-    if let Some(v) = first {
-        return Ok(v);
-    }
-    // No time passed since the call started (same poll), so `now` is its
-    // start: the limit is exact.
-    let now = Instant::now();
-    let until = match (limit.map(|l| now + l), deadline) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b).unwrap_or(now),
-    };
-    let applied = until.saturating_duration_since(now);
-    tokio::time::timeout_at(until, f).await.map_err(|_| applied)
+    .await
 }
 
 #[cfg(test)]
@@ -130,32 +143,48 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn bounded_cuts_at_the_earlier_of_limit_and_deadline() {
         let start = Instant::now();
+        let mut deadline = Some(start + Duration::from_millis(200));
         let r = bounded(
             Some(Duration::from_millis(300)),
-            Some(start + Duration::from_millis(200)),
+            &mut deadline,
+            None,
             futures::future::pending::<()>(),
         )
         .await;
         assert_eq!(r, Err(Duration::from_millis(200)));
         assert_eq!(start.elapsed(), Duration::from_millis(200));
+        // No deadline yet: the first wait fixes it from the task limit.
+        let mut deadline = None;
+        let t0 = Instant::now();
         let r = bounded(
             Some(Duration::from_millis(50)),
-            None,
+            &mut deadline,
+            Some(Duration::from_millis(500)),
             futures::future::pending::<()>(),
         )
         .await;
         assert_eq!(r, Err(Duration::from_millis(50)));
-        // A ready future and a slower one inside the limit pass untouched.
+        assert_eq!(deadline, Some(t0 + Duration::from_millis(500)));
+        // A ready future sets no deadline; a slower one inside the limit
+        // passes untouched.
+        let mut none = None;
         assert_eq!(
-            bounded(Some(Duration::ZERO), None, async { 7 }).await,
+            bounded(
+                Some(Duration::ZERO),
+                &mut none,
+                Some(Duration::from_secs(1)),
+                async { 7 }
+            )
+            .await,
             Ok(7)
         );
+        assert_eq!(none, None);
         let slow = async {
             tokio::time::sleep(Duration::from_millis(40)).await;
             8
         };
         assert_eq!(
-            bounded(Some(Duration::from_millis(50)), None, slow).await,
+            bounded(Some(Duration::from_millis(50)), &mut None, None, slow).await,
             Ok(8)
         );
         assert_eq!(Timeouts::BUILT_IN.call, Some(DEFAULT_CALL_TIMEOUT));
