@@ -34,6 +34,7 @@ fn request(task: Arc<str>, expect: Expect) -> ProviderRequest {
             labels: Vec::new(),
             tools: Default::default(),
             stance: None,
+            batch: None,
         },
         input: serde_json::Value::Null,
     }

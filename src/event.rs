@@ -560,6 +560,29 @@ pub enum EventKind {
         /// The answer the node outputs.
         chosen: Value,
     },
+    /// A `map` handed several items to one agent task (one call for all;
+    /// the reply is split back per item).
+    BatchDispatched {
+        /// The batch task (`fan[0-4]/work`).
+        task: Id,
+        /// The `map` node.
+        node: Id,
+        /// Its body node (an `agent` node).
+        body: Id,
+        /// Index of the first item.
+        first: u32,
+        /// Items in the batch.
+        size: u32,
+    },
+    /// The run made no progress for the deadlock bound: nothing running,
+    /// queued or timed, no gate or pause waiting for a person, yet nodes
+    /// wait. The waiting nodes fail with a `timeout` error.
+    DeadlockDetected {
+        /// Milliseconds without progress.
+        idle_ms: f64,
+        /// What waits: `{node, task?, waiting_for}` per waiting node.
+        waiting: Vec<Value>,
+    },
     /// Periodic (and final) run and per-agent metrics.
     Metrics {
         /// The figures.
@@ -973,12 +996,15 @@ pub enum Command {
         payload: Value,
     },
     // ── budget commands (issue #3) go here ──
-    /// Change a budget limit (the run's, or one agent's) and let a run
-    /// paused by exhaustion continue.
+    /// Change a budget limit (the run's, one agent's or one node's) and let
+    /// a run paused by exhaustion continue.
     SetBudget {
-        /// Agent whose budget changes; the run's when absent.
+        /// Agent whose budget changes; the run's when absent (and no node).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<Id>,
+        /// Node whose budget changes (all its tasks together); not with `agent`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<Id>,
         /// New token limit (absent: unchanged).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tokens: Option<u64>,

@@ -51,6 +51,19 @@ pub struct Counters {
     pub quota_waits: u64,
     /// Calls refused by a budget.
     pub budget_refusals: u64,
+    /// Replies rejected as malformed (invalid structure, a batch reply
+    /// that does not split); each is repaired or retried.
+    #[serde(default)]
+    pub malformed: u64,
+    /// Repair prompts sent for malformed replies.
+    #[serde(default)]
+    pub repairs: u64,
+    /// Batch calls (several `map` items in one call).
+    #[serde(default)]
+    pub batches: u64,
+    /// Items handed over in batch calls.
+    #[serde(default)]
+    pub batch_items: u64,
     /// Prompt tokens.
     pub prompt_tokens: u64,
     /// Completion tokens.
@@ -91,6 +104,20 @@ pub struct MetricsSnapshot {
     pub run: Counters,
     /// Per agent, in declaration order.
     pub agents: Vec<AgentMetrics>,
+    /// Circuit breakers per provider endpoint (`[breakers.PROVIDER]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointMetrics>,
+}
+
+/// One provider endpoint's circuit breaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointMetrics {
+    /// `provider:<name>` or `provider:<name>@<base url>`.
+    pub endpoint: Id,
+    /// Breaker state now.
+    pub state: BreakerState,
+    /// Times it opened.
+    pub openings: u64,
 }
 
 /// What happened, for [`Metrics::record`].
@@ -116,6 +143,12 @@ pub(crate) enum Sample {
     QuotaWait,
     /// A call was refused by a budget.
     BudgetRefusal,
+    /// A reply was rejected as malformed.
+    Malformed,
+    /// A repair prompt was sent.
+    Repair,
+    /// A batch call of this many items was made.
+    Batch(u32),
 }
 
 struct Cell {
@@ -173,6 +206,12 @@ impl Cell {
             Sample::Degrade => c.degrades += 1,
             Sample::QuotaWait => c.quota_waits += 1,
             Sample::BudgetRefusal => c.budget_refusals += 1,
+            Sample::Malformed => c.malformed += 1,
+            Sample::Repair => c.repairs += 1,
+            Sample::Batch(n) => {
+                c.batches += 1;
+                c.batch_items += u64::from(n);
+            }
         }
     }
 
@@ -206,8 +245,8 @@ impl Cell {
         c
     }
 
-    fn health(&self) -> HealthState {
-        if self.breaker != BreakerState::Closed {
+    fn health(&self, endpoint: BreakerState) -> HealthState {
+        if self.breaker != BreakerState::Closed || endpoint != BreakerState::Closed {
             return HealthState::CircuitOpen;
         }
         let fails = (self.recent & (((1u32 << self.recent_n) - 1) as u16)).count_ones();
@@ -227,6 +266,11 @@ pub(crate) struct Metrics {
     /// Per agent; the run's figures (histogram included) are the sum,
     /// computed at snapshot time, so a call costs one lock.
     cells: Vec<Mutex<Cell>>,
+    /// Endpoint breakers: names, and per agent the endpoint it calls.
+    endpoint_names: Vec<Id>,
+    agent_endpoint: Vec<Option<usize>>,
+    /// Per endpoint: state and openings.
+    endpoints: Mutex<Vec<(BreakerState, u64)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -243,6 +287,29 @@ impl Metrics {
         Metrics {
             cells: agents.iter().map(|_| Mutex::new(Cell::new())).collect(),
             agents,
+            endpoint_names: Vec::new(),
+            agent_endpoint: Vec::new(),
+            endpoints: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds endpoint breakers: their names, and the endpoint each agent
+    /// calls (an open endpoint makes its agents `circuit_open`).
+    pub fn with_endpoints(mut self, names: Vec<Id>, agent_endpoint: Vec<Option<usize>>) -> Self {
+        self.endpoints = Mutex::new(vec![(BreakerState::Closed, 0); names.len()]);
+        self.endpoint_names = names;
+        self.agent_endpoint = agent_endpoint;
+        self
+    }
+
+    /// Records an endpoint breaker's state change.
+    pub fn record_endpoint(&self, endpoint: usize, from: BreakerState, to: BreakerState) {
+        let mut g = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = g.get_mut(endpoint) {
+            e.0 = to;
+            if from == BreakerState::Closed && to == BreakerState::Open {
+                e.1 += 1;
+            }
         }
     }
 
@@ -257,7 +324,12 @@ impl Metrics {
     pub fn snapshot(&self, elapsed: Duration, completed: u64, failed: u64) -> MetricsSnapshot {
         let mut agents = Vec::with_capacity(self.cells.len());
         let mut run = Cell::new();
-        for (id, cell) in self.agents.iter().zip(&self.cells) {
+        let endpoints = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (i, (id, cell)) in self.agents.iter().zip(&self.cells).enumerate() {
             let g = cell.lock().unwrap_or_else(|p| p.into_inner());
             let c = g.counters();
             let r = &mut run.c;
@@ -271,6 +343,10 @@ impl Metrics {
             r.degrades += c.degrades;
             r.quota_waits += c.quota_waits;
             r.budget_refusals += c.budget_refusals;
+            r.malformed += c.malformed;
+            r.repairs += c.repairs;
+            r.batches += c.batches;
+            r.batch_items += c.batch_items;
             r.prompt_tokens += c.prompt_tokens;
             r.completion_tokens += c.completion_tokens;
             run.nanos += g.nanos;
@@ -278,7 +354,14 @@ impl Metrics {
             let _ = run.hist.add(&g.hist);
             agents.push(AgentMetrics {
                 agent: id.clone(),
-                health: g.health(),
+                health: g.health(
+                    self.agent_endpoint
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .and_then(|e| endpoints.get(e))
+                        .map_or(BreakerState::Closed, |e| e.0),
+                ),
                 counters: c,
             });
         }
@@ -294,6 +377,16 @@ impl Metrics {
             },
             run: run.counters(),
             agents,
+            endpoints: self
+                .endpoint_names
+                .iter()
+                .zip(&endpoints)
+                .map(|(name, &(state, openings))| EndpointMetrics {
+                    endpoint: name.clone(),
+                    state,
+                    openings,
+                })
+                .collect(),
         }
     }
 }
@@ -340,6 +433,30 @@ mod tests {
         assert_eq!(
             m.snapshot(ms(1), 0, 0).agents[1].health,
             HealthState::Failing
+        );
+    }
+
+    #[test]
+    fn an_open_endpoint_shows_on_its_agents_and_counts_openings() {
+        let m = Metrics::new(vec!["a".into(), "b".into()])
+            .with_endpoints(vec!["provider:x".into()], vec![Some(0), None]);
+        m.record(0, Sample::Malformed);
+        m.record(0, Sample::Repair);
+        m.record(0, Sample::Batch(4));
+        m.record_endpoint(0, BreakerState::Closed, BreakerState::Open);
+        let s = m.snapshot(ms(1), 0, 0);
+        assert_eq!(s.agents[0].health, HealthState::CircuitOpen);
+        assert_eq!(s.agents[1].health, HealthState::Healthy);
+        assert_eq!(s.endpoints[0].state, BreakerState::Open);
+        assert_eq!(s.endpoints[0].openings, 1);
+        assert_eq!((s.run.malformed, s.run.repairs), (1, 1));
+        assert_eq!((s.run.batches, s.run.batch_items), (1, 4));
+        m.record_endpoint(0, BreakerState::Open, BreakerState::HalfOpen);
+        m.record_endpoint(0, BreakerState::HalfOpen, BreakerState::Open);
+        let s = m.snapshot(ms(1), 0, 0);
+        assert_eq!(
+            s.endpoints[0].openings, 1,
+            "a failed probe is not a new opening"
         );
     }
 }

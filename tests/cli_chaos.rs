@@ -32,6 +32,10 @@ fn chaos_json_summary_shows_retries_breaker_openings_and_fallbacks() {
     assert!(n("retries") >= 1, "{m}");
     assert!(n("breaker_openings") >= 1, "{m}");
     assert!(n("fallbacks") >= 1, "{m}");
+    // Malformed replies (cut-off JSON) were caught and repaired or retried.
+    assert!(n("malformed") >= 1, "{m}");
+    assert!(n("repairs") >= 1, "{m}");
+    assert!(n("repairs") <= n("malformed"), "{m}");
     assert_eq!(n("calls"), n("calls_ok") + n("calls_failed"));
     assert_eq!(
         n("prompt_tokens") + n("completion_tokens"),
@@ -50,6 +54,8 @@ fn chaos_json_summary_shows_retries_breaker_openings_and_fallbacks() {
         "fallbacks",
         "breaker_openings",
         "prompt_tokens",
+        "malformed",
+        "repairs",
     ] {
         assert_eq!(sum(k), n(k), "{k}");
     }

@@ -426,6 +426,7 @@ async fn pause_waits_for_set_budget_then_completes() {
     }
     h.send(Command::SetBudget {
         agent: None,
+        node: None,
         tokens: Some(100_000),
         usd: None,
     });
@@ -540,14 +541,51 @@ async fn chaos_completes_and_its_metrics_match_its_events() {
         out.usage.total()
     );
     // Mixed faults: at least three kinds happened.
+    // A malformed reply is a response the engine rejects (`output_repair`,
+    // or a `malformed` retry), not an `llm_error`.
     let kinds: std::collections::HashSet<ErrorKind> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::LlmError { kind, .. } => Some(*kind),
+            EventKind::OutputRepair { .. } => Some(ErrorKind::Malformed),
             _ => None,
         })
         .collect();
     assert!(kinds.len() >= 3, "{kinds:?}");
+    // Malformed replies are in the mix: each was repaired (output_repair)
+    // or, when the repair was malformed too, retried as `malformed`.
+    let repairs = count(&events, |k| matches!(k, EventKind::OutputRepair { .. }));
+    let malformed_retries = count(&events, |k| {
+        matches!(
+            k,
+            EventKind::RetryScheduled {
+                kind: ErrorKind::Malformed,
+                ..
+            }
+        )
+    });
+    assert!(repairs >= 1, "no malformed reply was repaired");
+    assert_eq!(m.run.repairs as usize, repairs);
+    assert_eq!(
+        m.run.malformed as usize,
+        repairs
+            + malformed_retries
+            + {
+                // Malformed failures that went to the fallback instead of a retry.
+                events
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::FallbackUsed { reason, .. } if reason.contains("invalid reply")))
+            .count()
+            }
+    );
+    // Every item's output is whole JSON: no cut-off reply got through.
+    for e in &events {
+        if let EventKind::TaskCompleted { task, output, .. } = &e.kind
+            && task.starts_with("work[")
+        {
+            assert!(output.get("done").is_some(), "{task}: {output}");
+        }
+    }
     let l = m.run.latency_ms;
     assert_eq!(l.count as usize, ok + failed);
     assert!(0.0 < l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max);
@@ -609,6 +647,7 @@ async fn set_budget_without_a_budget_is_rejected() {
     );
     h.send(Command::SetBudget {
         agent: None,
+        node: None,
         tokens: Some(5),
         usd: None,
     });

@@ -340,6 +340,25 @@ pub trait Agent: Send + Sync + 'static {
         task: AgentTask,
         ctx: AgentContext,
     ) -> impl Future<Output = Result<AgentOutput, AgentError>> + Send;
+
+    /// Works on several tasks in one go: a `map` node with `batch_size`
+    /// hands an agent that declares `max_batch` its items this way. Returns
+    /// one output per task, in order (a different count fails the batch as
+    /// malformed). The default processes the tasks one by one; override it
+    /// when a batch is cheaper together (one request for many items).
+    fn process_batch(
+        &self,
+        tasks: Vec<AgentTask>,
+        ctx: AgentContext,
+    ) -> impl Future<Output = Result<Vec<AgentOutput>, AgentError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                out.push(self.process(task, ctx.clone()).await?);
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// Object-safe form of [`Agent`], for storing agents of different types.
@@ -349,6 +368,11 @@ trait DynAgent: Send + Sync + 'static {
         task: AgentTask,
         ctx: AgentContext,
     ) -> futures::future::BoxFuture<'_, Result<AgentOutput, AgentError>>;
+    fn process_batch_boxed(
+        &self,
+        tasks: Vec<AgentTask>,
+        ctx: AgentContext,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<AgentOutput>, AgentError>>;
 }
 
 impl<A: Agent> DynAgent for A {
@@ -358,6 +382,13 @@ impl<A: Agent> DynAgent for A {
         ctx: AgentContext,
     ) -> futures::future::BoxFuture<'_, Result<AgentOutput, AgentError>> {
         Box::pin(self.process(task, ctx))
+    }
+    fn process_batch_boxed(
+        &self,
+        tasks: Vec<AgentTask>,
+        ctx: AgentContext,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<AgentOutput>, AgentError>> {
+        Box::pin(self.process_batch(tasks, ctx))
     }
 }
 
@@ -403,20 +434,12 @@ impl Provider for AgentProvider {
             // Dropping the stream (pause, reroute, cancel) cancels the token,
             // so agents that spawn work can stop it.
             let _on_drop = cancel.clone().drop_guard();
-            let task = AgentTask {
-                prompt: req.prompt().to_string(),
-                id: req.task,
-                agent: req.agent.clone(),
-                input: req.input,
-                attempt: req.attempt,
-                visit: req.visit,
-            };
             let (context, budget) = match link.run.get() {
                 Some((c, b)) => (c.clone(), Some(b.clone())),
                 None => (ContextStore::new(), None),
             };
             let ctx = AgentContext {
-                agent: req.agent,
+                agent: req.agent.clone(),
                 bus,
                 cancel,
                 context,
@@ -429,6 +452,60 @@ impl Provider for AgentProvider {
                 budget: ctx.budget.clone(),
                 agent: ctx.agent.clone(),
                 ended: false,
+            };
+            if let Some(batch) = req.hints.batch {
+                // A batch: one task per item (its own id, prompt, visit and
+                // input), answered as a JSON array in item order.
+                let inputs = match req.input {
+                    Value::Array(v) => v,
+                    _ => Vec::new(),
+                };
+                let mut inputs = inputs.into_iter();
+                let tasks = batch
+                    .items
+                    .into_iter()
+                    .map(|item| AgentTask {
+                        id: item.task,
+                        agent: req.agent.clone(),
+                        input: inputs.next().unwrap_or(Value::Null),
+                        prompt: item.prompt,
+                        attempt: req.attempt,
+                        visit: item.visit,
+                    })
+                    .collect();
+                let result = agent.process_batch_boxed(tasks, ctx).await;
+                unsettled.ended = true;
+                // Usage reported along the way counts whatever the outcome.
+                let mut usage = *reported.lock().unwrap_or_else(|p| p.into_inner());
+                return match result {
+                    Ok(outs) => {
+                        let values: Vec<Value> = outs
+                            .into_iter()
+                            .map(|o| {
+                                if let Some(u) = &o.usage {
+                                    usage.add(u);
+                                }
+                                o.value
+                            })
+                            .collect();
+                        Ok((Value::Array(values).to_string(), usage))
+                    }
+                    Err(e) => {
+                        let mut err = ProviderError::new(e.kind, e.message);
+                        if usage.total() > 0 {
+                            err.usage = Some(usage);
+                        }
+                        Err(err)
+                    }
+                };
+            }
+            let task = AgentTask {
+                prompt: req.prompt().to_string(),
+                id: req.task,
+                agent: req.agent.clone(),
+                input: req.input,
+                attempt: req.attempt,
+                visit: req.visit,
             };
             let result = agent.process_boxed(task, ctx).await;
             unsettled.ended = true;

@@ -225,7 +225,7 @@ fn start_recorder(
         Recording::Off => Ok(None),
         Recording::New { dir, text, origin } => {
             let header = Header::new(session, wf, &text, &origin, seed, now_micros());
-            Recorder::create(&dir, &header, orch.subscribe())
+            Recorder::create(&dir, &header, orch.subscribe_bounded(agentctl::session::RECORD_QUEUE))
                 .map(Some)
                 .map_err(|e| {
                     format!(
@@ -234,9 +234,12 @@ fn start_recorder(
                     )
                 })
         }
-        Recording::Append(reader) => Recorder::append(&reader, orch.subscribe())
-            .map(Some)
-            .map_err(|e| format!("cannot continue the session: {e}")),
+        Recording::Append(reader) => Recorder::append(
+            &reader,
+            orch.subscribe_bounded(agentctl::session::RECORD_QUEUE),
+        )
+        .map(Some)
+        .map_err(|e| format!("cannot continue the session: {e}")),
     }
 }
 

@@ -126,7 +126,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
                     args.seed,
                     agentctl::event::now_micros(),
                 );
-                match agentctl::session::Recorder::create(&dir, &header, orch.subscribe()) {
+                match agentctl::session::Recorder::create(&dir, &header, orch.subscribe_bounded(agentctl::session::RECORD_QUEUE)) {
                     Ok(r) => Some(r),
                     Err(e) => {
                         eprintln!("error: cannot record the session: {e}\n  = hint: pass --session-dir DIR, or --no-record");

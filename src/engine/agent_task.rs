@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::resilient::{Effective, breaker_event, budget_updated, scope_name};
+use super::resilient::{Effective, breaker_event, budget_updated, endpoint_event, scope_name};
 use super::run::{Run, TaskControl, TaskError, TaskHandle};
 use crate::budget::{BudgetNote, OnExhausted, Refusal};
 use crate::event::{ErrorKind, EventKind, Id, TaskState};
@@ -49,6 +49,17 @@ pub(crate) struct AgentJob<'a> {
 /// Free text; JSON when the reply is a JSON object or array.
 pub(crate) fn parse_text(_: &Run, text: &str) -> Result<Value, String> {
     Ok(reply_value(text))
+}
+
+/// `expect = "json"`: the reply must be a JSON object or array (code
+/// fences allowed); anything else is malformed.
+pub(crate) fn parse_json(_: &Run, text: &str) -> Result<Value, String> {
+    let body = strip_fences(text);
+    match serde_json::from_str::<Value>(body) {
+        Ok(v @ (Value::Object(_) | Value::Array(_))) => Ok(v),
+        Ok(_) => Err("expected a JSON object or array, got a bare JSON value".into()),
+        Err(e) => Err(format!("expected a JSON object or array: {e}")),
+    }
 }
 
 /// The reply as a value: JSON when it is an object or array (code fences
@@ -126,7 +137,9 @@ pub(crate) async fn work(
                     },
                     c = h.control.recv() => match c.and_then(classify) {
                         Some(i) => {
+                            let t0 = tokio::time::Instant::now();
                             interrupted(h, &mut job, i).await?;
+                            extend(&mut deadline, t0);
                             break None;
                         }
                         None => continue,
@@ -153,12 +166,10 @@ pub(crate) async fn work(
             chain = Some(FallbackChain::new(agent, &eff.agent.fallbacks));
             tries = 0;
         }
-        if deadline.is_none()
-            && let Some(t) = eff.timeouts.task
-        {
-            deadline = Some(tokio::time::Instant::now() + t);
-        }
-        let call_limit = eff.timeouts.for_call(deadline);
+        // The task's deadline is fixed lazily (no clock read for calls that
+        // answer at once): by the first call that has to wait, or below at
+        // the first failure.
+        let call_limit = eff.timeouts;
 
         // 2. Call the agent.
         h.attempt += 1;
@@ -183,7 +194,15 @@ pub(crate) async fn work(
         )
         .await;
         let outcome = {
-            let call = call_agent(&run, h.id.clone(), h.attempt, agent, &job, call_limit);
+            let call = call_agent(
+                &run,
+                h.id.clone(),
+                h.attempt,
+                agent,
+                &job,
+                call_limit,
+                &mut deadline,
+            );
             tokio::pin!(call);
             loop {
                 tokio::select! {
@@ -199,7 +218,9 @@ pub(crate) async fn work(
         let result = match outcome {
             Ok(r) => r,
             Err(i) => {
+                let t0 = tokio::time::Instant::now();
                 interrupted(h, &mut job, i).await?;
+                extend(&mut deadline, t0);
                 continue;
             }
         };
@@ -274,6 +295,8 @@ pub(crate) async fn work(
                         }
                     }
                     Err(why) if repairs_used < job.repairs => {
+                        run.res.metrics.record(agent, Sample::Malformed);
+                        run.res.metrics.record(agent, Sample::Repair);
                         repairs_used += 1;
                         run.emit(EventKind::OutputRepair {
                             task: h.id.clone(),
@@ -283,31 +306,42 @@ pub(crate) async fn work(
                         job.prompt = repair_prompt(&job.prompt, &why);
                         continue;
                     }
-                    Err(why) => TaskError::new(
-                        ErrorKind::Malformed,
-                        format!(
-                            "{agent_id} gave an invalid reply for task {} after {repairs_used} repair prompt(s): {why}",
-                            h.id
-                        ),
-                    ),
+                    Err(why) => {
+                        run.res.metrics.record(agent, Sample::Malformed);
+                        TaskError::new(
+                            ErrorKind::Malformed,
+                            format!(
+                                "{agent_id} gave an invalid reply for task {} after {repairs_used} repair prompt(s): {why}",
+                                h.id
+                            ),
+                        )
+                    }
                 }
             }
             CallEnd::Done(Err(e), _) => {
                 retry_after = e.retry_after;
                 TaskError::new(e.kind, format!("{agent_id}: {}", e.message))
             }
-            CallEnd::BreakerOpen(retry_in) => {
+            CallEnd::BreakerOpen(retry_in, scope) => {
                 breaker_open = true;
+                let whose = if scope == agent_id {
+                    String::new()
+                } else {
+                    format!(" ({scope})")
+                };
                 TaskError::new(
                     ErrorKind::Server,
                     format!(
-                        "{agent_id}: circuit breaker open (next probe in {} ms)",
+                        "{agent_id}: circuit breaker open{whose} (next probe in {} ms)",
                         retry_in.as_millis()
                     ),
                 )
             }
             CallEnd::Refused(refusal, needed, generation) => {
-                match on_refusal(h, &mut job, agent, refusal, needed, generation).await? {
+                let t0 = tokio::time::Instant::now();
+                let next = on_refusal(h, &mut job, agent, refusal, needed, generation).await?;
+                extend(&mut deadline, t0);
+                match next {
                     Some(e) => e,
                     None => continue,
                 }
@@ -319,6 +353,9 @@ pub(crate) async fn work(
         if !run.res.plain {
             tries += 1;
             let now = tokio::time::Instant::now();
+            if deadline.is_none() {
+                deadline = eff.timeouts.task.map(|t| now + t);
+            }
             let expired = deadline.is_some_and(|d| now >= d);
             let seed = stable_hash(&[
                 &run.seed.to_le_bytes(),
@@ -415,6 +452,14 @@ pub(crate) async fn work(
     }
 }
 
+/// Time spent waiting for a person (a pause, an exhausted budget) does not
+/// count against the task's time limit: its deadline moves by that long.
+fn extend(deadline: &mut Option<tokio::time::Instant>, since: tokio::time::Instant) {
+    if let Some(d) = deadline.as_mut() {
+        *d += since.elapsed();
+    }
+}
+
 fn cancel(h: &mut TaskHandle, reason: &str) -> TaskError {
     h.cancel(reason);
     TaskError::cancelled(format!("task {} was cancelled: {reason}", h.id))
@@ -468,8 +513,9 @@ enum CallEnd {
     /// The provider (or the cache) answered, or the call failed. The cache
     /// key is set when the reply should be cached once it is accepted.
     Done(Result<Completion, ProviderError>, Option<String>),
-    /// The agent's circuit breaker is open: no call was made.
-    BreakerOpen(std::time::Duration),
+    /// The agent's (or its endpoint's) circuit breaker is open: no call
+    /// was made. Time to the next probe, and the breaker's scope.
+    BreakerOpen(std::time::Duration, Id),
     /// A budget refused the call: no call was made. Tokens it needed, and
     /// the ledger generation the refusal saw.
     Refused(Refusal, u64, u64),
@@ -481,7 +527,8 @@ async fn call_agent(
     attempt: u32,
     agent: AgentIdx,
     job: &AgentJob<'_>,
-    limit: Option<std::time::Duration>,
+    limits: crate::resilience::Timeouts,
+    deadline: &mut Option<tokio::time::Instant>,
 ) -> CallEnd {
     let a = &run.wf.agents[agent];
     let res = &run.res;
@@ -532,9 +579,27 @@ async fn call_agent(
                 run.emit(breaker_event(&res.metrics, agent, &a.id, t));
             }
             if let Admission::Rejected { retry_in } = adm {
-                return CallEnd::BreakerOpen(retry_in);
+                return CallEnd::BreakerOpen(retry_in, a.id.clone());
             }
             Some(adm)
+        }
+    };
+    // The endpoint's breaker (shared by every agent calling it): an open
+    // endpoint fails all of them fast, to their fallbacks.
+    let endpoint = match res.endpoint(agent) {
+        None => None,
+        Some(e) => {
+            let (adm, change) = e.breaker.admit();
+            if let Some(t) = change {
+                run.emit(endpoint_event(&res.metrics, e, t));
+            }
+            if let Admission::Rejected { retry_in } = adm {
+                if let (Some(b), Some(adm)) = (res.breaker(agent), admission) {
+                    b.release(adm);
+                }
+                return CallEnd::BreakerOpen(retry_in, e.scope.clone());
+            }
+            Some((e, adm))
         }
     };
 
@@ -575,6 +640,9 @@ async fn call_agent(
                     if let (Some(b), Some(adm)) = (res.breaker(agent), admission) {
                         b.release(adm);
                     }
+                    if let Some((e, adm)) = endpoint {
+                        e.breaker.release(adm);
+                    }
                     res.metrics.record(agent, Sample::BudgetRefusal);
                     return CallEnd::Refused(refusal, need.tokens, generation);
                 }
@@ -600,19 +668,17 @@ async fn call_agent(
     // Each turn reports its own request/response events and usage; only a
     // call cut by the time limit reports nothing, so that is said here.
     let call = provider_call(run, &task, attempt, agent, job.node, req);
-    let (result, reported) = match limit {
-        None => (call.await, true),
-        Some(d) => match tokio::time::timeout(d, call).await {
+    let (result, reported) =
+        match crate::resilience::timeout::bounded(limits.call, deadline, limits.task, call).await {
             Ok(r) => (r, true),
-            Err(_) => (
+            Err(d) => (
                 Err(ProviderError::new(
                     ErrorKind::Timeout,
                     format!("no reply within {} ms", d.as_millis()),
                 )),
                 false,
             ),
-        },
-    };
+        };
     let elapsed = clock.elapsed();
     match &result {
         Ok(c) => {
@@ -623,6 +689,11 @@ async fn call_agent(
                 && let Some(t) = b.on_success(adm)
             {
                 run.emit(breaker_event(&res.metrics, agent, &a.id, t));
+            }
+            if let Some((e, adm)) = endpoint
+                && let Some(t) = e.breaker.on_success(adm)
+            {
+                run.emit(endpoint_event(&res.metrics, e, t));
             }
         }
         Err(e) => {
@@ -650,6 +721,17 @@ async fn call_agent(
                 };
                 if let Some(t) = change {
                     run.emit(breaker_event(&res.metrics, agent, &a.id, t));
+                }
+            }
+            if let Some((e, adm)) = endpoint {
+                let change = if health {
+                    e.breaker.on_failure(adm)
+                } else {
+                    e.breaker.release(adm);
+                    None
+                };
+                if let Some(t) = change {
+                    run.emit(endpoint_event(&res.metrics, e, t));
                 }
             }
         }

@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use tokio::sync::mpsc::UnboundedSender;
-
+use super::feed::Subscriber;
 use crate::event::{Event, EventKind, Id, now_micros};
 
 /// The single source of `seq` numbers for a session.
@@ -15,14 +14,14 @@ pub(crate) struct Emitter {
 
 struct EmitterInner {
     seq: u64,
-    subscribers: Vec<UnboundedSender<Event>>,
+    subscribers: Vec<Subscriber>,
     /// A resumed run's already-recorded restatements (see
     /// `Restore::replayed`), with how many copies are left to drop.
     skip: HashMap<String, u32>,
 }
 
 impl Emitter {
-    pub(crate) fn new(session: Id, subscribers: Vec<UnboundedSender<Event>>) -> Self {
+    pub(crate) fn new(session: Id, subscribers: Vec<Subscriber>) -> Self {
         Emitter {
             session,
             inner: Mutex::new(EmitterInner {
@@ -48,7 +47,8 @@ impl Emitter {
     }
 
     /// Emits one event. The lock is held while sending so subscribers see
-    /// events in `seq` order; unbounded sends never block.
+    /// events in `seq` order; unbounded sends never block, a bounded one
+    /// (the recorder) waits only when its reader is a whole queue behind.
     pub(crate) fn emit(&self, kind: EventKind) {
         let mut inner = self.lock();
         if !inner.skip.is_empty()
@@ -69,7 +69,7 @@ impl Emitter {
             kind,
         };
         inner.subscribers.retain(|s| !s.is_closed());
-        if let Some((last, rest)) = inner.subscribers.split_last() {
+        if let Some((last, rest)) = inner.subscribers.split_last_mut() {
             for s in rest {
                 let _ = s.send(event.clone());
             }

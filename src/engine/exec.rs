@@ -22,11 +22,7 @@ pub(crate) fn exec_node(
 ) -> BoxFuture<'static, NodeResult> {
     Box::pin(async move {
         run.node_enter(node);
-        let guard = NodeExitGuard {
-            run: &run,
-            node,
-            done: false,
-        };
+        let guard = NodeExitGuard::new(&run, node);
         // Each pattern's future is boxed on its own: a not-yet-started node
         // then costs a pointer, not the size of the largest pattern (a map of
         // 5000 items creates 5000 of these before polling them).
@@ -78,14 +74,24 @@ pub(crate) fn exec_node(
 }
 
 /// Marks the node cancelled if its future is dropped mid-way.
-struct NodeExitGuard<'a> {
+pub(crate) struct NodeExitGuard<'a> {
     run: &'a Run,
     node: NodeIdx,
     done: bool,
 }
 
-impl NodeExitGuard<'_> {
-    fn finish(mut self, r: Result<(), crate::event::ErrorKind>) {
+impl<'a> NodeExitGuard<'a> {
+    /// Guards a node just entered (`Run::node_enter`).
+    pub(crate) fn new(run: &'a Run, node: NodeIdx) -> Self {
+        NodeExitGuard {
+            run,
+            node,
+            done: false,
+        }
+    }
+
+    /// Records how the node ended.
+    pub(crate) fn finish(mut self, r: Result<(), crate::event::ErrorKind>) {
         self.done = true;
         self.run.node_exit(self.node, r);
     }

@@ -9,6 +9,7 @@ mod agent_link;
 mod agent_task;
 mod emitter;
 mod exec;
+pub(crate) mod feed;
 mod orchestrator;
 mod patterns;
 mod resilient;
@@ -18,7 +19,9 @@ mod scheduler;
 mod step;
 mod tool_gate;
 mod traced_bus;
+mod watchdog;
 
+pub use feed::EventFeed;
 pub use orchestrator::{
     Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, new_session_id, reroute_candidates,
 };

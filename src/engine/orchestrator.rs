@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::emitter::Emitter;
 use super::exec::exec_node;
+use super::feed::{EventFeed, Subscriber};
 use super::resume::Restore;
 use super::run::{Run, Scope, TaskControl};
 use super::scheduler::Scheduler;
@@ -99,7 +100,7 @@ pub struct Orchestrator {
     providers: HashMap<String, Arc<dyn Provider>>,
     bus: Arc<dyn MessageBus>,
     sim: Arc<SimProvider>,
-    subscribers: Vec<UnboundedSender<Event>>,
+    subscribers: Vec<Subscriber>,
     custom: HashMap<String, ProviderFactory>,
     tools: Option<Arc<crate::tools::ToolBox>>,
 }
@@ -185,6 +186,15 @@ impl Orchestrator {
     /// A receiver of every event of the run. Subscribe before `start`.
     pub fn subscribe(&mut self) -> UnboundedReceiver<Event> {
         let (tx, rx) = unbounded_channel();
+        self.subscribers.push(Subscriber::Unbounded(tx));
+        rx
+    }
+
+    /// Every event of the run through a queue of at most `capacity`
+    /// events: when its reader falls that far behind, the run waits for it
+    /// instead of buffering without bound. For the session recorder.
+    pub fn subscribe_bounded(&mut self, capacity: usize) -> EventFeed {
+        let (tx, rx) = EventFeed::bounded(capacity);
         self.subscribers.push(tx);
         rx
     }
@@ -402,10 +412,34 @@ async fn drive(
         tokio::time::interval(every.unwrap_or(std::time::Duration::from_secs(3600)));
     metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     metrics_tick.reset();
+    // The deadlock watchdog checks a few times per bound; it costs nothing
+    // per task (it reads the event count, and scans only when idle).
+    let bound = wf.policy.deadlock;
+    let mut watchdog_tick =
+        tokio::time::interval((bound / 4).max(std::time::Duration::from_millis(10)));
+    watchdog_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    watchdog_tick.reset();
+    let mut watchdog = super::watchdog::Watchdog::new();
+    let mut own_events = 0u64;
     let (status, output, error) = loop {
         tokio::select! {
             _ = metrics_tick.tick(), if every.is_some() => {
                 run.emit(EventKind::Metrics { snapshot: metrics_snapshot(&run) });
+                own_events += 1;
+                continue;
+            }
+            _ = watchdog_tick.tick() => {
+                let progress = run.emitter.count().saturating_sub(own_events);
+                if let super::watchdog::Verdict::Stuck(idle_ms) = watchdog.check(&run, progress) {
+                    run.emit(EventKind::DeadlockDetected { idle_ms, waiting: Vec::new() });
+                    break (
+                        RunStatus::Failed,
+                        None,
+                        Some(format!(
+                            "deadlock: for {idle_ms:.0} ms (deadlock_ms) nothing ran, was queued or waited for a person, yet the run did not finish"
+                        )),
+                    );
+                }
                 continue;
             }
             r = &mut root => break match r {
@@ -493,7 +527,12 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
                 l.wake();
             }
         }
-        Command::SetBudget { agent, tokens, usd } => {
+        Command::SetBudget {
+            agent,
+            node,
+            tokens,
+            usd,
+        } => {
             let Some(ledger) = &run.res.ledger else {
                 return reject(
                     "this workflow has no budget; declare `[budget]` or an agent's `budget`".into(),
@@ -505,11 +544,18 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
             if usd.is_some_and(|u| !(u >= 0.0 && u.is_finite())) {
                 return reject("`usd` must be a non-negative number".into());
             }
-            let scope = match agent {
-                None => crate::budget::Scope::Run,
-                Some(a) => match run.wf.agent(a) {
+            let scope = match (agent, node) {
+                (Some(_), Some(_)) => {
+                    return reject("give `agent` or `node`, not both".into());
+                }
+                (None, None) => crate::budget::Scope::Run,
+                (Some(a), None) => match run.wf.agent(a) {
                     Some(i) => crate::budget::Scope::Agent(i),
                     None => return reject(format!("there is no agent `{a}`")),
+                },
+                (None, Some(n)) => match run.wf.node(n) {
+                    Some(i) => crate::budget::Scope::Node(i),
+                    None => return reject(format!("there is no node `{n}`")),
                 },
             };
             let (used, limit) = ledger.set_limit(scope, *tokens, *usd);

@@ -14,10 +14,21 @@ use crate::resilience::{
 use crate::workflow::model::{AgentIdx, NodeIdx, Workflow};
 use crate::workflow::policy::AgentPolicy;
 
+/// A circuit breaker shared by every agent calling one provider endpoint.
+pub(crate) struct EndpointBreaker {
+    /// Index in the metrics' endpoint list.
+    pub(crate) index: usize,
+    /// `provider:<name>` or `provider:<name>@<base url>`.
+    pub(crate) scope: Id,
+    pub(crate) breaker: CircuitBreaker,
+}
+
 pub(crate) struct Resilience {
     pub(crate) metrics: Metrics,
     pub(crate) started: tokio::time::Instant,
     breakers: Vec<Option<CircuitBreaker>>,
+    /// Per agent: the breaker of the endpoint it calls, if configured.
+    endpoints: Vec<Option<Arc<EndpointBreaker>>>,
     caches: Vec<Option<ResponseCache>>,
     pub(crate) ledger: Option<Ledger>,
     quotas: Vec<Option<Arc<ProviderQuota>>>,
@@ -32,8 +43,53 @@ pub(crate) struct Resilience {
 }
 
 impl Resilience {
-    pub(crate) fn new(wf: &Workflow, provider_names: &[Id]) -> Self {
+    pub(crate) fn new(
+        wf: &Workflow,
+        provider_names: &[Id],
+        providers: &[Arc<dyn crate::llm::Provider>],
+    ) -> Self {
         let p = &wf.policy;
+        // One breaker per (provider name, endpoint): agents calling the
+        // same endpoint share it. Code agents (provider `custom` or
+        // `command`) cannot be configured, so they get none.
+        let mut by_endpoint: Vec<Arc<EndpointBreaker>> = Vec::new();
+        let endpoints: Vec<Option<Arc<EndpointBreaker>>> = wf
+            .agents
+            .iter()
+            .zip(provider_names.iter().zip(providers))
+            .map(|(a, (actual, provider))| {
+                // Keyed by the name the workflow uses (several names may
+                // share one provider type); agents run by code are not
+                // calls to an endpoint.
+                if matches!(&**actual, "custom" | "command") {
+                    return None;
+                }
+                let name = &a.provider;
+                let policy = p.breakers.get(name)?;
+                let scope: Id = match provider.endpoint() {
+                    Some(url) => format!("provider:{name}@{url}").into(),
+                    None => format!("provider:{name}").into(),
+                };
+                if let Some(e) = by_endpoint.iter().find(|e| e.scope == scope) {
+                    return Some(e.clone());
+                }
+                let e = Arc::new(EndpointBreaker {
+                    index: by_endpoint.len(),
+                    scope,
+                    breaker: CircuitBreaker::new(*policy),
+                });
+                by_endpoint.push(e.clone());
+                Some(e)
+            })
+            .collect();
+        let metrics = Metrics::new(wf.agents.iter().map(|a| a.id.clone()).collect())
+            .with_endpoints(
+                by_endpoint.iter().map(|e| e.scope.clone()).collect(),
+                endpoints
+                    .iter()
+                    .map(|e| e.as_ref().map(|e| e.index))
+                    .collect(),
+            );
         let any_limit = p.budget.is_set()
             || wf.agents.iter().any(|a| a.policy.budget.is_set())
             || wf.nodes.iter().any(|n| n.policy.budget.is_set());
@@ -78,7 +134,7 @@ impl Resilience {
             })
             .collect();
         Resilience {
-            metrics: Metrics::new(wf.agents.iter().map(|a| a.id.clone()).collect()),
+            metrics,
             started: tokio::time::Instant::now(),
             breakers: wf
                 .agents
@@ -86,8 +142,10 @@ impl Resilience {
                 .map(|a| a.policy.breaker.map(CircuitBreaker::new))
                 .collect(),
             caches,
+            endpoints: endpoints.clone(),
             plain: ledger.is_none()
                 && p.quotas.is_empty()
+                && endpoints.iter().all(Option::is_none)
                 && wf.agents.iter().all(|a| a.policy.is_plain())
                 && wf.nodes.iter().all(|n| n.policy.is_empty()),
             ledger,
@@ -104,6 +162,11 @@ impl Resilience {
 
     pub(crate) fn breaker(&self, agent: AgentIdx) -> Option<&CircuitBreaker> {
         self.breakers.get(agent)?.as_ref()
+    }
+
+    /// The breaker of the endpoint `agent` calls, if configured.
+    pub(crate) fn endpoint(&self, agent: AgentIdx) -> Option<&EndpointBreaker> {
+        self.endpoints.get(agent)?.as_deref()
     }
 
     pub(crate) fn cache(&self, agent: AgentIdx) -> Option<&ResponseCache> {
@@ -143,7 +206,13 @@ impl<'a> Effective<'a> {
         let ap = &wf.agents[agent].policy;
         Effective {
             retry: np.retry.as_ref().unwrap_or(&ap.retry),
-            timeouts: np.timeouts.unwrap_or(ap.timeouts),
+            timeouts: match np.timeouts {
+                None => ap.timeouts,
+                Some(t) => Timeouts {
+                    call: t.call.or(ap.timeouts.call),
+                    task: t.task.or(ap.timeouts.task),
+                },
+            },
             agent: ap,
         }
     }
@@ -162,6 +231,17 @@ pub(crate) fn breaker_event(
     metrics.record(agent, Sample::Breaker(t.to));
     EventKind::BreakerStateChanged {
         scope: scope.clone(),
+        from: t.from,
+        to: t.to,
+        reason: t.reason,
+    }
+}
+
+/// The event of an endpoint breaker's state change (and its metrics).
+pub(crate) fn endpoint_event(metrics: &Metrics, e: &EndpointBreaker, t: Transition) -> EventKind {
+    metrics.record_endpoint(e.index, t.from, t.to);
+    EventKind::BreakerStateChanged {
+        scope: e.scope.clone(),
         from: t.from,
         to: t.to,
         reason: t.reason,

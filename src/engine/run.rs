@@ -188,6 +188,8 @@ pub(crate) struct Run {
     pub(crate) tools: Option<Arc<crate::tools::ToolBox>>,
     /// Step mode of debates and votes (issue #4).
     pub(crate) step: super::step::StepControl,
+    /// Waits that only another part of the run can end (deadlock watchdog).
+    pub(crate) waits: super::watchdog::Waits,
 }
 
 /// Variables every template and expression may read.
@@ -217,7 +219,7 @@ impl Run {
         let n = wf.nodes.len();
         let provider_names: Vec<Id> = providers.iter().map(|p| Id::from(p.name())).collect();
         Run {
-            res: super::resilient::Resilience::new(&wf, &provider_names),
+            res: super::resilient::Resilience::new(&wf, &provider_names, &providers),
             provider_names,
             session,
             seed,
@@ -244,6 +246,7 @@ impl Run {
             restore: None,
             tools: None,
             step: super::step::StepControl::new(false),
+            waits: Default::default(),
             wf,
         }
     }

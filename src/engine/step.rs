@@ -53,6 +53,12 @@ impl StepControl {
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
+    /// True while some debate or vote waits for a `step` command (a
+    /// person): the deadlock watchdog leaves such a run alone.
+    pub(crate) fn anyone_waiting(&self) -> bool {
+        self.lock().waiting.values().any(|&c| c > 0)
+    }
+
     /// Whether a node with this own setting is in step mode now.
     pub(crate) fn active(&self, node_step: bool) -> bool {
         self.lock().forced.unwrap_or(node_step)

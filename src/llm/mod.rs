@@ -165,6 +165,28 @@ pub struct RequestHints {
     pub tools: Vec<ToolSpec>,
     /// Debate / vote context (boxed: most calls have none).
     pub stance: Option<Box<StanceHint>>,
+    /// Several `map` items in one call (boxed: most calls have none). The
+    /// reply must be a JSON array with one answer per item, in order.
+    pub batch: Option<Box<BatchHint>>,
+}
+
+/// The items of a batch call, so a provider that invents replies (the sim)
+/// or an agent that is code can answer each one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchHint {
+    /// The items, in order.
+    pub items: Vec<BatchItem>,
+}
+
+/// One item of a batch call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchItem {
+    /// The task id the item would have had on its own (`fan[3]/work`).
+    pub task: Id,
+    /// The item's rendered prompt.
+    pub prompt: String,
+    /// The item's visit (its index in the `map`).
+    pub visit: u32,
 }
 
 /// One call to a model.
@@ -260,6 +282,11 @@ pub trait Provider: Send + Sync + 'static {
     /// delta would cost the engine's hot path for nothing.
     fn streams_live(&self) -> bool {
         false
+    }
+    /// The endpoint calls go to (a base URL), when there is one: circuit
+    /// breakers per endpoint are keyed by the name plus this.
+    fn endpoint(&self) -> Option<&str> {
+        None
     }
     /// Starts a call. The stream yields deltas then exactly one `Done`, or an
     /// error. Dropping the stream cancels the call.

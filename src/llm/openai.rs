@@ -281,6 +281,10 @@ impl Provider for OpenAiProvider {
         true
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        Some(self.base_url())
+    }
+
     fn stream(
         &self,
         req: ProviderRequest,

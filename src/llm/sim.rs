@@ -353,6 +353,9 @@ fn reply(
     counter: &TokenCounter,
 ) -> (String, Option<u64>) {
     let script = &sim.script;
+    if let Some(batch) = &req.hints.batch {
+        return (batch_reply(sim, req, batch, rng, counter), None);
+    }
     if let Some(last) = sim.replies.len().checked_sub(1) {
         return (sim.replies[(req.visit as usize).min(last)].clone(), None);
     }
@@ -392,6 +395,56 @@ fn reply(
         }
         Expect::Turn | Expect::Ballot | Expect::Decision => (debate::reply(script, req, rng), None),
     }
+}
+
+/// A batch call's reply: a JSON array with, per item in order, what the
+/// agent would have answered to that item alone (its scripted reply by the
+/// item's visit, its template over the item's prompt, or invented words).
+/// A reply that is a JSON object or array is embedded as a value, any other
+/// as a string. Deterministic: the items' draws come in item order from
+/// the call's RNG.
+fn batch_reply(
+    sim: &AgentSim,
+    req: &ProviderRequest,
+    batch: &super::BatchHint,
+    rng: &mut ChaCha8Rng,
+    counter: &TokenCounter,
+) -> String {
+    let script = &sim.script;
+    let answers: Vec<Value> = batch
+        .items
+        .iter()
+        .map(|item| {
+            let text = if let Some(last) = sim.replies.len().checked_sub(1) {
+                sim.replies[(item.visit as usize).min(last)].clone()
+            } else if let Some(template) = &script.template {
+                render_parts(
+                    template,
+                    &item.prompt,
+                    &req.agent,
+                    &item.task,
+                    item.visit,
+                    req.attempt,
+                )
+            } else {
+                text_reply(
+                    &req.agent,
+                    script.reply_words.unwrap_or(DEFAULT_REPLY_WORDS),
+                    rng,
+                    counter,
+                )
+                .0
+            };
+            let t = text.trim();
+            let bracketed = (t.starts_with('{') && t.ends_with('}'))
+                || (t.starts_with('[') && t.ends_with(']'));
+            match serde_json::from_str::<Value>(t) {
+                Ok(v) if bracketed => v,
+                _ => Value::String(text),
+            }
+        })
+        .collect();
+    Value::Array(answers).to_string()
 }
 
 /// `[agent] w1 w2 …`: its token count is the prefix's plus each word's,
@@ -492,7 +545,27 @@ fn review_reply(visit: u32, reject_first: u32, rng: &mut ChaCha8Rng) -> String {
 /// `{{attempt}}` in one pass, so placeholders inside the substituted input
 /// are left alone. Unknown placeholders stay as written.
 fn render_template(template: &str, req: &ProviderRequest) -> String {
-    let mut out = String::with_capacity(template.len() + req.prompt().len());
+    render_parts(
+        template,
+        req.prompt(),
+        &req.agent,
+        &req.task,
+        req.visit,
+        req.attempt,
+    )
+}
+
+/// [`render_template`] over explicit values (a batch item's own prompt,
+/// task and visit).
+fn render_parts(
+    template: &str,
+    prompt: &str,
+    agent: &str,
+    task: &str,
+    visit: u32,
+    attempt: u32,
+) -> String {
+    let mut out = String::with_capacity(template.len() + prompt.len());
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
         out.push_str(&rest[..open]);
@@ -502,11 +575,11 @@ fn render_template(template: &str, req: &ProviderRequest) -> String {
             break;
         };
         match after[..close].trim() {
-            "input" => out.push_str(req.prompt()),
-            "agent" => out.push_str(&req.agent),
-            "task" => out.push_str(&req.task),
-            "visit" => write!(out, "{}", req.visit).expect("writing to a String"),
-            "attempt" => write!(out, "{}", req.attempt).expect("writing to a String"),
+            "input" => out.push_str(prompt),
+            "agent" => out.push_str(agent),
+            "task" => out.push_str(task),
+            "visit" => write!(out, "{visit}").expect("writing to a String"),
+            "attempt" => write!(out, "{attempt}").expect("writing to a String"),
             _ => out.push_str(&rest[open..open + 2 + close + 2]),
         }
         rest = &after[close + 2..];
@@ -971,6 +1044,77 @@ mod tests {
             error_count(12, 2000).await.2,
             "another seed gives other faults"
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_call_answers_every_item_in_order_deterministically() {
+        let items = |n: u32| crate::llm::BatchHint {
+            items: (0..n)
+                .map(|i| crate::llm::BatchItem {
+                    task: format!("m[{i}]/w").into(),
+                    prompt: format!("item {i}"),
+                    visit: i,
+                })
+                .collect(),
+        };
+        let batch_req = |n: u32| {
+            let mut r = req("w", "m[0-2]/w", 1, 0);
+            r.hints.batch = Some(Box::new(items(n)));
+            r
+        };
+        let templ = provider(
+            3,
+            "w",
+            SimScript {
+                template: Some("did {{input}} ({{task}}, visit {{visit}})".into()),
+                ..Default::default()
+            },
+        );
+        let out = run(&templ, batch_req(3)).await.unwrap().text;
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v,
+            json!([
+                "did item 0 (m[0]/w, visit 0)",
+                "did item 1 (m[1]/w, visit 1)",
+                "did item 2 (m[2]/w, visit 2)"
+            ])
+        );
+        // Scripted replies by visit (JSON ones embedded as values), and
+        // invented ones: the same seed gives the same array.
+        let scripted = provider(
+            3,
+            "w",
+            SimScript {
+                replies: vec![json!({"n": 0}), json!("second")],
+                ..Default::default()
+            },
+        );
+        let v: Value =
+            serde_json::from_str(&run(&scripted, batch_req(3)).await.unwrap().text).unwrap();
+        assert_eq!(v, json!([{"n": 0}, "second", "second"]));
+        let a = run(&provider(3, "w", SimScript::default()), batch_req(4))
+            .await
+            .unwrap();
+        let b = run(&provider(3, "w", SimScript::default()), batch_req(4))
+            .await
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            serde_json::from_str::<Vec<String>>(&a.text).unwrap().len(),
+            4
+        );
+        // Malformed output cuts the array: it no longer parses.
+        let bad = provider(
+            3,
+            "w",
+            SimScript {
+                malformed_first: 1,
+                ..Default::default()
+            },
+        );
+        let cut = run(&bad, batch_req(4)).await.unwrap().text;
+        assert!(serde_json::from_str::<Value>(&cut).is_err(), "{cut}");
     }
 
     #[tokio::test]

@@ -9,6 +9,14 @@ use tokio::time::Instant;
 use crate::event::ErrorKind;
 use crate::llm::ProviderError;
 
+/// Built-in limit of one provider call when neither the node, the agent
+/// nor `[defaults]` sets `timeout_ms`: 5 minutes (a long reply from a slow
+/// model fits; a silent endpoint does not hold a task forever).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Built-in limit of one task (every attempt, backoff and fallback) when
+/// nothing sets `task_timeout_ms`: 30 minutes.
+pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(1800);
+
 /// The time limits of an agent's work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timeouts {
@@ -19,6 +27,12 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// The built-in limits ([`DEFAULT_CALL_TIMEOUT`], [`DEFAULT_TASK_TIMEOUT`]).
+    pub const BUILT_IN: Timeouts = Timeouts {
+        call: Some(DEFAULT_CALL_TIMEOUT),
+        task: Some(DEFAULT_TASK_TIMEOUT),
+    };
+
     /// The limit for the next call: the call limit, cut to what is left
     /// of the task's deadline.
     pub fn for_call(&self, task_deadline: Option<Instant>) -> Option<Duration> {
@@ -48,6 +62,55 @@ where
     }
 }
 
+/// Runs `f` within `limit` and before the task's deadline, whichever ends
+/// first, arming the timer only if `f` does not finish on its first poll: a
+/// call that answers at once (a zero-latency sim reply, a cache) costs no
+/// timer, no clock read and no memory for one. The task's deadline is
+/// fixed lazily too: when unset, the first call that has to wait sets it to
+/// now + `task` (no time passed since the call started, so that is the
+/// task's start). On expiry `f` is dropped (cancelling it) and the limit
+/// that applied is returned.
+pub async fn bounded<T, F>(
+    limit: Option<Duration>,
+    deadline: &mut Option<Instant>,
+    task: Option<Duration>,
+    f: F,
+) -> Result<T, Duration>
+where
+    F: Future<Output = T>,
+{
+    if limit.is_none() && deadline.is_none() && task.is_none() {
+        return Ok(f.await);
+    }
+    let mut f = std::pin::pin!(f);
+    // Boxed: only slow calls pay for a timer.
+    let mut timer: Option<(std::pin::Pin<Box<tokio::time::Sleep>>, Duration)> = None;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Ok(v));
+        }
+        let (sleep, applied) = timer.get_or_insert_with(|| {
+            let now = Instant::now();
+            if deadline.is_none() {
+                *deadline = task.map(|t| now + t);
+            }
+            let until = match (limit.map(|l| now + l), *deadline) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(now),
+            };
+            (
+                Box::pin(tokio::time::sleep_until(until)),
+                until.saturating_duration_since(now),
+            )
+        });
+        match sleep.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(*applied)),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +138,56 @@ mod tests {
             within(None, async { Ok::<_, ProviderError>(1) }).await,
             Ok(1)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bounded_cuts_at_the_earlier_of_limit_and_deadline() {
+        let start = Instant::now();
+        let mut deadline = Some(start + Duration::from_millis(200));
+        let r = bounded(
+            Some(Duration::from_millis(300)),
+            &mut deadline,
+            None,
+            futures::future::pending::<()>(),
+        )
+        .await;
+        assert_eq!(r, Err(Duration::from_millis(200)));
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        // No deadline yet: the first wait fixes it from the task limit.
+        let mut deadline = None;
+        let t0 = Instant::now();
+        let r = bounded(
+            Some(Duration::from_millis(50)),
+            &mut deadline,
+            Some(Duration::from_millis(500)),
+            futures::future::pending::<()>(),
+        )
+        .await;
+        assert_eq!(r, Err(Duration::from_millis(50)));
+        assert_eq!(deadline, Some(t0 + Duration::from_millis(500)));
+        // A ready future sets no deadline; a slower one inside the limit
+        // passes untouched.
+        let mut none = None;
+        assert_eq!(
+            bounded(
+                Some(Duration::ZERO),
+                &mut none,
+                Some(Duration::from_secs(1)),
+                async { 7 }
+            )
+            .await,
+            Ok(7)
+        );
+        assert_eq!(none, None);
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            8
+        };
+        assert_eq!(
+            bounded(Some(Duration::from_millis(50)), &mut None, None, slow).await,
+            Ok(8)
+        );
+        assert_eq!(Timeouts::BUILT_IN.call, Some(DEFAULT_CALL_TIMEOUT));
     }
 
     #[tokio::test(start_paused = true)]

@@ -20,7 +20,7 @@ use crate::workflow::model::Workflow;
 
 pub use fold::SessionState;
 pub use reader::SessionReader;
-pub use recorder::Recorder;
+pub use recorder::{RECORD_QUEUE, Recorder};
 
 /// Format version of session files this build writes (and the newest it
 /// reads). Version 2 added snapshot lines (see [`snapshot`]); version 1

@@ -1,9 +1,11 @@
 //! Writes a session file from the event stream.
 //!
-//! The engine's emitter must never block, so the recorder takes events from
-//! an unbounded receiver on a dedicated thread (at a lower CPU priority): a
-//! slow disk only lets the queue grow, it never stalls the engine nor drops
-//! an event. While events flow the recorder wakes every [`POLL`], writes
+//! The recorder reads events on a dedicated thread (at a lower CPU
+//! priority) from a bounded feed ([`RECORD_QUEUE`] events, from
+//! `Orchestrator::subscribe_bounded`): the engine hands events over without
+//! waiting until the recorder is a whole queue behind, and then waits for
+//! it — a slow disk slows the run, it never grows memory without bound nor
+//! drops an event. While events flow the recorder wakes every [`POLL`], writes
 //! everything queued and, if the batch holds an event that acknowledges a
 //! result (see [`is_durable`]), syncs (`fsync`) once — a group commit;
 //! after [`IDLE_POLLS`] empty polls it waits for the next event instead.
@@ -17,12 +19,16 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::mpsc::error::TryRecvError;
-
 use super::snapshot::{self, SNAPSHOT_EVERY};
 use super::{Header, SessionError, SessionReader, SessionState, ensure_dir, session_path};
+use crate::engine::EventFeed;
+use crate::engine::feed::FeedEmpty;
 use crate::event::{Event, EventKind};
+
+/// Events the recorder's feed holds before the run waits for it: big
+/// enough that the engine never waits on a healthy disk (the recorder
+/// drains every 0.5 ms), small enough to bound memory (~15 MiB of events).
+pub const RECORD_QUEUE: usize = 1 << 16;
 
 /// How a recorder writes.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +105,7 @@ impl Recorder {
     pub fn create(
         dir: &Path,
         header: &Header,
-        events: UnboundedReceiver<Event>,
+        events: impl Into<EventFeed>,
     ) -> Result<Recorder, SessionError> {
         Self::create_with(dir, header, events, RecordOptions::default())
     }
@@ -108,7 +114,7 @@ impl Recorder {
     pub fn create_with(
         dir: &Path,
         header: &Header,
-        events: UnboundedReceiver<Event>,
+        events: impl Into<EventFeed>,
         opts: RecordOptions,
     ) -> Result<Recorder, SessionError> {
         ensure_dir(dir)?;
@@ -137,14 +143,14 @@ impl Recorder {
             let _ = d.sync_all();
         }
         let snaps = Snapshots::new(opts, SessionState::new(header), 0, false);
-        Self::spawn(path, w, events, snaps)
+        Self::spawn(path, w, events.into(), snaps)
     }
 
     /// Continues an existing session file (resume): a torn last line is cut
     /// off first so the next event starts on a line of its own.
     pub fn append(
         reader: &SessionReader,
-        events: UnboundedReceiver<Event>,
+        events: impl Into<EventFeed>,
     ) -> Result<Recorder, SessionError> {
         Self::append_with(reader, events, RecordOptions::default())
     }
@@ -154,7 +160,7 @@ impl Recorder {
     /// do not depend on the part of the file before the crash.
     pub fn append_with(
         reader: &SessionReader,
-        events: UnboundedReceiver<Event>,
+        events: impl Into<EventFeed>,
         opts: RecordOptions,
     ) -> Result<Recorder, SessionError> {
         let path = reader.path().to_path_buf();
@@ -178,7 +184,7 @@ impl Recorder {
         Self::spawn(
             path,
             BufWriter::with_capacity(64 * 1024, file),
-            events,
+            events.into(),
             snaps,
         )
     }
@@ -186,7 +192,7 @@ impl Recorder {
     fn spawn(
         path: PathBuf,
         w: BufWriter<File>,
-        events: UnboundedReceiver<Event>,
+        events: EventFeed,
         snaps: Snapshots,
     ) -> Result<Recorder, SessionError> {
         let thread = std::thread::Builder::new()
@@ -285,7 +291,7 @@ impl Snapshots {
 
 fn write_loop(
     mut w: BufWriter<File>,
-    mut rx: UnboundedReceiver<Event>,
+    mut rx: EventFeed,
     mut snaps: Snapshots,
 ) -> Result<RecordStats, std::io::Error> {
     let mut stats = RecordStats::default();
@@ -313,8 +319,8 @@ fn write_loop(
         while !ended {
             let ev = match next.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
                 Ok(ev) => ev,
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
+                Err(FeedEmpty::Empty) => break,
+                Err(FeedEmpty::Closed) => {
                     closed = true;
                     break;
                 }

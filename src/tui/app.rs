@@ -703,6 +703,7 @@ impl App {
                 Ok(t) => {
                     self.open_editor(EditorPurpose::RaiseBudget {
                         agent: t.agent,
+                        node: t.node,
                         about: t.about,
                     });
                     if let Some(Overlay::Editor { textarea, .. }) = &mut self.ui.overlay {
@@ -982,10 +983,11 @@ impl App {
                         let payload = serde_json::from_str(&body).unwrap_or(Value::String(body));
                         Command::Emit { topic, payload }
                     }
-                    EditorPurpose::RaiseBudget { agent, .. } => {
+                    EditorPurpose::RaiseBudget { agent, node, .. } => {
                         match overlays::budget::parse(&text) {
                             Ok((tokens, usd)) => Command::SetBudget {
                                 agent: agent.clone(),
+                                node: node.clone(),
                                 tokens,
                                 usd,
                             },

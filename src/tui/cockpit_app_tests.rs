@@ -118,10 +118,11 @@ fn raise_budget_sends_set_budget_for_the_agent_that_ran_out() {
     typed(&mut a, "B");
     match &a.ui.overlay {
         Some(Overlay::Editor {
-            purpose: EditorPurpose::RaiseBudget { agent, about },
+            purpose: EditorPurpose::RaiseBudget { agent, node, about },
             ..
         }) => {
             assert_eq!(agent.as_deref(), Some("summarizer_a"));
+            assert_eq!(*node, None);
             assert!(about.contains("2.9k of 3.0k tokens"), "{about}");
         }
         _ => panic!("the budget editor should be open"),
@@ -133,6 +134,7 @@ fn raise_budget_sends_set_budget_for_the_agent_that_ran_out() {
         rx.try_recv().unwrap(),
         Command::SetBudget {
             agent: Some("summarizer_a".into()),
+            node: None,
             tokens: Some(6000),
             usd: None
         }
@@ -180,8 +182,54 @@ fn a_run_budget_is_raised_for_the_run_and_bad_text_keeps_the_editor_open() {
         rx.try_recv().unwrap(),
         Command::SetBudget {
             agent: None,
+            node: None,
             tokens: None,
             usd: Some(2.0)
+        }
+    );
+}
+
+#[test]
+fn raise_budget_sends_set_budget_for_the_node_that_ran_out() {
+    let mut s = test_support::script();
+    s.wait(10).push(EventKind::BudgetUpdated {
+        scope: "node:fanout".into(),
+        used_tokens: 1_000,
+        used_usd: 0.0,
+        limit_tokens: Some(1_000),
+        limit_usd: None,
+    });
+    s.push(EventKind::BudgetExhausted {
+        scope: "node:fanout".into(),
+        task: "fanout/summarize[3]".into(),
+        agent: "summarizer_a".into(),
+        needed_tokens: 500,
+        remaining_tokens: Some(0),
+        policy: "pause".into(),
+    });
+    s.push(EventKind::RunPaused);
+    let (mut a, mut rx) = app_with(test_support::budget_info(), &s);
+    assert!(a.vm.paused_for_budget());
+    typed(&mut a, "B");
+    match &a.ui.overlay {
+        Some(Overlay::Editor {
+            purpose: EditorPurpose::RaiseBudget { agent, node, .. },
+            ..
+        }) => {
+            assert_eq!(*agent, None);
+            assert_eq!(node.as_deref(), Some("fanout"));
+        }
+        _ => panic!("the budget editor should be open"),
+    }
+    assert_eq!(editor_text(&a), "tokens=2000");
+    ctrl_s(&mut a);
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Command::SetBudget {
+            agent: None,
+            node: Some("fanout".into()),
+            tokens: Some(2000),
+            usd: None
         }
     );
 }

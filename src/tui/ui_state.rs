@@ -92,10 +92,13 @@ pub enum EditorPurpose {
     DenyGate(Id),
     /// A bus message: first line the topic, the rest the payload.
     Inject,
-    /// New budget limits for the run (`agent: None`) or an agent.
+    /// New budget limits for the run (`agent` and `node` `None`), an agent
+    /// or a node.
     RaiseBudget {
         /// Agent whose limit changes.
         agent: Option<Id>,
+        /// Node whose limit changes.
+        node: Option<Id>,
         /// What is raised and how much is used, for the editor's header.
         about: String,
     },

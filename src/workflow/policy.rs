@@ -16,7 +16,7 @@ use crate::resilience::{
 pub struct AgentPolicy {
     /// Retry (default: one attempt).
     pub retry: RetryPolicy,
-    /// Time limits.
+    /// Time limits (the built-in ones unless set).
     pub timeouts: Timeouts,
     /// Circuit breaker, if any.
     pub breaker: Option<BreakerPolicy>,
@@ -30,14 +30,16 @@ pub struct AgentPolicy {
     pub degrade: Option<DegradePolicy>,
     /// Token window of shared context added to its prompts.
     pub context_tokens: Option<u32>,
+    /// Most `map` items it accepts in one call (none: no batches).
+    pub max_batch: Option<u32>,
 }
 
 impl AgentPolicy {
     /// True when nothing beyond a single plain call is configured: the
     /// engine then takes its fast path.
     pub fn is_plain(&self) -> bool {
+        // Time limits apply on the plain path too (every agent has them).
         self.retry.max_attempts <= 1
-            && self.timeouts == Timeouts::default()
             && self.breaker.is_none()
             && self.cache.is_none()
             && self.fallbacks.is_empty()
@@ -63,7 +65,8 @@ pub enum Resolve {
 pub struct NodePolicy {
     /// Retry for this node's tasks.
     pub retry: Option<RetryPolicy>,
-    /// Time limits for this node's tasks.
+    /// Time limits for this node's tasks (each part unset falls back to
+    /// the agent's).
     pub timeouts: Option<Timeouts>,
     /// The node's limits.
     pub budget: Limit,
@@ -71,14 +74,30 @@ pub struct NodePolicy {
     pub degrade: Option<DegradePolicy>,
     /// `parallel`: conflict resolution.
     pub resolve: Option<Resolve>,
+    /// `agent`: the reply must be JSON (`expect = "json"`).
+    pub expect_json: bool,
+    /// `agent`: repair prompts for a malformed reply (`repair_attempts`).
+    pub repairs: u32,
+    /// `map`: items per call, when its body's agents accept batches
+    /// (`batch_size` with `max_batch`); none: one call per item.
+    pub batch: Option<u32>,
 }
 
 impl NodePolicy {
-    /// True when the node overrides nothing.
+    /// True when the node overrides none of its agents' call policies
+    /// (reply checks and batching need no per-call resilience state).
     pub fn is_empty(&self) -> bool {
-        *self == NodePolicy::default()
+        self.retry.is_none()
+            && self.timeouts.is_none()
+            && !self.budget.is_set()
+            && self.degrade.is_none()
+            && self.resolve.is_none()
     }
 }
+
+/// Built-in deadlock bound (`[defaults] deadlock_ms`): 10 seconds with
+/// nothing running, queued or timed while a node waits.
+pub const DEFAULT_DEADLOCK: Duration = Duration::from_secs(10);
 
 /// Run-wide budget, prices, quotas and metrics settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +112,11 @@ pub struct RunPolicy {
     pub prices: PriceTable,
     /// Quotas by provider name.
     pub quotas: HashMap<String, QuotaPolicy>,
+    /// Circuit breakers per provider endpoint, by provider name.
+    pub breakers: HashMap<String, BreakerPolicy>,
+    /// Deadlock bound: the run fails the nodes waiting on each other when
+    /// nothing could make progress for this long.
+    pub deadlock: Duration,
     /// Period of `metrics` events (none: only at the end).
     pub metrics_every: Option<Duration>,
 }
@@ -105,6 +129,8 @@ impl Default for RunPolicy {
             on_exhausted: OnExhausted::Fail,
             prices: PriceTable::default(),
             quotas: HashMap::new(),
+            breakers: HashMap::new(),
+            deadlock: DEFAULT_DEADLOCK,
             metrics_every: Some(Duration::from_secs(1)),
         }
     }

@@ -30,6 +30,11 @@ pub struct DefaultsSpec {
     /// Emit a `metrics` event this often, ms (default 1000; 0 = only at the end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_every_ms: Option<u64>,
+    /// Deadlock bound, ms (default 10000): when nodes wait (e.g. an `on`
+    /// trigger for a topic) and nothing is running, queued or timed for
+    /// this long, the waiting nodes fail instead of hanging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadlock_ms: Option<Spanned<u64>>,
 }
 
 /// `retry = { ... }`.

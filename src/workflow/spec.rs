@@ -40,6 +40,10 @@ pub struct WorkflowSpec {
     /// `[quotas.PROVIDER]`: requests and tokens per minute (issue #3).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quotas: BTreeMap<String, QuotaSpec>,
+    /// `[breakers.PROVIDER]`: a circuit breaker per provider endpoint,
+    /// shared by every agent calling it (issue #3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub breakers: BTreeMap<String, BreakerSpec>,
 }
 
 /// `[workflow]` table.
@@ -129,6 +133,10 @@ pub struct AgentSpec {
     /// summaries, earlier results) windowed to this many tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u32>,
+    /// The agent accepts batches of up to this many `map` items in one
+    /// call (a `map` with `batch_size` then sends them together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<Spanned<u32>>,
     // ── tools (issue #7) go here ──
     /// Tools the agent may call (`context_get`, `context_put`, `read_file`,
     /// `http_get`, `shell`); the model decides when.
@@ -548,6 +556,11 @@ pub struct NodeSpec {
     /// an agent id (a meta-agent); the output is then the one answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve: Option<Spanned<String>>,
+    /// agent: `json` — the reply must be a JSON object or array; anything
+    /// else is malformed (repair prompts, then a retryable `malformed`
+    /// failure). `text` (the default) accepts any reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Spanned<String>>,
     // ── debate and vote fields (issue #4) go here ──
     /// debate: the debaters (agent ids), in round-robin order.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::agent_task::{AgentJob, parse_text, work};
+use crate::engine::agent_task::{AgentJob, parse_json, parse_text, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, Vars, with_feedback};
 use crate::event::TaskState;
@@ -48,8 +48,16 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         hints: RequestHints::default(),
         visit: scope.visit,
         working: TaskState::InProgress,
-        parse: &parse_text,
-        repairs: 0,
+        parse: if n.policy.expect_json {
+            &parse_json
+        } else {
+            &parse_text
+        },
+        repairs: if n.policy.expect_json {
+            n.policy.repairs
+        } else {
+            0
+        },
     };
     let (value, _) = work(&mut h, job).await?;
     h.complete(value.clone());

@@ -75,6 +75,24 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let mut results: Vec<Value> = vec![Value::Null; total];
     let mut done = 0usize;
     run.progress(node, 0, total);
+    if let Some(per_call) = n.policy.batch {
+        batched(
+            run,
+            node,
+            *body,
+            items,
+            per_call as usize,
+            limit,
+            scope,
+            &mut results,
+        )
+        .await?;
+        let gathered = Value::Array(results);
+        return match aggregate {
+            Some(agg) => exec_node(run.clone(), *agg, gathered, scope.clone()).await,
+            None => Ok(gathered),
+        };
+    }
     let mut items = items.into_iter().enumerate().peekable();
     while items.peek().is_some() {
         let mut in_batch = 0usize;
@@ -110,6 +128,60 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     match aggregate {
         Some(agg) => exec_node(run.clone(), *agg, gathered, scope.clone()).await,
         None => Ok(gathered),
+    }
+}
+
+/// Items handed to the body's agent `per_call` at a time, one task and one
+/// call per batch; batches run side by side while the items in flight stay
+/// within `limit`.
+#[allow(clippy::too_many_arguments)]
+async fn batched(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    body: NodeIdx,
+    items: Vec<Value>,
+    per_call: usize,
+    limit: usize,
+    scope: &Scope,
+    results: &mut [Value],
+) -> Result<(), TaskError> {
+    let n = &run.wf.nodes[node];
+    let total = items.len();
+    let in_flight = (limit / per_call).max(1);
+    let mut items = items.into_iter();
+    let mut first = 0usize;
+    let mut done = 0usize;
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < in_flight && first < total {
+            let chunk: Vec<Value> = items.by_ref().take(per_call).collect();
+            let at = first;
+            first += chunk.len();
+            let run = run.clone();
+            let scope = scope.clone();
+            running.push(async move {
+                let r = super::batch::run(&run, node, body, at, chunk, &scope).await;
+                (at, r)
+            });
+        }
+        let Some((at, r)) = running.next().await else {
+            return Ok(());
+        };
+        match r {
+            Ok(values) => {
+                done += values.len();
+                for (k, v) in values.into_iter().enumerate() {
+                    results[at + k] = v;
+                }
+                run.progress(node, done, total);
+            }
+            Err(e) => {
+                return Err(TaskError::new(
+                    e.kind,
+                    format!("{}: the batch from item {at} failed: {}", n.id, e.message),
+                ));
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! One file per pattern (node kind).
 
 pub(crate) mod agent;
+pub(crate) mod batch;
 pub(crate) mod consensus;
 pub(crate) mod debate;
 pub(crate) mod gate;

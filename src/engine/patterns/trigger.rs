@@ -46,6 +46,8 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Sc
         i
     });
 
+    // A node with its own timer always makes progress.
+    let _timer = ticker.as_ref().map(|_| run.waits.timer());
     let mut outputs = Vec::new();
     let mut fired = 0u32;
     let result = loop {
@@ -53,7 +55,27 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Sc
             break Ok(());
         }
         let idle = tokio::time::sleep(*idle_timeout);
+        // A wait for a message (no timer of its own) is a possible
+        // deadlock: the watchdog ends it when nothing else could publish.
+        let wait = match (topic, ticker.is_none()) {
+            (Some(t), true) => Some(
+                run.waits
+                    .enter(n.id.clone(), format!("a message on topic `{t}`")),
+            ),
+            _ => None,
+        };
         let next: Option<(String, u64, Value)> = tokio::select! {
+            _ = async { match &wait { Some(w) => w.deadlock.cancelled().await, None => std::future::pending().await } } => {
+                break Err(TaskError::new(
+                    crate::event::ErrorKind::Timeout,
+                    format!(
+                        "{}: deadlock: waited for a message on topic `{}`, but for {} ms (deadlock_ms) nothing was running, queued or timed that could publish one",
+                        n.id,
+                        topic.as_deref().unwrap_or(""),
+                        run.wf.policy.deadlock.as_millis()
+                    ),
+                ));
+            }
             m = async { match sub.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
                 m.map(|m| (m.topic.to_string(), m.id, m.payload))
             }
@@ -62,6 +84,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Sc
             }
             _ = idle => None,
         };
+        drop(wait);
         let Some((t, id, payload)) = next else {
             break Ok(());
         };

@@ -12,15 +12,17 @@ use crate::tui::view_model::{BudgetGauge, ViewModel};
 /// What `set_budget` will change: the run's limit (`agent: None`) or an agent's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RaiseTarget {
-    /// Agent whose limit changes; the run's when `None`.
+    /// Agent whose limit changes (with `node`: the run's when both are `None`).
     pub agent: Option<Id>,
+    /// Node whose limit changes.
+    pub node: Option<Id>,
     /// One line saying what is being raised and how much is used.
     pub about: String,
     /// Suggested text: each limited dimension doubled.
     pub suggestion: String,
 }
 
-/// The scope to raise: the agent whose budget paused the run, else the
+/// The scope to raise: the agent or node whose budget paused the run, else the
 /// selected task's agent when its own limit is exhausted, else the run.
 /// `Err` says why nothing can be raised.
 pub fn target(vm: &ViewModel, ui: &UiState) -> Result<RaiseTarget, String> {
@@ -34,17 +36,22 @@ pub fn target(vm: &ViewModel, ui: &UiState) -> Result<RaiseTarget, String> {
         .and_then(|t| t.agent.as_deref())
         .and_then(|a| b.agent(a))
         .filter(|g| g.exhausted);
-    let gauge = match paused.strip_prefix("agent:") {
-        Some(a) => b.agent(a),
-        None => selected.or_else(|| b.run()),
+    let gauge = if let Some(a) = paused.strip_prefix("agent:") {
+        b.agent(a)
+    } else if paused.starts_with("node:") {
+        b.scope(paused)
+    } else {
+        selected.or_else(|| b.run())
     };
     let Some(g) = gauge else {
         return Err(format!(
-            "budget {paused} cannot be raised from here (only the run's or an agent's): edit the workflow's limits"
+            "budget {paused} has no gauge to raise: edit the workflow's limits"
         ));
     };
     let agent: Option<Id> = g.agent().map(Id::from);
+    let node: Option<Id> = g.scope.strip_prefix("node:").map(Id::from);
     Ok(RaiseTarget {
+        node,
         about: about(g),
         suggestion: suggestion(g),
         agent,

@@ -952,6 +952,19 @@ impl ViewModel {
             EventKind::BudgetUpdated { .. }
             | EventKind::Metrics { .. }
             | EventKind::ConflictResolved { .. } => {}
+            EventKind::BatchDispatched { task, size, .. } => {
+                self.history(task, ts, format!("one call for a batch of {size} items"));
+            }
+            EventKind::DeadlockDetected { idle_ms, waiting } => {
+                self.notice(
+                    ts,
+                    Level::Error,
+                    format!(
+                        "deadlock: {} node(s) waiting, nothing ran for {idle_ms:.0} ms",
+                        waiting.len()
+                    ),
+                );
+            }
             // Streamed text feeds the "typing" indicator (a short tail, not
             // the whole reply: the output arrives whole with `task_completed`).
             EventKind::LlmDelta { task, agent, text } => {

@@ -16,6 +16,7 @@ use crate::workflow::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DegradeSpec, OnExhaustedName, RetrySpec,
 };
 use crate::workflow::span::Spanned;
+use crate::workflow::spec::{NodeKindName, NodeSpec};
 
 /// Policies every agent starts from: `[defaults]` over the built-in ones.
 pub(super) struct Base {
@@ -251,7 +252,7 @@ impl Ctx<'_> {
     pub(super) fn policy_base(&mut self) -> Base {
         let mut base = Base {
             retry: RetryPolicy::default(),
-            timeouts: Timeouts::default(),
+            timeouts: Timeouts::BUILT_IN,
             breaker: None,
             cache: None,
         };
@@ -262,8 +263,12 @@ impl Ctx<'_> {
         if let Some(r) = &d.retry {
             base.retry = self.retry_policy(o, &base.retry, r);
         }
-        base.timeouts.call = self.millis_in(o, "timeout_ms", &d.timeout_ms);
-        base.timeouts.task = self.millis_in(o, "task_timeout_ms", &d.task_timeout_ms);
+        if let Some(c) = self.millis_in(o, "timeout_ms", &d.timeout_ms) {
+            base.timeouts.call = Some(c);
+        }
+        if let Some(t) = self.millis_in(o, "task_timeout_ms", &d.task_timeout_ms) {
+            base.timeouts.task = Some(t);
+        }
         if let Some(b) = &d.breaker {
             base.breaker = Some(self.breaker_policy(o, None, b));
         }
@@ -290,15 +295,20 @@ impl Ctx<'_> {
                 .millis_in(o, "task_timeout_ms", &a.task_timeout_ms)
                 .or(base.timeouts.task),
         };
+        let defaults_limit = spec
+            .defaults
+            .as_ref()
+            .is_some_and(|d| d.timeout_ms.is_some() || d.task_timeout_ms.is_some());
         if a.sim.as_ref().is_some_and(|s| s.hang_rate > 0.0)
-            && timeouts.call.is_none()
-            && timeouts.task.is_none()
+            && a.timeout_ms.is_none()
+            && a.task_timeout_ms.is_none()
+            && !defaults_limit
         {
             let at = self.field_span(o, "hang_rate", None);
             self.error(
                 at,
                 format!("agent `{}` injects hangs but has no time limit", a.id.value),
-                "set `timeout_ms` on the agent or in `[defaults]`, or a hung call waits forever",
+                "set `timeout_ms` on the agent or in `[defaults]`, or every hung call waits the built-in 300000 ms",
             );
         }
         let breaker = match &a.breaker {
@@ -339,6 +349,13 @@ impl Ctx<'_> {
                 "name a cheaper agent in `degrade.to`",
             );
         }
+        let max_batch = a.max_batch.as_ref().map(|m| {
+            let v = Spanned {
+                value: u64::from(m.value),
+                span: m.span.clone(),
+            };
+            self.positive(o, "max_batch", &v, "items") as u32
+        });
         AgentPolicy {
             retry,
             timeouts,
@@ -348,6 +365,7 @@ impl Ctx<'_> {
             budget,
             degrade,
             context_tokens: a.context_tokens,
+            max_batch,
         }
     }
 
@@ -383,13 +401,108 @@ impl Ctx<'_> {
                 None
             }
         });
+        let is_agent = n.kind.value == NodeKindName::Agent;
+        let expect_json = match &n.expect {
+            None => false,
+            Some(e) => match e.value.as_str() {
+                "json" => true,
+                "text" => false,
+                other => {
+                    let at = self.str_span(o, "expect", e);
+                    self.error(
+                        at,
+                        format!("unknown reply format `{other}` in `expect`"),
+                        "use \"json\" (the reply must be a JSON object or array) or \"text\"",
+                    );
+                    false
+                }
+            },
+        };
+        // Plan, debate and vote nodes read `repair_attempts` themselves.
+        let repairs = if is_agent {
+            self.int(i, "repair_attempts", &n.repair_attempts, 0, 1)
+        } else {
+            0
+        };
+        let batch = if n.kind.value == NodeKindName::Map {
+            self.map_batch(i, n)
+        } else {
+            None
+        };
         NodePolicy {
             retry,
             timeouts,
             budget,
             degrade,
             resolve,
+            expect_json,
+            repairs,
+            batch,
         }
+    }
+
+    /// Items per call of a `map` whose body is an `agent` node and whose
+    /// `batch_size` its agents accept (`max_batch`); none when they do not
+    /// declare batches (the map then only starts items in waves of
+    /// `batch_size`). Agents that only partly accept are an error.
+    fn map_batch(&mut self, i: usize, n: &NodeSpec) -> Option<u32> {
+        let spec = self.spec;
+        let b = n.batch_size.as_ref()?;
+        let size = u32::try_from(b.value).ok().filter(|&s| s >= 2)?;
+        let body = &spec.nodes[*self.node_ids.get(n.body.as_ref()?.value.as_str())?];
+        if body.kind.value != NodeKindName::Agent {
+            return None;
+        }
+        let agents: Vec<usize> = match (&body.agent, &body.capability) {
+            (Some(a), None) => vec![*self.agent_ids.get(a.value.as_str())?],
+            (None, Some(c)) => (0..spec.agents.len())
+                .filter(|&a| spec.agents[a].capabilities.contains(&c.value))
+                .collect(),
+            _ => return None,
+        };
+        let (accept, refuse): (Vec<usize>, Vec<usize>) = agents
+            .into_iter()
+            .partition(|&a| spec.agents[a].max_batch.is_some());
+        if accept.is_empty() {
+            return None;
+        }
+        let o = Owner::Node(i);
+        let at = self.value_span(o, "batch_size", &b.span, &b.value.to_string());
+        if !refuse.is_empty() {
+            let names: Vec<String> = refuse
+                .iter()
+                .map(|&a| format!("`{}`", spec.agents[a].id.value))
+                .collect();
+            self.error(
+                at,
+                format!(
+                    "`{}` hands batches of {size} to its body, but not every agent it can run on accepts batches: no `max_batch` on {}",
+                    n.id.value,
+                    names.join(", ")
+                ),
+                "set `max_batch` on every agent the body can run on, or remove it from all",
+            );
+            return None;
+        }
+        let (least, who) = accept
+            .iter()
+            .map(|&a| {
+                let m = spec.agents[a].max_batch.as_ref().map_or(0, |m| m.value);
+                (m, a)
+            })
+            .min()?;
+        if least < size {
+            self.error(
+                at,
+                format!(
+                    "`batch_size` = {size} but agent `{}` accepts at most {least} items per call (`max_batch`)",
+                    spec.agents[who].id.value
+                ),
+                format!("lower `batch_size` to {least}, or raise the agent's `max_batch`"),
+            );
+            return None;
+        }
+        Some(size)
     }
 
     /// `[budget]`, `[prices]`, `[quotas]`, metrics period.
@@ -438,6 +551,27 @@ impl Ctx<'_> {
             quotas.insert(provider.clone(), QuotaPolicy { rpm, tpm });
         }
         p.quotas = quotas;
+        let known = crate::workflow::provider_names::names();
+        for (provider, b) in &spec.breakers {
+            let o = Owner::Section("breakers");
+            if !known.iter().any(|n| n == provider) {
+                let at = self.field_span(o, provider, None);
+                let names: Vec<&str> = known.iter().map(String::as_str).collect();
+                self.error(
+                    at,
+                    format!("circuit breaker for unknown provider `{provider}`"),
+                    suggest_hint(provider, &names, "known providers"),
+                );
+            }
+            let policy = self.breaker_policy(o, None, b);
+            p.breakers.insert(provider.clone(), policy);
+        }
+        if let Some(d) = &spec.defaults
+            && let Some(ms) = &d.deadlock_ms
+        {
+            let o = Owner::Section("defaults");
+            p.deadlock = Duration::from_millis(self.positive(o, "deadlock_ms", ms, "milliseconds"));
+        }
         if let Some(d) = &spec.defaults
             && let Some(ms) = d.metrics_every_ms
         {
