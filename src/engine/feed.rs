@@ -8,11 +8,12 @@
 //! with a capacity of tens of thousands of events the engine never waits
 //! in practice (see BENCHMARKS.md, "Recording on vs off").
 
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError as StdTryRecvError, sync_channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::event::Event;
 
@@ -22,12 +23,55 @@ use crate::event::Event;
 /// an unbounded [`Orchestrator::subscribe`](super::Orchestrator::subscribe)
 /// receiver converts into one with `into()`.
 #[derive(Debug)]
-pub struct EventFeed(FeedRx);
+pub struct EventFeed {
+    rx: UnboundedReceiver<Event>,
+    backlog: Option<Arc<Backlog>>,
+    /// Events taken but not yet subtracted from the shared count.
+    taken: usize,
+}
 
+/// Both ends update the shared count once per this many events, not per
+/// event, so the engine's thread and the reader's do not bounce one cache
+/// line between them on every event; the bound is exact to within this.
+const COUNT_EVERY: usize = 64;
+
+/// How many events a bounded feed holds, shared by its two ends. The queue
+/// itself is an unbounded channel (it allocates as it grows, not up
+/// front); this count is what bounds it: one atomic add per
+/// [`COUNT_EVERY`] sends, one subtract per as many receives, and a lock
+/// only when the queue is full.
 #[derive(Debug)]
-enum FeedRx {
-    Unbounded(UnboundedReceiver<Event>),
-    Bounded(Receiver<Event>),
+pub(crate) struct Backlog {
+    queued: AtomicUsize,
+    capacity: usize,
+    lock: Mutex<()>,
+    room: Condvar,
+}
+
+impl Backlog {
+    /// Called by the sender once the queue is over capacity: waits until
+    /// the reader has taken enough (or is gone).
+    fn wait_for_room(&self, tx: &UnboundedSender<Event>) {
+        let mut guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        while self.queued.load(Ordering::Acquire) > self.capacity && !tx.is_closed() {
+            // The timeout only guards against a reader that died without
+            // closing; a live reader wakes us.
+            guard = match self.room.wait_timeout(guard, Duration::from_millis(5)) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    /// Called by the reader for `n` events taken.
+    fn taken(&self, n: usize) {
+        if self.queued.fetch_sub(n, Ordering::AcqRel) > self.capacity {
+            // A sender may be waiting: wake it under the lock, so the wake
+            // cannot fall between its check and its wait.
+            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.room.notify_all();
+        }
+    }
 }
 
 /// Why [`EventFeed::try_recv`] returned no event.
@@ -41,37 +85,75 @@ pub(crate) enum FeedEmpty {
 
 impl From<UnboundedReceiver<Event>> for EventFeed {
     fn from(rx: UnboundedReceiver<Event>) -> Self {
-        EventFeed(FeedRx::Unbounded(rx))
+        EventFeed {
+            rx,
+            backlog: None,
+            taken: 0,
+        }
     }
 }
 
 impl EventFeed {
     /// A bounded feed and the sender the emitter writes to.
     pub(crate) fn bounded(capacity: usize) -> (Subscriber, EventFeed) {
-        let (tx, rx) = sync_channel(capacity.max(1));
-        (Subscriber::Bounded(tx), EventFeed(FeedRx::Bounded(rx)))
+        let (tx, rx) = unbounded_channel();
+        let backlog = Arc::new(Backlog {
+            queued: AtomicUsize::new(0),
+            capacity: capacity.max(1),
+            lock: Mutex::new(()),
+            room: Condvar::new(),
+        });
+        (
+            Subscriber::Bounded {
+                tx,
+                backlog: backlog.clone(),
+                sent: 0,
+            },
+            EventFeed {
+                rx,
+                backlog: Some(backlog),
+                taken: 0,
+            },
+        )
     }
 
     /// The next queued event, without waiting.
     pub(crate) fn try_recv(&mut self) -> Result<Event, FeedEmpty> {
-        match &mut self.0 {
-            FeedRx::Unbounded(rx) => rx.try_recv().map_err(|e| match e {
-                TryRecvError::Empty => FeedEmpty::Empty,
-                TryRecvError::Disconnected => FeedEmpty::Closed,
-            }),
-            FeedRx::Bounded(rx) => rx.try_recv().map_err(|e| match e {
-                StdTryRecvError::Empty => FeedEmpty::Empty,
-                StdTryRecvError::Disconnected => FeedEmpty::Closed,
-            }),
+        match self.rx.try_recv() {
+            Ok(ev) => {
+                self.count_taken(false);
+                Ok(ev)
+            }
+            Err(e) => {
+                // Nothing queued: settle the count now, so a sender waiting
+                // for room sees it.
+                self.count_taken(true);
+                Err(match e {
+                    TryRecvError::Empty => FeedEmpty::Empty,
+                    TryRecvError::Disconnected => FeedEmpty::Closed,
+                })
+            }
         }
     }
 
     /// The next event, waiting for it on this (non-async) thread; `None`
     /// once the run is gone and everything was read.
     pub(crate) fn blocking_recv(&mut self) -> Option<Event> {
-        match &mut self.0 {
-            FeedRx::Unbounded(rx) => rx.blocking_recv(),
-            FeedRx::Bounded(rx) => rx.recv().ok(),
+        self.count_taken(true);
+        let ev = self.rx.blocking_recv()?;
+        self.count_taken(false);
+        Some(ev)
+    }
+
+    /// Counts one event taken (`settle`: none, but settle what is pending).
+    fn count_taken(&mut self, settle: bool) {
+        let Some(b) = &self.backlog else { return };
+        if !settle {
+            self.taken += 1;
+        }
+        if self.taken > 0 && (settle || self.taken >= COUNT_EVERY) {
+            b.taken(self.taken);
+            self.taken = 0;
         }
     }
 }
@@ -79,7 +161,12 @@ impl EventFeed {
 /// The emitter's end of one subscription.
 pub(crate) enum Subscriber {
     Unbounded(UnboundedSender<Event>),
-    Bounded(SyncSender<Event>),
+    Bounded {
+        tx: UnboundedSender<Event>,
+        backlog: Arc<Backlog>,
+        /// Events sent but not yet added to the shared count.
+        sent: usize,
+    },
     /// A bounded subscriber whose reader went away.
     Gone,
 }
@@ -90,7 +177,18 @@ impl Subscriber {
     pub(crate) fn send(&mut self, ev: Event) -> bool {
         let ok = match self {
             Subscriber::Unbounded(tx) => tx.send(ev).is_ok(),
-            Subscriber::Bounded(tx) => tx.send(ev).is_ok(),
+            Subscriber::Bounded { tx, backlog, sent } => {
+                let ok = tx.send(ev).is_ok();
+                *sent += 1;
+                if ok && *sent >= COUNT_EVERY {
+                    let before = backlog.queued.fetch_add(*sent, Ordering::AcqRel);
+                    *sent = 0;
+                    if before >= backlog.capacity {
+                        backlog.wait_for_room(tx);
+                    }
+                }
+                ok
+            }
             Subscriber::Gone => false,
         };
         if !ok {
@@ -103,7 +201,7 @@ impl Subscriber {
     pub(crate) fn is_closed(&self) -> bool {
         match self {
             Subscriber::Unbounded(tx) => tx.is_closed(),
-            Subscriber::Bounded(_) => false,
+            Subscriber::Bounded { tx, .. } => tx.is_closed(),
             Subscriber::Gone => true,
         }
     }
@@ -125,22 +223,34 @@ mod tests {
 
     #[test]
     fn a_full_bounded_feed_makes_the_sender_wait_until_the_reader_catches_up() {
-        let (mut tx, mut rx) = EventFeed::bounded(2);
-        assert!(tx.send(ev(1)));
-        assert!(tx.send(ev(2)));
-        // The third send must wait for room: run it on another thread and
-        // check it has not finished before the reader takes one event.
+        // Counted per COUNT_EVERY events: a capacity of one batch is full
+        // after two batches were sent.
+        let (mut tx, mut rx) = EventFeed::bounded(COUNT_EVERY);
+        let n = 3 * COUNT_EVERY as u64;
+        for i in 1..2 * COUNT_EVERY as u64 {
+            assert!(tx.send(ev(i)));
+        }
+        // The send that completes the second batch must wait for room: run
+        // the rest on another thread and check it does not get through
+        // before the reader takes events.
         let sender = std::thread::spawn(move || {
-            let ok = tx.send(ev(3));
-            (ok, tx)
+            for i in 2 * COUNT_EVERY as u64..=n {
+                assert!(tx.send(ev(i)));
+            }
+            tx
         });
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(!sender.is_finished(), "the sender went past a full feed");
-        assert_eq!(rx.try_recv().map(|e| e.seq), Ok(1));
-        let (ok, tx) = sender.join().expect("sender thread");
-        assert!(ok);
-        assert_eq!(rx.try_recv().map(|e| e.seq), Ok(2));
-        assert_eq!(rx.try_recv().map(|e| e.seq), Ok(3));
+        let mut got = Vec::new();
+        while got.len() < n as usize {
+            match rx.try_recv() {
+                Ok(e) => got.push(e.seq),
+                Err(FeedEmpty::Empty) => std::thread::yield_now(),
+                Err(FeedEmpty::Closed) => panic!("closed early"),
+            }
+        }
+        let tx = sender.join().expect("sender thread");
+        assert_eq!(got, (1..=n).collect::<Vec<_>>(), "every event, in order");
         assert_eq!(rx.try_recv().map(|e| e.seq), Err(FeedEmpty::Empty));
         drop(tx);
         assert_eq!(rx.try_recv().map(|e| e.seq), Err(FeedEmpty::Closed));
