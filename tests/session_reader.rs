@@ -15,6 +15,12 @@ use proptest::prelude::*;
 /// Records `builtin:NAME` into a temp dir and returns the file's bytes and
 /// the events the run emitted.
 async fn record(name: &str) -> (Vec<u8>, Vec<Event>) {
+    record_with(name, None).await
+}
+
+/// [`record`], the recorder reading a bounded feed of `capacity` events
+/// when given (else an unbounded subscription).
+async fn record_with(name: &str, capacity: Option<usize>) -> (Vec<u8>, Vec<Event>) {
     let dir = tempfile::tempdir().unwrap();
     let w = builtin(name);
     let mut o = Orchestrator::new(
@@ -27,7 +33,11 @@ async fn record(name: &str) -> (Vec<u8>, Vec<Event>) {
     );
     let text = agentctl::workflow::builtins::get(name).unwrap().text;
     let header = Header::new("rec-1", &w, text, &format!("builtin:{name}"), 1, 1);
-    let rec = Recorder::create(dir.path(), &header, o.subscribe()).unwrap();
+    let rec = match capacity {
+        Some(c) => Recorder::create(dir.path(), &header, o.subscribe_bounded(c)),
+        None => Recorder::create(dir.path(), &header, o.subscribe()),
+    }
+    .unwrap();
     let mut rx = o.subscribe();
     let h = o.start().unwrap();
     let mut events = Vec::new();
@@ -43,6 +53,28 @@ async fn record(name: &str) -> (Vec<u8>, Vec<Event>) {
     let stats = rec.finish().unwrap();
     assert_eq!(stats.events as usize, events.len());
     (std::fs::read(path).unwrap(), events)
+}
+
+/// A recorder far behind a tiny feed makes the run wait for it; nothing is
+/// lost or reordered.
+#[test]
+fn a_tiny_bounded_feed_records_every_event_in_order() {
+    // The recorder has a thread of its own, so even the runtime's only
+    // thread waiting for it cannot deadlock.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (bytes, events) = rt.block_on(record_with("chaos", Some(1)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.jsonl");
+    std::fs::write(&path, &bytes).unwrap();
+    let reader = SessionReader::open(&path).unwrap();
+    let seqs: Vec<u64> = reader.events().map(|e| e.seq).collect();
+    assert_eq!(seqs, events.iter().map(|e| e.seq).collect::<Vec<_>>());
+    // The feed counts in steps of 64 events: a run this long fills it.
+    assert!(events.len() > 300, "a run big enough to fill the feed");
 }
 
 fn pipeline_session() -> (Vec<u8>, Vec<Event>) {
