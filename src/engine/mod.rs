@@ -10,6 +10,7 @@ mod agent_task;
 mod emitter;
 mod exec;
 pub(crate) mod feed;
+mod human_gate;
 mod orchestrator;
 mod patterns;
 mod resilient;

@@ -20,8 +20,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::run::{Run, TaskControl};
-use crate::event::{EventKind, Id, TaskState};
+use super::run::Run;
+use crate::event::{Id, TaskState};
 use crate::tools::ToolContext;
 use crate::tools::shell::{ShellDecision, ShellGate, ShellRequest};
 use crate::workflow::model::{AgentIdx, NodeIdx};
@@ -79,27 +79,9 @@ async fn ask(
             request.command
         )),
     );
-    run.emit(EventKind::GateOpened {
-        gate: h.id.clone(),
-        node: n.id.clone(),
-        artifact,
-        revision: 0,
-    });
-    let (approve, comment) = loop {
-        match h.control.recv().await {
-            Some(TaskControl::Decide { approve, comment }) => break (approve, comment),
-            Some(TaskControl::Cancel) | None => {
-                h.cancel("cancelled by the user");
-                return ShellDecision::Denied(Some("the gate was cancelled".into()));
-            }
-            Some(_) => continue,
-        }
+    let Some((approve, comment)) = h.ask_human(&n.id, artifact).await else {
+        return ShellDecision::Denied(Some("the gate was cancelled".into()));
     };
-    run.emit(EventKind::GateDecided {
-        gate: h.id.clone(),
-        approved: approve,
-        comment: comment.clone(),
-    });
     if approve {
         h.complete(json!({"approved": true, "command": request.command}));
         ShellDecision::Approved

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::engine::agent_task::{AgentJob, hints, strip_fences, work};
 use crate::engine::exec::NodeResult;
-use crate::engine::run::{Run, Scope, TaskControl, TaskError, Vars, with_feedback};
+use crate::engine::run::{Run, Scope, TaskError, Vars, with_feedback};
 use crate::event::{EventKind, Id, Tally, TallyCount, TaskState};
 use crate::llm::{Expect, StanceHint};
 use crate::workflow::model::{
@@ -998,27 +998,9 @@ async fn escalate(
         TaskState::Review,
         Some("waiting for a human decision".into()),
     );
-    run.emit(EventKind::GateOpened {
-        gate: h.id.clone(),
-        node: n.id.clone(),
-        artifact,
-        revision: 0,
-    });
-    let (approve, comment) = loop {
-        match h.control.recv().await {
-            Some(TaskControl::Decide { approve, comment }) => break (approve, comment),
-            Some(TaskControl::Cancel) | None => {
-                h.cancel("cancelled by the user");
-                return Err(TaskError::cancelled(format!("gate {} was cancelled", h.id)));
-            }
-            Some(_) => continue,
-        }
+    let Some((approve, comment)) = h.ask_human(&n.id, artifact).await else {
+        return Err(TaskError::cancelled(format!("gate {} was cancelled", h.id)));
     };
-    run.emit(EventKind::GateDecided {
-        gate: h.id.clone(),
-        approved: approve,
-        comment: comment.clone(),
-    });
     let choice = match (approve, leader, comment) {
         (true, Some(l), _) => Ok(l),
         (false, _, Some(c)) if !c.trim().is_empty() => canonical(c.trim(), options),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::engine::agent_task::{AgentJob, parse_text, work};
 use crate::engine::exec::NodeResult;
-use crate::engine::run::{Run, Scope, TaskControl, TaskError};
+use crate::engine::run::{Run, Scope, TaskError};
 use crate::event::{EventKind, TaskState};
 use crate::llm::RequestHints;
 use crate::workflow::model::{NodeIdx, Target};
@@ -176,27 +176,9 @@ async fn gate(
         TaskState::Review,
         Some("branches disagree: waiting for a human decision".into()),
     );
-    run.emit(EventKind::GateOpened {
-        gate: h.id.clone(),
-        node: n.id.clone(),
-        artifact,
-        revision: 0,
-    });
-    let (approve, comment) = loop {
-        match h.control.recv().await {
-            Some(TaskControl::Decide { approve, comment }) => break (approve, comment),
-            Some(TaskControl::Cancel) | None => {
-                h.cancel("cancelled by the user");
-                return Err(TaskError::cancelled(format!("gate {} was cancelled", h.id)));
-            }
-            Some(_) => continue,
-        }
+    let Some((approve, comment)) = h.ask_human(&n.id, artifact).await else {
+        return Err(TaskError::cancelled(format!("gate {} was cancelled", h.id)));
     };
-    run.emit(EventKind::GateDecided {
-        gate: h.id.clone(),
-        approved: approve,
-        comment: comment.clone(),
-    });
     if !approve {
         let err = TaskError::workflow(format!(
             "{}: the conflict between branches was escalated and denied: {}",
