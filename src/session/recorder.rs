@@ -8,7 +8,7 @@
 //! drops an event. While events flow the recorder wakes every [`POLL`], writes
 //! everything queued and, if the batch holds an event that acknowledges a
 //! result (see [`is_durable`]), syncs (`fsync`) once — a group commit;
-//! after [`IDLE_POLLS`] empty polls it waits for the next event instead.
+//! after `IDLE_POLLS` empty polls it waits for the next event instead.
 //! The file is therefore always a prefix of the event stream, and a durable
 //! event reaches the disk at most one poll, one write and one sync after it
 //! was emitted. Every [`SNAPSHOT_EVERY`] events it also writes a snapshot
