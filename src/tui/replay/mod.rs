@@ -21,7 +21,7 @@ mod seek;
 
 #[cfg(test)]
 use player::SEEK_STEP_US;
-pub use player::{Busy, EventSource, MarkKind, Player};
+pub use player::{Busy, EventSource, MarkKind, Player, SLICE};
 #[cfg(test)]
 use seek::{SeekTarget, parse_seek};
 

@@ -73,7 +73,8 @@ impl<T, const N: usize> ChunkVec<T, N> {
         self.chunks.iter().flat_map(|c| c.iter())
     }
 
-    /// The chunks, in order (the replay player compares copies by them).
+    /// The chunks, in order (tests check copies share them).
+    #[cfg(test)]
     pub(crate) fn chunks(&self) -> &[Arc<Vec<T>>] {
         &self.chunks
     }

@@ -1448,7 +1448,8 @@ impl Checkpoint {
     }
 
     /// Tasks in the checkpointed view.
-    pub fn tasks(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn tasks(&self) -> usize {
         self.vm.tasks.len()
     }
 
