@@ -26,7 +26,7 @@ const MAX_BATCH: usize = 20_000;
 /// checkpoint (measured in `docs/bench/replay.md`).
 const FIRST_INTERVAL: usize = 4_096;
 /// Most view-model checkpoints kept.
-const MAX_CHECKPOINTS: usize = 64;
+const MAX_CHECKPOINTS: usize = 256;
 /// Default bound on the memory checkpoints take beyond one view model
 /// (see [`Player::checkpoint_bytes`]). Checkpoints share the task and bus
 /// chunks they have in common, so this is what their differences cost.
