@@ -270,7 +270,7 @@ impl Player {
     }
 
     /// Sets the checkpoint interval to start from (default 4096 events; it
-    /// doubles as the recording is read so at most 32 checkpoints are kept).
+    /// doubles as the recording is read to keep within the checkpoint count and memory bounds).
     pub fn with_checkpoint_interval(mut self, events: usize) -> Player {
         self.interval = events.max(1);
         self
@@ -348,12 +348,20 @@ impl Player {
     /// Stops the long move under way where it is (the view stays at
     /// [`Player::index`], a consistent place).
     pub fn cancel(&mut self) -> bool {
-        self.pending.take().is_some()
+        let was = self.pending.take().is_some();
+        if was {
+            self.arrived();
+        }
+        was
     }
 
     /// When the next event is due, while playing (the app loop sleeps until then).
     pub fn due(&self) -> Option<Instant> {
-        if self.playing { self.due } else { None }
+        if self.playing && self.pending.is_none() {
+            self.due
+        } else {
+            None
+        }
     }
 
     /// Recorded time of the last applied event, from the first event (µs).

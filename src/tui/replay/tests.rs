@@ -831,3 +831,20 @@ fn keys_stay_live_during_a_long_seek() {
     assert_eq!(index(&app), n);
     assert_eq!(fingerprint(&app.vm), fingerprint(&fresh(&info, &events, n)));
 }
+
+#[test]
+fn playing_waits_for_a_long_seek_to_finish() {
+    let (info, events) = many_tasks(3_000);
+    let n = events.len();
+    let mut p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0);
+    let mut vm = p.empty_view();
+    assert!(!p.request_seek(&mut vm, n / 2));
+    p.play(&mut vm, Instant::now());
+    assert!(p.playing());
+    assert_eq!(p.due(), None, "no playback tick while seeking");
+    assert_eq!(p.tick(&mut vm, Instant::now() + Duration::from_secs(60)), 0);
+    while p.work(&mut vm, SLICE) {}
+    assert_eq!(p.index(), n / 2);
+    assert!(p.due().is_some(), "playing goes on from the target");
+    assert_eq!(fingerprint(&vm), fingerprint(&fresh(&info, &events, n / 2)));
+}
