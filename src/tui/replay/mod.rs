@@ -8,8 +8,8 @@
 //! forward and restores the nearest one on a backward seek, so a seek
 //! anywhere in a large session folds at most one checkpoint interval.
 //! Checkpoints share the view model's task and bus chunks, so they cost
-//! little memory (bounded by [`player::CHECKPOINT_MEMORY`]) and copy in
-//! about a millisecond. A seek or jump that has more to do than one slice
+//! little memory (bounded by [`player::CHECKPOINT_MEMORY`]) and restore in
+//! milliseconds. A seek or jump that has more to do than one slice
 //! ([`player::SLICE`] events) runs in slices between frames, with
 //! "seeking… n%" in the status bar, so the cockpit never freezes and `q`,
 //! Ctrl-C or any other replay key take effect at once.

@@ -1420,7 +1420,8 @@ impl ApproxBytes for TaskView {
 /// A copy of a [`ViewModel`] kept by the replay player to seek back
 /// cheaply. It shares the task and bus chunks with the view it was taken
 /// from and leaves out the task index (rebuilt by [`Checkpoint::restore`]),
-/// so it costs little memory and copies in about a millisecond.
+/// so it costs little memory and restores in milliseconds (~5 ms for
+/// 125 000 tasks, mostly the index).
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     vm: ViewModel,
