@@ -3,7 +3,8 @@
 //! by default, about 1M events) with the real recorder, then times the
 //! cockpit's replay player: the first pass to the end (it keeps view-model
 //! checkpoints on the way), seeks anywhere, one step back, a jump that reads
-//! the whole recording, and the memory the checkpoints take.
+//! the whole recording, the memory the checkpoints take, and the longest
+//! slice of a long seek or jump as the cockpit runs them (between frames).
 //!
 //! `cargo bench --bench replay_seek -- [ITEMS | SESSION.jsonl]`
 
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use agentctl::engine::{Orchestrator, RunOptions};
 use agentctl::session::{Header, Recorder, SessionReader};
-use agentctl::tui::bench_support::{MarkKind, Player, ViewModel, WorkflowInfo};
+use agentctl::tui::bench_support::{MarkKind, Player, SLICE, ViewModel, WorkflowInfo};
 use agentctl::workflow::load::{Format, load_str};
 
 fn main() {
@@ -50,9 +51,11 @@ fn main() {
     );
     let rss2 = rss_mib();
     println!(
-        "memory: reader {:.0} MiB, view model + checkpoints {:.0} MiB",
+        "memory: reader {:.0} MiB, view model + checkpoints {:.0} MiB (RSS); checkpoints accounted {:.1} MiB beyond one view model, interval {} events",
         rss1 - rss0,
-        rss2 - rss1
+        rss2 - rss1,
+        player.checkpoint_bytes() as f64 / 1048576.0,
+        player.checkpoint_interval()
     );
 
     let t = Instant::now();
@@ -111,6 +114,37 @@ fn main() {
         steps[10], steps[19]
     );
 
+    // A fresh player seeking to the end as the cockpit does it: in slices
+    // of SLICE events, the app loop drawing and reading keys in between.
+    let reader = SessionReader::open(&path).expect("open");
+    let mut p3 = Player::new(
+        Box::new(reader),
+        ViewModel::new(WorkflowInfo::from_workflow(&wf)),
+        1.0,
+    );
+    let mut vm3 = p3.empty_view();
+    let t = Instant::now();
+    p3.request_seek(&mut vm3, n);
+    let mut slices = vec![ms(t)];
+    loop {
+        let t = Instant::now();
+        let more = p3.work(&mut vm3, SLICE);
+        slices.push(ms(t));
+        if !more {
+            break;
+        }
+    }
+    let total: f64 = slices.iter().sum();
+    slices.sort_by(f64::total_cmp);
+    println!(
+        "first seek to the end in slices of {SLICE} events: {} slices, {:.0} ms in all, slice median {:.1} ms, max {:.1} ms",
+        slices.len(),
+        total,
+        slices[slices.len() / 2],
+        slices[slices.len() - 1]
+    );
+    drop((p3, vm3));
+
     // A fresh player: a jump with nothing to find reads the whole file.
     let reader = SessionReader::open(&path).expect("open");
     let mut p2 = Player::new(
@@ -124,6 +158,28 @@ fn main() {
         "next gate on a fresh player (scans all {n} events): {:.0} ms, found: {found:?}",
         ms(t)
     );
+    // The same search as the cockpit runs it, in slices.
+    let reader = SessionReader::open(&path).expect("open");
+    let mut p4 = Player::new(
+        Box::new(reader),
+        ViewModel::new(WorkflowInfo::from_workflow(&wf)),
+        1.0,
+    );
+    let mut vm4 = p4.empty_view();
+    let t = Instant::now();
+    p4.request_jump(&mut vm4, MarkKind::Gate);
+    let mut longest = ms(t);
+    let mut count = 1;
+    loop {
+        let t = Instant::now();
+        let more = p4.work(&mut vm4, SLICE);
+        longest = longest.max(ms(t));
+        count += 1;
+        if !more {
+            break;
+        }
+    }
+    println!("the same jump in slices: {count} slices, longest {longest:.1} ms");
     if let Some(dir) = cleanup {
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -239,6 +239,12 @@ async fn run_with(
                 app.surface_gate();
                 frames.schedule_frame();
             }
+            // A long replay seek or jump: one slice per turn of the loop, so
+            // keys and frames get their turn in between.
+            _ = std::future::ready(()), if app.replay_busy() => {
+                app.replay_work();
+                frames.schedule_frame();
+            }
             _ = tokio::time::sleep_until(app.replay_due().unwrap_or_else(far_future)), if app.replay_due().is_some() => {
                 app.replay_tick(Instant::now());
                 frames.schedule_frame();

@@ -13,7 +13,7 @@ use super::theme::Theme;
 use super::ui_state::{Overlay, PaneId, UiState};
 use crate::event::{BusMessage, Event, EventKind};
 
-pub use super::replay::{EventSource, MarkKind, Player};
+pub use super::replay::{EventSource, MarkKind, Player, SLICE};
 pub use super::view_model::{ViewModel, WorkflowInfo};
 
 /// Names of the six panes, in key order (`1`–`6`).

@@ -358,7 +358,7 @@ fn render_transcript(area: Rect, buf: &mut Buffer, vm: &ViewModel, theme: &Theme
                 DebateLineKind::Waiting => theme.accent,
                 DebateLineKind::Muted => theme.muted,
             };
-            Line::styled(l.text.as_str(), style)
+            Line::styled(&*l.text, style)
         })
         .collect();
     // Wrapped lines beyond the area would push the newest off the bottom:

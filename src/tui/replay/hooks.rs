@@ -5,7 +5,7 @@
 use crossterm::event::KeyEvent;
 use tokio::time::Instant;
 
-use super::player::{MarkKind, Player, SEEK_STEP_US};
+use super::player::{MarkKind, Player, SEEK_STEP_US, SLICE};
 use super::seek::{SeekTarget, parse_seek};
 use super::{fmt_offset, fmt_speed};
 use crate::tui::app::App;
@@ -23,6 +23,33 @@ impl App {
         app.replay = Some(player);
         app.sync_replay();
         app
+    }
+
+    /// True while a seek or jump runs in slices ([`App::replay_work`]).
+    pub fn replay_busy(&self) -> bool {
+        self.replay.as_ref().is_some_and(|p| p.busy().is_some())
+    }
+
+    /// Advances the seek or jump under way by one slice (a few
+    /// milliseconds); the app loop calls it between frames and keys.
+    pub fn replay_work(&mut self) {
+        let Some(p) = &mut self.replay else { return };
+        p.work(&mut self.vm, SLICE);
+        let missed = p.take_jump_miss();
+        let done = p.busy().is_none();
+        self.sync_replay();
+        if let Some(kind) = missed {
+            self.ui.flash(format!("no later {}", kind.noun()));
+        } else if done {
+            let p = self.replay.as_ref().expect("checked above");
+            let msg = format!(
+                "at event {}/{} · {}",
+                p.index(),
+                p.len(),
+                fmt_offset(p.time_us())
+            );
+            self.ui.flash(msg);
+        }
     }
 
     /// When the next recorded event is due, while playing.
@@ -83,13 +110,15 @@ impl App {
                     note = Some("at the end of the recording".into());
                 } else {
                     let to = p.index() + 1;
-                    p.seek(vm, to);
+                    p.request_seek(vm, to);
                 }
             }
             Action::StepBack => {
                 p.pause();
                 match p.index().checked_sub(1) {
-                    Some(to) => p.seek(vm, to),
+                    Some(to) => {
+                        p.request_seek(vm, to);
+                    }
                     None => note = Some("at the start of the recording".into()),
                 }
             }
@@ -115,7 +144,7 @@ impl App {
                         SEEK_STEP_US / 1_000_000
                     ));
                 } else {
-                    p.seek(vm, to);
+                    p.request_seek(vm, to);
                 }
             }
             Action::SeekTo => {
@@ -126,12 +155,9 @@ impl App {
             }
             Action::NextGate | Action::NextTurn | Action::NextFailure => {
                 let kind = mark_kind(action);
-                match p.next_mark(kind) {
-                    Some(to) => {
-                        p.pause();
-                        p.seek(vm, to);
-                    }
-                    None => note = Some(format!("no later {}", kind.noun())),
+                p.pause();
+                if p.request_jump(vm, kind) == Some(false) {
+                    note = Some(format!("no later {}", kind.noun()));
                 }
             }
             Action::PrevGate | Action::PrevTurn | Action::PrevFailure => {
@@ -139,7 +165,7 @@ impl App {
                 match p.prev_mark(kind) {
                     Some(to) => {
                         p.pause();
-                        p.seek(vm, to);
+                        p.request_seek(vm, to);
                     }
                     None => note = Some(format!("no earlier {}", kind.noun())),
                 }
@@ -170,7 +196,11 @@ impl App {
             SeekTarget::Fraction(f) => ((len as f64) * f).round() as usize,
             SeekTarget::End => len,
         };
-        p.seek(&mut self.vm, to);
+        if !p.request_seek(&mut self.vm, to) {
+            // Long: the status bar shows the progress, the end flashes.
+            self.sync_replay();
+            return;
+        }
         let msg = format!(
             "at event {}/{} · {}",
             p.index(),

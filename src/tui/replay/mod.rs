@@ -7,6 +7,12 @@
 //! The [`Player`] keeps in-memory view-model checkpoints while it moves
 //! forward and restores the nearest one on a backward seek, so a seek
 //! anywhere in a large session folds at most one checkpoint interval.
+//! Checkpoints share the view model's task and bus chunks, so they cost
+//! little memory (bounded by [`player::CHECKPOINT_MEMORY`]) and restore in
+//! milliseconds. A seek or jump that has more to do than one slice
+//! ([`player::SLICE`] events) runs in slices between frames, with
+//! "seeking… n%" in the status bar, so the cockpit never freezes and `q`,
+//! Ctrl-C or any other replay key take effect at once.
 //! Everything here only looks at a recording: no command reaches an engine.
 
 mod hooks;
@@ -15,7 +21,7 @@ mod seek;
 
 #[cfg(test)]
 use player::SEEK_STEP_US;
-pub use player::{EventSource, MarkKind, Player};
+pub use player::{Busy, EventSource, MarkKind, Player, SLICE};
 #[cfg(test)]
 use seek::{SeekTarget, parse_seek};
 
@@ -36,6 +42,8 @@ pub struct ReplayStatus {
     pub speed: f64,
     /// Playing (else paused).
     pub playing: bool,
+    /// A seek or jump under way.
+    pub busy: Option<Busy>,
 }
 
 /// What the read-only replay says when a key would change the run, or
@@ -84,6 +92,22 @@ impl ReplayStatus {
     pub fn label(&self, compact: bool) -> String {
         let icon = if self.playing { "▶" } else { "⏸" };
         let speed = fmt_speed(self.speed);
+        if let Some(b) = self.busy {
+            let what = match b {
+                Busy::Seeking { percent } => format!("seeking… {percent}%"),
+                Busy::Searching { percent, kind } => {
+                    format!("finding next {}… {percent}%", kind.noun())
+                }
+            };
+            return if compact {
+                format!(" {what} ")
+            } else {
+                format!(
+                    " {icon} {speed} · event {}/{} · {what} ",
+                    self.index, self.len
+                )
+            };
+        }
         if compact {
             format!(
                 " {icon} {speed} {}/{} {} ",

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::event::{Event, EventKind, RunStatus};
 use crate::session::SessionReader;
-use crate::tui::view_model::ViewModel;
+use crate::tui::view_model::{Checkpoint, ViewModel};
 
 /// The speeds Faster/Slower step through.
 pub const SPEEDS: [f64; 6] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
@@ -21,20 +21,22 @@ const MAX_GAP: Duration = Duration::from_secs(3);
 /// the keyboard; the rest follow on the next tick at once.
 const MAX_BATCH: usize = 20_000;
 /// Events between two checkpoints at first; doubled whenever there would be
-/// more than [`MAX_CHECKPOINTS`]. A seek folds at most this many events
-/// after restoring a checkpoint (measured in `docs/bench/replay.md`).
+/// more than [`MAX_CHECKPOINTS`] or they would take more than the memory
+/// budget. A seek folds at most this many events after restoring a
+/// checkpoint (measured in `docs/bench/replay.md`).
 const FIRST_INTERVAL: usize = 4_096;
 /// Most view-model checkpoints kept.
-const MAX_CHECKPOINTS: usize = 32;
-/// Most events summed over the checkpoints' positions. Each checkpoint is a
-/// full copy of the view model, whose size grows with the events folded into
-/// it (about 150 bytes per event on the 1M-event benchmark), so this bounds
-/// the memory they take (about 2.4 GB at that rate) however long the
-/// recording: longer ones get fewer, farther checkpoints.
-const CHECKPOINT_BUDGET: usize = 16_000_000;
+const MAX_CHECKPOINTS: usize = 256;
+/// Default bound on the memory checkpoints take beyond one view model
+/// (see [`Player::checkpoint_bytes`]). Checkpoints share the task and bus
+/// chunks they have in common, so this is what their differences cost.
+pub const CHECKPOINT_MEMORY: usize = 128 << 20;
+/// Events folded (or scanned for marks) per slice of a long seek or jump:
+/// a few milliseconds, so the app loop draws and reads keys in between.
+pub const SLICE: usize = 4_096;
 /// A replaced view model this big (tasks plus bus messages) is freed on
-/// another thread: freeing it takes tens of milliseconds the keyboard
-/// should not wait for.
+/// another thread: freeing it takes milliseconds the keyboard should not
+/// wait for.
 const DROP_ELSEWHERE: usize = 20_000;
 
 /// A recording the player reads events from by index.
@@ -163,18 +165,57 @@ impl Marks {
     }
 }
 
+/// A checkpoint with its place and what it costs.
+struct Kept {
+    /// Events folded into it.
+    at: usize,
+    cp: Checkpoint,
+    /// Bytes it holds that the next checkpoint does not share (for the
+    /// newest: its own parts only).
+    bytes: usize,
+}
+
+/// A long move the player carries out in slices ([`Player::work`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Folding the shown view forward to `target`, from `from` (for the
+    /// progress shown).
+    Seek { from: usize, target: usize },
+    /// Reading marks further to find the next mark of `kind` after `after`.
+    Jump { kind: MarkKind, after: usize },
+}
+
+/// What a long move has done so far, for the status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// Folding towards a seek target: `percent` of the way.
+    Seeking { percent: u8 },
+    /// Reading ahead for a jump: `percent` of the recording read.
+    Searching { percent: u8, kind: MarkKind },
+}
+
 /// A cursor over a recording with playback, stepping and seeking.
 ///
 /// The cockpit's view model shows the run after the first [`Player::index`]
 /// events. The player does not own that view model: every move takes it and
 /// folds it forward, or replaces it with a copy of the nearest checkpoint
 /// and folds from there.
+///
+/// Long moves (a seek that folds more than [`SLICE`] events, a jump that
+/// reads ahead) can run in slices: [`Player::request_seek`] /
+/// [`Player::request_jump`] start them and [`Player::work`] advances them,
+/// so the app loop keeps drawing ("seeking… 40%") and reading keys in
+/// between. [`Player::seek`] does the whole move at once.
 pub struct Player {
     source: Box<dyn EventSource>,
     /// Events applied to the shown view model.
     cursor: usize,
-    /// `(events applied, view model)`, ascending; the first is the empty model.
-    checkpoints: Vec<(usize, ViewModel)>,
+    /// Ascending by position; the first is the empty model.
+    checkpoints: Vec<Kept>,
+    /// Bound on the checkpoints' bytes (sum of [`Kept::bytes`]).
+    memory_budget: usize,
+    /// The long move under way, if any.
+    pending: Option<Pending>,
     /// Checkpoint spacing in events.
     interval: usize,
     /// Events folded at least once: checkpoints are complete below this.
@@ -188,6 +229,8 @@ pub struct Player {
     due: Option<Instant>,
     /// Time of the first event.
     t0: u64,
+    /// A jump that read to the end without finding its mark.
+    jump_missed: Option<MarkKind>,
 }
 
 impl Player {
@@ -196,10 +239,14 @@ impl Player {
     pub fn new(source: Box<dyn EventSource>, mut empty: ViewModel, speed: f64) -> Player {
         empty.replay = true;
         let t0 = source.ts(0).unwrap_or(0);
+        let cp = Checkpoint::of(&empty);
+        let bytes = cp.unshared_bytes(&cp);
         Player {
             source,
             cursor: 0,
-            checkpoints: vec![(0, empty)],
+            checkpoints: vec![Kept { at: 0, cp, bytes }],
+            memory_budget: CHECKPOINT_MEMORY,
+            pending: None,
             interval: FIRST_INTERVAL,
             folded: 0,
             marks: Marks::default(),
@@ -208,6 +255,7 @@ impl Player {
             speed: clamp_speed(speed),
             due: None,
             t0,
+            jump_missed: None,
         }
     }
 
@@ -222,15 +270,22 @@ impl Player {
     }
 
     /// Sets the checkpoint interval to start from (default 4096 events; it
-    /// doubles as the recording is read so at most 32 checkpoints are kept).
+    /// doubles as the recording is read to keep within the checkpoint count and memory bounds).
     pub fn with_checkpoint_interval(mut self, events: usize) -> Player {
         self.interval = events.max(1);
         self
     }
 
+    /// Sets the bound on the memory checkpoints take (default
+    /// [`CHECKPOINT_MEMORY`]); a smaller one gives fewer, farther checkpoints.
+    pub fn with_memory_budget(mut self, bytes: usize) -> Player {
+        self.memory_budget = bytes;
+        self
+    }
+
     /// The view model before any event (what the cockpit starts from).
     pub fn empty_view(&self) -> ViewModel {
-        self.checkpoints[0].1.clone()
+        self.checkpoints[0].cp.restore()
     }
 
     /// Events applied so far.
@@ -263,9 +318,50 @@ impl Player {
         self.checkpoints.len()
     }
 
+    /// Events between checkpoints now.
+    pub fn checkpoint_interval(&self) -> usize {
+        self.interval
+    }
+
+    /// Memory the checkpoints take beyond one view model, as accounted:
+    /// for each checkpoint, the bytes it holds that the next one does not
+    /// share (plus the newest one's own parts). Bounded by the memory budget.
+    pub fn checkpoint_bytes(&self) -> usize {
+        self.checkpoints.iter().map(|k| k.bytes).sum()
+    }
+
+    /// The long move under way, if any (for the status bar).
+    pub fn busy(&self) -> Option<Busy> {
+        let pct =
+            |done: usize, total: usize| (done.saturating_mul(100) / total.max(1)).min(99) as u8;
+        self.pending.map(|p| match p {
+            Pending::Seek { from, target } => Busy::Seeking {
+                percent: pct(self.cursor.saturating_sub(from), target.abs_diff(from)),
+            },
+            Pending::Jump { kind, .. } => Busy::Searching {
+                percent: pct(self.scanned, self.len()),
+                kind,
+            },
+        })
+    }
+
+    /// Stops the long move under way where it is (the view stays at
+    /// [`Player::index`], a consistent place).
+    pub fn cancel(&mut self) -> bool {
+        let was = self.pending.take().is_some();
+        if was {
+            self.arrived();
+        }
+        was
+    }
+
     /// When the next event is due, while playing (the app loop sleeps until then).
     pub fn due(&self) -> Option<Instant> {
-        if self.playing { self.due } else { None }
+        if self.playing && self.pending.is_none() {
+            self.due
+        } else {
+            None
+        }
     }
 
     /// Recorded time of the last applied event, from the first event (µs).
@@ -293,6 +389,7 @@ impl Player {
             total_us: self.total_us(),
             speed: self.speed,
             playing: self.playing,
+            busy: self.busy(),
         }
     }
 
@@ -336,7 +433,7 @@ impl Player {
     /// Returns how many were applied; playing stops at the end.
     pub fn tick(&mut self, vm: &mut ViewModel, now: Instant) -> usize {
         let mut applied = 0;
-        while self.playing && applied < MAX_BATCH {
+        while self.playing && self.pending.is_none() && applied < MAX_BATCH {
             let Some(due) = self.due else { break };
             if due > now {
                 break;
@@ -358,33 +455,123 @@ impl Player {
         applied
     }
 
-    /// Shows the run after the first `target` events (clamped to the end).
-    /// Playing goes on from there.
+    /// Shows the run after the first `target` events (clamped to the end),
+    /// all at once. Playing goes on from there.
     pub fn seek(&mut self, vm: &mut ViewModel, target: usize) {
+        self.request_seek(vm, target);
+        while self.work(vm, usize::MAX) {}
+    }
+
+    /// Starts showing the run after the first `target` events (clamped to
+    /// the end): restores the nearest checkpoint if that is cheaper than
+    /// folding forward, and folds at once when at most [`SLICE`] events are
+    /// left; otherwise the rest is left to [`Player::work`]. Replaces any
+    /// move under way. Returns true when the move is complete.
+    pub fn request_seek(&mut self, vm: &mut ViewModel, target: usize) -> bool {
+        self.pending = None;
         let target = target.min(self.len());
-        if target == self.cursor {
-            return;
-        }
-        // Nearest checkpoint at or before the target (the first is at 0).
-        let k = self
-            .checkpoints
-            .partition_point(|(i, _)| *i <= target)
-            .saturating_sub(1);
-        let at = self.checkpoints[k].0;
-        if self.cursor < target && (self.cursor >= at || target - self.cursor <= self.interval) {
-            // Folding the shown view forward is cheaper than copying a checkpoint.
-            self.fold(vm, self.cursor, target);
-        } else {
-            let filter = vm.bus.filter().map(str::to_owned);
-            let old = std::mem::replace(vm, self.checkpoints[k].1.clone());
-            if old.tasks.len() + old.bus.rows.len() >= DROP_ELSEWHERE {
-                std::thread::spawn(move || drop(old));
+        if target != self.cursor {
+            // Nearest checkpoint at or before the target (the first is at 0).
+            let k = self
+                .checkpoints
+                .partition_point(|c| c.at <= target)
+                .saturating_sub(1);
+            let at = self.checkpoints[k].at;
+            let forward = self.cursor < target
+                && (self.cursor >= at || target - self.cursor <= self.interval);
+            if !forward {
+                // Folding the shown view forward would cost more than
+                // restoring the checkpoint (its copy takes milliseconds).
+                let filter = vm.bus.filter().map(str::to_owned);
+                let old = std::mem::replace(vm, self.checkpoints[k].cp.restore());
+                if old.tasks.len() + old.bus.rows.len() >= DROP_ELSEWHERE {
+                    std::thread::spawn(move || drop(old));
+                }
+                // The bus filter belongs to the viewer, not to the recording.
+                vm.bus.set_filter(filter.as_deref().unwrap_or(""));
+                self.cursor = at;
             }
-            // The bus filter belongs to the viewer, not to the recording.
-            vm.bus.set_filter(filter.as_deref().unwrap_or(""));
-            self.fold(vm, at, target);
+            if target - self.cursor <= SLICE {
+                let from = self.cursor;
+                self.fold(vm, from, target);
+                self.cursor = target;
+            } else {
+                self.pending = Some(Pending::Seek {
+                    from: self.cursor,
+                    target,
+                });
+            }
         }
-        self.cursor = target;
+        if self.pending.is_none() {
+            self.arrived();
+        }
+        self.pending.is_none()
+    }
+
+    /// Starts a jump to the next mark of `kind` after the cursor: at once
+    /// when the mark is known or within one slice, else reading ahead in slices
+    /// ([`Player::work`]). Returns `Some(found)` when decided now (`false`:
+    /// there is no later mark), `None` while it searches.
+    pub fn request_jump(&mut self, vm: &mut ViewModel, kind: MarkKind) -> Option<bool> {
+        self.pending = None;
+        if self.known_mark(kind, self.cursor).is_none() {
+            // One slice now: a short recording needs no more.
+            self.scan(self.scanned.saturating_add(SLICE));
+        }
+        match self.known_mark(kind, self.cursor) {
+            Some(to) => {
+                self.request_seek(vm, to);
+                Some(true)
+            }
+            None if self.scanned >= self.len() => Some(false),
+            None => {
+                self.pending = Some(Pending::Jump {
+                    kind,
+                    after: self.cursor,
+                });
+                None
+            }
+        }
+    }
+
+    /// Advances the move under way by at most `events` events (folded or
+    /// scanned). Returns true while it is not finished. A jump that finds
+    /// no mark ends where it was; [`Player::take_jump_miss`] tells.
+    pub fn work(&mut self, vm: &mut ViewModel, events: usize) -> bool {
+        let Some(p) = self.pending else { return false };
+        let events = events.max(1);
+        match p {
+            Pending::Seek { target, .. } => {
+                let to = self.cursor.saturating_add(events).min(target);
+                let from = self.cursor;
+                self.fold(vm, from, to);
+                self.cursor = to;
+                if to >= target {
+                    self.pending = None;
+                    self.arrived();
+                }
+            }
+            Pending::Jump { kind, after } => {
+                self.scan(self.scanned.saturating_add(events));
+                if let Some(to) = self.known_mark(kind, after) {
+                    self.request_seek(vm, to);
+                } else if self.scanned >= self.len() {
+                    self.pending = None;
+                    self.jump_missed = Some(kind);
+                }
+            }
+        }
+        self.pending.is_some()
+    }
+
+    /// The kind of the last jump that read to the end without finding a
+    /// mark, once (the app says so).
+    pub fn take_jump_miss(&mut self) -> Option<MarkKind> {
+        self.jump_missed.take()
+    }
+
+    /// A move ended at the cursor: playing goes on from there.
+    fn arrived(&mut self) {
         if self.playing {
             self.due = Some(Instant::now() + self.wait_before(self.cursor));
         }
@@ -406,16 +593,22 @@ impl Player {
     /// recording if needed.
     pub fn next_mark(&mut self, kind: MarkKind) -> Option<usize> {
         loop {
-            let list = self.marks.list(kind);
-            let at = list.partition_point(|&i| i < self.cursor);
-            if let Some(&i) = list.get(at) {
-                return Some(i + 1);
+            if let Some(to) = self.known_mark(kind, self.cursor) {
+                return Some(to);
             }
             if self.scanned >= self.len() {
                 return None;
             }
             self.scan(self.scanned + self.interval);
         }
+    }
+
+    /// The index after the first recorded mark of `kind` at or after
+    /// event `from`.
+    fn known_mark(&self, kind: MarkKind, from: usize) -> Option<usize> {
+        let list = self.marks.list(kind);
+        list.get(list.partition_point(|&i| i < from))
+            .map(|&i| i + 1)
     }
 
     /// The event index after the last mark of `kind` before the one shown
@@ -465,22 +658,52 @@ impl Player {
             return;
         }
         self.folded = i + 1;
-        if self.folded.is_multiple_of(self.interval) {
-            // Thin out first (the new copy might not survive it): keep every
-            // other one and space new ones twice as far.
-            let over = |cps: &[(usize, ViewModel)], next: usize| {
-                cps.len() + 1 > MAX_CHECKPOINTS
-                    || cps.iter().map(|(i, _)| i).sum::<usize>() + next > CHECKPOINT_BUDGET
+        if !self.folded.is_multiple_of(self.interval) {
+            return;
+        }
+        let cp = Checkpoint::of(vm);
+        let own = cp.unshared_bytes(&cp);
+        loop {
+            // What the newest checkpoint would hold that the new one does
+            // not share, and the new one's own parts.
+            let Some(last) = self.checkpoints.last() else {
+                return;
             };
-            while self.folded > 0 && over(&self.checkpoints, self.folded) {
-                self.interval *= 2;
-                let every = self.interval;
-                self.checkpoints.retain(|(i, _)| i.is_multiple_of(every));
-                if !self.folded.is_multiple_of(every) {
-                    return;
+            let last_now = last.cp.unshared_bytes(&cp);
+            let total = self.checkpoint_bytes() - last.bytes + last_now + own;
+            if self.checkpoints.len() < MAX_CHECKPOINTS && total <= self.memory_budget {
+                if let Some(last) = self.checkpoints.last_mut() {
+                    last.bytes = last_now;
                 }
+                break;
             }
-            self.checkpoints.push((self.folded, vm.clone()));
+            // Thin out: keep every other one and space new ones twice as far.
+            self.interval *= 2;
+            let every = self.interval;
+            self.checkpoints.retain(|k| k.at.is_multiple_of(every));
+            self.recount();
+            if !self.folded.is_multiple_of(every) {
+                return;
+            }
+        }
+        self.checkpoints.push(Kept {
+            at: self.folded,
+            cp,
+            bytes: own,
+        });
+    }
+
+    /// Recomputes what each checkpoint holds that the next one does not share.
+    fn recount(&mut self) {
+        for j in 0..self.checkpoints.len() {
+            let bytes = match self.checkpoints.get(j + 1) {
+                Some(next) => self.checkpoints[j].cp.unshared_bytes(&next.cp),
+                None => {
+                    let cp = &self.checkpoints[j].cp;
+                    cp.unshared_bytes(cp)
+                }
+            };
+            self.checkpoints[j].bytes = bytes;
         }
     }
 

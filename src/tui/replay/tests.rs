@@ -136,7 +136,7 @@ fn a_seek_anywhere_shows_what_folding_from_the_start_shows() {
             "view after seeking to {t}"
         );
     }
-    assert!(p.checkpoints() <= 33, "{} checkpoints", p.checkpoints());
+    assert!(p.checkpoints() <= 256, "{} checkpoints", p.checkpoints());
     assert!(p.checkpoints() > 4, "checkpoints were kept");
 }
 
@@ -156,7 +156,7 @@ fn checkpoints_stay_bounded_on_a_long_recording() {
         .with_checkpoint_interval(16);
     let mut vm = p.empty_view();
     p.seek(&mut vm, 6_000);
-    assert!(p.checkpoints() <= 32, "{} checkpoints", p.checkpoints());
+    assert!(p.checkpoints() <= 256, "{} checkpoints", p.checkpoints());
     for t in [5_999, 17, 3_001, 4_096] {
         p.seek(&mut vm, t);
         assert_eq!(fingerprint(&vm), fingerprint(&fresh(&info, &events, t)));
@@ -626,4 +626,225 @@ fn tiny_screens_draw_the_replay_without_panicking() {
             assert!(line.contains("REPLAY"), "{w}x{h}: {line:?}");
         }
     }
+}
+
+// ── large recordings: sliced seeks and jumps, checkpoint memory (replay2) ──
+
+/// A scripted recording of `tasks` tasks run four at a time (each: created,
+/// assigned, a bus message, a call, a result and completion), with one
+/// failure near the end.
+fn many_tasks(tasks: usize) -> (WorkflowInfo, Vec<Event>) {
+    let mut s = Script::default();
+    s.push(EventKind::SessionStarted {
+        workflow: "w".into(),
+        seed: 1,
+        entry: "research".into(),
+        agents: vec![],
+    });
+    for t in 0..tasks {
+        let id = format!("t{t}");
+        s.start_task(&id, "summarize", "summarizer_a", 100);
+        if t == tasks - 3 {
+            s.push(EventKind::TaskFailed {
+                task: id.as_str().into(),
+                agent: Some("summarizer_a".into()),
+                kind: crate::event::ErrorKind::Timeout,
+                error: "slow".into(),
+                attempt: 1,
+                held: false,
+                from: crate::event::TaskState::InProgress,
+            });
+        } else {
+            s.complete(&id, "summarizer_a", 100, "a summary of the item");
+        }
+    }
+    (test_support::info(), s.events)
+}
+
+#[test]
+fn a_long_seek_runs_in_slices_and_ends_equal_to_a_fresh_fold() {
+    let (info, events) = many_tasks(3_000);
+    let n = events.len();
+    assert!(n > 4 * player::SLICE, "{n} events");
+    let mut p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0);
+    let mut vm = p.empty_view();
+    // A short move happens at once.
+    assert!(p.request_seek(&mut vm, 10));
+    assert_eq!(p.index(), 10);
+    // A long one leaves work for the app loop, a slice at a time.
+    assert!(!p.request_seek(&mut vm, n - 5));
+    let mut last = 0;
+    let mut slices = 0;
+    while let Some(busy) = p.busy() {
+        let Busy::Seeking { percent } = busy else {
+            panic!("a seek, not {busy:?}")
+        };
+        assert!(percent >= last && percent < 100, "{last} → {percent}");
+        last = percent;
+        let before = p.index();
+        let more = p.work(&mut vm, 1_000);
+        assert!(p.index() - before <= 1_000);
+        // Between slices the view is a consistent place of the recording.
+        if slices == 3 {
+            assert_eq!(
+                fingerprint(&vm),
+                fingerprint(&fresh(&info, &events, p.index()))
+            );
+        }
+        slices += 1;
+        assert_eq!(more, p.busy().is_some());
+    }
+    assert!(slices >= (n - 15) / 1_000, "{slices} slices");
+    assert_eq!(p.index(), n - 5);
+    assert_eq!(fingerprint(&vm), fingerprint(&fresh(&info, &events, n - 5)));
+    assert_eq!(p.status().busy, None);
+
+    // Back to a checkpoint and far forward again, then a new seek replaces
+    // the one under way and a cancelled one stays where it got.
+    assert!(!p.request_seek(&mut vm, n / 2 + 3) || p.index() == n / 2 + 3);
+    while p.work(&mut vm, 700) {}
+    assert_eq!(
+        fingerprint(&vm),
+        fingerprint(&fresh(&info, &events, n / 2 + 3))
+    );
+    // Once checkpoints exist, a far seek restores the nearest one and
+    // folds at most one interval; a fresh player still has the way to go.
+    p.seek(&mut vm, 0);
+    assert!(p.request_seek(&mut vm, n));
+    let mut p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0);
+    let mut vm = p.empty_view();
+    assert!(!p.request_seek(&mut vm, n));
+    p.work(&mut vm, 500);
+    assert!(p.cancel());
+    let at = p.index();
+    assert!(at > 0 && at < n);
+    assert_eq!(fingerprint(&vm), fingerprint(&fresh(&info, &events, at)));
+}
+
+#[test]
+fn a_jump_reads_ahead_in_slices() {
+    let (info, events) = many_tasks(1_500);
+    let failure = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::TaskFailed { .. }))
+        .expect("a failure");
+    let mut p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0);
+    let mut vm = p.empty_view();
+    assert_eq!(p.request_jump(&mut vm, MarkKind::Failure), None);
+    let mut slices = 0;
+    while p.work(&mut vm, 2_000) {
+        slices += 1;
+        assert!(slices < 1_000, "the jump ends");
+    }
+    assert!(slices > 1, "{slices} slices");
+    assert_eq!(p.index(), failure + 1);
+    assert_eq!(
+        fingerprint(&vm),
+        fingerprint(&fresh(&info, &events, failure + 1))
+    );
+    assert_eq!(p.take_jump_miss(), None);
+    // Every event is read now: a jump with nothing later answers at once.
+    assert_eq!(p.request_jump(&mut vm, MarkKind::Gate), Some(false));
+    // On a fresh player the search reads to the end in slices and says so.
+    let mut p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0);
+    let mut vm = p.empty_view();
+    p.seek(&mut vm, 7);
+    assert_eq!(p.request_jump(&mut vm, MarkKind::Gate), None);
+    assert!(matches!(
+        p.busy(),
+        Some(Busy::Searching {
+            kind: MarkKind::Gate,
+            ..
+        })
+    ));
+    while p.work(&mut vm, 2_000) {}
+    assert_eq!(p.take_jump_miss(), Some(MarkKind::Gate));
+    assert_eq!(p.index(), 7, "a missed jump stays");
+    assert_eq!(fingerprint(&vm), fingerprint(&fresh(&info, &events, 7)));
+}
+
+#[test]
+fn checkpoint_memory_respects_the_budget() {
+    let (info, events) = many_tasks(3_000);
+    let n = events.len();
+    let budget = 1 << 20;
+    let mut p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0)
+        .with_checkpoint_interval(64)
+        .with_memory_budget(budget);
+    let mut vm = p.empty_view();
+    p.seek(&mut vm, n);
+    assert!(
+        p.checkpoint_bytes() <= budget,
+        "{} bytes in {} checkpoints",
+        p.checkpoint_bytes(),
+        p.checkpoints()
+    );
+    assert!(p.checkpoints() > 4, "{} checkpoints", p.checkpoints());
+    assert!(p.checkpoint_interval() > 64, "the budget thinned them");
+    // A roomier budget keeps more, closer checkpoints.
+    let mut roomy = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0)
+        .with_checkpoint_interval(64)
+        .with_memory_budget(64 << 20);
+    let mut vm2 = roomy.empty_view();
+    roomy.seek(&mut vm2, n);
+    assert!(roomy.checkpoint_interval() < p.checkpoint_interval());
+    assert!(roomy.checkpoint_bytes() > p.checkpoint_bytes());
+    // Whatever the budget, seeks show what a fresh fold shows.
+    for t in [n - 1, 5, n / 3, 2 * n / 3 + 1, n] {
+        p.seek(&mut vm, t);
+        assert_eq!(
+            fingerprint(&vm),
+            fingerprint(&fresh(&info, &events, t)),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn keys_stay_live_during_a_long_seek() {
+    let (info, events) = many_tasks(2_000);
+    let n = events.len();
+    let p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0);
+    let mut app = App::replaying(info.clone(), Theme::builtin("dark").expect("dark"), p);
+    key(&mut app, KeyCode::Char('T'));
+    keys(&mut app, "end");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.replay_busy(), "the seek to the end runs in slices");
+    app.replay_work();
+    let label = app.ui.replay.expect("status").label(false);
+    assert!(label.contains("seeking… "), "{label}");
+    // Another replay key takes over at once: back to the start.
+    keys(&mut app, ",");
+    assert!(!app.replay_busy());
+    assert!(index(&app) < n);
+    // A long seek again, then q quits without waiting for it.
+    key(&mut app, KeyCode::Char('T'));
+    keys(&mut app, "end");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.replay_busy());
+    keys(&mut app, "q");
+    assert!(app.exit.is_some(), "q quits during a seek");
+    // Left alone, the seek ends at the end with the view a fresh fold gives.
+    while app.replay_busy() {
+        app.replay_work();
+    }
+    assert_eq!(index(&app), n);
+    assert_eq!(fingerprint(&app.vm), fingerprint(&fresh(&info, &events, n)));
+}
+
+#[test]
+fn playing_waits_for_a_long_seek_to_finish() {
+    let (info, events) = many_tasks(3_000);
+    let n = events.len();
+    let mut p = Player::new(Box::new(events.clone()), ViewModel::new(info.clone()), 1.0);
+    let mut vm = p.empty_view();
+    assert!(!p.request_seek(&mut vm, n / 2));
+    p.play(&mut vm, Instant::now());
+    assert!(p.playing());
+    assert_eq!(p.due(), None, "no playback tick while seeking");
+    assert_eq!(p.tick(&mut vm, Instant::now() + Duration::from_secs(60)), 0);
+    while p.work(&mut vm, SLICE) {}
+    assert_eq!(p.index(), n / 2);
+    assert!(p.due().is_some(), "playing goes on from the target");
+    assert_eq!(fingerprint(&vm), fingerprint(&fresh(&info, &events, n / 2)));
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::chunked::{ApproxBytes, ChunkVec};
 use crate::event::BusMessage;
 
 /// Symbol meaning "no string" (e.g. a broadcast with no recipient).
@@ -73,10 +74,10 @@ pub struct BusRow {
 pub struct BusLog {
     /// Interned strings.
     pub strings: Interner,
-    /// Rows, oldest first.
-    pub rows: Vec<BusRow>,
+    /// Rows, oldest first, in shared chunks (copies of the view model share them).
+    pub rows: ChunkVec<BusRow, 256>,
     /// Full payloads, parallel to `rows`.
-    pub payloads: Vec<Value>,
+    pub payloads: ChunkVec<Value, 256>,
     filter: Option<String>,
     matches: Vec<u32>,
 }
@@ -114,9 +115,12 @@ impl BusLog {
         if self.filter.as_deref() == Some(needle.as_str()) {
             return;
         }
-        let matches = (0..self.rows.len())
-            .filter(|&i| self.row_matches(&self.rows[i], &needle))
-            .map(|i| i as u32)
+        let matches = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.row_matches(r, &needle))
+            .map(|(i, _)| i as u32)
             .collect();
         self.matches = matches;
         self.filter = Some(needle);
@@ -155,6 +159,41 @@ impl BusLog {
             || contains_ci(s.get(row.kind), needle)
             || contains_ci(&row.summary, needle)
     }
+}
+
+impl BusLog {
+    /// Bytes held by `self` that `other` does not share (the replay
+    /// player's checkpoint accounting): unshared row and payload chunks,
+    /// the interner and the filter's matches.
+    pub fn unshared_bytes(&self, other: &BusLog) -> usize {
+        self.rows.unshared_bytes(&other.rows)
+            + self.payloads.unshared_bytes(&other.payloads)
+            + self.strings.names.len() * 64
+            + self.matches.capacity() * 4
+    }
+}
+
+impl ApproxBytes for BusRow {
+    fn approx_bytes(&self) -> usize {
+        size_of::<BusRow>() + self.summary.len()
+    }
+}
+
+impl ApproxBytes for Value {
+    fn approx_bytes(&self) -> usize {
+        value_bytes(self)
+    }
+}
+
+/// Bytes a JSON value holds, roughly (inline size plus its heap).
+pub(crate) fn value_bytes(v: &Value) -> usize {
+    size_of::<Value>()
+        + match v {
+            Value::String(s) => s.capacity(),
+            Value::Array(a) => a.iter().map(value_bytes).sum(),
+            Value::Object(m) => m.iter().map(|(k, v)| 32 + k.len() + value_bytes(v)).sum(),
+            _ => 0,
+        }
 }
 
 /// Case-insensitive substring test without allocating; `needle` is lower-case.

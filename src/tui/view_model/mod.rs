@@ -6,15 +6,18 @@
 
 mod budget;
 mod bus;
+mod chunked;
 mod debate;
 mod info;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
+pub use chunked::{ApproxBytes, ChunkVec};
 pub use debate::{Chart, DebateState, RowKind};
 pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
 
@@ -88,8 +91,8 @@ pub struct TaskError {
 pub struct HistoryEntry {
     /// Event time, µs since the epoch.
     pub ts: u64,
-    /// What happened, in words.
-    pub text: String,
+    /// What happened, in words (shared by view-model copies).
+    pub text: Arc<str>,
 }
 
 /// Everything the cockpit knows about one task.
@@ -125,10 +128,10 @@ pub struct TaskView {
     pub finished_us: Option<u64>,
     /// Engine-reported duration, once completed.
     pub duration_ms: Option<f64>,
-    /// Input.
-    pub input: Value,
-    /// Output, once completed.
-    pub output: Option<Value>,
+    /// Input (shared by view-model copies).
+    pub input: Arc<Value>,
+    /// Output, once completed (shared by view-model copies).
+    pub output: Option<Arc<Value>>,
     /// Failed attempts.
     pub errors: Vec<TaskError>,
     /// True while a failed task waits for retry/reroute/cancel.
@@ -345,8 +348,8 @@ pub enum DebateLineKind {
 pub struct DebateLine {
     /// Style.
     pub kind: DebateLineKind,
-    /// Text.
-    pub text: String,
+    /// Text (shared by view-model copies).
+    pub text: Arc<str>,
 }
 
 /// The folded state of a run, rendered by the panes.
@@ -370,8 +373,9 @@ pub struct ViewModel {
     pub end_error: Option<String>,
     /// Paused by a command.
     pub paused: bool,
-    /// Tasks in creation order.
-    pub tasks: Vec<TaskView>,
+    /// Tasks in creation order, in shared chunks (a copy of the view model
+    /// copies chunk pointers; see [`ChunkVec`]).
+    pub tasks: ChunkVec<TaskView>,
     task_index: HashMap<Id, usize>,
     /// Node states, parallel to `info.nodes`.
     pub nodes: Vec<NodeView>,
@@ -434,7 +438,7 @@ impl ViewModel {
             ended: None,
             end_error: None,
             paused: false,
-            tasks: Vec::new(),
+            tasks: ChunkVec::default(),
             task_index: HashMap::new(),
             nodes,
             agents: Vec::new(),
@@ -643,7 +647,7 @@ impl ViewModel {
                     started_us: None,
                     finished_us: None,
                     duration_ms: None,
-                    input: input.clone(),
+                    input: Arc::new(input.clone()),
                     output: None,
                     errors: Vec::new(),
                     held: false,
@@ -718,7 +722,7 @@ impl ViewModel {
                     if agent.is_some() {
                         t.agent = agent.clone();
                     }
-                    t.output = Some(output.clone());
+                    t.output = Some(Arc::new(output.clone()));
                     t.attempts = t.attempts.max(*attempt);
                     if usage.total() > t.usage.total() {
                         t.usage = *usage;
@@ -1280,7 +1284,10 @@ impl ViewModel {
         if self.debate.len() >= MAX_DEBATE_LINES {
             self.debate.drain(..MAX_DEBATE_LINES / 4);
         }
-        self.debate.push(DebateLine { kind, text });
+        self.debate.push(DebateLine {
+            kind,
+            text: text.into(),
+        });
     }
 
     fn agent_slot(&mut self, id: &Id) -> usize {
@@ -1364,7 +1371,10 @@ impl ViewModel {
             if t.history.len() >= MAX_TASK_HISTORY {
                 t.history.remove(0);
             }
-            t.history.push(HistoryEntry { ts, text });
+            t.history.push(HistoryEntry {
+                ts,
+                text: text.into(),
+            });
             t.version += 1;
         }
     }
@@ -1399,6 +1409,142 @@ impl ViewModel {
             self.token_rate.drain(..drop);
             self.token_rate_origin += drop as u64;
         }
+    }
+}
+
+impl ApproxBytes for TaskView {
+    /// The task's own bytes; its input, output and history texts are
+    /// shared `Arc`s and counted where they were first made (not at all
+    /// here: a copied chunk shares them with the original).
+    fn approx_bytes(&self) -> usize {
+        size_of::<TaskView>()
+            + self.title.capacity()
+            + self.capability.as_ref().map_or(0, String::capacity)
+            + self.history.capacity() * size_of::<HistoryEntry>()
+            + self
+                .errors
+                .iter()
+                .map(|e| size_of::<TaskError>() + e.message.capacity())
+                .sum::<usize>()
+            + self.typing.as_ref().map_or(0, |t| t.buf.capacity())
+    }
+}
+
+/// A copy of a [`ViewModel`] kept by the replay player to seek back
+/// cheaply. It shares the task and bus chunks with the view it was taken
+/// from and leaves out the task index (rebuilt by [`Checkpoint::restore`]),
+/// so it costs little memory and restores in milliseconds (~5 ms for
+/// 125 000 tasks, mostly the index).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    vm: ViewModel,
+}
+
+impl Checkpoint {
+    /// A checkpoint of `vm`.
+    pub fn of(vm: &ViewModel) -> Checkpoint {
+        let mut copy = vm.clone_without_index();
+        // The filter's matches belong to the viewer; the restored view
+        // recomputes them for whatever filter is set then.
+        copy.bus.set_filter("");
+        Checkpoint { vm: copy }
+    }
+
+    /// A view model equal to the one the checkpoint was taken of (with no
+    /// bus filter set).
+    pub fn restore(&self) -> ViewModel {
+        let mut vm = self.vm.clone_without_index();
+        vm.task_index.reserve(vm.tasks.len());
+        for (i, t) in vm.tasks.iter().enumerate() {
+            vm.task_index.insert(t.id.clone(), i);
+        }
+        vm
+    }
+
+    /// Tasks in the checkpointed view.
+    #[cfg(test)]
+    pub(crate) fn tasks(&self) -> usize {
+        self.vm.tasks.len()
+    }
+
+    /// Bytes this checkpoint holds that `newer` (a later checkpoint) does
+    /// not share, roughly: its unshared task and bus chunks
+    /// plus the parts every copy has of its own (notices, debate lines,
+    /// gates, counters). Shared `Arc` payloads are counted nowhere, so the
+    /// sum over a chain of checkpoints is what they cost beyond one view.
+    pub fn unshared_bytes(&self, newer: &Checkpoint) -> usize {
+        let (vm, newer) = (&self.vm, &newer.vm);
+        size_of::<ViewModel>()
+            + vm.tasks.unshared_bytes(&newer.tasks)
+            + vm.bus.unshared_bytes(&newer.bus)
+            + vm.own_bytes()
+    }
+
+    /// The checkpointed view (tests compare it).
+    #[cfg(test)]
+    pub(crate) fn view(&self) -> &ViewModel {
+        &self.vm
+    }
+}
+
+impl ViewModel {
+    /// A copy that leaves the task index empty (cheap: chunks and `Arc`s).
+    fn clone_without_index(&self) -> ViewModel {
+        ViewModel {
+            info: self.info.clone(),
+            replay: self.replay,
+            session: self.session.clone(),
+            seed: self.seed,
+            started_us: self.started_us,
+            last_us: self.last_us,
+            ended: self.ended,
+            end_error: self.end_error.clone(),
+            paused: self.paused,
+            tasks: self.tasks.clone(),
+            task_index: HashMap::new(),
+            nodes: self.nodes.clone(),
+            agents: self.agents.clone(),
+            agent_index: self.agent_index.clone(),
+            bus: self.bus.clone(),
+            total_usage: self.total_usage,
+            gates: self.gates.clone(),
+            notices: self.notices.clone(),
+            debate: self.debate.clone(),
+            debates: self.debates.clone(),
+            budget: self.budget.clone(),
+            reviews: self.reviews.clone(),
+            token_rate: self.token_rate.clone(),
+            token_rate_origin: self.token_rate_origin,
+            completed: self.completed,
+            failed: self.failed,
+            in_progress: self.in_progress,
+            last_seq: self.last_seq,
+            generation: self.generation,
+        }
+    }
+
+    /// Bytes of the parts every copy holds on its own, roughly (bounded
+    /// lists: notices, debate lines, gates, nodes, agents, rate history).
+    fn own_bytes(&self) -> usize {
+        self.notices
+            .iter()
+            .map(|n| size_of::<Notice>() + n.message.capacity())
+            .sum::<usize>()
+            + self.debate.capacity() * size_of::<DebateLine>()
+            + self
+                .gates
+                .iter()
+                .map(|g| {
+                    size_of::<GateView>()
+                        + bus::value_bytes(&g.artifact)
+                        + g.artifact_lines.iter().map(|l| 24 + l.len()).sum::<usize>()
+                })
+                .sum::<usize>()
+            + self.nodes.capacity() * size_of::<NodeView>()
+            + self.agents.capacity() * (size_of::<AgentView>() + 48)
+            + self.token_rate.capacity() * 8
+            + self.debates.row_count * 160
+            + self.info.nodes.len() * 128
     }
 }
 

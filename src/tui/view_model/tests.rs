@@ -410,7 +410,7 @@ fn debate_and_vote_events_become_the_transcript_the_pane_draws() {
     for e in &s.events {
         vm.apply(e);
     }
-    let texts: Vec<&str> = vm.debate.iter().map(|l| l.text.as_str()).collect();
+    let texts: Vec<&str> = vm.debate.iter().map(|l| &*l.text).collect();
     assert_eq!(texts[0], "design · round 1 · ana → ben");
     assert_eq!(
         texts[1],
@@ -712,4 +712,73 @@ fn the_recorded_debate_sample_folds_into_three_rounds_and_the_judges_decision() 
     assert_eq!(dec.choice, "clickhouse");
     assert!(dec.by.starts_with("judge:judge"));
     assert_eq!(d.chart.as_ref().unwrap().round, 3);
+}
+
+#[test]
+fn copies_share_task_and_bus_chunks_and_payloads() {
+    let vm = test_support::big_vm();
+    let copy = vm.clone();
+    let (a, b) = (vm.tasks.chunks(), copy.tasks.chunks());
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y)));
+    let (a, b) = (vm.bus.rows.chunks(), copy.bus.rows.chunks());
+    assert!(a.len() > 100, "100k messages in {} chunks", a.len());
+    assert!(a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y)));
+    assert!(Arc::ptr_eq(&vm.tasks[0].input, &copy.tasks[0].input));
+    assert!(Arc::ptr_eq(
+        &vm.tasks[0].history[0].text,
+        &copy.tasks[0].history[0].text
+    ));
+
+    // Changing the copy copies only the chunk it writes (and the bus tail).
+    let mut copy = copy;
+    let mut s = Script::default();
+    s.complete("t1", "w1", 100, "late");
+    s.bus("w1", None, "x", "note", json!("tail"));
+    for e in &s.events {
+        copy.apply(e);
+    }
+    assert_eq!(vm.task("t1").unwrap().state, TaskState::InProgress);
+    assert_eq!(copy.task("t1").unwrap().state, TaskState::Completed);
+    let differ = |a: &[Arc<Vec<TaskView>>], b: &[Arc<Vec<TaskView>>]| {
+        a.iter().zip(b).filter(|(x, y)| !Arc::ptr_eq(x, y)).count()
+    };
+    assert_eq!(differ(vm.tasks.chunks(), copy.tasks.chunks()), 1);
+    assert_eq!(copy.bus.rows.len(), vm.bus.rows.len() + 2);
+    let shared = vm
+        .bus
+        .rows
+        .chunks()
+        .iter()
+        .zip(copy.bus.rows.chunks())
+        .filter(|(x, y)| Arc::ptr_eq(x, y))
+        .count();
+    assert_eq!(
+        shared,
+        vm.bus.rows.chunks().len() - 1,
+        "only the tail differs"
+    );
+}
+
+#[test]
+fn a_checkpoint_restores_the_view_and_its_task_index() {
+    let vm = test_support::vm();
+    let cp = Checkpoint::of(&vm);
+    assert_eq!(cp.tasks(), vm.tasks.len());
+    let back = cp.restore();
+    assert_eq!(format!("{:?}", back.tasks), format!("{:?}", vm.tasks));
+    for t in vm.tasks.iter() {
+        assert_eq!(back.task_position(&t.id), vm.task_position(&t.id));
+    }
+    assert_eq!(
+        format!("{:?}", cp.view().bus.rows),
+        format!("{:?}", vm.bus.rows)
+    );
+    // Checkpointing the same view twice costs only each one's own parts.
+    let again = Checkpoint::of(&vm);
+    let own = cp.unshared_bytes(&cp);
+    assert_eq!(cp.unshared_bytes(&again), own);
+    // A checkpoint of an empty view shares nothing with a full one.
+    let empty = Checkpoint::of(&ViewModel::new(test_support::info()));
+    assert!(cp.unshared_bytes(&empty) > own);
 }
