@@ -1,6 +1,6 @@
 //! Debate overhead: a 5 agents × 3 rounds debate with zero-latency sim
 //! agents (`assets/bench/debate_5x3.toml`, 15 turns). Criterion reports one
-//! whole run; divide by 15 for the per-turn figure. See docs/bench/debate.md.
+//! whole run; divide by 15 for the per-turn figure. See BENCHMARKS.md, "Debate overhead".
 
 use std::sync::Arc;
 

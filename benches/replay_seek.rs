@@ -1,5 +1,5 @@
 //! Measures the replay controls on a large recorded session (the figures in
-//! docs/bench/replay.md): records a real run of a map over ITEMS items (125 000
+//! BENCHMARKS.md, "Replay controls"): records a real run of a map over ITEMS items (125 000
 //! by default, about 1M events) with the real recorder, then times the
 //! cockpit's replay player: the first pass to the end (it keeps view-model
 //! checkpoints on the way), seeks anywhere, one step back, a jump that reads

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recording on vs off on the zero-latency engine benches (docs/bench/sessions.md):
+# Recording on vs off on the zero-latency engine benches (BENCHMARKS.md, "Sessions"):
 # `agentctl run FILE --json` (wall_ms: engine time) and the whole process's
 # wall time (the recorder's last fsync included), median of N runs each.
 # Usage: benches/sessions.sh [N]   (builds the release binary first)

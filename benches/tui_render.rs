@@ -4,7 +4,7 @@
 //! the help overlay and a bus filter. Also the cost of folding one bus event
 //! and one streamed chunk into the view model.
 //!
-//! Run with `cargo bench --bench tui_render`; figures in `docs/bench/cockpit.md`.
+//! Run with `cargo bench --bench tui_render`; figures in `BENCHMARKS.md, "Cockpit rendering"`.
 
 use std::hint::black_box;
 

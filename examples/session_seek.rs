@@ -1,5 +1,5 @@
 //! Measures reading and seeking in a large recorded session (the figures in
-//! docs/bench/sessions.md). Records a real run of a 125 000-item map (about
+//! BENCHMARKS.md, "Sessions"). Records a real run of a 125 000-item map (about
 //! 1M events) with the real recorder (with and without snapshot lines),
 //! then times opening the file, the first seek on a fresh reader (by index
 //! and by time), later seeks, and folding everything.

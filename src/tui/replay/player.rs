@@ -23,7 +23,7 @@ const MAX_BATCH: usize = 20_000;
 /// Events between two checkpoints at first; doubled whenever there would be
 /// more than [`MAX_CHECKPOINTS`] or they would take more than the memory
 /// budget. A seek folds at most this many events after restoring a
-/// checkpoint (measured in `docs/bench/replay.md`).
+/// checkpoint (measured in `BENCHMARKS.md, "Replay controls"`).
 const FIRST_INTERVAL: usize = 4_096;
 /// Most view-model checkpoints kept.
 const MAX_CHECKPOINTS: usize = 256;
