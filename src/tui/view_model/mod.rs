@@ -374,7 +374,7 @@ pub struct ViewModel {
     /// Paused by a command.
     pub paused: bool,
     /// Tasks in creation order, in shared chunks (a copy of the view model
-    /// copies chunk pointers; see [`ChunkVec`]).
+    /// copies chunk pointers; see `ChunkVec`).
     pub tasks: ChunkVec<TaskView>,
     task_index: HashMap<Id, usize>,
     /// Node states, parallel to `info.nodes`.
