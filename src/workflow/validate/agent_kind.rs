@@ -5,12 +5,31 @@ use std::time::Duration;
 
 use super::{Ctx, Owner};
 use crate::workflow::model::{AgentKind, CommandConfig};
+use crate::workflow::span::Spanned;
 use crate::workflow::spec::{AgentKindName, AgentSpec};
 
 const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 const DEFAULT_MAX_OUTPUT: u64 = 1 << 20;
 
 impl Ctx<'_> {
+    /// A count or duration that must be at least 1 (`default` when
+    /// absent); a 0 is reported on the field with `hint`.
+    pub(super) fn at_least_one(
+        &mut self,
+        o: Owner,
+        field: &str,
+        value: Option<&Spanned<u64>>,
+        default: u64,
+        hint: impl Into<String>,
+    ) -> u64 {
+        let v = value.map_or(default, |v| v.value);
+        if v == 0 {
+            let span = self.field_span(o, field, value.and_then(|v| v.span.clone()));
+            self.error(span, format!("`{field}` must be at least 1"), hint);
+        }
+        v
+    }
+
     /// The agent's kind; reports fields that contradict it.
     pub(super) fn agent_kind(&mut self, o: Owner, a: &AgentSpec) -> AgentKind {
         let declared = a.kind.as_ref().map(|k| k.value);
@@ -84,38 +103,20 @@ impl Ctx<'_> {
                         "name the program and its arguments: run = [\"python3\", \"agent.py\"]",
                     );
                 }
-                let timeout_ms = c
-                    .timeout_ms
-                    .as_ref()
-                    .map_or(DEFAULT_TIMEOUT_MS, |t| t.value);
-                if timeout_ms == 0 {
-                    let span = self.field_span(
-                        o,
-                        "timeout_ms",
-                        c.timeout_ms.as_ref().and_then(|t| t.span.clone()),
-                    );
-                    self.error(
-                        span,
-                        "`timeout_ms` must be at least 1",
-                        "give the program time to answer, e.g. timeout_ms = 30000",
-                    );
-                }
-                let max = c
-                    .max_output_bytes
-                    .as_ref()
-                    .map_or(DEFAULT_MAX_OUTPUT, |m| m.value);
-                if max == 0 {
-                    let span = self.field_span(
-                        o,
-                        "max_output_bytes",
-                        c.max_output_bytes.as_ref().and_then(|m| m.span.clone()),
-                    );
-                    self.error(
-                        span,
-                        "`max_output_bytes` must be at least 1",
-                        "the default is 1048576 (1 MiB)",
-                    );
-                }
+                let timeout_ms = self.at_least_one(
+                    o,
+                    "timeout_ms",
+                    c.timeout_ms.as_ref(),
+                    DEFAULT_TIMEOUT_MS,
+                    "give the program time to answer, e.g. timeout_ms = 30000",
+                );
+                let max = self.at_least_one(
+                    o,
+                    "max_output_bytes",
+                    c.max_output_bytes.as_ref(),
+                    DEFAULT_MAX_OUTPUT,
+                    "the default is 1048576 (1 MiB)",
+                );
                 AgentKind::Command(CommandConfig {
                     run: c.run.value.clone(),
                     env: c.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),

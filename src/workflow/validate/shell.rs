@@ -58,38 +58,20 @@ impl Ctx<'_> {
                 "add \"shell\" to the agent's tools, or remove the shell table",
             );
         }
-        let timeout_ms = spec
-            .timeout_ms
-            .as_ref()
-            .map_or(DEFAULT_TIMEOUT_MS, |t| t.value);
-        if timeout_ms == 0 {
-            let span = self.field_span(
-                o,
-                "timeout_ms",
-                spec.timeout_ms.as_ref().and_then(|t| t.span.clone()),
-            );
-            self.error(
-                span,
-                "`timeout_ms` must be at least 1",
-                "give commands time to finish, e.g. timeout_ms = 10000",
-            );
-        }
-        let max = spec
-            .max_output_bytes
-            .as_ref()
-            .map_or(DEFAULT_MAX_OUTPUT as u64, |m| m.value);
-        if max == 0 {
-            let span = self.field_span(
-                o,
-                "max_output_bytes",
-                spec.max_output_bytes.as_ref().and_then(|m| m.span.clone()),
-            );
-            self.error(
-                span,
-                "`max_output_bytes` must be at least 1",
-                format!("the default is {DEFAULT_MAX_OUTPUT} bytes"),
-            );
-        }
+        let timeout_ms = self.at_least_one(
+            o,
+            "timeout_ms",
+            spec.timeout_ms.as_ref(),
+            DEFAULT_TIMEOUT_MS,
+            "give commands time to finish, e.g. timeout_ms = 10000",
+        );
+        let max = self.at_least_one(
+            o,
+            "max_output_bytes",
+            spec.max_output_bytes.as_ref(),
+            DEFAULT_MAX_OUTPUT as u64,
+            format!("the default is {DEFAULT_MAX_OUTPUT} bytes"),
+        );
         for name in spec.env.keys().chain(&spec.inherit_env) {
             if name.is_empty() || name.contains('=') || name.contains('\0') {
                 let key = if spec.env.contains_key(name) {
