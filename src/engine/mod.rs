@@ -7,6 +7,7 @@
 
 mod agent_link;
 mod agent_task;
+pub(crate) mod cpu_placement;
 mod emitter;
 mod exec;
 pub(crate) mod feed;

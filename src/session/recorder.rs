@@ -22,7 +22,8 @@ use std::thread::JoinHandle;
 use super::snapshot::{self, SNAPSHOT_EVERY};
 use super::{Header, SessionError, SessionReader, SessionState, ensure_dir, session_path};
 use crate::engine::EventFeed;
-use crate::engine::feed::FeedEmpty;
+use crate::engine::cpu_placement::{self, CpuAvoider};
+use crate::engine::feed::{EventBatch, FeedEmpty};
 use crate::event::{Event, EventKind};
 
 /// Events the recorder's feed holds before the run waits for it: big
@@ -100,8 +101,10 @@ pub fn is_durable(kind: &EventKind) -> bool {
 }
 
 impl Recorder {
-    /// Creates `DIR/<session>.jsonl` (0600, in a 0700 directory), writes and
-    /// syncs the header, and records `events` on a thread of its own.
+    /// Creates `DIR/<session>.jsonl` (0600, in a 0700 directory), writes the
+    /// header, and records `events` on a thread of its own, which first
+    /// syncs the header and the directory entry (so the run does not wait
+    /// for the disk to start).
     pub fn create(
         dir: &Path,
         header: &Header,
@@ -134,16 +137,12 @@ impl Recorder {
         })?;
         line.push(b'\n');
         let mut w = BufWriter::with_capacity(64 * 1024, file);
-        w.write_all(&line)
-            .and_then(|_| w.flush())
-            .and_then(|_| w.get_ref().sync_all())
-            .map_err(|e| SessionError::io(&path, e))?;
-        // The directory entry must survive a crash too.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        w.write_all(&line).map_err(|e| SessionError::io(&path, e))?;
+        // The header and the directory entry are synced by the recorder's
+        // thread before anything else (see `write_loop`): a sync blocks
+        // for milliseconds, and the run need not wait for it.
         let snaps = Snapshots::new(opts, SessionState::new(header), 0, false);
-        Self::spawn(path, w, events.into(), snaps)
+        Self::spawn(path, w, events.into(), snaps, Some(dir.to_path_buf()))
     }
 
     /// Continues an existing session file (resume): a torn last line is cut
@@ -186,18 +185,38 @@ impl Recorder {
             BufWriter::with_capacity(64 * 1024, file),
             events.into(),
             snaps,
+            None,
         )
     }
 
+    /// Starts the recorder's thread; `new_in` is the directory of a new
+    /// file, whose header (already in `w`) and entry the thread syncs first.
     fn spawn(
         path: PathBuf,
         w: BufWriter<File>,
         events: EventFeed,
         snaps: Snapshots,
+        new_in: Option<PathBuf>,
     ) -> Result<Recorder, SessionError> {
+        // Usually the engine's thread: keep off its CPU from the start,
+        // until the engine says where it runs (see `cpu_placement`).
+        let caller_cpu = cpu_placement::current_cpu();
         let thread = std::thread::Builder::new()
             .name("agentctl-recorder".into())
-            .spawn(move || write_loop(w, events, snaps))
+            .spawn(move || {
+                let mut placement = CpuAvoider::for_this_thread();
+                placement.avoid(caller_cpu);
+                let mut w = w;
+                if let Some(dir) = new_in {
+                    w.flush()?;
+                    w.get_ref().sync_all()?;
+                    // The directory entry must survive a crash too.
+                    if let Ok(d) = File::open(dir) {
+                        let _ = d.sync_all();
+                    }
+                }
+                write_loop(w, events, snaps, placement)
+            })
             .map_err(|e| SessionError::io(&path, e))?;
         Ok(Recorder { path, thread })
     }
@@ -293,42 +312,55 @@ fn write_loop(
     mut w: BufWriter<File>,
     mut rx: EventFeed,
     mut snaps: Snapshots,
+    mut placement: CpuAvoider,
 ) -> Result<RecordStats, std::io::Error> {
     let mut stats = RecordStats::default();
     let mut line = Vec::with_capacity(512);
     if snaps.full_first {
         snaps.write(&mut w, true)?;
     }
-    let mut write = |w: &mut BufWriter<File>, ev: &Event, stats: &mut RecordStats| {
-        line.clear();
-        serde_json::to_writer(&mut line, ev).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        stats.events += 1;
-        w.write_all(&line)?;
-        snaps.event(ev, w)
-    };
+    let mut write =
+        |w: &mut BufWriter<File>, ev: &Event, stats: &mut RecordStats| -> std::io::Result<()> {
+            line.clear();
+            serde_json::to_writer(&mut line, ev).map_err(std::io::Error::other)?;
+            line.push(b'\n');
+            stats.events += 1;
+            w.write_all(&line)?;
+            snaps.event(ev, w)
+        };
     lower_priority();
     let poll = POLL;
     let mut idle = 0;
-    let mut pending: Option<Event> = None;
+    let mut batch = EventBatch::new();
+    let mut have = false;
     loop {
         // Group commit: everything already queued is written, then one
         // sync covers it.
         let (mut durable, mut ended, mut closed, mut wrote) = (false, false, false, false);
-        let mut next = pending.take();
+        placement.avoid(rx.sender_cpu());
         while !ended {
-            let ev = match next.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
-                Ok(ev) => ev,
-                Err(FeedEmpty::Empty) => break,
-                Err(FeedEmpty::Closed) => {
-                    closed = true;
+            if !have {
+                match rx.take(&mut batch) {
+                    Ok(()) => {}
+                    Err(FeedEmpty::Empty) => break,
+                    Err(FeedEmpty::Closed) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            have = false;
+            for ev in &batch {
+                durable |= is_durable(&ev.kind);
+                ended = matches!(ev.kind, EventKind::SessionEnded { .. });
+                wrote = true;
+                write(&mut w, ev, &mut stats)?;
+                if ended {
                     break;
                 }
-            };
-            durable |= is_durable(&ev.kind);
-            ended = matches!(ev.kind, EventKind::SessionEnded { .. });
-            wrote = true;
-            write(&mut w, &ev, &mut stats)?;
+            }
+            // Freed by the engine's thread, which allocated them.
+            rx.give_back(&mut batch);
         }
         if wrote {
             w.flush()?;
@@ -350,10 +382,10 @@ fn write_loop(
         }
         // Quiet for a while: sleep until the next event (its sender wakes us).
         idle = 0;
-        match rx.blocking_recv() {
-            Some(ev) => pending = Some(ev),
-            None => break,
+        if !rx.wait(&mut batch) {
+            break;
         }
+        have = true;
     }
     w.flush()?;
     w.get_ref().sync_data()?;
