@@ -137,10 +137,13 @@ impl Recorder {
         })?;
         line.push(b'\n');
         let mut w = BufWriter::with_capacity(64 * 1024, file);
-        w.write_all(&line).map_err(|e| SessionError::io(&path, e))?;
-        // The header and the directory entry are synced by the recorder's
-        // thread before anything else (see `write_loop`): a sync blocks
-        // for milliseconds, and the run need not wait for it.
+        // Written through now (a process killed from here on leaves a
+        // readable file); synced, with the directory entry, by the
+        // recorder's thread before anything else: a sync blocks for
+        // milliseconds, and the run need not wait for it.
+        w.write_all(&line)
+            .and_then(|_| w.flush())
+            .map_err(|e| SessionError::io(&path, e))?;
         let snaps = Snapshots::new(opts, SessionState::new(header), 0, false);
         Self::spawn(path, w, events.into(), snaps, Some(dir.to_path_buf()))
     }
