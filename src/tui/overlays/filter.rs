@@ -14,10 +14,8 @@ pub fn render(area: Rect, buf: &mut Buffer, target: FilterTarget, input: &str, t
         return;
     }
     let row = Rect::new(area.x, area.bottom() - 2, area.width, 1);
-    if target == FilterTarget::Seek {
-        // The seek prompt owns its whole row (no pane border shows through).
-        ratatui::widgets::Widget::render(ratatui::widgets::Clear, row, buf);
-    }
+    // The prompt owns its whole row: no pane border shows through after it.
+    ratatui::widgets::Widget::render(ratatui::widgets::Clear, row, buf);
     buf.set_style(row, theme.status_bar);
     let (what, keys) = match target {
         FilterTarget::Bus => ("filter bus /", "   Enter keep · Esc clear"),
