@@ -566,6 +566,11 @@ impl App {
     }
 
     fn global(&mut self, action: Action) {
+        if action == Action::Back && self.replay_busy() {
+            // Esc first stops a replay seek under way, where it got.
+            self.replay_stop();
+            return;
+        }
         let ui = &mut self.ui;
         match action {
             Action::Help => ui.overlay = Some(Overlay::Help { scroll: 0 }),

@@ -309,7 +309,7 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Esc)],
         A::Back,
         "back",
-        "leave zoom or clear the filter",
+        "end a seek, leave zoom or clear the filter",
         false,
     ),
     b(

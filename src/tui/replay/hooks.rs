@@ -30,6 +30,21 @@ impl App {
         self.replay.as_ref().is_some_and(|p| p.busy().is_some())
     }
 
+    /// Stops the seek or jump under way where it got (Esc), and says where.
+    pub fn replay_stop(&mut self) {
+        let Some(p) = &mut self.replay else { return };
+        if p.cancel() {
+            let msg = format!(
+                "seek stopped at event {}/{} · {}",
+                p.index(),
+                p.len(),
+                fmt_offset(p.time_us())
+            );
+            self.sync_replay();
+            self.ui.flash(msg);
+        }
+    }
+
     /// Advances the seek or jump under way by one slice (a few
     /// milliseconds); the app loop calls it between frames and keys.
     pub fn replay_work(&mut self) {

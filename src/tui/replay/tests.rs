@@ -817,6 +817,22 @@ fn keys_stay_live_during_a_long_seek() {
     keys(&mut app, ",");
     assert!(!app.replay_busy());
     assert!(index(&app) < n);
+    // Esc stops a long seek where it got, with the view a fresh fold gives.
+    key(&mut app, KeyCode::Char('T'));
+    keys(&mut app, "end");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.replay_busy());
+    app.replay_work();
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.replay_busy(), "Esc stops the seek");
+    let at = index(&app);
+    assert!(at > 0 && at < n, "stopped midway, at {at}");
+    assert_eq!(
+        fingerprint(&app.vm),
+        fingerprint(&fresh(&info, &events, at))
+    );
+    let flash = app.ui.current_flash().unwrap_or_default();
+    assert!(flash.starts_with("seek stopped at event"), "{flash}");
     // A long seek again, then q quits without waiting for it.
     key(&mut app, KeyCode::Char('T'));
     keys(&mut app, "end");
