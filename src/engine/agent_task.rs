@@ -46,6 +46,60 @@ pub(crate) struct AgentJob<'a> {
     pub(crate) repairs: u32,
 }
 
+impl<'a> AgentJob<'a> {
+    /// A job with what most nodes ask: no output-format instructions,
+    /// default hints, IN_PROGRESS while the agent works, the reply taken as
+    /// text (JSON when it is an object or array), no repair prompts. The
+    /// builder methods below change one of those each.
+    pub(crate) fn new(
+        node: NodeIdx,
+        target: Target,
+        priority: u8,
+        prompt: String,
+        input: &'a Value,
+        visit: u32,
+    ) -> Self {
+        AgentJob {
+            node,
+            target,
+            priority,
+            prompt,
+            input,
+            instructions: None,
+            hints: RequestHints::default(),
+            visit,
+            working: TaskState::InProgress,
+            parse: &parse_text,
+            repairs: 0,
+        }
+    }
+
+    /// Output-format instructions (a system message after the agent's own).
+    pub(crate) fn instructions(mut self, text: impl Into<String>) -> Self {
+        self.instructions = Some(text.into());
+        self
+    }
+
+    pub(crate) fn hints(mut self, hints: RequestHints) -> Self {
+        self.hints = hints;
+        self
+    }
+
+    /// The task's state while the agent works (PLANNING for planners).
+    pub(crate) fn working(mut self, state: TaskState) -> Self {
+        self.working = state;
+        self
+    }
+
+    /// How the reply becomes the node's value, and how many repair prompts
+    /// a rejected reply gets.
+    pub(crate) fn parse(mut self, parse: ReplyParser<'a>, repairs: u32) -> Self {
+        self.parse = parse;
+        self.repairs = repairs;
+        self
+    }
+}
+
 /// Free text; JSON when the reply is a JSON object or array.
 pub(crate) fn parse_text(_: &Run, text: &str) -> Result<Value, String> {
     Ok(reply_value(text))

@@ -8,8 +8,6 @@ use serde_json::Value;
 use crate::engine::agent_task::{AgentJob, parse_json, parse_text, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, Vars, with_feedback};
-use crate::event::TaskState;
-use crate::llm::RequestHints;
 use crate::workflow::model::{NodeIdx, NodeKind};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
@@ -38,27 +36,18 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         &input,
         false,
     );
-    let job = AgentJob {
-        input: &input,
-        node,
-        target: target.clone(),
-        priority: n.priority,
-        prompt: text,
-        instructions: None,
-        hints: RequestHints::default(),
-        visit: scope.visit,
-        working: TaskState::InProgress,
-        parse: if n.policy.expect_json {
+    let job = AgentJob::new(node, target.clone(), n.priority, text, &input, scope.visit).parse(
+        if n.policy.expect_json {
             &parse_json
         } else {
             &parse_text
         },
-        repairs: if n.policy.expect_json {
+        if n.policy.expect_json {
             n.policy.repairs
         } else {
             0
         },
-    };
+    );
     let (value, _) = work(&mut h, job).await?;
     h.complete(value.clone());
     Ok(value)

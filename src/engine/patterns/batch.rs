@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::engine::agent_task::{AgentJob, reply_value, work};
 use crate::engine::exec::NodeExitGuard;
 use crate::engine::run::{Run, Scope, TaskError, Vars, with_feedback};
-use crate::event::{EventKind, Id, TaskState};
+use crate::event::{EventKind, Id};
 use crate::llm::{BatchHint, BatchItem, RequestHints};
 use crate::metrics::Sample;
 use crate::workflow::model::{NodeIdx, NodeKind};
@@ -98,24 +98,17 @@ pub(crate) async fn run(
         size: size as u32,
     });
     let split = move |_: &Run, reply: &str| split_reply(reply, size);
-    let job = AgentJob {
-        input: &input,
-        node: body,
-        target: target.clone(),
-        priority: n.priority,
-        prompt: text,
-        instructions: Some(format!(
-            "You get {size} tasks at once. Reply with only a JSON array of exactly {size} elements: element i is your full answer to task i (a string, or a JSON value when the task asks for JSON). No text outside the array."
-        )),
-        hints: RequestHints {
-            batch: Some(Box::new(hint)),
-            ..Default::default()
-        },
-        visit: first as u32,
-        working: TaskState::InProgress,
-        parse: &split,
-        repairs: n.policy.repairs,
+    let format = format!(
+        "You get {size} tasks at once. Reply with only a JSON array of exactly {size} elements: element i is your full answer to task i (a string, or a JSON value when the task asks for JSON). No text outside the array."
+    );
+    let hints = RequestHints {
+        batch: Some(Box::new(hint)),
+        ..Default::default()
     };
+    let job = AgentJob::new(body, target.clone(), n.priority, text, &input, first as u32)
+        .instructions(format)
+        .hints(hints)
+        .parse(&split, n.policy.repairs);
     let result = work(&mut h, job).await;
     let (value, agent) = match result {
         Ok(r) => r,

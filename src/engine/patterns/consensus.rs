@@ -745,6 +745,11 @@ async fn collect(
         .collect()
 }
 
+/// What a voter is asked to reply (a system message after its own).
+const BALLOT_FORMAT: &str = "Cast your ballot. Reply with JSON only: {\"choice\": \"...\", \
+     \"confidence\": 0.0-1.0, \"rationale\": \"why\", \"ranking\": [\"best\", \"next\", ...] \
+     (optional, best first)}";
+
 /// Asks one voter for a ballot; `None` (and a `vote_failed` event) when it
 /// gives no valid one.
 async fn cast(
@@ -790,24 +795,18 @@ async fn cast(
     }));
     let options = cx.options.to_vec();
     let parse = move |_: &Run, text: &str| parse_ballot(text, &options);
-    let job = AgentJob {
-        node: cx.node,
-        // Code agents voting get the question and options as a value.
-        input: &input,
-        target: Target::Agent(voter),
-        priority: n.priority,
+    // Code agents voting get the question and options as a value.
+    let job = AgentJob::new(
+        cx.node,
+        Target::Agent(voter),
+        n.priority,
         prompt,
-        instructions: Some(
-            "Cast your ballot. Reply with JSON only: {\"choice\": \"...\", \"confidence\": 0.0-1.0, \
-             \"rationale\": \"why\", \"ranking\": [\"best\", \"next\", ...] (optional, best first)}"
-                .into(),
-        ),
-        hints: hint,
-        visit: cx.round - 1,
-        working: TaskState::InProgress,
-        parse: &parse,
-        repairs: cx.repairs,
-    };
+        &input,
+        cx.round - 1,
+    )
+    .instructions(BALLOT_FORMAT)
+    .hints(hint)
+    .parse(&parse, cx.repairs);
     match work(&mut h, job).await {
         Ok((value, _)) => {
             h.complete(value.clone());
@@ -1100,23 +1099,20 @@ pub(crate) async fn judge_with_transcript(
     }));
     let cands = candidates.to_vec();
     let parse = move |_: &Run, text: &str| parse_decision(text, &cands);
-    let job = AgentJob {
+    // Debaters and voters read the question in the prompt.
+    let job = AgentJob::new(
         node,
-        // Debaters and voters read the question in the prompt.
-        input: &Value::Null,
-        target: Target::Agent(judge),
-        priority: n.priority,
+        Target::Agent(judge),
+        n.priority,
         prompt,
-        instructions: Some(
-            "You are the judge. Reply with JSON only: {\"decision\": \"...\", \"reasons\": \"why\"}"
-                .into(),
-        ),
-        hints: hint,
-        visit: scope.visit,
-        working: TaskState::InProgress,
-        parse: &parse,
-        repairs: 2,
-    };
+        &Value::Null,
+        scope.visit,
+    )
+    .instructions(
+        "You are the judge. Reply with JSON only: {\"decision\": \"...\", \"reasons\": \"why\"}",
+    )
+    .hints(hint)
+    .parse(&parse, 2);
     let (v, _) = work(&mut h, job).await?;
     h.complete(v.clone());
     Ok((

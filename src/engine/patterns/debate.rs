@@ -28,7 +28,7 @@ use super::router::match_label;
 use crate::engine::agent_task::{AgentJob, hints, strip_fences, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, TaskError, Vars};
-use crate::event::{Critique, EventKind, Id, Stance, TaskState};
+use crate::event::{Critique, EventKind, Id, Stance};
 use crate::llm::tokens::TokenCounter;
 use crate::llm::{Expect, OtherStance, StanceHint};
 use crate::workflow::model::{AgentIdx, Debate, NodeIdx, NodeKind, Target, TurnOrder};
@@ -189,6 +189,11 @@ fn agreement(stances: &[(String, f64)]) -> (f64, Option<String>) {
     }
 }
 
+/// What a debater is asked to reply (a system message after its own).
+const TURN_FORMAT: &str = "You are in a debate. Reply with JSON only: {\"position\": \"your stance\", \
+     \"argument\": \"why\", \"confidence\": 0.0-1.0, \"critiques\": [{\"turn\": N, \
+     \"text\": \"what is wrong with turn N\"}]} (critiques optional, of earlier turns by others)";
+
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
     let NodeKind::Debate(d) = &n.kind else {
@@ -325,25 +330,18 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 &json!({"round": round, "turn": number}),
                 false,
             );
-            let job = AgentJob {
+            // Debaters and voters read the question in the prompt.
+            let job = AgentJob::new(
                 node,
-                // Debaters and voters read the question in the prompt.
-                input: &Value::Null,
-                target: Target::Agent(speaker),
-                priority: n.priority,
+                Target::Agent(speaker),
+                n.priority,
                 prompt,
-                instructions: Some(
-                    "You are in a debate. Reply with JSON only: {\"position\": \"your stance\", \
-                     \"argument\": \"why\", \"confidence\": 0.0-1.0, \"critiques\": [{\"turn\": N, \
-                     \"text\": \"what is wrong with turn N\"}]} (critiques optional, of earlier turns by others)"
-                        .into(),
-                ),
-                hints: hint,
-                visit: round - 1,
-                working: TaskState::InProgress,
-                parse: &parse,
-                repairs: d.repair_attempts,
-            };
+                &Value::Null,
+                round - 1,
+            )
+            .instructions(TURN_FORMAT)
+            .hints(hint)
+            .parse(&parse, d.repair_attempts);
             match work(&mut h, job).await {
                 Ok((v, _)) => {
                     h.complete(v.clone());
@@ -646,23 +644,21 @@ async fn moderator_pick(
         Some(l) => Ok(Value::String(l)),
         None => Err(format!("name exactly one of: {}", names.join(", "))),
     };
-    let job = AgentJob {
+    // Debaters and voters read the question in the prompt.
+    let job = AgentJob::new(
         node,
-        // Debaters and voters read the question in the prompt.
-        input: &Value::Null,
-        target: Target::Agent(moderator),
-        priority: n.priority,
-        prompt: format!(
+        Target::Agent(moderator),
+        n.priority,
+        format!(
             "You moderate a debate on: {question}\nRound {round}. Who speaks next? Candidates: {}",
             labels.join(", ")
         ),
-        instructions: Some("Answer with exactly one candidate's name and nothing else.".into()),
-        hints: hint,
-        visit: round - 1,
-        working: TaskState::InProgress,
-        parse: &parse,
-        repairs: 1,
-    };
+        &Value::Null,
+        round - 1,
+    )
+    .instructions("Answer with exactly one candidate's name and nothing else.")
+    .hints(hint)
+    .parse(&parse, 1);
     match work(&mut h, job).await {
         Ok((v, _)) => {
             h.complete(v.clone());

@@ -79,19 +79,18 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
          {{\"subtasks\": [{{\"title\": \"...\", \"capability\": \"one of: {}\", \"description\": \"...\"}}]}}",
         capabilities.join(", ")
     );
-    let job = AgentJob {
-        input: &input,
+    let job = AgentJob::new(
         node,
-        target: Target::Agent(*planner),
-        priority: n.priority,
-        prompt: goal.clone(),
-        instructions: Some(instructions),
-        hints: h,
-        visit: scope.visit,
-        working: TaskState::Planning,
-        parse: &parse,
-        repairs: *repair_attempts,
-    };
+        Target::Agent(*planner),
+        n.priority,
+        goal.clone(),
+        &input,
+        scope.visit,
+    )
+    .instructions(instructions)
+    .hints(h)
+    .working(TaskState::Planning)
+    .parse(&parse, *repair_attempts);
     let (plan_value, _) = work(&mut planner_task, job).await?;
     let subtasks = subtasks_of(&plan_value);
     let planner_id = planner_task.id.clone();
@@ -149,19 +148,14 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                         if let Some(f) = &feedback {
                             prompt.push_str(&format!("\n\nReviewer feedback to address: {f}"));
                         }
-                        let job = AgentJob {
-                            input: sub_input,
+                        let job = AgentJob::new(
                             node,
-                            target: Target::Capability(s.capability.clone()),
-                            priority: n.priority,
+                            Target::Capability(s.capability.clone()),
+                            n.priority,
                             prompt,
-                            instructions: None,
-                            hints: Default::default(),
-                            visit: revision,
-                            working: TaskState::InProgress,
-                            parse: &crate::engine::agent_task::parse_text,
-                            repairs: 0,
-                        };
+                            sub_input,
+                            revision,
+                        );
                         async move { work(h, job).await.map(|(v, _)| v) }
                     },
                 );
@@ -201,23 +195,20 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             "Goal: {goal}\nResults: {}",
             serde_json::to_string(&results).unwrap_or_default()
         );
-        let job = AgentJob {
-            input: &review_input,
+        let job = AgentJob::new(
             node,
-            target: Target::Agent(*reviewer),
-            priority: n.priority,
+            Target::Agent(*reviewer),
+            n.priority,
             prompt,
-            instructions: Some(
-                "Review the results against the goal. Reply with JSON only: \
-                 {\"approved\": true|false, \"feedback\": \"what to change\"}"
-                    .into(),
-            ),
-            hints: hints(Expect::Review),
-            visit: revision,
-            working: TaskState::InProgress,
-            parse: &parse_review,
-            repairs: *repair_attempts,
-        };
+            &review_input,
+            revision,
+        )
+        .instructions(
+            "Review the results against the goal. Reply with JSON only: \
+                 {\"approved\": true|false, \"feedback\": \"what to change\"}",
+        )
+        .hints(hints(Expect::Review))
+        .parse(&parse_review, *repair_attempts);
         let (verdict, _) = work(&mut review_task, job).await?;
         let approved = verdict
             .get("approved")

@@ -10,11 +10,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::agent_task::{AgentJob, parse_text, work};
+use crate::engine::agent_task::{AgentJob, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, TaskError};
 use crate::event::{EventKind, TaskState};
-use crate::llm::RequestHints;
 use crate::workflow::model::{NodeIdx, Target};
 use crate::workflow::policy::Resolve;
 
@@ -111,19 +110,7 @@ pub(crate) async fn resolve(
                     &candidates,
                     false,
                 );
-                let job = AgentJob {
-                    node,
-                    input: &candidates,
-                    target,
-                    priority: n.priority,
-                    prompt,
-                    instructions: None,
-                    hints: RequestHints::default(),
-                    visit: scope.visit,
-                    working: TaskState::InProgress,
-                    parse: &parse_text,
-                    repairs: 0,
-                };
+                let job = AgentJob::new(node, target, n.priority, prompt, &candidates, scope.visit);
                 let (value, _) = work(&mut h, job).await?;
                 h.complete(value.clone());
                 (format!("agent:{}", run.wf.agents[meta].id), value)

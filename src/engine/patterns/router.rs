@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::agent_task::{AgentJob, hints, parse_text, work};
+use crate::engine::agent_task::{AgentJob, hints, work};
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError, Vars};
-use crate::event::{EventKind, TaskState};
+use crate::event::EventKind;
 use crate::llm::Expect;
 use crate::workflow::model::{NodeIdx, NodeKind, RouteCond, Target};
 
@@ -56,22 +56,19 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             );
             let mut hint = hints(Expect::Label);
             hint.labels = labels.clone();
-            let job = AgentJob {
-                input: &input,
+            let job = AgentJob::new(
                 node,
-                target: Target::Agent(*c),
-                priority: n.priority,
-                prompt: text,
-                instructions: Some(format!(
-                    "Answer with exactly one of these labels and nothing else: {}",
-                    labels.join(", ")
-                )),
-                hints: hint,
-                visit: scope.visit,
-                working: TaskState::InProgress,
-                parse: &parse_text,
-                repairs: 0,
-            };
+                Target::Agent(*c),
+                n.priority,
+                text,
+                &input,
+                scope.visit,
+            )
+            .instructions(format!(
+                "Answer with exactly one of these labels and nothing else: {}",
+                labels.join(", ")
+            ))
+            .hints(hint);
             let (answer, _) = work(&mut h, job).await?;
             let answer_text = match &answer {
                 Value::String(s) => s.clone(),
