@@ -16,7 +16,7 @@ use super::{fit, put_line};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::{PaneId, UiState};
-use crate::tui::view_model::{Chart, DebateLineKind, DebateState, RowKind, ViewModel};
+use crate::tui::view_model::{Chart, DebateLineKind, DebateState, Decision, RowKind, ViewModel};
 
 /// Most bars drawn (the rest are summed into the summary line).
 const MAX_BARS: usize = 6;
@@ -50,26 +50,21 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         put_line(buf, area, y, &line);
         y += 1;
     }
-    // Bottom up: the decision, then the chart, then the table gets the rest.
+    // Bottom up: the decisions (newest last), then the chart, then the
+    // table gets the rest. Past the newest, a decision line is drawn only
+    // when the chart still gets its full height and the table a few rows.
     let mut bottom = area.height;
-    if let Some(dec) = &d.decision
-        && bottom > y + 1
-    {
-        bottom -= 1;
-        let (mark, style) = if dec.decided {
-            ("✔ decision ", theme.agree)
-        } else {
-            ("✗ no decision ", theme.dissent)
-        };
-        let mut spans = vec![
-            Span::styled(mark, style),
-            Span::styled(dec.choice.as_str(), style),
-            Span::styled(format!(" · {} · {}", dec.node, dec.by), theme.muted),
-        ];
-        if !dec.reasons.is_empty() {
-            spans.push(Span::styled(format!(" — {}", dec.reasons), theme.muted));
+    let chart_rows = d
+        .chart
+        .as_ref()
+        .map_or(0, |c| 1 + c.bars.len().min(MAX_BARS) as u16);
+    for (i, dec) in d.decisions.iter().rev().take(DECISION_LINES).enumerate() {
+        let keep = if i == 0 { 1 } else { (3 * chart_rows).max(4) };
+        if bottom <= y + keep {
+            break;
         }
-        put_line(buf, area, bottom, &Line::from(spans));
+        bottom -= 1;
+        put_line(buf, area, bottom, &decision_line(dec, theme));
     }
     if let Some(chart) = &d.chart {
         // The chart takes at most a third of what is left, at least 2 rows.
@@ -88,6 +83,27 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     }
     let table = Rect::new(area.x, area.y + y, area.width, bottom.saturating_sub(y));
     render_table(table, buf, vm, ui, theme);
+}
+
+/// Decision lines shown at most (the view model keeps a few more).
+const DECISION_LINES: usize = 3;
+
+/// "✔ decision clickhouse · node · by — reasons".
+fn decision_line<'a>(dec: &'a Decision, theme: &Theme) -> Line<'a> {
+    let (mark, style) = if dec.decided {
+        ("✔ decision ", theme.agree)
+    } else {
+        ("✗ no decision ", theme.dissent)
+    };
+    let mut spans = vec![
+        Span::styled(mark, style),
+        Span::styled(dec.choice.as_str(), style),
+        Span::styled(format!(" · {} · {}", dec.node, dec.by), theme.muted),
+    ];
+    if !dec.reasons.is_empty() {
+        spans.push(Span::styled(format!(" — {}", dec.reasons), theme.muted));
+    }
+    Line::from(spans)
 }
 
 fn render_empty(area: Rect, buf: &mut Buffer, vm: &ViewModel, theme: &Theme) {

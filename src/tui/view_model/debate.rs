@@ -94,6 +94,9 @@ pub struct Chart {
     pub summary: String,
 }
 
+/// Decisions kept: one per node, the newest nodes.
+pub const MAX_DECISIONS: usize = 4;
+
 /// How a debate or vote ended (or a round failed to decide).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -131,8 +134,10 @@ pub struct DebateState {
     pub row_count: usize,
     /// Latest tally or stance share.
     pub chart: Option<Chart>,
-    /// Latest decision (or failed round).
-    pub decision: Option<Decision>,
+    /// The latest decision (or failed round) of each debate or vote node,
+    /// oldest first, at most [`MAX_DECISIONS`]: a vote after a debate
+    /// shows under it instead of replacing it.
+    pub decisions: Vec<Decision>,
     /// A node waiting for `n`.
     pub waiting: Option<StepWait>,
     /// Step mode as last reported by the engine.
@@ -144,7 +149,7 @@ pub struct DebateState {
 impl DebateState {
     /// True when nothing was folded yet.
     pub fn is_empty(&self) -> bool {
-        self.rounds.is_empty() && self.decision.is_none() && self.waiting.is_none()
+        self.rounds.is_empty() && self.decisions.is_empty() && self.waiting.is_none()
     }
 
     /// The round and row at table row `i` (`None` row: the round's heading).
@@ -259,7 +264,7 @@ impl DebateState {
                 ..
             } => {
                 self.release(node);
-                self.decision = Some(Decision {
+                self.decide(Decision {
                     node: node.clone(),
                     decided: true,
                     choice: decision.clone(),
@@ -335,7 +340,7 @@ impl DebateState {
             } => {
                 self.release(node);
                 self.chart = Some(tally_chart(node, *round, tally));
-                self.decision = Some(Decision {
+                self.decide(Decision {
                     node: node.clone(),
                     decided: true,
                     choice: choice.clone(),
@@ -351,7 +356,7 @@ impl DebateState {
                 tally,
             } => {
                 self.chart = Some(tally_chart(node, *round, tally));
-                self.decision = Some(Decision {
+                self.decide(Decision {
                     node: node.clone(),
                     decided: false,
                     choice: format!("next: {next}"),
@@ -428,10 +433,22 @@ impl DebateState {
         }
     }
 
-    fn clear_outcome(&mut self, node: &Id) {
-        if self.decision.as_ref().is_some_and(|d| d.node == *node) {
-            self.decision = None;
+    /// The newest decision of its node, replacing the node's earlier one.
+    fn decide(&mut self, d: Decision) {
+        self.decisions.retain(|x| x.node != d.node);
+        if self.decisions.len() == MAX_DECISIONS {
+            self.decisions.remove(0);
         }
+        self.decisions.push(d);
+    }
+
+    /// The latest decision, if any.
+    pub fn decision(&self) -> Option<&Decision> {
+        self.decisions.last()
+    }
+
+    fn clear_outcome(&mut self, node: &Id) {
+        self.decisions.retain(|d| d.node != *node);
         if self.chart.as_ref().is_some_and(|c| c.node == *node) {
             self.chart = None;
         }
@@ -562,4 +579,47 @@ fn clip(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    fn dec(node: &str, choice: &str) -> Decision {
+        Decision {
+            node: node.into(),
+            decided: true,
+            choice: choice.into(),
+            by: "tally".into(),
+            reasons: String::new(),
+        }
+    }
+
+    #[test]
+    fn one_decision_per_node_newest_last_and_at_most_a_few() {
+        let mut d = DebateState::default();
+        d.decide(dec("a", "x"));
+        d.decide(dec("b", "y"));
+        d.decide(dec("a", "z"));
+        let seen: Vec<(&str, &str)> = d
+            .decisions
+            .iter()
+            .map(|x| (&*x.node, x.choice.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [("b", "y"), ("a", "z")],
+            "a's newer decision replaces it"
+        );
+        assert_eq!(d.decision().map(|x| x.choice.as_str()), Some("z"));
+        for n in ["c", "d", "e"] {
+            d.decide(dec(n, "w"));
+        }
+        let nodes: Vec<&str> = d.decisions.iter().map(|x| &*x.node).collect();
+        assert_eq!(nodes.len(), MAX_DECISIONS);
+        assert_eq!(nodes, ["a", "c", "d", "e"], "the oldest node's went");
+        d.clear_outcome(&Id::from("d"));
+        let nodes: Vec<&str> = d.decisions.iter().map(|x| &*x.node).collect();
+        assert_eq!(nodes, ["a", "c", "e"], "a rerun node's decision is cleared");
+    }
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use chunked::{ApproxBytes, ChunkVec};
-pub use debate::{Chart, DebateState, RowKind};
+pub use debate::{Chart, DebateState, Decision, RowKind};
 pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
 
 use crate::event::{ErrorKind, Event, EventKind, Id, NodeState, RunStatus, TaskState, Usage};

@@ -493,7 +493,7 @@ fn debate_rounds_fold_into_a_table_with_stances_and_step_wait() {
     let w = d.waiting.as_ref().unwrap();
     assert_eq!((w.next.as_deref(), w.round), (Some("ben"), 3));
     assert!(d.step_mode);
-    assert!(d.decision.is_none());
+    assert!(d.decision().is_none());
 }
 
 #[test]
@@ -550,12 +550,15 @@ fn a_vote_folds_ballots_the_tally_chart_and_the_decision() {
     assert_eq!(chart.needed, Some(3.0));
     assert_eq!(chart.bars.len(), 2);
     assert!(chart.title.starts_with("majority tally · 3/4 cast"));
-    let dec = d.decision.as_ref().unwrap();
+    let dec = d.decision().unwrap();
     assert!(dec.decided);
     assert_eq!(
         (dec.choice.as_str(), dec.by.as_str()),
         ("clickhouse", "tally")
     );
+    // The debate's decision stays under the vote's, oldest first.
+    let nodes: Vec<&str> = d.decisions.iter().map(|x| &*x.node).collect();
+    assert_eq!(nodes, ["choose_store", "ratify"]);
     assert!(d.waiting.is_none());
 }
 
@@ -708,7 +711,7 @@ fn the_recorded_debate_sample_folds_into_three_rounds_and_the_judges_decision() 
     assert!(d.rounds.iter().all(|r| r.rows.len() == 4));
     assert!(d.rounds.iter().all(|r| r.agreement.is_some()));
     assert_eq!(d.row_count, 15);
-    let dec = d.decision.as_ref().unwrap();
+    let dec = d.decision().unwrap();
     assert_eq!(dec.choice, "clickhouse");
     assert!(dec.by.starts_with("judge:judge"));
     assert_eq!(d.chart.as_ref().unwrap().round, 3);
