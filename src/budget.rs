@@ -442,11 +442,12 @@ impl Ledger {
     }
 
     /// Books spending no reservation covers: tokens a code agent reported
-    /// in an attempt that was then abandoned (timed out, paused, rerouted).
-    pub fn charge(&self, agent: AgentIdx, spent: Spend) -> Vec<BudgetNote> {
+    /// in an attempt that was then abandoned (timed out, paused, rerouted),
+    /// to the run, the agent and the task's node.
+    pub fn charge(&self, agent: AgentIdx, node: Option<NodeIdx>, spent: Spend) -> Vec<BudgetNote> {
         let r = Reservation {
             agent,
-            node: None,
+            node,
             need: Spend::default(),
         };
         self.settle(r, spent)

@@ -44,6 +44,7 @@ fn workflow(
     extra_enrich: &str,
     extra_shout: &str,
     head: &str,
+    enrich_node: &str,
 ) -> Arc<Workflow> {
     std::fs::write(dir.join("shout.sh"), SHOUT_SH).unwrap();
     let text = format!(
@@ -93,6 +94,7 @@ agent = "writer"
 id = "enrich"
 kind = "agent"
 agent = "enricher"
+{enrich_node}
 
 [[nodes]]
 id = "shout"
@@ -255,7 +257,7 @@ const RETRY: &str = "retry = { max_attempts = 3, base_ms = 20, jitter = false }"
 #[tokio::test]
 async fn a_retryable_failure_is_retried_for_rust_and_command_agents() {
     let dir = tempfile::tempdir().unwrap();
-    let w = workflow(dir.path(), "flaky", RETRY, RETRY, "");
+    let w = workflow(dir.path(), "flaky", RETRY, RETRY, "", "");
     let enricher = Enricher::new(Mode::Flaky);
     let seen = enricher.seen.clone();
     let (out, events) = run_with(w, enricher, async |_, _, _| {}).await;
@@ -306,7 +308,8 @@ async fn a_call_timeout_cuts_the_attempt_and_the_retry_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let policy = format!("{RETRY}\ntimeout_ms = 300");
     let head = "\n[budget]\ntokens = 100000";
-    let w = workflow(dir.path(), "slow", &policy, &policy, head);
+    let node_budget = "budget = { tokens = 50000 }";
+    let w = workflow(dir.path(), "slow", &policy, &policy, head, node_budget);
     let enricher = Enricher::new(Mode::Slow);
     let calls = enricher.calls.clone();
     let started = std::time::Instant::now();
@@ -341,6 +344,23 @@ async fn a_call_timeout_cuts_the_attempt_and_the_retry_succeeds() {
         _ => None,
     });
     assert_eq!(last_run_used, Some(out.usage.total()));
+    // And to the budget of the task's node.
+    let enrich_replies: u64 = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::LlmResponse { task, usage, .. } if &**task == "enrich" => {
+                Some(usage.total())
+            }
+            _ => None,
+        })
+        .sum();
+    let last_node_used = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::BudgetUpdated {
+            scope, used_tokens, ..
+        } if scope == "node:enrich" => Some(*used_tokens),
+        _ => None,
+    });
+    assert_eq!(last_node_used, Some(enrich_replies + 120));
     // Neither hung attempt was waited out (10 s each).
     assert!(started.elapsed() < Duration::from_secs(8));
 }
@@ -351,7 +371,7 @@ async fn a_hard_budget_stops_code_agents_and_counts_what_they_report_exactly() {
     // Enough for the writer, the Rust agent and the command agent, not for
     // the summariser's reservation on top.
     let head = "\n[budget]\ntokens = 700\non_exhausted = \"fail\"";
-    let w = workflow(dir.path(), "steady", "", "", head);
+    let w = workflow(dir.path(), "steady", "", "", head, "");
     let w = {
         // The summariser books 600 tokens of reply: over what is left.
         let mut w = (*w).clone();
@@ -423,6 +443,7 @@ async fn a_code_agent_refused_by_its_own_budget_is_never_called() {
             e,
             c,
             "\n[budget]\ntokens = 100000\non_exhausted = \"fail\"",
+            "",
         );
         let enricher = Enricher::new(Mode::Quick);
         let calls = enricher.calls.clone();
@@ -451,7 +472,7 @@ async fn a_code_agent_refused_by_its_own_budget_is_never_called() {
 #[tokio::test]
 async fn pause_and_reroute_apply_to_rust_and_command_agents() {
     let dir = tempfile::tempdir().unwrap();
-    let w = workflow(dir.path(), "pause", "", "", "");
+    let w = workflow(dir.path(), "pause", "", "", "", "");
     let enricher = Enricher::new(Mode::Busy);
     let calls = enricher.calls.clone();
     let (out, events) = run_with(w, enricher, async |h, rx, seen| {

@@ -231,9 +231,9 @@ impl AgentBudget {
 /// Where an [`AgentContext`] reads budgets from (the engine's ledger).
 pub(crate) trait BudgetSource: Send + Sync {
     fn budget(&self, agent: &Id) -> AgentBudget;
-    /// Counts usage reported in an attempt that never ended (the engine
-    /// dropped it: timeout, pause, reroute), so budgets stay exact.
-    fn charge_abandoned(&self, agent: &Id, usage: Usage);
+    /// Counts usage reported in an attempt of `task` that never ended (the
+    /// engine dropped it: timeout, pause, reroute), so budgets stay exact.
+    fn charge_abandoned(&self, agent: &Id, task: &Id, usage: Usage);
 }
 
 /// Charges an attempt's reported usage if the attempt is dropped before it
@@ -242,6 +242,7 @@ struct Unsettled {
     reported: Arc<Mutex<Usage>>,
     budget: Option<Arc<dyn BudgetSource>>,
     agent: Id,
+    task: Id,
     ended: bool,
 }
 
@@ -254,7 +255,7 @@ impl Drop for Unsettled {
         if let Some(b) = &self.budget
             && usage.total() > 0
         {
-            b.charge_abandoned(&self.agent, usage);
+            b.charge_abandoned(&self.agent, &self.task, usage);
         }
     }
 }
@@ -451,6 +452,7 @@ impl Provider for AgentProvider {
                 reported: reported.clone(),
                 budget: ctx.budget.clone(),
                 agent: ctx.agent.clone(),
+                task: req.task.clone(),
                 ended: false,
             };
             if let Some(batch) = req.hints.batch {

@@ -28,7 +28,7 @@ impl BudgetSource for RunBudget {
         }
     }
 
-    fn charge_abandoned(&self, agent: &Id, usage: Usage) {
+    fn charge_abandoned(&self, agent: &Id, task: &Id, usage: Usage) {
         let Some(run) = self.0.upgrade() else {
             return;
         };
@@ -37,7 +37,7 @@ impl BudgetSource for RunBudget {
             return;
         };
         let spent = crate::budget::spend(&ledger.prices, &run.wf.agents[a].model, &usage);
-        for note in ledger.charge(a, spent) {
+        for note in ledger.charge(a, run.task_node(task), spent) {
             run.emit(match note {
                 BudgetNote::Updated { scope, used, limit } => {
                     super::resilient::budget_updated(&run.wf, scope, used, limit)

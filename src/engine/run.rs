@@ -70,6 +70,8 @@ impl ControlInbox {
 
 /// The command handler's view of a task.
 pub(crate) struct TaskEntry {
+    /// Node the task belongs to (its budget applies).
+    pub(crate) node: NodeIdx,
     pub(crate) state: TaskState,
     pub(crate) agent: Option<AgentIdx>,
     /// FAILED and waiting for retry / reroute / cancel.
@@ -388,6 +390,11 @@ impl Run {
         }
     }
 
+    /// The node a task belongs to.
+    pub(crate) fn task_node(&self, id: &str) -> Option<NodeIdx> {
+        self.tasks().get(id).map(|t| t.node)
+    }
+
     /// Registers a task and emits `task_created`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new_task(
@@ -420,6 +427,7 @@ impl Run {
             tasks.insert(
                 id.clone(),
                 TaskEntry {
+                    node,
                     state: if self.restored_output(&id).is_some() {
                         TaskState::Completed
                     } else {
