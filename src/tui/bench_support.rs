@@ -119,11 +119,10 @@ impl BenchScreen {
         &self.buf
     }
 
-    /// Folds one more bus message into the 100k.
-    pub fn fold_bus_message(&mut self) {
-        self.seq += 1;
-        let seq = self.seq;
-        let ev = Event {
+    /// The next bus message of the big run (number `seq`, after the 100k),
+    /// built outside the timed part of a bench.
+    pub fn bus_event(seq: u64) -> Event {
+        Event {
             seq,
             ts: T0 + seq,
             session: "big".into(),
@@ -139,8 +138,18 @@ impl BenchScreen {
                     ts: T0 + seq,
                 },
             },
-        };
-        self.vm.apply(&ev);
+        }
+    }
+
+    /// The `seq` the next [`BenchScreen::bus_event`] should carry.
+    pub fn next_seq(&self) -> u64 {
+        self.seq + 1
+    }
+
+    /// Folds one event into the view model (what the app does per event).
+    pub fn fold(&mut self, ev: &Event) {
+        self.seq = self.seq.max(ev.seq);
+        self.vm.apply(ev);
     }
 
     /// Folds one streamed chunk of `t1`'s reply.
