@@ -114,6 +114,31 @@ agent = "summariser"
     }
 }
 
+/// Tokens of every provider reply, or of `task`'s replies.
+fn reply_tokens(events: &[Event], task: Option<&str>) -> u64 {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::LlmResponse { task: t, usage, .. } if task.is_none_or(|x| x == &**t) => {
+                Some(usage.total())
+            }
+            _ => None,
+        })
+        .sum()
+}
+
+/// The last `used_tokens` the ledger reported for `scope`.
+fn last_used(events: &[Event], scope: &str) -> Option<u64> {
+    events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::BudgetUpdated {
+            scope: s,
+            used_tokens,
+            ..
+        } if s == scope => Some(*used_tokens),
+        _ => None,
+    })
+}
+
 /// How the Rust agent misbehaves.
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -283,13 +308,7 @@ async fn a_retryable_failure_is_retried_for_rust_and_command_agents() {
     );
     // The usage the failed attempt reported before failing counts too: the
     // run's total is every reply plus those 120 tokens.
-    let replies: u64 = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::LlmResponse { usage, .. } => Some(usage.total()),
-            _ => None,
-        })
-        .sum();
+    let replies = reply_tokens(&events, None);
     assert_eq!(out.usage.total(), replies + 120);
     assert_eq!(
         responses(&events, "enricher"),
@@ -329,37 +348,13 @@ async fn a_call_timeout_cuts_the_attempt_and_the_retry_succeeds() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // The Rust agent reported 100+20 tokens before its first attempt was
     // cut: they are charged to the run and its budget, on top of every reply.
-    let replies: u64 = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::LlmResponse { usage, .. } => Some(usage.total()),
-            _ => None,
-        })
-        .sum();
+    let replies = reply_tokens(&events, None);
     assert_eq!(out.usage.total(), replies + 120);
-    let last_run_used = events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::BudgetUpdated {
-            scope, used_tokens, ..
-        } if scope == "run" => Some(*used_tokens),
-        _ => None,
-    });
+    let last_run_used = last_used(&events, "run");
     assert_eq!(last_run_used, Some(out.usage.total()));
     // And to the budget of the task's node.
-    let enrich_replies: u64 = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::LlmResponse { task, usage, .. } if &**task == "enrich" => {
-                Some(usage.total())
-            }
-            _ => None,
-        })
-        .sum();
-    let last_node_used = events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::BudgetUpdated {
-            scope, used_tokens, ..
-        } if scope == "node:enrich" => Some(*used_tokens),
-        _ => None,
-    });
+    let enrich_replies = reply_tokens(&events, Some("enrich"));
+    let last_node_used = last_used(&events, "node:enrich");
     assert_eq!(last_node_used, Some(enrich_replies + 120));
     // Neither hung attempt was waited out (10 s each).
     assert!(started.elapsed() < Duration::from_secs(8));
@@ -403,12 +398,7 @@ async fn a_hard_budget_stops_code_agents_and_counts_what_they_report_exactly() {
     );
     let writer: u64 = responses(&events, "writer").iter().map(Usage::total).sum();
     // The ledger's last word equals the sum of every call, to the token.
-    let last_run_used = events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::BudgetUpdated {
-            scope, used_tokens, ..
-        } if scope == "run" => Some(*used_tokens),
-        _ => None,
-    });
+    let last_run_used = last_used(&events, "run");
     assert_eq!(last_run_used, Some(writer + 125 + 40));
     assert_eq!(out.usage.total(), writer + 125 + 40);
     // The Rust agent saw the budget as it stood when it was called.

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use agentctl::engine::{Orchestrator, RunOptions};
-use agentctl::event::{Event, EventKind};
+use agentctl::event::Event;
 use agentctl::session::{FORMAT_VERSION, Header, Recorder, SessionError, SessionReader};
 use common::builtin;
 use proptest::prelude::*;
@@ -40,14 +40,7 @@ async fn record_with(name: &str, capacity: Option<usize>) -> (Vec<u8>, Vec<Event
     .unwrap();
     let mut rx = o.subscribe();
     let h = o.start().unwrap();
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        let end = matches!(e.kind, EventKind::SessionEnded { .. });
-        events.push(e);
-        if end {
-            break;
-        }
-    }
+    let events = common::events_until_end(&h, &mut rx, None).await;
     h.wait().await;
     let path = rec.path().to_path_buf();
     let stats = rec.finish().unwrap();

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use agentctl::engine::{RunOptions, RunOutcome};
-use agentctl::event::{Command, Event, EventKind, RunStatus};
+use agentctl::event::{Event, EventKind, RunStatus};
 use agentctl::session::{Header, SessionReader};
 use agentctl::workflow::model::Workflow;
 use common::{builtin, start, wf};
@@ -19,21 +19,7 @@ use common::{builtin, start, wf};
 /// the events, and how many gates were opened.
 async fn run_approving(w: Arc<Workflow>, opts: RunOptions) -> (RunOutcome, Vec<Event>) {
     let (h, mut rx) = start(w, opts);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        if let EventKind::GateOpened { gate, .. } = &e.kind {
-            h.send(Command::GateDecision {
-                gate: gate.clone(),
-                approve: true,
-                comment: Some("fine".into()),
-            });
-        }
-        let end = matches!(e.kind, EventKind::SessionEnded { .. });
-        events.push(e);
-        if end {
-            break;
-        }
-    }
+    let events = common::events_until_end(&h, &mut rx, Some("fine")).await;
     (h.wait().await, events)
 }
 

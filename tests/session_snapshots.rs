@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use agentctl::engine::{Orchestrator, RunOptions};
-use agentctl::event::{Command, Event, EventKind, RunStatus};
+use agentctl::event::{Event, RunStatus};
 use agentctl::session::recorder::RecordOptions;
 use agentctl::session::{FORMAT_VERSION, Header, Recorder, SessionReader, SessionState};
 use common::builtin;
@@ -29,21 +29,7 @@ async fn run_recorded(
     let rec = rec(&mut o);
     let mut rx = o.subscribe();
     let h = o.start().unwrap();
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        if let EventKind::GateOpened { gate, .. } = &e.kind {
-            h.send(Command::GateDecision {
-                gate: gate.clone(),
-                approve: true,
-                comment: Some("ok".into()),
-            });
-        }
-        let end = matches!(e.kind, EventKind::SessionEnded { .. });
-        events.push(e);
-        if end {
-            break;
-        }
-    }
+    let events = common::events_until_end(&h, &mut rx, Some("ok")).await;
     assert_eq!(h.wait().await.status, RunStatus::Succeeded);
     let path = rec.path().to_path_buf();
     rec.finish().unwrap();

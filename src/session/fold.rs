@@ -237,12 +237,22 @@ pub struct CommandRecord {
 impl SessionState {
     /// The state before any event.
     pub fn new(h: &Header) -> SessionState {
+        Self::empty(
+            h.session.clone(),
+            h.workflow.name.clone(),
+            h.seed,
+            h.started_at,
+        )
+    }
+
+    /// A state with no event folded yet.
+    fn empty(session: String, workflow: String, seed: u64, started_us: u64) -> SessionState {
         SessionState {
-            session: h.session.clone(),
-            workflow: h.workflow.name.clone(),
-            seed: h.seed,
-            started_us: h.started_at,
-            last_us: h.started_at,
+            session,
+            workflow,
+            seed,
+            started_us,
+            last_us: started_us,
             last_seq: 0,
             events: 0,
             runs: 0,
@@ -738,28 +748,12 @@ impl SessionState {
         if !d.full {
             return self.apply_changes(d);
         }
-        let mut fresh = SessionState {
-            session: self.session.clone(),
-            workflow: self.workflow.clone(),
-            seed: self.seed,
-            started_us: self.started_us,
-            last_us: self.started_us,
-            last_seq: 0,
-            events: 0,
-            runs: 0,
-            status: None,
-            output: None,
-            error: None,
-            usage: Usage::default(),
-            tasks: Vec::new(),
-            index: HashMap::new(),
-            agents: BTreeMap::new(),
-            gates: Vec::new(),
-            commands: Vec::new(),
-            debates: Vec::new(),
-            votes: Vec::new(),
-            dirty: None,
-        };
+        let mut fresh = Self::empty(
+            self.session.clone(),
+            self.workflow.clone(),
+            self.seed,
+            self.started_us,
+        );
         fresh.apply_changes(d)?;
         fresh.dirty = self.dirty.take();
         *self = fresh;

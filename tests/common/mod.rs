@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use agentctl::engine::{Orchestrator, RunHandle, RunOptions, RunOutcome};
-use agentctl::event::{Event, EventKind};
+use agentctl::event::{Command, Event, EventKind};
 use agentctl::workflow::load::{Format, load_str};
 use agentctl::workflow::model::Workflow;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -73,4 +73,29 @@ pub fn completed_tasks(events: &[Event]) -> Vec<String> {
 
 pub fn count(events: &[Event], f: impl Fn(&EventKind) -> bool) -> usize {
     events.iter().filter(|e| f(&e.kind)).count()
+}
+
+/// Reads `rx` until `session_ended`, answering every gate that opens with
+/// an approval carrying `comment` (none asked: `None`); returns the events.
+pub async fn events_until_end(
+    h: &RunHandle,
+    rx: &mut UnboundedReceiver<Event>,
+    approve_with: Option<&str>,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        if let (Some(c), EventKind::GateOpened { gate, .. }) = (approve_with, &e.kind) {
+            h.send(Command::GateDecision {
+                gate: gate.clone(),
+                approve: true,
+                comment: Some(c.into()),
+            });
+        }
+        let end = matches!(e.kind, EventKind::SessionEnded { .. });
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    events
 }
