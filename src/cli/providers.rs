@@ -15,7 +15,7 @@ use agentctl::llm::openai::OpenAiProvider;
 use agentctl::llm::{self, Message, Provider, ProviderRequest, RequestHints};
 use agentctl::secret::redact;
 use agentctl::tools::{ToolBox, ToolSettings};
-use agentctl::workflow::model::Workflow;
+use agentctl::workflow::model::{AgentKind, Workflow};
 use agentctl::workflow::provider_names;
 
 /// What a run needs besides the workflow: providers other than `sim`, by
@@ -96,18 +96,21 @@ pub(crate) fn apply(
             .clone()
             .or_else(|| provider_names::default_model(p))
             .unwrap_or_default();
-        for a in &mut wf.agents {
+        // Code agents (command programs, registered Rust agents) have no
+        // provider or model to override.
+        for a in wf.agents.iter_mut().filter(|a| a.kind == AgentKind::Llm) {
             a.provider = p.clone();
             a.model = Id::from(model.as_str());
         }
     } else if let Some(m) = &args.model {
-        for a in &mut wf.agents {
+        for a in wf.agents.iter_mut().filter(|a| a.kind == AgentKind::Llm) {
             a.model = Id::from(m.as_str());
         }
     }
     let mut names: Vec<&str> = wf
         .agents
         .iter()
+        .filter(|a| a.kind == AgentKind::Llm)
         .map(|a| a.provider.as_str())
         .filter(|p| *p != "sim")
         .collect();

@@ -12,7 +12,6 @@ use super::run::{Mode, Recording, Setup, drive};
 use super::session::DirArgs;
 use agentctl::session::{SessionReader, SessionState, content_hash};
 use agentctl::workflow::load::{Format, Loaded, load_source, load_str};
-use agentctl::workflow::model::NodeKind;
 
 #[derive(Args, Debug)]
 pub(crate) struct ResumeArgs {
@@ -82,11 +81,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive
-        && let Some(g) = loaded
-            .workflow
-            .nodes
-            .iter()
-            .find(|n| matches!(n.kind, NodeKind::Gate { .. }))
+        && let Some(g) = loaded.workflow.human_gate()
     {
         eprintln!(
             "error: the workflow has a human gate (node `{}`) and there is no terminal to ask on.\n  = hint: pass --auto-approve",

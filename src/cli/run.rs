@@ -16,7 +16,7 @@ use agentctl::event::{Command, Event, EventKind, Id, now_micros};
 use agentctl::llm::tokens;
 use agentctl::session::{Header, Recorder, SessionReader};
 use agentctl::workflow::builtins::BUILTINS;
-use agentctl::workflow::model::{NodeKind, Workflow};
+use agentctl::workflow::model::Workflow;
 
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {
@@ -92,7 +92,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
     let interactive_gates = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.auto_approve
         && !interactive_gates
-        && let Some(gate) = loaded.workflow.nodes.iter().find(|n| opens_gate(&n.kind))
+        && let Some(gate) = loaded.workflow.human_gate()
     {
         eprintln!(
             "error: {arg} has a human gate (node `{}`) and there is no terminal to ask on.\n  \
@@ -157,20 +157,6 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         step: args.step,
     };
     runtime.block_on(drive(workflow, setup))
-}
-
-/// Whether a node can open a human gate: a gate, or a debate/vote whose tie
-/// or no-quorum fallback escalates to one.
-fn opens_gate(kind: &NodeKind) -> bool {
-    use agentctl::workflow::model::Fallback;
-    match kind {
-        NodeKind::Gate { .. } => true,
-        NodeKind::Debate(d) => d.judge.is_none() && d.rules.on_tie == Fallback::Gate,
-        NodeKind::Vote(v) => {
-            v.rules.on_tie == Fallback::Gate || v.rules.on_no_quorum == Fallback::Gate
-        }
-        _ => false,
-    }
 }
 
 impl Mode {
@@ -281,8 +267,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         }
     };
     // `--json` shows no progress; it only needs the stream to answer gates.
-    let has_gates =
-        wf.nodes.iter().any(|n| opens_gate(&n.kind)) || wf.agents.iter().any(|a| a.shell.is_some());
+    let has_gates = wf.human_gate().is_some() || wf.agents.iter().any(|a| a.shell.is_some());
     let mut events = if matches!(mode, Mode::Json) && !has_gates && !step {
         None
     } else {
@@ -718,6 +703,17 @@ impl GatePrompter {
             });
             return;
         }
+        if !shell && !std::io::stdin().is_terminal() {
+            // Headless runs refuse to start when a node may open a gate, so
+            // this is a gate the check did not foresee: nobody can answer,
+            // and nobody may be assumed to say yes. End the run.
+            eprintln!(
+                "error: gate {gate} is waiting for a human and there is no terminal to ask on; the run is cancelled\n  \
+                 = hint: pass --auto-approve to approve every gate, or use the cockpit (agentctl tui)"
+            );
+            let _ = self.commands.send(Command::Cancel { task: None });
+            return;
+        }
         if shell && !std::io::stdin().is_terminal() {
             let _ = self.commands.send(Command::GateDecision {
                 gate,
@@ -802,15 +798,18 @@ impl GatePrompter {
             let mut line = String::new();
             let stdin = std::io::stdin();
             let eof = matches!(stdin.lock().read_line(&mut line), Ok(0) | Err(_));
+            if eof && !shell {
+                // Silence is not consent, and denying would only send the
+                // work round again to the same closed input.
+                eprintln!("\nno answer (end of input): the run is cancelled");
+                let _ = commands.send(Command::Cancel { task: None });
+                return;
+            }
             let answer = line.trim();
             let yes = answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes");
             // A command runs only on an explicit yes; other gates approve on
             // Enter too.
-            let approve = if shell {
-                yes && !eof
-            } else {
-                yes || answer.is_empty()
-            };
+            let approve = !eof && (yes || (!shell && answer.is_empty()));
             let comment = if approve {
                 None
             } else if eof {

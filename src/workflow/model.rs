@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::expr::Expr;
-use super::policy::{AgentPolicy, NodePolicy, RunPolicy};
+use super::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
 use super::spec::SimScript;
 use super::template::Template;
 use crate::event::Id;
@@ -71,6 +71,15 @@ impl Workflow {
     /// Child node indices of a node (containment edges), in order.
     pub fn children(&self, node: NodeIdx) -> Vec<NodeIdx> {
         self.nodes[node].kind.children()
+    }
+
+    /// The first node that may stop the run to ask a human (a `gate`, a
+    /// debate or vote whose fallback is a gate, a `parallel` whose conflicts
+    /// a human resolves). Headless runs refuse to start without a terminal
+    /// or `--auto-approve` when there is one. Shell approvals are separate
+    /// (agents' `shell` tables).
+    pub fn human_gate(&self) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.may_ask_human())
     }
 }
 
@@ -152,6 +161,27 @@ pub struct Node {
     pub kind: NodeKind,
     /// Policy overrides for its agent tasks (issue #3).
     pub policy: NodePolicy,
+}
+
+impl Node {
+    /// Whether running this node can open a human gate.
+    pub fn may_ask_human(&self) -> bool {
+        if self.policy.resolve == Some(Resolve::Gate) {
+            return true;
+        }
+        match &self.kind {
+            NodeKind::Gate { .. } => true,
+            // A judged debate never counts a final vote.
+            NodeKind::Debate(d) => {
+                d.judge.is_none()
+                    && (d.rules.on_tie == Fallback::Gate || d.rules.on_no_quorum == Fallback::Gate)
+            }
+            NodeKind::Vote(v) => {
+                v.rules.on_tie == Fallback::Gate || v.rules.on_no_quorum == Fallback::Gate
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Who runs an agent task.
