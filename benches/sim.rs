@@ -32,9 +32,7 @@ fn request(task: Arc<str>, expect: Expect) -> ProviderRequest {
             expect,
             capabilities: vec!["research".into(), "code".into()],
             labels: Vec::new(),
-            tools: Default::default(),
-            stance: None,
-            batch: None,
+            ..Default::default()
         },
         input: serde_json::Value::Null,
     }

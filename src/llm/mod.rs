@@ -168,6 +168,27 @@ pub struct RequestHints {
     /// Several `map` items in one call (boxed: most calls have none). The
     /// reply must be a JSON array with one answer per item, in order.
     pub batch: Option<Box<BatchHint>>,
+    /// Whether the model must call a tool this round (`tool_choice`).
+    pub tool_choice: ToolChoice,
+    /// A user's JSON schema for the reply (an agent node's `schema` or
+    /// `schema_file`): providers that constrain output send it, and the
+    /// engine validates the reply against it.
+    pub schema: Option<std::sync::Arc<serde_json::Value>>,
+}
+
+/// Whether a round of the tool loop lets the model choose, forces a call,
+/// or forbids one (OpenAI's `tool_choice`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides (the default).
+    #[default]
+    Auto,
+    /// The model must call some tool.
+    Required,
+    /// The model must not call a tool.
+    None,
+    /// The model must call this tool.
+    Tool(String),
 }
 
 /// The items of a batch call, so a provider that invents replies (the sim)

@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 use super::tokens::TokenCounter;
 use super::{
     Expect, Message, Provider, ProviderChunk, ProviderError, ProviderRequest, RequestHints, Role,
-    ToolCall,
+    ToolCall, ToolChoice,
 };
 use crate::event::{ErrorKind, Usage};
 use crate::secret::{Secret, redact};
@@ -691,14 +691,19 @@ enum Failure {
 }
 
 fn wants_structure(h: &RequestHints) -> bool {
-    matches!(
-        h.expect,
-        Expect::Plan | Expect::Review | Expect::Turn | Expect::Ballot | Expect::Decision
-    )
+    h.schema.is_some()
+        || matches!(
+            h.expect,
+            Expect::Plan | Expect::Review | Expect::Turn | Expect::Ballot | Expect::Decision
+        )
 }
 
-/// The JSON schema of the answer the engine expects, if it is JSON.
+/// The JSON schema of the answer the engine expects, if it is JSON: the
+/// user's own schema first, else the one the engine's reply kind implies.
 fn response_schema(h: &RequestHints) -> Option<(&'static str, Value)> {
+    if let Some(s) = &h.schema {
+        return Some(("reply", (**s).clone()));
+    }
     match h.expect {
         Expect::Plan => Some((
             "plan",
@@ -845,6 +850,14 @@ fn request_body(
                     "name": t.name, "description": t.description, "parameters": t.parameters}})
             })
             .collect();
+        match &req.hints.tool_choice {
+            ToolChoice::Auto => {}
+            ToolChoice::Required => body["tool_choice"] = json!("required"),
+            ToolChoice::None => body["tool_choice"] = json!("none"),
+            ToolChoice::Tool(name) => {
+                body["tool_choice"] = json!({"type": "function", "function": {"name": name}});
+            }
+        }
     }
     if let Some(n) = req.max_tokens {
         body["max_tokens"] = json!(n);
