@@ -1110,6 +1110,13 @@ async fn complete_live(
                 });
             }
             llm::ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            llm::ProviderChunk::Adapted(a) => run.emit(EventKind::EndpointAdapted {
+                endpoint: provider.endpoint().unwrap_or(provider.name()).to_string(),
+                setting: a.setting,
+                from: a.from,
+                to: a.to,
+                reason: a.reason,
+            }),
             llm::ProviderChunk::Done { usage } => {
                 return Ok(Completion {
                     text,

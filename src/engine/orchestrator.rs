@@ -263,6 +263,14 @@ impl Orchestrator {
         }
         if let Some(r) = &self.opts.resume {
             emitter.resume_from(r.last_seq, &r.replayed);
+            // What the recorded run learned about its endpoints holds now.
+            for (endpoint, a) in &r.adaptations {
+                for p in &providers {
+                    if p.endpoint() == Some(endpoint.as_str()) {
+                        p.restore(a);
+                    }
+                }
+            }
         }
         let sched = Scheduler::new(&self.wf, self.opts.start_paused);
         let reads_outputs = reads_outputs(&self.wf);

@@ -263,6 +263,24 @@ pub enum ProviderChunk {
         /// Usage of the call.
         usage: Usage,
     },
+    /// The provider changed how it talks to its endpoint for the rest of
+    /// the run (it may come before any delta). The engine records it as an
+    /// `endpoint_adapted` event.
+    Adapted(Adaptation),
+}
+
+/// A lasting change in how calls go to an endpoint: the server refused a
+/// feature, or the calls in flight were limited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adaptation {
+    /// What changed: `structured_output` or `max_in_flight`.
+    pub setting: String,
+    /// The value before.
+    pub from: String,
+    /// The value now.
+    pub to: String,
+    /// Why, in the server's words where it gave some.
+    pub reason: String,
 }
 
 /// A failed call.
@@ -309,6 +327,9 @@ pub trait Provider: Send + Sync + 'static {
     fn endpoint(&self) -> Option<&str> {
         None
     }
+    /// Takes over an adaptation recorded by an earlier run on the same
+    /// endpoint (resume), so the refused feature is not probed again.
+    fn restore(&self, _adaptation: &Adaptation) {}
     /// Starts a call. The stream yields deltas then exactly one `Done`, or an
     /// error. Dropping the stream cancels the call.
     fn stream(
@@ -340,6 +361,8 @@ pub async fn complete(
         match chunk? {
             ProviderChunk::Delta(d) => text.push_str(&d),
             ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            // Callers outside the engine keep no event log to record it in.
+            ProviderChunk::Adapted(_) => {}
             ProviderChunk::Done { usage } => {
                 return Ok(Completion {
                     text,

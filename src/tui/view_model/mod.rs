@@ -1078,6 +1078,19 @@ impl ViewModel {
                     format!("{} rejected: {reason}", command.name()),
                 );
             }
+            EventKind::EndpointAdapted {
+                endpoint,
+                setting,
+                from,
+                to,
+                reason,
+            } => {
+                self.notice(
+                    ts,
+                    Level::Warn,
+                    format!("{endpoint}: {setting} {from} → {to} ({reason})"),
+                );
+            }
             EventKind::Notice { level, message } => {
                 let level = match level.as_str() {
                     "error" => Level::Error,
