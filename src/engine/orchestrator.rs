@@ -261,6 +261,18 @@ impl Orchestrator {
                 }
             }
         }
+        // Agents on providers that retry by default get that policy unless
+        // the workflow chose their retry itself.
+        if self.wf.agents.iter().zip(&providers).any(|(a, p)| {
+            a.kind == AgentKind::Llm && !a.policy.retry_explicit && p.retries_by_default()
+        }) {
+            let wf = Arc::make_mut(&mut self.wf);
+            for (a, p) in wf.agents.iter_mut().zip(&providers) {
+                if a.kind == AgentKind::Llm && !a.policy.retry_explicit && p.retries_by_default() {
+                    a.policy.retry = crate::resilience::RetryPolicy::network_default();
+                }
+            }
+        }
         if let Some(r) = &self.opts.resume {
             emitter.resume_from(r.last_seq, &r.replayed);
             // What the recorded run learned about its endpoints holds now.

@@ -327,6 +327,12 @@ pub trait Provider: Send + Sync + 'static {
     fn endpoint(&self) -> Option<&str> {
         None
     }
+    /// Whether calls are retried by default (`RetryPolicy::network_default`)
+    /// when the workflow sets no `retry` for the agent: true for network
+    /// endpoints, whose rate limits and restarts are routine.
+    fn retries_by_default(&self) -> bool {
+        false
+    }
     /// Takes over an adaptation recorded by an earlier run on the same
     /// endpoint (resume), so the refused feature is not probed again.
     fn restore(&self, _adaptation: &Adaptation) {}

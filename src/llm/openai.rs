@@ -289,6 +289,10 @@ impl Provider for OpenAiProvider {
         Some(self.base_url())
     }
 
+    fn retries_by_default(&self) -> bool {
+        true
+    }
+
     fn restore(&self, a: &Adaptation) {
         if a.setting == STRUCTURED_OUTPUT
             && let Some(level) = Level::parse(&a.to)

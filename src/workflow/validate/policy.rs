@@ -85,6 +85,11 @@ impl Ctx<'_> {
 
     fn retry_policy(&mut self, o: Owner, base: &RetryPolicy, r: &RetrySpec) -> RetryPolicy {
         let mut p = base.clone();
+        if r.off {
+            p.max_attempts = 1;
+            return p;
+        }
+        let r = &r.table;
         // A `retry` table without `max_attempts` means "retry": 3 attempts.
         p.max_attempts = if base.max_attempts > 1 {
             base.max_attempts
@@ -358,6 +363,8 @@ impl Ctx<'_> {
         });
         AgentPolicy {
             retry,
+            retry_explicit: a.retry.is_some()
+                || spec.defaults.as_ref().is_some_and(|d| d.retry.is_some()),
             timeouts,
             breaker,
             cache,
