@@ -289,6 +289,9 @@ pub struct Adaptation {
 pub struct ProviderError {
     /// Class, which decides retrying.
     pub kind: ErrorKind,
+    /// The failure looks like too many calls at once (a stream cut short,
+    /// 429, 503): the endpoint's adaptive in-flight limit reacts to it.
+    pub congestion: bool,
     /// Message.
     pub message: String,
     /// Server's Retry-After, if any.
@@ -304,6 +307,7 @@ impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ProviderError {
             kind,
+            congestion: false,
             message: message.into(),
             retry_after: None,
             usage: None,
@@ -325,6 +329,11 @@ pub trait Provider: Send + Sync + 'static {
     /// The endpoint calls go to (a base URL), when there is one: circuit
     /// breakers per endpoint are keyed by the name plus this.
     fn endpoint(&self) -> Option<&str> {
+        None
+    }
+    /// Calls in flight at once that the provider's settings allow (none:
+    /// the engine adapts the limit per endpoint).
+    fn max_in_flight(&self) -> Option<u32> {
         None
     }
     /// Whether calls are retried by default (`RetryPolicy::network_default`)

@@ -83,6 +83,8 @@ pub struct OpenAiSettings {
     pub stream: bool,
     /// Azure deployment, when this is an Azure OpenAI endpoint.
     pub azure: Option<AzureDeployment>,
+    /// Calls in flight at once (`max_in_flight`); none: the engine adapts.
+    pub max_in_flight: Option<u32>,
 }
 
 impl fmt::Debug for OpenAiSettings {
@@ -98,6 +100,7 @@ impl fmt::Debug for OpenAiSettings {
             .field("timeout", &self.timeout)
             .field("stream", &self.stream)
             .field("azure", &self.azure)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
@@ -117,6 +120,7 @@ impl OpenAiSettings {
             connect_timeout: Duration::from_secs(10),
             stream: true,
             azure: None,
+            max_in_flight: None,
         }
     }
 }
@@ -147,6 +151,7 @@ struct Inner {
     /// How much `response_format` the server accepts (steps down on each
     /// refusal; see `structured`).
     structured: Negotiated,
+    max_in_flight: Option<u32>,
 }
 
 impl fmt::Debug for OpenAiProvider {
@@ -243,6 +248,7 @@ impl OpenAiProvider {
                 stream: AtomicBool::new(settings.stream),
                 stream_usage: AtomicBool::new(true),
                 structured: Negotiated::default(),
+                max_in_flight: settings.max_in_flight,
             }),
         })
     }
@@ -291,6 +297,10 @@ impl Provider for OpenAiProvider {
 
     fn retries_by_default(&self) -> bool {
         true
+    }
+
+    fn max_in_flight(&self) -> Option<u32> {
+        self.inner.max_in_flight
     }
 
     fn restore(&self, a: &Adaptation) {
@@ -468,6 +478,9 @@ impl Inner {
                         // A garbled event mid-stream is a broken stream.
                         err.kind = ErrorKind::Server;
                     }
+                    // One-at-a-time servers cut a running stream when the
+                    // next request arrives.
+                    err.congestion = true;
                     err.message = format!(
                         "{} (the stream broke after {} characters; the partial reply was discarded)",
                         err.message,
@@ -526,6 +539,7 @@ impl Inner {
                 ),
             );
             err.usage = Some(partial_usage(usage, req, &text));
+            err.congestion = true;
             return Err(Failure::Error(err));
         }
         let calls = calls.finish();
@@ -710,6 +724,7 @@ impl Inner {
             text.push_str(hint);
         }
         let mut e = ProviderError::new(kind, text);
+        e.congestion = matches!(status, 429 | 503);
         if kind == ErrorKind::RateLimited {
             e.retry_after = retry_after.or_else(|| retry_after_in_body(server_msg));
         }

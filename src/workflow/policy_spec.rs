@@ -188,6 +188,9 @@ pub struct QuotaSpec {
     /// Tokens per minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tpm: Option<Spanned<u64>>,
+    /// Calls in flight at once to the provider's endpoint (default: adapts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<Spanned<u32>>,
 }
 
 /// `degrade = { to = "cheap", queue_depth = 20, budget_fraction = 0.9 }`.

@@ -902,11 +902,14 @@ impl ViewModel {
                 limit,
                 wait_ms,
             } => {
-                self.history(
-                    task,
-                    ts,
-                    format!("waits {wait_ms:.0} ms for {provider} {limit} quota"),
-                );
+                let line = if limit == "in_flight" {
+                    format!(
+                        "waits for a free slot: {provider}'s calls in flight are at their limit"
+                    )
+                } else {
+                    format!("waits {wait_ms:.0} ms for {provider} {limit} quota")
+                };
+                self.history(task, ts, line);
             }
             EventKind::BreakerStateChanged {
                 scope,

@@ -555,7 +555,18 @@ impl Ctx<'_> {
                 .as_ref()
                 .map(|v| self.count(o, "rpm", &Some(v.clone()), 1));
             let tpm = q.tpm.as_ref().map(|v| self.positive(o, "tpm", v, "tokens"));
-            quotas.insert(provider.clone(), QuotaPolicy { rpm, tpm });
+            let max_in_flight = q
+                .max_in_flight
+                .as_ref()
+                .map(|v| self.count(o, "max_in_flight", &Some(v.clone()), 1));
+            quotas.insert(
+                provider.clone(),
+                QuotaPolicy {
+                    rpm,
+                    tpm,
+                    max_in_flight,
+                },
+            );
         }
         p.quotas = quotas;
         let known = crate::workflow::provider_names::names();
