@@ -398,3 +398,46 @@ fn is_root_with_ptrace() -> bool {
         .unwrap_or(0);
     root && eff & (1 << CAP_SYS_PTRACE) != 0
 }
+
+// ── 8. read_file on a FIFO ──
+
+#[test]
+fn read_file_on_a_fifo_is_refused_and_the_run_ends() {
+    let workflow = r#"
+[workflow]
+name = "fifo"
+input = "x"
+[[agents]]
+id = "reader"
+tools = ["read_file"]
+sim = { template = "done", tool_calls = [ { tool = "read_file", arguments = { path = "pipe" } } ] }
+[[nodes]]
+id = "job"
+kind = "agent"
+agent = "reader"
+"#;
+    let dir = folder(workflow, &[]);
+    let fifo = std::ffi::CString::new(dir.path().join("pipe").to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let child = agentctl(dir.path())
+        .args(["run", "flow.toml", "--json"])
+        .spawn()
+        .expect("spawn");
+    // A hang check: the open used to block forever on the FIFO, and the
+    // blocked thread kept the process alive after the summary.
+    let (status, err) = finish(child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "{status}: {err}");
+    let sessions = dir.path().join("sessions");
+    let recorded: String = std::fs::read_dir(&sessions)
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        recorded.contains("FIFO (named pipe); read_file reads regular files only"),
+        "the tool result should say why; sessions: {}",
+        &recorded[..recorded.len().min(2000)]
+    );
+}
