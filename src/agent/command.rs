@@ -492,6 +492,97 @@ mod tests {
         );
     }
 
+    fn agent(script: &str, timeout: Duration) -> CommandAgent {
+        CommandAgent::new(
+            "prog".into(),
+            CommandConfig {
+                run: vec!["sh".into(), "-c".into(), script.into()],
+                env: vec![],
+                inherit_env: vec!["PATH".into()],
+                cwd: std::env::temp_dir(),
+                timeout,
+                persistent: false,
+                max_output_bytes: 1024 * 1024,
+            },
+        )
+    }
+
+    fn task() -> AgentTask {
+        AgentTask {
+            id: "t".into(),
+            agent: "prog".into(),
+            input: json!(null),
+            prompt: String::new(),
+            attempt: 1,
+            visit: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_does_not_wait_for_descendants_holding_the_pipes() {
+        // As agentctl's main does (confine::setup_process): escapees are
+        // re-parented to this process, where the tree kill finds them.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("escapee.pid");
+        // A group member and a setsid escapee both keep stdout and stderr
+        // open for 30 s; the script answers once the escapee has its own
+        // session. The reply is complete when the program exits.
+        let a = agent(
+            &format!(
+                r#"sleep 30 & setsid sh -c 'echo $$ > {p}.tmp; mv {p}.tmp {p}; exec sleep 30' &
+                while [ ! -s {p} ]; do sleep 0.01; done
+                echo '{{"output": 7}}'; echo bye >&2"#,
+                p = pidfile.display()
+            ),
+            Duration::from_secs(10),
+        );
+        let started = std::time::Instant::now();
+        let out = a
+            .process(task(), AgentContext::detached("prog"))
+            .await
+            .unwrap();
+        assert_eq!(out.value, json!(7));
+        // A hang check (the sleeps last 30 s, the time limit is 10 s).
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let gone = stat.is_empty() || stat.contains(") Z ");
+        if !gone {
+            // SAFETY: kill(2) on the escapee this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert!(gone, "the setsid escapee {pid} outlived the task: {stat}");
+    }
+
+    #[tokio::test]
+    async fn stderr_drops_are_said_in_the_error() {
+        // One 200 KiB line: cut at 64 KiB, the rest counted.
+        let a = agent(
+            "head -c 204800 /dev/zero | tr '\\0' x >&2; echo >&2; exit 3",
+            Duration::from_secs(10),
+        );
+        let e = a
+            .process(task(), AgentContext::detached("prog"))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("exit code 3"), "{}", e.message);
+        assert!(
+            e.message.contains(&format!(
+                "{} byte(s) of stderr were not recorded",
+                204800 - 65536
+            )),
+            "{}",
+            e.message
+        );
+        assert!(e.message.len() < 2000, "{}", e.message.len());
+    }
+
     #[test]
     fn exit_codes_decide_retrying() {
         assert!(exit_error("a", Some(75), "").kind.is_retryable());
