@@ -176,7 +176,7 @@ impl CommandAgent {
                 return Err(AgentError {
                     kind: ErrorKind::Timeout,
                     message: format!(
-                        "command agent `{}` did not answer within {} ms; its process tree was killed",
+                        "command agent `{}` did not answer within {} ms; its process group was killed",
                         self.id,
                         self.cfg.timeout.as_millis()
                     ),
@@ -262,7 +262,7 @@ impl CommandAgent {
                 return Err(AgentError {
                     kind: ErrorKind::Timeout,
                     message: format!(
-                        "command agent `{}` did not answer within {} ms; its process tree was killed",
+                        "command agent `{}` did not answer within {} ms; its process group was killed",
                         self.id,
                         self.cfg.timeout.as_millis()
                     ),

@@ -213,7 +213,7 @@ pub async fn run(cfg: &ShellConfig, command: &str) -> Result<ShellOutput, String
             })
         }
         Err(_) => Err(format!(
-            "`{command}` did not finish within {} ms; its process tree was killed",
+            "`{command}` did not finish within {} ms; its process group was killed",
             cfg.timeout.as_millis()
         )),
     }
