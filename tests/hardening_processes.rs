@@ -441,3 +441,49 @@ agent = "reader"
         &recorded[..recorded.len().min(2000)]
     );
 }
+
+// ── 13. command-agent stderr is bounded ──
+
+#[test]
+fn a_huge_stderr_line_is_cut_and_the_drop_recorded() {
+    // 8 MiB on one stderr line, then 40 lines of 64 KiB: the session keeps
+    // at most 1 MiB of it and says how much it dropped.
+    let workflow = r#"
+[workflow]
+name = "loud"
+input = "x"
+[[agents]]
+id = "loud"
+kind = "command"
+command = { run = ["sh", "-c", "head -c 8388608 /dev/zero | tr '\\0' x >&2; echo >&2; i=0; while [ $i -lt 40 ]; do head -c 65535 /dev/zero | tr '\\0' y >&2; echo >&2; i=$((i+1)); done; cat >/dev/null; echo '{\"output\": 1}'"], inherit_env = ["PATH"], timeout_ms = 60000 }
+[[nodes]]
+id = "job"
+kind = "agent"
+agent = "loud"
+"#;
+    let dir = folder(workflow, &[]);
+    let child = agentctl(dir.path())
+        .args(["run", "flow.toml", "--json"])
+        .spawn()
+        .expect("spawn");
+    let (status, err) = finish(child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{status}: {err}");
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("sessions"))
+        .expect("sessions")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let size = std::fs::metadata(&files[0]).unwrap().len();
+    assert!(size < 2 * 1024 * 1024, "the session is {size} bytes");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        text.contains("more bytes of this line dropped"),
+        "no cut marker"
+    );
+    // 8 MiB - 64 KiB of the long line, plus the 40 short lines past 1 MiB.
+    assert!(
+        text.contains("byte(s) of stderr were not recorded"),
+        "no drop note"
+    );
+    assert!(text.contains("line(s) past the 1024 KiB recorded per task"));
+}
