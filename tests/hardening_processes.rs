@@ -387,6 +387,73 @@ agent = "model"
 /// linux/capability.h (libc does not export it).
 const CAP_SYS_PTRACE: u32 = 19;
 
+#[test]
+fn as_an_unprivileged_user_children_cannot_open_proc_environ_or_mem_either() {
+    // Without capabilities on either side only agentctl being non-dumpable
+    // stands between a child of the same uid and its memory. Run agentctl as
+    // `nobody` (needs root to switch; elsewhere the test above is this case).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("note: not root; the unprivileged case is the test above");
+        return;
+    }
+    let workflow = r#"
+[workflow]
+name = "probe"
+input = "x"
+[[agents]]
+id = "probe"
+kind = "command"
+command = { run = ["sh", "probe_parent.sh"], inherit_env = ["PATH"], timeout_ms = 60000 }
+[[agents]]
+id = "model"
+provider = "openai"
+model = "gpt-4o-mini"
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["look", "ask"]
+[[nodes]]
+id = "look"
+kind = "agent"
+agent = "probe"
+[[nodes]]
+id = "ask"
+kind = "agent"
+agent = "model"
+"#;
+    let dir = folder(workflow, &["probe_parent.sh"]);
+    // SAFETY: chmod on a NUL-terminated path this test created.
+    let path = std::ffi::CString::new(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::chmod(path.as_ptr(), 0o777) }, 0);
+    let bin = option_env!("AGENTCTL_BEFORE").unwrap_or(env!("CARGO_BIN_EXE_agentctl"));
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin)
+        .args(["run", "flow.toml", "--json"])
+        .current_dir(dir.path())
+        .env("AGENTCTL_SESSION_DIR", dir.path().join("sessions"))
+        .env("HOME", dir.path())
+        .env("PATH", "/usr/bin:/bin")
+        .env("OPENAI_API_KEY", SECRET)
+        .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv");
+    let report = wait_for(&dir.path().join("probe.json"), &mut child);
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    signal(&child, libc::SIGINT);
+    let (status, err) = finish(child, Duration::from_secs(30));
+    let report: serde_json::Value = serde_json::from_str(&report).expect("probe.json");
+    assert_eq!(report["uid"], 65534, "{report}");
+    assert_eq!(report["CapEff"], "0000000000000000", "{report}");
+    assert_eq!(report["environ"], "refused", "{report}");
+    assert_eq!(report["mem"], "refused", "{report}");
+    assert_eq!(status.code(), Some(3), "{status}: {err}");
+}
+
 fn is_root_with_ptrace() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
