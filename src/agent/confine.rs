@@ -19,6 +19,14 @@
 //! which children no longer have; and a child subreaper, so a descendant
 //! whose parent exits is re-parented to agentctl, where
 //! [`super::process_tree`] finds and kills it, instead of escaping to init.
+//!
+//! Every exit agentctl controls (the end of a task, a timeout, cancel,
+//! SIGINT/SIGTERM/SIGHUP through the run's cancel path, the end of `main`)
+//! kills each child's whole tree. What survives a SIGKILL of agentctl
+//! itself (or any death that runs no code of its own): the programs it
+//! started directly die with it (the parent-death signal), but whatever
+//! *they* started keeps running, re-parented to init or the nearest
+//! subreaper above agentctl. Without cgroups nothing else tracks them.
 
 use std::io;
 use std::sync::mpsc;
