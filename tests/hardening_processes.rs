@@ -221,6 +221,20 @@ fn sigint_kills_a_command_agent_and_everything_it_started() {
 }
 
 #[test]
+fn sigint_kills_a_persistent_command_agent_and_everything_it_started() {
+    let (status, err, _, left) = signal_a_tree(
+        &tree_agent("").replace(
+            "timeout_ms = 120000",
+            "timeout_ms = 120000, persistent = true",
+        ),
+        &[],
+        libc::SIGINT,
+    );
+    assert_eq!(status.code(), Some(3), "{status}: {err}");
+    assert!(left.is_empty(), "still running after SIGINT: {left:?}");
+}
+
+#[test]
 fn sigterm_kills_a_command_agent_and_everything_it_started() {
     tree_case(&tree_agent(""), &[], libc::SIGTERM);
 }
