@@ -153,6 +153,10 @@ impl CommandAgent {
                 r = &mut reading => read = Some(r),
                 s = child.wait() => status = Some(s),
             }
+            // Over max_output_bytes: no reply can come; stop it now.
+            if matches!(read, Some(Err(_))) {
+                tree.kill();
+            }
             let status = match status {
                 Some(s) => s,
                 None => child.wait().await,
