@@ -1,7 +1,7 @@
 //! `agentctl run`: the headless runner.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -282,10 +282,21 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     };
     let commands = handle.commands();
     let interrupt = handle.interrupt_token();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
+    let stop = match StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot listen for signals: {e}");
+            handle.interrupt();
+            let _ = handle.wait().await;
+            return 1;
         }
+    };
+    tokio::spawn(async move {
+        let name = stop.next().await;
+        // Whatever asked us to stop, the run ends the same way: interrupted,
+        // `session_ended` recorded, the summary printed, exit code 3.
+        eprintln!("\n{name}: interrupting the run");
+        interrupt.cancel();
     });
 
     let mut view = Progress::new(&mode, &wf);
@@ -343,6 +354,50 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     });
     report(&mode, &wf, &outcome, file.as_deref());
     outcome.status.exit_code()
+}
+
+/// SIGINT, SIGTERM and SIGHUP, listened for from the moment `install`
+/// returns (not when the task awaiting them first runs), so a signal that
+/// comes early still ends the run cleanly instead of killing the process.
+struct StopSignals {
+    #[cfg(unix)]
+    signals: [(tokio::signal::unix::Signal, &'static str); 3],
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                signals: [
+                    (signal(SignalKind::interrupt())?, "SIGINT"),
+                    (signal(SignalKind::terminate())?, "SIGTERM"),
+                    (signal(SignalKind::hangup())?, "SIGHUP"),
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    /// The name of the first signal that arrives.
+    async fn next(mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let [(a, an), (b, bn), (c, cn)] = &mut self.signals;
+            tokio::select! {
+                _ = a.recv() => *an,
+                _ = b.recv() => *bn,
+                _ = c.recv() => *cn,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
 
 fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome, file: Option<&str>) {
@@ -418,7 +473,7 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("█▉▊▋▌▍▎▏ "),
             );
-            tasks.set_prefix(wf.name.clone());
+            tasks.set_prefix(super::output::printable(&wf.name).into_owned());
             let activity = multi.add(ProgressBar::new_spinner());
             activity.enable_steady_tick(Duration::from_millis(120));
             (multi, tasks, activity)
@@ -630,7 +685,7 @@ impl Progress {
             tasks.set_length(self.created);
             tasks.set_position(self.done);
             if let Some(l) = &line {
-                activity.set_message(l.clone());
+                activity.set_message(super::output::printable(l).into_owned());
             }
         } else if self.lines
             && let Some(l) = line
@@ -743,7 +798,6 @@ impl GatePrompter {
         };
         self.asking = true;
         let shell = is_shell_gate(&artifact);
-        let mut err = std::io::stderr().lock();
         if shell {
             let field = |k: &str| artifact.get(k).and_then(Value::as_str).unwrap_or("?");
             let env = artifact
@@ -756,15 +810,13 @@ impl GatePrompter {
                         .join(" ")
                 })
                 .unwrap_or_default();
-            let _ = writeln!(
-                err,
+            eprintln!(
                 "\n── gate {gate}: agent `{}` wants to run a shell command ──",
                 field("agent")
             );
-            let _ = writeln!(err, "│ $ {}", field("command"));
-            let _ = writeln!(err, "│ in {}", field("cwd"));
-            let _ = writeln!(
-                err,
+            eprintln!("│ $ {}", field("command"));
+            eprintln!("│ in {}", field("cwd"));
+            eprintln!(
                 "│ env: {} · timeout {} ms",
                 if env.is_empty() { "(none)" } else { &env },
                 artifact
@@ -772,26 +824,21 @@ impl GatePrompter {
                     .and_then(Value::as_u64)
                     .unwrap_or(0)
             );
-            let _ = write!(err, "run it? [y]es / [N]o with a comment: ");
+            eprint!("run it? [y]es / [N]o with a comment: ");
         } else {
             let text = match &artifact {
                 Value::String(s) => s.clone(),
                 v => serde_json::to_string_pretty(v).unwrap_or_default(),
             };
-            let _ = writeln!(
-                err,
-                "\n── gate {gate} (revision {revision}) is waiting for you ──"
-            );
+            eprintln!("\n── gate {gate} (revision {revision}) is waiting for you ──");
             for l in text.lines().take(30) {
-                let _ = writeln!(err, "│ {l}");
+                eprintln!("│ {l}");
             }
             if text.lines().count() > 30 {
-                let _ = writeln!(err, "│ … ({} more lines)", text.lines().count() - 30);
+                eprintln!("│ … ({} more lines)", text.lines().count() - 30);
             }
-            let _ = write!(err, "approve? [Y]es / [n]o with a comment: ");
+            eprint!("approve? [Y]es / [n]o with a comment: ");
         }
-        let _ = err.flush();
-        drop(err);
         let commands = self.commands.clone();
         // Reading stdin blocks: do it off the runtime's workers.
         tokio::task::spawn_blocking(move || {
@@ -829,7 +876,6 @@ impl GatePrompter {
                                 "comment for the revision: "
                             }
                         );
-                        let _ = std::io::stderr().flush();
                         let mut c = String::new();
                         let _ = stdin.lock().read_line(&mut c);
                         Some(c.trim().to_string()).filter(|c| !c.is_empty())
