@@ -124,12 +124,12 @@ pub(crate) fn load_or_report(arg: &str) -> Result<agentctl::workflow::load::Load
     match agentctl::workflow::load::load_source(arg) {
         Ok(l) => {
             if !l.warnings.0.is_empty() {
-                eprint!("{}", l.warnings);
+                eprintln!("{}", l.warnings);
             }
             Ok(l)
         }
         Err(d) => {
-            eprint!("{d}");
+            eprintln!("{d}");
             if !arg.starts_with("builtin:")
                 || agentctl::workflow::builtins::get(&arg["builtin:".len()..]).is_some()
             {
