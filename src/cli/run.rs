@@ -279,6 +279,15 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     } else {
         Some(orch.subscribe())
     };
+    // Before the run starts: once it records anything, a signal ends it
+    // cleanly.
+    let stop = match StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot listen for signals: {e}");
+            return 1;
+        }
+    };
     let handle = match orch.start() {
         Ok(h) => h,
         Err(e) => {
@@ -288,15 +297,6 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     };
     let commands = handle.commands();
     let interrupt = handle.interrupt_token();
-    let stop = match StopSignals::install() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot listen for signals: {e}");
-            handle.interrupt();
-            let _ = handle.wait().await;
-            return 1;
-        }
-    };
     tokio::spawn(async move {
         let name = stop.next().await;
         // Whatever asked us to stop, the run ends the same way: interrupted,
