@@ -5,7 +5,6 @@
 //! session (20), SIGTERM/SIGHUP (22), `--config` for `[keys]` (25), and
 //! diagnostics floods (26).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,23 +22,31 @@ fn agentctl(sessions: &Path) -> Command {
     c
 }
 
-/// Waits for a child with a bound: a hang fails the test instead of
-/// hanging the suite.
-fn finish(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
+/// Waits for a child with a bound, reading its output meanwhile (a full
+/// pipe must not stall it): a hang fails the test instead of hanging the
+/// suite.
+fn finish(child: Child, limit: Duration) -> Output {
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output().expect("output"));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out,
+        Err(_) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let out = rx.recv().expect("output");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: String = err
+                .chars()
+                .rev()
+                .take(2000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            panic!("still running after {limit:?}; the end of its stderr:\n{tail}");
         }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -288,22 +295,8 @@ fn with_closed(mut c: Command, closed: Closed) -> Output {
         Closed::Stdout => c.stdout(writer),
         Closed::Stderr => c.stderr(writer),
     };
-    let mut child = c.spawn().expect("spawn");
-    // Read the open stream while waiting so a full pipe cannot block it.
-    let mut other = String::new();
-    let mut open = match closed {
-        Closed::Stdout => child.stderr.take().map(|s| Box::new(s) as Box<dyn Read>),
-        Closed::Stderr => child.stdout.take().map(|s| Box::new(s) as Box<dyn Read>),
-    };
-    if let Some(s) = open.as_mut() {
-        let _ = s.read_to_string(&mut other);
-    }
-    let mut out = finish(child, Duration::from_secs(60));
-    match closed {
-        Closed::Stdout => out.stderr = other.into_bytes(),
-        Closed::Stderr => out.stdout = other.into_bytes(),
-    }
-    out
+    // `finish` reads the stream left open.
+    finish(c.spawn().expect("spawn"), Duration::from_secs(60))
 }
 
 #[test]

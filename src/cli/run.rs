@@ -298,6 +298,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     let commands = handle.commands();
     let interrupt = handle.interrupt_token();
     tokio::spawn(async move {
+        let mut stop = stop;
         let name = stop.next().await;
         // Whatever asked us to stop, the run ends the same way: interrupted,
         // `session_ended` recorded, the summary printed, exit code 3.
@@ -393,8 +394,8 @@ impl StopSignals {
         Ok(StopSignals {})
     }
 
-    /// The name of the first signal that arrives.
-    async fn next(mut self) -> &'static str {
+    /// The name of the next signal that arrives.
+    async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             let [(a, an), (b, bn), (c, cn)] = &mut self.signals;
