@@ -696,6 +696,36 @@ mod tests {
         assert_eq!(LineIndex::new("").line_col(9), (1, 1));
     }
 
+    use proptest::prelude::{Just, ProptestConfig, Strategy};
+
+    proptest::proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..Default::default() })]
+        /// Any span of any text (long lines, CRLF, multi-byte) is located
+        /// the same with and without the index, and renders without panic
+        /// and within bounds.
+        #[test]
+        fn any_span_locates_and_renders(
+            pieces in proptest::collection::vec(proptest::prop_oneof![
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+                Just("é漢\t".to_string()),
+                "[a-z`]{0,40}",
+                (1usize..1500).prop_map(|n| "x".repeat(n)),
+            ], 0..30),
+            a in 0usize..40_000,
+            len in 0usize..2_000,
+        ) {
+            let text: String = pieces.concat();
+            let span = a.min(text.len() + 5)..a.min(text.len() + 5) + len;
+            let index = LineIndex::new(&text);
+            let plain = Diagnostic::error("f", &text, span.clone(), format!("m `{}`", "q".repeat(len)));
+            let indexed = Diagnostic::at_span_in(Severity::Error, "f", &index, span, format!("m `{}`", "q".repeat(len)));
+            proptest::prop_assert_eq!(&plain, &indexed);
+            let shown = plain.to_string();
+            proptest::prop_assert!(shown.len() < 4_000, "{} bytes", shown.len());
+        }
+    }
+
     #[test]
     fn a_huge_value_is_echoed_in_part() {
         let value = "q".repeat(10_000_000);
