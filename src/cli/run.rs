@@ -263,6 +263,15 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         },
     );
     orch = wiring.install(orch);
+    // Before the session file exists: once it holds anything, a signal ends it
+    // cleanly.
+    let stop = match StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot listen for signals: {e}");
+            return 1;
+        }
+    };
     let recorder = match start_recorder(&mut orch, &wf, seed, &session, recording) {
         Ok(r) => r,
         Err(e) => {
@@ -278,15 +287,6 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         None
     } else {
         Some(orch.subscribe())
-    };
-    // Before the run starts: once it records anything, a signal ends it
-    // cleanly.
-    let stop = match StopSignals::install() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot listen for signals: {e}");
-            return 1;
-        }
     };
     let handle = match orch.start() {
         Ok(h) => h,
