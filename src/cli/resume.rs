@@ -89,6 +89,11 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         );
         return exit::BAD_INPUT;
     }
+    if let Err(c) =
+        super::run::refuse_unanswerable_budget_pause(&loaded.workflow, interactive, &origin)
+    {
+        return c;
+    }
     let restore = Arc::new(state.restore(&reader));
     if !args.json {
         eprintln!(

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean, floor_char_boundary};
+use super::diagnostics::{
+    Diagnostic, Diagnostics, LineIndex, Severity, did_you_mean, floor_char_boundary,
+};
 use super::expr::{Expr, ExprError};
 use super::model::{
     Agent, AgentKind, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target,
@@ -194,6 +196,8 @@ enum Owner {
 struct Ctx<'a> {
     spec: &'a WorkflowSpec,
     text: &'a str,
+    /// Line starts of `text`: thousands of errors must not each rescan it.
+    lines: LineIndex<'a>,
     origin: &'a str,
     /// False for JSON and in-code workflows: locate by searching the text.
     toml: bool,
@@ -238,6 +242,7 @@ impl<'a> Ctx<'a> {
             spec,
             text,
             origin,
+            lines: LineIndex::new(text),
             toml,
             errors: vec![],
             warnings: vec![],
@@ -340,13 +345,14 @@ impl<'a> Ctx<'a> {
     }
 
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        let d = Diagnostic::error(self.origin, self.text, span, message).with_hint(hint);
+        let d = Diagnostic::at_span_in(Severity::Error, self.origin, &self.lines, span, message)
+            .with_hint(hint);
         self.errors.push(d);
     }
 
     fn line_of(&self, span: &Option<Range<usize>>, o: Owner, key: &str, value: &str) -> usize {
         let s = self.value_span(o, key, span, &quote(value));
-        super::diagnostics::line_col(self.text, s.start).0
+        self.lines.line_col(s.start).0
     }
 
     // ------------------------------------------------------------ agents
@@ -1375,7 +1381,7 @@ impl<'a> Ctx<'a> {
                 let n = &spec.nodes[i];
                 let at = self.str_span(Owner::Node(i), "id", &n.id);
                 self.warnings.push(
-                    Diagnostic::warning(self.origin, self.text, at, format!("node `{}` is never reached from the entry `{entry_id}`", n.id.value))
+                    Diagnostic::at_span_in(Severity::Warning, self.origin, &self.lines, at, format!("node `{}` is never reached from the entry `{entry_id}`", n.id.value))
                         .with_hint("reference it from another node (steps, branches, body, routes...), or remove it"),
                 );
             }
@@ -1392,7 +1398,7 @@ impl<'a> Ctx<'a> {
             }
             let at = self.str_span(Owner::Agent(i), "id", &a.id);
             self.warnings.push(
-                Diagnostic::warning(self.origin, self.text, at, format!("agent `{}` is never used", a.id.value))
+                Diagnostic::at_span_in(Severity::Warning, self.origin, &self.lines, at, format!("agent `{}` is never used", a.id.value))
                     .with_hint("name it in a node (`agent`, `planner`, `reviewer`, `classifier`), or remove it"),
             );
         }
