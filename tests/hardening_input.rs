@@ -213,3 +213,76 @@ fn the_cockpit_runs_the_deepest_allowed_nesting_and_restores_the_terminal() {
     // Back on the normal screen: none of the cockpit's panes remain.
     assert!(!screen.contains("Graph"), "{screen}");
 }
+
+// ── 10. non-regular and huge files ──
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn workflow_loaders_refuse_fifos_devices_and_huge_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("flow.toml");
+    mkfifo(&fifo);
+    let huge = dir.path().join("huge.toml");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len((16 << 20) + 1).unwrap();
+    for (path, words) in [
+        (
+            fifo.to_str().unwrap(),
+            "a FIFO (named pipe), not a regular file",
+        ),
+        ("/dev/zero", "a character device, not a regular file"),
+        (huge.to_str().unwrap(), "larger than 16 MiB"),
+    ] {
+        for cmd in ["validate", "run", "graph"] {
+            // Each must answer at once: a FIFO used to block, /dev/zero to
+            // grow until the kernel killed it.
+            let out = run(dir.path(), &[cmd, path]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {path}: {err}");
+            assert!(err.contains(words), "{cmd} {path}: {err}");
+            assert!(err.contains("hint"), "{cmd} {path}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_fifo_as_config_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("config.toml");
+    mkfifo(&fifo);
+    let out = run(
+        dir.path(),
+        &[
+            "run",
+            "builtin:pipeline",
+            "--config",
+            fifo.to_str().unwrap(),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("FIFO"), "{err}");
+}
+
+#[test]
+fn sessions_list_skips_a_fifo_in_the_session_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = dir.path().join("sessions");
+    let out = run(&sessions, &["run", "builtin:pipeline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    mkfifo(&sessions.join("0-trap.jsonl"));
+    let out = run(&sessions, &["sessions", "list", "--json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("0-trap.jsonl") && err.contains("FIFO"),
+        "{err}"
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+}
