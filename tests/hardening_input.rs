@@ -175,41 +175,55 @@ impl Drop for Tmux {
     }
 }
 
+impl Tmux {
+    /// Starts `agentctl ARGS` in a private tmux server, with HOME and the
+    /// config dirs in `dir` (no user config) and sessions in `sessions`.
+    /// The pane prints `cockpit exit=CODE` when it ends.
+    fn cockpit(dir: &Path, sessions: &Path, args: &[&str]) -> Tmux {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = Tmux(format!("agentctl-input-{}-{n}", std::process::id()));
+        let cmd = format!(
+            "{} {} 2>{}; echo \"cockpit exit=$?\"; sleep 60",
+            env!("CARGO_BIN_EXE_agentctl"),
+            args.join(" "),
+            dir.join("stderr").display()
+        );
+        let env = [
+            format!("HOME={}", dir.display()),
+            format!("XDG_CONFIG_HOME={}", dir.join("config").display()),
+            format!("XDG_DATA_HOME={}", dir.join("data").display()),
+            format!("AGENTCTL_SESSION_DIR={}", sessions.display()),
+        ];
+        let mut a = vec!["new-session", "-d", "-x", "120", "-y", "40"];
+        for e in &env {
+            a.extend(["-e", e.as_str()]);
+        }
+        a.push(&cmd);
+        let out = t.tmux(&a);
+        assert!(out.status.success(), "{}", stderr(&out));
+        t
+    }
+
+    /// Presses `q` and returns the screen once the cockpit ended.
+    fn quit(&self, dir: &Path) -> String {
+        assert!(self.tmux(&["send-keys", "-t", "0", "q"]).status.success());
+        let screen = self.wait_for("cockpit exit=");
+        let err = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+        format!("{screen}\n--- stderr:\n{err}")
+    }
+}
+
 #[test]
 fn the_cockpit_runs_the_deepest_allowed_nesting_and_restores_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let wf = write(dir.path(), "deep.toml", &chain(100));
-    let t = Tmux(format!("agentctl-input-{}", std::process::id()));
     // The cockpit's engine runs on tokio workers, whose stacks were too
     // small for this depth: it aborted with the terminal left raw.
-    let cmd = format!(
-        "{} tui {} 2>{}; echo \"cockpit exit=$?\"; sleep 60",
-        env!("CARGO_BIN_EXE_agentctl"),
-        wf.display(),
-        dir.path().join("stderr").display()
-    );
-    let sessions = dir.path().display().to_string();
-    let home = format!("HOME={sessions}");
-    let session_env = format!("AGENTCTL_SESSION_DIR={sessions}");
-    let out = t.tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-e",
-        &home,
-        "-e",
-        &session_env,
-        &cmd,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let t = Tmux::cockpit(dir.path(), dir.path(), &["tui", wf.to_str().unwrap()]);
     t.wait_for("COMPLETED");
-    assert!(t.tmux(&["send-keys", "-t", "0", "q"]).status.success());
-    let screen = t.wait_for("cockpit exit=");
-    let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
-    assert!(screen.contains("cockpit exit=0"), "{screen}\n{err}");
+    let screen = t.quit(dir.path());
+    assert!(screen.contains("cockpit exit=0"), "{screen}");
     // Back on the normal screen: none of the cockpit's panes remain.
     assert!(!screen.contains("Graph"), "{screen}");
 }
@@ -285,4 +299,51 @@ fn sessions_list_skips_a_fifo_in_the_session_directory() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+}
+
+// ── 27. replay needs no provider settings ──
+
+#[test]
+fn replay_of_a_session_recorded_with_a_configured_provider_needs_no_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = dir.path().join("sessions");
+    // A provider from config.toml (nothing listens on port 9: the run
+    // fails fast, and is recorded all the same).
+    let cfg = write(
+        dir.path(),
+        "cfg.toml",
+        "default_provider = \"local\"\n[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"tiny\"\n",
+    );
+    let wf = write(
+        dir.path(),
+        "wf.toml",
+        "[workflow]\nname = \"recorded-with-local\"\n\n[[agents]]\nid = \"writer\"\n\n[[agents]]\nid = \"named\"\nprovider = \"local\"\n\n[[nodes]]\nid = \"main\"\nkind = \"sequence\"\nsteps = [\"a\", \"b\"]\n\n[[nodes]]\nid = \"a\"\nkind = \"agent\"\nagent = \"writer\"\n\n[[nodes]]\nid = \"b\"\nkind = \"agent\"\nagent = \"named\"\n",
+    );
+    let out = run(
+        &sessions,
+        &[
+            "run",
+            wf.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let file = std::fs::read_dir(&sessions)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // The workflow file is gone too: replay uses the recorded text.
+    std::fs::remove_file(&wf).unwrap();
+    let t = Tmux::cockpit(
+        dir.path(),
+        &sessions,
+        &["replay", "--paused", file.to_str().unwrap()],
+    );
+    t.wait_for("recorded-with-local");
+    let screen = t.quit(dir.path());
+    assert!(screen.contains("cockpit exit=0"), "{screen}");
+    assert!(!screen.contains("unknown provider"), "{screen}");
 }
