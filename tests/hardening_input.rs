@@ -180,14 +180,24 @@ impl Tmux {
     /// config dirs in `dir` (no user config) and sessions in `sessions`.
     /// The pane prints `cockpit exit=CODE` when it ends.
     fn cockpit(dir: &Path, sessions: &Path, args: &[&str]) -> Tmux {
+        Tmux::start(dir, sessions, args, true)
+    }
+
+    /// As [`Tmux::cockpit`]; `stderr_to_file` false leaves stderr on the
+    /// terminal (for prompts).
+    fn start(dir: &Path, sessions: &Path, args: &[&str], stderr_to_file: bool) -> Tmux {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let t = Tmux(format!("agentctl-input-{}-{n}", std::process::id()));
+        let redirect = if stderr_to_file {
+            format!("2>{}", dir.join("stderr").display())
+        } else {
+            String::new()
+        };
         let cmd = format!(
-            "{} {} 2>{}; echo \"cockpit exit=$?\"; sleep 60",
+            "{} {} {redirect}; echo \"cockpit exit=$?\"; sleep 60",
             env!("CARGO_BIN_EXE_agentctl"),
             args.join(" "),
-            dir.join("stderr").display()
         );
         let env = [
             format!("HOME={}", dir.display()),
@@ -346,4 +356,166 @@ fn replay_of_a_session_recorded_with_a_configured_provider_needs_no_config() {
     let screen = t.quit(dir.path());
     assert!(screen.contains("cockpit exit=0"), "{screen}");
     assert!(!screen.contains("unknown provider"), "{screen}");
+}
+
+// ── 14. resume of a foreign session ──
+
+/// `agentctl` whose user data directory (the session key's home) is `data`.
+fn as_user(sessions: &Path, data: &Path) -> Command {
+    let mut c = agentctl(sessions);
+    c.env("XDG_DATA_HOME", data)
+        .env("HOME", data)
+        .env("XDG_CONFIG_HOME", data.join("config"));
+    c
+}
+
+fn output(mut c: Command, args: &[&str]) -> Output {
+    let child = c.args(args).spawn().expect("spawn");
+    finish(child, Duration::from_secs(60))
+}
+
+/// A session file as someone could send it: the header's workflow names a
+/// file that does not exist here and embeds a command agent running `cmd`.
+fn crafted_session(dir: &Path, cmd: &str) -> PathBuf {
+    let text = format!(
+        "[workflow]\nname = \"innocent\"\n\n[[agents]]\nid = \"helper\"\nkind = \"command\"\ncommand = {{ run = [\"sh\", \"-c\", {cmd:?}] }}\n\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"helper\"\n"
+    );
+    let header = serde_json::json!({
+        "format": "agentctl-session",
+        "version": 2,
+        "agentctl": "0.1.0",
+        "session": "1700000000-evil0",
+        "started_at": 1_700_000_000_000_000u64,
+        "workflow": {
+            "name": "innocent",
+            "origin": dir.join("innocent.toml").display().to_string(),
+            "hash": "fnv1a64:0000000000000000",
+            "text": text,
+        },
+        "seed": 0,
+        "input": null,
+        "providers": [],
+        // A MAC someone else made proves nothing here.
+        "mac": "hmac-sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    });
+    let path = dir.join("1700000000-evil0.jsonl");
+    std::fs::write(&path, format!("{header}\n")).unwrap();
+    path
+}
+
+#[test]
+fn a_crafted_session_does_not_run_its_code_without_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let marker = dir.path().join("ran");
+    let cmd = format!("id > {}", marker.display());
+    let session = crafted_session(dir.path(), &cmd);
+    let out = output(
+        as_user(dir.path(), &data),
+        &["resume", session.to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        !marker.exists(),
+        "the embedded command ran without --trust: {err}"
+    );
+    // The user is shown what would run, and how to allow it.
+    assert!(err.contains("not recorded by your agentctl"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "command agent `helper` runs: \"sh\" \"-c\" {cmd:?}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--trust"), "{err}");
+    // With --trust it runs: the refusal above is what kept it from running.
+    let out = output(
+        as_user(dir.path(), &data),
+        &["resume", session.to_str().unwrap(), "--trust"],
+    );
+    assert!(marker.exists(), "--trust did not run it: {}", stderr(&out));
+    assert!(stderr(&out).contains("(--trust)"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_crafted_session_asks_on_a_terminal_and_a_no_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let session = crafted_session(dir.path(), &format!("id > {}", marker.display()));
+    let t = Tmux::start(
+        dir.path(),
+        dir.path(),
+        &["resume", session.to_str().unwrap()],
+        false,
+    );
+    let asked = t.wait_for("Run it? [y/N]");
+    assert!(asked.contains("id > "), "{asked}");
+    assert!(
+        t.tmux(&["send-keys", "-t", "0", "n", "Enter"])
+            .status
+            .success()
+    );
+    let screen = t.wait_for("cockpit exit=");
+    assert!(screen.contains("cockpit exit=2"), "{screen}");
+    assert!(!marker.exists(), "{screen}");
+}
+
+/// Records `builtin:pipeline`-like work from a file, then cuts the session
+/// back to its header (an interrupted run) and removes the file.
+fn own_interrupted_session(dir: &Path, data: &Path) -> PathBuf {
+    let sessions = dir.join("sessions");
+    let wf = write(
+        dir,
+        "mine.toml",
+        "[workflow]\nname = \"mine\"\n\n[[agents]]\nid = \"a\"\n\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"a\"\n",
+    );
+    let out = output(as_user(&sessions, data), &["run", wf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = std::fs::read_dir(&sessions)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("\"mac\":\"hmac-sha256:"), "{header}");
+    std::fs::write(&file, format!("{header}\n")).unwrap();
+    std::fs::remove_file(&wf).unwrap();
+    file
+}
+
+#[test]
+fn own_sessions_resume_without_asking_and_another_users_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let me = dir.path().join("me");
+    let file = own_interrupted_session(dir.path(), &me);
+    let sessions = dir.path().join("sessions");
+    // Someone else (another key) gets the same file: it asks (refused here).
+    let other = dir.path().join("other");
+    let out = output(
+        as_user(&sessions, &other),
+        &["resume", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not recorded by your agentctl"),
+        "{}",
+        stderr(&out)
+    );
+    // The user who recorded it resumes it as is.
+    let out = output(
+        as_user(&sessions, &me),
+        &["resume", file.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("--trust"), "{}", stderr(&out));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = me.join("agentctl/session.key");
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+    }
 }

@@ -10,6 +10,7 @@ pub mod fold;
 pub mod reader;
 pub mod recorder;
 pub mod snapshot;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +56,10 @@ pub struct Header {
     /// Which provider and model each agent used. Only these names are
     /// recorded: keys and other settings never reach a session file.
     pub providers: Vec<AgentProvider>,
+    /// This user's MAC of the header (see [`trust`]): present when the
+    /// user's own agentctl recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// The workflow of a session: enough to run it again.
@@ -114,6 +119,7 @@ impl Header {
                     model: a.model.to_string(),
                 })
                 .collect(),
+            mac: None,
         }
     }
 }
