@@ -519,3 +519,86 @@ fn own_sessions_resume_without_asking_and_another_users_do_not() {
         assert_eq!(mode & 0o777, 0o600, "{}", key.display());
     }
 }
+
+// ── 24. damaged sessions ──
+
+#[test]
+fn an_inconsistent_session_reads_with_located_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["run", "builtin:pipeline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    // The clean file has nothing to warn about.
+    let out = run(dir.path(), &["sessions", "show", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let id: String = serde_json::from_str::<serde_json::Value>(&lines[0]).unwrap()["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events: Vec<usize> = (1..lines.len())
+        .filter(|&i| lines[i].starts_with("{\"seq\":"))
+        .collect();
+    let seq_of = |l: &str| {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+            .as_u64()
+            .unwrap()
+    };
+    // An event twice (a duplicate seq), seq = u64::MAX on the
+    // event after, another session's id on the next, and a completion of
+    // a task nobody created before the end. A torn tail stays tolerated.
+    let (b, c) = (events[2], events[3]);
+    let dup = lines[b].clone();
+    lines.insert(b + 1, dup);
+    let max = lines[c + 1].replacen(
+        &format!("{{\"seq\":{},", seq_of(&lines[c + 1])),
+        "{\"seq\":18446744073709551615,",
+        1,
+    );
+    lines[c + 1] = max;
+    let other = lines[c + 2].replacen(
+        &format!("\"session\":\"{id}\""),
+        "\"session\":\"someone-else\"",
+        1,
+    );
+    lines[c + 2] = other;
+    let last = seq_of(&lines[*events.last().unwrap() + 1]);
+    lines.push(format!(
+        "{{\"seq\":{},\"ts\":1,\"session\":\"{id}\",\"type\":\"task_completed\",\"task\":\"ghost\",\"from\":\"in_progress\",\"output\":\"x\",\"attempt\":1,\"usage\":{{\"prompt_tokens\":0,\"completion_tokens\":0}},\"duration_ms\":1.0}}",
+        last + 1
+    ));
+    let damaged = dir.path().join("damaged.jsonl");
+    std::fs::write(&damaged, format!("{}\n{{\"seq\":", lines.join("\n"))).unwrap();
+    let out = run(dir.path(), &["sessions", "show", damaged.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let at = |line: usize| format!("damaged.jsonl:{line}: ");
+    assert!(
+        err.contains(&format!("{}duplicate `seq`", at(b + 2))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}`seq` is 18446744073709551615", at(c + 2))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}the event names another session, `someone-else`",
+            at(c + 3)
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}completion of task `ghost`", at(lines.len()))),
+        "{err}"
+    );
+    assert!(err.contains("the session is inconsistent"), "{err}");
+    assert!(err.contains("cut off mid-write"), "{err}");
+}

@@ -5,6 +5,7 @@
 //! events into a summary (for `sessions list/show`, exports and resume) and
 //! [`export`] renders Markdown or JSON.
 
+mod consistency;
 pub mod export;
 pub mod fold;
 pub mod reader;

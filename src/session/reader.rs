@@ -37,6 +37,12 @@ pub struct SessionReader {
     pub torn: Option<TornLine>,
     /// Damaged lines that were skipped (1-based line numbers and why).
     pub skipped: Vec<(usize, String)>,
+    /// Events that contradict the others (duplicate or out-of-order `seq`,
+    /// another session's events, completions of unknown tasks): the first
+    /// ones, 1-based line and what is wrong. The events are still read.
+    pub inconsistent: Vec<(usize, String)>,
+    /// How many inconsistencies there are in all.
+    pub inconsistent_total: usize,
     /// Snapshot lines, in file order.
     snapshots: Vec<SnapshotLine>,
     /// States already rebuilt, by event position (a few, for later seeks).
@@ -205,6 +211,7 @@ impl SessionReader {
         let mut snapshots = Vec::new();
         let mut skipped = Vec::new();
         let mut torn = None;
+        let mut consistency = super::consistency::Consistency::new(&header.session);
         let mut start = header_end + 1;
         let mut complete_len = start as u64;
         let mut line_no = 1;
@@ -236,7 +243,8 @@ impl SessionReader {
                 continue;
             }
             match envelope(line) {
-                Some((_, t)) => {
+                Some((seq, t)) => {
+                    consistency.observe(line_no, line, seq);
                     lines.push((start, start + len));
                     ts.push(t);
                 }
@@ -256,6 +264,8 @@ impl SessionReader {
             complete_len,
             torn,
             skipped,
+            inconsistent: consistency.found,
+            inconsistent_total: consistency.total,
             snapshots,
             cache: Mutex::new(Vec::new()),
         })
