@@ -150,8 +150,11 @@ pub fn compile(
     }
     let run_policy = cx.run_policy();
     let entry = cx.entry();
+    let before_cycles = cx.errors.len();
     cx.cycles();
-    cx.nesting_depth();
+    if cx.errors.len() == before_cycles {
+        cx.nesting_depth();
+    }
     if !cx.errors.is_empty() {
         let mut errors = Diagnostics(cx.errors);
         errors.sort();

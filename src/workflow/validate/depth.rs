@@ -46,6 +46,7 @@ impl Ctx<'_> {
                 }
             }
         }
+        // (Only called without cycles, so a depth is a real chain.)
         // Walk down from the deepest root to the reference at depth 101.
         let Some(mut u) = (0..n)
             .filter(|&u| depth[u] > MAX_DEPTH)
