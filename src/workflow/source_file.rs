@@ -27,7 +27,7 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// A one-line fix hint.
+    /// A one-line fix hint, worded for a workflow file.
     pub fn hint(&self) -> &'static str {
         match self {
             SourceError::Io(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -42,7 +42,7 @@ impl SourceError {
                 "save the contents to a regular file and give its path (pipes and devices are not read)"
             }
             SourceError::TooLarge(_) => "this cannot be a workflow or config file; check the path",
-            SourceError::NotUtf8 => "the file must be UTF-8 text",
+            SourceError::NotUtf8 => "workflow files must be UTF-8 text",
         }
     }
 }
