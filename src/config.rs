@@ -178,9 +178,10 @@ impl Config {
                 None => return Ok(LoadedConfig::default()),
             },
         };
-        let text = match std::fs::read_to_string(&path) {
+        use crate::workflow::source_file::{self, SourceError};
+        let text = match source_file::read_text(&path, source_file::MAX_TEXT_BYTES) {
             Ok(t) => t,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            Err(SourceError::Io(e)) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(LoadedConfig::default());
             }
             Err(e) => {

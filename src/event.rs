@@ -120,13 +120,16 @@ pub struct Usage {
 impl Usage {
     /// Prompt plus completion.
     pub fn total(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
+        self.prompt_tokens.saturating_add(self.completion_tokens)
     }
 
-    /// Adds another usage to this one.
+    /// Adds another usage to this one (saturating: a damaged session or a
+    /// lying server cannot wrap the count around).
     pub fn add(&mut self, other: &Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
         self.estimated |= other.estimated;
     }
 }

@@ -214,7 +214,9 @@ fn start_recorder(
     match recording {
         Recording::Off => Ok(None),
         Recording::New { dir, text, origin } => {
-            let header = Header::new(session, wf, &text, &origin, seed, now_micros());
+            let mut header = Header::new(session, wf, &text, &origin, seed, now_micros());
+            // Unsigned (no usable key) only means `resume` will ask first.
+            let _ = agentctl::session::trust::sign_as_user(&mut header);
             Recorder::create(&dir, &header, orch.subscribe_bounded(agentctl::session::RECORD_QUEUE))
                 .map(Some)
                 .map_err(|e| {

@@ -89,8 +89,11 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(p) => p,
         Err(c) => return c,
     };
+    // The engine walks nested nodes recursively on these workers: room for
+    // the deepest nesting validation allows (100), even in a debug build.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(r) => r,
@@ -118,7 +121,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         let events = orch.subscribe();
         let recorder = match record_dir {
             Some(dir) => {
-                let header = agentctl::session::Header::new(
+                let mut header = agentctl::session::Header::new(
                     &session,
                     &workflow,
                     &text,
@@ -126,6 +129,8 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
                     args.seed,
                     agentctl::event::now_micros(),
                 );
+                // Unsigned (no usable key) only means `resume` will ask first.
+                let _ = agentctl::session::trust::sign_as_user(&mut header);
                 match agentctl::session::Recorder::create(&dir, &header, orch.subscribe_bounded(agentctl::session::RECORD_QUEUE)) {
                     Ok(r) => Some(r),
                     Err(e) => {

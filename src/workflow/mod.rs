@@ -11,6 +11,8 @@ pub mod model;
 pub mod policy;
 pub mod policy_spec;
 pub mod provider_names;
+pub mod reach;
+pub mod source_file;
 pub mod span;
 pub mod spec;
 pub mod template;

@@ -62,7 +62,9 @@ const CYCLE_HINT: &str =
 use NodeKindName as K;
 
 mod agent_kind;
+mod depth;
 mod shell;
+mod sim_ranges;
 
 /// Which node kinds use each optional node field.
 const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
@@ -142,6 +144,7 @@ pub fn compile(
         a.policy = cx.agent_policy(i, &base);
     }
     cx.debate_sim_scripts();
+    cx.sim_ranges();
     cx.index_nodes();
     let mut nodes: Vec<Node> = (0..spec.nodes.len()).map(|i| cx.node(i)).collect();
     for (i, n) in nodes.iter_mut().enumerate() {
@@ -149,7 +152,11 @@ pub fn compile(
     }
     let run_policy = cx.run_policy();
     let entry = cx.entry();
+    let before_cycles = cx.errors.len();
     cx.cycles();
+    if cx.errors.len() == before_cycles {
+        cx.nesting_depth();
+    }
     if !cx.errors.is_empty() {
         let mut errors = Diagnostics(cx.errors);
         errors.sort();
