@@ -178,6 +178,9 @@ pub(crate) async fn work(
     let mut tries = 0u32;
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
+        // Patterns that call agents in rounds pass no `exec_node`.
+        run.pace().await;
+        run.check_limit()?;
         // 1. Wait for a slot, obeying commands meanwhile.
         let lease = {
             let target = job.target.clone();
