@@ -201,7 +201,35 @@ fn max_tasks_must_be_positive() {
     assert!(e.contains("max_tasks") && e.contains("zero.toml:"), "{e}");
 }
 
-#[allow(dead_code)]
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/engine").join(name)
+}
+
+// ── 21. usage is summed without wrapping; impossible reports are malformed ──
+
+#[test]
+fn a_command_agent_reporting_u64_max_tokens_cannot_pass_a_hard_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = agentctl(&tmp.path().join("sessions"))
+        .arg("run")
+        .arg(fixture("huge_usage.toml"))
+        .arg("--json")
+        .spawn()
+        .expect("spawn");
+    let out = finish(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["status"], "failed", "{v}");
+    let err = v["error"].as_str().unwrap();
+    assert!(
+        err.contains("impossible usage") && err.contains("prompt_tokens = 18446744073709551615"),
+        "{err}"
+    );
+    // Wrapping sums reported 0 tokens here and all four steps passed.
+    assert_eq!(v["tasks_completed"], 0, "{v}");
+    let total = v["tokens"]["total"].as_u64().unwrap();
+    assert!(
+        total <= 3000,
+        "{total} tokens counted under a 3000-token budget"
+    );
 }

@@ -709,7 +709,8 @@ async fn call_agent(
 
     // Quota: wait for capacity, never refuse.
     if let Some(q) = res.quota(agent)
-        && let Some((wait, which)) = q.book(prompt_tokens + req.max_tokens.map_or(0, u64::from))
+        && let Some((wait, which)) =
+            q.book(prompt_tokens.saturating_add(req.max_tokens.map_or(0, u64::from)))
     {
         res.metrics.record(agent, Sample::QuotaWait);
         run.emit(EventKind::QuotaWait {
@@ -916,6 +917,7 @@ async fn call_turn(
     } else {
         llm::complete(provider.as_ref(), req).await
     };
+    let result = screen_usage(&a.id, result);
     match &result {
         Ok(c) => {
             run.add_usage(&c.usage);
@@ -941,6 +943,58 @@ async fn call_turn(
         }
     }
     result
+}
+
+/// The most tokens one reply may report, per field. No model reads or
+/// writes a billion tokens in one call; a report past that is broken (or
+/// hostile: a command agent can print anything) and must not reach the
+/// run's usage or budgets.
+pub(crate) const MAX_REPORTED_TOKENS: u64 = 1_000_000_000;
+
+/// What is impossible about a usage report, if anything.
+pub(crate) fn absurd_usage(u: &crate::event::Usage) -> Option<String> {
+    let bad: Vec<String> = [
+        ("prompt_tokens", u.prompt_tokens),
+        ("completion_tokens", u.completion_tokens),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > MAX_REPORTED_TOKENS)
+    .map(|(k, n)| format!("{k} = {n}"))
+    .collect();
+    (!bad.is_empty()).then(|| {
+        format!(
+            "{} (at most {MAX_REPORTED_TOKENS} per reply)",
+            bad.join(", ")
+        )
+    })
+}
+
+/// Rejects a reply whose usage report is impossible as malformed; an error's
+/// impossible report is dropped (it says nothing about what was spent).
+fn screen_usage(
+    agent: &str,
+    result: Result<Completion, ProviderError>,
+) -> Result<Completion, ProviderError> {
+    match result {
+        Ok(c) => match absurd_usage(&c.usage) {
+            None => Ok(c),
+            Some(why) => Err(ProviderError::new(
+                ErrorKind::Malformed,
+                format!(
+                    "agent `{agent}` reported an impossible usage: {why}; the reply is rejected"
+                ),
+            )),
+        },
+        Err(mut e) => {
+            if let Some(why) = e.usage.as_ref().and_then(absurd_usage) {
+                e.usage = None;
+                e.message.push_str(&format!(
+                    " (its impossible usage report, {why}, is ignored)"
+                ));
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The cheaper agent to switch to now, if the node's (else the agent's)
@@ -1197,6 +1251,38 @@ mod tests {
             Some(("math".into(), "needs sums".into()))
         );
         assert_eq!(handoff_request(&json!({"answer": 1})), None);
+    }
+
+    #[test]
+    fn impossible_usage_reports_are_rejected_as_malformed() {
+        use crate::event::Usage;
+        let reply = |prompt_tokens| {
+            Ok(Completion {
+                text: "ok".into(),
+                usage: Usage {
+                    prompt_tokens,
+                    completion_tokens: 1,
+                    estimated: false,
+                },
+                tool_calls: Vec::new(),
+            })
+        };
+        let e = screen_usage("a", reply(u64::MAX)).expect_err("rejected");
+        assert_eq!(e.kind, ErrorKind::Malformed);
+        assert!(
+            e.message.contains("prompt_tokens = 18446744073709551615"),
+            "{}",
+            e.message
+        );
+        assert!(screen_usage("a", reply(MAX_REPORTED_TOKENS)).is_ok());
+        let mut failed = ProviderError::new(ErrorKind::Server, "boom");
+        failed.usage = Some(Usage {
+            prompt_tokens: 1,
+            completion_tokens: u64::MAX,
+            estimated: false,
+        });
+        let e = screen_usage("a", Err(failed)).expect_err("still an error");
+        assert_eq!((e.kind, e.usage), (ErrorKind::Server, None));
     }
 
     #[test]
