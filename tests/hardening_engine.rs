@@ -233,3 +233,157 @@ fn a_command_agent_reporting_u64_max_tokens_cannot_pass_a_hard_budget() {
         "{total} tokens counted under a 3000-token budget"
     );
 }
+
+// ── real models: errors that name their cause ──
+
+mod mock_openai;
+
+/// Runs a built-in against a loopback server that answers every chat
+/// call with HTTP 500; returns (exit code, run --json's error, stderr).
+async fn builtin_against_failing_server(
+    name: &str,
+    json_mode: bool,
+) -> (Option<i32>, Value, String) {
+    let server = mock_openai::MockServer::start(|_, _| {
+        mock_openai::error(500, "the model crashed: CUDA out of memory")
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let base = server.base_url();
+    let wf = format!("builtin:{name}");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentctl"));
+    cmd.args([
+        "run",
+        &wf,
+        "--provider",
+        "openai",
+        "--base-url",
+        &base,
+        "--model",
+        "m",
+    ])
+    .env("HOME", home.path())
+    .env("XDG_CONFIG_HOME", home.path().join("config"))
+    .env("AGENTCTL_SESSION_DIR", home.path().join("sessions"))
+    .env("OPENAI_API_KEY", "sk-test-0123456789")
+    .env_remove("OPENAI_BASE_URL")
+    .stdin(Stdio::null())
+    .kill_on_drop(true);
+    if json_mode {
+        cmd.arg("--json");
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the run ends")
+        .expect("run agentctl");
+    let v = if json_mode { json(&out) } else { Value::Null };
+    (out.status.code(), v, stderr(&out))
+}
+
+#[tokio::test]
+async fn a_debate_whose_calls_all_fail_says_why() {
+    let (code, v, err) = builtin_against_failing_server("debate", true).await;
+    assert_eq!(code, Some(1), "{err}");
+    let e = v["error"].as_str().unwrap();
+    assert!(
+        e.starts_with("choose_store: every turn failed: ")
+            && e.contains("answered HTTP 500")
+            && e.contains("CUDA out of memory"),
+        "{e}"
+    );
+    assert!(!e.contains("no debater gave a valid turn"), "{e}");
+}
+
+#[tokio::test]
+async fn a_vote_whose_ballots_all_fail_says_why_on_stderr_too() {
+    let (code, _, err) = builtin_against_failing_server("consensus", false).await;
+    assert_eq!(code, Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    assert!(
+        line.contains("root_cause: every ballot failed: ")
+            && line.contains("answered HTTP 500")
+            && line.contains("CUDA out of memory"),
+        "{line}"
+    );
+    assert!(!line.contains("no ballots were cast"), "{line}");
+}
+
+#[test]
+fn sim_faults_name_their_cause_in_debates_votes_and_plans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "debate",
+            r#"
+[[agents]]
+id = "a"
+sim = { error_rate = 1.0 }
+[[agents]]
+id = "b"
+sim = { error_rate = 1.0 }
+[[nodes]]
+id = "pick"
+kind = "debate"
+participants = ["a", "b"]
+options = ["x", "y"]
+rounds = 2
+"#,
+            "pick: every turn failed: a: sim: injected random server error",
+        ),
+        (
+            "vote",
+            r#"
+[[agents]]
+id = "a"
+sim = { timeout_rate = 1.0 }
+[[agents]]
+id = "b"
+sim = { timeout_rate = 1.0 }
+[[nodes]]
+id = "poll"
+kind = "vote"
+voters = ["a", "b"]
+options = ["x", "y"]
+"#,
+            "poll: every ballot failed: ",
+        ),
+        (
+            "plan",
+            r#"
+[[agents]]
+id = "boss"
+capabilities = ["plan"]
+sim = { error_rate = 1.0 }
+[[agents]]
+id = "w"
+capabilities = ["work"]
+[[nodes]]
+id = "project"
+kind = "plan"
+planner = "boss"
+"#,
+            "project: the planner failed: boss: sim: injected random server error",
+        ),
+    ];
+    for (name, body, want) in cases {
+        let text = format!("[workflow]\nname = \"{name}\"\ninput = \"q\"\n{body}");
+        let wf = write(tmp.path(), &format!("{name}.toml"), &text);
+        let child = agentctl(&tmp.path().join("sessions"))
+            .arg("run")
+            .arg(&wf)
+            .arg("--json")
+            .spawn()
+            .expect("spawn");
+        let out = finish(child, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        let v = json(&out);
+        let e = v["error"].as_str().unwrap();
+        assert!(e.contains(want), "{name}: {e}");
+        if name == "vote" {
+            assert!(e.contains("sim: injected timeout"), "{e}");
+        }
+    }
+}
