@@ -387,3 +387,172 @@ planner = "boss"
         }
     }
 }
+
+// ── real models: tool_choice forces the first round, then auto ──
+
+/// One tool call, streamed or whole as the request asks.
+fn tool_call_reply(r: &mock_openai::Seen, id: &str, name: &str, args: Value) -> mock_openai::Reply {
+    let args = args.to_string();
+    if r.streamed() {
+        let piece = serde_json::json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": args}}
+            ]}, "finish_reason": null}]});
+        mock_openai::Reply::Sse {
+            events: vec![
+                piece.to_string(),
+                mock_openai::finish("tool_calls"),
+                mock_openai::usage_chunk(20, 5),
+            ],
+            done: true,
+            cut: false,
+        }
+    } else {
+        mock_openai::Reply::json(
+            200,
+            serde_json::json!({"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": null, "tool_calls": [
+                        {"id": id, "type": "function", "function": {"name": name, "arguments": args}}
+                    ]}}],
+                "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}}),
+        )
+    }
+}
+
+/// Runs a one-agent tool loop (`context_put`, then `context_get`, then a
+/// reply) against the loopback server; returns each round's `tool_choice`.
+async fn tool_rounds(agent_settings: &str) -> Vec<Value> {
+    let server = mock_openai::MockServer::start(|r, _| {
+        let results = r.body["messages"]
+            .as_array()
+            .map_or(0, |m| m.iter().filter(|m| m["role"] == "tool").count());
+        match results {
+            0 => tool_call_reply(
+                r,
+                "t1",
+                "context_put",
+                serde_json::json!({"key": "colour", "value": "blue"}),
+            ),
+            1 => tool_call_reply(r, "t2", "context_get", serde_json::json!({"key": "colour"})),
+            _ => mock_openai::sse_reply(&["the colour is blue"], Some((30, 6))),
+        }
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let wf = write(
+        home.path(),
+        "tools.toml",
+        &format!(
+            r#"
+[workflow]
+name = "tools"
+input = "remember the colour blue, then read it back"
+
+[[agents]]
+id = "keeper"
+tools = ["context_put", "context_get"]
+{agent_settings}
+
+[[nodes]]
+id = "keep"
+kind = "agent"
+agent = "keeper"
+"#
+        ),
+    );
+    let base = server.base_url();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
+            .arg("run")
+            .arg(&wf)
+            .args([
+                "--provider",
+                "openai",
+                "--base-url",
+                &base,
+                "--model",
+                "m",
+                "--json",
+            ])
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("AGENTCTL_SESSION_DIR", home.path().join("sessions"))
+            .env("OPENAI_API_KEY", "sk-test-0123456789")
+            .env_remove("OPENAI_BASE_URL")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the run ends")
+    .expect("run agentctl");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["outputs"], "the colour is blue", "{v}");
+    let rounds: Vec<Value> = server
+        .chat_requests()
+        .iter()
+        .map(|r| r.body.get("tool_choice").cloned().unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(rounds.len(), 3, "put, get, reply: {rounds:?}");
+    // The tools really ran: the value put in round 1 came back in round 2.
+    let last = server.chat_requests()[2].body["messages"]
+        .as_array()
+        .and_then(|m| m.last().cloned())
+        .unwrap();
+    assert_eq!(last["role"], "tool", "{last}");
+    assert!(last["content"].to_string().contains("blue"), "{last}");
+    rounds
+}
+
+#[tokio::test]
+async fn a_forced_tool_applies_to_the_first_round_then_the_model_chooses() {
+    let rounds = tool_rounds(r#"tool_choice = "context_put""#).await;
+    assert_eq!(
+        rounds[0],
+        serde_json::json!({"type": "function", "function": {"name": "context_put"}})
+    );
+    // Auto is the provider's default: not sent.
+    assert_eq!(rounds[1..], [Value::Null, Value::Null], "{rounds:?}");
+}
+
+#[tokio::test]
+async fn reset_tool_choice_false_keeps_the_forced_choice_every_round() {
+    let rounds = tool_rounds("tool_choice = \"required\"\nreset_tool_choice = false").await;
+    assert_eq!(rounds, vec![serde_json::json!("required"); 3]);
+}
+
+#[test]
+fn tool_choice_must_name_a_tool_the_agent_may_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            r#"tools = ["context_get"]
+tool_choice = "context_put""#,
+            "forces the tool `context_put`, which it may not use",
+        ),
+        (
+            r#"tool_choice = "required""#,
+            "requires a tool call but has no tools",
+        ),
+    ];
+    for (settings, want) in cases {
+        let wf = write(
+            tmp.path(),
+            "bad.toml",
+            &format!(
+                "[workflow]\nname = \"t\"\n[[agents]]\nid = \"a\"\n{settings}\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"a\"\n"
+            ),
+        );
+        let out = agentctl(&tmp.path().join("sessions"))
+            .arg("validate")
+            .arg(&wf)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let e = stderr(&out);
+        assert!(e.contains(want) && e.contains("bad.toml:"), "{e}");
+    }
+}

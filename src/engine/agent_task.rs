@@ -851,7 +851,10 @@ async fn call_with_tools(
     let a = &run.wf.agents[agent];
     req.hints.tools = tools.specs(&a.tools);
     let mut usage = crate::event::Usage::default();
-    for _ in 0..tools.max_turns {
+    for round in 1..=tools.max_turns {
+        // A forced choice holds for the first round only (unless the agent
+        // keeps it): forcing every round would never let the loop end.
+        req.hints.tool_choice = tool_choice(a.tool_use.for_round(round));
         let c = call_turn(run, task.clone(), attempt, agent, req.clone()).await?;
         usage.add(&c.usage);
         if c.tool_calls.is_empty() {
@@ -890,6 +893,17 @@ async fn call_with_tools(
             a.id, tools.max_turns
         ),
     ))
+}
+
+/// The provider's form of an agent's `tool_choice`.
+fn tool_choice(c: &crate::workflow::tool_use::ToolChoiceName) -> llm::ToolChoice {
+    use crate::workflow::tool_use::ToolChoiceName as N;
+    match c {
+        N::Auto => llm::ToolChoice::Auto,
+        N::Required => llm::ToolChoice::Required,
+        N::None => llm::ToolChoice::None,
+        N::Tool(name) => llm::ToolChoice::Tool(name.to_string()),
+    }
 }
 
 /// One provider call, with its request/response/error events.

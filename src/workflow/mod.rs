@@ -14,4 +14,5 @@ pub mod provider_names;
 pub mod span;
 pub mod spec;
 pub mod template;
+pub mod tool_use;
 pub mod validate;

@@ -534,7 +534,13 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         all_ballots.extend(ballots.iter().map(|b| json!({"round": round, "voter": &*b.voter, "choice": b.choice, "confidence": b.confidence, "rationale": b.rationale})));
         history.push(ballots);
         let eligible = v.voters.len() - excluded.len();
-        let (verdict, mut tally) = count(&v.rules.protocol, eligible, &counted);
+        let (mut verdict, mut tally) = count(&v.rules.protocol, eligible, &counted);
+        // The round's `consensus_failed` says why no ballot came.
+        if counted.is_empty()
+            && let (Verdict::NoQuorum(why), Some(cause)) = (&mut verdict, failures.cause())
+        {
+            *why = format!("every ballot failed: {cause}");
+        }
         tally.excluded = excluded
             .iter()
             .map(|a| run.wf.agents[*a].id.clone())
