@@ -1117,6 +1117,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn usage_sums_saturate() {
+        let mut u = Usage {
+            prompt_tokens: u64::MAX,
+            completion_tokens: 1,
+            estimated: false,
+        };
+        assert_eq!(u.total(), u64::MAX);
+        u.add(&Usage {
+            prompt_tokens: 10,
+            completion_tokens: u64::MAX,
+            estimated: false,
+        });
+        assert_eq!((u.prompt_tokens, u.completion_tokens), (u64::MAX, u64::MAX));
+    }
+
+    #[test]
     fn events_serialise_with_a_snake_case_type_tag() {
         let ev = Event {
             seq: 7,

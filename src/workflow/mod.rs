@@ -16,4 +16,5 @@ pub mod source_file;
 pub mod span;
 pub mod spec;
 pub mod template;
+pub mod tool_use;
 pub mod validate;

@@ -65,6 +65,7 @@ mod agent_kind;
 mod depth;
 mod shell;
 mod sim_ranges;
+mod tool_choice;
 
 /// Which node kinds use each optional node field.
 const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
@@ -405,6 +406,7 @@ impl<'a> Ctx<'a> {
                 }
             };
             let shell = self.agent_shell(o, a);
+            let tool_use = self.agent_tool_use(o, a);
             for t in &a.tools {
                 if !crate::tools::BUILTIN_TOOLS.contains(&t.value.as_str()) {
                     let names = crate::tools::BUILTIN_TOOLS;
@@ -438,6 +440,7 @@ impl<'a> Ctx<'a> {
                     .map(|t| Arc::from(t.value.as_str()))
                     .collect(),
                 shell,
+                tool_use,
             });
         }
         out
