@@ -11,6 +11,7 @@ pub mod model;
 pub mod policy;
 pub mod policy_spec;
 pub mod provider_names;
+pub mod reply_schema;
 pub mod span;
 pub mod spec;
 pub mod template;

@@ -60,6 +60,7 @@ const CYCLE_HINT: &str =
 use NodeKindName as K;
 
 mod agent_kind;
+mod schema;
 mod shell;
 
 /// Which node kinds use each optional node field.
@@ -104,6 +105,8 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("degrade", &[K::Agent, K::Plan, K::Router]),
     ("resolve", &[K::Parallel]),
     ("expect", &[K::Agent]),
+    ("schema", &[K::Agent]),
+    ("schema_file", &[K::Agent]),
     ("participants", &[K::Debate]),
     ("voters", &[K::Vote]),
     ("question", &[K::Debate, K::Vote]),
@@ -1459,6 +1462,8 @@ fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
         ("degrade", n.degrade.as_ref().map(|d| d.to.span.clone())),
         ("resolve", sp(&n.resolve)),
         ("expect", sp(&n.expect)),
+        ("schema", sp(&n.schema)),
+        ("schema_file", sp(&n.schema_file)),
         ("participants", list(&n.participants)),
         ("voters", list(&n.voters)),
         ("question", sp(&n.question)),
