@@ -535,6 +535,21 @@ pub enum EventKind {
         /// What happens now: `pause`, `fail` or `degrade`.
         policy: String,
     },
+    /// A provider changed how it talks to an endpoint for the rest of the
+    /// run: structured output stepped down a level after a refusal, or the
+    /// calls allowed in flight changed.
+    EndpointAdapted {
+        /// The endpoint (base URL).
+        endpoint: String,
+        /// `structured_output` or `max_in_flight`.
+        setting: String,
+        /// The value before.
+        from: String,
+        /// The value now.
+        to: String,
+        /// Why.
+        reason: String,
+    },
     /// A call waits for provider quota (requests or tokens per minute).
     QuotaWait {
         /// Provider name.

@@ -9,8 +9,8 @@ use agentctl::event::{ErrorKind, Usage};
 use agentctl::llm::openai::{OpenAiProvider, OpenAiSettings};
 use agentctl::llm::tokens::TokenCounter;
 use agentctl::llm::{
-    Expect, Message, Provider, ProviderChunk, ProviderError, ProviderRequest, RequestHints,
-    ToolCall, ToolSpec,
+    Adaptation, Expect, Message, Provider, ProviderChunk, ProviderError, ProviderRequest,
+    RequestHints, ToolCall, ToolSpec,
 };
 use agentctl::secret::Secret;
 use futures::StreamExt;
@@ -60,18 +60,35 @@ async fn call_tools(
     p: &OpenAiProvider,
     r: ProviderRequest,
 ) -> (Vec<String>, Vec<ToolCall>, Result<Usage, ProviderError>) {
+    let (d, c, _, r) = call_all(p, r).await;
+    (d, c, r)
+}
+
+/// Runs one call: the deltas, the tool calls, the adaptations and the
+/// final result.
+async fn call_all(
+    p: &OpenAiProvider,
+    r: ProviderRequest,
+) -> (
+    Vec<String>,
+    Vec<ToolCall>,
+    Vec<Adaptation>,
+    Result<Usage, ProviderError>,
+) {
     let mut s = p.stream(r);
     let mut deltas = Vec::new();
     let mut calls = Vec::new();
+    let mut adapted = Vec::new();
     while let Some(c) = s.next().await {
         match c {
             Ok(ProviderChunk::Delta(d)) => deltas.push(d),
             Ok(ProviderChunk::ToolCalls(c)) => calls.extend(c),
+            Ok(ProviderChunk::Adapted(a)) => adapted.push(a),
             Ok(ProviderChunk::Done { usage }) => {
                 assert!(s.next().await.is_none(), "nothing after Done");
-                return (deltas, calls, Ok(usage));
+                return (deltas, calls, adapted, Ok(usage));
             }
-            Err(e) => return (deltas, calls, Err(e)),
+            Err(e) => return (deltas, calls, adapted, Err(e)),
         }
     }
     panic!("stream ended without Done or error");
@@ -210,11 +227,12 @@ async fn structured_output_asks_for_a_schema_and_falls_back_to_prompt_only() {
     })
     .await;
     let p = provider(&server, true);
-    let (deltas, usage) = call(&p, req(Expect::Review)).await;
+    let (deltas, _, adapted, usage) = call_all(&p, req(Expect::Review)).await;
     assert_eq!(deltas.concat(), r#"{"approved": true, "feedback": "ok"}"#);
     assert_eq!(usage.unwrap().total(), 17);
     let seen = server.chat_requests();
-    assert_eq!(seen.len(), 2);
+    // json_schema, json_object with the schema, json_object, prompt only.
+    assert_eq!(seen.len(), 4);
     assert_eq!(
         seen[0].body["response_format"]["type"],
         json!("json_schema")
@@ -223,10 +241,144 @@ async fn structured_output_asks_for_a_schema_and_falls_back_to_prompt_only() {
         seen[0].body["response_format"]["json_schema"]["schema"]["required"],
         json!(["approved", "feedback"])
     );
-    assert!(seen[1].body.get("response_format").is_none());
+    assert_eq!(
+        seen[1].body["response_format"]["type"],
+        json!("json_object")
+    );
+    assert_eq!(
+        seen[1].body["response_format"]["schema"]["required"],
+        json!(["approved", "feedback"])
+    );
+    assert_eq!(
+        seen[2].body["response_format"],
+        json!({"type": "json_object"})
+    );
+    assert!(seen[3].body.get("response_format").is_none());
+    let steps: Vec<(&str, &str)> = adapted
+        .iter()
+        .map(|a| (a.from.as_str(), a.to.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("json_schema", "json_object+schema"),
+            ("json_object+schema", "json_object"),
+            ("json_object", "prompt_only")
+        ]
+    );
+    assert!(adapted.iter().all(|a| a.setting == "structured_output"));
+    assert!(adapted[0].reason.contains("HTTP 400"), "{:?}", adapted[0]);
     // Learned for the provider's lifetime.
-    let _ = call(&p, req(Expect::Review)).await.1.unwrap();
+    let (_, _, adapted, r) = call_all(&p, req(Expect::Review)).await;
+    r.unwrap();
+    assert!(adapted.is_empty());
+    assert_eq!(server.chat_requests().len(), 5);
+}
+
+/// A server that takes `json_object` with a schema and refuses `json_schema`
+/// with `status` (llama-cpp-python: 500; FastAPI servers: 422).
+async fn refuses_json_schema_with(status: u16, message: &'static str) {
+    let server = MockServer::start(move |r, _| {
+        if r.body["response_format"]["type"] == json!("json_schema") {
+            error(status, message)
+        } else {
+            sse_reply(
+                &[r#"{"approved": false, "feedback": "shorter"}"#],
+                Some((9, 8)),
+            )
+        }
+    })
+    .await;
+    let p = provider(&server, true);
+    let (deltas, _, adapted, usage) = call_all(&p, req(Expect::Review)).await;
+    usage.unwrap_or_else(|e| panic!("HTTP {status}: {e:?}"));
+    assert_eq!(
+        deltas.concat(),
+        r#"{"approved": false, "feedback": "shorter"}"#
+    );
+    let seen = server.chat_requests();
+    assert_eq!(
+        seen.len(),
+        2,
+        "HTTP {status}: refused once, then json_object"
+    );
+    assert_eq!(
+        seen[1].body["response_format"]["type"],
+        json!("json_object")
+    );
+    assert_eq!(adapted.len(), 1);
+    assert_eq!(adapted[0].to, "json_object+schema");
+    assert!(adapted[0].reason.contains(&format!("HTTP {status}")));
+    // The next call starts where the endpoint is now.
+    call_all(&p, req(Expect::Review)).await.3.unwrap();
     assert_eq!(server.chat_requests().len(), 3);
+    assert_eq!(
+        server.chat_requests()[2].body["response_format"]["type"],
+        json!("json_object")
+    );
+}
+
+#[tokio::test]
+async fn a_500_naming_response_format_is_a_refusal_not_a_server_error() {
+    refuses_json_schema_with(
+        500,
+        "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_422_refusal_steps_down_too() {
+    refuses_json_schema_with(
+        422,
+        "body.response_format.type: Input should be 'text' or 'json_object'",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_400_for_another_reason_stays_fatal_and_a_plain_500_stays_retryable() {
+    let server =
+        MockServer::start(|_, _| error(400, "This model's maximum context length is 4096 tokens"))
+            .await;
+    let p = provider(&server, true);
+    let (_, _, adapted, r) = call_all(&p, req(Expect::Review)).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidRequest, "{e:?}");
+    assert!(adapted.is_empty());
+    assert_eq!(server.chat_requests().len(), 1);
+
+    let server = MockServer::start(|_, _| error(500, "CUDA out of memory")).await;
+    let p = provider(&server, true);
+    let (_, _, adapted, r) = call_all(&p, req(Expect::Review)).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Server, "{e:?}");
+    assert!(e.message.contains("HTTP 500"), "{}", e.message);
+    assert!(adapted.is_empty());
+    assert_eq!(server.chat_requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_recorded_level_is_restored_without_probing() {
+    let server = MockServer::start(|r, _| {
+        if r.body.get("response_format").is_some() {
+            error(400, "response_format is not supported")
+        } else {
+            sse_reply(&[r#"{"approved": true, "feedback": "ok"}"#], Some((9, 8)))
+        }
+    })
+    .await;
+    let p = provider(&server, true);
+    p.restore(&Adaptation {
+        setting: "structured_output".into(),
+        from: "json_object".into(),
+        to: "prompt_only".into(),
+        reason: "recorded".into(),
+    });
+    call_all(&p, req(Expect::Review)).await.3.unwrap();
+    let seen = server.chat_requests();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].body.get("response_format").is_none());
 }
 
 #[tokio::test]

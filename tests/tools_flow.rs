@@ -243,6 +243,39 @@ fn unknown_tool_is_a_located_error() {
 }
 
 #[tokio::test]
+async fn openai_agents_retry_by_default_and_a_retry_table_or_false_changes_it() {
+    for (setting, ok, requests) in [
+        ("", true, 3),
+        ("retry = false\n", false, 1),
+        ("retry = { max_attempts = 2, base_ms = 1 }\n", false, 2),
+    ] {
+        let server = MockServer::start(|_, n| {
+            if n < 2 {
+                error(503, "overloaded")
+            } else {
+                sse_reply(&["fine"], Some((3, 1)))
+            }
+        })
+        .await;
+        let text = FLOW
+            .replace("PROVIDER", "openai")
+            .replace("tools = [\"context_put\", \"context_get\"]\n", setting);
+        let w = Arc::new(load_str(&text, "t.toml", Format::Toml).unwrap().workflow);
+        let p = Arc::new(
+            OpenAiProvider::new(OpenAiSettings::new("openai", server.base_url())).unwrap(),
+        );
+        let o = Orchestrator::new(w, RunOptions::default()).with_provider("openai", p);
+        let out = o.start().unwrap().wait().await;
+        assert_eq!(
+            out.status == RunStatus::Succeeded,
+            ok,
+            "{setting:?}: {out:?}"
+        );
+        assert_eq!(server.chat_requests().len(), requests, "{setting:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_stream_cut_mid_way_still_counts_its_partial_usage() {
     let server = MockServer::start(|_, _| Reply::Sse {
         events: vec![delta("partial "), delta("answ")],
@@ -250,9 +283,11 @@ async fn a_stream_cut_mid_way_still_counts_its_partial_usage() {
         cut: true,
     })
     .await;
-    let text = FLOW
-        .replace("PROVIDER", "openai")
-        .replace("tools = [\"context_put\", \"context_get\"]\n", "");
+    // `retry = false`: one attempt, not the provider's default four.
+    let text = FLOW.replace("PROVIDER", "openai").replace(
+        "tools = [\"context_put\", \"context_get\"]\n",
+        "retry = false\n",
+    );
     let w = Arc::new(load_str(&text, "t.toml", Format::Toml).unwrap().workflow);
     let p =
         Arc::new(OpenAiProvider::new(OpenAiSettings::new("openai", server.base_url())).unwrap());

@@ -717,6 +717,23 @@ async fn call_agent(
         });
         tokio::time::sleep(wait).await;
     }
+    // Calls in flight to the endpoint: wait in line for a slot.
+    let slot = match res.in_flight(agent) {
+        None => None,
+        Some(e) => Some(match e.limit.try_acquire() {
+            Ok(s) => s,
+            Err(queued) => {
+                res.metrics.record(agent, Sample::QuotaWait);
+                run.emit(EventKind::QuotaWait {
+                    provider: run.provider_names[agent].clone(),
+                    task: task.clone(),
+                    limit: "in_flight".into(),
+                    wait_ms: 0.0,
+                });
+                queued.slot().await
+            }
+        }),
+    };
 
     let clock = tokio::time::Instant::now();
     // Each turn reports its own request/response events and usage; only a
@@ -734,6 +751,22 @@ async fn call_agent(
             ),
         };
     let elapsed = clock.elapsed();
+    if let (Some(slot), Some(e)) = (slot, res.in_flight(agent)) {
+        let outcome = match &result {
+            Ok(_) => crate::resilience::CallOutcome::Ok,
+            Err(err) if err.congestion => crate::resilience::CallOutcome::Congested,
+            Err(_) => crate::resilience::CallOutcome::Other,
+        };
+        if let Some(c) = slot.finish(outcome) {
+            run.emit(EventKind::EndpointAdapted {
+                endpoint: e.endpoint.to_string(),
+                setting: "max_in_flight".into(),
+                from: c.from.to_string(),
+                to: c.to.to_string(),
+                reason: c.reason,
+            });
+        }
+    }
     match &result {
         Ok(c) => {
             let cost = res.prices[agent].cost(c.usage.prompt_tokens, c.usage.completion_tokens);
@@ -1110,6 +1143,13 @@ async fn complete_live(
                 });
             }
             llm::ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            llm::ProviderChunk::Adapted(a) => run.emit(EventKind::EndpointAdapted {
+                endpoint: provider.endpoint().unwrap_or(provider.name()).to_string(),
+                setting: a.setting,
+                from: a.from,
+                to: a.to,
+                reason: a.reason,
+            }),
             llm::ProviderChunk::Done { usage } => {
                 return Ok(Completion {
                     text,

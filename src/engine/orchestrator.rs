@@ -261,8 +261,28 @@ impl Orchestrator {
                 }
             }
         }
+        // Agents on providers that retry by default get that policy unless
+        // the workflow chose their retry itself.
+        if self.wf.agents.iter().zip(&providers).any(|(a, p)| {
+            a.kind == AgentKind::Llm && !a.policy.retry_explicit && p.retries_by_default()
+        }) {
+            let wf = Arc::make_mut(&mut self.wf);
+            for (a, p) in wf.agents.iter_mut().zip(&providers) {
+                if a.kind == AgentKind::Llm && !a.policy.retry_explicit && p.retries_by_default() {
+                    a.policy.retry = crate::resilience::RetryPolicy::network_default();
+                }
+            }
+        }
         if let Some(r) = &self.opts.resume {
             emitter.resume_from(r.last_seq, &r.replayed);
+            // What the recorded run learned about its endpoints holds now.
+            for (endpoint, a) in &r.adaptations {
+                for p in &providers {
+                    if p.endpoint() == Some(endpoint.as_str()) {
+                        p.restore(a);
+                    }
+                }
+            }
         }
         let sched = Scheduler::new(&self.wf, self.opts.start_paused);
         let reads_outputs = reads_outputs(&self.wf);

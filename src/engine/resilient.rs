@@ -9,7 +9,7 @@ use crate::budget::{Ledger, Limit, Scope};
 use crate::event::{EventKind, Id};
 use crate::metrics::{Metrics, Sample};
 use crate::resilience::{
-    CircuitBreaker, ProviderQuota, ResponseCache, RetryPolicy, Timeouts, Transition,
+    CircuitBreaker, InFlightLimit, ProviderQuota, ResponseCache, RetryPolicy, Timeouts, Transition,
 };
 use crate::workflow::model::{AgentIdx, NodeIdx, Workflow};
 use crate::workflow::policy::AgentPolicy;
@@ -23,6 +23,14 @@ pub(crate) struct EndpointBreaker {
     pub(crate) breaker: CircuitBreaker,
 }
 
+/// The in-flight limit of one endpoint.
+#[derive(Clone)]
+pub(crate) struct EndpointSlots {
+    /// The endpoint (base URL), for events.
+    pub(crate) endpoint: Arc<str>,
+    pub(crate) limit: Arc<InFlightLimit>,
+}
+
 pub(crate) struct Resilience {
     pub(crate) metrics: Metrics,
     pub(crate) started: tokio::time::Instant,
@@ -32,6 +40,9 @@ pub(crate) struct Resilience {
     caches: Vec<Option<ResponseCache>>,
     pub(crate) ledger: Option<Ledger>,
     quotas: Vec<Option<Arc<ProviderQuota>>>,
+    /// Per agent: the in-flight limit of the endpoint it calls (agents on
+    /// one endpoint share it); none for the sim and code agents.
+    in_flight: Vec<Option<EndpointSlots>>,
     /// The run is paused because a budget ran out (a `set_budget` resumes it).
     pub(crate) paused_by_budget: AtomicBool,
     /// No policy, budget or quota anywhere: every call takes the plain path.
@@ -118,6 +129,34 @@ impl Resilience {
                 )
             })
             .collect();
+        // One in-flight limit per endpoint: fixed where the workflow's
+        // `[quotas.NAME]` or the provider's settings say, else adaptive.
+        let mut by_url: Vec<EndpointSlots> = Vec::new();
+        let in_flight = wf
+            .agents
+            .iter()
+            .zip(provider_names.iter().zip(providers))
+            .map(|(a, (actual, provider))| {
+                if matches!(&**actual, "custom" | "command") {
+                    return None;
+                }
+                let url = provider.endpoint()?;
+                if let Some(e) = by_url.iter().find(|e| &*e.endpoint == url) {
+                    return Some(e.clone());
+                }
+                let fixed = p
+                    .quotas
+                    .get(&a.provider)
+                    .and_then(|q| q.max_in_flight)
+                    .or_else(|| provider.max_in_flight());
+                let e = EndpointSlots {
+                    endpoint: url.into(),
+                    limit: fixed.map_or_else(InFlightLimit::adaptive, InFlightLimit::fixed),
+                };
+                by_url.push(e.clone());
+                Some(e)
+            })
+            .collect();
         let caches = wf
             .agents
             .iter()
@@ -150,6 +189,7 @@ impl Resilience {
                 && wf.nodes.iter().all(|n| n.policy.is_empty()),
             ledger,
             quotas,
+            in_flight,
             paused_by_budget: AtomicBool::new(false),
             prices: wf.agents.iter().map(|a| p.prices.get(&a.model)).collect(),
             context: wf
@@ -175,6 +215,11 @@ impl Resilience {
 
     pub(crate) fn quota(&self, agent: AgentIdx) -> Option<&ProviderQuota> {
         self.quotas.get(agent)?.as_deref()
+    }
+
+    /// The in-flight limit of the endpoint `agent` calls, if it has one.
+    pub(crate) fn in_flight(&self, agent: AgentIdx) -> Option<&EndpointSlots> {
+        self.in_flight.get(agent)?.as_ref()
     }
 
     /// Writes persisted caches back (end of run).

@@ -26,6 +26,9 @@ pub struct Restore {
     /// produces them again, identically; the emitter drops one recorded copy
     /// per re-emission instead of writing it twice.
     pub replayed: Vec<EventKind>,
+    /// What the recorded run learned about its endpoints (`endpoint_adapted`
+    /// events, oldest first), by endpoint: the providers take it over.
+    pub adaptations: Vec<(String, crate::llm::Adaptation)>,
 }
 
 /// One recorded task.

@@ -263,6 +263,24 @@ pub enum ProviderChunk {
         /// Usage of the call.
         usage: Usage,
     },
+    /// The provider changed how it talks to its endpoint for the rest of
+    /// the run (it may come before any delta). The engine records it as an
+    /// `endpoint_adapted` event.
+    Adapted(Adaptation),
+}
+
+/// A lasting change in how calls go to an endpoint: the server refused a
+/// feature, or the calls in flight were limited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adaptation {
+    /// What changed: `structured_output` or `max_in_flight`.
+    pub setting: String,
+    /// The value before.
+    pub from: String,
+    /// The value now.
+    pub to: String,
+    /// Why, in the server's words where it gave some.
+    pub reason: String,
 }
 
 /// A failed call.
@@ -271,6 +289,9 @@ pub enum ProviderChunk {
 pub struct ProviderError {
     /// Class, which decides retrying.
     pub kind: ErrorKind,
+    /// The failure looks like too many calls at once (a stream cut short,
+    /// 429, 503): the endpoint's adaptive in-flight limit reacts to it.
+    pub congestion: bool,
     /// Message.
     pub message: String,
     /// Server's Retry-After, if any.
@@ -286,6 +307,7 @@ impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ProviderError {
             kind,
+            congestion: false,
             message: message.into(),
             retry_after: None,
             usage: None,
@@ -309,6 +331,20 @@ pub trait Provider: Send + Sync + 'static {
     fn endpoint(&self) -> Option<&str> {
         None
     }
+    /// Calls in flight at once that the provider's settings allow (none:
+    /// the engine adapts the limit per endpoint).
+    fn max_in_flight(&self) -> Option<u32> {
+        None
+    }
+    /// Whether calls are retried by default (`RetryPolicy::network_default`)
+    /// when the workflow sets no `retry` for the agent: true for network
+    /// endpoints, whose rate limits and restarts are routine.
+    fn retries_by_default(&self) -> bool {
+        false
+    }
+    /// Takes over an adaptation recorded by an earlier run on the same
+    /// endpoint (resume), so the refused feature is not probed again.
+    fn restore(&self, _adaptation: &Adaptation) {}
     /// Starts a call. The stream yields deltas then exactly one `Done`, or an
     /// error. Dropping the stream cancels the call.
     fn stream(
@@ -340,6 +376,8 @@ pub async fn complete(
         match chunk? {
             ProviderChunk::Delta(d) => text.push_str(&d),
             ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            // Callers outside the engine keep no event log to record it in.
+            ProviderChunk::Adapted(_) => {}
             ProviderChunk::Done { usage } => {
                 return Ok(Completion {
                     text,

@@ -39,10 +39,13 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+mod structured;
+
+use self::structured::{Level, Negotiated, refuses_structure};
 use super::tokens::TokenCounter;
 use super::{
-    Expect, Message, Provider, ProviderChunk, ProviderError, ProviderRequest, RequestHints, Role,
-    ToolCall, ToolChoice,
+    Adaptation, Expect, Message, Provider, ProviderChunk, ProviderError, ProviderRequest,
+    RequestHints, Role, ToolCall, ToolChoice,
 };
 use crate::event::{ErrorKind, Usage};
 use crate::secret::{Secret, redact};
@@ -80,6 +83,8 @@ pub struct OpenAiSettings {
     pub stream: bool,
     /// Azure deployment, when this is an Azure OpenAI endpoint.
     pub azure: Option<AzureDeployment>,
+    /// Calls in flight at once (`max_in_flight`); none: the engine adapts.
+    pub max_in_flight: Option<u32>,
 }
 
 impl fmt::Debug for OpenAiSettings {
@@ -95,6 +100,7 @@ impl fmt::Debug for OpenAiSettings {
             .field("timeout", &self.timeout)
             .field("stream", &self.stream)
             .field("azure", &self.azure)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
@@ -114,6 +120,7 @@ impl OpenAiSettings {
             connect_timeout: Duration::from_secs(10),
             stream: true,
             azure: None,
+            max_in_flight: None,
         }
     }
 }
@@ -141,8 +148,10 @@ struct Inner {
     stream: AtomicBool,
     /// Cleared when the server rejects `stream_options`.
     stream_usage: AtomicBool,
-    /// Cleared when the server rejects `response_format`.
-    structured: AtomicBool,
+    /// How much `response_format` the server accepts (steps down on each
+    /// refusal; see `structured`).
+    structured: Negotiated,
+    max_in_flight: Option<u32>,
 }
 
 impl fmt::Debug for OpenAiProvider {
@@ -238,7 +247,8 @@ impl OpenAiProvider {
                 secrets,
                 stream: AtomicBool::new(settings.stream),
                 stream_usage: AtomicBool::new(true),
-                structured: AtomicBool::new(true),
+                structured: Negotiated::default(),
+                max_in_flight: settings.max_in_flight,
             }),
         })
     }
@@ -283,6 +293,22 @@ impl Provider for OpenAiProvider {
 
     fn endpoint(&self) -> Option<&str> {
         Some(self.base_url())
+    }
+
+    fn retries_by_default(&self) -> bool {
+        true
+    }
+
+    fn max_in_flight(&self) -> Option<u32> {
+        self.inner.max_in_flight
+    }
+
+    fn restore(&self, a: &Adaptation) {
+        if a.setting == STRUCTURED_OUTPUT
+            && let Some(level) = Level::parse(&a.to)
+        {
+            self.inner.structured.restore(level);
+        }
     }
 
     fn stream(
@@ -349,12 +375,13 @@ impl Inner {
     async fn call(&self, req: &ProviderRequest, out: &Out) -> Result<(), ProviderError> {
         // Capability probes: each rejection is learned once and the call is
         // asked again without the feature (the only case where one call
-        // sends more than one request).
-        for _ in 0..4 {
+        // sends more than one request). At most three structured-output
+        // steps and two streaming ones.
+        for _ in 0..8 {
             let stream = self.stream.load(Ordering::Relaxed);
             let stream_usage = self.stream_usage.load(Ordering::Relaxed);
-            let structured = self.structured.load(Ordering::Relaxed);
-            let body = request_body(req, stream, stream_usage, structured, self.azure);
+            let level = self.structured.get();
+            let body = request_body(req, stream, stream_usage, level, self.azure);
             let result = if stream {
                 self.streamed(req, body, out).await
             } else {
@@ -365,8 +392,26 @@ impl Inner {
                 Ok(Reply::Whole(v)) => return self.relay_whole(req, &v, out).await,
                 Err(Failure::Rejected(status, msg)) => {
                     let m = msg.to_ascii_lowercase();
-                    if structured && wants_structure(&req.hints) && m.contains("response_format") {
-                        self.structured.store(false, Ordering::Relaxed);
+                    let sent_structure = wants_structure(&req.hints) && level < Level::PromptOnly;
+                    // A refusal of the format is classified here, before the
+                    // engine's retry policy sees any error: it is never
+                    // retried as it was, it moves one level down.
+                    if sent_structure && refuses_structure(status, &msg) {
+                        if let Some(to) = self.structured.step_down(level) {
+                            out.send(Ok(ProviderChunk::Adapted(Adaptation {
+                                setting: STRUCTURED_OUTPUT.into(),
+                                from: level.name().into(),
+                                to: to.name().into(),
+                                reason: format!(
+                                    "{} answered HTTP {status}: {}",
+                                    self.chat_url(),
+                                    snippet(&self.scrub(&msg))
+                                ),
+                            })))
+                            .await;
+                        }
+                    } else if status >= 500 {
+                        return Err(self.status_error(status, &msg, None, &self.chat_url()));
                     } else if stream && stream_usage && m.contains("stream_options") {
                         self.stream_usage.store(false, Ordering::Relaxed);
                     } else if stream && m.contains("stream") {
@@ -433,6 +478,9 @@ impl Inner {
                         // A garbled event mid-stream is a broken stream.
                         err.kind = ErrorKind::Server;
                     }
+                    // One-at-a-time servers cut a running stream when the
+                    // next request arrives.
+                    err.congestion = true;
                     err.message = format!(
                         "{} (the stream broke after {} characters; the partial reply was discarded)",
                         err.message,
@@ -491,6 +539,7 @@ impl Inner {
                 ),
             );
             err.usage = Some(partial_usage(usage, req, &text));
+            err.congestion = true;
             return Err(Failure::Error(err));
         }
         let calls = calls.finish();
@@ -563,7 +612,7 @@ impl Inner {
 
     fn failure(&self, e: OpenAIError, url: &str) -> Failure {
         if let Some(HttpFailure { status, body, .. }) = http_failure(&e)
-            && matches!(status, 400 | 422)
+            && (matches!(status, 400 | 422) || (*status >= 500 && refuses_structure(*status, body)))
         {
             return Failure::Rejected(*status, error_text(body));
         }
@@ -675,6 +724,7 @@ impl Inner {
             text.push_str(hint);
         }
         let mut e = ProviderError::new(kind, text);
+        e.congestion = matches!(status, 429 | 503);
         if kind == ErrorKind::RateLimited {
             e.retry_after = retry_after.or_else(|| retry_after_in_body(server_msg));
         }
@@ -682,9 +732,13 @@ impl Inner {
     }
 }
 
+/// The `setting` of a structured-output adaptation.
+const STRUCTURED_OUTPUT: &str = "structured_output";
+
 /// The outcome of one request attempt, before capability fallbacks.
 enum Failure {
-    /// 400/422: maybe a feature the server lacks; the status and message.
+    /// 400/422, or a 5xx naming `response_format`: maybe a feature the
+    /// server lacks; the status and message.
     Rejected(u16, String),
     /// Anything else.
     Error(ProviderError),
@@ -799,7 +853,7 @@ fn request_body(
     req: &ProviderRequest,
     stream: bool,
     stream_usage: bool,
-    structured: bool,
+    structured: Level,
     azure: bool,
 ) -> Value {
     let messages: Vec<Value> = req
@@ -865,11 +919,10 @@ fn request_body(
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
     }
-    if structured && let Some((name, schema)) = response_schema(&req.hints) {
-        body["response_format"] = json!({
-            "type": "json_schema",
-            "json_schema": {"name": name, "schema": schema}
-        });
+    if let Some((name, schema)) = response_schema(&req.hints)
+        && let Some(format) = structured.response_format(name, &schema)
+    {
+        body["response_format"] = format;
     }
     body
 }
@@ -1265,16 +1318,68 @@ mod tests {
             hints: RequestHints::default(),
             input: serde_json::Value::Null,
         };
-        let b = request_body(&req, true, true, true, false);
+        let b = request_body(&req, true, true, Level::JsonSchema, false);
         assert!(b.get("response_format").is_none());
         assert_eq!(b["stream_options"]["include_usage"], json!(true));
         assert_eq!(b["max_tokens"], json!(5));
         req.hints.expect = Expect::Review;
-        let b = request_body(&req, false, true, true, false);
+        let b = request_body(&req, false, true, Level::JsonSchema, false);
         assert_eq!(b["response_format"]["type"], json!("json_schema"));
         assert!(b.get("stream_options").is_none());
-        let b = request_body(&req, false, true, false, true);
+        let b = request_body(&req, false, true, Level::JsonObjectSchema, false);
+        assert_eq!(b["response_format"]["type"], json!("json_object"));
+        assert_eq!(
+            b["response_format"]["schema"]["required"],
+            json!(["approved", "feedback"])
+        );
+        let b = request_body(&req, false, true, Level::PromptOnly, true);
         assert!(b.get("response_format").is_none());
         assert!(b.get("model").is_none());
+        // A user's schema is sent as it is, named `reply`.
+        req.hints.expect = Expect::Text;
+        req.hints.schema = Some(std::sync::Arc::new(
+            json!({"type": "object", "required": ["x"]}),
+        ));
+        let b = request_body(&req, false, true, Level::JsonSchema, false);
+        assert_eq!(b["response_format"]["json_schema"]["name"], json!("reply"));
+        assert_eq!(
+            b["response_format"]["json_schema"]["schema"]["required"],
+            json!(["x"])
+        );
+    }
+
+    #[test]
+    fn tool_choice_is_sent_only_with_tools() {
+        let mut req = ProviderRequest {
+            agent: "a".into(),
+            role: "r".into(),
+            model: "m".into(),
+            task: "t".into(),
+            attempt: 1,
+            visit: 0,
+            messages: vec![Message::user("hi")],
+            max_tokens: None,
+            temperature: None,
+            hints: RequestHints {
+                tool_choice: ToolChoice::Required,
+                ..Default::default()
+            },
+            input: serde_json::Value::Null,
+        };
+        let b = request_body(&req, true, true, Level::JsonSchema, false);
+        assert!(b.get("tool_choice").is_none());
+        req.hints.tools = vec![super::super::ToolSpec {
+            name: "context_get".into(),
+            description: "d".into(),
+            parameters: json!({"type": "object"}),
+        }];
+        let b = request_body(&req, true, true, Level::JsonSchema, false);
+        assert_eq!(b["tool_choice"], json!("required"));
+        req.hints.tool_choice = ToolChoice::Tool("context_get".into());
+        let b = request_body(&req, true, true, Level::JsonSchema, false);
+        assert_eq!(b["tool_choice"]["function"]["name"], json!("context_get"));
+        req.hints.tool_choice = ToolChoice::None;
+        let b = request_body(&req, true, true, Level::JsonSchema, false);
+        assert_eq!(b["tool_choice"], json!("none"));
     }
 }

@@ -1310,6 +1310,7 @@ mod tests {
                 }
                 ProviderChunk::Done { usage } => done = Some(usage),
                 ProviderChunk::ToolCalls(c) => panic!("unscripted tool calls {c:?}"),
+                ProviderChunk::Adapted(a) => panic!("the sim never adapts: {a:?}"),
             }
         }
         assert_eq!(start.elapsed(), Duration::from_millis(50));

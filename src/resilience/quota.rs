@@ -13,6 +13,8 @@ pub struct QuotaPolicy {
     pub rpm: Option<u32>,
     /// Tokens (prompt + completion limit) per minute.
     pub tpm: Option<u64>,
+    /// Calls in flight at once to the provider's endpoint (none: adaptive).
+    pub max_in_flight: Option<u32>,
 }
 
 /// A token bucket that may go into debt: taking always succeeds and says
@@ -119,7 +121,7 @@ mod tests {
     async fn sixty_rpm_spreads_a_hundred_calls_and_refuses_none() {
         let q = std::sync::Arc::new(ProviderQuota::new(QuotaPolicy {
             rpm: Some(60),
-            tpm: None,
+            ..Default::default()
         }));
         let start = Instant::now();
         let mut calls = Vec::new();
@@ -159,8 +161,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn tokens_per_minute_limit_waits_for_refill() {
         let q = ProviderQuota::new(QuotaPolicy {
-            rpm: None,
             tpm: Some(600),
+            ..Default::default()
         });
         assert_eq!(q.book(600), None);
         let (wait, limit) = q.book(100).unwrap();

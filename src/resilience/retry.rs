@@ -87,6 +87,22 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// What a provider that calls a network endpoint retries when the
+    /// workflow says nothing (every official OpenAI client retries by
+    /// default): 4 attempts on rate limits, 5xx, timeouts, refused
+    /// connections and cut streams, with full jitter from 0.5 s doubling to
+    /// at most 20 s; a server's Retry-After is the lower bound.
+    pub fn network_default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base: Duration::from_millis(500),
+            factor: 2.0,
+            max_delay: Duration::from_secs(20),
+            jitter: true,
+            retry_on: KindSet::transient(),
+        }
+    }
+
     /// The delay ceiling before retry number `retry` (from 1):
     /// `min(base · factor^(retry-1), max_delay)`.
     pub fn ceiling(&self, retry: u32) -> Duration {

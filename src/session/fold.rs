@@ -858,17 +858,36 @@ impl SessionState {
                 }
             }
         }
-        let replayed = reader
-            .events()
-            .map(|e| e.kind)
-            .filter(Restore::is_restatement)
-            .collect();
+        let mut replayed = Vec::new();
+        let mut adaptations = Vec::new();
+        for e in reader.events() {
+            match e.kind {
+                EventKind::EndpointAdapted {
+                    endpoint,
+                    setting,
+                    from,
+                    to,
+                    reason,
+                } => adaptations.push((
+                    endpoint,
+                    crate::llm::Adaptation {
+                        setting,
+                        from,
+                        to,
+                        reason,
+                    },
+                )),
+                k if Restore::is_restatement(&k) => replayed.push(k),
+                _ => {}
+            }
+        }
         Restore {
             last_seq: self.last_seq,
             usage: self.usage,
             tasks,
             gate_decisions,
             replayed,
+            adaptations,
         }
     }
 }

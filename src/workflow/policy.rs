@@ -15,8 +15,12 @@ use crate::resilience::{
 /// An agent's policies, with `[defaults]` applied.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentPolicy {
-    /// Retry (default: one attempt).
+    /// Retry (default: one attempt, or the provider's default for providers
+    /// that have one, unless `retry_explicit`).
     pub retry: RetryPolicy,
+    /// The workflow set `retry` for this agent (its own table or `false`,
+    /// or `[defaults]`): a provider's default retry does not apply.
+    pub retry_explicit: bool,
     /// Time limits (the built-in ones unless set).
     pub timeouts: Timeouts,
     /// Circuit breaker, if any.

@@ -37,10 +37,54 @@ pub struct DefaultsSpec {
     pub deadlock_ms: Option<Spanned<u64>>,
 }
 
-/// `retry = { ... }`.
+/// `retry = { ... }`, `retry = true` (the same as `{}`: 3 attempts) or
+/// `retry = false` (one attempt, whatever the provider's default).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RetrySpec {
+    /// `retry = false`.
+    pub off: bool,
+    /// The table's settings (all unset for `true` and `false`).
+    pub table: RetryTable,
+}
+
+impl<'de> Deserialize<'de> for RetrySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RetrySpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a retry table (e.g. { max_attempts = 4 }), true or false")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<RetrySpec, E> {
+                Ok(RetrySpec {
+                    off: !b,
+                    table: RetryTable::default(),
+                })
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, m: M) -> Result<RetrySpec, M::Error> {
+                let table =
+                    RetryTable::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                Ok(RetrySpec { off: false, table })
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+impl Serialize for RetrySpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.off {
+            s.serialize_bool(false)
+        } else {
+            self.table.serialize(s)
+        }
+    }
+}
+
+/// The settings of a `retry` table.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RetrySpec {
+pub struct RetryTable {
     /// Attempts in all, the first included (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<Spanned<u32>>,
@@ -144,6 +188,9 @@ pub struct QuotaSpec {
     /// Tokens per minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tpm: Option<Spanned<u64>>,
+    /// Calls in flight at once to the provider's endpoint (default: adapts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<Spanned<u32>>,
 }
 
 /// `degrade = { to = "cheap", queue_depth = 20, budget_fraction = 0.9 }`.

@@ -902,11 +902,14 @@ impl ViewModel {
                 limit,
                 wait_ms,
             } => {
-                self.history(
-                    task,
-                    ts,
-                    format!("waits {wait_ms:.0} ms for {provider} {limit} quota"),
-                );
+                let line = if limit == "in_flight" {
+                    format!(
+                        "waits for a free slot: {provider}'s calls in flight are at their limit"
+                    )
+                } else {
+                    format!("waits {wait_ms:.0} ms for {provider} {limit} quota")
+                };
+                self.history(task, ts, line);
             }
             EventKind::BreakerStateChanged {
                 scope,
@@ -1076,6 +1079,19 @@ impl ViewModel {
                     ts,
                     Level::Warn,
                     format!("{} rejected: {reason}", command.name()),
+                );
+            }
+            EventKind::EndpointAdapted {
+                endpoint,
+                setting,
+                from,
+                to,
+                reason,
+            } => {
+                self.notice(
+                    ts,
+                    Level::Warn,
+                    format!("{endpoint}: {setting} {from} → {to} ({reason})"),
                 );
             }
             EventKind::Notice { level, message } => {

@@ -85,6 +85,11 @@ impl Ctx<'_> {
 
     fn retry_policy(&mut self, o: Owner, base: &RetryPolicy, r: &RetrySpec) -> RetryPolicy {
         let mut p = base.clone();
+        if r.off {
+            p.max_attempts = 1;
+            return p;
+        }
+        let r = &r.table;
         // A `retry` table without `max_attempts` means "retry": 3 attempts.
         p.max_attempts = if base.max_attempts > 1 {
             base.max_attempts
@@ -358,6 +363,8 @@ impl Ctx<'_> {
         });
         AgentPolicy {
             retry,
+            retry_explicit: a.retry.is_some()
+                || spec.defaults.as_ref().is_some_and(|d| d.retry.is_some()),
             timeouts,
             breaker,
             cache,
@@ -551,7 +558,18 @@ impl Ctx<'_> {
                 .as_ref()
                 .map(|v| self.count(o, "rpm", &Some(v.clone()), 1));
             let tpm = q.tpm.as_ref().map(|v| self.positive(o, "tpm", v, "tokens"));
-            quotas.insert(provider.clone(), QuotaPolicy { rpm, tpm });
+            let max_in_flight = q
+                .max_in_flight
+                .as_ref()
+                .map(|v| self.count(o, "max_in_flight", &Some(v.clone()), 1));
+            quotas.insert(
+                provider.clone(),
+                QuotaPolicy {
+                    rpm,
+                    tpm,
+                    max_in_flight,
+                },
+            );
         }
         p.quotas = quotas;
         let known = crate::workflow::provider_names::names();
