@@ -204,6 +204,9 @@ struct Call {
     ended: Instant,
     /// The whole response reached agentctl (false: it hung up first).
     delivered: bool,
+    /// The reply ended with a `finish_reason` (a stream the server cut,
+    /// e.g. to serve another request, has none).
+    finished: bool,
 }
 
 /// A loopback proxy to the server that records every call.
@@ -237,7 +240,12 @@ impl Proxy {
             .lock()
             .unwrap()
             .iter()
-            .filter(|c| c.path.ends_with("/chat/completions") && c.status == 200 && c.delivered)
+            .filter(|c| {
+                c.path.ends_with("/chat/completions")
+                    && c.status == 200
+                    && c.delivered
+                    && c.finished
+            })
             .cloned()
             .collect()
     }
@@ -350,7 +358,12 @@ fn relay(mut client: TcpStream, upstream: &str, record: &Mutex<Vec<Call>>) {
     let _ = client.shutdown(Shutdown::Write);
     let ended = Instant::now();
     let body = if chunked { dechunk(&raw) } else { raw };
-    let (usage, content, tool_calls) = read_reply(&String::from_utf8_lossy(&body));
+    let Reply {
+        usage,
+        content,
+        tool_calls,
+        finished,
+    } = read_reply(&String::from_utf8_lossy(&body));
     record.lock().unwrap().push(Call {
         path,
         status,
@@ -361,6 +374,7 @@ fn relay(mut client: TcpStream, upstream: &str, record: &Mutex<Vec<Call>>) {
         started,
         ended,
         delivered,
+        finished,
     });
 }
 
@@ -412,8 +426,17 @@ fn dechunk(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// What the proxy read in a reply.
+#[derive(Default)]
+struct Reply {
+    usage: Option<(u64, u64)>,
+    content: String,
+    tool_calls: Vec<(String, String)>,
+    finished: bool,
+}
+
 /// Usage, text and tool calls of a reply, streamed (SSE) or whole (JSON).
-fn read_reply(body: &str) -> (Option<(u64, u64)>, String, Vec<(String, String)>) {
+fn read_reply(body: &str) -> Reply {
     let usage_of = |v: &Value| {
         let u = v.get("usage").filter(|u| !u.is_null())?;
         Some((
@@ -421,15 +444,15 @@ fn read_reply(body: &str) -> (Option<(u64, u64)>, String, Vec<(String, String)>)
             u["completion_tokens"].as_u64().unwrap_or(0),
         ))
     };
-    let mut usage = None;
-    let mut content = String::new();
-    let mut calls: Vec<(String, String)> = Vec::new();
+    let finish = |v: &Value| v["choices"][0]["finish_reason"].is_string();
+    let mut r = Reply::default();
     if let Ok(v) = serde_json::from_str::<Value>(body) {
-        usage = usage_of(&v);
+        r.usage = usage_of(&v);
+        r.finished = finish(&v);
         let m = &v["choices"][0]["message"];
-        content = m["content"].as_str().unwrap_or_default().to_string();
+        r.content = m["content"].as_str().unwrap_or_default().to_string();
         for c in m["tool_calls"].as_array().into_iter().flatten() {
-            calls.push((
+            r.tool_calls.push((
                 c["function"]["name"].as_str().unwrap_or_default().into(),
                 c["function"]["arguments"]
                     .as_str()
@@ -437,7 +460,7 @@ fn read_reply(body: &str) -> (Option<(u64, u64)>, String, Vec<(String, String)>)
                     .into(),
             ));
         }
-        return (usage, content, calls);
+        return r;
     }
     let mut by_index: HashMap<u64, (String, String)> = HashMap::new();
     for line in body.lines() {
@@ -447,9 +470,11 @@ fn read_reply(body: &str) -> (Option<(u64, u64)>, String, Vec<(String, String)>)
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             continue;
         };
-        usage = usage_of(&v).or(usage);
+        r.usage = usage_of(&v).or(r.usage);
+        r.finished |= finish(&v);
         let d = &v["choices"][0]["delta"];
-        content.push_str(d["content"].as_str().unwrap_or_default());
+        r.content
+            .push_str(d["content"].as_str().unwrap_or_default());
         for c in d["tool_calls"].as_array().into_iter().flatten() {
             let e = by_index
                 .entry(c["index"].as_u64().unwrap_or(0))
@@ -460,8 +485,8 @@ fn read_reply(body: &str) -> (Option<(u64, u64)>, String, Vec<(String, String)>)
     }
     let mut idx: Vec<_> = by_index.into_iter().collect();
     idx.sort_by_key(|(i, _)| *i);
-    calls.extend(idx.into_iter().map(|(_, c)| c));
-    (usage, content, calls)
+    r.tool_calls.extend(idx.into_iter().map(|(_, c)| c));
+    r
 }
 
 // ---------------------------------------------------------- agentctl runs
