@@ -245,6 +245,8 @@ impl Config {
             return Ok(None);
         }
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        // Keys leave the environment once read (secret::from_env).
+        let key_env = crate::secret::from_env;
         let is_openai_default = name == "openai";
         let base_url = base_url_override
             .map(String::from)
@@ -253,7 +255,7 @@ impl Config {
             .unwrap_or_else(|| OPENAI_DEFAULT_BASE_URL.to_string());
         let key = match table {
             Some(t) => match (&t.api_key_env, &t.api_key) {
-                (Some(var), _) => match env(var) {
+                (Some(var), _) => match key_env(var) {
                     Some(v) => Some(v),
                     None => {
                         return Err(ConfigError(format!(
@@ -262,9 +264,11 @@ impl Config {
                     }
                 },
                 (None, Some(k)) => Some(k.clone()),
-                (None, None) => is_openai_default.then(|| env("OPENAI_API_KEY")).flatten(),
+                (None, None) => is_openai_default
+                    .then(|| key_env("OPENAI_API_KEY"))
+                    .flatten(),
             },
-            None => env("OPENAI_API_KEY"),
+            None => key_env("OPENAI_API_KEY"),
         };
         let mut s = OpenAiSettings::new(name, base_url);
         s.api_key = Secret::new(key.unwrap_or_default());

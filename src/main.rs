@@ -5,6 +5,11 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // Before any thread or child exists: non-dumpable, child subreaper, and
+    // the thread children are forked from (agent::confine).
+    for problem in agentctl::agent::confine::setup_process() {
+        eprintln!("warning: {problem}");
+    }
     let args = cli::Cli::parse();
     let code = match args.command {
         cli::Commands::Tui(a) => cli::tui::main(a),
@@ -16,5 +21,7 @@ fn main() {
         cli::Commands::Sessions(a) => cli::sessions::main(a),
         cli::Commands::Providers(a) => cli::providers::main(a),
     };
+    // exit() runs no destructors: end every child tree still running.
+    agentctl::agent::process_tree::kill_all();
     std::process::exit(code);
 }

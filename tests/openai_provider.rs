@@ -723,3 +723,43 @@ async fn non_streamed_tool_calls_and_the_follow_up_turn_format() {
         json!({"role": "tool", "tool_call_id": "t1", "content": "\"v\""})
     );
 }
+
+#[tokio::test]
+async fn a_reply_far_past_max_tokens_is_cut_as_a_retryable_failure() {
+    // max_tokens = 50: an endless stream of words stops at 50 × 32 + 4096
+    // bytes, not at the call's time limit.
+    let server = MockServer::start(|_, _| Reply::Sse {
+        events: (0..4000).map(|_| delta("words ")).collect(),
+        done: false,
+        cut: false,
+    })
+    .await;
+    let p = provider(&server, true);
+    let (deltas, usage) = call(&p, req(Expect::Text)).await;
+    let e = usage.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Server, "{e:?}");
+    assert!(e.message.contains("ran past 5696 bytes"), "{}", e.message);
+    assert!(e.message.contains("max_tokens = 50"), "{}", e.message);
+    let sent: usize = deltas.iter().map(String::len).sum();
+    assert!(sent <= 5696 + 6, "relayed {sent} bytes");
+    assert!(e.usage.is_some(), "the partial reply still cost tokens");
+}
+
+#[tokio::test]
+async fn an_endless_event_line_is_cut_at_the_body_limit() {
+    // One event of 5 MiB with no line end in sight: the event parser would
+    // buffer it whole (and rescan it at every chunk); the body limit (4 MiB)
+    // ends it first.
+    let server = MockServer::start(|_, _| Reply::Sse {
+        events: vec!["x".repeat(5 << 20)],
+        done: false,
+        cut: false,
+    })
+    .await;
+    let p = provider(&server, true);
+    let (deltas, usage) = call(&p, req(Expect::Text)).await;
+    let e = usage.unwrap_err();
+    assert!(deltas.is_empty());
+    assert_eq!(e.kind, ErrorKind::Server, "{e:?}");
+    assert!(e.message.contains("passed the 4 MiB"), "{}", e.message);
+}

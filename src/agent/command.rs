@@ -7,7 +7,9 @@
 //!   counts toward budgets; without an `output` field the whole object is
 //!   the output;
 //! - stderr: progress and log lines, published on the bus as
-//!   `agent.<id>.log` (the cockpit's bus pane shows them);
+//!   `agent.<id>.log` (the cockpit's bus pane shows them); lines are cut at
+//!   64 KiB and at most 1 MiB is recorded per task, and what was dropped is
+//!   said (see [`super::stderr_log`]);
 //! - exit code: 0 success, 75 (`EX_TEMPFAIL`) retryable failure, anything
 //!   else a fatal failure; killed by a signal counts as retryable.
 //!
@@ -18,24 +20,38 @@
 //!
 //! The environment is explicit: the program sees only the variables set in
 //! `env` and those named in `inherit_env`. The working directory defaults to
-//! the workflow file's folder. On timeout (and whenever the task no longer
-//! needs the process) the whole process group is killed, children included.
+//! the workflow file's folder. The program runs confined (no capabilities,
+//! no new privileges, dies with agentctl: see [`super::confine`]). On
+//! timeout, when the task no longer needs the process, and once a one-shot
+//! program has exited, its whole process tree is killed, including
+//! descendants that left its process group ([`super::process_tree`]). A
+//! one-shot reply is complete when the program exits: a descendant still
+//! holding stdout or stderr open does not hold the reply.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
-use super::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};
+use super::process_tree::TreeGuard;
+use super::stderr_log::{self, StderrLog};
+use super::{Agent, AgentContext, AgentError, AgentOutput, AgentTask, confine};
 use crate::event::{ErrorKind, Id, Usage};
 use crate::workflow::model::CommandConfig;
 
 /// `EX_TEMPFAIL` from sysexits.h: "try again later".
 pub const EXIT_RETRYABLE: i32 = 75;
+
+/// After a one-shot program exited and its tree was killed, how long the
+/// rest of its output may take to arrive (it is already in the pipe, unless
+/// something outside the tree holds the pipe open).
+const AFTER_EXIT: Duration = Duration::from_secs(2);
 
 /// An agent that runs a program.
 pub struct CommandAgent {
@@ -60,7 +76,7 @@ impl CommandAgent {
             .current_dir(&self.cfg.cwd)
             .env_clear();
         for name in &self.cfg.inherit_env {
-            if let Some(v) = std::env::var_os(name) {
+            if let Some(v) = crate::secret::inheritable(name) {
                 cmd.env(name, v);
             }
         }
@@ -77,8 +93,8 @@ impl CommandAgent {
         cmd
     }
 
-    fn spawn(&self) -> Result<(Child, GroupKiller), AgentError> {
-        let child = self.command().spawn().map_err(|e| {
+    fn spawn(&self) -> Result<(Child, TreeGuard), AgentError> {
+        let child = confine::spawn(self.command()).map_err(|e| {
             AgentError::fatal(format!(
                 "command agent `{}` could not start `{}` (in {}): {e}",
                 self.id,
@@ -86,8 +102,8 @@ impl CommandAgent {
                 self.cfg.cwd.display()
             ))
         })?;
-        let killer = GroupKiller(child.id());
-        Ok((child, killer))
+        let guard = TreeGuard::new(child.id());
+        Ok((child, guard))
     }
 
     fn request(task: &AgentTask) -> Value {
@@ -107,26 +123,58 @@ impl CommandAgent {
         task: AgentTask,
         ctx: AgentContext,
     ) -> Result<AgentOutput, AgentError> {
-        let (mut child, _killer) = self.spawn()?;
+        let (mut child, tree) = self.spawn()?;
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(AgentError::fatal("the command's pipes could not be opened"));
         };
         let request = Self::request(&task).to_string();
-        let log = tokio::spawn(forward_stderr(stderr, ctx.clone(), self.id.clone()));
+        let log = StderrLog::new();
+        let mut forwarder = AbortOnDrop(tokio::spawn(stderr_log::forward(
+            stderr,
+            log.clone(),
+            ctx.clone(),
+            format!("agent.{}.log", self.id),
+        )));
         let max = self.cfg.max_output_bytes;
+        let mut out = Vec::new();
         let work = async {
             // A program that exits without reading its input is not an error
             // of ours: ignore a broken pipe here and judge by its exit code.
             let _ = stdin.write_all(request.as_bytes()).await;
             let _ = stdin.write_all(b"\n").await;
             drop(stdin);
-            let out = read_capped(stdout, max).await;
-            let status = child.wait().await;
-            (out, status)
+            let reading = read_capped(stdout, max, &mut out);
+            tokio::pin!(reading);
+            let mut read = None;
+            let mut status = None;
+            tokio::select! {
+                r = &mut reading => read = Some(r),
+                s = child.wait() => status = Some(s),
+            }
+            // Over max_output_bytes: no reply can come; stop it now.
+            if matches!(read, Some(Err(_))) {
+                tree.kill();
+            }
+            let status = match status {
+                Some(s) => s,
+                None => child.wait().await,
+            };
+            // The program exited, so its answer is in the pipe. Whatever it
+            // left running is killed now (its task is over), which closes
+            // the pipe for good; a writer that escaped even that only costs
+            // AFTER_EXIT, not the reply.
+            tree.kill();
+            let read = match read {
+                Some(r) => r,
+                None => tokio::time::timeout(AFTER_EXIT, &mut reading)
+                    .await
+                    .unwrap_or(Ok(())),
+            };
+            (read, status)
         };
-        let (out, status) = match tokio::time::timeout(self.cfg.timeout, work).await {
+        let (read, status) = match tokio::time::timeout(self.cfg.timeout, work).await {
             Ok(r) => r,
             Err(_) => {
                 return Err(AgentError {
@@ -139,12 +187,22 @@ impl CommandAgent {
                 });
             }
         };
-        let tail = log.await.unwrap_or_default();
+        // stderr ends with the tree; bounded for the same reason as stdout.
+        let _ = tokio::time::timeout(AFTER_EXIT, forwarder.join()).await;
+        if let Some(note) = log.dropped() {
+            let _ = ctx
+                .publish(
+                    &format!("agent.{}.log", self.id),
+                    "log",
+                    Value::String(note),
+                )
+                .await;
+        }
         let status = status
             .map_err(|e| AgentError::retryable(format!("waiting for `{}` failed: {e}", self.id)))?;
-        let out = out?;
+        read?;
         if !status.success() {
-            return Err(exit_error(&self.id, status.code(), &tail));
+            return Err(exit_error(&self.id, status.code(), &log.tail()));
         }
         parse_reply(&self.id, &out, None)
     }
@@ -161,6 +219,16 @@ impl CommandAgent {
         let Some(proc_) = live.as_mut() else {
             return Err(AgentError::retryable("the agent process is not running"));
         };
+        // The stderr budget is per task: say what the previous one dropped.
+        if let Some(note) = proc_.log.next_task() {
+            let _ = ctx
+                .publish(
+                    &format!("agent.{}.log", self.id),
+                    "log",
+                    Value::String(note),
+                )
+                .await;
+        }
         let mut line = Self::request(&task).to_string();
         line.push('\n');
         let exchange = async {
@@ -225,61 +293,78 @@ impl Agent for CommandAgent {
 
 /// A long-lived agent process.
 struct LiveProcess {
+    // Declared before the guard: the child is dropped (killed, handed to
+    // tokio's reaper) first, then the guard kills what it left.
     _child: Child,
-    _killer: GroupKiller,
+    _tree: TreeGuard,
     stdin: ChildStdin,
     stdout: FramedRead<ChildStdout, LinesCodec>,
+    log: Arc<StderrLog>,
+    _forwarder: AbortOnDrop,
 }
 
 impl LiveProcess {
     fn start(agent: &CommandAgent, ctx: &AgentContext) -> Result<Self, AgentError> {
-        let (mut child, killer) = agent.spawn()?;
+        let (mut child, tree) = agent.spawn()?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(AgentError::fatal("the command's pipes could not be opened"));
         };
-        tokio::spawn(forward_stderr(stderr, ctx.clone(), agent.id.clone()));
+        let log = StderrLog::new();
+        let forwarder = AbortOnDrop(tokio::spawn(stderr_log::forward(
+            stderr,
+            log.clone(),
+            ctx.clone(),
+            format!("agent.{}.log", agent.id),
+        )));
         Ok(LiveProcess {
             _child: child,
-            _killer: killer,
+            _tree: tree,
             stdin,
             stdout: FramedRead::new(
                 stdout,
                 LinesCodec::new_with_max_length(agent.cfg.max_output_bytes),
             ),
+            log,
+            _forwarder: forwarder,
         })
     }
 }
 
-/// Kills a process group when dropped: on timeout, cancellation, or once the
-/// task is done (no background child of an agent outlives its task).
-struct GroupKiller(Option<u32>);
+/// Aborts a background task when dropped, so no reader outlives its process.
+struct AbortOnDrop(JoinHandle<()>);
 
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok())
-            && pid > 0
-        {
-            // SAFETY: kill(2) with a negative pid signals the process group
-            // the child leads (it was spawned with process_group(0)); it has
-            // no memory-safety preconditions.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
+impl AbortOnDrop {
+    async fn join(&mut self) {
+        let _ = (&mut self.0).await;
     }
 }
 
-/// Reads all of `r`, failing once more than `max` bytes arrive.
-async fn read_capped(r: impl AsyncRead + Unpin, max: usize) -> Result<Vec<u8>, AgentError> {
-    let mut buf = Vec::new();
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads all of `r` into `buf`, failing once more than `max` bytes arrive.
+/// What arrived stays in `buf` even if this future is dropped midway.
+async fn read_capped(
+    r: impl AsyncRead + Unpin,
+    max: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), AgentError> {
     let mut limited = r.take(max as u64 + 1);
-    limited
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| AgentError::retryable(format!("reading the command's output failed: {e}")))?;
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = limited.read(&mut chunk).await.map_err(|e| {
+            AgentError::retryable(format!("reading the command's output failed: {e}"))
+        })?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
     if buf.len() > max {
         return Err(AgentError {
             kind: ErrorKind::Malformed,
@@ -288,25 +373,7 @@ async fn read_capped(r: impl AsyncRead + Unpin, max: usize) -> Result<Vec<u8>, A
             ),
         });
     }
-    Ok(buf)
-}
-
-/// Publishes each stderr line on the bus; returns the last lines for error
-/// messages.
-async fn forward_stderr(stderr: impl AsyncRead + Unpin, ctx: AgentContext, agent: Id) -> String {
-    let topic = format!("agent.{agent}.log");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut tail: Vec<String> = Vec::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let _ = ctx
-            .publish(&topic, "log", Value::String(line.clone()))
-            .await;
-        tail.push(line);
-        if tail.len() > 5 {
-            tail.remove(0);
-        }
-    }
-    tail.join("\n")
+    Ok(())
 }
 
 fn exit_error(agent: &str, code: Option<i32>, stderr_tail: &str) -> AgentError {
@@ -427,6 +494,97 @@ mod tests {
                 .value,
             json!(1)
         );
+    }
+
+    fn agent(script: &str, timeout: Duration) -> CommandAgent {
+        CommandAgent::new(
+            "prog".into(),
+            CommandConfig {
+                run: vec!["sh".into(), "-c".into(), script.into()],
+                env: vec![],
+                inherit_env: vec!["PATH".into()],
+                cwd: std::env::temp_dir(),
+                timeout,
+                persistent: false,
+                max_output_bytes: 1024 * 1024,
+            },
+        )
+    }
+
+    fn task() -> AgentTask {
+        AgentTask {
+            id: "t".into(),
+            agent: "prog".into(),
+            input: json!(null),
+            prompt: String::new(),
+            attempt: 1,
+            visit: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_does_not_wait_for_descendants_holding_the_pipes() {
+        // As agentctl's main does (confine::setup_process): escapees are
+        // re-parented to this process, where the tree kill finds them.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("escapee.pid");
+        // A group member and a setsid escapee both keep stdout and stderr
+        // open for 30 s; the script answers once the escapee has its own
+        // session. The reply is complete when the program exits.
+        let a = agent(
+            &format!(
+                r#"sleep 30 & setsid sh -c 'echo $$ > {p}.tmp; mv {p}.tmp {p}; exec sleep 30' &
+                while [ ! -s {p} ]; do sleep 0.01; done
+                echo '{{"output": 7}}'; echo bye >&2"#,
+                p = pidfile.display()
+            ),
+            Duration::from_secs(10),
+        );
+        let started = std::time::Instant::now();
+        let out = a
+            .process(task(), AgentContext::detached("prog"))
+            .await
+            .unwrap();
+        assert_eq!(out.value, json!(7));
+        // A hang check (the sleeps last 30 s, the time limit is 10 s).
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let gone = stat.is_empty() || stat.contains(") Z ");
+        if !gone {
+            // SAFETY: kill(2) on the escapee this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert!(gone, "the setsid escapee {pid} outlived the task: {stat}");
+    }
+
+    #[tokio::test]
+    async fn stderr_drops_are_said_in_the_error() {
+        // One 200 KiB line: cut at 64 KiB, the rest counted.
+        let a = agent(
+            "head -c 204800 /dev/zero | tr '\\0' x >&2; echo >&2; exit 3",
+            Duration::from_secs(10),
+        );
+        let e = a
+            .process(task(), AgentContext::detached("prog"))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("exit code 3"), "{}", e.message);
+        assert!(
+            e.message.contains(&format!(
+                "{} byte(s) of stderr were not recorded",
+                204800 - 65536
+            )),
+            "{}",
+            e.message
+        );
+        assert!(e.message.len() < 2000, "{}", e.message.len());
     }
 
     #[test]

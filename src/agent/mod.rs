@@ -14,6 +14,9 @@
 //! cancellation token.
 
 pub mod command;
+pub mod confine;
+pub mod process_tree;
+pub mod stderr_log;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

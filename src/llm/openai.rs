@@ -39,8 +39,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+mod body_cap;
 mod structured;
 
+use self::body_cap::{MAX_BODY, capped, read_capped, read_error_body};
 use self::structured::{Level, Negotiated, refuses_structure};
 use super::tokens::TokenCounter;
 use super::{
@@ -465,6 +467,7 @@ impl Inner {
                 };
             }
         };
+        let cap = reply_cap(req.max_tokens);
         let mut text = String::new();
         let mut finished = false;
         let mut usage: Option<Usage> = None;
@@ -525,6 +528,20 @@ impl Inner {
                 for piece in tc {
                     calls.add(piece);
                 }
+            }
+            if text.len() + calls.bytes > cap {
+                let mut err = ProviderError::new(
+                    ErrorKind::Server,
+                    format!(
+                        "the reply from {url} ran past {cap} bytes ({}); the stream was cut and the partial reply discarded",
+                        match req.max_tokens {
+                            Some(m) => format!("far beyond max_tokens = {m}"),
+                            None => "the most agentctl takes from one reply".to_string(),
+                        }
+                    ),
+                );
+                err.usage = Some(partial_usage(usage, req, &text));
+                return Err(Failure::Error(err));
             }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
                 finished = true;
@@ -655,8 +672,18 @@ impl Inner {
             OpenAIError::StreamError(s) => ProviderError::new(
                 ErrorKind::Server,
                 format!(
-                    "the stream from {url} broke: {}",
-                    self.scrub(&s.to_string())
+                    "the stream from {url} broke: {}{}",
+                    self.scrub(&error_chain(&*s)),
+                    // The body limit surfaces through the event parser as
+                    // a decoding error, its cause dropped on the way.
+                    if s.to_string().contains("decoding response body") {
+                        format!(
+                            " (the connection broke, or the reply passed the {} MiB agentctl takes from one reply)",
+                            MAX_BODY >> 20
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             ),
             OpenAIError::ApiError(a) => {
@@ -730,6 +757,17 @@ impl Inner {
         }
         e
     }
+}
+
+/// The most bytes of text and tool-call arguments taken from one reply: a
+/// generous margin over `max_tokens` (no tokenizer writes 32 bytes a token),
+/// and [`MAX_BODY`] at most.
+fn reply_cap(max_tokens: Option<u32>) -> usize {
+    max_tokens
+        .map_or(MAX_BODY, |m| {
+            (m as usize).saturating_mul(32).saturating_add(4096)
+        })
+        .min(MAX_BODY)
 }
 
 /// The `setting` of a structured-output adaptation.
@@ -966,12 +1004,24 @@ fn partial_usage(reported: Option<Usage>, req: &ProviderRequest, text: &str) -> 
 /// Tool calls being assembled from stream pieces, by `index`: the first
 /// piece carries the id and name, later ones more of the arguments.
 #[derive(Default)]
-struct PendingCalls(BTreeMap<u64, ToolCall>);
+struct PendingCalls {
+    calls: BTreeMap<u64, ToolCall>,
+    /// Bytes of names and arguments so far (bounded with the reply).
+    bytes: usize,
+}
+
+/// The most tool calls one reply may ask for.
+const MAX_TOOL_CALLS: usize = 128;
 
 impl PendingCalls {
     fn add(&mut self, piece: &Value) {
         let index = piece.get("index").and_then(Value::as_u64).unwrap_or(0);
-        let call = self.0.entry(index).or_insert_with(|| ToolCall {
+        if self.calls.len() >= MAX_TOOL_CALLS && !self.calls.contains_key(&index) {
+            // Counted, so the reply's cap ends a server that keeps opening calls.
+            self.bytes = self.bytes.saturating_add(1 << 16);
+            return;
+        }
+        let call = self.calls.entry(index).or_insert_with(|| ToolCall {
             id: String::new(),
             name: String::new(),
             arguments: String::new(),
@@ -982,15 +1032,17 @@ impl PendingCalls {
         if let Some(f) = piece.get("function") {
             if let Some(n) = f.get("name").and_then(Value::as_str) {
                 call.name.push_str(n);
+                self.bytes += n.len();
             }
             if let Some(a) = f.get("arguments").and_then(Value::as_str) {
                 call.arguments.push_str(a);
+                self.bytes += a.len();
             }
         }
     }
 
     fn finish(self) -> Vec<ToolCall> {
-        self.0
+        self.calls
             .into_iter()
             .map(|(i, mut c)| {
                 if c.id.is_empty() {
@@ -1208,7 +1260,7 @@ impl tower::Service<HttpRequestFactory> for OneShotService {
             let status = response.status();
             if !status.is_success() {
                 let retry_after = retry_after_header(response.headers());
-                let body = response.text().await.unwrap_or_default();
+                let body = read_error_body(response).await;
                 return Err(boxed(HttpFailure {
                     status: status.as_u16(),
                     retry_after,
@@ -1225,9 +1277,9 @@ impl tower::Service<HttpRequestFactory> for OneShotService {
             let is_json = content_type.contains("json");
             let is_sse = content_type.starts_with("text/event-stream");
             if is_sse || (is_json && !wants_stream) {
-                return Ok(response);
+                return Ok(capped(response, MAX_BODY));
             }
-            let body = response.text().await.map_err(OpenAIError::Reqwest)?;
+            let body = read_capped(response, MAX_BODY).await.map_err(boxed)?;
             if let Ok(v) = serde_json::from_str::<Value>(&body) {
                 if wants_stream {
                     return Err(boxed(NotStreamed(v)));

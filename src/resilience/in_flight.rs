@@ -122,6 +122,10 @@ impl InFlightLimit {
     /// first served.
     pub fn try_acquire(self: &Arc<Self>) -> Result<Slot, Queued> {
         let mut s = self.lock();
+        // Waiters that gave up must not hold a newcomer back.
+        while s.waiting.front().is_some_and(|tx| tx.is_closed()) {
+            s.waiting.pop_front();
+        }
         if s.running < s.limit && s.waiting.is_empty() {
             let slot = Slot {
                 limit: self.clone(),
@@ -182,8 +186,10 @@ impl InFlightLimit {
 fn adapt(s: &mut State, slot: &Slot, outcome: CallOutcome) -> Option<LimitChange> {
     match outcome {
         CallOutcome::Congested if slot.others > 0 && slot.epoch == s.epoch && s.limit > 1 => {
+            // Halve, and never above what was running without trouble:
+            // the calls already in flight were too many.
             let from = s.limit;
-            s.limit = (s.limit / 2).max(1);
+            s.limit = (s.limit / 2).min(slot.others).max(1);
             s.epoch += 1;
             s.successes = 0;
             s.congested_at = Some(s.congested_at.map_or(from, |c| c.min(from)));
@@ -309,10 +315,11 @@ mod tests {
         // The first call had nobody else in flight: no signal.
         assert_eq!(it.next().unwrap().finish(CallOutcome::Congested), None);
         let c = it.next().unwrap().finish(CallOutcome::Congested).unwrap();
-        assert_eq!((c.from, c.to), (8, 4));
+        // Halved, and at most the one other call that was in flight.
+        assert_eq!((c.from, c.to), (8, 1));
         // The third started before the decrease: the same congestion.
         assert_eq!(it.next().unwrap().finish(CallOutcome::Congested), None);
-        assert_eq!(l.limit(), 4);
+        assert_eq!(l.limit(), 1);
     }
 
     #[test]

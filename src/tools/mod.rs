@@ -16,12 +16,13 @@
 //! settings and a [`shell::ShellGate`] in the context; the engine provides
 //! one that asks a human at an ordinary gate.
 
+pub mod http_get;
+pub mod read_file;
 pub mod shell;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -169,14 +170,14 @@ impl ToolBox {
         let root = settings.root.clone();
         b.register(
             "read_file",
-            "Read a text file from the workflow's directory (relative path).",
+            "Read a regular text file from the workflow's directory (relative path; no `..`, no symbolic links).",
             json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
             move |args, _| {
                 let root = root.clone();
                 async move {
                     let path = str_arg(&args, "path")?;
                     let root = root.ok_or("read_file is off: the workflow has no directory")?;
-                    tokio::task::spawn_blocking(move || read_confined(&root, &path))
+                    tokio::task::spawn_blocking(move || read_file::read_confined(&root, &path))
                         .await
                         .map_err(|e| e.to_string())?
                 }
@@ -192,7 +193,7 @@ impl ToolBox {
                 let allow = allow.clone();
                 async move {
                     let url = str_arg(&args, "url")?;
-                    http_get(&allow, &url).await
+                    http_get::get(&allow, &url, MAX_RESULT).await
                 }
                 .boxed()
             },
@@ -331,60 +332,6 @@ fn truncate(mut s: String) -> String {
         s.push_str("\n[truncated]");
     }
     s
-}
-
-/// Reads `rel` under `root`, refusing anything that resolves outside it
-/// (`..`, absolute paths, symlinks pointing out).
-fn read_confined(root: &Path, rel: &str) -> Result<String, String> {
-    let root = root
-        .canonicalize()
-        .map_err(|e| format!("the workflow directory is not readable: {e}"))?;
-    let target = root
-        .join(rel)
-        .canonicalize()
-        .map_err(|e| format!("cannot open `{rel}`: {e}"))?;
-    if !target.starts_with(&root) {
-        return Err(format!("`{rel}` is outside the workflow's directory"));
-    }
-    let meta = std::fs::metadata(&target).map_err(|e| format!("cannot open `{rel}`: {e}"))?;
-    if meta.len() > 4 * MAX_RESULT as u64 {
-        return Err(format!("`{rel}` is too large ({} bytes)", meta.len()));
-    }
-    let bytes = std::fs::read(&target).map_err(|e| format!("cannot read `{rel}`: {e}"))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-async fn http_get(allow: &[String], url: &str) -> Result<String, String> {
-    if allow.is_empty() {
-        return Err("http_get is off: allow hosts with [tools] http_allow in config.toml".into());
-    }
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad URL `{url}`: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "only http and https URLs, not `{}`",
-            parsed.scheme()
-        ));
-    }
-    let host = parsed.host_str().unwrap_or("");
-    if !allow.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return Err(format!(
-            "host `{host}` is not in the allow-list ({})",
-            allow.join(", ")
-        ));
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let resp = client.get(parsed).send().await.map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let body = resp.text().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("HTTP {status}: {}", truncate(body)));
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

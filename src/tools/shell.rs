@@ -13,9 +13,12 @@
 //!
 //! Confinement: the working directory is the workflow file's folder; the
 //! environment is exactly the table's `env` plus the variables named in
-//! `inherit_env` (nothing else is inherited); the command runs in its own
-//! process group, which is killed on timeout or when the call is abandoned
-//! (pause, cancel); stdout and stderr are each capped at `max_output_bytes`
+//! `inherit_env` (nothing else is inherited; never an API key agentctl
+//! read); the command runs without capabilities or new privileges and dies
+//! with agentctl (`agent::confine`); its whole process tree, descendants
+//! that left its process group included, is killed on timeout, when the call
+//! is abandoned (pause, cancel) and once the command exits
+//! (`agent::process_tree`); stdout and stderr are each capped at `max_output_bytes`
 //! (a command writing more is stopped and its output marked truncated).
 
 use std::path::PathBuf;
@@ -27,12 +30,17 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::agent::confine;
+use crate::agent::process_tree::TreeGuard;
 use crate::event::Id;
 
 /// Default time limit of one shell call.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Default cap of stdout and of stderr, each.
 pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
+/// After the command exited and its tree was killed, how long the rest of
+/// its output may take (it is in the pipes already).
+const AFTER_EXIT: Duration = Duration::from_secs(2);
 
 /// An agent's validated `shell` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +153,7 @@ pub async fn run(cfg: &ShellConfig, command: &str) -> Result<ShellOutput, String
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     for name in &cfg.inherit_env {
-        if let Some(v) = std::env::var_os(name) {
+        if let Some(v) = crate::secret::inheritable(name) {
             cmd.env(name, v);
         }
     }
@@ -155,10 +163,9 @@ pub async fn run(cfg: &ShellConfig, command: &str) -> Result<ShellOutput, String
     // Its own process group, so a timeout kills what the command started too.
     #[cfg(unix)]
     cmd.process_group(0);
-    let mut child = cmd
-        .spawn()
+    let mut child = confine::spawn(cmd)
         .map_err(|e| format!("could not start /bin/sh in {}: {e}", cfg.cwd.display()))?;
-    let group = GroupKiller(child.id());
+    let group = TreeGuard::new(child.id());
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err("the command's pipes could not be opened".into());
     };
@@ -167,11 +174,32 @@ pub async fn run(cfg: &ShellConfig, command: &str) -> Result<ShellOutput, String
         // Over the cap: stop the command at once rather than wait for it to
         // finish writing (the other pipe would keep the read open).
         let stop = || group.kill();
-        let (out, err) = tokio::join!(
-            read_capped(stdout, max, &stop),
-            read_capped(stderr, max, &stop)
-        );
-        let status = child.wait().await;
+        let reads = async {
+            tokio::join!(
+                read_capped(stdout, max, &stop),
+                read_capped(stderr, max, &stop)
+            )
+        };
+        tokio::pin!(reads);
+        let mut got = None;
+        let mut status = None;
+        tokio::select! {
+            r = &mut reads => got = Some(r),
+            s = child.wait() => status = Some(s),
+        }
+        let status = match status {
+            Some(s) => s,
+            None => child.wait().await,
+        };
+        // The command exited: what it left running in the background is
+        // killed, which ends the reads even when that kept the pipes open.
+        group.kill();
+        let (out, err) = match got {
+            Some(r) => r,
+            None => tokio::time::timeout(AFTER_EXIT, &mut reads)
+                .await
+                .unwrap_or_default(),
+        };
         (out.0, err.0, out.1 || err.1, status)
     };
     match tokio::time::timeout(cfg.timeout, work).await {
@@ -212,33 +240,6 @@ async fn read_capped(
         buf.truncate(max);
     }
     (buf, over)
-}
-
-/// Kills the command's process group when dropped: after a timeout, when the
-/// call is abandoned, and after a normal exit (no background child of a
-/// shell call outlives it).
-struct GroupKiller(Option<u32>);
-
-impl GroupKiller {
-    fn kill(&self) {
-        #[cfg(unix)]
-        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok())
-            && pid > 0
-        {
-            // SAFETY: kill(2) with a negative pid signals the process group
-            // the child leads (spawned with process_group(0)); it has no
-            // memory-safety preconditions.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
-    }
-}
-
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 #[cfg(test)]
