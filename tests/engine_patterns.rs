@@ -652,7 +652,7 @@ async fn an_on_node_reacts_to_a_message_another_node_emits() {
     assert_eq!(
         handled,
         Some(json!(
-            "Runbook started for: Handle alert on db-3: disk 93% full"
+            "Runbook started for: Alert (high) on db-3: disk 93% full. What do you do first?"
         ))
     );
 }

@@ -23,7 +23,9 @@ async fn pipeline_feeds_each_step_the_last() {
     );
     assert!(
         text.contains("Outline: 1. origins")
-            && text.contains("Facts about Research: the history of the printing press")
+            && text.contains(
+                "Facts about List three key facts about the history of the printing press"
+            )
     );
 }
 

@@ -302,13 +302,23 @@ fn read_prefix(bytes: &[u8], n: usize) -> Vec<Event> {
 
 #[test]
 fn format_1_samples_without_snapshots_still_seek() {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sessions/demo.jsonl"));
-    let r = SessionReader::open(path).unwrap();
-    assert_eq!(r.header().version, 1);
-    assert_eq!(r.snapshot_count(), 0);
-    let events: Vec<Event> = r.events().collect();
-    for i in (0..=events.len()).step_by(11).chain([events.len()]) {
-        assert_eq!(json(&r.state_at(i)), folded(&r, &events[..i]), "at {i}");
+    // The samples as first recorded (format 1), kept when sessions/ was
+    // re-recorded: old sessions must go on replaying.
+    for name in ["demo_format1.jsonl", "debate_format1.jsonl"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/sessions")
+            .join(name);
+        let r = SessionReader::open(&path).unwrap();
+        assert_eq!(r.header().version, 1);
+        assert_eq!(r.snapshot_count(), 0);
+        let events: Vec<Event> = r.events().collect();
+        for i in (0..=events.len()).step_by(11).chain([events.len()]) {
+            assert_eq!(
+                json(&r.state_at(i)),
+                folded(&r, &events[..i]),
+                "{name} at {i}"
+            );
+        }
     }
 }
 

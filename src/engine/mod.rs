@@ -14,6 +14,7 @@ pub(crate) mod feed;
 mod human_gate;
 mod orchestrator;
 mod patterns;
+mod reply_schema;
 mod resilient;
 mod resume;
 mod run;

@@ -34,6 +34,9 @@ use crate::workflow::spec::{SimLatency, SimScript};
 // Debaters, voters and judges (issue #4).
 #[path = "sim_debate.rs"]
 mod debate;
+// Replies to a user's reply schema.
+#[path = "sim_schema.rs"]
+mod schema;
 
 /// Most `Delta`s a reply with latency is streamed in.
 const MAX_PIECES: usize = 4;
@@ -358,6 +361,19 @@ fn reply(
     }
     if let Some(last) = sim.replies.len().checked_sub(1) {
         return (sim.replies[(req.visit as usize).min(last)].clone(), None);
+    }
+    // A user's schema: a template that writes JSON stands (it is the
+    // workflow's own example); otherwise the sim invents a matching value.
+    if let Some(s) = &req.hints.schema {
+        if let Some(template) = &script.template {
+            let text = render_template(template, req);
+            if serde_json::from_str::<Value>(text.trim())
+                .is_ok_and(|v| v.is_object() || v.is_array())
+            {
+                return (text, None);
+            }
+        }
+        return (schema::instance(s, &VOCAB, rng).to_string(), None);
     }
     // A template writes free text; debate turns, ballots and decisions need
     // structure, so for those only explicit `replies` override the invented one.

@@ -13,6 +13,7 @@ pub mod policy_spec;
 pub mod provider_names;
 pub mod reach;
 pub mod source_file;
+pub mod reply_schema;
 pub mod span;
 pub mod spec;
 pub mod template;

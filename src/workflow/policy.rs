@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::model::AgentIdx;
+use super::reply_schema::ReplySchema;
 use crate::budget::{Limit, OnExhausted, PriceTable};
 use crate::resilience::{
     BreakerPolicy, CachePolicy, DegradePolicy, QuotaPolicy, RetryPolicy, Timeouts,
@@ -80,6 +81,9 @@ pub struct NodePolicy {
     pub resolve: Option<Resolve>,
     /// `agent`: the reply must be JSON (`expect = "json"`).
     pub expect_json: bool,
+    /// `agent`: the user's reply schema (`schema` / `schema_file`); implies
+    /// `expect_json`.
+    pub schema: Option<ReplySchema>,
     /// `agent`: repair prompts for a malformed reply (`repair_attempts`).
     pub repairs: u32,
     /// `map`: items per call, when its body's agents accept batches

@@ -568,6 +568,14 @@ pub struct NodeSpec {
     /// failure). `text` (the default) accepts any reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Spanned<String>>,
+    /// agent: a JSON schema the reply must match (implies `expect = "json"`);
+    /// sent to providers that constrain output, and checked on every reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Spanned<Value>>,
+    /// agent: like `schema`, read from a JSON file (relative to the
+    /// workflow file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_file: Option<Spanned<String>>,
     // ── debate and vote fields (issue #4) go here ──
     /// debate: the debaters (agent ids), in round-robin order.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -63,6 +63,7 @@ use NodeKindName as K;
 
 mod agent_kind;
 mod depth;
+mod schema;
 mod shell;
 mod sim_ranges;
 mod tool_choice;
@@ -109,6 +110,8 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("degrade", &[K::Agent, K::Plan, K::Router]),
     ("resolve", &[K::Parallel]),
     ("expect", &[K::Agent]),
+    ("schema", &[K::Agent]),
+    ("schema_file", &[K::Agent]),
     ("participants", &[K::Debate]),
     ("voters", &[K::Vote]),
     ("question", &[K::Debate, K::Vote]),
@@ -1475,6 +1478,8 @@ fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
         ("degrade", n.degrade.as_ref().map(|d| d.to.span.clone())),
         ("resolve", sp(&n.resolve)),
         ("expect", sp(&n.expect)),
+        ("schema", sp(&n.schema)),
+        ("schema_file", sp(&n.schema_file)),
         ("participants", list(&n.participants)),
         ("voters", list(&n.voters)),
         ("question", sp(&n.question)),

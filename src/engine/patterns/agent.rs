@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::engine::agent_task::{AgentJob, parse_json, parse_text, work};
 use crate::engine::exec::NodeResult;
+use crate::engine::reply_schema;
 use crate::engine::run::{Run, Scope, Vars, with_feedback};
 use crate::workflow::model::{NodeIdx, NodeKind};
 
@@ -36,18 +37,17 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         &input,
         false,
     );
-    let job = AgentJob::new(node, target.clone(), n.priority, text, &input, scope.visit).parse(
-        if n.policy.expect_json {
-            &parse_json
-        } else {
-            &parse_text
-        },
-        if n.policy.expect_json {
-            n.policy.repairs
-        } else {
-            0
-        },
-    );
+    let job = AgentJob::new(node, target.clone(), n.priority, text, &input, scope.visit);
+    let schema = n.policy.schema.as_ref();
+    let check = |run: &Run, text: &str| match schema {
+        Some(s) => reply_schema::parse(s, run, text),
+        None => parse_json(run, text),
+    };
+    let job = match schema {
+        Some(s) => reply_schema::ask(job, s).parse(&check, n.policy.repairs),
+        None if n.policy.expect_json => job.parse(&check, n.policy.repairs),
+        None => job.parse(&parse_text, 0),
+    };
     let (value, _) = work(&mut h, job).await?;
     h.complete(value.clone());
     Ok(value)

@@ -425,6 +425,8 @@ impl Ctx<'_> {
                 }
             },
         };
+        let schema = if is_agent { self.reply_schema(i) } else { None };
+        let expect_json = expect_json || schema.is_some();
         // Plan, debate and vote nodes read `repair_attempts` themselves.
         let repairs = if is_agent {
             self.int(i, "repair_attempts", &n.repair_attempts, 0, 1)
@@ -443,6 +445,7 @@ impl Ctx<'_> {
             degrade,
             resolve,
             expect_json,
+            schema,
             repairs,
             batch,
         }
