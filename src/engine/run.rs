@@ -173,9 +173,10 @@ pub(crate) struct Run {
     pub(crate) bus: Arc<dyn MessageBus>,
     pub(crate) hold_failed: bool,
     pub(crate) cancel: CancellationToken,
-    /// Tasks still in progress (or failed and held): what commands can
-    /// address. A task leaves it when it ends, so a long run's table holds
-    /// what runs now, not everything that ran.
+    /// Tasks whose owner still holds them: what commands can address. A
+    /// task leaves it when its handle is dropped (as soon as its pattern is
+    /// done with it), so a long run's table holds what runs now, not
+    /// everything that ran.
     tasks: Mutex<HashMap<Id, TaskEntry>>,
     ids: Mutex<IdSpace>,
     /// Tasks created so far, against `RunPolicy::max_tasks`.
@@ -424,7 +425,8 @@ impl Run {
     }
 
     /// Counts a new task against `max_tasks`; the first one past the bound
-    /// stops the run (every pattern checks [`Run::check_limit`]).
+    /// stops the run (`exec_node` and every call check [`Run::check_limit`],
+    /// and the driver ends the run on `limit_hit`).
     fn count_task(&self) {
         let n = self.created.fetch_add(1, Ordering::Relaxed) + 1;
         let max = self.wf.policy.max_tasks;
