@@ -156,8 +156,9 @@ pub(crate) struct Spend {
 
 impl Spend {
     fn add(&mut self, o: Spend) {
-        self.tokens += o.tokens;
-        self.nanos += o.nanos;
+        // Saturating: a code agent's report is not to be trusted to fit.
+        self.tokens = self.tokens.saturating_add(o.tokens);
+        self.nanos = self.nanos.saturating_add(o.nanos);
     }
     fn sub(&mut self, o: Spend) {
         self.tokens = self.tokens.saturating_sub(o.tokens);
@@ -189,17 +190,17 @@ impl Account {
     /// reserved; else the tokens left.
     fn fits(&self, need: Spend) -> Result<(), Option<u64>> {
         let committed = Spend {
-            tokens: self.used.tokens + self.reserved.tokens,
-            nanos: self.used.nanos + self.reserved.nanos,
+            tokens: self.used.tokens.saturating_add(self.reserved.tokens),
+            nanos: self.used.nanos.saturating_add(self.reserved.nanos),
         };
         let tokens_ok = self
             .limit
             .tokens
-            .is_none_or(|l| committed.tokens + need.tokens <= l);
+            .is_none_or(|l| committed.tokens.saturating_add(need.tokens) <= l);
         let money_ok = self
             .limit
             .usd
-            .is_none_or(|l| committed.nanos + need.nanos <= nanos(l));
+            .is_none_or(|l| committed.nanos.saturating_add(need.nanos) <= nanos(l));
         if tokens_ok && money_ok {
             Ok(())
         } else {
@@ -341,7 +342,7 @@ impl Ledger {
     /// The most a call could cost: its prompt plus its completion limit.
     pub fn estimate(&self, model: &str, prompt_tokens: u64, max_tokens: u64) -> Spend {
         Spend {
-            tokens: prompt_tokens + max_tokens,
+            tokens: prompt_tokens.saturating_add(max_tokens),
             nanos: self.prices.cost(model, prompt_tokens, max_tokens),
         }
     }
@@ -484,6 +485,31 @@ mod tests {
             OnExhausted::Fail,
             PriceTable::default(),
         )
+    }
+
+    #[test]
+    fn huge_spends_saturate_instead_of_wrapping_under_the_limit() {
+        let l = ledger(Some(3000));
+        let huge = Spend {
+            tokens: u64::MAX,
+            nanos: u64::MAX,
+        };
+        l.charge(0, None, huge);
+        l.charge(
+            0,
+            None,
+            Spend {
+                tokens: 11,
+                nanos: 1,
+            },
+        );
+        assert_eq!(l.used(Scope::Run).tokens, u64::MAX);
+        // A wrapped sum (10 tokens) would have let this through.
+        let small = Spend {
+            tokens: 1,
+            nanos: 0,
+        };
+        assert!(l.reserve(1, None, small).is_err());
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub struct ProviderConfig {
     /// Stream replies (default true).
     #[serde(default)]
     pub stream: Option<bool>,
+    /// Calls in flight at once (default: adapts to what the server takes).
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
     /// Model for agents using this provider that name none.
     #[serde(default)]
     pub model: Option<String>,
@@ -175,9 +178,10 @@ impl Config {
                 None => return Ok(LoadedConfig::default()),
             },
         };
-        let text = match std::fs::read_to_string(&path) {
+        use crate::workflow::source_file::{self, SourceError};
+        let text = match source_file::read_text(&path, source_file::MAX_TEXT_BYTES) {
             Ok(t) => t,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            Err(SourceError::Io(e)) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(LoadedConfig::default());
             }
             Err(e) => {
@@ -282,6 +286,7 @@ impl Config {
             if let Some(st) = t.stream {
                 s.stream = st;
             }
+            s.max_in_flight = t.max_in_flight.map(|n| n.max(1));
             if t.kind == ProviderKind::Azure {
                 s.azure = Some(AzureDeployment {
                     deployment: t.deployment.clone().unwrap_or_default(),
@@ -316,15 +321,20 @@ impl Config {
         provider_names::set_default(self.default_provider.as_deref());
     }
 
-    /// Builds provider `name`.
+    /// Builds provider `name`; `max_in_flight` (`--max-in-flight`)
+    /// overrides the config's.
     pub fn build_provider(
         &self,
         name: &str,
         base_url_override: Option<&str>,
+        max_in_flight: Option<u32>,
     ) -> Result<Option<Arc<dyn Provider>>, ConfigError> {
-        let Some(settings) = self.provider_settings(name, base_url_override)? else {
+        let Some(mut settings) = self.provider_settings(name, base_url_override)? else {
             return Ok(None);
         };
+        if let Some(n) = max_in_flight {
+            settings.max_in_flight = Some(n.max(1));
+        }
         let p = OpenAiProvider::new(settings)
             .map_err(|e| ConfigError(format!("provider `{name}`: {}", redact(&e.0))))?;
         Ok(Some(Arc::new(p)))

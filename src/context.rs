@@ -19,6 +19,10 @@ use serde_json::Value;
 use crate::event::Id;
 use crate::llm::tokens::TokenCounter;
 
+/// Entries of an agent's own history kept (between this and twice as
+/// many): far more than any prompt window holds.
+const HISTORY_KEPT: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Inner {
     facts: Vec<String>,
@@ -107,10 +111,13 @@ impl ContextStore {
     /// Appends to an agent's own history.
     pub fn push_history(&self, agent: &Id, entry: impl Into<String>) {
         let mut g = self.lock();
-        g.history
-            .entry(agent.clone())
-            .or_default()
-            .push(entry.into());
+        let h = g.history.entry(agent.clone()).or_default();
+        h.push(entry.into());
+        // Windows read the newest entries first: a long run (a loop of a
+        // million iterations) keeps the newest few thousand, not all.
+        if h.len() >= 2 * HISTORY_KEPT {
+            h.drain(..h.len() - HISTORY_KEPT);
+        }
         g.version += 1;
     }
 
@@ -279,6 +286,21 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn an_agents_history_keeps_the_newest_entries_not_all() {
+        let c = ContextStore::new();
+        let me: Id = "a".into();
+        for i in 0..5 * HISTORY_KEPT {
+            c.push_history(&me, format!("entry {i}"));
+        }
+        let h = c.history("a");
+        assert!(h.len() < 2 * HISTORY_KEPT, "{} entries", h.len());
+        assert_eq!(
+            h.last().map(String::as_str),
+            Some(format!("entry {}", 5 * HISTORY_KEPT - 1).as_str())
+        );
+    }
 
     #[test]
     fn windows_fill_in_priority_order_within_the_limit() {

@@ -120,13 +120,16 @@ pub struct Usage {
 impl Usage {
     /// Prompt plus completion.
     pub fn total(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
+        self.prompt_tokens.saturating_add(self.completion_tokens)
     }
 
-    /// Adds another usage to this one.
+    /// Adds another usage to this one (saturating: a damaged session or a
+    /// lying server cannot wrap the count around).
     pub fn add(&mut self, other: &Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
         self.estimated |= other.estimated;
     }
 }
@@ -1112,6 +1115,22 @@ pub fn now_micros() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_sums_saturate() {
+        let mut u = Usage {
+            prompt_tokens: u64::MAX,
+            completion_tokens: 1,
+            estimated: false,
+        };
+        assert_eq!(u.total(), u64::MAX);
+        u.add(&Usage {
+            prompt_tokens: 10,
+            completion_tokens: u64::MAX,
+            estimated: false,
+        });
+        assert_eq!((u.prompt_tokens, u.completion_tokens), (u64::MAX, u64::MAX));
+    }
 
     #[test]
     fn events_serialise_with_a_snake_case_type_tag() {

@@ -186,9 +186,9 @@ impl Cell {
             Sample::CallOk(d, u, n) => {
                 c.calls += 1;
                 c.calls_ok += 1;
-                c.prompt_tokens += u.prompt_tokens;
-                c.completion_tokens += u.completion_tokens;
-                self.nanos += n;
+                c.prompt_tokens = c.prompt_tokens.saturating_add(u.prompt_tokens);
+                c.completion_tokens = c.completion_tokens.saturating_add(u.completion_tokens);
+                self.nanos = self.nanos.saturating_add(n);
                 let _ = self.hist.record((d.as_micros() as u64).max(1));
                 self.outcome(false);
             }
@@ -223,7 +223,7 @@ impl Cell {
             c.calls_ok as f64 / c.calls as f64
         };
         c.cost_usd = crate::budget::usd(self.nanos);
-        let total = c.prompt_tokens + c.completion_tokens;
+        let total = c.prompt_tokens.saturating_add(c.completion_tokens);
         c.efficiency = if total == 0 {
             0.0
         } else {
@@ -347,9 +347,9 @@ impl Metrics {
             r.repairs += c.repairs;
             r.batches += c.batches;
             r.batch_items += c.batch_items;
-            r.prompt_tokens += c.prompt_tokens;
-            r.completion_tokens += c.completion_tokens;
-            run.nanos += g.nanos;
+            r.prompt_tokens = r.prompt_tokens.saturating_add(c.prompt_tokens);
+            r.completion_tokens = r.completion_tokens.saturating_add(c.completion_tokens);
+            run.nanos = run.nanos.saturating_add(g.nanos);
             // Same bounds and precision: adding cannot fail.
             let _ = run.hist.add(&g.hist);
             agents.push(AgentMetrics {

@@ -815,3 +815,101 @@ fn the_shell_tool_example_runs_with_its_commands_shown() {
     assert!(err.contains("context_put → fact stored"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Report:"));
 }
+
+const THREE_AT_ONCE: &str = r#"
+[workflow]
+name = "three"
+input = "x"
+QUOTA
+[[agents]]
+id = "w"
+provider = "openai"
+retry = { max_attempts = 3, base_ms = 1 }
+
+[[nodes]]
+id = "fan"
+kind = "parallel"
+branches = ["a", "b", "c"]
+
+[[nodes]]
+id = "a"
+kind = "agent"
+agent = "w"
+
+[[nodes]]
+id = "b"
+kind = "agent"
+agent = "w"
+
+[[nodes]]
+id = "c"
+kind = "agent"
+agent = "w"
+"#;
+
+async fn run_three(quota: &str, server: &MockServer) -> (RunStatus, Vec<Event>) {
+    let text = THREE_AT_ONCE.replace("QUOTA", quota);
+    let w = Arc::new(load_str(&text, "t.toml", Format::Toml).unwrap().workflow);
+    let p =
+        Arc::new(OpenAiProvider::new(OpenAiSettings::new("openai", server.base_url())).unwrap());
+    let mut o = Orchestrator::new(w, RunOptions::default()).with_provider("openai", p);
+    let mut rx = o.subscribe();
+    let out = o.start().unwrap().wait().await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (out.status, events)
+}
+
+#[tokio::test]
+async fn max_in_flight_makes_calls_wait_in_line() {
+    let server = MockServer::start(|_, _| sse_reply(&["ok"], Some((3, 1)))).await;
+    let (status, events) = run_three("[quotas.openai]\nmax_in_flight = 1\n", &server).await;
+    assert_eq!(status, RunStatus::Succeeded);
+    let waits = events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::QuotaWait { limit, .. } if limit == "in_flight"))
+        .count();
+    assert_eq!(waits, 2, "two of the three calls waited for the first");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::EndpointAdapted { .. })),
+        "a fixed limit never adapts"
+    );
+}
+
+#[tokio::test]
+async fn cut_streams_under_concurrency_halve_the_adaptive_limit_and_the_run_succeeds() {
+    // A server that serves one call at a time by cutting the others (as
+    // llama-cpp-python does by default): the first two calls are cut at
+    // their start.
+    let server = MockServer::start(|_, n| {
+        if n < 2 {
+            Reply::Sse {
+                events: vec![],
+                done: false,
+                cut: true,
+            }
+        } else {
+            sse_reply(&["ok"], Some((3, 1)))
+        }
+    })
+    .await;
+    let (status, events) = run_three("", &server).await;
+    assert_eq!(status, RunStatus::Succeeded);
+    let changes: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::EndpointAdapted {
+                setting, from, to, ..
+            } if setting == "max_in_flight" => Some((from.clone(), to.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!changes.is_empty(), "no adaptation: {events:?}");
+    assert_eq!(changes[0].0, "8");
+    let to: u32 = changes.last().unwrap().1.parse().unwrap();
+    assert!(to <= 2, "{changes:?}");
+}

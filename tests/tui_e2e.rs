@@ -226,6 +226,35 @@ fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
 }
 
 /// The debate pane's table row of turn `n` (`#2  ben ...`).
+#[test]
+fn cockpit_runs_the_readme_command_agent_pipeline() {
+    // Programs as agents (a Python script and a shell script) behind a sim
+    // writer: the cockpit must start them, not refuse a provider `command`.
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let wf = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/agents/pipeline.toml");
+    let cmd = format!(
+        "'{bin}' tui '{}' --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
+        wf.display()
+    );
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+    ];
+    let t = Tmux::start(&cmd, &env);
+    let s = t.wait_for("the pipeline to finish", |s| status_line(s).contains("DONE"));
+    assert!(!s.contains("not configured"), "{s}");
+    for task in ["draft", "shout", "count"] {
+        assert!(s.contains(task), "task {task} missing:\n{s}");
+    }
+    t.keys(&["q"]);
+    let s = t.wait_text("AGENTCTL-EXIT=0");
+    assert!(s.contains("the run succeeded"), "{s}");
+    assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left");
+}
+
 fn has_turn(screen: &str, n: u32, speaker: &str) -> bool {
     let tag = format!("#{n}");
     screen.lines().any(|l| {

@@ -1,6 +1,39 @@
 //! Command-line interface: argument parsing and the subcommands.
 
+// Every print in `cli` goes through `output`, never std's macros, which
+// panic on a closed pipe and pass terminal escapes through. These shadow
+// std's `print!`/`println!`/`eprint!`/`eprintln!` in every module below, so
+// no subcommand can bypass it. Defined before the `mod`s: macro scope is
+// textual.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write($crate::cli::output::Stream::Out, format_args!($($arg)*), false)
+    };
+}
+macro_rules! println {
+    () => {
+        $crate::cli::output::write($crate::cli::output::Stream::Out, format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write($crate::cli::output::Stream::Out, format_args!($($arg)*), true)
+    };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write($crate::cli::output::Stream::Err, format_args!($($arg)*), false)
+    };
+}
+macro_rules! eprintln {
+    () => {
+        $crate::cli::output::write($crate::cli::output::Stream::Err, format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write($crate::cli::output::Stream::Err, format_args!($($arg)*), true)
+    };
+}
+
 pub(crate) mod graph;
+pub(crate) mod output;
 pub(crate) mod providers;
 pub(crate) mod replay;
 pub(crate) mod resume;
@@ -91,12 +124,12 @@ pub(crate) fn load_or_report(arg: &str) -> Result<agentctl::workflow::load::Load
     match agentctl::workflow::load::load_source(arg) {
         Ok(l) => {
             if !l.warnings.0.is_empty() {
-                eprint!("{}", l.warnings);
+                eprintln!("{}", l.warnings);
             }
             Ok(l)
         }
         Err(d) => {
-            eprint!("{d}");
+            eprintln!("{d}");
             if !arg.starts_with("builtin:")
                 || agentctl::workflow::builtins::get(&arg["builtin:".len()..]).is_some()
             {

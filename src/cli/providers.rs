@@ -50,6 +50,10 @@ pub(crate) struct ProviderArgs {
     /// Model every agent uses.
     #[arg(long, value_name = "NAME")]
     pub(crate) model: Option<String>,
+    /// Calls in flight at once to the --base-url (or --provider) endpoint
+    /// (default: adapts to what the server takes).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_in_flight: Option<u32>,
 }
 
 /// Reads the config, prints its warnings, and makes its provider names
@@ -83,6 +87,12 @@ pub(crate) fn apply(
         .provider
         .clone()
         .or_else(|| args.base_url.as_ref().map(|_| "openai".to_string()));
+    if args.max_in_flight.is_some() && forced.is_none() {
+        eprintln!(
+            "error: --max-in-flight limits the endpoint of --base-url or --provider, and neither is given\n  = hint: add --base-url URL, or set max_in_flight in [providers.NAME] of the config or [quotas.NAME] of the workflow"
+        );
+        return Err(exit::BAD_INPUT);
+    }
     if let Some(p) = &forced {
         if provider_names::default_model(p).is_none() {
             eprintln!(
@@ -118,12 +128,14 @@ pub(crate) fn apply(
     names.dedup();
     let mut out = Vec::new();
     for name in names {
-        let url = if forced.as_deref() == Some(name) {
+        let is_forced = forced.as_deref() == Some(name);
+        let url = if is_forced {
             args.base_url.as_deref()
         } else {
             None
         };
-        match config.build_provider(name, url) {
+        let in_flight = if is_forced { args.max_in_flight } else { None };
+        match config.build_provider(name, url, in_flight) {
             Ok(Some(p)) => out.push((name.to_string(), p)),
             Ok(None) => {
                 eprintln!(

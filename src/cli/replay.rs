@@ -11,6 +11,7 @@ use super::exit;
 use super::session::DirArgs;
 use agentctl::tui::TuiOptions;
 use agentctl::workflow::load::{Format, load_str};
+use agentctl::workflow::provider_names;
 
 #[derive(Args, Debug)]
 pub(crate) struct ReplayArgs {
@@ -58,9 +59,31 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let rec = &reader.header().workflow;
+    let header = reader.header();
+    let rec = &header.workflow;
+    // Replay calls no provider, so it must not need their settings: the
+    // names the session recorded are known for this load, whatever
+    // config.toml says now.
+    for p in &header.providers {
+        let code_agent = p.provider == "command" || p.provider == "custom";
+        if !code_agent && provider_names::default_model(&p.provider).is_none() {
+            provider_names::register(&p.provider, &p.model);
+        }
+    }
     let wf = match load_str(&rec.text, &rec.origin, Format::from_path(&rec.origin)) {
-        Ok(l) => Arc::new(l.workflow),
+        Ok(mut l) => {
+            // Show each agent with the provider and model it ran with (an
+            // agent naming none used config.toml's default_provider).
+            for a in &mut l.workflow.agents {
+                if let Some(p) = header.providers.iter().find(|p| *a.id == *p.agent)
+                    && a.kind == agentctl::workflow::model::AgentKind::Llm
+                {
+                    a.provider = p.provider.clone();
+                    a.model = p.model.as_str().into();
+                }
+            }
+            Arc::new(l.workflow)
+        }
         Err(d) => {
             eprintln!("error: the workflow recorded in the session does not load:\n{d}");
             return exit::BAD_INPUT;

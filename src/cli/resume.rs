@@ -2,7 +2,7 @@
 //! file. Completed tasks keep their recorded outputs (no provider call, no
 //! tokens spent twice); tasks that were in flight run again as new attempts.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 
 use clap::Args;
@@ -28,6 +28,11 @@ pub(crate) struct ResumeArgs {
     /// (the changed file runs).
     #[arg(long)]
     force: bool,
+    /// Run the workflow copy embedded in a session another user's agentctl
+    /// recorded (its file gone) without asking. Only for files from a
+    /// source you trust: that copy may run any program.
+    #[arg(long)]
+    trust: bool,
     #[command(flatten)]
     dir: DirArgs,
     #[command(flatten)]
@@ -56,13 +61,16 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         }
         return exit::OK;
     }
-    let mut loaded = match workflow_of(&reader, args.force) {
+    let (mut loaded, embedded) = match workflow_of(&reader, args.force) {
         Ok(l) => l,
         Err(msg) => {
             eprintln!("error: {msg}");
             return exit::BAD_INPUT;
         }
     };
+    if embedded && let Err(code) = trust_embedded(&reader, &loaded, args.trust) {
+        return code;
+    }
     loaded.workflow.input = reader.header().input.clone();
     let config = match super::providers::load_config(args.providers.config.as_deref()) {
         Ok(c) => c,
@@ -88,6 +96,11 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
             g.id
         );
         return exit::BAD_INPUT;
+    }
+    if let Err(c) =
+        super::run::refuse_unanswerable_budget_pause(&loaded.workflow, interactive, &origin)
+    {
+        return c;
     }
     let restore = Arc::new(state.restore(&reader));
     if !args.json {
@@ -121,9 +134,52 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
     runtime.block_on(drive(Arc::new(loaded.workflow), setup))
 }
 
+/// Before the workflow copy a session carries runs: a session this user's
+/// agentctl recorded (its header MAC checks out) runs as it is; any other
+/// runs only with `--trust`, or when the user says yes on a terminal after
+/// seeing what it would run.
+fn trust_embedded(reader: &SessionReader, loaded: &Loaded, trust: bool) -> Result<(), i32> {
+    let header = reader.header();
+    let why = match agentctl::session::trust::recorded_by_user(header) {
+        Ok(true) => return Ok(()),
+        Ok(false) => {
+            "it was not recorded by your agentctl (no valid signature of yours)".to_string()
+        }
+        Err(e) => format!("it cannot be checked as yours: {e}"),
+    };
+    let reach = agentctl::workflow::reach::Reach::of(&loaded.workflow);
+    let what = format!(
+        "session {} carries its own copy of the workflow, and {why}. Resuming runs that copy, which reaches:\n{reach}",
+        header.session.escape_debug()
+    );
+    if trust {
+        eprintln!("warning: {what}running it (--trust)");
+        return Ok(());
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        eprintln!(
+            "error: {what}  = hint: if you trust where this session file came from, pass --trust; otherwise restore the workflow file {} and resume again",
+            header.workflow.origin.escape_debug()
+        );
+        return Err(exit::BAD_INPUT);
+    }
+    eprint!("{what}Run it? [y/N] ");
+    let mut answer = String::new();
+    // One short line at most: the answer is a word.
+    let _ = std::io::Read::take(std::io::stdin().lock(), 256).read_line(&mut answer);
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        eprintln!("not resumed: the session's workflow did not run");
+        Err(exit::BAD_INPUT)
+    }
+}
+
 /// The workflow a session ran, checked against its source: a changed file
-/// (or built-in) is refused unless `force`.
-fn workflow_of(reader: &SessionReader, force: bool) -> Result<Loaded, String> {
+/// (or built-in) is refused unless `force`. `true` when it is the copy
+/// embedded in the session (its source is gone).
+fn workflow_of(reader: &SessionReader, force: bool) -> Result<(Loaded, bool), String> {
     let rec = &reader.header().workflow;
     let (current, origin_kind) = if let Some(name) = rec.origin.strip_prefix("builtin:") {
         (
@@ -131,8 +187,17 @@ fn workflow_of(reader: &SessionReader, force: bool) -> Result<Loaded, String> {
             "built-in workflow",
         )
     } else {
-        (std::fs::read_to_string(&rec.origin).ok(), "workflow file")
+        // A crafted header may name a FIFO or a device: read regular files only.
+        (
+            agentctl::workflow::source_file::read_text(
+                std::path::Path::new(&rec.origin),
+                agentctl::workflow::source_file::MAX_TEXT_BYTES,
+            )
+            .ok(),
+            "workflow file",
+        )
     };
+    let embedded = current.is_none();
     let text = match current {
         Some(t) if content_hash(&t) == rec.hash => t,
         Some(t) if force => {
@@ -163,5 +228,7 @@ fn workflow_of(reader: &SessionReader, force: bool) -> Result<Loaded, String> {
     } else {
         load_str(&text, &rec.origin, Format::from_path(&rec.origin))
     };
-    loaded.map_err(|d| format!("the recorded workflow does not load:\n{d}"))
+    loaded
+        .map(|l| (l, embedded))
+        .map_err(|d| format!("the recorded workflow does not load:\n{d}"))
 }

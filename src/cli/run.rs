@@ -1,7 +1,7 @@
 //! `agentctl run`: the headless runner.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::exit;
+use agentctl::budget::OnExhausted;
 use agentctl::engine::{Orchestrator, Restore, RunOptions, RunOutcome, new_session_id};
 use agentctl::event::{Command, Event, EventKind, Id, now_micros};
 use agentctl::llm::tokens;
@@ -100,6 +101,9 @@ pub(crate) fn main(args: RunArgs) -> i32 {
             gate.id
         );
         return exit::BAD_INPUT;
+    }
+    if let Err(c) = refuse_unanswerable_budget_pause(&loaded.workflow, interactive_gates, arg) {
+        return c;
     }
     if !args.auto_approve_shell
         && !interactive_gates
@@ -210,7 +214,9 @@ fn start_recorder(
     match recording {
         Recording::Off => Ok(None),
         Recording::New { dir, text, origin } => {
-            let header = Header::new(session, wf, &text, &origin, seed, now_micros());
+            let mut header = Header::new(session, wf, &text, &origin, seed, now_micros());
+            // Unsigned (no usable key) only means `resume` will ask first.
+            let _ = agentctl::session::trust::sign_as_user(&mut header);
             Recorder::create(&dir, &header, orch.subscribe_bounded(agentctl::session::RECORD_QUEUE))
                 .map(Some)
                 .map_err(|e| {
@@ -259,6 +265,15 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         },
     );
     orch = wiring.install(orch);
+    // Before the session file exists: once it holds anything, a signal ends it
+    // cleanly.
+    let stop = match StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot listen for signals: {e}");
+            return 1;
+        }
+    };
     let recorder = match start_recorder(&mut orch, &wf, seed, &session, recording) {
         Ok(r) => r,
         Err(e) => {
@@ -267,7 +282,9 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         }
     };
     // `--json` shows no progress; it only needs the stream to answer gates.
-    let has_gates = wf.human_gate().is_some() || wf.agents.iter().any(|a| a.shell.is_some());
+    let has_gates = wf.human_gate().is_some()
+        || wf.agents.iter().any(|a| a.shell.is_some())
+        || may_pause_for_budget(&wf);
     let mut events = if matches!(mode, Mode::Json) && !has_gates && !step {
         None
     } else {
@@ -283,13 +300,17 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     let commands = handle.commands();
     let interrupt = handle.interrupt_token();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
-        }
+        let mut stop = stop;
+        let name = stop.next().await;
+        // Whatever asked us to stop, the run ends the same way: interrupted,
+        // `session_ended` recorded, the summary printed, exit code 3.
+        eprintln!("\n{name}: interrupting the run");
+        interrupt.cancel();
     });
 
     let mut view = Progress::new(&mode, &wf);
     let stepper = StepPrompter::new(commands.clone());
+    let mut budget = BudgetPrompter::new(commands.clone());
     let mut gates = GatePrompter::new(commands, auto_approve, auto_approve_shell);
     while let Some(ev) = match events.as_mut() {
         Some(rx) => rx.recv().await,
@@ -326,7 +347,12 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         if matches!(ev.kind, EventKind::GateDecided { .. }) {
             gates.decided();
         }
-        view.set_hidden(gates.asking);
+        if matches!(&ev.kind, EventKind::BudgetExhausted { policy, .. } if policy == "pause") {
+            // Out of the way before the question is printed, as for gates.
+            view.set_hidden(true);
+        }
+        budget.seen(&ev.kind);
+        view.set_hidden(gates.asking || budget.asking);
         if matches!(ev.kind, EventKind::SessionEnded { .. }) {
             break;
         }
@@ -343,6 +369,50 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     });
     report(&mode, &wf, &outcome, file.as_deref());
     outcome.status.exit_code()
+}
+
+/// SIGINT, SIGTERM and SIGHUP, listened for from the moment `install`
+/// returns (not when the task awaiting them first runs), so a signal that
+/// comes early still ends the run cleanly instead of killing the process.
+struct StopSignals {
+    #[cfg(unix)]
+    signals: [(tokio::signal::unix::Signal, &'static str); 3],
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                signals: [
+                    (signal(SignalKind::interrupt())?, "SIGINT"),
+                    (signal(SignalKind::terminate())?, "SIGTERM"),
+                    (signal(SignalKind::hangup())?, "SIGHUP"),
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    /// The name of the next signal that arrives.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let [(a, an), (b, bn), (c, cn)] = &mut self.signals;
+            tokio::select! {
+                _ = a.recv() => *an,
+                _ = b.recv() => *bn,
+                _ = c.recv() => *cn,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
 
 fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome, file: Option<&str>) {
@@ -418,7 +488,7 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("█▉▊▋▌▍▎▏ "),
             );
-            tasks.set_prefix(wf.name.clone());
+            tasks.set_prefix(super::output::printable(&wf.name).into_owned());
             let activity = multi.add(ProgressBar::new_spinner());
             activity.enable_steady_tick(Duration::from_millis(120));
             (multi, tasks, activity)
@@ -630,7 +700,7 @@ impl Progress {
             tasks.set_length(self.created);
             tasks.set_position(self.done);
             if let Some(l) = &line {
-                activity.set_message(l.clone());
+                activity.set_message(super::output::printable(l).into_owned());
             }
         } else if self.lines
             && let Some(l) = line
@@ -743,7 +813,6 @@ impl GatePrompter {
         };
         self.asking = true;
         let shell = is_shell_gate(&artifact);
-        let mut err = std::io::stderr().lock();
         if shell {
             let field = |k: &str| artifact.get(k).and_then(Value::as_str).unwrap_or("?");
             let env = artifact
@@ -756,15 +825,13 @@ impl GatePrompter {
                         .join(" ")
                 })
                 .unwrap_or_default();
-            let _ = writeln!(
-                err,
+            eprintln!(
                 "\n── gate {gate}: agent `{}` wants to run a shell command ──",
                 field("agent")
             );
-            let _ = writeln!(err, "│ $ {}", field("command"));
-            let _ = writeln!(err, "│ in {}", field("cwd"));
-            let _ = writeln!(
-                err,
+            eprintln!("│ $ {}", field("command"));
+            eprintln!("│ in {}", field("cwd"));
+            eprintln!(
                 "│ env: {} · timeout {} ms",
                 if env.is_empty() { "(none)" } else { &env },
                 artifact
@@ -772,29 +839,25 @@ impl GatePrompter {
                     .and_then(Value::as_u64)
                     .unwrap_or(0)
             );
-            let _ = write!(err, "run it? [y]es / [N]o with a comment: ");
+            eprint!("run it? [y]es / [N]o with a comment: ");
         } else {
             let text = match &artifact {
                 Value::String(s) => s.clone(),
                 v => serde_json::to_string_pretty(v).unwrap_or_default(),
             };
-            let _ = writeln!(
-                err,
-                "\n── gate {gate} (revision {revision}) is waiting for you ──"
-            );
+            eprintln!("\n── gate {gate} (revision {revision}) is waiting for you ──");
             for l in text.lines().take(30) {
-                let _ = writeln!(err, "│ {l}");
+                eprintln!("│ {l}");
             }
             if text.lines().count() > 30 {
-                let _ = writeln!(err, "│ … ({} more lines)", text.lines().count() - 30);
+                eprintln!("│ … ({} more lines)", text.lines().count() - 30);
             }
-            let _ = write!(err, "approve? [Y]es / [n]o with a comment: ");
+            eprint!("approve? [Y]es / [n]o with a comment: ");
         }
-        let _ = err.flush();
-        drop(err);
         let commands = self.commands.clone();
-        // Reading stdin blocks: do it off the runtime's workers.
-        tokio::task::spawn_blocking(move || {
+        // Reading stdin blocks: do it on a thread of its own, which the
+        // runtime does not wait for when an interrupted run ends mid-question.
+        std::thread::spawn(move || {
             let mut line = String::new();
             let stdin = std::io::stdin();
             let eof = matches!(stdin.lock().read_line(&mut line), Ok(0) | Err(_));
@@ -829,7 +892,6 @@ impl GatePrompter {
                                 "comment for the revision: "
                             }
                         );
-                        let _ = std::io::stderr().flush();
                         let mut c = String::new();
                         let _ = stdin.lock().read_line(&mut c);
                         Some(c.trim().to_string()).filter(|c| !c.is_empty())
@@ -843,6 +905,200 @@ impl GatePrompter {
             });
         });
     }
+}
+
+/// Whether a run of `wf` may pause when a budget runs out: it says
+/// `on_exhausted = "pause"` and some budget has a limit.
+fn may_pause_for_budget(wf: &Workflow) -> bool {
+    matches!(wf.policy.on_exhausted, OnExhausted::Pause)
+        && (wf.policy.budget.is_set()
+            || wf.agents.iter().any(|a| a.policy.budget.is_set())
+            || wf.nodes.iter().any(|n| n.policy.budget.is_set()))
+}
+
+/// Refuses to start a headless run (or resume) that may pause for budget
+/// when there is no terminal to ask for a new limit on: it would wait for a
+/// `set_budget` nobody can send, forever. Prints why; `Err` is the exit code.
+pub(crate) fn refuse_unanswerable_budget_pause(
+    wf: &Workflow,
+    interactive: bool,
+    arg: &str,
+) -> Result<(), i32> {
+    if interactive || !may_pause_for_budget(wf) {
+        return Ok(());
+    }
+    eprintln!(
+        "error: {arg} pauses when a budget runs out ([budget] on_exhausted = \"pause\") and there is no terminal to ask for a new limit on.\n  \
+         = hint: run it in a terminal, use the cockpit (agentctl tui {arg}, key B), or set on_exhausted = \"fail\" or \"degrade\""
+    );
+    Err(exit::BAD_INPUT)
+}
+
+/// Asks on the terminal for a new limit when the run pauses because a
+/// budget ran out (`on_exhausted = "pause"`), as the cockpit's `B` does:
+/// a token count, a money limit, or both; `c` or end of input cancels.
+/// One question at a time: the tasks refused together wait for one answer.
+struct BudgetPrompter {
+    commands: UnboundedSender<Command>,
+    asking: bool,
+    /// The latest usage and limits of each scope (`budget_updated`).
+    scopes: std::collections::HashMap<String, (u64, Option<u64>, f64, Option<f64>)>,
+}
+
+/// Wrong answers accepted before the question gives up and cancels.
+const BUDGET_ATTEMPTS: usize = 5;
+
+impl BudgetPrompter {
+    fn new(commands: UnboundedSender<Command>) -> Self {
+        BudgetPrompter {
+            commands,
+            asking: false,
+            scopes: Default::default(),
+        }
+    }
+
+    fn seen(&mut self, kind: &EventKind) {
+        match kind {
+            EventKind::BudgetUpdated {
+                scope,
+                used_tokens,
+                used_usd,
+                limit_tokens,
+                limit_usd,
+            } => {
+                self.scopes.insert(
+                    scope.clone(),
+                    (*used_tokens, *limit_tokens, *used_usd, *limit_usd),
+                );
+            }
+            EventKind::BudgetExhausted {
+                scope,
+                task,
+                needed_tokens,
+                remaining_tokens,
+                policy,
+                ..
+            } if policy == "pause" => {
+                self.exhausted(scope, task, *needed_tokens, *remaining_tokens)
+            }
+            // The new limit was applied (or someone resumed): a later
+            // exhaustion is a new question.
+            EventKind::RunResumed => self.asking = false,
+            _ => {}
+        }
+    }
+
+    fn exhausted(&mut self, scope: &str, task: &Id, needed: u64, remaining: Option<u64>) {
+        if self.asking {
+            return;
+        }
+        if !std::io::stdin().is_terminal() {
+            // Headless runs that may pause refuse to start; nobody can
+            // answer this one, so do not wait forever.
+            eprintln!(
+                "error: budget {scope} ran out and there is no terminal to ask for a new limit on; the run is cancelled"
+            );
+            let _ = self.commands.send(Command::Cancel { task: None });
+            return;
+        }
+        self.asking = true;
+        let usage = match self.scopes.get(scope) {
+            Some((used, lt, used_usd, lu)) => {
+                let mut parts = Vec::new();
+                if let Some(l) = lt {
+                    parts.push(format!("{used} of {l} tokens"));
+                }
+                if let Some(l) = lu {
+                    parts.push(format!("${used_usd:.2} of ${l:.2}"));
+                }
+                format!(" · used {}", parts.join(", "))
+            }
+            None => String::new(),
+        };
+        eprintln!(
+            "\n── budget {scope} ran out: task {task} needs {needed} tokens, {} left{usage}; the run is paused ──",
+            remaining.map_or_else(|| "none".to_string(), |r| r.to_string())
+        );
+        let agent = scope.strip_prefix("agent:").map(Id::from);
+        let node = scope.strip_prefix("node:").map(Id::from);
+        let commands = self.commands.clone();
+        let scope = scope.to_string();
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            for _ in 0..BUDGET_ATTEMPTS {
+                eprint!(
+                    "new limit for {scope} (tokens like 20000 or 20k, and/or money like $2.50; c cancels the run): "
+                );
+                let mut line = String::new();
+                if matches!(stdin.lock().read_line(&mut line), Ok(0) | Err(_)) {
+                    break;
+                }
+                match parse_new_limit(&line) {
+                    Ok(None) => break,
+                    Ok(Some(NewLimit { tokens, usd })) => {
+                        let _ = commands.send(Command::SetBudget {
+                            agent,
+                            node,
+                            tokens,
+                            usd,
+                        });
+                        return;
+                    }
+                    Err(why) => eprintln!("{why}"),
+                }
+            }
+            eprintln!("\nno new limit: the run is cancelled");
+            let _ = commands.send(Command::Cancel { task: None });
+        });
+    }
+}
+
+/// A raised budget limit: tokens, money, or both.
+#[derive(Debug, PartialEq)]
+struct NewLimit {
+    tokens: Option<u64>,
+    usd: Option<f64>,
+}
+
+/// An answer to the budget question: `Ok(None)` cancels, else the new
+/// token and/or money limit (`20000`, `20k`, `1.5M`, `$2.50`, `20k $2`).
+fn parse_new_limit(answer: &str) -> Result<Option<NewLimit>, String> {
+    let answer = answer.trim();
+    if answer.eq_ignore_ascii_case("c") || answer.eq_ignore_ascii_case("cancel") {
+        return Ok(None);
+    }
+    let (mut tokens, mut usd) = (None, None);
+    for word in answer.split_whitespace() {
+        if let Some(money) = word.strip_prefix('$') {
+            match money.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => usd = Some(v),
+                _ => {
+                    return Err(format!(
+                        "`{word}` is not an amount above 0: write e.g. $2.50"
+                    ));
+                }
+            }
+            continue;
+        }
+        let lower = word.to_ascii_lowercase().replace('_', "");
+        let (num, scale) = match lower.as_bytes().last() {
+            Some(b'k') => (&lower[..lower.len() - 1], 1e3),
+            Some(b'm') => (&lower[..lower.len() - 1], 1e6),
+            _ => (lower.as_str(), 1.0),
+        };
+        match num.parse::<f64>().map(|n| (n * scale).round()) {
+            Ok(t) if t >= 1.0 && t < u64::MAX as f64 => tokens = Some(t as u64),
+            _ => {
+                return Err(format!(
+                    "`{word}` is not a token count above 0: write e.g. 20000 or 20k (or $2.50, or c to cancel)"
+                ));
+            }
+        }
+    }
+    if tokens.is_none() && usd.is_none() {
+        return Err("write a new limit (e.g. 20000, 20k or $2.50), or c to cancel the run".into());
+    }
+    Ok(Some(NewLimit { tokens, usd }))
 }
 
 /// Asks on the terminal before each debate turn or ballot (`run --step`):
@@ -870,7 +1126,7 @@ impl StepPrompter {
         eprintln!(
             "── {node} round {round}: next {what}{who} — [Enter] step · r + Enter finish the round · c + Enter stop stepping"
         );
-        tokio::task::spawn_blocking(move || {
+        std::thread::spawn(move || {
             let _one = reading.lock().unwrap_or_else(|p| p.into_inner());
             let mut line = String::new();
             let _ = std::io::stdin().lock().read_line(&mut line);
@@ -887,5 +1143,25 @@ impl StepPrompter {
             };
             let _ = commands.send(command);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_answers_parse() {
+        let limit = |tokens, usd| Ok(Some(NewLimit { tokens, usd }));
+        assert_eq!(parse_new_limit("20000\n"), limit(Some(20_000), None));
+        assert_eq!(parse_new_limit("20k"), limit(Some(20_000), None));
+        assert_eq!(parse_new_limit("1.5M"), limit(Some(1_500_000), None));
+        assert_eq!(parse_new_limit("$2.50"), limit(None, Some(2.5)));
+        assert_eq!(parse_new_limit(" 20k $2 "), limit(Some(20_000), Some(2.0)));
+        assert_eq!(parse_new_limit("c"), Ok(None));
+        assert_eq!(parse_new_limit("Cancel"), Ok(None));
+        for bad in ["", "lots", "0", "-5", "$0", "$x", "1e30", "inf"] {
+            assert!(parse_new_limit(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -47,6 +47,21 @@ impl DirArgs {
         for (line, why) in reader.skipped.iter().take(5) {
             eprintln!("warning: {}:{line}: {why}; skipped", path.display());
         }
+        for (line, why) in reader.inconsistent.iter().take(5) {
+            eprintln!("warning: {}:{line}: {why}", path.display());
+        }
+        if reader.inconsistent_total > 0 {
+            let more = reader.inconsistent_total.saturating_sub(5);
+            let more = if more > 0 {
+                format!(" ({more} more not shown)")
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "warning: {}: the session is inconsistent{more}: it was damaged or edited, so its counts and outputs may be wrong",
+                path.display()
+            );
+        }
         Ok(reader)
     }
 }

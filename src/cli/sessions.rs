@@ -292,12 +292,43 @@ fn rm(dir: &DirArgs, what: &str) -> Result<i32, i32> {
         eprintln!("error: {e}\n  = hint: not deleting a file that is not a readable session");
         return Err(exit::BAD_INPUT);
     }
-    std::fs::remove_file(&path).map_err(|e| {
-        eprintln!("error: {}: {e}", path.display());
-        1
-    })?;
+    match remove_unless_recording(&path) {
+        Ok(()) => {}
+        Err(Removal::Recording) => {
+            eprintln!(
+                "error: {}: the session is being recorded by another agentctl process right now; not deleting it\n  \
+                 = hint: wait for that run to end (or stop it), then remove it",
+                path.display()
+            );
+            return Err(exit::BAD_INPUT);
+        }
+        Err(Removal::Io(e)) => {
+            eprintln!("error: {}: {e}", path.display());
+            return Err(1);
+        }
+    }
     eprintln!("removed {}", path.display());
     Ok(exit::OK)
+}
+
+/// Why a session file was not removed.
+enum Removal {
+    /// Another process holds the recorder's lock on it.
+    Recording,
+    Io(std::io::Error),
+}
+
+/// Deletes a session file unless a recorder holds its lock (the exclusive
+/// lock `Recorder` takes for as long as it writes). The lock is held here
+/// until the file is gone, so a `resume` cannot start writing in between.
+fn remove_unless_recording(path: &std::path::Path) -> Result<(), Removal> {
+    let file = std::fs::File::open(path).map_err(Removal::Io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(Removal::Recording),
+        Err(std::fs::TryLockError::Error(e)) => return Err(Removal::Io(e)),
+    }
+    std::fs::remove_file(path).map_err(Removal::Io)
 }
 
 fn prune(dir: &DirArgs, older_than: Duration, dry_run: bool) -> Result<i32, i32> {
@@ -325,8 +356,14 @@ fn prune(dir: &DirArgs, older_than: Duration, dry_run: bool) -> Result<i32, i32>
         }
         if dry_run {
             println!("would remove {}", f.display());
-        } else if let Err(e) = std::fs::remove_file(&f) {
-            eprintln!("warning: {}: {e}", f.display());
+        } else if let Err(e) = remove_unless_recording(&f) {
+            match e {
+                Removal::Recording => eprintln!(
+                    "warning: {}: being recorded by another agentctl process; kept",
+                    f.display()
+                ),
+                Removal::Io(e) => eprintln!("warning: {}: {e}", f.display()),
+            }
             continue;
         } else {
             println!("removed {}", f.display());

@@ -68,7 +68,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Err(c) => return c,
     };
     let dirs = ProjectDirs::from("", "", "agentctl");
-    let keymap = match user_keymap(dirs.as_ref()) {
+    let keymap = match keymap_at(args.providers.config.as_deref(), dirs.as_ref()) {
         Ok(k) => k,
         Err(code) => return code,
     };
@@ -89,8 +89,11 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(p) => p,
         Err(c) => return c,
     };
+    // The engine walks nested nodes recursively on these workers: room for
+    // the deepest nesting validation allows (100), even in a debug build.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(r) => r,
@@ -118,7 +121,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         let events = orch.subscribe();
         let recorder = match record_dir {
             Some(dir) => {
-                let header = agentctl::session::Header::new(
+                let mut header = agentctl::session::Header::new(
                     &session,
                     &workflow,
                     &text,
@@ -126,6 +129,8 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
                     args.seed,
                     agentctl::event::now_micros(),
                 );
+                // Unsigned (no usable key) only means `resume` will ask first.
+                let _ = agentctl::session::trust::sign_as_user(&mut header);
                 match agentctl::session::Recorder::create(&dir, &header, orch.subscribe_bounded(agentctl::session::RECORD_QUEUE)) {
                     Ok(r) => Some(r),
                     Err(e) => {
@@ -219,13 +224,8 @@ fn start_logging(
         return (None, None);
     }
     let path = dir.join("tui.log");
-    let file = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(_) => return (None, None),
+    let Ok(file) = open_log(&path) else {
+        return (None, None);
     };
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = EnvFilter::try_from_env("AGENTCTL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -242,6 +242,24 @@ fn start_logging(
     }
 }
 
+/// Opens (or creates) the log for appending, readable by this user only:
+/// it holds workflow names, errors and paths, like the sessions, which are
+/// 0600 too. A log an older version created 0644 is tightened.
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
+}
+
 fn describe(s: RunStatus) -> &'static str {
     match s {
         RunStatus::Succeeded => "the run succeeded",
@@ -254,11 +272,50 @@ fn describe(s: RunStatus) -> &'static str {
 /// The keymap with the user's `[keys]` overrides from `config.toml` (a bad
 /// file is reported and is bad input).
 pub(crate) fn user_keymap(dirs: Option<&ProjectDirs>) -> Result<Keymap, i32> {
-    match dirs.map(|d| d.config_dir().join("config.toml")) {
+    keymap_at(None, dirs)
+}
+
+/// The keymap with the `[keys]` of `config` (`--config PATH`, the same file
+/// the providers come from), else of the default `config.toml`.
+pub(crate) fn keymap_at(
+    config: Option<&std::path::Path>,
+    dirs: Option<&ProjectDirs>,
+) -> Result<Keymap, i32> {
+    let path = match config {
+        Some(p) => Some(p.to_path_buf()),
+        None => dirs.map(|d| d.config_dir().join("config.toml")),
+    };
+    match path {
         Some(path) => Keymap::load(&path).map_err(|e| {
             eprintln!("{e}");
             exit::BAD_INPUT
         }),
         None => Ok(Keymap::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_is_private_new_or_old() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = dir.path().join("tui.log");
+        drop(open_log(&fresh).unwrap());
+        assert_eq!(mode(&fresh), 0o600);
+        let old = dir.path().join("old.log");
+        std::fs::write(&old, "earlier lines\n").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut f = open_log(&old).unwrap();
+        std::io::Write::write_all(&mut f, b"more\n").unwrap();
+        assert_eq!(mode(&old), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&old).unwrap(),
+            "earlier lines\nmore\n"
+        );
     }
 }

@@ -32,6 +32,15 @@ impl BudgetSource for RunBudget {
         let Some(run) = self.0.upgrade() else {
             return;
         };
+        if let Some(why) = super::agent_task::absurd_usage(&usage) {
+            run.emit(EventKind::Notice {
+                level: "warn".into(),
+                message: format!(
+                    "agent `{agent}` reported an impossible usage for task `{task}`: {why}; ignored"
+                ),
+            });
+            return;
+        }
         run.add_usage(&usage);
         let (Some(a), Some(ledger)) = (run.wf.agent(agent), run.res.ledger.as_ref()) else {
             return;

@@ -178,6 +178,9 @@ pub(crate) async fn work(
     let mut tries = 0u32;
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
+        // Patterns that call agents in rounds pass no `exec_node`.
+        run.pace().await;
+        run.check_limit()?;
         // 1. Wait for a slot, obeying commands meanwhile.
         let lease = {
             let target = job.target.clone();
@@ -706,7 +709,8 @@ async fn call_agent(
 
     // Quota: wait for capacity, never refuse.
     if let Some(q) = res.quota(agent)
-        && let Some((wait, which)) = q.book(prompt_tokens + req.max_tokens.map_or(0, u64::from))
+        && let Some((wait, which)) =
+            q.book(prompt_tokens.saturating_add(req.max_tokens.map_or(0, u64::from)))
     {
         res.metrics.record(agent, Sample::QuotaWait);
         run.emit(EventKind::QuotaWait {
@@ -880,7 +884,10 @@ async fn call_with_tools(
     let a = &run.wf.agents[agent];
     req.hints.tools = tools.specs(&a.tools);
     let mut usage = crate::event::Usage::default();
-    for _ in 0..tools.max_turns {
+    for round in 1..=tools.max_turns {
+        // A forced choice holds for the first round only (unless the agent
+        // keeps it): forcing every round would never let the loop end.
+        req.hints.tool_choice = tool_choice(a.tool_use.for_round(round));
         let c = call_turn(run, task.clone(), attempt, agent, req.clone()).await?;
         usage.add(&c.usage);
         if c.tool_calls.is_empty() {
@@ -921,6 +928,17 @@ async fn call_with_tools(
     ))
 }
 
+/// The provider's form of an agent's `tool_choice`.
+fn tool_choice(c: &crate::workflow::tool_use::ToolChoiceName) -> llm::ToolChoice {
+    use crate::workflow::tool_use::ToolChoiceName as N;
+    match c {
+        N::Auto => llm::ToolChoice::Auto,
+        N::Required => llm::ToolChoice::Required,
+        N::None => llm::ToolChoice::None,
+        N::Tool(name) => llm::ToolChoice::Tool(name.to_string()),
+    }
+}
+
 /// One provider call, with its request/response/error events.
 async fn call_turn(
     run: &Arc<Run>,
@@ -946,6 +964,7 @@ async fn call_turn(
     } else {
         llm::complete(provider.as_ref(), req).await
     };
+    let result = screen_usage(&a.id, result);
     match &result {
         Ok(c) => {
             run.add_usage(&c.usage);
@@ -971,6 +990,58 @@ async fn call_turn(
         }
     }
     result
+}
+
+/// The most tokens one reply may report, per field. No model reads or
+/// writes a billion tokens in one call; a report past that is broken (or
+/// hostile: a command agent can print anything) and must not reach the
+/// run's usage or budgets.
+pub(crate) const MAX_REPORTED_TOKENS: u64 = 1_000_000_000;
+
+/// What is impossible about a usage report, if anything.
+pub(crate) fn absurd_usage(u: &crate::event::Usage) -> Option<String> {
+    let bad: Vec<String> = [
+        ("prompt_tokens", u.prompt_tokens),
+        ("completion_tokens", u.completion_tokens),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > MAX_REPORTED_TOKENS)
+    .map(|(k, n)| format!("{k} = {n}"))
+    .collect();
+    (!bad.is_empty()).then(|| {
+        format!(
+            "{} (at most {MAX_REPORTED_TOKENS} per reply)",
+            bad.join(", ")
+        )
+    })
+}
+
+/// Rejects a reply whose usage report is impossible as malformed; an error's
+/// impossible report is dropped (it says nothing about what was spent).
+fn screen_usage(
+    agent: &str,
+    result: Result<Completion, ProviderError>,
+) -> Result<Completion, ProviderError> {
+    match result {
+        Ok(c) => match absurd_usage(&c.usage) {
+            None => Ok(c),
+            Some(why) => Err(ProviderError::new(
+                ErrorKind::Malformed,
+                format!(
+                    "agent `{agent}` reported an impossible usage: {why}; the reply is rejected"
+                ),
+            )),
+        },
+        Err(mut e) => {
+            if let Some(why) = e.usage.as_ref().and_then(absurd_usage) {
+                e.usage = None;
+                e.message.push_str(&format!(
+                    " (its impossible usage report, {why}, is ignored)"
+                ));
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The cheaper agent to switch to now, if the node's (else the agent's)
@@ -1234,6 +1305,38 @@ mod tests {
             Some(("math".into(), "needs sums".into()))
         );
         assert_eq!(handoff_request(&json!({"answer": 1})), None);
+    }
+
+    #[test]
+    fn impossible_usage_reports_are_rejected_as_malformed() {
+        use crate::event::Usage;
+        let reply = |prompt_tokens| {
+            Ok(Completion {
+                text: "ok".into(),
+                usage: Usage {
+                    prompt_tokens,
+                    completion_tokens: 1,
+                    estimated: false,
+                },
+                tool_calls: Vec::new(),
+            })
+        };
+        let e = screen_usage("a", reply(u64::MAX)).expect_err("rejected");
+        assert_eq!(e.kind, ErrorKind::Malformed);
+        assert!(
+            e.message.contains("prompt_tokens = 18446744073709551615"),
+            "{}",
+            e.message
+        );
+        assert!(screen_usage("a", reply(MAX_REPORTED_TOKENS)).is_ok());
+        let mut failed = ProviderError::new(ErrorKind::Server, "boom");
+        failed.usage = Some(Usage {
+            prompt_tokens: 1,
+            completion_tokens: u64::MAX,
+            estimated: false,
+        });
+        let e = screen_usage("a", Err(failed)).expect_err("still an error");
+        assert_eq!((e.kind, e.usage), (ErrorKind::Server, None));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::feed::Subscriber;
 use crate::event::{Event, EventKind, Id, now_micros};
@@ -10,7 +11,16 @@ use crate::event::{Event, EventKind, Id, now_micros};
 pub(crate) struct Emitter {
     session: Id,
     inner: Mutex<EmitterInner>,
+    /// Some subscriber reads through an unbounded queue (see [`Emitter::due_yield`]).
+    unbounded: bool,
+    /// `seq` at the engine's last pacing yield.
+    yielded_at: AtomicU64,
 }
+
+/// Events the engine emits between two pacing yields when an unbounded
+/// subscriber listens: well below the 128 a reader on the same thread
+/// takes per poll (tokio's budget), so its queue cannot grow.
+const EVENTS_PER_YIELD: u64 = 64;
 
 struct EmitterInner {
     seq: u64,
@@ -22,8 +32,13 @@ struct EmitterInner {
 
 impl Emitter {
     pub(crate) fn new(session: Id, subscribers: Vec<Subscriber>) -> Self {
+        let unbounded = subscribers
+            .iter()
+            .any(|s| matches!(s, Subscriber::Unbounded(_)));
         Emitter {
             session,
+            unbounded,
+            yielded_at: AtomicU64::new(0),
             inner: Mutex::new(EmitterInner {
                 seq: 0,
                 subscribers,
@@ -75,6 +90,23 @@ impl Emitter {
             }
             let _ = last.send(event);
         }
+    }
+
+    /// Whether the engine should yield now so that unbounded subscribers
+    /// keep up. A reader of an unbounded queue may run on the engine's
+    /// thread (the headless CLI's runtime has one): if the engine only
+    /// yielded when tokio's budget runs out, it could emit more per turn
+    /// than the reader takes, and the queue would grow without end.
+    pub(crate) fn due_yield(&self) -> bool {
+        if !self.unbounded {
+            return false;
+        }
+        let now = self.count();
+        if now.saturating_sub(self.yielded_at.load(Ordering::Relaxed)) < EVENTS_PER_YIELD {
+            return false;
+        }
+        self.yielded_at.store(now, Ordering::Relaxed);
+        true
     }
 
     /// Events emitted so far.

@@ -21,6 +21,8 @@ pub(crate) fn exec_node(
     scope: Scope,
 ) -> BoxFuture<'static, NodeResult> {
     Box::pin(async move {
+        run.pace().await;
+        run.check_limit()?;
         run.node_enter(node);
         let guard = NodeExitGuard::new(&run, node);
         // Each pattern's future is boxed on its own: a not-yet-started node

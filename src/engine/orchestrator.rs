@@ -471,6 +471,11 @@ async fn drive(
                 Some(c) => handle_command(&run, c).await,
                 None => commands_open = false,
             },
+            _ = run.limit_hit.cancelled() => break (
+                RunStatus::Failed,
+                None,
+                run.over_limit.get().map(|e| e.message.clone()),
+            ),
             _ = run.cancel.cancelled() => break (RunStatus::Cancelled, None, Some("the run was cancelled".into())),
             _ = interrupt.cancelled() => break (RunStatus::Interrupted, None, Some("the run was interrupted".into())),
         }

@@ -1,7 +1,7 @@
 //! The live state of one run, shared by every pattern: the task table, the
 //! emitter, the scheduler, providers and the bus.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -112,6 +112,14 @@ impl TaskError {
     }
 }
 
+/// The task ids handed out, to keep them unique, and the loop activations
+/// that own their iterations' ids (see [`Run::claim_ids`]).
+#[derive(Default)]
+struct IdSpace {
+    used: BTreeSet<Id>,
+    claims: BTreeSet<String>,
+}
+
 /// Per-invocation context: where in the workflow we are.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
@@ -165,7 +173,18 @@ pub(crate) struct Run {
     pub(crate) bus: Arc<dyn MessageBus>,
     pub(crate) hold_failed: bool,
     pub(crate) cancel: CancellationToken,
+    /// Tasks whose owner still holds them: what commands can address. A
+    /// task leaves it when its handle is dropped (as soon as its pattern is
+    /// done with it), so a long run's table holds what runs now, not
+    /// everything that ran.
     tasks: Mutex<HashMap<Id, TaskEntry>>,
+    ids: Mutex<IdSpace>,
+    /// Tasks created so far, against `RunPolicy::max_tasks`.
+    created: AtomicU64,
+    /// Set once the run has created `max_tasks` tasks: why it must stop.
+    pub(crate) over_limit: std::sync::OnceLock<TaskError>,
+    /// Cancelled with `over_limit`, so the driver ends the run at once.
+    pub(crate) limit_hit: CancellationToken,
     /// Latest output of each node, for `outputs.<node>` in expressions; kept
     /// only when some expression or template reads `outputs`.
     outputs: Option<Mutex<Value>>,
@@ -232,6 +251,10 @@ impl Run {
             hold_failed,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(HashMap::new()),
+            ids: Mutex::new(IdSpace::default()),
+            created: AtomicU64::new(0),
+            over_limit: std::sync::OnceLock::new(),
+            limit_hit: CancellationToken::new(),
             outputs: reads_outputs.then(|| Mutex::new(Value::Object(Default::default()))),
             usage: Mutex::new(Usage::default()),
             completed: AtomicU64::new(0),
@@ -390,6 +413,91 @@ impl Run {
         }
     }
 
+    /// A cooperative yield point, passed before each node and each call.
+    /// The whole work tree is one tokio task: without yields, a run whose
+    /// calls all answer at once (a zero-latency loop) would never let the
+    /// runtime serve signals, commands or the event readers on its thread.
+    pub(crate) async fn pace(&self) {
+        tokio::task::coop::consume_budget().await;
+        if self.emitter.due_yield() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Counts a new task against `max_tasks`; the first one past the bound
+    /// stops the run (`exec_node` and every call check [`Run::check_limit`],
+    /// and the driver ends the run on `limit_hit`).
+    fn count_task(&self) {
+        let n = self.created.fetch_add(1, Ordering::Relaxed) + 1;
+        let max = self.wf.policy.max_tasks;
+        if n > max && self.over_limit.get().is_none() {
+            let _ = self.over_limit.set(TaskError::workflow(format!(
+                "the run reached its bound of {max} tasks (`max_tasks` in [defaults]) and stopped; \
+                 a loop whose guard never ends it looks like this: check its `when`, \
+                 or raise `max_tasks` if the run really needs more"
+            )));
+            self.limit_hit.cancel();
+        }
+    }
+
+    /// Task ids, loop claims and live tasks held now.
+    #[cfg(test)]
+    pub(crate) fn held_ids(&self) -> (usize, usize, usize) {
+        let ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        (ids.used.len(), ids.claims.len(), self.tasks().len())
+    }
+
+    /// Fails once the run is past its task bound, so no new work starts.
+    pub(crate) fn check_limit(&self) -> Result<(), TaskError> {
+        match self.over_limit.get() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Claims the ids under `<prefix><loop>#` for one activation of a loop
+    /// (false: another activation has them). The owner may forget each
+    /// finished iteration's ids ([`Run::forget_ids_under`]): nothing else
+    /// creates ids there, and its iterations never repeat.
+    pub(crate) fn claim_ids(&self, namespace: &str) -> bool {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .claims
+            .insert(namespace.to_string())
+    }
+
+    /// Forgets the ids under `prefix` (a claimed, finished iteration), so a
+    /// loop's bookkeeping does not grow with its iteration count.
+    pub(crate) fn forget_ids_under(&self, prefix: &str) {
+        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        let doomed: Vec<Id> = ids
+            .used
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|id| id.starts_with(prefix))
+            .cloned()
+            .collect();
+        for id in doomed {
+            ids.used.remove(&id);
+        }
+        // Loops nested in the iteration claimed their ids under it.
+        let claims: Vec<String> = ids
+            .claims
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|c| c.starts_with(prefix))
+            .cloned()
+            .collect();
+        for c in claims {
+            ids.claims.remove(&c);
+        }
+    }
+
     /// The node a task belongs to.
     pub(crate) fn task_node(&self, id: &str) -> Option<NodeIdx> {
         self.tasks().get(id).map(|t| t.node)
@@ -414,17 +522,20 @@ impl Run {
             Some(Target::Capability(c)) => (None, Some(c.clone())),
             None => (None, None),
         };
+        self.count_task();
         let id: Id = {
-            let mut tasks = self.tasks();
+            let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
             // A node referenced from two places runs twice at the same path:
             // keep ids unique (and deterministic: the order is the workflow's).
             let mut id: Id = Id::from(id.as_str());
             let mut n = 2;
-            while tasks.contains_key(&id) {
+            while ids.used.contains(&id) {
                 id = Id::from(format!("{id}~{n}").as_str());
                 n += 1;
             }
-            tasks.insert(
+            ids.used.insert(id.clone());
+            drop(ids);
+            self.tasks().insert(
                 id.clone(),
                 TaskEntry {
                     node,
@@ -615,5 +726,7 @@ impl Drop for TaskHandle {
         if !self.state.is_terminal() {
             self.cancel("no longer needed");
         }
+        // Its owner is done with it: no command can reach it any more.
+        self.run.tasks().remove(&self.id);
     }
 }

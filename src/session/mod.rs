@@ -5,11 +5,13 @@
 //! events into a summary (for `sessions list/show`, exports and resume) and
 //! [`export`] renders Markdown or JSON.
 
+mod consistency;
 pub mod export;
 pub mod fold;
 pub mod reader;
 pub mod recorder;
 pub mod snapshot;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +57,10 @@ pub struct Header {
     /// Which provider and model each agent used. Only these names are
     /// recorded: keys and other settings never reach a session file.
     pub providers: Vec<AgentProvider>,
+    /// This user's MAC of the header (see [`trust`]): present when the
+    /// user's own agentctl recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// The workflow of a session: enough to run it again.
@@ -114,6 +120,7 @@ impl Header {
                     model: a.model.to_string(),
                 })
                 .collect(),
+            mac: None,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! one, folded. Files without snapshots (format 1) are folded from the
 //! start, with in-memory checkpoints for later seeks.
 
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -36,6 +37,12 @@ pub struct SessionReader {
     pub torn: Option<TornLine>,
     /// Damaged lines that were skipped (1-based line numbers and why).
     pub skipped: Vec<(usize, String)>,
+    /// Events that contradict the others (duplicate or out-of-order `seq`,
+    /// another session's events, completions of unknown tasks): the first
+    /// ones, 1-based line and what is wrong. The events are still read.
+    pub inconsistent: Vec<(usize, String)>,
+    /// How many inconsistencies there are in all.
+    pub inconsistent_total: usize,
     /// Snapshot lines, in file order.
     snapshots: Vec<SnapshotLine>,
     /// States already rebuilt, by event position (a few, for later seeks).
@@ -85,9 +92,81 @@ struct Version {
 
 impl SessionReader {
     /// Reads and indexes a session file.
+    ///
+    /// Only a regular file is read (a FIFO would block, a device never
+    /// end), as a stream of lines up to the size it had when opened; a line
+    /// longer than [`MAX_LINE_BYTES`] is skipped (reported in `skipped`)
+    /// without being held in memory.
     pub fn open(path: &Path) -> Result<SessionReader, SessionError> {
-        let data = std::fs::read(path).map_err(|e| SessionError::io(path, e))?;
-        Self::from_bytes(path, data)
+        Self::open_capped(path, MAX_LINE_BYTES)
+    }
+
+    /// [`SessionReader::open`] with lines capped at `max_line` bytes.
+    fn open_capped(path: &Path, max_line: usize) -> Result<SessionReader, SessionError> {
+        let invalid = |message: String| SessionError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let file = crate::workflow::source_file::open_regular(path).map_err(|e| match e {
+            crate::workflow::source_file::SourceError::Io(e) => SessionError::io(path, e),
+            other => invalid(format!("{other}: not a session file")),
+        })?;
+        let size = file
+            .metadata()
+            .map_err(|e| SessionError::io(path, e))?
+            .len();
+        let mut input = std::io::BufReader::with_capacity(1 << 16, file.take(size));
+        let mut data = Vec::new();
+        let mut long = LongLines::default();
+        for line_no in 1.. {
+            let start = data.len();
+            let n = (&mut input)
+                .take(max_line as u64 + 1)
+                .read_until(b'\n', &mut data)
+                .map_err(|e| SessionError::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            let ended = data.last() == Some(&b'\n');
+            if n > max_line && !ended {
+                data.truncate(start);
+                let (rest, newline) =
+                    skip_line(&mut input).map_err(|e| SessionError::io(path, e))?;
+                let bytes = n + rest;
+                if line_no == 1 {
+                    return Err(invalid(format!(
+                        "line 1 is longer than {max_line} bytes: not a session header"
+                    )));
+                }
+                if !newline {
+                    long.torn = Some(TornLine {
+                        line: line_no,
+                        bytes,
+                    });
+                    break;
+                }
+                // An empty line keeps the line numbers; the bytes it stands
+                // for still count where appends go.
+                data.push(b'\n');
+                long.removed += bytes as u64;
+                long.skipped.push((
+                    line_no,
+                    format!("a line of {bytes} bytes, longer than the limit of {max_line}"),
+                ));
+                continue;
+            }
+            if !ended {
+                break;
+            }
+        }
+        let mut reader = Self::from_bytes(path, data)?;
+        reader.complete_len += long.removed;
+        if long.torn.is_some() {
+            reader.torn = long.torn;
+        }
+        reader.skipped.extend(long.skipped);
+        reader.skipped.sort_by_key(|(line, _)| *line);
+        Ok(reader)
     }
 
     /// Indexes the bytes of a session file (`path` names it in messages).
@@ -132,6 +211,7 @@ impl SessionReader {
         let mut snapshots = Vec::new();
         let mut skipped = Vec::new();
         let mut torn = None;
+        let mut consistency = super::consistency::Consistency::new(&header.session);
         let mut start = header_end + 1;
         let mut complete_len = start as u64;
         let mut line_no = 1;
@@ -163,7 +243,8 @@ impl SessionReader {
                 continue;
             }
             match envelope(line) {
-                Some((_, t)) => {
+                Some((seq, t)) => {
+                    consistency.observe(line_no, line, seq);
                     lines.push((start, start + len));
                     ts.push(t);
                 }
@@ -183,6 +264,8 @@ impl SessionReader {
             complete_len,
             torn,
             skipped,
+            inconsistent: consistency.found,
+            inconsistent_total: consistency.total,
             snapshots,
             cache: Mutex::new(Vec::new()),
         })
@@ -350,6 +433,39 @@ impl SessionReader {
     }
 }
 
+/// Longest line a session file may hold; a longer one is skipped. Far
+/// beyond a real event (a reply is capped well below) or snapshot line.
+pub const MAX_LINE_BYTES: usize = 256 << 20;
+
+/// What reading line by line left out of the bytes it kept.
+#[derive(Default)]
+struct LongLines {
+    /// Bytes of over-long lines (newlines excluded), not kept.
+    removed: u64,
+    /// Over-long lines, by line number.
+    skipped: Vec<(usize, String)>,
+    /// An over-long last line without its newline.
+    torn: Option<TornLine>,
+}
+
+/// Consumes the rest of a line: (bytes, whether a newline ended it).
+fn skip_line(input: &mut impl BufRead) -> std::io::Result<(usize, bool)> {
+    let mut bytes = 0;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((bytes, false));
+        }
+        if let Some(i) = memchr::memchr(b'\n', buf) {
+            input.consume(i + 1);
+            return Ok((bytes + i, true));
+        }
+        let n = buf.len();
+        bytes += n;
+        input.consume(n);
+    }
+}
+
 /// `seq` and `ts` of an event line: a fast path for the recorder's own
 /// layout (`{"seq":N,"ts":N,...`), else a lenient parse.
 fn envelope(line: &[u8]) -> Option<(u64, u64)> {
@@ -378,4 +494,78 @@ fn envelope(line: &[u8]) -> Option<(u64, u64)> {
     serde_json::from_slice::<Envelope>(line)
         .ok()
         .map(|e| (e.seq, e.ts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = r#"{"format":"agentctl-session","version":2,"agentctl":"0.1.0","session":"s-1","started_at":1,"workflow":{"name":"w","origin":"builtin:w","hash":"h","text":""},"seed":0,"input":null,"providers":[]}"#;
+
+    fn event(seq: u64, session: &str) -> String {
+        format!(
+            r#"{{"seq":{seq},"ts":{seq},"session":"{session}","type":"node_state_changed","node":"n","state":"running"}}"#
+        )
+    }
+
+    #[test]
+    fn special_files_are_refused_with_a_clear_message() {
+        let e = SessionReader::open(Path::new("/dev/zero"))
+            .err()
+            .expect("refused");
+        assert!(
+            e.to_string()
+                .contains("a character device, not a regular file"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("s.jsonl");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = SessionReader::open(&fifo)
+            .err()
+            .expect("refused without blocking");
+        assert!(e.to_string().contains("FIFO"), "{e}");
+    }
+
+    #[test]
+    fn an_over_long_line_is_skipped_and_appends_still_go_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.jsonl");
+        let long = format!("{{\"seq\":2,\"pad\":\"{}\"}}", "x".repeat(5000));
+        let text = format!(
+            "{HEADER}\n{}\n{long}\n{}\n",
+            event(1, "s-1"),
+            event(3, "s-1")
+        );
+        std::fs::write(&p, &text).unwrap();
+        let r = SessionReader::open_capped(&p, 4096).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+        assert_eq!(r.skipped[0].0, 3);
+        assert!(r.skipped[0].1.contains("longer than the limit of 4096"));
+        assert_eq!(r.complete_len(), text.len() as u64);
+        assert_eq!(r.event(1).unwrap().unwrap().seq, 3);
+        // An over-long torn tail (no newline, e.g. zeros) is cut, not held.
+        let torn = format!("{HEADER}\n{}\n{}", event(1, "s-1"), "\0".repeat(10_000));
+        std::fs::write(&p, &torn).unwrap();
+        let r = SessionReader::open_capped(&p, 4096).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r.torn,
+            Some(TornLine {
+                line: 3,
+                bytes: 10_000
+            })
+        );
+        assert_eq!(r.complete_len(), (torn.len() - 10_000) as u64);
+        // A header past the cap is not a session.
+        std::fs::write(&p, "y".repeat(10_000)).unwrap();
+        let e = SessionReader::open_capped(&p, 4096).err().expect("refused");
+        assert!(
+            e.to_string().contains("line 1 is longer than 4096 bytes"),
+            "{e}"
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::builtins;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean, offset_of};
 use super::model::Workflow;
+use super::source_file;
 use super::span::TomlSpanCapture;
 use super::spec::WorkflowSpec;
 use super::validate;
@@ -67,20 +68,13 @@ pub fn load_source(arg: &str) -> Result<Loaded, Diagnostics> {
             }
         };
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
-        let hint = match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                "check the path; built-in workflows are named `builtin:NAME`"
-            }
-            std::io::ErrorKind::InvalidData => "workflow files must be UTF-8 text",
-            std::io::ErrorKind::PermissionDenied => "check the file's permissions",
-            _ if Path::new(arg).is_dir() => "give the path of a workflow file, not a directory",
-            _ => "check that the file exists and is readable",
-        };
-        Diagnostics::from(
-            Diagnostic::file_error(arg, format!("cannot read `{arg}`: {e}")).with_hint(hint),
-        )
-    })?;
+    let text =
+        source_file::read_text(Path::new(arg), source_file::MAX_TEXT_BYTES).map_err(|e| {
+            Diagnostics::from(
+                Diagnostic::file_error(arg, format!("cannot read `{arg}`: {e}"))
+                    .with_hint(e.hint()),
+            )
+        })?;
     load_str(&text, arg, Format::from_path(arg))
 }
 

@@ -114,6 +114,8 @@ pub struct Agent {
     pub tools: Vec<Id>,
     /// Confinement of its `shell` calls; `None`: `shell` is off.
     pub shell: Option<crate::tools::shell::ShellConfig>,
+    /// `tool_choice` and `reset_tool_choice`.
+    pub tool_use: super::tool_use::ToolUse,
 }
 
 /// What backs an agent.

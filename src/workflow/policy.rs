@@ -127,7 +127,14 @@ pub struct RunPolicy {
     pub deadlock: Duration,
     /// Period of `metrics` events (none: only at the end).
     pub metrics_every: Option<Duration>,
+    /// Tasks one run may create (`[defaults] max_tasks`).
+    pub max_tasks: u64,
 }
+
+/// Built-in bound on the tasks of one run (`[defaults] max_tasks`): far
+/// above any real workflow (a 200,000-item map fits five times), low
+/// enough that a runaway loop stops before it exhausts memory or disk.
+pub const DEFAULT_MAX_TASKS: u64 = 1_000_000;
 
 impl Default for RunPolicy {
     fn default() -> Self {
@@ -140,6 +147,7 @@ impl Default for RunPolicy {
             breakers: HashMap::new(),
             deadlock: DEFAULT_DEADLOCK,
             metrics_every: Some(Duration::from_secs(1)),
+            max_tasks: DEFAULT_MAX_TASKS,
         }
     }
 }

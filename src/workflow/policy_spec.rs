@@ -35,6 +35,10 @@ pub struct DefaultsSpec {
     /// this long, the waiting nodes fail instead of hanging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadlock_ms: Option<Spanned<u64>>,
+    /// Bound on the tasks one run creates (default 1,000,000): a runaway
+    /// loop stops with an error instead of growing without end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tasks: Option<Spanned<u64>>,
 }
 
 /// `retry = { ... }`, `retry = true` (the same as `{}`: 3 attempts) or

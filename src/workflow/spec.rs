@@ -147,6 +147,13 @@ pub struct AgentSpec {
     /// human's approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<ShellSpec>,
+    /// What the first round of the tool loop asks of the model: `auto`
+    /// (default), `required`, `none`, or one of `tools` by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Spanned<String>>,
+    /// Whether rounds after the first go back to `auto` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_tool_choice: Option<bool>,
     // ── agent kinds: command agents (issue #8) go here ──
     /// `llm` (the default: a provider and a model), `command` (an external
     /// program, see `[agents.command]`) or `custom` (an agent written in

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean, floor_char_boundary};
+use super::diagnostics::{
+    Diagnostic, Diagnostics, LineIndex, Severity, did_you_mean, floor_char_boundary,
+};
 use super::expr::{Expr, ExprError};
 use super::model::{
     Agent, AgentKind, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target,
@@ -60,8 +62,11 @@ const CYCLE_HINT: &str =
 use NodeKindName as K;
 
 mod agent_kind;
+mod depth;
 mod schema;
 mod shell;
+mod sim_ranges;
+mod tool_choice;
 
 /// Which node kinds use each optional node field.
 const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
@@ -143,6 +148,7 @@ pub fn compile(
         a.policy = cx.agent_policy(i, &base);
     }
     cx.debate_sim_scripts();
+    cx.sim_ranges();
     cx.index_nodes();
     let mut nodes: Vec<Node> = (0..spec.nodes.len()).map(|i| cx.node(i)).collect();
     for (i, n) in nodes.iter_mut().enumerate() {
@@ -150,7 +156,11 @@ pub fn compile(
     }
     let run_policy = cx.run_policy();
     let entry = cx.entry();
+    let before_cycles = cx.errors.len();
     cx.cycles();
+    if cx.errors.len() == before_cycles {
+        cx.nesting_depth();
+    }
     if !cx.errors.is_empty() {
         let mut errors = Diagnostics(cx.errors);
         errors.sort();
@@ -197,6 +207,8 @@ enum Owner {
 struct Ctx<'a> {
     spec: &'a WorkflowSpec,
     text: &'a str,
+    /// Line starts of `text`: thousands of errors must not each rescan it.
+    lines: LineIndex<'a>,
     origin: &'a str,
     /// False for JSON and in-code workflows: locate by searching the text.
     toml: bool,
@@ -241,6 +253,7 @@ impl<'a> Ctx<'a> {
             spec,
             text,
             origin,
+            lines: LineIndex::new(text),
             toml,
             errors: vec![],
             warnings: vec![],
@@ -343,13 +356,14 @@ impl<'a> Ctx<'a> {
     }
 
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        let d = Diagnostic::error(self.origin, self.text, span, message).with_hint(hint);
+        let d = Diagnostic::at_span_in(Severity::Error, self.origin, &self.lines, span, message)
+            .with_hint(hint);
         self.errors.push(d);
     }
 
     fn line_of(&self, span: &Option<Range<usize>>, o: Owner, key: &str, value: &str) -> usize {
         let s = self.value_span(o, key, span, &quote(value));
-        super::diagnostics::line_col(self.text, s.start).0
+        self.lines.line_col(s.start).0
     }
 
     // ------------------------------------------------------------ agents
@@ -395,6 +409,7 @@ impl<'a> Ctx<'a> {
                 }
             };
             let shell = self.agent_shell(o, a);
+            let tool_use = self.agent_tool_use(o, a);
             for t in &a.tools {
                 if !crate::tools::BUILTIN_TOOLS.contains(&t.value.as_str()) {
                     let names = crate::tools::BUILTIN_TOOLS;
@@ -428,6 +443,7 @@ impl<'a> Ctx<'a> {
                     .map(|t| Arc::from(t.value.as_str()))
                     .collect(),
                 shell,
+                tool_use,
             });
         }
         out
@@ -1378,7 +1394,7 @@ impl<'a> Ctx<'a> {
                 let n = &spec.nodes[i];
                 let at = self.str_span(Owner::Node(i), "id", &n.id);
                 self.warnings.push(
-                    Diagnostic::warning(self.origin, self.text, at, format!("node `{}` is never reached from the entry `{entry_id}`", n.id.value))
+                    Diagnostic::at_span_in(Severity::Warning, self.origin, &self.lines, at, format!("node `{}` is never reached from the entry `{entry_id}`", n.id.value))
                         .with_hint("reference it from another node (steps, branches, body, routes...), or remove it"),
                 );
             }
@@ -1395,7 +1411,7 @@ impl<'a> Ctx<'a> {
             }
             let at = self.str_span(Owner::Agent(i), "id", &a.id);
             self.warnings.push(
-                Diagnostic::warning(self.origin, self.text, at, format!("agent `{}` is never used", a.id.value))
+                Diagnostic::at_span_in(Severity::Warning, self.origin, &self.lines, at, format!("agent `{}` is never used", a.id.value))
                     .with_hint("name it in a node (`agent`, `planner`, `reviewer`, `classifier`), or remove it"),
             );
         }

@@ -481,6 +481,8 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let mut history: Vec<Vec<Ballot>> = Vec::new();
     let mut all_ballots: Vec<Value> = Vec::new();
     let mut previous: Option<String> = None;
+    // Failed ballots: their cause goes into the node's error.
+    let mut failures = super::failures::CallFailures::default();
     for round in 1..=v.rounds {
         run.step.new_round(node);
         let voters: Vec<AgentIdx> = v
@@ -499,10 +501,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             step: v.step,
             scope,
         };
-        let mut ballots = collect(run, &ctx, &voters, &history, 0).await;
+        let mut ballots = collect(run, &ctx, &voters, &history, 0, &mut failures).await;
         if bft {
             let proposals = ballots;
-            ballots = collect(run, &ctx, &voters, &history, 1).await;
+            ballots = collect(run, &ctx, &voters, &history, 1, &mut failures).await;
             for (agent, p, c) in equivocators(&proposals, &ballots) {
                 let exclude = v.rules.exclude_flagged;
                 flag(
@@ -532,7 +534,13 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         all_ballots.extend(ballots.iter().map(|b| json!({"round": round, "voter": &*b.voter, "choice": b.choice, "confidence": b.confidence, "rationale": b.rationale})));
         history.push(ballots);
         let eligible = v.voters.len() - excluded.len();
-        let (verdict, mut tally) = count(&v.rules.protocol, eligible, &counted);
+        let (mut verdict, mut tally) = count(&v.rules.protocol, eligible, &counted);
+        // The round's `consensus_failed` says why no ballot came.
+        if counted.is_empty()
+            && let (Verdict::NoQuorum(why), Some(cause)) = (&mut verdict, failures.cause())
+        {
+            *why = format!("every ballot failed: {cause}");
+        }
         tally.excluded = excluded
             .iter()
             .map(|a| run.wf.agents[*a].id.clone())
@@ -582,7 +590,17 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 stances: &counted,
             },
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            // No ballot at all because every call failed: that is the
+            // cause, not "no ballots were cast".
+            if counted.is_empty()
+                && let Some(every) = failures.every(&n.id, "ballot")
+            {
+                return every;
+            }
+            failures.explain(e, "ballot")
+        })?;
         match decided {
             Some((choice, decided_by, tally)) => {
                 return Ok(json!({
@@ -599,10 +617,13 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             None => previous = Some(format!("round {round} decided nothing")),
         }
     }
-    Err(TaskError::workflow(format!(
-        "{}: no decision after {} round(s) (rounds = {})",
-        n.id, v.rounds, v.rounds
-    )))
+    Err(failures.explain(
+        TaskError::workflow(format!(
+            "{}: no decision after {} round(s) (rounds = {})",
+            n.id, v.rounds, v.rounds
+        )),
+        "ballot",
+    ))
 }
 
 /// The question: the template, or the input as text.
@@ -711,6 +732,7 @@ async fn collect(
     voters: &[AgentIdx],
     history: &[Vec<Ballot>],
     phase: u32,
+    failures: &mut super::failures::CallFailures,
 ) -> Vec<Ballot> {
     let own = |a: AgentIdx| -> Option<String> {
         history
@@ -733,16 +755,22 @@ async fn collect(
                     })
                 })
                 .await;
-            out.extend(cast(run, cx, a, own(a), phase).await);
+            match cast(run, cx, a, own(a), phase).await {
+                Ok(b) => out.push(b),
+                Err(e) => failures.record(&e),
+            }
         }
         return out;
     }
     let futs = voters.iter().map(|&a| cast(run, cx, a, own(a), phase));
-    futures::future::join_all(futs)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    let mut out = Vec::with_capacity(voters.len());
+    for r in futures::future::join_all(futs).await {
+        match r {
+            Ok(b) => out.push(b),
+            Err(e) => failures.record(&e),
+        }
+    }
+    out
 }
 
 /// What a voter is asked to reply (a system message after its own).
@@ -750,15 +778,15 @@ const BALLOT_FORMAT: &str = "Cast your ballot. Reply with JSON only: {\"choice\"
      \"confidence\": 0.0-1.0, \"rationale\": \"why\", \"ranking\": [\"best\", \"next\", ...] \
      (optional, best first)}";
 
-/// Asks one voter for a ballot; `None` (and a `vote_failed` event) when it
-/// gives no valid one.
+/// Asks one voter for a ballot; its error (and a `vote_failed` event) when
+/// it gives no valid one.
 async fn cast(
     run: &Arc<Run>,
     cx: &BallotCtx<'_>,
     voter: AgentIdx,
     own: Option<String>,
     phase: u32,
-) -> Option<Ballot> {
+) -> Result<Ballot, TaskError> {
     let n = &run.wf.nodes[cx.node];
     let agent = &run.wf.agents[voter];
     let suffix = if phase == 1 { "/commit" } else { "" };
@@ -832,16 +860,16 @@ async fn cast(
                 }
                 .into(),
             });
-            Some(b)
+            Ok(b)
         }
         Err(e) => {
             run.emit(EventKind::VoteFailed {
                 node: n.id.clone(),
                 round: cx.round,
                 voter: agent.id.clone(),
-                error: e.message,
+                error: e.message.clone(),
             });
-            None
+            Err(e)
         }
     }
 }

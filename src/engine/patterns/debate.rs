@@ -212,6 +212,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let k = d.participants.len();
     let mut turns: Vec<Turn> = Vec::new();
     let mut failed_turns: Vec<Value> = Vec::new();
+    let mut failures = super::failures::CallFailures::default();
     // Latest (position, confidence, turn) per participant slot.
     let mut latest: Vec<Option<(String, f64, u32)>> = vec![None; k];
     let mut criticised = vec![false; k];
@@ -403,6 +404,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                     });
                 }
                 Err(e) => {
+                    failures.record(&e);
                     failed_turns.push(json!({"turn": number, "round": round, "speaker": &*speaker_id, "error": e.message}));
                     run.emit(EventKind::DebateTurnFailed {
                         node: n.id.clone(),
@@ -470,10 +472,14 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         })
         .collect();
     if finals.is_empty() {
-        return Err(TaskError::workflow(format!(
-            "{}: no debater gave a valid turn in {held} round(s)",
-            n.id
-        )));
+        // Say why: the calls' own errors (an HTTP status, a timeout), not
+        // only that no turn came.
+        return Err(failures.every(&n.id, "turn").unwrap_or_else(|| {
+            TaskError::workflow(format!(
+                "{}: no debater gave a valid turn in {held} round(s)",
+                n.id
+            ))
+        }));
     }
     let mut distinct: Vec<String> = Vec::new();
     for b in &finals {

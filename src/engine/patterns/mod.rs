@@ -4,6 +4,7 @@ pub(crate) mod agent;
 pub(crate) mod batch;
 pub(crate) mod consensus;
 pub(crate) mod debate;
+pub(crate) mod failures;
 pub(crate) mod gate;
 pub(crate) mod map;
 pub(crate) mod parallel;

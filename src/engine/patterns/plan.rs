@@ -91,7 +91,12 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     .hints(h)
     .working(TaskState::Planning)
     .parse(&parse, *repair_attempts);
-    let (plan_value, _) = work(&mut planner_task, job).await?;
+    let (plan_value, _) = work(&mut planner_task, job).await.map_err(|e| {
+        TaskError::new(
+            e.kind,
+            format!("{}: the planner failed: {}", n.id, e.message),
+        )
+    })?;
     let subtasks = subtasks_of(&plan_value);
     let planner_id = planner_task.id.clone();
     let ids: Vec<String> = (1..=subtasks.len())
@@ -162,7 +167,10 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 join_all(futs)
                     .await
                     .into_iter()
-                    .collect::<Result<Vec<_>, TaskError>>()?
+                    .collect::<Result<Vec<_>, TaskError>>()
+                    .map_err(|e| {
+                        TaskError::new(e.kind, format!("{}: a subtask failed: {}", n.id, e.message))
+                    })?
             };
         let results: Vec<Value> = subtasks
             .iter()
@@ -209,7 +217,12 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         )
         .hints(hints(Expect::Review))
         .parse(&parse_review, *repair_attempts);
-        let (verdict, _) = work(&mut review_task, job).await?;
+        let (verdict, _) = work(&mut review_task, job).await.map_err(|e| {
+            TaskError::new(
+                e.kind,
+                format!("{}: the review failed: {}", n.id, e.message),
+            )
+        })?;
         let approved = verdict
             .get("approved")
             .and_then(Value::as_bool)

@@ -308,6 +308,7 @@ fn workflow_info_reads_the_compiled_model() {
         policy: Default::default(),
         tools: Vec::new(),
         shell: None,
+        tool_use: Default::default(),
     };
     let mk = |id: &str, kind: NodeKind| Node {
         id: id.into(),

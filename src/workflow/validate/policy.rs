@@ -594,6 +594,11 @@ impl Ctx<'_> {
             p.deadlock = Duration::from_millis(self.positive(o, "deadlock_ms", ms, "milliseconds"));
         }
         if let Some(d) = &spec.defaults
+            && let Some(n) = &d.max_tasks
+        {
+            p.max_tasks = self.positive(Owner::Section("defaults"), "max_tasks", n, "tasks");
+        }
+        if let Some(d) = &spec.defaults
             && let Some(ms) = d.metrics_every_ms
         {
             p.metrics_every = (ms > 0).then(|| Duration::from_millis(ms));
