@@ -65,17 +65,23 @@ fn put(w: &mut impl Write, text: &str, newline: bool) -> std::io::Result<()> {
 }
 
 /// `text` with every control character but newline and tab replaced by `�`
-/// (C0, DEL and C1: ESC, CSI, BEL, carriage return, backspace…).
+/// (C0, DEL and C1: ESC, CSI, BEL, a lone carriage return, backspace…). A
+/// carriage return that ends a line (CRLF text, common in model replies) is
+/// dropped instead: it can move nothing there.
 pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
     if !text.chars().any(bad) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(
-        text.chars()
-            .map(|c| if bad(c) { '\u{FFFD}' } else { c })
-            .collect(),
-    )
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            continue;
+        }
+        out.push(if bad(c) { '\u{FFFD}' } else { c });
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -90,5 +96,7 @@ mod tests {
             "a\u{FFFD}[2Jb\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}f\u{FFFD}31mg"
         );
         assert_eq!(printable("é ✓ 漢字"), "é ✓ 漢字");
+        assert_eq!(printable("one\r\ntwo\r\n"), "one\ntwo\n");
+        assert_eq!(printable("a\r\rb"), "a\u{FFFD}\u{FFFD}b");
     }
 }

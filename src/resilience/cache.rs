@@ -180,7 +180,8 @@ impl ResponseCache {
     /// missing or unreadable file is an empty cache, never an error: the
     /// cache is an optimisation.
     pub fn load(&self, path: &Path) -> usize {
-        let Ok(text) = std::fs::read_to_string(path) else {
+        // Regular files only (never block on a FIFO), and a bounded read.
+        let Ok(text) = crate::workflow::source_file::read_text(path, 256 << 20) else {
             return 0;
         };
         let Ok(entries) = serde_json::from_str::<Vec<Stored>>(&text) else {

@@ -1082,9 +1082,13 @@ impl Keymap {
     /// The defaults with the `[keys]` table of the config file at `path`
     /// applied; the defaults alone when the file does not exist.
     pub fn load(path: &Path) -> Result<Keymap, Diagnostics> {
-        match std::fs::read_to_string(path) {
+        use crate::workflow::source_file::{MAX_TEXT_BYTES, SourceError, read_text};
+        // A FIFO or device as the config must not hang the cockpit.
+        match read_text(path, MAX_TEXT_BYTES) {
             Ok(text) => Keymap::with_overrides(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Keymap::default()),
+            Err(SourceError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Keymap::default())
+            }
             Err(e) => Err(Diagnostic::file_error(
                 &path.display().to_string(),
                 format!("cannot read the config file: {e}"),

@@ -232,7 +232,8 @@ impl Theme {
         if name_or_path == "mono" || name_or_path == "monochrome" {
             return Ok(Theme::monochrome());
         }
-        let src = std::fs::read_to_string(name_or_path).map_err(|e| {
+        use crate::workflow::source_file::{MAX_TEXT_BYTES, read_text};
+        let src = read_text(std::path::Path::new(name_or_path), MAX_TEXT_BYTES).map_err(|e| {
             let known: Vec<&str> = Theme::names().collect();
             format!(
                 "theme {name_or_path:?}: {e} (built-in themes: {}, monochrome)",
