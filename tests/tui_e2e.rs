@@ -244,7 +244,9 @@ fn cockpit_runs_the_readme_command_agent_pipeline() {
         ("XDG_STATE_HOME", home.path()),
     ];
     let t = Tmux::start(&cmd, &env);
-    let s = t.wait_for("the pipeline to finish", |s| status_line(s).contains("DONE"));
+    let s = t.wait_for("the pipeline to finish", |s| {
+        status_line(s).contains("DONE")
+    });
     assert!(!s.contains("not configured"), "{s}");
     for task in ["draft", "shout", "count"] {
         assert!(s.contains(task), "task {task} missing:\n{s}");
