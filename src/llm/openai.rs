@@ -909,9 +909,9 @@ fn request_body(
                 v["tool_call_id"] = json!(id);
             }
             if !m.tool_calls.is_empty() {
-                if m.content.is_empty() {
-                    v["content"] = Value::Null;
-                }
+                // An empty string, not null: OpenAI takes either, and
+                // llama-cpp-python refuses null (HTTP 500, "Input should be
+                // a valid string").
                 v["tool_calls"] = m
                     .tool_calls
                     .iter()
@@ -1030,7 +1030,11 @@ impl PendingCalls {
             call.id = id.to_string();
         }
         if let Some(f) = piece.get("function") {
-            if let Some(n) = f.get("name").and_then(Value::as_str) {
+            // OpenAI sends the name once; llama-cpp-python repeats it in
+            // every chunk. A piece equal to the name so far is a repeat.
+            if let Some(n) = f.get("name").and_then(Value::as_str)
+                && call.name != n
+            {
                 call.name.push_str(n);
                 self.bytes += n.len();
             }
