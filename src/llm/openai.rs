@@ -40,9 +40,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 mod body_cap;
+mod reply_scrubber;
 mod structured;
 
 use self::body_cap::{MAX_BODY, capped, read_capped, read_error_body};
+use self::reply_scrubber::Secrets;
 use self::structured::{Level, Negotiated, refuses_structure};
 use super::tokens::TokenCounter;
 use super::{
@@ -144,8 +146,9 @@ struct Inner {
     base_url: String,
     client: Client<Box<dyn Config>>,
     azure: bool,
-    /// Secret values to scrub from any server text we repeat.
-    secrets: Vec<String>,
+    /// Secret values to scrub from any server text we repeat, replies
+    /// included.
+    secrets: Secrets,
     /// Cleared when the server rejects streaming.
     stream: AtomicBool,
     /// Cleared when the server rejects `stream_options`.
@@ -236,10 +239,18 @@ impl OpenAiProvider {
             .build()
             .map_err(|e| SetupError(format!("cannot build the HTTP client: {e}")))?;
         let client = Client::with_config(config).with_http_service(OneShotService { http });
-        let mut secrets = Vec::new();
-        if !key.is_empty() {
-            secrets.push(key);
-        }
+        // The key, and custom header values long enough to be credentials
+        // (`X-Api-Key`, a proxy token); not the organization or project,
+        // which are ids, and scrubbing short values would garble replies.
+        let secrets = Secrets::new(
+            std::iter::once(key).chain(
+                settings
+                    .headers
+                    .values()
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| v.chars().count() >= MIN_HEADER_SECRET),
+            ),
+        );
         Ok(OpenAiProvider {
             inner: Arc::new(Inner {
                 name: settings.name,
@@ -472,6 +483,7 @@ impl Inner {
         let mut finished = false;
         let mut usage: Option<Usage> = None;
         let mut calls = PendingCalls::default();
+        let mut scrubber = self.secrets.stream();
         while let Some(ev) = events.next().await {
             let chunk = match ev {
                 Ok(v) => v,
@@ -518,7 +530,10 @@ impl Inner {
                 && !d.is_empty()
             {
                 text.push_str(d);
-                out.send(Ok(ProviderChunk::Delta(d.to_string()))).await;
+                let d = scrubber.push(d);
+                if !d.is_empty() {
+                    out.send(Ok(ProviderChunk::Delta(d))).await;
+                }
             }
             if let Some(tc) = choice
                 .get("delta")
@@ -559,8 +574,13 @@ impl Inner {
             err.congestion = true;
             return Err(Failure::Error(err));
         }
+        let rest = scrubber.finish();
+        if !rest.is_empty() {
+            out.send(Ok(ProviderChunk::Delta(rest))).await;
+        }
         let calls = calls.finish();
         let usage = usage.unwrap_or_else(|| estimate(&req.messages, &text, &calls));
+        let calls = self.scrub_calls(calls);
         if !calls.is_empty() {
             out.send(Ok(ProviderChunk::ToolCalls(calls))).await;
         }
@@ -607,8 +627,10 @@ impl Inner {
         }
         let calls = calls.finish();
         let usage = parse_usage(v).unwrap_or_else(|| estimate(&req.messages, &text, &calls));
+        let calls = self.scrub_calls(calls);
         if !text.is_empty() {
-            out.send(Ok(ProviderChunk::Delta(text))).await;
+            out.send(Ok(ProviderChunk::Delta(self.secrets.scrub(&text))))
+                .await;
         }
         if !calls.is_empty() {
             out.send(Ok(ProviderChunk::ToolCalls(calls))).await;
@@ -618,13 +640,19 @@ impl Inner {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut s = redact(text);
-        for secret in &self.secrets {
-            if !secret.is_empty() {
-                s = s.replace(secret.as_str(), "[REDACTED]");
-            }
-        }
-        s
+        self.secrets.scrub(&redact(text))
+    }
+
+    /// Tool calls with the provider's secrets masked in every field.
+    fn scrub_calls(&self, calls: Vec<ToolCall>) -> Vec<ToolCall> {
+        calls
+            .into_iter()
+            .map(|c| ToolCall {
+                id: self.secrets.scrub(&c.id),
+                name: self.secrets.scrub(&c.name),
+                arguments: self.secrets.scrub(&c.arguments),
+            })
+            .collect()
     }
 
     fn failure(&self, e: OpenAIError, url: &str) -> Failure {
@@ -1009,6 +1037,10 @@ struct PendingCalls {
     /// Bytes of names and arguments so far (bounded with the reply).
     bytes: usize,
 }
+
+/// Custom header values this long (in characters) count as credentials
+/// and are scrubbed from replies and errors.
+const MIN_HEADER_SECRET: usize = 8;
 
 /// The most tool calls one reply may ask for.
 const MAX_TOOL_CALLS: usize = 128;
