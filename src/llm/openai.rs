@@ -52,7 +52,7 @@ use super::{
     RequestHints, Role, ToolCall, ToolChoice,
 };
 use crate::event::{ErrorKind, Usage};
-use crate::secret::{Secret, redact};
+use crate::secret::{Secret, redact, redact_url, url_credentials};
 
 /// Azure OpenAI deployment settings: the model is chosen by the deployment
 /// in the URL, not by the request's `model` field.
@@ -96,7 +96,7 @@ impl fmt::Debug for OpenAiSettings {
         // Header values may carry credentials too: show only their names.
         f.debug_struct("OpenAiSettings")
             .field("name", &self.name)
-            .field("base_url", &self.base_url)
+            .field("base_url", &redact_url(&self.base_url))
             .field("api_key", &self.api_key)
             .field("organization", &self.organization)
             .field("project", &self.project)
@@ -142,8 +142,9 @@ pub struct OpenAiProvider {
 
 struct Inner {
     name: String,
-    /// Base URL as given (normalised), for messages.
-    base_url: String,
+    /// The base URL without the credentials it may embed: the one shown
+    /// in messages and events (requests use async-openai's config).
+    shown_url: String,
     client: Client<Box<dyn Config>>,
     azure: bool,
     /// Secret values to scrub from any server text we repeat, replies
@@ -163,7 +164,7 @@ impl fmt::Debug for OpenAiProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAiProvider")
             .field("name", &self.inner.name)
-            .field("base_url", &self.inner.base_url)
+            .field("base_url", &self.inner.shown_url)
             .finish_non_exhaustive()
     }
 }
@@ -242,19 +243,26 @@ impl OpenAiProvider {
         // The key, and custom header values long enough to be credentials
         // (`X-Api-Key`, a proxy token); not the organization or project,
         // which are ids, and scrubbing short values would garble replies.
+        // Credentials in the base URL too: transport errors quote the URL.
+        let in_url = url_credentials(&base).map(|u| {
+            let password = u.split_once(':').map_or("", |(_, p)| p);
+            [u.to_string(), password.to_string()]
+        });
         let secrets = Secrets::new(
-            std::iter::once(key).chain(
-                settings
-                    .headers
-                    .values()
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| v.chars().count() >= MIN_HEADER_SECRET),
-            ),
+            std::iter::once(key)
+                .chain(in_url.into_iter().flatten())
+                .chain(
+                    settings
+                        .headers
+                        .values()
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| v.chars().count() >= MIN_HEADER_SECRET),
+                ),
         );
         Ok(OpenAiProvider {
             inner: Arc::new(Inner {
                 name: settings.name,
-                base_url: base,
+                shown_url: redact_url(&base),
                 client,
                 azure: settings.azure.is_some(),
                 secrets,
@@ -266,15 +274,15 @@ impl OpenAiProvider {
         })
     }
 
-    /// The base URL requests go to.
+    /// The base URL requests go to, without embedded credentials.
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+        &self.inner.shown_url
     }
 
     /// Lists the models the server offers (`GET /models`).
     pub async fn list_models(&self) -> Result<Vec<String>, ProviderError> {
         let inner = &self.inner;
-        let url = format!("{}/models", inner.base_url);
+        let url = format!("{}/models", inner.shown_url);
         let v: Value = inner
             .client
             .models()
@@ -382,7 +390,7 @@ enum Reply {
 
 impl Inner {
     fn chat_url(&self) -> String {
-        format!("{}/chat/completions", self.base_url)
+        format!("{}/chat/completions", self.shown_url)
     }
 
     async fn call(&self, req: &ProviderRequest, out: &Out) -> Result<(), ProviderError> {
