@@ -40,7 +40,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 mod body_cap;
-mod reply_scrubber;
+pub mod reply_scrubber;
 mod structured;
 
 use self::body_cap::{MAX_BODY, capped, read_capped, read_error_body};

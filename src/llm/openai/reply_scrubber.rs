@@ -7,6 +7,8 @@
 //! them: [`ReplyScrubber`] holds back the end of a delta while it could
 //! still be the start of a secret, and lets it go with the next delta (or
 //! at the end of the reply) once it is known either way.
+//!
+//! Public so `benches/scrub.rs` can time the delta path.
 
 /// What stands in for a scrubbed value.
 const MASK: &str = "[REDACTED]";
@@ -14,13 +16,13 @@ const MASK: &str = "[REDACTED]";
 /// The secret values one provider knows, longest first (so of two secrets
 /// where one starts the other, the longer is masked whole).
 #[derive(Clone, Default)]
-pub(crate) struct Secrets {
+pub struct Secrets {
     values: Vec<String>,
 }
 
 impl Secrets {
     /// The non-empty `values`, deduplicated.
-    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Self {
+    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
         let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         values.dedup();
@@ -28,7 +30,7 @@ impl Secrets {
     }
 
     /// `text` with every whole occurrence of a secret masked.
-    pub(crate) fn scrub(&self, text: &str) -> String {
+    pub fn scrub(&self, text: &str) -> String {
         if self.values.is_empty() {
             return text.to_string();
         }
@@ -38,7 +40,7 @@ impl Secrets {
     }
 
     /// A scrubber for one streamed reply.
-    pub(crate) fn stream(&self) -> ReplyScrubber<'_> {
+    pub fn stream(&self) -> ReplyScrubber<'_> {
         ReplyScrubber {
             secrets: self,
             held: String::new(),
@@ -115,7 +117,7 @@ impl Secrets {
 /// Scrubs one streamed reply delta by delta. What it holds back is always
 /// shorter than the longest secret, so a delta is delayed, never lost: call
 /// [`ReplyScrubber::finish`] at the end of the reply for the rest.
-pub(crate) struct ReplyScrubber<'a> {
+pub struct ReplyScrubber<'a> {
     secrets: &'a Secrets,
     /// Raw text not yet let go: it may be the start of a secret.
     held: String,
@@ -123,7 +125,7 @@ pub(crate) struct ReplyScrubber<'a> {
 
 impl ReplyScrubber<'_> {
     /// The scrubbed text that can go out now (possibly empty).
-    pub(crate) fn push(&mut self, delta: &str) -> String {
+    pub fn push(&mut self, delta: &str) -> String {
         if self.secrets.values.is_empty() {
             return delta.to_string();
         }
@@ -136,7 +138,7 @@ impl ReplyScrubber<'_> {
     }
 
     /// The scrubbed rest, at the end of the reply.
-    pub(crate) fn finish(&mut self) -> String {
+    pub fn finish(&mut self) -> String {
         let held = std::mem::take(&mut self.held);
         self.secrets.scrub(&held)
     }
