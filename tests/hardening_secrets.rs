@@ -194,7 +194,10 @@ async fn echoed_secret_is_scrubbed(source: Source, stream: bool) {
     assert_clean("stderr", &stderr, &secret);
     let summary: Value = serde_json::from_str(&stdout).expect("one JSON object");
     assert_eq!(summary["status"], "succeeded");
-    let file = summary["session_file"].as_str().expect("recorded").to_string();
+    let file = summary["session_file"]
+        .as_str()
+        .expect("recorded")
+        .to_string();
     let mut files = Vec::new();
     all_files(&home.path().join("sessions"), &mut files);
     assert!(files.iter().any(|(p, _)| *p == file), "{file} in {files:?}");
