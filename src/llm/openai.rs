@@ -1356,6 +1356,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn scrubs_the_key_credential_headers_and_url_credentials_not_ids() {
+        let mut s = OpenAiSettings::new("p", "http://bob:url-pass-123@127.0.0.1:9/v1");
+        s.api_key = Secret::new("sk-the-api-key-0123");
+        s.organization = Some("org-1234567890".into());
+        s.headers
+            .insert("X-Proxy-Token".into(), "proxy-token-abc".into());
+        s.headers.insert("X-Region".into(), "eu-1".into());
+        let p = OpenAiProvider::new(s).unwrap();
+        let said = "sk-the-api-key-0123 proxy-token-abc url-pass-123 org-1234567890 eu-1";
+        assert_eq!(
+            p.inner.secrets.scrub(said),
+            "[REDACTED] [REDACTED] [REDACTED] org-1234567890 eu-1"
+        );
+        assert_eq!(p.base_url(), "http://[REDACTED]@127.0.0.1:9/v1");
+        assert_eq!(p.endpoint(), Some("http://[REDACTED]@127.0.0.1:9/v1"));
+        assert!(!format!("{p:?}").contains("url-pass"));
+    }
+
+    #[test]
     fn retry_after_from_body_text_and_field() {
         assert_eq!(
             retry_after_in_body("Rate limit reached. Please try again in 1.5s."),
