@@ -173,6 +173,30 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// `url` with any `user:password@` part of its authority replaced by
+/// `[REDACTED]@`, for showing a configured base URL. Text that is not a URL
+/// with an authority comes back unchanged.
+pub fn redact_url(url: &str) -> String {
+    match url_userinfo(url) {
+        Some((start, end)) => format!("{}[REDACTED]{}", &url[..start], &url[end..]),
+        None => url.to_string(),
+    }
+}
+
+/// The `user:password` part of `url`, if it has one.
+pub fn url_credentials(url: &str) -> Option<&str> {
+    url_userinfo(url).map(|(start, end)| &url[start..end])
+}
+
+/// Byte range of the userinfo in `scheme://userinfo@host/...`.
+fn url_userinfo(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    url[start..end].rfind('@').map(|at| (start, start + at))
+}
+
 fn is_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '{' | '}' | '(' | ')' | '[' | ']')
 }
@@ -241,6 +265,22 @@ mod tests {
         let mine = std::fs::read_to_string("/proc/self/stat").unwrap();
         let (s, e) = env_bounds(&mine).unwrap();
         assert!(s > 0 && e > s, "{s} {e}");
+    }
+
+    #[test]
+    fn url_credentials_are_redacted() {
+        assert_eq!(
+            redact_url("http://user:pa%40ss@host:8080/v1?q=a@b"),
+            "http://[REDACTED]@host:8080/v1?q=a@b"
+        );
+        assert_eq!(redact_url("https://tok@h"), "https://[REDACTED]@h");
+        assert_eq!(
+            redact_url("http://127.0.0.1:11434/v1/x@y"),
+            "http://127.0.0.1:11434/v1/x@y"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(url_credentials("http://u:p@h/x"), Some("u:p"));
+        assert_eq!(url_credentials("http://h/u:p@x"), None);
     }
 
     #[test]

@@ -224,7 +224,7 @@ pub(crate) fn main(args: ProvidersArgs) -> i32 {
                 match config.provider_settings(&n, None) {
                     Ok(Some(s)) => println!(
                         "{n:<10} {} (model {}, key {})",
-                        s.base_url,
+                        agentctl::secret::redact_url(&s.base_url),
                         config.provider_model(&n),
                         if s.api_key.is_empty() { "none" } else { "set" }
                     ),

@@ -40,9 +40,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 mod body_cap;
+pub mod reply_scrubber;
 mod structured;
 
 use self::body_cap::{MAX_BODY, capped, read_capped, read_error_body};
+use self::reply_scrubber::Secrets;
 use self::structured::{Level, Negotiated, refuses_structure};
 use super::tokens::TokenCounter;
 use super::{
@@ -50,7 +52,7 @@ use super::{
     RequestHints, Role, ToolCall, ToolChoice,
 };
 use crate::event::{ErrorKind, Usage};
-use crate::secret::{Secret, redact};
+use crate::secret::{Secret, redact, redact_url, url_credentials};
 
 /// Azure OpenAI deployment settings: the model is chosen by the deployment
 /// in the URL, not by the request's `model` field.
@@ -94,7 +96,7 @@ impl fmt::Debug for OpenAiSettings {
         // Header values may carry credentials too: show only their names.
         f.debug_struct("OpenAiSettings")
             .field("name", &self.name)
-            .field("base_url", &self.base_url)
+            .field("base_url", &redact_url(&self.base_url))
             .field("api_key", &self.api_key)
             .field("organization", &self.organization)
             .field("project", &self.project)
@@ -140,12 +142,14 @@ pub struct OpenAiProvider {
 
 struct Inner {
     name: String,
-    /// Base URL as given (normalised), for messages.
-    base_url: String,
+    /// The base URL without the credentials it may embed: the one shown
+    /// in messages and events (requests use async-openai's config).
+    shown_url: String,
     client: Client<Box<dyn Config>>,
     azure: bool,
-    /// Secret values to scrub from any server text we repeat.
-    secrets: Vec<String>,
+    /// Secret values to scrub from any server text we repeat, replies
+    /// included.
+    secrets: Secrets,
     /// Cleared when the server rejects streaming.
     stream: AtomicBool,
     /// Cleared when the server rejects `stream_options`.
@@ -160,7 +164,7 @@ impl fmt::Debug for OpenAiProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAiProvider")
             .field("name", &self.inner.name)
-            .field("base_url", &self.inner.base_url)
+            .field("base_url", &self.inner.shown_url)
             .finish_non_exhaustive()
     }
 }
@@ -236,14 +240,29 @@ impl OpenAiProvider {
             .build()
             .map_err(|e| SetupError(format!("cannot build the HTTP client: {e}")))?;
         let client = Client::with_config(config).with_http_service(OneShotService { http });
-        let mut secrets = Vec::new();
-        if !key.is_empty() {
-            secrets.push(key);
-        }
+        // The key, and custom header values long enough to be credentials
+        // (`X-Api-Key`, a proxy token); not the organization or project,
+        // which are ids, and scrubbing short values would garble replies.
+        // Credentials in the base URL too: transport errors quote the URL.
+        let in_url = url_credentials(&base).map(|u| {
+            let password = u.split_once(':').map_or("", |(_, p)| p);
+            [u.to_string(), password.to_string()]
+        });
+        let secrets = Secrets::new(
+            std::iter::once(key)
+                .chain(in_url.into_iter().flatten())
+                .chain(
+                    settings
+                        .headers
+                        .values()
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| v.chars().count() >= MIN_HEADER_SECRET),
+                ),
+        );
         Ok(OpenAiProvider {
             inner: Arc::new(Inner {
                 name: settings.name,
-                base_url: base,
+                shown_url: redact_url(&base),
                 client,
                 azure: settings.azure.is_some(),
                 secrets,
@@ -255,15 +274,15 @@ impl OpenAiProvider {
         })
     }
 
-    /// The base URL requests go to.
+    /// The base URL requests go to, without embedded credentials.
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+        &self.inner.shown_url
     }
 
     /// Lists the models the server offers (`GET /models`).
     pub async fn list_models(&self) -> Result<Vec<String>, ProviderError> {
         let inner = &self.inner;
-        let url = format!("{}/models", inner.base_url);
+        let url = format!("{}/models", inner.shown_url);
         let v: Value = inner
             .client
             .models()
@@ -371,7 +390,7 @@ enum Reply {
 
 impl Inner {
     fn chat_url(&self) -> String {
-        format!("{}/chat/completions", self.base_url)
+        format!("{}/chat/completions", self.shown_url)
     }
 
     async fn call(&self, req: &ProviderRequest, out: &Out) -> Result<(), ProviderError> {
@@ -472,6 +491,7 @@ impl Inner {
         let mut finished = false;
         let mut usage: Option<Usage> = None;
         let mut calls = PendingCalls::default();
+        let mut scrubber = self.secrets.stream();
         while let Some(ev) = events.next().await {
             let chunk = match ev {
                 Ok(v) => v,
@@ -518,7 +538,10 @@ impl Inner {
                 && !d.is_empty()
             {
                 text.push_str(d);
-                out.send(Ok(ProviderChunk::Delta(d.to_string()))).await;
+                let d = scrubber.push(d);
+                if !d.is_empty() {
+                    out.send(Ok(ProviderChunk::Delta(d))).await;
+                }
             }
             if let Some(tc) = choice
                 .get("delta")
@@ -559,8 +582,13 @@ impl Inner {
             err.congestion = true;
             return Err(Failure::Error(err));
         }
+        let rest = scrubber.finish();
+        if !rest.is_empty() {
+            out.send(Ok(ProviderChunk::Delta(rest))).await;
+        }
         let calls = calls.finish();
         let usage = usage.unwrap_or_else(|| estimate(&req.messages, &text, &calls));
+        let calls = self.scrub_calls(calls);
         if !calls.is_empty() {
             out.send(Ok(ProviderChunk::ToolCalls(calls))).await;
         }
@@ -607,8 +635,10 @@ impl Inner {
         }
         let calls = calls.finish();
         let usage = parse_usage(v).unwrap_or_else(|| estimate(&req.messages, &text, &calls));
+        let calls = self.scrub_calls(calls);
         if !text.is_empty() {
-            out.send(Ok(ProviderChunk::Delta(text))).await;
+            out.send(Ok(ProviderChunk::Delta(self.secrets.scrub(&text))))
+                .await;
         }
         if !calls.is_empty() {
             out.send(Ok(ProviderChunk::ToolCalls(calls))).await;
@@ -618,13 +648,19 @@ impl Inner {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut s = redact(text);
-        for secret in &self.secrets {
-            if !secret.is_empty() {
-                s = s.replace(secret.as_str(), "[REDACTED]");
-            }
-        }
-        s
+        self.secrets.scrub(&redact(text))
+    }
+
+    /// Tool calls with the provider's secrets masked in every field.
+    fn scrub_calls(&self, calls: Vec<ToolCall>) -> Vec<ToolCall> {
+        calls
+            .into_iter()
+            .map(|c| ToolCall {
+                id: self.secrets.scrub(&c.id),
+                name: self.secrets.scrub(&c.name),
+                arguments: self.secrets.scrub(&c.arguments),
+            })
+            .collect()
     }
 
     fn failure(&self, e: OpenAIError, url: &str) -> Failure {
@@ -1010,6 +1046,10 @@ struct PendingCalls {
     bytes: usize,
 }
 
+/// Custom header values this long (in characters) count as credentials
+/// and are scrubbed from replies and errors.
+const MIN_HEADER_SECRET: usize = 8;
+
 /// The most tool calls one reply may ask for.
 const MAX_TOOL_CALLS: usize = 128;
 
@@ -1318,6 +1358,25 @@ fn memfind(hay: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrubs_the_key_credential_headers_and_url_credentials_not_ids() {
+        let mut s = OpenAiSettings::new("p", "http://bob:url-pass-123@127.0.0.1:9/v1");
+        s.api_key = Secret::new("sk-the-api-key-0123");
+        s.organization = Some("org-1234567890".into());
+        s.headers
+            .insert("X-Proxy-Token".into(), "proxy-token-abc".into());
+        s.headers.insert("X-Region".into(), "eu-1".into());
+        let p = OpenAiProvider::new(s).unwrap();
+        let said = "sk-the-api-key-0123 proxy-token-abc url-pass-123 org-1234567890 eu-1";
+        assert_eq!(
+            p.inner.secrets.scrub(said),
+            "[REDACTED] [REDACTED] [REDACTED] org-1234567890 eu-1"
+        );
+        assert_eq!(p.base_url(), "http://[REDACTED]@127.0.0.1:9/v1");
+        assert_eq!(p.endpoint(), Some("http://[REDACTED]@127.0.0.1:9/v1"));
+        assert!(!format!("{p:?}").contains("url-pass"));
+    }
 
     #[test]
     fn retry_after_from_body_text_and_field() {
