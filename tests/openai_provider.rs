@@ -15,7 +15,7 @@ use agentctl::llm::{
 use agentctl::secret::Secret;
 use futures::StreamExt;
 use mock_openai::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const KEY: &str = "sk-test-MARKER-0123456789abcdef";
 
