@@ -479,7 +479,11 @@ fn read_reply(body: &str) -> Reply {
             let e = by_index
                 .entry(c["index"].as_u64().unwrap_or(0))
                 .or_default();
-            e.0.push_str(c["function"]["name"].as_str().unwrap_or_default());
+            // llama-cpp-python repeats the whole name in every chunk.
+            let name = c["function"]["name"].as_str().unwrap_or_default();
+            if e.0 != name {
+                e.0.push_str(name);
+            }
             e.1.push_str(c["function"]["arguments"].as_str().unwrap_or_default());
         }
     }
@@ -799,7 +803,32 @@ fn scatter_gather_summarises_every_document() {
 
 #[test]
 fn hierarchical_dispatches_the_planners_real_plan() {
-    let (run, _proxy) = builtin_test("hierarchical");
+    let (run, proxy) = builtin_test("hierarchical");
+    // The server refuses `json_schema` (HTTP 500 naming response_format):
+    // the endpoint steps down once, to `json_object` with the schema, which
+    // it honours with a grammar, and stays there.
+    let steps: Vec<(String, String)> = run
+        .of_type("endpoint_adapted")
+        .filter(|e| e["setting"] == "structured_output")
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap_or("").to_string(),
+                e["to"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [("json_schema".to_string(), "json_object+schema".to_string())],
+        "{:?}",
+        run.of_type("endpoint_adapted").collect::<Vec<_>>()
+    );
+    let planned = proxy
+        .completions()
+        .into_iter()
+        .find(|c| c.request["response_format"]["schema"]["required"] == json!(["subtasks"]))
+        .expect("the plan was asked for with its schema");
+    assert_eq!(planned.request["response_format"]["type"], "json_object");
     let plan = run.of_type("plan_created").next().expect("a plan event");
     let subtasks = plan["subtasks"].as_array().expect("subtasks");
     assert!(!subtasks.is_empty(), "the plan has subtasks: {plan}");

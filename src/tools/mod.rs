@@ -158,13 +158,16 @@ impl ToolBox {
         );
         b.register(
             "context_put",
-            "Write to the run's shared context, for other agents: `key` + `value` stores a named artifact (`append: true` adds the value to the list under `key` instead, atomically); `fact` adds a global fact.",
+            "Write to the run's shared context, for other agents: `key` + `value` stores a named artifact (`append: true` adds the value to the list under `key` instead, atomically); an optional `fact` also adds a global fact.",
+            // `key` and `value` required: servers that constrain tool
+            // arguments with the schema (llama.cpp) then make even a small
+            // model name both. A `{fact}` alone is still accepted.
             json!({"type": "object", "properties": {
                 "key": {"type": "string"},
                 "value": {},
                 "append": {"type": "boolean"},
                 "fact": {"type": "string"}
-            }}),
+            }, "required": ["key", "value"]}),
             |args, cx| async move { context_put(&args, cx.context()) }.boxed(),
         );
         let root = settings.root.clone();
@@ -274,19 +277,34 @@ fn context_get(args: &Value, store: &ContextStore) -> Result<String, String> {
 }
 
 fn context_put(args: &Value, store: &ContextStore) -> Result<String, String> {
-    if let Some(fact) = args.get("fact") {
-        let fact = fact.as_str().ok_or("`fact` must be a string")?;
+    let fact = match args.get("fact") {
+        Some(f) => Some(f.as_str().ok_or("`fact` must be a string")?),
+        None => None,
+    };
+    if args.get("key").is_none() {
+        let Some(fact) = fact else {
+            return Err(str_arg(args, "key")
+                .map(|_| String::new())
+                .unwrap_or_else(|e| format!("{e} (or give a `fact`)")));
+        };
         store.add_fact(fact);
         return Ok("fact stored".into());
     }
-    let key = str_arg(args, "key").map_err(|e| format!("{e} (or give a `fact`)"))?;
+    let key = str_arg(args, "key")?;
     let value = args.get("value").cloned().unwrap_or(Value::Null);
-    if args.get("append").and_then(Value::as_bool).unwrap_or(false) {
+    let stored = if args.get("append").and_then(Value::as_bool).unwrap_or(false) {
         let n = store.append_artifact(&key, value);
-        Ok(format!("appended; `{key}` has {n} item(s)"))
+        format!("appended; `{key}` has {n} item(s)")
     } else {
         store.put_artifact(&key, value);
-        Ok("stored".into())
+        "stored".to_string()
+    };
+    match fact {
+        Some(f) => {
+            store.add_fact(f);
+            Ok(format!("{stored}; fact stored"))
+        }
+        None => Ok(stored),
     }
 }
 
