@@ -913,3 +913,102 @@ async fn cut_streams_under_concurrency_halve_the_adaptive_limit_and_the_run_succ
     let to: u32 = changes.last().unwrap().1.parse().unwrap();
     assert!(to <= 2, "{changes:?}");
 }
+
+const TWO_SCHEMA_STEPS: &str = r#"
+[workflow]
+name = "two"
+input = "x"
+
+[[agents]]
+id = "w"
+provider = "openai"
+retry = false
+
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["a", "b"]
+
+[[nodes]]
+id = "a"
+kind = "agent"
+agent = "w"
+schema = { type = "object", required = ["ok"], properties = { ok = { type = "boolean" } } }
+
+[[nodes]]
+id = "b"
+kind = "agent"
+agent = "w"
+schema = { type = "object", required = ["ok"], properties = { ok = { type = "boolean" } } }
+"#;
+
+/// A server that refuses every `response_format`.
+async fn refusing_server() -> MockServer {
+    MockServer::start(|r, _| {
+        if r.body.get("response_format").is_some() {
+            error(400, "response_format is not supported")
+        } else {
+            sse_reply(&[r#"{"ok": true}"#], Some((3, 3)))
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_resumed_run_keeps_the_structured_output_level_its_session_recorded() {
+    use agentctl::session::{Header, SessionReader};
+    let w = Arc::new(
+        load_str(TWO_SCHEMA_STEPS, "t.toml", Format::Toml)
+            .unwrap()
+            .workflow,
+    );
+    let server = refusing_server().await;
+    let p =
+        Arc::new(OpenAiProvider::new(OpenAiSettings::new("openai", server.base_url())).unwrap());
+    let mut o = Orchestrator::new(w.clone(), RunOptions::default()).with_provider("openai", p);
+    let mut rx = o.subscribe();
+    assert_eq!(o.start().unwrap().wait().await.status, RunStatus::Succeeded);
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::EndpointAdapted { .. }))
+        .count();
+    assert_eq!(
+        steps, 3,
+        "json_schema → json_object+schema → json_object → prompt_only"
+    );
+    // Cut the session as a crash would: after `a` completed.
+    let cut = events
+        .iter()
+        .position(|e| matches!(&e.kind, EventKind::TaskCompleted { task, .. } if &**task == "a"))
+        .unwrap()
+        + 1;
+    let h = Header::new("s-1", &w, "# text", "t.toml", 0, 1);
+    let mut bytes = serde_json::to_vec(&h).unwrap();
+    bytes.push(b'\n');
+    for e in &events[..cut] {
+        bytes.extend(serde_json::to_vec(e).unwrap());
+        bytes.push(b'\n');
+    }
+    let reader = SessionReader::from_bytes(std::path::Path::new("cut.jsonl"), bytes).unwrap();
+    let restore = Arc::new(reader.fold().restore(&reader));
+    assert_eq!(restore.adaptations.len(), 3);
+    // A new process, a new provider for the same endpoint: `b` goes
+    // straight to prompt-only.
+    let before = server.chat_requests().len();
+    let p =
+        Arc::new(OpenAiProvider::new(OpenAiSettings::new("openai", server.base_url())).unwrap());
+    let opts = RunOptions {
+        session_id: Some("s-1".into()),
+        resume: Some(restore),
+        ..Default::default()
+    };
+    let o = Orchestrator::new(w, opts).with_provider("openai", p);
+    assert_eq!(o.start().unwrap().wait().await.status, RunStatus::Succeeded);
+    let seen = &server.chat_requests()[before..];
+    assert_eq!(seen.len(), 1, "no probing again: {seen:?}");
+    assert!(seen[0].body.get("response_format").is_none());
+}
