@@ -7,10 +7,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tmux::Tmux;
+
+mod tmux;
 
 fn agentctl(sessions: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
@@ -164,81 +166,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 // ── tmux: a real terminal ──
 
-/// A private tmux server running one command; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str) -> Tmux {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let t = Tmux {
-            socket: format!("agentctl-hcli-{}-{n}", std::process::id()),
-        };
-        let out = t.tmux(&["new-session", "-d", "-x", "160", "-y", "40", command]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-f", "/dev/null", "-L", &self.socket])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux is required for this test (apt-get install tmux)")
-    }
-
-    fn screen(&self) -> String {
-        let out = self.tmux(&["capture-pane", "-p", "-t", "0"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_text(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let s = self.screen();
-            if s.contains(text) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {text:?}; the screen was:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(40));
-        }
-    }
-
-    fn literal(&self, text: &str) {
-        assert!(
-            self.tmux(&["send-keys", "-t", "0", "-l", text])
-                .status
-                .success()
-        );
-        assert!(
-            self.tmux(&["send-keys", "-t", "0", "Enter"])
-                .status
-                .success()
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let path = self.tmux(&["display-message", "-p", "#{socket_path}"]);
-        let _ = self.tmux(&["kill-server"]);
-        let path = String::from_utf8_lossy(&path.stdout).trim().to_owned();
-        if !path.is_empty() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 /// A shell command line for tmux: `env` set, then `agentctl ARGS`, its exit
 /// code written to `rc` (and its pid to `pid`) when given.
 fn shell_line(env: &[(&str, &Path)], args: &[&str], pid: Option<&Path>, rc: &Path) -> String {
@@ -385,21 +312,25 @@ fn a_budget_pause_asks_on_a_terminal_and_the_answer_raises_the_limit() {
     let sessions = tmp.path().join("sessions");
     let wf = write(tmp.path(), "budget.toml", &budget_workflow());
     let rc = tmp.path().join("rc");
-    let t = Tmux::start(&shell_line(
-        &[("AGENTCTL_SESSION_DIR", &sessions)],
-        &["run", wf.to_str().unwrap()],
-        None,
-        &rc,
-    ));
+    let t = Tmux::start(
+        &shell_line(
+            &[("AGENTCTL_SESSION_DIR", &sessions)],
+            &["run", wf.to_str().unwrap()],
+            None,
+            &rc,
+        ),
+        &[],
+        (160, 40),
+    );
     let screen = t.wait_text("new limit for run");
     assert!(screen.contains("budget run ran out"), "{screen}");
     assert!(screen.contains("of 1100 tokens"), "{screen}");
     // Still paused while nobody answered.
     assert!(read_rc(&rc).is_none());
     // A wrong answer asks again; a count raises the run's limit.
-    t.literal("lots");
+    t.line("lots");
     t.wait_text("is not a token count");
-    t.literal("5k");
+    t.line("5k");
     assert_eq!(wait_rc(&rc), 0, "{}", t.screen());
     let file = session_file(&sessions).unwrap();
     let evs = events(&file);
@@ -441,12 +372,16 @@ fn a_budget_pause_without_a_terminal_is_refused_at_start_in_run_and_resume() {
     // resumed headless either.
     let rc = tmp.path().join("rc");
     let pid = tmp.path().join("pid");
-    let t = Tmux::start(&shell_line(
-        &[("AGENTCTL_SESSION_DIR", &sessions)],
-        &["run", wf.to_str().unwrap()],
-        Some(&pid),
-        &rc,
-    ));
+    let t = Tmux::start(
+        &shell_line(
+            &[("AGENTCTL_SESSION_DIR", &sessions)],
+            &["run", wf.to_str().unwrap()],
+            Some(&pid),
+            &rc,
+        ),
+        &[],
+        (160, 40),
+    );
     t.wait_text("new limit for run");
     let pid: i32 = std::fs::read_to_string(&pid)
         .unwrap()
@@ -634,16 +569,20 @@ fn sigterm_ends_the_cockpit_cleanly_and_its_log_is_private() {
     let state = tmp.path().join("state");
     let wf = write(tmp.path(), "slow.toml", SLOW);
     let (rc, pid) = (tmp.path().join("rc"), tmp.path().join("pid"));
-    let t = Tmux::start(&shell_line(
-        &[
-            ("AGENTCTL_SESSION_DIR", &sessions),
-            ("XDG_STATE_HOME", &state),
-            ("XDG_CONFIG_HOME", tmp.path()),
-        ],
-        &["tui", wf.to_str().unwrap()],
-        Some(&pid),
-        &rc,
-    ));
+    let t = Tmux::start(
+        &shell_line(
+            &[
+                ("AGENTCTL_SESSION_DIR", &sessions),
+                ("XDG_STATE_HOME", &state),
+                ("XDG_CONFIG_HOME", tmp.path()),
+            ],
+            &["tui", wf.to_str().unwrap()],
+            Some(&pid),
+            &rc,
+        ),
+        &[],
+        (160, 40),
+    );
     let mut file = None;
     wait_until("the cockpit's run", Duration::from_secs(30), || {
         file = session_file(&sessions);
@@ -680,23 +619,27 @@ fn the_cockpit_takes_its_keys_from_the_config_given() {
     let sessions = tmp.path().join("sessions");
     let config = write(tmp.path(), "mine.toml", "[keys]\nquit = \"not-a-key\"\n");
     let rc = tmp.path().join("rc");
-    let t = Tmux::start(&shell_line(
-        &[
-            ("AGENTCTL_SESSION_DIR", &sessions),
-            // The default config dir holds nothing: only --config can fail.
-            ("XDG_CONFIG_HOME", &tmp.path().join("empty")),
-            ("XDG_STATE_HOME", &tmp.path().join("state")),
-        ],
-        &[
-            "tui",
-            "builtin:pipeline",
-            "--no-record",
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        None,
-        &rc,
-    ));
+    let t = Tmux::start(
+        &shell_line(
+            &[
+                ("AGENTCTL_SESSION_DIR", &sessions),
+                // The default config dir holds nothing: only --config can fail.
+                ("XDG_CONFIG_HOME", &tmp.path().join("empty")),
+                ("XDG_STATE_HOME", &tmp.path().join("state")),
+            ],
+            &[
+                "tui",
+                "builtin:pipeline",
+                "--no-record",
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            None,
+            &rc,
+        ),
+        &[],
+        (160, 40),
+    );
     assert_eq!(wait_rc(&rc), 2, "{}", t.screen());
     let screen = t.screen();
     assert!(screen.contains("mine.toml:2:"), "{screen}");

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use tmux::Tmux;
+
+mod tmux;
+
 fn agentctl(sessions: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
     c.env("AGENTCTL_SESSION_DIR", sessions)
@@ -135,93 +139,42 @@ fn out_of_range_sim_parameters_are_refused_before_running() {
     assert!(stderr(&out).contains("timer.toml:10:"), "{}", stderr(&out));
 }
 
-/// A private tmux server; killed on drop, even when an assertion fails.
-struct Tmux(String);
-
-impl Tmux {
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-f", "/dev/null", "-L", &self.0])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux is required for this test (apt-get install tmux)")
-    }
-
-    fn screen(&self) -> String {
-        stdout(&self.tmux(&["capture-pane", "-p", "-t", "0"]))
-    }
-
-    /// Polls the screen until `want` shows (a generous hang bound).
-    fn wait_for(&self, want: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(want) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "`{want}` never showed; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+/// Starts `agentctl ARGS` in a private tmux server, with HOME and the
+/// config dirs in `dir` (no user config) and sessions in `sessions`. The
+/// pane prints `cockpit exit=CODE` when it ends.
+fn cockpit(dir: &Path, sessions: &Path, args: &[&str]) -> Tmux {
+    start_in_tmux(dir, sessions, args, true)
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
+/// As [`cockpit`]; `stderr_to_file` false leaves stderr on the terminal
+/// (for prompts).
+fn start_in_tmux(dir: &Path, sessions: &Path, args: &[&str], stderr_to_file: bool) -> Tmux {
+    let redirect = if stderr_to_file {
+        format!("2>{}", dir.join("stderr").display())
+    } else {
+        String::new()
+    };
+    let cmd = format!(
+        "{} {} {redirect}; echo \"cockpit exit=$?\"; sleep 60",
+        env!("CARGO_BIN_EXE_agentctl"),
+        args.join(" "),
+    );
+    let (config, data) = (dir.join("config"), dir.join("data"));
+    let env = [
+        ("HOME", dir),
+        ("XDG_CONFIG_HOME", config.as_path()),
+        ("XDG_DATA_HOME", data.as_path()),
+        ("AGENTCTL_SESSION_DIR", sessions),
+    ];
+    Tmux::start(&cmd, &env, (120, 40)).patience(Duration::from_secs(30))
 }
 
-impl Tmux {
-    /// Starts `agentctl ARGS` in a private tmux server, with HOME and the
-    /// config dirs in `dir` (no user config) and sessions in `sessions`.
-    /// The pane prints `cockpit exit=CODE` when it ends.
-    fn cockpit(dir: &Path, sessions: &Path, args: &[&str]) -> Tmux {
-        Tmux::start(dir, sessions, args, true)
-    }
-
-    /// As [`Tmux::cockpit`]; `stderr_to_file` false leaves stderr on the
-    /// terminal (for prompts).
-    fn start(dir: &Path, sessions: &Path, args: &[&str], stderr_to_file: bool) -> Tmux {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = Tmux(format!("agentctl-input-{}-{n}", std::process::id()));
-        let redirect = if stderr_to_file {
-            format!("2>{}", dir.join("stderr").display())
-        } else {
-            String::new()
-        };
-        let cmd = format!(
-            "{} {} {redirect}; echo \"cockpit exit=$?\"; sleep 60",
-            env!("CARGO_BIN_EXE_agentctl"),
-            args.join(" "),
-        );
-        let env = [
-            format!("HOME={}", dir.display()),
-            format!("XDG_CONFIG_HOME={}", dir.join("config").display()),
-            format!("XDG_DATA_HOME={}", dir.join("data").display()),
-            format!("AGENTCTL_SESSION_DIR={}", sessions.display()),
-        ];
-        let mut a = vec!["new-session", "-d", "-x", "120", "-y", "40"];
-        for e in &env {
-            a.extend(["-e", e.as_str()]);
-        }
-        a.push(&cmd);
-        let out = t.tmux(&a);
-        assert!(out.status.success(), "{}", stderr(&out));
-        t
-    }
-
-    /// Presses `q` and returns the screen once the cockpit ended.
-    fn quit(&self, dir: &Path) -> String {
-        assert!(self.tmux(&["send-keys", "-t", "0", "q"]).status.success());
-        let screen = self.wait_for("cockpit exit=");
-        let err = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
-        format!("{screen}\n--- stderr:\n{err}")
-    }
+/// Presses `q` and returns the screen once the cockpit ended.
+fn quit(t: &Tmux, dir: &Path) -> String {
+    t.keys(&["q"]);
+    let screen = t.wait_text("cockpit exit=");
+    let err = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    format!("{screen}\n--- stderr:\n{err}")
 }
 
 #[test]
@@ -230,9 +183,9 @@ fn the_cockpit_runs_the_deepest_allowed_nesting_and_restores_the_terminal() {
     let wf = write(dir.path(), "deep.toml", &chain(100));
     // The cockpit's engine runs on tokio workers, whose stacks were too
     // small for this depth: it aborted with the terminal left raw.
-    let t = Tmux::cockpit(dir.path(), dir.path(), &["tui", wf.to_str().unwrap()]);
-    t.wait_for("COMPLETED");
-    let screen = t.quit(dir.path());
+    let t = cockpit(dir.path(), dir.path(), &["tui", wf.to_str().unwrap()]);
+    t.wait_text("COMPLETED");
+    let screen = quit(&t, dir.path());
     assert!(screen.contains("cockpit exit=0"), "{screen}");
     // Back on the normal screen: none of the cockpit's panes remain.
     assert!(!screen.contains("Graph"), "{screen}");
@@ -347,13 +300,13 @@ fn replay_of_a_session_recorded_with_a_configured_provider_needs_no_config() {
         .path();
     // The workflow file is gone too: replay uses the recorded text.
     std::fs::remove_file(&wf).unwrap();
-    let t = Tmux::cockpit(
+    let t = cockpit(
         dir.path(),
         &sessions,
         &["replay", "--paused", file.to_str().unwrap()],
     );
-    t.wait_for("recorded-with-local");
-    let screen = t.quit(dir.path());
+    t.wait_text("recorded-with-local");
+    let screen = quit(&t, dir.path());
     assert!(screen.contains("cockpit exit=0"), "{screen}");
     assert!(!screen.contains("unknown provider"), "{screen}");
 }
@@ -443,20 +396,20 @@ fn a_crafted_session_asks_on_a_terminal_and_a_no_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
     let session = crafted_session(dir.path(), &format!("id > {}", marker.display()));
-    let t = Tmux::start(
+    let t = start_in_tmux(
         dir.path(),
         dir.path(),
         &["resume", session.to_str().unwrap()],
         false,
     );
-    let asked = t.wait_for("Run it? [y/N]");
+    let asked = t.wait_text("Run it? [y/N]");
     assert!(asked.contains("id > "), "{asked}");
     assert!(
         t.tmux(&["send-keys", "-t", "0", "n", "Enter"])
             .status
             .success()
     );
-    let screen = t.wait_for("cockpit exit=");
+    let screen = t.wait_text("cockpit exit=");
     assert!(screen.contains("cockpit exit=2"), "{screen}");
     assert!(!marker.exists(), "{screen}");
 }

@@ -20,11 +20,13 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tmux::Tmux;
+
+mod tmux;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Longest a server may take to load the model and answer `/v1/models`.
@@ -1097,84 +1099,6 @@ prompt = "Read the key \"color\" and say its value."
 
 // ------------------------------------------------------ the cockpit (tmux)
 
-/// A private tmux server running one session; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str, env: &[(&str, &Path)]) -> Tmux {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let t = Tmux {
-            socket: format!("agentctl-real-{}-{n}", std::process::id()),
-        };
-        let mut args = vec!["new-session", "-d", "-x", "140", "-y", "40"];
-        let pairs: Vec<String> = env
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.display()))
-            .collect();
-        for p in &pairs {
-            args.push("-e");
-            args.push(p);
-        }
-        args.push(command);
-        let out = t.tmux(&args);
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-f", "/dev/null", "-L", &self.socket])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux is required for this test (scripts/test installs it)")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.tmux(&args).status.success());
-    }
-
-    /// Polls the screen until `pred` holds (a real model's turn takes
-    /// seconds, so the bound is generous); panics with the screen otherwise.
-    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen was:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let path = self.tmux(&["display-message", "-p", "#{socket_path}"]);
-        let _ = self.tmux(&["kill-server"]);
-        let path = String::from_utf8_lossy(&path.stdout).trim().to_owned();
-        if !path.is_empty() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 fn has_turn(screen: &str, n: u32, speaker: &str) -> bool {
     let tag = format!("#{n}");
     screen.lines().any(|l| {
@@ -1201,11 +1125,11 @@ fn the_cockpit_steps_a_real_models_debate() {
         ("XDG_STATE_HOME", home.path()),
         ("AGENTCTL_SESSION_DIR", home.path()),
     ];
-    let t = Tmux::start(&cmd, &env);
+    let t = Tmux::start(&cmd, &env, (140, 40));
     let short = Duration::from_secs(20);
-    t.wait_for("the cockpit", short, |s| s.contains("Tasks"));
+    t.wait_within("the cockpit", short, |s| s.contains("Tasks"));
     t.keys(&["6", "z"]);
-    t.wait_for("ana waiting for n", short, |s| {
+    t.wait_within("ana waiting for n", short, |s| {
         s.contains("▶ next: turn by ana")
     });
     assert!(
@@ -1214,7 +1138,7 @@ fn the_cockpit_steps_a_real_models_debate() {
     );
     // One `n`: ana's real turn arrives, and ben waits.
     t.keys(&["n"]);
-    let s = t.wait_for(
+    let s = t.wait_within(
         "ana's turn, then ben waiting",
         Duration::from_secs(120),
         |s| has_turn(s, 1, "ana") && s.contains("▶ next: turn by ben"),
@@ -1230,7 +1154,7 @@ fn the_cockpit_steps_a_real_models_debate() {
         "{s}"
     );
     t.keys(&["q"]);
-    t.wait_for("the cockpit to ask or leave", short, |s| {
+    t.wait_within("the cockpit to ask or leave", short, |s| {
         s.contains("AGENTCTL-EXIT=") || s.to_lowercase().contains("quit")
     });
 }

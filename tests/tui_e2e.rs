@@ -15,112 +15,17 @@
 //! Every wait polls `capture-pane` against a deadline (no fixed sleeps), and
 //! a drop guard kills the private tmux server even when an assertion fails.
 
+mod tmux;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use tmux::Tmux;
 
 /// Longest wait for one screen state (generous for a loaded 2-core CI).
 const STEP_TIMEOUT: Duration = Duration::from_secs(8);
 const WIDTH: u16 = 140;
 const HEIGHT: u16 = 40;
-
-/// A private tmux server running one session; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str, env: &[(&str, &Path)]) -> Tmux {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let socket = format!("agentctl-e2e-{}-{n}", std::process::id());
-        let t = Tmux { socket };
-        let (w, h) = (WIDTH.to_string(), HEIGHT.to_string());
-        let mut args = vec!["new-session", "-d", "-x", w.as_str(), "-y", h.as_str()];
-        let pairs: Vec<String> = env
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.display()))
-            .collect();
-        for p in &pairs {
-            args.push("-e");
-            args.push(p);
-        }
-        args.push(command);
-        let out = t.tmux(&args);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            // No user configuration: a fixed, predictable terminal.
-            .args(["-f", "/dev/null", "-L", &self.socket])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux is required for this test (apt-get install tmux)")
-    }
-
-    fn screen(&self) -> String {
-        let out = self.tmux(&["capture-pane", "-p", "-t", "0"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.tmux(&args).status.success());
-    }
-
-    fn literal(&self, text: &str) {
-        assert!(
-            self.tmux(&["send-keys", "-t", "0", "-l", text])
-                .status
-                .success()
-        );
-    }
-
-    fn display(&self, format: &str) -> String {
-        let out = self.tmux(&["display-message", "-p", "-t", "0", format]);
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// Polls the screen until `pred` holds; panics with the screen otherwise.
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen was:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(40));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> String {
-        self.wait_for(&format!("{text:?}"), |s| s.contains(text))
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let path = self.tmux(&["display-message", "-p", "#{socket_path}"]);
-        let _ = self.tmux(&["kill-server"]);
-        // tmux leaves its socket file behind when killed; do not litter /tmp.
-        let path = String::from_utf8_lossy(&path.stdout).trim().to_owned();
-        if !path.is_empty() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
 
 fn status_line(screen: &str) -> &str {
     screen.lines().last().unwrap_or_default()
@@ -146,7 +51,7 @@ fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
         ("XDG_DATA_HOME", home.path()),
         ("XDG_STATE_HOME", home.path()),
     ];
-    let t = Tmux::start(&cmd, &env);
+    let t = Tmux::start(&cmd, &env, (WIDTH, HEIGHT)).patience(STEP_TIMEOUT);
 
     // Panes show; the run waits, paused, for `p`.
     let s = t.wait_for("the panes and the PAUSED badge", |s| {
@@ -243,7 +148,7 @@ fn cockpit_runs_the_readme_command_agent_pipeline() {
         ("XDG_DATA_HOME", home.path()),
         ("XDG_STATE_HOME", home.path()),
     ];
-    let t = Tmux::start(&cmd, &env);
+    let t = Tmux::start(&cmd, &env, (WIDTH, HEIGHT)).patience(STEP_TIMEOUT);
     let s = t.wait_for("the pipeline to finish", |s| {
         status_line(s).contains("DONE")
     });
@@ -279,7 +184,7 @@ fn cockpit_steps_a_debate_turn_by_turn_with_n() {
         ("XDG_DATA_HOME", home.path()),
         ("XDG_STATE_HOME", home.path()),
     ];
-    let t = Tmux::start(&cmd, &env);
+    let t = Tmux::start(&cmd, &env, (WIDTH, HEIGHT)).patience(STEP_TIMEOUT);
     t.wait_text("3 Tasks");
     // Focus and zoom the debate pane: the table, and what waits for `n`.
     t.keys(&["6", "z"]);
@@ -335,7 +240,12 @@ fn ctrl_z_suspends_to_the_shell_quit_asks_and_ctrl_c_always_works() {
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(config.join("config.toml"), "[keys]\nquit = \"Q\"\n").unwrap();
     // An interactive shell, for job control (Ctrl-Z, fg).
-    let t = Tmux::start("env PS1='e2e$ ' bash --norc --noprofile -i", &env);
+    let t = Tmux::start(
+        "env PS1='e2e$ ' bash --norc --noprofile -i",
+        &env,
+        (WIDTH, HEIGHT),
+    )
+    .patience(STEP_TIMEOUT);
     t.wait_text("e2e$");
     t.literal(&format!("'{bin}' tui '{}' --paused", fixture().display()));
     t.keys(&["Enter"]);
@@ -404,7 +314,7 @@ fn replay_plays_pauses_steps_jumps_seeks_and_quits() {
         ("XDG_DATA_HOME", home.path()),
         ("XDG_STATE_HOME", home.path()),
     ];
-    let t = Tmux::start(&cmd, &env);
+    let t = Tmux::start(&cmd, &env, (WIDTH, HEIGHT)).patience(STEP_TIMEOUT);
 
     // It plays: the badge, the ▶ indicator and the speed.
     let s = t.wait_for("the replay playing", |s| {
