@@ -869,26 +869,7 @@ fn response_schema(h: &RequestHints) -> Option<(&'static str, Value)> {
                 "required": ["approved", "feedback"]
             }),
         )),
-        Expect::Turn => Some((
-            "debate_turn",
-            json!({
-                "type": "object",
-                "properties": {
-                    "position": choice(h),
-                    "argument": {"type": "string"},
-                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                    "critiques": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"turn": {"type": "integer"}, "text": {"type": "string"}},
-                            "required": ["turn", "text"]
-                        }
-                    }
-                },
-                "required": ["position", "argument", "confidence"]
-            }),
-        )),
+        Expect::Turn => Some(("debate_turn", turn_schema(h))),
         Expect::Ballot => Some((
             "ballot",
             json!({
@@ -912,6 +893,43 @@ fn response_schema(h: &RequestHints) -> Option<(&'static str, Value)> {
         )),
         Expect::Text | Expect::Label => None,
     }
+}
+
+/// A debate turn. Critiques may name only other speakers' earlier turns:
+/// the schema says which (an enum), and has no `critiques` at all when
+/// there is none yet, so a server that constrains decoding with it cannot
+/// produce a critique the engine would reject (a small model otherwise
+/// critiques "turn 1" in the very first turn, every time).
+fn turn_schema(h: &RequestHints) -> Value {
+    let turns: Vec<u32> = h
+        .stance
+        .as_deref()
+        .map(|s| s.others.iter().map(|o| o.turn).filter(|t| *t > 0).collect())
+        .unwrap_or_default();
+    let mut properties = json!({
+        "position": choice(h),
+        "argument": {"type": "string"},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1}
+    });
+    if !turns.is_empty() {
+        properties["critiques"] = json!({
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "turn": {"type": "integer", "enum": turns},
+                    "text": {"type": "string"}
+                },
+                "required": ["turn", "text"]
+            }
+        });
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": ["position", "argument", "confidence"],
+        "additionalProperties": false
+    })
 }
 
 /// A string, limited to the debate's or vote's options when it has some.
@@ -1460,6 +1478,33 @@ mod tests {
         assert_eq!(
             b["response_format"]["json_schema"]["schema"]["required"],
             json!(["x"])
+        );
+    }
+
+    #[test]
+    fn a_turn_may_critique_only_earlier_turns_of_others() {
+        let mut h = RequestHints {
+            expect: Expect::Turn,
+            stance: Some(Box::new(super::super::StanceHint {
+                round: 1,
+                options: vec!["a".into(), "b".into()],
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let (_, first) = response_schema(&h).unwrap();
+        assert!(first["properties"].get("critiques").is_none(), "{first}");
+        assert_eq!(first["additionalProperties"], json!(false));
+        h.stance.as_mut().unwrap().others = vec![super::super::OtherStance {
+            agent: "x".into(),
+            position: "a".into(),
+            confidence: 0.5,
+            turn: 3,
+        }];
+        let (_, later) = response_schema(&h).unwrap();
+        assert_eq!(
+            later["properties"]["critiques"]["items"]["properties"]["turn"]["enum"],
+            json!([3])
         );
     }
 
