@@ -432,9 +432,10 @@ impl ViewModel {
             }
         }
         // The task's history shows the same line the headless progress prints.
+        // A task the fold touched is the event's subject: no second lookup.
         if let Some(task) = ev.kind.subject()
             && !matches!(ev.kind, EventKind::LlmDelta { .. })
-            && let Some(i) = self.run.task_position(task)
+            && let Some(i) = applied.task.or_else(|| self.run.task_position(task))
             && let Some(log) = self.run.ext_mut(i)
         {
             if log.history.len() >= MAX_TASK_HISTORY {
