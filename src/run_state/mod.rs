@@ -801,18 +801,12 @@ impl<X: Clone + Default> RunState<X> {
     }
 
     /// See [`RunState::put_task`].
-    pub(crate) fn put_node(
-        &mut self,
-        id: &str,
-        state: crate::event::NodeState,
-        progress: Option<[u32; 2]>,
-        last_agent: Option<Id>,
-    ) {
-        let s = self.node_slot(&Id::from(id));
-        let n = &mut self.nodes[s];
-        n.state = state;
-        n.progress = progress;
-        n.last_agent = last_agent;
+    pub(crate) fn put_node(&mut self, n: NodeRun) {
+        let s = self.node_slot(&n.id);
+        let old = &mut self.nodes[s];
+        old.state = n.state;
+        old.progress = n.progress;
+        old.last_agent = n.last_agent;
     }
 
     /// See [`RunState::put_task`].

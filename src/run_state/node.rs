@@ -1,9 +1,12 @@
 //! One workflow node as the stream tells it.
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{Id, NodeState};
 
-/// Live state of one workflow node.
-#[derive(Debug, Clone, PartialEq)]
+/// Live state of one workflow node. Serialised (in session snapshots)
+/// without the counts derived from its tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRun {
     /// Node id.
     pub id: Id,
@@ -12,12 +15,15 @@ pub struct NodeRun {
     /// `[done, total]` for fan-out nodes.
     pub progress: Option<[u32; 2]>,
     /// Tasks of this node in progress now.
+    #[serde(skip)]
     pub active: u32,
     /// Last agent assigned a task of this node.
     pub last_agent: Option<Id>,
     /// Tasks created for this node.
+    #[serde(skip)]
     pub tasks: u32,
     /// Tasks of this node whose reply is streaming now.
+    #[serde(skip)]
     pub typing: u32,
 }
 

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Header;
-use crate::event::{Command, Event, EventKind, NodeState, RunStatus, Usage};
-use crate::run_state::{AgentRun, Debate, GateOpening, RunState, Task, Vote};
+use crate::event::{Command, Event, EventKind, RunStatus, Usage};
+use crate::run_state::{AgentRun, Debate, GateOpening, NodeRun, RunState, Task, Vote};
 
 /// The state of a session after some of its events. The run is its
 /// [`RunState`], read through (`state.tasks`, `state.runs`…).
@@ -221,11 +221,7 @@ impl SessionState {
                 .into_iter()
                 .map(|(_, a)| (&*a.id, a))
                 .collect(),
-            nodes: run
-                .nodes
-                .iter()
-                .map(|n| (&*n.id, n.state, n.progress, n.last_agent.as_deref()))
-                .collect(),
+            nodes: &run.nodes,
             gates: pick(&run.gate_openings, &dirty.gates, full),
             commands: pick(&self.commands, &dirty.commands, full),
             debates: pick(&run.debate_records, &dirty.debates, full),
@@ -335,8 +331,8 @@ impl SessionState {
         for (id, a) in d.agents {
             run.put_agent(&id, a);
         }
-        for (id, state, progress, last_agent) in d.nodes {
-            run.put_node(&id, state, progress, last_agent.map(Into::into));
+        for n in d.nodes {
+            run.put_node(n);
         }
         put(&mut run.gate_openings, d.gates);
         put(&mut self.commands, d.commands);
@@ -375,7 +371,7 @@ struct DeltaRef<'a> {
     paused: bool,
     tasks: Vec<(usize, &'a Task)>,
     agents: Vec<(&'a str, &'a AgentRun)>,
-    nodes: Vec<(&'a str, NodeState, Option<[u32; 2]>, Option<&'a str>)>,
+    nodes: &'a [NodeRun],
     gates: Vec<(usize, &'a GateOpening)>,
     commands: Vec<(usize, &'a CommandRecord)>,
     debates: Vec<(usize, &'a Debate)>,
@@ -399,7 +395,7 @@ pub(crate) struct StateDelta {
     tasks: Vec<(usize, Task)>,
     agents: Vec<(String, AgentRun)>,
     #[serde(default)]
-    nodes: Vec<(String, NodeState, Option<[u32; 2]>, Option<String>)>,
+    nodes: Vec<NodeRun>,
     gates: Vec<(usize, GateOpening)>,
     commands: Vec<(usize, CommandRecord)>,
     debates: Vec<(usize, Debate)>,
