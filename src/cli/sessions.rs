@@ -220,7 +220,7 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
     print_tree(&s);
     if !s.gate_openings.is_empty() {
         println!("\nGATES");
-        for g in &s.gate_openings {
+        for g in s.gate_openings.iter() {
             let d = match &g.decision {
                 Some((a, c)) => format!(
                     "{}{}",

@@ -131,6 +131,21 @@ impl<T: serde::Serialize, const N: usize> serde::Serialize for ChunkVec<T, N> {
     }
 }
 
+impl<'de, T: Clone + serde::Deserialize<'de>, const N: usize> serde::Deserialize<'de>
+    for ChunkVec<T, N>
+{
+    /// From a plain list.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<T>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+impl<T: PartialEq, const N: usize> PartialEq for ChunkVec<T, N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
 impl<T: Clone, const N: usize> FromIterator<T> for ChunkVec<T, N> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let mut v = ChunkVec::default();

@@ -2,13 +2,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ChunkVec;
+
 /// A debate node's turns and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Debate {
     /// Debate node.
     pub node: String,
-    /// Turns in order (failed turns included).
-    pub turns: Vec<Turn>,
+    /// Turns in order (failed turns included), in shared chunks (a copy of
+    /// the run state copies pointers).
+    pub turns: ChunkVec<Turn, 16>,
     /// How it ended, once it did.
     pub outcome: Option<DebateOutcome>,
 }

@@ -97,9 +97,10 @@ pub struct RunState<X = ()> {
     pub agents: Vec<AgentRun>,
     #[serde(skip)]
     agent_index: HashMap<Id, usize>,
-    /// Gate openings, in order.
+    /// Gate openings, in order, in shared chunks (their artifacts are not
+    /// copied with the state).
     #[serde(rename = "gates")]
-    pub gate_openings: Vec<GateOpening>,
+    pub gate_openings: ChunkVec<GateOpening, 16>,
     /// Debates, in the order they started.
     #[serde(rename = "debates")]
     pub debate_records: Vec<Debate>,
@@ -153,7 +154,7 @@ impl<X> Default for RunState<X> {
             node_index: HashMap::new(),
             agents: Vec::new(),
             agent_index: HashMap::new(),
-            gate_openings: Vec::new(),
+            gate_openings: ChunkVec::default(),
             debate_records: Vec::new(),
             vote_records: Vec::new(),
             completed: 0,
@@ -538,11 +539,11 @@ impl<X: Clone + Default> RunState<X> {
                 approved,
                 comment,
             } => {
-                if let Some(i) = self
-                    .gate_openings
-                    .iter()
-                    .rposition(|g| *g.gate == **gate && g.decision.is_none())
-                {
+                let open = (0..self.gate_openings.len()).rev().find(|&i| {
+                    let g = &self.gate_openings[i];
+                    *g.gate == **gate && g.decision.is_none()
+                });
+                if let Some(i) = open {
                     self.gate_openings[i].decision = Some((*approved, comment.clone()));
                     out.gate = Some(i);
                 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ChunkVec;
 use crate::event::Tally;
 
 /// A vote node's ballots, flagged agents and round results.
@@ -9,12 +10,12 @@ use crate::event::Tally;
 pub struct Vote {
     /// Vote node.
     pub node: String,
-    /// Ballots in order.
-    pub ballots: Vec<Ballot>,
+    /// Ballots in order, in shared chunks (a copy copies pointers).
+    pub ballots: ChunkVec<Ballot, 16>,
     /// Agents flagged: (agent, round, reason, detail, excluded).
     pub flagged: Vec<(String, u32, String, String, bool)>,
     /// Each round's result, in order (a failed round may be followed by another).
-    pub results: Vec<VoteResult>,
+    pub results: ChunkVec<VoteResult, 16>,
 }
 
 /// One ballot.

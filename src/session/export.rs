@@ -131,7 +131,7 @@ fn debates(out: &mut String, s: &SessionState) {
     for d in &s.debate_records {
         let _ = writeln!(out, "## Debate `{}`\n", d.node);
         let mut round = 0;
-        for t in &d.turns {
+        for t in d.turns.iter() {
             if t.round != round {
                 round = t.round;
                 let _ = writeln!(out, "### Round {round}\n");
@@ -170,7 +170,7 @@ fn votes(out: &mut String, s: &SessionState) {
             out,
             "| round | voter | phase | choice | confidence | rationale |\n|---|---|---|---|---|---|"
         );
-        for b in &v.ballots {
+        for b in v.ballots.iter() {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {:.2} | {} |",
@@ -190,7 +190,7 @@ fn votes(out: &mut String, s: &SessionState) {
                 if *excluded { " (excluded)" } else { "" }
             );
         }
-        for r in &v.results {
+        for r in v.results.iter() {
             let counts: Vec<String> = r
                 .tally
                 .counts
@@ -220,7 +220,7 @@ fn gates(out: &mut String, s: &SessionState) {
         return;
     }
     let _ = writeln!(out, "## Gate decisions\n");
-    for g in &s.gate_openings {
+    for g in s.gate_openings.iter() {
         let decision = match &g.decision {
             Some((true, c)) => format!("approved{}", comment(c)),
             Some((false, c)) => format!("denied{}", comment(c)),

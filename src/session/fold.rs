@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::Header;
 use crate::event::{Command, Event, EventKind, RunStatus, Usage};
-use crate::run_state::{AgentRun, Debate, GateOpening, NodeRun, RunState, Task, Vote};
+use crate::run_state::{AgentRun, ChunkVec, Debate, GateOpening, NodeRun, RunState, Task, Vote};
 
 /// The state of a session after some of its events. The run is its
 /// [`RunState`], read through (`state.tasks`, `state.runs`…).
@@ -195,16 +195,22 @@ impl SessionState {
                     .collect()
             }
         }
+        fn pick_chunks<'a, T, const N: usize>(
+            all: &'a ChunkVec<T, N>,
+            which: &BTreeSet<usize>,
+            full: bool,
+        ) -> Vec<(usize, &'a T)> {
+            if full {
+                all.iter().enumerate().collect()
+            } else {
+                which
+                    .iter()
+                    .filter_map(|&i| all.get(i).map(|r| (i, r)))
+                    .collect()
+            }
+        }
         let run = &self.run;
-        let tasks = if full {
-            run.tasks.iter().enumerate().collect()
-        } else {
-            dirty
-                .tasks
-                .iter()
-                .filter_map(|&i| run.tasks.get(i).map(|t| (i, t)))
-                .collect()
-        };
+        let tasks = pick_chunks(&run.tasks, &dirty.tasks, full);
         let delta = DeltaRef {
             full,
             last_us: run.last_us,
@@ -222,7 +228,7 @@ impl SessionState {
                 .map(|(_, a)| (&*a.id, a))
                 .collect(),
             nodes: &run.nodes,
-            gates: pick(&run.gate_openings, &dirty.gates, full),
+            gates: pick_chunks(&run.gate_openings, &dirty.gates, full),
             commands: pick(&self.commands, &dirty.commands, full),
             debates: pick(&run.debate_records, &dirty.debates, full),
             votes: pick(&run.vote_records, &dirty.votes, full),
@@ -334,7 +340,12 @@ impl SessionState {
         for n in d.nodes {
             run.put_node(n);
         }
-        put(&mut run.gate_openings, d.gates);
+        for (i, g) in d.gates {
+            match run.gate_openings.get_mut(i) {
+                Some(old) => *old = g,
+                None => run.gate_openings.push(g),
+            }
+        }
         put(&mut self.commands, d.commands);
         put(&mut run.debate_records, d.debates);
         put(&mut run.vote_records, d.votes);

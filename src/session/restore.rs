@@ -32,7 +32,7 @@ impl SessionState {
             })
             .collect();
         let mut gate_decisions: HashMap<String, Vec<(bool, Option<String>)>> = HashMap::new();
-        for g in &self.gate_openings {
+        for g in self.gate_openings.iter() {
             if let Some(d) = &g.decision {
                 let list = gate_decisions.entry(g.gate.clone()).or_default();
                 // Revisions are recorded in order; a gate re-opened by an
