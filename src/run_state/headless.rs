@@ -1,35 +1,40 @@
-//! The headless progress of `agentctl run`: the run state (for the task
-//! counts its bar shows) and the line to print for the events worth one.
+//! The headless progress of `agentctl run`: the line to print for the
+//! events worth one (worded by [`crate::event::EventKind::describe`]) and
+//! the two counts its bar shows.
+//!
+//! It keeps no task: a headless run without a recording must stay flat in
+//! memory however long a loop spins (a [`super::RunState`] keeps every task
+//! it has seen), so its counts come from the events alone.
 
-use super::RunState;
 use crate::event::{Event, EventKind};
 
 /// What `agentctl run` shows without the cockpit.
 #[derive(Debug, Clone, Default)]
 pub struct HeadlessProgress {
-    state: RunState,
+    created: u64,
+    settled: u64,
 }
 
 impl HeadlessProgress {
-    /// Folds one event in; returns its line when the progress prints one.
+    /// Counts one event; returns its line when the progress prints one.
     pub fn apply(&mut self, ev: &Event) -> Option<String> {
-        self.state.apply(ev);
+        match ev.kind {
+            EventKind::TaskCreated { .. } => self.created += 1,
+            EventKind::TaskCompleted { .. } | EventKind::TaskFailed { .. } => self.settled += 1,
+            _ => {}
+        }
         shows(&ev.kind).then(|| ev.kind.describe())
-    }
-
-    /// The folded run.
-    pub fn state(&self) -> &RunState {
-        &self.state
     }
 
     /// Tasks created so far (the bar's length).
     pub fn total(&self) -> u64 {
-        self.state.tasks.len() as u64
+        self.created
     }
 
-    /// Tasks completed or failed now (the bar's position).
+    /// Completions and failures so far (the bar's position; a task that
+    /// failed and was retried counts each time it settled).
     pub fn done(&self) -> u64 {
-        u64::from(self.state.done())
+        self.settled
     }
 }
 

@@ -1,8 +1,10 @@
 //! The one fold of the event stream: [`RunState`] turns events into tasks,
 //! nodes, agents, gates, debates, votes and usage. The cockpit's view
-//! model, the session summary (resume, export, `sessions show`, seeking)
-//! and the headless progress all build on it and keep beside it only what
-//! they alone need, so they cannot tell different stories about one run.
+//! model and the session summary (resume, export, `sessions show`,
+//! seeking) build on it and keep beside it only what they alone need, so
+//! they cannot tell different stories about one run. The headless
+//! progress ([`HeadlessProgress`]) keeps no tasks at all: it prints the
+//! same [`crate::event::EventKind::describe`] lines and counts events.
 //!
 //! It imports nothing above [`crate::event`].
 
