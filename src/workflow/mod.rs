@@ -14,6 +14,7 @@ pub mod provider_names;
 pub mod reach;
 pub mod reply_schema;
 pub mod source_file;
+pub mod source_tree;
 pub mod span;
 pub mod spec;
 pub mod template;
