@@ -6,10 +6,11 @@ use std::path::Path;
 use super::builtins;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::model::Workflow;
+use super::provider_catalog::ProviderCatalog;
 use super::source_file;
 use super::source_tree::{self, SourceValue};
 use super::spec::WorkflowSpec;
-use super::validate;
+use super::validate::{self, Source};
 
 /// Syntax of a workflow file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +47,18 @@ pub struct Loaded {
     pub warnings: Diagnostics,
 }
 
-/// Loads `builtin:NAME` or a file path (format by extension).
+/// Loads `builtin:NAME` or a file path (format by extension), with only
+/// the built-in providers known.
 pub fn load_source(arg: &str) -> Result<Loaded, Diagnostics> {
+    load_source_with(arg, &ProviderCatalog::builtin())
+}
+
+/// Loads `builtin:NAME` or a file path (format by extension); agents may
+/// name the providers of `providers`.
+pub fn load_source_with(arg: &str, providers: &ProviderCatalog) -> Result<Loaded, Diagnostics> {
     if let Some(name) = arg.strip_prefix("builtin:") {
         return match builtins::get(name) {
-            Some(b) => load_str(b.text, arg, Format::Toml),
+            Some(b) => load_str_with(b.text, arg, Format::Toml, providers),
             None => {
                 let names: Vec<&str> = builtins::BUILTINS.iter().map(|b| b.name).collect();
                 let hint = match did_you_mean(name, names.iter().copied()) {
@@ -75,14 +83,30 @@ pub fn load_source(arg: &str) -> Result<Loaded, Diagnostics> {
                     .with_hint(e.hint()),
             )
         })?;
-    load_str(&text, arg, Format::from_path(arg))
+    load_str_with(&text, arg, Format::from_path(arg), providers)
 }
 
-/// Parses, validates and compiles a workflow text; `origin` names it in
-/// diagnostics.
+/// Parses, validates and compiles a workflow text with only the built-in
+/// providers known; `origin` names it in diagnostics.
 pub fn load_str(text: &str, origin: &str, format: Format) -> Result<Loaded, Diagnostics> {
+    load_str_with(text, origin, format, &ProviderCatalog::builtin())
+}
+
+/// Parses, validates and compiles a workflow text; agents may name the
+/// providers of `providers`.
+pub fn load_str_with(
+    text: &str,
+    origin: &str,
+    format: Format,
+    providers: &ProviderCatalog,
+) -> Result<Loaded, Diagnostics> {
     let (tree, spec) = parse(text, origin, format)?;
-    let (workflow, warnings) = validate::compile(&spec, &tree, text, origin)?;
+    let source = Source {
+        text,
+        tree: &tree,
+        origin,
+    };
+    let (workflow, warnings) = validate::compile(&spec, &source, providers)?;
     Ok(Loaded {
         workflow,
         spec,

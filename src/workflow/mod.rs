@@ -10,7 +10,7 @@ pub mod load;
 pub mod model;
 pub mod policy;
 pub mod policy_spec;
-pub mod provider_names;
+pub mod provider_catalog;
 pub mod reach;
 pub mod reply_schema;
 pub mod source_file;

@@ -21,16 +21,13 @@ use super::model::{
     Agent, AgentKind, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target,
     Transition, Workflow,
 };
-use super::provider_names;
+use super::provider_catalog::ProviderCatalog;
 use super::source_tree::SourceValue;
 use super::span::Spanned;
 use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
 use super::template::Template;
 
 mod policy;
-
-/// Known providers and the model each uses when an agent names none.
-pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1"), ("openai", "gpt-4o-mini")];
 
 /// Variables expressions and templates may read.
 pub const VARIABLES: &[&str] = &[
@@ -134,15 +131,15 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("step", &[K::Debate, K::Vote]),
 ];
 
-/// Checks a workflow and compiles it. On success returns the workflow and
-/// its warnings; on failure every error found.
+/// Checks a workflow and compiles it, with the provider names `providers`
+/// knows. On success returns the workflow and its warnings; on failure
+/// every error found.
 pub fn compile(
     spec: &WorkflowSpec,
-    tree: &SourceValue,
-    text: &str,
-    origin: &str,
+    source: &Source<'_>,
+    providers: &ProviderCatalog,
 ) -> Result<(Workflow, Diagnostics), Diagnostics> {
-    let mut cx = Ctx::new(spec, tree, text, origin);
+    let mut cx = Ctx::new(spec, source, providers);
     let base = cx.policy_base();
     let mut agents = cx.agents();
     for (i, a) in agents.iter_mut().enumerate() {
@@ -195,6 +192,16 @@ pub fn compile(
     Ok((workflow, warnings))
 }
 
+/// Where a spec came from, for locating its diagnostics.
+pub struct Source<'a> {
+    /// The file's text.
+    pub text: &'a str,
+    /// Its span tree.
+    pub tree: &'a SourceValue,
+    /// Path, or `builtin:NAME`.
+    pub origin: &'a str,
+}
+
 /// Whose table a field belongs to, for locating it in the span tree.
 #[derive(Clone, Copy)]
 enum Owner {
@@ -213,6 +220,8 @@ struct Ctx<'a> {
     origin: &'a str,
     /// The parsed file, for locating keys and values.
     tree: &'a SourceValue,
+    /// Provider names agents may use.
+    providers: &'a ProviderCatalog,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     /// Agent id → first index.
@@ -226,13 +235,14 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(spec: &'a WorkflowSpec, tree: &'a SourceValue, text: &'a str, origin: &'a str) -> Self {
+    fn new(spec: &'a WorkflowSpec, source: &Source<'a>, providers: &'a ProviderCatalog) -> Self {
         Ctx {
             spec,
-            text,
-            origin,
-            lines: LineIndex::new(text),
-            tree,
+            text: source.text,
+            origin: source.origin,
+            lines: LineIndex::new(source.text),
+            tree: source.tree,
+            providers,
             errors: vec![],
             warnings: vec![],
             agent_ids: HashMap::new(),
@@ -353,22 +363,23 @@ impl<'a> Ctx<'a> {
                 AgentKind::Llm => a
                     .provider
                     .as_ref()
-                    .map_or_else(provider_names::default_provider, |p| p.value.clone()),
+                    .map_or_else(|| self.providers.default_provider(), |p| &p.value)
+                    .to_string(),
                 AgentKind::Command(_) => "command".to_string(),
                 AgentKind::Custom => "custom".to_string(),
             };
-            let default_model = match provider_names::default_model(&provider) {
+            let default_model = match self.providers.default_model(&provider) {
                 // Code agents have no provider or model of their own.
                 _ if kind != AgentKind::Llm => String::new(),
-                Some(m) => m,
+                Some(m) => m.to_string(),
                 None => {
                     let p = a
                         .provider
                         .as_ref()
                         .map(|p| self.str_span(o, "provider", p))
                         .unwrap_or_default();
-                    let names = provider_names::names();
-                    let hint = match did_you_mean(&provider, names.iter().map(String::as_str)) {
+                    let names = self.providers.names();
+                    let hint = match did_you_mean(&provider, names.iter().copied()) {
                         Some(s) => {
                             format!("did you mean `{s}`? known providers: {}", names.join(", "))
                         }
