@@ -77,7 +77,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         Ok(c) => c,
         Err(c) => return c,
     };
-    let mut loaded = match super::load_or_report(arg) {
+    let mut loaded = match super::load_or_report(arg, &config.config.provider_catalog()) {
         Ok(l) => l,
         Err(c) => return c,
     };

@@ -2,10 +2,9 @@
 //! [`Workflow`], reporting every problem it finds (not just the first), each
 //! located at the offending value with a one-line fix hint.
 //!
-//! TOML files carry spans on every id and reference. JSON files do not, so
-//! for them the location is found by searching the text (the field's key
-//! inside the owning node's object, then the quoted value after it): best
-//! effort, falling back to the owner and then to line 1.
+//! Locations come from the file's span tree (`source_tree`), the same for
+//! TOML and JSON: a `Spanned` value's own span, else the key or value found
+//! in the owner's table (nested tables included), else the owner itself.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -32,15 +31,13 @@ use super::kinds::{
     sequence::SequenceNode,
 };
 use super::model::{Agent, AgentKind, Node, Workflow};
-use super::provider_names;
+use super::provider_catalog::ProviderCatalog;
+use super::source_tree::SourceValue;
 use super::span::Spanned;
 use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
 use super::template::Template;
 
 mod policy;
-
-/// Known providers and the model each uses when an agent names none.
-pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1"), ("openai", "gpt-4o-mini")];
 
 /// Variables expressions and templates may read.
 pub const VARIABLES: &[&str] = &[
@@ -144,14 +141,15 @@ const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
     ("step", &[K::Debate, K::Vote]),
 ];
 
-/// Checks a workflow and compiles it. On success returns the workflow and
-/// its warnings; on failure every error found.
+/// Checks a workflow and compiles it, with the provider names `providers`
+/// knows. On success returns the workflow and its warnings; on failure
+/// every error found.
 pub fn compile(
     spec: &WorkflowSpec,
-    text: &str,
-    origin: &str,
+    source: &Source<'_>,
+    providers: &ProviderCatalog,
 ) -> Result<(Workflow, Diagnostics), Diagnostics> {
-    let mut cx = Ctx::new(spec, text, origin);
+    let mut cx = Ctx::new(spec, source, providers);
     let base = cx.policy_base();
     let mut agents = cx.agents();
     for (i, a) in agents.iter_mut().enumerate() {
@@ -204,7 +202,17 @@ pub fn compile(
     Ok((workflow, warnings))
 }
 
-/// Whose table a field belongs to, for locating it in JSON text.
+/// Where a spec came from, for locating its diagnostics.
+pub struct Source<'a> {
+    /// The file's text.
+    pub text: &'a str,
+    /// Its span tree.
+    pub tree: &'a SourceValue,
+    /// Path, or `builtin:NAME`.
+    pub origin: &'a str,
+}
+
+/// Whose table a field belongs to, for locating it in the span tree.
 #[derive(Clone, Copy)]
 enum Owner {
     Meta,
@@ -220,13 +228,12 @@ struct Ctx<'a> {
     /// Line starts of `text`: thousands of errors must not each rescan it.
     lines: LineIndex<'a>,
     origin: &'a str,
-    /// False for JSON and in-code workflows: locate by searching the text.
-    toml: bool,
+    /// The parsed file, for locating keys and values.
+    tree: &'a SourceValue,
+    /// Provider names agents may use.
+    providers: &'a ProviderCatalog,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
-    meta_region: Range<usize>,
-    agent_regions: Vec<Range<usize>>,
-    node_regions: Vec<Range<usize>>,
     /// Agent id → first index.
     agent_ids: HashMap<&'a str, usize>,
     /// Node id → first index.
@@ -238,38 +245,16 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(spec: &'a WorkflowSpec, text: &'a str, origin: &'a str) -> Self {
-        let toml = spec.workflow.name.span.is_some();
-        let meta_region = if toml {
-            let start = find_header(text, "[workflow]", 0).unwrap_or(0);
-            start..next_header(text, start, "workflow").unwrap_or(text.len())
-        } else {
-            let start = find_json_key(text, 0..text.len(), "workflow").unwrap_or(0);
-            start..text.len()
-        };
-        let agent_regions = regions(
-            text,
-            toml,
-            "agents",
-            spec.agents.iter().map(|a| (&a.id.value, a.id.span.clone())),
-        );
-        let node_regions = regions(
-            text,
-            toml,
-            "nodes",
-            spec.nodes.iter().map(|n| (&n.id.value, n.id.span.clone())),
-        );
+    fn new(spec: &'a WorkflowSpec, source: &Source<'a>, providers: &'a ProviderCatalog) -> Self {
         Ctx {
             spec,
-            text,
-            origin,
-            lines: LineIndex::new(text),
-            toml,
+            text: source.text,
+            origin: source.origin,
+            lines: LineIndex::new(source.text),
+            tree: source.tree,
+            providers,
             errors: vec![],
             warnings: vec![],
-            meta_region,
-            agent_regions,
-            node_regions,
             agent_ids: HashMap::new(),
             node_ids: HashMap::new(),
             edges: vec![Vec::new(); spec.nodes.len()],
@@ -279,47 +264,43 @@ impl<'a> Ctx<'a> {
 
     // ------------------------------------------------------------ locating
 
-    fn region(&self, o: Owner) -> Range<usize> {
-        let r = match o {
-            Owner::Meta => Some(self.meta_region.clone()),
-            Owner::Section(name) => Some(self.section_region(name)),
-            Owner::Agent(i) => self.agent_regions.get(i).cloned(),
-            Owner::Node(i) => self.node_regions.get(i).cloned(),
-        };
-        r.unwrap_or(0..self.text.len())
+    /// The owner's table in the tree.
+    fn table(&self, o: Owner) -> Option<&'a SourceValue> {
+        let tree = self.tree;
+        let section = |name: &str| tree.get(name).map(|e| &e.value);
+        match o {
+            Owner::Meta => section("workflow"),
+            Owner::Section(name) => section(name),
+            Owner::Agent(i) => section("agents")?.at(i),
+            Owner::Node(i) => section("nodes")?.at(i),
+        }
     }
 
-    /// A top-level table and its sub-tables (`[name]`, `[name.x]`), or the
-    /// JSON object under `"name"`; the whole text when absent.
-    fn section_region(&self, name: &str) -> Range<usize> {
-        if !self.toml {
-            let start = find_json_key(self.text, 0..self.text.len(), name).unwrap_or(0);
-            return start..self.text.len();
-        }
-        let mut at = 0;
-        for line in self.text.split_inclusive('\n') {
-            let t = line.trim_start();
-            if t.starts_with(&format!("[{name}]")) || t.starts_with(&format!("[{name}.")) {
-                let end = next_header(self.text, at, name).unwrap_or(self.text.len());
-                return at..end;
-            }
-            at += line.len();
-        }
-        0..self.text.len()
+    /// Where the owner starts (its `[[table]]` header or `{`), else the file.
+    fn owner_start(&self, o: Owner) -> Range<usize> {
+        let at = self.table(o).map_or(0, |t| t.span.start);
+        at..at
     }
 
-    /// The key `key` of the owner's table.
+    /// The key `key` of the owner's table (or of a table nested in it).
     fn key_span(&self, o: Owner, key: &str) -> Option<Range<usize>> {
-        let region = self.region(o);
-        if self.toml {
-            find_toml_key(self.text, region, key)
-        } else {
-            find_json_key(self.text, region, key).map(|s| s..s + key.len() + 2)
-        }
+        self.table(o)?.find_key(key).map(|e| e.key_span.clone())
     }
 
-    /// A value: its span, else `needle` searched after its key, else the key,
-    /// else the start of the owner.
+    /// The key `entry` of the table under `key` (e.g. an agent of
+    /// `weights = { a = 2 }`), else `key` itself, else the owner.
+    fn entry_key_span(&self, o: Owner, key: &str, entry: &str) -> Range<usize> {
+        let Some(field) = self.table(o).and_then(|t| t.find_key(key)) else {
+            return self.owner_start(o);
+        };
+        field
+            .value
+            .get(entry)
+            .map_or_else(|| field.key_span.clone(), |e| e.key_span.clone())
+    }
+
+    /// A value: its span, else the scalar written `needle` under its key,
+    /// else the key, else the start of the owner.
     fn value_span(
         &self,
         o: Owner,
@@ -330,13 +311,18 @@ impl<'a> Ctx<'a> {
         if let Some(s) = span {
             return s.clone();
         }
-        let region = self.region(o);
-        let key_at = self.key_span(o, key);
-        let from = key_at.as_ref().map_or(region.start, |k| k.end);
-        if let Some(r) = find_in(self.text, from..region.end, needle) {
-            return r;
+        let Some(table) = self.table(o) else {
+            return self.owner_start(o);
+        };
+        match table.find_key(key) {
+            Some(e) => e
+                .value
+                .find_scalar(needle)
+                .map_or_else(|| e.key_span.clone(), |v| v.span.clone()),
+            None => table
+                .find_scalar(needle)
+                .map_or_else(|| self.owner_start(o), |v| v.span.clone()),
         }
-        key_at.unwrap_or(region.start..region.start)
     }
 
     /// A string value's location.
@@ -349,10 +335,7 @@ impl<'a> Ctx<'a> {
         if let Some(k) = self.key_span(o, key) {
             return k;
         }
-        span.unwrap_or_else(|| {
-            let r = self.region(o);
-            r.start..r.start
-        })
+        span.unwrap_or_else(|| self.owner_start(o))
     }
 
     fn kind_span(&self, i: usize) -> Range<usize> {
@@ -390,22 +373,23 @@ impl<'a> Ctx<'a> {
                 AgentKind::Llm => a
                     .provider
                     .as_ref()
-                    .map_or_else(provider_names::default_provider, |p| p.value.clone()),
+                    .map_or_else(|| self.providers.default_provider(), |p| &p.value)
+                    .to_string(),
                 AgentKind::Command(_) => "command".to_string(),
                 AgentKind::Custom => "custom".to_string(),
             };
-            let default_model = match provider_names::default_model(&provider) {
+            let default_model = match self.providers.default_model(&provider) {
                 // Code agents have no provider or model of their own.
                 _ if kind != AgentKind::Llm => String::new(),
-                Some(m) => m,
+                Some(m) => m.to_string(),
                 None => {
                     let p = a
                         .provider
                         .as_ref()
                         .map(|p| self.str_span(o, "provider", p))
                         .unwrap_or_default();
-                    let names = provider_names::names();
-                    let hint = match did_you_mean(&provider, names.iter().map(String::as_str)) {
+                    let names = self.providers.names();
+                    let hint = match did_you_mean(&provider, names.iter().copied()) {
                         Some(s) => {
                             format!("did you mean `{s}`? known providers: {}", names.join(", "))
                         }
@@ -1555,128 +1539,6 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-/// `needle` inside `range` of `text`.
-fn find_in(text: &str, range: Range<usize>, needle: &str) -> Option<Range<usize>> {
-    let hay = text.get(range.start..range.end.min(text.len()))?;
-    hay.find(needle)
-        .map(|p| range.start + p..range.start + p + needle.len())
-}
-
-/// A line that is exactly a table header (e.g. `[workflow]`), from `from`.
-fn find_header(text: &str, header: &str, from: usize) -> Option<usize> {
-    let mut at = from.min(text.len());
-    for line in text.get(at..)?.split_inclusive('\n') {
-        if line.trim() == header || line.trim_start().starts_with(&format!("{header} ")) {
-            return Some(at + (line.len() - line.trim_start().len()));
-        }
-        at += line.len();
-    }
-    None
-}
-
-/// Start of the next table header after `from` that does not belong to
-/// `table` (its own sub-tables like `[[nodes.routes]]` do).
-fn next_header(text: &str, from: usize, table: &str) -> Option<usize> {
-    let from = floor_char_boundary(text, from);
-    let mut at = from + text[from..].find('\n')? + 1;
-    for line in text[at..].split_inclusive('\n') {
-        let t = line.trim_start();
-        let own = t.starts_with(&format!("[{table}.")) || t.starts_with(&format!("[[{table}."));
-        if t.starts_with('[') && !own {
-            return Some(at);
-        }
-        at += line.len();
-    }
-    None
-}
-
-/// The `key = ...` line of a TOML table inside `region`: the key's range.
-fn find_toml_key(text: &str, region: Range<usize>, key: &str) -> Option<Range<usize>> {
-    let start = floor_char_boundary(text, region.start);
-    let end = floor_char_boundary(text, region.end).max(start);
-    let mut at = start;
-    for line in text[start..end].split_inclusive('\n') {
-        let t = line.trim_start();
-        let lead = line.len() - t.len();
-        for k in [key.to_string(), quote(key)] {
-            if let Some(rest) = t.strip_prefix(k.as_str())
-                && rest.trim_start().starts_with('=')
-            {
-                return Some(at + lead..at + lead + k.len());
-            }
-        }
-        at += line.len();
-    }
-    None
-}
-
-/// Position of the JSON key `"key":` inside `region`.
-fn find_json_key(text: &str, region: Range<usize>, key: &str) -> Option<usize> {
-    let q = quote(key);
-    let mut from = region.start;
-    while let Some(r) = find_in(text, from..region.end, &q) {
-        if text[r.end..].trim_start().starts_with(':') {
-            return Some(r.start);
-        }
-        from = r.end;
-    }
-    None
-}
-
-/// One region per agent or node (`table` = `agents` or `nodes`): from its
-/// `[[table]]` header (TOML) or the `{` opening its object (JSON) to the
-/// next one. Best effort: regions only steer the search for locations.
-fn regions<'s>(
-    text: &str,
-    toml: bool,
-    table: &str,
-    ids: impl Iterator<Item = (&'s String, Option<Range<usize>>)>,
-) -> Vec<Range<usize>> {
-    let mut starts = Vec::new();
-    let header = format!("[[{table}]]");
-    let mut prev = if toml {
-        0
-    } else {
-        find_json_key(text, 0..text.len(), table).unwrap_or(0)
-    };
-    for (id, span) in ids {
-        let start = if let Some(s) = span {
-            let s = floor_char_boundary(text, s.start);
-            text[..s].rfind(&header).filter(|h| *h >= prev).unwrap_or(s)
-        } else {
-            let mut found = None;
-            let mut from = prev;
-            while let Some(k) = find_json_key(text, from..text.len(), "id") {
-                let after = text[k + 4..]
-                    .trim_start()
-                    .trim_start_matches(':')
-                    .trim_start();
-                if after.starts_with(&quote(id)) {
-                    found = Some(text[prev..k].rfind('{').map_or(k, |b| prev + b));
-                    break;
-                }
-                from = k + 4;
-            }
-            found.unwrap_or(prev)
-        };
-        starts.push(start);
-        prev = start.max(prev);
-    }
-    let mut out = Vec::with_capacity(starts.len());
-    for (i, &s) in starts.iter().enumerate() {
-        let mut end = starts
-            .get(i + 1)
-            .copied()
-            .filter(|e| *e > s)
-            .unwrap_or(text.len());
-        if toml && let Some(h) = next_header(text, s, table) {
-            end = end.min(h);
-        }
-        out.push(s..end.max(s));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1690,25 +1552,5 @@ mod tests {
         assert!(check_topic("a..b").is_err());
         assert!(check_topic("a.>.b").is_err());
         assert!(check_topic("a.b*").is_err());
-    }
-
-    #[test]
-    fn toml_keys() {
-        let t = "[[nodes]]\nid = \"a\"\n  steps = []\n\"body\" = \"x\"\n[[nodes]]\nsteps = 1\n";
-        assert_eq!(find_toml_key(t, 0..30, "steps"), Some(21..26));
-        assert_eq!(find_toml_key(t, 0..t.len(), "body"), Some(32..38));
-        assert_eq!(find_toml_key(t, 0..t.len(), "id"), Some(10..12));
-        assert_eq!(find_toml_key(t, 0..t.len(), "kind"), None);
-        assert_eq!(find_toml_key(t, 500..900, "kind"), None);
-    }
-
-    #[test]
-    fn json_regions() {
-        let t = r#"{"nodes": [{"kind": "agent", "id": "a"}, {"id": "b", "steps": ["a"]}]}"#;
-        let a = "a".to_string();
-        let b = "b".to_string();
-        let r = regions(t, false, "nodes", [(&a, None), (&b, None)].into_iter());
-        assert_eq!(&t[r[0].start..r[0].start + 9], "{\"kind\": ");
-        assert!(t[r[1].clone()].starts_with("{\"id\": \"b\""));
     }
 }

@@ -536,7 +536,7 @@ impl<'a> Ctx<'a> {
         let Some(w) = &n.weights else { return out };
         let o = Owner::Node(i);
         for (agent, &x) in w {
-            let at = self.value_span(o, "weights", &None, agent);
+            let at = self.entry_key_span(o, "weights", agent);
             match self.agent_ids.get(agent.as_str()).copied() {
                 Some(a) if members.contains(&a) => {
                     if !(x.is_finite() && x >= 0.0) {

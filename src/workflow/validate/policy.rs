@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Ctx, Owner, PROVIDERS, suggest_hint};
+use super::{Ctx, Owner, suggest_hint};
 use crate::budget::{Limit, OnExhausted, Price, PriceTable};
 use crate::resilience::{
     BreakerPolicy, CachePolicy, DegradePolicy, KindSet, QuotaPolicy, RetryPolicy, Timeouts,
@@ -15,6 +15,7 @@ use crate::workflow::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
 use crate::workflow::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DegradeSpec, OnExhaustedName, RetrySpec,
 };
+use crate::workflow::provider_catalog::BUILTIN as PROVIDERS;
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::{NodeKindName, NodeSpec};
 
@@ -572,12 +573,13 @@ impl Ctx<'_> {
             );
         }
         p.quotas = quotas;
-        let known = crate::workflow::provider_names::names();
+        let catalog = self.providers;
+        let known = catalog.names();
         for (provider, b) in &spec.breakers {
             let o = Owner::Section("breakers");
             if !known.iter().any(|n| n == provider) {
                 let at = self.field_span(o, provider, None);
-                let names: Vec<&str> = known.iter().map(String::as_str).collect();
+                let names = &known;
                 self.error(
                     at,
                     format!("circuit breaker for unknown provider `{provider}`"),
