@@ -1122,26 +1122,10 @@ fn closest_name(name: &str) -> Option<String> {
     BINDINGS
         .iter()
         .map(Binding::config_name)
-        .map(|n| (strsim_distance(name, &n), n))
+        .map(|n| (strsim::levenshtein(name, &n), n))
         .filter(|(d, n)| *d <= 2.max(n.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n)
-}
-
-/// Levenshtein distance (short strings only).
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// A value in `[keys]`: a key, a list of keys, or a table of one overlay's

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
+use super::detail_text::{self, Mark};
+use super::graph_layout::GraphLayout;
 use super::keymap::Keymap;
-use super::panes::graph::GraphLayout;
 use super::view_model::ViewModel;
 use crate::event::Id;
 
@@ -203,7 +204,7 @@ pub struct DetailCache {
     /// Task id and version it was built from.
     pub key: Option<(Id, u64)>,
     /// Pre-built lines.
-    pub lines: Vec<(super::panes::detail::Mark, String)>,
+    pub lines: Vec<(Mark, String)>,
 }
 
 /// Everything about how the run is being looked at.
@@ -320,7 +321,7 @@ impl UiState {
         let sel = self.selected_task(vm).map(|t| (t.id.clone(), t.version));
         if sel != self.detail.key {
             self.detail.lines = match self.selected_task(vm) {
-                Some(t) => super::panes::detail::build_lines(t, vm),
+                Some(t) => detail_text::build_lines(t, vm),
                 None => Vec::new(),
             };
             if sel.as_ref().map(|s| &s.0) != self.detail.key.as_ref().map(|k| &k.0) {
