@@ -4,6 +4,8 @@
 //! is a [`Command`]. The TUI, the recorder, metrics and the headless progress
 //! output are all consumers of the same stream (see `docs/events.md`).
 
+pub mod metrics;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -604,7 +606,7 @@ pub enum EventKind {
     /// Periodic (and final) run and per-agent metrics.
     Metrics {
         /// The figures.
-        snapshot: crate::metrics::MetricsSnapshot,
+        snapshot: metrics::MetricsSnapshot,
     },
     /// A planner produced a plan.
     PlanCreated {

@@ -115,7 +115,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
     for f in &files {
         match SessionReader::open(f) {
             Ok(r) => {
-                let s = SessionState::of(&r);
+                let s = r.state();
                 rows.push(json!({
                     "id": s.session,
                     "workflow": s.workflow,
@@ -171,7 +171,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
 
 fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
     let r = dir.open(what)?;
-    let s = SessionState::of(&r);
+    let s = r.state();
     let h = r.header();
     println!("session   {}", s.session);
     println!("workflow  {} ({})", h.workflow.name, h.workflow.origin);
@@ -270,7 +270,7 @@ fn print_tree(s: &SessionState) {
 
 fn export_cmd(dir: &DirArgs, what: &str, format: ExportFormat) -> Result<i32, i32> {
     let r = dir.open(what)?;
-    let s = SessionState::of(&r);
+    let s = r.state();
     match format {
         ExportFormat::Md => print!("{}", export::to_markdown(r.header(), &s)),
         ExportFormat::Json => println!(
@@ -350,7 +350,7 @@ fn prune(dir: &DirArgs, older_than: Duration, dry_run: bool) -> Result<i32, i32>
             continue;
         };
         // Age is the last activity, so a resumed session counts as recent.
-        let s = SessionState::of(&r);
+        let s = r.state();
         if s.last_us >= cutoff_us {
             continue;
         }

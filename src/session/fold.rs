@@ -9,8 +9,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Header;
-use super::reader::SessionReader;
-use crate::engine::{Restore, RestoredTask};
 use crate::event::{Command, Event, EventKind, RunStatus, TaskState, Usage};
 
 /// The state of a session after some of its events.
@@ -269,11 +267,6 @@ impl SessionState {
             votes: Vec::new(),
             dirty: None,
         }
-    }
-
-    /// The state after a whole session (from its last snapshot, if any).
-    pub fn of(reader: &SessionReader) -> SessionState {
-        reader.state_at(reader.len())
     }
 
     /// A task by id.
@@ -824,71 +817,6 @@ impl SessionState {
         self.error = d.error;
         self.usage = d.usage;
         Ok(())
-    }
-
-    /// What a resumed run takes over (see [`Restore`]). `reader` supplies
-    /// the recorded restatements the run will produce again.
-    pub fn restore(&self, reader: &SessionReader) -> Restore {
-        let tasks = self
-            .tasks
-            .iter()
-            .map(|t| {
-                (
-                    t.id.clone(),
-                    RestoredTask {
-                        state: t.state,
-                        output: (t.state == TaskState::Completed)
-                            .then(|| t.output.clone())
-                            .flatten(),
-                        attempts: t.attempts,
-                        usage: t.usage,
-                        agent: t.agent.clone(),
-                    },
-                )
-            })
-            .collect();
-        let mut gate_decisions: HashMap<String, Vec<(bool, Option<String>)>> = HashMap::new();
-        for g in &self.gates {
-            if let Some(d) = &g.decision {
-                let list = gate_decisions.entry(g.gate.clone()).or_default();
-                // Revisions are recorded in order; a gate re-opened by an
-                // earlier resume repeats its revision, keep the first.
-                if list.len() == g.revision as usize {
-                    list.push(d.clone());
-                }
-            }
-        }
-        let mut replayed = Vec::new();
-        let mut adaptations = Vec::new();
-        for e in reader.events() {
-            match e.kind {
-                EventKind::EndpointAdapted {
-                    endpoint,
-                    setting,
-                    from,
-                    to,
-                    reason,
-                } => adaptations.push((
-                    endpoint,
-                    crate::llm::Adaptation {
-                        setting,
-                        from,
-                        to,
-                        reason,
-                    },
-                )),
-                k if Restore::is_restatement(&k) => replayed.push(k),
-                _ => {}
-            }
-        }
-        Restore {
-            last_seq: self.last_seq,
-            usage: self.usage,
-            tasks,
-            gate_decisions,
-            replayed,
-            adaptations,
-        }
     }
 }
 
