@@ -16,7 +16,8 @@ use crate::llm::{
 };
 use crate::metrics::Sample;
 use crate::resilience::{Admission, FallbackChain, cache, stable_hash};
-use crate::workflow::model::{AgentIdx, NodeIdx, Target};
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::kinds::agent::Target;
 
 /// Completion tokens reserved for a call whose agent sets no `max_tokens`
 /// when a budget applies (the provider is then told to stop there).

@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::patterns;
 use super::run::{Run, Scope, TaskError};
 use crate::event::Id;
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::NodeKind;
 
 pub(crate) type NodeResult = Result<Value, TaskError>;
 
@@ -29,27 +30,21 @@ pub(crate) fn exec_node(
         // then costs a pointer, not the size of the largest pattern (a map of
         // 5000 items creates 5000 of these before polling them).
         let result = match &run.wf.nodes[node].kind {
-            NodeKind::Agent { .. } => {
-                Box::pin(patterns::agent::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Sequence { .. } => {
+            NodeKind::Agent(_) => Box::pin(patterns::agent::run(&run, node, input, &scope)).await,
+            NodeKind::Sequence(_) => {
                 Box::pin(patterns::sequence::run(&run, node, input, &scope)).await
             }
-            NodeKind::Parallel { .. } => {
+            NodeKind::Parallel(_) => {
                 Box::pin(patterns::parallel::run(&run, node, input, &scope)).await
             }
-            NodeKind::Map { .. } => Box::pin(patterns::map::run(&run, node, input, &scope)).await,
-            NodeKind::Plan { .. } => Box::pin(patterns::plan::run(&run, node, input, &scope)).await,
-            NodeKind::Router { .. } => {
-                Box::pin(patterns::router::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Loop { .. } => {
+            NodeKind::Map(_) => Box::pin(patterns::map::run(&run, node, input, &scope)).await,
+            NodeKind::Plan(_) => Box::pin(patterns::plan::run(&run, node, input, &scope)).await,
+            NodeKind::Router(_) => Box::pin(patterns::router::run(&run, node, input, &scope)).await,
+            NodeKind::Loop(_) => {
                 Box::pin(patterns::state_machine::run(&run, node, input, &scope)).await
             }
-            NodeKind::On { .. } => {
-                Box::pin(patterns::trigger::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Gate { .. } => Box::pin(patterns::gate::run(&run, node, input, &scope)).await,
+            NodeKind::On(_) => Box::pin(patterns::trigger::run(&run, node, input, &scope)).await,
+            NodeKind::Gate(_) => Box::pin(patterns::gate::run(&run, node, input, &scope)).await,
             NodeKind::Debate(_) => Box::pin(patterns::debate::run(&run, node, input, &scope)).await,
             NodeKind::Vote(_) => {
                 Box::pin(patterns::consensus::run(&run, node, input, &scope)).await

@@ -11,7 +11,8 @@ use crate::metrics::{Metrics, Sample};
 use crate::resilience::{
     CircuitBreaker, InFlightLimit, ProviderQuota, ResponseCache, RetryPolicy, Timeouts, Transition,
 };
-use crate::workflow::model::{AgentIdx, NodeIdx, Workflow};
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::model::Workflow;
 use crate::workflow::policy::AgentPolicy;
 
 /// A circuit breaker shared by every agent calling one provider endpoint.

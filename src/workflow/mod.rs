@@ -6,6 +6,8 @@ pub mod builtins;
 pub mod diagnostics;
 pub mod expr;
 pub mod graph_export;
+pub mod index;
+pub mod kinds;
 pub mod load;
 pub mod model;
 pub mod policy;

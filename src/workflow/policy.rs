@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::model::AgentIdx;
+use super::index::AgentIdx;
 use super::reply_schema::ReplySchema;
 use crate::budget::{Limit, OnExhausted, PriceTable};
 use crate::resilience::{

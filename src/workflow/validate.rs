@@ -17,10 +17,20 @@ use super::diagnostics::{
     Diagnostic, Diagnostics, LineIndex, Severity, did_you_mean, floor_char_boundary,
 };
 use super::expr::{Expr, ExprError};
-use super::model::{
-    Agent, AgentKind, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target,
-    Transition, Workflow,
+use super::index::NodeIdx;
+use super::kinds::{
+    NodeKind,
+    agent::{AgentNode, Target},
+    gate::GateNode,
+    loop_node::{LoopNode, Transition},
+    map::{MapNode, MapSource},
+    on::OnNode,
+    parallel::{Join, ParallelNode},
+    plan::PlanNode,
+    router::{Route, RouteCond, RouterNode},
+    sequence::SequenceNode,
 };
+use super::model::{Agent, AgentKind, Node, Workflow};
 use super::provider_catalog::ProviderCatalog;
 use super::source_tree::SourceValue;
 use super::span::Spanned;
@@ -759,7 +769,7 @@ impl<'a> Ctx<'a> {
                     kind,
                     "steps = [\"first\", \"second\"]",
                 );
-                NodeKind::Sequence { steps }
+                NodeKind::Sequence(SequenceNode { steps })
             }
             K::Parallel => self.parallel_node(i, n),
             K::Map => self.map_node(i, n),
@@ -773,10 +783,10 @@ impl<'a> Ctx<'a> {
                     .as_ref()
                     .and_then(|s| self.node_ref(i, "subject", s, true));
                 let max_revisions = self.int(i, "max_revisions", &n.max_revisions, 0, 2);
-                NodeKind::Gate {
+                NodeKind::Gate(GateNode {
                     subject,
                     max_revisions,
-                }
+                })
             }
             K::Debate => self.debate_node(i, n),
             K::Vote => self.vote_node(i, n),
@@ -904,10 +914,10 @@ impl<'a> Ctx<'a> {
             }
         };
         let prompt = self.template(i, "prompt", &n.prompt);
-        NodeKind::Agent {
+        NodeKind::Agent(AgentNode {
             target: target.unwrap_or(Target::Agent(0)),
             prompt,
-        }
+        })
     }
 
     fn parallel_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
@@ -972,11 +982,11 @@ impl<'a> Ctx<'a> {
             (Some(JoinName::All) | None, None) => Join::All,
         };
         let branch_timeout = self.millis(i, "branch_timeout_ms", &n.branch_timeout_ms);
-        NodeKind::Parallel {
+        NodeKind::Parallel(ParallelNode {
             branches,
             join,
             branch_timeout,
-        }
+        })
     }
 
     fn map_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
@@ -1048,13 +1058,13 @@ impl<'a> Ctx<'a> {
             .aggregate
             .as_ref()
             .and_then(|a| self.node_ref(i, "aggregate", a, true));
-        NodeKind::Map {
+        NodeKind::Map(MapNode {
             source: source.unwrap_or(MapSource::Count(0)),
             body: body.unwrap_or(0),
             concurrency,
             batch_size,
             aggregate,
-        }
+        })
     }
 
     fn plan_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
@@ -1073,14 +1083,14 @@ impl<'a> Ctx<'a> {
         let max_subtasks = self.int(i, "max_subtasks", &n.max_subtasks, 1, 16);
         let repair_attempts = self.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
         let prompt = self.template(i, "prompt", &n.prompt);
-        NodeKind::Plan {
+        NodeKind::Plan(PlanNode {
             planner: planner.unwrap_or(0),
             reviewer,
             max_revisions,
             max_subtasks,
             repair_attempts,
             prompt,
-        }
+        })
     }
 
     fn router_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
@@ -1145,12 +1155,12 @@ impl<'a> Ctx<'a> {
             .as_ref()
             .and_then(|d| self.node_ref(i, "default", d, true));
         let prompt = self.template(i, "prompt", &n.prompt);
-        NodeKind::Router {
+        NodeKind::Router(RouterNode {
             routes,
             default,
             classifier,
             prompt,
-        }
+        })
     }
 
     fn loop_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
@@ -1240,13 +1250,13 @@ impl<'a> Ctx<'a> {
                 false
             }
         };
-        NodeKind::Loop {
+        NodeKind::Loop(LoopNode {
             states,
             start,
             transitions,
             max_iterations,
             end_at_max,
-        }
+        })
     }
 
     fn on_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
@@ -1280,13 +1290,13 @@ impl<'a> Ctx<'a> {
             .millis(i, "idle_timeout_ms", &n.idle_timeout_ms)
             .unwrap_or(Duration::from_millis(30_000));
         let max_events = self.int(i, "max_events", &n.max_events, 1, 1);
-        NodeKind::On {
+        NodeKind::On(OnNode {
             topic: n.topic.as_ref().map(|t| t.value.clone()),
             every,
             body: body.unwrap_or(0),
             max_events,
             idle_timeout,
-        }
+        })
     }
 
     // ------------------------------------------------------------ graph
@@ -1385,9 +1395,7 @@ impl<'a> Ctx<'a> {
         }
         // Plan subtasks are dispatched by capability, so with a plan node any
         // agent offering capabilities may be used.
-        let has_plan = nodes
-            .iter()
-            .any(|n| matches!(n.kind, NodeKind::Plan { .. }));
+        let has_plan = nodes.iter().any(|n| matches!(n.kind, NodeKind::Plan(_)));
         for (i, a) in spec.agents.iter().enumerate() {
             let first = self.agent_ids.get(a.id.value.as_str()) == Some(&i);
             if !first || self.used_agents.contains(&i) || (has_plan && !a.capabilities.is_empty()) {

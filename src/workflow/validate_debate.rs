@@ -6,8 +6,10 @@
 use std::collections::HashSet;
 
 use super::super::diagnostics::did_you_mean;
-use super::super::model::{
-    Candidates, Debate, Fallback, NodeKind, Protocol, QuorumMode, TurnOrder, Vote, VoteRules,
+use super::super::kinds::{
+    NodeKind,
+    debate::{DebateNode, TurnOrder},
+    vote::{Candidates, Fallback, Protocol, QuorumMode, VoteNode, VoteRules},
 };
 use super::super::spec::{NodeKindName as K, NodeSpec};
 use super::{Ctx, Owner, Spanned};
@@ -166,7 +168,7 @@ impl<'a> Ctx<'a> {
             exclude_flagged: true,
         };
         let repair_attempts = self.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
-        NodeKind::Debate(Box::new(Debate {
+        NodeKind::Debate(Box::new(DebateNode {
             participants,
             question,
             options,
@@ -357,7 +359,7 @@ impl<'a> Ctx<'a> {
         let rounds = self.int(i, "rounds", &n.rounds, 1, default_rounds);
         let weights = self.weights(i, n, &voters);
         let repair_attempts = self.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
-        NodeKind::Vote(Box::new(Vote {
+        NodeKind::Vote(Box::new(VoteNode {
             voters,
             question,
             candidates,

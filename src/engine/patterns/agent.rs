@@ -9,11 +9,12 @@ use crate::engine::agent_task::{AgentJob, parse_json, parse_text, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::reply_schema;
 use crate::engine::run::{Run, Scope, Vars, with_feedback};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{NodeKind, agent::AgentNode};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Agent { target, prompt } = &n.kind else {
+    let NodeKind::Agent(AgentNode { target, prompt }) = &n.kind else {
         unreachable!("dispatched by kind")
     };
     let mut text = run.render(

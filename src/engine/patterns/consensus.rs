@@ -26,8 +26,11 @@ use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, TaskError, Vars, with_feedback};
 use crate::event::{EventKind, Id, Tally, TallyCount, TaskState};
 use crate::llm::{Expect, StanceHint};
-use crate::workflow::model::{
-    AgentIdx, Candidates, Fallback, NodeIdx, NodeKind, Protocol, QuorumMode, Target, Vote,
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::kinds::{
+    NodeKind,
+    agent::Target,
+    vote::{Candidates, Fallback, Protocol, QuorumMode, VoteNode},
 };
 
 /// Scores closer than this are equal (confidence sums are floats).
@@ -456,7 +459,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let NodeKind::Vote(v) = &n.kind else {
         unreachable!("dispatched by kind")
     };
-    let v: &Vote = v;
+    let v: &VoteNode = v;
     let vars = Vars {
         input: &input,
         output: None,

@@ -31,7 +31,12 @@ use crate::engine::run::{Run, Scope, TaskError, Vars};
 use crate::event::{Critique, EventKind, Id, Stance};
 use crate::llm::tokens::TokenCounter;
 use crate::llm::{Expect, OtherStance, StanceHint};
-use crate::workflow::model::{AgentIdx, Debate, NodeIdx, NodeKind, Target, TurnOrder};
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::kinds::{
+    NodeKind,
+    agent::Target,
+    debate::{DebateNode, TurnOrder},
+};
 
 /// One recorded turn.
 #[derive(Debug, Clone)]
@@ -199,7 +204,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let NodeKind::Debate(d) = &n.kind else {
         unreachable!("dispatched by kind")
     };
-    let d: &Debate = d;
+    let d: &DebateNode = d;
     let vars = Vars {
         input: &input,
         output: None,
@@ -598,7 +603,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     Ok(out)
 }
 
-fn stance_list(run: &Run, d: &Debate, latest: &[Option<(String, f64, u32)>]) -> Vec<Stance> {
+fn stance_list(run: &Run, d: &DebateNode, latest: &[Option<(String, f64, u32)>]) -> Vec<Stance> {
     latest
         .iter()
         .enumerate()
@@ -619,7 +624,7 @@ async fn moderator_pick(
     node: NodeIdx,
     scope: &Scope,
     moderator: AgentIdx,
-    d: &Debate,
+    d: &DebateNode,
     question: &str,
     round: u32,
     slot_no: usize,

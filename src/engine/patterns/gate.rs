@@ -10,14 +10,15 @@ use serde_json::Value;
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskControl, TaskError};
 use crate::event::{EventKind, TaskState};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{NodeKind, gate::GateNode};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Gate {
+    let NodeKind::Gate(GateNode {
         subject,
         max_revisions,
-    } = &n.kind
+    }) = &n.kind
     else {
         unreachable!("dispatched by kind")
     };

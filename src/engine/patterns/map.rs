@@ -11,17 +11,21 @@ use serde_json::Value;
 
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError, Vars};
-use crate::workflow::model::{MapSource, NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{
+    NodeKind,
+    map::{MapNode, MapSource},
+};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Map {
+    let NodeKind::Map(MapNode {
         source,
         body,
         concurrency,
         batch_size,
         aggregate,
-    } = &n.kind
+    }) = &n.kind
     else {
         unreachable!("dispatched by kind")
     };

@@ -11,15 +11,19 @@ use serde_json::Value;
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError};
 use crate::event::ErrorKind;
-use crate::workflow::model::{Join, NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{
+    NodeKind,
+    parallel::{Join, ParallelNode},
+};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Parallel {
+    let NodeKind::Parallel(ParallelNode {
         branches,
         join,
         branch_timeout,
-    } = &n.kind
+    }) = &n.kind
     else {
         unreachable!("dispatched by kind")
     };

@@ -6,10 +6,11 @@ use serde_json::Value;
 
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{NodeKind, sequence::SequenceNode};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
-    let NodeKind::Sequence { steps } = &run.wf.nodes[node].kind else {
+    let NodeKind::Sequence(SequenceNode { steps }) = &run.wf.nodes[node].kind else {
         unreachable!("dispatched by kind")
     };
     let mut value = input;

@@ -10,17 +10,18 @@ use serde_json::Value;
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError, Vars};
 use crate::event::{EventKind, Id};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{NodeKind, loop_node::LoopNode};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Loop {
+    let NodeKind::Loop(LoopNode {
         states,
         start,
         transitions,
         max_iterations,
         end_at_max,
-    } = &n.kind
+    }) = &n.kind
     else {
         unreachable!("dispatched by kind")
     };

@@ -10,17 +10,18 @@ use serde_json::{Value, json};
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError};
 use crate::event::EventKind;
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{NodeKind, on::OnNode};
 
 pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Scope) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::On {
+    let NodeKind::On(OnNode {
         topic,
         every,
         body,
         max_events,
         idle_timeout,
-    } = &n.kind
+    }) = &n.kind
     else {
         unreachable!("dispatched by kind")
     };

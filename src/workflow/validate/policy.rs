@@ -10,7 +10,7 @@ use crate::budget::{Limit, OnExhausted, Price, PriceTable};
 use crate::resilience::{
     BreakerPolicy, CachePolicy, DegradePolicy, KindSet, QuotaPolicy, RetryPolicy, Timeouts,
 };
-use crate::workflow::model::AgentIdx;
+use crate::workflow::index::AgentIdx;
 use crate::workflow::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
 use crate::workflow::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DegradeSpec, OnExhaustedName, RetrySpec,
