@@ -148,3 +148,47 @@ async fn a_session_recorded_with_a_configured_provider_reads_back_without_config
     assert!(replay.contains("replay exit=0"), "{replay}");
     assert!(!replay.contains("unknown provider"), "{replay}");
 }
+
+/// Resume runs the providers, so it reads the config; it reads it before
+/// the recorded workflow, whose agents name the config's provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_recorded_with_a_configured_provider_resumes_with_that_config() {
+    let server = MockServer::start(|_, _| whole_reply("an answer from local", Some((12, 4)))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (home, sessions) = (dir.path().join("home"), dir.path().join("sessions"));
+    std::fs::create_dir_all(&home).unwrap();
+    let cfg = dir.path().join("cfg.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_provider = \"local\"\n[providers.local]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = \"sk-local-test\"\nmodel = \"tiny\"\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let wf = dir.path().join("wf.toml");
+    std::fs::write(&wf, WORKFLOW).unwrap();
+    let (wf, cfg) = (wf.to_str().unwrap(), cfg.to_str().unwrap());
+    let out = agentctl(&["run", wf, "--config", cfg], &home, &sessions).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Cut the recording to its header: a run interrupted before any event.
+    let file = std::fs::read_dir(&sessions)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    let header = recorded.lines().next().unwrap().to_string();
+    std::fs::write(&file, format!("{header}\n")).unwrap();
+    let id = serde_json::from_str::<serde_json::Value>(&header).unwrap()["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = server.chat_requests().len();
+
+    let out = agentctl(&["resume", &id, "--config", cfg], &home, &sessions).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("unknown provider"), "{}", text(&out));
+    assert_eq!(server.chat_requests().len(), before + 2, "{}", text(&out));
+}

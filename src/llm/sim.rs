@@ -26,16 +26,15 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+pub use self::script::{SimLatency, SimScript, SimToolCall};
 use super::tokens::TokenCounter;
 use super::{Expect, Provider, ProviderChunk, ProviderError, ProviderRequest, Role, ToolCall};
 use crate::event::{ErrorKind, Usage};
-use crate::workflow::spec::{SimLatency, SimScript};
 
 // Debaters, voters and judges (issue #4).
-#[path = "sim_debate.rs"]
 mod debate;
+pub mod script;
 // Replies to a user's reply schema.
-#[path = "sim_schema.rs"]
 mod schema;
 
 /// Most `Delta`s a reply with latency is streamed in.

@@ -60,7 +60,6 @@ pub const END_STATE: &str = "$end";
 pub const ON_MAX_ITERATIONS: &[&str] = &["fail", "end"];
 
 // Debate and vote nodes (issue #4) are checked in their own file.
-#[path = "validate_debate.rs"]
 mod debate;
 
 const CYCLE_HINT: &str =

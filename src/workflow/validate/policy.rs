@@ -579,11 +579,10 @@ impl Ctx<'_> {
             let o = Owner::Section("breakers");
             if !known.iter().any(|n| n == provider) {
                 let at = self.field_span(o, provider, None);
-                let names = &known;
                 self.error(
                     at,
                     format!("circuit breaker for unknown provider `{provider}`"),
-                    suggest_hint(provider, &names, "known providers"),
+                    suggest_hint(provider, &known, "known providers"),
                 );
             }
             let policy = self.breaker_policy(o, None, b);
