@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use crate::event::Usage;
 use crate::workflow::index::{AgentIdx, NodeIdx};
-use crate::workflow::policy::budget::{Limit, OnExhausted, Price, PriceTable};
+use crate::workflow::policy::budget::{Limit, OnExhausted, Price, PriceTable, nanos};
 
 impl Price {
     /// Cost of tokens, nano-dollars.
@@ -28,15 +28,6 @@ impl PriceTable {
     pub fn cost(&self, model: &str, prompt: u64, completion: u64) -> u64 {
         self.get(model).cost(prompt, completion)
     }
-}
-
-/// Nano-dollars to dollars.
-pub(crate) fn usd(nanos: u64) -> f64 {
-    nanos as f64 / 1e9
-}
-
-fn nanos(usd: f64) -> u64 {
-    (usd.max(0.0) * 1e9).round() as u64
 }
 
 /// Tokens and money.
@@ -366,6 +357,7 @@ pub(crate) fn spend(prices: &PriceTable, model: &str, u: &Usage) -> Spend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workflow::policy::budget::usd;
 
     fn ledger(run: Option<u64>) -> Ledger {
         Ledger::new(

@@ -12,7 +12,7 @@ use crate::resilience::{CircuitBreaker, InFlightLimit, ProviderQuota, ResponseCa
 use crate::workflow::index::{AgentIdx, NodeIdx};
 use crate::workflow::model::Workflow;
 use crate::workflow::policy::AgentPolicy;
-use crate::workflow::policy::budget::{Limit, Price};
+use crate::workflow::policy::budget::{Limit, Price, usd};
 use crate::workflow::policy::retry::RetryPolicy;
 use crate::workflow::policy::timeouts::Timeouts;
 
@@ -314,7 +314,7 @@ pub(crate) fn budget_updated(
     EventKind::BudgetUpdated {
         scope: scope_name(wf, s),
         used_tokens: used.tokens,
-        used_usd: crate::budget::usd(used.nanos),
+        used_usd: usd(used.nanos),
         limit_tokens: limit.tokens,
         limit_usd: limit.usd,
     }

@@ -1,5 +1,6 @@
 //! Budget settings: hard limits, what happens when one is reached, and
-//! model prices (`budget` keeps the accounts).
+//! model prices (`budget` keeps the accounts). Money is counted in
+//! nano-dollars, integers, so sums are exact.
 
 use std::collections::HashMap;
 
@@ -106,4 +107,14 @@ impl Limit {
     pub fn is_set(&self) -> bool {
         self.tokens.is_some() || self.usd.is_some()
     }
+}
+
+/// Nano-dollars to dollars.
+pub(crate) fn usd(nanos: u64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+/// Dollars to nano-dollars (negative amounts count as none).
+pub(crate) fn nanos(usd: f64) -> u64 {
+    (usd.max(0.0) * 1e9).round() as u64
 }
