@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::exit;
-use agentctl::budget::OnExhausted;
 use agentctl::engine::{Orchestrator, Restore, RunOptions, RunOutcome, new_session_id};
 use agentctl::event::{Command, Event, EventKind, Id, now_micros};
 use agentctl::llm::tokens;
 use agentctl::session::{Header, Recorder, SessionReader};
 use agentctl::workflow::builtins::BUILTINS;
 use agentctl::workflow::model::Workflow;
+use agentctl::workflow::policy::budget::OnExhausted;
 
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {

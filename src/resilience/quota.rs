@@ -6,16 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// A provider's limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct QuotaPolicy {
-    /// Requests per minute.
-    pub rpm: Option<u32>,
-    /// Tokens (prompt + completion limit) per minute.
-    pub tpm: Option<u64>,
-    /// Calls in flight at once to the provider's endpoint (none: adaptive).
-    pub max_in_flight: Option<u32>,
-}
+use crate::workflow::policy::quota::QuotaPolicy;
 
 /// A token bucket that may go into debt: taking always succeeds and says
 /// how long the taker must wait, so waiters are served first come, first

@@ -31,7 +31,8 @@ use serde_json::{Value, json};
 use crate::context::ContextStore;
 use crate::event::Id;
 use crate::llm::{ToolCall, ToolSpec};
-use shell::{ShellConfig, ShellDecision, ShellGate, ShellRequest};
+use crate::workflow::policy::shell::ShellConfig;
+use shell::{ShellDecision, ShellGate, ShellRequest};
 
 /// Tools workflows may list on agents. `shell` also needs the agent's
 /// `shell` table (see [`shell`]).
