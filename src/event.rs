@@ -4,6 +4,7 @@
 //! is a [`Command`]. The TUI, the recorder, metrics and the headless progress
 //! output are all consumers of the same stream (see `docs/events.md`).
 
+mod describe;
 pub mod metrics;
 
 use std::sync::Arc;

@@ -76,6 +76,7 @@ pub mod event;
 pub mod llm;
 pub mod metrics;
 pub mod resilience;
+pub mod run_state;
 pub mod secret;
 pub mod session;
 pub mod tools;

@@ -111,7 +111,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
             "resuming session {id}: {} of {} recorded task(s) completed, {} tokens spent",
             state.completed(),
             state.tasks.len(),
-            state.usage.total()
+            state.total_usage.total()
         );
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -125,7 +125,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
                     "status": s.status_name(),
                     "tasks": s.tasks.len(),
                     "tasks_completed": s.completed(),
-                    "tokens": s.usage.total(),
+                    "tokens": s.total_usage.total(),
                     // No prices are configured yet (budgets are issue #3).
                     "cost": null,
                     "path": f.display().to_string(),
@@ -190,12 +190,12 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
     );
     println!(
         "tokens    {} ({} prompt, {} completion) · seed {}",
-        s.usage.total(),
-        s.usage.prompt_tokens,
-        s.usage.completion_tokens,
+        s.total_usage.total(),
+        s.total_usage.prompt_tokens,
+        s.total_usage.completion_tokens,
         h.seed
     );
-    if let Some(e) = &s.error {
+    if let Some(e) = &s.end_error {
         println!("error     {e}");
     }
     if !s.agents.is_empty() {
@@ -203,7 +203,8 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
             "\n{:<16} {:>7} {:>7} {:>9} {:>10} {:>10}",
             "AGENT", "CALLS", "ERRORS", "COMPLETED", "PROMPT", "COMPLETION"
         );
-        for (id, a) in &s.agents {
+        for a in s.agents_by_id() {
+            let id = &a.id;
             println!(
                 "{:<16} {:>7} {:>7} {:>9} {:>10} {:>10}",
                 id,
@@ -217,9 +218,9 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
     }
     println!("\nTASKS");
     print_tree(&s);
-    if !s.gates.is_empty() {
+    if !s.gate_openings.is_empty() {
         println!("\nGATES");
-        for g in &s.gates {
+        for g in &s.gate_openings {
             let d = match &g.decision {
                 Some((a, c)) => format!(
                     "{}{}",

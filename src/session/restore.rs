@@ -18,21 +18,21 @@ impl SessionState {
             .iter()
             .map(|t| {
                 (
-                    t.id.clone(),
+                    t.id.to_string(),
                     RestoredTask {
                         state: t.state,
                         output: (t.state == TaskState::Completed)
-                            .then(|| t.output.clone())
+                            .then(|| t.output.as_deref().cloned())
                             .flatten(),
                         attempts: t.attempts,
                         usage: t.usage,
-                        agent: t.agent.clone(),
+                        agent: t.agent.as_deref().map(str::to_string),
                     },
                 )
             })
             .collect();
         let mut gate_decisions: HashMap<String, Vec<(bool, Option<String>)>> = HashMap::new();
-        for g in &self.gates {
+        for g in &self.gate_openings {
             if let Some(d) = &g.decision {
                 let list = gate_decisions.entry(g.gate.clone()).or_default();
                 // Revisions are recorded in order; a gate re-opened by an
@@ -67,7 +67,7 @@ impl SessionState {
         }
         Restore {
             last_seq: self.last_seq,
-            usage: self.usage,
+            usage: self.total_usage,
             tasks,
             gate_decisions,
             replayed,
