@@ -78,6 +78,7 @@ pub mod metrics;
 pub mod resilience;
 pub mod secret;
 pub mod session;
+pub mod text;
 pub mod tools;
 pub mod tui;
 pub mod workflow;

@@ -724,15 +724,10 @@ fn by(agent: &Option<Id>) -> String {
         .unwrap_or_default()
 }
 
-/// `text` on one line, cut to `max` characters.
+/// `text` on one line, cut to `max` columns and `…`.
 fn clip(text: &str, max: usize) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > max {
-        let cut: String = one_line.chars().take(max).collect();
-        format!("{cut}…")
-    } else {
-        one_line
-    }
+    agentctl::text::clip(&one_line, max + 1).into_owned()
 }
 
 /// Asks on the terminal (or auto-approves) when a gate opens, one gate at a
