@@ -916,7 +916,7 @@ async fn call_with_tools(
                 call_id: call.id.clone(),
                 tool: call.name.clone(),
                 ok,
-                output: output.chars().take(2000).collect(),
+                output: crate::text::prefix_chars(&output, 2000).to_owned(),
             });
             req.messages.push(Message::tool_result(call.id, output));
         }
@@ -1265,15 +1265,10 @@ fn repair_prompt(original: &str, why: &str) -> String {
 }
 
 fn summary(text: &str) -> String {
-    const MAX: usize = 160;
-    if text.len() <= MAX {
-        return text.to_string();
+    match crate::text::floor_char_boundary(text, 160) {
+        end if end == text.len() => text.to_string(),
+        end => format!("{}…", &text[..end]),
     }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 /// The expected shape for a kind of structured reply.

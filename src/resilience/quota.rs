@@ -54,7 +54,8 @@ pub(crate) struct ProviderQuota {
 }
 
 /// Which limit made a call wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub(crate) enum QuotaLimit {
     /// Requests per minute.
     Requests,
@@ -65,10 +66,7 @@ pub(crate) enum QuotaLimit {
 impl QuotaLimit {
     /// Name, for events.
     pub fn as_str(self) -> &'static str {
-        match self {
-            QuotaLimit::Requests => "requests",
-            QuotaLimit::Tokens => "tokens",
-        }
+        self.into()
     }
 }
 

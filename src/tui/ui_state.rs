@@ -15,7 +15,7 @@ use super::view_model::ViewModel;
 use crate::event::Id;
 
 /// The six panes, numbered as the `1`–`6` keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum PaneId {
     /// Agent graph.
     Graph,
@@ -57,14 +57,7 @@ impl PaneId {
 
     /// Title.
     pub fn title(self) -> &'static str {
-        match self {
-            PaneId::Graph => "Graph",
-            PaneId::Bus => "Bus",
-            PaneId::Tasks => "Tasks",
-            PaneId::Detail => "Detail",
-            PaneId::Budgets => "Budgets",
-            PaneId::Debate => "Debate",
-        }
+        self.into()
     }
 
     /// Next pane (wrapping); `back` goes the other way.

@@ -15,9 +15,12 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::text;
+
 /// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Severity {
     /// The workflow cannot run.
     Error,
@@ -28,10 +31,7 @@ pub enum Severity {
 impl Severity {
     /// `error` or `warning`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
+        self.into()
     }
 }
 
@@ -261,12 +261,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// `text` cut to `max` characters, with `…` when cut.
+/// `text`'s first `max` characters and `…` when it is longer (the ellipsis
+/// comes on top of the `max`).
 fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        None => text.into(),
-        Some((i, _)) => format!("{}…", &text[..i]).into(),
-    }
+    text::clip(text, max + 1)
 }
 
 /// `text` with every `quoted` run longer than `quote` characters cut to
@@ -497,14 +495,7 @@ impl<'a> LineIndex<'a> {
 
 impl std::error::Error for Diagnostics {}
 
-/// The largest char boundary `<= offset` (offsets past the end clamp to it).
-pub fn floor_char_boundary(text: &str, offset: usize) -> usize {
-    let mut i = offset.min(text.len());
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+pub use crate::text::floor_char_boundary;
 
 /// 1-based line and column (in characters) of a byte offset; clamped.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -80,15 +80,10 @@ fn render_typing(area: Rect, buf: &mut Buffer, t: &Typing, theme: &Theme) {
     if w == 0 {
         return;
     }
-    // Take the last `w` characters without collecting the whole tail.
-    let tail = t.tail();
-    let n = tail.chars().count();
-    let start = tail
-        .char_indices()
-        .nth(n.saturating_sub(w))
-        .map_or(0, |(i, _)| i);
-    let mut shown = String::with_capacity(tail.len() - start + 4);
-    for c in tail[start..].chars() {
+    // The last `w` columns, without collecting the whole tail.
+    let end = crate::text::suffix(t.tail(), w);
+    let mut shown = String::with_capacity(end.len() + 4);
+    for c in end.chars() {
         shown.push(match c {
             '\n' => '⏎',
             c if c.is_control() => ' ',

@@ -22,6 +22,7 @@ pub use super::format::{fmt_clock, fmt_ms, fmt_tokens, node_glyph, task_glyph};
 use super::theme::Theme;
 use super::ui_state::{PaneId, UiState};
 use super::view_model::ViewModel;
+pub use crate::text::fit;
 
 /// Draws a pane with its border; returns the inner area.
 pub fn render_pane(
@@ -124,22 +125,4 @@ pub fn scroll_to_show(sel: usize, offset: usize, height: usize, len: usize) -> u
         offset
     };
     off.min(max_off)
-}
-
-/// Pads or cuts `s` to exactly `w` display columns (approximated by chars;
-/// the labels we pad are ids and numbers).
-pub fn fit(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    if n <= w {
-        let mut out = String::with_capacity(w);
-        out.push_str(s);
-        out.extend(std::iter::repeat_n(' ', w - n));
-        out
-    } else if w == 0 {
-        String::new()
-    } else {
-        let mut out: String = s.chars().take(w - 1).collect();
-        out.push('…');
-        out
-    }
 }

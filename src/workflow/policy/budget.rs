@@ -71,7 +71,8 @@ impl PriceTable {
 }
 
 /// What happens when a call would exceed a hard limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum OnExhausted {
     /// The run pauses until a `set_budget` or `resume` command.
     Pause,
@@ -85,11 +86,7 @@ pub enum OnExhausted {
 impl OnExhausted {
     /// Name as written in files.
     pub fn as_str(self) -> &'static str {
-        match self {
-            OnExhausted::Pause => "pause",
-            OnExhausted::Fail => "fail",
-            OnExhausted::Degrade => "degrade",
-        }
+        self.into()
     }
 }
 
