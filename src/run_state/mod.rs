@@ -244,6 +244,27 @@ impl<X: Clone + Default> RunState<X> {
         }
     }
 
+    /// Drops the tasks that can no longer change (completed, cancelled, or
+    /// failed and not held), keeping every counter as it is; returns how
+    /// many were dropped. For a consumer that needs the live tasks and the
+    /// counts only (the headless progress), so a long run's memory stays
+    /// flat. Indices of [`Applied`] given out before this are void.
+    pub fn forget_settled(&mut self) -> u64
+    where
+        X: Clone,
+    {
+        let before = self.tasks.len();
+        let kept: ChunkVec<Task<X>> = self
+            .tasks
+            .iter()
+            .filter(|t| !is_settled(t))
+            .cloned()
+            .collect();
+        self.tasks = kept;
+        self.rebuild_task_index();
+        (before - self.tasks.len()) as u64
+    }
+
     /// Rebuilds the task index (after [`RunState::clone_without_task_index`]).
     pub fn rebuild_task_index(&mut self) {
         self.task_index.clear();
@@ -874,3 +895,12 @@ fn bump(v: &mut u32, delta: i32) {
 
 #[cfg(test)]
 mod tests;
+
+/// A task no event can move any more (a held failure can still be retried).
+fn is_settled<X>(t: &Task<X>) -> bool {
+    match t.state {
+        TaskState::Completed | TaskState::Cancelled => true,
+        TaskState::Failed => !t.held,
+        _ => false,
+    }
+}
