@@ -143,7 +143,9 @@ fn snapshots_rebuild_exactly_the_folded_state_at_every_event() {
     }
     assert_eq!(json(&r.fold()), json(&r.state_at(usize::MAX)));
     let s = r.fold();
-    assert!(!s.debates.is_empty() && !s.votes.is_empty() && !s.gates.is_empty());
+    assert!(
+        !s.debate_records.is_empty() && !s.vote_records.is_empty() && !s.gate_openings.is_empty()
+    );
     assert!(!s.commands.is_empty(), "the gate approval is recorded");
 }
 

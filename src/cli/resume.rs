@@ -10,7 +10,7 @@ use clap::Args;
 use super::exit;
 use super::run::{Mode, Recording, Setup, drive};
 use super::session::DirArgs;
-use agentctl::session::{SessionReader, SessionState, content_hash};
+use agentctl::session::{SessionReader, content_hash};
 use agentctl::workflow::load::{Format, Loaded, load_source_with, load_str_with};
 use agentctl::workflow::provider_catalog::ProviderCatalog;
 
@@ -45,7 +45,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let state = SessionState::of(&reader);
+    let state = reader.state();
     let id = reader.header().session.clone();
     if state.finished() {
         let line = format!(
@@ -111,7 +111,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
             "resuming session {id}: {} of {} recorded task(s) completed, {} tokens spent",
             state.completed(),
             state.tasks.len(),
-            state.usage.total()
+            state.total_usage.total()
         );
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()

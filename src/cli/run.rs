@@ -11,13 +11,14 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::exit;
-use agentctl::budget::OnExhausted;
 use agentctl::engine::{Orchestrator, Restore, RunOptions, RunOutcome, new_session_id};
 use agentctl::event::{Command, Event, EventKind, Id, now_micros};
 use agentctl::llm::tokens;
+use agentctl::run_state::HeadlessProgress;
 use agentctl::session::{Header, Recorder, SessionReader};
 use agentctl::workflow::builtins::BUILTINS;
 use agentctl::workflow::model::Workflow;
+use agentctl::workflow::policy::budget::OnExhausted;
 
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {
@@ -470,8 +471,8 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome, file: Option<&str>) {
 struct Progress {
     lines: bool,
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
-    created: u64,
-    done: u64,
+    /// The fold behind the counts, and the lines to print.
+    run: HeadlessProgress,
     start_ts: Option<u64>,
     hidden: bool,
 }
@@ -496,8 +497,7 @@ impl Progress {
         Progress {
             lines: matches!(mode, Mode::Lines),
             bars,
-            created: 0,
-            done: 0,
+            run: HeadlessProgress::default(),
             start_ts: None,
             hidden: false,
         }
@@ -522,183 +522,10 @@ impl Progress {
     fn show(&mut self, ev: &Event) {
         let start = *self.start_ts.get_or_insert(ev.ts);
         let t = (ev.ts.saturating_sub(start)) as f64 / 1e6;
-        let line: Option<String> = match &ev.kind {
-            EventKind::TaskCreated { .. } => {
-                self.created += 1;
-                None
-            }
-            EventKind::TaskCompleted {
-                task, agent, usage, ..
-            } => {
-                self.done += 1;
-                Some(format!(
-                    "done    {task}{} ({} tok)",
-                    by(agent),
-                    usage.total()
-                ))
-            }
-            EventKind::TaskFailed {
-                task, agent, error, ..
-            } => {
-                self.done += 1;
-                Some(format!("FAILED  {task}{}: {error}", by(agent)))
-            }
-            EventKind::TaskHandoff {
-                task,
-                from_agent,
-                to_agent,
-                capability,
-                ..
-            } => Some(format!(
-                "handoff {task}: {from_agent} → {to_agent} ({capability})"
-            )),
-            EventKind::PlanCreated { task, subtasks } => {
-                Some(format!("plan    {task}: {} subtasks", subtasks.len()))
-            }
-            EventKind::OutputRepair {
-                task,
-                attempt,
-                error,
-            } => Some(format!("repair  {task} #{attempt}: {error}")),
-            EventKind::ReviewVerdict {
-                node,
-                approved,
-                feedback,
-                revision,
-                ..
-            } => Some(format!(
-                "review  {node} r{revision}: {}{}",
-                if *approved { "approved" } else { "sent back" },
-                if feedback.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {feedback}")
-                }
-            )),
-            EventKind::RouteChosen { node, to, reason } => {
-                Some(format!("route   {node} → {to} ({reason})"))
-            }
-            EventKind::LoopTransition {
-                node,
-                from,
-                to,
-                iteration,
-            } => Some(format!("loop    {node}: {from} → {to} (#{iteration})")),
-            EventKind::TriggerFired {
-                node, topic, count, ..
-            } => Some(format!("trigger {node} on {topic} (#{count})")),
-            EventKind::GateDecided {
-                gate,
-                approved,
-                comment,
-            } => Some(format!(
-                "gate    {gate}: {}{}",
-                if *approved { "approved" } else { "denied" },
-                comment
-                    .as_ref()
-                    .map(|c| format!(" — {c}"))
-                    .unwrap_or_default()
-            )),
-            EventKind::ToolCall {
-                task,
-                agent,
-                tool,
-                arguments,
-                ..
-            } => Some(format!(
-                "tool    {task}: {agent} calls {tool} {}",
-                clip(arguments, 100)
-            )),
-            EventKind::ToolResult {
-                task,
-                tool,
-                ok,
-                output,
-                ..
-            } => Some(format!(
-                "tool    {task}: {tool} {} {}",
-                if *ok { "→" } else { "failed:" },
-                clip(output, 100)
-            )),
-            EventKind::Notice { level, message } => Some(format!("{level:<7} {message}")),
-            EventKind::DebateTurn {
-                node,
-                round,
-                turn,
-                speaker,
-                position,
-                confidence,
-                critiques,
-                ..
-            } => Some(format!(
-                "debate  {node} r{round} #{turn} {speaker}: {position} ({confidence:.2}){}",
-                if critiques.is_empty() {
-                    String::new()
-                } else {
-                    let on: Vec<String> =
-                        critiques.iter().map(|c| format!("#{}", c.turn)).collect();
-                    format!(", critiques {}", on.join(" "))
-                }
-            )),
-            EventKind::DebateTurnFailed {
-                node,
-                turn,
-                speaker,
-                error,
-                ..
-            } => Some(format!("debate  {node} #{turn} {speaker} FAILED: {error}")),
-            EventKind::DebateEnded {
-                node,
-                rounds,
-                reason,
-                decision,
-                decided_by,
-                ..
-            } => Some(format!(
-                "debate  {node}: `{decision}` by {decided_by} after {rounds} round(s) ({reason})"
-            )),
-            EventKind::VoteCast {
-                node,
-                round,
-                voter,
-                choice,
-                confidence,
-                phase,
-                ..
-            } => Some(format!(
-                "vote    {node} r{round} {voter}: {choice} ({confidence:.2}, {phase})"
-            )),
-            EventKind::ConsensusReached {
-                node,
-                choice,
-                decided_by,
-                tally,
-                ..
-            } => Some(format!(
-                "consensus {node}: `{choice}` ({decided_by}) — {}",
-                tally.summary
-            )),
-            EventKind::ConsensusFailed {
-                node,
-                round,
-                reason,
-                next,
-                ..
-            } => Some(format!(
-                "no consensus {node} r{round}: {reason}; next: {next}"
-            )),
-            EventKind::AgentFlagged {
-                node,
-                agent,
-                reason,
-                detail,
-                ..
-            } => Some(format!("flagged {node}: {agent} ({reason}: {detail})")),
-            _ => None,
-        };
+        let line = self.run.apply(ev);
         if let Some((_, tasks, activity)) = &self.bars {
-            tasks.set_length(self.created);
-            tasks.set_position(self.done);
+            tasks.set_length(self.run.total());
+            tasks.set_position(self.run.done());
             if let Some(l) = &line {
                 activity.set_message(super::output::printable(l).into_owned());
             }
@@ -714,24 +541,6 @@ impl Progress {
             activity.finish_and_clear();
             tasks.finish();
         }
-    }
-}
-
-fn by(agent: &Option<Id>) -> String {
-    agent
-        .as_ref()
-        .map(|a| format!(" by {a}"))
-        .unwrap_or_default()
-}
-
-/// `text` on one line, cut to `max` characters.
-fn clip(text: &str, max: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > max {
-        let cut: String = one_line.chars().take(max).collect();
-        format!("{cut}…")
-    } else {
-        one_line
     }
 }
 

@@ -115,7 +115,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
     for f in &files {
         match SessionReader::open(f) {
             Ok(r) => {
-                let s = SessionState::of(&r);
+                let s = r.state();
                 rows.push(json!({
                     "id": s.session,
                     "workflow": s.workflow,
@@ -125,7 +125,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
                     "status": s.status_name(),
                     "tasks": s.tasks.len(),
                     "tasks_completed": s.completed(),
-                    "tokens": s.usage.total(),
+                    "tokens": s.total_usage.total(),
                     // No prices are configured yet (budgets are issue #3).
                     "cost": null,
                     "path": f.display().to_string(),
@@ -171,7 +171,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
 
 fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
     let r = dir.open(what)?;
-    let s = SessionState::of(&r);
+    let s = r.state();
     let h = r.header();
     println!("session   {}", s.session);
     println!("workflow  {} ({})", h.workflow.name, h.workflow.origin);
@@ -190,12 +190,12 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
     );
     println!(
         "tokens    {} ({} prompt, {} completion) · seed {}",
-        s.usage.total(),
-        s.usage.prompt_tokens,
-        s.usage.completion_tokens,
+        s.total_usage.total(),
+        s.total_usage.prompt_tokens,
+        s.total_usage.completion_tokens,
         h.seed
     );
-    if let Some(e) = &s.error {
+    if let Some(e) = &s.end_error {
         println!("error     {e}");
     }
     if !s.agents.is_empty() {
@@ -203,7 +203,8 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
             "\n{:<16} {:>7} {:>7} {:>9} {:>10} {:>10}",
             "AGENT", "CALLS", "ERRORS", "COMPLETED", "PROMPT", "COMPLETION"
         );
-        for (id, a) in &s.agents {
+        for a in s.agents_by_id() {
+            let id = &a.id;
             println!(
                 "{:<16} {:>7} {:>7} {:>9} {:>10} {:>10}",
                 id,
@@ -217,9 +218,9 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
     }
     println!("\nTASKS");
     print_tree(&s);
-    if !s.gates.is_empty() {
+    if !s.gate_openings.is_empty() {
         println!("\nGATES");
-        for g in &s.gates {
+        for g in &s.gate_openings {
             let d = match &g.decision {
                 Some((a, c)) => format!(
                     "{}{}",
@@ -270,7 +271,7 @@ fn print_tree(s: &SessionState) {
 
 fn export_cmd(dir: &DirArgs, what: &str, format: ExportFormat) -> Result<i32, i32> {
     let r = dir.open(what)?;
-    let s = SessionState::of(&r);
+    let s = r.state();
     match format {
         ExportFormat::Md => print!("{}", export::to_markdown(r.header(), &s)),
         ExportFormat::Json => println!(
@@ -350,7 +351,7 @@ fn prune(dir: &DirArgs, older_than: Duration, dry_run: bool) -> Result<i32, i32>
             continue;
         };
         // Age is the last activity, so a resumed session counts as recent.
-        let s = SessionState::of(&r);
+        let s = r.state();
         if s.last_us >= cutoff_us {
             continue;
         }

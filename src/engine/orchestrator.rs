@@ -273,7 +273,7 @@ impl Orchestrator {
             let wf = Arc::make_mut(&mut self.wf);
             for (a, p) in wf.agents.iter_mut().zip(&providers) {
                 if a.kind == AgentKind::Llm && !a.policy.retry_explicit && p.retries_by_default() {
-                    a.policy.retry = crate::resilience::RetryPolicy::network_default();
+                    a.policy.retry = crate::workflow::policy::retry::RetryPolicy::network_default();
                 }
             }
         }

@@ -217,7 +217,7 @@ pub(crate) struct Run {
     /// Step mode of debates and votes (issue #4).
     pub(crate) step: super::step::StepControl,
     /// Waits that only another part of the run can end (deadlock watchdog).
-    pub(crate) waits: super::watchdog::Waits,
+    pub(crate) waits: super::waits::Waits,
 }
 
 /// Variables every template and expression may read.

@@ -627,11 +627,7 @@ fn truncate_to_tokens(text: &mut String, max: u64, counter: &TokenCounter) {
 }
 
 fn cut_in_half(text: &mut String) {
-    let mut cut = text.len() / 2;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text.truncate(cut);
+    crate::text::cap_bytes(text, text.len() / 2);
 }
 
 /// FNV-1a 64 of the call's identity: stable across runs, versions and

@@ -12,6 +12,8 @@ use crate::event::TaskState;
 
 /// The JSON export.
 pub fn to_json(h: &Header, s: &SessionState) -> Value {
+    // The records as the summary serialises them (agents as a map by id).
+    let v = serde_json::to_value(s).unwrap_or_default();
     json!({
         "session": s.session,
         "format_version": h.version,
@@ -25,14 +27,14 @@ pub fn to_json(h: &Header, s: &SessionState) -> Value {
         "status": s.status_name(),
         "runs": s.runs,
         "output": s.output,
-        "error": s.error,
-        "usage": s.usage,
-        "tasks": s.tasks,
-        "agents": s.agents,
-        "gates": s.gates,
+        "error": s.end_error,
+        "usage": s.total_usage,
+        "tasks": v["tasks"],
+        "agents": v["agents"],
+        "gates": s.gate_openings,
         "commands": s.commands,
-        "debates": s.debates,
-        "votes": s.votes,
+        "debates": s.debate_records,
+        "votes": s.vote_records,
     })
 }
 
@@ -70,12 +72,12 @@ fn summary(out: &mut String, h: &Header, s: &SessionState) {
     let _ = writeln!(
         out,
         "| tokens | {} ({} prompt, {} completion) |",
-        s.usage.total(),
-        s.usage.prompt_tokens,
-        s.usage.completion_tokens
+        s.total_usage.total(),
+        s.total_usage.prompt_tokens,
+        s.total_usage.completion_tokens
     );
     let _ = writeln!(out, "| agentctl | {} (format {}) |", h.agentctl, h.version);
-    if let Some(e) = &s.error {
+    if let Some(e) = &s.end_error {
         let _ = writeln!(out, "| error | {} |", cell(e));
     }
     out.push('\n');
@@ -92,7 +94,8 @@ fn agents(out: &mut String, s: &SessionState) {
         out,
         "## Agents\n\n| agent | calls | errors | tasks completed | prompt tokens | completion tokens |\n|---|---:|---:|---:|---:|---:|"
     );
-    for (id, a) in &s.agents {
+    for a in s.agents_by_id() {
+        let id = &a.id;
         let _ = writeln!(
             out,
             "| {id} | {} | {} | {} | {} | {} |",
@@ -104,7 +107,7 @@ fn agents(out: &mut String, s: &SessionState) {
 
 fn tasks(out: &mut String, s: &SessionState) {
     let _ = writeln!(out, "## Tasks\n");
-    for t in &s.tasks {
+    for t in s.tasks.iter() {
         let _ = writeln!(out, "### {} — {}\n", t.id, cell(&t.title));
         let _ = writeln!(
             out,
@@ -125,7 +128,7 @@ fn tasks(out: &mut String, s: &SessionState) {
 }
 
 fn debates(out: &mut String, s: &SessionState) {
-    for d in &s.debates {
+    for d in &s.debate_records {
         let _ = writeln!(out, "## Debate `{}`\n", d.node);
         let mut round = 0;
         for t in &d.turns {
@@ -161,7 +164,7 @@ fn debates(out: &mut String, s: &SessionState) {
 }
 
 fn votes(out: &mut String, s: &SessionState) {
-    for v in &s.votes {
+    for v in &s.vote_records {
         let _ = writeln!(out, "## Vote `{}`\n", v.node);
         let _ = writeln!(
             out,
@@ -213,11 +216,11 @@ fn votes(out: &mut String, s: &SessionState) {
 }
 
 fn gates(out: &mut String, s: &SessionState) {
-    if s.gates.is_empty() {
+    if s.gate_openings.is_empty() {
         return;
     }
     let _ = writeln!(out, "## Gate decisions\n");
-    for g in &s.gates {
+    for g in &s.gate_openings {
         let decision = match &g.decision {
             Some((true, c)) => format!("approved{}", comment(c)),
             Some((false, c)) => format!("denied{}", comment(c)),

@@ -1,19 +1,21 @@
-//! Folds a session's events into a summary: tasks with their states,
-//! attempts, outputs and usage; agents; gates and their decisions; the
-//! commands people sent; the run's status. `sessions list/show/export` show
-//! it, and [`SessionState::restore`] turns it into what `resume` needs.
+//! The session summary: the run folded by [`RunState`] (tasks with their
+//! states, attempts, outputs and usage; agents; gates and their decisions;
+//! debates and votes; the run's status) plus what only a session keeps:
+//! its header facts and the commands people sent. `sessions list/show/
+//! export` show it, resume restores from it, and the recorder writes what
+//! changed in it as snapshot lines so a reader can seek.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Header;
-use super::reader::SessionReader;
-use crate::engine::{Restore, RestoredTask};
-use crate::event::{Command, Event, EventKind, RunStatus, TaskState, Usage};
+use crate::event::{Command, Event, EventKind, RunStatus, Usage};
+use crate::run_state::{AgentRun, Debate, GateOpening, NodeRun, RunState, Task, Vote};
 
-/// The state of a session after some of its events.
+/// The state of a session after some of its events. The run is its
+/// [`RunState`], read through (`state.tasks`, `state.runs`…).
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionState {
     /// Session id.
@@ -24,36 +26,10 @@ pub struct SessionState {
     pub seed: u64,
     /// Header time (µs since the epoch).
     pub started_us: u64,
-    /// Time of the last event.
-    pub last_us: u64,
-    /// `seq` of the last event.
-    pub last_seq: u64,
-    /// Events folded.
-    pub events: u64,
-    /// Runs: 1, plus one per resume.
-    pub runs: u32,
-    /// Set by `session_ended`; `None` while running or after a crash.
-    pub status: Option<RunStatus>,
-    /// The entry node's output on success.
-    pub output: Option<Value>,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// Tokens spent by every call (all runs).
-    pub usage: Usage,
-    /// Tasks in creation order.
-    pub tasks: Vec<TaskRecord>,
-    #[serde(skip)]
-    index: HashMap<String, usize>,
-    /// Per agent.
-    pub agents: BTreeMap<String, AgentRecord>,
-    /// Gate openings, in order.
-    pub gates: Vec<GateRecord>,
+    #[serde(flatten)]
+    run: RunState,
     /// Commands people sent, in order.
     pub commands: Vec<CommandRecord>,
-    /// Debates, in the order they started.
-    pub debates: Vec<DebateRecord>,
-    /// Votes, in the order they started.
-    pub votes: Vec<VoteRecord>,
     /// What changed since the last snapshot, when the recorder tracks it.
     #[serde(skip)]
     dirty: Option<Box<Dirty>>,
@@ -63,165 +39,19 @@ pub struct SessionState {
 #[derive(Debug, Clone, Default)]
 struct Dirty {
     tasks: BTreeSet<usize>,
-    agents: BTreeSet<String>,
+    agents: BTreeSet<usize>,
     gates: BTreeSet<usize>,
     commands: BTreeSet<usize>,
     debates: BTreeSet<usize>,
     votes: BTreeSet<usize>,
 }
 
-/// One task.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskRecord {
-    /// Task id.
-    pub id: String,
-    /// Node.
-    pub node: String,
-    /// Parent task (plan subtasks).
-    pub parent: Option<String>,
-    /// Title.
-    pub title: String,
-    /// Input.
-    pub input: Value,
-    /// Last state.
-    pub state: TaskState,
-    /// Attempts made.
-    pub attempts: u32,
-    /// Last agent.
-    pub agent: Option<String>,
-    /// Output, once COMPLETED.
-    pub output: Option<Value>,
-    /// Last error.
-    pub error: Option<String>,
-    /// Tokens its calls spent.
-    pub usage: Usage,
-    /// Provider calls made for it.
-    pub calls: u32,
-    /// `task_completed` events seen (1 at most in a sound session).
-    pub completions: u32,
-}
-
+/// One task, as sessions have always called it.
+pub type TaskRecord = Task;
 /// One agent's totals.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct AgentRecord {
-    /// Calls started.
-    pub calls: u64,
-    /// Calls that failed.
-    pub errors: u64,
-    /// Tasks it completed.
-    pub completed: u64,
-    /// Tokens.
-    pub usage: Usage,
-    /// Summed call latency, ms.
-    pub latency_ms: f64,
-}
-
-/// A debate's transcript and outcome.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DebateRecord {
-    /// Debate node.
-    pub node: String,
-    /// Turns in order (failed turns included).
-    pub turns: Vec<TurnRecord>,
-    /// How it ended, once it did.
-    pub outcome: Option<DebateOutcome>,
-}
-
-/// One debate turn.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TurnRecord {
-    /// Round, from 1.
-    pub round: u32,
-    /// Turn number in the debate, from 1.
-    pub turn: u32,
-    /// Speaker.
-    pub speaker: String,
-    /// Position taken (empty for a failed turn).
-    pub position: String,
-    /// Confidence in [0, 1].
-    pub confidence: f64,
-    /// The argument.
-    pub argument: String,
-    /// Critiques of earlier turns: (turn, its speaker, text).
-    pub critiques: Vec<(u32, String, String)>,
-    /// Why the turn failed, if it did.
-    pub failed: Option<String>,
-}
-
-/// How a debate ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DebateOutcome {
-    /// Rounds held.
-    pub rounds: u32,
-    /// Why it stopped.
-    pub reason: String,
-    /// The decision.
-    pub decision: String,
-    /// Its reasons.
-    pub reasons: String,
-    /// Who decided (judge, vote...).
-    pub decided_by: String,
-}
-
-/// A vote's ballots and result.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct VoteRecord {
-    /// Vote node.
-    pub node: String,
-    /// Ballots in order.
-    pub ballots: Vec<BallotRecord>,
-    /// Agents flagged: (agent, round, reason, detail, excluded).
-    pub flagged: Vec<(String, u32, String, String, bool)>,
-    /// Each round's result, in order (a failed round may be followed by another).
-    pub results: Vec<VoteResult>,
-}
-
-/// One ballot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BallotRecord {
-    /// Round, from 1.
-    pub round: u32,
-    /// Voter.
-    pub voter: String,
-    /// Choice (empty for a failed ballot).
-    pub choice: String,
-    /// Confidence in [0, 1].
-    pub confidence: f64,
-    /// Rationale, or why the ballot failed.
-    pub rationale: String,
-    /// Phase (`cast`, `propose`, `commit`), or `failed`.
-    pub phase: String,
-}
-
-/// A round's tally.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VoteResult {
-    /// Round.
-    pub round: u32,
-    /// Reached or failed.
-    pub reached: bool,
-    /// The winner, when reached.
-    pub choice: Option<String>,
-    /// Who decided, or why it failed and what happens next.
-    pub note: String,
-    /// The full tally.
-    pub tally: crate::event::Tally,
-}
-
+pub type AgentRecord = AgentRun;
 /// One opening of a gate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GateRecord {
-    /// Gate task id.
-    pub gate: String,
-    /// Node.
-    pub node: String,
-    /// Revision (0 first).
-    pub revision: u32,
-    /// What was shown.
-    pub artifact: Value,
-    /// `Some((approved, comment))` once decided.
-    pub decision: Option<(bool, Option<String>)>,
-}
+pub type GateRecord = GateOpening;
 
 /// A command a person sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,6 +62,14 @@ pub struct CommandRecord {
     pub command: Command,
     /// Why it was rejected, if it was.
     pub rejected: Option<String>,
+}
+
+impl std::ops::Deref for SessionState {
+    type Target = RunState;
+    /// The run as folded (written by [`SessionState::apply`] alone).
+    fn deref(&self) -> &RunState {
+        &self.run
+    }
 }
 
 impl SessionState {
@@ -247,75 +85,23 @@ impl SessionState {
 
     /// A state with no event folded yet.
     fn empty(session: String, workflow: String, seed: u64, started_us: u64) -> SessionState {
+        let mut run = RunState::default();
+        run.last_us = started_us;
         SessionState {
             session,
             workflow,
             seed,
             started_us,
-            last_us: started_us,
-            last_seq: 0,
-            events: 0,
-            runs: 0,
-            status: None,
-            output: None,
-            error: None,
-            usage: Usage::default(),
-            tasks: Vec::new(),
-            index: HashMap::new(),
-            agents: BTreeMap::new(),
-            gates: Vec::new(),
+            run,
             commands: Vec::new(),
-            debates: Vec::new(),
-            votes: Vec::new(),
             dirty: None,
         }
-    }
-
-    /// The state after a whole session (from its last snapshot, if any).
-    pub fn of(reader: &SessionReader) -> SessionState {
-        reader.state_at(reader.len())
-    }
-
-    /// A task by id.
-    pub fn task(&self, id: &str) -> Option<&TaskRecord> {
-        self.index.get(id).map(|&i| &self.tasks[i])
-    }
-
-    fn task_mut(&mut self, id: &str) -> Option<&mut TaskRecord> {
-        let i = *self.index.get(id)?;
-        if let Some(d) = &mut self.dirty {
-            d.tasks.insert(i);
-        }
-        self.tasks.get_mut(i)
-    }
-
-    /// An agent's totals, created on first use. Looks the name up before
-    /// allocating a key: almost every event names a known agent.
-    fn agent_mut(&mut self, id: &str) -> Option<&mut AgentRecord> {
-        if let Some(d) = &mut self.dirty
-            && !d.agents.contains(id)
-        {
-            d.agents.insert(id.to_string());
-        }
-        if !self.agents.contains_key(id) {
-            self.agents.insert(id.to_string(), AgentRecord::default());
-        }
-        self.agents.get_mut(id)
-    }
-
-    /// Whether the session ended (succeeded, failed or cancelled): there is
-    /// nothing to resume. Interrupted and crashed sessions are not finished.
-    pub fn finished(&self) -> bool {
-        matches!(
-            self.status,
-            Some(RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
-        )
     }
 
     /// `succeeded` … or `interrupted` for a session that stopped without
     /// ending (a crash).
     pub fn status_name(&self) -> &'static str {
-        match self.status {
+        match self.ended {
             Some(RunStatus::Succeeded) => "succeeded",
             Some(RunStatus::Failed) => "failed",
             Some(RunStatus::Cancelled) => "cancelled",
@@ -323,12 +109,14 @@ impl SessionState {
         }
     }
 
+    /// Final status (`None` while running or after a crash).
+    pub fn status(&self) -> Option<RunStatus> {
+        self.ended
+    }
+
     /// Tasks COMPLETED.
     pub fn completed(&self) -> usize {
-        self.tasks
-            .iter()
-            .filter(|t| t.state == TaskState::Completed)
-            .count()
+        self.run.completed as usize
     }
 
     /// Wall time from the header to the last event, ms.
@@ -336,338 +124,31 @@ impl SessionState {
         self.last_us.saturating_sub(self.started_us) as f64 / 1000.0
     }
 
-    /// The record of a debate node, created on its first event.
-    fn debate(&mut self, node: &str) -> &mut DebateRecord {
-        let i = match self.debates.iter().position(|d| d.node == node) {
-            Some(i) => i,
-            None => {
-                self.debates.push(DebateRecord {
-                    node: node.to_string(),
-                    ..Default::default()
-                });
-                self.debates.len() - 1
-            }
-        };
-        if let Some(d) = &mut self.dirty {
-            d.debates.insert(i);
-        }
-        &mut self.debates[i]
-    }
-
-    /// The record of a vote node, created on its first event.
-    fn vote(&mut self, node: &str) -> &mut VoteRecord {
-        let i = match self.votes.iter().position(|v| v.node == node) {
-            Some(i) => i,
-            None => {
-                self.votes.push(VoteRecord {
-                    node: node.to_string(),
-                    ..Default::default()
-                });
-                self.votes.len() - 1
-            }
-        };
-        if let Some(d) = &mut self.dirty {
-            d.votes.insert(i);
-        }
-        &mut self.votes[i]
+    /// Agents by id (the order exports list them in).
+    pub fn agents_by_id(&self) -> Vec<&AgentRun> {
+        let mut v: Vec<&AgentRun> = self.agents.iter().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
     }
 
     /// Folds one event in.
     pub fn apply(&mut self, ev: &Event) {
-        self.events += 1;
-        self.last_seq = self.last_seq.max(ev.seq);
-        self.last_us = self.last_us.max(ev.ts);
+        let applied = self.run.apply(ev);
+        if let Some(d) = &mut self.dirty {
+            let marks = [
+                (applied.task, &mut d.tasks),
+                (applied.agent, &mut d.agents),
+                (applied.gate, &mut d.gates),
+                (applied.debate, &mut d.debates),
+                (applied.vote, &mut d.votes),
+            ];
+            for (i, set) in marks {
+                if let Some(i) = i {
+                    set.insert(i);
+                }
+            }
+        }
         match &ev.kind {
-            EventKind::SessionStarted { .. } => {
-                self.runs += 1;
-                self.status = None;
-            }
-            EventKind::SessionEnded {
-                status,
-                output,
-                error,
-                ..
-            } => {
-                self.status = Some(*status);
-                self.output = output.clone();
-                self.error = error.clone();
-            }
-            EventKind::TaskCreated {
-                task,
-                node,
-                parent,
-                title,
-                input,
-                ..
-            } => {
-                if self.index.contains_key(&**task) {
-                    return;
-                }
-                if let Some(d) = &mut self.dirty {
-                    d.tasks.insert(self.tasks.len());
-                }
-                self.index.insert(task.to_string(), self.tasks.len());
-                self.tasks.push(TaskRecord {
-                    id: task.to_string(),
-                    node: node.to_string(),
-                    parent: parent.as_ref().map(|p| p.to_string()),
-                    title: title.clone(),
-                    input: input.clone(),
-                    state: TaskState::Pending,
-                    attempts: 0,
-                    agent: None,
-                    output: None,
-                    error: None,
-                    usage: Usage::default(),
-                    calls: 0,
-                    completions: 0,
-                });
-            }
-            EventKind::TaskAssigned {
-                task,
-                agent,
-                attempt,
-            } => {
-                if let Some(t) = self.task_mut(task) {
-                    t.attempts = t.attempts.max(*attempt);
-                    t.agent = Some(agent.to_string());
-                }
-            }
-            EventKind::TaskStateChanged { task, to, .. } => {
-                if let Some(t) = self.task_mut(task) {
-                    t.state = *to;
-                }
-            }
-            EventKind::TaskCompleted {
-                task,
-                agent,
-                output,
-                attempt,
-                ..
-            } => {
-                if let Some(a) = agent
-                    && let Some(r) = self.agent_mut(a)
-                {
-                    r.completed += 1;
-                }
-                if let Some(t) = self.task_mut(task) {
-                    t.state = TaskState::Completed;
-                    t.output = Some(output.clone());
-                    t.attempts = t.attempts.max(*attempt);
-                    t.completions += 1;
-                    if let Some(a) = agent {
-                        t.agent = Some(a.to_string());
-                    }
-                }
-            }
-            EventKind::TaskFailed { task, error, .. } => {
-                if let Some(t) = self.task_mut(task) {
-                    t.state = TaskState::Failed;
-                    t.error = Some(error.clone());
-                }
-            }
-            EventKind::LlmRequest { task, agent, .. } => {
-                if let Some(a) = self.agent_mut(agent) {
-                    a.calls += 1;
-                }
-                if let Some(t) = self.task_mut(task) {
-                    t.calls += 1;
-                }
-            }
-            EventKind::LlmResponse {
-                task,
-                agent,
-                usage,
-                latency_ms,
-                ..
-            } => {
-                self.usage.add(usage);
-                if let Some(a) = self.agent_mut(agent) {
-                    a.usage.add(usage);
-                    a.latency_ms += latency_ms;
-                }
-                if let Some(t) = self.task_mut(task) {
-                    t.usage.add(usage);
-                }
-            }
-            EventKind::LlmError { agent, .. } => {
-                if let Some(a) = self.agent_mut(agent) {
-                    a.errors += 1;
-                }
-            }
-            EventKind::GateOpened {
-                gate,
-                node,
-                artifact,
-                revision,
-            } => {
-                if let Some(d) = &mut self.dirty {
-                    d.gates.insert(self.gates.len());
-                }
-                self.gates.push(GateRecord {
-                    gate: gate.to_string(),
-                    node: node.to_string(),
-                    revision: *revision,
-                    artifact: artifact.clone(),
-                    decision: None,
-                });
-            }
-            EventKind::GateDecided {
-                gate,
-                approved,
-                comment,
-            } => {
-                if let Some(i) = self
-                    .gates
-                    .iter()
-                    .rposition(|g| *g.gate == **gate && g.decision.is_none())
-                {
-                    self.gates[i].decision = Some((*approved, comment.clone()));
-                    if let Some(d) = &mut self.dirty {
-                        d.gates.insert(i);
-                    }
-                }
-            }
-            EventKind::DebateTurn {
-                node,
-                round,
-                turn,
-                speaker,
-                position,
-                confidence,
-                argument,
-                critiques,
-                ..
-            } => {
-                self.debate(node).turns.push(TurnRecord {
-                    round: *round,
-                    turn: *turn,
-                    speaker: speaker.to_string(),
-                    position: position.clone(),
-                    confidence: *confidence,
-                    argument: argument.clone(),
-                    critiques: critiques
-                        .iter()
-                        .map(|c| (c.turn, c.speaker.to_string(), c.text.clone()))
-                        .collect(),
-                    failed: None,
-                });
-            }
-            EventKind::DebateTurnFailed {
-                node,
-                round,
-                turn,
-                speaker,
-                error,
-                ..
-            } => {
-                self.debate(node).turns.push(TurnRecord {
-                    round: *round,
-                    turn: *turn,
-                    speaker: speaker.to_string(),
-                    position: String::new(),
-                    confidence: 0.0,
-                    argument: String::new(),
-                    critiques: Vec::new(),
-                    failed: Some(error.clone()),
-                });
-            }
-            EventKind::DebateEnded {
-                node,
-                rounds,
-                reason,
-                decision,
-                reasons,
-                decided_by,
-            } => {
-                self.debate(node).outcome = Some(DebateOutcome {
-                    rounds: *rounds,
-                    reason: reason.clone(),
-                    decision: decision.clone(),
-                    reasons: reasons.clone(),
-                    decided_by: decided_by.clone(),
-                });
-            }
-            EventKind::VoteCast {
-                node,
-                round,
-                voter,
-                choice,
-                confidence,
-                rationale,
-                phase,
-                ..
-            } => {
-                self.vote(node).ballots.push(BallotRecord {
-                    round: *round,
-                    voter: voter.to_string(),
-                    choice: choice.clone(),
-                    confidence: *confidence,
-                    rationale: rationale.clone(),
-                    phase: phase.clone(),
-                });
-            }
-            EventKind::VoteFailed {
-                node,
-                round,
-                voter,
-                error,
-            } => {
-                self.vote(node).ballots.push(BallotRecord {
-                    round: *round,
-                    voter: voter.to_string(),
-                    choice: String::new(),
-                    confidence: 0.0,
-                    rationale: error.clone(),
-                    phase: "failed".into(),
-                });
-            }
-            EventKind::AgentFlagged {
-                node,
-                agent,
-                round,
-                reason,
-                detail,
-                excluded,
-            } => {
-                self.vote(node).flagged.push((
-                    agent.to_string(),
-                    *round,
-                    reason.clone(),
-                    detail.clone(),
-                    *excluded,
-                ));
-            }
-            EventKind::ConsensusReached {
-                node,
-                round,
-                choice,
-                decided_by,
-                tally,
-            } => {
-                self.vote(node).results.push(VoteResult {
-                    round: *round,
-                    reached: true,
-                    choice: Some(choice.clone()),
-                    note: format!("decided by {decided_by}"),
-                    tally: (**tally).clone(),
-                });
-            }
-            EventKind::ConsensusFailed {
-                node,
-                round,
-                reason,
-                next,
-                tally,
-            } => {
-                self.vote(node).results.push(VoteResult {
-                    round: *round,
-                    reached: false,
-                    choice: None,
-                    note: format!("{reason}; then: {next}"),
-                    tally: (**tally).clone(),
-                });
-            }
             EventKind::CommandReceived { command } => {
                 if let Some(d) = &mut self.dirty {
                     d.commands.insert(self.commands.len());
@@ -714,26 +195,37 @@ impl SessionState {
                     .collect()
             }
         }
+        let run = &self.run;
+        let tasks = if full {
+            run.tasks.iter().enumerate().collect()
+        } else {
+            dirty
+                .tasks
+                .iter()
+                .filter_map(|&i| run.tasks.get(i).map(|t| (i, t)))
+                .collect()
+        };
         let delta = DeltaRef {
             full,
-            last_us: self.last_us,
-            last_seq: self.last_seq,
-            events: self.events,
-            runs: self.runs,
-            status: self.status,
-            output: self.output.as_ref(),
-            error: self.error.as_deref(),
-            usage: self.usage,
-            tasks: pick(&self.tasks, &dirty.tasks, full),
-            agents: self
-                .agents
-                .iter()
-                .filter(|(k, _)| full || dirty.agents.contains(*k))
+            last_us: run.last_us,
+            last_seq: run.last_seq,
+            events: run.events,
+            runs: run.runs,
+            status: run.ended,
+            output: run.output.as_ref(),
+            error: run.end_error.as_deref(),
+            usage: run.total_usage,
+            paused: run.paused,
+            tasks,
+            agents: pick(&run.agents, &dirty.agents, full)
+                .into_iter()
+                .map(|(_, a)| (&*a.id, a))
                 .collect(),
-            gates: pick(&self.gates, &dirty.gates, full),
+            nodes: &run.nodes,
+            gates: pick(&run.gate_openings, &dirty.gates, full),
             commands: pick(&self.commands, &dirty.commands, full),
-            debates: pick(&self.debates, &dirty.debates, full),
-            votes: pick(&self.votes, &dirty.votes, full),
+            debates: pick(&run.debate_records, &dirty.debates, full),
+            votes: pick(&run.vote_records, &dirty.votes, full),
         };
         let r = serde_json::to_writer(out, &delta);
         self.dirty = Some(Box::default());
@@ -761,21 +253,22 @@ impl SessionState {
     }
 
     fn apply_changes(&mut self, d: StateDelta) -> Result<(), String> {
-        fn fits<T>(
+        fn fits<T, R>(
             what: &str,
-            have: &[T],
-            recs: &[(usize, T)],
-            same: impl Fn(&T, &T) -> bool,
+            len: usize,
+            have: impl Fn(usize) -> Option<T>,
+            recs: &[(usize, R)],
+            same: impl Fn(&T, &R) -> bool,
         ) -> Result<(), String> {
-            let mut len = have.len();
+            let mut len = len;
             let mut last = None;
             for (i, r) in recs {
                 if last.is_some_and(|l| l >= *i) {
                     return Err(format!("{what} {i} out of order"));
                 }
                 last = Some(*i);
-                match have.get(*i) {
-                    Some(old) if same(old, r) => {}
+                match have(*i) {
+                    Some(old) if same(&old, r) => {}
                     Some(_) => return Err(format!("{what} {i} is another record")),
                     None if *i == len => len += 1,
                     None => return Err(format!("{what} {i} skips records")),
@@ -783,19 +276,46 @@ impl SessionState {
             }
             Ok(())
         }
-        fits("task", &self.tasks, &d.tasks, |a, b| a.id == b.id)?;
+        let run = &self.run;
+        fits(
+            "task",
+            run.tasks.len(),
+            |i| run.tasks.get(i),
+            &d.tasks,
+            |a, b| a.id == b.id,
+        )?;
         let mut new_ids = std::collections::HashSet::new();
         for (i, t) in &d.tasks {
-            if *i >= self.tasks.len()
-                && (self.index.contains_key(&t.id) || !new_ids.insert(t.id.as_str()))
-            {
+            if *i >= run.tasks.len() && (run.task(&t.id).is_some() || !new_ids.insert(&*t.id)) {
                 return Err(format!("task {} appears twice", t.id));
             }
         }
-        fits("gate", &self.gates, &d.gates, |a, b| a.gate == b.gate)?;
-        fits("command", &self.commands, &d.commands, |_, _| true)?;
-        fits("debate", &self.debates, &d.debates, |a, b| a.node == b.node)?;
-        fits("vote", &self.votes, &d.votes, |a, b| a.node == b.node)?;
+        let g = &run.gate_openings;
+        fits(
+            "gate",
+            g.len(),
+            |i| g.get(i),
+            &d.gates,
+            |a, b| a.gate == b.gate,
+        )?;
+        let c = &self.commands;
+        fits("command", c.len(), |i| c.get(i), &d.commands, |_, _| true)?;
+        let db = &run.debate_records;
+        fits(
+            "debate",
+            db.len(),
+            |i| db.get(i),
+            &d.debates,
+            |a, b| a.node == b.node,
+        )?;
+        let v = &run.vote_records;
+        fits(
+            "vote",
+            v.len(),
+            |i| v.get(i),
+            &d.votes,
+            |a, b| a.node == b.node,
+        )?;
         fn put<T>(list: &mut Vec<T>, recs: Vec<(usize, T)>) {
             for (i, r) in recs {
                 match list.get_mut(i) {
@@ -804,97 +324,39 @@ impl SessionState {
                 }
             }
         }
-        for (i, t) in &d.tasks {
-            if *i >= self.tasks.len() {
-                self.index.insert(t.id.clone(), *i);
-            }
+        let run = &mut self.run;
+        for (i, t) in d.tasks {
+            run.put_task(i, t);
         }
-        put(&mut self.tasks, d.tasks);
-        put(&mut self.gates, d.gates);
+        for (id, a) in d.agents {
+            run.put_agent(&id, a);
+        }
+        for n in d.nodes {
+            run.put_node(n);
+        }
+        put(&mut run.gate_openings, d.gates);
         put(&mut self.commands, d.commands);
-        put(&mut self.debates, d.debates);
-        put(&mut self.votes, d.votes);
-        self.agents.extend(d.agents);
-        self.last_us = d.last_us;
-        self.last_seq = d.last_seq;
-        self.events = d.events;
-        self.runs = d.runs;
-        self.status = d.status;
-        self.output = d.output;
-        self.error = d.error;
-        self.usage = d.usage;
+        put(&mut run.debate_records, d.debates);
+        put(&mut run.vote_records, d.votes);
+        run.last_us = d.last_us;
+        run.last_seq = d.last_seq;
+        run.events = d.events;
+        run.runs = d.runs;
+        run.ended = d.status;
+        run.output = d.output;
+        run.end_error = d.error;
+        run.total_usage = d.usage;
+        run.paused = d.paused;
+        run.recount();
         Ok(())
-    }
-
-    /// What a resumed run takes over (see [`Restore`]). `reader` supplies
-    /// the recorded restatements the run will produce again.
-    pub fn restore(&self, reader: &SessionReader) -> Restore {
-        let tasks = self
-            .tasks
-            .iter()
-            .map(|t| {
-                (
-                    t.id.clone(),
-                    RestoredTask {
-                        state: t.state,
-                        output: (t.state == TaskState::Completed)
-                            .then(|| t.output.clone())
-                            .flatten(),
-                        attempts: t.attempts,
-                        usage: t.usage,
-                        agent: t.agent.clone(),
-                    },
-                )
-            })
-            .collect();
-        let mut gate_decisions: HashMap<String, Vec<(bool, Option<String>)>> = HashMap::new();
-        for g in &self.gates {
-            if let Some(d) = &g.decision {
-                let list = gate_decisions.entry(g.gate.clone()).or_default();
-                // Revisions are recorded in order; a gate re-opened by an
-                // earlier resume repeats its revision, keep the first.
-                if list.len() == g.revision as usize {
-                    list.push(d.clone());
-                }
-            }
-        }
-        let mut replayed = Vec::new();
-        let mut adaptations = Vec::new();
-        for e in reader.events() {
-            match e.kind {
-                EventKind::EndpointAdapted {
-                    endpoint,
-                    setting,
-                    from,
-                    to,
-                    reason,
-                } => adaptations.push((
-                    endpoint,
-                    crate::llm::Adaptation {
-                        setting,
-                        from,
-                        to,
-                        reason,
-                    },
-                )),
-                k if Restore::is_restatement(&k) => replayed.push(k),
-                _ => {}
-            }
-        }
-        Restore {
-            last_seq: self.last_seq,
-            usage: self.usage,
-            tasks,
-            gate_decisions,
-            replayed,
-            adaptations,
-        }
     }
 }
 
 /// A snapshot's payload as written: the records that changed since the
 /// previous snapshot (every record when `full`), each with its index, and
-/// the state's scalars.
+/// the state's scalars. Every node is written each time (a workflow has
+/// few); `nodes` and `paused` are absent from snapshots written before
+/// they were added, and read as empty.
 #[derive(Serialize)]
 struct DeltaRef<'a> {
     full: bool,
@@ -906,12 +368,14 @@ struct DeltaRef<'a> {
     output: Option<&'a Value>,
     error: Option<&'a str>,
     usage: Usage,
-    tasks: Vec<(usize, &'a TaskRecord)>,
-    agents: Vec<(&'a String, &'a AgentRecord)>,
-    gates: Vec<(usize, &'a GateRecord)>,
+    paused: bool,
+    tasks: Vec<(usize, &'a Task)>,
+    agents: Vec<(&'a str, &'a AgentRun)>,
+    nodes: &'a [NodeRun],
+    gates: Vec<(usize, &'a GateOpening)>,
     commands: Vec<(usize, &'a CommandRecord)>,
-    debates: Vec<(usize, &'a DebateRecord)>,
-    votes: Vec<(usize, &'a VoteRecord)>,
+    debates: Vec<(usize, &'a Debate)>,
+    votes: Vec<(usize, &'a Vote)>,
 }
 
 /// A snapshot's payload as read back (see [`DeltaRef`]).
@@ -926,10 +390,78 @@ pub(crate) struct StateDelta {
     output: Option<Value>,
     error: Option<String>,
     usage: Usage,
-    tasks: Vec<(usize, TaskRecord)>,
-    agents: Vec<(String, AgentRecord)>,
-    gates: Vec<(usize, GateRecord)>,
+    #[serde(default)]
+    paused: bool,
+    tasks: Vec<(usize, Task)>,
+    agents: Vec<(String, AgentRun)>,
+    #[serde(default)]
+    nodes: Vec<NodeRun>,
+    gates: Vec<(usize, GateOpening)>,
     commands: Vec<(usize, CommandRecord)>,
-    debates: Vec<(usize, DebateRecord)>,
-    votes: Vec<(usize, VoteRecord)>,
+    debates: Vec<(usize, Debate)>,
+    votes: Vec<(usize, Vote)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Id, TaskState};
+
+    fn ev(seq: u64, kind: EventKind) -> Event {
+        Event {
+            seq,
+            ts: seq * 1000,
+            session: Id::from("s"),
+            kind,
+        }
+    }
+
+    fn created(task: &str) -> EventKind {
+        EventKind::TaskCreated {
+            task: task.into(),
+            node: "n".into(),
+            parent: None,
+            title: task.into(),
+            agent: None,
+            capability: None,
+            priority: 3,
+            input: Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_delta_rebuilds_the_state_it_was_written_from() {
+        let mut live = SessionState::empty("s".into(), "w".into(), 1, 0);
+        live.track_changes();
+        let events = [
+            ev(1, created("a")),
+            ev(
+                2,
+                EventKind::TaskAssigned {
+                    task: "a".into(),
+                    agent: "w".into(),
+                    attempt: 1,
+                },
+            ),
+            ev(3, EventKind::RunPaused),
+        ];
+        for e in &events {
+            live.apply(e);
+        }
+        let mut bytes = Vec::new();
+        live.write_delta(false, &mut bytes).unwrap();
+        let delta: StateDelta = serde_json::from_slice(&bytes).unwrap();
+        let mut seek = SessionState::empty("s".into(), "w".into(), 1, 0);
+        seek.apply_delta(delta).unwrap();
+        let t = seek.task("a").unwrap();
+        assert_eq!((t.state, t.attempts), (TaskState::InProgress, 1));
+        assert_eq!(seek.in_progress, 1);
+        assert_eq!(seek.agent("w").map(|a| a.active), Some(1));
+        assert_eq!(seek.nodes[0].last_agent.as_deref(), Some("w"));
+        assert!(seek.paused);
+        assert_eq!(
+            serde_json::to_value(&seek).unwrap(),
+            serde_json::to_value(&live).unwrap()
+        );
+    }
 }

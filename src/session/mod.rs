@@ -10,6 +10,7 @@ pub mod export;
 pub mod fold;
 pub mod reader;
 pub mod recorder;
+mod restore;
 pub mod snapshot;
 pub mod trust;
 

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
-use super::fold::SessionState;
+use super::fold::{SessionState, StateDelta};
 use super::snapshot;
 use super::{FORMAT_NAME, FORMAT_VERSION, Header, SessionError};
 use crate::event::{Event, EventKind, Id};
@@ -338,6 +338,11 @@ impl SessionReader {
         self.ts.partition_point(|t| *t < ts)
     }
 
+    /// The state after the whole session (from its last snapshot, if any).
+    pub fn state(&self) -> SessionState {
+        self.state_at(self.len())
+    }
+
     /// The folded state after the first `n` events (all of them when `n`
     /// is past the end): from the nearest state already rebuilt or snapshot
     /// written by the recorder, then folding the events after it.
@@ -358,7 +363,7 @@ impl SessionReader {
             if s.at <= pos || (!full && s.base < pos) {
                 continue;
             }
-            let Ok(delta) = snapshot::decode(&self.data[s.range.0..s.range.1]) else {
+            let Ok(delta) = snapshot::decode::<StateDelta>(&self.data[s.range.0..s.range.1]) else {
                 continue;
             };
             if delta.full != full {

@@ -1,6 +1,7 @@
 //! The one door the benchmarks (`benches/tui_render.rs`, `benches/replay_seek.rs`)
-//! have into the cockpit's internals: a big scripted run and a screen to draw
-//! it on, and the replay player over the view model.
+//! and `tests/fold_agreement.rs` have into the cockpit's internals: a big
+//! scripted run and a screen to draw it on, the replay player over the view
+//! model, and the view model with its checkpoints.
 //! Not a supported API; it changes with the benchmark.
 
 use ratatui::buffer::Buffer;
@@ -14,7 +15,7 @@ use super::ui_state::{Overlay, PaneId, UiState};
 use crate::event::{BusMessage, Event, EventKind};
 
 pub use super::replay::{EventSource, MarkKind, Player, SLICE};
-pub use super::view_model::{ViewModel, WorkflowInfo};
+pub use super::view_model::{Checkpoint, ViewModel, WorkflowInfo};
 
 /// Names of the six panes, in key order (`1`–`6`).
 pub fn pane_names() -> [&'static str; 6] {

@@ -108,7 +108,7 @@ pub struct Agent {
     /// Tools the agent may call (issue #7).
     pub tools: Vec<Id>,
     /// Confinement of its `shell` calls; `None`: `shell` is off.
-    pub shell: Option<crate::tools::shell::ShellConfig>,
+    pub shell: Option<super::policy::shell::ShellConfig>,
     /// `tool_choice` and `reset_tool_choice`.
     pub tool_use: super::tool_use::ToolUse,
 }

@@ -13,22 +13,24 @@ use crate::event::EventKind;
 use crate::llm::Expect;
 use crate::workflow::index::NodeIdx;
 use crate::workflow::kinds::{
-    NodeKind,
     agent::Target,
     router::{RouteCond, RouterNode},
 };
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &RouterNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Router(RouterNode {
+    let RouterNode {
         routes,
         default,
         classifier,
         prompt,
-    }) = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
 
     let label: Option<String> = match classifier {
         Some(c) => {

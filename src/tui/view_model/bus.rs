@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::chunked::{ApproxBytes, ChunkVec};
 use crate::event::BusMessage;
+use crate::run_state::{ApproxBytes, ChunkVec};
 
 /// Symbol meaning "no string" (e.g. a broadcast with no recipient).
 pub const NONE_SYM: u32 = u32::MAX;

@@ -1,12 +1,14 @@
-//! The cockpit's view model: a pure fold of the [`Event`] stream.
+//! The cockpit's view model: the one fold of the stream ([`RunState`])
+//! plus what only the cockpit shows: per-task history lines, the streamed
+//! reply's tail, notices, the bus log, the transcript, gates under review.
 //!
 //! [`ViewModel::apply`] is the only way state changes, so a live run and a
-//! replay of its session file produce the same screen. Adding an event kind
-//! is one match arm in [`ViewModel::apply`].
+//! replay of its session file produce the same screen. Tasks, nodes and
+//! agents are folded by [`RunState::apply`]; an event kind that only the
+//! cockpit shows is one match arm in [`ViewModel::apply`].
 
 mod budget;
 mod bus;
-mod chunked;
 mod debate;
 mod info;
 
@@ -15,13 +17,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeView, TaskError};
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
-pub use chunked::{ApproxBytes, ChunkVec};
 pub use debate::{Chart, DebateState, Decision, RowKind};
 pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
 
-use crate::event::{ErrorKind, Event, EventKind, Id, NodeState, RunStatus, TaskState, Usage};
+use crate::event::{Event, EventKind, Id, RunStatus};
+use crate::run_state::{RunState, Task};
+use crate::text::{ceil_char_boundary, floor_char_boundary};
 
 /// Most notices kept; older ones are dropped (the session file has them all).
 const MAX_NOTICES: usize = 1_000;
@@ -75,17 +79,6 @@ impl RunPhase {
     }
 }
 
-/// One failed attempt of a task.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskError {
-    /// Attempt number.
-    pub attempt: u32,
-    /// Error class.
-    pub kind: ErrorKind,
-    /// Message.
-    pub message: String,
-}
-
 /// One line of a task's history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEntry {
@@ -95,53 +88,21 @@ pub struct HistoryEntry {
     pub text: Arc<str>,
 }
 
-/// Everything the cockpit knows about one task.
-#[derive(Debug, Clone)]
-pub struct TaskView {
-    /// Task id.
-    pub id: Id,
-    /// Owning node id.
-    pub node_id: Id,
+/// Everything the cockpit knows about one task: the folded task plus its
+/// [`TaskLog`] (read through: `view.history`).
+pub type TaskView = Task<TaskLog>;
+
+/// What the cockpit alone keeps per task.
+#[derive(Debug, Clone, Default)]
+pub struct TaskLog {
     /// Owning node's index in [`WorkflowInfo::nodes`], when known.
     pub node: Option<usize>,
-    /// Parent task (plan subtasks).
-    pub parent: Option<Id>,
-    /// Title.
-    pub title: String,
-    /// Current state.
-    pub state: TaskState,
-    /// Current (or last) agent.
-    pub agent: Option<Id>,
-    /// Capability it was dispatched by.
-    pub capability: Option<String>,
-    /// Priority 1–5.
-    pub priority: u8,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// Tokens spent (sum of LLM responses; the completion total once known).
-    pub usage: Usage,
-    /// Creation time.
-    pub created_us: u64,
-    /// First assignment time.
-    pub started_us: Option<u64>,
-    /// Completion or failure time.
-    pub finished_us: Option<u64>,
-    /// Engine-reported duration, once completed.
-    pub duration_ms: Option<f64>,
-    /// Input (shared by view-model copies).
-    pub input: Arc<Value>,
-    /// Output, once completed (shared by view-model copies).
-    pub output: Option<Arc<Value>>,
-    /// Failed attempts.
-    pub errors: Vec<TaskError>,
-    /// True while a failed task waits for retry/reroute/cancel.
-    pub held: bool,
     /// What happened to it, oldest first.
     pub history: Vec<HistoryEntry>,
     /// The reply being streamed right now, if a provider streams it.
     pub typing: Option<Typing>,
     /// Bumped on every change (lets renderers cache derived text).
-    /// Streamed text does not bump it: the detail pane draws [`TaskView::typing`] live.
+    /// Streamed text does not bump it: the detail pane draws [`TaskLog::typing`] live.
     pub version: u64,
 }
 
@@ -172,79 +133,21 @@ impl Typing {
     fn push(&mut self, text: &str) {
         self.chars += text.chars().count() as u64;
         // A chunk longer than the tail only contributes its end.
-        let text = &text[floor_boundary(text, text.len().saturating_sub(TYPING_TAIL))..];
+        let text = &text[floor_char_boundary(text, text.len().saturating_sub(TYPING_TAIL))..];
         self.buf.push_str(text);
         // Trim in batches: the buffer never grows past ~3 tails and is not
         // shifted on every chunk.
         if self.buf.len() > 2 * TYPING_TAIL {
-            let cut = floor_boundary(&self.buf, self.buf.len() - TYPING_TAIL);
+            let cut = floor_char_boundary(&self.buf, self.buf.len() - TYPING_TAIL);
             self.buf.drain(..cut);
         }
     }
 
     /// The newest text, at most [`TYPING_TAIL`] bytes.
     pub fn tail(&self) -> &str {
-        let mut start = self.buf.len().saturating_sub(TYPING_TAIL);
-        while !self.buf.is_char_boundary(start) {
-            start += 1;
-        }
+        let start = ceil_char_boundary(&self.buf, self.buf.len().saturating_sub(TYPING_TAIL));
         &self.buf[start..]
     }
-}
-
-/// The largest char boundary of `s` at or below `i`.
-fn floor_boundary(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-impl TaskView {
-    /// Run time in ms: engine-reported when done, else measured up to `now_us`.
-    pub fn elapsed_ms(&self, now_us: u64) -> Option<f64> {
-        if let Some(d) = self.duration_ms {
-            return Some(d);
-        }
-        let start = self.started_us?;
-        let end = self.finished_us.unwrap_or(now_us);
-        Some(end.saturating_sub(start) as f64 / 1000.0)
-    }
-}
-
-/// Live state of one workflow node.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeView {
-    /// State.
-    pub state: NodeState,
-    /// `[done, total]` for fan-out nodes.
-    pub progress: Option<[u32; 2]>,
-    /// Tasks of this node currently in progress.
-    pub active: u32,
-    /// Last agent assigned a task of this node.
-    pub last_agent: Option<Id>,
-    /// Tasks created for this node.
-    pub tasks: u32,
-    /// Tasks of this node whose reply is streaming now.
-    pub typing: u32,
-}
-
-/// Per-agent counters.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AgentView {
-    /// Agent id.
-    pub id: Id,
-    /// Tokens spent.
-    pub usage: Usage,
-    /// Tasks in progress now.
-    pub active: u32,
-    /// Tasks completed.
-    pub completed: u32,
-    /// Tasks failed.
-    pub failed: u32,
-    /// Provider calls made.
-    pub calls: u32,
 }
 
 /// A human gate waiting for a decision.
@@ -352,7 +255,10 @@ pub struct DebateLine {
     pub text: Arc<str>,
 }
 
-/// The folded state of a run, rendered by the panes.
+/// The folded state of a run, rendered by the panes. The run itself
+/// (tasks, nodes, agents, usage, counts, status) is its [`RunState`], read
+/// through: `vm.tasks`, `vm.nodes` (the first `info.nodes.len()` parallel
+/// to `info.nodes`), `vm.agents`, `vm.completed`…
 #[derive(Debug, Clone)]
 pub struct ViewModel {
     /// Static workflow facts (topology, agents).
@@ -365,27 +271,10 @@ pub struct ViewModel {
     pub seed: Option<u64>,
     /// First event time.
     pub started_us: Option<u64>,
-    /// Latest event time.
-    pub last_us: u64,
-    /// Final status, once ended.
-    pub ended: Option<RunStatus>,
-    /// Failure reason at the end.
-    pub end_error: Option<String>,
-    /// Paused by a command.
-    pub paused: bool,
-    /// Tasks in creation order, in shared chunks (a copy of the view model
-    /// copies chunk pointers; see `ChunkVec`).
-    pub tasks: ChunkVec<TaskView>,
-    task_index: HashMap<Id, usize>,
-    /// Node states, parallel to `info.nodes`.
-    pub nodes: Vec<NodeView>,
-    /// Agents, parallel to `info.agents` plus any met only in events.
-    pub agents: Vec<AgentView>,
-    agent_index: HashMap<Id, usize>,
+    /// The one fold of the stream.
+    run: RunState<TaskLog>,
     /// Every bus message, compactly.
     pub bus: BusLog,
-    /// Sum of all usage.
-    pub total_usage: Usage,
     /// Open gates, oldest first.
     pub gates: Vec<GateView>,
     /// Notices, oldest first (capped).
@@ -402,49 +291,32 @@ pub struct ViewModel {
     pub token_rate: Vec<u64>,
     /// Second index (from the start) of `token_rate[0]`.
     pub token_rate_origin: u64,
-    /// Tasks completed.
-    pub completed: u32,
-    /// Tasks failed.
-    pub failed: u32,
-    /// Tasks in progress.
-    pub in_progress: u32,
-    /// Last event sequence number applied.
-    pub last_seq: u64,
     /// Bumped on every applied event.
     pub generation: u64,
+}
+
+impl std::ops::Deref for ViewModel {
+    type Target = RunState<TaskLog>;
+    /// The run as folded (written by [`ViewModel::apply`] alone).
+    fn deref(&self) -> &RunState<TaskLog> {
+        &self.run
+    }
 }
 
 impl ViewModel {
     /// An empty view model for a workflow.
     pub fn new(info: WorkflowInfo) -> Self {
-        let nodes = info
-            .nodes
-            .iter()
-            .map(|_| NodeView {
-                state: NodeState::Pending,
-                progress: None,
-                active: 0,
-                last_agent: None,
-                tasks: 0,
-                typing: 0,
-            })
-            .collect();
+        let run = RunState::with_layout(
+            info.nodes.iter().map(|n| n.id.clone()),
+            info.agents.iter().map(|a| a.id.clone()),
+        );
         let mut vm = ViewModel {
             replay: false,
             session: None,
             seed: None,
             started_us: None,
-            last_us: 0,
-            ended: None,
-            end_error: None,
-            paused: false,
-            tasks: ChunkVec::default(),
-            task_index: HashMap::new(),
-            nodes,
-            agents: Vec::new(),
-            agent_index: HashMap::new(),
+            run,
             bus: BusLog::default(),
-            total_usage: Usage::default(),
             gates: Vec::new(),
             notices: Vec::new(),
             debate: Vec::new(),
@@ -453,17 +325,9 @@ impl ViewModel {
             reviews: HashMap::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
-            completed: 0,
-            failed: 0,
-            in_progress: 0,
-            last_seq: 0,
             generation: 0,
             info,
         };
-        let ids: Vec<Id> = vm.info.agents.iter().map(|a| a.id.clone()).collect();
-        for id in ids {
-            vm.agent_slot(&id);
-        }
         vm.budget.warn_at = vm.info.budget.warn_at;
         vm.budget.scopes = vm
             .info
@@ -479,21 +343,6 @@ impl ViewModel {
     /// with `set_budget` lets it go on).
     pub fn paused_for_budget(&self) -> bool {
         self.paused && self.ended.is_none() && self.budget.paused_by.is_some()
-    }
-
-    /// Clears a task's streamed text (the call settled, failed or the task moved on).
-    fn stop_typing(&mut self, i: usize) {
-        if self.tasks[i].typing.take().is_some()
-            && let Some(n) = self.tasks[i].node
-        {
-            bump(&mut self.nodes[n].typing, -1);
-        }
-    }
-
-    fn stop_typing_id(&mut self, task: &Id) {
-        if let Some(i) = self.task_position(task) {
-            self.stop_typing(i);
-        }
     }
 
     /// The badge state.
@@ -516,22 +365,13 @@ impl ViewModel {
         let Some(start) = self.started_us else {
             return 0;
         };
-        let end = if self.ended.is_some() || self.replay {
-            self.last_us
-        } else {
-            now_us.max(self.last_us)
-        };
-        end.saturating_sub(start)
+        end_of(self, now_us).saturating_sub(start)
     }
 
     /// The time to measure running things against: `now_us` while live, the
     /// last event time once ended or in a replay (so a finished run's clocks stop).
     pub fn clock(&self, now_us: u64) -> u64 {
-        if self.ended.is_some() || self.replay {
-            self.last_us
-        } else {
-            now_us.max(self.last_us)
-        }
+        end_of(self, now_us)
     }
 
     /// Tokens per second over the last `secs` complete seconds of the run.
@@ -555,32 +395,49 @@ impl ViewModel {
         }
     }
 
-    /// A task by id.
-    pub fn task(&self, id: &str) -> Option<&TaskView> {
-        self.task_index.get(id).map(|&i| &self.tasks[i])
-    }
-
-    /// Index of a task by id.
-    pub fn task_position(&self, id: &str) -> Option<usize> {
-        self.task_index.get(id).copied()
-    }
-
-    /// Agent counters by id.
-    pub fn agent(&self, id: &str) -> Option<&AgentView> {
-        self.agent_index.get(id).map(|&i| &self.agents[i])
-    }
-
     /// Folds one event into the model.
     pub fn apply(&mut self, ev: &Event) {
         self.generation += 1;
-        self.last_seq = self.last_seq.max(ev.seq);
-        self.last_us = self.last_us.max(ev.ts);
         if self.started_us.is_none() {
             self.started_us = Some(ev.ts);
         }
         let ts = ev.ts;
-        // Structured pane state; the match below still sees every event
-        // (notices, histories, the transcript).
+        let applied = self.run.apply(ev);
+        if let Some(i) = applied.task {
+            let known = self.info.nodes.len();
+            let t = &self.run.tasks[i];
+            let (slot, streaming) = (t.node_slot(), t.streaming);
+            if let Some(log) = self.run.ext_mut(i) {
+                if applied.created {
+                    log.node = (slot < known).then_some(slot);
+                }
+                if !streaming {
+                    log.typing = None;
+                }
+                // Streamed text does not bump it (see `TaskLog::version`).
+                if !matches!(ev.kind, EventKind::LlmDelta { .. }) {
+                    log.version += 1;
+                }
+            }
+        }
+        // The task's history shows the same line the headless progress prints.
+        // A task the fold touched is the event's subject: no second lookup.
+        if let Some(task) = ev.kind.subject()
+            && !matches!(ev.kind, EventKind::LlmDelta { .. })
+            && let Some(i) = applied.task.or_else(|| self.run.task_position(task))
+            && let Some(log) = self.run.ext_mut(i)
+        {
+            if log.history.len() >= MAX_TASK_HISTORY {
+                log.history.remove(0);
+            }
+            log.history.push(HistoryEntry {
+                ts,
+                text: ev.kind.describe_short().into(),
+            });
+            log.version += 1;
+        }
+        // Structured pane state; the match below sees every event
+        // (notices, the transcript).
         self.debates.apply(&ev.kind);
         self.budget.apply(&ev.kind);
         match &ev.kind {
@@ -589,327 +446,25 @@ impl ViewModel {
                 self.seed = Some(*seed);
                 self.started_us = Some(ts);
             }
-            EventKind::SessionEnded {
-                status,
-                error,
-                usage,
-                ..
-            } => {
-                self.ended = Some(*status);
-                self.end_error = error.clone();
-                self.gates.clear();
-                // The engine's total is authoritative (it includes calls whose
-                // responses we may not have seen, e.g. after a resume).
-                if usage.total() > self.total_usage.total() {
-                    self.total_usage = *usage;
-                }
-            }
-            EventKind::NodeStateChanged {
-                node,
-                state,
-                progress,
-            } => {
-                if let Some(i) = self.info.node(node) {
-                    let n = &mut self.nodes[i];
-                    n.state = *state;
-                    if progress.is_some() {
-                        n.progress = *progress;
-                    }
-                }
-            }
-            EventKind::TaskCreated {
-                task,
-                node,
-                parent,
-                title,
-                agent,
-                capability,
-                priority,
-                input,
-            } => {
-                let node_idx = self.info.node(node);
-                if let Some(i) = node_idx {
-                    self.nodes[i].tasks += 1;
-                }
-                let view = TaskView {
-                    id: task.clone(),
-                    node_id: node.clone(),
-                    node: node_idx,
-                    parent: parent.clone(),
-                    title: title.clone(),
-                    state: TaskState::Pending,
-                    agent: agent.clone(),
-                    capability: capability.clone(),
-                    priority: *priority,
-                    attempts: 0,
-                    usage: Usage::default(),
-                    created_us: ts,
-                    started_us: None,
-                    finished_us: None,
-                    duration_ms: None,
-                    input: Arc::new(input.clone()),
-                    output: None,
-                    errors: Vec::new(),
-                    held: false,
-                    history: Vec::new(),
-                    typing: None,
-                    version: 0,
-                };
-                // A task id seen again (a loop re-entering a state reuses ids in
-                // some patterns) replaces the old view in place.
-                if let Some(&i) = self.task_index.get(task) {
-                    self.set_state(i, TaskState::Pending);
-                    self.stop_typing(i);
-                    self.tasks[i] = view;
-                } else {
-                    self.task_index.insert(task.clone(), self.tasks.len());
-                    self.tasks.push(view);
-                }
-                self.history(task, ts, format!("created on {node}"));
-            }
-            EventKind::TaskAssigned {
-                task,
-                agent,
-                attempt,
-            } => {
-                if let Some(i) = self.task_position(task) {
-                    let prev = self.tasks[i].agent.clone();
-                    self.set_state(i, TaskState::InProgress);
-                    self.move_agent(i, prev.as_ref(), Some(agent));
-                    let t = &mut self.tasks[i];
-                    t.agent = Some(agent.clone());
-                    t.attempts = t.attempts.max(*attempt);
-                    t.held = false;
-                    t.started_us.get_or_insert(ts);
-                    t.finished_us = None;
-                    if let Some(n) = t.node {
-                        self.nodes[n].last_agent = Some(agent.clone());
-                    }
-                }
-                self.history(task, ts, format!("assigned to {agent} (attempt {attempt})"));
-            }
-            EventKind::TaskStateChanged {
-                task,
-                to,
-                reason,
-                from,
-            } => {
-                if let Some(i) = self.task_position(task) {
-                    self.set_state(i, *to);
-                }
-                let why = reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
-                self.history(
-                    task,
-                    ts,
-                    format!("{} → {}{why}", from.as_str(), to.as_str()),
-                );
-            }
-            EventKind::TaskCompleted {
-                task,
-                agent,
-                output,
-                attempt,
-                usage,
-                duration_ms,
-                ..
-            } => {
-                if let Some(i) = self.task_position(task) {
-                    self.set_state(i, TaskState::Completed);
-                    let t = &mut self.tasks[i];
-                    if agent.is_some() {
-                        t.agent = agent.clone();
-                    }
-                    t.output = Some(Arc::new(output.clone()));
-                    t.attempts = t.attempts.max(*attempt);
-                    if usage.total() > t.usage.total() {
-                        t.usage = *usage;
-                    }
-                    t.duration_ms = Some(*duration_ms);
-                    t.finished_us = Some(ts);
-                    t.held = false;
-                    if let Some(a) = t.agent.clone() {
-                        let s = self.agent_slot(&a);
-                        self.agents[s].completed += 1;
-                    }
-                }
-                self.history(task, ts, format!("completed in {:.0} ms", duration_ms));
-            }
-            EventKind::TaskFailed {
-                task,
-                agent,
-                kind,
-                error,
-                attempt,
-                held,
-                ..
-            } => {
-                if let Some(i) = self.task_position(task) {
-                    self.set_state(i, TaskState::Failed);
-                    let t = &mut self.tasks[i];
-                    if agent.is_some() {
-                        t.agent = agent.clone();
-                    }
-                    t.attempts = t.attempts.max(*attempt);
-                    t.errors.push(TaskError {
-                        attempt: *attempt,
-                        kind: *kind,
-                        message: error.clone(),
-                    });
-                    t.held = *held;
-                    t.finished_us = Some(ts);
-                    if let Some(a) = t.agent.clone() {
-                        let s = self.agent_slot(&a);
-                        self.agents[s].failed += 1;
-                    }
-                }
-                let hold = if *held {
-                    " (held: retry, reroute or cancel)"
-                } else {
-                    ""
-                };
-                self.history(task, ts, format!("failed ({kind:?}): {error}{hold}"));
-            }
-            EventKind::TaskHandoff {
-                task,
-                from_agent,
-                to_agent,
-                reason,
-                hop,
-                ..
-            } => {
-                self.reassign(task, to_agent);
-                self.history(
-                    task,
-                    ts,
-                    format!("handed off {from_agent} → {to_agent} (hop {hop}): {reason}"),
-                );
-            }
-            EventKind::TaskRerouted {
-                task,
-                from_agent,
-                to_agent,
-            } => {
-                self.reassign(task, to_agent);
-                let from = from_agent.as_deref().unwrap_or("-");
-                self.history(task, ts, format!("rerouted {from} → {to_agent}"));
-            }
+            EventKind::SessionEnded { .. } => self.gates.clear(),
             EventKind::Bus { message } => {
                 let start = self.started_us.unwrap_or(message.ts);
                 self.bus.push(message, start);
             }
-            EventKind::LlmRequest {
-                task,
-                agent,
-                model,
-                attempt,
-                prompt_tokens,
-                ..
-            } => {
-                let s = self.agent_slot(agent);
-                self.agents[s].calls += 1;
-                self.history(
-                    task,
-                    ts,
-                    format!(
-                        "{agent} calls {model} (attempt {attempt}, {prompt_tokens} prompt tokens)"
-                    ),
-                );
-            }
-            EventKind::LlmResponse {
-                task,
-                agent,
-                usage,
-                latency_ms,
-                ..
-            } => {
-                let s = self.agent_slot(agent);
-                self.agents[s].usage.add(usage);
-                self.total_usage.add(usage);
-                if let Some(i) = self.task_position(task) {
-                    self.stop_typing(i);
-                    self.tasks[i].usage.add(usage);
-                    self.tasks[i].version += 1;
+            EventKind::LlmResponse { usage, .. } => self.add_rate(ts, usage.total()),
+            // Streamed text feeds the "typing" indicator (a short tail, not
+            // the whole reply: the output arrives whole with `task_completed`).
+            EventKind::LlmDelta { task, agent, text } => {
+                if let Some(i) = self.run.task_position(task)
+                    && let Some(log) = self.run.ext_mut(i)
+                {
+                    if log.typing.as_ref().is_none_or(|x| x.agent != *agent) {
+                        log.typing = Some(Typing::new(agent.clone()));
+                    }
+                    if let Some(typing) = log.typing.as_mut() {
+                        typing.push(text);
+                    }
                 }
-                self.add_rate(ts, usage.total());
-                self.history(
-                    task,
-                    ts,
-                    format!("reply: {} tokens in {:.0} ms", usage.total(), latency_ms),
-                );
-            }
-            EventKind::LlmError {
-                task,
-                agent,
-                kind,
-                error,
-            } => {
-                self.stop_typing_id(task);
-                self.history(task, ts, format!("{agent} call failed ({kind:?}): {error}"));
-            }
-            // Resilience, budget and quota decisions (issue #3): task
-            // history lines and notices; metrics snapshots are for the
-            // headless summary.
-            EventKind::RetryScheduled {
-                task,
-                agent,
-                attempt,
-                kind,
-                delay_ms,
-                ..
-            } => {
-                self.history(
-                    task,
-                    ts,
-                    format!(
-                        "{agent} attempt {attempt} failed ({kind:?}); retry in {delay_ms:.0} ms"
-                    ),
-                );
-            }
-            EventKind::FallbackUsed {
-                task,
-                from_agent,
-                to_agent,
-                reason,
-                ..
-            } => {
-                self.history(
-                    task,
-                    ts,
-                    format!("fallback {from_agent} → {to_agent}: {reason}"),
-                );
-            }
-            EventKind::CacheHit { task, agent, .. } => {
-                self.history(task, ts, format!("cached reply of {agent}"));
-            }
-            EventKind::DegradeSwitch {
-                task,
-                from_agent,
-                to_agent,
-                reason,
-            } => {
-                self.history(
-                    task,
-                    ts,
-                    format!("degraded {from_agent} → {to_agent}: {reason}"),
-                );
-            }
-            EventKind::QuotaWait {
-                task,
-                provider,
-                limit,
-                wait_ms,
-            } => {
-                let line = if limit == "in_flight" {
-                    format!(
-                        "waits for a free slot: {provider}'s calls in flight are at their limit"
-                    )
-                } else {
-                    format!("waits {wait_ms:.0} ms for {provider} {limit} quota")
-                };
-                self.history(task, ts, line);
             }
             EventKind::BreakerStateChanged {
                 scope,
@@ -956,12 +511,6 @@ impl ViewModel {
                     format!("{node}: branches disagreed; resolved by {method}"),
                 );
             }
-            EventKind::BudgetUpdated { .. }
-            | EventKind::Metrics { .. }
-            | EventKind::ConflictResolved { .. } => {}
-            EventKind::BatchDispatched { task, size, .. } => {
-                self.history(task, ts, format!("one call for a batch of {size} items"));
-            }
             EventKind::DeadlockDetected { idle_ms, waiting } => {
                 self.notice(
                     ts,
@@ -972,42 +521,6 @@ impl ViewModel {
                     ),
                 );
             }
-            // Streamed text feeds the "typing" indicator (a short tail, not
-            // the whole reply: the output arrives whole with `task_completed`).
-            EventKind::LlmDelta { task, agent, text } => {
-                if let Some(i) = self.task_position(task) {
-                    let t = &mut self.tasks[i];
-                    if t.typing.as_ref().is_none_or(|x| x.agent != *agent) {
-                        let started = t.typing.is_none();
-                        t.typing = Some(Typing::new(agent.clone()));
-                        if started && let Some(n) = t.node {
-                            bump(&mut self.nodes[n].typing, 1);
-                        }
-                    }
-                    if let Some(typing) = self.tasks[i].typing.as_mut() {
-                        typing.push(text);
-                    }
-                }
-            }
-            EventKind::ToolCall {
-                task, agent, tool, ..
-            } => {
-                self.history(task, ts, format!("{agent} calls tool {tool}"));
-            }
-            EventKind::ToolResult { task, tool, ok, .. } => {
-                let how = if *ok { "returned" } else { "failed" };
-                self.history(task, ts, format!("tool {tool} {how}"));
-            }
-            EventKind::PlanCreated { task, subtasks } => {
-                self.history(task, ts, format!("plan with {} subtasks", subtasks.len()));
-            }
-            EventKind::OutputRepair {
-                task,
-                attempt,
-                error,
-            } => {
-                self.history(task, ts, format!("repair prompt {attempt}: {error}"));
-            }
             EventKind::ReviewVerdict {
                 node,
                 task,
@@ -1015,15 +528,9 @@ impl ViewModel {
                 feedback,
                 revision,
             } => {
-                let verdict = if *approved { "approved" } else { "sent back" };
-                self.history(
-                    task,
-                    ts,
-                    format!("review r{revision}: {verdict}: {feedback}"),
-                );
                 let review = ReviewView {
                     node: node.clone(),
-                    agent: self.task(task).and_then(|t| t.agent.clone()),
+                    agent: self.run.task(task).and_then(|t| t.agent.clone()),
                     approved: *approved,
                     feedback: feedback.clone(),
                     revision: *revision,
@@ -1032,9 +539,6 @@ impl ViewModel {
             }
             EventKind::RouteChosen { node, to, reason } => {
                 self.notice(ts, Level::Info, format!("{node} routed to {to} ({reason})"));
-            }
-            EventKind::LoopTransition { .. } | EventKind::TriggerFired { .. } => {
-                // Visible through the node states and the bus; nothing extra to fold.
             }
             EventKind::GateOpened {
                 gate,
@@ -1054,23 +558,8 @@ impl ViewModel {
                     opened_us: ts,
                     reviews,
                 });
-                self.history(gate, ts, format!("gate opened (revision {revision})"));
             }
-            EventKind::GateDecided {
-                gate,
-                approved,
-                comment,
-            } => {
-                self.gates.retain(|g| g.gate != *gate);
-                let verdict = if *approved { "approved" } else { "denied" };
-                let c = comment
-                    .as_deref()
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default();
-                self.history(gate, ts, format!("gate {verdict}{c}"));
-            }
-            EventKind::RunPaused => self.paused = true,
-            EventKind::RunResumed => self.paused = false,
+            EventKind::GateDecided { gate, .. } => self.gates.retain(|g| g.gate != *gate),
             EventKind::CommandReceived { command } => {
                 self.notice(ts, Level::Info, format!("command: {}", command.name()));
             }
@@ -1267,6 +756,8 @@ impl ViewModel {
                 };
                 self.debate_line(DebateLineKind::Muted, text.to_string());
             }
+            // Folded by the run state, and shown in task histories.
+            _ => {}
         }
     }
 
@@ -1304,95 +795,6 @@ impl ViewModel {
             kind,
             text: text.into(),
         });
-    }
-
-    fn agent_slot(&mut self, id: &Id) -> usize {
-        if let Some(&i) = self.agent_index.get(id) {
-            return i;
-        }
-        self.agent_index.insert(id.clone(), self.agents.len());
-        self.agents.push(AgentView {
-            id: id.clone(),
-            ..AgentView::default()
-        });
-        self.agents.len() - 1
-    }
-
-    /// Moves a task to a new state, keeping the active counters right.
-    fn set_state(&mut self, i: usize, to: TaskState) {
-        let from = self.tasks[i].state;
-        self.tasks[i].version += 1;
-        if from == to {
-            return;
-        }
-        self.tasks[i].state = to;
-        let was = from == TaskState::InProgress;
-        let is = to == TaskState::InProgress;
-        if was && !is {
-            // Paused, failed, done: whatever was being written is over.
-            self.stop_typing(i);
-        }
-        if was != is {
-            let node = self.tasks[i].node;
-            let agent = self.tasks[i].agent.clone();
-            let delta: i32 = if is { 1 } else { -1 };
-            bump(&mut self.in_progress, delta);
-            if let Some(n) = node {
-                bump(&mut self.nodes[n].active, delta);
-            }
-            if let Some(a) = agent {
-                let s = self.agent_slot(&a);
-                bump(&mut self.agents[s].active, delta);
-            }
-        }
-        match (from, to) {
-            (_, TaskState::Completed) => self.completed += 1,
-            (_, TaskState::Failed) => self.failed += 1,
-            _ => {}
-        }
-        match from {
-            TaskState::Completed => self.completed = self.completed.saturating_sub(1),
-            TaskState::Failed => self.failed = self.failed.saturating_sub(1),
-            _ => {}
-        }
-    }
-
-    /// Moves an in-progress task's active count from one agent to another.
-    fn move_agent(&mut self, i: usize, from: Option<&Id>, to: Option<&Id>) {
-        if self.tasks[i].state != TaskState::InProgress || from == to {
-            return;
-        }
-        if let Some(a) = from {
-            let s = self.agent_slot(a);
-            bump(&mut self.agents[s].active, -1);
-        }
-        if let Some(a) = to {
-            let s = self.agent_slot(a);
-            bump(&mut self.agents[s].active, 1);
-        }
-    }
-
-    fn reassign(&mut self, task: &Id, to: &Id) {
-        if let Some(i) = self.task_position(task) {
-            let prev = self.tasks[i].agent.clone();
-            self.move_agent(i, prev.as_ref(), Some(to));
-            self.tasks[i].agent = Some(to.clone());
-            self.tasks[i].version += 1;
-        }
-    }
-
-    fn history(&mut self, task: &Id, ts: u64, text: String) {
-        if let Some(i) = self.task_position(task) {
-            let t = &mut self.tasks[i];
-            if t.history.len() >= MAX_TASK_HISTORY {
-                t.history.remove(0);
-            }
-            t.history.push(HistoryEntry {
-                ts,
-                text: text.into(),
-            });
-            t.version += 1;
-        }
     }
 
     fn notice(&mut self, ts: u64, level: Level, message: String) {
@@ -1470,10 +872,7 @@ impl Checkpoint {
     /// bus filter set).
     pub fn restore(&self) -> ViewModel {
         let mut vm = self.vm.clone_without_index();
-        vm.task_index.reserve(vm.tasks.len());
-        for (i, t) in vm.tasks.iter().enumerate() {
-            vm.task_index.insert(t.id.clone(), i);
-        }
+        vm.run.rebuild_task_index();
         vm
     }
 
@@ -1512,17 +911,8 @@ impl ViewModel {
             session: self.session.clone(),
             seed: self.seed,
             started_us: self.started_us,
-            last_us: self.last_us,
-            ended: self.ended,
-            end_error: self.end_error.clone(),
-            paused: self.paused,
-            tasks: self.tasks.clone(),
-            task_index: HashMap::new(),
-            nodes: self.nodes.clone(),
-            agents: self.agents.clone(),
-            agent_index: self.agent_index.clone(),
+            run: self.run.clone_without_task_index(),
             bus: self.bus.clone(),
-            total_usage: self.total_usage,
             gates: self.gates.clone(),
             notices: self.notices.clone(),
             debate: self.debate.clone(),
@@ -1531,10 +921,6 @@ impl ViewModel {
             reviews: self.reviews.clone(),
             token_rate: self.token_rate.clone(),
             token_rate_origin: self.token_rate_origin,
-            completed: self.completed,
-            failed: self.failed,
-            in_progress: self.in_progress,
-            last_seq: self.last_seq,
             generation: self.generation,
         }
     }
@@ -1561,15 +947,20 @@ impl ViewModel {
             + self.token_rate.capacity() * 8
             + self.debates.row_count * 160
             + self.info.nodes.len() * 128
+            // The run's records: gate openings, debates and votes share
+            // their chunks; count their headers.
+            + (self.run.gate_openings.len() + self.run.debate_records.len() + self.run.vote_records.len()) * 96
     }
 }
 
-fn bump(v: &mut u32, delta: i32) {
-    *v = if delta >= 0 {
-        v.saturating_add(delta as u32)
+/// The end of the run's clock: the last event once ended or in a replay,
+/// else `now_us` (never before the last event).
+fn end_of(vm: &ViewModel, now_us: u64) -> u64 {
+    if vm.ended.is_some() || vm.replay {
+        vm.last_us
     } else {
-        v.saturating_sub(delta.unsigned_abs())
-    };
+        now_us.max(vm.last_us)
+    }
 }
 
 #[cfg(test)]

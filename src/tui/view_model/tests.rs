@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::budget::level;
 use super::*;
-use crate::event::{BusMessage, Command};
+use crate::event::{BusMessage, Command, ErrorKind, NodeState, TaskState, Usage};
 use crate::tui::test_support::{self, Script, T0};
 
 #[test]

@@ -6,13 +6,18 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{Ctx, Owner, suggest_hint};
-use crate::budget::{Limit, OnExhausted, Price, PriceTable};
-use crate::resilience::{
-    BreakerPolicy, CachePolicy, DegradePolicy, KindSet, QuotaPolicy, RetryPolicy, Timeouts,
-};
 use crate::workflow::index::AgentIdx;
 use crate::workflow::kinds::{KindSpec, map::MapNodeSpec};
 use crate::workflow::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
+use crate::workflow::policy::{
+    breaker::BreakerPolicy,
+    budget::{Limit, OnExhausted, Price, PriceTable},
+    cache::CachePolicy,
+    degrade::DegradePolicy,
+    quota::QuotaPolicy,
+    retry::{KindSet, RetryPolicy},
+    timeouts::Timeouts,
+};
 use crate::workflow::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DegradeSpec, OnExhaustedName, RetrySpec,
 };

@@ -50,7 +50,12 @@ fn pause_toggles_on_the_run_state() {
     let (mut a, mut rx) = app();
     ch(&mut a, "p");
     assert_eq!(rx.try_recv().unwrap(), Command::Pause { task: None });
-    a.vm.paused = true;
+    a.vm.apply(&crate::event::Event {
+        seq: 1_000,
+        ts: test_support::T0,
+        session: "s".into(),
+        kind: crate::event::EventKind::RunPaused,
+    });
     ch(&mut a, "p");
     assert_eq!(rx.try_recv().unwrap(), Command::Resume { task: None });
 }

@@ -1,5 +1,6 @@
 //! A vector stored in fixed-size, reference-counted chunks, so a copy of
-//! the view model (a replay checkpoint) copies chunk pointers, not elements.
+//! a run state or the view model (a replay checkpoint, a cached seek
+//! position) copies chunk pointers, not elements.
 //!
 //! Writing to an element copies its chunk first only when another copy
 //! still shares it (`Arc::make_mut`): the live cockpit, which never copies
@@ -120,6 +121,13 @@ impl<T: Clone, const N: usize> IndexMut<usize> for ChunkVec<T, N> {
         let len = self.len;
         self.get_mut(i)
             .unwrap_or_else(|| panic!("index {i} out of range for length {len}"))
+    }
+}
+
+impl<T: serde::Serialize, const N: usize> serde::Serialize for ChunkVec<T, N> {
+    /// As a plain list.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
     }
 }
 

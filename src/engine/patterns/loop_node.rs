@@ -11,20 +11,23 @@ use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError, Vars};
 use crate::event::{EventKind, Id};
 use crate::workflow::index::NodeIdx;
-use crate::workflow::kinds::{NodeKind, loop_node::LoopNode};
+use crate::workflow::kinds::loop_node::LoopNode;
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &LoopNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Loop(LoopNode {
+    let LoopNode {
         states,
         start,
         transitions,
         max_iterations,
         end_at_max,
-    }) = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
     let mut current = *start;
     let mut value = input.clone();
     let mut visits = vec![0u32; states.len()];

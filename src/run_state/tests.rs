@@ -1,0 +1,249 @@
+use serde_json::json;
+
+use super::*;
+use crate::event::{ErrorKind, NodeState};
+
+fn ev(seq: u64, kind: EventKind) -> Event {
+    Event {
+        seq,
+        ts: seq * 1_000,
+        session: "s".into(),
+        kind,
+    }
+}
+
+fn created(task: &str, title: &str) -> EventKind {
+    EventKind::TaskCreated {
+        task: task.into(),
+        node: "n".into(),
+        parent: None,
+        title: title.into(),
+        agent: None,
+        capability: None,
+        priority: 2,
+        input: json!({"x": 1}),
+    }
+}
+
+fn assigned(task: &str, agent: &str, attempt: u32) -> EventKind {
+    EventKind::TaskAssigned {
+        task: task.into(),
+        agent: agent.into(),
+        attempt,
+    }
+}
+
+fn usage(p: u64, c: u64) -> Usage {
+    Usage {
+        prompt_tokens: p,
+        completion_tokens: c,
+        estimated: false,
+    }
+}
+
+fn fold(kinds: Vec<EventKind>) -> RunState {
+    let mut s = RunState::default();
+    for (i, k) in kinds.into_iter().enumerate() {
+        s.apply(&ev(i as u64 + 1, k));
+    }
+    s
+}
+
+#[test]
+fn a_repeated_task_created_is_ignored_and_the_first_task_kept() {
+    let s = fold(vec![
+        created("t", "first"),
+        assigned("t", "w", 1),
+        EventKind::TaskCompleted {
+            task: "t".into(),
+            agent: Some("w".into()),
+            from: TaskState::InProgress,
+            output: json!("done"),
+            attempt: 1,
+            usage: usage(3, 4),
+            duration_ms: 1.0,
+        },
+        created("t", "second"),
+    ]);
+    assert_eq!(s.tasks.len(), 1);
+    let t = s.task("t").unwrap();
+    assert_eq!((t.title.as_str(), t.state), ("first", TaskState::Completed));
+    assert_eq!(t.output.as_deref(), Some(&json!("done")));
+    assert_eq!((s.completed, s.nodes[0].tasks), (1, 1));
+}
+
+#[test]
+fn assignment_moves_the_task_to_in_progress_and_hand_offs_move_its_agent() {
+    let s = fold(vec![
+        created("t", "t"),
+        assigned("t", "a", 1),
+        EventKind::TaskHandoff {
+            task: "t".into(),
+            from_agent: "a".into(),
+            to_agent: "b".into(),
+            capability: "c".into(),
+            reason: "busy".into(),
+            hop: 1,
+        },
+    ]);
+    let t = s.task("t").unwrap();
+    assert_eq!((t.state, t.attempts), (TaskState::InProgress, 1));
+    assert_eq!(t.agent.as_deref(), Some("b"));
+    assert_eq!(
+        (s.agent("a").unwrap().active, s.agent("b").unwrap().active),
+        (0, 1)
+    );
+    assert_eq!((s.in_progress, s.nodes[0].active), (1, 1));
+    assert_eq!(s.nodes[0].last_agent.as_deref(), Some("a"));
+}
+
+#[test]
+fn a_retried_failure_is_counted_once_and_attempts_rise() {
+    let s = fold(vec![
+        created("t", "t"),
+        assigned("t", "w", 1),
+        EventKind::TaskFailed {
+            task: "t".into(),
+            agent: None,
+            from: TaskState::InProgress,
+            kind: ErrorKind::Server,
+            error: "502".into(),
+            attempt: 2,
+            held: true,
+        },
+    ]);
+    let t = s.task("t").unwrap();
+    assert_eq!((t.state, t.attempts, t.held), (TaskState::Failed, 2, true));
+    assert_eq!(t.error.as_deref(), Some("502"));
+    assert_eq!(s.agent("w").unwrap().failed, 1, "the task's agent");
+    let mut s = s;
+    s.apply(&ev(9, assigned("t", "w", 3)));
+    assert_eq!((s.failed, s.in_progress), (0, 1));
+    assert!(!s.task("t").unwrap().held);
+}
+
+#[test]
+fn usage_is_the_sum_of_replies_raised_to_the_engines_totals() {
+    let reply = |task: &str| EventKind::LlmResponse {
+        task: task.into(),
+        agent: "w".into(),
+        provider: "sim".into(),
+        model: "m".into(),
+        usage: usage(10, 5),
+        latency_ms: 2.0,
+    };
+    let mut s = fold(vec![created("t", "t"), reply("t"), reply("ghost")]);
+    assert_eq!(s.task("t").unwrap().usage.total(), 15);
+    assert_eq!(s.total_usage.total(), 30, "every reply counts for the run");
+    assert_eq!(s.agent("w").unwrap().latency_ms, 4.0);
+    s.apply(&ev(
+        4,
+        EventKind::TaskCompleted {
+            task: "t".into(),
+            agent: None,
+            from: TaskState::InProgress,
+            output: json!(null),
+            attempt: 1,
+            usage: usage(40, 10),
+            duration_ms: 1.0,
+        },
+    ));
+    assert_eq!(s.task("t").unwrap().usage.total(), 50);
+    s.apply(&ev(
+        5,
+        EventKind::SessionEnded {
+            status: RunStatus::Interrupted,
+            output: None,
+            error: None,
+            usage: usage(100, 0),
+            wall_ms: 1.0,
+        },
+    ));
+    assert_eq!(s.total_usage.total(), 100);
+    s.apply(&ev(
+        6,
+        EventKind::SessionStarted {
+            workflow: "w".into(),
+            seed: 1,
+            entry: "n".into(),
+            agents: Vec::new(),
+        },
+    ));
+    assert_eq!((s.ended, s.runs), (None, 1), "a resume is live again");
+}
+
+#[test]
+fn a_streamed_reply_counts_on_its_node_until_the_call_settles() {
+    let delta = EventKind::LlmDelta {
+        task: "t".into(),
+        agent: "w".into(),
+        text: "he".into(),
+    };
+    let mut s = fold(vec![
+        created("t", "t"),
+        assigned("t", "w", 1),
+        delta.clone(),
+        delta,
+    ]);
+    assert!(s.task("t").unwrap().streaming);
+    assert_eq!(s.nodes[0].typing, 1);
+    s.apply(&ev(
+        5,
+        EventKind::TaskStateChanged {
+            task: "t".into(),
+            from: TaskState::InProgress,
+            to: TaskState::Paused,
+            reason: None,
+        },
+    ));
+    assert!(!s.task("t").unwrap().streaming);
+    assert_eq!(s.nodes[0].typing, 0);
+}
+
+#[test]
+fn the_layout_fixes_node_and_agent_order_and_strangers_come_after() {
+    let mut s: RunState = RunState::with_layout(["a".into(), "b".into()], ["w".into()]);
+    s.apply(&ev(
+        1,
+        EventKind::NodeStateChanged {
+            node: "z".into(),
+            state: NodeState::Running,
+            progress: Some([1, 2]),
+        },
+    ));
+    let ids: Vec<&str> = s.nodes.iter().map(|n| &*n.id).collect();
+    assert_eq!(ids, ["a", "b", "z"]);
+    assert_eq!(s.nodes[2].progress, Some([1, 2]));
+    assert_eq!(s.agents[0].id.as_ref(), "w");
+}
+
+#[test]
+fn recount_after_records_are_put_back_gives_the_folded_counts() {
+    let s = fold(vec![
+        created("a", "a"),
+        created("b", "b"),
+        assigned("a", "w", 1),
+        assigned("b", "w", 1),
+        EventKind::TaskStateChanged {
+            task: "b".into(),
+            from: TaskState::InProgress,
+            to: TaskState::Completed,
+            reason: None,
+        },
+    ]);
+    let mut back = RunState::<()>::default();
+    for (i, t) in s.tasks.iter().enumerate() {
+        back.put_task(i, t.clone());
+    }
+    back.recount();
+    assert_eq!(
+        (
+            back.completed,
+            back.in_progress,
+            back.nodes[0].active,
+            back.nodes[0].tasks
+        ),
+        (s.completed, s.in_progress, 1, 2)
+    );
+    assert_eq!(back.agent("w").unwrap().active, 1);
+}
