@@ -231,53 +231,9 @@ pub struct ShellSpec {
     pub max_output_bytes: Option<Spanned<u64>>,
 }
 
-/// The kinds of node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeKindName {
-    /// One task for one agent (or any agent with a capability).
-    Agent,
-    /// Pipeline.
-    Sequence,
-    /// Fan-out / fan-in.
-    Parallel,
-    /// Scatter-gather over a list.
-    Map,
-    /// Planner → executors → reviewer.
-    Plan,
-    /// Conditional edge.
-    Router,
-    /// State machine with guarded transitions.
-    Loop,
-    /// Event-driven trigger on a bus topic or a timer.
-    On,
-    /// Human review.
-    Gate,
-    // ── debate and vote kinds (issue #4) go here ──
-    /// Agents argue in rounds; a judge or a vote decides.
-    Debate,
-    /// Agents cast ballots; a protocol decides.
-    Vote,
-}
-
-impl NodeKindName {
-    /// Name as written in files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeKindName::Agent => "agent",
-            NodeKindName::Sequence => "sequence",
-            NodeKindName::Parallel => "parallel",
-            NodeKindName::Map => "map",
-            NodeKindName::Plan => "plan",
-            NodeKindName::Router => "router",
-            NodeKindName::Loop => "loop",
-            NodeKindName::On => "on",
-            NodeKindName::Gate => "gate",
-            NodeKindName::Debate => "debate",
-            NodeKindName::Vote => "vote",
-        }
-    }
-}
+/// The kinds of node, as files name them: declared by the table of kind
+/// specs (`workflow/kinds/mod.rs`).
+pub use super::kinds::NodeKindName;
 
 /// How a `parallel` node joins its branches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

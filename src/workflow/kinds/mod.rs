@@ -102,10 +102,26 @@ node_kinds! {
     Vote(Box<vote::VoteNode>) = "vote",
 }
 
-/// Declares [`KindSpec`] from the table of kind specs: one line per kind,
-/// its variant, its spec struct (the one list of its fields) and its name.
+/// Declares [`NodeKindName`] and [`KindSpec`] from the table of kind specs:
+/// one line per kind, its variant, its spec struct (the one list of its
+/// fields) and its name in files.
 macro_rules! kind_specs {
-    ($($variant:ident($ty:ty) = $name:literal,)+) => {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)+) => {
+        /// The kinds of node.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum NodeKindName {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)+
+        }
+
+        impl NodeKindName {
+            /// Name as written in files.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(NodeKindName::$variant => $name,)+
+                }
+            }
+        }
+
         /// What a node's file table says besides its header, per kind.
         #[derive(Debug, Clone, serde::Serialize)]
         #[serde(untagged)]
@@ -149,16 +165,27 @@ macro_rules! kind_specs {
 }
 
 kind_specs! {
+    /// One task for one agent (or any agent with a capability).
     Agent(agent::AgentNodeSpec) = "agent",
+    /// Pipeline.
     Sequence(sequence::SequenceNodeSpec) = "sequence",
+    /// Fan-out / fan-in.
     Parallel(parallel::ParallelNodeSpec) = "parallel",
+    /// Scatter-gather over a list.
     Map(map::MapNodeSpec) = "map",
+    /// Planner → executors → reviewer.
     Plan(plan::PlanNodeSpec) = "plan",
+    /// Conditional edge.
     Router(router::RouterNodeSpec) = "router",
+    /// State machine with guarded transitions.
     Loop(loop_node::LoopNodeSpec) = "loop",
+    /// Event-driven trigger on a bus topic or a timer.
     On(on::OnNodeSpec) = "on",
+    /// Human review.
     Gate(gate::GateNodeSpec) = "gate",
+    /// Agents argue in rounds; a judge or a vote decides.
     Debate(Box<debate::DebateNodeSpec>) = "debate",
+    /// Agents cast ballots; a protocol decides.
     Vote(Box<vote::VoteNodeSpec>) = "vote",
 }
 
