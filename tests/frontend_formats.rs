@@ -322,3 +322,44 @@ fn brackets_and_keys_inside_multi_line_strings_confuse_nothing() {
     assert_eq!(pointed(&text, &e[0]), "\"k\"", "{}", e[0]);
     assert_eq!((e[0].line, e[0].column), (8, 91), "{}", e[0]);
 }
+
+#[test]
+fn an_unknown_field_is_checked_against_its_kinds_own_list() {
+    let vote = "[[nodes]]\nid = \"v\"\nkind = \"vote\"\nvoters = [\"writer\", \"critic\"]\n";
+    // Close to a field of `vote`: suggested.
+    let d = only(&toml(&format!("{vote}qourum = 3\n")));
+    assert_eq!(d.message, "unknown field `qourum`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `quorum`?"));
+    // Close to nothing: the fields of a `vote` node, from its struct.
+    let d = only(&toml(&format!("{vote}zzzzzz = 3\n")));
+    let hint = d.hint.unwrap_or_default();
+    assert!(
+        hint.starts_with("fields of a `vote` node: `id`, `kind`"),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("`voters`") && hint.contains("`byzantine_policy`"),
+        "{hint}"
+    );
+    assert!(!hint.contains("`participants`"), "{hint}");
+    // A field of other kinds is not unknown: it is named as misplaced, and
+    // checking goes on (the bad priority is reported too).
+    let e = errors(
+        &toml(&format!(
+            "{vote}priority = 9\nparticipants = [\"writer\"]\n"
+        )),
+        Format::Toml,
+    );
+    let messages: Vec<&str> = e.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "priority must be between 1 and 5, got 9",
+            "`participants` is not a field of a `vote` node"
+        ]
+    );
+    assert_eq!(
+        e[1].hint.as_deref(),
+        Some("did you mean kind = \"debate\"? otherwise remove `participants`")
+    );
+}

@@ -130,7 +130,11 @@ fn parse(
     let tree = tree.map_err(|e| {
         Diagnostics::from(Diagnostic::error(origin, text, e.span, e.message).with_hint(e.hint))
     })?;
-    let spec = source_tree::de::from_tree::<WorkflowSpec>(&tree).map_err(|e| {
+    let spec = source_tree::de::from_tree::<WorkflowSpec>(&tree).and_then(|mut spec| {
+        spec.nodes = super::spec::nodes_from_tree(&tree)?;
+        Ok(spec)
+    });
+    let spec = spec.map_err(|e| {
         let hint = e
             .hint
             .unwrap_or_else(|| format!("check the {syntax} syntax here"));

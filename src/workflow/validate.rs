@@ -19,15 +19,16 @@ use super::diagnostics::{
 use super::expr::{Expr, ExprError};
 use super::index::NodeIdx;
 use super::kinds::{
-    NodeKind,
-    agent::{AgentNode, Target},
+    KindSpec, NodeKind,
+    agent::{AgentNode, AgentNodeSpec, Target},
     gate::GateNode,
-    loop_node::{LoopNode, Transition},
-    map::{MapNode, MapSource},
-    on::OnNode,
-    parallel::{Join, ParallelNode},
-    plan::PlanNode,
-    router::{Route, RouteCond, RouterNode},
+    kinds_with_field,
+    loop_node::{LoopNode, LoopNodeSpec, Transition},
+    map::{MapNode, MapNodeSpec, MapSource},
+    on::{OnNode, OnNodeSpec},
+    parallel::{Join, ParallelNode, ParallelNodeSpec},
+    plan::{PlanNode, PlanNodeSpec},
+    router::{Route, RouteCond, RouterNode, RouterNodeSpec},
     sequence::SequenceNode,
 };
 use super::model::{Agent, AgentKind, Node, Workflow};
@@ -73,72 +74,6 @@ mod schema;
 mod shell;
 mod sim_ranges;
 mod tool_choice;
-
-/// Which node kinds use each optional node field.
-const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
-    ("agent", &[K::Agent]),
-    ("capability", &[K::Agent]),
-    ("prompt", &[K::Agent, K::Plan, K::Router]),
-    ("steps", &[K::Sequence]),
-    ("branches", &[K::Parallel]),
-    ("join", &[K::Parallel]),
-    ("k", &[K::Parallel]),
-    ("branch_timeout_ms", &[K::Parallel]),
-    ("over", &[K::Map]),
-    ("items", &[K::Map]),
-    ("count", &[K::Map]),
-    ("body", &[K::Map, K::On]),
-    ("concurrency", &[K::Map]),
-    ("batch_size", &[K::Map]),
-    ("aggregate", &[K::Map]),
-    ("planner", &[K::Plan]),
-    ("reviewer", &[K::Plan]),
-    ("max_revisions", &[K::Plan, K::Gate]),
-    ("max_subtasks", &[K::Plan]),
-    ("repair_attempts", &[K::Agent, K::Plan, K::Debate, K::Vote]),
-    ("routes", &[K::Router]),
-    ("default", &[K::Router]),
-    ("classifier", &[K::Router]),
-    ("states", &[K::Loop]),
-    ("start", &[K::Loop]),
-    ("transitions", &[K::Loop]),
-    ("max_iterations", &[K::Loop]),
-    ("on_max_iterations", &[K::Loop]),
-    ("topic", &[K::On]),
-    ("every_ms", &[K::On]),
-    ("max_events", &[K::On]),
-    ("idle_timeout_ms", &[K::On]),
-    ("subject", &[K::Gate]),
-    ("retry", &[K::Agent, K::Plan, K::Router]),
-    ("timeout_ms", &[K::Agent, K::Plan, K::Router]),
-    ("task_timeout_ms", &[K::Agent, K::Plan, K::Router]),
-    ("budget", &[K::Agent, K::Plan, K::Router]),
-    ("degrade", &[K::Agent, K::Plan, K::Router]),
-    ("resolve", &[K::Parallel]),
-    ("expect", &[K::Agent]),
-    ("schema", &[K::Agent]),
-    ("schema_file", &[K::Agent]),
-    ("participants", &[K::Debate]),
-    ("voters", &[K::Vote]),
-    ("question", &[K::Debate, K::Vote]),
-    ("options", &[K::Debate, K::Vote]),
-    ("candidates", &[K::Vote]),
-    ("rounds", &[K::Debate, K::Vote]),
-    ("turn_order", &[K::Debate]),
-    ("moderator", &[K::Debate]),
-    ("judge", &[K::Debate, K::Vote]),
-    ("converge_at", &[K::Debate]),
-    ("context_tokens", &[K::Debate]),
-    ("protocol", &[K::Debate, K::Vote]),
-    ("quorum", &[K::Vote]),
-    ("quorum_mode", &[K::Vote]),
-    ("faults", &[K::Vote]),
-    ("weights", &[K::Debate, K::Vote]),
-    ("on_tie", &[K::Debate, K::Vote]),
-    ("on_no_quorum", &[K::Vote]),
-    ("byzantine_policy", &[K::Vote]),
-    ("step", &[K::Debate, K::Vote]),
-];
 
 /// Checks a workflow and compiles it, with the provider names `providers`
 /// knows. On success returns the workflow and its warnings; on failure
@@ -758,37 +693,37 @@ impl<'a> Ctx<'a> {
                 3
             }
         };
-        let kind = match kind {
-            K::Agent => self.agent_node(i, n),
-            K::Sequence => {
+        let kind = match &n.fields {
+            KindSpec::Agent(f) => self.agent_node(i, f),
+            KindSpec::Sequence(f) => {
                 let steps = self.node_list(
                     i,
                     "steps",
-                    &n.steps,
+                    &f.steps,
                     kind,
                     "steps = [\"first\", \"second\"]",
                 );
                 NodeKind::Sequence(SequenceNode { steps })
             }
-            K::Parallel => self.parallel_node(i, n),
-            K::Map => self.map_node(i, n),
-            K::Plan => self.plan_node(i, n),
-            K::Router => self.router_node(i, n),
-            K::Loop => self.loop_node(i, n),
-            K::On => self.on_node(i, n),
-            K::Gate => {
-                let subject = n
+            KindSpec::Parallel(f) => self.parallel_node(i, f),
+            KindSpec::Map(f) => self.map_node(i, f),
+            KindSpec::Plan(f) => self.plan_node(i, f),
+            KindSpec::Router(f) => self.router_node(i, f),
+            KindSpec::Loop(f) => self.loop_node(i, f),
+            KindSpec::On(f) => self.on_node(i, f),
+            KindSpec::Gate(f) => {
+                let subject = f
                     .subject
                     .as_ref()
                     .and_then(|s| self.node_ref(i, "subject", s, true));
-                let max_revisions = self.int(i, "max_revisions", &n.max_revisions, 0, 2);
+                let max_revisions = self.int(i, "max_revisions", &f.max_revisions, 0, 2);
                 NodeKind::Gate(GateNode {
                     subject,
                     max_revisions,
                 })
             }
-            K::Debate => self.debate_node(i, n),
-            K::Vote => self.vote_node(i, n),
+            KindSpec::Debate(f) => self.debate_node(i, f),
+            KindSpec::Vote(f) => self.vote_node(i, f),
         };
         Node {
             id: Arc::from(n.id.value.as_str()),
@@ -800,24 +735,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Reports fields the node's kind does not use.
+    /// Reports fields of other kinds that the node's table has.
     fn check_fields(&mut self, i: usize, n: &NodeSpec) {
-        for (key, span) in set_fields(n) {
-            let Some((_, kinds)) = FIELD_KINDS.iter().find(|(k, _)| *k == key) else {
-                continue;
-            };
-            if kinds.contains(&n.kind.value) {
-                continue;
-            }
-            let at = self.field_span(Owner::Node(i), key, span);
-            let hint = match kinds {
-                [only] => format!(
-                    "did you mean kind = \"{}\"? otherwise remove `{key}`",
-                    only.as_str()
-                ),
+        for key in &n.misplaced {
+            let key = key.value.as_str();
+            let kinds = kinds_with_field(key);
+            let at = self.field_span(Owner::Node(i), key, None);
+            let hint = match kinds.as_slice() {
+                [only] => format!("did you mean kind = \"{only}\"? otherwise remove `{key}`"),
                 _ => {
-                    let names: Vec<String> =
-                        kinds.iter().map(|k| format!("`{}`", k.as_str())).collect();
+                    let names: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
                     format!(
                         "`{key}` is used by {} nodes; remove it or change `kind`",
                         names.join(" and ")
@@ -865,7 +792,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn agent_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn agent_node(&mut self, i: usize, n: &AgentNodeSpec) -> NodeKind {
         let target = match (&n.agent, &n.capability) {
             (Some(_), Some(c)) => {
                 let at = self.field_span(Owner::Node(i), "capability", c.span.clone());
@@ -919,7 +846,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn parallel_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn parallel_node(&mut self, i: usize, n: &ParallelNodeSpec) -> NodeKind {
         let branches = self.node_list(
             i,
             "branches",
@@ -988,7 +915,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn map_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn map_node(&mut self, i: usize, n: &MapNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let present: Vec<&str> = [
             n.over.as_ref().map(|_| "over"),
@@ -1066,7 +993,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn plan_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn plan_node(&mut self, i: usize, n: &PlanNodeSpec) -> NodeKind {
         let planner = match &n.planner {
             Some(p) => self.agent_ref(i, "planner", p),
             None => {
@@ -1092,7 +1019,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn router_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn router_node(&mut self, i: usize, n: &RouterNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let specs = n.routes.as_deref().unwrap_or(&[]);
         if specs.is_empty() && n.default.is_none() {
@@ -1162,7 +1089,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn loop_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn loop_node(&mut self, i: usize, n: &'a LoopNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let states = self.node_list(
             i,
@@ -1171,14 +1098,14 @@ impl<'a> Ctx<'a> {
             K::Loop,
             "states = [\"draft\", \"review\"]",
         );
-        let names: Vec<&'a str> = self.spec.nodes[i]
+        let names: Vec<&'a str> = n
             .states
             .iter()
             .flatten()
             .map(|s| s.value.as_str())
             .collect();
         let mut seen = HashSet::new();
-        for s in self.spec.nodes[i].states.iter().flatten() {
+        for s in n.states.iter().flatten() {
             if !seen.insert(s.value.as_str()) {
                 let at = self.str_span(o, "states", s);
                 self.error(
@@ -1200,7 +1127,10 @@ impl<'a> Ctx<'a> {
                 let states: Vec<String> = names.iter().map(|s| format!("`{s}`")).collect();
                 cx.error(
                     at,
-                    format!("`{}` is not a state of loop `{}`", r.value, n.id.value),
+                    format!(
+                        "`{}` is not a state of loop `{}`",
+                        r.value, cx.spec.nodes[i].id.value
+                    ),
                     format!("add it to `states` (now: {})", states.join(", ")),
                 );
             } else {
@@ -1258,7 +1188,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn on_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn on_node(&mut self, i: usize, n: &OnNodeSpec) -> NodeKind {
         if n.topic.is_none() && n.every_ms.is_none() {
             self.require(
                 i,
@@ -1407,95 +1337,6 @@ impl<'a> Ctx<'a> {
             );
         }
     }
-}
-
-/// Every optional node field that is set, with the span of its value when
-/// known (for lists: of the first element).
-fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
-    fn sp<T>(v: &Option<Spanned<T>>) -> Option<Option<Range<usize>>> {
-        v.as_ref().map(|s| s.span.clone())
-    }
-    fn list(v: &Option<Vec<Spanned<String>>>) -> Option<Option<Range<usize>>> {
-        v.as_ref().map(|l| l.first().and_then(|s| s.span.clone()))
-    }
-    let fields = [
-        ("agent", sp(&n.agent)),
-        ("capability", sp(&n.capability)),
-        ("prompt", sp(&n.prompt)),
-        ("steps", list(&n.steps)),
-        ("branches", list(&n.branches)),
-        ("join", sp(&n.join)),
-        ("k", sp(&n.k)),
-        ("branch_timeout_ms", sp(&n.branch_timeout_ms)),
-        ("over", sp(&n.over)),
-        ("items", n.items.as_ref().map(|_| None)),
-        ("count", sp(&n.count)),
-        ("body", sp(&n.body)),
-        ("concurrency", sp(&n.concurrency)),
-        ("batch_size", sp(&n.batch_size)),
-        ("aggregate", sp(&n.aggregate)),
-        ("planner", sp(&n.planner)),
-        ("reviewer", sp(&n.reviewer)),
-        ("max_revisions", sp(&n.max_revisions)),
-        ("max_subtasks", sp(&n.max_subtasks)),
-        ("repair_attempts", sp(&n.repair_attempts)),
-        (
-            "routes",
-            n.routes
-                .as_ref()
-                .map(|r| r.first().and_then(|r| r.to.span.clone())),
-        ),
-        ("default", sp(&n.default)),
-        ("classifier", sp(&n.classifier)),
-        ("states", list(&n.states)),
-        ("start", sp(&n.start)),
-        (
-            "transitions",
-            n.transitions
-                .as_ref()
-                .map(|t| t.first().and_then(|t| t.from.span.clone())),
-        ),
-        ("max_iterations", sp(&n.max_iterations)),
-        ("on_max_iterations", sp(&n.on_max_iterations)),
-        ("topic", sp(&n.topic)),
-        ("every_ms", sp(&n.every_ms)),
-        ("max_events", sp(&n.max_events)),
-        ("idle_timeout_ms", sp(&n.idle_timeout_ms)),
-        ("subject", sp(&n.subject)),
-        ("retry", n.retry.as_ref().map(|_| None)),
-        ("timeout_ms", sp(&n.timeout_ms)),
-        ("task_timeout_ms", sp(&n.task_timeout_ms)),
-        ("budget", n.budget.as_ref().map(|_| None)),
-        ("degrade", n.degrade.as_ref().map(|d| d.to.span.clone())),
-        ("resolve", sp(&n.resolve)),
-        ("expect", sp(&n.expect)),
-        ("schema", sp(&n.schema)),
-        ("schema_file", sp(&n.schema_file)),
-        ("participants", list(&n.participants)),
-        ("voters", list(&n.voters)),
-        ("question", sp(&n.question)),
-        ("options", list(&n.options)),
-        ("candidates", sp(&n.candidates)),
-        ("rounds", sp(&n.rounds)),
-        ("turn_order", sp(&n.turn_order)),
-        ("moderator", sp(&n.moderator)),
-        ("judge", sp(&n.judge)),
-        ("converge_at", sp(&n.converge_at)),
-        ("context_tokens", sp(&n.context_tokens)),
-        ("protocol", sp(&n.protocol)),
-        ("quorum", sp(&n.quorum)),
-        ("quorum_mode", sp(&n.quorum_mode)),
-        ("faults", sp(&n.faults)),
-        ("weights", n.weights.as_ref().map(|_| None)),
-        ("on_tie", sp(&n.on_tie)),
-        ("on_no_quorum", sp(&n.on_no_quorum)),
-        ("byzantine_policy", sp(&n.byzantine_policy)),
-        ("step", n.step.map(|_| None)),
-    ];
-    fields
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|s| (k, s)))
-        .collect()
 }
 
 /// Checks a NATS-style subject pattern.

@@ -4,6 +4,8 @@
 use super::Kind;
 use crate::workflow::expr::Expr;
 use crate::workflow::index::NodeIdx;
+use crate::workflow::span::Spanned;
+use crate::workflow::spec::TransitionSpec;
 
 /// A compiled `loop` node.
 #[derive(Debug, Clone)]
@@ -35,4 +37,28 @@ pub struct Transition {
     pub to: Option<usize>,
     /// Guard; `None` = always.
     pub when: Option<Expr>,
+}
+
+// ── spec: what a `loop` node says in a workflow file ──
+
+/// The fields of a `loop` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopNodeSpec {
+    /// State node ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub states: Option<Vec<Spanned<String>>>,
+    /// First state (default: the first listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Spanned<String>>,
+    /// Guarded transitions, checked in order after a state completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<TransitionSpec>>,
+    /// Most state visits (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<Spanned<i64>>,
+    /// What happens at the bound: `fail` (default) or `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_max_iterations: Option<Spanned<String>>,
 }

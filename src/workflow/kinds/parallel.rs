@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use super::Kind;
 use crate::workflow::index::NodeIdx;
+use crate::workflow::span::Spanned;
+use crate::workflow::spec::JoinName;
 
 /// A compiled `parallel` node.
 #[derive(Debug, Clone)]
@@ -31,4 +33,29 @@ pub enum Join {
     Any,
     /// First k successes.
     KOfN(u32),
+}
+
+// ── spec: what a `parallel` node says in a workflow file ──
+
+/// The fields of a `parallel` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParallelNodeSpec {
+    /// Node ids run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<Spanned<String>>>,
+    /// All (default), any, k_of_n.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Spanned<JoinName>>,
+    /// How many branches must succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<Spanned<i64>>,
+    /// A branch still running after this long fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_timeout_ms: Option<Spanned<u64>>,
+    /// Settle disagreeing branches by `confidence`, a `gate`, or
+    /// an agent id (a meta-agent); the output is then the one answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<Spanned<String>>,
 }

@@ -4,6 +4,7 @@
 use super::Kind;
 use crate::workflow::expr::Expr;
 use crate::workflow::index::AgentIdx;
+use crate::workflow::span::Spanned;
 use crate::workflow::template::Template;
 
 /// A compiled `vote` node.
@@ -133,4 +134,68 @@ pub struct VoteRules {
     pub on_no_quorum: Fallback,
     /// Exclude flagged agents from later tallies (else only flag them).
     pub exclude_flagged: bool,
+}
+
+// ── spec: what a `vote` node says in a workflow file ──
+
+/// The fields of a `vote` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteNodeSpec {
+    /// Repair prompts for a malformed plan before failing (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_attempts: Option<Spanned<i64>>,
+    /// The voters (agent ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters: Option<Vec<Spanned<String>>>,
+    /// The question, a template over `input` (default: the input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Spanned<String>>,
+    /// The positions or answers to choose from (default: free).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<Spanned<String>>>,
+    /// Expression giving the candidate answers (e.g. `input`, the list
+    /// a `parallel` node gathered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Spanned<String>>,
+    /// Most rounds (default 3); vote: most ballot rounds (default 1,
+    /// 3 for `bft`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Spanned<i64>>,
+    /// The agent deciding the outcome (else a vote over final
+    /// positions); debate/vote: breaks ties with on_tie = "judge".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<Spanned<String>>,
+    /// `majority`, `plurality`, `unanimity`, `quorum`,
+    /// `weighted` (debate default), `ranked` or `bft` (vote default: majority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Spanned<String>>,
+    /// Ballots needed (k of n).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<Spanned<i64>>,
+    /// `participation` (k ballots, then
+    /// plurality; default) or `agreement` (k ballots for one choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_mode: Option<Spanned<String>>,
+    /// Faulty voters tolerated (n ≥ 3f+1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Spanned<i64>>,
+    /// Per-agent weight (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<std::collections::BTreeMap<String, f64>>,
+    /// On a tie: `fail` (default), `another_round`, `gate`, `judge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_tie: Option<Spanned<String>>,
+    /// Without a quorum/majority: `fail`, `another_round` (default),
+    /// `gate`, `judge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_no_quorum: Option<Spanned<String>>,
+    /// `exclude` (default) or `flag` agents that
+    /// equivocate or are outliers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine_policy: Option<Spanned<String>>,
+    /// Wait for a `step` command before each turn or ballot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<bool>,
 }

@@ -22,7 +22,62 @@ pub const SPANNED: &str = "$agentctl::Spanned";
 
 /// A typed value read from a tree.
 pub fn from_tree<'de, T: de::Deserialize<'de>>(v: &'de SourceValue) -> Result<T, Error> {
-    T::deserialize(ValueDe(v))
+    T::deserialize(ValueDe::new(v))
+}
+
+/// A struct read from only the entries of `table` whose keys are in
+/// `fields` (the caller deals with the others); a missing field is located
+/// at the table.
+pub fn from_table_fields<'de, T: de::Deserialize<'de>>(
+    table: &'de SourceValue,
+    fields: &'static [&'static str],
+) -> Result<T, Error> {
+    T::deserialize(ValueDe {
+        value: table,
+        only: Some(fields),
+    })
+}
+
+/// The field names of a derived struct, as serde knows them (so a struct
+/// stays the one list of its fields).
+pub fn struct_fields<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe;
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl fmt::Display for Found {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("field probe")
+        }
+    }
+    impl std::error::Error for Found {}
+    impl de::Error for Found {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Found(&[])
+        }
+    }
+    impl<'de> de::Deserializer<'de> for Probe {
+        type Error = Found;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Found(fields)) => fields,
+        Ok(_) => &[],
+    }
 }
 
 /// A value that does not fit its spec type.
@@ -42,6 +97,32 @@ impl Error {
             span: None,
             message,
             hint: Some(hint),
+        }
+    }
+
+    /// "unknown field" of a node of kind `kind`, at its key.
+    pub fn unknown_field_of(field: &str, valid: &[&str], kind: &str, span: Range<usize>) -> Self {
+        let hint = match did_you_mean(field, valid.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => {
+                let list: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
+                format!("fields of a `{kind}` node: {}", list.join(", "))
+            }
+        };
+        Error {
+            span: Some(span),
+            message: format!("unknown field `{field}`"),
+            hint: Some(hint),
+        }
+    }
+
+    /// `v` is not `what` (e.g. "a table").
+    pub fn not_a(v: &SourceValue, what: &str) -> Self {
+        let found = ValueDe::new(v).unexpected().to_string();
+        Error {
+            span: Some(v.span.clone()),
+            message: format!("wrong type: found {found}, expected {what}"),
+            hint: Some(format!("write {what} here")),
         }
     }
 
@@ -143,12 +224,22 @@ fn friendly_type(t: &str) -> String {
     }
 }
 
-/// Deserializes one value of the tree.
-struct ValueDe<'de>(&'de SourceValue);
+/// Deserializes one value of the tree; of a table, only the keys in
+/// `only` when set.
+struct ValueDe<'de> {
+    value: &'de SourceValue,
+    only: Option<&'static [&'static str]>,
+}
+
+impl<'de> ValueDe<'de> {
+    fn new(value: &'de SourceValue) -> Self {
+        ValueDe { value, only: None }
+    }
+}
 
 impl<'de> ValueDe<'de> {
     fn unexpected(&self) -> Unexpected<'de> {
-        match &self.0.kind {
+        match &self.value.kind {
             SourceKind::Null => Unexpected::Unit,
             SourceKind::Bool(b) => Unexpected::Bool(*b),
             SourceKind::Int(n) => Unexpected::Signed(*n),
@@ -165,7 +256,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let v = self.0;
+        let v = self.value;
         let r = match &v.kind {
             SourceKind::Null => visitor.visit_unit(),
             SourceKind::Bool(b) => visitor.visit_bool(*b),
@@ -177,14 +268,15 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
             SourceKind::Table(entries) => visitor.visit_map(MapDe {
                 entries: entries.iter(),
                 value: None,
+                only: self.only,
             }),
         };
         r.map_err(|e| e.at(&v.span))
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let span = self.0.span.clone();
-        match self.0.kind {
+        let span = self.value.span.clone();
+        match self.value.kind {
             SourceKind::Null => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
@@ -196,11 +288,11 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        let span = self.0.span.clone();
+        let span = self.value.span.clone();
         if name == SPANNED {
             return visitor
                 .visit_seq(SpannedSeq {
-                    value: self.0,
+                    value: self.value,
                     next: 0,
                 })
                 .map_err(|e| e.at(&span));
@@ -214,13 +306,14 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        let v = self.0;
+        let v = self.value;
         let r = match &v.kind {
             SourceKind::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
             SourceKind::Table(entries) if entries.len() == 1 => {
                 visitor.visit_enum(de::value::MapAccessDeserializer::new(MapDe {
                     entries: entries.iter(),
                     value: None,
+                    only: None,
                 }))
             }
             _ => Err(de::Error::invalid_type(
@@ -248,7 +341,7 @@ impl<'de> SeqAccess<'de> for SeqDe<'de> {
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
         match self.0.next() {
-            Some(v) => seed.deserialize(ValueDe(v)).map(Some),
+            Some(v) => seed.deserialize(ValueDe::new(v)).map(Some),
             None => Ok(None),
         }
     }
@@ -261,6 +354,8 @@ impl<'de> SeqAccess<'de> for SeqDe<'de> {
 struct MapDe<'de> {
     entries: std::slice::Iter<'de, SourceEntry>,
     value: Option<&'de SourceValue>,
+    /// Only these keys (the others are skipped).
+    only: Option<&'static [&'static str]>,
 }
 
 impl<'de> MapAccess<'de> for MapDe<'de> {
@@ -270,7 +365,11 @@ impl<'de> MapAccess<'de> for MapDe<'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        let Some(e) = self.entries.next() else {
+        let only = self.only;
+        let Some(e) = self
+            .entries
+            .find(|e| only.is_none_or(|o| o.contains(&e.key.as_str())))
+        else {
             return Ok(None);
         };
         self.value = Some(&e.value);
@@ -283,7 +382,7 @@ impl<'de> MapAccess<'de> for MapDe<'de> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         match self.value.take() {
-            Some(v) => seed.deserialize(ValueDe(v)),
+            Some(v) => seed.deserialize(ValueDe::new(v)),
             None => Err(de::Error::custom("a value was asked for before its key")),
         }
     }
@@ -312,7 +411,7 @@ impl<'de> SeqAccess<'de> for SpannedSeq<'de> {
         match n {
             0 => seed.deserialize(span.start.into_deserializer()).map(Some),
             1 => seed.deserialize(span.end.into_deserializer()).map(Some),
-            2 => seed.deserialize(ValueDe(self.value)).map(Some),
+            2 => seed.deserialize(ValueDe::new(self.value)).map(Some),
             _ => Ok(None),
         }
     }

@@ -3,7 +3,7 @@
 //! instead of a panic, an allocation abort or a run that never ends.
 
 use super::{Ctx, Owner};
-use crate::workflow::spec::{NodeKindName, SimLatency, SimScript};
+use crate::workflow::spec::{SimLatency, SimScript};
 
 /// Longest simulated latency, spike or Retry-After: one hour.
 pub const MAX_SIM_MS: f64 = 3_600_000.0;
@@ -34,9 +34,9 @@ impl Ctx<'_> {
             }
         }
         for (i, n) in spec.nodes.iter().enumerate() {
-            if n.kind.value != NodeKindName::On {
+            let crate::workflow::kinds::KindSpec::On(n) = &n.fields else {
                 continue;
-            }
+            };
             for (key, v) in [
                 ("every_ms", &n.every_ms),
                 ("idle_timeout_ms", &n.idle_timeout_ms),
