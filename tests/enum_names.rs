@@ -2,9 +2,9 @@
 //! each must stay exactly what it was, and agree with its serde name where
 //! it has one (a renamed variant would break old sessions).
 
-use agentctl::workflow::policy::budget::OnExhausted;
 use agentctl::event::{Command, StepUntil, TaskState};
 use agentctl::workflow::diagnostics::Severity;
+use agentctl::workflow::policy::budget::OnExhausted;
 use serde_json::{Value, json};
 
 fn serde_name(v: impl serde::Serialize) -> String {
