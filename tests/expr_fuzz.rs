@@ -495,3 +495,96 @@ fn long_flat_chains_are_not_nesting() {
     let r = eval(&format!("1{}", " + 1".repeat(20_000)));
     assert_eq!(r, Ok(json!(20_001)));
 }
+
+// --------------------------------------------------- the spec's examples
+
+/// Each claim of docs/expressions.md that one expression can show.
+#[test]
+fn the_specification_examples_hold() {
+    let ok = |src: &str, want: Value| assert_eq!(eval(src), Ok(want), "{src}");
+    let err = |src: &str, says: &str| {
+        let e = eval(src).expect_err(src);
+        assert!(e.contains(says), "{src}: {e}");
+    };
+    // Lexing.
+    ok("input.list.0", json!(1));
+    ok("input.obj.b.1", json!(null));
+    ok("1e3", json!(1000.0));
+    ok("'a\\u0041\\u{1F980}'", json!("aA🦀"));
+    err("1e400", "number out of range");
+    err("3x", "a name cannot start with a digit");
+    err("'abc", "unterminated string");
+    err("'\\q'", "unknown escape");
+    err("'\\u{D800}'", "invalid `\\u` escape");
+    err("input.n = 5", "did you mean `==`");
+    err("a & b", "did you mean `&&`");
+    err("#", "unexpected character");
+    // Precedence.
+    ok("not input.n == 5", json!(false));
+    ok("!input.n == 5", json!(false));
+    ok("!input.zero == true", json!(true));
+    ok("1 + 2 * 3", json!(7));
+    ok("10 - 4 - 3", json!(3));
+    ok("\"x\" not in input.list", json!(true));
+    err("1 < 2 < 3", "comparisons cannot be chained");
+    err("(1", "expected `)`");
+    err("1)", "unbalanced `)`");
+    ok("[1, 2,]", json!([1, 2]));
+    // Values.
+    ok("input.name or \"anonymous\"", json!(true));
+    ok("1 == 1.0", json!(true));
+    ok("[1, 'a'] == [1, 'a']", json!(true));
+    ok("'1' == 1", json!(false));
+    err("'a' < 1", "cannot compare");
+    ok("'b' > 'a'", json!(true));
+    ok("input.big > 9007199254740992", json!(true));
+    ok("input.list[-1]", json!(3));
+    ok("input.list[1.5]", json!(null));
+    ok("input.list['1']", json!(2));
+    ok("input.missing.deeper[3]", json!(null));
+    ok("'ad' in input.s", json!(false));
+    ok("'Ad' in input.s", json!(true));
+    ok("'a' in input.obj", json!(true));
+    ok("1 in null", json!(false));
+    err("1 in 'abc'", "cannot look for");
+    ok("'a' + 'b'", json!("ab"));
+    ok("[1] + [2]", json!([1, 2]));
+    err("1 + 'a'", "cannot combine");
+    ok("6 / 3", json!(2));
+    ok("7 / 2", json!(3.5));
+    ok("-7 % 3", json!(-1));
+    err("1 / 0", "division by zero");
+    err("1 % 0", "division by zero");
+    ok("9223372036854775807 + 1", json!(9223372036854775808.0));
+    err("-'x'", "unary `-` needs a number");
+    // Functions.
+    ok("len(input.uni)", json!(4));
+    ok("len(null)", json!(0));
+    err("len(3)", "`len` needs");
+    ok("upper(input.uni)", json!("日本🦀É"));
+    ok("lower(null)", json!(null));
+    ok("contains(input.list, 2)", json!(true));
+    ok("starts_with(null, 'a')", json!(false));
+    ok("number(' 42 ')", json!(42));
+    ok("number('2.5')", json!(2.5));
+    ok("number(true)", json!(1));
+    err("number(null)", "`number` needs");
+    err("number('abc')", "cannot parse");
+    ok("string([1, 'a'])", json!("[1,\"a\"]"));
+    ok("string(null)", json!(""));
+    err("nope(1)", "unknown function");
+    err("len(1, 2)", "takes 1 argument");
+    // Templates.
+    let vars = vars();
+    let refs: Vec<(&str, &Value)> = vars.iter().map(|(k, v)| (*k, v)).collect();
+    let render = |src: &str| Template::parse(src).expect(src).render(&refs);
+    assert_eq!(render("{{ \"}}\" }}"), "}}");
+    assert_eq!(render("a {{ \"{{\" }} b }} { c"), "a {{ b }} { c");
+    assert_eq!(
+        render("[{{ input.list }}] [{{ feedback }}] {{ input.s }}"),
+        "[[1,2,3]] [] Ada"
+    );
+    assert_eq!(render("x{{ 'a' < 1 }}y"), "xy");
+    assert!(Template::parse("ab {{ input").is_err());
+    assert!(Template::parse("{{ }}").is_err());
+}
