@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::llm::Provider;
 use crate::llm::openai::{AzureDeployment, OpenAiProvider, OpenAiSettings};
 use crate::secret::{Secret, redact};
+use crate::workflow::provider_catalog::ProviderCatalog;
 
 /// OpenAI's API root, used when nothing else is configured.
 pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -311,14 +312,17 @@ impl Config {
             .unwrap_or_else(|| OPENAI_DEFAULT_MODEL.to_string())
     }
 
-    /// Makes the configured provider names known to workflow validation.
-    pub fn register_providers(&self) {
-        use crate::workflow::provider_names;
-        provider_names::register("openai", &self.provider_model("openai"));
+    /// The provider names workflows may use with this config: the
+    /// built-ins, every `[providers.NAME]`, and `default_provider`.
+    pub fn provider_catalog(&self) -> ProviderCatalog {
+        let mut c = ProviderCatalog::builtin().with("openai", &self.provider_model("openai"));
         for name in self.providers.keys() {
-            provider_names::register(name, &self.provider_model(name));
+            c = c.with(name, &self.provider_model(name));
         }
-        provider_names::set_default(self.default_provider.as_deref());
+        match &self.default_provider {
+            Some(d) => c.with_default(d),
+            None => c,
+        }
     }
 
     /// Builds provider `name`; `max_in_flight` (`--max-in-flight`)

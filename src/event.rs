@@ -19,8 +19,9 @@ pub const EVENT_SCHEMA_VERSION: u32 = 1;
 pub type Id = Arc<str>;
 
 /// Lifecycle state of a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskState {
     /// Created, waiting for an agent.
     Pending,
@@ -53,17 +54,7 @@ impl TaskState {
 
     /// Upper-case name, as shown to people.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TaskState::Pending => "PENDING",
-            TaskState::Planning => "PLANNING",
-            TaskState::InProgress => "IN_PROGRESS",
-            TaskState::Review => "REVIEW",
-            TaskState::Revision => "REVISION",
-            TaskState::Completed => "COMPLETED",
-            TaskState::Failed => "FAILED",
-            TaskState::Paused => "PAUSED",
-            TaskState::Cancelled => "CANCELLED",
-        }
+        self.into()
     }
 }
 
@@ -966,8 +957,9 @@ pub struct Tally {
 }
 
 /// What a human (or a script) asks the orchestrator to do.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "command", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Command {
     /// Pause the whole run (`task: None`) or one task.
     Pause {
@@ -1066,18 +1058,7 @@ pub enum StepUntil {
 impl Command {
     /// Short name, for messages.
     pub fn name(&self) -> &'static str {
-        match self {
-            Command::Pause { .. } => "pause",
-            Command::Resume { .. } => "resume",
-            Command::Retry { .. } => "retry",
-            Command::Reroute { .. } => "reroute",
-            Command::Cancel { .. } => "cancel",
-            Command::GateDecision { .. } => "gate_decision",
-            Command::Emit { .. } => "emit",
-            Command::SetBudget { .. } => "set_budget",
-            Command::Step { .. } => "step",
-            Command::SetStepMode { .. } => "set_step_mode",
-        }
+        self.into()
     }
 }
 

@@ -79,6 +79,7 @@ pub mod resilience;
 pub mod run_state;
 pub mod secret;
 pub mod session;
+pub mod text;
 pub mod tools;
 pub mod tui;
 pub mod workflow;

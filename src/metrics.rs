@@ -114,7 +114,7 @@ impl Cell {
         } else {
             c.calls_ok as f64 / c.calls as f64
         };
-        c.cost_usd = crate::budget::usd(self.nanos);
+        c.cost_usd = crate::workflow::policy::budget::usd(self.nanos);
         let total = c.prompt_tokens.saturating_add(c.completion_tokens);
         c.efficiency = if total == 0 {
             0.0

@@ -2,8 +2,8 @@
 //! anything runs, at the exact line and column, with a hint.
 
 use agentctl::workflow::diagnostics::{Diagnostic, Severity};
+use agentctl::workflow::kinds::{NodeKind, debate::TurnOrder, vote::Protocol};
 use agentctl::workflow::load::{Format, load_str};
-use agentctl::workflow::model::{NodeKind, Protocol, TurnOrder};
 
 /// Seven agents a..g on lines 1–17; nodes start on line 18.
 fn head() -> String {

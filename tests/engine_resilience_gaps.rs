@@ -121,8 +121,10 @@ fn breaker_changes(
 /// provider; after the cool-down a probe by the healthy agent closes it.
 #[tokio::test(start_paused = true)]
 async fn an_open_endpoint_breaker_fails_every_agent_on_it_fast_to_its_fallback() {
-    agentctl::workflow::provider_names::register("sim2", "sim-1");
-    let w = wf(r#"
+    let sim2 =
+        agentctl::workflow::provider_catalog::ProviderCatalog::builtin().with("sim2", "sim-1");
+    let w = wf_with(
+        r#"
 [workflow]
 name = "endpoint"
 [breakers.sim]
@@ -169,7 +171,9 @@ agent = "slow"
 id = "s5"
 kind = "agent"
 agent = "healthy"
-"#);
+"#,
+        &sim2,
+    );
     let mut o = Orchestrator::new(w.clone(), RunOptions::default());
     let scripts = w
         .agents

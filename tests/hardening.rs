@@ -3,60 +3,15 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+mod child;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use child::{agentctl, finish, json, root, stderr};
 
 fn sessions() -> PathBuf {
     std::env::temp_dir().join("agentctl-hardening-sessions")
-}
-
-fn agentctl() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    c.env("AGENTCTL_SESSION_DIR", sessions())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-/// Waits for a child with a bound: a hang fails the test instead of
-/// hanging the suite.
-fn finish(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(o)
-        )
-    })
 }
 
 // ── 1. command agents run from the CLI ──
@@ -64,7 +19,7 @@ fn json(o: &Output) -> Value {
 #[test]
 fn the_readme_command_agent_pipeline_runs_headless() {
     let wf = root().join("assets/agents/pipeline.toml");
-    let child = agentctl()
+    let child = agentctl(&sessions())
         .args(["run", wf.to_str().unwrap(), "--json"])
         .spawn()
         .expect("spawn");
@@ -87,7 +42,7 @@ fn a_command_agent_ignores_a_forced_provider() {
     // `--provider sim` points every model agent at the sim; the programs stay
     // programs, and no provider named `command` is looked up.
     let wf = root().join("assets/agents/pipeline.toml");
-    let child = agentctl()
+    let child = agentctl(&sessions())
         .args(["run", wf.to_str().unwrap(), "--json", "--provider", "sim"])
         .spawn()
         .expect("spawn");
@@ -110,7 +65,7 @@ fn a_parallel_resolved_by_a_gate_is_refused_without_a_terminal() {
     for extra in [&["--json"][..], &[][..]] {
         let mut args = vec!["run".to_string(), conflict_gate()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = agentctl().args(&args).spawn().expect("spawn");
+        let child = agentctl(&sessions()).args(&args).spawn().expect("spawn");
         let out = finish(child, Duration::from_secs(30));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
@@ -122,7 +77,7 @@ fn a_parallel_resolved_by_a_gate_is_refused_without_a_terminal() {
 
 #[test]
 fn a_parallel_resolved_by_a_gate_finishes_with_auto_approve() {
-    let child = agentctl()
+    let child = agentctl(&sessions())
         .args(["run", &conflict_gate(), "--json", "--auto-approve"])
         .spawn()
         .expect("spawn");

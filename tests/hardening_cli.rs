@@ -6,59 +6,16 @@
 //! diagnostics floods (26).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tmux::Tmux;
 
+mod child;
 mod tmux;
 
-fn agentctl(sessions: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    c.env("AGENTCTL_SESSION_DIR", sessions)
-        .env_remove("AGENTCTL_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-/// Waits for a child with a bound, reading its output meanwhile (a full
-/// pipe must not stall it): a hang fails the test instead of hanging the
-/// suite.
-fn finish(child: Child, limit: Duration) -> Output {
-    let pid = child.id() as i32;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output().expect("output"));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out,
-        Err(_) => {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let out = rx.recv().expect("output");
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: String = err
-                .chars()
-                .rev()
-                .take(2000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            panic!("still running after {limit:?}; the end of its stderr:\n{tail}");
-        }
-    }
-}
-
-fn run(mut c: Command) -> Output {
-    finish(c.spawn().expect("spawn"), Duration::from_secs(60))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use child::{agentctl, finish, run, stderr, write};
 
 /// Polls `pred` until it holds or `what` times out.
 fn wait_until(what: &str, limit: Duration, mut pred: impl FnMut() -> bool) {
@@ -156,12 +113,6 @@ prompt = "second {{{{input}}}}"
 "#,
         reply.join(" ")
     )
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 // ── tmux: a real terminal ──

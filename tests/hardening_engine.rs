@@ -3,63 +3,10 @@
 //! through the real binary with real processes, signals and files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn agentctl(sessions: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    c.env("AGENTCTL_SESSION_DIR", sessions)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-/// Waits for a child with a bound: a hang fails the test instead of
-/// hanging the suite.
-fn finish(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(o)
-        )
-    })
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
-    p
-}
 
 /// Resident memory of a running process, in kB.
 fn rss_kb(pid: u32) -> Option<u64> {
@@ -268,6 +215,10 @@ fn a_command_agent_reporting_u64_max_tokens_cannot_pass_a_hard_budget() {
 // ── real models: errors that name their cause ──
 
 mod mock_openai;
+
+mod child;
+
+use child::{agentctl, finish, json, root, stderr, write};
 
 /// Runs a built-in against a loopback server that answers every chat
 /// call with HTTP 500; returns (exit code, run --json's error, stderr).

@@ -4,60 +4,20 @@
 //! each driven through the real binary with real files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use tmux::Tmux;
 
+mod child;
 mod tmux;
 
-fn agentctl(sessions: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    c.env("AGENTCTL_SESSION_DIR", sessions)
-        .env_remove("AGENTCTL_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-/// Waits for a child with a bound: a hang fails the test instead of
-/// hanging the suite.
-fn finish(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use child::{agentctl, finish, stderr, stdout, write};
 
 fn run(sessions: &Path, args: &[&str]) -> Output {
-    let child = agentctl(sessions).args(args).spawn().expect("spawn");
-    finish(child, Duration::from_secs(60))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
-    p
+    let mut c = agentctl(sessions);
+    c.args(args);
+    child::run(c)
 }
 
 // ── 3. nesting depth ──

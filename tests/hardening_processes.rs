@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use std::os::unix::process::ExitStatusExt;
 
+mod child;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/processes")
@@ -67,23 +69,9 @@ fn wait_for(path: &Path, child: &mut Child) -> String {
 }
 
 /// Waits for agentctl to end, with a hang bound; returns status and stderr.
-fn finish(mut child: Child, limit: Duration) -> (ExitStatus, String) {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            let out = child.wait_with_output().expect("output");
-            return (st, String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "agentctl still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn finish(child: Child, limit: Duration) -> (ExitStatus, String) {
+    let out = child::finish(child, limit);
+    (out.status, child::stderr(&out))
 }
 
 fn signal(child: &Child, sig: i32) {

@@ -2,8 +2,15 @@
 //! line and column the diagnostic points at.
 
 use agentctl::workflow::diagnostics::{Diagnostic, Severity};
+use agentctl::workflow::kinds::{
+    NodeKind,
+    agent::{AgentNode, Target},
+    loop_node::LoopNode,
+    map::{MapNode, MapSource},
+    on::OnNode,
+    parallel::{Join, ParallelNode},
+};
 use agentctl::workflow::load::{Format, Loaded, load_source, load_str};
-use agentctl::workflow::model::{Join, MapSource, NodeKind, Target};
 
 /// Header shared by most cases: lines 1–7, nodes start on line 8.
 const HEAD: &str =
@@ -666,11 +673,11 @@ fn compiled_model_has_defaults_and_resolved_indices() {
     );
     let node = |id: &str| &w.nodes[w.node(id).unwrap_or(0)];
     match &node("sources").kind {
-        NodeKind::Parallel {
+        NodeKind::Parallel(ParallelNode {
             branches,
             join,
             branch_timeout,
-        } => {
+        }) => {
             assert_eq!(branches.len(), 3);
             assert_eq!(*join, Join::KOfN(2));
             assert_eq!(branch_timeout.map(|d| d.as_millis()), Some(60_000));
@@ -678,13 +685,13 @@ fn compiled_model_has_defaults_and_resolved_indices() {
         other => panic!("{other:?}"),
     }
     match &node("gather").kind {
-        NodeKind::Map {
+        NodeKind::Map(MapNode {
             source: MapSource::Over(e),
             concurrency,
             batch_size,
             aggregate,
             ..
-        } => {
+        }) => {
             assert_eq!(e.source(), "input.topics");
             assert_eq!((*concurrency, *batch_size), (2, 2));
             assert_eq!(*aggregate, w.node("combine"));
@@ -692,19 +699,19 @@ fn compiled_model_has_defaults_and_resolved_indices() {
         other => panic!("{other:?}"),
     }
     match &node("web").kind {
-        NodeKind::Agent { target, .. } => {
+        NodeKind::Agent(AgentNode { target, .. }) => {
             assert_eq!(target, &Target::Capability("research".into()))
         }
         other => panic!("{other:?}"),
     }
     match &node("refine").kind {
-        NodeKind::Loop {
+        NodeKind::Loop(LoopNode {
             states,
             transitions,
             max_iterations,
             end_at_max,
             ..
-        } => {
+        }) => {
             assert_eq!(states.len(), 2);
             assert_eq!(transitions.len(), 3);
             assert_eq!(transitions[1].to, None);
@@ -713,12 +720,12 @@ fn compiled_model_has_defaults_and_resolved_indices() {
         other => panic!("{other:?}"),
     }
     match &node("watch").kind {
-        NodeKind::On {
+        NodeKind::On(OnNode {
             max_events,
             idle_timeout,
             topic,
             ..
-        } => {
+        }) => {
             assert_eq!(
                 (*max_events, idle_timeout.as_millis(), topic.as_deref()),
                 (3, 5000, Some("reviews.>"))

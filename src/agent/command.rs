@@ -417,7 +417,7 @@ fn parse_reply(
         )));
     }
     let v: Value = serde_json::from_str(trimmed).map_err(|e| {
-        let start: String = trimmed.chars().take(60).collect();
+        let start = crate::text::prefix_chars(trimmed, 60);
         malformed(format!(
             "command agent `{agent}` wrote something that is not one JSON object ({e}): {start}"
         ))

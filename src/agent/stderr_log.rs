@@ -58,7 +58,8 @@ impl StderrLog {
             s.dropped_bytes += cut;
             text.push_str(&format!(" [… {cut} more bytes of this line dropped]"));
         }
-        s.tail.push_back(text.chars().take(TAIL_CHARS).collect());
+        s.tail
+            .push_back(crate::text::prefix_chars(&text, TAIL_CHARS).to_owned());
         if s.tail.len() > TAIL_LINES {
             s.tail.pop_front();
         }

@@ -14,7 +14,9 @@ pub(crate) struct GraphArgs {
 }
 
 pub(crate) fn run(args: GraphArgs) -> i32 {
-    let loaded = match super::load_or_report(&args.workflow) {
+    // `graph` reads no config: only the built-in providers are known.
+    let catalog = agentctl::workflow::provider_catalog::ProviderCatalog::builtin();
+    let loaded = match super::load_or_report(&args.workflow, &catalog) {
         Ok(l) => l,
         Err(c) => return c,
     };

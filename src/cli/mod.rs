@@ -118,10 +118,14 @@ pub(crate) enum GraphFormat {
     Mermaid,
 }
 
-/// Loads a workflow argument (path or `builtin:NAME`) or prints its
-/// diagnostics and returns the exit code.
-pub(crate) fn load_or_report(arg: &str) -> Result<agentctl::workflow::load::Loaded, i32> {
-    match agentctl::workflow::load::load_source(arg) {
+/// Loads a workflow argument (path or `builtin:NAME`) whose agents may name
+/// the providers of `providers`, or prints its diagnostics and returns the
+/// exit code.
+pub(crate) fn load_or_report(
+    arg: &str,
+    providers: &agentctl::workflow::provider_catalog::ProviderCatalog,
+) -> Result<agentctl::workflow::load::Loaded, i32> {
+    match agentctl::workflow::load::load_source_with(arg, providers) {
         Ok(l) => {
             if !l.warnings.0.is_empty() {
                 eprintln!("{}", l.warnings);

@@ -16,7 +16,6 @@ use agentctl::llm::{self, Message, Provider, ProviderRequest, RequestHints};
 use agentctl::secret::redact;
 use agentctl::tools::{ToolBox, ToolSettings};
 use agentctl::workflow::model::{AgentKind, Workflow};
-use agentctl::workflow::provider_names;
 
 /// What a run needs besides the workflow: providers other than `sim`, by
 /// name, and the tool registry.
@@ -56,15 +55,14 @@ pub(crate) struct ProviderArgs {
     pub(crate) max_in_flight: Option<u32>,
 }
 
-/// Reads the config, prints its warnings, and makes its provider names
-/// known to validation. Call before loading a workflow.
+/// Reads the config and prints its warnings; its `provider_catalog()` is
+/// what workflows are then validated against.
 pub(crate) fn load_config(path: Option<&std::path::Path>) -> Result<LoadedConfig, i32> {
     match Config::load(path) {
         Ok(l) => {
             for w in &l.warnings {
                 eprintln!("{w}");
             }
-            l.config.register_providers();
             Ok(l)
         }
         Err(e) => {
@@ -93,19 +91,19 @@ pub(crate) fn apply(
         );
         return Err(exit::BAD_INPUT);
     }
+    let catalog = config.provider_catalog();
     if let Some(p) = &forced {
-        if provider_names::default_model(p).is_none() {
+        let Some(default_model) = catalog.default_model(p) else {
             eprintln!(
                 "error: --provider {p}: unknown provider\n  = hint: known providers: {} (others can be configured in config.toml)",
-                provider_names::names().join(", ")
+                catalog.names().join(", ")
             );
             return Err(exit::BAD_INPUT);
-        }
+        };
         let model = args
             .model
             .clone()
-            .or_else(|| provider_names::default_model(p))
-            .unwrap_or_default();
+            .unwrap_or_else(|| default_model.to_string());
         // Code agents (command programs, registered Rust agents) have no
         // provider or model to override.
         for a in wf.agents.iter_mut().filter(|a| a.kind == AgentKind::Llm) {

@@ -10,8 +10,8 @@ use clap::Args;
 use super::exit;
 use super::session::DirArgs;
 use agentctl::tui::TuiOptions;
-use agentctl::workflow::load::{Format, load_str};
-use agentctl::workflow::provider_names;
+use agentctl::workflow::load::{Format, load_str_with};
+use agentctl::workflow::provider_catalog::ProviderCatalog;
 
 #[derive(Args, Debug)]
 pub(crate) struct ReplayArgs {
@@ -47,6 +47,20 @@ fn parse_speed(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Replay calls no provider, so it must not need their settings: the
+/// providers the session recorded are the ones known, whatever config.toml
+/// says now (or if there is none).
+fn recorded_providers(recorded: &[agentctl::session::AgentProvider]) -> ProviderCatalog {
+    let mut catalog = ProviderCatalog::builtin();
+    for p in recorded {
+        let code_agent = p.provider == "command" || p.provider == "custom";
+        if !code_agent && catalog.default_model(&p.provider).is_none() {
+            catalog = catalog.with(&p.provider, &p.model);
+        }
+    }
+    catalog
+}
+
 pub(crate) fn main(args: ReplayArgs) -> i32 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!(
@@ -61,16 +75,13 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
     };
     let header = reader.header();
     let rec = &header.workflow;
-    // Replay calls no provider, so it must not need their settings: the
-    // names the session recorded are known for this load, whatever
-    // config.toml says now.
-    for p in &header.providers {
-        let code_agent = p.provider == "command" || p.provider == "custom";
-        if !code_agent && provider_names::default_model(&p.provider).is_none() {
-            provider_names::register(&p.provider, &p.model);
-        }
-    }
-    let wf = match load_str(&rec.text, &rec.origin, Format::from_path(&rec.origin)) {
+    let catalog = recorded_providers(&header.providers);
+    let wf = match load_str_with(
+        &rec.text,
+        &rec.origin,
+        Format::from_path(&rec.origin),
+        &catalog,
+    ) {
         Ok(mut l) => {
             // Show each agent with the provider and model it ran with (an
             // agent naming none used config.toml's default_provider).

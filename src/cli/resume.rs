@@ -11,7 +11,8 @@ use super::exit;
 use super::run::{Mode, Recording, Setup, drive};
 use super::session::DirArgs;
 use agentctl::session::{SessionReader, content_hash};
-use agentctl::workflow::load::{Format, Loaded, load_source, load_str};
+use agentctl::workflow::load::{Format, Loaded, load_source_with, load_str_with};
+use agentctl::workflow::provider_catalog::ProviderCatalog;
 
 #[derive(Args, Debug)]
 pub(crate) struct ResumeArgs {
@@ -61,21 +62,23 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         }
         return exit::OK;
     }
-    let (mut loaded, embedded) = match workflow_of(&reader, args.force) {
-        Ok(l) => l,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return exit::BAD_INPUT;
-        }
-    };
-    if embedded && let Err(code) = trust_embedded(&reader, &loaded, args.trust) {
-        return code;
-    }
-    loaded.workflow.input = reader.header().input.clone();
+    // The config first: the recorded workflow may name its providers.
     let config = match super::providers::load_config(args.providers.config.as_deref()) {
         Ok(c) => c,
         Err(c) => return c,
     };
+    let (mut loaded, embedded) =
+        match workflow_of(&reader, args.force, &config.config.provider_catalog()) {
+            Ok(l) => l,
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return exit::BAD_INPUT;
+            }
+        };
+    if embedded && let Err(code) = trust_embedded(&reader, &loaded, args.trust) {
+        return code;
+    }
+    loaded.workflow.input = reader.header().input.clone();
     let origin = reader.header().workflow.origin.clone();
     let wiring = match super::providers::apply(
         &mut loaded.workflow,
@@ -179,7 +182,11 @@ fn trust_embedded(reader: &SessionReader, loaded: &Loaded, trust: bool) -> Resul
 /// The workflow a session ran, checked against its source: a changed file
 /// (or built-in) is refused unless `force`. `true` when it is the copy
 /// embedded in the session (its source is gone).
-fn workflow_of(reader: &SessionReader, force: bool) -> Result<(Loaded, bool), String> {
+fn workflow_of(
+    reader: &SessionReader,
+    force: bool,
+    providers: &ProviderCatalog,
+) -> Result<(Loaded, bool), String> {
     let rec = &reader.header().workflow;
     let (current, origin_kind) = if let Some(name) = rec.origin.strip_prefix("builtin:") {
         (
@@ -224,9 +231,14 @@ fn workflow_of(reader: &SessionReader, force: bool) -> Result<(Loaded, bool), St
         }
     };
     let loaded = if rec.origin.starts_with("builtin:") && content_hash(&text) == rec.hash {
-        load_source(&rec.origin)
+        load_source_with(&rec.origin, providers)
     } else {
-        load_str(&text, &rec.origin, Format::from_path(&rec.origin))
+        load_str_with(
+            &text,
+            &rec.origin,
+            Format::from_path(&rec.origin),
+            providers,
+        )
     };
     loaded
         .map(|l| (l, embedded))

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::exit;
-use agentctl::budget::OnExhausted;
 use agentctl::engine::{Orchestrator, Restore, RunOptions, RunOutcome, new_session_id};
 use agentctl::event::{Command, Event, EventKind, Id, now_micros};
 use agentctl::llm::tokens;
@@ -19,6 +18,7 @@ use agentctl::run_state::HeadlessProgress;
 use agentctl::session::{Header, Recorder, SessionReader};
 use agentctl::workflow::builtins::BUILTINS;
 use agentctl::workflow::model::Workflow;
+use agentctl::workflow::policy::budget::OnExhausted;
 
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {
@@ -78,7 +78,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         Ok(c) => c,
         Err(c) => return c,
     };
-    let mut loaded = match super::load_or_report(arg) {
+    let mut loaded = match super::load_or_report(arg, &config.config.provider_catalog()) {
         Ok(l) => l,
         Err(c) => return c,
     };

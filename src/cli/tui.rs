@@ -59,7 +59,8 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         Ok(c) => c,
         Err(c) => return c,
     };
-    let mut loaded = match super::load_or_report(&args.workflow) {
+    let mut loaded = match super::load_or_report(&args.workflow, &config.config.provider_catalog())
+    {
         Ok(l) => l,
         Err(c) => return c,
     };

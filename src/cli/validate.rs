@@ -14,12 +14,13 @@ pub(crate) struct ValidateArgs {
 }
 
 pub(crate) fn run(args: ValidateArgs) -> i32 {
-    if let Err(c) = super::providers::load_config(args.config.as_deref()) {
-        return c;
-    }
+    let catalog = match super::providers::load_config(args.config.as_deref()) {
+        Ok(c) => c.config.provider_catalog(),
+        Err(c) => return c,
+    };
     let mut code = exit::OK;
     for f in &args.files {
-        match super::load_or_report(f) {
+        match super::load_or_report(f, &catalog) {
             Ok(l) => {
                 let w = &l.workflow;
                 println!(

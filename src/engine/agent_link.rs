@@ -7,8 +7,9 @@ use std::sync::{Arc, Weak};
 use super::run::Run;
 use crate::agent::{AgentBudget, AgentLink, BudgetSource, BudgetState};
 use crate::budget::BudgetNote;
-use crate::budget::{Ledger, Scope, usd};
+use crate::budget::{Ledger, Scope};
 use crate::event::{EventKind, Id, Usage};
+use crate::workflow::policy::budget::usd;
 
 /// Reads the run's ledger; holds the run weakly so an agent keeping its
 /// context does not keep a finished run alive.

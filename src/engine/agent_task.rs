@@ -9,14 +9,16 @@ use serde_json::{Value, json};
 
 use super::resilient::{Effective, breaker_event, budget_updated, endpoint_event, scope_name};
 use super::run::{Run, TaskControl, TaskError, TaskHandle};
-use crate::budget::{BudgetNote, OnExhausted, Refusal};
+use crate::budget::{BudgetNote, Refusal};
 use crate::event::{ErrorKind, EventKind, Id, TaskState};
 use crate::llm::{
     self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints, tokens,
 };
 use crate::metrics::Sample;
 use crate::resilience::{Admission, FallbackChain, cache, stable_hash};
-use crate::workflow::model::{AgentIdx, NodeIdx, Target};
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::kinds::agent::Target;
+use crate::workflow::policy::budget::OnExhausted;
 
 /// Completion tokens reserved for a call whose agent sets no `max_tokens`
 /// when a budget applies (the provider is then told to stop there).
@@ -584,7 +586,7 @@ async fn call_agent(
     attempt: u32,
     agent: AgentIdx,
     job: &AgentJob<'_>,
-    limits: crate::resilience::Timeouts,
+    limits: crate::workflow::policy::timeouts::Timeouts,
     deadline: &mut Option<tokio::time::Instant>,
 ) -> CallEnd {
     let a = &run.wf.agents[agent];
@@ -914,7 +916,7 @@ async fn call_with_tools(
                 call_id: call.id.clone(),
                 tool: call.name.clone(),
                 ok,
-                output: output.chars().take(2000).collect(),
+                output: crate::text::prefix_chars(&output, 2000).to_owned(),
             });
             req.messages.push(Message::tool_result(call.id, output));
         }
@@ -1263,15 +1265,10 @@ fn repair_prompt(original: &str, why: &str) -> String {
 }
 
 fn summary(text: &str) -> String {
-    const MAX: usize = 160;
-    if text.len() <= MAX {
-        return text.to_string();
+    match crate::text::floor_char_boundary(text, 160) {
+        end if end == text.len() => text.to_string(),
+        end => format!("{}…", &text[..end]),
     }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 /// The expected shape for a kind of structured reply.

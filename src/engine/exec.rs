@@ -6,10 +6,13 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::patterns;
+use super::patterns::{
+    agent, debate, gate, loop_node, map, on, parallel, plan, router, sequence, vote,
+};
 use super::run::{Run, Scope, TaskError};
 use crate::event::Id;
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::NodeKind;
 
 pub(crate) type NodeResult = Result<Value, TaskError>;
 
@@ -29,31 +32,17 @@ pub(crate) fn exec_node(
         // then costs a pointer, not the size of the largest pattern (a map of
         // 5000 items creates 5000 of these before polling them).
         let result = match &run.wf.nodes[node].kind {
-            NodeKind::Agent { .. } => {
-                Box::pin(patterns::agent::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Sequence { .. } => {
-                Box::pin(patterns::sequence::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Parallel { .. } => {
-                Box::pin(patterns::parallel::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Map { .. } => Box::pin(patterns::map::run(&run, node, input, &scope)).await,
-            NodeKind::Plan { .. } => Box::pin(patterns::plan::run(&run, node, input, &scope)).await,
-            NodeKind::Router { .. } => {
-                Box::pin(patterns::router::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Loop { .. } => {
-                Box::pin(patterns::state_machine::run(&run, node, input, &scope)).await
-            }
-            NodeKind::On { .. } => {
-                Box::pin(patterns::trigger::run(&run, node, input, &scope)).await
-            }
-            NodeKind::Gate { .. } => Box::pin(patterns::gate::run(&run, node, input, &scope)).await,
-            NodeKind::Debate(_) => Box::pin(patterns::debate::run(&run, node, input, &scope)).await,
-            NodeKind::Vote(_) => {
-                Box::pin(patterns::consensus::run(&run, node, input, &scope)).await
-            }
+            NodeKind::Agent(k) => Box::pin(agent::run(&run, node, k, input, &scope)).await,
+            NodeKind::Sequence(k) => Box::pin(sequence::run(&run, node, k, input, &scope)).await,
+            NodeKind::Parallel(k) => Box::pin(parallel::run(&run, node, k, input, &scope)).await,
+            NodeKind::Map(k) => Box::pin(map::run(&run, node, k, input, &scope)).await,
+            NodeKind::Plan(k) => Box::pin(plan::run(&run, node, k, input, &scope)).await,
+            NodeKind::Router(k) => Box::pin(router::run(&run, node, k, input, &scope)).await,
+            NodeKind::Loop(k) => Box::pin(loop_node::run(&run, node, k, input, &scope)).await,
+            NodeKind::On(k) => Box::pin(on::run(&run, node, k, input, &scope)).await,
+            NodeKind::Gate(k) => Box::pin(gate::run(&run, node, k, input, &scope)).await,
+            NodeKind::Debate(k) => Box::pin(debate::run(&run, node, k, input, &scope)).await,
+            NodeKind::Vote(k) => Box::pin(vote::run(&run, node, k, input, &scope)).await,
         };
         guard.finish(result.as_ref().map(|_| ()).map_err(|e| e.kind));
         if let Ok(v) = &result {

@@ -22,6 +22,7 @@ mod scheduler;
 mod step;
 mod tool_gate;
 mod traced_bus;
+mod waits;
 mod watchdog;
 
 pub use feed::EventFeed;

@@ -24,7 +24,11 @@ use crate::bus::{InProcessBus, MessageBus};
 use crate::event::{Command, ErrorKind, Event, EventKind, Id, RunStatus, TaskState, Usage};
 use crate::llm::Provider;
 use crate::llm::sim::SimProvider;
-use crate::workflow::model::{AgentKind, NodeKind, Workflow};
+use crate::workflow::kinds::{
+    NodeKind, agent::AgentNode, loop_node::LoopNode, map::MapNode, on::OnNode, plan::PlanNode,
+    router::RouterNode,
+};
+use crate::workflow::model::{AgentKind, Workflow};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -269,7 +273,7 @@ impl Orchestrator {
             let wf = Arc::make_mut(&mut self.wf);
             for (a, p) in wf.agents.iter_mut().zip(&providers) {
                 if a.kind == AgentKind::Llm && !a.policy.retry_explicit && p.retries_by_default() {
-                    a.policy.retry = crate::resilience::RetryPolicy::network_default();
+                    a.policy.retry = crate::workflow::policy::retry::RetryPolicy::network_default();
                 }
             }
         }
@@ -323,7 +327,7 @@ impl Orchestrator {
             // Subscribe every `on` node before anything runs, so no message
             // published early is lost.
             for (i, n) in run.wf.nodes.iter().enumerate() {
-                if let NodeKind::On { topic: Some(t), .. } = &n.kind
+                if let NodeKind::On(OnNode { topic: Some(t), .. }) = &n.kind
                     && let Ok(sub) = run.bus.subscribe(t).await
                 {
                     run.triggers.insert(i, tokio::sync::Mutex::new(Some(sub)));
@@ -750,14 +754,14 @@ fn check(run: &Run, e: &super::run::TaskEntry, c: &Command) -> Result<TaskContro
 /// Whether any expression or template reads `outputs` (else node outputs
 /// need not be kept).
 fn reads_outputs(wf: &Workflow) -> bool {
-    use crate::workflow::model::{MapSource, RouteCond};
+    use crate::workflow::kinds::{map::MapSource, router::RouteCond};
     let mut names: Vec<&str> = Vec::new();
     for n in &wf.nodes {
         match &n.kind {
-            NodeKind::Agent { prompt, .. } | NodeKind::Plan { prompt, .. } => {
+            NodeKind::Agent(AgentNode { prompt, .. }) | NodeKind::Plan(PlanNode { prompt, .. }) => {
                 names.extend(prompt.root_names())
             }
-            NodeKind::Router { routes, prompt, .. } => {
+            NodeKind::Router(RouterNode { routes, prompt, .. }) => {
                 names.extend(prompt.root_names());
                 for r in routes {
                     if let RouteCond::Expr(e) = &r.cond {
@@ -765,11 +769,11 @@ fn reads_outputs(wf: &Workflow) -> bool {
                     }
                 }
             }
-            NodeKind::Map {
+            NodeKind::Map(MapNode {
                 source: MapSource::Over(e),
                 ..
-            } => names.extend(e.root_names()),
-            NodeKind::Loop { transitions, .. } => {
+            }) => names.extend(e.root_names()),
+            NodeKind::Loop(LoopNode { transitions, .. }) => {
                 for t in transitions {
                     if let Some(e) = &t.when {
                         names.extend(e.root_names());

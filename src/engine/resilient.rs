@@ -5,14 +5,16 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::budget::{Ledger, Limit, Scope};
+use crate::budget::{Ledger, Scope};
 use crate::event::{EventKind, Id};
 use crate::metrics::{Metrics, Sample};
-use crate::resilience::{
-    CircuitBreaker, InFlightLimit, ProviderQuota, ResponseCache, RetryPolicy, Timeouts, Transition,
-};
-use crate::workflow::model::{AgentIdx, NodeIdx, Workflow};
+use crate::resilience::{CircuitBreaker, InFlightLimit, ProviderQuota, ResponseCache, Transition};
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::model::Workflow;
 use crate::workflow::policy::AgentPolicy;
+use crate::workflow::policy::budget::{Limit, Price, usd};
+use crate::workflow::policy::retry::RetryPolicy;
+use crate::workflow::policy::timeouts::Timeouts;
 
 /// A circuit breaker shared by every agent calling one provider endpoint.
 pub(crate) struct EndpointBreaker {
@@ -48,7 +50,7 @@ pub(crate) struct Resilience {
     /// No policy, budget or quota anywhere: every call takes the plain path.
     pub(crate) plain: bool,
     /// Each agent's model price, looked up once.
-    pub(crate) prices: Vec<crate::budget::Price>,
+    pub(crate) prices: Vec<Price>,
     /// Shared context, when some agent reads it (`context_tokens`).
     pub(crate) context: Option<crate::context::ContextStore>,
 }
@@ -312,7 +314,7 @@ pub(crate) fn budget_updated(
     EventKind::BudgetUpdated {
         scope: scope_name(wf, s),
         used_tokens: used.tokens,
-        used_usd: crate::budget::usd(used.nanos),
+        used_usd: usd(used.nanos),
         limit_tokens: limit.tokens,
         limit_usd: limit.usd,
     }

@@ -15,7 +15,9 @@ use super::scheduler::Scheduler;
 use crate::bus::{MessageBus, Subscription};
 use crate::event::{BusMessage, ErrorKind, EventKind, Id, NodeState, TaskState, Usage, now_micros};
 use crate::llm::Provider;
-use crate::workflow::model::{AgentIdx, NodeIdx, Target, Workflow};
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::kinds::agent::Target;
+use crate::workflow::model::Workflow;
 use crate::workflow::template::Template;
 
 /// What a task's owner is told by the command handler.
@@ -215,7 +217,7 @@ pub(crate) struct Run {
     /// Step mode of debates and votes (issue #4).
     pub(crate) step: super::step::StepControl,
     /// Waits that only another part of the run can end (deadlock watchdog).
-    pub(crate) waits: super::watchdog::Waits,
+    pub(crate) waits: super::waits::Waits,
 }
 
 /// Variables every template and expression may read.

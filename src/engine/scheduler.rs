@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
-use crate::workflow::model::{AgentIdx, Target, Workflow};
+use crate::workflow::index::AgentIdx;
+use crate::workflow::kinds::agent::Target;
+use crate::workflow::model::Workflow;
 
 struct Waiter {
     key: u64,

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 
 use crate::event::StepUntil;
-use crate::workflow::model::NodeIdx;
+use crate::workflow::index::NodeIdx;
 
 #[derive(Default)]
 struct State {

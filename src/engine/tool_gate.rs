@@ -24,7 +24,7 @@ use super::run::Run;
 use crate::event::{Id, TaskState};
 use crate::tools::ToolContext;
 use crate::tools::shell::{ShellDecision, ShellGate, ShellRequest};
-use crate::workflow::model::{AgentIdx, NodeIdx};
+use crate::workflow::index::{AgentIdx, NodeIdx};
 
 /// The gate of one attempt's shell calls.
 struct EngineShellGate {

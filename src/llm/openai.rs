@@ -1145,11 +1145,9 @@ fn error_message(err: &Value) -> String {
 fn snippet(s: &str) -> String {
     const MAX: usize = 300;
     let s = s.trim();
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(MAX).collect();
-        format!("{cut}…")
+    match crate::text::prefix_chars(s, MAX) {
+        whole if whole.len() == s.len() => s.to_string(),
+        cut => format!("{cut}…"),
     }
 }
 

@@ -26,16 +26,15 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+pub use self::script::{SimLatency, SimScript, SimToolCall};
 use super::tokens::TokenCounter;
 use super::{Expect, Provider, ProviderChunk, ProviderError, ProviderRequest, Role, ToolCall};
 use crate::event::{ErrorKind, Usage};
-use crate::workflow::spec::{SimLatency, SimScript};
 
 // Debaters, voters and judges (issue #4).
-#[path = "sim_debate.rs"]
 mod debate;
+pub mod script;
 // Replies to a user's reply schema.
-#[path = "sim_schema.rs"]
 mod schema;
 
 /// Most `Delta`s a reply with latency is streamed in.
@@ -628,11 +627,7 @@ fn truncate_to_tokens(text: &mut String, max: u64, counter: &TokenCounter) {
 }
 
 fn cut_in_half(text: &mut String) {
-    let mut cut = text.len() / 2;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text.truncate(cut);
+    crate::text::cap_bytes(text, text.len() / 2);
 }
 
 /// FNV-1a 64 of the call's identity: stable across runs, versions and

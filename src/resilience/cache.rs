@@ -11,17 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::llm::Message;
-
-/// How an agent's replies are cached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// How long a reply stays valid.
-    pub ttl: Duration,
-    /// Most entries kept.
-    pub max_entries: usize,
-    /// Keep entries across runs in the user cache dir.
-    pub persist: bool,
-}
+use crate::workflow::policy::cache::CachePolicy;
 
 /// The cache key: agent, model and the conversation with whitespace runs
 /// collapsed (so re-indented prompts hit).

@@ -1,18 +1,7 @@
 //! Graceful degradation: under pressure a task switches to a declared
 //! cheaper (or faster) agent.
 
-type AgentIdx = usize;
-
-/// When to switch, and to whom.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DegradePolicy {
-    /// The cheaper agent.
-    pub to: AgentIdx,
-    /// Switch when this many tasks (or more) wait in the scheduler's queue.
-    pub queue_depth: Option<u32>,
-    /// Switch when this fraction of a budget (0–1) is used.
-    pub budget_fraction: Option<f64>,
-}
+use crate::workflow::policy::degrade::DegradePolicy;
 
 impl DegradePolicy {
     /// The reason to switch now, if there is one.

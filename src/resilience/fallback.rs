@@ -1,6 +1,6 @@
 //! Fallback chain: the primary agent, then each fallback agent in order.
 
-type AgentIdx = usize;
+use crate::workflow::index::AgentIdx;
 
 /// Where a task stands in its agent's fallback chain.
 #[derive(Debug, Clone, PartialEq, Eq)]

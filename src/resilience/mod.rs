@@ -2,7 +2,8 @@
 //! backoff and jitter, timeouts, circuit breakers, fallback chains, a
 //! response cache, provider quotas and graceful degradation.
 //!
-//! Each concept is one small type with no knowledge of the engine; the
+//! Their settings are data in `workflow::policy`; this layer gives them
+//! behaviour. Each concept is one small type with no knowledge of the engine; the
 //! engine (`engine/agent_task.rs`) asks them for decisions and turns every
 //! decision into an event. Time is `tokio::time`, so tests run under a
 //! paused clock.
@@ -16,17 +17,11 @@ pub mod quota;
 pub mod retry;
 pub mod timeout;
 
-pub use cache::CachePolicy;
 pub(crate) use cache::ResponseCache;
-pub use circuit_breaker::BreakerPolicy;
 pub(crate) use circuit_breaker::{Admission, CircuitBreaker, Transition};
-pub use degrade::DegradePolicy;
 pub(crate) use fallback::FallbackChain;
 pub use in_flight::{CallOutcome, InFlightLimit};
 pub(crate) use quota::ProviderQuota;
-pub use quota::QuotaPolicy;
-pub use retry::{KindSet, RetryPolicy};
-pub use timeout::Timeouts;
 
 /// A stable 64-bit hash (FNV-1a) of byte strings: the same on every
 /// machine and run, unlike `std`'s randomly keyed hasher.

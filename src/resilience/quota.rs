@@ -6,16 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// A provider's limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct QuotaPolicy {
-    /// Requests per minute.
-    pub rpm: Option<u32>,
-    /// Tokens (prompt + completion limit) per minute.
-    pub tpm: Option<u64>,
-    /// Calls in flight at once to the provider's endpoint (none: adaptive).
-    pub max_in_flight: Option<u32>,
-}
+use crate::workflow::policy::quota::QuotaPolicy;
 
 /// A token bucket that may go into debt: taking always succeeds and says
 /// how long the taker must wait, so waiters are served first come, first
@@ -63,7 +54,8 @@ pub(crate) struct ProviderQuota {
 }
 
 /// Which limit made a call wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub(crate) enum QuotaLimit {
     /// Requests per minute.
     Requests,
@@ -74,10 +66,7 @@ pub(crate) enum QuotaLimit {
 impl QuotaLimit {
     /// Name, for events.
     pub fn as_str(self) -> &'static str {
-        match self {
-            QuotaLimit::Requests => "requests",
-            QuotaLimit::Tokens => "tokens",
-        }
+        self.into()
     }
 }
 

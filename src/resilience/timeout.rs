@@ -8,31 +8,9 @@ use tokio::time::Instant;
 
 use crate::event::ErrorKind;
 use crate::llm::ProviderError;
-
-/// Built-in limit of one provider call when neither the node, the agent
-/// nor `[defaults]` sets `timeout_ms`: 5 minutes (a long reply from a slow
-/// model fits; a silent endpoint does not hold a task forever).
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
-/// Built-in limit of one task (every attempt, backoff and fallback) when
-/// nothing sets `task_timeout_ms`: 30 minutes.
-pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(1800);
-
-/// The time limits of an agent's work.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Timeouts {
-    /// One provider call.
-    pub call: Option<Duration>,
-    /// A whole task: every attempt, retry delay and fallback together.
-    pub task: Option<Duration>,
-}
+use crate::workflow::policy::timeouts::Timeouts;
 
 impl Timeouts {
-    /// The built-in limits ([`DEFAULT_CALL_TIMEOUT`], [`DEFAULT_TASK_TIMEOUT`]).
-    pub const BUILT_IN: Timeouts = Timeouts {
-        call: Some(DEFAULT_CALL_TIMEOUT),
-        task: Some(DEFAULT_TASK_TIMEOUT),
-    };
-
     /// The limit for the next call: the call limit, cut to what is left
     /// of the task's deadline.
     pub fn for_call(&self, task_deadline: Option<Instant>) -> Option<Duration> {
@@ -114,6 +92,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workflow::policy::timeouts::DEFAULT_CALL_TIMEOUT;
 
     #[tokio::test(start_paused = true)]
     async fn a_hanging_call_is_cut_at_the_limit() {

@@ -1,10 +1,8 @@
 //! The one fold of the event stream: [`RunState`] turns events into tasks,
 //! nodes, agents, gates, debates, votes and usage. The cockpit's view
-//! model and the session summary (resume, export, `sessions show`,
-//! seeking) build on it and keep beside it only what they alone need, so
-//! they cannot tell different stories about one run. The headless
-//! progress ([`HeadlessProgress`]) keeps no tasks at all: it prints the
-//! same [`crate::event::EventKind::describe`] lines and counts events.
+//! model, the session summary (resume, export, `sessions show`, seeking)
+//! and the headless progress all build on it and keep beside it only what
+//! they alone need, so they cannot tell different stories about one run.
 //!
 //! It imports nothing above [`crate::event`].
 
@@ -245,6 +243,27 @@ impl<X: Clone + Default> RunState<X> {
             failed: self.failed,
             in_progress: self.in_progress,
         }
+    }
+
+    /// Drops the tasks that can no longer change (completed, cancelled, or
+    /// failed and not held), keeping every counter as it is; returns how
+    /// many were dropped. For a consumer that needs the live tasks and the
+    /// counts only (the headless progress), so a long run's memory stays
+    /// flat. Indices of [`Applied`] given out before this are void.
+    pub fn forget_settled(&mut self) -> u64
+    where
+        X: Clone,
+    {
+        let before = self.tasks.len();
+        let kept: ChunkVec<Task<X>> = self
+            .tasks
+            .iter()
+            .filter(|t| !is_settled(t))
+            .cloned()
+            .collect();
+        self.tasks = kept;
+        self.rebuild_task_index();
+        (before - self.tasks.len()) as u64
     }
 
     /// Rebuilds the task index (after [`RunState::clone_without_task_index`]).
@@ -877,3 +896,12 @@ fn bump(v: &mut u32, delta: i32) {
 
 #[cfg(test)]
 mod tests;
+
+/// A task no event can move any more (a held failure can still be retried).
+fn is_settled<X>(t: &Task<X>) -> bool {
+    match t.state {
+        TaskState::Completed | TaskState::Cancelled => true,
+        TaskState::Failed => !t.held,
+        _ => false,
+    }
+}

@@ -31,7 +31,8 @@ use serde_json::{Value, json};
 use crate::context::ContextStore;
 use crate::event::Id;
 use crate::llm::{ToolCall, ToolSpec};
-use shell::{ShellConfig, ShellDecision, ShellGate, ShellRequest};
+use crate::workflow::policy::shell::ShellConfig;
+use shell::{ShellDecision, ShellGate, ShellRequest};
 
 /// Tools workflows may list on agents. `shell` also needs the agent's
 /// `shell` table (see [`shell`]).
@@ -341,12 +342,7 @@ fn str_arg(args: &Value, key: &str) -> Result<String, String> {
 }
 
 fn truncate(mut s: String) -> String {
-    if s.len() > MAX_RESULT {
-        let mut cut = MAX_RESULT;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
+    if crate::text::cap_bytes(&mut s, MAX_RESULT) {
         s.push_str("\n[truncated]");
     }
     s

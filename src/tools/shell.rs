@@ -21,7 +21,6 @@
 //! (`agent::process_tree`); stdout and stderr are each capped at `max_output_bytes`
 //! (a command writing more is stopped and its output marked truncated).
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -33,29 +32,11 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use crate::agent::confine;
 use crate::agent::process_tree::TreeGuard;
 use crate::event::Id;
+use crate::workflow::policy::shell::ShellConfig;
 
-/// Default time limit of one shell call.
-pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-/// Default cap of stdout and of stderr, each.
-pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
 /// After the command exited and its tree was killed, how long the rest of
 /// its output may take (it is in the pipes already).
 const AFTER_EXIT: Duration = Duration::from_secs(2);
-
-/// An agent's validated `shell` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShellConfig {
-    /// Working directory: the workflow file's folder.
-    pub cwd: PathBuf,
-    /// Variables set for the command.
-    pub env: Vec<(String, String)>,
-    /// Variables passed through from agentctl's own environment, by name.
-    pub inherit_env: Vec<String>,
-    /// Kill the process group after this long.
-    pub timeout: Duration,
-    /// Cap of stdout and of stderr, each, in bytes.
-    pub max_output_bytes: usize,
-}
 
 /// One shell call waiting for a decision: the artifact of its gate.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1122,26 +1122,10 @@ fn closest_name(name: &str) -> Option<String> {
     BINDINGS
         .iter()
         .map(Binding::config_name)
-        .map(|n| (strsim_distance(name, &n), n))
+        .map(|n| (strsim::levenshtein(name, &n), n))
         .filter(|(d, n)| *d <= 2.max(n.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n)
-}
-
-/// Levenshtein distance (short strings only).
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// A value in `[keys]`: a key, a list of keys, or a table of one overlay's
@@ -1398,31 +1382,6 @@ pub fn keys_label(b: &Binding) -> String {
     b.keys.iter().map(Key::label).collect::<Vec<_>>().join("/")
 }
 
-/// Fuzzy subsequence score of `query` against `text` (higher is better),
-/// `None` when not every query character appears in order.
-pub fn fuzzy_score(query: &str, text: &str) -> Option<i64> {
-    if query.is_empty() {
-        return Some(0);
-    }
-    let mut score = 0i64;
-    let mut last: Option<usize> = None;
-    let mut chars = text
-        .char_indices()
-        .map(|(i, c)| (i, c.to_ascii_lowercase()));
-    for q in query.chars().map(|c| c.to_ascii_lowercase()) {
-        let (i, _) = chars.find(|(_, c)| *c == q)?;
-        score += match last {
-            Some(l) if i == l + 1 => 8,
-            _ => 1,
-        };
-        if i == 0 || text[..i].ends_with([' ', '-', '_']) {
-            score += 4;
-        }
-        last = Some(i);
-    }
-    Some(score - text.len() as i64 / 8)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -1655,15 +1614,5 @@ mod tests {
                 "README.md's key table is stale: rerun with AGENTCTL_BLESS=1"
             );
         }
-    }
-
-    #[test]
-    fn fuzzy_prefers_word_starts_and_runs() {
-        assert!(fuzzy_score("rr", "reroute").is_some());
-        assert!(fuzzy_score("xyz", "reroute").is_none());
-        assert!(
-            fuzzy_score("pau", "pause").unwrap()
-                > fuzzy_score("pau", "step mode pause").unwrap_or(i64::MIN)
-        );
     }
 }

@@ -10,6 +10,9 @@
 //! [`TuiExit`], plus [`is_builtin_theme`]. Everything else is internal.
 
 pub(crate) mod app;
+pub(crate) mod detail_text;
+pub(crate) mod format;
+pub(crate) mod graph_layout;
 pub(crate) mod keymap;
 pub(crate) mod layout;
 pub(crate) mod overlays;

@@ -79,7 +79,7 @@ fn render_tabs(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
 pub fn tab_at(area: Rect, x: u16) -> Option<PaneId> {
     let mut cx = area.x;
     for p in PaneId::ALL {
-        let w = (p.title().chars().count() + 4) as u16;
+        let w = (crate::text::width(p.title()) + 4) as u16;
         if x >= cx && x < cx + w {
             return Some(p);
         }

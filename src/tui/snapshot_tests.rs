@@ -529,3 +529,94 @@ fn a_replayed_session_draws_read_only() {
     assert!(text.contains("old pond / frog"));
     assert!(text.contains("1/1 done"));
 }
+
+/// Start column of `needle` in row `y` of the screen (wide characters take
+/// two columns there), if it is on that row.
+fn column_of(buf: &ratatui::buffer::Buffer, y: u16, needle: &str) -> Option<u16> {
+    // A wide character's second cell is hidden behind it: skip it.
+    let mut row: Vec<(u16, &str)> = Vec::new();
+    let mut x = 0;
+    while x < buf.area.width {
+        let sym = buf[(x, y)].symbol();
+        row.push((x, sym));
+        x += crate::text::width(sym).max(1) as u16;
+    }
+    (0..row.len()).find_map(|i| {
+        let rest: String = row[i..].iter().map(|(_, s)| *s).collect();
+        rest.starts_with(needle).then_some(row[i].0)
+    })
+}
+
+#[test]
+fn wide_ids_keep_the_task_columns_aligned() {
+    use crate::event::EventKind;
+    use crate::tui::view_model::AgentInfo;
+
+    let mut info = test_support::info();
+    for id in ["研究者", "🦀crab"] {
+        info.agents.push(AgentInfo {
+            id: id.into(),
+            role: "executor".into(),
+            model: "sim-1".into(),
+            capabilities: vec![],
+        });
+    }
+    let mut s = test_support::Script::default();
+    s.push(EventKind::SessionStarted {
+        workflow: "research-pipeline".into(),
+        seed: 42,
+        entry: "main".into(),
+        agents: ["研究者", "🦀crab", "writer"]
+            .iter()
+            .map(|a| crate::event::Id::from(*a))
+            .collect(),
+    });
+    s.start_task("調査-タスク", "research", "研究者", 120);
+    s.start_task("🦀-crab-🦀", "summarize", "🦀crab", 80);
+    s.start_task("plain-task", "merge", "writer", 60);
+    let mut vm = ViewModel::new(info);
+    for e in &s.events {
+        vm.apply(e);
+    }
+    check("tasks_wide_ids", &vm, &|ui| {
+        ui.focus = PaneId::Tasks;
+        ui.zoom = true;
+    });
+    for (w, h) in SIZES {
+        let term = screen(w, h, &Theme::monochrome(), &vm, &|ui| {
+            ui.focus = PaneId::Tasks;
+            ui.zoom = true;
+        });
+        let buf = term.backend().buffer();
+        let rows: Vec<(u16, &str)> = [
+            ("調査-タスク", "研究者"),
+            ("🦀-crab-🦀", "🦀crab"),
+            ("plain-task", "writer"),
+        ]
+        .iter()
+        .map(|(task, agent)| {
+            let y = (0..h)
+                .find(|&y| column_of(buf, y, task).is_some())
+                .unwrap_or_else(|| panic!("{task} not on screen at {w}x{h}"));
+            (y, *agent)
+        })
+        .collect();
+        let states: Vec<Option<u16>> = rows
+            .iter()
+            .map(|(y, _)| column_of(buf, *y, "IN_PROGRESS"))
+            .collect();
+        let agents: Vec<Option<u16>> = rows
+            .iter()
+            .map(|(y, agent)| column_of(buf, *y, agent))
+            .collect();
+        assert!(states[0].is_some() && agents[0].is_some(), "{w}x{h}");
+        assert!(
+            states.iter().all(|c| *c == states[0]),
+            "state column at {w}x{h}: {states:?}"
+        );
+        assert!(
+            agents.iter().all(|c| *c == agents[0]),
+            "agent column at {w}x{h}: {agents:?}"
+        );
+    }
+}

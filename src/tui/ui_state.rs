@@ -8,13 +8,14 @@ use std::collections::HashSet;
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
+use super::detail_text::{self, Mark};
+use super::graph_layout::GraphLayout;
 use super::keymap::Keymap;
-use super::panes::graph::GraphLayout;
 use super::view_model::ViewModel;
 use crate::event::Id;
 
 /// The six panes, numbered as the `1`–`6` keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum PaneId {
     /// Agent graph.
     Graph,
@@ -56,14 +57,7 @@ impl PaneId {
 
     /// Title.
     pub fn title(self) -> &'static str {
-        match self {
-            PaneId::Graph => "Graph",
-            PaneId::Bus => "Bus",
-            PaneId::Tasks => "Tasks",
-            PaneId::Detail => "Detail",
-            PaneId::Budgets => "Budgets",
-            PaneId::Debate => "Debate",
-        }
+        self.into()
     }
 
     /// Next pane (wrapping); `back` goes the other way.
@@ -203,7 +197,7 @@ pub struct DetailCache {
     /// Task id and version it was built from.
     pub key: Option<(Id, u64)>,
     /// Pre-built lines.
-    pub lines: Vec<(super::panes::detail::Mark, String)>,
+    pub lines: Vec<(Mark, String)>,
 }
 
 /// Everything about how the run is being looked at.
@@ -320,7 +314,7 @@ impl UiState {
         let sel = self.selected_task(vm).map(|t| (t.id.clone(), t.version));
         if sel != self.detail.key {
             self.detail.lines = match self.selected_task(vm) {
-                Some(t) => super::panes::detail::build_lines(t, vm),
+                Some(t) => detail_text::build_lines(t, vm),
                 None => Vec::new(),
             };
             if sel.as_ref().map(|s| &s.0) != self.detail.key.as_ref().map(|k| &k.0) {

@@ -23,10 +23,13 @@
 use serde_json::{Value, json};
 
 use super::diagnostics::Diagnostics;
+use super::kinds::KindSpec;
 use super::load::{Format, load_str};
 use super::model::Workflow;
 use super::span::Spanned;
-use super::spec::{AgentSpec, NodeKindName, NodeSpec, RouteSpec, TransitionSpec, WorkflowSpec};
+use super::spec::{
+    AgentSpec, JoinName, NodeKindName, NodeSpec, RouteSpec, TransitionSpec, WorkflowSpec,
+};
 
 /// Builds a workflow in code.
 #[derive(Debug, Clone, Default)]
@@ -168,67 +171,72 @@ pub mod node {
     use super::*;
 
     fn new(id: &str, kind: NodeKindName) -> NodeSpec {
-        // Through serde, so every field the file format has (including ones
-        // added later) starts unset, exactly as in a file.
-        match serde_json::from_value(json!({"id": id, "kind": kind})) {
-            Ok(n) => n,
-            Err(e) => unreachable!("a node with an id and a kind is always valid: {e}"),
-        }
+        NodeSpec::new(id, kind)
     }
 
     fn ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<Vec<Spanned<String>>> {
         Some(ids.into_iter().map(Into::into).collect())
     }
 
+    /// Sets a field of the node's kind; a field its kind does not have is
+    /// kept as misplaced, so `build` reports it as a file would.
+    macro_rules! set {
+        ($n:ident, $key:literal, $($kind:ident)|+ => |$f:ident| $set:expr) => {{
+            match &mut $n.fields {
+                $(KindSpec::$kind($f) => $set,)+
+                #[allow(unreachable_patterns)]
+                _ => $n.misplaced.push($key.into()),
+            }
+            $n
+        }};
+    }
+
     /// One task for one agent.
     pub fn agent(id: &str, agent: &str) -> NodeSpec {
         let mut n = new(id, NodeKindName::Agent);
-        n.agent = Some(agent.into());
-        n
+        set!(n, "agent", Agent => |f| f.agent = Some(agent.into()))
     }
 
     /// One task for the least-loaded agent with a capability.
     pub fn task(id: &str, capability: &str) -> NodeSpec {
         let mut n = new(id, NodeKindName::Agent);
-        n.capability = Some(capability.into());
-        n
+        set!(n, "capability", Agent => |f| f.capability = Some(capability.into()))
     }
 
     /// A pipeline.
     pub fn sequence<'a>(id: &str, steps: impl IntoIterator<Item = &'a str>) -> NodeSpec {
         let mut n = new(id, NodeKindName::Sequence);
-        n.steps = ids(steps);
-        n
+        set!(n, "steps", Sequence => |f| f.steps = ids(steps))
     }
 
     /// Fan-out / fan-in (join all unless `join_any` / `join_k`).
     pub fn parallel<'a>(id: &str, branches: impl IntoIterator<Item = &'a str>) -> NodeSpec {
         let mut n = new(id, NodeKindName::Parallel);
-        n.branches = ids(branches);
-        n
+        set!(n, "branches", Parallel => |f| f.branches = ids(branches))
     }
 
     /// Scatter-gather over an expression's list (e.g. `input.items`).
     pub fn map_over(id: &str, over: &str, body: &str) -> NodeSpec {
         let mut n = new(id, NodeKindName::Map);
-        n.over = Some(over.into());
-        n.body = Some(body.into());
-        n
+        set!(n, "over", Map => |f| {
+            f.over = Some(over.into());
+            f.body = Some(body.into());
+        })
     }
 
     /// Scatter-gather over an inline list.
     pub fn map_items(id: &str, items: impl IntoIterator<Item = Value>, body: &str) -> NodeSpec {
         let mut n = new(id, NodeKindName::Map);
-        n.items = Some(items.into_iter().collect());
-        n.body = Some(body.into());
-        n
+        set!(n, "items", Map => |f| {
+            f.items = Some(items.into_iter().collect());
+            f.body = Some(body.into());
+        })
     }
 
     /// Planner → executors by capability → optional reviewer.
     pub fn plan(id: &str, planner: &str) -> NodeSpec {
         let mut n = new(id, NodeKindName::Plan);
-        n.planner = Some(planner.into());
-        n
+        set!(n, "planner", Plan => |f| f.planner = Some(planner.into()))
     }
 
     /// A router; add routes with `route_when` / `route_label`.
@@ -239,30 +247,29 @@ pub mod node {
     /// A state machine; add transitions with `transition`.
     pub fn state_machine<'a>(id: &str, states: impl IntoIterator<Item = &'a str>) -> NodeSpec {
         let mut n = new(id, NodeKindName::Loop);
-        n.states = ids(states);
-        n
+        set!(n, "states", Loop => |f| f.states = ids(states))
     }
 
     /// Runs `body` for each message on a bus topic.
     pub fn on_topic(id: &str, topic: &str, body: &str) -> NodeSpec {
         let mut n = new(id, NodeKindName::On);
-        n.topic = Some(topic.into());
-        n.body = Some(body.into());
-        n
+        set!(n, "topic", On => |f| {
+            f.topic = Some(topic.into());
+            f.body = Some(body.into());
+        })
     }
 
     /// A human gate, reviewing `subject`'s output (or its input).
     pub fn gate(id: &str, subject: Option<&str>) -> NodeSpec {
         let mut n = new(id, NodeKindName::Gate);
-        n.subject = subject.map(Into::into);
-        n
+        set!(n, "subject", Gate => |f| f.subject = subject.map(Into::into))
     }
 
     impl NodeSpec {
         /// Prompt template.
         pub fn prompt(mut self, template: &str) -> Self {
-            self.prompt = Some(template.into());
-            self
+            let t: Spanned<String> = template.into();
+            set!(self, "prompt", Agent | Plan | Router => |f| f.prompt = Some(t.clone()))
         }
         /// Priority 1 (most urgent) to 5.
         pub fn priority(mut self, p: i64) -> Self {
@@ -276,73 +283,65 @@ pub mod node {
         }
         /// Parallel: first success wins.
         pub fn join_any(mut self) -> Self {
-            self.join = Some(Spanned::new(super::super::spec::JoinName::Any));
-            self
+            set!(self, "join", Parallel => |f| f.join = Some(Spanned::new(JoinName::Any)))
         }
         /// Parallel: the first `k` successes.
         pub fn join_k(mut self, k: i64) -> Self {
-            self.join = Some(Spanned::new(super::super::spec::JoinName::KOfN));
-            self.k = Some(Spanned::new(k));
-            self
+            set!(self, "join", Parallel => |f| {
+                f.join = Some(Spanned::new(JoinName::KOfN));
+                f.k = Some(Spanned::new(k));
+            })
         }
         /// Map: items in flight at once.
         pub fn concurrency(mut self, n: i64) -> Self {
-            self.concurrency = Some(Spanned::new(n));
-            self
+            set!(self, "concurrency", Map => |f| f.concurrency = Some(Spanned::new(n)))
         }
         /// Map: node receiving the gathered list.
         pub fn aggregate(mut self, node: &str) -> Self {
-            self.aggregate = Some(node.into());
-            self
+            set!(self, "aggregate", Map => |f| f.aggregate = Some(node.into()))
         }
         /// Plan: the reviewer agent.
         pub fn reviewer(mut self, agent: &str) -> Self {
-            self.reviewer = Some(agent.into());
-            self
+            set!(self, "reviewer", Plan => |f| f.reviewer = Some(agent.into()))
         }
         /// Router: a route taken when an expression holds.
         pub fn route_when(mut self, when: &str, to: &str) -> Self {
-            self.routes.get_or_insert_with(Vec::new).push(RouteSpec {
+            let route = RouteSpec {
                 when: Some(when.into()),
                 label: None,
                 to: to.into(),
-            });
-            self
+            };
+            set!(self, "routes", Router => |f| f.routes.get_or_insert_with(Vec::new).push(route))
         }
         /// Router: a route taken when the classifier answers `label`.
         pub fn route_label(mut self, label: &str, to: &str) -> Self {
-            self.routes.get_or_insert_with(Vec::new).push(RouteSpec {
+            let route = RouteSpec {
                 when: None,
                 label: Some(label.into()),
                 to: to.into(),
-            });
-            self
+            };
+            set!(self, "routes", Router => |f| f.routes.get_or_insert_with(Vec::new).push(route))
         }
         /// Router: the classifier agent.
         pub fn classifier(mut self, agent: &str) -> Self {
-            self.classifier = Some(agent.into());
-            self
+            set!(self, "classifier", Router => |f| f.classifier = Some(agent.into()))
         }
         /// Router: where to go when no route matches.
         pub fn default_route(mut self, to: &str) -> Self {
-            self.default = Some(to.into());
-            self
+            set!(self, "default", Router => |f| f.default = Some(to.into()))
         }
         /// Loop: a transition (`to` may be `$end`), guarded by `when`.
         pub fn transition(mut self, from: &str, to: &str, when: Option<&str>) -> Self {
-            self.transitions
-                .get_or_insert_with(Vec::new)
-                .push(TransitionSpec {
-                    from: from.into(),
-                    to: to.into(),
-                    when: when.map(Into::into),
-                });
-            self
+            let t = TransitionSpec {
+                from: from.into(),
+                to: to.into(),
+                when: when.map(Into::into),
+            };
+            set!(self, "transitions", Loop => |f| f.transitions.get_or_insert_with(Vec::new).push(t))
         }
         /// Loop: most state visits.
         pub fn max_iterations(mut self, n: i64) -> Self {
-            self.max_iterations = Some(Spanned::new(n));
-            self
+            set!(self, "max_iterations", Loop => |f| f.max_iterations = Some(Spanned::new(n)))
         }
     }
 }

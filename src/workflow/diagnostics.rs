@@ -15,9 +15,12 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::text;
+
 /// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Severity {
     /// The workflow cannot run.
     Error,
@@ -28,10 +31,7 @@ pub enum Severity {
 impl Severity {
     /// `error` or `warning`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
+        self.into()
     }
 }
 
@@ -261,12 +261,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// `text` cut to `max` characters, with `…` when cut.
+/// `text`'s first `max` characters and `…` when it is longer (the ellipsis
+/// comes on top of the `max`).
 fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        None => text.into(),
-        Some((i, _)) => format!("{}…", &text[..i]).into(),
-    }
+    text::clip(text, max + 1)
 }
 
 /// `text` with every `quoted` run longer than `quote` characters cut to
@@ -497,14 +495,7 @@ impl<'a> LineIndex<'a> {
 
 impl std::error::Error for Diagnostics {}
 
-/// The largest char boundary `<= offset` (offsets past the end clamp to it).
-pub fn floor_char_boundary(text: &str, offset: usize) -> usize {
-    let mut i = offset.min(text.len());
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+pub use crate::text::floor_char_boundary;
 
 /// 1-based line and column (in characters) of a byte offset; clamped.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -547,29 +538,7 @@ fn line_bounds(text: &str, offset: usize) -> (usize, usize) {
 /// Edit distance by characters, counting a swap of two neighbours as one
 /// edit (optimal string alignment), since `agnet` is a typo of `agent`.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for (i, row) in d.chunks_mut(w).enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d.iter_mut().take(w).enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-        }
-    }
-    d[a.len() * w + b.len()]
+    strsim::osa_distance(a, b)
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely

@@ -8,7 +8,21 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Join, MapSource, NodeKind, Protocol, RouteCond, Target, TurnOrder, Workflow};
+use super::kinds::{
+    NodeKind,
+    agent::{AgentNode, Target},
+    debate::TurnOrder,
+    gate::GateNode,
+    loop_node::LoopNode,
+    map::{MapNode, MapSource},
+    on::OnNode,
+    parallel::{Join, ParallelNode},
+    plan::PlanNode,
+    router::{RouteCond, RouterNode},
+    sequence::SequenceNode,
+    vote::Protocol,
+};
+use super::model::Workflow;
 
 /// An edge between two vertices (by vertex id), with an optional label.
 struct Edge {
@@ -62,7 +76,7 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
         let me = vid(i);
         let mut label = format!("{}\n({})", n.id, n.kind.name());
         let shape = match &n.kind {
-            NodeKind::Agent { target, .. } => {
+            NodeKind::Agent(AgentNode { target, .. }) => {
                 match target {
                     Target::Agent(a) => write!(label, "\nagent: {}", agent_name(*a)),
                     Target::Capability(c) => write!(label, "\ncapability: {c}"),
@@ -70,7 +84,7 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 .ok();
                 Shape::Rounded
             }
-            NodeKind::Sequence { steps } => {
+            NodeKind::Sequence(SequenceNode { steps }) => {
                 if let Some(first) = steps.first() {
                     edge(&mut es, me.clone(), vid(*first), None, false);
                 }
@@ -85,11 +99,11 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 }
                 Shape::Box
             }
-            NodeKind::Parallel {
+            NodeKind::Parallel(ParallelNode {
                 branches,
                 join,
                 branch_timeout,
-            } => {
+            }) => {
                 let join_id = format!("{me}_join");
                 let join_label = match join {
                     Join::All => "join: all".to_string(),
@@ -108,13 +122,13 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 }
                 Shape::Parallelogram
             }
-            NodeKind::Map {
+            NodeKind::Map(MapNode {
                 source,
                 body,
                 concurrency,
                 batch_size,
                 aggregate,
-            } => {
+            }) => {
                 match source {
                     MapSource::Over(e) => write!(label, "\nover: {}", e.source()),
                     MapSource::Items(items) => write!(label, "\n{} items", items.len()),
@@ -139,12 +153,12 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 }
                 Shape::Subroutine
             }
-            NodeKind::Plan {
+            NodeKind::Plan(PlanNode {
                 planner,
                 reviewer,
                 max_revisions,
                 ..
-            } => {
+            }) => {
                 write!(label, "\nplanner: {}", agent_name(*planner)).ok();
                 if let Some(r) = reviewer {
                     write!(
@@ -156,12 +170,12 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 }
                 Shape::Trapezoid
             }
-            NodeKind::Router {
+            NodeKind::Router(RouterNode {
                 routes,
                 default,
                 classifier,
                 ..
-            } => {
+            }) => {
                 if let Some(c) = classifier {
                     write!(label, "\nclassifier: {}", agent_name(*c)).ok();
                 }
@@ -177,13 +191,13 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 }
                 Shape::Diamond
             }
-            NodeKind::Loop {
+            NodeKind::Loop(LoopNode {
                 states,
                 start,
                 transitions,
                 max_iterations,
                 end_at_max,
-            } => {
+            }) => {
                 let at_max = if *end_at_max { "end" } else { "fail" };
                 write!(label, "\nmax {max_iterations} iterations, then {at_max}").ok();
                 if let Some(s) = states.get(*start) {
@@ -214,13 +228,13 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 }
                 Shape::Stadium
             }
-            NodeKind::On {
+            NodeKind::On(OnNode {
                 topic,
                 every,
                 body,
                 max_events,
                 ..
-            } => {
+            }) => {
                 let mut triggers = Vec::new();
                 if let Some(t) = topic {
                     triggers.push(format!("on {t}"));
@@ -238,10 +252,10 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
                 );
                 Shape::Asymmetric
             }
-            NodeKind::Gate {
+            NodeKind::Gate(GateNode {
                 subject,
                 max_revisions,
-            } => {
+            }) => {
                 write!(label, "\nhuman review, ≤{max_revisions} revisions").ok();
                 if let Some(s) = subject {
                     edge(

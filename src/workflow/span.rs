@@ -1,36 +1,16 @@
-//! `Spanned<T>`: a value with the byte range it came from in a TOML file.
+//! `Spanned<T>`: a value with the byte range it came from in its file.
 //!
-//! TOML files carry spans (through `toml::Spanned`); JSON files and workflows
-//! built in code do not, so the span is optional. The loader switches span
-//! capture on for the duration of a TOML parse (a thread-local flag), because
-//! serde gives a `Deserialize` impl no way to ask which format it reads.
+//! Read from a workflow file (TOML or JSON) through the span tree's
+//! deserializer, every `Spanned` knows its range; built in code, or read by
+//! any other deserializer, it has none, so the span is optional.
 
-use std::cell::Cell;
+use std::marker::PhantomData;
 use std::ops::{Deref, Range};
 
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-thread_local! {
-    static CAPTURE_TOML_SPANS: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Turns TOML span capture on until dropped.
-pub(crate) struct TomlSpanCapture {
-    previous: bool,
-}
-
-impl TomlSpanCapture {
-    pub(crate) fn start() -> Self {
-        let previous = CAPTURE_TOML_SPANS.with(|c| c.replace(true));
-        TomlSpanCapture { previous }
-    }
-}
-
-impl Drop for TomlSpanCapture {
-    fn drop(&mut self) {
-        CAPTURE_TOML_SPANS.with(|c| c.set(self.previous));
-    }
-}
+use super::source_tree::de::SPANNED;
 
 /// A value and, when known, the byte range of its source text.
 #[derive(Debug, Clone, Default)]
@@ -86,18 +66,31 @@ impl<T: Serialize> Serialize for Spanned<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if CAPTURE_TOML_SPANS.with(|c| c.get()) {
-            let s = toml::Spanned::<T>::deserialize(d)?;
-            let span = s.span();
-            Ok(Spanned {
-                value: s.into_inner(),
-                span: Some(span),
-            })
-        } else {
-            Ok(Spanned {
-                value: T::deserialize(d)?,
-                span: None,
-            })
+        struct SpannedVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for SpannedVisitor<T> {
+            type Value = Spanned<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a value")
+            }
+            // Any other deserializer: the value, without a span.
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                Ok(Spanned::new(T::deserialize(d)?))
+            }
+            // The span tree: start, end, value.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let missing = || serde::de::Error::custom("a spanned value without its parts");
+                let start: usize = seq.next_element()?.ok_or_else(missing)?;
+                let end: usize = seq.next_element()?.ok_or_else(missing)?;
+                let value: T = seq.next_element()?.ok_or_else(missing)?;
+                Ok(Spanned {
+                    value,
+                    span: Some(start..end),
+                })
+            }
         }
+        d.deserialize_newtype_struct(SPANNED, SpannedVisitor(PhantomData))
     }
 }

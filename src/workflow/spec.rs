@@ -10,11 +10,15 @@ use serde_json::Value;
 
 use std::collections::BTreeMap;
 
+use super::kinds::{KindSpec, kinds_with_field};
 pub use super::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DefaultsSpec, DegradeSpec, OnExhaustedName, PriceSpec,
     QuotaSpec, RetrySpec,
 };
+use super::source_tree::{SourceKind, SourceValue, de};
 use super::span::Spanned;
+// The sim's script is the sim's own type; a workflow file only carries it.
+pub use crate::llm::sim::script::{SimLatency, SimScript, SimToolCall};
 
 /// A whole workflow file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -26,7 +30,7 @@ pub struct WorkflowSpec {
     #[serde(default)]
     pub agents: Vec<AgentSpec>,
     /// `[[nodes]]`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nodes_later")]
     pub nodes: Vec<NodeSpec>,
     /// `[defaults]`: resilience policies for every agent (issue #3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,173 +231,9 @@ pub struct ShellSpec {
     pub max_output_bytes: Option<Spanned<u64>>,
 }
 
-/// How the `sim` provider behaves for one agent. Every random draw is seeded
-/// by (run seed, agent, task, attempt), so a run is deterministic whatever
-/// the scheduling order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimScript {
-    /// Replies by visit (iteration / revision / item index); the last one
-    /// repeats. A string is sent as is; any other value as JSON.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub replies: Vec<Value>,
-    /// Reply template: `{{input}}`, `{{agent}}`, `{{task}}`, `{{visit}}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
-    /// Latency of one call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<SimLatency>,
-    /// Probability a call fails with a server error.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub error_rate: f64,
-    /// Probability a call times out.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub timeout_rate: f64,
-    /// Probability a reply is malformed (cut-off JSON).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub malformed_rate: f64,
-    /// The first N attempts of every task fail with a server error.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub fail_first: u32,
-    /// The first N replies of every task are malformed.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub malformed_first: u32,
-    /// Planners: how many subtasks an unscripted plan has (default 3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_size: Option<u32>,
-    /// Reviewers: reject the first N reviews of a node.
-    #[serde(default, skip_serializing_if = "is_zero_u32")]
-    pub reject_first: u32,
-    /// Classifiers: the label to answer (else chosen by seed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Length of an unscripted reply, in words (default 12).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_words: Option<u32>,
-    /// Probability a call is refused with a rate limit (and a Retry-After).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub rate_limit_rate: f64,
-    /// Retry-After sent with injected rate limits, ms (default 1000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after_ms: Option<u64>,
-    /// Probability a call hangs (never answers) until a timeout cuts it.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub hang_rate: f64,
-    /// Probability of a latency spike.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub spike_rate: f64,
-    /// Extra latency of a spike, ms (default 2000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spike_ms: Option<f64>,
-    /// Tool calls the first turn of every call asks for (the reply comes
-    /// on the turn after the results), so tool flows run offline.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<SimToolCall>,
-    /// Debaters and voters: the position (or ballot choice) per round; the
-    /// last one repeats.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub positions: Vec<String>,
-    /// Debaters and voters: confidence in [0, 1] (default: drawn in 0.5..0.9).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f64>,
-    /// Debaters: probability of keeping the position when criticised in the
-    /// previous round (default 1: never switches); otherwise it adopts the
-    /// leading position of the others.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stubbornness: Option<f64>,
-    /// Faulty behaviour for tests: `random` (answers at random) or
-    /// `equivocate` (a different answer in each phase of a round).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub byzantine: Option<String>,
-}
-
-/// A tool call the sim provider makes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimToolCall {
-    /// Tool name.
-    pub tool: String,
-    /// Arguments (a JSON object).
-    #[serde(default)]
-    pub arguments: Value,
-}
-
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
-}
-fn is_zero_u32(x: &u32) -> bool {
-    *x == 0
-}
-
-/// Simulated latency: a fixed number of milliseconds or a distribution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SimLatency {
-    /// Exactly this many milliseconds.
-    Fixed(f64),
-    /// Uniform in `[min, max]`.
-    Uniform {
-        /// Lower bound, ms.
-        min: f64,
-        /// Upper bound, ms.
-        max: f64,
-    },
-    /// Normal, clamped at 0.
-    Normal {
-        /// Mean, ms.
-        mean: f64,
-        /// Standard deviation, ms.
-        stddev: f64,
-    },
-}
-
-/// The kinds of node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeKindName {
-    /// One task for one agent (or any agent with a capability).
-    Agent,
-    /// Pipeline.
-    Sequence,
-    /// Fan-out / fan-in.
-    Parallel,
-    /// Scatter-gather over a list.
-    Map,
-    /// Planner → executors → reviewer.
-    Plan,
-    /// Conditional edge.
-    Router,
-    /// State machine with guarded transitions.
-    Loop,
-    /// Event-driven trigger on a bus topic or a timer.
-    On,
-    /// Human review.
-    Gate,
-    // ── debate and vote kinds (issue #4) go here ──
-    /// Agents argue in rounds; a judge or a vote decides.
-    Debate,
-    /// Agents cast ballots; a protocol decides.
-    Vote,
-}
-
-impl NodeKindName {
-    /// Name as written in files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeKindName::Agent => "agent",
-            NodeKindName::Sequence => "sequence",
-            NodeKindName::Parallel => "parallel",
-            NodeKindName::Map => "map",
-            NodeKindName::Plan => "plan",
-            NodeKindName::Router => "router",
-            NodeKindName::Loop => "loop",
-            NodeKindName::On => "on",
-            NodeKindName::Gate => "gate",
-            NodeKindName::Debate => "debate",
-            NodeKindName::Vote => "vote",
-        }
-    }
-}
+/// The kinds of node, as files name them: declared by the table of kind
+/// specs (`workflow/kinds/mod.rs`).
+pub use super::kinds::NodeKindName;
 
 /// How a `parallel` node joins its branches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -407,244 +247,137 @@ pub enum JoinName {
     KOfN,
 }
 
-/// `[[nodes]]` entry. One flat table for every kind; `compile` checks that
-/// only the fields of the node's kind are set.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[[nodes]]` entry: the header every node has, and its kind's own fields
+/// (one struct per kind, in `workflow/kinds/<kind>.rs`).
+#[derive(Debug, Clone, Serialize)]
 pub struct NodeSpec {
     /// Unique id.
     pub id: Spanned<String>,
     /// Node kind.
     pub kind: Spanned<NodeKindName>,
     /// Human title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Priority 1 (most urgent) to 5; default 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Spanned<i64>>,
     /// Publish this node's output on a bus topic when it completes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emit: Option<String>,
+    /// The kind's fields.
+    #[serde(flatten)]
+    pub fields: KindSpec,
+    /// Keys that are fields of other kinds, not of this one: validation
+    /// reports each (with the kinds that have it) and goes on.
+    #[serde(flatten, serialize_with = "misplaced_as_nulls")]
+    pub misplaced: Vec<Spanned<String>>,
+}
 
-    // agent
-    /// agent: the agent to run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<Spanned<String>>,
-    /// agent: dispatch to the least-loaded agent with this capability.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capability: Option<Spanned<String>>,
-    /// agent/plan/router: prompt template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<Spanned<String>>,
+/// The header fields of a node's table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeHeader {
+    id: Spanned<String>,
+    kind: Spanned<NodeKindName>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    priority: Option<Spanned<i64>>,
+    #[serde(default)]
+    emit: Option<String>,
+}
 
-    // sequence
-    /// sequence: node ids in order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub steps: Option<Vec<Spanned<String>>>,
+fn misplaced_as_nulls<S: serde::Serializer>(
+    keys: &[Spanned<String>],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(keys.len()))?;
+    for k in keys {
+        m.serialize_entry(&k.value, &())?;
+    }
+    m.end()
+}
 
-    // parallel
-    /// parallel: node ids run at once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branches: Option<Vec<Spanned<String>>>,
-    /// parallel: all (default), any, k_of_n.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub join: Option<Spanned<JoinName>>,
-    /// parallel with k_of_n: how many branches must succeed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k: Option<Spanned<i64>>,
-    /// parallel: a branch still running after this long fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branch_timeout_ms: Option<Spanned<u64>>,
+impl NodeSpec {
+    /// A node of kind `kind` with no fields set (as a file with only `id`
+    /// and `kind` would give).
+    pub fn new(id: &str, kind: NodeKindName) -> NodeSpec {
+        NodeSpec {
+            id: id.into(),
+            kind: Spanned::new(kind),
+            title: None,
+            priority: None,
+            emit: None,
+            fields: KindSpec::empty(kind.as_str())
+                .unwrap_or_else(|| unreachable!("every kind name is in the table of kinds")),
+            misplaced: Vec::new(),
+        }
+    }
 
-    // map
-    /// map: expression giving the list (e.g. `input.items`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub over: Option<Spanned<String>>,
-    /// map: an inline list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<Value>>,
-    /// map: run the body this many times (items 0..count).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<Spanned<i64>>,
-    /// map/on: node run per item or per event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Spanned<String>>,
-    /// map: most items in flight (default: no limit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub concurrency: Option<Spanned<i64>>,
-    /// map: items are started in batches of this size; a batch finishes before
-    /// the next starts (default: one batch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<Spanned<i64>>,
-    /// map: node that receives the gathered list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aggregate: Option<Spanned<String>>,
+    /// Reads a node's table: the header, then the fields of its kind. A key
+    /// that no kind has is an error (with "did you mean" among this kind's
+    /// fields); a key of another kind is kept in `misplaced`.
+    pub fn from_table(table: &SourceValue) -> Result<NodeSpec, de::Error> {
+        let header: NodeHeader = de::from_table_fields(table, de::struct_fields::<NodeHeader>())?;
+        let kind = header.kind.value.as_str();
+        let own = KindSpec::fields_of(kind);
+        let head = de::struct_fields::<NodeHeader>();
+        let mut misplaced = Vec::new();
+        for e in table.entries() {
+            let key = e.key.as_str();
+            if head.contains(&key) || own.contains(&key) {
+                continue;
+            }
+            if kinds_with_field(key).is_empty() {
+                let valid: Vec<&str> = head.iter().chain(own).copied().collect();
+                return Err(de::Error::unknown_field_of(
+                    key,
+                    &valid,
+                    kind,
+                    e.key_span.clone(),
+                ));
+            }
+            misplaced.push(Spanned {
+                value: e.key.clone(),
+                span: Some(e.key_span.clone()),
+            });
+        }
+        Ok(NodeSpec {
+            fields: KindSpec::from_table(kind, table)?,
+            id: header.id,
+            kind: header.kind,
+            title: header.title,
+            priority: header.priority,
+            emit: header.emit,
+            misplaced,
+        })
+    }
+}
 
-    // plan
-    /// plan: the planner agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub planner: Option<Spanned<String>>,
-    /// plan: the reviewer agent (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewer: Option<Spanned<String>>,
-    /// plan/gate: most revisions before failing (default 2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_revisions: Option<Spanned<i64>>,
-    /// plan: most subtasks accepted from the planner (default 16).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_subtasks: Option<Spanned<i64>>,
-    /// plan: repair prompts for a malformed plan before failing (default 2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repair_attempts: Option<Spanned<i64>>,
+/// The nodes of a workflow's tree (`nodes = [...]` or `[[nodes]]`).
+pub fn nodes_from_tree(tree: &SourceValue) -> Result<Vec<NodeSpec>, de::Error> {
+    let Some(entry) = tree.get("nodes") else {
+        return Ok(Vec::new());
+    };
+    let items: Vec<&SourceValue> = match &entry.value.kind {
+        SourceKind::Array(items) => items.iter().collect(),
+        _ => return Err(de::Error::not_a(&entry.value, "a list of node tables")),
+    };
+    items
+        .into_iter()
+        .map(|t| match t.kind {
+            SourceKind::Table(_) => NodeSpec::from_table(t),
+            _ => Err(de::Error::not_a(t, "a table")),
+        })
+        .collect()
+}
 
-    // router
-    /// router: routes, first match wins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routes: Option<Vec<RouteSpec>>,
-    /// router: target when no route matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<Spanned<String>>,
-    /// router: classifier agent whose answer is matched against route labels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classifier: Option<Spanned<String>>,
-
-    // loop
-    /// loop: state node ids.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub states: Option<Vec<Spanned<String>>>,
-    /// loop: first state (default: the first listed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<Spanned<String>>,
-    /// loop: guarded transitions, checked in order after a state completes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transitions: Option<Vec<TransitionSpec>>,
-    /// loop: most state visits (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_iterations: Option<Spanned<i64>>,
-    /// loop: what happens at the bound: `fail` (default) or `end`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_max_iterations: Option<Spanned<String>>,
-
-    // on
-    /// on: bus topic to listen to (NATS-style wildcards `*` and `>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topic: Option<Spanned<String>>,
-    /// on: fire on a timer every N ms instead of (or as well as) a topic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub every_ms: Option<Spanned<u64>>,
-    /// on: stop after this many firings (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_events: Option<Spanned<i64>>,
-    /// on: stop when nothing fires for this long (default 30000 ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idle_timeout_ms: Option<Spanned<u64>>,
-
-    // gate
-    /// gate: node whose output is reviewed; re-run with the comment on denial.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<Spanned<String>>,
-    // ── per-node policies and budgets (issue #3) go here ──
-    /// Retry policy for this node's agent tasks (overrides the agent's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<RetrySpec>,
-    /// Time limit of one call of this node's tasks, ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<Spanned<u64>>,
-    /// Time limit of each of this node's tasks, ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_timeout_ms: Option<Spanned<u64>>,
-    /// This node's limits (all its tasks together).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<BudgetSpec>,
-    /// Cheaper agent this node's tasks switch to under pressure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub degrade: Option<DegradeSpec>,
-    /// parallel: settle disagreeing branches by `confidence`, a `gate`, or
-    /// an agent id (a meta-agent); the output is then the one answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolve: Option<Spanned<String>>,
-    /// agent: `json` — the reply must be a JSON object or array; anything
-    /// else is malformed (repair prompts, then a retryable `malformed`
-    /// failure). `text` (the default) accepts any reply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect: Option<Spanned<String>>,
-    /// agent: a JSON schema the reply must match (implies `expect = "json"`);
-    /// sent to providers that constrain output, and checked on every reply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<Spanned<Value>>,
-    /// agent: like `schema`, read from a JSON file (relative to the
-    /// workflow file).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema_file: Option<Spanned<String>>,
-    // ── debate and vote fields (issue #4) go here ──
-    /// debate: the debaters (agent ids), in round-robin order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub participants: Option<Vec<Spanned<String>>>,
-    /// vote: the voters (agent ids).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voters: Option<Vec<Spanned<String>>>,
-    /// debate/vote: the question, a template over `input` (default: the input).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub question: Option<Spanned<String>>,
-    /// debate/vote: the positions or answers to choose from (default: free).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<Spanned<String>>>,
-    /// vote: expression giving the candidate answers (e.g. `input`, the list
-    /// a `parallel` node gathered).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub candidates: Option<Spanned<String>>,
-    /// debate: most rounds (default 3); vote: most ballot rounds (default 1,
-    /// 3 for `bft`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rounds: Option<Spanned<i64>>,
-    /// debate: `round_robin` (default), `moderator` or `random`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_order: Option<Spanned<String>>,
-    /// debate: with turn_order = "moderator", the agent naming each speaker.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moderator: Option<Spanned<String>>,
-    /// debate: the agent deciding the outcome (else a vote over final
-    /// positions); debate/vote: breaks ties with on_tie = "judge".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub judge: Option<Spanned<String>>,
-    /// debate: stop early when the confidence-weighted share of one position
-    /// reaches this (0..=1, default 0.8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub converge_at: Option<Spanned<f64>>,
-    /// debate: tokens of transcript each speaker sees (default 3000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_tokens: Option<Spanned<i64>>,
-    /// debate/vote: `majority`, `plurality`, `unanimity`, `quorum`,
-    /// `weighted` (debate default), `ranked` or `bft` (vote default: majority).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<Spanned<String>>,
-    /// vote with protocol = "quorum": ballots needed (k of n).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quorum: Option<Spanned<i64>>,
-    /// vote with protocol = "quorum": `participation` (k ballots, then
-    /// plurality; default) or `agreement` (k ballots for one choice).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quorum_mode: Option<Spanned<String>>,
-    /// vote with protocol = "bft": faulty voters tolerated (n ≥ 3f+1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub faults: Option<Spanned<i64>>,
-    /// vote/debate with protocol = "weighted": per-agent weight (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weights: Option<std::collections::BTreeMap<String, f64>>,
-    /// debate/vote: on a tie: `fail` (default), `another_round`, `gate`, `judge`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_tie: Option<Spanned<String>>,
-    /// vote: without a quorum/majority: `fail`, `another_round` (default),
-    /// `gate`, `judge`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_no_quorum: Option<Spanned<String>>,
-    /// vote with protocol = "bft": `exclude` (default) or `flag` agents that
-    /// equivocate or are outliers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub byzantine_policy: Option<Spanned<String>>,
-    /// debate/vote: wait for a `step` command before each turn or ballot.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<bool>,
+/// Nodes are read by [`nodes_from_tree`], after the rest of the file: a
+/// node's kind decides which fields it has.
+fn nodes_later<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NodeSpec>, D::Error> {
+    serde::de::IgnoredAny::deserialize(d)?;
+    Ok(Vec::new())
 }
 
 /// One route of a `router`.

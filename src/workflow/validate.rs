@@ -2,10 +2,9 @@
 //! [`Workflow`], reporting every problem it finds (not just the first), each
 //! located at the offending value with a one-line fix hint.
 //!
-//! TOML files carry spans on every id and reference. JSON files do not, so
-//! for them the location is found by searching the text (the field's key
-//! inside the owning node's object, then the quoted value after it): best
-//! effort, falling back to the owner and then to line 1.
+//! Locations come from the file's span tree (`source_tree`), the same for
+//! TOML and JSON: a `Spanned` value's own span, else the key or value found
+//! in the owner's table (nested tables included), else the owner itself.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -18,19 +17,28 @@ use super::diagnostics::{
     Diagnostic, Diagnostics, LineIndex, Severity, did_you_mean, floor_char_boundary,
 };
 use super::expr::{Expr, ExprError};
-use super::model::{
-    Agent, AgentKind, Join, MapSource, Node, NodeIdx, NodeKind, Route, RouteCond, Target,
-    Transition, Workflow,
+use super::index::NodeIdx;
+use super::kinds::{
+    KindSpec, NodeKind,
+    agent::{AgentNode, AgentNodeSpec, Target},
+    gate::GateNode,
+    kinds_with_field,
+    loop_node::{LoopNode, LoopNodeSpec, Transition},
+    map::{MapNode, MapNodeSpec, MapSource},
+    on::{OnNode, OnNodeSpec},
+    parallel::{Join, ParallelNode, ParallelNodeSpec},
+    plan::{PlanNode, PlanNodeSpec},
+    router::{Route, RouteCond, RouterNode, RouterNodeSpec},
+    sequence::SequenceNode,
 };
-use super::provider_names;
+use super::model::{Agent, AgentKind, Node, Workflow};
+use super::provider_catalog::ProviderCatalog;
+use super::source_tree::SourceValue;
 use super::span::Spanned;
 use super::spec::{JoinName, NodeKindName, NodeSpec, WorkflowSpec};
 use super::template::Template;
 
 mod policy;
-
-/// Known providers and the model each uses when an agent names none.
-pub const PROVIDERS: &[(&str, &str)] = &[("sim", "sim-1"), ("openai", "gpt-4o-mini")];
 
 /// Variables expressions and templates may read.
 pub const VARIABLES: &[&str] = &[
@@ -53,7 +61,6 @@ pub const END_STATE: &str = "$end";
 pub const ON_MAX_ITERATIONS: &[&str] = &["fail", "end"];
 
 // Debate and vote nodes (issue #4) are checked in their own file.
-#[path = "validate_debate.rs"]
 mod debate;
 
 const CYCLE_HINT: &str =
@@ -68,80 +75,15 @@ mod shell;
 mod sim_ranges;
 mod tool_choice;
 
-/// Which node kinds use each optional node field.
-const FIELD_KINDS: &[(&str, &[NodeKindName])] = &[
-    ("agent", &[K::Agent]),
-    ("capability", &[K::Agent]),
-    ("prompt", &[K::Agent, K::Plan, K::Router]),
-    ("steps", &[K::Sequence]),
-    ("branches", &[K::Parallel]),
-    ("join", &[K::Parallel]),
-    ("k", &[K::Parallel]),
-    ("branch_timeout_ms", &[K::Parallel]),
-    ("over", &[K::Map]),
-    ("items", &[K::Map]),
-    ("count", &[K::Map]),
-    ("body", &[K::Map, K::On]),
-    ("concurrency", &[K::Map]),
-    ("batch_size", &[K::Map]),
-    ("aggregate", &[K::Map]),
-    ("planner", &[K::Plan]),
-    ("reviewer", &[K::Plan]),
-    ("max_revisions", &[K::Plan, K::Gate]),
-    ("max_subtasks", &[K::Plan]),
-    ("repair_attempts", &[K::Agent, K::Plan, K::Debate, K::Vote]),
-    ("routes", &[K::Router]),
-    ("default", &[K::Router]),
-    ("classifier", &[K::Router]),
-    ("states", &[K::Loop]),
-    ("start", &[K::Loop]),
-    ("transitions", &[K::Loop]),
-    ("max_iterations", &[K::Loop]),
-    ("on_max_iterations", &[K::Loop]),
-    ("topic", &[K::On]),
-    ("every_ms", &[K::On]),
-    ("max_events", &[K::On]),
-    ("idle_timeout_ms", &[K::On]),
-    ("subject", &[K::Gate]),
-    ("retry", &[K::Agent, K::Plan, K::Router]),
-    ("timeout_ms", &[K::Agent, K::Plan, K::Router]),
-    ("task_timeout_ms", &[K::Agent, K::Plan, K::Router]),
-    ("budget", &[K::Agent, K::Plan, K::Router]),
-    ("degrade", &[K::Agent, K::Plan, K::Router]),
-    ("resolve", &[K::Parallel]),
-    ("expect", &[K::Agent]),
-    ("schema", &[K::Agent]),
-    ("schema_file", &[K::Agent]),
-    ("participants", &[K::Debate]),
-    ("voters", &[K::Vote]),
-    ("question", &[K::Debate, K::Vote]),
-    ("options", &[K::Debate, K::Vote]),
-    ("candidates", &[K::Vote]),
-    ("rounds", &[K::Debate, K::Vote]),
-    ("turn_order", &[K::Debate]),
-    ("moderator", &[K::Debate]),
-    ("judge", &[K::Debate, K::Vote]),
-    ("converge_at", &[K::Debate]),
-    ("context_tokens", &[K::Debate]),
-    ("protocol", &[K::Debate, K::Vote]),
-    ("quorum", &[K::Vote]),
-    ("quorum_mode", &[K::Vote]),
-    ("faults", &[K::Vote]),
-    ("weights", &[K::Debate, K::Vote]),
-    ("on_tie", &[K::Debate, K::Vote]),
-    ("on_no_quorum", &[K::Vote]),
-    ("byzantine_policy", &[K::Vote]),
-    ("step", &[K::Debate, K::Vote]),
-];
-
-/// Checks a workflow and compiles it. On success returns the workflow and
-/// its warnings; on failure every error found.
+/// Checks a workflow and compiles it, with the provider names `providers`
+/// knows. On success returns the workflow and its warnings; on failure
+/// every error found.
 pub fn compile(
     spec: &WorkflowSpec,
-    text: &str,
-    origin: &str,
+    source: &Source<'_>,
+    providers: &ProviderCatalog,
 ) -> Result<(Workflow, Diagnostics), Diagnostics> {
-    let mut cx = Ctx::new(spec, text, origin);
+    let mut cx = Ctx::new(spec, source, providers);
     let base = cx.policy_base();
     let mut agents = cx.agents();
     for (i, a) in agents.iter_mut().enumerate() {
@@ -194,7 +136,17 @@ pub fn compile(
     Ok((workflow, warnings))
 }
 
-/// Whose table a field belongs to, for locating it in JSON text.
+/// Where a spec came from, for locating its diagnostics.
+pub struct Source<'a> {
+    /// The file's text.
+    pub text: &'a str,
+    /// Its span tree.
+    pub tree: &'a SourceValue,
+    /// Path, or `builtin:NAME`.
+    pub origin: &'a str,
+}
+
+/// Whose table a field belongs to, for locating it in the span tree.
 #[derive(Clone, Copy)]
 enum Owner {
     Meta,
@@ -210,13 +162,12 @@ struct Ctx<'a> {
     /// Line starts of `text`: thousands of errors must not each rescan it.
     lines: LineIndex<'a>,
     origin: &'a str,
-    /// False for JSON and in-code workflows: locate by searching the text.
-    toml: bool,
+    /// The parsed file, for locating keys and values.
+    tree: &'a SourceValue,
+    /// Provider names agents may use.
+    providers: &'a ProviderCatalog,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
-    meta_region: Range<usize>,
-    agent_regions: Vec<Range<usize>>,
-    node_regions: Vec<Range<usize>>,
     /// Agent id → first index.
     agent_ids: HashMap<&'a str, usize>,
     /// Node id → first index.
@@ -228,38 +179,16 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(spec: &'a WorkflowSpec, text: &'a str, origin: &'a str) -> Self {
-        let toml = spec.workflow.name.span.is_some();
-        let meta_region = if toml {
-            let start = find_header(text, "[workflow]", 0).unwrap_or(0);
-            start..next_header(text, start, "workflow").unwrap_or(text.len())
-        } else {
-            let start = find_json_key(text, 0..text.len(), "workflow").unwrap_or(0);
-            start..text.len()
-        };
-        let agent_regions = regions(
-            text,
-            toml,
-            "agents",
-            spec.agents.iter().map(|a| (&a.id.value, a.id.span.clone())),
-        );
-        let node_regions = regions(
-            text,
-            toml,
-            "nodes",
-            spec.nodes.iter().map(|n| (&n.id.value, n.id.span.clone())),
-        );
+    fn new(spec: &'a WorkflowSpec, source: &Source<'a>, providers: &'a ProviderCatalog) -> Self {
         Ctx {
             spec,
-            text,
-            origin,
-            lines: LineIndex::new(text),
-            toml,
+            text: source.text,
+            origin: source.origin,
+            lines: LineIndex::new(source.text),
+            tree: source.tree,
+            providers,
             errors: vec![],
             warnings: vec![],
-            meta_region,
-            agent_regions,
-            node_regions,
             agent_ids: HashMap::new(),
             node_ids: HashMap::new(),
             edges: vec![Vec::new(); spec.nodes.len()],
@@ -269,47 +198,43 @@ impl<'a> Ctx<'a> {
 
     // ------------------------------------------------------------ locating
 
-    fn region(&self, o: Owner) -> Range<usize> {
-        let r = match o {
-            Owner::Meta => Some(self.meta_region.clone()),
-            Owner::Section(name) => Some(self.section_region(name)),
-            Owner::Agent(i) => self.agent_regions.get(i).cloned(),
-            Owner::Node(i) => self.node_regions.get(i).cloned(),
-        };
-        r.unwrap_or(0..self.text.len())
+    /// The owner's table in the tree.
+    fn table(&self, o: Owner) -> Option<&'a SourceValue> {
+        let tree = self.tree;
+        let section = |name: &str| tree.get(name).map(|e| &e.value);
+        match o {
+            Owner::Meta => section("workflow"),
+            Owner::Section(name) => section(name),
+            Owner::Agent(i) => section("agents")?.at(i),
+            Owner::Node(i) => section("nodes")?.at(i),
+        }
     }
 
-    /// A top-level table and its sub-tables (`[name]`, `[name.x]`), or the
-    /// JSON object under `"name"`; the whole text when absent.
-    fn section_region(&self, name: &str) -> Range<usize> {
-        if !self.toml {
-            let start = find_json_key(self.text, 0..self.text.len(), name).unwrap_or(0);
-            return start..self.text.len();
-        }
-        let mut at = 0;
-        for line in self.text.split_inclusive('\n') {
-            let t = line.trim_start();
-            if t.starts_with(&format!("[{name}]")) || t.starts_with(&format!("[{name}.")) {
-                let end = next_header(self.text, at, name).unwrap_or(self.text.len());
-                return at..end;
-            }
-            at += line.len();
-        }
-        0..self.text.len()
+    /// Where the owner starts (its `[[table]]` header or `{`), else the file.
+    fn owner_start(&self, o: Owner) -> Range<usize> {
+        let at = self.table(o).map_or(0, |t| t.span.start);
+        at..at
     }
 
-    /// The key `key` of the owner's table.
+    /// The key `key` of the owner's table (or of a table nested in it).
     fn key_span(&self, o: Owner, key: &str) -> Option<Range<usize>> {
-        let region = self.region(o);
-        if self.toml {
-            find_toml_key(self.text, region, key)
-        } else {
-            find_json_key(self.text, region, key).map(|s| s..s + key.len() + 2)
-        }
+        self.table(o)?.find_key(key).map(|e| e.key_span.clone())
     }
 
-    /// A value: its span, else `needle` searched after its key, else the key,
-    /// else the start of the owner.
+    /// The key `entry` of the table under `key` (e.g. an agent of
+    /// `weights = { a = 2 }`), else `key` itself, else the owner.
+    fn entry_key_span(&self, o: Owner, key: &str, entry: &str) -> Range<usize> {
+        let Some(field) = self.table(o).and_then(|t| t.find_key(key)) else {
+            return self.owner_start(o);
+        };
+        field
+            .value
+            .get(entry)
+            .map_or_else(|| field.key_span.clone(), |e| e.key_span.clone())
+    }
+
+    /// A value: its span, else the scalar written `needle` under its key,
+    /// else the key, else the start of the owner.
     fn value_span(
         &self,
         o: Owner,
@@ -320,13 +245,18 @@ impl<'a> Ctx<'a> {
         if let Some(s) = span {
             return s.clone();
         }
-        let region = self.region(o);
-        let key_at = self.key_span(o, key);
-        let from = key_at.as_ref().map_or(region.start, |k| k.end);
-        if let Some(r) = find_in(self.text, from..region.end, needle) {
-            return r;
+        let Some(table) = self.table(o) else {
+            return self.owner_start(o);
+        };
+        match table.find_key(key) {
+            Some(e) => e
+                .value
+                .find_scalar(needle)
+                .map_or_else(|| e.key_span.clone(), |v| v.span.clone()),
+            None => table
+                .find_scalar(needle)
+                .map_or_else(|| self.owner_start(o), |v| v.span.clone()),
         }
-        key_at.unwrap_or(region.start..region.start)
     }
 
     /// A string value's location.
@@ -339,10 +269,7 @@ impl<'a> Ctx<'a> {
         if let Some(k) = self.key_span(o, key) {
             return k;
         }
-        span.unwrap_or_else(|| {
-            let r = self.region(o);
-            r.start..r.start
-        })
+        span.unwrap_or_else(|| self.owner_start(o))
     }
 
     fn kind_span(&self, i: usize) -> Range<usize> {
@@ -380,22 +307,23 @@ impl<'a> Ctx<'a> {
                 AgentKind::Llm => a
                     .provider
                     .as_ref()
-                    .map_or_else(provider_names::default_provider, |p| p.value.clone()),
+                    .map_or_else(|| self.providers.default_provider(), |p| &p.value)
+                    .to_string(),
                 AgentKind::Command(_) => "command".to_string(),
                 AgentKind::Custom => "custom".to_string(),
             };
-            let default_model = match provider_names::default_model(&provider) {
+            let default_model = match self.providers.default_model(&provider) {
                 // Code agents have no provider or model of their own.
                 _ if kind != AgentKind::Llm => String::new(),
-                Some(m) => m,
+                Some(m) => m.to_string(),
                 None => {
                     let p = a
                         .provider
                         .as_ref()
                         .map(|p| self.str_span(o, "provider", p))
                         .unwrap_or_default();
-                    let names = provider_names::names();
-                    let hint = match did_you_mean(&provider, names.iter().map(String::as_str)) {
+                    let names = self.providers.names();
+                    let hint = match did_you_mean(&provider, names.iter().copied()) {
                         Some(s) => {
                             format!("did you mean `{s}`? known providers: {}", names.join(", "))
                         }
@@ -765,37 +693,37 @@ impl<'a> Ctx<'a> {
                 3
             }
         };
-        let kind = match kind {
-            K::Agent => self.agent_node(i, n),
-            K::Sequence => {
+        let kind = match &n.fields {
+            KindSpec::Agent(f) => self.agent_node(i, f),
+            KindSpec::Sequence(f) => {
                 let steps = self.node_list(
                     i,
                     "steps",
-                    &n.steps,
+                    &f.steps,
                     kind,
                     "steps = [\"first\", \"second\"]",
                 );
-                NodeKind::Sequence { steps }
+                NodeKind::Sequence(SequenceNode { steps })
             }
-            K::Parallel => self.parallel_node(i, n),
-            K::Map => self.map_node(i, n),
-            K::Plan => self.plan_node(i, n),
-            K::Router => self.router_node(i, n),
-            K::Loop => self.loop_node(i, n),
-            K::On => self.on_node(i, n),
-            K::Gate => {
-                let subject = n
+            KindSpec::Parallel(f) => self.parallel_node(i, f),
+            KindSpec::Map(f) => self.map_node(i, f),
+            KindSpec::Plan(f) => self.plan_node(i, f),
+            KindSpec::Router(f) => self.router_node(i, f),
+            KindSpec::Loop(f) => self.loop_node(i, f),
+            KindSpec::On(f) => self.on_node(i, f),
+            KindSpec::Gate(f) => {
+                let subject = f
                     .subject
                     .as_ref()
                     .and_then(|s| self.node_ref(i, "subject", s, true));
-                let max_revisions = self.int(i, "max_revisions", &n.max_revisions, 0, 2);
-                NodeKind::Gate {
+                let max_revisions = self.int(i, "max_revisions", &f.max_revisions, 0, 2);
+                NodeKind::Gate(GateNode {
                     subject,
                     max_revisions,
-                }
+                })
             }
-            K::Debate => self.debate_node(i, n),
-            K::Vote => self.vote_node(i, n),
+            KindSpec::Debate(f) => self.debate_node(i, f),
+            KindSpec::Vote(f) => self.vote_node(i, f),
         };
         Node {
             id: Arc::from(n.id.value.as_str()),
@@ -807,24 +735,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Reports fields the node's kind does not use.
+    /// Reports fields of other kinds that the node's table has.
     fn check_fields(&mut self, i: usize, n: &NodeSpec) {
-        for (key, span) in set_fields(n) {
-            let Some((_, kinds)) = FIELD_KINDS.iter().find(|(k, _)| *k == key) else {
-                continue;
-            };
-            if kinds.contains(&n.kind.value) {
-                continue;
-            }
-            let at = self.field_span(Owner::Node(i), key, span);
-            let hint = match kinds {
-                [only] => format!(
-                    "did you mean kind = \"{}\"? otherwise remove `{key}`",
-                    only.as_str()
-                ),
+        for key in &n.misplaced {
+            let key = key.value.as_str();
+            let kinds = kinds_with_field(key);
+            let at = self.field_span(Owner::Node(i), key, None);
+            let hint = match kinds.as_slice() {
+                [only] => format!("did you mean kind = \"{only}\"? otherwise remove `{key}`"),
                 _ => {
-                    let names: Vec<String> =
-                        kinds.iter().map(|k| format!("`{}`", k.as_str())).collect();
+                    let names: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
                     format!(
                         "`{key}` is used by {} nodes; remove it or change `kind`",
                         names.join(" and ")
@@ -872,7 +792,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn agent_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn agent_node(&mut self, i: usize, n: &AgentNodeSpec) -> NodeKind {
         let target = match (&n.agent, &n.capability) {
             (Some(_), Some(c)) => {
                 let at = self.field_span(Owner::Node(i), "capability", c.span.clone());
@@ -920,13 +840,13 @@ impl<'a> Ctx<'a> {
             }
         };
         let prompt = self.template(i, "prompt", &n.prompt);
-        NodeKind::Agent {
+        NodeKind::Agent(AgentNode {
             target: target.unwrap_or(Target::Agent(0)),
             prompt,
-        }
+        })
     }
 
-    fn parallel_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn parallel_node(&mut self, i: usize, n: &ParallelNodeSpec) -> NodeKind {
         let branches = self.node_list(
             i,
             "branches",
@@ -988,14 +908,14 @@ impl<'a> Ctx<'a> {
             (Some(JoinName::All) | None, None) => Join::All,
         };
         let branch_timeout = self.millis(i, "branch_timeout_ms", &n.branch_timeout_ms);
-        NodeKind::Parallel {
+        NodeKind::Parallel(ParallelNode {
             branches,
             join,
             branch_timeout,
-        }
+        })
     }
 
-    fn map_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn map_node(&mut self, i: usize, n: &MapNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let present: Vec<&str> = [
             n.over.as_ref().map(|_| "over"),
@@ -1064,16 +984,16 @@ impl<'a> Ctx<'a> {
             .aggregate
             .as_ref()
             .and_then(|a| self.node_ref(i, "aggregate", a, true));
-        NodeKind::Map {
+        NodeKind::Map(MapNode {
             source: source.unwrap_or(MapSource::Count(0)),
             body: body.unwrap_or(0),
             concurrency,
             batch_size,
             aggregate,
-        }
+        })
     }
 
-    fn plan_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn plan_node(&mut self, i: usize, n: &PlanNodeSpec) -> NodeKind {
         let planner = match &n.planner {
             Some(p) => self.agent_ref(i, "planner", p),
             None => {
@@ -1089,17 +1009,17 @@ impl<'a> Ctx<'a> {
         let max_subtasks = self.int(i, "max_subtasks", &n.max_subtasks, 1, 16);
         let repair_attempts = self.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
         let prompt = self.template(i, "prompt", &n.prompt);
-        NodeKind::Plan {
+        NodeKind::Plan(PlanNode {
             planner: planner.unwrap_or(0),
             reviewer,
             max_revisions,
             max_subtasks,
             repair_attempts,
             prompt,
-        }
+        })
     }
 
-    fn router_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn router_node(&mut self, i: usize, n: &RouterNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let specs = n.routes.as_deref().unwrap_or(&[]);
         if specs.is_empty() && n.default.is_none() {
@@ -1161,15 +1081,15 @@ impl<'a> Ctx<'a> {
             .as_ref()
             .and_then(|d| self.node_ref(i, "default", d, true));
         let prompt = self.template(i, "prompt", &n.prompt);
-        NodeKind::Router {
+        NodeKind::Router(RouterNode {
             routes,
             default,
             classifier,
             prompt,
-        }
+        })
     }
 
-    fn loop_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn loop_node(&mut self, i: usize, n: &'a LoopNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let states = self.node_list(
             i,
@@ -1178,14 +1098,14 @@ impl<'a> Ctx<'a> {
             K::Loop,
             "states = [\"draft\", \"review\"]",
         );
-        let names: Vec<&'a str> = self.spec.nodes[i]
+        let names: Vec<&'a str> = n
             .states
             .iter()
             .flatten()
             .map(|s| s.value.as_str())
             .collect();
         let mut seen = HashSet::new();
-        for s in self.spec.nodes[i].states.iter().flatten() {
+        for s in n.states.iter().flatten() {
             if !seen.insert(s.value.as_str()) {
                 let at = self.str_span(o, "states", s);
                 self.error(
@@ -1207,7 +1127,10 @@ impl<'a> Ctx<'a> {
                 let states: Vec<String> = names.iter().map(|s| format!("`{s}`")).collect();
                 cx.error(
                     at,
-                    format!("`{}` is not a state of loop `{}`", r.value, n.id.value),
+                    format!(
+                        "`{}` is not a state of loop `{}`",
+                        r.value, cx.spec.nodes[i].id.value
+                    ),
                     format!("add it to `states` (now: {})", states.join(", ")),
                 );
             } else {
@@ -1256,16 +1179,16 @@ impl<'a> Ctx<'a> {
                 false
             }
         };
-        NodeKind::Loop {
+        NodeKind::Loop(LoopNode {
             states,
             start,
             transitions,
             max_iterations,
             end_at_max,
-        }
+        })
     }
 
-    fn on_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    fn on_node(&mut self, i: usize, n: &OnNodeSpec) -> NodeKind {
         if n.topic.is_none() && n.every_ms.is_none() {
             self.require(
                 i,
@@ -1296,13 +1219,13 @@ impl<'a> Ctx<'a> {
             .millis(i, "idle_timeout_ms", &n.idle_timeout_ms)
             .unwrap_or(Duration::from_millis(30_000));
         let max_events = self.int(i, "max_events", &n.max_events, 1, 1);
-        NodeKind::On {
+        NodeKind::On(OnNode {
             topic: n.topic.as_ref().map(|t| t.value.clone()),
             every,
             body: body.unwrap_or(0),
             max_events,
             idle_timeout,
-        }
+        })
     }
 
     // ------------------------------------------------------------ graph
@@ -1401,9 +1324,7 @@ impl<'a> Ctx<'a> {
         }
         // Plan subtasks are dispatched by capability, so with a plan node any
         // agent offering capabilities may be used.
-        let has_plan = nodes
-            .iter()
-            .any(|n| matches!(n.kind, NodeKind::Plan { .. }));
+        let has_plan = nodes.iter().any(|n| matches!(n.kind, NodeKind::Plan(_)));
         for (i, a) in spec.agents.iter().enumerate() {
             let first = self.agent_ids.get(a.id.value.as_str()) == Some(&i);
             if !first || self.used_agents.contains(&i) || (has_plan && !a.capabilities.is_empty()) {
@@ -1416,95 +1337,6 @@ impl<'a> Ctx<'a> {
             );
         }
     }
-}
-
-/// Every optional node field that is set, with the span of its value when
-/// known (for lists: of the first element).
-fn set_fields(n: &NodeSpec) -> Vec<(&'static str, Option<Range<usize>>)> {
-    fn sp<T>(v: &Option<Spanned<T>>) -> Option<Option<Range<usize>>> {
-        v.as_ref().map(|s| s.span.clone())
-    }
-    fn list(v: &Option<Vec<Spanned<String>>>) -> Option<Option<Range<usize>>> {
-        v.as_ref().map(|l| l.first().and_then(|s| s.span.clone()))
-    }
-    let fields = [
-        ("agent", sp(&n.agent)),
-        ("capability", sp(&n.capability)),
-        ("prompt", sp(&n.prompt)),
-        ("steps", list(&n.steps)),
-        ("branches", list(&n.branches)),
-        ("join", sp(&n.join)),
-        ("k", sp(&n.k)),
-        ("branch_timeout_ms", sp(&n.branch_timeout_ms)),
-        ("over", sp(&n.over)),
-        ("items", n.items.as_ref().map(|_| None)),
-        ("count", sp(&n.count)),
-        ("body", sp(&n.body)),
-        ("concurrency", sp(&n.concurrency)),
-        ("batch_size", sp(&n.batch_size)),
-        ("aggregate", sp(&n.aggregate)),
-        ("planner", sp(&n.planner)),
-        ("reviewer", sp(&n.reviewer)),
-        ("max_revisions", sp(&n.max_revisions)),
-        ("max_subtasks", sp(&n.max_subtasks)),
-        ("repair_attempts", sp(&n.repair_attempts)),
-        (
-            "routes",
-            n.routes
-                .as_ref()
-                .map(|r| r.first().and_then(|r| r.to.span.clone())),
-        ),
-        ("default", sp(&n.default)),
-        ("classifier", sp(&n.classifier)),
-        ("states", list(&n.states)),
-        ("start", sp(&n.start)),
-        (
-            "transitions",
-            n.transitions
-                .as_ref()
-                .map(|t| t.first().and_then(|t| t.from.span.clone())),
-        ),
-        ("max_iterations", sp(&n.max_iterations)),
-        ("on_max_iterations", sp(&n.on_max_iterations)),
-        ("topic", sp(&n.topic)),
-        ("every_ms", sp(&n.every_ms)),
-        ("max_events", sp(&n.max_events)),
-        ("idle_timeout_ms", sp(&n.idle_timeout_ms)),
-        ("subject", sp(&n.subject)),
-        ("retry", n.retry.as_ref().map(|_| None)),
-        ("timeout_ms", sp(&n.timeout_ms)),
-        ("task_timeout_ms", sp(&n.task_timeout_ms)),
-        ("budget", n.budget.as_ref().map(|_| None)),
-        ("degrade", n.degrade.as_ref().map(|d| d.to.span.clone())),
-        ("resolve", sp(&n.resolve)),
-        ("expect", sp(&n.expect)),
-        ("schema", sp(&n.schema)),
-        ("schema_file", sp(&n.schema_file)),
-        ("participants", list(&n.participants)),
-        ("voters", list(&n.voters)),
-        ("question", sp(&n.question)),
-        ("options", list(&n.options)),
-        ("candidates", sp(&n.candidates)),
-        ("rounds", sp(&n.rounds)),
-        ("turn_order", sp(&n.turn_order)),
-        ("moderator", sp(&n.moderator)),
-        ("judge", sp(&n.judge)),
-        ("converge_at", sp(&n.converge_at)),
-        ("context_tokens", sp(&n.context_tokens)),
-        ("protocol", sp(&n.protocol)),
-        ("quorum", sp(&n.quorum)),
-        ("quorum_mode", sp(&n.quorum_mode)),
-        ("faults", sp(&n.faults)),
-        ("weights", n.weights.as_ref().map(|_| None)),
-        ("on_tie", sp(&n.on_tie)),
-        ("on_no_quorum", sp(&n.on_no_quorum)),
-        ("byzantine_policy", sp(&n.byzantine_policy)),
-        ("step", n.step.map(|_| None)),
-    ];
-    fields
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|s| (k, s)))
-        .collect()
 }
 
 /// Checks a NATS-style subject pattern.
@@ -1547,128 +1379,6 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-/// `needle` inside `range` of `text`.
-fn find_in(text: &str, range: Range<usize>, needle: &str) -> Option<Range<usize>> {
-    let hay = text.get(range.start..range.end.min(text.len()))?;
-    hay.find(needle)
-        .map(|p| range.start + p..range.start + p + needle.len())
-}
-
-/// A line that is exactly a table header (e.g. `[workflow]`), from `from`.
-fn find_header(text: &str, header: &str, from: usize) -> Option<usize> {
-    let mut at = from.min(text.len());
-    for line in text.get(at..)?.split_inclusive('\n') {
-        if line.trim() == header || line.trim_start().starts_with(&format!("{header} ")) {
-            return Some(at + (line.len() - line.trim_start().len()));
-        }
-        at += line.len();
-    }
-    None
-}
-
-/// Start of the next table header after `from` that does not belong to
-/// `table` (its own sub-tables like `[[nodes.routes]]` do).
-fn next_header(text: &str, from: usize, table: &str) -> Option<usize> {
-    let from = floor_char_boundary(text, from);
-    let mut at = from + text[from..].find('\n')? + 1;
-    for line in text[at..].split_inclusive('\n') {
-        let t = line.trim_start();
-        let own = t.starts_with(&format!("[{table}.")) || t.starts_with(&format!("[[{table}."));
-        if t.starts_with('[') && !own {
-            return Some(at);
-        }
-        at += line.len();
-    }
-    None
-}
-
-/// The `key = ...` line of a TOML table inside `region`: the key's range.
-fn find_toml_key(text: &str, region: Range<usize>, key: &str) -> Option<Range<usize>> {
-    let start = floor_char_boundary(text, region.start);
-    let end = floor_char_boundary(text, region.end).max(start);
-    let mut at = start;
-    for line in text[start..end].split_inclusive('\n') {
-        let t = line.trim_start();
-        let lead = line.len() - t.len();
-        for k in [key.to_string(), quote(key)] {
-            if let Some(rest) = t.strip_prefix(k.as_str())
-                && rest.trim_start().starts_with('=')
-            {
-                return Some(at + lead..at + lead + k.len());
-            }
-        }
-        at += line.len();
-    }
-    None
-}
-
-/// Position of the JSON key `"key":` inside `region`.
-fn find_json_key(text: &str, region: Range<usize>, key: &str) -> Option<usize> {
-    let q = quote(key);
-    let mut from = region.start;
-    while let Some(r) = find_in(text, from..region.end, &q) {
-        if text[r.end..].trim_start().starts_with(':') {
-            return Some(r.start);
-        }
-        from = r.end;
-    }
-    None
-}
-
-/// One region per agent or node (`table` = `agents` or `nodes`): from its
-/// `[[table]]` header (TOML) or the `{` opening its object (JSON) to the
-/// next one. Best effort: regions only steer the search for locations.
-fn regions<'s>(
-    text: &str,
-    toml: bool,
-    table: &str,
-    ids: impl Iterator<Item = (&'s String, Option<Range<usize>>)>,
-) -> Vec<Range<usize>> {
-    let mut starts = Vec::new();
-    let header = format!("[[{table}]]");
-    let mut prev = if toml {
-        0
-    } else {
-        find_json_key(text, 0..text.len(), table).unwrap_or(0)
-    };
-    for (id, span) in ids {
-        let start = if let Some(s) = span {
-            let s = floor_char_boundary(text, s.start);
-            text[..s].rfind(&header).filter(|h| *h >= prev).unwrap_or(s)
-        } else {
-            let mut found = None;
-            let mut from = prev;
-            while let Some(k) = find_json_key(text, from..text.len(), "id") {
-                let after = text[k + 4..]
-                    .trim_start()
-                    .trim_start_matches(':')
-                    .trim_start();
-                if after.starts_with(&quote(id)) {
-                    found = Some(text[prev..k].rfind('{').map_or(k, |b| prev + b));
-                    break;
-                }
-                from = k + 4;
-            }
-            found.unwrap_or(prev)
-        };
-        starts.push(start);
-        prev = start.max(prev);
-    }
-    let mut out = Vec::with_capacity(starts.len());
-    for (i, &s) in starts.iter().enumerate() {
-        let mut end = starts
-            .get(i + 1)
-            .copied()
-            .filter(|e| *e > s)
-            .unwrap_or(text.len());
-        if toml && let Some(h) = next_header(text, s, table) {
-            end = end.min(h);
-        }
-        out.push(s..end.max(s));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1682,25 +1392,5 @@ mod tests {
         assert!(check_topic("a..b").is_err());
         assert!(check_topic("a.>.b").is_err());
         assert!(check_topic("a.b*").is_err());
-    }
-
-    #[test]
-    fn toml_keys() {
-        let t = "[[nodes]]\nid = \"a\"\n  steps = []\n\"body\" = \"x\"\n[[nodes]]\nsteps = 1\n";
-        assert_eq!(find_toml_key(t, 0..30, "steps"), Some(21..26));
-        assert_eq!(find_toml_key(t, 0..t.len(), "body"), Some(32..38));
-        assert_eq!(find_toml_key(t, 0..t.len(), "id"), Some(10..12));
-        assert_eq!(find_toml_key(t, 0..t.len(), "kind"), None);
-        assert_eq!(find_toml_key(t, 500..900, "kind"), None);
-    }
-
-    #[test]
-    fn json_regions() {
-        let t = r#"{"nodes": [{"kind": "agent", "id": "a"}, {"id": "b", "steps": ["a"]}]}"#;
-        let a = "a".to_string();
-        let b = "b".to_string();
-        let r = regions(t, false, "nodes", [(&a, None), (&b, None)].into_iter());
-        assert_eq!(&t[r[0].start..r[0].start + 9], "{\"kind\": ");
-        assert!(t[r[1].clone()].starts_with("{\"id\": \"b\""));
     }
 }

@@ -5,12 +5,21 @@ use std::sync::Arc;
 
 use agentctl::engine::{Orchestrator, RunHandle, RunOptions, RunOutcome};
 use agentctl::event::{Command, Event, EventKind};
-use agentctl::workflow::load::{Format, load_str};
+use agentctl::workflow::load::{Format, load_str, load_str_with};
 use agentctl::workflow::model::Workflow;
+use agentctl::workflow::provider_catalog::ProviderCatalog;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub fn wf(text: &str) -> Arc<Workflow> {
     match load_str(text, "test.toml", Format::Toml) {
+        Ok(l) => Arc::new(l.workflow),
+        Err(d) => panic!("test workflow is invalid:\n{d}"),
+    }
+}
+
+/// A test workflow whose agents may also name the providers of `providers`.
+pub fn wf_with(text: &str, providers: &ProviderCatalog) -> Arc<Workflow> {
+    match load_str_with(text, "test.toml", Format::Toml, providers) {
         Ok(l) => Arc::new(l.workflow),
         Err(d) => panic!("test workflow is invalid:\n{d}"),
     }

@@ -9,13 +9,18 @@ use crate::engine::agent_task::{AgentJob, parse_json, parse_text, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::reply_schema;
 use crate::engine::run::{Run, Scope, Vars, with_feedback};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::agent::AgentNode;
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &AgentNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Agent { target, prompt } = &n.kind else {
-        unreachable!("dispatched by kind")
-    };
+    let AgentNode { target, prompt } = kind;
     let mut text = run.render(
         prompt,
         &Vars {

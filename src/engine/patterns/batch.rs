@@ -21,7 +21,8 @@ use crate::engine::run::{Run, Scope, TaskError, Vars, with_feedback};
 use crate::event::{EventKind, Id};
 use crate::llm::{BatchHint, BatchItem, RequestHints};
 use crate::metrics::Sample;
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{NodeKind, agent::AgentNode};
 
 /// Runs `body` for the items `first..first + items.len()` of map `map` in
 /// one agent task; returns one output per item, in order.
@@ -35,7 +36,7 @@ pub(crate) async fn run(
 ) -> Result<Vec<Value>, TaskError> {
     let m = &run.wf.nodes[map];
     let n = &run.wf.nodes[body];
-    let NodeKind::Agent { target, prompt } = &n.kind else {
+    let NodeKind::Agent(AgentNode { target, prompt }) = &n.kind else {
         return Err(TaskError::workflow(format!(
             "{}: batches need an `agent` body, but `{}` is not one",
             m.id, n.id

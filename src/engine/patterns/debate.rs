@@ -20,18 +20,22 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::consensus::{
-    Ballot, Decide, canonical, confidence_in_range, count, decide, judge_with_transcript,
-    question_text,
+use super::judging::{
+    Decide, canonical, confidence_in_range, decide, judge_with_transcript, question_text,
 };
 use super::router::match_label;
+use super::tally::{Ballot, count};
 use crate::engine::agent_task::{AgentJob, hints, strip_fences, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, TaskError, Vars};
 use crate::event::{Critique, EventKind, Id, Stance};
 use crate::llm::tokens::TokenCounter;
 use crate::llm::{Expect, OtherStance, StanceHint};
-use crate::workflow::model::{AgentIdx, Debate, NodeIdx, NodeKind, Target, TurnOrder};
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::kinds::{
+    agent::Target,
+    debate::{DebateNode, TurnOrder},
+};
 
 /// One recorded turn.
 #[derive(Debug, Clone)]
@@ -194,12 +198,14 @@ const TURN_FORMAT: &str = "You are in a debate. Reply with JSON only: {\"positio
      \"argument\": \"why\", \"confidence\": 0.0-1.0, \"critiques\": [{\"turn\": N, \
      \"text\": \"what is wrong with turn N\"}]} (critiques optional, of earlier turns by others)";
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    debate: &DebateNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Debate(d) = &n.kind else {
-        unreachable!("dispatched by kind")
-    };
-    let d: &Debate = d;
     let vars = Vars {
         input: &input,
         output: None,
@@ -207,9 +213,9 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         label: None,
         state: None,
     };
-    let question = question_text(run, &d.question, &vars, &input);
+    let question = question_text(run, &debate.question, &vars, &input);
     let counter = TokenCounter::global();
-    let k = d.participants.len();
+    let k = debate.participants.len();
     let mut turns: Vec<Turn> = Vec::new();
     let mut failed_turns: Vec<Value> = Vec::new();
     let mut failures = super::failures::CallFailures::default();
@@ -220,20 +226,20 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     let mut reason = "max_rounds";
     let mut held = 0u32;
     let path = scope.task_id(&n.id);
-    for round in 1..=d.rounds {
+    for round in 1..=debate.rounds {
         held = round;
         run.step.new_round(node);
         let mut order: Vec<usize> = (0..k).collect();
-        if d.order == TurnOrder::Random {
+        if debate.order == TurnOrder::Random {
             order.shuffle(&mut ChaCha8Rng::seed_from_u64(order_seed(
                 run.seed, &path, round,
             )));
         }
-        let planned: Vec<Id> = match d.order {
+        let planned: Vec<Id> = match debate.order {
             TurnOrder::Moderator(_) => vec![],
             _ => order
                 .iter()
-                .map(|&s| run.wf.agents[d.participants[s]].id.clone())
+                .map(|&s| run.wf.agents[debate.participants[s]].id.clone())
                 .collect(),
         };
         run.emit(EventKind::DebateRoundStarted {
@@ -248,12 +254,12 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         let mut criticised_now = vec![false; k];
         let mut remaining: Vec<usize> = order.clone();
         for (slot_no, &listed) in order.iter().enumerate() {
-            let known_next = match d.order {
+            let known_next = match debate.order {
                 TurnOrder::Moderator(_) => None,
-                _ => Some(run.wf.agents[d.participants[listed]].id.clone()),
+                _ => Some(run.wf.agents[debate.participants[listed]].id.clone()),
             };
             run.step
-                .wait(node, d.step, || {
+                .wait(node, debate.step, || {
                     run.emit(EventKind::AwaitingStep {
                         node: n.id.clone(),
                         round,
@@ -262,31 +268,31 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                     })
                 })
                 .await;
-            let slot = match d.order {
+            let slot = match debate.order {
                 TurnOrder::Moderator(m) => {
                     moderator_pick(
-                        run, node, scope, m, d, &question, round, slot_no, &remaining,
+                        run, node, scope, m, debate, &question, round, slot_no, &remaining,
                     )
                     .await
                 }
                 _ => listed,
             };
             remaining.retain(|s| *s != slot);
-            let speaker = d.participants[slot];
+            let speaker = debate.participants[slot];
             let speaker_id = run.wf.agents[speaker].id.clone();
             let number = next_turn;
             next_turn += 1;
-            let (transcript, _) = windowed(&turns, u64::from(d.context_tokens));
+            let (transcript, _) = windowed(&turns, u64::from(debate.context_tokens));
             let mut prompt = format!("Question: {question}");
-            if !d.options.is_empty() {
+            if !debate.options.is_empty() {
                 prompt.push_str(&format!(
                     "\nPositions to choose from: {}",
-                    d.options.join(" | ")
+                    debate.options.join(" | ")
                 ));
             }
             prompt.push_str(&format!(
                 "\nRound {round} of at most {}. You are {speaker_id}; this is turn {number}.",
-                d.rounds
+                debate.rounds
             ));
             if transcript.is_empty() {
                 prompt.push_str("\nYou speak first.");
@@ -298,7 +304,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 .filter(|s| *s != slot)
                 .filter_map(|s| {
                     latest[s].as_ref().map(|(p, c, t)| OtherStance {
-                        agent: run.wf.agents[d.participants[s]].id.clone(),
+                        agent: run.wf.agents[debate.participants[s]].id.clone(),
                         position: p.clone(),
                         confidence: *c,
                         turn: *t,
@@ -308,7 +314,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             let mut hint = hints(Expect::Turn);
             hint.stance = Some(Box::new(StanceHint {
                 round,
-                options: d.options.clone(),
+                options: debate.options.clone(),
                 own: latest[slot].as_ref().map(|(p, _, _)| p.clone()),
                 others,
                 criticised: criticised[slot],
@@ -318,7 +324,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 .iter()
                 .map(|t| (t.number, run.wf.agents[t.speaker].id.clone()))
                 .collect();
-            let options = d.options.clone();
+            let options = debate.options.clone();
             let me = speaker_id.clone();
             let parse = move |_: &Run, text: &str| parse_turn(text, &options, &earlier, &me);
             let mut h = run.new_task(
@@ -342,7 +348,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             )
             .instructions(TURN_FORMAT)
             .hints(hint)
-            .parse(&parse, d.repair_attempts);
+            .parse(&parse, debate.repair_attempts);
             match work(&mut h, job).await {
                 Ok((v, _)) => {
                     h.complete(v.clone());
@@ -360,7 +366,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                         })
                         .collect();
                     for c in &critiques {
-                        if let Some(s) = d
+                        if let Some(s) = debate
                             .participants
                             .iter()
                             .position(|a| run.wf.agents[*a].id == c.speaker)
@@ -432,7 +438,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         run.emit(EventKind::DebateRoundEnded {
             node: n.id.clone(),
             round,
-            positions: stance_list(run, d, &latest),
+            positions: stance_list(run, debate, &latest),
             agreement: share,
             changed,
         });
@@ -444,7 +450,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             reason = "converged";
             break;
         }
-        if stances.len() >= 2 && share >= d.converge_at {
+        if stances.len() >= 2 && share >= debate.converge_at {
             reason = "agreement";
             break;
         }
@@ -460,13 +466,13 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
         .enumerate()
         .filter_map(|(s, l)| {
             let (p, c, _) = l.as_ref()?;
-            let a = d.participants[s];
+            let a = debate.participants[s];
             Some(Ballot {
                 voter: run.wf.agents[a].id.clone(),
                 choice: p.clone(),
                 ranking: vec![],
                 confidence: *c,
-                weight: d.rules.weights.get(a).copied().unwrap_or(1.0),
+                weight: debate.rules.weights.get(a).copied().unwrap_or(1.0),
                 rationale: String::new(),
             })
         })
@@ -487,14 +493,14 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             distinct.push(b.choice.clone());
         }
     }
-    let candidates = if d.options.is_empty() {
+    let candidates = if debate.options.is_empty() {
         distinct
     } else {
-        d.options.clone()
+        debate.options.clone()
     };
-    let (decision, reasons, decided_by, tally) = match d.judge {
+    let (decision, reasons, decided_by, tally) = match debate.judge {
         Some(j) => {
-            let (t, _) = windowed(&turns, u64::from(d.context_tokens));
+            let (t, _) = windowed(&turns, u64::from(debate.context_tokens));
             let (decision, reasons) = judge_with_transcript(
                 run,
                 node,
@@ -515,7 +521,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
             )
         }
         None => {
-            let (verdict, tally) = count(&d.rules.protocol, k, &finals);
+            let (verdict, tally) = count(&debate.rules.protocol, k, &finals);
             let summary = tally.summary.clone();
             let decided = decide(
                 run,
@@ -528,9 +534,9 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                     tally,
                     question: &question,
                     options: &candidates,
-                    on_tie: d.rules.on_tie,
-                    on_no_quorum: d.rules.on_no_quorum,
-                    judge: d.judge,
+                    on_tie: debate.rules.on_tie,
+                    on_no_quorum: debate.rules.on_no_quorum,
+                    judge: debate.judge,
                     stances: &finals,
                 },
             )
@@ -542,7 +548,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
                 )));
             };
             let by = if by == "tally" {
-                format!("vote:{}", d.rules.protocol.name())
+                format!("vote:{}", debate.rules.protocol.name())
             } else {
                 by
             };
@@ -598,7 +604,7 @@ pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Sco
     Ok(out)
 }
 
-fn stance_list(run: &Run, d: &Debate, latest: &[Option<(String, f64, u32)>]) -> Vec<Stance> {
+fn stance_list(run: &Run, d: &DebateNode, latest: &[Option<(String, f64, u32)>]) -> Vec<Stance> {
     latest
         .iter()
         .enumerate()
@@ -619,7 +625,7 @@ async fn moderator_pick(
     node: NodeIdx,
     scope: &Scope,
     moderator: AgentIdx,
-    d: &Debate,
+    d: &DebateNode,
     question: &str,
     round: u32,
     slot_no: usize,

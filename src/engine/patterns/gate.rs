@@ -10,17 +10,21 @@ use serde_json::Value;
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskControl, TaskError};
 use crate::event::{EventKind, TaskState};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::gate::GateNode;
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &GateNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Gate {
+    let GateNode {
         subject,
         max_revisions,
-    } = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
     let mut h = run.new_task(
         scope.task_id(&n.id),
         node,

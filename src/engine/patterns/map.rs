@@ -11,20 +11,24 @@ use serde_json::Value;
 
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError, Vars};
-use crate::workflow::model::{MapSource, NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::map::{MapNode, MapSource};
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &MapNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Map {
+    let MapNode {
         source,
         body,
         concurrency,
         batch_size,
         aggregate,
-    } = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
     let items: Vec<Value> = match source {
         MapSource::Items(v) => v.clone(),
         MapSource::Count(c) => (0..*c).map(Value::from).collect(),

@@ -11,18 +11,22 @@ use serde_json::Value;
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError};
 use crate::event::ErrorKind;
-use crate::workflow::model::{Join, NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::parallel::{Join, ParallelNode};
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &ParallelNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Parallel {
+    let ParallelNode {
         branches,
         join,
         branch_timeout,
-    } = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
     let total = branches.len();
     let mut pending: FuturesUnordered<_> = branches
         .iter()

@@ -13,7 +13,8 @@ use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, TaskError, TaskHandle, Vars, with_feedback};
 use crate::event::{EventKind, Id, PlannedSubtask, TaskState};
 use crate::llm::Expect;
-use crate::workflow::model::{NodeIdx, NodeKind, Target};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{agent::Target, plan::PlanNode};
 
 struct Subtask {
     title: String,
@@ -21,19 +22,22 @@ struct Subtask {
     description: String,
 }
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &PlanNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Plan {
+    let PlanNode {
         planner,
         reviewer,
         max_revisions,
         max_subtasks,
         repair_attempts,
         prompt,
-    } = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
     let capabilities: Vec<String> = {
         let mut c: Vec<String> = run
             .wf

@@ -14,7 +14,8 @@ use crate::engine::agent_task::{AgentJob, work};
 use crate::engine::exec::NodeResult;
 use crate::engine::run::{Run, Scope, TaskError};
 use crate::event::{EventKind, TaskState};
-use crate::workflow::model::{NodeIdx, Target};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::agent::Target;
 use crate::workflow::policy::Resolve;
 
 /// One candidate: the answer and its weight.

@@ -11,19 +11,26 @@ use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError, Vars};
 use crate::event::EventKind;
 use crate::llm::Expect;
-use crate::workflow::model::{NodeIdx, NodeKind, RouteCond, Target};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::{
+    agent::Target,
+    router::{RouteCond, RouterNode},
+};
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &RouterNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Router {
+    let RouterNode {
         routes,
         default,
         classifier,
         prompt,
-    } = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
 
     let label: Option<String> = match classifier {
         Some(c) => {

@@ -6,12 +6,17 @@ use serde_json::Value;
 
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::sequence::SequenceNode;
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
-    let NodeKind::Sequence { steps } = &run.wf.nodes[node].kind else {
-        unreachable!("dispatched by kind")
-    };
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    _node: NodeIdx,
+    kind: &SequenceNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
+    let SequenceNode { steps } = kind;
     let mut value = input;
     for &step in steps {
         value = exec_node(run.clone(), step, value, scope.clone()).await?;

@@ -12,11 +12,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use serde_json::{Value, json};
 
 /// How much of the reply's shape the request asks the server to enforce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 pub(crate) enum Level {
     /// `{"type": "json_schema", "json_schema": {"name", "schema"}}`.
     JsonSchema = 0,
     /// `{"type": "json_object", "schema": …}` (llama.cpp's grammar).
+    #[strum(serialize = "json_object+schema")]
     JsonObjectSchema = 1,
     /// `{"type": "json_object"}`.
     JsonObject = 2,
@@ -34,16 +38,11 @@ impl Level {
 
     /// Name, for events and messages.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Level::JsonSchema => "json_schema",
-            Level::JsonObjectSchema => "json_object+schema",
-            Level::JsonObject => "json_object",
-            Level::PromptOnly => "prompt_only",
-        }
+        self.into()
     }
 
     pub(crate) fn parse(name: &str) -> Option<Level> {
-        Level::ALL.into_iter().find(|l| l.name() == name)
+        name.parse().ok()
     }
 
     /// The next level down, if any.

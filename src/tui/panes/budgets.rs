@@ -14,6 +14,7 @@ use ratatui::text::{Line, Span};
 
 use super::{fit, fmt_ms, fmt_tokens, put_line};
 use crate::event::BreakerState;
+use crate::text;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
 use crate::tui::view_model::{BudgetGauge, BudgetLevel, ViewModel};
@@ -71,14 +72,14 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     let room = area.height.saturating_sub(y + spark_rows) as usize;
     let name_w = gauges
         .iter()
-        .map(|g| g.label.chars().count())
+        .map(|g| text::width(&g.label))
         .max()
         .unwrap_or(5)
         .clamp(5, 16);
     // The numbers right of the bars take what the widest needs.
     let right_w = gauges
         .iter()
-        .map(|g| g.right.chars().count() + g.suffix.as_ref().map_or(0, |(s, _)| s.chars().count()))
+        .map(|g| text::width(&g.right) + g.suffix.as_ref().map_or(0, |(s, _)| text::width(s)))
         .max()
         .unwrap_or(0)
         .min(RIGHT_W);
@@ -113,7 +114,7 @@ fn header<'a>(vm: &ViewModel, width: usize, theme: &Theme) -> Line<'a> {
         fmt_tokens(vm.total_usage.prompt_tokens),
         fmt_tokens(vm.total_usage.completion_tokens)
     );
-    if head.iter().map(Span::width).sum::<usize>() + split.chars().count() <= width {
+    if head.iter().map(Span::width).sum::<usize>() + text::width(&split) <= width {
         head.push(Span::styled(split, theme.muted));
     }
     Line::from(head)

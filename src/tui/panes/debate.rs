@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::{fit, put_line};
+use crate::text;
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::{PaneId, UiState};
@@ -167,7 +168,7 @@ impl Cols {
         let who = vm
             .agents
             .iter()
-            .map(|a| a.id.chars().count())
+            .map(|a| text::width(&a.id))
             .max()
             .unwrap_or(7)
             .clamp(7, 12);
@@ -300,7 +301,7 @@ fn render_chart(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
     let label_w = chart
         .bars
         .iter()
-        .map(|b| b.label.chars().count())
+        .map(|b| text::width(&b.label))
         .max()
         .unwrap_or(6)
         .clamp(6, 14);
@@ -361,7 +362,7 @@ fn render_transcript(area: Rect, buf: &mut Buffer, vm: &ViewModel, theme: &Theme
     // Only the visible tail is laid out: a long debate costs the same per frame.
     while first > 0 && height < usize::from(area.height) {
         first -= 1;
-        height += vm.debate[first].text.chars().count().div_ceil(width).max(1);
+        height += text::width(&vm.debate[first].text).div_ceil(width).max(1);
     }
     let lines: Vec<Line> = vm.debate[first..]
         .iter()

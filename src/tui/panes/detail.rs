@@ -1,152 +1,18 @@
-//! Detail of the selected task: header, input, output, errors, history.
+//! Detail of the selected task: the cached [`detail_text`] lines from the
+//! scroll offset, and who is typing.
 //!
-//! The text is built once per task version (see `UiState::prepare`) and
-//! only sliced per frame.
+//! [`detail_text`]: crate::tui::detail_text
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use serde_json::Value;
 
-use super::{fmt_ms, fmt_tokens, put_line, task_glyph};
+use super::{fmt_tokens, put_line};
+use crate::tui::detail_text::Mark;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
-use crate::tui::view_model::{TaskView, Typing, ViewModel};
-
-/// Most lines a JSON value may take in the detail view.
-const MAX_VALUE_LINES: usize = 400;
-
-/// What a cached line is; styles are applied at render time so switching
-/// themes needs no rebuild.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
-    /// Section heading.
-    Heading,
-    /// Body text.
-    Text,
-    /// Secondary text.
-    Muted,
-    /// Error text.
-    Error,
-}
-
-/// Builds the detail text of a task.
-pub fn build_lines(t: &TaskView, vm: &ViewModel) -> Vec<(Mark, String)> {
-    let mut out = Vec::new();
-    let mut push = |mark: &'static str, text: String| {
-        let m = match mark {
-            "h" => Mark::Heading,
-            "e" => Mark::Error,
-            "m" => Mark::Muted,
-            _ => Mark::Text,
-        };
-        out.push((m, text));
-    };
-    push(
-        "h",
-        format!("{} {}  {}", task_glyph(t.state), t.id, t.state.as_str()),
-    );
-    push("t", t.title.clone());
-    let agent = t.agent.as_deref().unwrap_or("-");
-    let cap = t
-        .capability
-        .as_deref()
-        .map(|c| format!(" (capability {c})"))
-        .unwrap_or_default();
-    push(
-        "m",
-        format!(
-            "node {} · agent {agent}{cap} · priority {}",
-            t.node_id, t.priority
-        ),
-    );
-    // This text is cached per task version, so a live task shows when it
-    // started rather than a duration that would freeze (the task list ticks).
-    let start = vm.started_us.unwrap_or(0);
-    let dur = match (t.finished_us, t.started_us) {
-        (Some(_), _) => t.elapsed_ms(vm.last_us).map(fmt_ms).unwrap_or_default(),
-        (None, Some(s)) => format!("started at {}", fmt_offset(s.saturating_sub(start))),
-        (None, None) => format!(
-            "waiting since {}",
-            fmt_offset(t.created_us.saturating_sub(start))
-        ),
-    };
-    push(
-        "m",
-        format!(
-            "attempts {} · {dur} · {} tokens ({} in, {} out)",
-            t.attempts,
-            fmt_tokens(t.usage.total()),
-            t.usage.prompt_tokens,
-            t.usage.completion_tokens
-        ),
-    );
-    if let Some(p) = &t.parent {
-        push("m", format!("parent {p}"));
-    }
-    if t.held {
-        push(
-            "e",
-            "held after a failure: r retry · R reroute · c cancel".into(),
-        );
-    }
-    push("t", String::new());
-    push("h", "Input".into());
-    value_lines(&t.input, &mut push);
-    push("t", String::new());
-    push("h", "Output".into());
-    match &t.output {
-        Some(v) => value_lines(v, &mut push),
-        None => push("m", "(none yet)".into()),
-    }
-    if !t.errors.is_empty() {
-        push("t", String::new());
-        push("h", "Errors".into());
-        for e in &t.errors {
-            push(
-                "e",
-                format!("attempt {} · {:?}: {}", e.attempt, e.kind, e.message),
-            );
-        }
-    }
-    push("t", String::new());
-    push("h", "History".into());
-    for h in &t.history {
-        let at = fmt_offset(h.ts.saturating_sub(start));
-        push("m", format!("{at}  {}", h.text));
-    }
-    out
-}
-
-/// µs since the run started as `mm:ss.mmm`.
-fn fmt_offset(us: u64) -> String {
-    let ms = us / 1000;
-    format!(
-        "{:02}:{:02}.{:03}",
-        ms / 60_000,
-        (ms / 1000) % 60,
-        ms % 1000
-    )
-}
-
-fn value_lines(v: &Value, push: &mut impl FnMut(&'static str, String)) {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".into(),
-        other => serde_json::to_string_pretty(other).unwrap_or_default(),
-    };
-    for (n, line) in text.lines().enumerate() {
-        if n == MAX_VALUE_LINES {
-            push(
-                "m",
-                format!("… {} more lines", text.lines().count() - MAX_VALUE_LINES),
-            );
-            break;
-        }
-        push("t", format!("  {line}"));
-    }
-}
+use crate::tui::view_model::{Typing, ViewModel};
 
 /// Draws the cached lines from the scroll offset, and under them, while the
 /// task's reply streams, who is typing and the newest text.
@@ -214,15 +80,10 @@ fn render_typing(area: Rect, buf: &mut Buffer, t: &Typing, theme: &Theme) {
     if w == 0 {
         return;
     }
-    // Take the last `w` characters without collecting the whole tail.
-    let tail = t.tail();
-    let n = tail.chars().count();
-    let start = tail
-        .char_indices()
-        .nth(n.saturating_sub(w))
-        .map_or(0, |(i, _)| i);
-    let mut shown = String::with_capacity(tail.len() - start + 4);
-    for c in tail[start..].chars() {
+    // The last `w` columns, without collecting the whole tail.
+    let end = crate::text::suffix(t.tail(), w);
+    let mut shown = String::with_capacity(end.len() + 4);
+    for c in end.chars() {
         shown.push(match c {
             '\n' => '⏎',
             c if c.is_control() => ' ',

@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{fmt_clock, fmt_tokens, put_line};
+use crate::text;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
@@ -75,7 +76,7 @@ pub fn render(
     ];
     let mut used: usize = spans.iter().map(Span::width).sum();
     for s in optional.into_iter().flatten() {
-        let w = s.chars().count();
+        let w = text::width(&s);
         if used + w + HINT_ROOM > width {
             break;
         }
@@ -129,7 +130,7 @@ pub fn render(
         let mut w = 0;
         for b in hints {
             let key = b.keys[0].label();
-            let need = key.chars().count() + b.name.chars().count() + 3;
+            let need = text::width(&key) + text::width(b.name) + 3;
             if w + need > room {
                 break;
             }

@@ -571,14 +571,9 @@ fn tally_chart(node: &Id, round: u32, tally: &Tally) -> Chart {
     }
 }
 
-/// The first `max` characters of `s` (an ellipsis marks a cut).
+/// `s` in at most `max` columns (an ellipsis marks a cut).
 fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    crate::text::clip(s, max).into_owned()
 }
 
 #[cfg(test)]

@@ -6,7 +6,12 @@
 use std::collections::HashMap;
 
 use crate::event::Id;
-use crate::workflow::model::{NodeKind, Target, Workflow};
+use crate::workflow::kinds::{
+    NodeKind,
+    agent::{AgentNode, Target},
+    plan::PlanNode,
+};
+use crate::workflow::model::Workflow;
 
 /// One node of the containment tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,15 +121,15 @@ impl WorkflowInfo {
                     .filter(|&c| c < wf.nodes.len())
                     .collect(),
                 runner: match &n.kind {
-                    NodeKind::Agent {
+                    NodeKind::Agent(AgentNode {
                         target: Target::Agent(a),
                         ..
-                    } => wf.agents.get(*a).map(|a| a.id.to_string()),
-                    NodeKind::Agent {
+                    }) => wf.agents.get(*a).map(|a| a.id.to_string()),
+                    NodeKind::Agent(AgentNode {
                         target: Target::Capability(c),
                         ..
-                    } => Some(format!("cap:{c}")),
-                    NodeKind::Plan { planner, .. } => {
+                    }) => Some(format!("cap:{c}")),
+                    NodeKind::Plan(PlanNode { planner, .. }) => {
                         wf.agents.get(*planner).map(|a| a.id.to_string())
                     }
                     _ => None,

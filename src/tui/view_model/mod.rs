@@ -25,6 +25,7 @@ pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
 
 use crate::event::{Event, EventKind, Id, RunStatus};
 use crate::run_state::{RunState, Task};
+use crate::text::{ceil_char_boundary, floor_char_boundary};
 
 /// Most notices kept; older ones are dropped (the session file has them all).
 const MAX_NOTICES: usize = 1_000;
@@ -132,33 +133,21 @@ impl Typing {
     fn push(&mut self, text: &str) {
         self.chars += text.chars().count() as u64;
         // A chunk longer than the tail only contributes its end.
-        let text = &text[floor_boundary(text, text.len().saturating_sub(TYPING_TAIL))..];
+        let text = &text[floor_char_boundary(text, text.len().saturating_sub(TYPING_TAIL))..];
         self.buf.push_str(text);
         // Trim in batches: the buffer never grows past ~3 tails and is not
         // shifted on every chunk.
         if self.buf.len() > 2 * TYPING_TAIL {
-            let cut = floor_boundary(&self.buf, self.buf.len() - TYPING_TAIL);
+            let cut = floor_char_boundary(&self.buf, self.buf.len() - TYPING_TAIL);
             self.buf.drain(..cut);
         }
     }
 
     /// The newest text, at most [`TYPING_TAIL`] bytes.
     pub fn tail(&self) -> &str {
-        let mut start = self.buf.len().saturating_sub(TYPING_TAIL);
-        while !self.buf.is_char_boundary(start) {
-            start += 1;
-        }
+        let start = ceil_char_boundary(&self.buf, self.buf.len().saturating_sub(TYPING_TAIL));
         &self.buf[start..]
     }
-}
-
-/// The largest char boundary of `s` at or below `i`.
-fn floor_boundary(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// A human gate waiting for a decision.

@@ -291,7 +291,13 @@ fn token_rate_buckets_by_second() {
 
 #[test]
 fn workflow_info_reads_the_compiled_model() {
-    use crate::workflow::model::{Agent, Join, MapSource, Node, NodeKind, Workflow};
+    use crate::workflow::kinds::{
+        NodeKind,
+        gate::GateNode,
+        map::{MapNode, MapSource},
+        parallel::{Join, ParallelNode},
+    };
+    use crate::workflow::model::{Agent, Node, Workflow};
     use std::collections::HashMap;
     let agent = Agent {
         id: "a".into(),
@@ -321,28 +327,28 @@ fn workflow_info_reads_the_compiled_model() {
     let nodes = vec![
         mk(
             "top",
-            NodeKind::Parallel {
+            NodeKind::Parallel(ParallelNode {
                 branches: vec![1, 2],
                 join: Join::All,
                 branch_timeout: None,
-            },
+            }),
         ),
         mk(
             "gate",
-            NodeKind::Gate {
+            NodeKind::Gate(GateNode {
                 subject: None,
                 max_revisions: 1,
-            },
+            }),
         ),
         mk(
             "m",
-            NodeKind::Map {
+            NodeKind::Map(MapNode {
                 source: MapSource::Count(3),
                 body: 1,
                 concurrency: 0,
                 batch_size: 0,
                 aggregate: None,
-            },
+            }),
         ),
     ];
     let wf = Workflow {

@@ -5,18 +5,24 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Ctx, Owner, PROVIDERS, suggest_hint};
-use crate::budget::{Limit, OnExhausted, Price, PriceTable};
-use crate::resilience::{
-    BreakerPolicy, CachePolicy, DegradePolicy, KindSet, QuotaPolicy, RetryPolicy, Timeouts,
-};
-use crate::workflow::model::AgentIdx;
+use super::{Ctx, Owner, suggest_hint};
+use crate::workflow::index::AgentIdx;
+use crate::workflow::kinds::{KindSpec, map::MapNodeSpec};
 use crate::workflow::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
+use crate::workflow::policy::{
+    breaker::BreakerPolicy,
+    budget::{Limit, OnExhausted, Price, PriceTable},
+    cache::CachePolicy,
+    degrade::DegradePolicy,
+    quota::QuotaPolicy,
+    retry::{KindSet, RetryPolicy},
+    timeouts::Timeouts,
+};
 use crate::workflow::policy_spec::{
     BreakerSpec, BudgetSpec, CacheSpec, DegradeSpec, OnExhaustedName, RetrySpec,
 };
+use crate::workflow::provider_catalog::BUILTIN as PROVIDERS;
 use crate::workflow::span::Spanned;
-use crate::workflow::spec::{NodeKindName, NodeSpec};
 
 /// Policies every agent starts from: `[defaults]` over the built-in ones.
 pub(super) struct Base {
@@ -378,21 +384,29 @@ impl Ctx<'_> {
 
     /// A node's overrides.
     pub(super) fn node_policy(&mut self, i: usize, base: &Base) -> NodePolicy {
-        let n = &self.spec.nodes[i];
+        let spec = self.spec;
+        let n = &spec.nodes[i];
         let o = Owner::Node(i);
-        let retry = n
-            .retry
-            .as_ref()
-            .map(|r| self.retry_policy(o, &base.retry, r));
-        let call = self.millis_in(o, "timeout_ms", &n.timeout_ms);
-        let task = self.millis_in(o, "task_timeout_ms", &n.task_timeout_ms);
-        let timeouts = (call.is_some() || task.is_some()).then_some(Timeouts { call, task });
-        let budget = n
-            .budget
-            .as_ref()
-            .map_or_else(Limit::default, |b| self.limit(o, b, false));
-        let degrade = n.degrade.as_ref().and_then(|d| self.degrade_policy(o, d));
-        let resolve = n.resolve.as_ref().and_then(|r| match r.value.as_str() {
+        let (mut retry, mut timeouts, mut budget, mut degrade) =
+            (None, None, Limit::default(), None);
+        if let Some(c) = n.fields.call_policy() {
+            retry = c
+                .retry
+                .as_ref()
+                .map(|r| self.retry_policy(o, &base.retry, r));
+            let call = self.millis_in(o, "timeout_ms", c.timeout_ms);
+            let task = self.millis_in(o, "task_timeout_ms", c.task_timeout_ms);
+            timeouts = (call.is_some() || task.is_some()).then_some(Timeouts { call, task });
+            if let Some(b) = c.budget {
+                budget = self.limit(o, b, false);
+            }
+            degrade = c.degrade.as_ref().and_then(|d| self.degrade_policy(o, d));
+        }
+        let resolve = match &n.fields {
+            KindSpec::Parallel(p) => p.resolve.as_ref(),
+            _ => None,
+        };
+        let resolve = resolve.and_then(|r| match r.value.as_str() {
             "confidence" => Some(Resolve::Confidence),
             "gate" => Some(Resolve::Gate),
             _ if self.agent_ids.contains_key(r.value.as_str()) => {
@@ -408,8 +422,12 @@ impl Ctx<'_> {
                 None
             }
         });
-        let is_agent = n.kind.value == NodeKindName::Agent;
-        let expect_json = match &n.expect {
+        let agent = match &n.fields {
+            KindSpec::Agent(a) => Some(a),
+            _ => None,
+        };
+        let is_agent = agent.is_some();
+        let expect_json = match agent.and_then(|a| a.expect.as_ref()) {
             None => false,
             Some(e) => match e.value.as_str() {
                 "json" => true,
@@ -428,15 +446,13 @@ impl Ctx<'_> {
         let schema = if is_agent { self.reply_schema(i) } else { None };
         let expect_json = expect_json || schema.is_some();
         // Plan, debate and vote nodes read `repair_attempts` themselves.
-        let repairs = if is_agent {
-            self.int(i, "repair_attempts", &n.repair_attempts, 0, 1)
-        } else {
-            0
+        let repairs = match agent {
+            Some(a) => self.int(i, "repair_attempts", &a.repair_attempts, 0, 1),
+            None => 0,
         };
-        let batch = if n.kind.value == NodeKindName::Map {
-            self.map_batch(i, n)
-        } else {
-            None
+        let batch = match &n.fields {
+            KindSpec::Map(m) => self.map_batch(i, m),
+            _ => None,
         };
         NodePolicy {
             retry,
@@ -455,14 +471,14 @@ impl Ctx<'_> {
     /// `batch_size` its agents accept (`max_batch`); none when they do not
     /// declare batches (the map then only starts items in waves of
     /// `batch_size`). Agents that only partly accept are an error.
-    fn map_batch(&mut self, i: usize, n: &NodeSpec) -> Option<u32> {
+    fn map_batch(&mut self, i: usize, n: &MapNodeSpec) -> Option<u32> {
         let spec = self.spec;
         let b = n.batch_size.as_ref()?;
         let size = u32::try_from(b.value).ok().filter(|&s| s >= 2)?;
         let body = &spec.nodes[*self.node_ids.get(n.body.as_ref()?.value.as_str())?];
-        if body.kind.value != NodeKindName::Agent {
+        let KindSpec::Agent(body) = &body.fields else {
             return None;
-        }
+        };
         let agents: Vec<usize> = match (&body.agent, &body.capability) {
             (Some(a), None) => vec![*self.agent_ids.get(a.value.as_str())?],
             (None, Some(c)) => (0..spec.agents.len())
@@ -487,7 +503,7 @@ impl Ctx<'_> {
                 at,
                 format!(
                     "`{}` hands batches of {size} to its body, but not every agent it can run on accepts batches: no `max_batch` on {}",
-                    n.id.value,
+                    spec.nodes[i].id.value,
                     names.join(", ")
                 ),
                 "set `max_batch` on every agent the body can run on, or remove it from all",
@@ -572,16 +588,16 @@ impl Ctx<'_> {
             );
         }
         p.quotas = quotas;
-        let known = crate::workflow::provider_names::names();
+        let catalog = self.providers;
+        let known = catalog.names();
         for (provider, b) in &spec.breakers {
             let o = Owner::Section("breakers");
             if !known.iter().any(|n| n == provider) {
                 let at = self.field_span(o, provider, None);
-                let names: Vec<&str> = known.iter().map(String::as_str).collect();
                 self.error(
                     at,
                     format!("circuit breaker for unknown provider `{provider}`"),
-                    suggest_hint(provider, &names, "known providers"),
+                    suggest_hint(provider, &known, "known providers"),
                 );
             }
             let policy = self.breaker_policy(o, None, b);

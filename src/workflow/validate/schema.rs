@@ -15,7 +15,9 @@ const MAX_SCHEMA_FILE_BYTES: u64 = 1 << 20;
 impl Ctx<'_> {
     /// Node `i`'s reply schema, compiled; errors are reported and give none.
     pub(super) fn reply_schema(&mut self, i: usize) -> Option<ReplySchema> {
-        let n = &self.spec.nodes[i];
+        let crate::workflow::kinds::KindSpec::Agent(n) = &self.spec.nodes[i].fields else {
+            return None;
+        };
         let o = Owner::Node(i);
         let (value, key, span) = match (&n.schema, &n.schema_file) {
             (None, None) => return None,
@@ -61,7 +63,7 @@ impl Ctx<'_> {
             Err(why) => {
                 self.error(
                     span,
-                    format!("`{key}` of node `{}`: {why}", n.id.value),
+                    format!("`{key}` of node `{}`: {why}", self.spec.nodes[i].id.value),
                     "write a JSON schema (https://json-schema.org), e.g. { type = \"object\", required = [\"answer\"], properties = { answer = { type = \"string\" } } }",
                 );
                 None

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Ctx, Owner};
-use crate::tools::shell::{DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_MS, ShellConfig};
+use crate::workflow::policy::shell::{DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_MS, ShellConfig};
 use crate::workflow::spec::{AgentKindName, AgentSpec};
 
 const ENABLE_HINT: &str = "add `shell = { inherit_env = [\"PATH\"], timeout_ms = 10000 }` to this agent to enable it (every call still asks a human)";

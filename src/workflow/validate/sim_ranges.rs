@@ -3,7 +3,7 @@
 //! instead of a panic, an allocation abort or a run that never ends.
 
 use super::{Ctx, Owner};
-use crate::workflow::spec::{NodeKindName, SimLatency, SimScript};
+use crate::workflow::spec::{SimLatency, SimScript};
 
 /// Longest simulated latency, spike or Retry-After: one hour.
 pub const MAX_SIM_MS: f64 = 3_600_000.0;
@@ -34,9 +34,9 @@ impl Ctx<'_> {
             }
         }
         for (i, n) in spec.nodes.iter().enumerate() {
-            if n.kind.value != NodeKindName::On {
+            let crate::workflow::kinds::KindSpec::On(n) = &n.fields else {
                 continue;
-            }
+            };
             for (key, v) in [
                 ("every_ms", &n.every_ms),
                 ("idle_timeout_ms", &n.idle_timeout_ms),
@@ -120,22 +120,12 @@ impl Ctx<'_> {
         }
     }
 
-    /// A sim key of the agent: on its own line (`[agents.sim]`), else inside
-    /// an inline table, else the agent's `sim` key, else the agent.
+    /// A sim key of the agent (in `[agents.sim]` or an inline `sim`
+    /// table), else the agent's `sim` key, else the agent.
     fn sim_key_span(&self, o: Owner, key: &str) -> std::ops::Range<usize> {
-        if let Some(k) = self.key_span(o, key) {
-            return k;
-        }
-        let region = self.region(o);
-        let from = self.key_span(o, "sim").map_or(region.start, |k| k.start);
-        let needle = if self.toml {
-            key.to_string()
-        } else {
-            super::quote(key)
-        };
-        super::find_in(self.text, from..region.end, &needle)
+        self.key_span(o, key)
             .or_else(|| self.key_span(o, "sim"))
-            .unwrap_or(region.start..region.start)
+            .unwrap_or_else(|| self.owner_start(o))
     }
 }
 

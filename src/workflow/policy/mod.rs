@@ -1,16 +1,30 @@
 //! Compiled resilience policies, budgets and quotas (issue #3): what
 //! `compile` makes of `[defaults]`, `[budget]`, `[prices]`, `[quotas]` and
-//! the policy fields of agents and nodes.
+//! the policy fields of agents and nodes. The settings themselves live in
+//! the files below, one per concept; `budget`, `resilience` and `tools`
+//! implement behaviour over them, so workflow imports none of those.
+
+pub mod breaker;
+pub mod budget;
+pub mod cache;
+pub mod degrade;
+pub mod quota;
+pub mod retry;
+pub mod shell;
+pub mod timeouts;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::model::AgentIdx;
+use self::breaker::BreakerPolicy;
+use self::budget::{Limit, OnExhausted, PriceTable};
+use self::cache::CachePolicy;
+use self::degrade::DegradePolicy;
+use self::quota::QuotaPolicy;
+use self::retry::RetryPolicy;
+use self::timeouts::Timeouts;
+use super::index::AgentIdx;
 use super::reply_schema::ReplySchema;
-use crate::budget::{Limit, OnExhausted, PriceTable};
-use crate::resilience::{
-    BreakerPolicy, CachePolicy, DegradePolicy, QuotaPolicy, RetryPolicy, Timeouts,
-};
 
 /// An agent's policies, with `[defaults]` applied.
 #[derive(Debug, Clone, Default, PartialEq)]

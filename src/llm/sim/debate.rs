@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::super::{Expect, OtherStance, ProviderRequest, StanceHint};
-use crate::workflow::spec::SimScript;
+use super::SimScript;
 
 /// The structured reply for a `Turn`, `Ballot` or `Decision` request.
 pub(super) fn reply(script: &SimScript, req: &ProviderRequest, rng: &mut ChaCha8Rng) -> String {

@@ -10,20 +10,24 @@ use serde_json::{Value, json};
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError};
 use crate::event::EventKind;
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::on::OnNode;
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, _input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &OnNode,
+    _input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::On {
+    let OnNode {
         topic,
         every,
         body,
         max_events,
         idle_timeout,
-    } = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
     let slot = run.triggers.get(&node);
     let mut guard = match slot {
         Some(m) => Some(m.lock().await),

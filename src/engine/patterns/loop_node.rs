@@ -10,20 +10,24 @@ use serde_json::Value;
 use crate::engine::exec::{NodeResult, exec_node};
 use crate::engine::run::{Run, Scope, TaskError, Vars};
 use crate::event::{EventKind, Id};
-use crate::workflow::model::{NodeIdx, NodeKind};
+use crate::workflow::index::NodeIdx;
+use crate::workflow::kinds::loop_node::LoopNode;
 
-pub(crate) async fn run(run: &Arc<Run>, node: NodeIdx, input: Value, scope: &Scope) -> NodeResult {
+pub(crate) async fn run(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &LoopNode,
+    input: Value,
+    scope: &Scope,
+) -> NodeResult {
     let n = &run.wf.nodes[node];
-    let NodeKind::Loop {
+    let LoopNode {
         states,
         start,
         transitions,
         max_iterations,
         end_at_max,
-    } = &n.kind
-    else {
-        unreachable!("dispatched by kind")
-    };
+    } = kind;
     let mut current = *start;
     let mut value = input.clone();
     let mut visits = vec![0u32; states.len()];

@@ -6,10 +6,13 @@
 use std::collections::HashSet;
 
 use super::super::diagnostics::did_you_mean;
-use super::super::model::{
-    Candidates, Debate, Fallback, NodeKind, Protocol, QuorumMode, TurnOrder, Vote, VoteRules,
+use super::super::kinds::{
+    NodeKind,
+    debate::{DebateNode, TurnOrder},
+    vote::{Candidates, Fallback, Protocol, QuorumMode, VoteNode, VoteRules},
 };
-use super::super::spec::{NodeKindName as K, NodeSpec};
+use super::super::kinds::{debate::DebateNodeSpec, vote::VoteNodeSpec};
+use super::super::spec::NodeKindName as K;
 use super::{Ctx, Owner, Spanned};
 
 /// Accepted `turn_order` values.
@@ -63,11 +66,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub(super) fn debate_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    pub(super) fn debate_node(&mut self, i: usize, n: &DebateNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let participants = self.agent_list(i, "participants", &n.participants, K::Debate, 2);
         let question = self.template(i, "question", &n.question);
-        let options = self.options(i, n);
+        let options = self.options(i, &n.options);
         let rounds = self.int(i, "rounds", &n.rounds, 1, 3);
         let moderator = n
             .moderator
@@ -114,7 +117,7 @@ impl<'a> Ctx<'a> {
                 "set turn_order = \"moderator\", or remove `moderator`",
             );
         }
-        let judge = self.judge(i, n, &participants, "participants");
+        let judge = self.judge(i, &n.judge, &participants, "participants");
         let converge_at = match &n.converge_at {
             None => 0.8,
             Some(c) if c.value > 0.0 && c.value <= 1.0 => c.value,
@@ -156,17 +159,17 @@ impl<'a> Ctx<'a> {
                 None => Protocol::Weighted,
             },
         };
-        let on_tie = self.fallback(i, "on_tie", &n.on_tie, Fallback::Fail, n, false);
+        let on_tie = self.fallback(i, "on_tie", &n.on_tie, Fallback::Fail, &n.judge, false);
         let rules = VoteRules {
             protocol,
-            weights: self.weights(i, n, &participants),
+            weights: self.weights(i, &n.weights, &participants),
             on_tie,
             // A debate's vote has one fallback: on_tie also covers "no majority".
             on_no_quorum: on_tie,
             exclude_flagged: true,
         };
         let repair_attempts = self.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
-        NodeKind::Debate(Box::new(Debate {
+        NodeKind::Debate(Box::new(DebateNode {
             participants,
             question,
             options,
@@ -181,12 +184,12 @@ impl<'a> Ctx<'a> {
         }))
     }
 
-    pub(super) fn vote_node(&mut self, i: usize, n: &NodeSpec) -> NodeKind {
+    pub(super) fn vote_node(&mut self, i: usize, n: &VoteNodeSpec) -> NodeKind {
         let o = Owner::Node(i);
         let voters = self.agent_list(i, "voters", &n.voters, K::Vote, 1);
         let count = n.voters.as_ref().map_or(0, Vec::len) as i64;
         let question = self.template(i, "question", &n.question);
-        let options = self.options(i, n);
+        let options = self.options(i, &n.options);
         let candidates = match (&n.candidates, options.is_empty()) {
             (Some(c), true) => self
                 .expr(i, "candidates", c)
@@ -336,14 +339,14 @@ impl<'a> Ctx<'a> {
             None => true,
             Some(p) => self.choice(i, "byzantine_policy", p, &["exclude", "flag"]) != Some("flag"),
         };
-        let judge = self.judge(i, n, &voters, "voters");
-        let on_tie = self.fallback(i, "on_tie", &n.on_tie, Fallback::Fail, n, true);
+        let judge = self.judge(i, &n.judge, &voters, "voters");
+        let on_tie = self.fallback(i, "on_tie", &n.on_tie, Fallback::Fail, &n.judge, true);
         let on_no_quorum = self.fallback(
             i,
             "on_no_quorum",
             &n.on_no_quorum,
             Fallback::AnotherRound,
-            n,
+            &n.judge,
             true,
         );
         let default_rounds = if is("bft")
@@ -355,9 +358,9 @@ impl<'a> Ctx<'a> {
             1
         };
         let rounds = self.int(i, "rounds", &n.rounds, 1, default_rounds);
-        let weights = self.weights(i, n, &voters);
+        let weights = self.weights(i, &n.weights, &voters);
         let repair_attempts = self.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
-        NodeKind::Vote(Box::new(Vote {
+        NodeKind::Vote(Box::new(VoteNode {
             voters,
             question,
             candidates,
@@ -426,10 +429,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// `options`: distinct, non-empty.
-    fn options(&mut self, i: usize, n: &NodeSpec) -> Vec<String> {
+    fn options(&mut self, i: usize, options: &Option<Vec<Spanned<String>>>) -> Vec<String> {
         let o = Owner::Node(i);
         let mut out: Vec<String> = Vec::new();
-        for v in n.options.iter().flatten() {
+        for v in options.iter().flatten() {
             let t = v.value.trim();
             if t.is_empty() {
                 let at = self.str_span(o, "options", v);
@@ -445,7 +448,7 @@ impl<'a> Ctx<'a> {
                 out.push(t.to_string());
             }
         }
-        if n.options.as_ref().is_some_and(|l| l.len() == 1) {
+        if options.as_ref().is_some_and(|l| l.len() == 1) {
             let at = self.field_span(o, "options", None);
             self.error(
                 at,
@@ -474,8 +477,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// The judge: a known agent that does not also take part.
-    fn judge(&mut self, i: usize, n: &NodeSpec, members: &[usize], key: &str) -> Option<usize> {
-        let j = n.judge.as_ref()?;
+    fn judge(
+        &mut self,
+        i: usize,
+        judge: &Option<Spanned<String>>,
+        members: &[usize],
+        key: &str,
+    ) -> Option<usize> {
+        let j = judge.as_ref()?;
         let idx = self.agent_ref(i, "judge", j)?;
         if members.contains(&idx) {
             let at = self.str_span(Owner::Node(i), "judge", j);
@@ -494,7 +503,7 @@ impl<'a> Ctx<'a> {
         key: &str,
         v: &Option<Spanned<String>>,
         default: Fallback,
-        n: &NodeSpec,
+        judge: &Option<Spanned<String>>,
         rounds_allowed: bool,
     ) -> Fallback {
         let Some(v) = v else { return default };
@@ -512,7 +521,7 @@ impl<'a> Ctx<'a> {
                 format!("a debate cannot use {key} = \"judge\""),
                 "give the debate a `judge` to decide it outright, or use fail or gate",
             );
-        } else if f == Fallback::Judge && n.judge.is_none() {
+        } else if f == Fallback::Judge && judge.is_none() {
             self.error(
                 at,
                 format!("{key} = \"judge\" needs a `judge`"),
@@ -529,12 +538,17 @@ impl<'a> Ctx<'a> {
     }
 
     /// Per-agent weights, aligned with the workflow's agents.
-    fn weights(&mut self, i: usize, n: &NodeSpec, members: &[usize]) -> Vec<f64> {
+    fn weights(
+        &mut self,
+        i: usize,
+        weights: &Option<std::collections::BTreeMap<String, f64>>,
+        members: &[usize],
+    ) -> Vec<f64> {
         let mut out = vec![1.0; self.spec.agents.len()];
-        let Some(w) = &n.weights else { return out };
+        let Some(w) = weights else { return out };
         let o = Owner::Node(i);
         for (agent, &x) in w {
-            let at = self.value_span(o, "weights", &None, agent);
+            let at = self.entry_key_span(o, "weights", agent);
             match self.agent_ids.get(agent.as_str()).copied() {
                 Some(a) if members.contains(&a) => {
                     if !(x.is_finite() && x >= 0.0) {

@@ -1,0 +1,77 @@
+//! `agent`: one agent task.
+
+use super::Kind;
+use crate::workflow::index::AgentIdx;
+use crate::workflow::span::Spanned;
+use crate::workflow::spec::{BudgetSpec, DegradeSpec, RetrySpec};
+use crate::workflow::template::Template;
+use serde_json::Value;
+
+/// A compiled `agent` node.
+#[derive(Debug, Clone)]
+pub struct AgentNode {
+    /// Who runs it.
+    pub target: Target,
+    /// Prompt template (default `{{input}}`).
+    pub prompt: Template,
+}
+
+impl Kind for AgentNode {}
+
+/// Who runs an agent task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// This agent.
+    Agent(AgentIdx),
+    /// The least-loaded agent with this capability.
+    Capability(String),
+}
+
+// ── spec: what a `agent` node says in a workflow file ──
+
+/// The fields of a `agent` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentNodeSpec {
+    /// The agent to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Spanned<String>>,
+    /// Dispatch to the least-loaded agent with this capability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<Spanned<String>>,
+    /// Prompt template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Spanned<String>>,
+    /// Repair prompts for a malformed plan before failing (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_attempts: Option<Spanned<i64>>,
+    /// Retry policy for this node's agent tasks (overrides the agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// Time limit of one call of this node's tasks, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// Time limit of each of this node's tasks, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_timeout_ms: Option<Spanned<u64>>,
+    /// This node's limits (all its tasks together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// Cheaper agent this node's tasks switch to under pressure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degrade: Option<DegradeSpec>,
+    /// `json` — the reply must be a JSON object or array; anything
+    /// else is malformed (repair prompts, then a retryable `malformed`
+    /// failure). `text` (the default) accepts any reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Spanned<String>>,
+    /// A JSON schema the reply must match (implies `expect = "json"`);
+    /// sent to providers that constrain output, and checked on every reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Spanned<Value>>,
+    /// Like `schema`, read from a JSON file (relative to the
+    /// workflow file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_file: Option<Spanned<String>>,
+}

@@ -1,0 +1,39 @@
+//! `gate`: a human reviews, approves or sends back.
+
+use super::Kind;
+use crate::workflow::index::NodeIdx;
+use crate::workflow::span::Spanned;
+
+/// A compiled `gate` node.
+#[derive(Debug, Clone)]
+pub struct GateNode {
+    /// Node under review.
+    pub subject: Option<NodeIdx>,
+    /// Revision limit.
+    pub max_revisions: u32,
+}
+
+impl Kind for GateNode {
+    fn children(&self) -> Vec<NodeIdx> {
+        self.subject.into_iter().collect()
+    }
+
+    fn may_ask_human(&self) -> bool {
+        true
+    }
+}
+
+// ── spec: what a `gate` node says in a workflow file ──
+
+/// The fields of a `gate` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateNodeSpec {
+    /// Most revisions before failing (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_revisions: Option<Spanned<i64>>,
+    /// Node whose output is reviewed; re-run with the comment on denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Spanned<String>>,
+}

@@ -1,0 +1,73 @@
+//! `map`: scatter-gather, one body run per item.
+
+use serde_json::Value;
+
+use super::Kind;
+use crate::workflow::expr::Expr;
+use crate::workflow::index::NodeIdx;
+use crate::workflow::span::Spanned;
+
+/// A compiled `map` node.
+#[derive(Debug, Clone)]
+pub struct MapNode {
+    /// Items.
+    pub source: MapSource,
+    /// Node run per item.
+    pub body: NodeIdx,
+    /// Items in flight (0 = no limit).
+    pub concurrency: u32,
+    /// Batch size (0 = one batch).
+    pub batch_size: u32,
+    /// Node receiving the gathered list.
+    pub aggregate: Option<NodeIdx>,
+}
+
+impl Kind for MapNode {
+    fn children(&self) -> Vec<NodeIdx> {
+        let mut v = vec![self.body];
+        v.extend(self.aggregate);
+        v
+    }
+}
+
+/// Where a `map` gets its items.
+#[derive(Debug, Clone)]
+pub enum MapSource {
+    /// Inline list.
+    Items(Vec<Value>),
+    /// 0..n.
+    Count(u32),
+    /// Expression over `input` / `outputs`.
+    Over(Expr),
+}
+
+// ── spec: what a `map` node says in a workflow file ──
+
+/// The fields of a `map` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapNodeSpec {
+    /// Expression giving the list (e.g. `input.items`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<Spanned<String>>,
+    /// An inline list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Value>>,
+    /// Run the body this many times (items 0..count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<Spanned<i64>>,
+    /// Node run per item or per event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Spanned<String>>,
+    /// Most items in flight (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Spanned<i64>>,
+    /// Items are started in batches of this size; a batch finishes before
+    /// the next starts (default: one batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<Spanned<i64>>,
+    /// Node that receives the gathered list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Spanned<String>>,
+}

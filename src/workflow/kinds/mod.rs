@@ -1,0 +1,238 @@
+//! Node kinds, one file each, and the table of kinds: the one place that
+//! lists them. A kind's file holds its compiled form; the engine runs it
+//! in the pattern file of the same name (`engine/patterns/<kind>.rs`).
+
+pub mod agent;
+pub mod debate;
+pub mod gate;
+pub mod loop_node;
+pub mod map;
+pub mod on;
+pub mod parallel;
+pub mod plan;
+pub mod router;
+pub mod sequence;
+pub mod vote;
+
+use super::index::NodeIdx;
+use super::source_tree::SourceValue;
+use super::source_tree::de::{self, struct_fields};
+
+/// What every compiled kind answers about itself.
+pub trait Kind {
+    /// Containment children, in order.
+    fn children(&self) -> Vec<NodeIdx> {
+        Vec::new()
+    }
+
+    /// Whether running the node can open a human gate.
+    fn may_ask_human(&self) -> bool {
+        false
+    }
+}
+
+impl<K: Kind> Kind for Box<K> {
+    fn children(&self) -> Vec<NodeIdx> {
+        (**self).children()
+    }
+
+    fn may_ask_human(&self) -> bool {
+        (**self).may_ask_human()
+    }
+}
+
+/// Declares [`NodeKind`] from the table: one line per kind, its variant,
+/// its compiled form and its name in files.
+macro_rules! node_kinds {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)+) => {
+        /// What a node does, with its kind's data.
+        #[derive(Debug, Clone)]
+        pub enum NodeKind {
+            $($(#[$doc])* $variant($ty),)+
+        }
+
+        impl NodeKind {
+            /// Kind name as written in files.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(NodeKind::$variant(_) => $name,)+
+                }
+            }
+
+            /// Containment children, in order.
+            pub fn children(&self) -> Vec<NodeIdx> {
+                match self {
+                    $(NodeKind::$variant(k) => k.children(),)+
+                }
+            }
+
+            /// Whether running the node can open a human gate.
+            pub fn may_ask_human(&self) -> bool {
+                match self {
+                    $(NodeKind::$variant(k) => k.may_ask_human(),)+
+                }
+            }
+        }
+    };
+}
+
+node_kinds! {
+    /// One agent task.
+    Agent(agent::AgentNode) = "agent",
+    /// Pipeline.
+    Sequence(sequence::SequenceNode) = "sequence",
+    /// Fan-out / fan-in.
+    Parallel(parallel::ParallelNode) = "parallel",
+    /// Scatter-gather.
+    Map(map::MapNode) = "map",
+    /// Planner → executors → reviewer.
+    Plan(plan::PlanNode) = "plan",
+    /// Conditional edge.
+    Router(router::RouterNode) = "router",
+    /// State machine.
+    Loop(loop_node::LoopNode) = "loop",
+    /// Event trigger.
+    On(on::OnNode) = "on",
+    /// Human review.
+    Gate(gate::GateNode) = "gate",
+    /// Agents argue in rounds; a judge or a vote decides (boxed: the
+    /// largest kinds would otherwise size every node).
+    Debate(Box<debate::DebateNode>) = "debate",
+    /// Agents cast ballots; a protocol decides.
+    Vote(Box<vote::VoteNode>) = "vote",
+}
+
+/// Declares [`NodeKindName`] and [`KindSpec`] from the table of kind specs:
+/// one line per kind, its variant, its spec struct (the one list of its
+/// fields) and its name in files.
+macro_rules! kind_specs {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)+) => {
+        /// The kinds of node.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum NodeKindName {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)+
+        }
+
+        impl NodeKindName {
+            /// Name as written in files.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(NodeKindName::$variant => $name,)+
+                }
+            }
+        }
+
+        /// What a node's file table says besides its header, per kind.
+        #[derive(Debug, Clone, serde::Serialize)]
+        #[serde(untagged)]
+        pub enum KindSpec {
+            $(#[doc = concat!("A `", $name, "` node's fields.")] $variant($ty),)+
+        }
+
+        impl KindSpec {
+            /// Every kind's name in files, in table order.
+            pub const NAMES: &'static [&'static str] = &[$($name,)+];
+
+            /// An empty spec of the kind named `name`.
+            pub fn empty(name: &str) -> Option<KindSpec> {
+                match name {
+                    $($name => Some(KindSpec::$variant(<$ty>::default())),)+
+                    _ => None,
+                }
+            }
+
+            /// The fields a kind's table may have (besides the header).
+            pub fn fields_of(name: &str) -> &'static [&'static str] {
+                match name {
+                    $($name => struct_fields::<$ty>(),)+
+                    _ => &[],
+                }
+            }
+
+            /// Reads the fields of kind `name` from a node's table.
+            pub fn from_table(
+                name: &str,
+                table: &SourceValue,
+            ) -> Result<KindSpec, de::Error> {
+                match name {
+                    $($name => de::from_table_fields::<$ty>(table, struct_fields::<$ty>())
+                        .map(KindSpec::$variant),)+
+                    _ => Err(serde::de::Error::custom(format!("unknown node kind `{name}`"))),
+                }
+            }
+        }
+    };
+}
+
+kind_specs! {
+    /// One task for one agent (or any agent with a capability).
+    Agent(agent::AgentNodeSpec) = "agent",
+    /// Pipeline.
+    Sequence(sequence::SequenceNodeSpec) = "sequence",
+    /// Fan-out / fan-in.
+    Parallel(parallel::ParallelNodeSpec) = "parallel",
+    /// Scatter-gather over a list.
+    Map(map::MapNodeSpec) = "map",
+    /// Planner → executors → reviewer.
+    Plan(plan::PlanNodeSpec) = "plan",
+    /// Conditional edge.
+    Router(router::RouterNodeSpec) = "router",
+    /// State machine with guarded transitions.
+    Loop(loop_node::LoopNodeSpec) = "loop",
+    /// Event-driven trigger on a bus topic or a timer.
+    On(on::OnNodeSpec) = "on",
+    /// Human review.
+    Gate(gate::GateNodeSpec) = "gate",
+    /// Agents argue in rounds; a judge or a vote decides.
+    Debate(Box<debate::DebateNodeSpec>) = "debate",
+    /// Agents cast ballots; a protocol decides.
+    Vote(Box<vote::VoteNodeSpec>) = "vote",
+}
+
+/// The kinds (by name) whose tables have field `key`.
+pub fn kinds_with_field(key: &str) -> Vec<&'static str> {
+    KindSpec::NAMES
+        .iter()
+        .copied()
+        .filter(|k| KindSpec::fields_of(k).contains(&key))
+        .collect()
+}
+
+/// The call policy fields of the kinds whose own tasks call agents
+/// (`agent`, `plan`, `router`).
+#[derive(Debug, Clone, Copy)]
+pub struct CallPolicySpec<'a> {
+    /// Retry policy.
+    pub retry: &'a Option<crate::workflow::spec::RetrySpec>,
+    /// Time limit of one call, ms.
+    pub timeout_ms: &'a Option<crate::workflow::span::Spanned<u64>>,
+    /// Time limit of each task, ms.
+    pub task_timeout_ms: &'a Option<crate::workflow::span::Spanned<u64>>,
+    /// The node's limits.
+    pub budget: &'a Option<crate::workflow::spec::BudgetSpec>,
+    /// Cheaper agent under pressure.
+    pub degrade: &'a Option<crate::workflow::spec::DegradeSpec>,
+}
+
+impl KindSpec {
+    /// The call policy fields, for the kinds that have them.
+    pub fn call_policy(&self) -> Option<CallPolicySpec<'_>> {
+        macro_rules! of {
+            ($f:expr) => {
+                Some(CallPolicySpec {
+                    retry: &$f.retry,
+                    timeout_ms: &$f.timeout_ms,
+                    task_timeout_ms: &$f.task_timeout_ms,
+                    budget: &$f.budget,
+                    degrade: &$f.degrade,
+                })
+            };
+        }
+        match self {
+            KindSpec::Agent(f) => of!(f),
+            KindSpec::Plan(f) => of!(f),
+            KindSpec::Router(f) => of!(f),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `parallel`: fan-out / fan-in.
+
+use std::time::Duration;
+
+use super::Kind;
+use crate::workflow::index::NodeIdx;
+use crate::workflow::span::Spanned;
+use crate::workflow::spec::JoinName;
+
+/// A compiled `parallel` node.
+#[derive(Debug, Clone)]
+pub struct ParallelNode {
+    /// Branches.
+    pub branches: Vec<NodeIdx>,
+    /// Join mode.
+    pub join: Join,
+    /// Per-branch time limit.
+    pub branch_timeout: Option<Duration>,
+}
+
+impl Kind for ParallelNode {
+    fn children(&self) -> Vec<NodeIdx> {
+        self.branches.clone()
+    }
+}
+
+/// How a `parallel` node joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Every branch must succeed.
+    All,
+    /// First success wins.
+    Any,
+    /// First k successes.
+    KOfN(u32),
+}
+
+// ── spec: what a `parallel` node says in a workflow file ──
+
+/// The fields of a `parallel` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParallelNodeSpec {
+    /// Node ids run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<Spanned<String>>>,
+    /// All (default), any, k_of_n.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Spanned<JoinName>>,
+    /// How many branches must succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<Spanned<i64>>,
+    /// A branch still running after this long fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_timeout_ms: Option<Spanned<u64>>,
+    /// Settle disagreeing branches by `confidence`, a `gate`, or
+    /// an agent id (a meta-agent); the output is then the one answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<Spanned<String>>,
+}

@@ -1,0 +1,83 @@
+//! `router`: a conditional edge, by expression or classifier label.
+
+use super::Kind;
+use crate::workflow::expr::Expr;
+use crate::workflow::index::{AgentIdx, NodeIdx};
+use crate::workflow::span::Spanned;
+use crate::workflow::spec::{BudgetSpec, DegradeSpec, RetrySpec, RouteSpec};
+use crate::workflow::template::Template;
+
+/// A compiled `router` node.
+#[derive(Debug, Clone)]
+pub struct RouterNode {
+    /// Routes in order.
+    pub routes: Vec<Route>,
+    /// Fallback target.
+    pub default: Option<NodeIdx>,
+    /// Classifier agent.
+    pub classifier: Option<AgentIdx>,
+    /// Prompt for the classifier.
+    pub prompt: Template,
+}
+
+impl Kind for RouterNode {
+    fn children(&self) -> Vec<NodeIdx> {
+        let mut v: Vec<NodeIdx> = self.routes.iter().map(|r| r.to).collect();
+        v.extend(self.default);
+        v
+    }
+}
+
+/// A route's condition.
+#[derive(Debug, Clone)]
+pub enum RouteCond {
+    /// Expression.
+    Expr(Expr),
+    /// Classifier label.
+    Label(String),
+}
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Condition.
+    pub cond: RouteCond,
+    /// Target node.
+    pub to: NodeIdx,
+}
+
+// ── spec: what a `router` node says in a workflow file ──
+
+/// The fields of a `router` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterNodeSpec {
+    /// Prompt template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Spanned<String>>,
+    /// Routes, first match wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Vec<RouteSpec>>,
+    /// Target when no route matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Spanned<String>>,
+    /// Classifier agent whose answer is matched against route labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<Spanned<String>>,
+    /// Retry policy for this node's agent tasks (overrides the agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// Time limit of one call of this node's tasks, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// Time limit of each of this node's tasks, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_timeout_ms: Option<Spanned<u64>>,
+    /// This node's limits (all its tasks together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// Cheaper agent this node's tasks switch to under pressure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degrade: Option<DegradeSpec>,
+}

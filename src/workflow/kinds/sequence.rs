@@ -1,0 +1,30 @@
+//! `sequence`: a pipeline, each step's output the next one's input.
+
+use super::Kind;
+use crate::workflow::index::NodeIdx;
+use crate::workflow::span::Spanned;
+
+/// A compiled `sequence` node.
+#[derive(Debug, Clone)]
+pub struct SequenceNode {
+    /// Steps.
+    pub steps: Vec<NodeIdx>,
+}
+
+impl Kind for SequenceNode {
+    fn children(&self) -> Vec<NodeIdx> {
+        self.steps.clone()
+    }
+}
+
+// ── spec: what a `sequence` node says in a workflow file ──
+
+/// The fields of a `sequence` node in a file (besides `id`, `kind`, `title`,
+/// `priority`, `emit`): this struct is the one list of them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceNodeSpec {
+    /// Node ids in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<Spanned<String>>>,
+}
