@@ -34,15 +34,7 @@ use crate::llm::{ToolCall, ToolSpec};
 use crate::workflow::policy::shell::ShellConfig;
 use shell::{ShellDecision, ShellGate, ShellRequest};
 
-/// Tools workflows may list on agents. `shell` also needs the agent's
-/// `shell` table (see [`shell`]).
-pub const BUILTIN_TOOLS: &[&str] = &[
-    "context_get",
-    "context_put",
-    "read_file",
-    "http_get",
-    "shell",
-];
+pub use crate::workflow::tool_use::BUILTIN_TOOLS;
 
 /// Most model turns one agent call may take (each tool round is a turn).
 pub const DEFAULT_MAX_TURNS: u32 = 8;

@@ -3,6 +3,16 @@
 
 use crate::event::Id;
 
+/// Tools workflows may list on agents. `shell` also needs the agent's
+/// `shell` table (the tools themselves live in `crate::tools`).
+pub const BUILTIN_TOOLS: &[&str] = &[
+    "context_get",
+    "context_put",
+    "read_file",
+    "http_get",
+    "shell",
+];
+
 /// What a round of the tool loop asks of the model (OpenAI's `tool_choice`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ToolChoiceName {

@@ -339,8 +339,8 @@ impl<'a> Ctx<'a> {
             let shell = self.agent_shell(o, a);
             let tool_use = self.agent_tool_use(o, a);
             for t in &a.tools {
-                if !crate::tools::BUILTIN_TOOLS.contains(&t.value.as_str()) {
-                    let names = crate::tools::BUILTIN_TOOLS;
+                if !super::tool_use::BUILTIN_TOOLS.contains(&t.value.as_str()) {
+                    let names = super::tool_use::BUILTIN_TOOLS;
                     let hint = match did_you_mean(&t.value, names.iter().copied()) {
                         Some(s) => format!("did you mean `{s}`? tools: {}", names.join(", ")),
                         None => format!("tools: {}", names.join(", ")),
