@@ -9,7 +9,7 @@ const KEEP_SETTLED: usize = 256;
 
 /// What `agentctl run` shows without the cockpit. It keeps the live tasks
 /// and the counts only: settled tasks are dropped about every
-/// [`KEEP_SETTLED`] tasks done, so a long or runaway run without a
+/// 256 tasks done (`KEEP_SETTLED`), so a long or runaway run without a
 /// recording keeps its memory flat (the cockpit and the session summary
 /// keep every task; this prints lines).
 #[derive(Debug, Clone)]
