@@ -721,32 +721,30 @@ impl<X: Clone + Default> RunState<X> {
     /// The record of a debate node, created on its first event (a run has
     /// a handful: a scan is cheaper than an index).
     fn debate(&mut self, node: &str, out: &mut Applied) -> &mut Debate {
-        let i = match self.debate_records.iter().position(|d| d.node == node) {
-            Some(i) => i,
-            None => {
-                self.debate_records.push(Debate {
-                    node: node.to_string(),
-                    ..Default::default()
-                });
-                self.debate_records.len() - 1
-            }
-        };
+        let i = record_of(
+            &mut self.debate_records,
+            node,
+            |d| &d.node,
+            |node| Debate {
+                node,
+                ..Default::default()
+            },
+        );
         out.debate = Some(i);
         &mut self.debate_records[i]
     }
 
     /// The record of a vote node, created on its first event.
     fn vote(&mut self, node: &str, out: &mut Applied) -> &mut Vote {
-        let i = match self.vote_records.iter().position(|v| v.node == node) {
-            Some(i) => i,
-            None => {
-                self.vote_records.push(Vote {
-                    node: node.to_string(),
-                    ..Default::default()
-                });
-                self.vote_records.len() - 1
-            }
-        };
+        let i = record_of(
+            &mut self.vote_records,
+            node,
+            |v| &v.node,
+            |node| Vote {
+                node,
+                ..Default::default()
+            },
+        );
         out.vote = Some(i);
         &mut self.vote_records[i]
     }
@@ -896,6 +894,23 @@ fn bump(v: &mut u32, delta: i32) {
 
 #[cfg(test)]
 mod tests;
+
+/// Index of the record of `node` in `records`, pushing `make(node)` when
+/// there is none yet.
+fn record_of<T>(
+    records: &mut Vec<T>,
+    node: &str,
+    node_of: impl Fn(&T) -> &String,
+    make: impl FnOnce(String) -> T,
+) -> usize {
+    match records.iter().position(|r| node_of(r) == node) {
+        Some(i) => i,
+        None => {
+            records.push(make(node.to_string()));
+            records.len() - 1
+        }
+    }
+}
 
 /// A task no event can move any more (a held failure can still be retried).
 fn is_settled<X>(t: &Task<X>) -> bool {
