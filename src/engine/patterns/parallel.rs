@@ -76,6 +76,13 @@ pub(crate) async fn run(
                 }
             }
             Err(e) => {
+                if *join == Join::All && e.kind == ErrorKind::Cancelled {
+                    // A cancel keeps its own words, and says why it ends the node.
+                    return Err(TaskError::cancelled(format!(
+                        "{} ({} joins all)",
+                        e.message, n.id
+                    )));
+                }
                 if *join == Join::All {
                     return Err(TaskError::new(
                         e.kind,
