@@ -1,6 +1,7 @@
 //! `agent`: one agent task.
 
 use super::Kind;
+use super::diagram::{Diagram, Shape};
 use crate::workflow::index::AgentIdx;
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::{BudgetSpec, DegradeSpec, RetrySpec};
@@ -16,7 +17,15 @@ pub struct AgentNode {
     pub prompt: Template,
 }
 
-impl Kind for AgentNode {}
+impl Kind for AgentNode {
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        match &self.target {
+            Target::Agent(a) => d.line(format_args!("agent: {}", d.agent(*a))),
+            Target::Capability(c) => d.line(format_args!("capability: {c}")),
+        }
+        Shape::Rounded
+    }
+}
 
 /// Who runs an agent task.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! `debate`: agents argue in rounds; a judge or a vote decides.
 
 use super::Kind;
+use super::diagram::{Diagram, Shape};
 use super::vote::{Fallback, VoteRules};
 use crate::workflow::index::AgentIdx;
 use crate::workflow::span::Spanned;
@@ -38,6 +39,25 @@ impl Kind for DebateNode {
         // A judged debate never counts a final vote.
         self.judge.is_none()
             && (self.rules.on_tie == Fallback::Gate || self.rules.on_no_quorum == Fallback::Gate)
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        let names: Vec<&str> = self.participants.iter().map(|a| d.agent(*a)).collect();
+        d.line(names.join(", "));
+        let order = match self.order {
+            TurnOrder::RoundRobin => "round robin".to_string(),
+            TurnOrder::Moderator(m) => format!("moderator {}", d.agent(m)),
+            TurnOrder::Random => "random order".to_string(),
+        };
+        d.line(format_args!("≤{} rounds, {order}", self.rounds));
+        match self.judge {
+            Some(j) => d.line(format_args!("judge: {}", d.agent(j))),
+            None => d.line(format_args!("vote: {}", self.rules.protocol.name())),
+        }
+        if self.step {
+            d.line("step mode");
+        }
+        Shape::Stadium
     }
 }
 

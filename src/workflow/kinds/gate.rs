@@ -1,6 +1,7 @@
 //! `gate`: a human reviews, approves or sends back.
 
 use super::Kind;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
 
@@ -20,6 +21,18 @@ impl Kind for GateNode {
 
     fn may_ask_human(&self) -> bool {
         true
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        d.line(format_args!(
+            "human review, ≤{} revisions",
+            self.max_revisions
+        ));
+        if let Some(s) = self.subject {
+            let l = format!("reviews {}", d.node(s));
+            d.dashed_edge(d.me(), vertex_id(s), Some(l));
+        }
+        Shape::Hexagon
     }
 }
 

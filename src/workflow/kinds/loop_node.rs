@@ -2,6 +2,7 @@
 //! hence the file name).
 
 use super::Kind;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::expr::Expr;
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
@@ -25,6 +26,32 @@ pub struct LoopNode {
 impl Kind for LoopNode {
     fn children(&self) -> Vec<NodeIdx> {
         self.states.clone()
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        let at_max = if self.end_at_max { "end" } else { "fail" };
+        d.line(format_args!(
+            "max {} iterations, then {at_max}",
+            self.max_iterations
+        ));
+        if let Some(s) = self.states.get(self.start) {
+            d.edge(d.me(), vertex_id(*s), Some("start".into()));
+        }
+        let mut end = None;
+        for t in &self.transitions {
+            let Some(&from) = self.states.get(t.from) else {
+                continue;
+            };
+            let to = match t.to.and_then(|s| self.states.get(s)) {
+                Some(&s) => vertex_id(s),
+                None => end
+                    .get_or_insert_with(|| d.point("end", format!("end of {}", d.node_id())))
+                    .clone(),
+            };
+            let l = t.when.as_ref().map(|e| e.source().to_string());
+            d.edge(vertex_id(from), to, l);
+        }
+        Shape::Stadium
     }
 }
 

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::Kind;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::expr::Expr;
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
@@ -27,6 +28,25 @@ impl Kind for MapNode {
         let mut v = vec![self.body];
         v.extend(self.aggregate);
         v
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        match &self.source {
+            MapSource::Over(e) => d.line(format_args!("over: {}", e.source())),
+            MapSource::Items(items) => d.line(format_args!("{} items", items.len())),
+            MapSource::Count(c) => d.line(format_args!("count: {c}")),
+        }
+        if self.concurrency > 0 {
+            d.line(format_args!("concurrency: {}", self.concurrency));
+        }
+        if self.batch_size > 0 {
+            d.line(format_args!("batch: {}", self.batch_size));
+        }
+        d.edge(d.me(), vertex_id(self.body), Some("each item".into()));
+        if let Some(a) = self.aggregate {
+            d.edge(vertex_id(self.body), vertex_id(a), Some("gathered".into()));
+        }
+        Shape::Subroutine
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::Kind;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
 
@@ -24,6 +25,19 @@ pub struct OnNode {
 impl Kind for OnNode {
     fn children(&self) -> Vec<NodeIdx> {
         vec![self.body]
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        let mut triggers = Vec::new();
+        if let Some(t) = &self.topic {
+            triggers.push(format!("on {t}"));
+        }
+        if let Some(e) = self.every {
+            triggers.push(format!("every {} ms", e.as_millis()));
+        }
+        d.line(format_args!("≤{} events", self.max_events));
+        d.edge(d.me(), vertex_id(self.body), Some(triggers.join(" / ")));
+        Shape::Asymmetric
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::Kind;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::JoinName;
@@ -21,6 +22,23 @@ pub struct ParallelNode {
 impl Kind for ParallelNode {
     fn children(&self) -> Vec<NodeIdx> {
         self.branches.clone()
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        let join_label = match self.join {
+            Join::All => "join: all".to_string(),
+            Join::Any => "join: any".to_string(),
+            Join::KOfN(k) => format!("join: {k} of {}", self.branches.len()),
+        };
+        let join = d.point("join", join_label);
+        for b in &self.branches {
+            let l = self
+                .branch_timeout
+                .map(|t| format!("timeout {} ms", t.as_millis()));
+            d.edge(d.me(), vertex_id(*b), l);
+            d.edge(vertex_id(*b), join.clone(), None);
+        }
+        Shape::Parallelogram
     }
 }
 

@@ -1,6 +1,7 @@
 //! `plan`: planner → executors → reviewer.
 
 use super::Kind;
+use super::diagram::{Diagram, Shape};
 use crate::workflow::index::AgentIdx;
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::{BudgetSpec, DegradeSpec, RetrySpec};
@@ -23,7 +24,19 @@ pub struct PlanNode {
     pub prompt: Template,
 }
 
-impl Kind for PlanNode {}
+impl Kind for PlanNode {
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        d.line(format_args!("planner: {}", d.agent(self.planner)));
+        if let Some(r) = self.reviewer {
+            d.line(format_args!(
+                "reviewer: {} (≤{} revisions)",
+                d.agent(r),
+                self.max_revisions
+            ));
+        }
+        Shape::Trapezoid
+    }
+}
 
 // ── spec: what a `plan` node says in a workflow file ──
 

@@ -1,6 +1,7 @@
 //! `router`: a conditional edge, by expression or classifier label.
 
 use super::Kind;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::expr::Expr;
 use crate::workflow::index::{AgentIdx, NodeIdx};
 use crate::workflow::span::Spanned;
@@ -25,6 +26,23 @@ impl Kind for RouterNode {
         let mut v: Vec<NodeIdx> = self.routes.iter().map(|r| r.to).collect();
         v.extend(self.default);
         v
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        if let Some(c) = self.classifier {
+            d.line(format_args!("classifier: {}", d.agent(c)));
+        }
+        for r in &self.routes {
+            let l = match &r.cond {
+                RouteCond::Expr(e) => e.source().to_string(),
+                RouteCond::Label(l) => format!("label: {l}"),
+            };
+            d.edge(d.me(), vertex_id(r.to), Some(l));
+        }
+        if let Some(default) = self.default {
+            d.dashed_edge(d.me(), vertex_id(default), Some("default".into()));
+        }
+        Shape::Diamond
     }
 }
 

@@ -1,6 +1,7 @@
 //! `sequence`: a pipeline, each step's output the next one's input.
 
 use super::Kind;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
 
@@ -14,6 +15,16 @@ pub struct SequenceNode {
 impl Kind for SequenceNode {
     fn children(&self) -> Vec<NodeIdx> {
         self.steps.clone()
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        if let Some(first) = self.steps.first() {
+            d.edge(d.me(), vertex_id(*first), None);
+        }
+        for pair in self.steps.windows(2) {
+            d.edge(vertex_id(pair[0]), vertex_id(pair[1]), Some("then".into()));
+        }
+        Shape::Box
     }
 }
 

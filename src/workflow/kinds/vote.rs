@@ -2,6 +2,7 @@
 //! also settle a judgeless debate's final positions.
 
 use super::Kind;
+use super::diagram::{Diagram, Shape};
 use crate::workflow::expr::Expr;
 use crate::workflow::index::AgentIdx;
 use crate::workflow::span::Spanned;
@@ -31,6 +32,21 @@ pub struct VoteNode {
 impl Kind for VoteNode {
     fn may_ask_human(&self) -> bool {
         self.rules.on_tie == Fallback::Gate || self.rules.on_no_quorum == Fallback::Gate
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        let names: Vec<&str> = self.voters.iter().map(|a| d.agent(*a)).collect();
+        d.line(format_args!("voters: {}", names.join(", ")));
+        let rule = match self.rules.protocol {
+            Protocol::Quorum { k, .. } => format!("quorum {k} of {}", self.voters.len()),
+            Protocol::Bft { f } => format!("bft f={f} (needs {})", 2 * f + 1),
+            p => p.name().to_string(),
+        };
+        d.line(format_args!("{rule}, ≤{} rounds", self.rounds));
+        if self.step {
+            d.line("step mode");
+        }
+        Shape::Trapezoid
     }
 }
 
