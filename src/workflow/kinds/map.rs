@@ -1,8 +1,12 @@
 //! `map`: scatter-gather, one body run per item.
 
+use std::ops::Range;
+
 use serde_json::Value;
 
 use super::Kind;
+use super::NodeKindName;
+use super::compile_context::{CompileContext, Owner};
 use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::expr::Expr;
 use crate::workflow::index::NodeIdx;
@@ -90,4 +94,86 @@ pub struct MapNodeSpec {
     /// Node that receives the gathered list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<Spanned<String>>,
+}
+
+impl MapNodeSpec {
+    /// Checks the spec of node `i` and compiles it.
+    pub(crate) fn compile(&self, cx: &mut CompileContext<'_>, i: usize) -> MapNode {
+        let n = self;
+        let o = Owner::Node(i);
+        let present: Vec<&str> = [
+            n.over.as_ref().map(|_| "over"),
+            n.items.as_ref().map(|_| "items"),
+            n.count.as_ref().map(|_| "count"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if present.is_empty() {
+            cx.require(
+                i,
+                NodeKindName::Map,
+                "`over`, `items` or `count`",
+                "add over = \"input.items\" (an expression giving a list)",
+            );
+        } else if present.len() > 1 {
+            // Point at the later of the conflicting fields in the file.
+            let spans: Vec<Range<usize>> = present
+                .iter()
+                .map(|k| cx.field_span(o, k, None))
+                .collect();
+            let at = spans
+                .iter()
+                .max_by_key(|s| s.start)
+                .cloned()
+                .unwrap_or_default();
+            let list: Vec<String> = present.iter().map(|k| format!("`{k}`")).collect();
+            cx.error(
+                at,
+                format!(
+                    "a `map` takes exactly one of `over`, `items` or `count`, got {}",
+                    list.join(" and ")
+                ),
+                "keep one source of items",
+            );
+        }
+        let source = if let Some(over) = &n.over {
+            cx.expr(i, "over", over).map(MapSource::Over)
+        } else if let Some(items) = &n.items {
+            Some(MapSource::Items(items.clone()))
+        } else {
+            n.count
+                .as_ref()
+                .map(|_| MapSource::Count(cx.int(i, "count", &n.count, 0, 0)))
+        };
+        // `count` is checked even when it conflicts, so a bad value is reported too.
+        if n.over.is_some() || n.items.is_some() {
+            cx.int(i, "count", &n.count, 0, 0);
+        }
+        let body = match &n.body {
+            Some(b) => cx.node_ref(i, "body", b, true),
+            None => {
+                cx.require(
+                    i,
+                    NodeKindName::Map,
+                    "`body`",
+                    "add body = \"<node run for each item>\"",
+                );
+                None
+            }
+        };
+        let concurrency = cx.int(i, "concurrency", &n.concurrency, 0, 0);
+        let batch_size = cx.int(i, "batch_size", &n.batch_size, 0, 0);
+        let aggregate = n
+            .aggregate
+            .as_ref()
+            .and_then(|a| cx.node_ref(i, "aggregate", a, true));
+        MapNode {
+            source: source.unwrap_or(MapSource::Count(0)),
+            body: body.unwrap_or(0),
+            concurrency,
+            batch_size,
+            aggregate,
+        }
+    }
 }

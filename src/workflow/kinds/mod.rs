@@ -2,6 +2,8 @@
 //! lists them. A kind's file holds its compiled form; the engine runs it
 //! in the pattern file of the same name (`engine/patterns/<kind>.rs`).
 
+pub mod ballot_checks;
+pub mod compile_context;
 pub mod diagram;
 
 use super::index::NodeIdx;
@@ -162,6 +164,13 @@ macro_rules! declare_kinds {
                 match name {
                     $($name => struct_fields::<$module::$spec>(),)+
                     _ => &[],
+                }
+            }
+
+            /// Checks the spec of node `i` and compiles it, in its kind's file.
+            pub(crate) fn compile(&self, cx: &mut compile_context::CompileContext<'_>, i: usize) -> NodeKind {
+                match self {
+                    $(KindSpec::$variant(f) => NodeKind::$variant(f.compile(cx, i).into()),)+
                 }
             }
 

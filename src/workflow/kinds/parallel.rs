@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use super::Kind;
+use super::NodeKindName;
+use super::compile_context::{CompileContext, Owner};
 use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
@@ -76,4 +78,77 @@ pub struct ParallelNodeSpec {
     /// an agent id (a meta-agent); the output is then the one answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve: Option<Spanned<String>>,
+}
+
+impl ParallelNodeSpec {
+    /// Checks the spec of node `i` and compiles it.
+    pub(crate) fn compile(&self, cx: &mut CompileContext<'_>, i: usize) -> ParallelNode {
+        let n = self;
+        let branches = cx.node_list(
+            i,
+            "branches",
+            &n.branches,
+            NodeKindName::Parallel,
+            "branches = [\"a\", \"b\"]",
+        );
+        let count = n.branches.as_ref().map_or(0, Vec::len);
+        let o = Owner::Node(i);
+        let join = match (n.join.as_ref().map(|j| j.value), &n.k) {
+            (Some(JoinName::KOfN), Some(k)) => {
+                let at = cx.value_span(o, "k", &k.span, &k.value.to_string());
+                if k.value < 1 {
+                    cx.error(
+                        at,
+                        format!(
+                            "impossible join: k = {} but at least 1 branch must succeed",
+                            k.value
+                        ),
+                        "set k between 1 and the number of branches",
+                    );
+                } else if k.value as u64 > count as u64 && count > 0 {
+                    let s = if count == 1 { "" } else { "es" };
+                    cx.error(
+                        at,
+                        format!(
+                            "impossible join: k = {} but only {count} branch{s}",
+                            k.value
+                        ),
+                        format!("set k to at most {count}, or add branches"),
+                    );
+                }
+                Join::KOfN(u32::try_from(k.value).unwrap_or(1))
+            }
+            (Some(JoinName::KOfN), None) => {
+                let j = n.join.as_ref().map(|j| j.span.clone()).unwrap_or_default();
+                let at = cx.value_span(o, "join", &j, "\"k_of_n\"");
+                cx.error(
+                    at,
+                    "join = \"k_of_n\" needs `k`",
+                    "add k = <how many branches must succeed>",
+                );
+                Join::KOfN(1)
+            }
+            (other, Some(k)) => {
+                let at = cx.field_span(o, "k", k.span.clone());
+                cx.error(
+                    at,
+                    "`k` only applies to join = \"k_of_n\"",
+                    "set join = \"k_of_n\", or remove `k`",
+                );
+                if other == Some(JoinName::Any) {
+                    Join::Any
+                } else {
+                    Join::All
+                }
+            }
+            (Some(JoinName::Any), None) => Join::Any,
+            (Some(JoinName::All) | None, None) => Join::All,
+        };
+        let branch_timeout = cx.millis(i, "branch_timeout_ms", &n.branch_timeout_ms);
+        ParallelNode {
+            branches,
+            join,
+            branch_timeout,
+        }
+    }
 }

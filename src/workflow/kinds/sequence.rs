@@ -1,6 +1,8 @@
 //! `sequence`: a pipeline, each step's output the next one's input.
 
 use super::Kind;
+use super::NodeKindName;
+use super::compile_context::CompileContext;
 use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
@@ -38,4 +40,18 @@ pub struct SequenceNodeSpec {
     /// Node ids in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<Spanned<String>>>,
+}
+
+impl SequenceNodeSpec {
+    /// Checks the spec of node `i` and compiles it.
+    pub(crate) fn compile(&self, cx: &mut CompileContext<'_>, i: usize) -> SequenceNode {
+        let steps = cx.node_list(
+            i,
+            "steps",
+            &self.steps,
+            NodeKindName::Sequence,
+            "steps = [\"first\", \"second\"]",
+        );
+        SequenceNode { steps }
+    }
 }
