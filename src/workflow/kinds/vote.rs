@@ -74,7 +74,8 @@ pub enum QuorumMode {
 }
 
 /// A vote-counting rule.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Protocol {
     /// More than half of the eligible voters.
     Majority,
@@ -103,20 +104,13 @@ pub enum Protocol {
 impl Protocol {
     /// Name as written in files.
     pub fn name(&self) -> &'static str {
-        match self {
-            Protocol::Majority => "majority",
-            Protocol::Plurality => "plurality",
-            Protocol::Unanimity => "unanimity",
-            Protocol::Quorum { .. } => "quorum",
-            Protocol::Weighted => "weighted",
-            Protocol::Ranked => "ranked",
-            Protocol::Bft { .. } => "bft",
-        }
+        self.into()
     }
 }
 
 /// What a vote does when a round decides nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Fallback {
     /// The node fails.
     Fail,
@@ -131,12 +125,7 @@ pub enum Fallback {
 impl Fallback {
     /// Name as written in files.
     pub fn name(self) -> &'static str {
-        match self {
-            Fallback::Fail => "fail",
-            Fallback::AnotherRound => "another_round",
-            Fallback::Gate => "gate",
-            Fallback::Judge => "judge",
-        }
+        self.into()
     }
 }
 
