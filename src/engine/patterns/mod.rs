@@ -13,4 +13,5 @@ pub(crate) mod batch;
 pub(crate) mod failures;
 pub(crate) mod judging;
 pub(crate) mod resolve;
+pub(crate) mod settled;
 pub(crate) mod tally;

@@ -10,7 +10,9 @@ use super::compile_context::{CompileContext, Owner};
 use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::expr::Expr;
 use crate::workflow::index::NodeIdx;
+use super::parallel::settle_floor;
 use crate::workflow::span::Spanned;
+use crate::workflow::spec::JoinName;
 
 /// A compiled `map` node.
 #[derive(Debug, Clone)]
@@ -25,6 +27,9 @@ pub struct MapNode {
     pub batch_size: u32,
     /// Node receiving the gathered list.
     pub aggregate: Option<NodeIdx>,
+    /// `join = "all_settled"`: every item runs to its end and keeps its
+    /// result or error; fewer successes than this fail the node.
+    pub settle: Option<u32>,
 }
 
 impl Kind for MapNode {
@@ -45,6 +50,11 @@ impl Kind for MapNode {
         }
         if self.batch_size > 0 {
             d.line(format_args!("batch: {}", self.batch_size));
+        }
+        match self.settle {
+            Some(0) => d.line("join: all settled"),
+            Some(k) => d.line(format_args!("join: all settled, ≥{k} ok")),
+            None => {}
         }
         d.edge(d.me(), vertex_id(self.body), Some("each item".into()));
         if let Some(a) = self.aggregate {
@@ -94,6 +104,13 @@ pub struct MapNodeSpec {
     /// Node that receives the gathered list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<Spanned<String>>,
+    /// `all` (default: the first failure fails the map) or `all_settled`
+    /// (every item runs to its end; each keeps its result or error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Spanned<JoinName>>,
+    /// With join = "all_settled": fewer successful items fail the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_success: Option<Spanned<i64>>,
 }
 
 impl MapNodeSpec {
@@ -168,7 +185,34 @@ impl MapNodeSpec {
             .aggregate
             .as_ref()
             .and_then(|a| cx.node_ref(i, "aggregate", a, true));
+        let known = match &source {
+            Some(MapSource::Items(items)) => items.len(),
+            Some(MapSource::Count(c)) => *c as usize,
+            _ => 0,
+        };
+        let settle = match n.join.as_ref().map(|j| (j.value, j)) {
+            Some((JoinName::AllSettled, _)) => Some(settle_floor(cx, i, &n.min_success, known)),
+            Some((JoinName::Any | JoinName::KOfN, j)) => {
+                let at = cx.value_span(o, "join", &j.span, &format!("\"{}\"", j.value.as_str()));
+                cx.error(
+                    at,
+                    format!("a `map` cannot join `{}`", j.value.as_str()),
+                    "a map joins \"all\" (the default: one failure fails it) or \"all_settled\"",
+                );
+                None
+            }
+            Some((JoinName::All, _)) | None => None,
+        };
+        if let (Some(m), None) = (&n.min_success, settle) {
+            let at = cx.field_span(o, "min_success", m.span.clone());
+            cx.error(
+                at,
+                "`min_success` only applies to join = \"all_settled\"",
+                "set join = \"all_settled\", or remove `min_success`",
+            );
+        }
         MapNode {
+            settle,
             source: source.unwrap_or(MapSource::Count(0)),
             body: body.unwrap_or(0),
             concurrency,

@@ -31,6 +31,10 @@ impl Kind for ParallelNode {
             Join::All => "join: all".to_string(),
             Join::Any => "join: any".to_string(),
             Join::KOfN(k) => format!("join: {k} of {}", self.branches.len()),
+            Join::AllSettled { min_success: 0 } => "join: all settled".to_string(),
+            Join::AllSettled { min_success } => {
+                format!("join: all settled, ≥{min_success} ok")
+            }
         };
         let join = d.point("join", join_label);
         for b in &self.branches {
@@ -53,6 +57,11 @@ pub enum Join {
     Any,
     /// First k successes.
     KOfN(u32),
+    /// Every branch runs to its end; each keeps its result or its error.
+    AllSettled {
+        /// Fewer successes than this fail the node (0: never).
+        min_success: u32,
+    },
 }
 
 // ── spec: what a `parallel` node says in a workflow file ──
@@ -65,9 +74,12 @@ pub struct ParallelNodeSpec {
     /// Node ids run at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branches: Option<Vec<Spanned<String>>>,
-    /// All (default), any, k_of_n.
+    /// All (default), any, k_of_n, all_settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<Spanned<JoinName>>,
+    /// With join = "all_settled": fewer successful branches fail the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_success: Option<Spanned<i64>>,
     /// How many branches must succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k: Option<Spanned<i64>>,
@@ -143,7 +155,26 @@ impl ParallelNodeSpec {
             }
             (Some(JoinName::Any), None) => Join::Any,
             (Some(JoinName::All) | None, None) => Join::All,
+            (Some(JoinName::AllSettled), None) => Join::AllSettled {
+                min_success: settle_floor(cx, i, &n.min_success, count),
+            },
         };
+        if let (Some(m), false) = (&n.min_success, matches!(join, Join::AllSettled { .. })) {
+            let at = cx.field_span(o, "min_success", m.span.clone());
+            cx.error(
+                at,
+                "`min_success` only applies to join = \"all_settled\"",
+                "set join = \"all_settled\", or remove `min_success`",
+            );
+        }
+        if let (Some(r), Join::AllSettled { .. }) = (&n.resolve, join) {
+            let at = cx.field_span(o, "resolve", r.span.clone());
+            cx.error(
+                at,
+                "`resolve` picks one answer, but join = \"all_settled\" keeps one entry per branch",
+                "remove `resolve`, or use join = \"all\"",
+            );
+        }
         let branch_timeout = cx.millis(i, "branch_timeout_ms", &n.branch_timeout_ms);
         ParallelNode {
             branches,
@@ -151,4 +182,27 @@ impl ParallelNodeSpec {
             branch_timeout,
         }
     }
+}
+
+/// `min_success` of an all-settled join: from 0 to the number of branches
+/// or items that can succeed (`count`, when known before the run).
+pub(crate) fn settle_floor(
+    cx: &mut CompileContext<'_>,
+    i: usize,
+    v: &Option<Spanned<i64>>,
+    count: usize,
+) -> u32 {
+    let floor = cx.int(i, "min_success", v, 0, 0);
+    if let Some(m) = v
+        && count > 0
+        && floor as usize > count
+    {
+        let at = cx.value_span(Owner::Node(i), "min_success", &m.span, &m.value.to_string());
+        cx.error(
+            at,
+            format!("impossible floor: min_success = {floor} but only {count} can succeed"),
+            format!("set min_success to at most {count}"),
+        );
+    }
+    floor
 }
