@@ -30,6 +30,7 @@ const BUILTINS: &[&str] = &[
     "pipeline",
     "parallel",
     "all_settled",
+    "on_error",
     "scatter_gather",
     "hierarchical",
     "router",
@@ -59,8 +60,13 @@ fn every_builtin_runs_headless_with_a_json_summary() {
             v["tasks_completed"].as_u64().unwrap_or(0) >= 2,
             "{name}: {v}"
         );
-        // all_settled shows a join that keeps its one failed branch.
-        let failed = if *name == "all_settled" { 1 } else { 0 };
+        // all_settled keeps its one failed branch; on_error's handler takes
+        // over from the step that failed.
+        let failed = if ["all_settled", "on_error"].contains(name) {
+            1
+        } else {
+            0
+        };
         assert_eq!(v["tasks_failed"], failed, "{name}");
         assert!(v["tokens"]["total"].as_u64().unwrap_or(0) > 0);
         assert!(v["wall_ms"].as_f64().unwrap_or(0.0) > 0.0);

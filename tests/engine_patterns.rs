@@ -893,3 +893,78 @@ agent = "broken"
     assert_eq!(entries[1]["ok"], json!(false));
     assert_eq!(entries[2], json!({"ok": true, "output": "A(three)"}));
 }
+
+const HANDLED: &str = r#"
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["first", "second", "third"]
+on_error = "recover"
+[[nodes]]
+id = "first"
+kind = "agent"
+agent = "a"
+[[nodes]]
+id = "second"
+kind = "agent"
+agent = "broken"
+[[nodes]]
+id = "third"
+kind = "agent"
+agent = "b"
+[[nodes]]
+id = "recover"
+kind = "agent"
+agent = "fixer"
+prompt = "{{input.node}} failed: {{input.error}}. Done so far: {{input.partial.first}}"
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn an_error_handler_gets_the_error_and_the_partial_results_and_answers_for_the_node() {
+    let fixer = "[[agents]]\nid = \"fixer\"\nsim = { template = \"R[{{input}}]\" }\n";
+    let w = wf(&format!(
+        "{}{SETTLED_AGENTS}{fixer}{HANDLED}",
+        with_agents("")
+    ));
+    let (out, events) = run(w).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let text = out
+        .output
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    assert!(text.starts_with("R[main failed: "), "{text}");
+    assert!(text.contains("injected server error"), "{text}");
+    assert!(text.ends_with("Done so far: A(x)]"), "{text}");
+    // The hand-over is an event, with what completed before the failure.
+    let handed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ErrorHandled {
+                node,
+                handler,
+                partial,
+                ..
+            } => Some((node.to_string(), handler.to_string(), *partial)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(handed, vec![("main".into(), "recover".into(), 1)]);
+    // `third` never ran: the sequence stopped at the failure.
+    assert!(!completed_tasks(&events).iter().any(|t| t == "third"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_error_handler_fails_the_node_naming_both_errors() {
+    let fixer = "[[agents]]\nid = \"fixer\"\nsim = { fail_first = 1000 }\n";
+    let w = wf(&format!(
+        "{}{SETTLED_AGENTS}{fixer}{HANDLED}",
+        with_agents("")
+    ));
+    let (out, _) = run(w).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let e = out.error.unwrap_or_default();
+    assert!(
+        e.contains("main failed (") && e.contains("and its handler recover failed too"),
+        "{e}"
+    );
+}

@@ -804,3 +804,33 @@ fn all_settled_options_are_checked_where_they_are_written() {
         "a `map` cannot join `any`",
     );
 }
+
+#[test]
+fn an_error_handler_runs_only_as_a_handler() {
+    let w = "[[nodes]]\nid = \"w\"\nkind = \"agent\"\nagent = \"writer\"\n";
+    // A handler that is also a step of the node it handles.
+    one(
+        &format!(
+            "[[nodes]]\nid = \"s\"\nkind = \"sequence\"\nsteps = [\"w\"]\non_error = \"w\"\n\n{w}"
+        ),
+        12,
+        12,
+        "`w` handles the errors of `s`, but it also runs inside `s`",
+    );
+    // A node handling its own errors.
+    one(
+        &format!("{w}on_error = \"w\"\n"),
+        12,
+        12,
+        "node `w` cannot handle its own errors",
+    );
+    // The entry cannot be a handler.
+    one(
+        &format!(
+            "{w}\n[[nodes]]\nid = \"h\"\nkind = \"agent\"\nagent = \"writer\"\non_error = \"w\"\n"
+        ),
+        17,
+        12,
+        "`w` handles the errors of `h`, but it is also the workflow's entry",
+    );
+}

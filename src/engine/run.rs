@@ -135,6 +135,49 @@ pub(crate) struct Scope {
     pub(crate) feedback: Option<String>,
     pub(crate) message: Option<Value>,
     pub(crate) parent: Option<Id>,
+    /// Collects the outputs completed inside the nearest enclosing node
+    /// that has an `on_error` handler (its `partial`).
+    pub(crate) partial: Option<Arc<PartialOutputs>>,
+}
+
+/// The outputs that completed inside a node, in completion order, for its
+/// error handler. Only nodes with `on_error` keep one.
+#[derive(Debug, Default)]
+pub(crate) struct PartialOutputs(Mutex<Vec<(Id, Value)>>);
+
+impl PartialOutputs {
+    pub(crate) fn push(&self, node: Id, output: Value) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((node, output));
+    }
+
+    /// `{node: output}`; a node that completed more than once (a map's body,
+    /// a loop's state) holds the list of its outputs in completion order.
+    pub(crate) fn take(&self) -> (usize, Value) {
+        let done = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let count = done.len();
+        let mut by_node: Vec<(Id, Vec<Value>)> = Vec::new();
+        for (node, v) in done {
+            match by_node.iter_mut().find(|(n, _)| *n == node) {
+                Some((_, list)) => list.push(v),
+                None => by_node.push((node, vec![v])),
+            }
+        }
+        let out = by_node
+            .into_iter()
+            .map(|(node, mut list)| {
+                let v = if list.len() == 1 {
+                    list.pop().unwrap_or_default()
+                } else {
+                    Value::Array(list)
+                };
+                (node.to_string(), v)
+            })
+            .collect();
+        (count, Value::Object(out))
+    }
 }
 
 impl Scope {

@@ -30,6 +30,17 @@ fn graph(w: &Workflow) -> (Vec<Vertex>, Vec<Edge>) {
             shape,
         });
     }
+    // A handler is reached only when its node fails.
+    for (i, n) in w.nodes.iter().enumerate() {
+        if let Some(h) = n.on_error {
+            es.push(Edge {
+                from: vid(i),
+                to: vid(h),
+                label: Some("on error".into()),
+                dashed: true,
+            });
+        }
+    }
     vs.extend(helpers);
     (vs, es)
 }

@@ -275,6 +275,10 @@ pub struct NodeSpec {
     /// Publish this node's output on a bus topic when it completes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emit: Option<String>,
+    /// A node that runs when this one fails, with `{error, partial}`; its
+    /// output becomes this node's output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<Spanned<String>>,
     /// The kind's fields.
     #[serde(flatten)]
     pub fields: KindSpec,
@@ -296,6 +300,8 @@ struct NodeHeader {
     priority: Option<Spanned<i64>>,
     #[serde(default)]
     emit: Option<String>,
+    #[serde(default)]
+    on_error: Option<Spanned<String>>,
 }
 
 fn misplaced_as_nulls<S: serde::Serializer>(
@@ -320,6 +326,7 @@ impl NodeSpec {
             title: None,
             priority: None,
             emit: None,
+            on_error: None,
             fields: KindSpec::empty(kind.as_str())
                 .unwrap_or_else(|| unreachable!("every kind name is in the table of kinds")),
             misplaced: Vec::new(),
@@ -361,6 +368,7 @@ impl NodeSpec {
             title: header.title,
             priority: header.priority,
             emit: header.emit,
+            on_error: header.on_error,
             misplaced,
         })
     }

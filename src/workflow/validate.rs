@@ -64,6 +64,7 @@ pub fn compile(
     }
     let run_policy = cx.run_policy();
     let entry = cx.entry();
+    cx.handlers_only_handle(entry);
     let before_cycles = cx.cx.errors.len();
     cx.cycles();
     if cx.cx.errors.len() == before_cycles {
@@ -118,6 +119,8 @@ struct Ctx<'a> {
     providers: &'a ProviderCatalog,
     /// What each kind's `compile` checks against.
     cx: CompileContext<'a>,
+    /// `on_error` handlers: node, handler, where the reference is.
+    handlers: Vec<(NodeIdx, NodeIdx, Range<usize>)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -149,6 +152,7 @@ impl<'a> Ctx<'a> {
                 edges: vec![Vec::new(); spec.nodes.len()],
                 used_agents: HashSet::new(),
             },
+            handlers: Vec::new(),
         }
     }
 
@@ -329,13 +333,64 @@ impl<'a> Ctx<'a> {
         };
         // Each kind checks and compiles its own fields, in its file.
         let kind = n.fields.compile(&mut self.cx, i);
+        let on_error = n.on_error.as_ref().and_then(|h| self.handler(i, h));
         Node {
             id: Arc::from(n.id.value.as_str()),
             title: n.title.clone().unwrap_or_else(|| n.id.value.clone()),
             priority,
             emit: n.emit.clone(),
+            on_error,
             kind,
             policy: Default::default(),
+        }
+    }
+
+    /// Resolves node `i`'s `on_error` handler (a containment edge, so it is
+    /// reached and cannot contain `i`), remembering it for
+    /// [`Ctx::handlers_only_handle`].
+    fn handler(&mut self, i: usize, h: &'a Spanned<String>) -> Option<NodeIdx> {
+        let at = self.cx.str_span(Owner::Node(i), "on_error", h);
+        if h.value == self.spec.nodes[i].id.value {
+            self.cx.error(
+                at,
+                format!("node `{}` cannot handle its own errors", h.value),
+                "name another node in `on_error`: it runs when this one fails",
+            );
+            return None;
+        }
+        let to = self.cx.node_ref(i, "on_error", h, true)?;
+        self.handlers.push((i, to, at));
+        Some(to)
+    }
+
+    /// A handler runs only as a handler: no step, branch, body or entry
+    /// may be the same node.
+    fn handlers_only_handle(&mut self, entry: NodeIdx) {
+        let handlers = std::mem::take(&mut self.handlers);
+        for (from, h, at) in &handlers {
+            // Another use: more edges into the handler than handler references.
+            let other = (0..self.cx.edges.len()).find(|&u| {
+                let edges = self.cx.edges[u].iter().filter(|(v, _)| v == h).count();
+                let as_handler = handlers
+                    .iter()
+                    .filter(|(f, hh, _)| *f == u && hh == h)
+                    .count();
+                edges > as_handler
+            });
+            let name = self.spec.nodes[*h].id.value.as_str();
+            let problem = match other {
+                Some(u) => format!("it also runs inside `{}`", self.spec.nodes[u].id.value),
+                None if *h == entry => "it is also the workflow's entry".to_string(),
+                None => continue,
+            };
+            self.cx.error(
+                at.clone(),
+                format!(
+                    "`{name}` handles the errors of `{}`, but {problem}",
+                    self.spec.nodes[*from].id.value
+                ),
+                "a handler runs only when its node fails: give the other use a node of its own",
+            );
         }
     }
 
