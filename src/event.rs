@@ -241,6 +241,18 @@ pub enum EventKind {
         /// Outputs that completed inside the node before it failed.
         partial: u32,
     },
+    /// A reply failed its node's `validate` check; the task asks again
+    /// (another capable agent, or the same one), with the reason.
+    ReplyRejected {
+        /// Task id.
+        task: Id,
+        /// Agent whose reply was rejected.
+        agent: Id,
+        /// Why.
+        reason: String,
+        /// Which reply (1 = the first).
+        attempt: u32,
+    },
     /// A workflow node changed state.
     NodeStateChanged {
         /// Node id.

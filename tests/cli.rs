@@ -31,6 +31,7 @@ const BUILTINS: &[&str] = &[
     "parallel",
     "all_settled",
     "on_error",
+    "validate",
     "scatter_gather",
     "hierarchical",
     "router",

@@ -968,3 +968,118 @@ async fn a_failing_error_handler_fails_the_node_naming_both_errors() {
         "{e}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_that_fails_validate_goes_to_the_next_capable_agent_with_the_reason() {
+    let text = r#"
+[workflow]
+name = "t"
+input = "x"
+[[agents]]
+id = "sloppy"
+capabilities = ["write"]
+sim = { replies = ["TODO"] }
+[[agents]]
+id = "careful"
+capabilities = ["write"]
+sim = { template = "done: {{input}}" }
+[[nodes]]
+id = "job"
+kind = "agent"
+capability = "write"
+prompt = "write it"
+validate = { when = "output != 'TODO'" }
+"#;
+    let (out, events) = run(wf(text)).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let reply = out
+        .output
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    // The second agent saw the reason and the rejected reply.
+    assert!(reply.starts_with("done: write it"), "{reply}");
+    assert!(
+        reply.contains("A previous reply was rejected: the reply does not pass `output != 'TODO'`"),
+        "{reply}"
+    );
+    let rejected: Vec<(String, u32)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ReplyRejected { agent, attempt, .. } => Some((agent.to_string(), *attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected, vec![("sloppy".to_string(), 1)]);
+    assert!(events.iter().any(|e| matches!(&e.kind,
+        EventKind::TaskRerouted { from_agent: Some(f), to_agent, .. } if &**f == "sloppy" && &**to_agent == "careful")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_checker_agent_rejects_a_pinned_agents_reply_and_the_same_agent_retries() {
+    let text = r#"
+[workflow]
+name = "t"
+input = "x"
+[[agents]]
+id = "writer"
+sim = { template = "draft {{attempt}}" }
+[[agents]]
+id = "checker"
+role = "reviewer"
+sim = { reject_first = 1 }
+[[nodes]]
+id = "job"
+kind = "agent"
+agent = "writer"
+validate = { agent = "checker", max_attempts = 2 }
+"#;
+    let (out, events) = run(wf(text)).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let agents: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TaskAssigned { task, agent, .. } if &**task == "job" => {
+                Some(agent.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(agents, vec!["writer", "writer"]);
+    let checks = completed_tasks(&events);
+    assert!(
+        checks.contains(&"job~check1".to_string()) && checks.contains(&"job~check2".to_string()),
+        "{checks:?}"
+    );
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::ReplyRejected { .. })),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn validation_gives_up_after_max_attempts_naming_the_last_reason() {
+    let text = r#"
+[workflow]
+name = "t"
+input = "x"
+[[agents]]
+id = "writer"
+sim = { replies = ["TODO"] }
+[[nodes]]
+id = "job"
+kind = "agent"
+agent = "writer"
+validate = { when = "output != 'TODO'", max_attempts = 2 }
+"#;
+    let (out, events) = run(wf(text)).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let e = out.error.unwrap_or_default();
+    assert!(
+        e.contains("job: 2 replies failed validation; the last: the reply does not pass"),
+        "{e}"
+    );
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::ReplyRejected { .. })),
+        2
+    );
+}

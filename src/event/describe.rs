@@ -141,6 +141,15 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
             s,
             "handler {handler} takes over {node} ({partial} partial outputs): {error}"
         ),
+        K::ReplyRejected {
+            task,
+            agent,
+            reason,
+            attempt,
+        } => {
+            head(s, full, "rejected", task)?;
+            write!(s, " reply {attempt} from {agent}: {reason}")
+        }
         K::NodeStateChanged {
             node,
             state,

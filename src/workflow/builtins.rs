@@ -38,6 +38,11 @@ pub const BUILTINS: &[Builtin] = &[
         text: include_str!("../../assets/workflows/on_error.toml"),
     },
     Builtin {
+        name: "validate",
+        description: "a checker rejects a reply; the next writer with the capability answers, told why",
+        text: include_str!("../../assets/workflows/validate.toml"),
+    },
+    Builtin {
         name: "scatter_gather",
         description: "summarise 8 documents with a pool of 2 agents, then combine",
         text: include_str!("../../assets/workflows/scatter_gather.toml"),

@@ -36,7 +36,7 @@ pub(crate) async fn run(
 ) -> Result<Vec<Value>, TaskError> {
     let m = &run.wf.nodes[map];
     let n = &run.wf.nodes[body];
-    let NodeKind::Agent(AgentNode { target, prompt }) = &n.kind else {
+    let NodeKind::Agent(AgentNode { target, prompt, .. }) = &n.kind else {
         return Err(TaskError::workflow(format!(
             "{}: batches need an `agent` body, but `{}` is not one",
             m.id, n.id

@@ -12,6 +12,7 @@ crate::workflow::kinds::with_node_kinds!(declare_runners);
 pub(crate) mod batch;
 pub(crate) mod failures;
 pub(crate) mod judging;
+pub(crate) mod reply_check;
 pub(crate) mod resolve;
 pub(crate) mod settled;
 pub(crate) mod tally;

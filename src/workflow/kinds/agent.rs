@@ -5,6 +5,7 @@ use crate::workflow::diagnostics::did_you_mean;
 use super::NodeKindName;
 use super::compile_context::{CompileContext, Owner};
 use super::diagram::{Diagram, Shape};
+use crate::workflow::expr::Expr;
 use crate::workflow::index::AgentIdx;
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::{BudgetSpec, DegradeSpec, RetrySpec};
@@ -18,6 +19,29 @@ pub struct AgentNode {
     pub target: Target,
     /// Prompt template (default `{{input}}`).
     pub prompt: Template,
+    /// A check every reply must pass (`validate`).
+    pub validate: Option<ReplyCheck>,
+}
+
+/// `validate` on an agent node: a reply that fails it goes, with the
+/// reason, to the next capable agent (the same agent when the node names
+/// one), up to `max_attempts` replies in all. Unlike fallbacks, which fire
+/// on errors, this judges replies that arrived.
+#[derive(Debug, Clone)]
+pub struct ReplyCheck {
+    /// What judges a reply.
+    pub rule: CheckRule,
+    /// Replies asked for in all, the first included (default 3).
+    pub max_attempts: u32,
+}
+
+/// What judges a reply.
+#[derive(Debug, Clone)]
+pub enum CheckRule {
+    /// An expression over `output` (the reply) and `input`: true passes.
+    When(Expr),
+    /// A checker agent answers `{"approved": bool, "feedback": "why"}`.
+    Agent(AgentIdx),
 }
 
 impl Kind for AgentNode {
@@ -86,6 +110,25 @@ pub struct AgentNodeSpec {
     /// workflow file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_file: Option<Spanned<String>>,
+    /// A check each reply must pass: `{ when = "expr" }` or
+    /// `{ agent = "checker" }`, and `max_attempts` (3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validate: Option<Box<ValidateSpec>>,
+}
+
+/// The `validate` table of an agent node.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateSpec {
+    /// An expression over `output` and `input` that a good reply makes true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Spanned<String>>,
+    /// A checker agent that approves or rejects each reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Spanned<String>>,
+    /// Replies asked for in all, the first included (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<Spanned<i64>>,
 }
 
 impl AgentNodeSpec {
@@ -138,9 +181,39 @@ impl AgentNodeSpec {
             }
         };
         let prompt = cx.template(i, "prompt", &n.prompt);
+        let validate = n.validate.as_ref().and_then(|v| check(cx, i, v));
         AgentNode {
             target: target.unwrap_or(Target::Agent(0)),
             prompt,
+            validate,
         }
     }
+}
+
+/// Compiles `validate`: exactly one of `when` and `agent`.
+fn check(cx: &mut CompileContext<'_>, i: usize, v: &ValidateSpec) -> Option<ReplyCheck> {
+    let max_attempts = cx.int(i, "max_attempts", &v.max_attempts, 1, 3);
+    let rule = match (&v.when, &v.agent) {
+        (Some(w), None) => cx.expr(i, "when", w).map(CheckRule::When),
+        (None, Some(a)) => cx.agent_ref(i, "agent", a).map(CheckRule::Agent),
+        (Some(_), Some(a)) => {
+            let at = cx.str_span(Owner::Node(i), "agent", a);
+            cx.error(
+                at,
+                "`validate` takes `when` or `agent`, not both",
+                "keep one: `when` checks the reply with an expression, `agent` asks a checker",
+            );
+            None
+        }
+        (None, None) => {
+            let at = cx.field_span(Owner::Node(i), "validate", None);
+            cx.error(
+                at,
+                "`validate` needs `when` or `agent`",
+                "add when = \"len(output) > 0\" or agent = \"<checker agent id>\"",
+            );
+            None
+        }
+    }?;
+    Some(ReplyCheck { rule, max_attempts })
 }
