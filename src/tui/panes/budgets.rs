@@ -17,7 +17,7 @@ use crate::event::BreakerState;
 use crate::text;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
-use crate::tui::view_model::{BudgetGauge, BudgetLevel, ViewModel};
+use crate::tui::view_model::{BudgetGauge, BudgetLevel, GaugeLevel, ViewModel};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Most columns kept for the numbers right of a bar.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeView, TaskError};
-pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
+pub use budget::{BudgetGauge, BudgetLevel, BudgetState, GaugeLevel};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
 pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
@@ -283,8 +283,6 @@ pub struct ViewModel {
     pub debate: Vec<DebateLine>,
     /// Debate and vote rounds, tally and decision, structured for the table.
     pub debates: DebateState,
-    /// Budgets, quota waits and breakers.
-    pub budget: BudgetState,
     /// Latest reviewer verdict per plan node.
     reviews: HashMap<Id, ReviewView>,
     /// Tokens per second since the start, one bucket per second (last `RATE_WINDOW_SECS`).
@@ -306,11 +304,13 @@ impl std::ops::Deref for ViewModel {
 impl ViewModel {
     /// An empty view model for a workflow.
     pub fn new(info: WorkflowInfo) -> Self {
-        let run = RunState::with_layout(
+        let mut run = RunState::with_layout(
             info.nodes.iter().map(|n| n.id.clone()),
             info.agents.iter().map(|a| a.id.clone()),
         );
-        let mut vm = ViewModel {
+        // Gauges show the declared limits before the first call.
+        run.budget = BudgetState::with_limits(info.budget.warn_at, &info.budget.limits);
+        ViewModel {
             replay: false,
             session: None,
             seed: None,
@@ -321,22 +321,12 @@ impl ViewModel {
             notices: Vec::new(),
             debate: Vec::new(),
             debates: DebateState::default(),
-            budget: BudgetState::default(),
             reviews: HashMap::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
             generation: 0,
             info,
-        };
-        vm.budget.warn_at = vm.info.budget.warn_at;
-        vm.budget.scopes = vm
-            .info
-            .budget
-            .limits
-            .iter()
-            .map(|(scope, tokens, usd)| BudgetGauge::new(scope.clone(), *tokens, *usd))
-            .collect();
-        vm
+        }
     }
 
     /// True while the run is paused because a budget ran out (raising it
@@ -439,7 +429,6 @@ impl ViewModel {
         // Structured pane state; the match below sees every event
         // (notices, the transcript).
         self.debates.apply(&ev.kind);
-        self.budget.apply(&ev.kind);
         match &ev.kind {
             EventKind::SessionStarted { seed, .. } => {
                 self.session = Some(ev.session.clone());
@@ -917,7 +906,6 @@ impl ViewModel {
             notices: self.notices.clone(),
             debate: self.debate.clone(),
             debates: self.debates.clone(),
-            budget: self.budget.clone(),
             reviews: self.reviews.clone(),
             token_rate: self.token_rate.clone(),
             token_rate_origin: self.token_rate_origin,
