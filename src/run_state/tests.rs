@@ -288,8 +288,10 @@ fn held_failures_are_counted_until_retried_or_cancelled() {
 
 #[test]
 fn budget_events_are_folded_with_the_pause_and_its_reservation() {
-    let mut s = RunState::<()>::default();
-    s.budget = Budgets::with_limits(0.8, &[("run".to_owned(), Some(2_000), None)]);
+    let mut s = RunState::<()> {
+        budget: Budgets::with_limits(0.8, &[("run".to_owned(), Some(2_000), None)]),
+        ..RunState::default()
+    };
     let mut seq = 0;
     let mut push = |s: &mut RunState, kind| {
         seq += 1;

@@ -552,6 +552,14 @@ impl App {
             self.ui.flash(msg);
             return;
         }
+        // An action on a run that has ended is refused at once, not after
+        // its dialog.
+        if ctx == Context::Global
+            && let Some(msg) = super::hints::ended_refusal(&self.vm, action)
+        {
+            self.ui.flash(msg);
+            return;
+        }
         match ctx {
             Context::Global => self.global(action),
             Context::Help => self.help(action),

@@ -13,6 +13,7 @@ pub(crate) mod app;
 pub(crate) mod detail_text;
 pub(crate) mod format;
 pub(crate) mod graph_layout;
+pub(crate) mod hints;
 pub(crate) mod keymap;
 pub(crate) mod layout;
 pub(crate) mod overlays;

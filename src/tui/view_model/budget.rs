@@ -4,7 +4,7 @@
 //! warn at the workflow's soft threshold (`warn_at`), critical at
 //! [`CRITICAL_AT`] or when a call was refused.
 
-pub use crate::run_state::{BudgetGauge, BudgetPause, Budgets as BudgetState};
+pub use crate::run_state::{BudgetGauge, Budgets as BudgetState};
 
 /// Fraction of a limit from which a gauge is critical.
 pub const CRITICAL_AT: f64 = 0.95;

@@ -11,6 +11,8 @@ mod budget;
 mod bus;
 mod debate;
 mod info;
+mod rate;
+mod waiting;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ pub use budget::{BudgetGauge, BudgetLevel, BudgetState, GaugeLevel};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
 pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
+pub use rate::PerSecond;
 
 use crate::event::{Event, EventKind, Id, RunStatus};
 use crate::run_state::{RunState, Task};
@@ -33,6 +36,10 @@ const MAX_NOTICES: usize = 1_000;
 const MAX_TASK_HISTORY: usize = 200;
 /// Seconds of token-rate history kept for the sparkline.
 const RATE_WINDOW_SECS: usize = 600;
+/// Seconds the current token rate is measured over.
+pub const TOKEN_RATE_SECS: u64 = 10;
+/// Seconds of completions kept for the current task rate.
+const TASK_RATE_SECS: u64 = 60;
 
 /// What the run is doing, as the status badge says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +164,8 @@ pub struct GateView {
     pub gate: Id,
     /// Gate node id.
     pub node: Id,
+    /// The gate node's title (its id when the workflow does not know it).
+    pub title: String,
     /// Artifact under review.
     pub artifact: Value,
     /// Artifact pretty-printed once, split into lines (the review overlay scrolls it).
@@ -289,6 +298,8 @@ pub struct ViewModel {
     pub token_rate: Vec<u64>,
     /// Second index (from the start) of `token_rate[0]`.
     pub token_rate_origin: u64,
+    /// Tasks completed per second of the run (the last minute).
+    pub completions: PerSecond,
     /// Bumped on every applied event.
     pub generation: u64,
 }
@@ -324,6 +335,7 @@ impl ViewModel {
             reviews: HashMap::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
+            completions: PerSecond::default(),
             generation: 0,
             info,
         }
@@ -343,7 +355,7 @@ impl ViewModel {
             Some(RunStatus::Cancelled) => RunPhase::Cancelled,
             Some(RunStatus::Interrupted) => RunPhase::Interrupted,
             None if self.started_us.is_none() => RunPhase::Starting,
-            None if !self.gates.is_empty() => RunPhase::WaitingForYou,
+            None if self.waits_for_you() => RunPhase::WaitingForYou,
             None if self.paused => RunPhase::Paused,
             None => RunPhase::Running,
         }
@@ -362,6 +374,38 @@ impl ViewModel {
     /// last event time once ended or in a replay (so a finished run's clocks stop).
     pub fn clock(&self, now_us: u64) -> u64 {
         end_of(self, now_us)
+    }
+
+    /// True while the engine waits on the user (gate, held failure, budget
+    /// pause, debate step); [`ViewModel::waiting_for`] says for what.
+    fn waits_for_you(&self) -> bool {
+        !self.gates.is_empty()
+            || self.held > 0
+            || self.paused_for_budget()
+            || self.debates.waiting.is_some()
+    }
+
+    /// Second of the run (from its start) at `now_us`, on the run's clock.
+    fn run_second(&self, now_us: u64) -> u64 {
+        self.elapsed_us(now_us) / 1_000_000
+    }
+
+    /// Tokens per second now: over the last [`TOKEN_RATE_SECS`] seconds up
+    /// to `now_us` (0 once nothing was spent for that long).
+    pub fn token_rate_now(&self, now_us: u64) -> f64 {
+        let sum = rate::sum_until(
+            &self.token_rate,
+            self.token_rate_origin,
+            self.run_second(now_us),
+            TOKEN_RATE_SECS,
+        );
+        sum as f64 / TOKEN_RATE_SECS as f64
+    }
+
+    /// Tasks completed in the last minute up to `now_us`.
+    pub fn tasks_per_minute_now(&self, now_us: u64) -> f64 {
+        self.completions
+            .sum_until(self.run_second(now_us), TASK_RATE_SECS) as f64
     }
 
     /// Tokens per second over the last `secs` complete seconds of the run.
@@ -441,6 +485,10 @@ impl ViewModel {
                 self.bus.push(message, start);
             }
             EventKind::LlmResponse { usage, .. } => self.add_rate(ts, usage.total()),
+            EventKind::TaskCompleted { .. } => {
+                let sec = ts.saturating_sub(self.started_us.unwrap_or(ts)) / 1_000_000;
+                self.completions.add(sec, 1, TASK_RATE_SECS as usize);
+            }
             // Streamed text feeds the "typing" indicator (a short tail, not
             // the whole reply: the output arrives whole with `task_completed`).
             EventKind::LlmDelta { task, agent, text } => {
@@ -538,9 +586,14 @@ impl ViewModel {
                 self.gates.retain(|g| g.gate != *gate);
                 let text = artifact_text(artifact);
                 let reviews = self.reviews_under(node);
+                let title = self
+                    .info
+                    .node(node)
+                    .map_or_else(|| node.to_string(), |i| self.info.nodes[i].title.clone());
                 self.gates.push(GateView {
                     gate: gate.clone(),
                     node: node.clone(),
+                    title,
                     artifact: artifact.clone(),
                     artifact_lines: text.lines().map(str::to_owned).collect(),
                     revision: *revision,
@@ -909,6 +962,7 @@ impl ViewModel {
             reviews: self.reviews.clone(),
             token_rate: self.token_rate.clone(),
             token_rate_origin: self.token_rate_origin,
+            completions: self.completions.clone(),
             generation: self.generation,
         }
     }
