@@ -111,6 +111,10 @@ pub struct TaskLog {
     /// Bumped on every change (lets renderers cache derived text).
     /// Streamed text does not bump it: the detail pane draws [`TaskLog::typing`] live.
     pub version: u64,
+    /// Time it spent held for the user after failures, µs (not run time).
+    pub held_us: u64,
+    /// When the current hold began, while it is held.
+    pub held_since: Option<u64>,
 }
 
 /// Most bytes of streamed reply text kept per task (the tail the cockpit shows).
@@ -441,12 +445,22 @@ impl ViewModel {
             let known = self.info.nodes.len();
             let t = &self.run.tasks[i];
             let (slot, streaming) = (t.node_slot(), t.streaming);
+            let holding = t.held && t.state == crate::event::TaskState::Failed;
             if let Some(log) = self.run.ext_mut(i) {
                 if applied.created {
                     log.node = (slot < known).then_some(slot);
                 }
                 if !streaming {
                     log.typing = None;
+                }
+                // Time held waiting for the user is not run time.
+                match (holding, log.held_since) {
+                    (true, None) => log.held_since = Some(ts),
+                    (false, Some(since)) => {
+                        log.held_us += ts.saturating_sub(since);
+                        log.held_since = None;
+                    }
+                    _ => {}
                 }
                 // Streamed text does not bump it (see `TaskLog::version`).
                 if !matches!(ev.kind, EventKind::LlmDelta { .. }) {
@@ -870,6 +884,18 @@ impl ViewModel {
             self.token_rate_origin += drop as u64;
         }
     }
+}
+
+/// A task's run time in ms up to `now_us`, without the time it was held
+/// waiting for the user (the engine's duration when it was never held).
+pub fn run_ms(t: &TaskView, now_us: u64) -> Option<f64> {
+    if t.held_us == 0 && t.held_since.is_none() {
+        return t.elapsed_ms(now_us);
+    }
+    let start = t.started_us?;
+    let end = t.finished_us.unwrap_or(now_us);
+    let held = t.held_us + t.held_since.map_or(0, |s| end.saturating_sub(s));
+    Some(end.saturating_sub(start).saturating_sub(held) as f64 / 1000.0)
 }
 
 impl ApproxBytes for TaskView {
