@@ -846,7 +846,12 @@ impl App {
                 let next = step(top, max_top + 1);
                 ui.debate_top = (action != Action::Bottom && next < max_top).then_some(next);
             }
-            PaneId::Budgets => {}
+            PaneId::Budgets => {
+                // The header (and a budget pause line) stay; the rows scroll.
+                let h = ui.hits.height(PaneId::Budgets);
+                let max_top = crate::tui::panes::budgets::max_top(&self.vm, h);
+                ui.budget_top = step(ui.budget_top.min(max_top), max_top + 1);
+            }
         }
     }
 

@@ -226,6 +226,8 @@ pub struct UiState {
     pub graph_scroll: usize,
     /// First debate table row shown; `None` follows the newest rows.
     pub debate_top: Option<usize>,
+    /// First budgets row shown (gauges, then breaker and quota lines).
+    pub budget_top: usize,
     /// Graph rows, computed once per topology.
     pub graph: Option<GraphLayout>,
     /// Detail text cache.
@@ -267,6 +269,7 @@ impl Default for UiState {
             detail_scroll: 0,
             graph_scroll: 0,
             debate_top: None,
+            budget_top: 0,
             graph: None,
             detail: DetailCache::default(),
             overlay: None,

@@ -406,6 +406,16 @@ impl ViewModel {
         sum as f64 / TOKEN_RATE_SECS as f64
     }
 
+    /// Seconds up to `now_us` with no tokens spent since the last reply
+    /// (the sparkline shows them empty).
+    pub fn quiet_seconds(&self, now_us: u64) -> u64 {
+        if self.token_rate.is_empty() {
+            return 0;
+        }
+        let end = self.token_rate_origin + self.token_rate.len() as u64;
+        (self.run_second(now_us) + 1).saturating_sub(end)
+    }
+
     /// Tasks completed in the last minute up to `now_us`.
     pub fn tasks_per_minute_now(&self, now_us: u64) -> f64 {
         self.completions
