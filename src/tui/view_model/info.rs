@@ -9,6 +9,7 @@ use crate::event::Id;
 use crate::workflow::kinds::{
     NodeKind,
     agent::{AgentNode, Target},
+    parallel::Join,
     plan::PlanNode,
 };
 use crate::workflow::model::Workflow;
@@ -73,6 +74,8 @@ pub struct WorkflowInfo {
     pub agents: Vec<AgentInfo>,
     /// Budget limits.
     pub budget: BudgetInfo,
+    /// How each `parallel` node joins, by node id: `all`, `any` or `k of n`.
+    pub joins: HashMap<Id, String>,
     node_index: HashMap<Id, usize>,
 }
 
@@ -95,6 +98,7 @@ impl WorkflowInfo {
             nodes,
             agents,
             budget: BudgetInfo::default(),
+            joins: HashMap::new(),
             node_index,
         }
     }
@@ -163,7 +167,24 @@ impl WorkflowInfo {
             warn_at: wf.policy.warn_at,
             limits,
         };
-        WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget)
+        let mut info =
+            WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget);
+        for n in &wf.nodes {
+            if let NodeKind::Parallel(p) = &n.kind {
+                let join = match p.join {
+                    Join::All => "all".to_owned(),
+                    Join::Any => "any".to_owned(),
+                    Join::KOfN(k) => format!("{k} of {}", p.branches.len()),
+                };
+                info.joins.insert(n.id.clone(), join);
+            }
+        }
+        info
+    }
+
+    /// The node whose children include node `i` (its container).
+    pub fn parent_of(&self, i: usize) -> Option<usize> {
+        self.nodes.iter().position(|n| n.children.contains(&i))
     }
 
     /// True when a `debate` or `vote` node exists (`n`/`s` step them).
