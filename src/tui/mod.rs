@@ -20,6 +20,7 @@ pub(crate) mod overlays;
 pub(crate) mod panes;
 pub(crate) mod render;
 pub(crate) mod replay;
+pub(crate) mod splits;
 pub(crate) mod theme;
 pub(crate) mod ui_state;
 pub(crate) mod view_model;

@@ -228,6 +228,8 @@ pub struct UiState {
     pub debate_top: Option<usize>,
     /// First budgets row shown (gauges, then breaker and quota lines).
     pub budget_top: usize,
+    /// The user's resizing of the wide layout (Alt-arrows).
+    pub splits: super::splits::Splits,
     /// Graph rows, computed once per topology.
     pub graph: Option<GraphLayout>,
     /// Detail text cache.
@@ -270,6 +272,7 @@ impl Default for UiState {
             graph_scroll: 0,
             debate_top: None,
             budget_top: 0,
+            splits: super::splits::Splits::default(),
             graph: None,
             detail: DetailCache::default(),
             overlay: None,
