@@ -6,13 +6,10 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::patterns::{
-    agent, debate, gate, loop_node, map, on, parallel, plan, router, sequence, vote,
-};
 use super::run::{Run, Scope, TaskError};
 use crate::event::Id;
 use crate::workflow::index::NodeIdx;
-use crate::workflow::kinds::NodeKind;
+use crate::workflow::kinds::{NodeKind, with_node_kinds};
 
 pub(crate) type NodeResult = Result<Value, TaskError>;
 
@@ -31,19 +28,17 @@ pub(crate) fn exec_node(
         // Each pattern's future is boxed on its own: a not-yet-started node
         // then costs a pointer, not the size of the largest pattern (a map of
         // 5000 items creates 5000 of these before polling them).
-        let result = match &run.wf.nodes[node].kind {
-            NodeKind::Agent(k) => Box::pin(agent::run(&run, node, k, input, &scope)).await,
-            NodeKind::Sequence(k) => Box::pin(sequence::run(&run, node, k, input, &scope)).await,
-            NodeKind::Parallel(k) => Box::pin(parallel::run(&run, node, k, input, &scope)).await,
-            NodeKind::Map(k) => Box::pin(map::run(&run, node, k, input, &scope)).await,
-            NodeKind::Plan(k) => Box::pin(plan::run(&run, node, k, input, &scope)).await,
-            NodeKind::Router(k) => Box::pin(router::run(&run, node, k, input, &scope)).await,
-            NodeKind::Loop(k) => Box::pin(loop_node::run(&run, node, k, input, &scope)).await,
-            NodeKind::On(k) => Box::pin(on::run(&run, node, k, input, &scope)).await,
-            NodeKind::Gate(k) => Box::pin(gate::run(&run, node, k, input, &scope)).await,
-            NodeKind::Debate(k) => Box::pin(debate::run(&run, node, k, input, &scope)).await,
-            NodeKind::Vote(k) => Box::pin(vote::run(&run, node, k, input, &scope)).await,
-        };
+        // One arm per kind, from the table of kinds.
+        macro_rules! dispatch {
+            ($($(#[$doc:meta])* $variant:ident: $module:ident::{$n:ident, $spec:ident} $($boxed:ident)? = $name:literal,)+) => {
+                match &run.wf.nodes[node].kind {
+                    $(NodeKind::$variant(k) => {
+                        Box::pin(super::patterns::$module::run(&run, node, k, input, &scope)).await
+                    })+
+                }
+            };
+        }
+        let result = with_node_kinds!(dispatch);
         guard.finish(result.as_ref().map(|_| ()).map_err(|e| e.kind));
         if let Ok(v) = &result {
             run.record_output(node, v);

@@ -155,9 +155,12 @@ impl Scope {
 
 /// Adds review feedback to a prompt whose template does not place it
 /// itself, so a denied gate's comment always reaches the agents redoing work.
+/// A prompt that already carries it (work from upstream that quotes it, or a
+/// plan's goal) does not get it twice.
 pub(crate) fn with_feedback(prompt: &mut String, template: &Template, scope: &Scope) {
     if let Some(f) = &scope.feedback
         && !template.root_names().contains(&"feedback")
+        && !prompt.contains(f.as_str())
     {
         prompt.push_str("\n\nFeedback from review to address: ");
         prompt.push_str(f);
@@ -722,6 +725,23 @@ impl TaskHandle {
             e.held = false;
         }
         self.run.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A held failure that the user cancelled: it ends CANCELLED, so the
+    /// record says the user decided, not the provider's error.
+    pub(crate) fn cancel_held(&mut self) {
+        let from = self.state;
+        self.state = TaskState::Cancelled;
+        if let Some(e) = self.run.tasks().get_mut(&self.id) {
+            e.state = TaskState::Cancelled;
+            e.held = false;
+        }
+        self.run.emit(EventKind::TaskStateChanged {
+            task: self.id.clone(),
+            from,
+            to: TaskState::Cancelled,
+            reason: Some("cancelled by the user".into()),
+        });
     }
 
     pub(crate) fn cancel(&mut self, reason: &str) {

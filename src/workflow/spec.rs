@@ -236,7 +236,8 @@ pub struct ShellSpec {
 pub use super::kinds::NodeKindName;
 
 /// How a `parallel` node joins its branches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum JoinName {
     /// Wait for every branch.
@@ -245,6 +246,16 @@ pub enum JoinName {
     Any,
     /// The first `k` successful branches.
     KOfN,
+    /// Every branch runs to its end; the output keeps each branch's
+    /// result or error, in branch order.
+    AllSettled,
+}
+
+impl JoinName {
+    /// Name as written in files.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// `[[nodes]]` entry: the header every node has, and its kind's own fields

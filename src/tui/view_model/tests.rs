@@ -348,6 +348,7 @@ fn workflow_info_reads_the_compiled_model() {
                 concurrency: 0,
                 batch_size: 0,
                 aggregate: None,
+                settle: None,
             }),
         ),
     ];
