@@ -46,6 +46,16 @@ pub fn cancel_effect(vm: &ViewModel, task: &str) -> String {
             ("parallel", Some("all")) | ("parallel", None) => {
                 needs.get_or_insert_with(|| format!("parallel `{}` joins all", p.id));
             }
+            ("parallel" | "map", Some(join)) if join.starts_with("all settled") => {
+                let first = match &needs {
+                    Some(n) => format!("{n}; "),
+                    None => String::new(),
+                };
+                return format!(
+                    "{first}{} `{}` joins {join}: it keeps the cancel as that branch's error, and goes on unless too few succeed",
+                    p.kind, p.id
+                );
+            }
             ("parallel", Some(join)) => {
                 let first = match &needs {
                     Some(n) => format!("{n}; "),

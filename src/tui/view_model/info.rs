@@ -14,6 +14,14 @@ use crate::workflow::kinds::{
 };
 use crate::workflow::model::Workflow;
 
+/// `all settled`, with its floor of successes when it has one.
+fn settled(min_success: u32) -> String {
+    match min_success {
+        0 => "all settled".to_owned(),
+        k => format!("all settled (at least {k} ok)"),
+    }
+}
+
 /// One node of the containment tree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeInfo {
@@ -74,7 +82,8 @@ pub struct WorkflowInfo {
     pub agents: Vec<AgentInfo>,
     /// Budget limits.
     pub budget: BudgetInfo,
-    /// How each `parallel` node joins, by node id: `all`, `any` or `k of n`.
+    /// How each `parallel` node joins, by node id: `all`, `any`, `k of n`
+    /// or `all settled`; and each `map` that joins `all settled`.
     pub joins: HashMap<Id, String>,
     node_index: HashMap<Id, usize>,
 }
@@ -175,8 +184,14 @@ impl WorkflowInfo {
                     Join::All => "all".to_owned(),
                     Join::Any => "any".to_owned(),
                     Join::KOfN(k) => format!("{k} of {}", p.branches.len()),
+                    Join::AllSettled { min_success } => settled(min_success),
                 };
                 info.joins.insert(n.id.clone(), join);
+            }
+            if let NodeKind::Map(m) = &n.kind
+                && let Some(k) = m.settle
+            {
+                info.joins.insert(n.id.clone(), settled(k));
             }
         }
         info
