@@ -47,7 +47,7 @@ impl Waiting {
             } => format!("held failure: {t}"),
             Waiting::HeldFailure { count, .. } => format!("{count} held failures"),
             Waiting::Budget { scope } => format!("{scope} out of budget"),
-            Waiting::Step { node, what } => format!("step: {node} {what} (n)"),
+            Waiting::Step { node, what } => format!("step mode: {node} {what} (n)"),
         }
     }
 }
