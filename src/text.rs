@@ -92,6 +92,36 @@ pub fn fit(s: &str, w: usize) -> String {
     out
 }
 
+/// `s` in at most `max` columns, cut in the middle when it does not fit:
+/// its start and its end stay (the end gets the larger share), joined by
+/// [`ELLIPSIS`]. For ids whose ends tell them apart (`ship~r1/…/r2/architect`).
+pub fn clip_middle(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    if max < 4 {
+        return clip(s, max);
+    }
+    let room = max - 1;
+    let head = prefix(s, room / 3);
+    let tail = suffix(s, room - width(head));
+    let mut out = String::with_capacity(head.len() + tail.len() + ELLIPSIS.len_utf8());
+    out.push_str(head);
+    out.push(ELLIPSIS);
+    out.push_str(tail);
+    Cow::Owned(out)
+}
+
+/// `s` in exactly `w` columns: cut as by [`clip_middle`], then padded.
+pub fn fit_middle(s: &str, w: usize) -> String {
+    let shown = clip_middle(s, w);
+    let pad = w.saturating_sub(width(&shown));
+    let mut out = String::with_capacity(shown.len() + pad);
+    out.push_str(&shown);
+    out.extend(std::iter::repeat_n(' ', pad));
+    out
+}
+
 /// The first `n` characters of `s` (for caps on data, not on screen width).
 pub fn prefix_chars(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
@@ -154,6 +184,18 @@ mod tests {
         assert_eq!(suffix("日本語", 3), "語");
         assert_eq!(suffix("x👩‍🔬", 2), "👩‍🔬");
         assert_eq!(suffix("ab", 0), "");
+    }
+
+    #[test]
+    fn clip_middle_keeps_both_ends() {
+        assert_eq!(clip_middle("short", 10), "short");
+        let a = clip_middle("ship~r1/design/r2/architect", 20);
+        assert_eq!(a, "ship~r…/r2/architect");
+        assert_eq!(width(&a), 20);
+        let b = clip_middle("ship~r1/design/r3/architect", 20);
+        assert_ne!(a, b, "ids that differ near the end stay apart");
+        assert_eq!(width(&fit_middle("調査-タスク-長い-名前", 9)), 9);
+        assert_eq!(clip_middle("abcdef", 3), "ab…");
     }
 
     #[test]

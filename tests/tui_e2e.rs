@@ -12,6 +12,11 @@
 //! exactly one turn to the round table, `s` switches step mode off and the
 //! judge's decision appears; `q` then leaves with exit code 0.
 //!
+//! A third cancels a held failure in a `parallel` that joins all
+//! (`tests/fixtures/workflows/tui_cancel_held.toml`): the badge says what
+//! waits, the confirm dialog says the run will end cancelled, and after `y`
+//! the task row and the badge show CANCELLED and the exit code is 3.
+//!
 //! Every wait polls `capture-pane` against a deadline (no fixed sleeps), and
 //! a drop guard kills the private tmux server even when an assertion fails.
 
@@ -160,6 +165,64 @@ fn cockpit_runs_the_readme_command_agent_pipeline() {
     let s = t.wait_text("AGENTCTL-EXIT=0");
     assert!(s.contains("the run succeeded"), "{s}");
     assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left");
+}
+
+#[test]
+fn cancelling_a_held_task_shows_cancelled() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let wf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workflows/tui_cancel_held.toml");
+    let cmd = format!(
+        "'{bin}' tui '{}' --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
+        wf.display()
+    );
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+    ];
+    let t = Tmux::start(&cmd, &env, (WIDTH, HEIGHT)).patience(STEP_TIMEOUT);
+    // The failure is held: the badge says so, never RUNNING.
+    let s = t.wait_for("the held failure", |s| {
+        status_line(s).contains("WAITING FOR YOU · held failure: b")
+    });
+    assert!(status_line(&s).contains("c cancel"), "{s}");
+    // Select b in the task list (the live task a is followed): the Detail
+    // pane follows the selection.
+    t.keys(&["3"]);
+    let selected = |s: &str| s.contains("✗ b  FAILED");
+    for key in ["j", "k", "j"] {
+        if selected(&t.screen()) {
+            break;
+        }
+        t.keys(&[key]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    t.wait_for("task b selected", selected);
+    let s = t.screen();
+    assert!(s.contains("held"), "{s}");
+    t.keys(&["c"]);
+    let s = t.wait_text("Confirm");
+    assert!(
+        s.replace("║\n", " ").contains("joins all"),
+        "the dialog says what the cancel does:\n{s}"
+    );
+    assert!(s.contains("run ends") && s.contains("cancelled"), "{s}");
+    t.keys(&["y"]);
+    let s = t.wait_for("the run to end cancelled", |s| {
+        status_line(s).contains("CANCELLED")
+    });
+    assert!(
+        s.lines()
+            .any(|l| l.contains(" b ") && l.contains("CANCELLED")),
+        "the task row shows CANCELLED:\n{s}"
+    );
+    assert!(!status_line(&s).contains("r retry"), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_text("AGENTCTL-EXIT=");
+    assert!(s.contains("AGENTCTL-EXIT=3"), "cancelled runs exit 3:\n{s}");
 }
 
 fn has_turn(screen: &str, n: u32, speaker: &str) -> bool {

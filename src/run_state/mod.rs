@@ -7,6 +7,7 @@
 //! It imports nothing above [`crate::event`].
 
 mod agent;
+mod budget;
 mod chunked;
 mod debate;
 mod gate;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use agent::AgentRun;
+pub use budget::{BreakerView, BudgetGauge, BudgetPause, Budgets};
 pub use chunked::{ApproxBytes, ChunkVec};
 pub use debate::{Debate, DebateOutcome, Turn};
 pub use gate::GateOpening;
@@ -116,6 +118,12 @@ pub struct RunState<X = ()> {
     /// Tasks IN_PROGRESS now.
     #[serde(skip)]
     pub in_progress: u32,
+    /// Failed tasks held now, waiting for retry, reroute or cancel.
+    #[serde(skip)]
+    pub held: u32,
+    /// Budgets, quota waits and breakers.
+    #[serde(skip)]
+    pub budget: Budgets,
 }
 
 /// What one event changed, for consumers that follow changes (the
@@ -160,6 +168,8 @@ impl<X> Default for RunState<X> {
             completed: 0,
             failed: 0,
             in_progress: 0,
+            held: 0,
+            budget: Budgets::default(),
         }
     }
 }
@@ -242,6 +252,8 @@ impl<X: Clone + Default> RunState<X> {
             completed: self.completed,
             failed: self.failed,
             in_progress: self.in_progress,
+            held: self.held,
+            budget: self.budget.clone(),
         }
     }
 
@@ -311,6 +323,7 @@ impl<X: Clone + Default> RunState<X> {
         self.last_us = self.last_us.max(ev.ts);
         let ts = ev.ts;
         let mut out = Applied::default();
+        self.budget.apply(&ev.kind);
         match &ev.kind {
             EventKind::SessionStarted { .. } => {
                 self.runs += 1;
@@ -398,11 +411,11 @@ impl<X: Clone + Default> RunState<X> {
                 if let Some(i) = self.task_position(task) {
                     let prev = self.tasks[i].agent.clone();
                     self.set_state(i, TaskState::InProgress);
+                    self.set_held(i, false);
                     self.move_agent(i, prev.as_ref(), Some(agent));
                     let t = &mut self.tasks[i];
                     t.agent = Some(agent.clone());
                     t.attempts = t.attempts.max(*attempt);
-                    t.held = false;
                     t.started_us.get_or_insert(ts);
                     t.finished_us = None;
                     let slot = t.slot;
@@ -441,10 +454,10 @@ impl<X: Clone + Default> RunState<X> {
                     }
                     t.duration_ms = Some(*duration_ms);
                     t.finished_us = Some(ts);
-                    t.held = false;
                     t.completions += 1;
                     who = t.agent.clone();
                     out.task = Some(i);
+                    self.set_held(i, false);
                 }
                 if let Some(a) = who {
                     let s = self.agent_slot(&a);
@@ -475,10 +488,10 @@ impl<X: Clone + Default> RunState<X> {
                         message: error.clone(),
                     });
                     t.error = Some(error.clone());
-                    t.held = *held;
                     t.finished_us = Some(ts);
                     who = t.agent.clone();
                     out.task = Some(i);
+                    self.set_held(i, *held);
                 }
                 if let Some(a) = who {
                     let s = self.agent_slot(&a);
@@ -758,13 +771,28 @@ impl<X: Clone + Default> RunState<X> {
         }
     }
 
+    /// Sets whether a task is held, keeping the held count right.
+    fn set_held(&mut self, i: usize, held: bool) {
+        let was = holds(&self.tasks[i]);
+        self.tasks[i].held = held;
+        self.count_held(was, holds(&self.tasks[i]));
+    }
+
+    fn count_held(&mut self, was: bool, is: bool) {
+        if was != is {
+            bump(&mut self.held, if is { 1 } else { -1 });
+        }
+    }
+
     /// Moves a task to a new state, keeping the counters right.
     fn set_state(&mut self, i: usize, to: TaskState) {
         let from = self.tasks[i].state;
         if from == to {
             return;
         }
+        let held = holds(&self.tasks[i]);
         self.tasks[i].state = to;
+        self.count_held(held, holds(&self.tasks[i]));
         let was = from == TaskState::InProgress;
         let is = to == TaskState::InProgress;
         if was && !is {
@@ -847,6 +875,7 @@ impl<X: Clone + Default> RunState<X> {
         self.completed = 0;
         self.failed = 0;
         self.in_progress = 0;
+        self.held = 0;
         for n in &mut self.nodes {
             n.active = 0;
             n.tasks = 0;
@@ -859,6 +888,9 @@ impl<X: Clone + Default> RunState<X> {
         for t in self.tasks.iter() {
             let n = &mut self.nodes[t.slot];
             n.tasks += 1;
+            if holds(t) {
+                self.held += 1;
+            }
             match t.state {
                 TaskState::Completed => self.completed += 1,
                 TaskState::Failed => self.failed += 1,
@@ -912,6 +944,11 @@ fn record_of<T>(
             records.len() - 1
         }
     }
+}
+
+/// A failed task held for the user (a held task moved on is not held).
+fn holds<X>(t: &Task<X>) -> bool {
+    t.held && t.state == TaskState::Failed
 }
 
 /// A task no event can move any more (a held failure can still be retried).

@@ -247,3 +247,84 @@ fn recount_after_records_are_put_back_gives_the_folded_counts() {
     );
     assert_eq!(back.agent("w").unwrap().active, 1);
 }
+
+#[test]
+fn held_failures_are_counted_until_retried_or_cancelled() {
+    let failed = |task: &str, held: bool| EventKind::TaskFailed {
+        task: task.into(),
+        agent: None,
+        from: TaskState::InProgress,
+        kind: ErrorKind::Server,
+        error: "502".into(),
+        attempt: 1,
+        held,
+    };
+    let mut s = fold(vec![
+        created("a", "a"),
+        created("b", "b"),
+        assigned("a", "w", 1),
+        assigned("b", "w", 1),
+        failed("a", true),
+        failed("b", true),
+    ]);
+    assert_eq!(s.held, 2);
+    s.apply(&ev(10, assigned("a", "w", 2)));
+    assert_eq!(s.held, 1, "a retried task is not held");
+    s.apply(&ev(
+        11,
+        EventKind::TaskStateChanged {
+            task: "b".into(),
+            from: TaskState::Failed,
+            to: TaskState::Cancelled,
+            reason: None,
+        },
+    ));
+    assert_eq!(s.held, 0, "a cancelled task is not held");
+    s.apply(&ev(12, failed("a", false)));
+    assert_eq!(s.held, 0, "a failure that is not held");
+    s.recount();
+    assert_eq!(s.held, 0);
+}
+
+#[test]
+fn budget_events_are_folded_with_the_pause_and_its_reservation() {
+    let mut s = RunState::<()> {
+        budget: Budgets::with_limits(0.8, &[("run".to_owned(), Some(2_000), None)]),
+        ..RunState::default()
+    };
+    let mut seq = 0;
+    let mut push = |s: &mut RunState, kind| {
+        seq += 1;
+        s.apply(&ev(seq, kind));
+    };
+    push(
+        &mut s,
+        EventKind::BudgetUpdated {
+            scope: "run".into(),
+            used_tokens: 25,
+            used_usd: 0.0,
+            limit_tokens: Some(2_000),
+            limit_usd: None,
+        },
+    );
+    push(
+        &mut s,
+        EventKind::BudgetExhausted {
+            scope: "run".into(),
+            task: "t".into(),
+            agent: "w".into(),
+            needed_tokens: 600,
+            remaining_tokens: Some(175),
+            policy: "pause".into(),
+        },
+    );
+    assert!(s.budget.run().unwrap().exhausted);
+    assert_eq!(s.budget.paused_by.as_deref(), Some("run"));
+    // 2000 limit − 25 used − 175 left: 1800 held by calls in flight.
+    assert_eq!(s.budget.reserved_at_pause(), Some(1_800));
+    push(&mut s, EventKind::RunResumed);
+    assert_eq!(
+        (s.budget.paused_by.as_ref(), s.budget.pause.as_ref()),
+        (None, None)
+    );
+}

@@ -181,6 +181,7 @@ async fn run_with(
         None => App::new(info, commands, theme, opts.replay),
     };
     app.ui.keymap = opts.keymap.clone();
+    app.remember_layout(super::splits::default_path());
     let mut guard = TerminalGuard::enter(opts.mouse)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
@@ -391,6 +392,8 @@ pub struct App {
     pub suspend: bool,
     /// The playback driver of `agentctl replay` (issue #6 replay).
     pub replay: Option<Player>,
+    /// Where the layout sizes are remembered (`None`: not remembered).
+    pub layout_file: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -414,6 +417,44 @@ impl App {
             exit: None,
             suspend: false,
             replay: None,
+            layout_file: None,
+        }
+    }
+
+    /// Takes the layout sizes from `path` and remembers later changes
+    /// there; a file that cannot be read is ignored with a warning.
+    pub fn remember_layout(&mut self, path: Option<std::path::PathBuf>) {
+        if let Some(p) = &path {
+            let (splits, warning) = super::splits::Splits::load(p);
+            self.ui.splits = splits;
+            if let Some(w) = warning {
+                tracing::warn!(warning = %w, "layout state file ignored");
+                self.ui.flash(w);
+            }
+        }
+        self.layout_file = path;
+    }
+
+    /// Alt-arrows: moves a split of the six-pane layout and remembers it.
+    fn resize(&mut self, action: Action) {
+        if self.ui.hits.tabs.is_some() || self.ui.zoom {
+            self.ui
+                .flash("sizes change in the six-pane layout (100×20 and up, not zoomed)");
+            return;
+        }
+        let s = &mut self.ui.splits;
+        match action {
+            Action::SplitRight => s.move_column(true),
+            Action::SplitLeft => s.move_column(false),
+            Action::Taller => s.grow(self.ui.focus, true),
+            _ => s.grow(self.ui.focus, false),
+        }
+        if let Some(p) = &self.layout_file
+            && let Err(e) = self.ui.splits.save(p)
+        {
+            tracing::warn!(error = %e, path = %p.display(), "layout sizes not saved");
+            self.ui
+                .flash(format!("layout sizes not saved to {}: {e}", p.display()));
         }
     }
 
@@ -548,6 +589,14 @@ impl App {
         }
         if self.vm.replay
             && let Some(msg) = replay::read_only_message(action)
+        {
+            self.ui.flash(msg);
+            return;
+        }
+        // An action on a run that has ended is refused at once, not after
+        // its dialog.
+        if ctx == Context::Global
+            && let Some(msg) = super::hints::ended_refusal(&self.vm, action)
         {
             self.ui.flash(msg);
             return;
@@ -761,6 +810,9 @@ impl App {
                 None => self.ui.flash("select a task first (3 = Tasks)"),
             },
             Action::Suspend => self.suspend = true,
+            Action::SplitRight | Action::SplitLeft | Action::Taller | Action::Shorter => {
+                self.resize(action)
+            }
             Action::ForceQuit | Action::Confirm | Action::Decline | Action::Submit => {}
             Action::PlayPause
             | Action::StepForward
@@ -838,7 +890,12 @@ impl App {
                 let next = step(top, max_top + 1);
                 ui.debate_top = (action != Action::Bottom && next < max_top).then_some(next);
             }
-            PaneId::Budgets => {}
+            PaneId::Budgets => {
+                // The header (and a budget pause line) stay; the rows scroll.
+                let h = ui.hits.height(PaneId::Budgets);
+                let max_top = crate::tui::panes::budgets::max_top(&self.vm, h);
+                ui.budget_top = step(ui.budget_top.min(max_top), max_top + 1);
+            }
         }
     }
 

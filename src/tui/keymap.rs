@@ -121,6 +121,14 @@ pub enum Action {
     RaiseBudget,
     /// Suspend to the shell (Ctrl-Z).
     Suspend,
+    /// Move the wide layout's column split right (the left column wider).
+    SplitRight,
+    /// Move the column split left.
+    SplitLeft,
+    /// Make the focused pane one row taller.
+    Taller,
+    /// Make the focused pane one row shorter.
+    Shorter,
     /// Accept (Enter in overlays).
     Confirm,
     /// Decline (confirm dialog).
@@ -177,6 +185,12 @@ const fn code(code: KeyCode) -> Key {
     Key {
         code,
         mods: KeyModifiers::NONE,
+    }
+}
+const fn alt(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::ALT,
     }
 }
 const fn ctrl(c: char) -> Key {
@@ -551,6 +565,38 @@ pub const BINDINGS: &[Binding] = &[
         "raise budget",
         "raise the exhausted budget (run paused for budget only)",
         true,
+    ),
+    b(
+        C::Global,
+        &[alt(KeyCode::Right)],
+        A::SplitRight,
+        "split right",
+        "widen the left column (remembered in the state dir)",
+        false,
+    ),
+    b(
+        C::Global,
+        &[alt(KeyCode::Left)],
+        A::SplitLeft,
+        "split left",
+        "widen the right column (remembered in the state dir)",
+        false,
+    ),
+    b(
+        C::Global,
+        &[alt(KeyCode::Down)],
+        A::Taller,
+        "taller",
+        "make the focused pane taller (remembered in the state dir)",
+        false,
+    ),
+    b(
+        C::Global,
+        &[alt(KeyCode::Up)],
+        A::Shorter,
+        "shorter",
+        "make the focused pane shorter (remembered in the state dir)",
+        false,
     ),
     b(
         C::Help,
@@ -1482,11 +1528,17 @@ mod tests {
     fn every_default_key_label_parses_back() {
         for b in BINDINGS {
             for k in b.keys.iter() {
+                // Arrows are drawn as ←; their config names keep the modifiers.
+                let alt = if k.mods.contains(KeyModifiers::ALT) {
+                    "M-"
+                } else {
+                    ""
+                };
                 let label = match k.code {
-                    KeyCode::Up => "Up".to_owned(),
-                    KeyCode::Down => "Down".to_owned(),
-                    KeyCode::Left => "Left".to_owned(),
-                    KeyCode::Right => "Right".to_owned(),
+                    KeyCode::Up => format!("{alt}Up"),
+                    KeyCode::Down => format!("{alt}Down"),
+                    KeyCode::Left => format!("{alt}Left"),
+                    KeyCode::Right => format!("{alt}Right"),
                     _ => k.label(),
                 };
                 assert_eq!(parse_key(&label), Some(*k), "{label}");

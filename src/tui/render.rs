@@ -37,7 +37,8 @@ pub fn draw(frame: &mut Frame<'_>, vm: &ViewModel, ui: &mut UiState, theme: &The
 pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiState, theme: &Theme) {
     ui.prepare(vm);
     buf.set_style(area, theme.text);
-    let areas = layout::compute(area, ui.focus, ui.zoom);
+    let content = layout::Content::of(vm);
+    let areas = layout::compute_with(area, ui.focus, ui.zoom, &content, &ui.splits);
     let mut hits = HitMap {
         panes: Vec::with_capacity(6),
         tabs: areas.tabs,

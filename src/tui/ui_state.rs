@@ -226,6 +226,10 @@ pub struct UiState {
     pub graph_scroll: usize,
     /// First debate table row shown; `None` follows the newest rows.
     pub debate_top: Option<usize>,
+    /// First budgets row shown (gauges, then breaker and quota lines).
+    pub budget_top: usize,
+    /// The user's resizing of the wide layout (Alt-arrows).
+    pub splits: super::splits::Splits,
     /// Graph rows, computed once per topology.
     pub graph: Option<GraphLayout>,
     /// Detail text cache.
@@ -267,6 +271,8 @@ impl Default for UiState {
             detail_scroll: 0,
             graph_scroll: 0,
             debate_top: None,
+            budget_top: 0,
+            splits: super::splits::Splits::default(),
             graph: None,
             detail: DetailCache::default(),
             overlay: None,

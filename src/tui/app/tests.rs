@@ -84,9 +84,10 @@ fn reroute_picker_offers_capable_agents_and_sends() {
     ch(&mut a, "R");
     match &a.ui.overlay {
         Some(Overlay::Reroute { agents, .. }) => {
-            // No capability on the task: every other agent qualifies.
+            // The task's node runs on `cap:summarize`: only the agents
+            // offering it qualify (not the researcher).
             let names: Vec<&str> = agents.iter().map(|a| &**a).collect();
-            assert_eq!(names, ["researcher", "summarizer_a", "summarizer_b"]);
+            assert_eq!(names, ["summarizer_a", "summarizer_b"]);
         }
         _ => panic!("reroute picker not open"),
     }
@@ -96,7 +97,7 @@ fn reroute_picker_offers_capable_agents_and_sends() {
         rx.try_recv().unwrap(),
         Command::Reroute {
             task: "fanout/summarize[2]".into(),
-            agent: "summarizer_a".into()
+            agent: "summarizer_b".into()
         }
     );
     assert!(a.ui.overlay.is_none());

@@ -5,19 +5,22 @@
 //! A scope with a limit shows used/limit in the theme's budget ok / warn /
 //! critical slot (warn from the workflow's `warn_at`, critical from 95 % or
 //! once a call was refused). An agent without a limit shows its share of the
-//! run's tokens.
+//! run's tokens, as bar and as number (the two always say the same).
+//! Rows that do not fit are counted (`+2 more`) and scrolled with `j`/`k`
+//! when the pane has focus.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{LineGauge, Widget};
 
 use super::{fit, fmt_ms, fmt_tokens, put_line};
 use crate::event::BreakerState;
 use crate::text;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
-use crate::tui::view_model::{BudgetGauge, BudgetLevel, ViewModel};
+use crate::tui::view_model::{BudgetGauge, BudgetLevel, GaugeLevel, ViewModel};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Most columns kept for the numbers right of a bar.
@@ -41,24 +44,15 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         return;
     }
     let mut y = 0u16;
-    put_line(buf, area, y, &header(vm, area.width as usize, theme));
+    put_line(
+        buf,
+        area,
+        y,
+        &header(vm, ui.now_us, area.width as usize, theme),
+    );
     y += 1;
-    let b = &vm.budget;
     if vm.paused_for_budget() {
-        let scope = b.paused_by.as_deref().unwrap_or("run");
-        let key = ui
-            .keymap
-            .key_label(crate::tui::keymap::Action::RaiseBudget)
-            .unwrap_or_default();
-        put_line(
-            buf,
-            area,
-            y,
-            &Line::from(vec![
-                Span::styled(format!("⏸ {scope} out of budget"), theme.budget_critical),
-                Span::styled(format!(" · {key} raises it"), theme.muted),
-            ]),
-        );
+        put_line(buf, area, y, &pause_line(vm, ui, theme));
         y += 1;
     }
     let gauges = gauges(vm, theme);
@@ -86,29 +80,59 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     let bar_w = (area.width as usize)
         .saturating_sub(name_w + 2 + right_w)
         .min(40);
-    let shown_gauges = gauges.len().min(room);
-    for g in gauges.iter().take(shown_gauges) {
-        put_line(buf, area, y, &gauge_line(g, name_w, bar_w, theme));
+    // Rows past the pane's height are scrolled to (j/k) and counted, never
+    // dropped silently.
+    let rows = gauges.len() + extra.len();
+    let hidden = rows > room;
+    // The last row says what is hidden.
+    let shown = if hidden { room.saturating_sub(1) } else { room };
+    let top = ui.budget_top.min(rows.saturating_sub(shown));
+    for i in (top..rows).take(shown) {
+        match gauges.get(i) {
+            Some(g) => gauge_row(buf, area, y, g, (name_w, bar_w), theme),
+            None => put_line(buf, area, y, &extra[i - gauges.len()]),
+        }
         y += 1;
     }
-    for line in extra.iter().take(room - shown_gauges) {
-        put_line(buf, area, y, line);
-        y += 1;
+    if hidden && room > 0 {
+        let below = rows - (top + shown).min(rows);
+        let mut parts = Vec::new();
+        if below > 0 {
+            parts.push(format!("+{below} more"));
+        }
+        if top > 0 {
+            parts.push(format!("{top} above"));
+        }
+        let key = if ui.focus == crate::tui::ui_state::PaneId::Budgets {
+            "j/k scroll"
+        } else {
+            "5 then j/k scrolls"
+        };
+        put_line(
+            buf,
+            area,
+            y,
+            &Line::styled(format!("{} · {key}", parts.join(" · ")), theme.muted),
+        );
     }
     if spark_rows > 0 {
         let spark = Rect::new(area.x, area.bottom() - spark_rows, area.width, spark_rows);
-        render_sparkline(spark, buf, &vm.token_rate, theme);
+        let quiet = vm.quiet_seconds(ui.now_us);
+        render_sparkline(spark, buf, &vm.token_rate, quiet, theme);
     }
 }
 
-fn header<'a>(vm: &ViewModel, width: usize, theme: &Theme) -> Line<'a> {
+fn header<'a>(vm: &ViewModel, now_us: u64, width: usize, theme: &Theme) -> Line<'a> {
     let total = vm.total_usage.total();
-    let rate = vm.recent_token_rate(10);
     let mut head = vec![
         Span::styled("total ", theme.muted),
         Span::styled(fmt_tokens(total), theme.accent),
-        Span::styled(format!(" tok · {rate:.0} tok/s"), theme.muted),
+        Span::styled(" tok", theme.muted),
     ];
+    if vm.ended.is_none() {
+        let rate = vm.token_rate_now(now_us);
+        head.push(Span::styled(format!(" · {rate:.0} tok/s now"), theme.muted));
+    }
     let split = format!(
         " · {} in · {} out",
         fmt_tokens(vm.total_usage.prompt_tokens),
@@ -129,13 +153,6 @@ fn gauges(vm: &ViewModel, theme: &Theme) -> Vec<Gauge> {
         limited(&mut out, "run", run, warn_at, theme);
     }
     let total = vm.total_usage.total();
-    let max = vm
-        .agents
-        .iter()
-        .map(|a| a.usage.total())
-        .max()
-        .unwrap_or(0)
-        .max(1);
     for a in &vm.agents {
         let live = (a.active > 0).then(|| {
             (
@@ -147,18 +164,19 @@ fn gauges(vm: &ViewModel, theme: &Theme) -> Vec<Gauge> {
         match b.agent(&a.id) {
             Some(g) => limited(&mut out, &a.id, g, warn_at, theme),
             None => {
+                // Bar and number both say the share of the run's tokens.
                 let used = a.usage.total();
                 let share = if total == 0 {
                     0.0
                 } else {
-                    used as f64 * 100.0 / total as f64
+                    used as f64 / total as f64
                 };
                 out.push(Gauge {
                     label: a.id.to_string(),
                     label_style: theme.text,
-                    fill: used as f64 / max as f64,
+                    fill: share,
                     style: theme.budget(BudgetLevel::Ok),
-                    right: format!("{:>6} {share:>3.0}%", fmt_tokens(used)),
+                    right: format!("{:>6} {:>3.0}% of run", fmt_tokens(used), share * 100.0),
                     right_style: theme.text,
                     suffix: None,
                 });
@@ -218,25 +236,88 @@ fn limited(out: &mut Vec<Gauge>, label: &str, g: &BudgetGauge, warn_at: f64, the
     }
 }
 
-fn gauge_line<'a>(g: &'a Gauge, name_w: usize, bar_w: usize, theme: &Theme) -> Line<'a> {
-    let filled = ((g.fill.clamp(0.0, 1.0)) * bar_w as f64).round() as usize;
-    let filled = filled.min(bar_w);
-    let mut bar = String::with_capacity(bar_w * 3);
-    bar.extend(std::iter::repeat_n('█', filled));
-    let mut rest = String::with_capacity(bar_w * 3);
-    rest.extend(std::iter::repeat_n('░', bar_w - filled));
+/// The budget pause: what ran out, the key that raises it, and what the
+/// refused call met (its need, what was left, what calls in flight hold).
+fn pause_line<'a>(vm: &ViewModel, ui: &UiState, theme: &Theme) -> Line<'a> {
+    let b = &vm.budget;
+    let scope = b.paused_by.as_deref().unwrap_or("run");
+    let key = ui
+        .keymap
+        .key_label(crate::tui::keymap::Action::RaiseBudget)
+        .unwrap_or_default();
     let mut spans = vec![
-        Span::styled(fit(&g.label, name_w), g.label_style),
-        Span::raw(" "),
-        Span::styled(bar, g.style),
-        Span::styled(rest, theme.muted),
-        Span::raw(" "),
-        Span::styled(g.right.as_str(), g.right_style),
+        Span::styled(format!("⏸ {scope} out of budget"), theme.budget_critical),
+        Span::styled(format!(" · {key} raises it"), theme.muted),
     ];
+    if let Some(reserved) = b.reserved_at_pause() {
+        spans.push(Span::styled(
+            format!(
+                " · {} tok reserved by calls in flight",
+                fmt_tokens(reserved)
+            ),
+            theme.warn,
+        ));
+    }
+    if let Some(p) = &b.pause {
+        let left = p
+            .remaining_tokens
+            .map(|r| format!(", {} left", fmt_tokens(r)))
+            .unwrap_or_default();
+        spans.push(Span::styled(
+            format!(" · next call needs {}{left}", fmt_tokens(p.needed_tokens)),
+            theme.muted,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// One gauge row: name and bar (a ratatui line gauge), then the numbers.
+fn gauge_row(
+    buf: &mut Buffer,
+    area: Rect,
+    y: u16,
+    g: &Gauge,
+    (name_w, bar_w): (usize, usize),
+    theme: &Theme,
+) {
+    if y >= area.height {
+        return;
+    }
+    let gauge_w = (name_w + 1 + bar_w).min(area.width as usize) as u16;
+    LineGauge::default()
+        .ratio(g.fill.clamp(0.0, 1.0))
+        .label(Span::styled(fit(&g.label, name_w), g.label_style))
+        .filled_symbol("█")
+        .unfilled_symbol("░")
+        .filled_style(g.style)
+        .unfilled_style(theme.muted)
+        .render(Rect::new(area.x, area.y + y, gauge_w, 1), buf);
+    let mut spans = vec![Span::styled(g.right.as_str(), g.right_style)];
     if let Some((s, st)) = &g.suffix {
         spans.push(Span::styled(s.as_str(), *st));
     }
-    Line::from(spans)
+    let right = Rect::new(
+        area.x + gauge_w,
+        area.y,
+        area.width.saturating_sub(gauge_w),
+        area.height,
+    );
+    let mut line = vec![Span::raw(" ")];
+    line.extend(spans);
+    put_line(buf, right, y, &Line::from(line));
+}
+
+/// The last first row `j` can scroll to in a pane `height` rows high
+/// (inside its border): its rows past the header, with the `+N more` row.
+pub fn max_top(vm: &ViewModel, height: usize) -> usize {
+    let theme = Theme::monochrome();
+    let rows = gauges(vm, &theme).len() + extras(vm, &theme).len();
+    let room = height.saturating_sub(1 + usize::from(vm.paused_for_budget()));
+    if rows <= room {
+        0
+    } else {
+        rows - room.saturating_sub(1)
+    }
 }
 
 /// Breaker states and quota waits, when there are any.
@@ -282,8 +363,9 @@ fn extras<'a>(vm: &ViewModel, theme: &Theme) -> Vec<Line<'a>> {
     out
 }
 
-/// Multi-row sparkline of the newest values, right-aligned, with a label.
-fn render_sparkline(area: Rect, buf: &mut Buffer, data: &[u64], theme: &Theme) {
+/// Multi-row sparkline of the newest values, right-aligned, with a label;
+/// `quiet` seconds with nothing spent since the last value show empty.
+fn render_sparkline(area: Rect, buf: &mut Buffer, data: &[u64], quiet: u64, theme: &Theme) {
     let label = "tok/s ";
     put_line(
         buf,
@@ -296,10 +378,13 @@ fn render_sparkline(area: Rect, buf: &mut Buffer, data: &[u64], theme: &Theme) {
     if w == 0 || data.is_empty() {
         return;
     }
-    let shown = &data[data.len().saturating_sub(w)..];
+    let quiet = (quiet as usize).min(w);
+    let shown = &data[data.len().saturating_sub(w - quiet)..];
     let max = shown.iter().copied().max().unwrap_or(0).max(1);
     let rows = area.height as u64;
     let levels = rows * 8;
+    // The newest second at the right edge, quiet seconds after it.
+    let x0 = x0 + (w - quiet - shown.len()) as u16;
     for (i, &v) in shown.iter().enumerate() {
         // Scale to eighths of a cell across all rows.
         let mut h = (v * levels).div_ceil(max);
@@ -319,3 +404,6 @@ fn render_sparkline(area: Rect, buf: &mut Buffer, data: &[u64], theme: &Theme) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

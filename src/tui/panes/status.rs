@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 
 use super::{fmt_clock, fmt_tokens, put_line};
 use crate::text;
-use crate::tui::keymap::{Action, Context};
+use crate::tui::hints;
+use crate::tui::keymap::Context;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
 use crate::tui::view_model::ViewModel;
@@ -30,10 +31,15 @@ pub fn render(
     buf.set_style(area, theme.status_bar);
     let width = area.width as usize;
     let phase = vm.phase();
+    // Waiting for the user says for what, so the user knows which key answers.
+    let label = match vm.waiting_for() {
+        Some(w) => format!("{} · {}", phase.label(), w.label()),
+        None => phase.label().to_owned(),
+    };
     let badge = if vm.replay {
-        format!(" REPLAY · {} ", phase.label())
+        format!(" REPLAY · {label} ")
     } else {
-        format!(" {} ", phase.label())
+        format!(" {label} ")
     };
     // A replay with controls shows where it is instead of the run clock.
     let clock = match &ui.replay {
@@ -59,19 +65,32 @@ pub fn render(
     }
     if !vm.gates.is_empty() {
         spans.push(Span::styled(
-            format!(" · ⚑ {} gate", vm.gates.len()),
+            format!(
+                " · ⚑ {} gate{}",
+                vm.gates.len(),
+                if vm.gates.len() == 1 { "" } else { "s" }
+            ),
             theme.warn,
         ));
     }
     // Optional statistics, most useful first, only while hints keep their room.
+    let live = vm.ended.is_none();
     let optional = [
         (vm.in_progress > 0 && vm.ended.is_none()).then(|| format!(" · {} live", vm.in_progress)),
         Some(format!(" · {} tok", fmt_tokens(vm.total_usage.total()))),
-        Some(format!(" · {:.0} tok/s", vm.recent_token_rate(10))),
-        Some(format!(
-            " · {:.1} tasks/min",
-            vm.tasks_per_minute(ui.now_us)
-        )),
+        // Current rates fall to 0 when nothing happens; the average is the
+        // whole run's, and says so.
+        // whole run's, and says so. A run that ended has no current rate.
+        live.then(|| format!(" · {:.0} tok/s now", vm.token_rate_now(ui.now_us))),
+        Some(if live {
+            format!(
+                " · {:.0} tasks/min now, {:.1} avg",
+                vm.tasks_per_minute_now(ui.now_us),
+                vm.tasks_per_minute(ui.now_us)
+            )
+        } else {
+            format!(" · {:.1} tasks/min avg", vm.tasks_per_minute(ui.now_us))
+        }),
         ui.step_mode.then(|| " · step mode".to_owned()),
     ];
     let mut used: usize = spans.iter().map(Span::width).sum();
@@ -97,20 +116,13 @@ pub fn render(
     ) {
         // The seek prompt above lists its own keys.
     } else {
-        // Whole hints only, in table order (the table lists the useful ones
-        // first), except that a waiting gate puts its keys in front.
-        let budget_paused = vm.paused_for_budget();
-        let mut hints: Vec<_> = ui
-            .keymap
-            .bindings(context)
-            .filter(|b| match b.action {
-                Action::RaiseBudget => budget_paused,
-                // A debate waiting for a step: its key is the one that matters.
-                Action::StepDebate => vm.debates.waiting.is_some(),
-                _ => b.hint,
-            })
-            .collect();
-        hints.sort_by_key(|b| !matches!(b.action, Action::RaiseBudget | Action::StepDebate));
+        // Whole hints only: those possible now, the keys that answer what
+        // the run waits for first (see `hints::global`).
+        let mut hints = if context == Context::Global {
+            hints::global(vm, ui)
+        } else {
+            ui.keymap.bindings(context).filter(|b| b.hint).collect()
+        };
         if context == Context::Global && vm.replay {
             // Replay keys first; keys that would change the run are off.
             hints.retain(|b| crate::tui::replay::read_only_message(b.action).is_none());
@@ -119,25 +131,21 @@ pub fn render(
                 hints.splice(0..0, replay);
             }
         }
-        if context == Context::Global && !vm.gates.is_empty() {
-            hints.sort_by_key(|b| {
-                !matches!(
-                    b.action,
-                    Action::Approve | Action::Deny | Action::ReviewGate
-                )
-            });
-        }
         let mut w = 0;
         for b in hints {
             let key = b.keys[0].label();
-            let need = text::width(&key) + text::width(b.name) + 3;
+            let name = hints::name(vm, b);
+            let need = text::width(&key) + text::width(name) + 3;
             if w + need > room {
                 break;
             }
             w += need;
             spans.push(Span::styled(key, theme.key));
-            spans.push(Span::styled(format!(" {}  ", b.name), theme.status_bar));
+            spans.push(Span::styled(format!(" {name}  "), theme.status_bar));
         }
     }
     put_line(buf, area, 0, &Line::from(spans));
 }
+
+#[cfg(test)]
+mod tests;

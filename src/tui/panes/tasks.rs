@@ -1,17 +1,49 @@
-//! Task list: state, id, agent, attempts, duration and tokens; one selected.
+//! Task list: state, id, agent, attempts, run time and tokens; one selected.
+//!
+//! Ids too long for their column first have their inner path segments
+//! shortened to one letter (`ship~r1/d/r2/architect`), as shells shorten
+//! paths, then are cut in the middle, keeping their start and end that
+//! tell revisions apart; a space always separates them from the state. The time is run time: time held
+//! waiting for the user after a failure does not count.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{fill_row, fit, fmt_ms, fmt_tokens, put_line, scroll_to_show, task_glyph};
+use crate::text::{self, fit_middle};
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
-use crate::tui::view_model::ViewModel;
+use crate::tui::view_model::{self, ViewModel};
 
 /// First visible task row for this frame (keeps the selection in view).
 pub fn top_row(ui: &UiState, height: usize) -> usize {
     scroll_to_show(ui.task_sel, ui.task_offset, height, ui.task_rows.len())
+}
+
+/// A task id in exactly `w` columns (see the module doc).
+pub fn fit_id(id: &str, w: usize) -> String {
+    if text::width(id) <= w {
+        return fit(id, w);
+    }
+    let segments: Vec<&str> = id.split('/').collect();
+    if segments.len() < 3 {
+        return fit_middle(id, w);
+    }
+    let last = segments.len() - 1;
+    let short: Vec<&str> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            // Short segments (`r2`) are what tells revisions apart: kept.
+            if i == 0 || i == last || text::width(s) <= 3 {
+                s
+            } else {
+                text::prefix(s, 1)
+            }
+        })
+        .collect();
+    fit_middle(&short.join("/"), w)
 }
 
 /// Draws the header and the visible tasks.
@@ -55,7 +87,8 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         let mut spans = Vec::with_capacity(8);
         spans.push(Span::styled(task_glyph(t.state), st));
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(fit(&t.id, id_w), theme.text));
+        spans.push(Span::styled(fit_id(&t.id, id_w - 1), theme.text));
+        spans.push(Span::raw(" "));
         if show_state {
             spans.push(Span::styled(fit(t.state.as_str(), 12), st));
         }
@@ -64,8 +97,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
             theme.accent,
         ));
         if show_numbers {
-            let dur = t
-                .elapsed_ms(vm.clock(ui.now_us))
+            let dur = view_model::run_ms(t, vm.clock(ui.now_us))
                 .map(fmt_ms)
                 .unwrap_or_else(|| "-".into());
             spans.push(Span::styled(
@@ -78,7 +110,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
                 theme.muted,
             ));
         }
-        if t.held {
+        if vm.is_held(t) {
             spans.push(Span::styled(" held", theme.warn));
         }
         if t.typing.is_some() {
@@ -91,3 +123,6 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

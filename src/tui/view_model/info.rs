@@ -9,9 +9,18 @@ use crate::event::Id;
 use crate::workflow::kinds::{
     NodeKind,
     agent::{AgentNode, Target},
+    parallel::Join,
     plan::PlanNode,
 };
 use crate::workflow::model::Workflow;
+
+/// `all settled`, with its floor of successes when it has one.
+fn settled(min_success: u32) -> String {
+    match min_success {
+        0 => "all settled".to_owned(),
+        k => format!("all settled (at least {k} ok)"),
+    }
+}
 
 /// One node of the containment tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +82,9 @@ pub struct WorkflowInfo {
     pub agents: Vec<AgentInfo>,
     /// Budget limits.
     pub budget: BudgetInfo,
+    /// How each `parallel` node joins, by node id: `all`, `any`, `k of n`
+    /// or `all settled`; and each `map` that joins `all settled`.
+    pub joins: HashMap<Id, String>,
     node_index: HashMap<Id, usize>,
 }
 
@@ -95,6 +107,7 @@ impl WorkflowInfo {
             nodes,
             agents,
             budget: BudgetInfo::default(),
+            joins: HashMap::new(),
             node_index,
         }
     }
@@ -163,7 +176,30 @@ impl WorkflowInfo {
             warn_at: wf.policy.warn_at,
             limits,
         };
-        WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget)
+        let mut info =
+            WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget);
+        for n in &wf.nodes {
+            if let NodeKind::Parallel(p) = &n.kind {
+                let join = match p.join {
+                    Join::All => "all".to_owned(),
+                    Join::Any => "any".to_owned(),
+                    Join::KOfN(k) => format!("{k} of {}", p.branches.len()),
+                    Join::AllSettled { min_success } => settled(min_success),
+                };
+                info.joins.insert(n.id.clone(), join);
+            }
+            if let NodeKind::Map(m) = &n.kind
+                && let Some(k) = m.settle
+            {
+                info.joins.insert(n.id.clone(), settled(k));
+            }
+        }
+        info
+    }
+
+    /// The node whose children include node `i` (its container).
+    pub fn parent_of(&self, i: usize) -> Option<usize> {
+        self.nodes.iter().position(|n| n.children.contains(&i))
     }
 
     /// True when a `debate` or `vote` node exists (`n`/`s` step them).

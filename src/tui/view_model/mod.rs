@@ -11,6 +11,8 @@ mod budget;
 mod bus;
 mod debate;
 mod info;
+mod rate;
+mod waiting;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,10 +20,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeView, TaskError};
-pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
+pub use budget::{BudgetGauge, BudgetLevel, BudgetState, GaugeLevel};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
 pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
+pub use rate::PerSecond;
 
 use crate::event::{Event, EventKind, Id, RunStatus};
 use crate::run_state::{RunState, Task};
@@ -33,6 +36,10 @@ const MAX_NOTICES: usize = 1_000;
 const MAX_TASK_HISTORY: usize = 200;
 /// Seconds of token-rate history kept for the sparkline.
 const RATE_WINDOW_SECS: usize = 600;
+/// Seconds the current token rate is measured over.
+pub const TOKEN_RATE_SECS: u64 = 10;
+/// Seconds of completions kept for the current task rate.
+const TASK_RATE_SECS: u64 = 60;
 
 /// What the run is doing, as the status badge says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +111,10 @@ pub struct TaskLog {
     /// Bumped on every change (lets renderers cache derived text).
     /// Streamed text does not bump it: the detail pane draws [`TaskLog::typing`] live.
     pub version: u64,
+    /// Time it spent held for the user after failures, µs (not run time).
+    pub held_us: u64,
+    /// When the current hold began, while it is held.
+    pub held_since: Option<u64>,
 }
 
 /// Most bytes of streamed reply text kept per task (the tail the cockpit shows).
@@ -157,6 +168,8 @@ pub struct GateView {
     pub gate: Id,
     /// Gate node id.
     pub node: Id,
+    /// The gate node's title (its id when the workflow does not know it).
+    pub title: String,
     /// Artifact under review.
     pub artifact: Value,
     /// Artifact pretty-printed once, split into lines (the review overlay scrolls it).
@@ -283,14 +296,14 @@ pub struct ViewModel {
     pub debate: Vec<DebateLine>,
     /// Debate and vote rounds, tally and decision, structured for the table.
     pub debates: DebateState,
-    /// Budgets, quota waits and breakers.
-    pub budget: BudgetState,
     /// Latest reviewer verdict per plan node.
     reviews: HashMap<Id, ReviewView>,
     /// Tokens per second since the start, one bucket per second (last `RATE_WINDOW_SECS`).
     pub token_rate: Vec<u64>,
     /// Second index (from the start) of `token_rate[0]`.
     pub token_rate_origin: u64,
+    /// Tasks completed per second of the run (the last minute).
+    pub completions: PerSecond,
     /// Bumped on every applied event.
     pub generation: u64,
 }
@@ -306,11 +319,13 @@ impl std::ops::Deref for ViewModel {
 impl ViewModel {
     /// An empty view model for a workflow.
     pub fn new(info: WorkflowInfo) -> Self {
-        let run = RunState::with_layout(
+        let mut run = RunState::with_layout(
             info.nodes.iter().map(|n| n.id.clone()),
             info.agents.iter().map(|a| a.id.clone()),
         );
-        let mut vm = ViewModel {
+        // Gauges show the declared limits before the first call.
+        run.budget = BudgetState::with_limits(info.budget.warn_at, &info.budget.limits);
+        ViewModel {
             replay: false,
             session: None,
             seed: None,
@@ -321,22 +336,13 @@ impl ViewModel {
             notices: Vec::new(),
             debate: Vec::new(),
             debates: DebateState::default(),
-            budget: BudgetState::default(),
             reviews: HashMap::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
+            completions: PerSecond::default(),
             generation: 0,
             info,
-        };
-        vm.budget.warn_at = vm.info.budget.warn_at;
-        vm.budget.scopes = vm
-            .info
-            .budget
-            .limits
-            .iter()
-            .map(|(scope, tokens, usd)| BudgetGauge::new(scope.clone(), *tokens, *usd))
-            .collect();
-        vm
+        }
     }
 
     /// True while the run is paused because a budget ran out (raising it
@@ -353,7 +359,7 @@ impl ViewModel {
             Some(RunStatus::Cancelled) => RunPhase::Cancelled,
             Some(RunStatus::Interrupted) => RunPhase::Interrupted,
             None if self.started_us.is_none() => RunPhase::Starting,
-            None if !self.gates.is_empty() => RunPhase::WaitingForYou,
+            None if self.waits_for_you() => RunPhase::WaitingForYou,
             None if self.paused => RunPhase::Paused,
             None => RunPhase::Running,
         }
@@ -372,6 +378,48 @@ impl ViewModel {
     /// last event time once ended or in a replay (so a finished run's clocks stop).
     pub fn clock(&self, now_us: u64) -> u64 {
         end_of(self, now_us)
+    }
+
+    /// True while the engine waits on the user (gate, held failure, budget
+    /// pause, debate step); [`ViewModel::waiting_for`] says for what.
+    fn waits_for_you(&self) -> bool {
+        !self.gates.is_empty()
+            || self.held > 0
+            || self.paused_for_budget()
+            || self.debates.waiting.is_some()
+    }
+
+    /// Second of the run (from its start) at `now_us`, on the run's clock.
+    fn run_second(&self, now_us: u64) -> u64 {
+        self.elapsed_us(now_us) / 1_000_000
+    }
+
+    /// Tokens per second now: over the last [`TOKEN_RATE_SECS`] seconds up
+    /// to `now_us` (0 once nothing was spent for that long).
+    pub fn token_rate_now(&self, now_us: u64) -> f64 {
+        let sum = rate::sum_until(
+            &self.token_rate,
+            self.token_rate_origin,
+            self.run_second(now_us),
+            TOKEN_RATE_SECS,
+        );
+        sum as f64 / TOKEN_RATE_SECS as f64
+    }
+
+    /// Seconds up to `now_us` with no tokens spent since the last reply
+    /// (the sparkline shows them empty).
+    pub fn quiet_seconds(&self, now_us: u64) -> u64 {
+        if self.token_rate.is_empty() {
+            return 0;
+        }
+        let end = self.token_rate_origin + self.token_rate.len() as u64;
+        (self.run_second(now_us) + 1).saturating_sub(end)
+    }
+
+    /// Tasks completed in the last minute up to `now_us`.
+    pub fn tasks_per_minute_now(&self, now_us: u64) -> f64 {
+        self.completions
+            .sum_until(self.run_second(now_us), TASK_RATE_SECS) as f64
     }
 
     /// Tokens per second over the last `secs` complete seconds of the run.
@@ -407,12 +455,22 @@ impl ViewModel {
             let known = self.info.nodes.len();
             let t = &self.run.tasks[i];
             let (slot, streaming) = (t.node_slot(), t.streaming);
+            let holding = t.held && t.state == crate::event::TaskState::Failed;
             if let Some(log) = self.run.ext_mut(i) {
                 if applied.created {
                     log.node = (slot < known).then_some(slot);
                 }
                 if !streaming {
                     log.typing = None;
+                }
+                // Time held waiting for the user is not run time.
+                match (holding, log.held_since) {
+                    (true, None) => log.held_since = Some(ts),
+                    (false, Some(since)) => {
+                        log.held_us += ts.saturating_sub(since);
+                        log.held_since = None;
+                    }
+                    _ => {}
                 }
                 // Streamed text does not bump it (see `TaskLog::version`).
                 if !matches!(ev.kind, EventKind::LlmDelta { .. }) {
@@ -439,7 +497,6 @@ impl ViewModel {
         // Structured pane state; the match below sees every event
         // (notices, the transcript).
         self.debates.apply(&ev.kind);
-        self.budget.apply(&ev.kind);
         match &ev.kind {
             EventKind::SessionStarted { seed, .. } => {
                 self.session = Some(ev.session.clone());
@@ -452,6 +509,10 @@ impl ViewModel {
                 self.bus.push(message, start);
             }
             EventKind::LlmResponse { usage, .. } => self.add_rate(ts, usage.total()),
+            EventKind::TaskCompleted { .. } => {
+                let sec = ts.saturating_sub(self.started_us.unwrap_or(ts)) / 1_000_000;
+                self.completions.add(sec, 1, TASK_RATE_SECS as usize);
+            }
             // Streamed text feeds the "typing" indicator (a short tail, not
             // the whole reply: the output arrives whole with `task_completed`).
             EventKind::LlmDelta { task, agent, text } => {
@@ -549,9 +610,14 @@ impl ViewModel {
                 self.gates.retain(|g| g.gate != *gate);
                 let text = artifact_text(artifact);
                 let reviews = self.reviews_under(node);
+                let title = self
+                    .info
+                    .node(node)
+                    .map_or_else(|| node.to_string(), |i| self.info.nodes[i].title.clone());
                 self.gates.push(GateView {
                     gate: gate.clone(),
                     node: node.clone(),
+                    title,
                     artifact: artifact.clone(),
                     artifact_lines: text.lines().map(str::to_owned).collect(),
                     revision: *revision,
@@ -830,6 +896,18 @@ impl ViewModel {
     }
 }
 
+/// A task's run time in ms up to `now_us`, without the time it was held
+/// waiting for the user (the engine's duration when it was never held).
+pub fn run_ms(t: &TaskView, now_us: u64) -> Option<f64> {
+    if t.held_us == 0 && t.held_since.is_none() {
+        return t.elapsed_ms(now_us);
+    }
+    let start = t.started_us?;
+    let end = t.finished_us.unwrap_or(now_us);
+    let held = t.held_us + t.held_since.map_or(0, |s| end.saturating_sub(s));
+    Some(end.saturating_sub(start).saturating_sub(held) as f64 / 1000.0)
+}
+
 impl ApproxBytes for TaskView {
     /// The task's own bytes; its input, output and history texts are
     /// shared `Arc`s and counted where they were first made (not at all
@@ -917,10 +995,10 @@ impl ViewModel {
             notices: self.notices.clone(),
             debate: self.debate.clone(),
             debates: self.debates.clone(),
-            budget: self.budget.clone(),
             reviews: self.reviews.clone(),
             token_rate: self.token_rate.clone(),
             token_rate_origin: self.token_rate_origin,
+            completions: self.completions.clone(),
             generation: self.generation,
         }
     }
