@@ -561,6 +561,7 @@ impl App {
             Context::Gate => self.gate(action),
             Context::Editor => self.editor(action),
             Context::Confirm => self.confirm(action),
+            Context::Message => self.message(action),
             Context::Replay => self.replay_action(action),
         }
     }
@@ -729,6 +730,7 @@ impl App {
                     // Freeze where the view is now instead of jumping to the top.
                     let h = ui.hits.height(PaneId::Bus);
                     ui.bus_top = self.vm.bus.visible_len().saturating_sub(h);
+                    ui.bus_sel = self.vm.bus.visible_len().saturating_sub(1);
                 }
                 let msg = if ui.follow { "follow on" } else { "follow off" };
                 self.ui.flash(msg);
@@ -761,6 +763,40 @@ impl App {
                 None => self.ui.flash("select a task first (3 = Tasks)"),
             },
             Action::Suspend => self.suspend = true,
+            Action::ToggleWrap => {
+                ui.wrap = !ui.wrap;
+                ui.detail_left = 0;
+                ui.gate_left = 0;
+                ui.transcript_left = 0;
+                let msg = if ui.wrap {
+                    "wrap on: long lines wrap"
+                } else {
+                    "wrap off: long lines are cut, h/l scroll sideways"
+                };
+                self.ui.flash(msg);
+            }
+            Action::ScrollLeft | Action::ScrollRight => {
+                let right = action == Action::ScrollRight;
+                let step = |x: usize| {
+                    if right {
+                        x.saturating_add(crate::tui::wrap::SIDE_STEP)
+                    } else {
+                        x.saturating_sub(crate::tui::wrap::SIDE_STEP)
+                    }
+                };
+                if ui.wrap {
+                    self.ui
+                        .flash("wrap is on: nothing to scroll sideways (w turns it off)");
+                } else if ui.focus == PaneId::Detail {
+                    ui.detail_left = step(ui.detail_left);
+                } else if ui.focus == PaneId::Debate {
+                    ui.transcript_left = step(ui.transcript_left);
+                } else {
+                    self.ui
+                        .flash("h/l scroll Detail (4) or the debate transcript (6) sideways");
+                }
+            }
+            Action::OpenMessage => self.open_message(),
             Action::ForceQuit | Action::Confirm | Action::Decline | Action::Submit => {}
             Action::PlayPause
             | Action::StepForward
@@ -808,22 +844,28 @@ impl App {
                 );
             }
             PaneId::Bus => {
+                // A selected row (Enter opens it) that the view keeps in sight;
+                // following, the newest row is selected.
                 let h = ui.hits.height(PaneId::Bus);
                 let len = self.vm.bus.visible_len();
-                let max_top = len.saturating_sub(h);
-                let top = if ui.follow {
-                    max_top
-                } else {
-                    ui.bus_top.min(max_top)
-                };
-                ui.bus_top = step(top, max_top + 1);
+                let cur = crate::tui::panes::bus::selected(&self.vm, ui, h).unwrap_or(0);
+                let top = crate::tui::panes::bus::top_row(&self.vm, ui, h);
+                ui.bus_sel = step(cur, len);
+                ui.bus_top = crate::tui::panes::scroll_to_show(ui.bus_sel, top, h, len);
                 ui.follow =
-                    ui.bus_top >= max_top && action != Action::Up && action != Action::PageUp;
+                    ui.bus_sel + 1 >= len && action != Action::Up && action != Action::PageUp;
             }
             PaneId::Detail => {
-                let len = ui.detail.lines.len();
-                ui.detail_scroll =
-                    step(ui.detail_scroll as usize, len).min(u16::MAX as usize) as u16;
+                // In screen rows, as last laid out; `G` stops with the last
+                // row at the bottom, not past it.
+                let rows = if !ui.detail.rows.is_empty() {
+                    ui.detail.rows.len()
+                } else {
+                    ui.detail.lines.len()
+                };
+                let max_top = rows.saturating_sub(ui.hits.height(PaneId::Detail));
+                let top = (ui.detail_scroll as usize).min(max_top);
+                ui.detail_scroll = step(top, max_top + 1).min(u16::MAX as usize) as u16;
             }
             PaneId::Graph => {
                 let len = ui.graph.as_ref().map_or(0, |g| g.rows.len());
@@ -839,6 +881,40 @@ impl App {
                 ui.debate_top = (action != Action::Bottom && next < max_top).then_some(next);
             }
             PaneId::Budgets => {}
+        }
+    }
+
+    /// Enter on the Bus pane: the selected message in full.
+    fn open_message(&mut self) {
+        if self.ui.focus != PaneId::Bus {
+            self.ui
+                .flash("Enter opens a bus message: focus Bus (2) first");
+            return;
+        }
+        let h = self.ui.hits.height(PaneId::Bus);
+        let sel = crate::tui::panes::bus::selected(&self.vm, &self.ui, h);
+        match sel
+            .and_then(|n| self.vm.bus.visible_row(n))
+            .and_then(|r| overlays::message::MessageView::open(&self.vm.bus, r))
+        {
+            Some(m) => self.ui.overlay = Some(Overlay::Message(Box::new(m))),
+            None => self.ui.flash("no bus message to open"),
+        }
+    }
+
+    fn message(&mut self, action: Action) {
+        let max_top = self.ui.hits.overlay_max_top;
+        let Some(Overlay::Message(m)) = &mut self.ui.overlay else {
+            return;
+        };
+        // The area is the whole screen: the popup's page is derived from it.
+        let page = self
+            .ui
+            .hits
+            .screen
+            .map_or(10, overlays::message::MessageView::page);
+        if !m.handle(action, max_top, page) {
+            self.ui.overlay = None;
         }
     }
 
@@ -922,12 +998,31 @@ impl App {
             return;
         };
         let gate = gate.clone();
+        // Scrolling stops at the artifact's last row, as last drawn.
+        let max = u16::try_from(self.ui.hits.overlay_max_top).unwrap_or(u16::MAX);
+        *scroll = (*scroll).min(max);
         match action {
             Action::Back => self.ui.overlay = None,
-            Action::Down => *scroll = scroll.saturating_add(1),
+            Action::Down => *scroll = scroll.saturating_add(1).min(max),
             Action::Up => *scroll = scroll.saturating_sub(1),
-            Action::PageDown => *scroll = scroll.saturating_add(10),
+            Action::PageDown => *scroll = scroll.saturating_add(10).min(max),
             Action::PageUp => *scroll = scroll.saturating_sub(10),
+            Action::ToggleWrap => {
+                *scroll = 0;
+                self.ui.wrap = !self.ui.wrap;
+                self.ui.gate_left = 0;
+            }
+            Action::ScrollLeft | Action::ScrollRight if !self.ui.wrap => {
+                let l = &mut self.ui.gate_left;
+                *l = if action == Action::ScrollRight {
+                    l.saturating_add(crate::tui::wrap::SIDE_STEP)
+                } else {
+                    l.saturating_sub(crate::tui::wrap::SIDE_STEP)
+                };
+            }
+            Action::ScrollLeft | Action::ScrollRight => self
+                .ui
+                .flash("wrap is on: nothing to scroll sideways (w turns it off)"),
             Action::NextPane | Action::PrevPane => {
                 let gates = &self.vm.gates;
                 if let Some(i) = gates.iter().position(|g| g.gate == gate) {

@@ -24,6 +24,7 @@ pub fn context(ui: &UiState) -> Context {
         Some(Overlay::Gate { .. }) => Context::Gate,
         Some(Overlay::Editor { .. }) => Context::Editor,
         Some(Overlay::Confirm { .. }) => Context::Confirm,
+        Some(Overlay::Message(_)) => Context::Message,
     }
 }
 
@@ -41,8 +42,15 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
     let mut hits = HitMap {
         panes: Vec::with_capacity(6),
         tabs: areas.tabs,
+        screen: Some(area),
+        ..HitMap::default()
     };
     for &(pane, r) in &areas.panes {
+        if pane == PaneId::Detail {
+            // Wrapped once per (task version, width, wrap), not per frame.
+            ui.detail
+                .layout(usize::from(r.width.saturating_sub(2)), ui.wrap);
+        }
         let inner = panes::render_pane(pane, r, buf, vm, ui, theme);
         hits.panes.push((pane, inner));
     }
@@ -53,7 +61,7 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
         status::render(s, buf, vm, ui, theme, context(ui));
     }
     ui.hits = hits;
-    overlays::render(area, buf, vm, ui, theme);
+    ui.hits.overlay_max_top = overlays::render(area, buf, vm, ui, theme);
 }
 
 fn render_tabs(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {

@@ -11,17 +11,20 @@ use crate::tui::keymap::{Context, Keymap};
 use crate::tui::panes::{fill_row, fmt_clock, put_line};
 use crate::tui::theme::Theme;
 use crate::tui::view_model::{ReviewView, ViewModel};
+use crate::tui::wrap::{self, TextView, WrapIndex};
 
-/// Draws the review popup for `gate` (or a note that it was decided meanwhile).
+/// Draws the review popup for `gate` (or a note that it was decided
+/// meanwhile). The artifact is wrapped to the popup (or cut and scrolled
+/// sideways, `w` toggles). Returns the last row the artifact may scroll to.
 pub fn render(
     area: Rect,
     buf: &mut Buffer,
     keys: &Keymap,
     vm: &ViewModel,
     gate: &str,
-    scroll: u16,
+    view: TextView,
     theme: &Theme,
-) {
+) -> usize {
     let r = centered(
         area,
         area.width.saturating_sub(8).max(20),
@@ -35,7 +38,7 @@ pub fn render(
         theme,
     );
     if inner.height == 0 {
-        return;
+        return 0;
     }
     let Some(g) = vm.gates.iter().find(|g| &*g.gate == gate) else {
         put_line(
@@ -47,7 +50,7 @@ pub fn render(
                 theme.muted,
             ),
         );
-        return;
+        return 0;
     };
     let waited = vm.last_us.saturating_sub(g.opened_us);
     put_line(
@@ -109,16 +112,44 @@ pub fn render(
             y += 1;
         }
     }
-    // The reviewer agent's own verdict sits next to the artifact when the
-    // popup is wide, above it otherwise.
-    let side = !g.reviews.is_empty() && inner.width >= 90;
+    // The reviewer agent's own verdict sits next to the artifact only when
+    // it is long and the popup wide; a short verdict goes above it, so the
+    // artifact keeps the full width.
+    let short = g
+        .reviews
+        .iter()
+        .all(|r| line_width(&verdict_line(r, theme)) <= inner.width as usize)
+        && g.reviews.len() <= 3;
+    let side = !g.reviews.is_empty() && !short && inner.width >= 90;
     if !g.reviews.is_empty() && !side {
-        for r in &g.reviews {
-            if y + 2 >= inner.height {
-                break;
+        // Wrapped, in at most a third of what is left.
+        let room = (inner.height.saturating_sub(y) / 3).max(1);
+        let mut used = 0u16;
+        'verdicts: for r in &g.reviews {
+            let line = verdict_line(r, theme);
+            if line_width(&line) <= inner.width as usize {
+                if used == room || y + 2 >= inner.height {
+                    break;
+                }
+                put_line(buf, inner, y, &line);
+                y += 1;
+                used += 1;
+                continue;
             }
-            put_line(buf, inner, y, &verdict_line(r, theme));
-            y += 1;
+            let text = line_text(&line);
+            let style = if r.approved {
+                theme.agree
+            } else {
+                theme.dissent
+            };
+            for (a, b) in wrap::wrap_ranges(&text, inner.width as usize) {
+                if used == room || y + 2 >= inner.height {
+                    break 'verdicts;
+                }
+                put_line(buf, inner, y, &Line::styled(text[a..b].to_owned(), style));
+                y += 1;
+                used += 1;
+            }
         }
     }
     let rest = Rect::new(
@@ -142,31 +173,56 @@ pub fn render(
     } else {
         (rest, None)
     };
-    put_line(
-        buf,
-        art,
-        0,
-        &Line::styled("Artifact under review", theme.muted),
-    );
     let body = Rect::new(
         art.x,
         art.y + 1.min(art.height),
         art.width,
         art.height.saturating_sub(1),
     );
-    let top = (scroll as usize).min(g.artifact_lines.len().saturating_sub(body.height as usize));
-    for (y, l) in g
-        .artifact_lines
-        .iter()
-        .skip(top)
-        .take(body.height as usize)
-        .enumerate()
-    {
-        put_line(buf, body, y as u16, &Line::styled(l.as_str(), theme.text));
-    }
+    let index = WrapIndex::build(
+        g.artifact_lines.iter().map(String::as_str),
+        body.width as usize,
+        view.wrap,
+    );
+    let top = wrap::draw(body, buf, &index, &view, |i| {
+        (g.artifact_lines[i].as_str(), theme.text)
+    });
+    let shown_end = (top + body.height as usize).min(index.len());
+    let mode = if view.wrap {
+        String::from("wrapped")
+    } else {
+        format!("not wrapped, column {}", view.left + 1)
+    };
+    put_line(
+        buf,
+        art,
+        0,
+        &Line::from(vec![
+            Span::styled("Artifact under review", theme.muted),
+            Span::styled(
+                format!(
+                    " · rows {}–{shown_end} of {} · {mode}",
+                    (top + 1).min(shown_end),
+                    index.len()
+                ),
+                theme.muted,
+            ),
+        ]),
+    );
     if let Some(area) = verdicts {
         render_verdicts(area, buf, &g.reviews, theme);
     }
+    index.len().saturating_sub(body.height as usize)
+}
+
+/// Columns a line takes.
+fn line_width(l: &Line<'_>) -> usize {
+    l.spans.iter().map(|s| crate::text::width(&s.content)).sum()
+}
+
+/// A line's text, its spans joined.
+fn line_text(l: &Line<'_>) -> String {
+    l.spans.iter().map(|s| s.content.as_ref()).collect()
 }
 
 /// One line: `reviewer planner_review (plan r1): approved — feedback`.

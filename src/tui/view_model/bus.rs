@@ -65,6 +65,8 @@ pub struct BusRow {
     pub topic: u32,
     /// Kind symbol.
     pub kind: u32,
+    /// Correlation id symbol or [`NONE_SYM`].
+    pub correlation: u32,
     /// One-line payload summary, at most `SUMMARY_CHARS` characters.
     pub summary: Box<str>,
 }
@@ -92,10 +94,14 @@ impl BusLog {
             to: m.to.as_deref().map_or(NONE_SYM, |t| self.strings.intern(t)),
             topic: self.strings.intern(&m.topic),
             kind: self.strings.intern(&m.kind),
+            correlation: m
+                .correlation
+                .as_deref()
+                .map_or(NONE_SYM, |c| self.strings.intern(c)),
             summary: summarize(&m.payload).into_boxed_str(),
         };
         if let Some(f) = &self.filter
-            && self.row_matches(&row, f)
+            && self.row_matches(&row, &m.payload, f)
         {
             self.matches.push(self.rows.len() as u32);
         }
@@ -104,7 +110,8 @@ impl BusLog {
     }
 
     /// Sets (or, with an empty needle, clears) the case-insensitive filter.
-    /// Matches sender, recipient, topic, kind and summary.
+    /// Matches sender, recipient, topic, kind, correlation id and the whole
+    /// payload (every string, key and number in it, not only the summary).
     pub fn set_filter(&mut self, needle: &str) {
         let needle = needle.trim().to_lowercase();
         if needle.is_empty() {
@@ -118,8 +125,9 @@ impl BusLog {
         let matches = self
             .rows
             .iter()
+            .zip(self.payloads.iter())
             .enumerate()
-            .filter(|(_, r)| self.row_matches(r, &needle))
+            .filter(|(_, (r, p))| self.row_matches(r, p, &needle))
             .map(|(i, _)| i as u32)
             .collect();
         self.matches = matches;
@@ -151,13 +159,15 @@ impl BusLog {
         }
     }
 
-    fn row_matches(&self, row: &BusRow, needle: &str) -> bool {
+    fn row_matches(&self, row: &BusRow, payload: &Value, needle: &str) -> bool {
         let s = &self.strings;
         contains_ci(s.get(row.from), needle)
             || (row.to != NONE_SYM && contains_ci(s.get(row.to), needle))
             || contains_ci(s.get(row.topic), needle)
             || contains_ci(s.get(row.kind), needle)
+            || (row.correlation != NONE_SYM && contains_ci(s.get(row.correlation), needle))
             || contains_ci(&row.summary, needle)
+            || value_contains(payload, needle)
     }
 }
 
@@ -207,6 +217,21 @@ pub fn contains_ci(hay: &str, needle: &str) -> bool {
         return h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
     }
     hay.to_lowercase().contains(needle)
+}
+
+/// True when a string, key or number anywhere in `v` contains `needle`
+/// (lower-case): the filter finds text past the summary's cut.
+fn value_contains(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => contains_ci(s, needle),
+        Value::Array(a) => a.iter().any(|x| value_contains(x, needle)),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, x)| contains_ci(k, needle) || value_contains(x, needle)),
+        Value::Number(n) => contains_ci(&n.to_string(), needle),
+        Value::Bool(b) => contains_ci(if *b { "true" } else { "false" }, needle),
+        Value::Null => false,
+    }
 }
 
 /// A one-line summary of a payload: strings as they are, objects as their
