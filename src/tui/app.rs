@@ -1203,3 +1203,5 @@ impl App {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_view_tests;

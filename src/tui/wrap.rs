@@ -143,7 +143,7 @@ pub fn draw<'a>(
 }
 
 /// The text of a row, its sideways offset applied when not wrapped.
-pub fn row_text<'a>(line: &'a str, row: Row, left: usize) -> &'a str {
+pub fn row_text(line: &str, row: Row, left: usize) -> &str {
     let s = line
         .get(row.start as usize..row.end as usize)
         .unwrap_or_default();
@@ -205,14 +205,6 @@ pub fn wrap_ranges(line: &str, width: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// Screen rows `line` takes at `width` columns.
-pub fn row_count(line: &str, width: usize) -> usize {
-    if line.is_ascii() && line.len() <= width {
-        return 1;
-    }
-    wrap_ranges(line, width).len()
-}
-
 fn next_grapheme(s: &str, i: usize) -> &str {
     let b = s.as_bytes()[i];
     if b.is_ascii() {
@@ -264,7 +256,7 @@ mod tests {
     fn wide_characters_count_two_columns() {
         // Four CJK characters are eight columns: two rows of three columns max.
         assert_eq!(rows("漢字漢字", 5), ["漢字", "漢字"]);
-        assert_eq!(row_count("漢字漢字", 8), 1);
+        assert_eq!(rows("漢字漢字", 8), ["漢字漢字"]);
         assert_eq!(skip_columns("漢字ab", 4), "ab");
     }
 

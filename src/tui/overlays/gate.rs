@@ -232,13 +232,16 @@ fn verdict_line<'a>(r: &'a ReviewView, theme: &Theme) -> Line<'a> {
     } else {
         ("sent back", theme.dissent)
     };
-    Line::from(vec![
+    let mut spans = vec![
         Span::styled("reviewer ", theme.muted),
         Span::styled(r.agent.as_deref().unwrap_or("?"), theme.text),
         Span::styled(format!(" ({} r{}): ", r.node, r.revision), theme.muted),
         Span::styled(word, style),
-        Span::styled(format!(" — {}", r.feedback), theme.text),
-    ])
+    ];
+    if !r.feedback.is_empty() {
+        spans.push(Span::styled(format!(" — {}", r.feedback), theme.text));
+    }
+    Line::from(spans)
 }
 
 /// The verdicts panel: each reviewer's verdict and its feedback, wrapped.
@@ -270,4 +273,135 @@ fn render_verdicts(area: Rect, buf: &mut Buffer, reviews: &[ReviewView], theme: 
     Paragraph::new(lines)
         .wrap(Wrap { trim: true })
         .render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::event::EventKind;
+    use crate::tui::test_support::{self, Script};
+    use crate::tui::theme::Theme;
+    use crate::tui::ui_state::{Overlay, UiState};
+    use crate::tui::view_model::ViewModel;
+
+    /// One line of 300 characters, words of five, ending in a marker.
+    fn long_line() -> String {
+        let mut s = String::new();
+        let mut n = 0;
+        while s.len() < 292 {
+            s.push_str(&format!("w{n:03} "));
+            n += 1;
+        }
+        s.truncate(292);
+        s.push_str("END-MARK");
+        s
+    }
+
+    /// A run waiting at a gate over `artifact`, with one short reviewer verdict.
+    fn gate_vm(artifact: serde_json::Value) -> ViewModel {
+        let mut s = Script::default();
+        s.push(EventKind::SessionStarted {
+            workflow: "reviewed-report".into(),
+            seed: 3,
+            entry: "main".into(),
+            agents: vec!["planner".into(), "critic".into()],
+        });
+        s.start_task("report/review", "report", "critic", 600);
+        s.wait(100).push(EventKind::ReviewVerdict {
+            node: "report".into(),
+            task: "report/review".into(),
+            approved: true,
+            feedback: String::new(),
+            revision: 0,
+        });
+        s.wait(50).push(EventKind::GateOpened {
+            gate: "sign_off".into(),
+            node: "sign_off".into(),
+            artifact,
+            revision: 0,
+        });
+        let mut vm = ViewModel::new(test_support::review_info());
+        for e in &s.events {
+            vm.apply(e);
+        }
+        vm
+    }
+
+    fn open(ui: &mut UiState) {
+        ui.overlay = Some(Overlay::Gate {
+            gate: "sign_off".into(),
+            scroll: 0,
+        });
+    }
+
+    /// Every non-space character of `text`, in order, is inside the popup.
+    fn all_shown(screen: &str, text: &str) -> bool {
+        let shown: String = screen
+            .lines()
+            .filter_map(|l| {
+                let (a, b) = (l.find('║')?, l.rfind('║')?);
+                (a < b).then(|| &l[a..b])
+            })
+            .flat_map(str::chars)
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let want: String = text.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        shown.contains(&want)
+    }
+
+    #[test]
+    fn a_300_character_artifact_wraps_in_the_gate_review() {
+        let line = long_line();
+        assert_eq!(line.chars().count(), 300);
+        let vm = gate_vm(json!(format!(
+            "Reviewer feedback to address: none.\n{line}"
+        )));
+        let dark = Theme::builtin("dark").unwrap();
+        for (w, h) in [(120, 40), (80, 24), (100, 20)] {
+            let (text, _) = test_support::draw_screen(w, h, &dark, &vm, &open);
+            assert!(
+                all_shown(&text, &line),
+                "{w}x{h}: the whole line is readable, wrapped:\n{text}"
+            );
+            assert!(text.contains("END-MARK"), "{w}x{h}:\n{text}");
+            if (w, h) != (100, 20) {
+                insta::assert_snapshot!(format!("gate_artifact_300_wrapped_{w}x{h}"), text);
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_verdict_leaves_the_artifact_the_full_width() {
+        let vm = gate_vm(json!(format!(
+            "Reviewer feedback to address: {}",
+            long_line()
+        )));
+        let dark = Theme::builtin("dark").unwrap();
+        let (_, buf) = test_support::draw_screen(160, 50, &dark, &vm, &open);
+        // No verdict column: no divider in the artifact's rows.
+        let divider_rows = (4..buf.area.height - 4)
+            .filter(|&y| (20..140).any(|x| buf[(x, y)].symbol() == "│"))
+            .count();
+        assert_eq!(divider_rows, 0, "a short verdict sits above the artifact");
+    }
+
+    #[test]
+    fn wrap_off_cuts_the_line_and_l_scrolls_it_sideways() {
+        let vm = gate_vm(json!(long_line()));
+        let dark = Theme::builtin("dark").unwrap();
+        let cut = |ui: &mut UiState| {
+            open(ui);
+            ui.wrap = false;
+        };
+        let (text, _) = test_support::draw_screen(100, 20, &dark, &vm, &cut);
+        assert!(!text.contains("END-MARK"), "cut at the edge:\n{text}");
+        let scrolled = |ui: &mut UiState| {
+            cut(ui);
+            ui.gate_left = 240;
+        };
+        let (text, _) = test_support::draw_screen(100, 20, &dark, &vm, &scrolled);
+        assert!(text.contains("END-MARK"), "scrolled to the end:\n{text}");
+        assert!(text.contains("not wrapped, column 241"), "{text}");
+    }
 }

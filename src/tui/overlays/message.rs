@@ -5,7 +5,6 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use serde_json::Value;
 
@@ -141,7 +140,7 @@ impl MessageView {
             self.view.wrap,
         );
         let top = wrap::draw(body, buf, &index, &self.view, |i| {
-            (self.lines[i].as_str(), Style::from(theme.text))
+            (self.lines[i].as_str(), theme.text)
         });
         let end = (top + body.height as usize).min(index.len());
         let mode = if self.view.wrap {
@@ -172,4 +171,85 @@ fn popup_area(area: Rect) -> Rect {
         area.width.saturating_sub(8).max(20),
         area.height.saturating_sub(4).max(6),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::{BusMessage, EventKind};
+    use crate::tui::test_support::{self, Script};
+    use crate::tui::ui_state::{Overlay, UiState};
+    use crate::tui::view_model::ViewModel;
+
+    /// A run with one long structured message (a marker at character 220).
+    fn vm() -> ViewModel {
+        let mut s = test_support::script();
+        let message = BusMessage {
+            id: 900,
+            topic: "review.feedback".into(),
+            from: "critic".into(),
+            to: Some("writer".into()),
+            kind: "handoff".into(),
+            payload: json!({
+                "summary": "feedback on the draft",
+                "notes": format!("{} MARKER-220 and the rest of the note", "n".repeat(220)),
+                "items": ["add numbers", "cite sources", "shorten the intro"],
+            }),
+            correlation: Some("fanout/summarize[4]".into()),
+            ts: s.now,
+        };
+        s.push(EventKind::Bus { message });
+        let mut vm = ViewModel::new(test_support::info());
+        let _: &Script = &s;
+        for e in &s.events {
+            vm.apply(e);
+        }
+        vm
+    }
+
+    fn open(vm: &ViewModel) -> impl Fn(&mut UiState) + '_ {
+        move |ui: &mut UiState| {
+            let last = vm.bus.rows.len() - 1;
+            let m = MessageView::open(&vm.bus, last).expect("message");
+            ui.overlay = Some(Overlay::Message(Box::new(m)));
+        }
+    }
+
+    #[test]
+    fn the_bus_message_view_shows_every_field_and_the_whole_payload() {
+        let vm = vm();
+        let dark = Theme::builtin("dark").unwrap();
+        for (w, h) in [(120, 40), (80, 24)] {
+            let (text, _) = test_support::draw_screen(w, h, &dark, &vm, &open(&vm));
+            for want in [
+                "from critic",
+                "to writer",
+                "topic review.feedback",
+                "kind handoff",
+                "correlation fanout/summarize[4]",
+                "\"items\": [",
+                "MARKER-220",
+            ] {
+                assert!(text.contains(want), "{w}x{h}: {want} missing:\n{text}");
+            }
+            insta::assert_snapshot!(format!("bus_message_{w}x{h}"), text);
+        }
+    }
+
+    #[test]
+    fn keys_scroll_to_the_end_and_toggle_wrap() {
+        let vm = vm();
+        let mut m = MessageView::open(&vm.bus, vm.bus.rows.len() - 1).unwrap();
+        assert!(m.handle(Action::Bottom, 7, 5));
+        assert_eq!(m.view.top, 7);
+        assert!(m.handle(Action::Down, 7, 5));
+        assert_eq!(m.view.top, 7, "never past the last row");
+        assert!(m.handle(Action::ToggleWrap, 7, 5));
+        assert!(!m.view.wrap);
+        assert!(m.handle(Action::ScrollRight, 7, 5));
+        assert_eq!(m.view.left, wrap::SIDE_STEP);
+        assert!(!m.handle(Action::Back, 7, 5), "Esc closes");
+    }
 }

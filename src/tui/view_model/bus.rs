@@ -269,3 +269,53 @@ pub fn summarize(v: &Value) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod filter_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn msg(id: u64, payload: Value) -> BusMessage {
+        BusMessage {
+            id,
+            topic: "agent.writer".into(),
+            from: "writer".into(),
+            to: Some("orchestrator".into()),
+            kind: "result".into(),
+            payload,
+            correlation: Some(format!("task-{id}").into()),
+            ts: 1_000 + id,
+        }
+    }
+
+    #[test]
+    fn the_filter_finds_a_marker_past_the_summary_and_keeps_only_matches() {
+        let far = format!("{} ZEBRA-220 tail", "x".repeat(220));
+        let mut log = BusLog::default();
+        log.push(&msg(1, json!("nothing here")), 0);
+        log.push(&msg(2, json!(far)), 0);
+        log.push(
+            &msg(
+                3,
+                json!({"text": "short", "deep": {"list": ["a", "zebra-220 too"]}}),
+            ),
+            0,
+        );
+        assert!(
+            !log.rows[1].summary.contains("ZEBRA"),
+            "the marker is past the summary's cut"
+        );
+        log.set_filter("zebra-220");
+        let kept: Vec<usize> = (0..log.visible_len())
+            .filter_map(|n| log.visible_row(n))
+            .collect();
+        assert_eq!(kept, [1, 2], "the rows kept are the matches");
+        // New messages are matched on their whole payload too.
+        log.push(&msg(4, json!(format!("{} zebra-220", "y".repeat(300)))), 0);
+        assert_eq!(log.visible_len(), 3);
+        // The correlation id is searchable.
+        log.set_filter("task-1");
+        assert_eq!(log.visible_row(0), Some(0));
+    }
+}
