@@ -438,7 +438,7 @@ impl ViewModel {
         }
         // Structured pane state; the match below sees every event
         // (notices, the transcript).
-        self.debates.apply(&ev.kind);
+        self.debates.sync(&self.run, applied, &ev.kind);
         self.budget.apply(&ev.kind);
         match &ev.kind {
             EventKind::SessionStarted { seed, .. } => {
@@ -701,10 +701,16 @@ impl ViewModel {
                 changed,
                 ..
             } => {
+                // Round 1 changes nothing: every stance is a first one.
+                let changed = if *round > 1 {
+                    format!(" · {changed} changed")
+                } else {
+                    String::new()
+                };
                 self.debate_line(
                     DebateLineKind::Muted,
                     format!(
-                        "round {round} ended · agreement {:.0}% · {changed} changed",
+                        "round {round} ended · agreement {:.0}%{changed}",
                         agreement * 100.0
                     ),
                 );
