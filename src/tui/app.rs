@@ -595,8 +595,29 @@ impl App {
                     self.set_filter(FilterTarget::Bus, "");
                 }
             }
-            Action::NextPane => ui.focus = ui.focus.cycle(false),
-            Action::PrevPane => ui.focus = ui.focus.cycle(true),
+            // In the zoomed debate pane Tab first moves the keys from the
+            // table to the transcript, then on to the next pane.
+            Action::NextPane
+                if !ui.transcript_focus
+                    && crate::tui::panes::debate::shows_transcript(
+                        &self.vm,
+                        ui,
+                        ui.hits.height(PaneId::Debate) as u16,
+                    ) =>
+            {
+                ui.transcript_focus = true;
+            }
+            Action::PrevPane if ui.transcript_focus && ui.focus == PaneId::Debate => {
+                ui.transcript_focus = false;
+            }
+            Action::NextPane => {
+                ui.transcript_focus = false;
+                ui.focus = ui.focus.cycle(false);
+            }
+            Action::PrevPane => {
+                ui.transcript_focus = false;
+                ui.focus = ui.focus.cycle(true);
+            }
             Action::FocusPane(n) => {
                 if let Some(p) = PaneId::from_number(n) {
                     ui.focus = p;
@@ -870,6 +891,33 @@ impl App {
             PaneId::Graph => {
                 let len = ui.graph.as_ref().map_or(0, |g| g.rows.len());
                 ui.graph_scroll = step(ui.graph_scroll, len);
+            }
+            PaneId::Debate
+                if ui.transcript_focus
+                    && crate::tui::panes::debate::shows_transcript(
+                        &self.vm,
+                        ui,
+                        ui.hits.height(PaneId::Debate) as u16,
+                    ) =>
+            {
+                // The transcript in wrapped rows, as last laid out; it follows
+                // the newest lines until scrolled, and again after Bottom.
+                let h = crate::tui::panes::debate::transcript_rows(
+                    ui.hits.height(PaneId::Debate) as u16
+                ) as usize;
+                let len = ui.transcript.rows.len();
+                let max_top = len.saturating_sub(h);
+                let top = ui.transcript_top.unwrap_or(max_top).min(max_top);
+                let page = h.saturating_sub(1).max(1);
+                let next = match action {
+                    Action::Down => (top + times).min(max_top),
+                    Action::Up => top.saturating_sub(times),
+                    Action::PageDown => (top + page).min(max_top),
+                    Action::PageUp => top.saturating_sub(page),
+                    Action::Top => 0,
+                    _ => max_top,
+                };
+                ui.transcript_top = (action != Action::Bottom && next < max_top).then_some(next);
             }
             PaneId::Debate => {
                 // Follow the newest rows until the user scrolls; Bottom follows again.

@@ -51,6 +51,11 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
             ui.detail
                 .layout(usize::from(r.width.saturating_sub(2)), ui.wrap);
         }
+        if pane == PaneId::Debate
+            && panes::debate::shows_transcript(vm, ui, r.height.saturating_sub(2))
+        {
+            panes::debate::layout_transcript(vm, ui, usize::from(r.width.saturating_sub(2)));
+        }
         let inner = panes::render_pane(pane, r, buf, vm, ui, theme);
         hits.panes.push((pane, inner));
     }

@@ -348,6 +348,23 @@ pub fn big_vm() -> ViewModel {
 
 /// A debate (four debaters, a judge) followed by a vote to ratify it.
 pub fn debate_info() -> WorkflowInfo {
+    let mut info = debate_nodes();
+    info.questions = vec![
+        super::view_model::QuestionInfo {
+            node: "choose_store".into(),
+            question: "Which analytics store for {{input.load}}?".into(),
+            options: vec!["clickhouse".into(), "postgres".into(), "duckdb".into()],
+        },
+        super::view_model::QuestionInfo {
+            node: "ratify".into(),
+            question: String::new(),
+            options: vec!["clickhouse".into(), "postgres".into()],
+        },
+    ];
+    info
+}
+
+fn debate_nodes() -> WorkflowInfo {
     WorkflowInfo::new(
         "store-choice",
         0,

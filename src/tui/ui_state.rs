@@ -12,7 +12,7 @@ use super::detail_text::{self, Mark};
 use super::graph_layout::GraphLayout;
 use super::keymap::Keymap;
 use super::view_model::ViewModel;
-use super::wrap::WrapIndex;
+use super::wrap::{WrapCache, WrapIndex};
 use crate::event::Id;
 
 /// The six panes, numbered as the `1`–`6` keys.
@@ -255,6 +255,13 @@ pub struct UiState {
     pub detail_left: usize,
     /// Columns the debate transcript is scrolled sideways.
     pub transcript_left: usize,
+    /// First transcript row shown; `None` follows the newest lines.
+    pub transcript_top: Option<usize>,
+    /// The zoomed debate pane's keys scroll the transcript, not the table
+    /// (Tab moves between them).
+    pub transcript_focus: bool,
+    /// The transcript laid out for the pane's width.
+    pub transcript: WrapCache,
     /// Graph scroll (rows).
     pub graph_scroll: usize,
     /// First debate table row shown; `None` follows the newest rows.
@@ -303,6 +310,9 @@ impl Default for UiState {
             gate_left: 0,
             detail_left: 0,
             transcript_left: 0,
+            transcript_top: None,
+            transcript_focus: false,
+            transcript: WrapCache::default(),
             graph_scroll: 0,
             debate_top: None,
             graph: None,

@@ -142,6 +142,38 @@ pub fn draw<'a>(
     top
 }
 
+/// A [`WrapIndex`] kept between frames, rebuilt only when its key (what
+/// the text is, its width, wrap) changes.
+#[derive(Debug, Clone, Default)]
+pub struct WrapCache {
+    key: Option<(usize, usize, usize, bool)>,
+    /// The rows, as last laid out.
+    pub rows: WrapIndex,
+}
+
+impl WrapCache {
+    /// Lays `lines` out unless `(a, b, width, wrap)` is what it was built
+    /// for; `a` and `b` identify the text (a length and a version).
+    pub fn layout<'a>(
+        &mut self,
+        (a, b): (usize, usize),
+        width: usize,
+        wrap: bool,
+        lines: impl Iterator<Item = &'a str>,
+    ) {
+        let key = Some((a, b, width, wrap));
+        if self.key != key {
+            self.rows = WrapIndex::build(lines, width, wrap);
+            self.key = key;
+        }
+    }
+
+    /// True when the rows were built for this width and wrap.
+    pub fn fits(&self, width: usize, wrap: bool) -> bool {
+        self.key.is_some_and(|k| k.2 == width && k.3 == wrap)
+    }
+}
+
 /// The text of a row, its sideways offset applied when not wrapped.
 pub fn row_text(line: &str, row: Row, left: usize) -> &str {
     let s = line

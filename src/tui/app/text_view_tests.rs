@@ -131,3 +131,31 @@ fn enter_on_a_bus_row_opens_that_message_and_esc_closes_it() {
     press(&mut a, KeyCode::Enter);
     assert!(matches!(&a.ui.overlay, Some(Overlay::Message(m)) if m.id == 77));
 }
+
+#[test]
+fn tab_moves_the_keys_to_the_transcript_and_g_scrolls_it_to_the_first_turn() {
+    let mut a = App::new(
+        test_support::debate_info(),
+        None,
+        Theme::builtin("dark").unwrap(),
+        false,
+    );
+    for e in &test_support::debate_script(false).events {
+        a.apply(e);
+    }
+    keys(&mut a, "6z");
+    draw(&mut a, 120, 40);
+    press(&mut a, KeyCode::Tab);
+    assert!(a.ui.transcript_focus && a.ui.focus == PaneId::Debate);
+    keys(&mut a, "g");
+    assert_eq!(a.ui.transcript_top, Some(0));
+    assert_eq!(a.ui.debate_top, None, "the table did not move");
+    let screen = draw(&mut a, 120, 40);
+    assert!(screen.contains("#1 ana: clickhouse"), "{screen}");
+    keys(&mut a, "G");
+    assert_eq!(a.ui.transcript_top, None, "G follows the newest again");
+    // Tab again: the next pane.
+    press(&mut a, KeyCode::Tab);
+    assert!(!a.ui.transcript_focus);
+    assert_eq!(a.ui.focus, PaneId::Graph);
+}

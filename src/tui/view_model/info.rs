@@ -1,7 +1,7 @@
 //! The static facts the cockpit needs from a workflow, extracted once.
 //!
 //! Keeping this small copy (ids, titles, kinds, containment children, agent
-//! capabilities) means panes never reach into the engine's compiled model.
+//! capabilities, what debates and votes ask) means panes never reach into the engine's compiled model.
 
 use std::collections::HashMap;
 
@@ -10,6 +10,7 @@ use crate::workflow::kinds::{
     NodeKind,
     agent::{AgentNode, Target},
     plan::PlanNode,
+    vote::Candidates,
 };
 use crate::workflow::model::Workflow;
 
@@ -39,6 +40,17 @@ pub struct AgentInfo {
     pub model: String,
     /// Capabilities.
     pub capabilities: Vec<String>,
+}
+
+/// What a debate or vote node asks, as the workflow writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionInfo {
+    /// Debate or vote node id.
+    pub node: Id,
+    /// The question's template as written (empty: the node's input is the question).
+    pub question: String,
+    /// The options to choose from (empty: free answers, or computed at run time).
+    pub options: Vec<String>,
 }
 
 /// The workflow's declared budget limits.
@@ -73,6 +85,8 @@ pub struct WorkflowInfo {
     pub agents: Vec<AgentInfo>,
     /// Budget limits.
     pub budget: BudgetInfo,
+    /// Questions of the debate and vote nodes, in node order.
+    pub questions: Vec<QuestionInfo>,
     node_index: HashMap<Id, usize>,
 }
 
@@ -95,6 +109,7 @@ impl WorkflowInfo {
             nodes,
             agents,
             budget: BudgetInfo::default(),
+            questions: Vec::new(),
             node_index,
         }
     }
@@ -163,7 +178,32 @@ impl WorkflowInfo {
             warn_at: wf.policy.warn_at,
             limits,
         };
-        WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget)
+        let questions = wf
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let (question, options) = match &n.kind {
+                    NodeKind::Debate(d) => (d.question.source(), d.options.clone()),
+                    NodeKind::Vote(v) => (
+                        v.question.source(),
+                        match &v.candidates {
+                            Candidates::Options(o) => o.clone(),
+                            Candidates::Free | Candidates::Expr(_) => Vec::new(),
+                        },
+                    ),
+                    _ => return None,
+                };
+                Some(QuestionInfo {
+                    node: n.id.clone(),
+                    question: question.to_owned(),
+                    options,
+                })
+            })
+            .collect();
+        let mut info =
+            WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget);
+        info.questions = questions;
+        info
     }
 
     /// True when a `debate` or `vote` node exists (`n`/`s` step them).

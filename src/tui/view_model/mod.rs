@@ -21,7 +21,7 @@ pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeVi
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
-pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
+pub use info::{AgentInfo, BudgetInfo, NodeInfo, QuestionInfo, WorkflowInfo};
 
 use crate::event::{Event, EventKind, Id, RunStatus};
 use crate::run_state::{RunState, Task};
