@@ -64,6 +64,16 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
     }
     if let Some(s) = areas.status {
         status::render(s, buf, vm, ui, theme, context(ui));
+        // A message the status bar had to cut gets whole rows above it, and
+        // the status bar its hints back.
+        if let Some(m) = ui.current_flash().map(str::to_owned)
+            && !overlays::message_line::shown_whole(buf, s, &m)
+        {
+            let kept = ui.flash.take();
+            status::render(s, buf, vm, ui, theme, context(ui));
+            ui.flash = kept;
+            overlays::message_line::render(s, buf, &m, theme);
+        }
     }
     ui.hits = hits;
     ui.hits.overlay_max_top = overlays::render(area, buf, vm, ui, theme);

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod gate;
 pub mod help;
 pub mod message;
+pub mod message_line;
 pub mod palette;
 pub mod reroute;
 
