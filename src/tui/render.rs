@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame<'_>, vm: &ViewModel, ui: &mut UiState, theme: &The
 /// Draws into a buffer (used by [`draw`] and by benchmarks).
 pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiState, theme: &Theme) {
     ui.prepare(vm);
-    buf.set_style(area, theme.text);
+    buf.set_style(area, theme.base());
     let areas = layout::compute(area, ui.focus, ui.zoom);
     let mut hits = HitMap {
         panes: Vec::with_capacity(6),

@@ -83,7 +83,7 @@ pub fn popup(
     let mut block = Block::bordered()
         .border_type(BorderType::Double)
         .border_style(theme.border_focused)
-        .style(theme.text)
+        .style(theme.base())
         .title(Line::from(Span::styled(
             format!(" {title} "),
             theme.title_focused,
