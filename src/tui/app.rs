@@ -26,7 +26,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
 use super::keymap::{Action, Context, Keymap};
-use super::overlays::{self, editor, help, palette, reroute};
+use super::overlays::{self, editor, palette, reroute};
 use super::render;
 use super::replay::{self, Player};
 use super::theme::{self, Theme};
@@ -970,7 +970,8 @@ impl App {
         let Some(Overlay::Help { scroll }) = &mut self.ui.overlay else {
             return;
         };
-        let max = help::len(&self.ui.keymap) as u16;
+        // The last row, as last drawn (descriptions wrap to the popup's width).
+        let max = u16::try_from(self.ui.hits.overlay_max_top).unwrap_or(u16::MAX);
         match action {
             Action::Back => self.ui.overlay = None,
             Action::Down => *scroll = (*scroll + 1).min(max),

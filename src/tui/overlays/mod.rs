@@ -29,7 +29,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     let Some(o) = &ui.overlay else { return 0 };
     let keys = &ui.keymap;
     match o {
-        Overlay::Help { scroll } => help::render(area, buf, keys, *scroll, theme),
+        Overlay::Help { scroll } => return help::render(area, buf, keys, *scroll, theme),
         Overlay::Gate { gate, scroll } => {
             let view = TextView {
                 wrap: ui.wrap,
