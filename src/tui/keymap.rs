@@ -328,7 +328,7 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Tab)],
         A::NextPane,
         "next pane",
-        "focus the next pane",
+        "focus the next pane (zoomed Debate: its transcript first)",
         true,
     ),
     b(
