@@ -14,6 +14,33 @@ pub struct Debate {
     pub turns: ChunkVec<Turn, 16>,
     /// How it ended, once it did.
     pub outcome: Option<DebateOutcome>,
+    /// Rounds as they started and ended (a rerun node starts at round 1
+    /// again, after its earlier rounds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Round>,
+}
+
+/// One debate round: who was to speak, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    /// Round, from 1.
+    pub round: u32,
+    /// Planned speakers (empty when a moderator picks each turn).
+    pub order: Vec<String>,
+    /// Set when the round ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<RoundEnd>,
+}
+
+/// How a debate round ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundEnd {
+    /// Confidence-weighted share of the leading position, in [0, 1].
+    pub agreement: f64,
+    /// Speakers whose position changed this round, as the engine counts.
+    pub changed: u32,
+    /// Each speaker's latest stance: (agent, position, confidence).
+    pub positions: Vec<(String, String, f64)>,
 }
 
 /// One debate turn.
@@ -35,6 +62,9 @@ pub struct Turn {
     pub critiques: Vec<(u32, String, String)>,
     /// Why the turn failed, if it did.
     pub failed: Option<String>,
+    /// The speaker's position differs from its previous turn.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
 }
 
 /// How a debate ended.

@@ -13,6 +13,7 @@ mod debate;
 mod gate;
 mod headless;
 mod node;
+mod step;
 mod task;
 mod vote;
 
@@ -25,10 +26,11 @@ use serde_json::Value;
 pub use agent::AgentRun;
 pub use budget::{BreakerView, BudgetGauge, BudgetPause, Budgets};
 pub use chunked::{ApproxBytes, ChunkVec};
-pub use debate::{Debate, DebateOutcome, Turn};
+pub use debate::{Debate, DebateOutcome, Round, RoundEnd, Turn};
 pub use gate::GateOpening;
 pub use headless::HeadlessProgress;
 pub use node::NodeRun;
+pub use step::{StepState, StepWait};
 pub use task::{Task, TaskError};
 pub use vote::{Ballot, Vote, VoteResult};
 
@@ -79,6 +81,10 @@ pub struct RunState<X = ()> {
     /// Paused by a command.
     #[serde(skip)]
     pub paused: bool,
+    /// Step mode and what waits for a step (written in snapshots apart, as
+    /// `paused` is).
+    #[serde(skip)]
+    pub step: StepState,
     /// Tokens spent by every call (all runs).
     #[serde(rename = "usage")]
     pub total_usage: Usage,
@@ -155,6 +161,7 @@ impl<X> Default for RunState<X> {
             output: None,
             end_error: None,
             paused: false,
+            step: StepState::default(),
             total_usage: Usage::default(),
             tasks: ChunkVec::default(),
             task_index: HashMap::new(),
@@ -239,6 +246,7 @@ impl<X: Clone + Default> RunState<X> {
             output: self.output.clone(),
             end_error: self.end_error.clone(),
             paused: self.paused,
+            step: self.step.clone(),
             total_usage: self.total_usage,
             tasks: self.tasks.clone(),
             task_index: HashMap::new(),
@@ -586,6 +594,61 @@ impl<X: Clone + Default> RunState<X> {
             }
             EventKind::RunPaused => self.paused = true,
             EventKind::RunResumed => self.paused = false,
+            EventKind::DebateRoundStarted { node, round, order } => {
+                let d = self.debate(node, &mut out);
+                d.rounds.push(Round {
+                    round: *round,
+                    order: order.iter().map(|a| a.to_string()).collect(),
+                    ended: None,
+                });
+            }
+            EventKind::DebateRoundEnded {
+                node,
+                round,
+                positions,
+                agreement,
+                changed,
+            } => {
+                let d = self.debate(node, &mut out);
+                let end = RoundEnd {
+                    agreement: *agreement,
+                    changed: *changed,
+                    positions: positions
+                        .iter()
+                        .map(|p| (p.agent.to_string(), p.position.clone(), p.confidence))
+                        .collect(),
+                };
+                // The newest round of that number (a rerun repeats numbers).
+                match d.rounds.iter_mut().rev().find(|r| r.round == *round) {
+                    Some(r) => r.ended = Some(end),
+                    None => d.rounds.push(Round {
+                        round: *round,
+                        order: Vec::new(),
+                        ended: Some(end),
+                    }),
+                }
+            }
+            EventKind::AwaitingStep {
+                node,
+                round,
+                next,
+                what,
+            } => {
+                // A node waits only in step mode (`--step` sets it without an event).
+                self.step.on = true;
+                self.step.waiting = Some(StepWait {
+                    node: node.to_string(),
+                    round: *round,
+                    next: next.as_deref().map(str::to_owned),
+                    what: what.clone(),
+                });
+            }
+            EventKind::StepModeChanged { on } => {
+                self.step.on = *on;
+                if !*on {
+                    self.step.waiting = None;
+                }
+            }
             EventKind::DebateTurn {
                 node,
                 round,
@@ -595,8 +658,10 @@ impl<X: Clone + Default> RunState<X> {
                 confidence,
                 argument,
                 critiques,
+                changed,
                 ..
             } => {
+                self.release_step(node);
                 let d = self.debate(node, &mut out);
                 d.turns.push(Turn {
                     round: *round,
@@ -610,6 +675,7 @@ impl<X: Clone + Default> RunState<X> {
                         .map(|c| (c.turn, c.speaker.to_string(), c.text.clone()))
                         .collect(),
                     failed: None,
+                    changed: *changed,
                 });
             }
             EventKind::DebateTurnFailed {
@@ -620,6 +686,7 @@ impl<X: Clone + Default> RunState<X> {
                 error,
                 ..
             } => {
+                self.release_step(node);
                 let d = self.debate(node, &mut out);
                 d.turns.push(Turn {
                     round: *round,
@@ -630,6 +697,7 @@ impl<X: Clone + Default> RunState<X> {
                     argument: String::new(),
                     critiques: Vec::new(),
                     failed: Some(error.clone()),
+                    changed: false,
                 });
             }
             EventKind::DebateEnded {
@@ -640,6 +708,7 @@ impl<X: Clone + Default> RunState<X> {
                 reasons,
                 decided_by,
             } => {
+                self.release_step(node);
                 self.debate(node, &mut out).outcome = Some(DebateOutcome {
                     rounds: *rounds,
                     reason: reason.clone(),
@@ -656,8 +725,9 @@ impl<X: Clone + Default> RunState<X> {
                 confidence,
                 rationale,
                 phase,
-                ..
+                ranking,
             } => {
+                self.release_step(node);
                 self.vote(node, &mut out).ballots.push(Ballot {
                     round: *round,
                     voter: voter.to_string(),
@@ -665,6 +735,7 @@ impl<X: Clone + Default> RunState<X> {
                     confidence: *confidence,
                     rationale: rationale.clone(),
                     phase: phase.clone(),
+                    ranking: ranking.clone(),
                 });
             }
             EventKind::VoteFailed {
@@ -673,6 +744,7 @@ impl<X: Clone + Default> RunState<X> {
                 voter,
                 error,
             } => {
+                self.release_step(node);
                 self.vote(node, &mut out).ballots.push(Ballot {
                     round: *round,
                     voter: voter.to_string(),
@@ -680,6 +752,7 @@ impl<X: Clone + Default> RunState<X> {
                     confidence: 0.0,
                     rationale: error.clone(),
                     phase: "failed".into(),
+                    ranking: Vec::new(),
                 });
             }
             EventKind::AgentFlagged {
@@ -705,6 +778,7 @@ impl<X: Clone + Default> RunState<X> {
                 decided_by,
                 tally,
             } => {
+                self.release_step(node);
                 self.vote(node, &mut out).results.push(VoteResult {
                     round: *round,
                     reached: true,
@@ -731,6 +805,13 @@ impl<X: Clone + Default> RunState<X> {
             _ => {}
         }
         out
+    }
+
+    /// The node acted: it no longer waits for a step.
+    fn release_step(&mut self, node: &str) {
+        if self.step.waiting.as_ref().is_some_and(|w| w.node == node) {
+            self.step.waiting = None;
+        }
     }
 
     /// The record of a debate node, created on its first event (a run has

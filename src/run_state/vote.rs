@@ -33,6 +33,9 @@ pub struct Ballot {
     pub rationale: String,
     /// Phase (`cast`, `propose`, `commit`), or `failed`.
     pub phase: String,
+    /// Full ranking, for ranked-choice ballots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranking: Vec<String>,
 }
 
 /// A round's tally.

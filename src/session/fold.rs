@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use super::Header;
 use crate::event::{Command, Event, EventKind, RunStatus, Usage};
-use crate::run_state::{AgentRun, ChunkVec, Debate, GateOpening, NodeRun, RunState, Task, Vote};
+use crate::run_state::{
+    AgentRun, ChunkVec, Debate, GateOpening, NodeRun, RunState, StepState, Task, Vote,
+};
 
 /// The state of a session after some of its events. The run is its
 /// [`RunState`], read through (`state.tasks`, `state.runs`…).
@@ -222,6 +224,7 @@ impl SessionState {
             error: run.end_error.as_deref(),
             usage: run.total_usage,
             paused: run.paused,
+            step: &run.step,
             tasks,
             agents: pick(&run.agents, &dirty.agents, full)
                 .into_iter()
@@ -358,6 +361,7 @@ impl SessionState {
         run.end_error = d.error;
         run.total_usage = d.usage;
         run.paused = d.paused;
+        run.step = d.step;
         run.recount();
         Ok(())
     }
@@ -367,7 +371,8 @@ impl SessionState {
 /// previous snapshot (every record when `full`), each with its index, and
 /// the state's scalars. Every node is written each time (a workflow has
 /// few); `nodes` and `paused` are absent from snapshots written before
-/// they were added, and read as empty.
+/// they were added, and read as empty; `step` is left out while step mode
+/// is off with nothing waiting.
 #[derive(Serialize)]
 struct DeltaRef<'a> {
     full: bool,
@@ -380,6 +385,8 @@ struct DeltaRef<'a> {
     error: Option<&'a str>,
     usage: Usage,
     paused: bool,
+    #[serde(skip_serializing_if = "StepState::is_off")]
+    step: &'a StepState,
     tasks: Vec<(usize, &'a Task)>,
     agents: Vec<(&'a str, &'a AgentRun)>,
     nodes: &'a [NodeRun],
@@ -403,6 +410,8 @@ pub(crate) struct StateDelta {
     usage: Usage,
     #[serde(default)]
     paused: bool,
+    #[serde(default)]
+    step: StepState,
     tasks: Vec<(usize, Task)>,
     agents: Vec<(String, AgentRun)>,
     #[serde(default)]

@@ -26,7 +26,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
 use super::keymap::{Action, Context, Keymap};
-use super::overlays::{self, editor, help, palette, reroute};
+use super::overlays::{self, editor, palette, reroute};
 use super::render;
 use super::replay::{self, Player};
 use super::theme::{self, Theme};
@@ -610,6 +610,7 @@ impl App {
             Context::Gate => self.gate(action),
             Context::Editor => self.editor(action),
             Context::Confirm => self.confirm(action),
+            Context::Message => self.message(action),
             Context::Replay => self.replay_action(action),
         }
     }
@@ -643,8 +644,29 @@ impl App {
                     self.set_filter(FilterTarget::Bus, "");
                 }
             }
-            Action::NextPane => ui.focus = ui.focus.cycle(false),
-            Action::PrevPane => ui.focus = ui.focus.cycle(true),
+            // In the zoomed debate pane Tab first moves the keys from the
+            // table to the transcript, then on to the next pane.
+            Action::NextPane
+                if !ui.transcript_focus
+                    && crate::tui::panes::debate::shows_transcript(
+                        &self.vm,
+                        ui,
+                        ui.hits.height(PaneId::Debate) as u16,
+                    ) =>
+            {
+                ui.transcript_focus = true;
+            }
+            Action::PrevPane if ui.transcript_focus && ui.focus == PaneId::Debate => {
+                ui.transcript_focus = false;
+            }
+            Action::NextPane => {
+                ui.transcript_focus = false;
+                ui.focus = ui.focus.cycle(false);
+            }
+            Action::PrevPane => {
+                ui.transcript_focus = false;
+                ui.focus = ui.focus.cycle(true);
+            }
             Action::FocusPane(n) => {
                 if let Some(p) = PaneId::from_number(n) {
                     ui.focus = p;
@@ -778,6 +800,7 @@ impl App {
                     // Freeze where the view is now instead of jumping to the top.
                     let h = ui.hits.height(PaneId::Bus);
                     ui.bus_top = self.vm.bus.visible_len().saturating_sub(h);
+                    ui.bus_sel = self.vm.bus.visible_len().saturating_sub(1);
                 }
                 let msg = if ui.follow { "follow on" } else { "follow off" };
                 self.ui.flash(msg);
@@ -813,6 +836,40 @@ impl App {
             Action::SplitRight | Action::SplitLeft | Action::Taller | Action::Shorter => {
                 self.resize(action)
             }
+            Action::ToggleWrap => {
+                ui.wrap = !ui.wrap;
+                ui.detail_left = 0;
+                ui.gate_left = 0;
+                ui.transcript_left = 0;
+                let msg = if ui.wrap {
+                    "wrap on: long lines wrap"
+                } else {
+                    "wrap off: long lines are cut, h/l scroll sideways"
+                };
+                self.ui.flash(msg);
+            }
+            Action::ScrollLeft | Action::ScrollRight => {
+                let right = action == Action::ScrollRight;
+                let step = |x: usize| {
+                    if right {
+                        x.saturating_add(crate::tui::wrap::SIDE_STEP)
+                    } else {
+                        x.saturating_sub(crate::tui::wrap::SIDE_STEP)
+                    }
+                };
+                if ui.wrap {
+                    self.ui
+                        .flash("wrap is on: nothing to scroll sideways (w turns it off)");
+                } else if ui.focus == PaneId::Detail {
+                    ui.detail_left = step(ui.detail_left);
+                } else if ui.focus == PaneId::Debate {
+                    ui.transcript_left = step(ui.transcript_left);
+                } else {
+                    self.ui
+                        .flash("h/l scroll Detail (4) or the debate transcript (6) sideways");
+                }
+            }
+            Action::OpenMessage => self.open_message(),
             Action::ForceQuit | Action::Confirm | Action::Decline | Action::Submit => {}
             Action::PlayPause
             | Action::StepForward
@@ -860,26 +917,59 @@ impl App {
                 );
             }
             PaneId::Bus => {
+                // A selected row (Enter opens it) that the view keeps in sight;
+                // following, the newest row is selected.
                 let h = ui.hits.height(PaneId::Bus);
                 let len = self.vm.bus.visible_len();
-                let max_top = len.saturating_sub(h);
-                let top = if ui.follow {
-                    max_top
-                } else {
-                    ui.bus_top.min(max_top)
-                };
-                ui.bus_top = step(top, max_top + 1);
+                let cur = crate::tui::panes::bus::selected(&self.vm, ui, h).unwrap_or(0);
+                let top = crate::tui::panes::bus::top_row(&self.vm, ui, h);
+                ui.bus_sel = step(cur, len);
+                ui.bus_top = crate::tui::panes::scroll_to_show(ui.bus_sel, top, h, len);
                 ui.follow =
-                    ui.bus_top >= max_top && action != Action::Up && action != Action::PageUp;
+                    ui.bus_sel + 1 >= len && action != Action::Up && action != Action::PageUp;
             }
             PaneId::Detail => {
-                let len = ui.detail.lines.len();
-                ui.detail_scroll =
-                    step(ui.detail_scroll as usize, len).min(u16::MAX as usize) as u16;
+                // In screen rows, as last laid out; `G` stops with the last
+                // row at the bottom, not past it.
+                let rows = if !ui.detail.rows.is_empty() {
+                    ui.detail.rows.len()
+                } else {
+                    ui.detail.lines.len()
+                };
+                let max_top = rows.saturating_sub(ui.hits.height(PaneId::Detail));
+                let top = (ui.detail_scroll as usize).min(max_top);
+                ui.detail_scroll = step(top, max_top + 1).min(u16::MAX as usize) as u16;
             }
             PaneId::Graph => {
                 let len = ui.graph.as_ref().map_or(0, |g| g.rows.len());
                 ui.graph_scroll = step(ui.graph_scroll, len);
+            }
+            PaneId::Debate
+                if ui.transcript_focus
+                    && crate::tui::panes::debate::shows_transcript(
+                        &self.vm,
+                        ui,
+                        ui.hits.height(PaneId::Debate) as u16,
+                    ) =>
+            {
+                // The transcript in wrapped rows, as last laid out; it follows
+                // the newest lines until scrolled, and again after Bottom.
+                let h = crate::tui::panes::debate::transcript_rows(
+                    ui.hits.height(PaneId::Debate) as u16
+                ) as usize;
+                let len = ui.transcript.rows.len();
+                let max_top = len.saturating_sub(h);
+                let top = ui.transcript_top.unwrap_or(max_top).min(max_top);
+                let page = h.saturating_sub(1).max(1);
+                let next = match action {
+                    Action::Down => (top + times).min(max_top),
+                    Action::Up => top.saturating_sub(times),
+                    Action::PageDown => (top + page).min(max_top),
+                    Action::PageUp => top.saturating_sub(page),
+                    Action::Top => 0,
+                    _ => max_top,
+                };
+                ui.transcript_top = (action != Action::Bottom && next < max_top).then_some(next);
             }
             PaneId::Debate => {
                 // Follow the newest rows until the user scrolls; Bottom follows again.
@@ -899,11 +989,46 @@ impl App {
         }
     }
 
+    /// Enter on the Bus pane: the selected message in full.
+    fn open_message(&mut self) {
+        if self.ui.focus != PaneId::Bus {
+            self.ui
+                .flash("Enter opens a bus message: focus Bus (2) first");
+            return;
+        }
+        let h = self.ui.hits.height(PaneId::Bus);
+        let sel = crate::tui::panes::bus::selected(&self.vm, &self.ui, h);
+        match sel
+            .and_then(|n| self.vm.bus.visible_row(n))
+            .and_then(|r| overlays::message::MessageView::open(&self.vm.bus, r))
+        {
+            Some(m) => self.ui.overlay = Some(Overlay::Message(Box::new(m))),
+            None => self.ui.flash("no bus message to open"),
+        }
+    }
+
+    fn message(&mut self, action: Action) {
+        let max_top = self.ui.hits.overlay_max_top;
+        let Some(Overlay::Message(m)) = &mut self.ui.overlay else {
+            return;
+        };
+        // The area is the whole screen: the popup's page is derived from it.
+        let page = self
+            .ui
+            .hits
+            .screen
+            .map_or(10, overlays::message::MessageView::page);
+        if !m.handle(action, max_top, page) {
+            self.ui.overlay = None;
+        }
+    }
+
     fn help(&mut self, action: Action) {
         let Some(Overlay::Help { scroll }) = &mut self.ui.overlay else {
             return;
         };
-        let max = help::len(&self.ui.keymap) as u16;
+        // The last row, as last drawn (descriptions wrap to the popup's width).
+        let max = u16::try_from(self.ui.hits.overlay_max_top).unwrap_or(u16::MAX);
         match action {
             Action::Back => self.ui.overlay = None,
             Action::Down => *scroll = (*scroll + 1).min(max),
@@ -979,12 +1104,31 @@ impl App {
             return;
         };
         let gate = gate.clone();
+        // Scrolling stops at the artifact's last row, as last drawn.
+        let max = u16::try_from(self.ui.hits.overlay_max_top).unwrap_or(u16::MAX);
+        *scroll = (*scroll).min(max);
         match action {
             Action::Back => self.ui.overlay = None,
-            Action::Down => *scroll = scroll.saturating_add(1),
+            Action::Down => *scroll = scroll.saturating_add(1).min(max),
             Action::Up => *scroll = scroll.saturating_sub(1),
-            Action::PageDown => *scroll = scroll.saturating_add(10),
+            Action::PageDown => *scroll = scroll.saturating_add(10).min(max),
             Action::PageUp => *scroll = scroll.saturating_sub(10),
+            Action::ToggleWrap => {
+                *scroll = 0;
+                self.ui.wrap = !self.ui.wrap;
+                self.ui.gate_left = 0;
+            }
+            Action::ScrollLeft | Action::ScrollRight if !self.ui.wrap => {
+                let l = &mut self.ui.gate_left;
+                *l = if action == Action::ScrollRight {
+                    l.saturating_add(crate::tui::wrap::SIDE_STEP)
+                } else {
+                    l.saturating_sub(crate::tui::wrap::SIDE_STEP)
+                };
+            }
+            Action::ScrollLeft | Action::ScrollRight => self
+                .ui
+                .flash("wrap is on: nothing to scroll sideways (w turns it off)"),
             Action::NextPane | Action::PrevPane => {
                 let gates = &self.vm.gates;
                 if let Some(i) = gates.iter().position(|g| g.gate == gate) {
@@ -1165,3 +1309,5 @@ impl App {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_view_tests;

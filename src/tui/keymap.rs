@@ -35,6 +35,8 @@ pub enum Context {
     Editor,
     /// Yes/no confirmation.
     Confirm,
+    /// One bus message in full.
+    Message,
     // ── replay controls (issue #6 replay) ──
     /// The main screen of `agentctl replay`: looked up before `Global`.
     Replay,
@@ -52,6 +54,7 @@ impl Context {
             Context::Gate => "Gate review (other main-screen keys work too)",
             Context::Editor => "Editor",
             Context::Confirm => "Confirm",
+            Context::Message => "Bus message",
             Context::Replay => "Replay (agentctl replay; before the main-screen keys)",
         }
     }
@@ -135,6 +138,14 @@ pub enum Action {
     Decline,
     /// Submit the editor (Ctrl-S).
     Submit,
+    /// Soft-wrap long lines, or cut them and scroll sideways.
+    ToggleWrap,
+    /// Scroll sideways to the left (lines not wrapped).
+    ScrollLeft,
+    /// Scroll sideways to the right (lines not wrapped).
+    ScrollRight,
+    /// Open the selected bus message in full.
+    OpenMessage,
     // ── replay controls (issue #6 replay) ──
     /// Play or pause the replay.
     PlayPause,
@@ -331,7 +342,7 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Tab)],
         A::NextPane,
         "next pane",
-        "focus the next pane",
+        "focus the next pane (zoomed Debate: its transcript first)",
         true,
     ),
     b(
@@ -549,6 +560,38 @@ pub const BINDINGS: &[Binding] = &[
         "zoom",
         "zoom the focused pane",
         true,
+    ),
+    b(
+        C::Global,
+        &[k('w')],
+        A::ToggleWrap,
+        "wrap",
+        "wrap long lines, or cut them to scroll sideways (Detail, transcript)",
+        false,
+    ),
+    b(
+        C::Global,
+        &[k('h')],
+        A::ScrollLeft,
+        "left",
+        "scroll Detail or the transcript left (wrap off)",
+        false,
+    ),
+    b(
+        C::Global,
+        &[k('l')],
+        A::ScrollRight,
+        "right",
+        "scroll Detail or the transcript right (wrap off)",
+        false,
+    ),
+    b(
+        C::Global,
+        &[code(KeyCode::Enter)],
+        A::OpenMessage,
+        "open message",
+        "open the selected bus message in full (in Bus)",
+        false,
     ),
     b(
         C::Global,
@@ -776,6 +819,30 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         C::Gate,
+        &[k('w')],
+        A::ToggleWrap,
+        "wrap",
+        "wrap the artifact's long lines, or cut them",
+        true,
+    ),
+    b(
+        C::Gate,
+        &[k('h')],
+        A::ScrollLeft,
+        "left",
+        "scroll the artifact left (wrap off)",
+        false,
+    ),
+    b(
+        C::Gate,
+        &[k('l')],
+        A::ScrollRight,
+        "right",
+        "scroll the artifact right (wrap off)",
+        false,
+    ),
+    b(
+        C::Gate,
         &[code(KeyCode::Tab)],
         A::NextPane,
         "next gate",
@@ -821,6 +888,86 @@ pub const BINDINGS: &[Binding] = &[
         "no",
         "go back",
         true,
+    ),
+    b(
+        C::Message,
+        &[code(KeyCode::Esc), code(KeyCode::Enter), k('q')],
+        A::Back,
+        "close",
+        "close the message",
+        true,
+    ),
+    b(
+        C::Message,
+        &[k('j'), code(KeyCode::Down)],
+        A::Down,
+        "down",
+        "scroll down",
+        true,
+    ),
+    b(
+        C::Message,
+        &[k('k'), code(KeyCode::Up)],
+        A::Up,
+        "up",
+        "scroll up",
+        false,
+    ),
+    b(
+        C::Message,
+        &[code(KeyCode::PageDown)],
+        A::PageDown,
+        "page down",
+        "scroll a page down",
+        false,
+    ),
+    b(
+        C::Message,
+        &[code(KeyCode::PageUp)],
+        A::PageUp,
+        "page up",
+        "scroll a page up",
+        false,
+    ),
+    b(
+        C::Message,
+        &[k('g'), code(KeyCode::Home)],
+        A::Top,
+        "top",
+        "jump to the top",
+        false,
+    ),
+    b(
+        C::Message,
+        &[k('G'), code(KeyCode::End)],
+        A::Bottom,
+        "bottom",
+        "jump to the end",
+        false,
+    ),
+    b(
+        C::Message,
+        &[k('w')],
+        A::ToggleWrap,
+        "wrap",
+        "wrap long lines, or cut them",
+        true,
+    ),
+    b(
+        C::Message,
+        &[k('h')],
+        A::ScrollLeft,
+        "left",
+        "scroll left (wrap off)",
+        false,
+    ),
+    b(
+        C::Message,
+        &[k('l')],
+        A::ScrollRight,
+        "right",
+        "scroll right (wrap off)",
+        false,
     ),
     // ── replay controls (issue #6 replay) ──
     b(
@@ -1363,6 +1510,7 @@ impl Context {
             Context::Gate => "the gate review",
             Context::Editor => "the editor",
             Context::Confirm => "the confirm dialog",
+            Context::Message => "the bus message view",
             Context::Replay => "the replay screen",
         }
     }
@@ -1378,6 +1526,7 @@ impl Context {
             Context::Gate => Some("gate"),
             Context::Editor => Some("editor"),
             Context::Confirm => Some("confirm"),
+            Context::Message => Some("message"),
             Context::Replay => Some("replay"),
         }
     }
@@ -1410,6 +1559,7 @@ pub fn markdown_table(keys: &Keymap) -> String {
             Context::Gate => "gate review",
             Context::Editor => "editor",
             Context::Confirm => "confirm",
+            Context::Message => "bus message",
             Context::Replay => "replay",
         };
         let ks: Vec<String> = b.keys.iter().map(|k| format!("`{}`", k.label())).collect();

@@ -24,6 +24,7 @@ pub(crate) mod splits;
 pub(crate) mod theme;
 pub(crate) mod ui_state;
 pub(crate) mod view_model;
+pub(crate) mod wrap;
 
 pub use app::{TuiExit, TuiOptions, run, run_replay};
 pub use keymap::Keymap;

@@ -24,6 +24,7 @@ pub fn context(ui: &UiState) -> Context {
         Some(Overlay::Gate { .. }) => Context::Gate,
         Some(Overlay::Editor { .. }) => Context::Editor,
         Some(Overlay::Confirm { .. }) => Context::Confirm,
+        Some(Overlay::Message(_)) => Context::Message,
     }
 }
 
@@ -36,14 +37,26 @@ pub fn draw(frame: &mut Frame<'_>, vm: &ViewModel, ui: &mut UiState, theme: &The
 /// Draws into a buffer (used by [`draw`] and by benchmarks).
 pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiState, theme: &Theme) {
     ui.prepare(vm);
-    buf.set_style(area, theme.text);
+    buf.set_style(area, theme.base());
     let content = layout::Content::of(vm);
     let areas = layout::compute_with(area, ui.focus, ui.zoom, &content, &ui.splits);
     let mut hits = HitMap {
         panes: Vec::with_capacity(6),
         tabs: areas.tabs,
+        screen: Some(area),
+        ..HitMap::default()
     };
     for &(pane, r) in &areas.panes {
+        if pane == PaneId::Detail {
+            // Wrapped once per (task version, width, wrap), not per frame.
+            ui.detail
+                .layout(usize::from(r.width.saturating_sub(2)), ui.wrap);
+        }
+        if pane == PaneId::Debate
+            && panes::debate::shows_transcript(vm, ui, r.height.saturating_sub(2))
+        {
+            panes::debate::layout_transcript(vm, ui, usize::from(r.width.saturating_sub(2)));
+        }
         let inner = panes::render_pane(pane, r, buf, vm, ui, theme);
         hits.panes.push((pane, inner));
     }
@@ -52,9 +65,19 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
     }
     if let Some(s) = areas.status {
         status::render(s, buf, vm, ui, theme, context(ui));
+        // A message the status bar had to cut gets whole rows above it, and
+        // the status bar its hints back.
+        if let Some(m) = ui.current_flash().map(str::to_owned)
+            && !overlays::message_line::shown_whole(buf, s, &m)
+        {
+            let kept = ui.flash.take();
+            status::render(s, buf, vm, ui, theme, context(ui));
+            ui.flash = kept;
+            overlays::message_line::render(s, buf, &m, theme);
+        }
     }
     ui.hits = hits;
-    overlays::render(area, buf, vm, ui, theme);
+    ui.hits.overlay_max_top = overlays::render(area, buf, vm, ui, theme);
 }
 
 fn render_tabs(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {

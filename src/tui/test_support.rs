@@ -348,6 +348,23 @@ pub fn big_vm() -> ViewModel {
 
 /// A debate (four debaters, a judge) followed by a vote to ratify it.
 pub fn debate_info() -> WorkflowInfo {
+    let mut info = debate_nodes();
+    info.questions = vec![
+        super::view_model::QuestionInfo {
+            node: "choose_store".into(),
+            question: "Which analytics store for {{input.load}}?".into(),
+            options: vec!["clickhouse".into(), "postgres".into(), "duckdb".into()],
+        },
+        super::view_model::QuestionInfo {
+            node: "ratify".into(),
+            question: String::new(),
+            options: vec!["clickhouse".into(), "postgres".into()],
+        },
+    ];
+    info
+}
+
+fn debate_nodes() -> WorkflowInfo {
     WorkflowInfo::new(
         "store-choice",
         0,
@@ -710,4 +727,24 @@ pub fn typing_script() -> Script {
         });
     }
     s
+}
+
+/// The whole screen drawn at `w`×`h` in `theme`, after `setup` on a fresh
+/// UI state (for snapshot tests beside the code they test): its text, as
+/// `TestBackend` prints it, and its buffer (for styles).
+pub fn draw_screen(
+    w: u16,
+    h: u16,
+    theme: &super::theme::Theme,
+    vm: &ViewModel,
+    setup: &dyn Fn(&mut super::ui_state::UiState),
+) -> (String, ratatui::buffer::Buffer) {
+    let mut ui = super::ui_state::UiState::default();
+    ui.now_us = T0 + 3_000_000;
+    setup(&mut ui);
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("backend");
+    term.draw(|f| super::render::draw(f, vm, &mut ui, theme))
+        .expect("draw");
+    (term.backend().to_string(), term.backend().buffer().clone())
 }

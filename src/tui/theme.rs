@@ -58,6 +58,10 @@ pub struct Theme {
     pub name: String,
     /// Body text.
     pub text: Style,
+    /// What every cell sits on (`on <colour>`); empty for the terminal's own.
+    /// A light theme sets one, so its dark text stays readable on a dark
+    /// terminal.
+    pub background: Style,
     /// Secondary text (timestamps, labels).
     pub muted: Style,
     /// Highlights (selected tab, progress).
@@ -111,8 +115,9 @@ const TASK_KEYS: [&str; 9] = [
 ];
 const NODE_KEYS: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
 const BADGE_KEYS: [&str; 6] = ["running", "paused", "waiting", "done", "failed", "replay"];
-const UI_KEYS: [&str; 14] = [
+const UI_KEYS: [&str; 15] = [
     "text",
+    "background",
     "muted",
     "accent",
     "border",
@@ -193,13 +198,25 @@ impl Theme {
         }
     }
 
-    /// Names of the built-in themes, in cycling order.
+    /// Names of the built-in themes, in cycling order (`t`): the theme
+    /// files, then monochrome.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        BUILTIN.iter().map(|(n, _)| *n)
+        BUILTIN
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(std::iter::once("monochrome"))
+    }
+
+    /// The style every cell starts from: the body text on the background.
+    pub fn base(&self) -> Style {
+        self.text.patch(self.background)
     }
 
     /// A built-in theme by name.
     pub fn builtin(name: &str) -> Option<Theme> {
+        if name == "monochrome" {
+            return Some(Theme::monochrome());
+        }
         let (_, src) = BUILTIN.iter().find(|(n, _)| *n == name)?;
         // Built-ins are checked by a test; a broken one falls back to dark.
         Some(Theme::parse(src).unwrap_or_else(|_| Theme::fallback()))
@@ -255,6 +272,7 @@ impl Theme {
         Theme {
             name: "monochrome".into(),
             text: n,
+            background: n,
             muted: d,
             accent: b,
             border: d,
@@ -299,6 +317,7 @@ impl Theme {
         Some(match section {
             "ui" => match key {
                 "text" => &mut self.text,
+                "background" => &mut self.background,
                 "muted" => &mut self.muted,
                 "accent" => &mut self.accent,
                 "border" => &mut self.border,
@@ -573,7 +592,61 @@ mod tests {
     #[test]
     fn next_name_cycles_through_builtins() {
         assert_eq!(Theme::next_name("dark"), "light");
-        assert_eq!(Theme::next_name("colorblind"), "dark");
+        // `t` no longer skips monochrome.
+        assert_eq!(Theme::next_name("colorblind"), "monochrome");
         assert_eq!(Theme::next_name("monochrome"), "dark");
+        assert_eq!(
+            Theme::builtin("monochrome").map(|t| t.name),
+            Some("monochrome".to_owned())
+        );
+    }
+
+    /// Each row as runs of cells of one style: `fg/bg×count` (`-` for the
+    /// terminal's own colour), so a snapshot shows what text cannot.
+    fn style_runs(buf: &ratatui::buffer::Buffer) -> String {
+        let name = |c: Color| match c {
+            Color::Reset => "-".to_owned(),
+            Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+            other => format!("{other:?}").to_lowercase(),
+        };
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            let mut runs: Vec<(String, usize)> = Vec::new();
+            for x in 0..buf.area.width {
+                let c = &buf[(x, y)];
+                let key = format!("{}/{}", name(c.fg), name(c.bg));
+                match runs.last_mut() {
+                    Some((k, n)) if *k == key => *n += 1,
+                    _ => runs.push((key, 1)),
+                }
+            }
+            let row: Vec<String> = runs.iter().map(|(k, n)| format!("{k}×{n}")).collect();
+            out.push_str(&format!("{y:2} {}\n", row.join(" ")));
+        }
+        out
+    }
+
+    #[test]
+    fn the_light_theme_paints_its_own_background_on_every_cell() {
+        let vm = crate::tui::test_support::vm();
+        for name in ["light", "dark"] {
+            let t = Theme::builtin(name).unwrap();
+            for (w, h) in [(120, 40), (80, 24)] {
+                let (_, buf) = crate::tui::test_support::draw_screen(w, h, &t, &vm, &|_| {});
+                if name == "light" {
+                    let bare = buf
+                        .content()
+                        .iter()
+                        .filter(|c| c.bg == Color::Reset)
+                        .count();
+                    assert_eq!(bare, 0, "{w}x{h}: every cell has a light background");
+                }
+                insta::assert_snapshot!(format!("style_runs_{name}_{w}x{h}"), style_runs(&buf));
+            }
+        }
+        // Dark text is never left on the terminal's (dark) background.
+        let light = Theme::builtin("light").unwrap();
+        assert_eq!(light.background.bg, Some(Color::Rgb(0xe1, 0xe2, 0xe7)));
+        assert_eq!(Theme::builtin("dark").unwrap().background, Style::new());
     }
 }

@@ -12,6 +12,7 @@ use super::detail_text::{self, Mark};
 use super::graph_layout::GraphLayout;
 use super::keymap::Keymap;
 use super::view_model::ViewModel;
+use super::wrap::{WrapCache, WrapIndex};
 use crate::event::Id;
 
 /// The six panes, numbered as the `1`–`6` keys.
@@ -156,6 +157,8 @@ pub enum Overlay {
         /// What is being confirmed.
         kind: ConfirmKind,
     },
+    /// One bus message in full.
+    Message(Box<super::overlays::message::MessageView>),
 }
 
 /// Where things were drawn last frame (for the mouse and paging).
@@ -165,6 +168,11 @@ pub struct HitMap {
     pub panes: Vec<(PaneId, Rect)>,
     /// Tab bar, in single-pane mode.
     pub tabs: Option<Rect>,
+    /// The last row the open overlay's text may scroll to (gate review,
+    /// bus message).
+    pub overlay_max_top: usize,
+    /// The whole screen, as last drawn.
+    pub screen: Option<Rect>,
 }
 
 impl HitMap {
@@ -198,6 +206,20 @@ pub struct DetailCache {
     pub key: Option<(Id, u64)>,
     /// Pre-built lines.
     pub lines: Vec<(Mark, String)>,
+    /// The lines laid out for the pane's width (see [`DetailCache::layout`]).
+    pub rows: WrapIndex,
+    /// Width and wrap `rows` was built for; `None` after the lines changed.
+    rows_key: Option<(usize, bool)>,
+}
+
+impl DetailCache {
+    /// Lays the lines out for `width` columns, once per (lines, width, wrap).
+    pub fn layout(&mut self, width: usize, wrap: bool) {
+        if self.rows_key != Some((width, wrap)) {
+            self.rows = WrapIndex::build(self.lines.iter().map(|(_, l)| l.as_str()), width, wrap);
+            self.rows_key = Some((width, wrap));
+        }
+    }
 }
 
 /// Everything about how the run is being looked at.
@@ -220,8 +242,26 @@ pub struct UiState {
     pub follow: bool,
     /// First bus row shown when not following.
     pub bus_top: usize,
+    /// Selected bus row (a visible row) when not following; following, the
+    /// newest row is selected.
+    pub bus_sel: usize,
     /// Detail scroll.
     pub detail_scroll: u16,
+    /// Soft wrap in the gate review, Detail and the transcript (`w`).
+    pub wrap: bool,
+    /// Columns the gate review's artifact is scrolled sideways (`h`/`l`).
+    pub gate_left: usize,
+    /// Columns Detail is scrolled sideways.
+    pub detail_left: usize,
+    /// Columns the debate transcript is scrolled sideways.
+    pub transcript_left: usize,
+    /// First transcript row shown; `None` follows the newest lines.
+    pub transcript_top: Option<usize>,
+    /// The zoomed debate pane's keys scroll the transcript, not the table
+    /// (Tab moves between them).
+    pub transcript_focus: bool,
+    /// The transcript laid out for the pane's width.
+    pub transcript: WrapCache,
     /// Graph scroll (rows).
     pub graph_scroll: usize,
     /// First debate table row shown; `None` follows the newest rows.
@@ -268,7 +308,15 @@ impl Default for UiState {
             task_rows: Vec::new(),
             follow: true,
             bus_top: 0,
+            bus_sel: 0,
             detail_scroll: 0,
+            wrap: true,
+            gate_left: 0,
+            detail_left: 0,
+            transcript_left: 0,
+            transcript_top: None,
+            transcript_focus: false,
+            transcript: WrapCache::default(),
             graph_scroll: 0,
             debate_top: None,
             budget_top: 0,
@@ -323,6 +371,7 @@ impl UiState {
                 Some(t) => detail_text::build_lines(t, vm),
                 None => Vec::new(),
             };
+            self.detail.rows_key = None;
             if sel.as_ref().map(|s| &s.0) != self.detail.key.as_ref().map(|k| &k.0) {
                 self.detail_scroll = 0;
             }

@@ -1,5 +1,5 @@
 //! Overlays drawn over the panes: help, command palette, filter, reroute
-//! picker, gate review, text editor and confirm dialogs.
+//! picker, gate review, text editor, confirm dialogs and a bus message.
 
 pub mod budget;
 pub mod confirm;
@@ -7,6 +7,8 @@ pub mod editor;
 pub mod filter;
 pub mod gate;
 pub mod help;
+pub mod message;
+pub mod message_line;
 pub mod palette;
 pub mod reroute;
 
@@ -19,13 +21,23 @@ use super::keymap::Keymap;
 use super::theme::Theme;
 use super::ui_state::{Overlay, UiState};
 use super::view_model::ViewModel;
+use super::wrap::TextView;
 
-/// Draws the open overlay, if any.
-pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
-    let Some(o) = &ui.overlay else { return };
+/// Draws the open overlay, if any. Returns the last row its text may scroll
+/// to, for overlays that scroll a wrapped text (0 for the others).
+pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) -> usize {
+    let Some(o) = &ui.overlay else { return 0 };
     let keys = &ui.keymap;
     match o {
-        Overlay::Help { scroll } => help::render(area, buf, keys, *scroll, theme),
+        Overlay::Help { scroll } => return help::render(area, buf, keys, *scroll, theme),
+        Overlay::Gate { gate, scroll } => {
+            let view = TextView {
+                wrap: ui.wrap,
+                top: *scroll as usize,
+                left: ui.gate_left,
+            };
+            return gate::render(area, buf, keys, vm, gate, view, theme);
+        }
         Overlay::Palette { query, sel } => {
             palette::render(area, buf, keys, query, *sel, vm.replay, theme)
         }
@@ -38,12 +50,13 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
             };
             reroute::render(area, buf, keys, vm, picker, theme)
         }
-        Overlay::Gate { gate, scroll } => gate::render(area, buf, keys, vm, gate, *scroll, theme),
         Overlay::Editor { purpose, textarea } => {
             editor::render(area, buf, keys, purpose, textarea, theme)
         }
         Overlay::Confirm { kind } => confirm::render(area, buf, keys, vm, kind, theme),
+        Overlay::Message(m) => return m.render(area, buf, keys, theme),
     }
+    0
 }
 
 /// A rectangle of at most `w`×`h` centred in `area`.
@@ -70,7 +83,7 @@ pub fn popup(
     let mut block = Block::bordered()
         .border_type(BorderType::Double)
         .border_style(theme.border_focused)
-        .style(theme.text)
+        .style(theme.base())
         .title(Line::from(Span::styled(
             format!(" {title} "),
             theme.title_focused,

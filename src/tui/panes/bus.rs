@@ -1,4 +1,5 @@
 //! Bus traffic: time, from → to, kind, topic, summary; newest at the bottom.
+//! A selected row (the newest while following) opens in full with Enter.
 //!
 //! Only the visible rows are touched, so 100k messages cost the same per
 //! frame as 100.
@@ -7,19 +8,34 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{fit, put_line};
+use super::{fill_row, fit, put_line, scroll_to_show};
 use crate::tui::theme::Theme;
-use crate::tui::ui_state::UiState;
+use crate::tui::ui_state::{PaneId, UiState};
 use crate::tui::view_model::{NONE_SYM, ViewModel};
 
-/// First visible row index (into the filtered rows) for this frame.
+/// First visible row index (into the filtered rows) for this frame: the
+/// newest rows while following, else from `bus_top`, moved so the selected
+/// row shows.
 pub fn top_row(vm: &ViewModel, ui: &UiState, height: usize) -> usize {
     let len = vm.bus.visible_len();
     let max_top = len.saturating_sub(height);
     if ui.follow {
         max_top
     } else {
-        ui.bus_top.min(max_top)
+        let sel = ui.bus_sel.min(len.saturating_sub(1));
+        scroll_to_show(sel, ui.bus_top.min(max_top), height, len)
+    }
+}
+
+/// The selected visible row (Enter opens it): the newest while following.
+pub fn selected(vm: &ViewModel, ui: &UiState, _height: usize) -> Option<usize> {
+    let len = vm.bus.visible_len();
+    if len == 0 {
+        None
+    } else if ui.follow {
+        Some(len - 1)
+    } else {
+        Some(ui.bus_sel.min(len - 1))
     }
 }
 
@@ -41,6 +57,10 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     let s = &vm.bus.strings;
     let narrow = area.width < 60;
     let top = top_row(vm, ui, h);
+    // The selected row is marked while Bus has the focus (Enter opens it).
+    let sel = (ui.focus == PaneId::Bus)
+        .then(|| selected(vm, ui, h))
+        .flatten();
     for y in 0..h {
         let Some(r) = vm.bus.visible_row(top + y) else {
             break;
@@ -79,5 +99,8 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         }
         spans.push(Span::styled(&*row.summary, theme.text));
         put_line(buf, area, y as u16, &Line::from(spans));
+        if sel == Some(top + y) {
+            fill_row(buf, area, y as u16, theme.selection);
+        }
     }
 }

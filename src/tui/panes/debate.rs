@@ -4,7 +4,9 @@
 //! line says what happens next and that it waits for `n`.
 //!
 //! Zoomed (`z`), the pane also shows the full transcript (the arguments)
-//! under the table. Only visible rows are laid out.
+//! under the table, wrapped and scrolled on its own: Tab moves the keys
+//! from the table to the transcript and on to the next pane. The question
+//! and its options head the pane. Only visible rows are laid out.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -18,6 +20,7 @@ use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::{PaneId, UiState};
 use crate::tui::view_model::{Chart, DebateLineKind, DebateState, Decision, RowKind, ViewModel};
+use crate::tui::wrap::{self, TextView, WrapIndex};
 
 /// Most bars drawn (the rest are summed into the summary line).
 const MAX_BARS: usize = 6;
@@ -33,21 +36,21 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         return;
     }
     let mut area = area;
-    // Zoomed and tall enough: the transcript (arguments) under the table.
-    if ui.zoom && ui.focus == PaneId::Debate && area.height >= 20 && !vm.debate.is_empty() {
-        let top_h = area.height / 2;
-        let bottom = Rect::new(area.x, area.y + top_h, area.width, area.height - top_h);
+    // Zoomed and tall enough: the transcript (arguments) under the table,
+    // scrolled on its own (Tab moves the keys between table and transcript).
+    if shows_transcript(vm, ui, area.height) {
+        let rows = transcript_rows(area.height);
+        let top_h = area.height - rows - 1;
+        let bottom = Rect::new(area.x, area.y + top_h, area.width, rows + 1);
         area.height = top_h;
-        put_line(buf, bottom, 0, &Line::styled("─ transcript ─", theme.muted));
-        render_transcript(
-            Rect::new(bottom.x, bottom.y + 1, bottom.width, bottom.height - 1),
-            buf,
-            vm,
-            theme,
-        );
+        render_transcript(bottom, buf, vm, ui, theme);
     }
     let mut y = 0u16;
     if let Some(line) = step_line(d, ui, theme) {
+        put_line(buf, area, y, &line);
+        y += 1;
+    }
+    if let Some(line) = question_line(vm, ui, theme) {
         put_line(buf, area, y, &line);
         y += 1;
     }
@@ -191,18 +194,33 @@ fn render_table(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, them
     }
     let w = area.width as usize;
     let cols = Cols::new(w, vm);
-    let head = format!(
-        "{}{} {} {} critique / note",
-        fit("#", cols.turn),
-        fit("speaker", cols.who),
-        fit("position", cols.position),
-        fit("conf", cols.conf),
-    );
-    put_line(buf, area, 0, &Line::styled(head, theme.muted));
     let body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
     let h = body.height as usize;
     let max_top = d.row_count.saturating_sub(h);
     let top = ui.debate_top.unwrap_or(max_top).min(max_top);
+    // Headings that fit what is shown: turns, ballots, or both.
+    let (mut turns, mut ballots) = (false, false);
+    for (_, row) in d.rows_from(top).take(h) {
+        match row.map(|r| r.kind) {
+            Some(RowKind::Turn) => turns = true,
+            Some(RowKind::Ballot) => ballots = true,
+            Some(RowKind::Failed) => {}
+            None => {}
+        }
+    }
+    let (who, what, note) = match (turns, ballots) {
+        (false, true) => ("voter", "choice", "phase · rationale"),
+        (true, true) => ("who", "stance/choice", "critique / rationale"),
+        _ => ("speaker", "position", "critique"),
+    };
+    let head = format!(
+        "{}{} {} {} {note}",
+        fit("#", cols.turn),
+        fit(who, cols.who),
+        fit(what, cols.position),
+        fit("conf", cols.conf),
+    );
+    put_line(buf, area, 0, &Line::styled(head, theme.muted));
     for (i, (round, row)) in d.rows_from(top).take(h).enumerate() {
         let line = match row {
             None => {
@@ -350,39 +368,216 @@ fn render_chart(area: Rect, buf: &mut Buffer, chart: &Chart, theme: &Theme) {
     }
 }
 
-/// The newest transcript lines that fit (each line is wrapped, so lines are
-/// taken from the end until the wrapped height fills the area).
-fn render_transcript(area: Rect, buf: &mut Buffer, vm: &ViewModel, theme: &Theme) {
-    if area.height == 0 || area.width == 0 {
+/// True when the pane (`height` rows inside its border) shows the
+/// transcript: zoomed, focused, tall enough, and something to show.
+pub fn shows_transcript(vm: &ViewModel, ui: &UiState, height: u16) -> bool {
+    ui.zoom && ui.focus == PaneId::Debate && height >= 20 && !vm.debate.is_empty()
+}
+
+/// Rows of transcript text shown in a pane of `height` rows (under its
+/// heading line; the table keeps the top half).
+pub fn transcript_rows(height: u16) -> u16 {
+    (height - height / 2).saturating_sub(1)
+}
+
+/// Lays the transcript out for `width` columns, once per (lines, width, wrap).
+pub fn layout_transcript(vm: &ViewModel, ui: &mut UiState, width: usize) {
+    let first = vm.debate.first().map_or(0, |l| l.text.as_ptr() as usize);
+    ui.transcript.layout(
+        (vm.debate.len(), first),
+        width,
+        ui.wrap,
+        vm.debate.iter().map(|l| &*l.text),
+    );
+}
+
+/// The transcript under its heading: wrapped rows from `transcript_top`
+/// (the newest when following); only the rows shown are drawn.
+fn render_transcript(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
+    if area.height < 2 || area.width == 0 {
         return;
     }
-    let width = usize::from(area.width.max(1));
-    let mut height = 0usize;
-    let mut first = vm.debate.len();
-    // Only the visible tail is laid out: a long debate costs the same per frame.
-    while first > 0 && height < usize::from(area.height) {
-        first -= 1;
-        height += text::width(&vm.debate[first].text).div_ceil(width).max(1);
+    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+    let local;
+    let index = if ui.transcript.fits(body.width as usize, ui.wrap) {
+        &ui.transcript.rows
+    } else {
+        // Drawn without the frame's layout step (a test, a bench): lay out here.
+        local = WrapIndex::build(
+            vm.debate.iter().map(|l| &*l.text),
+            body.width as usize,
+            ui.wrap,
+        );
+        &local
+    };
+    let view = TextView {
+        wrap: ui.wrap,
+        top: ui.transcript_top.unwrap_or(usize::MAX),
+        left: ui.transcript_left,
+    };
+    let top = wrap::draw(body, buf, index, &view, |i| {
+        let l = &vm.debate[i];
+        let style = match l.kind {
+            DebateLineKind::Heading => theme.accent,
+            DebateLineKind::Turn | DebateLineKind::Ballot => theme.text,
+            DebateLineKind::Agree => theme.agree,
+            DebateLineKind::Dissent | DebateLineKind::Failed => theme.dissent,
+            DebateLineKind::Waiting => theme.accent,
+            DebateLineKind::Muted => theme.muted,
+        };
+        (&*l.text, style)
+    });
+    let end = (top + body.height as usize).min(index.len());
+    let (mark, style) = if ui.transcript_focus {
+        ("▶ transcript", theme.accent)
+    } else {
+        ("─ transcript", theme.muted)
+    };
+    let follow = if ui.transcript_top.is_none() {
+        " · newest"
+    } else {
+        ""
+    };
+    put_line(
+        buf,
+        area,
+        0,
+        &Line::from(vec![
+            Span::styled(mark, style),
+            Span::styled(
+                format!(
+                    " · rows {}–{end} of {}{follow} · Tab: {} ─",
+                    (top + 1).min(end),
+                    index.len(),
+                    if ui.transcript_focus {
+                        "next pane"
+                    } else {
+                        "scroll it"
+                    }
+                ),
+                theme.muted,
+            ),
+        ]),
+    );
+}
+
+/// `? choose_store: Which store…? · options: a · b · c` for the debate or
+/// vote scrolled to (else waiting, else the newest).
+fn question_line<'a>(vm: &'a ViewModel, ui: &UiState, theme: &Theme) -> Option<Line<'a>> {
+    let qs = &vm.info.questions;
+    if qs.is_empty() {
+        return None;
     }
-    let lines: Vec<Line> = vm.debate[first..]
-        .iter()
-        .map(|l| {
-            let style = match l.kind {
-                DebateLineKind::Heading => theme.accent,
-                DebateLineKind::Turn | DebateLineKind::Ballot => theme.text,
-                DebateLineKind::Agree => theme.agree,
-                DebateLineKind::Dissent | DebateLineKind::Failed => theme.dissent,
-                DebateLineKind::Waiting => theme.accent,
-                DebateLineKind::Muted => theme.muted,
-            };
-            Line::styled(&*l.text, style)
-        })
-        .collect();
-    // Wrapped lines beyond the area would push the newest off the bottom:
-    // scroll so the last line is visible.
-    let overflow = height.saturating_sub(usize::from(area.height));
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .scroll((u16::try_from(overflow).unwrap_or(u16::MAX), 0))
-        .render(area, buf);
+    let d = &vm.debates;
+    // The node scrolled to, else the one waiting, else the newest.
+    let scrolled = ui
+        .debate_top
+        .and_then(|t| d.rows_from(t).next().map(|(r, _)| &r.node));
+    let node = scrolled
+        .or_else(|| d.waiting.as_ref().map(|w| &w.node))
+        .or_else(|| d.rounds.back().map(|r| &r.node));
+    let q = node
+        .and_then(|n| qs.iter().find(|q| q.node == *n))
+        .unwrap_or(&qs[0]);
+    let question = if q.question.trim().is_empty() {
+        "(the node's input)"
+    } else {
+        q.question.as_str()
+    };
+    let mut spans = vec![
+        Span::styled("? ", theme.accent),
+        Span::styled(format!("{}: ", q.node), theme.muted),
+        Span::styled(question, theme.text),
+    ];
+    if !q.options.is_empty() {
+        spans.push(Span::styled(
+            format!(" · options: {}", q.options.join(" · ")),
+            theme.muted,
+        ));
+    }
+    Some(Line::from(spans))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tui::test_support;
+    use crate::tui::theme::Theme;
+    use crate::tui::ui_state::{PaneId, UiState};
+    use crate::tui::view_model::ViewModel;
+
+    fn decided() -> ViewModel {
+        let mut vm = ViewModel::new(test_support::debate_info());
+        for e in &test_support::debate_script(false).events {
+            vm.apply(e);
+        }
+        vm
+    }
+
+    fn first_turns(ui: &mut UiState) {
+        ui.focus = PaneId::Debate;
+        ui.zoom = true;
+        ui.transcript_focus = true;
+        ui.transcript_top = Some(0);
+    }
+
+    #[test]
+    fn the_zoomed_transcript_scrolls_back_to_the_first_turns() {
+        let vm = decided();
+        let dark = Theme::builtin("dark").unwrap();
+        let first = vm.debate[1].text.to_string();
+        assert!(first.starts_with("#1 ana"), "{first}");
+        for (w, h) in [(120, 40), (80, 24)] {
+            let (newest, _) = test_support::draw_screen(w, h, &dark, &vm, &|ui: &mut UiState| {
+                ui.focus = PaneId::Debate;
+                ui.zoom = true;
+            });
+            assert!(
+                !newest.contains("#1 ana: clickhouse"),
+                "{w}x{h}: the newest lines show first:\n{newest}"
+            );
+            let (text, _) = test_support::draw_screen(w, h, &dark, &vm, &first_turns);
+            assert!(text.contains("#1 ana: clickhouse"), "{w}x{h}:\n{text}");
+            assert!(text.contains("▶ transcript · rows 1–"), "{w}x{h}:\n{text}");
+            insta::assert_snapshot!(format!("debate_transcript_first_turns_{w}x{h}"), text);
+        }
+    }
+
+    #[test]
+    fn a_vote_table_is_headed_voter_and_choice_and_the_question_shows() {
+        let vm = decided();
+        let dark = Theme::builtin("dark").unwrap();
+        // At 80x24 only the vote's rows are in view.
+        let (text, _) = test_support::draw_screen(80, 24, &dark, &vm, &|ui: &mut UiState| {
+            ui.focus = PaneId::Debate;
+            ui.zoom = true;
+        });
+        let head = text
+            .lines()
+            .find(|l| l.contains("conf"))
+            .unwrap_or_default();
+        assert!(head.contains("voter") && head.contains("choice"), "{head}");
+        assert!(
+            !head.contains("speaker") && !head.contains("critique"),
+            "{head}"
+        );
+        assert!(text.contains("options: clickhouse · postgres"), "{text}");
+        // Scrolled to the debate's rounds, the heading is the debate's.
+        let (text, _) = test_support::draw_screen(80, 24, &dark, &vm, &|ui: &mut UiState| {
+            ui.focus = PaneId::Debate;
+            ui.zoom = true;
+            ui.debate_top = Some(0);
+        });
+        let head = text
+            .lines()
+            .find(|l| l.contains("conf"))
+            .unwrap_or_default();
+        assert!(
+            head.contains("speaker") && head.contains("position"),
+            "{head}"
+        );
+        assert!(
+            text.contains("? choose_store: Which analytics store"),
+            "{text}"
+        );
+    }
 }

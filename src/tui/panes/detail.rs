@@ -13,9 +13,11 @@ use crate::tui::detail_text::Mark;
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::UiState;
 use crate::tui::view_model::{Typing, ViewModel};
+use crate::tui::wrap::{self, TextView, WrapIndex};
 
-/// Draws the cached lines from the scroll offset, and under them, while the
-/// task's reply streams, who is typing and the newest text.
+/// Draws the cached lines from the scroll offset, wrapped to the pane (or
+/// cut and scrolled sideways, `w`), and under them, while the task's reply
+/// streams, who is typing and the newest text.
 pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     if area.height == 0 {
         return;
@@ -38,26 +40,44 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         );
         return;
     }
-    let top = (ui.detail_scroll as usize).min(lines.len().saturating_sub(1));
-    for (y, (mark, text)) in lines
-        .iter()
-        .skip(top)
-        .take(area.height as usize)
-        .enumerate()
-    {
+    let view = TextView {
+        wrap: ui.wrap,
+        top: ui.detail_scroll as usize,
+        left: ui.detail_left,
+    };
+    let rows = &ui.detail.rows;
+    let stale = rows.is_empty() || (ui.wrap && rows.width != usize::from(area.width));
+    if stale {
+        // Not laid out for this area (a caller drew the pane alone): do it here.
+        let index = WrapIndex::build(
+            lines.iter().map(|(_, l)| l.as_str()),
+            area.width as usize,
+            ui.wrap,
+        );
+        draw_lines(area, buf, &index, &view, lines, theme);
+    } else {
+        draw_lines(area, buf, rows, &view, lines, theme);
+    }
+}
+
+fn draw_lines(
+    area: Rect,
+    buf: &mut Buffer,
+    index: &WrapIndex,
+    view: &TextView,
+    lines: &[(Mark, String)],
+    theme: &Theme,
+) {
+    wrap::draw(area, buf, index, view, |i| {
+        let (mark, text) = &lines[i];
         let style: Style = match mark {
             Mark::Heading => theme.accent,
             Mark::Text => theme.text,
             Mark::Muted => theme.muted,
             Mark::Error => theme.error,
         };
-        put_line(
-            buf,
-            area,
-            y as u16,
-            &Line::from(Span::styled(text.as_str(), style)),
-        );
-    }
+        (text.as_str(), style)
+    });
 }
 
 /// Two rows: `✎ writer is typing · 1.2k chars`, then the end of the text

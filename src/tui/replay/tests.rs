@@ -864,3 +864,40 @@ fn playing_waits_for_a_long_seek_to_finish() {
     assert!(p.due().is_some(), "playing goes on from the target");
     assert_eq!(fingerprint(&vm), fingerprint(&fresh(&info, &events, n / 2)));
 }
+
+#[test]
+fn the_status_says_where_a_long_seek_landed() {
+    let mut app = demo_app();
+    let len = index_len(&app);
+    assert!(len > 250, "the demo has {len} events");
+    at(&mut app, "#250");
+    while app.replay_busy() {
+        app.replay_work();
+    }
+    app.ui.flash = None;
+    let dark = Theme::builtin("dark").expect("dark");
+    let status = bottom(&mut app, &dark, 160, 40, 1);
+    assert!(
+        status.contains(&format!("event 250/{len}")),
+        "after a jump to event 250:\n{status}"
+    );
+}
+
+fn index_len(app: &App) -> usize {
+    app.replay.as_ref().expect("a replay").len()
+}
+
+#[test]
+fn a_refusal_is_shown_whole_even_when_the_status_bar_is_full() {
+    let mut app = demo_app();
+    at(&mut app, "#120");
+    keys(&mut app, "B");
+    let msg = app.ui.current_flash().expect("a refusal").to_owned();
+    assert!(msg.starts_with("replay is read-only"), "{msg}");
+    let dark = Theme::builtin("dark").expect("dark");
+    for (w, h) in [(160, 40), (80, 24)] {
+        let rows = bottom(&mut app, &dark, w, h, 4);
+        let joined: String = rows.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        assert!(joined.contains(&msg), "{w}x{h}: {msg}\n{rows}");
+    }
+}

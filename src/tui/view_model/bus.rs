@@ -65,6 +65,8 @@ pub struct BusRow {
     pub topic: u32,
     /// Kind symbol.
     pub kind: u32,
+    /// Correlation id symbol or [`NONE_SYM`].
+    pub correlation: u32,
     /// One-line payload summary, at most `SUMMARY_CHARS` characters.
     pub summary: Box<str>,
 }
@@ -92,10 +94,14 @@ impl BusLog {
             to: m.to.as_deref().map_or(NONE_SYM, |t| self.strings.intern(t)),
             topic: self.strings.intern(&m.topic),
             kind: self.strings.intern(&m.kind),
+            correlation: m
+                .correlation
+                .as_deref()
+                .map_or(NONE_SYM, |c| self.strings.intern(c)),
             summary: summarize(&m.payload).into_boxed_str(),
         };
         if let Some(f) = &self.filter
-            && self.row_matches(&row, f)
+            && self.row_matches(&row, &m.payload, f)
         {
             self.matches.push(self.rows.len() as u32);
         }
@@ -104,7 +110,8 @@ impl BusLog {
     }
 
     /// Sets (or, with an empty needle, clears) the case-insensitive filter.
-    /// Matches sender, recipient, topic, kind and summary.
+    /// Matches sender, recipient, topic, kind, correlation id and the whole
+    /// payload (every string, key and number in it, not only the summary).
     pub fn set_filter(&mut self, needle: &str) {
         let needle = needle.trim().to_lowercase();
         if needle.is_empty() {
@@ -118,8 +125,9 @@ impl BusLog {
         let matches = self
             .rows
             .iter()
+            .zip(self.payloads.iter())
             .enumerate()
-            .filter(|(_, r)| self.row_matches(r, &needle))
+            .filter(|(_, (r, p))| self.row_matches(r, p, &needle))
             .map(|(i, _)| i as u32)
             .collect();
         self.matches = matches;
@@ -151,13 +159,15 @@ impl BusLog {
         }
     }
 
-    fn row_matches(&self, row: &BusRow, needle: &str) -> bool {
+    fn row_matches(&self, row: &BusRow, payload: &Value, needle: &str) -> bool {
         let s = &self.strings;
         contains_ci(s.get(row.from), needle)
             || (row.to != NONE_SYM && contains_ci(s.get(row.to), needle))
             || contains_ci(s.get(row.topic), needle)
             || contains_ci(s.get(row.kind), needle)
+            || (row.correlation != NONE_SYM && contains_ci(s.get(row.correlation), needle))
             || contains_ci(&row.summary, needle)
+            || value_contains(payload, needle)
     }
 }
 
@@ -209,6 +219,21 @@ pub fn contains_ci(hay: &str, needle: &str) -> bool {
     hay.to_lowercase().contains(needle)
 }
 
+/// True when a string, key or number anywhere in `v` contains `needle`
+/// (lower-case): the filter finds text past the summary's cut.
+fn value_contains(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => contains_ci(s, needle),
+        Value::Array(a) => a.iter().any(|x| value_contains(x, needle)),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, x)| contains_ci(k, needle) || value_contains(x, needle)),
+        Value::Number(n) => contains_ci(&n.to_string(), needle),
+        Value::Bool(b) => contains_ci(if *b { "true" } else { "false" }, needle),
+        Value::Null => false,
+    }
+}
+
 /// A one-line summary of a payload: strings as they are, objects as their
 /// most telling field or compact JSON, whitespace collapsed, truncated.
 pub fn summarize(v: &Value) -> String {
@@ -243,4 +268,54 @@ pub fn summarize(v: &Value) -> String {
         n += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn msg(id: u64, payload: Value) -> BusMessage {
+        BusMessage {
+            id,
+            topic: "agent.writer".into(),
+            from: "writer".into(),
+            to: Some("orchestrator".into()),
+            kind: "result".into(),
+            payload,
+            correlation: Some(format!("task-{id}").into()),
+            ts: 1_000 + id,
+        }
+    }
+
+    #[test]
+    fn the_filter_finds_a_marker_past_the_summary_and_keeps_only_matches() {
+        let far = format!("{} ZEBRA-220 tail", "x".repeat(220));
+        let mut log = BusLog::default();
+        log.push(&msg(1, json!("nothing here")), 0);
+        log.push(&msg(2, json!(far)), 0);
+        log.push(
+            &msg(
+                3,
+                json!({"text": "short", "deep": {"list": ["a", "zebra-220 too"]}}),
+            ),
+            0,
+        );
+        assert!(
+            !log.rows[1].summary.contains("ZEBRA"),
+            "the marker is past the summary's cut"
+        );
+        log.set_filter("zebra-220");
+        let kept: Vec<usize> = (0..log.visible_len())
+            .filter_map(|n| log.visible_row(n))
+            .collect();
+        assert_eq!(kept, [1, 2], "the rows kept are the matches");
+        // New messages are matched on their whole payload too.
+        log.push(&msg(4, json!(format!("{} zebra-220", "y".repeat(300)))), 0);
+        assert_eq!(log.visible_len(), 3);
+        // The correlation id is searchable.
+        log.set_filter("task-1");
+        assert_eq!(log.visible_row(0), Some(0));
+    }
 }

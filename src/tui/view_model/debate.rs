@@ -2,12 +2,14 @@
 //! ballots, the latest tally (or stance share) as a chart, the decision and
 //! what a node in step mode waits for.
 //!
-//! Folded from the issue #4 events by [`DebateState::apply`]; bounded (the
-//! oldest rounds are dropped; the session file keeps everything).
+//! Read from the one fold's debate and vote records ([`RunState`]) by
+//! [`DebateState::sync`] as each event lands; bounded (the oldest rounds
+//! are dropped; the session file keeps everything).
 
 use std::collections::VecDeque;
 
-use crate::event::{Critique, EventKind, Id, Stance, Tally};
+use crate::event::{EventKind, Id, Tally};
+use crate::run_state::{Applied, RunState};
 
 /// Most rounds kept (over every debate and vote node of the run).
 const MAX_ROUNDS: usize = 200;
@@ -181,240 +183,187 @@ impl DebateState {
             .skip(i)
     }
 
-    /// Folds a debate/vote event; other events are ignored. Returns true if
-    /// the event was one of them.
-    pub fn apply(&mut self, kind: &EventKind) -> bool {
-        match kind {
-            EventKind::DebateRoundStarted { node, round, order } => {
-                if *round <= 1 {
+    /// Brings the pane's rows up to date with the one fold after it applied
+    /// `kind`: the record `applied` names is read for what the event added
+    /// (a turn, a ballot, a round's start or end, an outcome, a tally, a
+    /// flag), and step mode is copied from the run. Nothing here folds an
+    /// event's fields itself. Returns true if the event was a debate/vote one.
+    pub fn sync<X>(&mut self, run: &RunState<X>, applied: Applied, kind: &EventKind) -> bool {
+        let debate = applied.debate.and_then(|i| run.debate_records.get(i));
+        let vote = applied.vote.and_then(|i| run.vote_records.get(i));
+        match (kind, debate, vote) {
+            (EventKind::DebateRoundStarted { .. }, Some(d), _) => {
+                let Some(r) = d.rounds.last() else {
+                    return false;
+                };
+                let node = Id::from(d.node.as_str());
+                if r.round <= 1 {
                     // A node (re)starting: its previous outcome is history.
-                    self.clear_outcome(node);
+                    self.clear_outcome(&node);
                 }
-                let r = self.round_mut(node, *round);
-                r.order = order.clone();
+                let order = r.order.iter().map(|a| Id::from(a.as_str())).collect();
+                self.round_mut(&node, r.round).order = order;
             }
-            EventKind::DebateTurn {
-                node,
-                round,
-                turn,
-                speaker,
-                position,
-                confidence,
-                critiques,
-                changed,
-                ..
-            } => {
-                self.release(node);
-                let note = critique_summary(critiques);
-                self.push_row(
-                    node,
-                    *round,
-                    DebateRow {
-                        kind: RowKind::Turn,
-                        turn: *turn,
-                        who: speaker.clone(),
-                        position: position.clone(),
-                        confidence: *confidence,
-                        changed: *changed,
-                        note,
-                    },
-                );
-            }
-            EventKind::DebateTurnFailed {
-                node,
-                round,
-                turn,
-                speaker,
-                error,
-                ..
-            } => {
-                self.release(node);
-                self.push_row(
-                    node,
-                    *round,
-                    DebateRow {
+            (EventKind::DebateTurn { .. } | EventKind::DebateTurnFailed { .. }, Some(d), _) => {
+                let Some(t) = d.turns.iter().next_back() else {
+                    return false;
+                };
+                let row = match &t.failed {
+                    Some(error) => DebateRow {
                         kind: RowKind::Failed,
-                        turn: *turn,
-                        who: speaker.clone(),
+                        turn: t.turn,
+                        who: Id::from(t.speaker.as_str()),
                         position: String::new(),
                         confidence: 0.0,
                         changed: false,
                         note: clip(error, CRITIQUE_CHARS),
                     },
-                );
+                    None => DebateRow {
+                        kind: RowKind::Turn,
+                        turn: t.turn,
+                        who: Id::from(t.speaker.as_str()),
+                        position: t.position.clone(),
+                        confidence: t.confidence,
+                        changed: t.changed,
+                        note: critique_summary(&t.critiques),
+                    },
+                };
+                self.push_row(&Id::from(d.node.as_str()), t.round, row);
             }
-            EventKind::DebateRoundEnded {
-                node,
-                round,
-                positions,
-                agreement,
-                changed,
-            } => {
-                let r = self.round_mut(node, *round);
-                r.agreement = Some(*agreement);
-                r.changed = Some(*changed);
-                self.chart = Some(stance_chart(node, *round, positions));
+            (EventKind::DebateRoundEnded { round, .. }, Some(d), _) => {
+                let Some((r, end)) = d
+                    .rounds
+                    .iter()
+                    .rev()
+                    .find(|r| r.round == *round)
+                    .and_then(|r| Some((r, r.ended.as_ref()?)))
+                else {
+                    return false;
+                };
+                let node = Id::from(d.node.as_str());
+                let view = self.round_mut(&node, r.round);
+                view.agreement = Some(end.agreement);
+                // Round 1 changes nothing: every stance is a first one.
+                view.changed = (r.round > 1).then_some(end.changed);
+                self.chart = Some(stance_chart(&node, r.round, &end.positions));
             }
-            EventKind::DebateEnded {
-                node,
-                decision,
-                reasons,
-                decided_by,
-                reason,
-                ..
-            } => {
-                self.release(node);
+            (EventKind::DebateEnded { .. }, Some(d), _) => {
+                let Some(o) = &d.outcome else {
+                    return false;
+                };
                 self.decide(Decision {
-                    node: node.clone(),
+                    node: Id::from(d.node.as_str()),
                     decided: true,
-                    choice: decision.clone(),
-                    by: format!("{decided_by}, {reason}"),
-                    reasons: reasons.clone(),
+                    choice: o.decision.clone(),
+                    by: format!("{}, {}", o.decided_by, o.reason),
+                    reasons: o.reasons.clone(),
                 });
             }
-            EventKind::VoteCast {
-                node,
-                round,
-                voter,
-                choice,
-                confidence,
-                rationale,
-                phase,
-                ranking,
-            } => {
-                self.release(node);
-                if *round <= 1 && !self.has_round(node, 1) {
-                    self.clear_outcome(node);
+            (EventKind::VoteCast { .. } | EventKind::VoteFailed { .. }, _, Some(v)) => {
+                let Some(b) = v.ballots.iter().next_back() else {
+                    return false;
+                };
+                let node = Id::from(v.node.as_str());
+                if b.phase != "failed" && b.round <= 1 && !self.has_round(&node, 1) {
+                    self.clear_outcome(&node);
                 }
-                let mut note = String::new();
-                if phase != "cast" {
-                    note.push_str(phase);
-                    note.push_str(" · ");
-                }
-                if ranking.len() > 1 {
-                    note.push_str(&ranking.join(" > "));
-                    note.push_str(" · ");
-                }
-                note.push_str(rationale);
-                self.push_row(
-                    node,
-                    *round,
+                let row = if b.phase == "failed" {
+                    DebateRow {
+                        kind: RowKind::Failed,
+                        turn: 0,
+                        who: Id::from(b.voter.as_str()),
+                        position: String::new(),
+                        confidence: 0.0,
+                        changed: false,
+                        note: clip(&b.rationale, CRITIQUE_CHARS),
+                    }
+                } else {
+                    let mut note = String::new();
+                    if b.phase != "cast" {
+                        note.push_str(&b.phase);
+                        note.push_str(" · ");
+                    }
+                    if b.ranking.len() > 1 {
+                        note.push_str(&b.ranking.join(" > "));
+                        note.push_str(" · ");
+                    }
+                    note.push_str(&b.rationale);
                     DebateRow {
                         kind: RowKind::Ballot,
                         turn: 0,
-                        who: voter.clone(),
-                        position: choice.clone(),
-                        confidence: *confidence,
+                        who: Id::from(b.voter.as_str()),
+                        position: b.choice.clone(),
+                        confidence: b.confidence,
                         changed: false,
                         note: clip(&note, CRITIQUE_CHARS),
-                    },
-                );
+                    }
+                };
+                self.push_row(&node, b.round, row);
             }
-            EventKind::VoteFailed {
-                node,
-                round,
-                voter,
-                error,
-            } => {
-                self.release(node);
-                self.push_row(
-                    node,
-                    *round,
-                    DebateRow {
-                        kind: RowKind::Failed,
-                        turn: 0,
-                        who: voter.clone(),
-                        position: String::new(),
-                        confidence: 0.0,
-                        changed: false,
-                        note: clip(error, CRITIQUE_CHARS),
-                    },
-                );
-            }
-            EventKind::ConsensusReached {
-                node,
-                round,
-                choice,
-                decided_by,
-                tally,
-            } => {
-                self.release(node);
-                self.chart = Some(tally_chart(node, *round, tally));
+            (
+                EventKind::ConsensusReached { .. } | EventKind::ConsensusFailed { .. },
+                _,
+                Some(v),
+            ) => {
+                let Some(res) = v.results.iter().next_back() else {
+                    return false;
+                };
+                let node = Id::from(v.node.as_str());
+                self.chart = Some(tally_chart(&node, res.round, &res.tally));
+                // The fold words a result as `decided by X` or `why; then: next`.
+                let (choice, by) = match (&res.choice, res.note.split_once("; then: ")) {
+                    (Some(c), _) if res.reached => (
+                        c.clone(),
+                        res.note.strip_prefix("decided by ").unwrap_or(&res.note),
+                    ),
+                    (_, Some((why, next))) => (format!("next: {next}"), why),
+                    _ => (String::new(), res.note.as_str()),
+                };
                 self.decide(Decision {
                     node: node.clone(),
-                    decided: true,
-                    choice: choice.clone(),
-                    by: decided_by.clone(),
-                    reasons: tally.summary.clone(),
+                    decided: res.reached,
+                    choice,
+                    by: by.to_owned(),
+                    reasons: res.tally.summary.clone(),
                 });
             }
-            EventKind::ConsensusFailed {
-                node,
-                round,
-                reason,
-                next,
-                tally,
-            } => {
-                self.chart = Some(tally_chart(node, *round, tally));
-                self.decide(Decision {
-                    node: node.clone(),
-                    decided: false,
-                    choice: format!("next: {next}"),
-                    by: reason.clone(),
-                    reasons: tally.summary.clone(),
-                });
-            }
-            EventKind::AgentFlagged {
-                node,
-                agent,
-                round,
-                reason,
-                excluded,
-                ..
-            } => {
+            (EventKind::AgentFlagged { .. }, _, Some(v)) => {
                 // Mark the agent's ballots of that round: the table shows why
                 // the tally may leave them out.
+                let Some((agent, round, reason, _, excluded)) = v.flagged.last() else {
+                    return false;
+                };
                 let tag = if *excluded {
                     format!("flagged {reason}, excluded")
                 } else {
                     format!("flagged {reason}")
                 };
+                let node = Id::from(v.node.as_str());
                 if let Some(r) = self
                     .rounds
                     .iter_mut()
                     .rev()
-                    .find(|r| r.node == *node && r.round == *round)
+                    .find(|r| r.node == node && r.round == *round)
                 {
-                    for row in r.rows.iter_mut().filter(|x| x.who == *agent) {
+                    for row in r.rows.iter_mut().filter(|x| *x.who == **agent) {
                         if !row.note.starts_with("flagged") {
                             row.note = clip(&format!("{tag} · {}", row.note), CRITIQUE_CHARS);
                         }
                     }
                 }
             }
-            EventKind::AwaitingStep {
-                node,
-                round,
-                next,
-                what,
-            } => {
-                // A node waits only in step mode (`--step` sets it without an event).
-                self.step_mode = true;
-                self.waiting = Some(StepWait {
-                    node: node.clone(),
-                    round: *round,
-                    next: next.clone(),
-                    what: what.clone(),
-                });
-            }
-            EventKind::StepModeChanged { on } => {
-                self.step_mode = *on;
-                if !*on {
-                    self.waiting = None;
-                }
-            }
+            (EventKind::AwaitingStep { .. } | EventKind::StepModeChanged { .. }, _, _) => {}
             _ => return false,
         }
+        // Step mode and what waits are the fold's; a turn or ballot of the
+        // waiting node released it there.
+        self.step_mode = run.step.on;
+        self.waiting = run.step.waiting.as_ref().map(|w| StepWait {
+            node: Id::from(w.node.as_str()),
+            round: w.round,
+            next: w.next.as_deref().map(Id::from),
+            what: w.what.clone(),
+        });
         self.version += 1;
         true
     }
@@ -424,13 +373,6 @@ impl DebateState {
             .iter()
             .rev()
             .any(|r| r.node == *node && r.round == round)
-    }
-
-    /// The node acted: it no longer waits for a step.
-    fn release(&mut self, node: &Id) {
-        if self.waiting.as_ref().is_some_and(|w| w.node == *node) {
-            self.waiting = None;
-        }
     }
 
     /// The newest decision of its node, replacing the node's earlier one.
@@ -492,11 +434,11 @@ impl DebateState {
     }
 }
 
-fn critique_summary(critiques: &[Critique]) -> String {
-    let Some(first) = critiques.first() else {
+fn critique_summary(critiques: &[(u32, String, String)]) -> String {
+    let Some((turn, speaker, text)) = critiques.first() else {
         return String::new();
     };
-    let mut s = format!("#{} {}: {}", first.turn, first.speaker, first.text);
+    let mut s = format!("#{turn} {speaker}: {text}");
     if critiques.len() > 1 {
         s = clip(&s, CRITIQUE_CHARS.saturating_sub(6));
         s.push_str(&format!(" (+{})", critiques.len() - 1));
@@ -508,18 +450,18 @@ fn critique_summary(critiques: &[Critique]) -> String {
 
 /// The stance share after a debate round: debaters per position, scored by
 /// summed confidence (what `agreement` is computed from).
-fn stance_chart(node: &Id, round: u32, positions: &[Stance]) -> Chart {
+fn stance_chart(node: &Id, round: u32, positions: &[(String, String, f64)]) -> Chart {
     let mut bars: Vec<ChartBar> = Vec::new();
-    for s in positions.iter().filter(|s| !s.position.is_empty()) {
-        match bars.iter_mut().find(|b| b.label == s.position) {
+    for (_, position, confidence) in positions.iter().filter(|s| !s.1.is_empty()) {
+        match bars.iter_mut().find(|b| b.label == *position) {
             Some(b) => {
                 b.votes += 1;
-                b.score += s.confidence;
+                b.score += confidence;
             }
             None => bars.push(ChartBar {
-                label: s.position.clone(),
+                label: position.clone(),
                 votes: 1,
-                score: s.confidence,
+                score: *confidence,
             }),
         }
     }
@@ -616,5 +558,69 @@ mod decision_tests {
         d.clear_outcome(&Id::from("d"));
         let nodes: Vec<&str> = d.decisions.iter().map(|x| &*x.node).collect();
         assert_eq!(nodes, ["a", "c", "e"], "a rerun node's decision is cleared");
+    }
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use crate::event::{Event, EventKind, Stance};
+    use crate::tui::test_support;
+    use crate::tui::view_model::ViewModel;
+
+    fn ended(round: u32, changed: u32) -> EventKind {
+        EventKind::DebateRoundEnded {
+            node: "choose_store".into(),
+            round,
+            positions: ["ana", "ben", "cleo", "dev"]
+                .iter()
+                .map(|a| Stance {
+                    agent: (*a).into(),
+                    position: "clickhouse".into(),
+                    confidence: 0.8,
+                })
+                .collect(),
+            agreement: 1.0,
+            changed,
+        }
+    }
+
+    #[test]
+    fn round_one_reports_no_change_and_later_rounds_do() {
+        let mut vm = ViewModel::new(test_support::debate_info());
+        for (seq, kind) in [
+            EventKind::DebateRoundStarted {
+                node: "choose_store".into(),
+                round: 1,
+                order: vec!["ana".into(), "ben".into()],
+            },
+            ended(1, 4),
+            EventKind::DebateRoundStarted {
+                node: "choose_store".into(),
+                round: 2,
+                order: vec!["ana".into(), "ben".into()],
+            },
+            ended(2, 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            vm.apply(&Event {
+                seq: seq as u64 + 1,
+                ts: test_support::T0 + seq as u64,
+                session: "s".into(),
+                kind,
+            });
+        }
+        let d = &vm.debates;
+        assert_eq!(d.rounds[0].changed, None, "nothing changed in round 1");
+        assert_eq!(d.rounds[1].changed, Some(1));
+        // Read from the fold: the run state holds the rounds the pane shows.
+        let rec = &vm.debate_records[0];
+        assert_eq!(rec.rounds.len(), 2);
+        assert_eq!(rec.rounds[0].ended.as_ref().map(|e| e.changed), Some(4));
+        assert!(
+            vm.debate.iter().all(|l| !l.text.contains("4 changed")),
+            "the transcript does not say it either"
+        );
     }
 }

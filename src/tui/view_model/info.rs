@@ -1,7 +1,7 @@
 //! The static facts the cockpit needs from a workflow, extracted once.
 //!
 //! Keeping this small copy (ids, titles, kinds, containment children, agent
-//! capabilities) means panes never reach into the engine's compiled model.
+//! capabilities, what debates and votes ask) means panes never reach into the engine's compiled model.
 
 use std::collections::HashMap;
 
@@ -11,6 +11,7 @@ use crate::workflow::kinds::{
     agent::{AgentNode, Target},
     parallel::Join,
     plan::PlanNode,
+    vote::Candidates,
 };
 use crate::workflow::model::Workflow;
 
@@ -50,6 +51,17 @@ pub struct AgentInfo {
     pub capabilities: Vec<String>,
 }
 
+/// What a debate or vote node asks, as the workflow writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionInfo {
+    /// Debate or vote node id.
+    pub node: Id,
+    /// The question's template as written (empty: the node's input is the question).
+    pub question: String,
+    /// The options to choose from (empty: free answers, or computed at run time).
+    pub options: Vec<String>,
+}
+
 /// The workflow's declared budget limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BudgetInfo {
@@ -85,6 +97,8 @@ pub struct WorkflowInfo {
     /// How each `parallel` node joins, by node id: `all`, `any`, `k of n`
     /// or `all settled`; and each `map` that joins `all settled`.
     pub joins: HashMap<Id, String>,
+    /// Questions of the debate and vote nodes, in node order.
+    pub questions: Vec<QuestionInfo>,
     node_index: HashMap<Id, usize>,
 }
 
@@ -108,6 +122,7 @@ impl WorkflowInfo {
             agents,
             budget: BudgetInfo::default(),
             joins: HashMap::new(),
+            questions: Vec::new(),
             node_index,
         }
     }
@@ -176,8 +191,31 @@ impl WorkflowInfo {
             warn_at: wf.policy.warn_at,
             limits,
         };
+        let questions = wf
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let (question, options) = match &n.kind {
+                    NodeKind::Debate(d) => (d.question.source(), d.options.clone()),
+                    NodeKind::Vote(v) => (
+                        v.question.source(),
+                        match &v.candidates {
+                            Candidates::Options(o) => o.clone(),
+                            Candidates::Free | Candidates::Expr(_) => Vec::new(),
+                        },
+                    ),
+                    _ => return None,
+                };
+                Some(QuestionInfo {
+                    node: n.id.clone(),
+                    question: question.to_owned(),
+                    options,
+                })
+            })
+            .collect();
         let mut info =
             WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget);
+        info.questions = questions;
         for n in &wf.nodes {
             if let NodeKind::Parallel(p) = &n.kind {
                 let join = match p.join {

@@ -23,7 +23,7 @@ pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeVi
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState, GaugeLevel};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
-pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
+pub use info::{AgentInfo, BudgetInfo, NodeInfo, QuestionInfo, WorkflowInfo};
 pub use rate::PerSecond;
 
 use crate::event::{Event, EventKind, Id, RunStatus};
@@ -496,7 +496,7 @@ impl ViewModel {
         }
         // Structured pane state; the match below sees every event
         // (notices, the transcript).
-        self.debates.apply(&ev.kind);
+        self.debates.sync(&self.run, applied, &ev.kind);
         match &ev.kind {
             EventKind::SessionStarted { seed, .. } => {
                 self.session = Some(ev.session.clone());
@@ -767,10 +767,16 @@ impl ViewModel {
                 changed,
                 ..
             } => {
+                // Round 1 changes nothing: every stance is a first one.
+                let changed = if *round > 1 {
+                    format!(" · {changed} changed")
+                } else {
+                    String::new()
+                };
                 self.debate_line(
                     DebateLineKind::Muted,
                     format!(
-                        "round {round} ended · agreement {:.0}% · {changed} changed",
+                        "round {round} ended · agreement {:.0}%{changed}",
                         agreement * 100.0
                     ),
                 );

@@ -443,7 +443,12 @@ fn debate_and_vote_events_become_the_transcript_the_pane_draws() {
     };
     assert!(row(0).contains("next: turn by ben"), "{}", row(0));
     assert!(row(0).contains("waits for n"), "{}", row(0));
-    assert!(row(1).contains("speaker"), "{}", row(1));
+    // Turns and ballots both in view: headings that fit both.
+    assert!(
+        row(1).contains("who") && row(1).contains("stance/choice"),
+        "{}",
+        row(1)
+    );
     assert!(
         row(2).contains("design · round 1 · ana → ben"),
         "{}",
