@@ -402,11 +402,11 @@ impl<X: Clone + Default> RunState<X> {
                     let t = &mut self.tasks[i];
                     t.agent = Some(agent.clone());
                     t.attempts = t.attempts.max(*attempt);
-                    t.held = false;
                     t.started_us.get_or_insert(ts);
                     t.finished_us = None;
                     let slot = t.slot;
                     self.nodes[slot].last_agent = Some(agent.clone());
+                    self.set_held(i, false);
                     out.task = Some(i);
                 }
             }
@@ -439,9 +439,9 @@ impl<X: Clone + Default> RunState<X> {
                     }
                     t.duration_ms = Some(*duration_ms);
                     t.finished_us = Some(ts);
-                    t.held = false;
                     t.completions += 1;
                     who = t.agent.clone();
+                    self.set_held(i, false);
                     out.task = Some(i);
                 }
                 if let Some(a) = who {
@@ -473,9 +473,9 @@ impl<X: Clone + Default> RunState<X> {
                         message: error.clone(),
                     });
                     t.error = Some(error.clone());
-                    t.held = *held;
                     t.finished_us = Some(ts);
                     who = t.agent.clone();
+                    self.set_held(i, *held);
                     out.task = Some(i);
                 }
                 if let Some(a) = who {
@@ -490,6 +490,9 @@ impl<X: Clone + Default> RunState<X> {
                     let prev = self.tasks[i].agent.clone();
                     self.move_agent(i, prev.as_ref(), Some(to_agent));
                     self.tasks[i].agent = Some(to_agent.clone());
+                    // The node shows who has its work now.
+                    let slot = self.tasks[i].slot;
+                    self.nodes[slot].last_agent = Some(to_agent.clone());
                     out.task = Some(i);
                 }
             }
@@ -763,6 +766,10 @@ impl<X: Clone + Default> RunState<X> {
             return;
         }
         self.tasks[i].state = to;
+        if to != TaskState::Failed {
+            // Retried, cancelled or done: nobody is waited for any more.
+            self.set_held(i, false);
+        }
         let was = from == TaskState::InProgress;
         let is = to == TaskState::InProgress;
         if was && !is {
@@ -789,6 +796,21 @@ impl<X: Clone + Default> RunState<X> {
             TaskState::Completed => self.completed = self.completed.saturating_sub(1),
             TaskState::Failed => self.failed = self.failed.saturating_sub(1),
             _ => {}
+        }
+    }
+
+    /// Sets whether task `i` is a failure held for the user, keeping its
+    /// node's count of held tasks.
+    fn set_held(&mut self, i: usize, held: bool) {
+        let t = &mut self.tasks[i];
+        if t.held != held {
+            t.held = held;
+            let slot = t.slot;
+            bump(&mut self.nodes[slot].held, if held { 1 } else { -1 });
+            if held && t.agent.is_some() {
+                // The node shows whose failure waits for the user.
+                self.nodes[slot].last_agent = t.agent.clone();
+            }
         }
     }
 
@@ -849,6 +871,7 @@ impl<X: Clone + Default> RunState<X> {
             n.active = 0;
             n.tasks = 0;
             n.typing = 0;
+            n.held = 0;
         }
         for a in &mut self.agents {
             a.active = 0;
@@ -857,6 +880,7 @@ impl<X: Clone + Default> RunState<X> {
         for t in self.tasks.iter() {
             let n = &mut self.nodes[t.slot];
             n.tasks += 1;
+            n.held += u32::from(t.held);
             match t.state {
                 TaskState::Completed => self.completed += 1,
                 TaskState::Failed => self.failed += 1,

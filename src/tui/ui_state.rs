@@ -68,6 +68,26 @@ impl PaneId {
     }
 }
 
+/// Which graph the Graph pane draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GraphView {
+    /// The workflow's nodes and how control flows between them.
+    #[default]
+    Flow,
+    /// Agents as nodes, their traffic as edges.
+    Agents,
+}
+
+/// What is selected in the Graph pane; it scopes the Tasks pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphSel {
+    /// A workflow node (index in the workflow's nodes): its tasks and
+    /// those of the nodes it contains.
+    Node(usize),
+    /// An agent: the tasks it has or had.
+    Agent(Id),
+}
+
 /// What a filter applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterTarget {
@@ -226,8 +246,16 @@ pub struct UiState {
     pub graph_scroll: usize,
     /// First debate table row shown; `None` follows the newest rows.
     pub debate_top: Option<usize>,
-    /// Graph rows, computed once per topology.
+    /// Graph rows, computed once per topology and width.
     pub graph: Option<GraphLayout>,
+    /// Which graph the Graph pane draws.
+    pub graph_view: GraphView,
+    /// Selected node or agent; `None` when nothing is (Tasks shows all).
+    pub graph_sel: Option<GraphSel>,
+    /// The Graph pane's inner width last frame (the layout is built for it).
+    pub graph_width: u16,
+    /// Nodes (by slot in `vm.nodes`) whose tasks the selection keeps.
+    graph_scope: Vec<bool>,
     /// Detail text cache.
     pub detail: DetailCache,
     /// Open overlay.
@@ -268,6 +296,10 @@ impl Default for UiState {
             graph_scroll: 0,
             debate_top: None,
             graph: None,
+            graph_view: GraphView::Flow,
+            graph_sel: None,
+            graph_width: 80,
+            graph_scope: Vec::new(),
             detail: DetailCache::default(),
             overlay: None,
             flash: None,
@@ -286,19 +318,19 @@ impl Default for UiState {
 impl UiState {
     /// Brings caches up to date with the view model; call before drawing.
     pub fn prepare(&mut self, vm: &ViewModel) {
-        if self.graph.as_ref().is_none_or(|g| !g.fits(&vm.info)) {
-            self.graph = Some(GraphLayout::build(&vm.info));
-        }
+        self.fit_graph(vm, self.graph_width);
         let key = (vm.generation, self.task_filter.len());
         if key != self.task_key {
             self.task_key = key;
+            self.scope_graph(vm);
             let f = self.task_filter.as_str();
+            let (scope, sel) = (&self.graph_scope, &self.graph_sel);
             self.task_rows.clear();
             self.task_rows.extend(
                 vm.tasks
                     .iter()
                     .enumerate()
-                    .filter(|(_, t)| task_matches(t, f))
+                    .filter(|(_, t)| task_matches(t, f) && in_scope(t, scope, sel))
                     .map(|(i, _)| i),
             );
             if self.follow && !self.task_rows.is_empty() {
@@ -321,6 +353,57 @@ impl UiState {
                 self.detail_scroll = 0;
             }
             self.detail.key = sel;
+        }
+    }
+
+    /// Builds the graph layout for `width` columns unless the cached one
+    /// is for this topology and width already.
+    pub fn fit_graph(&mut self, vm: &ViewModel, width: u16) {
+        self.graph_width = width;
+        if self.graph.as_ref().is_none_or(|g| !g.fits(&vm.info, width)) {
+            self.graph = Some(GraphLayout::build(&vm.info, width));
+        }
+    }
+
+    /// Selects a node or agent in the graph (or nothing): the Tasks pane
+    /// keeps its tasks and selects the one most worth a look (held, live,
+    /// else the newest), so Detail follows.
+    pub fn select_in_graph(&mut self, vm: &ViewModel, sel: Option<GraphSel>) {
+        self.graph_sel = sel;
+        self.invalidate_tasks();
+        self.follow = false;
+        self.prepare(vm);
+        let pick = |want: &dyn Fn(&crate::tui::view_model::TaskView) -> bool| {
+            self.task_rows.iter().rposition(|&i| want(&vm.tasks[i]))
+        };
+        use crate::event::TaskState as S;
+        let best = pick(&|t| t.held)
+            .or_else(|| pick(&|t| t.state == S::InProgress))
+            .unwrap_or(self.task_rows.len().saturating_sub(1));
+        self.task_sel = best;
+        self.task_offset = best.saturating_sub(2);
+        self.prepare(vm);
+    }
+
+    /// Recomputes which node slots the graph selection keeps.
+    fn scope_graph(&mut self, vm: &ViewModel) {
+        self.graph_scope.clear();
+        let Some(GraphSel::Node(root)) = self.graph_sel else {
+            return;
+        };
+        let info = &vm.info;
+        self.graph_scope
+            .resize(vm.nodes.len().max(info.nodes.len()), false);
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if n < self.graph_scope.len() && !std::mem::replace(&mut self.graph_scope[n], true) {
+                stack.extend(
+                    info.nodes
+                        .get(n)
+                        .into_iter()
+                        .flat_map(|x| x.children.iter().copied()),
+                );
+            }
         }
     }
 
@@ -367,6 +450,15 @@ impl UiState {
             .as_ref()
             .filter(|(_, until)| *until > self.now_us)
             .map(|(m, _)| m.as_str())
+    }
+}
+
+/// True when the graph's selection keeps task `t`.
+fn in_scope(t: &crate::tui::view_model::TaskView, scope: &[bool], sel: &Option<GraphSel>) -> bool {
+    match sel {
+        None => true,
+        Some(GraphSel::Node(_)) => scope.get(t.node_slot()).copied().unwrap_or(false),
+        Some(GraphSel::Agent(a)) => t.agent.as_deref() == Some(&**a),
     }
 }
 

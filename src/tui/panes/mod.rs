@@ -92,9 +92,24 @@ fn pane_title(pane: PaneId, vm: &ViewModel, ui: &UiState) -> String {
             )
         }
         PaneId::Tasks => format!("Tasks {}", vm.tasks.len()),
-        PaneId::Graph => format!("Graph · {}", vm.info.name),
+        PaneId::Graph => graph_title(vm, ui),
         p => p.title().to_owned(),
     }
+}
+
+/// The Graph pane's title: which view, and what is selected.
+fn graph_title(vm: &ViewModel, ui: &UiState) -> String {
+    use super::ui_state::{GraphSel, GraphView};
+    let view = match ui.graph_view {
+        GraphView::Flow => "Graph",
+        GraphView::Agents => "Agents",
+    };
+    let sel = match &ui.graph_sel {
+        Some(GraphSel::Node(i)) => vm.info.nodes.get(*i).map(|n| format!(" · ▸ {}", n.id)),
+        Some(GraphSel::Agent(a)) => Some(format!(" · ▸ {a}")),
+        None => None,
+    };
+    format!("{view} · {}{}", vm.info.name, sel.unwrap_or_default())
 }
 
 /// Draws a line clipped to one row of `area` at row `y` (relative); ignores rows outside.

@@ -11,6 +11,8 @@ mod budget;
 mod bus;
 mod debate;
 mod info;
+mod revisions;
+mod traffic;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +23,9 @@ pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeVi
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
-pub use info::{AgentInfo, BudgetInfo, NodeInfo, WorkflowInfo};
+pub use info::{AgentInfo, BudgetInfo, LoopEdge, NodeFlow, NodeInfo, WorkflowInfo};
+pub use revisions::Revisions;
+pub use traffic::{EVERYONE, Traffic, TrafficEdge};
 
 use crate::event::{Event, EventKind, Id, RunStatus};
 use crate::run_state::{RunState, Task};
@@ -285,6 +289,11 @@ pub struct ViewModel {
     pub debates: DebateState,
     /// Budgets, quota waits and breakers.
     pub budget: BudgetState,
+    /// Agents' traffic (the graph's agent view).
+    pub traffic: Traffic,
+    /// Nodes whose state is from before the last revision (the graph
+    /// draws them as not reached yet).
+    pub revisions: Revisions,
     /// Latest reviewer verdict per plan node.
     reviews: HashMap<Id, ReviewView>,
     /// Tokens per second since the start, one bucket per second (last `RATE_WINDOW_SECS`).
@@ -322,6 +331,8 @@ impl ViewModel {
             debate: Vec::new(),
             debates: DebateState::default(),
             budget: BudgetState::default(),
+            traffic: Traffic::default(),
+            revisions: Revisions::default(),
             reviews: HashMap::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
@@ -440,6 +451,9 @@ impl ViewModel {
         // (notices, the transcript).
         self.debates.apply(&ev.kind);
         self.budget.apply(&ev.kind);
+        self.traffic.apply(&ev.kind);
+        self.revisions
+            .apply(&ev.kind, &self.info, &self.run.gate_openings);
         match &ev.kind {
             EventKind::SessionStarted { seed, .. } => {
                 self.session = Some(ev.session.clone());
@@ -918,6 +932,8 @@ impl ViewModel {
             debate: self.debate.clone(),
             debates: self.debates.clone(),
             budget: self.budget.clone(),
+            traffic: self.traffic.clone(),
+            revisions: self.revisions.clone(),
             reviews: self.reviews.clone(),
             token_rate: self.token_rate.clone(),
             token_rate_origin: self.token_rate_origin,

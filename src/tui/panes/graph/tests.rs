@@ -1,0 +1,323 @@
+//! Snapshots of the Graph pane (zoomed, two sizes, two themes that must
+//! draw the same text): the layered graphs of built-in workflows and a
+//! 200-item map, the agent view, a held failure, a reroute, a revision.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+use crate::event::{EventKind, NodeState, TaskState};
+use crate::tui::render;
+use crate::tui::test_support::{self, Script, T0};
+use crate::tui::theme::Theme;
+use crate::tui::ui_state::{GraphSel, GraphView, PaneId, UiState};
+use crate::tui::view_model::{ViewModel, WorkflowInfo};
+use crate::workflow::load::{Format, load_source, load_str};
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+fn screen(w: u16, h: u16, theme: &Theme, vm: &ViewModel, setup: &dyn Fn(&mut UiState)) -> String {
+    let mut ui = UiState::default();
+    ui.now_us = T0 + 3_000_000;
+    ui.focus = PaneId::Graph;
+    ui.zoom = true;
+    setup(&mut ui);
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    term.draw(|f| render::draw(f, vm, &mut ui, theme))
+        .expect("draw");
+    term.backend().to_string()
+}
+
+fn check(name: &str, vm: &ViewModel, setup: &dyn Fn(&mut UiState)) {
+    let dark = Theme::builtin("dark").expect("dark");
+    let hc = Theme::builtin("high-contrast").expect("high-contrast");
+    for (w, h) in SIZES {
+        let text = screen(w, h, &dark, vm, setup);
+        assert_eq!(
+            text,
+            screen(w, h, &hc, vm, setup),
+            "{name} {w}x{h}: themes change colours, never content"
+        );
+        insta::assert_snapshot!(format!("graph_{name}_{w}x{h}"), text);
+    }
+}
+
+fn builtin(name: &str) -> WorkflowInfo {
+    let loaded = load_source(&format!("builtin:{name}")).expect("a built-in loads");
+    WorkflowInfo::from_workflow(&loaded.workflow)
+}
+
+fn run(info: WorkflowInfo, events: impl FnOnce(&mut Script)) -> ViewModel {
+    let mut s = Script::default();
+    s.push(EventKind::SessionStarted {
+        workflow: info.name.clone(),
+        seed: 1,
+        entry: info.nodes[info.entry].id.clone(),
+        agents: vec![],
+    });
+    events(&mut s);
+    let mut vm = ViewModel::new(info);
+    for e in &s.events {
+        vm.apply(e);
+    }
+    vm
+}
+
+fn state(s: &mut Script, node: &str, state: NodeState, progress: Option<[u32; 2]>) {
+    s.push(EventKind::NodeStateChanged {
+        node: node.into(),
+        state,
+        progress,
+    });
+}
+
+#[test]
+fn demo_as_a_layered_graph() {
+    let vm = run(builtin("demo"), |s| {
+        state(s, "ship", NodeState::Running, None);
+        state(s, "build", NodeState::Running, None);
+        state(s, "design", NodeState::Running, None);
+        s.start_task("design/r1/architect", "design", "architect", 180);
+        s.complete("design/r1/architect", "architect", 180, "streaming");
+        state(s, "design", NodeState::Completed, None);
+        state(s, "adopt", NodeState::Running, None);
+        s.start_task("adopt/r1/qa", "adopt", "qa", 0);
+    });
+    check("demo", &vm, &|_| {});
+}
+
+#[test]
+fn hierarchical_plan_with_its_review_back_edge() {
+    let vm = run(builtin("hierarchical"), |s| {
+        state(s, "build", NodeState::Running, None);
+        s.start_task("build/plan", "build", "planner", 300);
+    });
+    check("hierarchical", &vm, &|_| {});
+}
+
+#[test]
+fn state_machine_with_a_back_edge() {
+    let info = builtin("state_machine");
+    let analyse = info.node("analyse").expect("analyse state");
+    let vm = run(info, |s| {
+        state(s, "investigate", NodeState::Running, None);
+        state(s, "research", NodeState::Completed, None);
+        state(s, "analyse", NodeState::Running, None);
+        s.start_task("investigate/analyse", "analyse", "analyst", 0);
+    });
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    assert!(
+        text.contains('↺') && text.contains('▶'),
+        "the loop's back edge is drawn:\n{text}"
+    );
+    check("state_machine", &vm, &|ui| {
+        ui.graph_sel = Some(GraphSel::Node(analyse));
+    });
+}
+
+const WIDE_MAP: &str = r#"
+[workflow]
+name = "wide_map"
+
+[[agents]]
+id = "checker"
+capabilities = ["check"]
+
+[[agents]]
+id = "merger"
+
+[[nodes]]
+id = "checks"
+kind = "map"
+count = 200
+body = "check"
+aggregate = "merge"
+
+[[nodes]]
+id = "check"
+kind = "agent"
+capability = "check"
+prompt = "check {{item}}"
+
+[[nodes]]
+id = "merge"
+kind = "agent"
+agent = "merger"
+prompt = "merge {{input}}"
+"#;
+
+#[test]
+fn a_200_item_map_collapses_with_live_counts() {
+    let loaded = load_str(WIDE_MAP, "wide_map.toml", Format::Toml).expect("the map loads");
+    let vm = run(WorkflowInfo::from_workflow(&loaded.workflow), |s| {
+        state(s, "checks", NodeState::Running, Some([37, 200]));
+        state(s, "check", NodeState::Running, None);
+        for i in 37..45 {
+            s.start_task(&format!("checks/check[{i}]"), "check", "checker", 0);
+        }
+    });
+    let text = screen(80, 24, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    assert!(
+        text.contains("37/200") && text.contains("×200 items"),
+        "{text}"
+    );
+    check("map_200", &vm, &|_| {});
+}
+
+#[test]
+fn fifty_nodes_collapse_and_scroll_to_the_selection() {
+    let vm = test_support::big_vm();
+    let text = screen(80, 24, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    assert!(text.contains("… 44 more"), "49 branches collapse:\n{text}");
+    check("fifty_nodes", &vm, &|_| {});
+}
+
+#[test]
+fn a_held_failure_is_drawn_failed_not_running() {
+    let vm = test_support::vm();
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    let row = text
+        .lines()
+        .find(|l| l.contains("summarize agent"))
+        .expect("the summarize node");
+    assert!(
+        row.contains("✗ summarize") && row.contains("held for you"),
+        "{row}"
+    );
+    check("held_failure", &vm, &|_| {});
+}
+
+#[test]
+fn a_reroute_changes_the_agent_shown() {
+    let mut s = test_support::script();
+    s.push(EventKind::TaskRerouted {
+        task: "fanout/summarize[2]".into(),
+        from_agent: Some("writer".into()),
+        to_agent: "summarizer_b".into(),
+    });
+    let mut vm = ViewModel::new(test_support::info());
+    for e in &s.events {
+        vm.apply(e);
+    }
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    let row = text
+        .lines()
+        .find(|l| l.contains("summarize agent"))
+        .expect("the summarize node");
+    assert!(
+        row.contains("summarizer_b") && !row.contains("writer"),
+        "{row}"
+    );
+    check("rerouted", &vm, &|_| {});
+}
+
+#[test]
+fn a_denied_revision_shows_the_subject_as_not_reached_again() {
+    let mut s = test_support::script();
+    s.push(EventKind::GateDecided {
+        gate: "review".into(),
+        approved: false,
+        comment: Some("add sources".into()),
+    });
+    let mut vm = ViewModel::new(test_support::info());
+    for e in &s.events {
+        vm.apply(e);
+    }
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    let row = text
+        .lines()
+        .find(|l| l.contains("merge agent") && !l.contains('↗'))
+        .expect("the merge node");
+    assert!(
+        row.contains("○ merge") && row.contains("next revision"),
+        "{row}"
+    );
+}
+
+#[test]
+fn agent_traffic_view() {
+    let mut s = test_support::script();
+    s.push(EventKind::TaskHandoff {
+        task: "fanout/summarize[3]".into(),
+        from_agent: "summarizer_a".into(),
+        to_agent: "writer".into(),
+        capability: "summarize".into(),
+        reason: "busy".into(),
+        hop: 1,
+    });
+    for i in 0..3 {
+        s.bus(
+            "orchestrator",
+            Some("summarizer_a"),
+            "agent.summarizer_a",
+            "task",
+            json!({ "n": i }),
+        );
+    }
+    s.bus(
+        "writer",
+        Some("researcher"),
+        "ask",
+        "question",
+        json!("sources?"),
+    );
+    let mut vm = ViewModel::new(test_support::info());
+    for e in &s.events {
+        vm.apply(e);
+    }
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|ui| {
+        ui.graph_view = GraphView::Agents;
+    });
+    assert!(text.contains("1 hand-off ─▶ writer"), "{text}");
+    check("agents", &vm, &|ui| {
+        ui.graph_view = GraphView::Agents;
+        ui.graph_sel = Some(GraphSel::Agent("summarizer_a".into()));
+    });
+}
+
+#[test]
+fn a_debate_critique_is_traffic_between_debaters() {
+    let mut vm = ViewModel::new(test_support::debate_info());
+    for e in &test_support::debate_script(false).events {
+        vm.apply(e);
+    }
+    assert!(
+        vm.traffic.edges.iter().any(|e| e.critiques > 0),
+        "critiques fold into the traffic"
+    );
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|ui| {
+        ui.graph_view = GraphView::Agents;
+    });
+    assert!(text.contains("critique"), "{text}");
+}
+
+#[test]
+fn tasks_follow_the_selected_node() {
+    let vm = test_support::vm();
+    let mut ui = UiState::default();
+    ui.prepare(&vm);
+    let all = ui.task_rows.len();
+    let summarize = vm.info.node("summarize").expect("node");
+    ui.select_in_graph(&vm, Some(GraphSel::Node(summarize)));
+    assert!(ui.task_rows.len() < all);
+    assert!(
+        ui.task_rows
+            .iter()
+            .all(|&i| &*vm.tasks[i].node_id == "summarize")
+    );
+    // The held failure is the task most worth a look: Detail shows it.
+    let t = ui.selected_task(&vm).expect("a task is selected");
+    assert_eq!(&*t.id, "fanout/summarize[2]");
+    assert_eq!(t.state, TaskState::Failed);
+    // Selecting the map keeps the tasks of the nodes it contains.
+    ui.select_in_graph(&vm, vm.info.node("fanout").map(GraphSel::Node));
+    assert_eq!(
+        ui.task_rows.len(),
+        vm.tasks
+            .iter()
+            .filter(|t| &*t.node_id == "summarize" || &*t.node_id == "merge")
+            .count()
+    );
+    ui.select_in_graph(&vm, None);
+    assert_eq!(ui.task_rows.len(), all);
+}
