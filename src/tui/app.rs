@@ -27,10 +27,13 @@ use tokio::time::Instant;
 
 use super::keymap::{Action, Context, Keymap};
 use super::overlays::{self, editor, help, palette, reroute};
+use super::panes::graph::agents as graph_agents;
 use super::render;
 use super::replay::{self, Player};
 use super::theme::{self, Theme};
-use super::ui_state::{ConfirmKind, EditorPurpose, FilterTarget, Overlay, PaneId, UiState};
+use super::ui_state::{
+    ConfirmKind, EditorPurpose, FilterTarget, GraphSel, GraphView, Overlay, PaneId, UiState,
+};
 use super::view_model::{ViewModel, WorkflowInfo};
 use crate::event::{Command, Event, Id, RunStatus, TaskState, now_micros};
 use crate::workflow::model::Workflow;
@@ -586,6 +589,18 @@ impl App {
                     self.exit = Some(self.exit_status());
                 }
             }
+            Action::Back if ui.focus == PaneId::Graph && ui.graph_sel.is_some() => {
+                // Esc in the graph first drops its selection (Tasks shows all again).
+                ui.select_in_graph(&self.vm, None);
+            }
+            Action::GraphView => {
+                ui.graph_view = match ui.graph_view {
+                    GraphView::Flow => GraphView::Agents,
+                    GraphView::Agents => GraphView::Flow,
+                };
+                ui.graph_scroll = 0;
+                ui.select_in_graph(&self.vm, None);
+            }
             Action::Back => {
                 if ui.zoom {
                     ui.zoom = false;
@@ -826,8 +841,52 @@ impl App {
                     step(ui.detail_scroll as usize, len).min(u16::MAX as usize) as u16;
             }
             PaneId::Graph => {
-                let len = ui.graph.as_ref().map_or(0, |g| g.rows.len());
-                ui.graph_scroll = step(ui.graph_scroll, len);
+                // j/k move the selection from node to node (agent to agent in
+                // the agent view); the first move selects the first (or last).
+                let h = ui.hits.height(PaneId::Graph);
+                let from_none = |n: usize| match action {
+                    Action::Up | Action::PageUp | Action::Bottom => n - 1,
+                    _ => 0,
+                };
+                match ui.graph_view {
+                    GraphView::Flow => {
+                        let Some(layout) = ui.graph.as_ref() else {
+                            return;
+                        };
+                        let n = layout.nodes.len();
+                        if n == 0 {
+                            return;
+                        }
+                        let cur = match ui.graph_sel {
+                            Some(GraphSel::Node(i)) => layout.position_of(i),
+                            _ => None,
+                        };
+                        let pos = cur.map_or_else(|| from_none(n), |p| step(p, n));
+                        let (node, row) = layout.nodes[pos];
+                        let rows = layout.rows.len();
+                        ui.graph_scroll =
+                            crate::tui::panes::scroll_to_show(row, ui.graph_scroll, h, rows);
+                        ui.select_in_graph(&self.vm, Some(GraphSel::Node(node)));
+                    }
+                    GraphView::Agents => {
+                        let order = graph_agents::order(&self.vm);
+                        let n = order.len();
+                        if n == 0 {
+                            return;
+                        }
+                        let cur = match &ui.graph_sel {
+                            Some(GraphSel::Agent(a)) => order.iter().position(|o| o == a),
+                            _ => None,
+                        };
+                        let pos = cur.map_or_else(|| from_none(n), |p| step(p, n));
+                        let id = order[pos].clone();
+                        let row = graph_agents::row_of(&self.vm, &id).unwrap_or(0);
+                        let rows = graph_agents::len(&self.vm);
+                        ui.graph_scroll =
+                            crate::tui::panes::scroll_to_show(row, ui.graph_scroll, h, rows);
+                        ui.select_in_graph(&self.vm, Some(GraphSel::Agent(id)));
+                    }
+                }
             }
             PaneId::Debate => {
                 // Follow the newest rows until the user scrolls; Bottom follows again.

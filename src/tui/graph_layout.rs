@@ -23,7 +23,7 @@ pub use cells::{Cell, Piece};
 use cells::{DOWN, JointRow, LEFT, RIGHT, UP};
 
 use crate::text::width;
-use crate::tui::view_model::WorkflowInfo;
+use crate::tui::view_model::{NodeFlow, WorkflowInfo};
 
 /// Fan-outs wider than this show their first [`SHOWN_WHEN_COLLAPSED`]
 /// lanes and one lane summing up the rest.
@@ -377,7 +377,7 @@ impl Builder<'_> {
     /// A loop's states top to bottom with their forward transitions as
     /// arrows and back edges as rails.
     fn loop_states(&mut self, n: usize, states: &[usize], avail: usize) -> Block {
-        let flow = self.info.flow_of(n).clone();
+        let flow: NodeFlow = self.info.flow_of(n).clone();
         let backs = flow
             .transitions
             .iter()

@@ -119,6 +119,8 @@ pub enum Action {
     /// Raise the run's (or the selected task's agent's) budget; offered
     /// while the run is paused because a budget ran out.
     RaiseBudget,
+    /// Switch the Graph pane between the workflow and the agents' traffic.
+    GraphView,
     /// Suspend to the shell (Ctrl-Z).
     Suspend,
     /// Accept (Enter in overlays).
@@ -551,6 +553,14 @@ pub const BINDINGS: &[Binding] = &[
         "raise budget",
         "raise the exhausted budget (run paused for budget only)",
         true,
+    ),
+    b(
+        C::Global,
+        &[k('e')],
+        A::GraphView,
+        "graph view",
+        "switch the graph between the workflow and the agents' traffic",
+        false,
     ),
     b(
         C::Help,

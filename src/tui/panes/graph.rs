@@ -27,12 +27,6 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     }
 }
 
-/// First row to draw so that `row` shows in `h` rows, keeping `top` when
-/// it already does.
-pub fn top_for(row: usize, top: usize, h: usize, len: usize) -> usize {
-    super::scroll_to_show(row, top, h, len)
-}
-
 fn flow(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     let Some(layout) = ui.graph.as_ref() else {
         return;

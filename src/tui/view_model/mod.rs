@@ -23,7 +23,9 @@ pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeVi
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
-pub use info::{AgentInfo, BudgetInfo, LoopEdge, NodeFlow, NodeInfo, WorkflowInfo};
+#[cfg(test)]
+pub use info::LoopEdge;
+pub use info::{AgentInfo, BudgetInfo, NodeFlow, NodeInfo, WorkflowInfo};
 pub use revisions::Revisions;
 pub use traffic::{EVERYONE, Traffic, TrafficEdge};
 

@@ -10,7 +10,7 @@ use crate::event::{Id, TaskState};
 use crate::tui::panes::{fmt_tokens, put_line};
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::{GraphSel, UiState};
-use crate::tui::view_model::{TrafficEdge, ViewModel};
+use crate::tui::view_model::{EVERYONE, TrafficEdge, ViewModel};
 
 /// Cells of an edge's weight bar.
 const BAR: usize = 6;
@@ -28,7 +28,7 @@ enum Row<'a> {
 /// sent anything), the run's agents, then anyone else met in the traffic.
 pub fn order(vm: &ViewModel) -> Vec<Id> {
     let mut out: Vec<Id> = Vec::with_capacity(vm.agents.len() + 2);
-    let mut push = |id: &Id, out: &mut Vec<Id>| {
+    let push = |id: &Id, out: &mut Vec<Id>| {
         if !out.iter().any(|o| o == id) {
             out.push(id.clone());
         }
@@ -163,7 +163,11 @@ fn edge_line<'a>(e: &'a TrafficEdge, last: bool, max: u64, theme: &Theme) -> Lin
         Span::styled("▰".repeat(filled), theme.accent),
         Span::styled("▱".repeat(BAR - filled), theme.muted),
         Span::styled(format!(" {} ─▶ ", what.join(" · ")), theme.muted),
-        Span::raw(&*e.to),
+        Span::raw(if &*e.to == EVERYONE {
+            "everyone (*)"
+        } else {
+            &*e.to
+        }),
     ])
 }
 

@@ -321,3 +321,76 @@ fn tasks_follow_the_selected_node() {
     ui.select_in_graph(&vm, None);
     assert_eq!(ui.task_rows.len(), all);
 }
+
+// ── keys: select with j/k in the focused Graph pane, `e` for the agents ──
+
+fn app() -> crate::tui::app::App {
+    let mut app = crate::tui::app::App::new(
+        test_support::info(),
+        None,
+        Theme::builtin("dark").expect("dark"),
+        false,
+    );
+    for e in &test_support::script().events {
+        app.apply(e);
+    }
+    app.ui.now_us = T0 + 3_000_000;
+    app.ui.focus = PaneId::Graph;
+    let mut t = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
+    t.draw(|f| render::draw(f, &app.vm, &mut app.ui, &app.theme))
+        .expect("draw");
+    app
+}
+
+fn press(app: &mut crate::tui::app::App, c: char) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+}
+
+#[test]
+fn j_and_k_walk_the_nodes_and_detail_follows() {
+    let mut a = app();
+    press(&mut a, 'j');
+    assert_eq!(
+        a.ui.graph_sel,
+        Some(GraphSel::Node(0)),
+        "first j selects the entry"
+    );
+    for _ in 0..3 {
+        press(&mut a, 'j');
+    }
+    let summarize = a.vm.info.node("summarize").expect("node");
+    assert_eq!(a.ui.graph_sel, Some(GraphSel::Node(summarize)));
+    let t = a.ui.selected_task(&a.vm).expect("Detail shows a task");
+    assert_eq!(&*t.node_id, "summarize");
+    assert!(t.held, "the held failure is the one to look at");
+    press(&mut a, 'k');
+    assert_eq!(a.ui.graph_sel, a.vm.info.node("fanout").map(GraphSel::Node));
+    // Esc drops the selection; every task shows again.
+    a.handle_key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Esc,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    assert_eq!(a.ui.graph_sel, None);
+    assert_eq!(a.ui.task_rows.len(), a.vm.tasks.len());
+}
+
+#[test]
+fn e_switches_to_the_agents_and_j_selects_one() {
+    let mut a = app();
+    press(&mut a, 'e');
+    assert_eq!(a.ui.graph_view, GraphView::Agents);
+    press(&mut a, 'j');
+    press(&mut a, 'j');
+    assert_eq!(a.ui.graph_sel, Some(GraphSel::Agent("researcher".into())));
+    assert!(
+        a.ui.task_rows
+            .iter()
+            .all(|&i| a.vm.tasks[i].agent.as_deref() == Some("researcher"))
+    );
+    press(&mut a, 'e');
+    assert_eq!(
+        (a.ui.graph_view, a.ui.graph_sel.clone()),
+        (GraphView::Flow, None)
+    );
+}
