@@ -359,6 +359,7 @@ impl<X: Clone + Default> RunState<X> {
                 }
                 let slot = self.node_slot(node);
                 self.nodes[slot].tasks += 1;
+                self.nodes[slot].subtasks += u32::from(parent.is_some());
                 let i = self.tasks.len();
                 self.task_index.insert(task.clone(), i);
                 self.tasks.push(Task {
@@ -872,6 +873,7 @@ impl<X: Clone + Default> RunState<X> {
             n.tasks = 0;
             n.typing = 0;
             n.held = 0;
+            n.subtasks = 0;
         }
         for a in &mut self.agents {
             a.active = 0;
@@ -881,6 +883,7 @@ impl<X: Clone + Default> RunState<X> {
             let n = &mut self.nodes[t.slot];
             n.tasks += 1;
             n.held += u32::from(t.held);
+            n.subtasks += u32::from(t.parent.is_some());
             match t.state {
                 TaskState::Completed => self.completed += 1,
                 TaskState::Failed => self.failed += 1,

@@ -30,6 +30,9 @@ pub struct NodeRun {
     /// cancel): the node waits on a human, it is not running.
     #[serde(skip)]
     pub held: u32,
+    /// Tasks of this node created as another task's subtasks (a plan's).
+    #[serde(skip)]
+    pub subtasks: u32,
 }
 
 impl NodeRun {
@@ -43,6 +46,7 @@ impl NodeRun {
             tasks: 0,
             typing: 0,
             held: 0,
+            subtasks: 0,
         }
     }
 }

@@ -110,8 +110,8 @@ fn piece_spans<'a>(p: &'a Piece, vm: &'a ViewModel, theme: &Theme, spans: &mut V
         Piece::Subtasks(i) => {
             let live = &vm.nodes[*i];
             spans.push(Span::styled("⋔ subtasks by capability", theme.muted));
-            if live.tasks > 0 {
-                spans.push(Span::styled(format!(" ×{}", live.tasks), theme.accent));
+            if live.subtasks > 0 {
+                spans.push(Span::styled(format!(" ×{}", live.subtasks), theme.accent));
             }
             if live.active > 0 {
                 spans.push(Span::styled(

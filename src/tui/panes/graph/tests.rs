@@ -91,6 +91,25 @@ fn hierarchical_plan_with_its_review_back_edge() {
     let vm = run(builtin("hierarchical"), |s| {
         state(s, "build", NodeState::Running, None);
         s.start_task("build/plan", "build", "planner", 300);
+        s.complete("build/plan", "planner", 300, "two subtasks");
+        for (i, agent) in ["coder-1", "tester"].iter().enumerate() {
+            let task = format!("build/{i}");
+            s.push(EventKind::TaskCreated {
+                task: task.as_str().into(),
+                node: "build".into(),
+                parent: Some("build/plan".into()),
+                title: format!("subtask {i}"),
+                agent: None,
+                capability: Some("code".into()),
+                priority: 3,
+                input: json!({}),
+            });
+            s.push(EventKind::TaskAssigned {
+                task: task.as_str().into(),
+                agent: (*agent).into(),
+                attempt: 1,
+            });
+        }
     });
     check("hierarchical", &vm, &|_| {});
 }
