@@ -166,7 +166,9 @@ fn natural_width(info: &WorkflowInfo, p: &Piece) -> usize {
         Piece::Edge(s) | Piece::Note(s) => width(s),
         Piece::Node(i) => {
             let n = &info.nodes[*i];
-            (4 + width(&n.id) + width(n.kind) + LIVE_ROOM).min(MAX_LABEL)
+            let note = info.flow_of(*i).note.as_deref().map_or(0, |t| 3 + width(t));
+            let runner = n.runner.as_deref().map_or(0, |r| 2 + width(r));
+            (3 + width(&n.id) + width(n.kind) + note + runner.max(LIVE_ROOM)).min(MAX_LABEL)
         }
         Piece::Ref(i) => 12 + width(&info.nodes[*i].id),
         Piece::More(_) => 16,

@@ -413,3 +413,47 @@ fn e_switches_to_the_agents_and_j_selects_one() {
         (GraphView::Flow, None)
     );
 }
+
+#[test]
+fn router_lanes_carry_their_conditions() {
+    let vm = run(builtin("router"), |_| {});
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    assert!(
+        text.contains("default"),
+        "the default route is labelled:\n{text}"
+    );
+    check("router", &vm, &|_| {});
+}
+
+#[test]
+fn the_selected_node_is_highlighted() {
+    let vm = test_support::vm();
+    let theme = Theme::builtin("dark").unwrap();
+    let merge = vm.info.node("merge").expect("node");
+    let mut ui = UiState::default();
+    ui.focus = PaneId::Graph;
+    ui.zoom = true;
+    ui.graph_sel = Some(GraphSel::Node(merge));
+    let mut term = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    term.draw(|f| render::draw(f, &vm, &mut ui, &theme))
+        .expect("draw");
+    let buf = term.backend().buffer();
+    let sel_bg = theme
+        .selection
+        .bg
+        .expect("the dark theme's selection has a background");
+    let mut found = None;
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        if let Some(at) = line.find("○ merge agent") {
+            let x = line[..at].chars().count() as u16;
+            found = Some((buf[(x + 2, y)].bg, buf[(x + 30, y)].bg));
+        }
+    }
+    let (on_label, past_it) = found.expect("the merge node is drawn");
+    assert_eq!(
+        on_label, sel_bg,
+        "the node's label carries the selection style"
+    );
+    assert_ne!(past_it, sel_bg, "only the label, not the whole row");
+}
