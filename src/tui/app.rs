@@ -601,6 +601,23 @@ impl App {
                 ui.graph_scroll = 0;
                 ui.select_in_graph(&self.vm, None);
             }
+            Action::Fold => {
+                if ui.toggle_fold(&self.vm) {
+                    if let (Some(GraphSel::Node(n)), Some(layout)) = (&ui.graph_sel, &ui.graph)
+                        && let Some(&(_, row)) = layout.nodes.iter().find(|(i, _)| i == n)
+                    {
+                        let h = ui.hits.height(PaneId::Graph);
+                        ui.graph_scroll = crate::tui::panes::scroll_to_show(
+                            row,
+                            ui.graph_scroll,
+                            h,
+                            layout.rows.len(),
+                        );
+                    }
+                } else {
+                    ui.flash("select a graph node with something inside (1, then j/k)");
+                }
+            }
             Action::Back => {
                 if ui.zoom {
                     ui.zoom = false;

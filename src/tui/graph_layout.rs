@@ -46,7 +46,7 @@ pub struct GraphRow {
 /// The graph's rows for one topology and width.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphLayout {
-    key: (String, usize, usize, u16),
+    key: (String, usize, usize, u16, Vec<usize>),
     /// Rows top to bottom.
     pub rows: Vec<GraphRow>,
     /// Selectable nodes in reading order: (node index, row).
@@ -54,18 +54,26 @@ pub struct GraphLayout {
 }
 
 impl GraphLayout {
-    /// True when built for this topology at this width.
-    pub fn fits(&self, info: &WorkflowInfo, width: u16) -> bool {
-        self.key == (info.name.clone(), info.nodes.len(), info.entry, width)
+    /// True when built for this topology at this width with these nodes
+    /// folded (sorted).
+    pub fn fits(&self, info: &WorkflowInfo, width: u16, folded: &[usize]) -> bool {
+        let (name, nodes, entry, w, f) = &self.key;
+        *name == info.name
+            && *nodes == info.nodes.len()
+            && *entry == info.entry
+            && *w == width
+            && f.as_slice() == folded
     }
 
-    /// Lays out the workflow from its entry node, `width` columns wide;
-    /// nodes not reachable from it follow as extra roots so nothing is
-    /// hidden.
-    pub fn build(info: &WorkflowInfo, width: u16) -> GraphLayout {
+    /// Lays out the workflow from its entry node, `width` columns wide,
+    /// the nodes in `folded` (sorted) drawn without what they contain;
+    /// nodes not reachable from the entry follow as extra roots so nothing
+    /// is hidden.
+    pub fn build(info: &WorkflowInfo, width: u16, folded: &[usize]) -> GraphLayout {
         let mut b = Builder {
             info,
             seen: vec![false; info.nodes.len()],
+            folded,
         };
         let mut all = Block::default();
         let roots = std::iter::once(info.entry).chain(0..info.nodes.len());
@@ -95,7 +103,13 @@ impl GraphLayout {
             }
         }
         GraphLayout {
-            key: (info.name.clone(), info.nodes.len(), info.entry, width),
+            key: (
+                info.name.clone(),
+                info.nodes.len(),
+                info.entry,
+                width,
+                folded.to_vec(),
+            ),
             rows,
             nodes,
         }
@@ -171,7 +185,7 @@ fn natural_width(info: &WorkflowInfo, p: &Piece) -> usize {
             (3 + width(&n.id) + width(n.kind) + note + runner.max(LIVE_ROOM)).min(MAX_LABEL)
         }
         Piece::Ref(i) => 12 + width(&info.nodes[*i].id),
-        Piece::More(_) => 16,
+        Piece::More(_) | Piece::Folded(_) => 16,
         Piece::Review(_) => 18,
         Piece::Phase(_, a, _) => 12 + width(a),
         Piece::Subtasks(_) => 20,
@@ -181,6 +195,7 @@ fn natural_width(info: &WorkflowInfo, p: &Piece) -> usize {
 struct Builder<'a> {
     info: &'a WorkflowInfo,
     seen: Vec<bool>,
+    folded: &'a [usize],
 }
 
 impl Builder<'_> {
@@ -195,6 +210,17 @@ impl Builder<'_> {
         let children = node.children.clone();
         let mut b = Block::row(vec![Cell::new(0, Piece::Node(n))]);
         let label = |i: usize| flow.edge_labels.get(i).cloned().flatten();
+        if !children.is_empty() && self.folded.binary_search(&n).is_ok() {
+            let mut inside = Vec::new();
+            for c in children {
+                self.mark_seen(c, &mut inside);
+            }
+            b.push(vec![
+                Cell::new(0, Piece::Edge("┆".into())),
+                Cell::new(2, Piece::Folded(inside)),
+            ]);
+            return b;
+        }
         match node.kind {
             "sequence" => {
                 for c in children {

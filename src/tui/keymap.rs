@@ -121,6 +121,8 @@ pub enum Action {
     RaiseBudget,
     /// Switch the Graph pane between the workflow and the agents' traffic.
     GraphView,
+    /// Fold or unfold the selected graph node.
+    Fold,
     /// Suspend to the shell (Ctrl-Z).
     Suspend,
     /// Accept (Enter in overlays).
@@ -560,6 +562,14 @@ pub const BINDINGS: &[Binding] = &[
         A::GraphView,
         "graph view",
         "switch the graph between the workflow and the agents' traffic",
+        false,
+    ),
+    b(
+        C::Global,
+        &[k('o')],
+        A::Fold,
+        "fold",
+        "fold or unfold the selected graph node",
         false,
     ),
     b(

@@ -254,6 +254,8 @@ pub struct UiState {
     pub graph_sel: Option<GraphSel>,
     /// The Graph pane's inner width last frame (the layout is built for it).
     pub graph_width: u16,
+    /// Graph nodes drawn folded (without what they contain), sorted.
+    pub graph_folded: Vec<usize>,
     /// Nodes (by slot in `vm.nodes`) whose tasks the selection keeps.
     graph_scope: Vec<bool>,
     /// Detail text cache.
@@ -299,6 +301,7 @@ impl Default for UiState {
             graph_view: GraphView::Flow,
             graph_sel: None,
             graph_width: 80,
+            graph_folded: Vec::new(),
             graph_scope: Vec::new(),
             detail: DetailCache::default(),
             overlay: None,
@@ -360,8 +363,13 @@ impl UiState {
     /// is for this topology and width already.
     pub fn fit_graph(&mut self, vm: &ViewModel, width: u16) {
         self.graph_width = width;
-        if self.graph.as_ref().is_none_or(|g| !g.fits(&vm.info, width)) {
-            self.graph = Some(GraphLayout::build(&vm.info, width));
+        let folded = &self.graph_folded;
+        if self
+            .graph
+            .as_ref()
+            .is_none_or(|g| !g.fits(&vm.info, width, folded))
+        {
+            self.graph = Some(GraphLayout::build(&vm.info, width, folded));
         }
     }
 
@@ -383,6 +391,25 @@ impl UiState {
         self.task_sel = best;
         self.task_offset = best.saturating_sub(2);
         self.prepare(vm);
+    }
+
+    /// Folds the selected graph node (or unfolds it); false when no node
+    /// with anything inside is selected.
+    pub fn toggle_fold(&mut self, vm: &ViewModel) -> bool {
+        let Some(GraphSel::Node(n)) = self.graph_sel else {
+            return false;
+        };
+        if vm.info.nodes.get(n).is_none_or(|x| x.children.is_empty()) {
+            return false;
+        }
+        match self.graph_folded.binary_search(&n) {
+            Ok(i) => {
+                self.graph_folded.remove(i);
+            }
+            Err(i) => self.graph_folded.insert(i, n),
+        }
+        self.fit_graph(vm, self.graph_width);
+        true
     }
 
     /// Recomputes which node slots the graph selection keeps.

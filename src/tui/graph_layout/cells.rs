@@ -17,6 +17,8 @@ pub enum Piece {
     Ref(usize),
     /// Collapsed siblings, with live counts by state.
     More(Vec<usize>),
+    /// What a folded node contains, with live counts by state.
+    Folded(Vec<usize>),
     /// A gate node's review step (live: waiting for you).
     Review(usize),
     /// A plan node's planner (`0`) or reviewer (`1`) step.

@@ -28,6 +28,7 @@ fn text(info: &WorkflowInfo, l: &GraphLayout) -> Vec<String> {
                     Piece::Node(i) => line.push_str(&format!("[{}]", info.nodes[*i].id)),
                     Piece::Ref(i) => line.push_str(&format!("->{}", info.nodes[*i].id)),
                     Piece::More(h) => line.push_str(&format!("+{}", h.len())),
+                    Piece::Folded(h) => line.push_str(&format!("▸{}", h.len())),
                     Piece::Review(_) => line.push_str("review"),
                     Piece::Phase(..) => line.push_str("phase"),
                     Piece::Subtasks(_) => line.push_str("subtasks"),
@@ -53,7 +54,7 @@ fn sequences_are_arrows_and_parallels_are_lanes_with_a_join() {
         ],
         vec![],
     );
-    let l = GraphLayout::build(&info, 120);
+    let l = GraphLayout::build(&info, 120, &[]);
     let t = text(&info, &l);
     assert_eq!(t[0], "[s]");
     assert_eq!(t[1], "▼");
@@ -64,7 +65,7 @@ fn sequences_are_arrows_and_parallels_are_lanes_with_a_join() {
     assert!(t[8].starts_with('├') && t[8].contains('┘'), "{t:?}");
     // Unreachable nodes follow, so nothing is hidden.
     assert_eq!(t.last().map(String::as_str), Some("[orphan]"));
-    assert!(l.fits(&info, 120) && !l.fits(&info, 40));
+    assert!(l.fits(&info, 120, &[]) && !l.fits(&info, 40, &[]) && !l.fits(&info, 120, &[2]));
     assert_eq!(
         l.nodes.iter().map(|&(i, _)| i).collect::<Vec<_>>(),
         [0, 1, 2, 3, 4, 5]
@@ -83,7 +84,7 @@ fn lanes_too_wide_for_the_pane_stack_as_rails_and_shared_nodes_are_refs() {
         ],
         vec![],
     );
-    let l = GraphLayout::build(&info, 30);
+    let l = GraphLayout::build(&info, 30, &[]);
     let t = text(&info, &l);
     assert_eq!(t[1], "├──▶ [a_rather_long_branch_name]", "{t:?}");
     assert!(t[2].starts_with("└──▶ [g]"), "{t:?}");
@@ -99,7 +100,7 @@ fn wide_fanouts_collapse() {
     let mut nodes = vec![n("root", "parallel", (1..=40).collect())];
     nodes.extend((1..=40).map(|i| n(&format!("b{i}"), "agent", vec![])));
     let info = WorkflowInfo::new("w", 0, nodes, vec![]);
-    let l = GraphLayout::build(&info, 200);
+    let l = GraphLayout::build(&info, 200, &[]);
     let t = text(&info, &l);
     assert_eq!(l.nodes.len(), 1 + SHOWN_WHEN_COLLAPSED);
     assert!(
@@ -146,7 +147,7 @@ fn back_edges_run_as_rails_into_their_target() {
         NodeFlow::default(),
         NodeFlow::default(),
     ]);
-    let l = GraphLayout::build(&info, 80);
+    let l = GraphLayout::build(&info, 80, &[]);
     let t = text(&info, &l);
     assert_eq!(
         t,
@@ -160,5 +161,28 @@ fn back_edges_run_as_rails_into_their_target() {
             "  ▼ end"
         ],
         "{t:?}"
+    );
+}
+
+#[test]
+fn a_folded_node_hides_what_it_contains() {
+    let info = WorkflowInfo::new(
+        "w",
+        0,
+        vec![
+            n("s", "sequence", vec![1, 3]),
+            n("p", "parallel", vec![2, 4]),
+            n("b", "agent", vec![]),
+            n("after", "agent", vec![]),
+            n("c", "agent", vec![]),
+        ],
+        vec![],
+    );
+    let l = GraphLayout::build(&info, 120, &[1]);
+    let t = text(&info, &l);
+    assert_eq!(t, ["[s]", "▼", "[p]", "┆ ▸2", "▼", "[after]"], "{t:?}");
+    assert_eq!(
+        l.nodes.iter().map(|&(i, _)| i).collect::<Vec<_>>(),
+        [0, 1, 3]
     );
 }

@@ -95,7 +95,20 @@ fn piece_spans<'a>(p: &'a Piece, vm: &'a ViewModel, theme: &Theme, spans: &mut V
                 theme.muted,
             ));
         }
-        Piece::More(hidden) => more_spans(hidden, vm, theme, spans),
+        Piece::More(hidden) => {
+            spans.push(Span::styled(
+                format!("… {} more", hidden.len()),
+                theme.muted,
+            ));
+            count_spans(hidden, vm, theme, spans);
+        }
+        Piece::Folded(inside) => {
+            spans.push(Span::styled(
+                format!("▸ {} inside (o unfolds)", inside.len()),
+                theme.muted,
+            ));
+            count_spans(inside, vm, theme, spans);
+        }
         Piece::Review(i) => review_spans(*i, vm, theme, spans),
         Piece::Phase(i, agent, step) => {
             let live = &vm.nodes[*i];
@@ -240,15 +253,12 @@ fn review_spans<'a>(i: usize, vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<
     spans.push(Span::styled("  ↺ deny sends it back", theme.muted));
 }
 
-fn more_spans<'a>(hidden: &[usize], vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<Span<'a>>) {
+/// How many of `nodes` run, completed and failed, as glyphs with counts.
+fn count_spans<'a>(nodes: &[usize], vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<Span<'a>>) {
     let mut counts = [0usize; 5];
-    for &n in hidden {
+    for &n in nodes {
         counts[crate::tui::theme::node_slot(vm.nodes[n].state)] += 1;
     }
-    spans.push(Span::styled(
-        format!("… {} more", hidden.len()),
-        theme.muted,
-    ));
     for (slot, st) in [
         (1, NodeState::Running),
         (2, NodeState::Completed),

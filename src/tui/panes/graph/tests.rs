@@ -457,3 +457,32 @@ fn the_selected_node_is_highlighted() {
     );
     assert_ne!(past_it, sel_bg, "only the label, not the whole row");
 }
+
+#[test]
+fn o_folds_the_selected_node_and_unfolds_it_again() {
+    let mut a = app();
+    let rows = a.ui.graph.as_ref().map(|g| g.rows.len()).unwrap_or(0);
+    press(&mut a, 'o');
+    assert!(
+        a.ui.graph_folded.is_empty(),
+        "nothing selected: nothing folds"
+    );
+    for _ in 0..3 {
+        press(&mut a, 'j');
+    }
+    let fanout = a.vm.info.node("fanout").expect("node");
+    assert_eq!(a.ui.graph_sel, Some(GraphSel::Node(fanout)));
+    press(&mut a, 'o');
+    assert_eq!(a.ui.graph_folded, [fanout]);
+    let layout = a.ui.graph.as_ref().expect("layout");
+    assert!(layout.rows.len() < rows, "the map's lanes are gone");
+    assert!(
+        layout.rows.iter().flat_map(|r| &r.cells).any(
+            |c| matches!(&c.piece, crate::tui::graph_layout::Piece::Folded(inside) if inside.len() == 2)
+        ),
+        "the folded map says what it holds"
+    );
+    press(&mut a, 'o');
+    assert!(a.ui.graph_folded.is_empty());
+    assert_eq!(a.ui.graph.as_ref().map(|g| g.rows.len()), Some(rows));
+}
