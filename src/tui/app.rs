@@ -1165,16 +1165,31 @@ impl App {
                         self.ui.task_offset = top;
                     }
                 }
+                if pane == PaneId::Graph
+                    && let Some(sel) =
+                        crate::tui::panes::graph::hit(&self.vm, &self.ui, inner, m.column, m.row)
+                {
+                    self.ui.select_in_graph(&self.vm, Some(sel));
+                }
             }
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 let Some((pane, _)) = self.ui.hits.pane_at(m.column, m.row) else {
                     return;
                 };
-                let a = if m.kind == MouseEventKind::ScrollDown {
-                    Action::Down
-                } else {
-                    Action::Up
-                };
+                let down = m.kind == MouseEventKind::ScrollDown;
+                if pane == PaneId::Graph {
+                    // The wheel scrolls the graph; the selection stays.
+                    let len = crate::tui::panes::graph::rows(&self.vm, &self.ui);
+                    let max = len.saturating_sub(self.ui.hits.height(PaneId::Graph));
+                    let top = self.ui.graph_scroll.min(max);
+                    self.ui.graph_scroll = if down {
+                        (top + WHEEL_ROWS).min(max)
+                    } else {
+                        top.saturating_sub(WHEEL_ROWS)
+                    };
+                    return;
+                }
+                let a = if down { Action::Down } else { Action::Up };
                 self.move_in(pane, a, WHEEL_ROWS);
             }
             _ => {}

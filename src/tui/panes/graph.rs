@@ -27,6 +27,45 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     }
 }
 
+/// Rows the shown graph has.
+pub fn rows(vm: &ViewModel, ui: &UiState) -> usize {
+    match ui.graph_view {
+        GraphView::Flow => ui.graph.as_ref().map_or(0, |g| g.rows.len()),
+        GraphView::Agents => agents::len(vm),
+    }
+}
+
+/// What a click at screen cell (`x`, `y`) in the pane's inner `area`
+/// selects: the node drawn there (the nearest to its left on that row), or
+/// the agent of that row.
+pub fn hit(vm: &ViewModel, ui: &UiState, area: Rect, x: u16, y: u16) -> Option<GraphSel> {
+    if !(area.x..area.right()).contains(&x) || !(area.y..area.bottom()).contains(&y) {
+        return None;
+    }
+    let h = area.height as usize;
+    let top = ui.graph_scroll.min(rows(vm, ui).saturating_sub(h));
+    let row = top + (y - area.y) as usize;
+    match ui.graph_view {
+        GraphView::Flow => {
+            let col = x - area.x;
+            ui.graph
+                .as_ref()?
+                .rows
+                .get(row)?
+                .cells
+                .iter()
+                .filter(|c| c.col <= col)
+                .filter_map(|c| match c.piece {
+                    Piece::Node(i) => Some(i),
+                    _ => None,
+                })
+                .next_back()
+                .map(GraphSel::Node)
+        }
+        GraphView::Agents => agents::agent_at(vm, row).map(GraphSel::Agent),
+    }
+}
+
 fn flow(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     let Some(layout) = ui.graph.as_ref() else {
         return;

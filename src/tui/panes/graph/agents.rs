@@ -68,6 +68,18 @@ pub fn row_of(vm: &ViewModel, id: &str) -> Option<usize> {
         .position(|r| matches!(r, Row::Agent(a) if &**a == id))
 }
 
+/// The agent whose node (or an edge out of it) is row `row`.
+pub fn agent_at(vm: &ViewModel, row: usize) -> Option<Id> {
+    rows(vm)
+        .into_iter()
+        .take(row + 1)
+        .filter_map(|r| match r {
+            Row::Agent(a) => Some(a),
+            Row::Edge(..) => None,
+        })
+        .next_back()
+}
+
 /// Rows the view has.
 pub fn len(vm: &ViewModel) -> usize {
     rows(vm).len()

@@ -486,3 +486,43 @@ fn o_folds_the_selected_node_and_unfolds_it_again() {
     assert!(a.ui.graph_folded.is_empty());
     assert_eq!(a.ui.graph.as_ref().map(|g| g.rows.len()), Some(rows));
 }
+
+#[test]
+fn a_click_selects_the_node_under_it_and_the_wheel_only_scrolls() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut a = app();
+    let (_, inner) = *a
+        .ui
+        .hits
+        .panes
+        .iter()
+        .find(|(p, _)| *p == PaneId::Graph)
+        .expect("the graph is drawn");
+    let summarize = a.vm.info.node("summarize").expect("node");
+    let layout = a.ui.graph.as_ref().expect("layout");
+    let &(_, row) = layout
+        .nodes
+        .iter()
+        .find(|(i, _)| *i == summarize)
+        .expect("row");
+    let mouse = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    a.handle_mouse(mouse(
+        MouseEventKind::Down(MouseButton::Left),
+        inner.x + 4,
+        inner.y + row as u16,
+    ));
+    assert_eq!(a.ui.graph_sel, Some(GraphSel::Node(summarize)));
+    assert_eq!(a.ui.focus, PaneId::Graph);
+    a.handle_mouse(mouse(MouseEventKind::ScrollDown, inner.x + 4, inner.y + 1));
+    assert!(a.ui.graph_scroll > 0, "the wheel scrolls the graph");
+    assert_eq!(
+        a.ui.graph_sel,
+        Some(GraphSel::Node(summarize)),
+        "and keeps the selection"
+    );
+}
