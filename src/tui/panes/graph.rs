@@ -267,6 +267,18 @@ fn node_spans<'a>(i: usize, vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<Sp
     if vm.gates.iter().any(|g| *g.node == *info.id) {
         spans.push(Span::styled("  ⚑ waiting for you", theme.warn));
     }
+    // In step mode the engine waits on the human, not on an agent.
+    if let Some(w) = vm.debates.waiting.as_ref().filter(|w| w.node == info.id) {
+        let who = w
+            .next
+            .as_deref()
+            .map(|n| format!(" by {n}"))
+            .unwrap_or_default();
+        spans.push(Span::styled(
+            format!("  ⏸ {}{who} waits for n", w.what),
+            theme.warn,
+        ));
+    }
 }
 
 fn review_spans<'a>(i: usize, vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<Span<'a>>) {

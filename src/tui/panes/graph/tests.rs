@@ -526,3 +526,17 @@ fn a_click_selects_the_node_under_it_and_the_wheel_only_scrolls() {
         "and keeps the selection"
     );
 }
+
+#[test]
+fn a_debate_waiting_for_a_step_says_so_on_its_node() {
+    let mut vm = ViewModel::new(test_support::debate_info());
+    for e in &test_support::debate_script(true).events {
+        vm.apply(e);
+    }
+    let text = screen(120, 40, &Theme::builtin("dark").unwrap(), &vm, &|_| {});
+    let row = text
+        .lines()
+        .find(|l| l.contains("choose_store debate"))
+        .expect("the debate node");
+    assert!(row.contains("waits for n"), "{row}");
+}
