@@ -383,6 +383,14 @@ fn j_and_k_walk_the_nodes_and_detail_follows() {
     let t = a.ui.selected_task(&a.vm).expect("Detail shows a task");
     assert_eq!(&*t.node_id, "summarize");
     assert!(t.held, "the held failure is the one to look at");
+    let mut t = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
+    t.draw(|f| render::draw(f, &a.vm, &mut a.ui, &a.theme))
+        .expect("draw");
+    let text = t.backend().to_string();
+    assert!(
+        text.contains("Tasks 5/6 · ▸ summarize"),
+        "Tasks says what it keeps:\n{text}"
+    );
     press(&mut a, 'k');
     assert_eq!(a.ui.graph_sel, a.vm.info.node("fanout").map(GraphSel::Node));
     // Esc drops the selection; every task shows again.
