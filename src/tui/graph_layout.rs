@@ -36,6 +36,15 @@ const LIVE_ROOM: usize = 12;
 /// Widest a lane's node label is measured (longer labels are clipped).
 const MAX_LABEL: usize = 40;
 
+/// How a node's insides are drawn when not as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fold {
+    /// Not at all: one row says how much is inside.
+    Folded,
+    /// Every lane of a fan-out, none collapsed.
+    Expanded,
+}
+
 /// One row of the graph.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GraphRow {
@@ -46,7 +55,7 @@ pub struct GraphRow {
 /// The graph's rows for one topology and width.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphLayout {
-    key: (String, usize, usize, u16, Vec<usize>),
+    key: (String, usize, usize, u16, Vec<(usize, Fold)>),
     /// Rows top to bottom.
     pub rows: Vec<GraphRow>,
     /// Selectable nodes in reading order: (node index, row).
@@ -54,9 +63,9 @@ pub struct GraphLayout {
 }
 
 impl GraphLayout {
-    /// True when built for this topology at this width with these nodes
-    /// folded (sorted).
-    pub fn fits(&self, info: &WorkflowInfo, width: u16, folded: &[usize]) -> bool {
+    /// True when built for this topology at this width with these folds
+    /// (sorted by node).
+    pub fn fits(&self, info: &WorkflowInfo, width: u16, folded: &[(usize, Fold)]) -> bool {
         let (name, nodes, entry, w, f) = &self.key;
         *name == info.name
             && *nodes == info.nodes.len()
@@ -66,10 +75,9 @@ impl GraphLayout {
     }
 
     /// Lays out the workflow from its entry node, `width` columns wide,
-    /// the nodes in `folded` (sorted) drawn without what they contain;
-    /// nodes not reachable from the entry follow as extra roots so nothing
-    /// is hidden.
-    pub fn build(info: &WorkflowInfo, width: u16, folded: &[usize]) -> GraphLayout {
+    /// the nodes in `folded` (sorted by node) folded or expanded; nodes not
+    /// reachable from the entry follow as extra roots so nothing is hidden.
+    pub fn build(info: &WorkflowInfo, width: u16, folded: &[(usize, Fold)]) -> GraphLayout {
         let mut b = Builder {
             info,
             seen: vec![false; info.nodes.len()],
@@ -195,7 +203,7 @@ fn natural_width(info: &WorkflowInfo, p: &Piece) -> usize {
 struct Builder<'a> {
     info: &'a WorkflowInfo,
     seen: Vec<bool>,
-    folded: &'a [usize],
+    folded: &'a [(usize, Fold)],
 }
 
 impl Builder<'_> {
@@ -210,7 +218,12 @@ impl Builder<'_> {
         let children = node.children.clone();
         let mut b = Block::row(vec![Cell::new(0, Piece::Node(n))]);
         let label = |i: usize| flow.edge_labels.get(i).cloned().flatten();
-        if !children.is_empty() && self.folded.binary_search(&n).is_ok() {
+        let fold = self
+            .folded
+            .binary_search_by_key(&n, |&(i, _)| i)
+            .ok()
+            .map(|i| self.folded[i].1);
+        if !children.is_empty() && fold == Some(Fold::Folded) {
             let mut inside = Vec::new();
             for c in children {
                 self.mark_seen(c, &mut inside);
@@ -236,7 +249,7 @@ impl Builder<'_> {
                 } else {
                     flow.note.clone()
                 };
-                let fan = self.fan(lanes.collect(), join, avail);
+                let fan = self.fan(lanes.collect(), join, avail, fold == Some(Fold::Expanded));
                 b.append(fan, 0);
             }
             "map" => {
@@ -296,9 +309,10 @@ impl Builder<'_> {
         lanes: Vec<(usize, Option<String>)>,
         join: Option<String>,
         avail: usize,
+        expanded: bool,
     ) -> Block {
         let info = self.info;
-        let (shown, hidden) = if lanes.len() > MAX_LANES {
+        let (shown, hidden) = if lanes.len() > MAX_LANES && !expanded {
             lanes.split_at(SHOWN_WHEN_COLLAPSED)
         } else {
             (&lanes[..], &[][..])

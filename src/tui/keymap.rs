@@ -569,7 +569,7 @@ pub const BINDINGS: &[Binding] = &[
         &[k('o')],
         A::Fold,
         "fold",
-        "fold or unfold the selected graph node",
+        "fold, unfold or expand the selected graph node",
         false,
     ),
     b(

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
 use super::detail_text::{self, Mark};
-use super::graph_layout::GraphLayout;
+use super::graph_layout::{Fold, GraphLayout};
 use super::keymap::Keymap;
 use super::view_model::ViewModel;
 use crate::event::Id;
@@ -254,8 +254,8 @@ pub struct UiState {
     pub graph_sel: Option<GraphSel>,
     /// The Graph pane's inner width last frame (the layout is built for it).
     pub graph_width: u16,
-    /// Graph nodes drawn folded (without what they contain), sorted.
-    pub graph_folded: Vec<usize>,
+    /// Graph nodes drawn folded or expanded, sorted by node.
+    pub graph_folded: Vec<(usize, Fold)>,
     /// Nodes (by slot in `vm.nodes`) whose tasks the selection keeps.
     graph_scope: Vec<bool>,
     /// Detail text cache.
@@ -393,20 +393,28 @@ impl UiState {
         self.prepare(vm);
     }
 
-    /// Folds the selected graph node (or unfolds it); false when no node
-    /// with anything inside is selected.
+    /// Folds the selected graph node, or unfolds it; a fan-out too wide to
+    /// show whole first expands to every lane, then folds, then is as
+    /// before. False when no node with anything inside is selected.
     pub fn toggle_fold(&mut self, vm: &ViewModel) -> bool {
         let Some(GraphSel::Node(n)) = self.graph_sel else {
             return false;
         };
-        if vm.info.nodes.get(n).is_none_or(|x| x.children.is_empty()) {
+        let Some(node) = vm.info.nodes.get(n).filter(|x| !x.children.is_empty()) else {
             return false;
-        }
-        match self.graph_folded.binary_search(&n) {
+        };
+        let wide = node.children.len() > crate::tui::graph_layout::MAX_LANES;
+        match self.graph_folded.binary_search_by_key(&n, |&(i, _)| i) {
+            Ok(i) if self.graph_folded[i].1 == Fold::Expanded => {
+                self.graph_folded[i].1 = Fold::Folded;
+            }
             Ok(i) => {
                 self.graph_folded.remove(i);
             }
-            Err(i) => self.graph_folded.insert(i, n),
+            Err(i) => {
+                let f = if wide { Fold::Expanded } else { Fold::Folded };
+                self.graph_folded.insert(i, (n, f));
+            }
         }
         self.fit_graph(vm, self.graph_width);
         true

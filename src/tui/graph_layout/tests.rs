@@ -65,7 +65,11 @@ fn sequences_are_arrows_and_parallels_are_lanes_with_a_join() {
     assert!(t[8].starts_with('├') && t[8].contains('┘'), "{t:?}");
     // Unreachable nodes follow, so nothing is hidden.
     assert_eq!(t.last().map(String::as_str), Some("[orphan]"));
-    assert!(l.fits(&info, 120, &[]) && !l.fits(&info, 40, &[]) && !l.fits(&info, 120, &[2]));
+    assert!(
+        l.fits(&info, 120, &[])
+            && !l.fits(&info, 40, &[])
+            && !l.fits(&info, 120, &[(2, Fold::Folded)])
+    );
     assert_eq!(
         l.nodes.iter().map(|&(i, _)| i).collect::<Vec<_>>(),
         [0, 1, 2, 3, 4, 5]
@@ -108,6 +112,10 @@ fn wide_fanouts_collapse() {
             .any(|r| r.contains(&format!("+{}", 40 - SHOWN_WHEN_COLLAPSED))),
         "{t:?}"
     );
+    // Expanded, every lane shows (stacked: 40 lanes do not fit 200 columns).
+    let l = GraphLayout::build(&info, 200, &[(0, Fold::Expanded)]);
+    assert_eq!(l.nodes.len(), 41);
+    assert!(text(&info, &l)[1].starts_with("├──▶ [b1]"));
 }
 
 #[test]
@@ -178,7 +186,7 @@ fn a_folded_node_hides_what_it_contains() {
         ],
         vec![],
     );
-    let l = GraphLayout::build(&info, 120, &[1]);
+    let l = GraphLayout::build(&info, 120, &[(1, Fold::Folded)]);
     let t = text(&info, &l);
     assert_eq!(t, ["[s]", "▼", "[p]", "┆ ▸2", "▼", "[after]"], "{t:?}");
     assert_eq!(

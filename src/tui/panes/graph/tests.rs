@@ -481,7 +481,10 @@ fn o_folds_the_selected_node_and_unfolds_it_again() {
     let fanout = a.vm.info.node("fanout").expect("node");
     assert_eq!(a.ui.graph_sel, Some(GraphSel::Node(fanout)));
     press(&mut a, 'o');
-    assert_eq!(a.ui.graph_folded, [fanout]);
+    assert_eq!(
+        a.ui.graph_folded,
+        [(fanout, crate::tui::graph_layout::Fold::Folded)]
+    );
     let layout = a.ui.graph.as_ref().expect("layout");
     assert!(layout.rows.len() < rows, "the map's lanes are gone");
     assert!(
@@ -547,4 +550,24 @@ fn a_debate_waiting_for_a_step_says_so_on_its_node() {
         .find(|l| l.contains("choose_store debate"))
         .expect("the debate node");
     assert!(row.contains("waits for n"), "{row}");
+}
+
+#[test]
+fn o_on_a_collapsed_fan_out_shows_every_lane_then_folds_it() {
+    use crate::tui::graph_layout::Fold;
+    let vm = test_support::big_vm();
+    let mut ui = UiState::default();
+    ui.prepare(&vm);
+    let lanes = |ui: &UiState| ui.graph.as_ref().map_or(0, |g| g.nodes.len());
+    assert_eq!(lanes(&ui), 6, "the root and its first five branches");
+    ui.graph_sel = Some(GraphSel::Node(0));
+    assert!(ui.toggle_fold(&vm));
+    assert_eq!(ui.graph_folded, [(0, Fold::Expanded)]);
+    assert_eq!(lanes(&ui), 50, "every branch can be selected");
+    assert!(ui.toggle_fold(&vm));
+    assert_eq!(lanes(&ui), 1, "folded: the root alone");
+    assert!(ui.toggle_fold(&vm));
+    assert_eq!(lanes(&ui), 6);
+    ui.graph_sel = Some(GraphSel::Node(7));
+    assert!(!ui.toggle_fold(&vm), "an agent node holds nothing to fold");
 }
