@@ -41,7 +41,11 @@ fn selecting_a_node_in_the_graph_moves_detail_to_its_task() {
         ("XDG_STATE_HOME", home.path()),
     ];
     let t = Tmux::start(&cmd, &env, (140, 40)).patience(STEP_TIMEOUT);
-    let s = t.wait_for("the run to finish", |s| status_line(s).contains("DONE"));
+    // Starting and finishing the run gets a longer wait than one key: a
+    // loaded machine can take seconds to bring up the first screen.
+    let s = t.wait_within("the run to finish", Duration::from_secs(30), |s| {
+        status_line(s).contains("DONE")
+    });
     assert!(s.contains("investigate loop"), "the layered graph:\n{s}");
     assert!(s.contains('↺'), "the loop's back edge:\n{s}");
 

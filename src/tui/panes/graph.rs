@@ -297,7 +297,8 @@ fn review_spans<'a>(i: usize, vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<
                 NodeState::Failed => ("denied", theme.node_state(NodeState::Failed)),
                 _ => ("review by you", theme.muted),
             };
-            spans.push(Span::styled("⚑ ", style));
+            // ⚑ means a gate waits for you (the status bar's sign too).
+            spans.push(Span::styled("◇ ", style));
             spans.push(Span::styled(what, style));
         }
     }
