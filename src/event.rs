@@ -229,6 +229,18 @@ pub enum EventKind {
         /// Engine wall time in milliseconds.
         wall_ms: f64,
     },
+    /// A node failed and its `on_error` handler takes over: the handler
+    /// runs with `{error, partial}`, and its output is the node's output.
+    ErrorHandled {
+        /// The node that failed.
+        node: Id,
+        /// The handler node.
+        handler: Id,
+        /// The failure.
+        error: String,
+        /// Outputs that completed inside the node before it failed.
+        partial: u32,
+    },
     /// A workflow node changed state.
     NodeStateChanged {
         /// Node id.

@@ -281,6 +281,99 @@ async fn cancelling_a_task_or_the_run_is_recorded() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn cancelling_a_held_failure_in_a_join_all_fan_records_cancelled_not_failed() {
+    let text = r#"
+[workflow]
+name = "fan"
+input = "x"
+[[agents]]
+id = "flaky"
+sim = { fail_first = 1, template = "ok {{input}}" }
+[[agents]]
+id = "slow"
+sim = { template = "slow {{input}}", latency_ms = 60000 }
+[[nodes]]
+id = "fan"
+kind = "parallel"
+join = "all"
+branches = ["a", "b"]
+[[nodes]]
+id = "a"
+kind = "agent"
+agent = "slow"
+[[nodes]]
+id = "b"
+kind = "agent"
+agent = "flaky"
+"#;
+    let (h, mut rx) = start(
+        wf(text),
+        RunOptions {
+            hold_failed: true,
+            ..Default::default()
+        },
+    );
+    let mut seen = Vec::new();
+    wait_for(&mut rx, &mut seen, |k| {
+        matches!(k, EventKind::TaskFailed { held: true, .. })
+    })
+    .await;
+    h.send(Command::Cancel { task: Some(t("b")) });
+    let out = h.wait().await;
+    assert_eq!(out.status, RunStatus::Cancelled);
+    assert_eq!(out.status.exit_code(), 3);
+    assert_eq!(
+        out.error.as_deref(),
+        Some("cancelled by you: task b (fan joins all)")
+    );
+    // The held failure does not count as a failure once cancelled.
+    assert_eq!(out.tasks_failed, 0, "{out:?}");
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e);
+    }
+    assert!(seen.iter().any(|e| matches!(&e.kind,
+        EventKind::TaskStateChanged { task, from: TaskState::Failed, to: TaskState::Cancelled, .. } if &**task == "b")));
+    // The sibling the join no longer needs is cancelled too.
+    assert!(seen.iter().any(|e| matches!(&e.kind,
+        EventKind::TaskStateChanged { task, to: TaskState::Cancelled, .. } if &**task == "a")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_gate_comment_reaches_each_revised_item_of_the_demo_once() {
+    let (h, mut rx) = start(builtin("demo"), RunOptions::default());
+    let mut seen = Vec::new();
+    let opened = |k: &EventKind| matches!(k, EventKind::GateOpened { .. });
+    wait_for(&mut rx, &mut seen, opened).await;
+    h.send(Command::GateDecision {
+        gate: t("ship"),
+        approve: false,
+        comment: Some("MARKER-COMMENT".into()),
+    });
+    let again = wait_for(&mut rx, &mut seen, opened).await;
+    let EventKind::GateOpened {
+        artifact, revision, ..
+    } = &again.kind
+    else {
+        unreachable!("waited for a gate_opened")
+    };
+    assert_eq!(*revision, 1);
+    let items = artifact
+        .as_array()
+        .expect("the demo's artifact is its checks");
+    assert_eq!(items.len(), 4);
+    for item in items {
+        let text = item.as_str().unwrap_or_default();
+        assert_eq!(text.matches("MARKER-COMMENT").count(), 1, "{text}");
+    }
+    h.send(Command::GateDecision {
+        gate: t("ship"),
+        approve: true,
+        comment: None,
+    });
+    assert_eq!(h.wait().await.status, RunStatus::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
 async fn gates_wait_for_a_decision_and_a_denial_sends_the_subject_back_with_the_comment() {
     let text = r#"
 [workflow]

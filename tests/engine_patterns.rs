@@ -777,3 +777,194 @@ async fn the_same_seed_gives_the_same_run() {
     assert_eq!(o1.usage, o2.usage);
     assert_eq!(strip(e1), strip(e2));
 }
+
+const SETTLED_AGENTS: &str = r#"
+[[agents]]
+id = "broken"
+sim = { fail_first = 1000, latency_ms = 20 }
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn an_all_settled_join_keeps_every_branch_in_order_and_cancels_none() {
+    let nodes = r#"
+[[nodes]]
+id = "fan"
+kind = "parallel"
+join = "all_settled"
+min_success = 2
+branches = ["p1", "p2", "p3"]
+[[nodes]]
+id = "p1"
+kind = "agent"
+agent = "slow"
+[[nodes]]
+id = "p2"
+kind = "agent"
+agent = "broken"
+[[nodes]]
+id = "p3"
+kind = "agent"
+agent = "b"
+"#;
+    let w = wf(&format!("{}{SETTLED_AGENTS}{nodes}", with_agents("")));
+    let t0 = Instant::now();
+    let (out, events) = run(w).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let entries = out.output.expect("an output").as_array().cloned().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0], json!({"ok": true, "output": "S(x)"}));
+    assert_eq!(entries[1]["ok"], json!(false));
+    assert!(
+        entries[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("injected server error")),
+        "{entries:?}"
+    );
+    assert_eq!(entries[2], json!({"ok": true, "output": "B(x)"}));
+    // The slow branch ran to its end: nothing was cancelled.
+    assert_eq!(t0.elapsed().as_millis(), 400);
+    let cancelled = count(&events, |k| {
+        matches!(
+            k,
+            EventKind::TaskStateChanged {
+                to: TaskState::Cancelled,
+                ..
+            }
+        )
+    });
+    assert_eq!(cancelled, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fewer_successes_than_min_success_fail_a_settled_join() {
+    let nodes = r#"
+[[nodes]]
+id = "fan"
+kind = "parallel"
+join = "all_settled"
+min_success = 2
+branches = ["p1", "p2"]
+[[nodes]]
+id = "p1"
+kind = "agent"
+agent = "a"
+[[nodes]]
+id = "p2"
+kind = "agent"
+agent = "broken"
+"#;
+    let (out, _) = run(wf(&format!("{}{SETTLED_AGENTS}{nodes}", with_agents("")))).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let error = out.error.unwrap_or_default();
+    assert!(
+        error.contains("fan: only 1 of 2 branches succeeded, below min_success = 2"),
+        "{error}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_settled_map_keeps_each_items_result_or_error() {
+    let nodes = r#"
+[[nodes]]
+id = "each"
+kind = "map"
+items = ["one", "two", "three"]
+body = "pick"
+concurrency = 1
+join = "all_settled"
+[[nodes]]
+id = "pick"
+kind = "router"
+routes = [{ when = "input == 'two'", to = "fails" }]
+default = "works"
+[[nodes]]
+id = "works"
+kind = "agent"
+agent = "a"
+[[nodes]]
+id = "fails"
+kind = "agent"
+agent = "broken"
+"#;
+    let (out, _) = run(wf(&format!("{}{SETTLED_AGENTS}{nodes}", with_agents("")))).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let entries = out.output.expect("an output");
+    assert_eq!(entries[0], json!({"ok": true, "output": "A(one)"}));
+    assert_eq!(entries[1]["ok"], json!(false));
+    assert_eq!(entries[2], json!({"ok": true, "output": "A(three)"}));
+}
+
+const HANDLED: &str = r#"
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["first", "second", "third"]
+on_error = "recover"
+[[nodes]]
+id = "first"
+kind = "agent"
+agent = "a"
+[[nodes]]
+id = "second"
+kind = "agent"
+agent = "broken"
+[[nodes]]
+id = "third"
+kind = "agent"
+agent = "b"
+[[nodes]]
+id = "recover"
+kind = "agent"
+agent = "fixer"
+prompt = "{{input.node}} failed: {{input.error}}. Done so far: {{input.partial.first}}"
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn an_error_handler_gets_the_error_and_the_partial_results_and_answers_for_the_node() {
+    let fixer = "[[agents]]\nid = \"fixer\"\nsim = { template = \"R[{{input}}]\" }\n";
+    let w = wf(&format!(
+        "{}{SETTLED_AGENTS}{fixer}{HANDLED}",
+        with_agents("")
+    ));
+    let (out, events) = run(w).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let text = out
+        .output
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    assert!(text.starts_with("R[main failed: "), "{text}");
+    assert!(text.contains("injected server error"), "{text}");
+    assert!(text.ends_with("Done so far: A(x)]"), "{text}");
+    // The hand-over is an event, with what completed before the failure.
+    let handed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ErrorHandled {
+                node,
+                handler,
+                partial,
+                ..
+            } => Some((node.to_string(), handler.to_string(), *partial)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(handed, vec![("main".into(), "recover".into(), 1)]);
+    // `third` never ran: the sequence stopped at the failure.
+    assert!(!completed_tasks(&events).iter().any(|t| t == "third"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_error_handler_fails_the_node_naming_both_errors() {
+    let fixer = "[[agents]]\nid = \"fixer\"\nsim = { fail_first = 1000 }\n";
+    let w = wf(&format!(
+        "{}{SETTLED_AGENTS}{fixer}{HANDLED}",
+        with_agents("")
+    ));
+    let (out, _) = run(w).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let e = out.error.unwrap_or_default();
+    assert!(
+        e.contains("main failed (") && e.contains("and its handler recover failed too"),
+        "{e}"
+    );
+}

@@ -97,3 +97,35 @@ fn budget_and_severity_names_are_as_written_in_files() {
         assert_eq!(serde_name(s), name);
     }
 }
+
+#[test]
+fn vote_protocols_and_fallbacks_print_the_names_files_write() {
+    use agentctl::workflow::kinds::vote::{Fallback, Protocol, QuorumMode};
+    let protocols = [
+        (Protocol::Majority, "majority"),
+        (Protocol::Plurality, "plurality"),
+        (Protocol::Unanimity, "unanimity"),
+        (
+            Protocol::Quorum {
+                k: 2,
+                mode: QuorumMode::Agreement,
+            },
+            "quorum",
+        ),
+        (Protocol::Weighted, "weighted"),
+        (Protocol::Ranked, "ranked"),
+        (Protocol::Bft { f: 1 }, "bft"),
+    ];
+    for (p, name) in protocols {
+        assert_eq!(p.name(), name);
+    }
+    let fallbacks = [
+        (Fallback::Fail, "fail"),
+        (Fallback::AnotherRound, "another_round"),
+        (Fallback::Gate, "gate"),
+        (Fallback::Judge, "judge"),
+    ];
+    for (f, name) in fallbacks {
+        assert_eq!(f.name(), name);
+    }
+}

@@ -770,3 +770,67 @@ fn rendered_diagnostic_is_rustc_style() {
         "error: unknown agent `wirter` in `agent`\n  --> t.toml:11:9\n   |\n11 | agent = \"wirter\"\n   |         ^^^^^^^^\n   = hint: did you mean `writer`?"
     );
 }
+
+#[test]
+fn all_settled_options_are_checked_where_they_are_written() {
+    let branches = "[[nodes]]\nid = \"p\"\nkind = \"parallel\"\nbranches = [\"w\"]\n";
+    let w = "\n[[nodes]]\nid = \"w\"\nkind = \"agent\"\nagent = \"writer\"\n";
+    // min_success without all_settled (line 12: the key).
+    one(
+        &format!("{branches}min_success = 1\n{w}"),
+        12,
+        1,
+        "`min_success` only applies to join = \"all_settled\"",
+    );
+    // A floor above the number of branches.
+    one(
+        &format!("{branches}join = \"all_settled\"\nmin_success = 2\n{w}"),
+        13,
+        15,
+        "impossible floor: min_success = 2 but only 1 can succeed",
+    );
+    // resolve picks one answer; a settled join keeps them all.
+    one(
+        &format!("{branches}join = \"all_settled\"\nresolve = \"confidence\"\n{w}"),
+        13,
+        1,
+        "`resolve` picks one answer",
+    );
+    // A map joins all or all_settled only.
+    one(
+        "[[nodes]]\nid = \"m\"\nkind = \"map\"\nitems = [1]\nbody = \"w\"\njoin = \"any\"\n\n[[nodes]]\nid = \"w\"\nkind = \"agent\"\nagent = \"writer\"\n",
+        13,
+        8,
+        "a `map` cannot join `any`",
+    );
+}
+
+#[test]
+fn an_error_handler_runs_only_as_a_handler() {
+    let w = "[[nodes]]\nid = \"w\"\nkind = \"agent\"\nagent = \"writer\"\n";
+    // A handler that is also a step of the node it handles.
+    one(
+        &format!(
+            "[[nodes]]\nid = \"s\"\nkind = \"sequence\"\nsteps = [\"w\"]\non_error = \"w\"\n\n{w}"
+        ),
+        12,
+        12,
+        "`w` handles the errors of `s`, but it also runs inside `s`",
+    );
+    // A node handling its own errors.
+    one(
+        &format!("{w}on_error = \"w\"\n"),
+        12,
+        12,
+        "node `w` cannot handle its own errors",
+    );
+    // The entry cannot be a handler.
+    one(
+        &format!(
+            "{w}\n[[nodes]]\nid = \"h\"\nkind = \"agent\"\nagent = \"writer\"\non_error = \"w\"\n"
+        ),
+        17,
+        12,
+        "`w` handles the errors of `h`, but it is also the workflow's entry",
+    );
+}

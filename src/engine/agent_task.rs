@@ -501,7 +501,16 @@ pub(crate) async fn work(
                     h.set_state(TaskState::Pending, Some("rerouted after failure".into()));
                     break;
                 }
-                Some(TaskControl::Cancel) | None => {
+                // The user gave up on it: the task is cancelled, not failed,
+                // and the error says who decided.
+                Some(TaskControl::Cancel) => {
+                    h.cancel_held();
+                    return Err(TaskError::cancelled(format!(
+                        "cancelled by you: task {}",
+                        h.id
+                    )));
+                }
+                None => {
                     h.release_held();
                     return Err(err);
                 }
@@ -519,9 +528,10 @@ fn extend(deadline: &mut Option<tokio::time::Instant>, since: tokio::time::Insta
     }
 }
 
+/// Only the user cancels through a task's control channel.
 fn cancel(h: &mut TaskHandle, reason: &str) -> TaskError {
     h.cancel(reason);
-    TaskError::cancelled(format!("task {} was cancelled: {reason}", h.id))
+    TaskError::cancelled(format!("cancelled by you: task {}", h.id))
 }
 
 fn reroute(h: &mut TaskHandle, job: &mut AgentJob<'_>, to: AgentIdx) {

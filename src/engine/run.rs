@@ -135,6 +135,49 @@ pub(crate) struct Scope {
     pub(crate) feedback: Option<String>,
     pub(crate) message: Option<Value>,
     pub(crate) parent: Option<Id>,
+    /// Collects the outputs completed inside the nearest enclosing node
+    /// that has an `on_error` handler (its `partial`).
+    pub(crate) partial: Option<Arc<PartialOutputs>>,
+}
+
+/// The outputs that completed inside a node, in completion order, for its
+/// error handler. Only nodes with `on_error` keep one.
+#[derive(Debug, Default)]
+pub(crate) struct PartialOutputs(Mutex<Vec<(Id, Value)>>);
+
+impl PartialOutputs {
+    pub(crate) fn push(&self, node: Id, output: Value) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((node, output));
+    }
+
+    /// `{node: output}`; a node that completed more than once (a map's body,
+    /// a loop's state) holds the list of its outputs in completion order.
+    pub(crate) fn take(&self) -> (usize, Value) {
+        let done = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let count = done.len();
+        let mut by_node: Vec<(Id, Vec<Value>)> = Vec::new();
+        for (node, v) in done {
+            match by_node.iter_mut().find(|(n, _)| *n == node) {
+                Some((_, list)) => list.push(v),
+                None => by_node.push((node, vec![v])),
+            }
+        }
+        let out = by_node
+            .into_iter()
+            .map(|(node, mut list)| {
+                let v = if list.len() == 1 {
+                    list.pop().unwrap_or_default()
+                } else {
+                    Value::Array(list)
+                };
+                (node.to_string(), v)
+            })
+            .collect();
+        (count, Value::Object(out))
+    }
 }
 
 impl Scope {
@@ -155,9 +198,12 @@ impl Scope {
 
 /// Adds review feedback to a prompt whose template does not place it
 /// itself, so a denied gate's comment always reaches the agents redoing work.
+/// A prompt that already carries it (work from upstream that quotes it, or a
+/// plan's goal) does not get it twice.
 pub(crate) fn with_feedback(prompt: &mut String, template: &Template, scope: &Scope) {
     if let Some(f) = &scope.feedback
         && !template.root_names().contains(&"feedback")
+        && !prompt.contains(f.as_str())
     {
         prompt.push_str("\n\nFeedback from review to address: ");
         prompt.push_str(f);
@@ -722,6 +768,23 @@ impl TaskHandle {
             e.held = false;
         }
         self.run.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A held failure that the user cancelled: it ends CANCELLED, so the
+    /// record says the user decided, not the provider's error.
+    pub(crate) fn cancel_held(&mut self) {
+        let from = self.state;
+        self.state = TaskState::Cancelled;
+        if let Some(e) = self.run.tasks().get_mut(&self.id) {
+            e.state = TaskState::Cancelled;
+            e.held = false;
+        }
+        self.run.emit(EventKind::TaskStateChanged {
+            task: self.id.clone(),
+            from,
+            to: TaskState::Cancelled,
+            reason: Some("cancelled by the user".into()),
+        });
     }
 
     pub(crate) fn cancel(&mut self, reason: &str) {

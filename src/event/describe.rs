@@ -132,6 +132,15 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
             }
             Ok(())
         }
+        K::ErrorHandled {
+            node,
+            handler,
+            error,
+            partial,
+        } => write!(
+            s,
+            "handler {handler} takes over {node} ({partial} partial outputs): {error}"
+        ),
         K::NodeStateChanged {
             node,
             state,

@@ -414,6 +414,8 @@ impl<X: Clone + Default> RunState<X> {
             EventKind::TaskStateChanged { task, to, .. } => {
                 if let Some(i) = self.task_position(task) {
                     self.set_state(i, *to);
+                    // A held failure that moves on (cancelled) is no longer held.
+                    self.tasks[i].held = false;
                     out.task = Some(i);
                 }
             }

@@ -28,6 +28,16 @@ pub const BUILTINS: &[Builtin] = &[
         text: include_str!("../../assets/workflows/parallel.toml"),
     },
     Builtin {
+        name: "all_settled",
+        description: "three checkers at once; keep every review that succeeds, then merge them",
+        text: include_str!("../../assets/workflows/all_settled.toml"),
+    },
+    Builtin {
+        name: "on_error",
+        description: "research → draft → publish; when publishing fails, a handler saves the draft",
+        text: include_str!("../../assets/workflows/on_error.toml"),
+    },
+    Builtin {
         name: "scatter_gather",
         description: "summarise 8 documents with a pool of 2 agents, then combine",
         text: include_str!("../../assets/workflows/scatter_gather.toml"),

@@ -15,6 +15,8 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use unicode_width::UnicodeWidthChar;
+
 use crate::text;
 
 /// How bad a diagnostic is.
@@ -242,13 +244,26 @@ impl fmt::Display for Diagnostic {
                 if cut_after { "…" } else { "" },
                 if cut_before { " " } else { "" }
             )?;
-            // Keep tabs so the caret lines up with the source line.
+            // Keep tabs, and pad and underline by display width, so the
+            // caret lines up with the source line (CJK and emoji take two
+            // columns each).
             let before = caret - skip;
             for c in shown.chars().take(before) {
-                f.write_str(if c == '\t' { "\t" } else { " " })?;
+                if c == '\t' {
+                    f.write_str("\t")?;
+                } else {
+                    let w = UnicodeWidthChar::width(c).unwrap_or(0);
+                    write!(f, "{:w$}", "")?;
+                }
             }
             let room = shown.chars().count().saturating_sub(before).max(1);
-            write!(f, "{}", "^".repeat(self.width.clamp(1, room)))?;
+            let under: usize = shown
+                .chars()
+                .skip(before)
+                .take(self.width.clamp(1, room))
+                .map(|c| UnicodeWidthChar::width(c).unwrap_or(0))
+                .sum();
+            write!(f, "{}", "^".repeat(under.max(1)))?;
         }
         if let Some(h) = &self.hint {
             write!(
@@ -762,5 +777,35 @@ mod tests {
         assert!(ds.has_errors());
         assert_eq!((ds.error_count(), ds.warning_count()), (1, 1));
         assert!(ds.to_string().contains("\n\nwarning: w"));
+    }
+
+    #[test]
+    fn the_caret_lines_up_under_wide_characters() {
+        let text = "name = \"报告\"\nagent = \"研究员x\"\n";
+        let start = text.find("研究员x").unwrap();
+        let d = Diagnostic::error("f", text, start..start + "研究员x".len(), "unknown agent");
+        let shown = d.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        let (src, marks) = (lines[3], lines[4]);
+        // Columns on screen: the value starts after `2 | agent = "`.
+        let col_of = |line: &str, byte: usize| unicode_width::UnicodeWidthStr::width(&line[..byte]);
+        let value_col = col_of(src, src.find('研').unwrap());
+        let caret_col = col_of(marks, marks.find('^').unwrap());
+        assert_eq!(caret_col, value_col, "{shown}");
+        // Three wide characters and one narrow one: seven columns.
+        assert_eq!(marks.matches('^').count(), 7, "{shown}");
+
+        // Wide characters before the value move the caret by their width.
+        let text = "研究员 = \"bad\"\n";
+        let start = text.find("bad").unwrap();
+        let d = Diagnostic::error("f", text, start..start + 3, "bad value");
+        let shown = d.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        let (src, marks) = (lines[3], lines[4]);
+        assert_eq!(
+            col_of(marks, marks.find('^').unwrap()),
+            col_of(src, src.find("bad").unwrap()),
+            "{shown}"
+        );
     }
 }

@@ -154,6 +154,8 @@ pub struct Node {
     pub priority: u8,
     /// Topic to publish the output on.
     pub emit: Option<String>,
+    /// The node that runs when this one fails (`on_error`).
+    pub on_error: Option<NodeIdx>,
     /// What it does.
     pub kind: NodeKind,
     /// Policy overrides for its agent tasks (issue #3).

@@ -236,7 +236,8 @@ pub struct ShellSpec {
 pub use super::kinds::NodeKindName;
 
 /// How a `parallel` node joins its branches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum JoinName {
     /// Wait for every branch.
@@ -245,6 +246,16 @@ pub enum JoinName {
     Any,
     /// The first `k` successful branches.
     KOfN,
+    /// Every branch runs to its end; the output keeps each branch's
+    /// result or error, in branch order.
+    AllSettled,
+}
+
+impl JoinName {
+    /// Name as written in files.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// `[[nodes]]` entry: the header every node has, and its kind's own fields
@@ -264,6 +275,10 @@ pub struct NodeSpec {
     /// Publish this node's output on a bus topic when it completes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emit: Option<String>,
+    /// A node that runs when this one fails, with `{error, partial}`; its
+    /// output becomes this node's output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<Spanned<String>>,
     /// The kind's fields.
     #[serde(flatten)]
     pub fields: KindSpec,
@@ -285,6 +300,8 @@ struct NodeHeader {
     priority: Option<Spanned<i64>>,
     #[serde(default)]
     emit: Option<String>,
+    #[serde(default)]
+    on_error: Option<Spanned<String>>,
 }
 
 fn misplaced_as_nulls<S: serde::Serializer>(
@@ -309,6 +326,7 @@ impl NodeSpec {
             title: None,
             priority: None,
             emit: None,
+            on_error: None,
             fields: KindSpec::empty(kind.as_str())
                 .unwrap_or_else(|| unreachable!("every kind name is in the table of kinds")),
             misplaced: Vec::new(),
@@ -350,6 +368,7 @@ impl NodeSpec {
             title: header.title,
             priority: header.priority,
             emit: header.emit,
+            on_error: header.on_error,
             misplaced,
         })
     }

@@ -28,6 +28,7 @@ pub(crate) async fn run(
         concurrency,
         batch_size,
         aggregate,
+        settle,
     } = kind;
     let items: Vec<Value> = match source {
         MapSource::Items(v) => v.clone(),
@@ -89,9 +90,13 @@ pub(crate) async fn run(
             limit,
             scope,
             &mut results,
+            settle.is_some(),
         )
         .await?;
-        let gathered = Value::Array(results);
+        let gathered = match settle {
+            Some(floor) => super::settled::floor(run, node, results, *floor, "items")?,
+            None => Value::Array(results),
+        };
         return match aggregate {
             Some(agg) => exec_node(run.clone(), *agg, gathered, scope.clone()).await,
             None => Ok(gathered),
@@ -116,6 +121,8 @@ pub(crate) async fn run(
                 break;
             };
             match r {
+                // A settled map keeps every item's end, success or not.
+                r if settle.is_some() => results[i] = super::settled::entry(r),
                 Ok(v) => results[i] = v,
                 Err(e) => {
                     return Err(TaskError::new(
@@ -128,7 +135,10 @@ pub(crate) async fn run(
             run.progress(node, done, total);
         }
     }
-    let gathered = Value::Array(results);
+    let gathered = match settle {
+        Some(floor) => super::settled::floor(run, node, results, *floor, "items")?,
+        None => Value::Array(results),
+    };
     match aggregate {
         Some(agg) => exec_node(run.clone(), *agg, gathered, scope.clone()).await,
         None => Ok(gathered),
@@ -148,6 +158,7 @@ async fn batched(
     limit: usize,
     scope: &Scope,
     results: &mut [Value],
+    settle: bool,
 ) -> Result<(), TaskError> {
     let n = &run.wf.nodes[node];
     let total = items.len();
@@ -160,22 +171,35 @@ async fn batched(
         while running.len() < in_flight && first < total {
             let chunk: Vec<Value> = items.by_ref().take(per_call).collect();
             let at = first;
-            first += chunk.len();
+            let len = chunk.len();
+            first += len;
             let run = run.clone();
             let scope = scope.clone();
             running.push(async move {
                 let r = super::batch::run(&run, node, body, at, chunk, &scope).await;
-                (at, r)
+                (at, len, r)
             });
         }
-        let Some((at, r)) = running.next().await else {
+        let Some((at, len, r)) = running.next().await else {
             return Ok(());
         };
         match r {
             Ok(values) => {
                 done += values.len();
                 for (k, v) in values.into_iter().enumerate() {
-                    results[at + k] = v;
+                    results[at + k] = if settle {
+                        super::settled::entry(Ok(v))
+                    } else {
+                        v
+                    };
+                }
+                run.progress(node, done, total);
+            }
+            // A settled map marks every item of a failed batch as failed.
+            Err(e) if settle => {
+                done += len;
+                for slot in &mut results[at..at + len] {
+                    *slot = super::settled::entry(Err(e.clone()));
                 }
                 run.progress(node, done, total);
             }

@@ -1,6 +1,7 @@
 //! `parallel`: fan-out / fan-in. Join all (fail fast), any (first success),
-//! or k of n (first k successes, in branch order). Branches still running
-//! when the join is decided are cancelled.
+//! or k of n (first k successes, in branch order): branches still running
+//! when the join is decided are cancelled. All settled (`settled.rs`) waits
+//! for every branch and keeps each one's result or error.
 
 use std::sync::Arc;
 
@@ -53,11 +54,14 @@ pub(crate) async fn run(
             }
         })
         .collect();
-
     let need = match join {
         Join::All => total,
         Join::Any => 1,
         Join::KOfN(k) => *k as usize,
+        Join::AllSettled { min_success } => {
+            return super::settled::gather(run, node, pending, total, *min_success, "branches")
+                .await;
+        }
     };
     let mut results: Vec<Option<Value>> = vec![None; total];
     let (mut ok, mut failed, mut done) = (0usize, Vec::new(), 0usize);
@@ -76,6 +80,13 @@ pub(crate) async fn run(
                 }
             }
             Err(e) => {
+                if *join == Join::All && e.kind == ErrorKind::Cancelled {
+                    // A cancel keeps its own words, and says why it ends the node.
+                    return Err(TaskError::cancelled(format!(
+                        "{} ({} joins all)",
+                        e.message, n.id
+                    )));
+                }
                 if *join == Join::All {
                     return Err(TaskError::new(
                         e.kind,

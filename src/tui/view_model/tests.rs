@@ -321,6 +321,7 @@ fn workflow_info_reads_the_compiled_model() {
         title: id.into(),
         priority: 3,
         emit: None,
+        on_error: None,
         kind,
         policy: Default::default(),
     };
@@ -348,6 +349,7 @@ fn workflow_info_reads_the_compiled_model() {
                 concurrency: 0,
                 batch_size: 0,
                 aggregate: None,
+                settle: None,
             }),
         ),
     ];

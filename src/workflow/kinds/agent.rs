@@ -1,6 +1,10 @@
 //! `agent`: one agent task.
 
 use super::Kind;
+use crate::workflow::diagnostics::did_you_mean;
+use super::NodeKindName;
+use super::compile_context::{CompileContext, Owner};
+use super::diagram::{Diagram, Shape};
 use crate::workflow::index::AgentIdx;
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::{BudgetSpec, DegradeSpec, RetrySpec};
@@ -16,7 +20,15 @@ pub struct AgentNode {
     pub prompt: Template,
 }
 
-impl Kind for AgentNode {}
+impl Kind for AgentNode {
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        match &self.target {
+            Target::Agent(a) => d.line(format_args!("agent: {}", d.agent(*a))),
+            Target::Capability(c) => d.line(format_args!("capability: {c}")),
+        }
+        Shape::Rounded
+    }
+}
 
 /// Who runs an agent task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,4 +86,61 @@ pub struct AgentNodeSpec {
     /// workflow file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_file: Option<Spanned<String>>,
+}
+
+impl AgentNodeSpec {
+    /// Checks the spec of node `i` and compiles it.
+    pub(crate) fn compile(&self, cx: &mut CompileContext<'_>, i: usize) -> AgentNode {
+        let n = self;
+        let target = match (&n.agent, &n.capability) {
+            (Some(_), Some(c)) => {
+                let at = cx.field_span(Owner::Node(i), "capability", c.span.clone());
+                cx.error(
+                    at,
+                    "an `agent` node takes `agent` or `capability`, not both",
+                    "remove one: `agent` names one agent, `capability` picks the least-loaded capable agent",
+                );
+                None
+            }
+            (Some(a), None) => cx.agent_ref(i, "agent", a).map(Target::Agent),
+            (None, Some(c)) => {
+                let capable: Vec<usize> = (0..cx.agent_names.len())
+                    .filter(|&a| cx.agent_capabilities[a].contains(&c.value))
+                    .collect();
+                if capable.is_empty() {
+                    let at = cx.str_span(Owner::Node(i), "capability", c);
+                    let offered: Vec<&str> = cx
+                        .agent_capabilities
+                        .iter()
+                        .flat_map(|caps| caps.iter().map(String::as_str))
+                        .collect();
+                    let hint = match did_you_mean(&c.value, offered.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("add \"{}\" to some agent's `capabilities`", c.value),
+                    };
+                    cx.error(
+                        at,
+                        format!("no agent offers capability `{}`", c.value),
+                        hint,
+                    );
+                }
+                cx.used_agents.extend(capable);
+                Some(Target::Capability(c.value.clone()))
+            }
+            (None, None) => {
+                cx.require(
+                    i,
+                    NodeKindName::Agent,
+                    "`agent` or `capability`",
+                    "add agent = \"<agent id>\" or capability = \"<name>\"",
+                );
+                None
+            }
+        };
+        let prompt = cx.template(i, "prompt", &n.prompt);
+        AgentNode {
+            target: target.unwrap_or(Target::Agent(0)),
+            prompt,
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! `gate`: a human reviews, approves or sends back.
 
 use super::Kind;
+use super::compile_context::CompileContext;
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
 
@@ -21,6 +23,18 @@ impl Kind for GateNode {
     fn may_ask_human(&self) -> bool {
         true
     }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        d.line(format_args!(
+            "human review, ≤{} revisions",
+            self.max_revisions
+        ));
+        if let Some(s) = self.subject {
+            let l = format!("reviews {}", d.node(s));
+            d.dashed_edge(d.me(), vertex_id(s), Some(l));
+        }
+        Shape::Hexagon
+    }
 }
 
 // ── spec: what a `gate` node says in a workflow file ──
@@ -36,4 +50,19 @@ pub struct GateNodeSpec {
     /// Node whose output is reviewed; re-run with the comment on denial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Spanned<String>>,
+}
+
+impl GateNodeSpec {
+    /// Checks the spec of node `i` and compiles it.
+    pub(crate) fn compile(&self, cx: &mut CompileContext<'_>, i: usize) -> GateNode {
+        let subject = self
+            .subject
+            .as_ref()
+            .and_then(|s| cx.node_ref(i, "subject", s, true));
+        let max_revisions = cx.int(i, "max_revisions", &self.max_revisions, 0, 2);
+        GateNode {
+            subject,
+            max_revisions,
+        }
+    }
 }

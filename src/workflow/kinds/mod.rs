@@ -2,21 +2,56 @@
 //! lists them. A kind's file holds its compiled form; the engine runs it
 //! in the pattern file of the same name (`engine/patterns/<kind>.rs`).
 
-pub mod agent;
-pub mod debate;
-pub mod gate;
-pub mod loop_node;
-pub mod map;
-pub mod on;
-pub mod parallel;
-pub mod plan;
-pub mod router;
-pub mod sequence;
-pub mod vote;
+pub mod ballot_checks;
+pub mod compile_context;
+pub mod diagram;
 
 use super::index::NodeIdx;
 use super::source_tree::SourceValue;
 use super::source_tree::de::{self, struct_fields};
+
+/// The table of node kinds: one line per kind, the one place that lists
+/// them. A line names the kind's variant, its module (`kinds/<module>.rs`
+/// holds the compiled form and the spec, `engine/patterns/<module>.rs` the
+/// runner), the two types, `boxed` for the large kinds, and the name files
+/// write. It is a callback macro so that layers above (the engine's
+/// dispatch and its pattern modules) are generated from the same lines.
+macro_rules! with_node_kinds {
+    ($callback:ident) => {
+        $callback! {
+            /// One task for one agent (or any agent with a capability).
+            Agent: agent::{AgentNode, AgentNodeSpec} = "agent",
+            /// Pipeline.
+            Sequence: sequence::{SequenceNode, SequenceNodeSpec} = "sequence",
+            /// Fan-out / fan-in.
+            Parallel: parallel::{ParallelNode, ParallelNodeSpec} = "parallel",
+            /// Scatter-gather over a list.
+            Map: map::{MapNode, MapNodeSpec} = "map",
+            /// Planner → executors → reviewer.
+            Plan: plan::{PlanNode, PlanNodeSpec} = "plan",
+            /// Conditional edge.
+            Router: router::{RouterNode, RouterNodeSpec} = "router",
+            /// State machine with guarded transitions.
+            Loop: loop_node::{LoopNode, LoopNodeSpec} = "loop",
+            /// Event-driven trigger on a bus topic or a timer.
+            On: on::{OnNode, OnNodeSpec} = "on",
+            /// Human review.
+            Gate: gate::{GateNode, GateNodeSpec} = "gate",
+            /// Agents argue in rounds; a judge or a vote decides (boxed: the
+            /// largest kinds would otherwise size every node).
+            Debate: debate::{DebateNode, DebateNodeSpec} boxed = "debate",
+            /// Agents cast ballots; a protocol decides.
+            Vote: vote::{VoteNode, VoteNodeSpec} boxed = "vote",
+        }
+    };
+}
+pub(crate) use with_node_kinds;
+
+/// A kind's type as stored: boxed for the kinds marked `boxed`.
+macro_rules! stored {
+    (boxed $t:ty) => { Box<$t> };
+    ($t:ty) => { $t };
+}
 
 /// What every compiled kind answers about itself.
 pub trait Kind {
@@ -29,6 +64,9 @@ pub trait Kind {
     fn may_ask_human(&self) -> bool {
         false
     }
+
+    /// Draws the node in a workflow diagram: its label lines and edges.
+    fn diagram(&self, d: &mut diagram::Diagram<'_>) -> diagram::Shape;
 }
 
 impl<K: Kind> Kind for Box<K> {
@@ -39,16 +77,22 @@ impl<K: Kind> Kind for Box<K> {
     fn may_ask_human(&self) -> bool {
         (**self).may_ask_human()
     }
+
+    fn diagram(&self, d: &mut diagram::Diagram<'_>) -> diagram::Shape {
+        (**self).diagram(d)
+    }
 }
 
-/// Declares [`NodeKind`] from the table: one line per kind, its variant,
-/// its compiled form and its name in files.
-macro_rules! node_kinds {
-    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)+) => {
+/// Declares the kind modules, [`NodeKind`], [`NodeKindName`] and
+/// [`KindSpec`] from the table.
+macro_rules! declare_kinds {
+    ($($(#[$doc:meta])* $variant:ident: $module:ident::{$node:ident, $spec:ident} $($boxed:ident)? = $name:literal,)+) => {
+        $(pub mod $module;)+
+
         /// What a node does, with its kind's data.
         #[derive(Debug, Clone)]
         pub enum NodeKind {
-            $($(#[$doc])* $variant($ty),)+
+            $($(#[$doc])* $variant(stored!($($boxed)? $module::$node)),)+
         }
 
         impl NodeKind {
@@ -72,41 +116,15 @@ macro_rules! node_kinds {
                     $(NodeKind::$variant(k) => k.may_ask_human(),)+
                 }
             }
+
+            /// Draws the node in a workflow diagram.
+            pub fn diagram(&self, d: &mut diagram::Diagram<'_>) -> diagram::Shape {
+                match self {
+                    $(NodeKind::$variant(k) => k.diagram(d),)+
+                }
+            }
         }
-    };
-}
 
-node_kinds! {
-    /// One agent task.
-    Agent(agent::AgentNode) = "agent",
-    /// Pipeline.
-    Sequence(sequence::SequenceNode) = "sequence",
-    /// Fan-out / fan-in.
-    Parallel(parallel::ParallelNode) = "parallel",
-    /// Scatter-gather.
-    Map(map::MapNode) = "map",
-    /// Planner → executors → reviewer.
-    Plan(plan::PlanNode) = "plan",
-    /// Conditional edge.
-    Router(router::RouterNode) = "router",
-    /// State machine.
-    Loop(loop_node::LoopNode) = "loop",
-    /// Event trigger.
-    On(on::OnNode) = "on",
-    /// Human review.
-    Gate(gate::GateNode) = "gate",
-    /// Agents argue in rounds; a judge or a vote decides (boxed: the
-    /// largest kinds would otherwise size every node).
-    Debate(Box<debate::DebateNode>) = "debate",
-    /// Agents cast ballots; a protocol decides.
-    Vote(Box<vote::VoteNode>) = "vote",
-}
-
-/// Declares [`NodeKindName`] and [`KindSpec`] from the table of kind specs:
-/// one line per kind, its variant, its spec struct (the one list of its
-/// fields) and its name in files.
-macro_rules! kind_specs {
-    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)+) => {
         /// The kinds of node.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub enum NodeKindName {
@@ -126,7 +144,7 @@ macro_rules! kind_specs {
         #[derive(Debug, Clone, serde::Serialize)]
         #[serde(untagged)]
         pub enum KindSpec {
-            $(#[doc = concat!("A `", $name, "` node's fields.")] $variant($ty),)+
+            $(#[doc = concat!("A `", $name, "` node's fields.")] $variant(stored!($($boxed)? $module::$spec)),)+
         }
 
         impl KindSpec {
@@ -136,7 +154,7 @@ macro_rules! kind_specs {
             /// An empty spec of the kind named `name`.
             pub fn empty(name: &str) -> Option<KindSpec> {
                 match name {
-                    $($name => Some(KindSpec::$variant(<$ty>::default())),)+
+                    $($name => Some(KindSpec::$variant(Default::default())),)+
                     _ => None,
                 }
             }
@@ -144,8 +162,15 @@ macro_rules! kind_specs {
             /// The fields a kind's table may have (besides the header).
             pub fn fields_of(name: &str) -> &'static [&'static str] {
                 match name {
-                    $($name => struct_fields::<$ty>(),)+
+                    $($name => struct_fields::<$module::$spec>(),)+
                     _ => &[],
+                }
+            }
+
+            /// Checks the spec of node `i` and compiles it, in its kind's file.
+            pub(crate) fn compile(&self, cx: &mut compile_context::CompileContext<'_>, i: usize) -> NodeKind {
+                match self {
+                    $(KindSpec::$variant(f) => NodeKind::$variant(f.compile(cx, i).into()),)+
                 }
             }
 
@@ -155,8 +180,8 @@ macro_rules! kind_specs {
                 table: &SourceValue,
             ) -> Result<KindSpec, de::Error> {
                 match name {
-                    $($name => de::from_table_fields::<$ty>(table, struct_fields::<$ty>())
-                        .map(KindSpec::$variant),)+
+                    $($name => de::from_table_fields::<$module::$spec>(table, struct_fields::<$module::$spec>())
+                        .map(|s| KindSpec::$variant(s.into())),)+
                     _ => Err(serde::de::Error::custom(format!("unknown node kind `{name}`"))),
                 }
             }
@@ -164,30 +189,7 @@ macro_rules! kind_specs {
     };
 }
 
-kind_specs! {
-    /// One task for one agent (or any agent with a capability).
-    Agent(agent::AgentNodeSpec) = "agent",
-    /// Pipeline.
-    Sequence(sequence::SequenceNodeSpec) = "sequence",
-    /// Fan-out / fan-in.
-    Parallel(parallel::ParallelNodeSpec) = "parallel",
-    /// Scatter-gather over a list.
-    Map(map::MapNodeSpec) = "map",
-    /// Planner → executors → reviewer.
-    Plan(plan::PlanNodeSpec) = "plan",
-    /// Conditional edge.
-    Router(router::RouterNodeSpec) = "router",
-    /// State machine with guarded transitions.
-    Loop(loop_node::LoopNodeSpec) = "loop",
-    /// Event-driven trigger on a bus topic or a timer.
-    On(on::OnNodeSpec) = "on",
-    /// Human review.
-    Gate(gate::GateNodeSpec) = "gate",
-    /// Agents argue in rounds; a judge or a vote decides.
-    Debate(Box<debate::DebateNodeSpec>) = "debate",
-    /// Agents cast ballots; a protocol decides.
-    Vote(Box<vote::VoteNodeSpec>) = "vote",
-}
+with_node_kinds!(declare_kinds);
 
 /// The kinds (by name) whose tables have field `key`.
 pub fn kinds_with_field(key: &str) -> Vec<&'static str> {

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use super::Kind;
+use super::NodeKindName;
+use super::compile_context::{CompileContext, Owner, check_topic};
+use super::diagram::{Diagram, Shape, vertex_id};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::span::Spanned;
 
@@ -24,6 +27,19 @@ pub struct OnNode {
 impl Kind for OnNode {
     fn children(&self) -> Vec<NodeIdx> {
         vec![self.body]
+    }
+
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        let mut triggers = Vec::new();
+        if let Some(t) = &self.topic {
+            triggers.push(format!("on {t}"));
+        }
+        if let Some(e) = self.every {
+            triggers.push(format!("every {} ms", e.as_millis()));
+        }
+        d.line(format_args!("≤{} events", self.max_events));
+        d.edge(d.me(), vertex_id(self.body), Some(triggers.join(" / ")));
+        Shape::Asymmetric
     }
 }
 
@@ -49,4 +65,48 @@ pub struct OnNodeSpec {
     /// Stop when nothing fires for this long (default 30000 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<Spanned<u64>>,
+}
+
+impl OnNodeSpec {
+    /// Checks the spec of node `i` and compiles it.
+    pub(crate) fn compile(&self, cx: &mut CompileContext<'_>, i: usize) -> OnNode {
+        let n = self;
+        if n.topic.is_none() && n.every_ms.is_none() {
+            cx.require(
+                i,
+                NodeKindName::On,
+                "`topic` or `every_ms`",
+                "add topic = \"reviews.>\" or every_ms = 1000",
+            );
+        }
+        if let Some(t) = &n.topic
+            && let Err(why) = check_topic(&t.value)
+        {
+            let at = cx.str_span(Owner::Node(i), "topic", t);
+            cx.error(
+                at,
+                format!("invalid topic pattern `{}`: {why}", t.value),
+                "topics are dot-separated tokens; `*` matches one token, a final `>` the rest",
+            );
+        }
+        let body = match &n.body {
+            Some(b) => cx.node_ref(i, "body", b, true),
+            None => {
+                cx.require(i, NodeKindName::On, "`body`", "add body = \"<node run per event>\"");
+                None
+            }
+        };
+        let every = cx.millis(i, "every_ms", &n.every_ms);
+        let idle_timeout = cx
+            .millis(i, "idle_timeout_ms", &n.idle_timeout_ms)
+            .unwrap_or(Duration::from_millis(30_000));
+        let max_events = cx.int(i, "max_events", &n.max_events, 1, 1);
+        OnNode {
+            topic: n.topic.as_ref().map(|t| t.value.clone()),
+            every,
+            body: body.unwrap_or(0),
+            max_events,
+            idle_timeout,
+        }
+    }
 }

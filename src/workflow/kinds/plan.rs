@@ -1,6 +1,9 @@
 //! `plan`: planner → executors → reviewer.
 
 use super::Kind;
+use super::NodeKindName;
+use super::compile_context::CompileContext;
+use super::diagram::{Diagram, Shape};
 use crate::workflow::index::AgentIdx;
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::{BudgetSpec, DegradeSpec, RetrySpec};
@@ -23,7 +26,19 @@ pub struct PlanNode {
     pub prompt: Template,
 }
 
-impl Kind for PlanNode {}
+impl Kind for PlanNode {
+    fn diagram(&self, d: &mut Diagram<'_>) -> Shape {
+        d.line(format_args!("planner: {}", d.agent(self.planner)));
+        if let Some(r) = self.reviewer {
+            d.line(format_args!(
+                "reviewer: {} (≤{} revisions)",
+                d.agent(r),
+                self.max_revisions
+            ));
+        }
+        Shape::Trapezoid
+    }
+}
 
 // ── spec: what a `plan` node says in a workflow file ──
 
@@ -65,4 +80,34 @@ pub struct PlanNodeSpec {
     /// Cheaper agent this node's tasks switch to under pressure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degrade: Option<DegradeSpec>,
+}
+
+impl PlanNodeSpec {
+    /// Checks the spec of node `i` and compiles it.
+    pub(crate) fn compile(&self, cx: &mut CompileContext<'_>, i: usize) -> PlanNode {
+        let n = self;
+        let planner = match &n.planner {
+            Some(p) => cx.agent_ref(i, "planner", p),
+            None => {
+                cx.require(i, NodeKindName::Plan, "`planner`", "add planner = \"<agent id>\"");
+                None
+            }
+        };
+        let reviewer = n
+            .reviewer
+            .as_ref()
+            .and_then(|r| cx.agent_ref(i, "reviewer", r));
+        let max_revisions = cx.int(i, "max_revisions", &n.max_revisions, 0, 2);
+        let max_subtasks = cx.int(i, "max_subtasks", &n.max_subtasks, 1, 16);
+        let repair_attempts = cx.int(i, "repair_attempts", &n.repair_attempts, 0, 2);
+        let prompt = cx.template(i, "prompt", &n.prompt);
+        PlanNode {
+            planner: planner.unwrap_or(0),
+            reviewer,
+            max_revisions,
+            max_subtasks,
+            repair_attempts,
+            prompt,
+        }
+    }
 }

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Ctx, Owner};
+use super::Ctx;
+use crate::workflow::kinds::compile_context::Owner;
 use crate::workflow::model::{AgentKind, CommandConfig};
 use crate::workflow::span::Spanned;
 use crate::workflow::spec::{AgentKindName, AgentSpec};
@@ -24,8 +25,11 @@ impl Ctx<'_> {
     ) -> u64 {
         let v = value.map_or(default, |v| v.value);
         if v == 0 {
-            let span = self.field_span(o, field, value.and_then(|v| v.span.clone()));
-            self.error(span, format!("`{field}` must be at least 1"), hint);
+            let span = self
+                .cx
+                .field_span(o, field, value.and_then(|v| v.span.clone()));
+            self.cx
+                .error(span, format!("`{field}` must be at least 1"), hint);
         }
         v
     }
@@ -41,14 +45,14 @@ impl Ctx<'_> {
         let kind_span = a
             .kind
             .as_ref()
-            .map(|k| self.field_span(o, "kind", k.span.clone()));
+            .map(|k| self.cx.field_span(o, "kind", k.span.clone()));
         if kind != AgentKindName::Llm && a.provider.is_some() {
-            let span = self.field_span(
+            let span = self.cx.field_span(
                 o,
                 "provider",
                 a.provider.as_ref().and_then(|p| p.span.clone()),
             );
-            self.error(
+            self.cx.error(
                 span,
                 format!(
                     "agent `{}` is a {} agent and has no provider",
@@ -61,8 +65,8 @@ impl Ctx<'_> {
         match kind {
             AgentKindName::Llm => {
                 if a.command.is_some() {
-                    let span = kind_span.unwrap_or_else(|| self.field_span(o, "command", None));
-                    self.error(
+                    let span = kind_span.unwrap_or_else(|| self.cx.field_span(o, "command", None));
+                    self.cx.error(
                         span,
                         "`command` is only used by command agents",
                         "set kind = \"command\", or remove the command table",
@@ -72,8 +76,8 @@ impl Ctx<'_> {
             }
             AgentKindName::Custom => {
                 if a.command.is_some() {
-                    let span = self.field_span(o, "command", None);
-                    self.error(
+                    let span = self.cx.field_span(o, "command", None);
+                    self.cx.error(
                         span,
                         "`command` is only used by command agents",
                         "remove the command table, or set kind = \"command\"",
@@ -84,8 +88,8 @@ impl Ctx<'_> {
             AgentKindName::Command => {
                 let Some(c) = &a.command else {
                     let span =
-                        kind_span.unwrap_or_else(|| self.field_span(o, "id", a.id.span.clone()));
-                    self.error(
+                        kind_span.unwrap_or_else(|| self.cx.field_span(o, "id", a.id.span.clone()));
+                    self.cx.error(
                         span,
                         format!(
                             "command agent `{}` has no `[agents.command]` table",
@@ -95,9 +99,9 @@ impl Ctx<'_> {
                     );
                     return AgentKind::Custom;
                 };
-                let run_span = self.field_span(o, "run", c.run.span.clone());
+                let run_span = self.cx.field_span(o, "run", c.run.span.clone());
                 if c.run.value.is_empty() || c.run.value[0].trim().is_empty() {
-                    self.error(
+                    self.cx.error(
                         run_span,
                         "`run` is empty",
                         "name the program and its arguments: run = [\"python3\", \"agent.py\"]",
@@ -121,7 +125,7 @@ impl Ctx<'_> {
                     run: c.run.value.clone(),
                     env: c.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     inherit_env: c.inherit_env.clone(),
-                    cwd: resolve_cwd(self.origin, c.cwd.as_deref()),
+                    cwd: resolve_cwd(self.cx.origin, c.cwd.as_deref()),
                     timeout: Duration::from_millis(timeout_ms.max(1)),
                     persistent: c.persistent,
                     max_output_bytes: usize::try_from(max.max(1)).unwrap_or(usize::MAX),

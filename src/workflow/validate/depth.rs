@@ -16,7 +16,7 @@ impl Ctx<'_> {
     /// [`MAX_DEPTH`]. Runs on an acyclic containment graph (after
     /// `cycles` found none); iterative, so it cannot overflow itself.
     pub(super) fn nesting_depth(&mut self) {
-        let n = self.edges.len();
+        let n = self.cx.edges.len();
         // depth[v]: the longest chain of nodes from v down, v included.
         let mut depth = vec![0usize; n];
         let mut on_stack = vec![false; n];
@@ -27,7 +27,7 @@ impl Ctx<'_> {
             let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
             on_stack[root] = true;
             while let Some(&mut (u, ref mut next)) = stack.last_mut() {
-                if let Some(&(v, _)) = self.edges[u].get(*next) {
+                if let Some(&(v, _)) = self.cx.edges[u].get(*next) {
                     *next += 1;
                     // On a cycle (already reported) depth[v] stays 0 while
                     // v is on the stack; skipping it keeps this finite.
@@ -36,7 +36,7 @@ impl Ctx<'_> {
                         stack.push((v, 0));
                     }
                 } else {
-                    depth[u] = 1 + self.edges[u]
+                    depth[u] = 1 + self.cx.edges[u]
                         .iter()
                         .map(|(v, _)| depth[*v])
                         .max()
@@ -57,7 +57,7 @@ impl Ctx<'_> {
         let total = depth[u];
         let mut level = 1;
         loop {
-            let Some((v, at)) = self.edges[u]
+            let Some((v, at)) = self.cx.edges[u]
                 .iter()
                 .find(|(v, _)| depth[*v] + 1 == depth[u])
                 .cloned()
@@ -70,7 +70,7 @@ impl Ctx<'_> {
                 let message = format!(
                     "nodes are nested {total} deep, more than the limit of {MAX_DEPTH}: `{inner}` inside `{outer}` is at depth {level}"
                 );
-                self.error(at, message, DEPTH_HINT);
+                self.cx.error(at, message, DEPTH_HINT);
                 return;
             }
             u = v;

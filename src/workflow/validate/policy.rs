@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Ctx, Owner, suggest_hint};
+use super::Ctx;
+use super::suggest_hint;
 use crate::workflow::index::AgentIdx;
+use crate::workflow::kinds::compile_context::Owner;
 use crate::workflow::kinds::{KindSpec, map::MapNodeSpec};
 use crate::workflow::policy::{AgentPolicy, NodePolicy, Resolve, RunPolicy};
 use crate::workflow::policy::{
@@ -35,8 +37,8 @@ pub(super) struct Base {
 impl Ctx<'_> {
     fn positive(&mut self, o: Owner, key: &str, v: &Spanned<u64>, unit: &str) -> u64 {
         if v.value == 0 {
-            let at = self.value_span(o, key, &v.span, "0");
-            self.error(
+            let at = self.cx.value_span(o, key, &v.span, "0");
+            self.cx.error(
                 at,
                 format!("`{key}` must be at least 1"),
                 format!("set `{key}` to a positive number of {unit}"),
@@ -67,8 +69,8 @@ impl Ctx<'_> {
 
     fn fraction(&mut self, o: Owner, key: &str, v: &Spanned<f64>, hint: &str) -> f64 {
         if !(v.value > 0.0 && v.value <= 1.0) {
-            let at = self.value_span(o, key, &v.span, &v.value.to_string());
-            self.error(
+            let at = self.cx.value_span(o, key, &v.span, &v.value.to_string());
+            self.cx.error(
                 at,
                 format!("`{key}` must be a fraction in (0, 1], got {}", v.value),
                 hint.to_string(),
@@ -79,8 +81,8 @@ impl Ctx<'_> {
 
     fn non_negative(&mut self, o: Owner, key: &str, v: &Spanned<f64>) -> f64 {
         if !(v.value >= 0.0 && v.value.is_finite()) {
-            let at = self.value_span(o, key, &v.span, &v.value.to_string());
-            self.error(
+            let at = self.cx.value_span(o, key, &v.span, &v.value.to_string());
+            self.cx.error(
                 at,
                 format!("`{key}` must be a non-negative number, got {}", v.value),
                 "prices and limits are in US dollars, e.g. 2.5",
@@ -110,8 +112,10 @@ impl Ctx<'_> {
         }
         if let Some(f) = &r.factor {
             if !(f.value >= 1.0 && f.value.is_finite()) {
-                let at = self.value_span(o, "factor", &f.span, &f.value.to_string());
-                self.error(
+                let at = self
+                    .cx
+                    .value_span(o, "factor", &f.span, &f.value.to_string());
+                self.cx.error(
                     at,
                     format!("`factor` must be at least 1, got {}", f.value),
                     "delays grow by this factor per retry; 2.0 doubles them",
@@ -124,8 +128,8 @@ impl Ctx<'_> {
             p.max_delay = Duration::from_millis(m);
         }
         if p.max_delay < p.base {
-            let at = self.field_span(o, "max_delay_ms", None);
-            self.error(
+            let at = self.cx.field_span(o, "max_delay_ms", None);
+            self.cx.error(
                 at,
                 format!(
                     "`max_delay_ms` ({}) is below `base_ms` ({})",
@@ -143,8 +147,8 @@ impl Ctx<'_> {
             for k in kinds {
                 if !k.value.is_retryable() {
                     let name = serde_json::to_string(&k.value).unwrap_or_default();
-                    let at = self.value_span(o, "retry_on", &k.span, &name);
-                    self.error(
+                    let at = self.cx.value_span(o, "retry_on", &k.span, &name);
+                    self.cx.error(
                         at,
                         format!("{name} errors are fatal and cannot be retried"),
                         "retryable kinds: \"timeout\", \"rate_limited\", \"server\", \"malformed\"",
@@ -202,8 +206,8 @@ impl Ctx<'_> {
                 ("on_exhausted", b.on_exhausted.is_some()),
             ] {
                 if set {
-                    let at = self.field_span(o, key, None);
-                    self.error(
+                    let at = self.cx.field_span(o, key, None);
+                    self.cx.error(
                         at,
                         format!("`{key}` is a run-wide setting"),
                         format!("move `{key}` to the `[budget]` table"),
@@ -222,11 +226,11 @@ impl Ctx<'_> {
 
     /// An agent named in a policy field of `o`.
     fn policy_agent(&mut self, o: Owner, key: &str, r: &Spanned<String>) -> Option<AgentIdx> {
-        if let Some(&i) = self.agent_ids.get(r.value.as_str()) {
-            self.used_agents.insert(i);
+        if let Some(&i) = self.cx.agent_ids.get(r.value.as_str()) {
+            self.cx.used_agents.insert(i);
             return Some(i);
         }
-        let at = self.str_span(o, key, r);
+        let at = self.cx.str_span(o, key, r);
         let names: Vec<&str> = self
             .spec
             .agents
@@ -234,7 +238,8 @@ impl Ctx<'_> {
             .map(|a| a.id.value.as_str())
             .collect();
         let hint = suggest_hint(&r.value, &names, "declared agents");
-        self.error(at, format!("unknown agent `{}` in `{key}`", r.value), hint);
+        self.cx
+            .error(at, format!("unknown agent `{}` in `{key}`", r.value), hint);
         None
     }
 
@@ -315,8 +320,8 @@ impl Ctx<'_> {
             && a.task_timeout_ms.is_none()
             && !defaults_limit
         {
-            let at = self.field_span(o, "hang_rate", None);
-            self.error(
+            let at = self.cx.field_span(o, "hang_rate", None);
+            self.cx.error(
                 at,
                 format!("agent `{}` injects hangs but has no time limit", a.id.value),
                 "set `timeout_ms` on the agent or in `[defaults]`, or every hung call waits the built-in 300000 ms",
@@ -333,8 +338,8 @@ impl Ctx<'_> {
         let mut fallbacks = Vec::new();
         for f in &a.fallbacks {
             if f.value == a.id.value {
-                let at = self.str_span(o, "fallbacks", f);
-                self.error(
+                let at = self.cx.str_span(o, "fallbacks", f);
+                self.cx.error(
                     at,
                     format!("agent `{}` is its own fallback", f.value),
                     "list other agents in `fallbacks`",
@@ -353,8 +358,8 @@ impl Ctx<'_> {
         if let Some(d) = &degrade
             && d.to == i
         {
-            let at = self.field_span(o, "degrade", None);
-            self.error(
+            let at = self.cx.field_span(o, "degrade", None);
+            self.cx.error(
                 at,
                 "an agent cannot degrade to itself",
                 "name a cheaper agent in `degrade.to`",
@@ -409,16 +414,17 @@ impl Ctx<'_> {
         let resolve = resolve.and_then(|r| match r.value.as_str() {
             "confidence" => Some(Resolve::Confidence),
             "gate" => Some(Resolve::Gate),
-            _ if self.agent_ids.contains_key(r.value.as_str()) => {
+            _ if self.cx.agent_ids.contains_key(r.value.as_str()) => {
                 self.policy_agent(o, "resolve", r).map(Resolve::Agent)
             }
             other => {
-                let at = self.str_span(o, "resolve", r);
+                let at = self.cx.str_span(o, "resolve", r);
                 let mut names: Vec<&str> = vec!["confidence", "gate"];
                 names.extend(self.spec.agents.iter().map(|a| a.id.value.as_str()));
                 let hint =
                     suggest_hint(other, &names, "use \"confidence\", \"gate\" or an agent id");
-                self.error(at, format!("unknown conflict resolution `{other}`"), hint);
+                self.cx
+                    .error(at, format!("unknown conflict resolution `{other}`"), hint);
                 None
             }
         });
@@ -433,8 +439,8 @@ impl Ctx<'_> {
                 "json" => true,
                 "text" => false,
                 other => {
-                    let at = self.str_span(o, "expect", e);
-                    self.error(
+                    let at = self.cx.str_span(o, "expect", e);
+                    self.cx.error(
                         at,
                         format!("unknown reply format `{other}` in `expect`"),
                         "use \"json\" (the reply must be a JSON object or array) or \"text\"",
@@ -447,7 +453,7 @@ impl Ctx<'_> {
         let expect_json = expect_json || schema.is_some();
         // Plan, debate and vote nodes read `repair_attempts` themselves.
         let repairs = match agent {
-            Some(a) => self.int(i, "repair_attempts", &a.repair_attempts, 0, 1),
+            Some(a) => self.cx.int(i, "repair_attempts", &a.repair_attempts, 0, 1),
             None => 0,
         };
         let batch = match &n.fields {
@@ -475,12 +481,12 @@ impl Ctx<'_> {
         let spec = self.spec;
         let b = n.batch_size.as_ref()?;
         let size = u32::try_from(b.value).ok().filter(|&s| s >= 2)?;
-        let body = &spec.nodes[*self.node_ids.get(n.body.as_ref()?.value.as_str())?];
+        let body = &spec.nodes[*self.cx.node_ids.get(n.body.as_ref()?.value.as_str())?];
         let KindSpec::Agent(body) = &body.fields else {
             return None;
         };
         let agents: Vec<usize> = match (&body.agent, &body.capability) {
-            (Some(a), None) => vec![*self.agent_ids.get(a.value.as_str())?],
+            (Some(a), None) => vec![*self.cx.agent_ids.get(a.value.as_str())?],
             (None, Some(c)) => (0..spec.agents.len())
                 .filter(|&a| spec.agents[a].capabilities.contains(&c.value))
                 .collect(),
@@ -493,13 +499,15 @@ impl Ctx<'_> {
             return None;
         }
         let o = Owner::Node(i);
-        let at = self.value_span(o, "batch_size", &b.span, &b.value.to_string());
+        let at = self
+            .cx
+            .value_span(o, "batch_size", &b.span, &b.value.to_string());
         if !refuse.is_empty() {
             let names: Vec<String> = refuse
                 .iter()
                 .map(|&a| format!("`{}`", spec.agents[a].id.value))
                 .collect();
-            self.error(
+            self.cx.error(
                 at,
                 format!(
                     "`{}` hands batches of {size} to its body, but not every agent it can run on accepts batches: no `max_batch` on {}",
@@ -518,7 +526,7 @@ impl Ctx<'_> {
             })
             .min()?;
         if least < size {
-            self.error(
+            self.cx.error(
                 at,
                 format!(
                     "`batch_size` = {size} but agent `{}` accepts at most {least} items per call (`max_batch`)",
@@ -561,9 +569,9 @@ impl Ctx<'_> {
         for (provider, q) in &spec.quotas {
             let o = Owner::Section("quotas");
             if !PROVIDERS.iter().any(|(name, _)| name == provider) {
-                let at = self.field_span(o, provider, None);
+                let at = self.cx.field_span(o, provider, None);
                 let names: Vec<&str> = PROVIDERS.iter().map(|(n, _)| *n).collect();
-                self.error(
+                self.cx.error(
                     at,
                     format!("quota for unknown provider `{provider}`"),
                     suggest_hint(provider, &names, "known providers"),
@@ -593,8 +601,8 @@ impl Ctx<'_> {
         for (provider, b) in &spec.breakers {
             let o = Owner::Section("breakers");
             if !known.iter().any(|n| n == provider) {
-                let at = self.field_span(o, provider, None);
-                self.error(
+                let at = self.cx.field_span(o, provider, None);
+                self.cx.error(
                     at,
                     format!("circuit breaker for unknown provider `{provider}`"),
                     suggest_hint(provider, &known, "known providers"),

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Ctx, Owner};
+use super::Ctx;
+use crate::workflow::kinds::compile_context::Owner;
 use crate::workflow::reply_schema::ReplySchema;
 
 /// Largest schema file read (a schema is small; this bounds a mistake).
@@ -22,8 +23,8 @@ impl Ctx<'_> {
         let (value, key, span) = match (&n.schema, &n.schema_file) {
             (None, None) => return None,
             (Some(_), Some(f)) => {
-                let at = self.str_span(o, "schema_file", f);
-                self.error(
+                let at = self.cx.str_span(o, "schema_file", f);
+                self.cx.error(
                     at,
                     "both `schema` and `schema_file` are set",
                     "keep one: an inline `schema = { … }` or a `schema_file`",
@@ -33,14 +34,14 @@ impl Ctx<'_> {
             (Some(s), None) => (
                 s.value.clone(),
                 "schema",
-                self.field_span(o, "schema", s.span.clone()),
+                self.cx.field_span(o, "schema", s.span.clone()),
             ),
             (None, Some(f)) => {
-                let at = self.str_span(o, "schema_file", f);
-                match read_schema_file(self.origin, &f.value) {
+                let at = self.cx.str_span(o, "schema_file", f);
+                match read_schema_file(self.cx.origin, &f.value) {
                     Ok(v) => (v, "schema_file", at),
                     Err((message, hint)) => {
-                        self.error(at, message, hint);
+                        self.cx.error(at, message, hint);
                         return None;
                     }
                 }
@@ -49,8 +50,8 @@ impl Ctx<'_> {
         if let Some(e) = &n.expect
             && e.value == "text"
         {
-            let at = self.str_span(o, "expect", e);
-            self.error(
+            let at = self.cx.str_span(o, "expect", e);
+            self.cx.error(
                 at,
                 format!(
                     "`expect = \"text\"` contradicts `{key}`: a schema means the reply is JSON"
@@ -61,7 +62,7 @@ impl Ctx<'_> {
         match ReplySchema::compile(value) {
             Ok(s) => Some(s),
             Err(why) => {
-                self.error(
+                self.cx.error(
                     span,
                     format!("`{key}` of node `{}`: {why}", self.spec.nodes[i].id.value),
                     "write a JSON schema (https://json-schema.org), e.g. { type = \"object\", required = [\"answer\"], properties = { answer = { type = \"string\" } } }",

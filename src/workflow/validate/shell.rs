@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{Ctx, Owner};
+use super::Ctx;
+use crate::workflow::kinds::compile_context::Owner;
 use crate::workflow::policy::shell::{DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_MS, ShellConfig};
 use crate::workflow::spec::{AgentKindName, AgentSpec};
 
@@ -15,8 +16,8 @@ impl Ctx<'_> {
         let listed = a.tools.iter().find(|t| t.value == "shell");
         let Some(spec) = &a.shell else {
             if let Some(t) = listed {
-                let span = self.str_span(o, "tools", t);
-                self.error(
+                let span = self.cx.str_span(o, "tools", t);
+                self.cx.error(
                     span,
                     format!(
                         "agent `{}` lists the `shell` tool, which is off by default",
@@ -37,8 +38,8 @@ impl Ctx<'_> {
                 AgentKindName::Llm
             });
         if kind != AgentKindName::Llm {
-            let span = self.field_span(o, "shell", None);
-            self.error(
+            let span = self.cx.field_span(o, "shell", None);
+            self.cx.error(
                 span,
                 format!(
                     "agent `{}` is not a model agent: only models call tools such as `shell`",
@@ -48,8 +49,8 @@ impl Ctx<'_> {
             );
         }
         if listed.is_none() {
-            let span = self.field_span(o, "shell", None);
-            self.error(
+            let span = self.cx.field_span(o, "shell", None);
+            self.cx.error(
                 span,
                 format!(
                     "agent `{}` has a `shell` table but does not list `shell` in `tools`",
@@ -79,8 +80,8 @@ impl Ctx<'_> {
                 } else {
                     "inherit_env"
                 };
-                let span = self.field_span(o, key, None);
-                self.error(
+                let span = self.cx.field_span(o, key, None);
+                self.cx.error(
                     span,
                     format!("`{name}` is not a valid environment variable name"),
                     "names are non-empty and contain no `=`",
@@ -88,7 +89,7 @@ impl Ctx<'_> {
             }
         }
         Some(ShellConfig {
-            cwd: super::agent_kind::resolve_cwd(self.origin, None),
+            cwd: super::agent_kind::resolve_cwd(self.cx.origin, None),
             env: spec
                 .env
                 .iter()

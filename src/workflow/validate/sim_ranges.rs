@@ -2,7 +2,8 @@
 //! typo like `spike_ms = inf` or `plan_size = 100000000` is a located error
 //! instead of a panic, an allocation abort or a run that never ends.
 
-use super::{Ctx, Owner};
+use super::Ctx;
+use crate::workflow::kinds::compile_context::Owner;
 use crate::workflow::spec::{SimLatency, SimScript};
 
 /// Longest simulated latency, spike or Retry-After: one hour.
@@ -44,8 +45,10 @@ impl Ctx<'_> {
                 if let Some(v) = v
                     && v.value > MAX_TIMER_MS
                 {
-                    let at = self.value_span(Owner::Node(i), key, &v.span, &v.value.to_string());
-                    self.error(
+                    let at = self
+                        .cx
+                        .value_span(Owner::Node(i), key, &v.span, &v.value.to_string());
+                    self.cx.error(
                         at,
                         format!("`{key}` is too large ({} ms, more than a day)", v.value),
                         format!("use at most {MAX_TIMER_MS} (one day)"),
@@ -67,7 +70,7 @@ impl Ctx<'_> {
         for (key, x) in RATES.iter().zip(rates) {
             if !(0.0..=1.0).contains(&x) {
                 let at = self.sim_key_span(o, key);
-                self.error(
+                self.cx.error(
                     at,
                     format!("sim `{key}` must be a probability in [0, 1], got {x}"),
                     format!("set `{key}` to a number between 0 and 1"),
@@ -94,7 +97,7 @@ impl Ctx<'_> {
         for (key, ms) in millis {
             if !ms.is_finite() || !(0.0..=MAX_SIM_MS).contains(&ms) {
                 let at = self.sim_key_span(o, key);
-                self.error(
+                self.cx.error(
                     at,
                     format!(
                         "sim `{key}` must be between 0 and {MAX_SIM_MS} ms (one hour), got {ms}"
@@ -111,7 +114,7 @@ impl Ctx<'_> {
                 && v > max
             {
                 let at = self.sim_key_span(o, key);
-                self.error(
+                self.cx.error(
                     at,
                     format!("sim `{key}` is too large ({v})"),
                     format!("use at most {max}"),
@@ -123,9 +126,10 @@ impl Ctx<'_> {
     /// A sim key of the agent (in `[agents.sim]` or an inline `sim`
     /// table), else the agent's `sim` key, else the agent.
     fn sim_key_span(&self, o: Owner, key: &str) -> std::ops::Range<usize> {
-        self.key_span(o, key)
-            .or_else(|| self.key_span(o, "sim"))
-            .unwrap_or_else(|| self.owner_start(o))
+        self.cx
+            .key_span(o, key)
+            .or_else(|| self.cx.key_span(o, "sim"))
+            .unwrap_or_else(|| self.cx.owner_start(o))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Validation of an agent's `tool_choice` and `reset_tool_choice`: a forced
 //! tool must be one the agent may use.
 
-use super::{Ctx, Owner};
+use super::Ctx;
+use crate::workflow::kinds::compile_context::Owner;
 use crate::workflow::spec::AgentSpec;
 use crate::workflow::tool_use::{ToolChoiceName, ToolUse};
 
@@ -31,8 +32,8 @@ impl Ctx<'_> {
         if let ToolChoiceName::Tool(name) = &choice
             && !tools.contains(&&**name)
         {
-            let span = self.str_span(o, "tool_choice", v);
-            self.error(
+            let span = self.cx.str_span(o, "tool_choice", v);
+            self.cx.error(
                 span,
                 format!(
                     "agent `{}` forces the tool `{name}`, which it may not use",
@@ -43,8 +44,8 @@ impl Ctx<'_> {
                 ),
             );
         } else if forced && tools.is_empty() {
-            let span = self.str_span(o, "tool_choice", v);
-            self.error(
+            let span = self.cx.str_span(o, "tool_choice", v);
+            self.cx.error(
                 span,
                 format!(
                     "agent `{}` requires a tool call but has no tools",
