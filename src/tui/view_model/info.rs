@@ -259,6 +259,10 @@ fn node_flow(wf: &Workflow, kind: &NodeKind) -> NodeFlow {
                 Join::All => "join all".to_owned(),
                 Join::Any => "join any".to_owned(),
                 Join::KOfN(k) => format!("join {k} of {}", branches.len()),
+                Join::AllSettled { min_success: 0 } => "join all settled".to_owned(),
+                Join::AllSettled { min_success } => {
+                    format!("join all settled, ≥{min_success} ok")
+                }
             });
         }
         NodeKind::Map(MapNode {
