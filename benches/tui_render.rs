@@ -17,10 +17,13 @@ type Setup = fn(&mut BenchScreen);
 fn frames(c: &mut Criterion) {
     let mut screen = BenchScreen::big_run(200, 60);
     let mut g = c.benchmark_group("frame_200x60_100k_msgs");
-    let cases: [(&str, Setup); 7] = [
+    let cases: [(&str, Setup); 9] = [
         ("tasks_focused", |s| s.focus(3, false)),
         ("bus_focused", |s| s.focus(2, false)),
         ("graph_zoomed", |s| s.focus(1, true)),
+        // A node selected in the 50-node graph: Tasks keeps its tasks.
+        ("graph_node_selected", |s| s.select_graph_node(3)),
+        ("graph_agents_zoomed", |s| s.agents_view()),
         ("bus_scrolled_back", |s| s.scroll_bus_to(50_000)),
         ("help_overlay", |s| s.open_help()),
         ("detail_streaming", |s| s.detail_of_streaming_task()),

@@ -380,6 +380,7 @@ impl<X: Clone + Default> RunState<X> {
                 }
                 let slot = self.node_slot(node);
                 self.nodes[slot].tasks += 1;
+                self.nodes[slot].subtasks += u32::from(parent.is_some());
                 let i = self.tasks.len();
                 self.task_index.insert(task.clone(), i);
                 self.tasks.push(Task {
@@ -419,7 +420,6 @@ impl<X: Clone + Default> RunState<X> {
                 if let Some(i) = self.task_position(task) {
                     let prev = self.tasks[i].agent.clone();
                     self.set_state(i, TaskState::InProgress);
-                    self.set_held(i, false);
                     self.move_agent(i, prev.as_ref(), Some(agent));
                     let t = &mut self.tasks[i];
                     t.agent = Some(agent.clone());
@@ -428,14 +428,13 @@ impl<X: Clone + Default> RunState<X> {
                     t.finished_us = None;
                     let slot = t.slot;
                     self.nodes[slot].last_agent = Some(agent.clone());
+                    self.set_held(i, false);
                     out.task = Some(i);
                 }
             }
             EventKind::TaskStateChanged { task, to, .. } => {
                 if let Some(i) = self.task_position(task) {
                     self.set_state(i, *to);
-                    // A held failure that moves on (cancelled) is no longer held.
-                    self.tasks[i].held = false;
                     out.task = Some(i);
                 }
             }
@@ -464,8 +463,8 @@ impl<X: Clone + Default> RunState<X> {
                     t.finished_us = Some(ts);
                     t.completions += 1;
                     who = t.agent.clone();
-                    out.task = Some(i);
                     self.set_held(i, false);
+                    out.task = Some(i);
                 }
                 if let Some(a) = who {
                     let s = self.agent_slot(&a);
@@ -498,8 +497,8 @@ impl<X: Clone + Default> RunState<X> {
                     t.error = Some(error.clone());
                     t.finished_us = Some(ts);
                     who = t.agent.clone();
-                    out.task = Some(i);
                     self.set_held(i, *held);
+                    out.task = Some(i);
                 }
                 if let Some(a) = who {
                     let s = self.agent_slot(&a);
@@ -513,6 +512,9 @@ impl<X: Clone + Default> RunState<X> {
                     let prev = self.tasks[i].agent.clone();
                     self.move_agent(i, prev.as_ref(), Some(to_agent));
                     self.tasks[i].agent = Some(to_agent.clone());
+                    // The node shows who has its work now.
+                    let slot = self.tasks[i].slot;
+                    self.nodes[slot].last_agent = Some(to_agent.clone());
                     out.task = Some(i);
                 }
             }
@@ -852,16 +854,28 @@ impl<X: Clone + Default> RunState<X> {
         }
     }
 
-    /// Sets whether a task is held, keeping the held count right.
+    /// Sets whether task `i` is a failure held for the user, keeping the
+    /// run's and its node's counts of held tasks right.
     fn set_held(&mut self, i: usize, held: bool) {
         let was = holds(&self.tasks[i]);
         self.tasks[i].held = held;
-        self.count_held(was, holds(&self.tasks[i]));
+        self.count_held(i, was);
     }
 
-    fn count_held(&mut self, was: bool, is: bool) {
+    /// Moves the held counts when task `i` stopped or started being held
+    /// (`was`: whether it was before the change).
+    fn count_held(&mut self, i: usize, was: bool) {
+        let t = &self.tasks[i];
+        let is = holds(t);
         if was != is {
-            bump(&mut self.held, if is { 1 } else { -1 });
+            let (slot, agent) = (t.slot, t.agent.clone());
+            let d = if is { 1 } else { -1 };
+            bump(&mut self.held, d);
+            bump(&mut self.nodes[slot].held, d);
+            if is && agent.is_some() {
+                // The node shows whose failure waits for the user.
+                self.nodes[slot].last_agent = agent;
+            }
         }
     }
 
@@ -873,7 +887,11 @@ impl<X: Clone + Default> RunState<X> {
         }
         let held = holds(&self.tasks[i]);
         self.tasks[i].state = to;
-        self.count_held(held, holds(&self.tasks[i]));
+        self.count_held(i, held);
+        if to != TaskState::Failed {
+            // Retried, cancelled or done: nobody is waited for any more.
+            self.tasks[i].held = false;
+        }
         let was = from == TaskState::InProgress;
         let is = to == TaskState::InProgress;
         if was && !is {
@@ -961,6 +979,8 @@ impl<X: Clone + Default> RunState<X> {
             n.active = 0;
             n.tasks = 0;
             n.typing = 0;
+            n.held = 0;
+            n.subtasks = 0;
         }
         for a in &mut self.agents {
             a.active = 0;
@@ -971,7 +991,9 @@ impl<X: Clone + Default> RunState<X> {
             n.tasks += 1;
             if holds(t) {
                 self.held += 1;
+                n.held += 1;
             }
+            n.subtasks += u32::from(t.parent.is_some());
             match t.state {
                 TaskState::Completed => self.completed += 1,
                 TaskState::Failed => self.failed += 1,

@@ -17,7 +17,8 @@ pub struct NodeRun {
     /// Tasks of this node in progress now.
     #[serde(skip)]
     pub active: u32,
-    /// Last agent assigned a task of this node.
+    /// Last agent given a task of this node (assigned, handed off or
+    /// rerouted to), or whose failure of it is held for the user.
     pub last_agent: Option<Id>,
     /// Tasks created for this node.
     #[serde(skip)]
@@ -25,6 +26,13 @@ pub struct NodeRun {
     /// Tasks of this node whose reply is streaming now.
     #[serde(skip)]
     pub typing: u32,
+    /// Failed tasks of this node held for the user (retry, reroute or
+    /// cancel): the node waits on a human, it is not running.
+    #[serde(skip)]
+    pub held: u32,
+    /// Tasks of this node created as another task's subtasks (a plan's).
+    #[serde(skip)]
+    pub subtasks: u32,
 }
 
 impl NodeRun {
@@ -37,6 +45,8 @@ impl NodeRun {
             last_agent: None,
             tasks: 0,
             typing: 0,
+            held: 0,
+            subtasks: 0,
         }
     }
 }

@@ -94,7 +94,51 @@ fn assignment_moves_the_task_to_in_progress_and_hand_offs_move_its_agent() {
         (0, 1)
     );
     assert_eq!((s.in_progress, s.nodes[0].active), (1, 1));
-    assert_eq!(s.nodes[0].last_agent.as_deref(), Some("a"));
+    // The node shows who has its work now (issue #16: a reroute or a
+    // hand-off did not change the agent shown).
+    assert_eq!(s.nodes[0].last_agent.as_deref(), Some("b"));
+}
+
+#[test]
+fn a_held_failure_counts_on_its_node_until_retried_or_cancelled() {
+    let failed = |attempt| EventKind::TaskFailed {
+        task: "t".into(),
+        agent: Some("a".into()),
+        from: TaskState::InProgress,
+        kind: crate::event::ErrorKind::Timeout,
+        error: "slow".into(),
+        attempt,
+        held: true,
+    };
+    let mut s = fold(vec![created("t", "t"), assigned("t", "a", 1), failed(1)]);
+    assert_eq!((s.nodes[0].held, s.nodes[0].active), (1, 0));
+    // Rerouted while held: the node shows the new agent and still waits.
+    s.apply(&ev(
+        10,
+        EventKind::TaskRerouted {
+            task: "t".into(),
+            from_agent: Some("a".into()),
+            to_agent: "b".into(),
+        },
+    ));
+    assert_eq!(s.nodes[0].last_agent.as_deref(), Some("b"));
+    assert_eq!(s.nodes[0].held, 1);
+    s.apply(&ev(11, assigned("t", "b", 2)));
+    assert_eq!((s.nodes[0].held, s.nodes[0].active), (0, 1));
+    s.apply(&ev(12, failed(2)));
+    assert_eq!(s.nodes[0].held, 1);
+    s.apply(&ev(
+        13,
+        EventKind::TaskStateChanged {
+            task: "t".into(),
+            from: TaskState::Failed,
+            to: TaskState::Cancelled,
+            reason: None,
+        },
+    ));
+    assert_eq!(s.nodes[0].held, 0, "a cancelled task waits for nobody");
+    s.recount();
+    assert_eq!(s.nodes[0].held, 0);
 }
 
 #[test]

@@ -27,10 +27,13 @@ use tokio::time::Instant;
 
 use super::keymap::{Action, Context, Keymap};
 use super::overlays::{self, editor, palette, reroute};
+use super::panes::graph::agents as graph_agents;
 use super::render;
 use super::replay::{self, Player};
 use super::theme::{self, Theme};
-use super::ui_state::{ConfirmKind, EditorPurpose, FilterTarget, Overlay, PaneId, UiState};
+use super::ui_state::{
+    ConfirmKind, EditorPurpose, FilterTarget, GraphSel, GraphView, Overlay, PaneId, UiState,
+};
 use super::view_model::{ViewModel, WorkflowInfo};
 use crate::event::{Command, Event, Id, RunStatus, TaskState, now_micros};
 use crate::workflow::model::Workflow;
@@ -636,6 +639,35 @@ impl App {
                     self.exit = Some(self.exit_status());
                 }
             }
+            Action::Back if ui.focus == PaneId::Graph && ui.graph_sel.is_some() => {
+                // Esc in the graph first drops its selection (Tasks shows all again).
+                ui.select_in_graph(&self.vm, None);
+            }
+            Action::GraphView => {
+                ui.graph_view = match ui.graph_view {
+                    GraphView::Flow => GraphView::Agents,
+                    GraphView::Agents => GraphView::Flow,
+                };
+                ui.graph_scroll = 0;
+                ui.select_in_graph(&self.vm, None);
+            }
+            Action::Fold => {
+                if ui.toggle_fold(&self.vm) {
+                    if let (Some(GraphSel::Node(n)), Some(layout)) = (&ui.graph_sel, &ui.graph)
+                        && let Some(&(_, row)) = layout.nodes.iter().find(|(i, _)| i == n)
+                    {
+                        let h = ui.hits.height(PaneId::Graph);
+                        ui.graph_scroll = crate::tui::panes::scroll_to_show(
+                            row,
+                            ui.graph_scroll,
+                            h,
+                            layout.rows.len(),
+                        );
+                    }
+                } else {
+                    ui.flash("select a graph node with something inside (1, then j/k)");
+                }
+            }
             Action::Back => {
                 if ui.zoom {
                     ui.zoom = false;
@@ -941,8 +973,52 @@ impl App {
                 ui.detail_scroll = step(top, max_top + 1).min(u16::MAX as usize) as u16;
             }
             PaneId::Graph => {
-                let len = ui.graph.as_ref().map_or(0, |g| g.rows.len());
-                ui.graph_scroll = step(ui.graph_scroll, len);
+                // j/k move the selection from node to node (agent to agent in
+                // the agent view); the first move selects the first (or last).
+                let h = ui.hits.height(PaneId::Graph);
+                let from_none = |n: usize| match action {
+                    Action::Up | Action::PageUp | Action::Bottom => n - 1,
+                    _ => 0,
+                };
+                match ui.graph_view {
+                    GraphView::Flow => {
+                        let Some(layout) = ui.graph.as_ref() else {
+                            return;
+                        };
+                        let n = layout.nodes.len();
+                        if n == 0 {
+                            return;
+                        }
+                        let cur = match ui.graph_sel {
+                            Some(GraphSel::Node(i)) => layout.position_of(i),
+                            _ => None,
+                        };
+                        let pos = cur.map_or_else(|| from_none(n), |p| step(p, n));
+                        let (node, row) = layout.nodes[pos];
+                        let rows = layout.rows.len();
+                        ui.graph_scroll =
+                            crate::tui::panes::scroll_to_show(row, ui.graph_scroll, h, rows);
+                        ui.select_in_graph(&self.vm, Some(GraphSel::Node(node)));
+                    }
+                    GraphView::Agents => {
+                        let order = graph_agents::order(&self.vm);
+                        let n = order.len();
+                        if n == 0 {
+                            return;
+                        }
+                        let cur = match &ui.graph_sel {
+                            Some(GraphSel::Agent(a)) => order.iter().position(|o| o == a),
+                            _ => None,
+                        };
+                        let pos = cur.map_or_else(|| from_none(n), |p| step(p, n));
+                        let id = order[pos].clone();
+                        let row = graph_agents::row_of(&self.vm, &id).unwrap_or(0);
+                        let rows = graph_agents::len(&self.vm);
+                        ui.graph_scroll =
+                            crate::tui::panes::scroll_to_show(row, ui.graph_scroll, h, rows);
+                        ui.select_in_graph(&self.vm, Some(GraphSel::Agent(id)));
+                    }
+                }
             }
             PaneId::Debate
                 if ui.transcript_focus
@@ -1290,16 +1366,31 @@ impl App {
                         self.ui.task_offset = top;
                     }
                 }
+                if pane == PaneId::Graph
+                    && let Some(sel) =
+                        crate::tui::panes::graph::hit(&self.vm, &self.ui, inner, m.column, m.row)
+                {
+                    self.ui.select_in_graph(&self.vm, Some(sel));
+                }
             }
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 let Some((pane, _)) = self.ui.hits.pane_at(m.column, m.row) else {
                     return;
                 };
-                let a = if m.kind == MouseEventKind::ScrollDown {
-                    Action::Down
-                } else {
-                    Action::Up
-                };
+                let down = m.kind == MouseEventKind::ScrollDown;
+                if pane == PaneId::Graph {
+                    // The wheel scrolls the graph; the selection stays.
+                    let len = crate::tui::panes::graph::rows(&self.vm, &self.ui);
+                    let max = len.saturating_sub(self.ui.hits.height(PaneId::Graph));
+                    let top = self.ui.graph_scroll.min(max);
+                    self.ui.graph_scroll = if down {
+                        (top + WHEEL_ROWS).min(max)
+                    } else {
+                        top.saturating_sub(WHEEL_ROWS)
+                    };
+                    return;
+                }
+                let a = if down { Action::Down } else { Action::Up };
                 self.move_in(pane, a, WHEEL_ROWS);
             }
             _ => {}

@@ -94,6 +94,23 @@ impl BenchScreen {
         self.draw();
     }
 
+    /// Selects workflow node `node` in the graph (Tasks keeps its tasks),
+    /// the graph focused and not zoomed: every pane drawn.
+    pub fn select_graph_node(&mut self, node: usize) {
+        self.ui.focus = PaneId::Graph;
+        self.ui
+            .select_in_graph(&self.vm, Some(super::ui_state::GraphSel::Node(node)));
+        self.draw();
+    }
+
+    /// The graph pane zoomed on the agents and their traffic.
+    pub fn agents_view(&mut self) {
+        self.ui.focus = PaneId::Graph;
+        self.ui.zoom = true;
+        self.ui.graph_view = super::ui_state::GraphView::Agents;
+        self.draw();
+    }
+
     /// Opens the help overlay.
     pub fn open_help(&mut self) {
         self.ui.overlay = Some(Overlay::Help { scroll: 0 });

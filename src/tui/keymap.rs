@@ -122,6 +122,10 @@ pub enum Action {
     /// Raise the run's (or the selected task's agent's) budget; offered
     /// while the run is paused because a budget ran out.
     RaiseBudget,
+    /// Switch the Graph pane between the workflow and the agents' traffic.
+    GraphView,
+    /// Fold or unfold the selected graph node.
+    Fold,
     /// Suspend to the shell (Ctrl-Z).
     Suspend,
     /// Move the wide layout's column split right (the left column wider).
@@ -619,6 +623,14 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         C::Global,
+        &[k('e')],
+        A::GraphView,
+        "graph view",
+        "switch the graph between the workflow and the agents' traffic",
+        false,
+    ),
+    b(
+        C::Global,
         &[alt(KeyCode::Left)],
         A::SplitLeft,
         "split left",
@@ -639,6 +651,14 @@ pub const BINDINGS: &[Binding] = &[
         A::Shorter,
         "shorter",
         "make the focused pane shorter (remembered in the state dir)",
+        false,
+    ),
+    b(
+        C::Global,
+        &[k('o')],
+        A::Fold,
+        "fold",
+        "fold, unfold or expand the selected graph node",
         false,
     ),
     b(

@@ -40,6 +40,10 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
     buf.set_style(area, theme.base());
     let content = layout::Content::of(vm);
     let areas = layout::compute_with(area, ui.focus, ui.zoom, &content, &ui.splits);
+    if let Some(&(_, r)) = areas.panes.iter().find(|(p, _)| *p == PaneId::Graph) {
+        // The graph's layout is built for the width it gets.
+        ui.fit_graph(vm, r.width.saturating_sub(2));
+    }
     let mut hits = HitMap {
         panes: Vec::with_capacity(6),
         tabs: areas.tabs,

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
 use super::detail_text::{self, Mark};
-use super::graph_layout::GraphLayout;
+use super::graph_layout::{Fold, GraphLayout};
 use super::keymap::Keymap;
 use super::view_model::ViewModel;
 use super::wrap::{WrapCache, WrapIndex};
@@ -67,6 +67,26 @@ impl PaneId {
         let n = PaneId::ALL.len();
         PaneId::ALL[if back { (i + n - 1) % n } else { (i + 1) % n }]
     }
+}
+
+/// Which graph the Graph pane draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GraphView {
+    /// The workflow's nodes and how control flows between them.
+    #[default]
+    Flow,
+    /// Agents as nodes, their traffic as edges.
+    Agents,
+}
+
+/// What is selected in the Graph pane; it scopes the Tasks pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphSel {
+    /// A workflow node (index in the workflow's nodes): its tasks and
+    /// those of the nodes it contains.
+    Node(usize),
+    /// An agent: the tasks it has or had.
+    Agent(Id),
 }
 
 /// What a filter applies to.
@@ -270,8 +290,18 @@ pub struct UiState {
     pub budget_top: usize,
     /// The user's resizing of the wide layout (Alt-arrows).
     pub splits: super::splits::Splits,
-    /// Graph rows, computed once per topology.
+    /// Graph rows, computed once per topology and width.
     pub graph: Option<GraphLayout>,
+    /// Which graph the Graph pane draws.
+    pub graph_view: GraphView,
+    /// Selected node or agent; `None` when nothing is (Tasks shows all).
+    pub graph_sel: Option<GraphSel>,
+    /// The Graph pane's inner width last frame (the layout is built for it).
+    pub graph_width: u16,
+    /// Graph nodes drawn folded or expanded, sorted by node.
+    pub graph_folded: Vec<(usize, Fold)>,
+    /// Nodes (by slot in `vm.nodes`) whose tasks the selection keeps.
+    graph_scope: Vec<bool>,
     /// Detail text cache.
     pub detail: DetailCache,
     /// Open overlay.
@@ -322,6 +352,11 @@ impl Default for UiState {
             budget_top: 0,
             splits: super::splits::Splits::default(),
             graph: None,
+            graph_view: GraphView::Flow,
+            graph_sel: None,
+            graph_width: 80,
+            graph_folded: Vec::new(),
+            graph_scope: Vec::new(),
             detail: DetailCache::default(),
             overlay: None,
             flash: None,
@@ -340,19 +375,19 @@ impl Default for UiState {
 impl UiState {
     /// Brings caches up to date with the view model; call before drawing.
     pub fn prepare(&mut self, vm: &ViewModel) {
-        if self.graph.as_ref().is_none_or(|g| !g.fits(&vm.info)) {
-            self.graph = Some(GraphLayout::build(&vm.info));
-        }
+        self.fit_graph(vm, self.graph_width);
         let key = (vm.generation, self.task_filter.len());
         if key != self.task_key {
             self.task_key = key;
+            self.scope_graph(vm);
             let f = self.task_filter.as_str();
+            let (scope, sel) = (&self.graph_scope, &self.graph_sel);
             self.task_rows.clear();
             self.task_rows.extend(
                 vm.tasks
                     .iter()
                     .enumerate()
-                    .filter(|(_, t)| task_matches(t, f))
+                    .filter(|(_, t)| task_matches(t, f) && in_scope(t, scope, sel))
                     .map(|(i, _)| i),
             );
             if self.follow && !self.task_rows.is_empty() {
@@ -376,6 +411,89 @@ impl UiState {
                 self.detail_scroll = 0;
             }
             self.detail.key = sel;
+        }
+    }
+
+    /// Builds the graph layout for `width` columns unless the cached one
+    /// is for this topology and width already.
+    pub fn fit_graph(&mut self, vm: &ViewModel, width: u16) {
+        self.graph_width = width;
+        let folded = &self.graph_folded;
+        if self
+            .graph
+            .as_ref()
+            .is_none_or(|g| !g.fits(&vm.info, width, folded))
+        {
+            self.graph = Some(GraphLayout::build(&vm.info, width, folded));
+        }
+    }
+
+    /// Selects a node or agent in the graph (or nothing): the Tasks pane
+    /// keeps its tasks and selects the one most worth a look (held, live,
+    /// else the newest), so Detail follows.
+    pub fn select_in_graph(&mut self, vm: &ViewModel, sel: Option<GraphSel>) {
+        self.graph_sel = sel;
+        self.invalidate_tasks();
+        self.follow = false;
+        self.prepare(vm);
+        let pick = |want: &dyn Fn(&crate::tui::view_model::TaskView) -> bool| {
+            self.task_rows.iter().rposition(|&i| want(&vm.tasks[i]))
+        };
+        use crate::event::TaskState as S;
+        let best = pick(&|t| t.held)
+            .or_else(|| pick(&|t| t.state == S::InProgress))
+            .unwrap_or(self.task_rows.len().saturating_sub(1));
+        self.task_sel = best;
+        self.task_offset = best.saturating_sub(2);
+        self.prepare(vm);
+    }
+
+    /// Folds the selected graph node, or unfolds it; a fan-out too wide to
+    /// show whole first expands to every lane, then folds, then is as
+    /// before. False when no node with anything inside is selected.
+    pub fn toggle_fold(&mut self, vm: &ViewModel) -> bool {
+        let Some(GraphSel::Node(n)) = self.graph_sel else {
+            return false;
+        };
+        let Some(node) = vm.info.nodes.get(n).filter(|x| !x.children.is_empty()) else {
+            return false;
+        };
+        let wide = node.children.len() > crate::tui::graph_layout::MAX_LANES;
+        match self.graph_folded.binary_search_by_key(&n, |&(i, _)| i) {
+            Ok(i) if self.graph_folded[i].1 == Fold::Expanded => {
+                self.graph_folded[i].1 = Fold::Folded;
+            }
+            Ok(i) => {
+                self.graph_folded.remove(i);
+            }
+            Err(i) => {
+                let f = if wide { Fold::Expanded } else { Fold::Folded };
+                self.graph_folded.insert(i, (n, f));
+            }
+        }
+        self.fit_graph(vm, self.graph_width);
+        true
+    }
+
+    /// Recomputes which node slots the graph selection keeps.
+    fn scope_graph(&mut self, vm: &ViewModel) {
+        self.graph_scope.clear();
+        let Some(GraphSel::Node(root)) = self.graph_sel else {
+            return;
+        };
+        let info = &vm.info;
+        self.graph_scope
+            .resize(vm.nodes.len().max(info.nodes.len()), false);
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if n < self.graph_scope.len() && !std::mem::replace(&mut self.graph_scope[n], true) {
+                stack.extend(
+                    info.nodes
+                        .get(n)
+                        .into_iter()
+                        .flat_map(|x| x.children.iter().copied()),
+                );
+            }
         }
     }
 
@@ -422,6 +540,15 @@ impl UiState {
             .as_ref()
             .filter(|(_, until)| *until > self.now_us)
             .map(|(m, _)| m.as_str())
+    }
+}
+
+/// True when the graph's selection keeps task `t`.
+fn in_scope(t: &crate::tui::view_model::TaskView, scope: &[bool], sel: &Option<GraphSel>) -> bool {
+    match sel {
+        None => true,
+        Some(GraphSel::Node(_)) => scope.get(t.node_slot()).copied().unwrap_or(false),
+        Some(GraphSel::Agent(a)) => t.agent.as_deref() == Some(&**a),
     }
 }
 

@@ -83,6 +83,17 @@ fn pane_title(pane: PaneId, vm: &ViewModel, ui: &UiState) -> String {
                 None => format!("Bus {}{follow}", vm.bus.rows.len()),
             }
         }
+        // The graph's selection keeps its node's (or agent's) tasks: say so.
+        PaneId::Tasks if ui.graph_sel.is_some() => {
+            let mut t = format!("Tasks {}/{}", ui.task_rows.len(), vm.tasks.len());
+            if let Some(name) = graph_selection(vm, ui) {
+                t.push_str(&format!(" · ▸ {name}"));
+            }
+            if !ui.task_filter.is_empty() {
+                t.push_str(&format!(" /{}", ui.task_filter));
+            }
+            t
+        }
         PaneId::Tasks if !ui.task_filter.is_empty() => {
             format!(
                 "Tasks {}/{} /{}",
@@ -92,8 +103,29 @@ fn pane_title(pane: PaneId, vm: &ViewModel, ui: &UiState) -> String {
             )
         }
         PaneId::Tasks => format!("Tasks {}", vm.tasks.len()),
-        PaneId::Graph => format!("Graph · {}", vm.info.name),
+        PaneId::Graph => graph_title(vm, ui),
         p => p.title().to_owned(),
+    }
+}
+
+/// The Graph pane's title: which view, and what is selected.
+fn graph_title(vm: &ViewModel, ui: &UiState) -> String {
+    use super::ui_state::GraphView;
+    let view = match ui.graph_view {
+        GraphView::Flow => "Graph",
+        GraphView::Agents => "Agents",
+    };
+    let sel = graph_selection(vm, ui).map(|n| format!(" · ▸ {n}"));
+    format!("{view} · {}{}", vm.info.name, sel.unwrap_or_default())
+}
+
+/// The node or agent selected in the graph, by name.
+fn graph_selection(vm: &ViewModel, ui: &UiState) -> Option<String> {
+    use super::ui_state::GraphSel;
+    match &ui.graph_sel {
+        Some(GraphSel::Node(i)) => vm.info.nodes.get(*i).map(|n| n.id.to_string()),
+        Some(GraphSel::Agent(a)) => Some(a.to_string()),
+        None => None,
     }
 }
 

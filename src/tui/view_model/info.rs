@@ -9,8 +9,12 @@ use crate::event::Id;
 use crate::workflow::kinds::{
     NodeKind,
     agent::{AgentNode, Target},
-    parallel::Join,
+    gate::GateNode,
+    loop_node::LoopNode,
+    map::{MapNode, MapSource},
+    parallel::{Join, ParallelNode},
     plan::PlanNode,
+    router::{RouteCond, RouterNode},
     vote::Candidates,
 };
 use crate::workflow::model::Workflow;
@@ -36,6 +40,40 @@ pub struct NodeInfo {
     pub children: Vec<usize>,
     /// Who runs it, for agent nodes: an agent id or `cap:<capability>`.
     pub runner: Option<String>,
+}
+
+/// How control flows through one node beyond containment: what the
+/// graph draws on its edges. Empty for nodes that only contain.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeFlow {
+    /// A label per containment child edge (router conditions, `default`,
+    /// a map's `gathered`), parallel to the node's `children`.
+    pub edge_labels: Vec<Option<String>>,
+    /// Loop transitions: from state position, to state position (`None`:
+    /// the loop ends), guard.
+    pub transitions: Vec<LoopEdge>,
+    /// Loop start: position in the states.
+    pub start: usize,
+    /// A short static note: join mode, items, iteration or revision cap.
+    pub note: Option<String>,
+    /// Items of a `map` over an inline list or a count.
+    pub items: Option<u32>,
+    /// Agents at work by design: debaters, voters, a plan's planner and
+    /// reviewer (in that order: `agents[0]` plans, `agents[1]` reviews).
+    pub agents: Vec<Id>,
+    /// A plan node has a reviewer who can send the work back.
+    pub reviewed: bool,
+}
+
+/// One loop transition, by positions in the loop's states.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoopEdge {
+    /// From state.
+    pub from: usize,
+    /// To state; `None` ends the loop.
+    pub to: Option<usize>,
+    /// Guard, as written; `None` = always.
+    pub when: Option<String>,
 }
 
 /// One agent.
@@ -99,6 +137,9 @@ pub struct WorkflowInfo {
     pub joins: HashMap<Id, String>,
     /// Questions of the debate and vote nodes, in node order.
     pub questions: Vec<QuestionInfo>,
+    /// Edge labels and notes per node, parallel to `nodes` (may be empty:
+    /// the graph then draws containment alone).
+    pub flow: Vec<NodeFlow>,
     node_index: HashMap<Id, usize>,
 }
 
@@ -123,8 +164,23 @@ impl WorkflowInfo {
             budget: BudgetInfo::default(),
             joins: HashMap::new(),
             questions: Vec::new(),
+            flow: Vec::new(),
             node_index,
         }
+    }
+
+    /// The same info with edge labels and notes (parallel to `nodes`).
+    pub fn with_flow(mut self, flow: Vec<NodeFlow>) -> Self {
+        self.flow = flow;
+        self
+    }
+
+    /// Edge labels and notes of node `i` (empty when not known).
+    pub fn flow_of(&self, i: usize) -> &NodeFlow {
+        static EMPTY: std::sync::OnceLock<NodeFlow> = std::sync::OnceLock::new();
+        self.flow
+            .get(i)
+            .unwrap_or_else(|| EMPTY.get_or_init(NodeFlow::default))
     }
 
     /// The same info with budget limits.
@@ -213,8 +269,10 @@ impl WorkflowInfo {
                 })
             })
             .collect();
-        let mut info =
-            WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents).with_budget(budget);
+        let flow = wf.nodes.iter().map(|n| node_flow(wf, &n.kind)).collect();
+        let mut info = WorkflowInfo::new(wf.name.clone(), wf.entry, nodes, agents)
+            .with_budget(budget)
+            .with_flow(flow);
         info.questions = questions;
         for n in &wf.nodes {
             if let NodeKind::Parallel(p) = &n.kind {
@@ -261,4 +319,100 @@ impl WorkflowInfo {
             .iter()
             .filter(move |a| capability.is_none_or(|c| a.capabilities.iter().any(|x| x == c)))
     }
+}
+
+/// What the graph draws on a node's edges, from its compiled kind.
+fn node_flow(wf: &Workflow, kind: &NodeKind) -> NodeFlow {
+    let agent = |a: usize| wf.agents.get(a).map(|a| a.id.clone());
+    let mut f = NodeFlow::default();
+    match kind {
+        NodeKind::Parallel(ParallelNode { branches, join, .. }) => {
+            f.note = Some(match join {
+                Join::All => "join all".to_owned(),
+                Join::Any => "join any".to_owned(),
+                Join::KOfN(k) => format!("join {k} of {}", branches.len()),
+                Join::AllSettled { min_success: 0 } => "join all settled".to_owned(),
+                Join::AllSettled { min_success } => {
+                    format!("join all settled, ≥{min_success} ok")
+                }
+            });
+        }
+        NodeKind::Map(MapNode {
+            source, aggregate, ..
+        }) => {
+            f.items = match source {
+                MapSource::Items(items) => Some(items.len() as u32),
+                MapSource::Count(c) => Some(*c),
+                MapSource::Over(_) => None,
+            };
+            if let MapSource::Over(e) = source {
+                f.note = Some(format!("over {}", e.source()));
+            }
+            f.edge_labels = vec![None];
+            if aggregate.is_some() {
+                f.edge_labels.push(Some("gathered".to_owned()));
+            }
+        }
+        NodeKind::Router(RouterNode {
+            routes, default, ..
+        }) => {
+            f.edge_labels = routes
+                .iter()
+                .map(|r| {
+                    Some(match &r.cond {
+                        RouteCond::Expr(e) => e.source().to_owned(),
+                        RouteCond::Label(l) => format!("label {l}"),
+                    })
+                })
+                .collect();
+            if default.is_some() {
+                f.edge_labels.push(Some("default".to_owned()));
+            }
+        }
+        NodeKind::Loop(LoopNode {
+            start,
+            transitions,
+            max_iterations,
+            end_at_max,
+            ..
+        }) => {
+            f.start = *start;
+            f.transitions = transitions
+                .iter()
+                .map(|t| LoopEdge {
+                    from: t.from,
+                    to: t.to,
+                    when: t.when.as_ref().map(|e| e.source().to_owned()),
+                })
+                .collect();
+            let then = if *end_at_max { "end" } else { "fail" };
+            f.note = Some(format!("≤{max_iterations} iterations, then {then}"));
+        }
+        NodeKind::Gate(GateNode { max_revisions, .. }) => {
+            f.note = Some(format!("≤{max_revisions} revisions"));
+        }
+        NodeKind::Plan(PlanNode {
+            planner,
+            reviewer,
+            max_revisions,
+            ..
+        }) => {
+            f.agents.extend(agent(*planner));
+            if let Some(r) = reviewer {
+                f.agents.extend(agent(*r));
+                f.reviewed = true;
+                f.note = Some(format!("≤{max_revisions} revisions"));
+            }
+        }
+        NodeKind::Debate(d) => {
+            f.agents = d.participants.iter().filter_map(|&a| agent(a)).collect();
+            f.note = Some(format!("≤{} rounds", d.rounds));
+        }
+        NodeKind::Vote(v) => {
+            f.agents = v.voters.iter().filter_map(|&a| agent(a)).collect();
+            f.note = Some(v.rules.protocol.name().to_owned());
+        }
+        _ => {}
+    }
+    f
 }

@@ -12,6 +12,8 @@ mod bus;
 mod debate;
 mod info;
 mod rate;
+mod revisions;
+mod traffic;
 mod waiting;
 
 use std::collections::HashMap;
@@ -23,8 +25,12 @@ pub use crate::run_state::{AgentRun as AgentView, ApproxBytes, NodeRun as NodeVi
 pub use budget::{BudgetGauge, BudgetLevel, BudgetState, GaugeLevel};
 pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
-pub use info::{AgentInfo, BudgetInfo, NodeInfo, QuestionInfo, WorkflowInfo};
+#[cfg(test)]
+pub use info::LoopEdge;
+pub use info::{AgentInfo, BudgetInfo, NodeFlow, NodeInfo, QuestionInfo, WorkflowInfo};
 pub use rate::PerSecond;
+pub use revisions::Revisions;
+pub use traffic::{EVERYONE, Traffic, TrafficEdge};
 
 use crate::event::{Event, EventKind, Id, RunStatus};
 use crate::run_state::{RunState, Task};
@@ -296,6 +302,11 @@ pub struct ViewModel {
     pub debate: Vec<DebateLine>,
     /// Debate and vote rounds, tally and decision, structured for the table.
     pub debates: DebateState,
+    /// Agents' traffic (the graph's agent view).
+    pub traffic: Traffic,
+    /// Nodes whose state is from before the last revision (the graph
+    /// draws them as not reached yet).
+    pub revisions: Revisions,
     /// Latest reviewer verdict per plan node.
     reviews: HashMap<Id, ReviewView>,
     /// Tokens per second since the start, one bucket per second (last `RATE_WINDOW_SECS`).
@@ -336,6 +347,8 @@ impl ViewModel {
             notices: Vec::new(),
             debate: Vec::new(),
             debates: DebateState::default(),
+            traffic: Traffic::default(),
+            revisions: Revisions::default(),
             reviews: HashMap::new(),
             token_rate: Vec::new(),
             token_rate_origin: 0,
@@ -497,6 +510,9 @@ impl ViewModel {
         // Structured pane state; the match below sees every event
         // (notices, the transcript).
         self.debates.sync(&self.run, applied, &ev.kind);
+        self.traffic.apply(&ev.kind);
+        self.revisions
+            .apply(&ev.kind, &self.info, &self.run.gate_openings);
         match &ev.kind {
             EventKind::SessionStarted { seed, .. } => {
                 self.session = Some(ev.session.clone());
@@ -1001,6 +1017,8 @@ impl ViewModel {
             notices: self.notices.clone(),
             debate: self.debate.clone(),
             debates: self.debates.clone(),
+            traffic: self.traffic.clone(),
+            revisions: self.revisions.clone(),
             reviews: self.reviews.clone(),
             token_rate: self.token_rate.clone(),
             token_rate_origin: self.token_rate_origin,
