@@ -335,6 +335,26 @@ pub enum EventKind {
         /// Hop number, from 1.
         hop: u32,
     },
+    /// A worker process (scale-out on NATS, `agentctl worker`) ran one
+    /// call of a task and its result reached the orchestrator.
+    WorkerResult {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Id of the worker that stored the result.
+        worker: String,
+        /// Times the call's work message was delivered to a worker: more
+        /// than 1 when a worker died or stalled holding it (a redelivery).
+        #[serde(default = "one")]
+        deliveries: u32,
+        /// The result was already stored when the orchestrator asked (a
+        /// resumed run reusing work done while it was down).
+        #[serde(default)]
+        reused: bool,
+    },
     /// A task was moved to another agent by a command.
     TaskRerouted {
         /// Task id.
@@ -1153,4 +1173,9 @@ mod tests {
         assert!(!ErrorKind::Auth.is_retryable());
         assert_eq!(RunStatus::Failed.exit_code(), 1);
     }
+}
+
+/// Serde default of counts that start at 1.
+fn one() -> u32 {
+    1
 }
