@@ -205,7 +205,7 @@ async fn list(url: &str) -> i32 {
     let result = async {
         let nats = Nats::connect(&settings, "agentctl worker list").await?;
         let store = heartbeat::bucket(&nats.js).await?;
-        heartbeat::list(&store).await
+        heartbeat::list(&nats.js, &store).await
     };
     let workers = match result.await {
         Ok(w) => w,

@@ -108,16 +108,26 @@ pub async fn beat(store: &kv::Store, hb: &Heartbeat) -> Result<(), NatsError> {
         .map_err(|e| NatsError::new("cannot send a heartbeat", e))
 }
 
-/// Every worker's last heartbeat, by id.
-pub async fn list(store: &kv::Store) -> Result<Vec<Heartbeat>, NatsError> {
-    let mut keys = store
-        .keys()
+/// Every worker's last heartbeat, by id. Reads the bucket's subjects from
+/// its stream's info (a KV `keys()` listing only ends once nothing new
+/// arrives, which never holds while workers beat).
+pub async fn list(js: &jetstream::Context, store: &kv::Store) -> Result<Vec<Heartbeat>, NatsError> {
+    let stream = js
+        .get_stream(format!("KV_{BUCKET}"))
+        .await
+        .map_err(|e| NatsError::new("cannot list workers", e))?;
+    let prefix = format!("$KV.{BUCKET}.");
+    let mut subjects = stream
+        .info_with_subjects(format!("{prefix}>"))
         .await
         .map_err(|e| NatsError::new("cannot list workers", e))?;
     let mut out = Vec::new();
-    while let Some(k) = keys.next().await {
-        let Ok(k) = k else { continue };
-        if let Ok(Some(v)) = store.get(&k).await
+    while let Some(s) = subjects.next().await {
+        let Ok((subject, _)) = s else { break };
+        let Some(key) = subject.strip_prefix(&prefix) else {
+            continue;
+        };
+        if let Ok(Some(v)) = store.get(key).await
             && let Ok(hb) = serde_json::from_slice::<Heartbeat>(&v)
         {
             out.push(hb);
@@ -137,15 +147,19 @@ pub struct WorkerTable {
 
 impl WorkerTable {
     /// Starts watching the bucket.
-    pub async fn watch(store: kv::Store) -> Result<WorkerTable, NatsError> {
+    pub async fn watch(
+        js: &jetstream::Context,
+        store: kv::Store,
+    ) -> Result<WorkerTable, NatsError> {
         let workers = Arc::new(Mutex::new(BTreeMap::new()));
-        for hb in list(&store).await? {
-            lock(&workers).insert(hb.id.clone(), hb);
-        }
+        // Watch first, so no beat falls between the listing and the watch.
         let mut updates = store
             .watch(">")
             .await
             .map_err(|e| NatsError::new("cannot watch the worker bucket", e))?;
+        for hb in list(js, &store).await? {
+            lock(&workers).insert(hb.id.clone(), hb);
+        }
         let (tx, rx) = watch::channel(0u64);
         let table = workers.clone();
         tokio::spawn(async move {

@@ -61,7 +61,7 @@ impl NatsDispatch {
         let work = work_queue::ensure_stream(&nats.js).await?;
         let results = result_store::bucket(&nats.js).await?;
         let results = ResultWaiters::start(results, &session_prefix(session)).await?;
-        let workers = WorkerTable::watch(heartbeat::bucket(&nats.js).await?).await?;
+        let workers = WorkerTable::watch(&nats.js, heartbeat::bucket(&nats.js).await?).await?;
         // A call whose every delivery died is failed, not awaited forever.
         let mut advisories = nats
             .client
