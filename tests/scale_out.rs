@@ -420,3 +420,69 @@ fn a_call_no_worker_serves_fails_after_the_bounded_wait_naming_the_agent() {
     assert!(error.contains("--agent ghost"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+#[test]
+fn a_call_that_kills_every_worker_ends_after_max_deliver_with_a_clear_error() {
+    let _g = serial();
+    // The program kills the worker that runs it (its parent), every time.
+    let mut workers: Vec<Worker> = (1..=2)
+        .map(|i| Worker::start(&format!("doomed-{i}"), &["--agent", "killer"], &[]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("killer.toml");
+    std::fs::write(
+        &flow,
+        r#"
+[workflow]
+name = "killer"
+input = "x"
+[[agents]]
+id = "killer"
+kind = "command"
+command = { run = ["sh", "-c", "kill -9 $PPID; sleep 5"], inherit_env = ["PATH"], timeout_ms = 10000 }
+[[nodes]]
+id = "job"
+kind = "agent"
+agent = "killer"
+"#,
+    )
+    .unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let mut run = run_cmd(
+        flow.to_str().unwrap(),
+        sessions.path(),
+        &["--nats", &server().url],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // A supervisor brings dead workers back (as systemd would): without
+    // max_deliver the call would take them down for ever.
+    let mut restarts = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the run never ended");
+        for (i, w) in workers.iter_mut().enumerate() {
+            if w.child.try_wait().unwrap().is_some() {
+                restarts += 1;
+                *w = Worker::start(
+                    &format!("doomed-{i}-{restarts}"),
+                    &["--agent", "killer"],
+                    &[],
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let summary = json_of(&out);
+    let error = summary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("delivered to workers 3 times") && error.contains("max_deliver"),
+        "{summary}"
+    );
+    // Each of the 3 deliveries took a worker down with it.
+    assert!(restarts >= 3, "{restarts} restarts");
+}

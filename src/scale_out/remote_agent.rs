@@ -208,13 +208,18 @@ impl Call {
         let payload = serde_json::to_vec(&self.item).map_err(internal)?;
         let sequence = self.publish(&lane, &key, payload).await?;
         results.published(&key, sequence);
-        let r = match arrival.await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                guard.armed = false;
-                return Err(e);
+        let r = tokio::select! {
+            a = arrival => match a {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    guard.armed = false;
+                    return Err(e);
+                }
+                Err(_) => return Err(internal("the result watch stopped")),
+            },
+            () = self.deserted(&lane) => {
+                return Err(self.nobody_serves());
             }
-            Err(_) => return Err(internal("the result watch stopped")),
         };
         guard.armed = false;
         self.report(&task, attempt, &r, false);
@@ -247,6 +252,25 @@ impl Call {
             tokio::select! {
                 _ = table.changed() => {}
                 _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// Resolves once no live worker has served `lane` for the bounded
+    /// wait: every worker that could run the call died and none came back.
+    async fn deserted(&self, lane: &Lane) {
+        let wait = self.shared.settings.worker_wait;
+        let mut since: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::time::sleep(heartbeat::LOST_AFTER / 3).await;
+            if self.shared.workers.live().iter().any(|h| h.serves(lane)) {
+                since = None;
+            } else if since
+                .get_or_insert_with(tokio::time::Instant::now)
+                .elapsed()
+                >= wait
+            {
+                return;
             }
         }
     }
