@@ -99,6 +99,13 @@ struct Worker {
 
 impl Worker {
     fn start(id: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        let w = Worker::spawn(id, args, env);
+        w.wait_live();
+        w
+    }
+
+    /// Starts it without waiting for its first heartbeat.
+    fn spawn(id: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
         let mut cmd = Command::new(BIN);
         cmd.args(["worker", "--nats", &server().url, "--id", id])
             .args(DELIVERY)
@@ -109,12 +116,10 @@ impl Worker {
             cmd.env(k, v);
         }
         let child = die_with_parent(&mut cmd).spawn().unwrap();
-        let w = Worker {
+        Worker {
             id: id.to_string(),
             child,
-        };
-        w.wait_live();
-        w
+        }
     }
 
     /// Until `worker list` shows it live.
@@ -466,7 +471,7 @@ agent = "killer"
         for (i, w) in workers.iter_mut().enumerate() {
             if w.child.try_wait().unwrap().is_some() {
                 restarts += 1;
-                *w = Worker::start(
+                *w = Worker::spawn(
                     &format!("doomed-{i}-{restarts}"),
                     &["--agent", "killer"],
                     &[],
@@ -485,4 +490,89 @@ agent = "killer"
     );
     // Each of the 3 deliveries took a worker down with it.
     assert!(restarts >= 3, "{restarts} restarts");
+}
+
+#[test]
+fn an_orchestrator_killed_mid_call_resumes_with_the_result_a_worker_stored_meanwhile() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("slow.toml");
+    std::fs::write(&flow, SLOW_FLOW).unwrap();
+    let flow = flow.to_str().unwrap();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = json_of(&run_cmd(flow, local_dir.path(), &[]).output().unwrap());
+
+    let _worker = Worker::start("resume-a", &[], &[]);
+    let sessions = tempfile::tempdir().unwrap();
+    let mut run = run_cmd(flow, sessions.path(), &["--nats", &server().url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !worker_line("resume-a").is_some_and(|l| l.contains(" 1/8 ")) {
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            let out = run.wait_with_output().unwrap();
+            panic!(
+                "the call never reached the worker: {:?} {} {}",
+                worker_line("resume-a"),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    run.kill().unwrap(); // SIGKILL, mid-call
+    run.wait().unwrap();
+    // The worker finishes and stores the result while nobody listens.
+    let done =
+        |n: &str| worker_line("resume-a").is_some_and(|l| l.split_whitespace().nth(4) == Some(n));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done("1") {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never finished the call"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let session = std::fs::read_dir(sessions.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    let out = Command::new(BIN)
+        .arg("resume")
+        .arg(&session)
+        .args(["--json", "--nats", &server().url])
+        .output()
+        .unwrap();
+    let resumed = json_of(&out);
+    assert_eq!(resumed["status"], "succeeded", "{resumed}");
+    assert_eq!(
+        resumed["outputs"], local["outputs"],
+        "same as an uninterrupted run"
+    );
+
+    let events = events(sessions.path());
+    let first: Vec<_> = of_type(&events, "task_completed")
+        .into_iter()
+        .filter(|e| e["task"] == "first")
+        .collect();
+    assert_eq!(first.len(), 1, "no double completion");
+    let reused: Vec<_> = of_type(&events, "worker_result")
+        .into_iter()
+        .filter(|e| e["task"] == "first")
+        .collect();
+    assert_eq!(reused.len(), 1, "{reused:?}");
+    assert_eq!(reused[0]["reused"], true);
+    // Not recomputed: the worker ran the slow call once, then `second`
+    // (its heartbeat says so within a beat or two).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done("2") {
+        assert!(Instant::now() < deadline, "{:?}", worker_line("resume-a"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(done("2"), "{:?}", worker_line("resume-a"));
 }

@@ -3,6 +3,7 @@
 //! nothing); a [`Dispatch`] sends them elsewhere, e.g. to `agentctl worker`
 //! processes over NATS, by giving the run another provider per agent.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::event::{EventKind, Id};
@@ -21,6 +22,11 @@ pub struct DispatchRun<'a> {
     pub seed: u64,
     /// The run's event stream.
     pub events: EventSink,
+    /// A resumed run's tasks that were interrupted mid-call: task id →
+    /// (agent id, the attempt that was running). A dispatcher that kept
+    /// that attempt's result (or its call) can finish it instead of
+    /// starting the next attempt.
+    pub interrupted: HashMap<String, (String, u32)>,
 }
 
 /// Sends agents' calls somewhere other than the run's process.

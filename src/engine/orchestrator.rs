@@ -239,10 +239,19 @@ impl Orchestrator {
         let link = Arc::new(AgentLink::default());
         let dispatch_run = self.dispatch.as_ref().map(|_| {
             let emitter = emitter.clone();
+            let interrupted = self
+                .opts
+                .resume
+                .iter()
+                .flat_map(|r| r.tasks.iter())
+                .filter(|(_, t)| t.output.is_none() && t.attempts > 0)
+                .filter_map(|(id, t)| Some((id.clone(), (t.agent.clone()?, t.attempts))))
+                .collect();
             super::dispatch::DispatchRun {
                 session: &session,
                 seed: self.opts.seed,
                 events: Arc::new(move |kind| emitter.emit(kind)),
+                interrupted,
             }
         });
         for a in &self.wf.agents {

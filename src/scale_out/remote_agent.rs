@@ -3,7 +3,8 @@
 //! The engine above sees a provider like any other, so budgets, retries,
 //! breakers, gates and the session file stay where they are.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -105,7 +106,14 @@ impl Dispatch for NatsDispatch {
             lanes.push(Lane::Any);
         }
         let networked = !command && spec.provider != "sim";
+        let interrupted = run
+            .interrupted
+            .iter()
+            .filter(|(_, (a, _))| *a == spec.id)
+            .map(|(t, (_, n))| (t.clone(), *n))
+            .collect();
         Arc::new(RemoteProvider {
+            interrupted: Mutex::new(interrupted),
             shared: self.shared.clone(),
             session: run.session.to_string(),
             seed: run.seed,
@@ -127,6 +135,17 @@ struct RemoteProvider {
     lanes: Vec<Lane>,
     /// A network model (its retries default like the in-process provider's).
     networked: bool,
+    /// Resumed: task → the attempt that was running when the run stopped.
+    interrupted: Mutex<HashMap<String, u32>>,
+}
+
+impl RemoteProvider {
+    fn interrupted_is_empty(&self) -> bool {
+        self.interrupted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
 }
 
 impl Provider for RemoteProvider {
@@ -142,6 +161,20 @@ impl Provider for RemoteProvider {
         &self,
         req: ProviderRequest,
     ) -> BoxStream<'static, Result<ProviderChunk, ProviderError>> {
+        let mut req = req;
+        // The interrupted attempt's next call is that attempt again: its
+        // result, stored meanwhile or still being computed, is the one an
+        // uninterrupted run would have used.
+        if !self.interrupted_is_empty()
+            && let Some(n) = self
+                .interrupted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&*req.task)
+            && req.attempt == n + 1
+        {
+            req.attempt = n;
+        }
         let call = Call {
             shared: self.shared.clone(),
             events: self.events.clone(),

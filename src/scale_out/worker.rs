@@ -89,6 +89,11 @@ pub async fn run(
     config: Config,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), NatsError> {
+    // The tokenizer's first use is slow (most in debug builds): pay it
+    // before taking calls, not inside the first one's ack window.
+    tokio::task::spawn_blocking(crate::llm::tokens::warm_up)
+        .await
+        .map_err(|e| NatsError::new("tokenizer", e))?;
     let stream = work_queue::ensure_stream(&nats.js).await?;
     let mut consumers = Vec::new();
     for lane in opts.lanes() {
@@ -224,13 +229,25 @@ impl Worker {
         self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
         let key = item.key.clone();
         let outcome = {
-            let call = self.call(item);
-            tokio::pin!(call);
+            // On its own task, so a call that holds its thread (a first
+            // tokenizer use, a blocking provider) cannot starve the
+            // progress acks into a redelivery.
+            let provider = self.provider(&item);
+            let mut call = tokio::spawn(async move {
+                match provider {
+                    Ok(p) => llm::complete(p.as_ref(), item.request).await,
+                    Err(e) => Err(e),
+                }
+            });
+            let _abort = AbortOnDrop(call.abort_handle());
             let every = (self.opts.delivery.ack_wait / 3).max(Duration::from_millis(50));
             let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tokio::select! {
-                    r = &mut call => break Some(r),
+                    r = &mut call => break Some(r.unwrap_or_else(|e| Err(ProviderError::new(
+                        ErrorKind::Server,
+                        format!("the call stopped on worker {}: {e}", self.opts.id),
+                    )))),
                     _ = progress.tick() => {
                         let _ = msg.ack_with(AckKind::Progress).await;
                     }
@@ -269,11 +286,6 @@ impl Worker {
                     .await;
             }
         }
-    }
-
-    async fn call(&self, item: WorkItem) -> Result<Completion, ProviderError> {
-        let provider = self.provider(&item)?;
-        llm::complete(provider.as_ref(), item.request).await
     }
 
     /// The provider for an item's agent: the sim seeded with the run's
@@ -382,6 +394,15 @@ fn own_secrets(config: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// Stops a call's task when its handler is dropped (cancel, shutdown).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
