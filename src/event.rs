@@ -1121,6 +1121,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_worker_result_without_the_newer_fields_reads_with_their_defaults() {
+        let k: EventKind = serde_json::from_value(serde_json::json!({
+            "type": "worker_result", "task": "t", "agent": "a", "attempt": 2, "worker": "w1"
+        }))
+        .unwrap();
+        let EventKind::WorkerResult {
+            deliveries, reused, ..
+        } = k
+        else {
+            panic!("{k:?}");
+        };
+        assert_eq!((deliveries, reused), (1, false));
+    }
+
+    #[test]
     fn usage_sums_saturate() {
         let mut u = Usage {
             prompt_tokens: u64::MAX,
