@@ -1116,6 +1116,11 @@ pub fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
+/// Serde default of counts that start at 1.
+fn one() -> u32 {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1188,9 +1193,4 @@ mod tests {
         assert!(!ErrorKind::Auth.is_retryable());
         assert_eq!(RunStatus::Failed.exit_code(), 1);
     }
-}
-
-/// Serde default of counts that start at 1.
-fn one() -> u32 {
-    1
 }

@@ -84,7 +84,7 @@ fn millis(d: Duration) -> u64 {
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| millis(d))
+        .map_or(0, millis)
 }
 
 /// The heartbeat bucket, created when missing.

@@ -306,7 +306,7 @@ impl Worker {
                 HashMap::from([(a.id.clone(), a.sim.clone())]),
             )),
             ("command", Some(cmd)) => {
-                if !self.opts.agents.iter().any(|x| *x == a.id) {
+                if !self.opts.agents.contains(&a.id) {
                     return Err(ProviderError::new(
                         ErrorKind::InvalidRequest,
                         format!(
