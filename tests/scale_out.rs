@@ -576,3 +576,91 @@ fn an_orchestrator_killed_mid_call_resumes_with_the_result_a_worker_stored_meanw
     std::thread::sleep(Duration::from_millis(1500));
     assert!(done("2"), "{:?}", worker_line("resume-a"));
 }
+
+#[test]
+fn credentials_come_from_the_config_and_never_show_in_errors() {
+    let _g = serial();
+    // A second server that wants a user and password.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tempfile::tempdir().unwrap();
+    let mut locked = Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(["--user", "agentctl", "--pass", "s3cret-nats-password"])
+        .arg("-sd")
+        .arg(store.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("nats://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[nats]\nuser = \"agentctl\"\npassword_env = \"TEST_NATS_PASSWORD\"\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[nats]\nuser = \"agentctl\"\npassword = \"wrong-password-value\"\n",
+    )
+    .unwrap();
+
+    let mut worker = die_with_parent(
+        Command::new(BIN)
+            .args(["worker", "--nats", &url, "--id", "cred-a"])
+            .args(DELIVERY)
+            .arg("--config")
+            .arg(&good)
+            .env("TEST_NATS_PASSWORD", "s3cret-nats-password")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .spawn()
+    .unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let ok = run_cmd("builtin:pipeline", sessions.path(), &["--nats", &url])
+        .arg("--config")
+        .arg(&good)
+        .env("TEST_NATS_PASSWORD", "s3cret-nats-password")
+        .output()
+        .unwrap();
+    let summary = json_of(&ok);
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    assert!(
+        of_type(&events(sessions.path()), "worker_result")
+            .iter()
+            .all(|e| e["worker"] == "cred-a")
+    );
+
+    // Without credentials, or with wrong ones: a clear error, exit 2, and
+    // no password in it.
+    for config in [None, Some(&bad)] {
+        let mut cmd = run_cmd("builtin:pipeline", sessions.path(), &["--nats", &url]);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot connect to NATS"), "{err}");
+        assert!(
+            !err.contains("wrong-password-value") && !err.contains("s3cret"),
+            "{err}"
+        );
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let _ = locked.kill();
+    let _ = locked.wait();
+}

@@ -135,7 +135,10 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         resume: Some(restore),
         wiring,
         step: false,
-        nats: args.nats,
+        nats: super::worker::NatsRunArgs {
+            auth: config.config.nats.clone(),
+            ..args.nats
+        },
     };
     runtime.block_on(drive(Arc::new(loaded.workflow), setup))
 }

@@ -162,7 +162,10 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         resume: None,
         wiring,
         step: args.step,
-        nats: args.nats,
+        nats: super::worker::NatsRunArgs {
+            auth: config.config.nats.clone(),
+            ..args.nats
+        },
     };
     runtime.block_on(drive(workflow, setup))
 }

@@ -27,6 +27,9 @@ pub(crate) struct NatsRunArgs {
     /// before it fails (seconds).
     #[arg(long, value_name = "SECS", default_value_t = 30, requires = "nats")]
     pub(crate) worker_wait: u64,
+    /// `[nats]` of the config: credentials and TLS.
+    #[arg(skip)]
+    pub(crate) auth: agentctl::config::NatsConfig,
 }
 
 impl NatsRunArgs {
@@ -35,7 +38,10 @@ impl NatsRunArgs {
         let Some(url) = &self.nats else {
             return Ok(None);
         };
-        let settings = NatsSettings { url: url.clone() };
+        let settings = NatsSettings {
+            url: url.clone(),
+            auth: self.auth.clone(),
+        };
         let started = async {
             let nats = Nats::connect(&settings, &format!("agentctl run {session}")).await?;
             NatsDispatch::start(
@@ -77,6 +83,9 @@ struct ListArgs {
     /// NATS server URL.
     #[arg(long, value_name = "URL")]
     nats: String,
+    /// Config file whose [nats] holds the credentials.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -124,7 +133,13 @@ pub(crate) fn main(args: WorkerArgs) -> i32 {
         }
     };
     match args.command {
-        Some(WorkerCommand::List(l)) => runtime.block_on(list(&l.nats)),
+        Some(WorkerCommand::List(l)) => {
+            let loaded = match super::providers::load_config(l.config.as_deref()) {
+                Ok(c) => c,
+                Err(c) => return c,
+            };
+            runtime.block_on(list(&l.nats, loaded.config.nats))
+        }
         None => runtime.block_on(serve(args.serve)),
     }
 }
@@ -162,7 +177,10 @@ async fn serve(args: ServeArgs) -> i32 {
             max_deliver: args.max_deliver,
         },
     };
-    let settings = NatsSettings { url };
+    let settings = NatsSettings {
+        url,
+        auth: loaded.config.nats.clone(),
+    };
     let nats = match Nats::connect(&settings, &format!("agentctl worker {}", opts.id)).await {
         Ok(n) => n,
         Err(e) => {
@@ -200,8 +218,11 @@ async fn serve(args: ServeArgs) -> i32 {
     }
 }
 
-async fn list(url: &str) -> i32 {
-    let settings = NatsSettings { url: url.into() };
+async fn list(url: &str, auth: agentctl::config::NatsConfig) -> i32 {
+    let settings = NatsSettings {
+        url: url.into(),
+        auth,
+    };
     let result = async {
         let nats = Nats::connect(&settings, "agentctl worker list").await?;
         let store = heartbeat::bucket(&nats.js).await?;

@@ -11,6 +11,8 @@ use super::NatsError;
 pub struct NatsSettings {
     /// `nats://host:port` (or several, comma-separated).
     pub url: String,
+    /// Credentials and TLS (`[nats]` of the config).
+    pub auth: crate::config::NatsConfig,
 }
 
 /// A connection and its JetStream context.
@@ -27,14 +29,46 @@ impl Nats {
     /// after a lost connection by itself, without end: a short outage makes
     /// calls wait, not fail.
     pub async fn connect(settings: &NatsSettings, name: &str) -> Result<Nats, NatsError> {
-        let options = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(5))
             .max_reconnects(None);
+        let auth = &settings.auth;
+        if let Some(path) = &auth.creds_file {
+            options = options.credentials_file(path).await.map_err(|e| {
+                NatsError(format!(
+                    "[nats] creds_file {}: {e}\n  = hint: point creds_file at the .creds file nsc or your NATS operator gave you",
+                    path.display()
+                ))
+            })?;
+        }
+        if let Some(path) = &auth.nkey_file {
+            let seed = std::fs::read_to_string(path)
+                .map_err(|e| NatsError(format!("[nats] nkey_file {}: {e}", path.display())))?;
+            options = options.nkey(seed.trim().to_string());
+        }
+        match (&auth.user, auth.password()) {
+            (Some(user), Some(pass)) => {
+                options = options.user_and_password(user.clone(), pass.expose().to_string());
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(NatsError(
+                    "[nats] needs both `user` and `password` (or `password_env`)".into(),
+                ));
+            }
+            (None, None) => {}
+        }
+        if let Some(token) = auth.token() {
+            options = options.token(token.expose().to_string());
+        }
+        if let Some(ca) = &auth.tls_ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
         let client = options.connect(settings.url.as_str()).await.map_err(|e| {
             NatsError(format!(
-                "cannot connect to NATS at {}: {e}\n  = hint: start a server with JetStream: nats-server -js -a 127.0.0.1 -p 4222 -sd DIR",
-                crate::secret::redact_url(&settings.url)
+                "cannot connect to NATS at {}: {}\n  = hint: start a server with JetStream (nats-server -js -a 127.0.0.1 -p 4222 -sd DIR), and check [nats] in the config for its credentials",
+                crate::secret::redact_url(&settings.url),
+                crate::secret::redact(&e.to_string())
             ))
         })?;
         let js = jetstream::new(client.clone());

@@ -393,6 +393,14 @@ fn own_secrets(config: &Config) -> Vec<String> {
             }
         }
     }
+    for s in [config.nats.password(), config.nats.token()]
+        .into_iter()
+        .flatten()
+    {
+        if s.expose().len() >= 8 {
+            out.push(s.expose().to_string());
+        }
+    }
     out
 }
 
