@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod nats;
+pub use nats::NatsConfig;
+
 use crate::llm::Provider;
 use crate::llm::openai::{AzureDeployment, OpenAiProvider, OpenAiSettings};
 use crate::secret::{Secret, redact};
@@ -56,6 +59,9 @@ pub struct Config {
     /// What the built-in tools may touch.
     #[serde(default)]
     pub tools: ToolsConfig,
+    /// How `--nats` logs in to nats-server (scale-out).
+    #[serde(default)]
+    pub nats: NatsConfig,
 }
 
 /// The `[tools]` table.

@@ -359,6 +359,26 @@ pub enum EventKind {
         /// Hop number, from 1.
         hop: u32,
     },
+    /// A worker process (scale-out on NATS, `agentctl worker`) ran one
+    /// call of a task and its result reached the orchestrator.
+    WorkerResult {
+        /// Task id.
+        task: Id,
+        /// Agent id.
+        agent: Id,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Id of the worker that stored the result.
+        worker: String,
+        /// Times the call's work message was delivered to a worker: more
+        /// than 1 when a worker died or stalled holding it (a redelivery).
+        #[serde(default = "one")]
+        deliveries: u32,
+        /// The result was already stored when the orchestrator asked (a
+        /// resumed run reusing work done while it was down).
+        #[serde(default)]
+        reused: bool,
+    },
     /// A task was moved to another agent by a command.
     TaskRerouted {
         /// Task id.
@@ -1120,9 +1140,29 @@ pub fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
+/// Serde default of counts that start at 1.
+fn one() -> u32 {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_result_without_the_newer_fields_reads_with_their_defaults() {
+        let k: EventKind = serde_json::from_value(serde_json::json!({
+            "type": "worker_result", "task": "t", "agent": "a", "attempt": 2, "worker": "w1"
+        }))
+        .unwrap();
+        let EventKind::WorkerResult {
+            deliveries, reused, ..
+        } = k
+        else {
+            panic!("{k:?}");
+        };
+        assert_eq!((deliveries, reused), (1, false));
+    }
 
     #[test]
     fn usage_sums_saturate() {

@@ -77,6 +77,7 @@ pub mod llm;
 pub mod metrics;
 pub mod resilience;
 pub mod run_state;
+pub mod scale_out;
 pub mod secret;
 pub mod session;
 pub mod text;

@@ -20,6 +20,7 @@ fn main() {
         cli::Commands::Replay(a) => cli::replay::main(a),
         cli::Commands::Sessions(a) => cli::sessions::main(a),
         cli::Commands::Providers(a) => cli::providers::main(a),
+        cli::Commands::Worker(a) => cli::worker::main(a),
     };
     // exit() runs no destructors: end every child tree still running.
     agentctl::agent::process_tree::kill_all();

@@ -42,6 +42,7 @@ pub(crate) mod session;
 pub(crate) mod sessions;
 pub(crate) mod tui;
 pub(crate) mod validate;
+pub(crate) mod worker;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -110,6 +111,11 @@ pub(crate) enum Commands {
         after_help = "Examples:\n  agentctl providers list\n  agentctl providers check\n  agentctl providers check local --model llama3.2"
     )]
     Providers(providers::ProvidersArgs),
+    /// Run agent calls for orchestrators started with --nats (scale-out on NATS JetStream).
+    #[command(
+        after_help = "Examples:\n  agentctl worker --nats nats://127.0.0.1:4222\n  agentctl worker --nats nats://10.0.0.5:4222 --capability code --concurrency 16\n  agentctl worker --nats nats://127.0.0.1:4222 --agent linter --config worker.toml\n  agentctl worker list --nats nats://127.0.0.1:4222"
+    )]
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

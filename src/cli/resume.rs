@@ -38,6 +38,8 @@ pub(crate) struct ResumeArgs {
     dir: DirArgs,
     #[command(flatten)]
     providers: super::providers::ProviderArgs,
+    #[command(flatten)]
+    nats: super::worker::NatsRunArgs,
 }
 
 pub(crate) fn main(args: ResumeArgs) -> i32 {
@@ -133,6 +135,10 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
         resume: Some(restore),
         wiring,
         step: false,
+        nats: super::worker::NatsRunArgs {
+            auth: config.config.nats.clone(),
+            ..args.nats
+        },
     };
     runtime.block_on(drive(Arc::new(loaded.workflow), setup))
 }

@@ -49,6 +49,8 @@ pub(crate) struct RunArgs {
     record: super::session::RecordArgs,
     #[command(flatten)]
     providers: super::providers::ProviderArgs,
+    #[command(flatten)]
+    nats: super::worker::NatsRunArgs,
     /// Step through debates and votes: each turn or ballot waits for Enter
     /// (`r` finishes the round, `c` leaves step mode). Needs a terminal.
     #[arg(long)]
@@ -160,6 +162,10 @@ pub(crate) fn main(args: RunArgs) -> i32 {
         resume: None,
         wiring,
         step: args.step,
+        nats: super::worker::NatsRunArgs {
+            auth: config.config.nats.clone(),
+            ..args.nats
+        },
     };
     runtime.block_on(drive(workflow, setup))
 }
@@ -202,6 +208,8 @@ pub(crate) struct Setup {
     pub(crate) wiring: super::providers::Wiring,
     /// Step through debates and votes on the terminal.
     pub(crate) step: bool,
+    /// Agent calls on workers over NATS (`--nats`).
+    pub(crate) nats: super::worker::NatsRunArgs,
 }
 
 /// A new or continued session file, fed from `orch`'s events.
@@ -246,6 +254,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         resume,
         wiring,
         step,
+        nats,
     } = setup;
     // The tokenizer's first use costs ~60 ms: pay it before the clock starts,
     // on this thread, which is the engine's: its regex scratch pool then
@@ -266,6 +275,11 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         },
     );
     orch = wiring.install(orch);
+    match nats.dispatch(&session).await {
+        Ok(Some(d)) => orch = orch.with_dispatch(d),
+        Ok(None) => {}
+        Err(c) => return c,
+    }
     // Before the session file exists: once it holds anything, a signal ends it
     // cleanly.
     let stop = match StopSignals::install() {

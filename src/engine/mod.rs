@@ -8,6 +8,7 @@
 mod agent_link;
 mod agent_task;
 pub(crate) mod cpu_placement;
+pub mod dispatch;
 mod emitter;
 mod exec;
 pub(crate) mod feed;

@@ -107,6 +107,7 @@ pub struct Orchestrator {
     subscribers: Vec<Subscriber>,
     custom: HashMap<String, ProviderFactory>,
     tools: Option<Arc<crate::tools::ToolBox>>,
+    dispatch: Option<Arc<dyn super::dispatch::Dispatch>>,
 }
 
 type ProviderFactory =
@@ -133,6 +134,7 @@ impl Orchestrator {
             subscribers: Vec::new(),
             custom: HashMap::new(),
             tools: None,
+            dispatch: None,
         }
     }
 
@@ -162,6 +164,13 @@ impl Orchestrator {
     /// Registers (or replaces) a provider by name.
     pub fn with_provider(mut self, name: &str, provider: Arc<dyn Provider>) -> Self {
         self.providers.insert(name.to_string(), provider);
+        self
+    }
+
+    /// Runs model and command agents' calls through `dispatch` (e.g. on
+    /// remote workers) instead of in this process.
+    pub fn with_dispatch(mut self, dispatch: Arc<dyn super::dispatch::Dispatch>) -> Self {
+        self.dispatch = Some(dispatch);
         self
     }
 
@@ -228,6 +237,23 @@ impl Orchestrator {
         // Code agents reach the run's context store and budgets through
         // this, connected once the run exists.
         let link = Arc::new(AgentLink::default());
+        let dispatch_run = self.dispatch.as_ref().map(|_| {
+            let emitter = emitter.clone();
+            let interrupted = self
+                .opts
+                .resume
+                .iter()
+                .flat_map(|r| r.tasks.iter())
+                .filter(|(_, t)| t.output.is_none() && t.attempts > 0)
+                .filter_map(|(id, t)| Some((id.clone(), (t.agent.clone()?, t.attempts))))
+                .collect();
+            super::dispatch::DispatchRun {
+                session: &session,
+                seed: self.opts.seed,
+                events: Arc::new(move |kind| emitter.emit(kind)),
+                interrupted,
+            }
+        });
         for a in &self.wf.agents {
             // Code agents (registered Rust agents, command agents) are
             // reached through the same Provider interface as models, so
@@ -235,6 +261,15 @@ impl Orchestrator {
             if let Some(make) = self.custom.remove(&*a.id) {
                 providers.push(make(bus.clone(), link.clone()));
                 code_agents.push(true);
+                continue;
+            }
+            if let (Some(d), Some(r), false) = (
+                &self.dispatch,
+                &dispatch_run,
+                matches!(a.kind, AgentKind::Custom),
+            ) {
+                providers.push(d.provider(r, a));
+                code_agents.push(matches!(a.kind, AgentKind::Command(_)));
                 continue;
             }
             match &a.kind {

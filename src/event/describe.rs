@@ -37,6 +37,7 @@ impl EventKind {
             | K::TaskCompleted { task, .. }
             | K::TaskFailed { task, .. }
             | K::TaskHandoff { task, .. }
+            | K::WorkerResult { task, .. }
             | K::TaskRerouted { task, .. }
             | K::LlmRequest { task, .. }
             | K::LlmResponse { task, .. }
@@ -207,6 +208,23 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
         } => {
             head(s, full, "handoff", task)?;
             write!(s, ": {from_agent} → {to_agent} ({capability})")
+        }
+        K::WorkerResult {
+            task,
+            worker,
+            deliveries,
+            reused,
+            ..
+        } => {
+            head(s, full, "worker", task)?;
+            write!(s, ": ran on {worker}")?;
+            if *deliveries > 1 {
+                write!(s, " (redelivered, delivery {deliveries})")?;
+            }
+            if *reused {
+                write!(s, " (stored result reused)")?;
+            }
+            Ok(())
         }
         K::TaskRerouted {
             task,

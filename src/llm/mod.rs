@@ -99,7 +99,7 @@ impl Message {
 
 /// The shape of answer the engine needs; providers may use it to ask for
 /// structured output, and the sim provider to invent a fitting reply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expect {
     /// Free text.
     #[default]
@@ -123,7 +123,7 @@ pub enum Expect {
 
 /// What a debater, voter or judge knows, so a provider that invents replies
 /// (the sim) can answer in character.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StanceHint {
     /// Round, from 1.
     pub round: u32,
@@ -140,7 +140,7 @@ pub struct StanceHint {
 }
 
 /// Another agent's latest stance, in a [`StanceHint`].
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OtherStance {
     /// Agent id.
     pub agent: Id,
@@ -153,7 +153,7 @@ pub struct OtherStance {
 }
 
 /// Context the engine gives a provider beyond the messages.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RequestHints {
     /// Expected answer shape.
     pub expect: Expect,
@@ -178,7 +178,7 @@ pub struct RequestHints {
 
 /// Whether a round of the tool loop lets the model choose, forces a call,
 /// or forbids one (OpenAI's `tool_choice`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToolChoice {
     /// The model decides (the default).
     #[default]
@@ -193,14 +193,14 @@ pub enum ToolChoice {
 
 /// The items of a batch call, so a provider that invents replies (the sim)
 /// or an agent that is code can answer each one.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BatchHint {
     /// The items, in order.
     pub items: Vec<BatchItem>,
 }
 
 /// One item of a batch call.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BatchItem {
     /// The task id the item would have had on its own (`fan[3]/work`).
     pub task: Id,
@@ -211,7 +211,7 @@ pub struct BatchItem {
 }
 
 /// One call to a model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProviderRequest {
     /// Calling agent.
     pub agent: Id,
@@ -284,7 +284,7 @@ pub struct Adaptation {
 }
 
 /// A failed call.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[error("{kind:?}: {message}")]
 pub struct ProviderError {
     /// Class, which decides retrying.
@@ -354,7 +354,7 @@ pub trait Provider: Send + Sync + 'static {
 }
 
 /// A whole reply.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Completion {
     /// Text.
     pub text: String,

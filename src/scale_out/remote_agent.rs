@@ -1,0 +1,406 @@
+//! The orchestrator's side: a [`Dispatch`] whose providers publish each
+//! call on the work queue and wait for its result in the result bucket.
+//! The engine above sees a provider like any other, so budgets, retries,
+//! breakers, gates and the session file stay where they are.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::{self, BoxStream};
+
+use super::NatsError;
+use super::connection::Nats;
+use super::heartbeat::{self, WorkerTable};
+use super::result_store::{self, ResultWaiters};
+use super::work_item::{AgentSpec, WorkItem, WorkResult, attempt_key, session_prefix};
+use super::work_queue::{self, Lane};
+use crate::engine::dispatch::{Dispatch, DispatchRun, EventSink};
+use crate::event::{ErrorKind, EventKind, Id};
+use crate::llm::{Completion, Provider, ProviderChunk, ProviderError, ProviderRequest};
+use crate::workflow::model::{Agent, AgentKind};
+
+/// How long publishing may keep failing (NATS down) before the call fails.
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Settings of the orchestrator's side.
+#[derive(Debug, Clone)]
+pub struct RemoteSettings {
+    /// How long a call waits for a worker that serves its agent.
+    pub worker_wait: Duration,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings {
+            worker_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Sends a run's model and command agents to `agentctl worker`s.
+pub struct NatsDispatch {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    nats: Nats,
+    results: Arc<ResultWaiters>,
+    workers: WorkerTable,
+    settings: RemoteSettings,
+}
+
+impl NatsDispatch {
+    /// Connects the session `session` to the work queue, the result bucket
+    /// and the workers' heartbeats.
+    pub async fn start(
+        nats: Nats,
+        session: &str,
+        settings: RemoteSettings,
+    ) -> Result<NatsDispatch, NatsError> {
+        let work = work_queue::ensure_stream(&nats.js).await?;
+        let results = result_store::bucket(&nats.js).await?;
+        let results = ResultWaiters::start(results, &session_prefix(session)).await?;
+        let workers = WorkerTable::watch(&nats.js, heartbeat::bucket(&nats.js).await?).await?;
+        // A call whose every delivery died is failed, not awaited forever.
+        let mut advisories = nats
+            .client
+            .subscribe(work_queue::max_deliveries_advisory())
+            .await
+            .map_err(|e| NatsError::new("cannot watch the work queue's advisories", e))?;
+        let weak = Arc::downgrade(&results);
+        tokio::spawn(async move {
+            while let Some(m) = advisories.next().await {
+                let Some(results) = weak.upgrade() else { break };
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.payload) else {
+                    continue;
+                };
+                if let Some(seq) = v["stream_seq"].as_u64() {
+                    results.gave_up(seq, v["deliveries"].as_u64().unwrap_or(0));
+                    // Nobody will take it: out of the queue.
+                    let _ = work.delete_message(seq).await;
+                }
+            }
+        });
+        Ok(NatsDispatch {
+            shared: Arc::new(Shared {
+                nats,
+                results,
+                workers,
+                settings,
+            }),
+        })
+    }
+}
+
+impl Dispatch for NatsDispatch {
+    fn provider(&self, run: &DispatchRun<'_>, agent: &Agent) -> Arc<dyn Provider> {
+        let spec = AgentSpec::of(agent);
+        let command = matches!(agent.kind, AgentKind::Command(_));
+        // A named agent's own lane first, then its capabilities', then (for
+        // models, which any worker can run) the shared one.
+        let mut lanes = vec![Lane::Agent(spec.id.clone())];
+        lanes.extend(spec.capabilities.iter().cloned().map(Lane::Capability));
+        if !command {
+            lanes.push(Lane::Any);
+        }
+        let networked = !command && spec.provider != "sim";
+        let interrupted = run
+            .interrupted
+            .iter()
+            .filter(|(_, (a, _))| *a == spec.id)
+            .map(|(t, (_, n))| (t.clone(), *n))
+            .collect();
+        Arc::new(RemoteProvider {
+            interrupted: Mutex::new(interrupted),
+            shared: self.shared.clone(),
+            session: run.session.to_string(),
+            seed: run.seed,
+            events: run.events.clone(),
+            spec,
+            lanes,
+            networked,
+        })
+    }
+}
+
+/// One agent's calls, run by workers.
+struct RemoteProvider {
+    shared: Arc<Shared>,
+    session: String,
+    seed: u64,
+    events: EventSink,
+    spec: AgentSpec,
+    lanes: Vec<Lane>,
+    /// A network model (its retries default like the in-process provider's).
+    networked: bool,
+    /// Resumed: task → the attempt that was running when the run stopped.
+    interrupted: Mutex<HashMap<String, u32>>,
+}
+
+impl RemoteProvider {
+    fn interrupted_is_empty(&self) -> bool {
+        self.interrupted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+}
+
+impl Provider for RemoteProvider {
+    fn name(&self) -> &str {
+        &self.spec.provider
+    }
+
+    fn retries_by_default(&self) -> bool {
+        self.networked
+    }
+
+    fn stream(
+        &self,
+        req: ProviderRequest,
+    ) -> BoxStream<'static, Result<ProviderChunk, ProviderError>> {
+        let mut req = req;
+        // The interrupted attempt's next call is that attempt again: its
+        // result, stored meanwhile or still being computed, is the one an
+        // uninterrupted run would have used.
+        if !self.interrupted_is_empty()
+            && let Some(n) = self
+                .interrupted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&*req.task)
+            && req.attempt == n + 1
+        {
+            req.attempt = n;
+        }
+        let call = Call {
+            shared: self.shared.clone(),
+            events: self.events.clone(),
+            item: WorkItem {
+                key: String::new(),
+                session: self.session.clone(),
+                seed: self.seed,
+                agent: self.spec.clone(),
+                request: req,
+            },
+            lanes: self.lanes.clone(),
+        };
+        stream::once(call.run())
+            .flat_map(|r| stream::iter(chunks(r)))
+            .boxed()
+    }
+}
+
+/// A reply as the chunks the engine reads.
+fn chunks(r: Result<Completion, ProviderError>) -> Vec<Result<ProviderChunk, ProviderError>> {
+    match r {
+        Err(e) => vec![Err(e)],
+        Ok(c) => {
+            let mut out = Vec::with_capacity(3);
+            if !c.text.is_empty() {
+                out.push(Ok(ProviderChunk::Delta(c.text)));
+            }
+            if !c.tool_calls.is_empty() {
+                out.push(Ok(ProviderChunk::ToolCalls(c.tool_calls)));
+            }
+            out.push(Ok(ProviderChunk::Done { usage: c.usage }));
+            out
+        }
+    }
+}
+
+struct Call {
+    shared: Arc<Shared>,
+    events: EventSink,
+    item: WorkItem,
+    lanes: Vec<Lane>,
+}
+
+impl Call {
+    async fn run(mut self) -> Result<Completion, ProviderError> {
+        let request = serde_json::to_vec(&self.item.request).map_err(internal)?;
+        let key = attempt_key(&self.item.session, &request);
+        self.item.key = key.clone();
+        let task: Id = self.item.request.task.clone();
+        let attempt = self.item.request.attempt;
+        let results = self.shared.results.clone();
+        // Stored by a worker while this orchestrator was down: reuse it.
+        if let Some(r) = results.stored(&key).await {
+            self.report(&task, attempt, &r, true);
+            return r.outcome;
+        }
+        let arrival = results.wait(&key);
+        let mut guard = CancelOnDrop {
+            shared: self.shared.clone(),
+            key: key.clone(),
+            armed: true,
+        };
+        let lane = self.route().await?;
+        let payload = serde_json::to_vec(&self.item).map_err(internal)?;
+        let sequence = self.publish(&lane, &key, payload).await?;
+        results.published(&key, sequence);
+        let r = tokio::select! {
+            a = arrival => match a {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    guard.armed = false;
+                    return Err(e);
+                }
+                Err(_) => return Err(internal("the result watch stopped")),
+            },
+            () = self.deserted(&lane) => {
+                return Err(self.nobody_serves());
+            }
+        };
+        guard.armed = false;
+        self.report(&task, attempt, &r, false);
+        r.outcome
+    }
+
+    fn report(&self, task: &Id, attempt: u32, r: &WorkResult, reused: bool) {
+        (self.events)(EventKind::WorkerResult {
+            task: task.clone(),
+            agent: Id::from(self.item.agent.id.as_str()),
+            attempt,
+            worker: r.worker.clone(),
+            deliveries: r.deliveries,
+            reused,
+        });
+    }
+
+    /// The first lane a live worker serves; waits a bounded time for one.
+    async fn route(&self) -> Result<Lane, ProviderError> {
+        let mut table = self.shared.workers.clone();
+        let deadline = tokio::time::Instant::now() + self.shared.settings.worker_wait;
+        loop {
+            let live = table.live();
+            if let Some(l) = self.lanes.iter().find(|l| live.iter().any(|h| h.serves(l))) {
+                return Ok(l.clone());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.nobody_serves());
+            }
+            tokio::select! {
+                _ = table.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// Resolves once no live worker has served `lane` for the bounded
+    /// wait: every worker that could run the call died and none came back.
+    async fn deserted(&self, lane: &Lane) {
+        let wait = self.shared.settings.worker_wait;
+        let mut since: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::time::sleep(heartbeat::LOST_AFTER / 3).await;
+            if self.shared.workers.live().iter().any(|h| h.serves(lane)) {
+                since = None;
+            } else if since
+                .get_or_insert_with(tokio::time::Instant::now)
+                .elapsed()
+                >= wait
+            {
+                return;
+            }
+        }
+    }
+
+    fn nobody_serves(&self) -> ProviderError {
+        let a = &self.item.agent;
+        let mut hint = format!("agentctl worker --nats URL --agent {}", a.id);
+        if let Some(c) = a.capabilities.first() {
+            hint.push_str(&format!(" (or --capability {c})"));
+        }
+        let caps = if a.capabilities.is_empty() {
+            String::new()
+        } else {
+            format!(" nor its capabilities ({})", a.capabilities.join(", "))
+        };
+        ProviderError::new(
+            ErrorKind::Workflow,
+            format!(
+                "no live worker serves agent `{}`{caps}{} after waiting {} s\n  = hint: start one: {hint}",
+                a.id,
+                if a.command.is_some() {
+                    " (a command agent runs only on workers started with --agent for it)"
+                } else {
+                    ""
+                },
+                self.shared.settings.worker_wait.as_secs()
+            ),
+        )
+    }
+
+    /// Publishes the call with its key as message id (a second publish of
+    /// the same attempt is dropped by the server); retries while NATS is
+    /// away. The stream sequence it got.
+    async fn publish(
+        &self,
+        lane: &Lane,
+        key: &str,
+        payload: Vec<u8>,
+    ) -> Result<u64, ProviderError> {
+        let deadline = tokio::time::Instant::now() + PUBLISH_PATIENCE;
+        let payload = bytes::Bytes::from(payload);
+        loop {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", key);
+            let sent = match self
+                .shared
+                .nats
+                .js
+                .publish_with_headers(lane.subject(), headers, payload.clone())
+                .await
+            {
+                Ok(ack) => ack.await.map(|a| a.sequence).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match sent {
+                Ok(seq) => return Ok(seq),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Server,
+                        format!("cannot publish the call on {}: {e}", lane.subject()),
+                    ));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(ErrorKind::Server, format!("scale-out: {e}"))
+}
+
+/// A call dropped before its result (pause, cancel, reroute, timeout):
+/// the worker holding it is told to drop it too.
+struct CancelOnDrop {
+    shared: Arc<Shared>,
+    key: String,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.shared.results.forget(&self.key);
+        let client = self.shared.nats.client.clone();
+        let subject = cancel_subject(&self.key);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = client.publish(subject, bytes::Bytes::new()).await;
+            });
+        }
+    }
+}
+
+/// Where a call's cancel is announced (core NATS).
+pub fn cancel_subject(key: &str) -> String {
+    format!("agentctl.cancel.{key}")
+}

@@ -1,0 +1,666 @@
+//! Scale-out on NATS JetStream, end to end: a real nats-server (started here
+//! on a free loopback port, once for this test binary), real `agentctl
+//! worker` processes and the real `agentctl run --nats`.
+//!
+//! The tests share the server, so they run one at a time (`SERIAL`) and
+//! each stops its own workers.
+
+use std::io::BufRead;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_agentctl");
+/// Short, so a killed worker's call comes back fast; every worker here
+/// passes the same, since the lanes' consumers keep the first settings.
+const DELIVERY: [&str; 4] = ["--ack-wait-ms", "1000", "--max-deliver", "3"];
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Server {
+    url: String,
+    _dir: tempfile::TempDir,
+    _child: Child,
+}
+
+/// Children die with the test process, whatever ends it.
+fn die_with_parent(cmd: &mut Command) -> &mut Command {
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child
+    // between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().to_path_buf();
+        // PR_SET_PDEATHSIG fires when the forking *thread* ends: spawn the
+        // server from a thread that lives as long as the test process.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let child = die_with_parent(
+                Command::new("nats-server")
+                    .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+                    .arg(&store)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            )
+            .spawn();
+            let ok = child.is_ok();
+            tx.send(child).unwrap();
+            if ok {
+                loop {
+                    std::thread::park();
+                }
+            }
+        });
+        let child = rx
+            .recv()
+            .unwrap()
+            .expect("nats-server is installed (scripts/test installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server {
+            url: format!("nats://127.0.0.1:{port}"),
+            _dir: dir,
+            _child: child,
+        }
+    })
+}
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running `agentctl worker`, killed on drop.
+struct Worker {
+    id: String,
+    child: Child,
+}
+
+impl Worker {
+    fn start(id: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        let w = Worker::spawn(id, args, env);
+        w.wait_live();
+        w
+    }
+
+    /// Starts it without waiting for its first heartbeat.
+    fn spawn(id: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["worker", "--nats", &server().url, "--id", id])
+            .args(DELIVERY)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = die_with_parent(&mut cmd).spawn().unwrap();
+        Worker {
+            id: id.to_string(),
+            child,
+        }
+    }
+
+    /// Until `worker list` shows it live.
+    fn wait_live(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if worker_line(&self.id).is_some_and(|l| l.contains(" live ")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker {} never came up",
+                self.id
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The worker's row of `agentctl worker list`.
+fn worker_line(id: &str) -> Option<String> {
+    let out = Command::new(BIN)
+        .args(["worker", "list", "--nats", &server().url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id))
+        .map(str::to_string)
+}
+
+fn run_cmd(workflow: &str, session_dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", workflow, "--seed", "5", "--json", "--auto-approve"])
+        .arg("--session-dir")
+        .arg(session_dir)
+        .args(extra);
+    cmd
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The events of the one session file in `dir`.
+fn events(dir: &Path) -> Vec<Value> {
+    let file: PathBuf = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a session file");
+    std::io::BufReader::new(std::fs::File::open(file).unwrap())
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
+}
+
+fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == t).collect()
+}
+
+#[test]
+fn built_in_workflows_on_sim_give_the_same_outputs_on_two_workers_as_in_process() {
+    let _g = serial();
+    let _a = Worker::start("same-a", &[], &[]);
+    let _b = Worker::start("same-b", &[], &[]);
+    // Every built-in whose outcome does not depend on timing (not
+    // `parallel`'s 2-of-3 race, not `chaos`).
+    for name in [
+        "pipeline",
+        "scatter_gather",
+        "hierarchical",
+        "router",
+        "state_machine",
+        "event_driven",
+        "research_report",
+        "debate",
+        "consensus",
+        "demo",
+    ] {
+        let wf = format!("builtin:{name}");
+        let local_dir = tempfile::tempdir().unwrap();
+        let remote_dir = tempfile::tempdir().unwrap();
+        let local = json_of(&run_cmd(&wf, local_dir.path(), &[]).output().unwrap());
+        let remote = json_of(
+            &run_cmd(&wf, remote_dir.path(), &["--nats", &server().url])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(remote["status"], "succeeded", "{name}: {remote}");
+        assert_eq!(remote["outputs"], local["outputs"], "{name}");
+        assert_eq!(
+            remote["tasks_completed"], local["tasks_completed"],
+            "{name}"
+        );
+        // The calls really ran on the workers, and on nothing else.
+        let events = events(remote_dir.path());
+        let ran = of_type(&events, "worker_result");
+        assert_eq!(
+            ran.len(),
+            of_type(&events, "llm_response").len(),
+            "{name}: one worker result per call"
+        );
+        assert!(
+            ran.iter()
+                .all(|e| e["worker"] == "same-a" || e["worker"] == "same-b"),
+            "{name}"
+        );
+    }
+}
+
+const SLOW_FLOW: &str = r#"
+[workflow]
+name = "slow"
+input = "the report"
+[[agents]]
+id = "slow"
+role = "executor"
+sim = { template = "slow reply about {{input}}", latency_ms = 2500 }
+[[agents]]
+id = "quick"
+role = "executor"
+sim = { template = "quick reply about {{input}}", latency_ms = 10 }
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["first", "second"]
+[[nodes]]
+id = "first"
+kind = "agent"
+agent = "slow"
+prompt = "Work on {{input}}."
+[[nodes]]
+id = "second"
+kind = "agent"
+agent = "quick"
+prompt = "Finish {{input}}."
+"#;
+
+#[test]
+fn a_worker_killed_mid_task_has_its_call_redelivered_and_each_task_completes_once() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("slow.toml");
+    std::fs::write(&flow, SLOW_FLOW).unwrap();
+    let flow = flow.to_str().unwrap();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = json_of(&run_cmd(flow, local_dir.path(), &[]).output().unwrap());
+
+    let mut doomed = Worker::start("kill-a", &[], &[]);
+    let remote_dir = tempfile::tempdir().unwrap();
+    let run = run_cmd(flow, remote_dir.path(), &["--nats", &server().url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill it while it holds the slow call.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !worker_line("kill-a").is_some_and(|l| l.contains(" 1/8 ")) {
+        assert!(Instant::now() < deadline, "the call never reached kill-a");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    doomed.kill9();
+    let _rescuer = Worker::start("kill-b", &[], &[]);
+    let out = run.wait_with_output().unwrap();
+    let remote = json_of(&out);
+    assert_eq!(remote["status"], "succeeded", "{remote}");
+    assert_eq!(remote["outputs"], local["outputs"]);
+
+    let events = events(remote_dir.path());
+    let done = of_type(&events, "task_completed");
+    let mut tasks: Vec<&str> = done.iter().map(|e| e["task"].as_str().unwrap()).collect();
+    tasks.sort_unstable();
+    assert_eq!(
+        tasks,
+        ["first", "second"],
+        "each task completes exactly once"
+    );
+    let first: Vec<_> = of_type(&events, "worker_result")
+        .into_iter()
+        .filter(|e| e["task"] == "first")
+        .collect();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0]["worker"], "kill-b");
+    assert!(
+        first[0]["deliveries"].as_u64().unwrap() >= 2,
+        "the redelivery shows: {first:?}"
+    );
+}
+
+fn routed_flow(agent: &str) -> String {
+    format!(
+        r#"
+[workflow]
+name = "routed"
+input = "src/main.rs"
+[[agents]]
+id = "{agent}"
+kind = "command"
+command = {{ run = ["sh", "-c", "cat >/dev/null; echo '{{\"output\": \"linted on '$WORKER_MARK'\"}}'"], inherit_env = ["PATH", "WORKER_MARK"], timeout_ms = 5000 }}
+[[agents]]
+id = "summariser"
+role = "executor"
+sim = {{ template = "summary of {{{{input}}}}" }}
+[[nodes]]
+id = "main"
+kind = "sequence"
+steps = ["lint", "sum"]
+[[nodes]]
+id = "lint"
+kind = "agent"
+agent = "{agent}"
+prompt = "Lint {{{{input}}}}."
+[[nodes]]
+id = "sum"
+kind = "agent"
+agent = "summariser"
+prompt = "Summarise {{{{input}}}}."
+"#
+    )
+}
+
+#[test]
+fn a_command_agent_only_one_worker_has_is_routed_to_that_worker() {
+    let _g = serial();
+    let _tools = Worker::start(
+        "route-a",
+        &["--agent", "linter"],
+        &[("WORKER_MARK", "alpha")],
+    );
+    let _models = Worker::start("route-b", &[], &[("WORKER_MARK", "beta")]);
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("routed.toml");
+    std::fs::write(&flow, routed_flow("linter")).unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let out = run_cmd(
+        flow.to_str().unwrap(),
+        sessions.path(),
+        &["--nats", &server().url],
+    )
+    .output()
+    .unwrap();
+    let summary = json_of(&out);
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    let events = events(sessions.path());
+    let lint = of_type(&events, "task_completed")
+        .into_iter()
+        .find(|e| e["task"] == "lint")
+        .map(|e| e["output"].clone());
+    // The program ran with the environment of route-a's machine.
+    assert_eq!(lint, Some("linted on alpha".into()));
+    let by_task = |t: &str| {
+        of_type(&events, "worker_result")
+            .into_iter()
+            .find(|e| e["task"] == t)
+            .map(|e| e["worker"].clone())
+    };
+    assert_eq!(by_task("lint"), Some("route-a".into()));
+    assert_eq!(by_task("sum"), Some("route-b".into()));
+}
+
+#[test]
+fn a_call_no_worker_serves_fails_after_the_bounded_wait_naming_the_agent() {
+    let _g = serial();
+    let _models = Worker::start("nobody-b", &[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("ghost.toml");
+    std::fs::write(&flow, routed_flow("ghost")).unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run_cmd(
+        flow.to_str().unwrap(),
+        sessions.path(),
+        &["--nats", &server().url, "--worker-wait", "1"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let summary = json_of(&out);
+    let error = summary["error"].to_string();
+    assert!(
+        error.contains("no live worker serves agent `ghost`"),
+        "{summary}"
+    );
+    assert!(error.contains("--agent ghost"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_call_that_kills_every_worker_ends_after_max_deliver_with_a_clear_error() {
+    let _g = serial();
+    // The program kills the worker that runs it (its parent), every time.
+    let mut workers: Vec<Worker> = (1..=2)
+        .map(|i| Worker::start(&format!("doomed-{i}"), &["--agent", "killer"], &[]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("killer.toml");
+    std::fs::write(
+        &flow,
+        r#"
+[workflow]
+name = "killer"
+input = "x"
+[[agents]]
+id = "killer"
+kind = "command"
+command = { run = ["sh", "-c", "kill -9 $PPID; sleep 5"], inherit_env = ["PATH"], timeout_ms = 10000 }
+[[nodes]]
+id = "job"
+kind = "agent"
+agent = "killer"
+"#,
+    )
+    .unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let mut run = run_cmd(
+        flow.to_str().unwrap(),
+        sessions.path(),
+        &["--nats", &server().url],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // A supervisor brings dead workers back (as systemd would): without
+    // max_deliver the call would take them down for ever.
+    let mut restarts = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the run never ended");
+        for (i, w) in workers.iter_mut().enumerate() {
+            if w.child.try_wait().unwrap().is_some() {
+                restarts += 1;
+                *w = Worker::spawn(
+                    &format!("doomed-{i}-{restarts}"),
+                    &["--agent", "killer"],
+                    &[],
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let summary = json_of(&out);
+    let error = summary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("delivered to workers 3 times") && error.contains("max_deliver"),
+        "{summary}"
+    );
+    // Each of the 3 deliveries took a worker down with it.
+    assert!(restarts >= 3, "{restarts} restarts");
+}
+
+#[test]
+fn an_orchestrator_killed_mid_call_resumes_with_the_result_a_worker_stored_meanwhile() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("slow.toml");
+    std::fs::write(&flow, SLOW_FLOW).unwrap();
+    let flow = flow.to_str().unwrap();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = json_of(&run_cmd(flow, local_dir.path(), &[]).output().unwrap());
+
+    let _worker = Worker::start("resume-a", &[], &[]);
+    let sessions = tempfile::tempdir().unwrap();
+    let mut run = run_cmd(flow, sessions.path(), &["--nats", &server().url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !worker_line("resume-a").is_some_and(|l| l.contains(" 1/8 ")) {
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            let out = run.wait_with_output().unwrap();
+            panic!(
+                "the call never reached the worker: {:?} {} {}",
+                worker_line("resume-a"),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    run.kill().unwrap(); // SIGKILL, mid-call
+    run.wait().unwrap();
+    // The worker finishes and stores the result while nobody listens.
+    let done =
+        |n: &str| worker_line("resume-a").is_some_and(|l| l.split_whitespace().nth(4) == Some(n));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done("1") {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never finished the call"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let session = std::fs::read_dir(sessions.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    let out = Command::new(BIN)
+        .arg("resume")
+        .arg(&session)
+        .args(["--json", "--nats", &server().url])
+        .output()
+        .unwrap();
+    let resumed = json_of(&out);
+    assert_eq!(resumed["status"], "succeeded", "{resumed}");
+    assert_eq!(
+        resumed["outputs"], local["outputs"],
+        "same as an uninterrupted run"
+    );
+
+    let events = events(sessions.path());
+    let first: Vec<_> = of_type(&events, "task_completed")
+        .into_iter()
+        .filter(|e| e["task"] == "first")
+        .collect();
+    assert_eq!(first.len(), 1, "no double completion");
+    let reused: Vec<_> = of_type(&events, "worker_result")
+        .into_iter()
+        .filter(|e| e["task"] == "first")
+        .collect();
+    assert_eq!(reused.len(), 1, "{reused:?}");
+    assert_eq!(reused[0]["reused"], true);
+    // Not recomputed: the worker ran the slow call once, then `second`
+    // (its heartbeat says so within a beat or two).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done("2") {
+        assert!(Instant::now() < deadline, "{:?}", worker_line("resume-a"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(done("2"), "{:?}", worker_line("resume-a"));
+}
+
+#[test]
+fn credentials_come_from_the_config_and_never_show_in_errors() {
+    let _g = serial();
+    // A second server that wants a user and password.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tempfile::tempdir().unwrap();
+    let mut locked = Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(["--user", "agentctl", "--pass", "s3cret-nats-password"])
+        .arg("-sd")
+        .arg(store.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("nats://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[nats]\nuser = \"agentctl\"\npassword_env = \"TEST_NATS_PASSWORD\"\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[nats]\nuser = \"agentctl\"\npassword = \"wrong-password-value\"\n",
+    )
+    .unwrap();
+
+    let mut worker = die_with_parent(
+        Command::new(BIN)
+            .args(["worker", "--nats", &url, "--id", "cred-a"])
+            .args(DELIVERY)
+            .arg("--config")
+            .arg(&good)
+            .env("TEST_NATS_PASSWORD", "s3cret-nats-password")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .spawn()
+    .unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let ok = run_cmd("builtin:pipeline", sessions.path(), &["--nats", &url])
+        .arg("--config")
+        .arg(&good)
+        .env("TEST_NATS_PASSWORD", "s3cret-nats-password")
+        .output()
+        .unwrap();
+    let summary = json_of(&ok);
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    assert!(
+        of_type(&events(sessions.path()), "worker_result")
+            .iter()
+            .all(|e| e["worker"] == "cred-a")
+    );
+
+    // Without credentials, or with wrong ones: a clear error, exit 2, and
+    // no password in it.
+    for config in [None, Some(&bad)] {
+        let mut cmd = run_cmd("builtin:pipeline", sessions.path(), &["--nats", &url]);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot connect to NATS"), "{err}");
+        assert!(
+            !err.contains("wrong-password-value") && !err.contains("s3cret"),
+            "{err}"
+        );
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let _ = locked.kill();
+    let _ = locked.wait();
+}
