@@ -78,7 +78,8 @@ pub fn build_lines(t: &TaskView, vm: &ViewModel) -> Vec<(Mark, String)> {
     if let Some(p) = &t.parent {
         push("m", format!("parent {p}"));
     }
-    if t.held {
+    // Only while the run can still act on it.
+    if vm.is_held(t) {
         push(
             "e",
             "held after a failure: r retry · R reroute · c cancel".into(),

@@ -184,4 +184,18 @@ mod tests {
         assert_eq!(held_offers(&a.vm, &a.ui.keymap, t), None);
         assert!(!possible(&a.vm, &a.ui, Action::Retry));
     }
+
+    #[test]
+    fn detail_stops_offering_retry_once_the_run_ended() {
+        let mut a = app();
+        let pos = a.vm.task_position("fanout/summarize[2]").unwrap();
+        a.ui.follow = false;
+        a.ui.task_sel = a.ui.task_rows.iter().position(|&i| i == pos).unwrap();
+        a.ui.prepare(&a.vm);
+        let offers = |a: &App| a.ui.detail.lines.iter().any(|(_, l)| l.contains("r retry"));
+        assert!(offers(&a), "a held task offers retry while the run is live");
+        ended(&mut a);
+        a.ui.prepare(&a.vm);
+        assert!(!offers(&a), "the same Detail after the run ended");
+    }
 }

@@ -222,8 +222,9 @@ impl HitMap {
 /// Cached detail text of the selected task.
 #[derive(Debug, Clone, Default)]
 pub struct DetailCache {
-    /// Task id and version it was built from.
-    pub key: Option<(Id, u64)>,
+    /// Task id and version it was built from, and whether the run had
+    /// ended (a held task's offers go when it ends).
+    pub key: Option<(Id, u64, bool)>,
     /// Pre-built lines.
     pub lines: Vec<(Mark, String)>,
     /// The lines laid out for the pane's width (see [`DetailCache::layout`]).
@@ -400,7 +401,10 @@ impl UiState {
             }
         }
         self.task_sel = self.task_sel.min(self.task_rows.len().saturating_sub(1));
-        let sel = self.selected_task(vm).map(|t| (t.id.clone(), t.version));
+        let ended = vm.ended.is_some();
+        let sel = self
+            .selected_task(vm)
+            .map(|t| (t.id.clone(), t.version, ended));
         if sel != self.detail.key {
             self.detail.lines = match self.selected_task(vm) {
                 Some(t) => detail_text::build_lines(t, vm),

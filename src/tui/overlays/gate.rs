@@ -61,8 +61,8 @@ pub fn render(
             Span::styled(&*g.gate, theme.accent),
             Span::styled(
                 format!(
-                    " on {} · revision {} · waiting {}",
-                    g.node,
+                    "{} · revision {} · waiting {}",
+                    titled(&g.gate, &g.title),
                     g.revision,
                     fmt_clock(waited)
                 ),
@@ -97,8 +97,8 @@ pub fn render(
                     Span::styled(&*other.gate, theme.text),
                     Span::styled(
                         format!(
-                            " on {} · revision {} · waiting {}",
-                            other.node,
+                            "{} · revision {} · waiting {}",
+                            titled(&other.gate, &other.title),
                             other.revision,
                             fmt_clock(vm.last_us.saturating_sub(other.opened_us))
                         ),
@@ -275,6 +275,15 @@ fn render_verdicts(area: Rect, buf: &mut Buffer, reviews: &[ReviewView], theme: 
         .render(area, buf);
 }
 
+/// " · Title" after a gate's id, when the node has a title of its own.
+fn titled(gate: &str, title: &str) -> String {
+    if title == gate {
+        String::new()
+    } else {
+        format!(" · {title}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -348,6 +357,16 @@ mod tests {
             .collect();
         let want: String = text.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
         shown.contains(&want)
+    }
+
+    #[test]
+    fn the_review_is_headed_by_the_gate_nodes_title() {
+        let vm = gate_vm(json!("a short draft"));
+        let dark = Theme::builtin("dark").unwrap();
+        let (text, _) = test_support::draw_screen(120, 40, &dark, &vm, &open);
+        // The node's title ("sign off"), not the gate's id repeated.
+        assert!(text.contains("sign_off · sign off · revision 0"), "{text}");
+        assert!(!text.contains("sign_off on sign_off"), "{text}");
     }
 
     #[test]
