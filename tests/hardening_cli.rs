@@ -253,6 +253,34 @@ fn every_subcommand_ends_quietly_on_a_closed_stdout_or_stderr() {
         );
     }
     assert!(n >= 40);
+
+    // The same through a real shell pipeline that stops reading after one
+    // line, as a user types it: the pipeline's status is agentctl's.
+    for args in [
+        format!("sessions show {id}"),
+        "sessions list".to_string(),
+        format!("sessions export {id} --format md"),
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; '{}' {args} | head -1",
+                env!("CARGO_BIN_EXE_agentctl")
+            ))
+            .env("AGENTCTL_SESSION_DIR", &sessions)
+            .env_remove("AGENTCTL_LOG")
+            .env_remove("AGENTCTL_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("bash runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "agentctl {args} | head -1: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    }
 }
 
 // ── 7. `on_exhausted = "pause"`: asked on a terminal, refused without ──
