@@ -80,7 +80,7 @@ fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
 
     // Resume: the first gate's review comes up by itself.
     t.keys(&["p"]);
-    let s = t.wait_text("first_gate on first_gate");
+    let s = t.wait_text("first_gate · Approve the outline? · revision");
     assert!(
         s.contains("Gate review") && s.contains("WAITING FOR YOU"),
         "{s}"
@@ -102,14 +102,14 @@ fn cockpit_drives_a_run_with_two_gates_and_restores_the_terminal() {
 
     // Resume: the second gate comes up; deny it with a comment.
     t.keys(&["p"]);
-    t.wait_text("second_gate on second_gate · revision 0");
+    t.wait_text("second_gate · Approve the text? · revision 0");
     t.keys(&["d"]);
     t.wait_text("Deny with a comment");
     t.literal("add the migration steps");
     t.keys(&["C-s"]);
     // The text is written again with the comment as feedback, and the gate
     // re-opens for the revision.
-    let s = t.wait_text("second_gate on second_gate · revision 1");
+    let s = t.wait_text("second_gate · Approve the text? · revision 1");
     assert!(
         s.contains("visit 1"),
         "the revised draft is under review:\n{s}"
