@@ -16,6 +16,7 @@
 //! settings and a [`shell::ShellGate`] in the context; the engine provides
 //! one that asks a human at an ordinary gate.
 
+pub mod arguments;
 pub mod http_get;
 pub mod read_file;
 pub mod shell;
@@ -250,12 +251,7 @@ impl ToolBox {
             .tools
             .get(&call.name)
             .ok_or_else(|| format!("unknown tool `{}`", call.name))?;
-        let args: Value = if call.arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&call.arguments)
-                .map_err(|e| format!("the arguments are not valid JSON: {e}"))?
-        };
+        let args = arguments::parse(&call.arguments)?;
         let out = (tool.handler)(args, cx).await?;
         Ok(truncate(out))
     }
