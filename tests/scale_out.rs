@@ -664,3 +664,194 @@ fn credentials_come_from_the_config_and_never_show_in_errors() {
     let _ = locked.kill();
     let _ = locked.wait();
 }
+
+/// A nats-server of this test's own on `port` storing in `store`.
+fn own_server(port: u16, store: &Path) -> Child {
+    let child = die_with_parent(
+        Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .spawn()
+    .expect("nats-server is installed (scripts/test installs it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// `worker list` against `url`: the row of worker `id`.
+fn worker_line_at(url: &str, id: &str) -> Option<String> {
+    let out = Command::new(BIN)
+        .args(["worker", "list", "--nats", url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id))
+        .map(str::to_string)
+}
+
+/// Stops the run's nats-server while a worker holds the slow call (with
+/// `signal`), starts it again on the same port and store a little later,
+/// and checks the run goes on and loses nothing.
+fn server_stopped_mid_call_loses_nothing(signal: libc::c_int, id: &str) {
+    let _g = serial();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tempfile::tempdir().unwrap();
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut nats = own_server(port, store.path());
+
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("slow.toml");
+    std::fs::write(&flow, SLOW_FLOW).unwrap();
+    let flow = flow.to_str().unwrap();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = json_of(&run_cmd(flow, local_dir.path(), &[]).output().unwrap());
+
+    let mut worker = die_with_parent(
+        Command::new(BIN)
+            .args(["worker", "--nats", &url, "--id", id])
+            .args(DELIVERY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .spawn()
+    .unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let run = run_cmd(flow, sessions.path(), &["--nats", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !worker_line_at(&url, id).is_some_and(|l| l.contains(" 1/8 ")) {
+        assert!(Instant::now() < deadline, "the call never reached {id}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(nats.id() as libc::pid_t, signal) };
+    nats.wait().unwrap();
+    // An outage of a couple of seconds, longer than the slow call.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut nats = own_server(port, store.path());
+
+    let out = run.wait_with_output().unwrap();
+    let remote = json_of(&out);
+    assert_eq!(
+        remote["status"],
+        "succeeded",
+        "{remote}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(remote["outputs"], local["outputs"], "nothing lost");
+    let events = events(sessions.path());
+    let mut tasks: Vec<&str> = of_type(&events, "task_completed")
+        .iter()
+        .map(|e| e["task"].as_str().unwrap())
+        .collect();
+    tasks.sort_unstable();
+    assert_eq!(tasks, ["first", "second"], "each task completes once");
+    for task in ["first", "second"] {
+        let results: Vec<_> = of_type(&events, "worker_result")
+            .into_iter()
+            .filter(|e| e["task"] == task)
+            .collect();
+        assert_eq!(results.len(), 1, "one result taken for {task}: {results:?}");
+        assert_eq!(results[0]["worker"], id);
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let _ = nats.kill();
+    let _ = nats.wait();
+}
+
+#[test]
+fn nats_server_restarted_gracefully_mid_run_loses_nothing() {
+    server_stopped_mid_call_loses_nothing(libc::SIGTERM, "restart-term");
+}
+
+/// JetStream's file store writes every message to the file before it
+/// acknowledges it (fsync comes later, on `sync_interval`), so a killed
+/// server process, unlike a lost machine, keeps what it acknowledged.
+#[test]
+fn nats_server_killed_mid_run_loses_nothing() {
+    server_stopped_mid_call_loses_nothing(libc::SIGKILL, "restart-kill");
+}
+
+/// A k-of-n race with one worker of concurrency 1: the winner runs, the
+/// loser's call is still queued when the race ends.
+const RACE_FLOW: &str = r#"
+[workflow]
+name = "race"
+input = "the report"
+[[agents]]
+id = "racer"
+role = "executor"
+capabilities = ["race-lane"]
+sim = { template = "done with {{input}}", latency_ms = 1500 }
+[[nodes]]
+id = "race"
+kind = "parallel"
+branches = ["a", "b"]
+join = "k_of_n"
+k = 1
+[[nodes]]
+id = "a"
+kind = "agent"
+agent = "racer"
+prompt = "Branch a on {{input}}."
+[[nodes]]
+id = "b"
+kind = "agent"
+agent = "racer"
+prompt = "Branch b on {{input}}."
+"#;
+
+#[test]
+fn a_call_dropped_before_any_worker_took_it_leaves_the_queue() {
+    let _g = serial();
+    let w = Worker::start(
+        "race-a",
+        &["--capability", "race-lane", "--concurrency", "1"],
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("race.toml");
+    std::fs::write(&flow, RACE_FLOW).unwrap();
+    let sessions = tempfile::tempdir().unwrap();
+    let out = run_cmd(
+        flow.to_str().unwrap(),
+        sessions.path(),
+        &["--nats", &server().url],
+    )
+    .output()
+    .unwrap();
+    let summary = json_of(&out);
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    let results = of_type(&events(sessions.path()), "worker_result").len();
+    assert_eq!(results, 1, "one branch won");
+    // The loser was still queued behind the winner when the race ended.
+    // Had it stayed in the queue, the worker would run it now, for a run
+    // that has ended: give it time to, and check it never did.
+    let done = || {
+        worker_line(&w.id)
+            .and_then(|l| l.split_whitespace().nth(4).map(str::to_string))
+            .unwrap_or_default()
+    };
+    std::thread::sleep(Duration::from_millis(1500 * 2 + 1000));
+    assert_eq!(done(), "1", "{:?}", worker_line(&w.id));
+    assert!(
+        worker_line(&w.id).is_some_and(|l| l.contains(" 0/1 ")),
+        "{:?}",
+        worker_line(&w.id)
+    );
+}

@@ -146,14 +146,18 @@ pub struct WorkerTable {
 }
 
 impl WorkerTable {
-    /// Starts watching the bucket.
+    /// Starts watching the bucket. The watch outlives nats-server
+    /// restarts: the bucket is in the server's memory, so after a restart
+    /// it is made again and watched afresh, and a table that hears nothing
+    /// for [`LOST_AFTER`] re-reads the bucket rather than trust a stalled
+    /// watch.
     pub async fn watch(
         js: &jetstream::Context,
         store: kv::Store,
     ) -> Result<WorkerTable, NatsError> {
         let workers = Arc::new(Mutex::new(BTreeMap::new()));
         // Watch first, so no beat falls between the listing and the watch.
-        let mut updates = store
+        let updates = store
             .watch(">")
             .await
             .map_err(|e| NatsError::new("cannot watch the worker bucket", e))?;
@@ -161,20 +165,13 @@ impl WorkerTable {
             lock(&workers).insert(hb.id.clone(), hb);
         }
         let (tx, rx) = watch::channel(0u64);
-        let table = workers.clone();
-        tokio::spawn(async move {
-            let mut n = 0u64;
-            while let Some(entry) = updates.next().await {
-                let Ok(entry) = entry else { continue };
-                if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&entry.value) {
-                    lock(&table).insert(hb.id.clone(), hb);
-                    n += 1;
-                    if tx.send(n).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
+        tokio::spawn(keep_watching(
+            js.clone(),
+            store,
+            updates,
+            workers.clone(),
+            tx,
+        ));
         Ok(WorkerTable {
             workers,
             changed: rx,
@@ -194,6 +191,67 @@ impl WorkerTable {
     /// Waits for the next heartbeat (any worker).
     pub async fn changed(&mut self) {
         let _ = self.changed.changed().await;
+    }
+}
+
+/// Folds heartbeats into `table` until the table is dropped, watching the
+/// bucket again whenever the watch ends, fails or goes quiet.
+async fn keep_watching(
+    js: jetstream::Context,
+    mut store: kv::Store,
+    mut updates: kv::Watch,
+    table: Arc<Mutex<BTreeMap<String, Heartbeat>>>,
+    tx: watch::Sender<u64>,
+) {
+    let mut n = 0u64;
+    loop {
+        let quiet = tokio::time::sleep(LOST_AFTER);
+        tokio::pin!(quiet);
+        let went_quiet = loop {
+            tokio::select! {
+                entry = updates.next() => match entry {
+                    Some(Ok(entry)) => {
+                        if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&entry.value) {
+                            lock(&table).insert(hb.id.clone(), hb);
+                            n += 1;
+                            if tx.send(n).is_err() {
+                                return;
+                            }
+                        }
+                        quiet.as_mut().reset(tokio::time::Instant::now() + LOST_AFTER);
+                    }
+                    Some(Err(_)) | None => break false,
+                },
+                () = &mut quiet => break true,
+            }
+        };
+        if tx.is_closed() {
+            return;
+        }
+        // Quiet (no worker, or a stalled watch) or broken: read the bucket
+        // afresh, making it again if a restarted server lost it.
+        if !went_quiet {
+            tokio::time::sleep(INTERVAL).await;
+        }
+        if let Ok(s) = bucket(&js).await {
+            store = s;
+        }
+        if let Ok(all) = list(&js, &store).await {
+            let mut t = lock(&table);
+            for hb in all {
+                t.insert(hb.id.clone(), hb);
+            }
+        }
+        n += 1;
+        if tx.send(n).is_err() {
+            return;
+        }
+        // A new watch either way: a quiet one may have silently lost its
+        // stream, and re-making it costs one consumer.
+        match store.watch(">").await {
+            Ok(u) => updates = u,
+            Err(_) => tokio::time::sleep(INTERVAL).await,
+        }
     }
 }
 

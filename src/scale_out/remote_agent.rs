@@ -46,6 +46,8 @@ pub struct NatsDispatch {
 
 struct Shared {
     nats: Nats,
+    /// The work queue's stream: a dropped call's message is deleted from it.
+    work: async_nats::jetstream::stream::Stream,
     results: Arc<ResultWaiters>,
     workers: WorkerTable,
     settings: RemoteSettings,
@@ -70,6 +72,7 @@ impl NatsDispatch {
             .await
             .map_err(|e| NatsError::new("cannot watch the work queue's advisories", e))?;
         let weak = Arc::downgrade(&results);
+        let queue = work.clone();
         tokio::spawn(async move {
             while let Some(m) = advisories.next().await {
                 let Some(results) = weak.upgrade() else { break };
@@ -79,13 +82,14 @@ impl NatsDispatch {
                 if let Some(seq) = v["stream_seq"].as_u64() {
                     results.gave_up(seq, v["deliveries"].as_u64().unwrap_or(0));
                     // Nobody will take it: out of the queue.
-                    let _ = work.delete_message(seq).await;
+                    let _ = queue.delete_message(seq).await;
                 }
             }
         });
         Ok(NatsDispatch {
             shared: Arc::new(Shared {
                 nats,
+                work,
                 results,
                 workers,
                 settings,
@@ -235,17 +239,20 @@ impl Call {
         let mut guard = CancelOnDrop {
             shared: self.shared.clone(),
             key: key.clone(),
+            sequence: None,
             armed: true,
         };
         let lane = self.route().await?;
         let payload = serde_json::to_vec(&self.item).map_err(internal)?;
         let sequence = self.publish(&lane, &key, payload).await?;
         results.published(&key, sequence);
+        guard.sequence = Some(sequence);
         let r = tokio::select! {
             a = arrival => match a {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {
                     guard.armed = false;
+                    results.settled(sequence);
                     return Err(e);
                 }
                 Err(_) => return Err(internal("the result watch stopped")),
@@ -255,6 +262,7 @@ impl Call {
             }
         };
         guard.armed = false;
+        results.settled(sequence);
         self.report(&task, attempt, &r, false);
         r.outcome
     }
@@ -377,10 +385,14 @@ fn internal(e: impl std::fmt::Display) -> ProviderError {
 }
 
 /// A call dropped before its result (pause, cancel, reroute, timeout):
-/// the worker holding it is told to drop it too.
+/// the worker holding it is told to drop it too, and a call no worker has
+/// taken yet leaves the queue, so no worker runs it for a run that no
+/// longer wants it.
 struct CancelOnDrop {
     shared: Arc<Shared>,
     key: String,
+    /// Its message in the work queue, once published.
+    sequence: Option<u64>,
     armed: bool,
 }
 
@@ -392,9 +404,17 @@ impl Drop for CancelOnDrop {
         self.shared.results.forget(&self.key);
         let client = self.shared.nats.client.clone();
         let subject = cancel_subject(&self.key);
+        let sequence = self.sequence;
+        if let Some(seq) = sequence {
+            self.shared.results.settled(seq);
+        }
+        let queue = self.shared.work.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let _ = client.publish(subject, bytes::Bytes::new()).await;
+                if let Some(seq) = sequence {
+                    let _ = queue.delete_message(seq).await;
+                }
             });
         }
     }

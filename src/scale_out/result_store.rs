@@ -106,6 +106,12 @@ impl ResultWaiters {
         lock(&self.sequences).insert(sequence, key.to_string());
     }
 
+    /// The call in stream message `sequence` has its result (or was
+    /// dropped): forget the message, so the map holds only calls in flight.
+    pub fn settled(&self, sequence: u64) {
+        lock(&self.sequences).remove(&sequence);
+    }
+
     /// The call in stream message `sequence` will not be delivered again.
     pub fn gave_up(&self, sequence: u64, deliveries: u64) {
         let Some(key) = lock(&self.sequences).remove(&sequence) else {

@@ -130,12 +130,19 @@ pub async fn run(
     }
     {
         let w = worker.clone();
-        let beats = beats.clone();
+        let mut beats = beats.clone();
+        let js = nats.js.clone();
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(heartbeat::INTERVAL);
             loop {
                 tick.tick().await;
-                let _ = heartbeat::beat(&beats, &w.heartbeat(true)).await;
+                if heartbeat::beat(&beats, &w.heartbeat(true)).await.is_err() {
+                    // The bucket lives in the server's memory: a restarted
+                    // nats-server has none until someone makes it again.
+                    if let Ok(b) = heartbeat::bucket(&js).await {
+                        beats = b;
+                    }
+                }
             }
         });
     }

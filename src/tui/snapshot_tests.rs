@@ -256,31 +256,34 @@ fn never_panics_at_any_size() {
     }
 }
 
+/// The 100k-message run draws every pane, the same frame each time. What
+/// a frame costs is measured by `cargo bench --bench tui_render`
+/// (BENCHMARKS.md), not asserted here: a timing bound in a test fails on a
+/// loaded machine and proves nothing on a quiet one.
 #[test]
-fn big_run_frame_cost() {
+fn big_run_frame_draws_the_newest_messages_the_same_each_time() {
     let vm = test_support::big_vm();
     let theme = Theme::builtin("dark").expect("dark");
     let mut ui = UiState::default();
     ui.now_us = T0 + 100_000_000;
     let area = ratatui::layout::Rect::new(0, 0, 200, 60);
-    let mut buf = ratatui::buffer::Buffer::empty(area);
-    render::draw_buffer(area, &mut buf, &vm, &mut ui, &theme);
-    let n = 50;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        buf.reset();
-        render::draw_buffer(area, &mut buf, &vm, &mut ui, &theme);
+    let mut first = ratatui::buffer::Buffer::empty(area);
+    render::draw_buffer(area, &mut first, &vm, &mut ui, &theme);
+    let mut again = ratatui::buffer::Buffer::empty(area);
+    for _ in 0..3 {
+        again.reset();
+        render::draw_buffer(area, &mut again, &vm, &mut ui, &theme);
     }
-    let per_frame = start.elapsed() / n;
-    // The 2 ms budget is for optimised builds; unoptimised test builds run
-    // several times slower, so this guards against per-row or per-message
-    // work sneaking in (which would cost hundreds of ms at 100k messages).
+    assert_eq!(first, again, "drawing is a pure function of its inputs");
+    let text: String = first.content().iter().map(|c| c.symbol()).collect();
     assert!(
-        per_frame < std::time::Duration::from_millis(40),
-        "frame took {per_frame:?}"
+        text.contains("a fairly long summary"),
+        "the bus shows messages"
     );
-    eprintln!("200x60 frame with 100k bus messages: {per_frame:?} (debug build)");
-    assert!(buf.content().iter().any(|c| c.symbol() == "w"));
+    assert!(
+        text.contains("t199"),
+        "the tasks pane shows the newest task"
+    );
 }
 
 fn fold(info: super::view_model::WorkflowInfo, s: &test_support::Script) -> ViewModel {
