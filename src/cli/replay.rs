@@ -50,8 +50,10 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 /// Replay calls no provider, so it must not need their settings: the
 /// providers the session recorded are the ones known, whatever config.toml
 /// says now (or if there is none).
-fn recorded_providers(recorded: &[agentctl::session::AgentProvider]) -> ProviderCatalog {
-    let mut catalog = ProviderCatalog::builtin();
+pub(crate) fn recorded_providers(
+    mut catalog: ProviderCatalog,
+    recorded: &[agentctl::session::AgentProvider],
+) -> ProviderCatalog {
     for p in recorded {
         let code_agent = p.provider == "command" || p.provider == "custom";
         if !code_agent && catalog.default_model(&p.provider).is_none() {
@@ -75,7 +77,7 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
     };
     let header = reader.header();
     let rec = &header.workflow;
-    let catalog = recorded_providers(&header.providers);
+    let catalog = recorded_providers(ProviderCatalog::builtin(), &header.providers);
     let wf = match load_str_with(
         &rec.text,
         &rec.origin,
