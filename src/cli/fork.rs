@@ -454,3 +454,111 @@ pub(crate) fn main(args: ForkArgs) -> i32 {
     };
     runtime.block_on(drive(written.workflow, setup))
 }
+
+/// A fork started from the replay cockpit: its run and its recorder.
+pub(crate) struct LiveRun {
+    session: String,
+    handle: agentctl::engine::RunHandle,
+    recorder: Option<agentctl::session::Recorder>,
+}
+
+/// Where the replay's forker leaves the run it started.
+pub(crate) type LiveSlot = Arc<std::sync::Mutex<Option<LiveRun>>>;
+
+/// The replay cockpit's `F`: forks the session at `parent` after its
+/// first `n` events, on the providers it recorded, into `dir`'s session
+/// directory, and starts the run (inside the cockpit's runtime). A session
+/// that is not the user's own is refused here: there is no terminal line
+/// to ask on, so `agentctl fork … --trust` is the way.
+pub(crate) fn replay_forker(
+    parent: PathBuf,
+    dir: DirArgs,
+    slot: LiveSlot,
+) -> agentctl::tui::Forker {
+    Box::new(move |n| {
+        if slot.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return Err("this replay has forked already".into());
+        }
+        let reader = SessionReader::open(&parent).map_err(|e| e.to_string())?;
+        let config = Config::load(None).map_err(|e| format!("the config does not load: {e}"))?;
+        let dir = agentctl::session::session_dir(dir.session_dir.as_deref())
+            .map_err(|e| e.to_string())?;
+        let mut asked = false;
+        let plan = ForkPlan::prepare(
+            ForkRequest {
+                parent: &reader,
+                keep: n,
+                at: format!("#{n}"),
+                sets: &[],
+                workflow_file: None,
+                providers: &ProviderArgs::default(),
+                config: &config.config,
+            },
+            &mut |_| {
+                asked = true;
+                false
+            },
+        );
+        let plan = match plan {
+            Ok(p) => p,
+            Err(_) if asked => {
+                return Err(format!(
+                    "session {} was not recorded by you, and its workflow may run programs: agentctl fork {} --at '#{n}' --trust forks it if you trust its source",
+                    reader.header().session,
+                    reader.header().session
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let written = plan.write(&reader, &dir)?;
+        let session = written.reader.header().session.clone();
+        let mut orch = agentctl::engine::Orchestrator::new(
+            written.workflow.clone(),
+            agentctl::engine::RunOptions {
+                seed: written.seed,
+                session_id: Some(session.clone()),
+                resume: Some(written.restore),
+                // As in the live cockpit: a failed task waits for the user.
+                hold_failed: true,
+                ..Default::default()
+            },
+        );
+        orch = written.wiring.install(orch);
+        let events = orch.subscribe();
+        let recorder = agentctl::session::Recorder::append(
+            &written.reader,
+            orch.subscribe_bounded(agentctl::session::RECORD_QUEUE),
+        )
+        .map_err(|e| format!("cannot record the fork: {e}"))?;
+        let handle = orch.start().map_err(|e| e.to_string())?;
+        let commands = handle.commands();
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(LiveRun {
+            session: session.clone(),
+            handle,
+            recorder: Some(recorder),
+        });
+        Ok(agentctl::tui::LiveFork {
+            session,
+            events,
+            commands,
+        })
+    })
+}
+
+/// Ends a fork the replay cockpit started (the user left it): whatever
+/// still runs is interrupted, and the recording is completed.
+pub(crate) async fn finish_live(run: LiveRun) {
+    run.handle.interrupt();
+    let outcome = run.handle.wait().await;
+    if let Some(r) = run.recorder
+        && let Err(e) = r.finish()
+    {
+        eprintln!("warning: the fork's recording is incomplete: {e}");
+    }
+    eprintln!(
+        "forked session {} · {} · agentctl replay {} plays it",
+        run.session,
+        format!("{:?}", outcome.status).to_lowercase(),
+        run.session
+    );
+}

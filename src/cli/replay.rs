@@ -102,8 +102,11 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             return exit::BAD_INPUT;
         }
     };
+    // A fork (`F`) runs the engine here, which walks nested nodes
+    // recursively on these workers: room for the deepest nesting.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(r) => r,
@@ -124,7 +127,24 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             mouse: !args.no_mouse,
             keymap,
         };
-        match agentctl::tui::run_replay(wf, reader, args.speed, args.paused, opts).await {
+        let live = Arc::new(std::sync::Mutex::new(None));
+        let forker =
+            super::fork::replay_forker(reader.path().to_path_buf(), args.dir.clone(), live.clone());
+        let result = agentctl::tui::run_replay_with_fork(
+            wf,
+            reader,
+            args.speed,
+            args.paused,
+            opts,
+            Some(forker),
+        )
+        .await;
+        // A fork made with `F` ends with the cockpit, recorded to the end.
+        let forked = live.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(run) = forked {
+            super::fork::finish_live(run).await;
+        }
+        match result {
             Ok(_) => exit::OK,
             Err(e) => {
                 eprintln!("error: {e}");
