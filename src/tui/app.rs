@@ -459,6 +459,10 @@ impl App {
         self.ui.replay = None;
         self.ui.can_command = true;
         self.commands = Some(commands);
+        // A gate open at the fork point waits in the fork only once its
+        // engine opens it again (no decision after the point is kept):
+        // until then there is nothing to decide.
+        self.vm.gates.clear();
     }
 
     /// Takes the layout sizes from `path` and remembers later changes

@@ -144,6 +144,7 @@ mod tests {
             })
         }));
         let shown = app.vm.tasks.len();
+        assert_eq!(app.vm.gates.len(), 1, "the gate is open at this point");
         press(&mut app, 'F');
         assert_eq!(
             *asked.lock().unwrap(),
@@ -155,6 +156,8 @@ mod tests {
         assert!(flash(&app).contains("forked at event") && flash(&app).contains("f-1"));
         // The view is the shared history, untouched; the loop takes the stream.
         assert_eq!(app.vm.tasks.len(), shown);
+        // The gate waits again once the fork's engine opens it, not before.
+        assert!(app.vm.gates.is_empty());
         let mut live = app.take_live_events().expect("the fork's stream");
         assert!(app.take_live_events().is_none(), "handed over once");
         drop(ev_tx);
