@@ -469,3 +469,50 @@ fn a_fork_on_a_provider_not_configured_here_says_what_is_missing() {
     ]);
     ok(&out);
 }
+
+#[test]
+fn a_fork_on_another_workflow_file_keeps_the_work_whose_ids_it_keeps() {
+    let env = Env::new();
+    let parent = env.demo();
+    // The demo as a file of the user's, changed: the tasks that completed
+    // before the point keep their outputs.
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/workflows/demo.toml"
+    ))
+    .unwrap();
+    let file = env.home.join("my_demo.toml");
+    std::fs::write(
+        &file,
+        demo.replace("Implemented: {{input}}", "Shipped: {{input}}"),
+    )
+    .unwrap();
+    let out = env.agentctl(&[
+        "fork",
+        &parent,
+        "--at",
+        "gate:ship",
+        "--workflow",
+        file.to_str().unwrap(),
+        "--auto-approve",
+        "--json",
+    ]);
+    ok(&out);
+    let fork = json(&out)["session"].as_str().unwrap().to_string();
+    let (_, pe) = read(&env.path(&parent));
+    let (fh, fe) = read(&env.path(&fork));
+    let point = fh["fork"]["events"].as_u64().unwrap() as usize;
+    assert_eq!(fh["fork"]["edited"], true);
+    assert_eq!(
+        fh["workflow"]["origin"],
+        std::fs::canonicalize(&file).unwrap().to_str().unwrap()
+    );
+    assert!(
+        fh["workflow"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Shipped: {{input}}")
+    );
+    assert_not_redone(&pe[..point], &fe[point..]);
+    assert_eq!(of_type(&fe[point..], "llm_request").count(), 0);
+}

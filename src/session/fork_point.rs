@@ -56,6 +56,7 @@ impl fmt::Display for ForkPoint {
         match self {
             ForkPoint::Seq(n) => write!(f, "{n}"),
             ForkPoint::Events(n) => write!(f, "#{n}"),
+            ForkPoint::Time(us) if us % 1_000_000 == 0 => write!(f, "{}s", us / 1_000_000),
             ForkPoint::Time(us) => write!(f, "{}ms", us / 1000),
             ForkPoint::Gate(g) => write!(f, "gate:{g}"),
         }
@@ -188,6 +189,11 @@ mod tests {
                 .unwrap_err()
                 .contains("names no gate")
         );
+        // Shown (and recorded) in a form that parses back to the same point.
+        for p in ["120", "#7", "1:05", "250ms", "gate:ship"] {
+            let point: ForkPoint = p.parse().unwrap();
+            assert_eq!(point.to_string().parse::<ForkPoint>(), Ok(point), "{p}");
+        }
     }
 
     fn reader() -> SessionReader {
