@@ -17,6 +17,7 @@ fn main() {
         cli::Commands::Validate(a) => cli::validate::run(a),
         cli::Commands::Graph(a) => cli::graph::run(a),
         cli::Commands::Resume(a) => cli::resume::main(a),
+        cli::Commands::Fork(a) => cli::fork::main(a),
         cli::Commands::Replay(a) => cli::replay::main(a),
         cli::Commands::Sessions(a) => cli::sessions::main(a),
         cli::Commands::Providers(a) => cli::providers::main(a),

@@ -32,6 +32,7 @@ macro_rules! eprintln {
     };
 }
 
+pub(crate) mod fork;
 pub(crate) mod graph;
 pub(crate) mod output;
 pub(crate) mod providers;
@@ -95,6 +96,11 @@ pub(crate) enum Commands {
         after_help = "Examples:\n  agentctl resume 1763677200-3fa2c\n  agentctl resume 17636 --json --auto-approve\n  agentctl resume ./sessions/demo.jsonl --force"
     )]
     Resume(resume::ResumeArgs),
+    /// Fork a session at a point: share its history up to there, run on live with changes.
+    #[command(
+        after_help = "Examples:\n  agentctl fork 17636 --at gate:ship --set agents.reviewer.system=\"Be strict.\"\n  agentctl fork 17636 --at '#120' --set input=\"Ship a JSON export\" --auto-approve\n  agentctl fork 17636 --at 1:05 --workflow my_flow.toml\n\nPATH is a path into the workflow spec: input, agents.ID.FIELD, nodes.ID.FIELD, workflow.FIELD, budget.FIELD…"
+    )]
+    Fork(fork::ForkArgs),
     /// Open a recorded session in the cockpit, read-only.
     #[command(
         after_help = "Examples:\n  agentctl replay 1763677200-3fa2c\n  agentctl replay sessions/demo.jsonl --speed 4"

@@ -50,8 +50,10 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 /// Replay calls no provider, so it must not need their settings: the
 /// providers the session recorded are the ones known, whatever config.toml
 /// says now (or if there is none).
-fn recorded_providers(recorded: &[agentctl::session::AgentProvider]) -> ProviderCatalog {
-    let mut catalog = ProviderCatalog::builtin();
+pub(crate) fn recorded_providers(
+    mut catalog: ProviderCatalog,
+    recorded: &[agentctl::session::AgentProvider],
+) -> ProviderCatalog {
     for p in recorded {
         let code_agent = p.provider == "command" || p.provider == "custom";
         if !code_agent && catalog.default_model(&p.provider).is_none() {
@@ -75,7 +77,7 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
     };
     let header = reader.header();
     let rec = &header.workflow;
-    let catalog = recorded_providers(&header.providers);
+    let catalog = recorded_providers(ProviderCatalog::builtin(), &header.providers);
     let wf = match load_str_with(
         &rec.text,
         &rec.origin,
@@ -100,8 +102,11 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             return exit::BAD_INPUT;
         }
     };
+    // A fork (`F`) runs the engine here, which walks nested nodes
+    // recursively on these workers: room for the deepest nesting.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(r) => r,
@@ -122,7 +127,24 @@ pub(crate) fn main(args: ReplayArgs) -> i32 {
             mouse: !args.no_mouse,
             keymap,
         };
-        match agentctl::tui::run_replay(wf, reader, args.speed, args.paused, opts).await {
+        let live = Arc::new(std::sync::Mutex::new(None));
+        let forker =
+            super::fork::replay_forker(reader.path().to_path_buf(), args.dir.clone(), live.clone());
+        let result = agentctl::tui::run_replay_with_fork(
+            wf,
+            reader,
+            args.speed,
+            args.paused,
+            opts,
+            Some(forker),
+        )
+        .await;
+        // A fork made with `F` ends with the cockpit, recorded to the end.
+        let forked = live.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(run) = forked {
+            super::fork::finish_live(run).await;
+        }
+        match result {
             Ok(_) => exit::OK,
             Err(e) => {
                 eprintln!("error: {e}");

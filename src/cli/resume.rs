@@ -194,7 +194,12 @@ fn workflow_of(
     providers: &ProviderCatalog,
 ) -> Result<(Loaded, bool), String> {
     let rec = &reader.header().workflow;
-    let (current, origin_kind) = if let Some(name) = rec.origin.strip_prefix("builtin:") {
+    // A fork that changed its workflow runs its own text: the file its
+    // origin names is the unchanged one.
+    let edited_fork = reader.header().fork.as_ref().is_some_and(|f| f.edited);
+    let (current, origin_kind) = if edited_fork {
+        (None, "forked workflow")
+    } else if let Some(name) = rec.origin.strip_prefix("builtin:") {
         (
             agentctl::workflow::builtins::get(name).map(|b| b.text.to_string()),
             "built-in workflow",
@@ -228,6 +233,7 @@ fn workflow_of(
                 rec.hash
             ));
         }
+        None if edited_fork => rec.text.clone(),
         None => {
             eprintln!(
                 "note: the {origin_kind} {} is gone; resuming with the copy recorded in the session",
@@ -236,16 +242,17 @@ fn workflow_of(
             rec.text.clone()
         }
     };
-    let loaded = if rec.origin.starts_with("builtin:") && content_hash(&text) == rec.hash {
-        load_source_with(&rec.origin, providers)
-    } else {
-        load_str_with(
-            &text,
-            &rec.origin,
-            Format::from_path(&rec.origin),
-            providers,
-        )
-    };
+    let loaded =
+        if rec.origin.starts_with("builtin:") && !edited_fork && content_hash(&text) == rec.hash {
+            load_source_with(&rec.origin, providers)
+        } else {
+            load_str_with(
+                &text,
+                &rec.origin,
+                Format::from_path(&rec.origin),
+                providers,
+            )
+        };
     loaded
         .map(|l| (l, embedded))
         .map_err(|d| format!("the recorded workflow does not load:\n{d}"))

@@ -116,6 +116,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
         match SessionReader::open(f) {
             Ok(r) => {
                 let s = r.state();
+                let fork = r.header().fork.as_ref();
                 rows.push(json!({
                     "id": s.session,
                     "workflow": s.workflow,
@@ -129,6 +130,14 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
                     // No prices are configured yet (budgets are issue #3).
                     "cost": null,
                     "path": f.display().to_string(),
+                    // Lineage: the session this one was forked from, and where.
+                    "parent": fork.map(|f| f.parent.clone()),
+                    "fork_point": fork.map(|f| json!({
+                        "at": f.at,
+                        "events": f.events,
+                        "seq": f.seq,
+                        "changed": f.changed,
+                    })),
                 }));
             }
             Err(e) => eprintln!("warning: {e}"),
@@ -146,12 +155,24 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
         return Ok(exit::OK);
     }
     println!(
-        "{:<18} {:<18} {:<20} {:>9} {:<12} {:>11} {:>9} {:>6}",
-        "ID", "WORKFLOW", "STARTED (UTC)", "DURATION", "STATUS", "TASKS", "TOKENS", "COST"
+        "{:<18} {:<18} {:<20} {:>9} {:<12} {:>11} {:>9} {:>6}  {}",
+        "ID",
+        "WORKFLOW",
+        "STARTED (UTC)",
+        "DURATION",
+        "STATUS",
+        "TASKS",
+        "TOKENS",
+        "COST",
+        "FORKED FROM"
     );
     for r in &rows {
+        let lineage = match (r["parent"].as_str(), r["fork_point"]["at"].as_str()) {
+            (Some(p), Some(at)) => format!("{p} at {at}"),
+            _ => "—".to_string(),
+        };
         println!(
-            "{:<18} {:<18} {:<20} {:>9} {:<12} {:>11} {:>9} {:>6}",
+            "{:<18} {:<18} {:<20} {:>9} {:<12} {:>11} {:>9} {:>6}  {}",
             r["id"].as_str().unwrap_or(""),
             r["workflow"].as_str().unwrap_or(""),
             r["started"].as_str().unwrap_or(""),
@@ -164,6 +185,7 @@ fn list(dir: &DirArgs, as_json: bool) -> Result<i32, i32> {
             ),
             r["tokens"].as_u64().unwrap_or(0),
             "—",
+            lineage,
         );
     }
     Ok(exit::OK)
@@ -182,6 +204,20 @@ fn show(dir: &DirArgs, what: &str) -> Result<i32, i32> {
         s.runs
     );
     println!("status    {}", s.status_name());
+    if let Some(f) = &h.fork {
+        println!(
+            "forked    from {} at {} (its first {} events, up to seq {}){}",
+            f.parent,
+            f.at,
+            f.events,
+            f.seq,
+            if f.changed.is_empty() {
+                String::new()
+            } else {
+                format!(" · changed {}", f.changed.join(", "))
+            }
+        );
+    }
     println!(
         "tasks     {} completed of {} · {} events",
         s.completed(),

@@ -8,6 +8,10 @@
 mod consistency;
 pub mod export;
 pub mod fold;
+pub mod fork;
+pub mod fork_edit;
+pub mod fork_effect;
+pub mod fork_point;
 pub mod reader;
 pub mod recorder;
 mod restore;
@@ -58,6 +62,11 @@ pub struct Header {
     /// Which provider and model each agent used. Only these names are
     /// recorded: keys and other settings never reach a session file.
     pub providers: Vec<AgentProvider>,
+    /// The session this one was forked from, and where (see [`fork`]).
+    /// Absent in sessions that are not forks, so their headers (and MACs)
+    /// read and verify as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork: Option<fork::ForkOrigin>,
     /// This user's MAC of the header (see [`trust`]): present when the
     /// user's own agentctl recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +130,7 @@ impl Header {
                     model: a.model.to_string(),
                 })
                 .collect(),
+            fork: None,
             mac: None,
         }
     }

@@ -327,6 +327,12 @@ impl SessionReader {
         )
     }
 
+    /// The raw line of event `i`, without its newline (a fork copies it).
+    pub fn line(&self, i: usize) -> Option<&[u8]> {
+        let (a, b) = *self.lines.get(i)?;
+        Some(&self.data[a..b])
+    }
+
     /// Every event that parses, in order (damaged ones are skipped).
     pub fn events(&self) -> impl Iterator<Item = Event> + '_ {
         (0..self.len()).filter_map(|i| self.event(i).and_then(Result::ok))

@@ -148,11 +148,25 @@ pub async fn run_replay(
     paused: bool,
     opts: TuiOptions,
 ) -> io::Result<TuiExit> {
+    run_replay_with_fork(workflow, session, speed, paused, opts, None).await
+}
+
+/// [`run_replay`] where `F` forks the recording at the current position
+/// into a live run in the same screen, through `forker` (see
+/// [`super::replay::Forker`]).
+pub async fn run_replay_with_fork(
+    workflow: Arc<Workflow>,
+    session: crate::session::SessionReader,
+    speed: f64,
+    paused: bool,
+    opts: TuiOptions,
+    forker: Option<super::replay::Forker>,
+) -> io::Result<TuiExit> {
     let player = Player::for_workflow(Box::new(session), &workflow, speed);
     // No live events: the player feeds the view model. The sender stays
     // alive so the loop does not report a closed stream.
     let (_tx, rx) = unbounded_channel();
-    run_with(workflow, rx, None, opts, Some((player, !paused))).await
+    run_with(workflow, rx, None, opts, Some((player, !paused, forker))).await
 }
 
 async fn run_with(
@@ -160,7 +174,7 @@ async fn run_with(
     mut events: UnboundedReceiver<Event>,
     commands: Option<UnboundedSender<Command>>,
     opts: TuiOptions,
-    replay: Option<(Player, bool)>,
+    replay: Option<(Player, bool, Option<super::replay::Forker>)>,
 ) -> io::Result<TuiExit> {
     if !io::stdout().is_terminal() {
         return Err(io::Error::other(
@@ -174,8 +188,9 @@ async fn run_with(
     };
     let info = WorkflowInfo::from_workflow(&workflow);
     let mut app = match replay {
-        Some((player, play)) => {
+        Some((player, play, forker)) => {
             let mut app = App::replaying(info, theme, player);
+            app.forker = forker;
             if play {
                 app.replay_play(Instant::now());
             }
@@ -230,6 +245,11 @@ async fn run_with(
                     Some(Ok(TermEvent::Key(k))) => {
                         app.ui.now_us = now_micros();
                         app.handle_key(k);
+                        // `F` forked the replay: its live run feeds the view now.
+                        if let Some(live) = app.take_live_events() {
+                            events = live;
+                            events_open = true;
+                        }
                     }
                     Some(Ok(TermEvent::Mouse(m))) => app.handle_mouse(m),
                     Some(Ok(_)) => {}
@@ -397,6 +417,10 @@ pub struct App {
     pub replay: Option<Player>,
     /// Where the layout sizes are remembered (`None`: not remembered).
     pub layout_file: Option<std::path::PathBuf>,
+    /// Starts a live fork of the replayed run (`F`), when the replay can.
+    pub forker: Option<super::replay::Forker>,
+    /// A fork's event stream, until the app loop takes it over.
+    pub(crate) live_events: Option<UnboundedReceiver<Event>>,
 }
 
 impl App {
@@ -421,7 +445,24 @@ impl App {
             suspend: false,
             replay: None,
             layout_file: None,
+            forker: None,
+            live_events: None,
         }
+    }
+
+    /// Turns a replay into a live run (`F` forked it): the view stays where
+    /// it is; from now on events come from the fork's engine and keys send
+    /// it commands.
+    pub(crate) fn go_live(&mut self, commands: UnboundedSender<Command>) {
+        self.replay = None;
+        self.vm.replay = false;
+        self.ui.replay = None;
+        self.ui.can_command = true;
+        self.commands = Some(commands);
+        // A gate open at the fork point waits in the fork only once its
+        // engine opens it again (no decision after the point is kept):
+        // until then there is nothing to decide.
+        self.vm.gates.clear();
     }
 
     /// Takes the layout sizes from `path` and remembers later changes
@@ -916,7 +957,8 @@ impl App {
             | Action::NextTurn
             | Action::PrevTurn
             | Action::NextFailure
-            | Action::PrevFailure => self.replay_action(action),
+            | Action::PrevFailure
+            | Action::Fork => self.replay_action(action),
         }
     }
 

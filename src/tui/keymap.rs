@@ -179,6 +179,8 @@ pub enum Action {
     NextFailure,
     /// Jump back to the previous failure.
     PrevFailure,
+    /// Fork the recorded run here into a live run (a new session).
+    Fork,
 }
 
 /// One key: a code and the modifiers that must be held.
@@ -1100,6 +1102,14 @@ pub const BINDINGS: &[Binding] = &[
         A::PrevFailure,
         "prev fail",
         "jump back to the previous failure",
+        false,
+    ),
+    b(
+        C::Replay,
+        &[k('F')],
+        A::Fork,
+        "fork",
+        "fork here: a new session shares the run so far and goes on live",
         false,
     ),
 ];

@@ -26,8 +26,9 @@ pub(crate) mod ui_state;
 pub(crate) mod view_model;
 pub(crate) mod wrap;
 
-pub use app::{TuiExit, TuiOptions, run, run_replay};
+pub use app::{TuiExit, TuiOptions, run, run_replay, run_replay_with_fork};
 pub use keymap::Keymap;
+pub use replay::{Forker, LiveFork};
 
 /// True when `name` is one of the themes built into the binary (`dark`,
 /// `light`, `high-contrast`, `colorblind`, `monochrome`).

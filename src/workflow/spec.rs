@@ -304,6 +304,11 @@ struct NodeHeader {
     on_error: Option<Spanned<String>>,
 }
 
+/// The fields every node's table has, whatever its kind (`id`, `kind`…).
+pub fn node_header_fields() -> &'static [&'static str] {
+    de::struct_fields::<NodeHeader>()
+}
+
 fn misplaced_as_nulls<S: serde::Serializer>(
     keys: &[Spanned<String>],
     s: S,

@@ -109,6 +109,9 @@ impl App {
                 .flash("only in a replay: agentctl replay SESSION plays a recorded run");
             return;
         };
+        if action == Action::Fork {
+            return self.replay_fork();
+        }
         let vm = &mut self.vm;
         let mut note: Option<String> = None;
         match action {

@@ -15,10 +15,12 @@
 //! Ctrl-C or any other replay key take effect at once.
 //! Everything here only looks at a recording: no command reaches an engine.
 
+mod fork;
 mod hooks;
 mod player;
 mod seek;
 
+pub use fork::{Forker, LiveFork};
 #[cfg(test)]
 use player::SEEK_STEP_US;
 pub use player::{Busy, EventSource, MarkKind, Player, SLICE};
