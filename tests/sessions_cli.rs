@@ -94,6 +94,10 @@ fn a_killed_run_resumes_without_redoing_work_and_ends_like_an_uninterrupted_one(
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    // Frozen where it is (SIGSTOP), so it cannot finish while this test,
+    // slow on a loaded machine, checks the lock; then killed as it stands.
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGSTOP) };
     // While it runs, resuming it is refused: one writer per session file.
     let id = file.file_stem().unwrap().to_str().unwrap().to_string();
     let live = agentctl(&crashed, &["resume", &id, "--json"]);
