@@ -15,7 +15,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod nats;
+mod telemetry;
 pub use nats::NatsConfig;
+pub use telemetry::{OtlpUrl, TelemetryConfig};
 
 use crate::llm::Provider;
 use crate::llm::openai::{AzureDeployment, OpenAiProvider, OpenAiSettings};
@@ -62,6 +64,9 @@ pub struct Config {
     /// How `--nats` logs in to nats-server (scale-out).
     #[serde(default)]
     pub nats: NatsConfig,
+    /// Where OpenTelemetry traces and metrics go (`--otlp`).
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// The `[tools]` table.

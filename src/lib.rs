@@ -27,6 +27,8 @@
 //!   gate before every command ([`tools::shell`]).
 //! - **Sessions** ([`session`]) record a run's events to a file and read them
 //!   back (replay, resume, export).
+//! - **Telemetry** ([`telemetry`]) exports a run's events as OpenTelemetry
+//!   traces and metrics over OTLP.
 //!
 //! What is public is what a program embedding agentctl needs: the
 //! orchestrator and its options and handles, events and commands, the
@@ -80,6 +82,7 @@ pub mod run_state;
 pub mod scale_out;
 pub mod secret;
 pub mod session;
+pub mod telemetry;
 pub mod text;
 pub mod tools;
 pub mod tui;

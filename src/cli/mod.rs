@@ -41,6 +41,7 @@ pub(crate) mod resume;
 pub(crate) mod run;
 pub(crate) mod session;
 pub(crate) mod sessions;
+pub(crate) mod telemetry;
 pub(crate) mod tui;
 pub(crate) mod validate;
 pub(crate) mod worker;

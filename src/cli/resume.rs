@@ -40,6 +40,8 @@ pub(crate) struct ResumeArgs {
     providers: super::providers::ProviderArgs,
     #[command(flatten)]
     nats: super::worker::NatsRunArgs,
+    #[command(flatten)]
+    telemetry: super::telemetry::TelemetryArgs,
 }
 
 pub(crate) fn main(args: ResumeArgs) -> i32 {
@@ -139,6 +141,7 @@ pub(crate) fn main(args: ResumeArgs) -> i32 {
             auth: config.config.nats.clone(),
             ..args.nats
         },
+        telemetry: args.telemetry.settings(&config.config),
     };
     runtime.block_on(drive(Arc::new(loaded.workflow), setup))
 }

@@ -51,6 +51,8 @@ pub(crate) struct RunArgs {
     providers: super::providers::ProviderArgs,
     #[command(flatten)]
     nats: super::worker::NatsRunArgs,
+    #[command(flatten)]
+    telemetry: super::telemetry::TelemetryArgs,
     /// Step through debates and votes: each turn or ballot waits for Enter
     /// (`r` finishes the round, `c` leaves step mode). Needs a terminal.
     #[arg(long)]
@@ -166,6 +168,7 @@ pub(crate) fn main(args: RunArgs) -> i32 {
             auth: config.config.nats.clone(),
             ..args.nats
         },
+        telemetry: args.telemetry.settings(&config.config),
     };
     runtime.block_on(drive(workflow, setup))
 }
@@ -210,6 +213,8 @@ pub(crate) struct Setup {
     pub(crate) step: bool,
     /// Agent calls on workers over NATS (`--nats`).
     pub(crate) nats: super::worker::NatsRunArgs,
+    /// OpenTelemetry export (`--otlp`, `[telemetry]`), if any.
+    pub(crate) telemetry: Option<agentctl::telemetry::ExportSettings>,
 }
 
 /// A new or continued session file, fed from `orch`'s events.
@@ -255,6 +260,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         wiring,
         step,
         nats,
+        telemetry,
     } = setup;
     // The tokenizer's first use costs ~60 ms: pay it before the clock starts,
     // on this thread, which is the engine's: its regex scratch pool then
@@ -288,6 +294,11 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
             eprintln!("error: cannot listen for signals: {e}");
             return 1;
         }
+    };
+    // Before the recorder, so a bad setting fails before a session file exists.
+    let telemetry = match super::telemetry::start(telemetry, &wf, &session, || orch.subscribe()) {
+        Ok(t) => t,
+        Err(c) => return c,
     };
     let recorder = match start_recorder(&mut orch, &wf, seed, &session, recording) {
         Ok(r) => r,
@@ -383,6 +394,7 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
         path
     });
     report(&mode, &wf, &outcome, file.as_deref());
+    super::telemetry::finish(telemetry, !matches!(mode, Mode::Json)).await;
     outcome.status.exit_code()
 }
 

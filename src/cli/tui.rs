@@ -45,6 +45,8 @@ pub(crate) struct TuiArgs {
     record: super::session::RecordArgs,
     #[command(flatten)]
     providers: super::providers::ProviderArgs,
+    #[command(flatten)]
+    telemetry: super::telemetry::TelemetryArgs,
 }
 
 pub(crate) fn main(args: TuiArgs) -> i32 {
@@ -105,6 +107,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
     };
     let text = loaded.text.clone();
     let origin = super::session::origin_of(&loaded.origin);
+    let telemetry_settings = args.telemetry.settings(&config.config);
     let workflow = Arc::new(loaded.workflow);
     runtime.block_on(async move {
         let _ = tokio::task::spawn_blocking(tokens::warm_up).await;
@@ -120,6 +123,10 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         };
         let mut orch = wiring.install(Orchestrator::new(workflow.clone(), opts));
         let events = orch.subscribe();
+        let telemetry = match super::telemetry::start(telemetry_settings, &workflow, &session, || orch.subscribe()) {
+            Ok(t) => t,
+            Err(c) => return c,
+        };
         let recorder = match record_dir {
             Some(dir) => {
                 let mut header = agentctl::session::Header::new(
@@ -163,6 +170,7 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         // Leaving the cockpit stops whatever still runs.
         handle.interrupt();
         let outcome = handle.wait().await;
+        super::telemetry::finish(telemetry, true).await;
         if let Some(r) = recorder
             && let Err(e) = r.finish()
         {
