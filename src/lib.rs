@@ -119,6 +119,7 @@ pub mod secret;
 pub mod session;
 pub mod text;
 pub mod tools;
+#[cfg(feature = "tui")]
 pub mod tui;
 pub mod workflow;
 
