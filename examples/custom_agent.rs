@@ -59,7 +59,7 @@ async fn main() {
         .node(node::agent("summarise", "summariser"))
         .build()
         .unwrap_or_else(|errors| panic!("{errors}"));
-    let mut orch = Orchestrator::new(workflow.into(), RunOptions::default());
+    let mut orch = Orchestrator::new(workflow, RunOptions::default());
     orch.register(
         "collector",
         DataCollector {

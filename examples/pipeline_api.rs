@@ -39,7 +39,7 @@ async fn main() {
         }
     };
     let orch = Orchestrator::new(
-        workflow.into(),
+        workflow,
         RunOptions {
             seed: 7,
             ..Default::default()

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+#[cfg(feature = "openai")]
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -20,8 +21,11 @@ pub use nats::NatsConfig;
 pub use telemetry::{OtlpUrl, TelemetryConfig};
 
 use crate::llm::Provider;
+#[cfg(feature = "openai")]
 use crate::llm::openai::{AzureDeployment, OpenAiProvider, OpenAiSettings};
-use crate::secret::{Secret, redact};
+#[cfg(feature = "openai")]
+use crate::secret::Secret;
+use crate::secret::redact;
 use crate::workflow::provider_catalog::ProviderCatalog;
 
 /// OpenAI's API root, used when nothing else is configured.
@@ -248,6 +252,7 @@ impl Config {
         Ok(())
     }
 
+    #[cfg(feature = "openai")]
     /// The settings of provider `name` (`openai` works without a table:
     /// `OPENAI_BASE_URL`/`OPENAI_API_KEY`), with `base_url_override` (from
     /// `--base-url`) replacing the configured URL. `None` if unknown.
@@ -338,6 +343,7 @@ impl Config {
 
     /// Builds provider `name`; `max_in_flight` (`--max-in-flight`)
     /// overrides the config's.
+    #[cfg(feature = "openai")]
     pub fn build_provider(
         &self,
         name: &str,
@@ -353,6 +359,23 @@ impl Config {
         let p = OpenAiProvider::new(settings)
             .map_err(|e| ConfigError(format!("provider `{name}`: {}", redact(&e.0))))?;
         Ok(Some(Arc::new(p)))
+    }
+
+    /// Without the `openai` feature no configured provider can be built:
+    /// naming one is an error that says so.
+    #[cfg(not(feature = "openai"))]
+    pub fn build_provider(
+        &self,
+        name: &str,
+        _base_url_override: Option<&str>,
+        _max_in_flight: Option<u32>,
+    ) -> Result<Option<Arc<dyn Provider>>, ConfigError> {
+        if !self.providers.contains_key(name) && name != "openai" {
+            return Ok(None);
+        }
+        Err(ConfigError(format!(
+            "provider `{name}` is OpenAI-compatible, and this agentctl was built without the `openai` feature; enable it in Cargo.toml"
+        )))
     }
 }
 

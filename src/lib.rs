@@ -39,32 +39,69 @@
 //! scheduler, task lifecycle and patterns, and the runtime state of breakers,
 //! caches, quotas and budgets, are internal.
 //!
-//! ```
-//! use agentctl::agent::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};
-//! use agentctl::engine::{Orchestrator, RunOptions};
-//! use agentctl::workflow::builder::{WorkflowBuilder, agent, node};
-//! use serde_json::json;
+//! **Cargo features**, both on by default; `default-features = false`
+//! leaves them out for a headless program:
 //!
-//! struct Collector;
-//! impl Agent for Collector {
+//! - `tui`: the cockpit (`agentctl::tui`; ratatui,
+//!   crossterm, ratatui-textarea, nucleo-matcher);
+//! - `openai`: the OpenAI-compatible provider (`llm::openai`) and the
+//!   providers of `config.toml` (async-openai, tower, http). Without it,
+//!   [`config::Config::build_provider`] says the feature is missing.
+//!
+//! The `agentctl` binary needs both.
+//!
+//! **The builder**: [`prelude`] has what a program needs. Every key of a
+//! workflow file has a setter named after it (`retry`, `timeout_ms`,
+//! `fallbacks`, `breaker`, `budget`, `cache`, `tools`, `resolve`, a command
+//! agent's `env`...; see [`workflow::builder`]); a mistake names the builder
+//! call that made it. `start()` without an input is an error
+//! ([`engine::StartError::NoInput`]). [`session::Recorder::record`] records a
+//! run in one call. [`metrics::MetricsSnapshot`] reads by the paths of
+//! `agentctl run --json` (`metrics.calls`, `metrics.agents[0].cost_usd`).
+//!
+//! Two Rust agents, a command agent and a model agent in a pipeline whose
+//! middle step fans out, with its events watched (`examples/fan_out.rs`
+//! is the same program, runnable):
+//!
+//! ```
+//! use agentctl::prelude::*;
+//!
+//! struct Fetch;
+//! impl Agent for Fetch {
 //!     async fn process(&self, task: AgentTask, _: AgentContext) -> Result<AgentOutput, AgentError> {
-//!         Ok(AgentOutput::new(json!({"rows": 3, "from": task.input["source"]})))
+//!         Ok(json!({"topic": task.input, "rows": 42}).into())
 //!     }
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let workflow = WorkflowBuilder::new("collect")
-//!     .agent(agent::custom("collector"))
-//!     .agent(agent::llm("summariser").template("summary of {{input}}"))
-//!     .node(node::sequence("main", ["collect", "summarise"]))
-//!     .node(node::agent("collect", "collector"))
-//!     .node(node::agent("summarise", "summariser"))
+//! let workflow = WorkflowBuilder::new("report")
+//!     .input("the printing press")
+//!     .agent(agent::custom("fetcher"))
+//!     .agent(agent::custom("doubler"))
+//!     .agent(agent::command("counter", ["sh", "-c", r#"printf '{"output": %s}' "$(wc -c)""#]).inherit_env(["PATH"]))
+//!     .agent(agent::llm("writer").template("Report: {{input}}"))
+//!     .node(node::sequence("main", ["fetch", "fan", "write"]))
+//!     .node(node::agent("fetch", "fetcher"))
+//!     .node(node::parallel("fan", ["double", "count"]))
+//!     .node(node::agent("double", "doubler"))
+//!     .node(node::agent("count", "counter"))
+//!     .node(node::agent("write", "writer"))
 //!     .build()
 //!     .expect("valid workflow");
-//! let mut orch = Orchestrator::new(workflow.into(), RunOptions { seed: 7, ..Default::default() });
-//! orch.register("collector", Collector);
-//! let outcome = orch.execute(json!({"source": "database"})).await.expect("started");
-//! assert_eq!(outcome.tasks_completed, 2);
+//! let doubler = agent::from_fn(|task, _| async move {
+//!     Ok(json!(task.input["rows"].as_u64().unwrap_or(0) * 2).into())
+//! });
+//! let mut orch = Orchestrator::new(workflow, RunOptions::default())
+//!     .with_agent("fetcher", Fetch)
+//!     .with_agent("doubler", doubler);
+//! let mut events = orch.subscribe();
+//! let run = orch.start().expect("started");
+//! while let Some(event) = events.recv().await {
+//!     println!("{}", event.kind.describe());
+//! }
+//! let outcome = run.wait().await;
+//! assert_eq!(outcome.tasks_completed, 4);
+//! assert_eq!(outcome.metrics.expect("metrics").agents.len(), 4);
 //! # });
 //! ```
 
@@ -85,5 +122,23 @@ pub mod session;
 pub mod telemetry;
 pub mod text;
 pub mod tools;
+#[cfg(feature = "tui")]
 pub mod tui;
 pub mod workflow;
+
+/// What most programs embedding agentctl use: `use agentctl::prelude::*;`.
+pub mod prelude {
+    pub use crate::agent::{Agent, AgentContext, AgentError, AgentOutput, AgentTask};
+    pub use crate::engine::{Orchestrator, RunHandle, RunOptions, RunOutcome};
+    pub use crate::event::{Command, Event, EventKind, RunStatus};
+    pub use crate::session::Recorder;
+    pub use crate::workflow::builder::{WorkflowBuilder, node, policy};
+    pub use serde_json::{Value, json};
+
+    /// Agent constructors ([`crate::workflow::builder::agent`]) and
+    /// [`from_fn`](crate::agent::from_fn), for closures as agents.
+    pub mod agent {
+        pub use crate::agent::from_fn;
+        pub use crate::workflow::builder::agent::*;
+    }
+}

@@ -174,7 +174,9 @@ agent = "healthy"
 "#,
         &sim2,
     );
-    let mut o = Orchestrator::new(w.clone(), RunOptions::default());
+    let mut o = Orchestrator::new(w.clone(), RunOptions::default())
+        // The workflow has no input: null on purpose.
+        .input(serde_json::Value::Null);
     let scripts = w
         .agents
         .iter()
@@ -257,7 +259,9 @@ id = "n"
 kind = "agent"
 agent = "h"
 "#);
-    let mut o = Orchestrator::new(w, RunOptions::default());
+    let mut o = Orchestrator::new(w, RunOptions::default())
+        // The workflow has no input: null on purpose.
+        .input(serde_json::Value::Null);
     o.register("h", Hangs);
     let start = tokio::time::Instant::now();
     let out = o.start().expect("start").wait().await;
@@ -562,7 +566,9 @@ prompt = "n={{{{item}}}}"
         )
     };
     let sizes = Arc::new(Mutex::new(Vec::new()));
-    let mut o = Orchestrator::new(wf(&text("whole")), RunOptions::default());
+    let mut o = Orchestrator::new(wf(&text("whole")), RunOptions::default())
+        // The workflow has no input: null on purpose.
+        .input(serde_json::Value::Null);
     o.register("whole", Whole(sizes.clone()));
     let out = o.start().expect("start").wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
@@ -574,7 +580,9 @@ prompt = "n={{{{item}}}}"
         first,
         Some(serde_json::json!({"id": "fan[0]/work", "n": 1}))
     );
-    let mut o = Orchestrator::new(wf(&text("byone")), RunOptions::default());
+    let mut o = Orchestrator::new(wf(&text("byone")), RunOptions::default())
+        // The workflow has no input: null on purpose.
+        .input(serde_json::Value::Null);
     o.register("byone", ByOne);
     let out = o.start().expect("start").wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);

@@ -1,6 +1,7 @@
 //! Every built-in example runs offline and produces what it promises (the
 //! router, state machine and event-driven examples are checked in
-//! engine_patterns.rs).
+//! engine_patterns.rs), and so does every library example in `examples/`
+//! (each checks its own results and exits non-zero when one is wrong).
 
 mod common;
 
@@ -221,4 +222,50 @@ async fn demo_plans_reviews_checks_and_waits_for_a_human_who_can_send_it_back() 
     assert_eq!(chosen.as_deref(), Some("streaming"));
     assert!(seen.iter().any(|e| matches!(&e.kind,
         EventKind::TaskCreated { task, input, .. } if &**task == "work" && input["choice"] == "streaming")));
+}
+
+/// Builds the `examples/` programs (the library's: a pipeline, a fan-out,
+/// a debate, Rust agents, command agents, watching events, a headless
+/// recorded run) and runs each; every one asserts what it promises.
+#[test]
+fn the_library_examples_run_and_check_their_results() {
+    let build = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--locked", "--quiet", "--examples"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(build.success(), "the examples build");
+    // target/debug/deps/examples-HASH → target/debug/examples/NAME
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("examples");
+    let examples = [
+        ("pipeline_api", "3 tasks"),
+        ("custom_agent", "rows"),
+        ("watch_events", "ended: Succeeded"),
+        ("fan_out", "Report: "),
+        ("debate", "decision: "),
+        ("command_agent", "DRAFT: AGENTS CAN BE PROGRAMS TOO"),
+        ("headless", "recorded"),
+    ];
+    for (name, promise) in examples {
+        let out = std::process::Command::new(dir.join(name))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap_or_else(|e| panic!("examples/{name}.rs: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "examples/{name}.rs failed: {}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(promise),
+            "examples/{name}.rs printed:\n{stdout}"
+        );
+    }
 }

@@ -15,6 +15,7 @@
 
 pub mod command;
 pub mod confine;
+mod from_fn;
 pub mod process_tree;
 pub mod stderr_log;
 
@@ -30,6 +31,8 @@ use crate::bus::{BusError, MessageBus, Subscription};
 use crate::context::ContextStore;
 use crate::event::{BusMessage, ErrorKind, Id, Usage, now_micros};
 use crate::llm::{Provider, ProviderChunk, ProviderError, ProviderRequest};
+
+pub use from_fn::{FnAgent, from_fn};
 
 /// What an agent is asked to do.
 #[derive(Debug, Clone)]
@@ -291,6 +294,12 @@ impl AgentOutput {
     /// An output that spent no tokens.
     pub fn new(value: Value) -> Self {
         AgentOutput { value, usage: None }
+    }
+}
+
+impl From<Value> for AgentOutput {
+    fn from(value: Value) -> Self {
+        AgentOutput::new(value)
     }
 }
 

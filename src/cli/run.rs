@@ -279,7 +279,9 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
             step,
             ..Default::default()
         },
-    );
+    )
+    // The file's input or --input; a workflow with neither runs on null.
+    .input(wf.input.clone());
     orch = wiring.install(orch);
     match nats.dispatch(&session).await {
         Ok(Some(d)) => orch = orch.with_dispatch(d),

@@ -121,7 +121,9 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
             step: args.step,
             ..Default::default()
         };
-        let mut orch = wiring.install(Orchestrator::new(workflow.clone(), opts));
+        // The file's input or --input; a workflow with neither runs on null.
+        let orch = Orchestrator::new(workflow.clone(), opts).input(workflow.input.clone());
+        let mut orch = wiring.install(orch);
         let events = orch.subscribe();
         let telemetry = match super::telemetry::start(telemetry_settings, &workflow, &session, || orch.subscribe()) {
             Ok(t) => t,

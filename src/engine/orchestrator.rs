@@ -95,6 +95,11 @@ pub enum StartError {
     /// An implementation was registered for an id the workflow does not have.
     #[error("an agent was registered as `{0}`, but the workflow has no agent with that id")]
     UnknownAgent(String),
+    /// Nothing gave the run an input.
+    #[error(
+        "workflow `{0}` has no input; give it one with WorkflowBuilder::input, `input = ...` in [workflow], Orchestrator::input or execute(input) (Orchestrator::input(Value::Null) runs it on null)"
+    )]
+    NoInput(String),
 }
 
 /// Runs one workflow.
@@ -108,6 +113,11 @@ pub struct Orchestrator {
     custom: HashMap<String, ProviderFactory>,
     tools: Option<Arc<crate::tools::ToolBox>>,
     dispatch: Option<Arc<dyn super::dispatch::Dispatch>>,
+    /// Whether the input was given (by the workflow or a call), so that a
+    /// run never starts on a null nobody chose.
+    input_given: bool,
+    /// The workflow's file text and origin, when it was loaded from one.
+    source: Option<(String, String)>,
 }
 
 type ProviderFactory =
@@ -115,8 +125,9 @@ type ProviderFactory =
 
 impl Orchestrator {
     /// An orchestrator with the `sim` provider (seeded from `opts.seed`) and
-    /// the in-process bus.
-    pub fn new(wf: Arc<Workflow>, opts: RunOptions) -> Self {
+    /// the in-process bus, for a workflow (built, or loaded from a file).
+    pub fn new(wf: impl Into<Arc<Workflow>>, opts: RunOptions) -> Self {
+        let wf: Arc<Workflow> = wf.into();
         let scripts = wf
             .agents
             .iter()
@@ -126,7 +137,6 @@ impl Orchestrator {
         let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         providers.insert("sim".into(), sim.clone());
         Orchestrator {
-            wf,
             opts,
             providers,
             bus: Arc::new(InProcessBus::new()),
@@ -135,6 +145,9 @@ impl Orchestrator {
             custom: HashMap::new(),
             tools: None,
             dispatch: None,
+            input_given: !wf.input.is_null(),
+            source: None,
+            wf,
         }
     }
 
@@ -144,14 +157,49 @@ impl Orchestrator {
         opts: RunOptions,
     ) -> Result<Self, crate::workflow::diagnostics::Diagnostics> {
         let loaded = crate::workflow::load::load_source(path)?;
-        Ok(Self::new(Arc::new(loaded.workflow), opts))
+        let mut orch = Self::new(loaded.workflow, opts);
+        orch.source = Some((loaded.text, loaded.origin));
+        Ok(orch)
+    }
+
+    /// The text and origin of the workflow's file, when it came from one
+    /// (what a session records so that `agentctl resume` can load it).
+    pub fn source(&self) -> Option<(&str, &str)> {
+        self.source.as_ref().map(|(t, o)| (t.as_str(), o.as_str()))
     }
 
     /// Starts the run with `input` as the entry node's input and waits for
     /// its end.
-    pub async fn execute(mut self, input: Value) -> Result<RunOutcome, StartError> {
-        Arc::make_mut(&mut self.wf).input = input;
-        Ok(self.start()?.wait().await)
+    pub async fn execute(self, input: Value) -> Result<RunOutcome, StartError> {
+        Ok(self.input(input).start()?.wait().await)
+    }
+
+    /// Sets the entry node's input (replacing the workflow's own).
+    pub fn input(mut self, input: impl Into<Value>) -> Self {
+        let input = input.into();
+        // A workflow shared with the caller is copied only for a new input.
+        if self.wf.input != input {
+            Arc::make_mut(&mut self.wf).input = input;
+        }
+        self.input_given = true;
+        self
+    }
+
+    /// The workflow this orchestrator runs, with its input as set so far.
+    pub fn workflow(&self) -> &Arc<Workflow> {
+        &self.wf
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &RunOptions {
+        &self.opts
+    }
+
+    /// The session id of the run: the one in [`RunOptions::session_id`],
+    /// else one generated now and kept for the run (so that a recorder can
+    /// name its file before the run starts).
+    pub fn session_id(&mut self) -> &str {
+        self.opts.session_id.get_or_insert_with(new_session_id)
     }
 
     /// Uses this tool registry for agents that list tools (default: the
@@ -196,6 +244,12 @@ impl Orchestrator {
         self
     }
 
+    /// [`register`](Self::register), chained: runs agent `id` with `agent`.
+    pub fn with_agent(mut self, id: &str, agent: impl Agent) -> Self {
+        self.register(id, agent);
+        self
+    }
+
     /// A receiver of every event of the run. Subscribe before `start`.
     pub fn subscribe(&mut self) -> UnboundedReceiver<Event> {
         let (tx, rx) = unbounded_channel();
@@ -214,6 +268,9 @@ impl Orchestrator {
 
     /// Starts the run on the current tokio runtime.
     pub fn start(mut self) -> Result<RunHandle, StartError> {
+        if !self.input_given {
+            return Err(StartError::NoInput(self.wf.name.clone()));
+        }
         for id in self.custom.keys() {
             if self.wf.agent(id).is_none() {
                 return Err(StartError::UnknownAgent(id.clone()));

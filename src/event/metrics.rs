@@ -84,7 +84,10 @@ pub struct AgentMetrics {
     pub counters: Counters,
 }
 
-/// Figures of a run at one moment.
+/// Figures of a run at one moment. Read in Rust by the paths of its JSON:
+/// `snapshot.calls`, `snapshot.cost_usd`, `snapshot.agents[0].latency_ms.p95`
+/// (the run's [`Counters`] are flattened into it, as an agent's are into
+/// [`AgentMetrics`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
     /// Time since the run started, ms.
@@ -103,6 +106,23 @@ pub struct MetricsSnapshot {
     /// Circuit breakers per provider endpoint (`[breakers.PROVIDER]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointMetrics>,
+}
+
+// The run's and each agent's counters are flattened into their JSON
+// (`metrics.calls`, `metrics.agents[0].calls` in `agentctl run --json` and
+// in `metrics` events); these make the same paths work in Rust.
+impl std::ops::Deref for MetricsSnapshot {
+    type Target = Counters;
+    fn deref(&self) -> &Counters {
+        &self.run
+    }
+}
+
+impl std::ops::Deref for AgentMetrics {
+    type Target = Counters;
+    fn deref(&self) -> &Counters {
+        &self.counters
+    }
 }
 
 /// One provider endpoint's circuit breaker.

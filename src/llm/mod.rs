@@ -1,6 +1,7 @@
 //! Providers: the `Provider` trait, the offline `sim` provider and token
 //! counting.
 
+#[cfg(feature = "openai")]
 pub mod openai;
 pub mod sim;
 pub mod tokens;

@@ -21,9 +21,9 @@ use std::thread::JoinHandle;
 
 use super::snapshot::{self, SNAPSHOT_EVERY};
 use super::{Header, SessionError, SessionReader, SessionState, ensure_dir, session_path};
-use crate::engine::EventFeed;
 use crate::engine::cpu_placement::{self, CpuAvoider};
 use crate::engine::feed::{EventBatch, FeedEmpty};
+use crate::engine::{EventFeed, Orchestrator};
 use crate::event::{Event, EventKind};
 
 /// Events the recorder's feed holds before the run waits for it: big
@@ -101,6 +101,47 @@ pub fn is_durable(kind: &EventKind) -> bool {
 }
 
 impl Recorder {
+    /// Records the run `orch` is about to make into `DIR/<session>.jsonl`:
+    /// the one call a program needs (the header comes from the
+    /// orchestrator's workflow, input, seed and session id). Set the input
+    /// before (`Orchestrator::input`, or the workflow's own), start the run,
+    /// and call [`finish`](Self::finish) after it ended.
+    ///
+    /// The file replays, exports and lists like any session. `agentctl
+    /// resume` needs the workflow's text, which only a workflow loaded from
+    /// a file has ([`Orchestrator::from_file`]).
+    ///
+    /// ```
+    /// use agentctl::engine::{Orchestrator, RunOptions};
+    /// use agentctl::session::{Recorder, SessionReader};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let dir = std::env::temp_dir().join(format!("agentctl-doc-{}", std::process::id()));
+    /// let mut orch = Orchestrator::from_file("builtin:pipeline", RunOptions::default()).unwrap();
+    /// let recorder = Recorder::record(&mut orch, &dir).unwrap();
+    /// orch.start().unwrap().wait().await;
+    /// let path = recorder.path().to_path_buf();
+    /// recorder.finish().unwrap();
+    /// assert!(SessionReader::open(&path).unwrap().len() > 10);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # });
+    /// ```
+    pub fn record(orch: &mut Orchestrator, dir: &Path) -> Result<Recorder, SessionError> {
+        let session = orch.session_id().to_string();
+        let wf = orch.workflow().clone();
+        let (text, origin) = orch.source().unwrap_or(("", "<library>"));
+        let mut header = Header::new(
+            &session,
+            &wf,
+            text,
+            origin,
+            orch.options().seed,
+            crate::event::now_micros(),
+        );
+        // Unsigned only means `resume` asks before running it.
+        let _ = super::trust::sign_as_user(&mut header);
+        Self::create(dir, &header, orch.subscribe_bounded(RECORD_QUEUE))
+    }
+
     /// Creates `DIR/<session>.jsonl` (0600, in a 0700 directory), writes the
     /// header, and records `events` on a thread of its own, which first
     /// syncs the header and the directory entry (so the run does not wait

@@ -1,15 +1,18 @@
 //! Workflows built in Rust. A builder produces the same [`WorkflowSpec`] a
-//! file would, and [`WorkflowBuilder::build`] validates it the same way: the
-//! spec is written out as JSON and loaded like a file, so every check and
-//! every error message is the file loader's (errors point into that JSON,
-//! named `<builder:NAME>`).
+//! file would, and [`WorkflowBuilder::build`] validates it the same way:
+//! the spec is written out as JSON and loaded like a file, so every check
+//! is the file loader's. Its errors name the builder call that was wrong
+//! (`agent::llm("writer").retry(…)`), not a place in that JSON.
+//!
+//! Constructors are functions of [`agent`] and [`node`]; the setters are
+//! methods named after the file keys; [`policy`] makes the values of the
+//! policy setters.
 //!
 //! ```
 //! use agentctl::workflow::builder::{WorkflowBuilder, agent, node};
-//! use serde_json::json;
 //!
 //! let wf = WorkflowBuilder::new("report")
-//!     .input(json!("the printing press"))
+//!     .input("the printing press")
 //!     .agent(agent::llm("researcher").template("facts about {{input}}"))
 //!     .agent(agent::llm("writer").template("a draft from {{input}}"))
 //!     .node(node::sequence("main", ["research", "write"]))
@@ -19,16 +22,34 @@
 //!     .expect("valid");
 //! assert_eq!(wf.nodes.len(), 3);
 //! ```
+//!
+//! A mistake is reported at the call that made it:
+//!
+//! ```
+//! use agentctl::workflow::builder::{WorkflowBuilder, agent, node, policy};
+//!
+//! let err = WorkflowBuilder::new("bad")
+//!     .agent(agent::llm("writer").retry(policy::retry(0)))
+//!     .node(node::agent("write", "writer"))
+//!     .build()
+//!     .unwrap_err()
+//!     .to_string();
+//! assert!(err.contains("--> agent::llm(\"writer\").retry(…)"), "{err}");
+//! ```
 
-use serde_json::{Value, json};
+pub mod agent;
+mod call_path;
+pub mod node;
+pub mod policy;
+
+use serde_json::Value;
 
 use super::diagnostics::Diagnostics;
-use super::kinds::KindSpec;
 use super::load::{Format, load_str};
 use super::model::Workflow;
 use super::span::Spanned;
 use super::spec::{
-    AgentSpec, JoinName, NodeKindName, NodeSpec, RouteSpec, TransitionSpec, WorkflowSpec,
+    AgentSpec, BreakerSpec, BudgetSpec, DefaultsSpec, NodeSpec, PriceSpec, QuotaSpec, WorkflowSpec,
 };
 
 /// Builds a workflow in code.
@@ -39,39 +60,83 @@ pub struct WorkflowBuilder {
 
 impl WorkflowBuilder {
     /// A workflow with a name and nothing else yet.
-    pub fn new(name: &str) -> Self {
+    pub fn new(name: impl Into<String>) -> Self {
         let mut spec = WorkflowSpec::default();
-        spec.workflow.name = name.into();
+        spec.workflow.name = Spanned::new(name.into());
         WorkflowBuilder { spec }
     }
 
     /// One-line description.
-    pub fn description(mut self, text: &str) -> Self {
-        self.spec.workflow.description = Some(text.to_string());
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.spec.workflow.description = Some(text.into());
         self
     }
 
-    /// Input of the entry node.
-    pub fn input(mut self, input: Value) -> Self {
-        self.spec.workflow.input = Some(input);
+    /// Input of the entry node (`"text"`, `json!({...})`, a number...).
+    pub fn input(mut self, input: impl Into<Value>) -> Self {
+        self.spec.workflow.input = Some(input.into());
         self
     }
 
     /// Entry node (default: the first node added).
-    pub fn entry(mut self, node: &str) -> Self {
-        self.spec.workflow.entry = Some(node.into());
+    pub fn entry(mut self, node: impl Into<String>) -> Self {
+        self.spec.workflow.entry = Some(Spanned::new(node.into()));
         self
     }
 
-    /// Adds an agent.
+    /// Most hand-offs one task may make between agents (default 3).
+    pub fn max_handoffs(mut self, n: u32) -> Self {
+        self.spec.workflow.max_handoffs = Some(n);
+        self
+    }
+
+    /// Scheduler aging step (default 32).
+    pub fn aging_step(mut self, n: u32) -> Self {
+        self.spec.workflow.aging_step = Some(n);
+        self
+    }
+
+    /// Adds an agent ([`agent::llm`], [`agent::command`], [`agent::custom`]).
     pub fn agent(mut self, agent: AgentSpec) -> Self {
         self.spec.agents.push(agent);
         self
     }
 
-    /// Adds a node.
+    /// Adds a node (constructors in [`node`]).
     pub fn node(mut self, node: NodeSpec) -> Self {
         self.spec.nodes.push(node);
+        self
+    }
+
+    /// `[defaults]`: policies for every agent ([`policy::defaults`]).
+    pub fn defaults(mut self, defaults: DefaultsSpec) -> Self {
+        self.spec.defaults = Some(defaults);
+        self
+    }
+
+    /// `[budget]`: the run's limits ([`policy::budget`]).
+    pub fn budget(mut self, budget: BudgetSpec) -> Self {
+        self.spec.budget = Some(budget);
+        self
+    }
+
+    /// `[prices.MODEL]`: US dollars per million prompt and completion tokens.
+    pub fn price(mut self, model: impl Into<String>, input: f64, output: f64) -> Self {
+        let p: PriceSpec = policy::price(input, output);
+        self.spec.prices.insert(model.into(), p);
+        self
+    }
+
+    /// `[quotas.PROVIDER]` ([`policy::quota`]).
+    pub fn quota(mut self, provider: impl Into<String>, quota: QuotaSpec) -> Self {
+        self.spec.quotas.insert(provider.into(), quota);
+        self
+    }
+
+    /// `[breakers.PROVIDER]`: one circuit breaker for every agent calling
+    /// the provider ([`policy::breaker`]).
+    pub fn endpoint_breaker(mut self, provider: impl Into<String>, breaker: BreakerSpec) -> Self {
+        self.spec.breakers.insert(provider.into(), breaker);
         self
     }
 
@@ -85,270 +150,25 @@ impl WorkflowBuilder {
         toml::to_string_pretty(&self.spec)
     }
 
-    /// Validates and compiles, exactly as a file is.
+    /// Validates and compiles, exactly as a file is; each error names the
+    /// builder call it comes from.
     pub fn build(&self) -> Result<Workflow, Diagnostics> {
         let text = serde_json::to_string_pretty(&self.spec).unwrap_or_else(|_| "{}".into());
         let origin = format!("<builder:{}>", self.spec.workflow.name.value);
-        load_str(&text, &origin, Format::Json).map(|l| l.workflow)
-    }
-}
-
-/// Agent constructors.
-pub mod agent {
-    use super::*;
-
-    /// A model-backed agent (the `sim` provider unless `provider` says otherwise).
-    pub fn llm(id: &str) -> AgentSpec {
-        AgentSpec {
-            id: id.into(),
-            ..Default::default()
-        }
-    }
-
-    /// An agent written in Rust; register it with `Orchestrator::register`.
-    pub fn custom(id: &str) -> AgentSpec {
-        from_json(json!({"id": id, "kind": "custom"}))
-    }
-
-    /// An agent backed by a program (see `agentctl::agent::command`).
-    pub fn command(id: &str, run: &[&str]) -> AgentSpec {
-        from_json(json!({"id": id, "kind": "command", "command": {"run": run}}))
-    }
-
-    fn from_json(v: Value) -> AgentSpec {
-        serde_json::from_value(v).unwrap_or_default()
-    }
-
-    impl AgentSpec {
-        /// Sets the role (planner, executor, reviewer, judge, classifier...).
-        pub fn role(mut self, role: &str) -> Self {
-            self.role = Some(role.to_string());
-            self
-        }
-        /// Sets the provider and model.
-        pub fn model(mut self, provider: &str, model: &str) -> Self {
-            self.provider = Some(provider.into());
-            self.model = Some(model.to_string());
-            self
-        }
-        /// Sets the system prompt.
-        pub fn system(mut self, text: &str) -> Self {
-            self.system = Some(text.to_string());
-            self
-        }
-        /// Adds capabilities.
-        pub fn capabilities<'a>(mut self, caps: impl IntoIterator<Item = &'a str>) -> Self {
-            self.capabilities
-                .extend(caps.into_iter().map(str::to_string));
-            self
-        }
-        /// Sets the concurrency limit (0 = none).
-        pub fn concurrency(mut self, n: u32) -> Self {
-            self.concurrency = Some(Spanned::new(n));
-            self
-        }
-        /// Sim provider: a reply template (`{{input}}`, `{{agent}}`...).
-        pub fn template(mut self, template: &str) -> Self {
-            self.sim.get_or_insert_with(Default::default).template = Some(template.to_string());
-            self
-        }
-        /// Sim provider: scripted replies by visit.
-        pub fn replies(mut self, replies: impl IntoIterator<Item = Value>) -> Self {
-            self.sim.get_or_insert_with(Default::default).replies = replies.into_iter().collect();
-            self
-        }
-        /// Sim provider: fixed latency in milliseconds.
-        pub fn latency_ms(mut self, ms: f64) -> Self {
-            self.sim.get_or_insert_with(Default::default).latency_ms =
-                Some(super::super::spec::SimLatency::Fixed(ms));
-            self
-        }
-    }
-}
-
-/// Node constructors; unset fields take the file format's defaults.
-pub mod node {
-    use super::*;
-
-    fn new(id: &str, kind: NodeKindName) -> NodeSpec {
-        NodeSpec::new(id, kind)
-    }
-
-    fn ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<Vec<Spanned<String>>> {
-        Some(ids.into_iter().map(Into::into).collect())
-    }
-
-    /// Sets a field of the node's kind; a field its kind does not have is
-    /// kept as misplaced, so `build` reports it as a file would.
-    macro_rules! set {
-        ($n:ident, $key:literal, $($kind:ident)|+ => |$f:ident| $set:expr) => {{
-            match &mut $n.fields {
-                $(KindSpec::$kind($f) => $set,)+
-                #[allow(unreachable_patterns)]
-                _ => $n.misplaced.push($key.into()),
-            }
-            $n
-        }};
-    }
-
-    /// One task for one agent.
-    pub fn agent(id: &str, agent: &str) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Agent);
-        set!(n, "agent", Agent => |f| f.agent = Some(agent.into()))
-    }
-
-    /// One task for the least-loaded agent with a capability.
-    pub fn task(id: &str, capability: &str) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Agent);
-        set!(n, "capability", Agent => |f| f.capability = Some(capability.into()))
-    }
-
-    /// A pipeline.
-    pub fn sequence<'a>(id: &str, steps: impl IntoIterator<Item = &'a str>) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Sequence);
-        set!(n, "steps", Sequence => |f| f.steps = ids(steps))
-    }
-
-    /// Fan-out / fan-in (join all unless `join_any` / `join_k`).
-    pub fn parallel<'a>(id: &str, branches: impl IntoIterator<Item = &'a str>) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Parallel);
-        set!(n, "branches", Parallel => |f| f.branches = ids(branches))
-    }
-
-    /// Scatter-gather over an expression's list (e.g. `input.items`).
-    pub fn map_over(id: &str, over: &str, body: &str) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Map);
-        set!(n, "over", Map => |f| {
-            f.over = Some(over.into());
-            f.body = Some(body.into());
-        })
-    }
-
-    /// Scatter-gather over an inline list.
-    pub fn map_items(id: &str, items: impl IntoIterator<Item = Value>, body: &str) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Map);
-        set!(n, "items", Map => |f| {
-            f.items = Some(items.into_iter().collect());
-            f.body = Some(body.into());
-        })
-    }
-
-    /// Planner → executors by capability → optional reviewer.
-    pub fn plan(id: &str, planner: &str) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Plan);
-        set!(n, "planner", Plan => |f| f.planner = Some(planner.into()))
-    }
-
-    /// A router; add routes with `route_when` / `route_label`.
-    pub fn router(id: &str) -> NodeSpec {
-        new(id, NodeKindName::Router)
-    }
-
-    /// A state machine; add transitions with `transition`.
-    pub fn state_machine<'a>(id: &str, states: impl IntoIterator<Item = &'a str>) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Loop);
-        set!(n, "states", Loop => |f| f.states = ids(states))
-    }
-
-    /// Runs `body` for each message on a bus topic.
-    pub fn on_topic(id: &str, topic: &str, body: &str) -> NodeSpec {
-        let mut n = new(id, NodeKindName::On);
-        set!(n, "topic", On => |f| {
-            f.topic = Some(topic.into());
-            f.body = Some(body.into());
-        })
-    }
-
-    /// A human gate, reviewing `subject`'s output (or its input).
-    pub fn gate(id: &str, subject: Option<&str>) -> NodeSpec {
-        let mut n = new(id, NodeKindName::Gate);
-        set!(n, "subject", Gate => |f| f.subject = subject.map(Into::into))
-    }
-
-    impl NodeSpec {
-        /// Prompt template.
-        pub fn prompt(mut self, template: &str) -> Self {
-            let t: Spanned<String> = template.into();
-            set!(self, "prompt", Agent | Plan | Router => |f| f.prompt = Some(t.clone()))
-        }
-        /// Priority 1 (most urgent) to 5.
-        pub fn priority(mut self, p: i64) -> Self {
-            self.priority = Some(Spanned::new(p));
-            self
-        }
-        /// Publish the output on a bus topic.
-        pub fn emit(mut self, topic: &str) -> Self {
-            self.emit = Some(topic.to_string());
-            self
-        }
-        /// Parallel: first success wins.
-        pub fn join_any(mut self) -> Self {
-            set!(self, "join", Parallel => |f| f.join = Some(Spanned::new(JoinName::Any)))
-        }
-        /// Parallel: the first `k` successes.
-        pub fn join_k(mut self, k: i64) -> Self {
-            set!(self, "join", Parallel => |f| {
-                f.join = Some(Spanned::new(JoinName::KOfN));
-                f.k = Some(Spanned::new(k));
-            })
-        }
-        /// Map: items in flight at once.
-        pub fn concurrency(mut self, n: i64) -> Self {
-            set!(self, "concurrency", Map => |f| f.concurrency = Some(Spanned::new(n)))
-        }
-        /// Map: node receiving the gathered list.
-        pub fn aggregate(mut self, node: &str) -> Self {
-            set!(self, "aggregate", Map => |f| f.aggregate = Some(node.into()))
-        }
-        /// Plan: the reviewer agent.
-        pub fn reviewer(mut self, agent: &str) -> Self {
-            set!(self, "reviewer", Plan => |f| f.reviewer = Some(agent.into()))
-        }
-        /// Router: a route taken when an expression holds.
-        pub fn route_when(mut self, when: &str, to: &str) -> Self {
-            let route = RouteSpec {
-                when: Some(when.into()),
-                label: None,
-                to: to.into(),
-            };
-            set!(self, "routes", Router => |f| f.routes.get_or_insert_with(Vec::new).push(route))
-        }
-        /// Router: a route taken when the classifier answers `label`.
-        pub fn route_label(mut self, label: &str, to: &str) -> Self {
-            let route = RouteSpec {
-                when: None,
-                label: Some(label.into()),
-                to: to.into(),
-            };
-            set!(self, "routes", Router => |f| f.routes.get_or_insert_with(Vec::new).push(route))
-        }
-        /// Router: the classifier agent.
-        pub fn classifier(mut self, agent: &str) -> Self {
-            set!(self, "classifier", Router => |f| f.classifier = Some(agent.into()))
-        }
-        /// Router: where to go when no route matches.
-        pub fn default_route(mut self, to: &str) -> Self {
-            set!(self, "default", Router => |f| f.default = Some(to.into()))
-        }
-        /// Loop: a transition (`to` may be `$end`), guarded by `when`.
-        pub fn transition(mut self, from: &str, to: &str, when: Option<&str>) -> Self {
-            let t = TransitionSpec {
-                from: from.into(),
-                to: to.into(),
-                when: when.map(Into::into),
-            };
-            set!(self, "transitions", Loop => |f| f.transitions.get_or_insert_with(Vec::new).push(t))
-        }
-        /// Loop: most state visits.
-        pub fn max_iterations(mut self, n: i64) -> Self {
-            set!(self, "max_iterations", Loop => |f| f.max_iterations = Some(Spanned::new(n)))
-        }
+        load_str(&text, &origin, Format::Json)
+            .map(|l| l.workflow)
+            .map_err(|d| call_path::relocate(d, &text, &self.spec))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn error_of(b: WorkflowBuilder) -> String {
+        b.build().map(|_| ()).unwrap_err().to_string()
+    }
 
     #[test]
     fn a_built_workflow_is_validated_like_a_file() {
@@ -357,10 +177,82 @@ mod tests {
             .node(node::parallel("fan", ["x", "y"]).join_k(3))
             .node(node::agent("x", "a"))
             .node(node::agent("y", "ghost"));
-        let err = bad.build().unwrap_err().to_string();
+        let err = error_of(bad);
         assert!(err.contains("impossible join"), "{err}");
         assert!(err.contains("unknown agent `ghost`"), "{err}");
-        assert!(err.contains("<builder:bad>"), "{err}");
+        // Located at the calls, not in the JSON the builder wrote.
+        assert!(
+            err.contains("--> node::parallel(\"fan\", …).join_…(…)"),
+            "{err}"
+        );
+        assert!(err.contains("--> node::agent(\"y\", …)"), "{err}");
+        assert!(!err.contains("<builder:bad>"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_the_setter_that_was_wrong() {
+        let err = error_of(
+            WorkflowBuilder::new("w")
+                .agent(agent::llm("ok"))
+                .agent(agent::llm("writer").retry(policy::retry(0)))
+                .node(node::agent("n", "writer")),
+        );
+        assert!(err.contains("--> agent::llm(\"writer\").retry(…)"), "{err}");
+        assert!(err.contains("max_attempts"), "{err}");
+        // A command setter on a model agent.
+        let err = error_of(
+            WorkflowBuilder::new("w")
+                .agent(agent::llm("writer").env("K", "v"))
+                .node(node::agent("n", "writer")),
+        );
+        assert!(err.contains("--> agent::llm(\"writer\").env(…)"), "{err}");
+        // A setter of another node kind.
+        let err = error_of(
+            WorkflowBuilder::new("w")
+                .agent(agent::llm("a"))
+                .node(node::sequence("s", ["n"]).resolve("a"))
+                .node(node::agent("n", "a")),
+        );
+        assert!(
+            err.contains("--> node::sequence(\"s\", …).resolve(…)"),
+            "{err}"
+        );
+        // Run-wide tables.
+        let err = error_of(
+            WorkflowBuilder::new("w")
+                .budget(policy::budget().tokens(10).warn_at(7.0))
+                .agent(agent::llm("a"))
+                .node(node::agent("n", "a")),
+        );
+        assert!(err.contains("--> WorkflowBuilder.budget(…)"), "{err}");
+    }
+
+    #[test]
+    fn setters_reach_the_compiled_workflow() {
+        let wf = WorkflowBuilder::new("w")
+            .input("x")
+            .agent(
+                agent::command("c", ["cat"])
+                    .env("A", "1")
+                    .inherit_env(["PATH"])
+                    .command_timeout_ms(1234),
+            )
+            .agent(agent::llm("judge"))
+            .node(node::parallel("p", ["n"]).resolve("judge"))
+            .node(node::agent("n", "c").task_timeout_ms(999))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let crate::workflow::model::AgentKind::Command(cmd) = &wf.agents[0].kind else {
+            panic!("a command agent")
+        };
+        assert!(cmd.env.iter().any(|(k, v)| k == "A" && v == "1"));
+        assert_eq!(cmd.timeout, std::time::Duration::from_millis(1234));
+        assert_eq!(wf.input, json!("x"));
+        assert_eq!(
+            wf.nodes[1].policy.timeouts.and_then(|t| t.task),
+            Some(std::time::Duration::from_millis(999))
+        );
+        assert!(wf.nodes[0].policy.resolve.is_some());
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub fn builtin(name: &str) -> Arc<Workflow> {
 }
 
 pub fn start(w: Arc<Workflow>, opts: RunOptions) -> (RunHandle, UnboundedReceiver<Event>) {
-    let mut o = Orchestrator::new(w, opts);
+    // The workflow's own input, null included, as `agentctl run` does.
+    let input = w.input.clone();
+    let mut o = Orchestrator::new(w, opts).input(input);
     let rx = o.subscribe();
     (o.start().expect("start"), rx)
 }
