@@ -60,6 +60,8 @@ pub(crate) struct ForkArgs {
     dir: DirArgs,
     #[command(flatten)]
     providers: ProviderArgs,
+    #[command(flatten)]
+    telemetry: super::telemetry::TelemetryArgs,
 }
 
 fn parse_point(s: &str) -> Result<ForkPoint, String> {
@@ -451,6 +453,7 @@ pub(crate) fn main(args: ForkArgs) -> i32 {
             auth: config.config.nats.clone(),
             ..Default::default()
         },
+        telemetry: args.telemetry.settings(&config.config),
     };
     runtime.block_on(drive(written.workflow, setup))
 }
