@@ -894,7 +894,11 @@ async fn call_with_tools(
     scope: &super::tool_gate::ToolScope,
 ) -> Result<Completion, ProviderError> {
     let a = &run.wf.agents[agent];
-    req.hints.tools = tools.specs(&a.tools);
+    // MCP servers start here, for the run's first agent with tools.
+    req.hints.tools = tools
+        .specs_with_sources(&a.tools)
+        .await
+        .map_err(|e| ProviderError::new(ErrorKind::Workflow, e))?;
     let mut usage = crate::event::Usage::default();
     for round in 1..=tools.max_turns {
         // A forced choice holds for the first round only (unless the agent
