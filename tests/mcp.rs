@@ -88,8 +88,9 @@ fn everything_http() -> &'static str {
                     Ok(())
                 });
             }
-            let child = cmd.spawn().expect("node starts server-everything");
+            let mut child = cmd.spawn().expect("node starts server-everything");
             tx.send(child.id()).unwrap();
+            let _ = child.wait();
             // PDEATHSIG follows this thread: it must outlive every test.
             loop {
                 std::thread::park();
@@ -516,7 +517,7 @@ agent = "w"
     let r = results(&events);
     assert!(r[0].1 && r[0].2.contains("first"), "{r:?}");
     assert!(r[1].1 && r[1].2.contains('5'), "{r:?}");
-    assert_eq!(r[2].1, false);
+    assert!(!r[2].1, "{r:?}");
     assert!(
         r[2].2
             .contains("a human denied calling `mcp:ev/echo`: not twice"),
@@ -628,10 +629,10 @@ kind = "agent"
 agent = "a"
 "#;
     let catalog = ProviderCatalog::builtin().with_mcp_servers(vec!["github".into()]);
-    let e = load_str_with(text, "v.toml", Format::Toml, &catalog)
-        .err()
-        .expect("invalid")
-        .to_string();
+    let Err(e) = load_str_with(text, "v.toml", Format::Toml, &catalog) else {
+        panic!("an undeclared server is accepted");
+    };
+    let e = e.to_string();
     assert!(
         e.contains("v.toml:10:")
             && e.contains(
@@ -676,10 +677,10 @@ id = "n"
 kind = "agent"
 agent = "a"
 "#;
-    let e = load_str(text, "v.toml", Format::Toml)
-        .err()
-        .expect("invalid")
-        .to_string();
+    let Err(e) = load_str(text, "v.toml", Format::Toml) else {
+        panic!("a literal secret is accepted");
+    };
+    let e = e.to_string();
     assert!(e.contains("v.toml:7:"), "{e}");
     assert!(
         e.contains("header Authorization of MCP server `gh` is written in the workflow file"),
