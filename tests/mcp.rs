@@ -10,6 +10,7 @@
 //! as agentctl does.
 
 mod common;
+mod mock_openai;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -811,4 +812,90 @@ agent = "w"
         assert!(!session.contains(secret), "{secret} is in the session file");
         assert!(!stdout.contains(secret), "{secret} is in the output");
     }
+}
+
+/// A real provider (the openai client against a loopback server): MCP
+/// tools go out under names OpenAI accepts (`[A-Za-z0-9_-]`), a forced
+/// choice names the same, and the model's call comes back to the server's
+/// tool under its `mcp:` name.
+#[tokio::test]
+async fn openai_gets_wire_safe_names_and_the_call_reaches_the_server() {
+    use agentctl::llm::openai::{OpenAiProvider, OpenAiSettings};
+    use mock_openai::*;
+    use serde_json::json;
+    let server = MockServer::start(|r, _| {
+        let has_results = r.body["messages"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+        if has_results {
+            return sse_reply(&["echoed"], Some((20, 2)));
+        }
+        let call = json!({"choices": [{"index": 0, "delta": {"tool_calls": [{
+            "index": 0, "id": "c1", "type": "function",
+            "function": {"name": "mcp__ev__echo", "arguments": "{\"message\":\"via openai\"}"}
+        }]}, "finish_reason": null}]})
+        .to_string();
+        Reply::Sse {
+            events: vec![call, finish("tool_calls"), usage_chunk(30, 5)],
+            done: true,
+            cut: false,
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[workflow]
+name = "wire"
+input = "x"
+
+[mcp.ev]
+command = [{node}, {ev}, "stdio"]
+
+[[agents]]
+id = "w"
+provider = "openai"
+tools = ["mcp:ev/echo"]
+tool_choice = "mcp:ev/echo"
+retry = false
+
+[[nodes]]
+id = "a"
+kind = "agent"
+agent = "w"
+"#,
+        node = toml_str(path("NODE")),
+        ev = toml_str(path("EVERYTHING"))
+    );
+    let wf = workflow(&text, dir.path());
+    let mut tools = ToolBox::builtin(ToolSettings::default());
+    tools.add_source(Arc::new(McpTools::for_run(&wf, &[]).expect("a server")));
+    let p =
+        Arc::new(OpenAiProvider::new(OpenAiSettings::new("openai", server.base_url())).unwrap());
+    let mut o = Orchestrator::new(wf, RunOptions::default())
+        .with_tools(Arc::new(tools))
+        .with_provider("openai", p);
+    let mut rx = o.subscribe();
+    let out = o.start().unwrap().wait().await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let first = &server.chat_requests()[0].body;
+    let names: Vec<&str> = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mcp__ev__echo"]);
+    assert_eq!(first["tool_choice"]["function"]["name"], "mcp__ev__echo");
+    let r = results(&events);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, "mcp:ev/echo");
+    assert!(r[0].1 && r[0].2.contains("via openai"), "{r:?}");
+    // The second request carries the assistant's call as the model named it.
+    let second = &server.chat_requests()[1].body;
+    assert!(second.to_string().contains("mcp__ev__echo"), "{second}");
 }

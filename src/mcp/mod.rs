@@ -12,6 +12,7 @@
 pub mod client;
 pub mod server_spec;
 pub mod tool_adapter;
+pub mod wire_names;
 
 pub use client::McpClient;
 pub use server_spec::{McpServer, McpServerSpec};
