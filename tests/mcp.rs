@@ -648,6 +648,17 @@ agent = "a"
     );
     assert!(e.contains("declared: fs, github"), "{e}");
     assert!(e.contains("`mcp:bad` is not an MCP tool name"), "{e}");
+    // A forced choice may name a tool a server glob covers.
+    let forced = "[workflow]\nname = \"f\"\n[mcp.fs]\ncommand = [\"x\"]\n[[agents]]\nid = \"a\"\ntools = [\"mcp:fs/*\"]\ntool_choice = \"mcp:fs/read_text_file\"\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"a\"\n";
+    assert!(load_str(forced, "f.toml", Format::Toml).is_ok());
+    let Err(e) = load_str(
+        &forced.replace("mcp:fs/read_text_file", "mcp:gh/x"),
+        "f.toml",
+        Format::Toml,
+    ) else {
+        panic!("a tool outside the agent's tools is forced");
+    };
+    assert!(e.to_string().contains("forces the tool `mcp:gh/x`"), "{e}");
     // Declared in config.toml: fine.
     let ok = text
         .replace("mcp:fz/read_text_file", "mcp:github/issues")
