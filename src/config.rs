@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod mcp;
 mod nats;
 mod telemetry;
 pub use nats::NatsConfig;
@@ -71,6 +72,12 @@ pub struct Config {
     /// Where OpenTelemetry traces and metrics go (`--otlp`).
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// `[mcp.NAME]`: MCP servers any workflow's agents may use.
+    #[serde(default)]
+    pub mcp: BTreeMap<String, crate::mcp::McpServerSpec>,
+    /// The `[mcp]` servers, checked (filled by [`Config::parse`]).
+    #[serde(skip)]
+    pub mcp_servers: Vec<crate::mcp::McpServer>,
 }
 
 /// The `[tools]` table.
@@ -176,13 +183,15 @@ pub fn default_path() -> Option<PathBuf> {
 impl Config {
     /// Parses a config file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let mut c: Config = toml::from_str(text).map_err(|e| {
             // toml's message quotes the offending line, which may hold a key.
             ConfigError(format!(
                 "{origin}: invalid config: {}",
                 redact(&e.to_string())
             ))
-        })
+        })?;
+        c.mcp_servers = mcp::servers(&c.mcp, text, origin)?;
+        Ok(c)
     }
 
     /// Reads `explicit` (must exist) or the default file (may be missing).
@@ -335,6 +344,7 @@ impl Config {
         for name in self.providers.keys() {
             c = c.with(name, &self.provider_model(name));
         }
+        let c = c.with_mcp_servers(self.mcp.keys().cloned().collect());
         match &self.default_provider {
             Some(d) => c.with_default(d),
             None => c,

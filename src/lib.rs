@@ -113,6 +113,7 @@ pub mod context;
 pub mod engine;
 pub mod event;
 pub mod llm;
+pub mod mcp;
 pub mod metrics;
 pub mod resilience;
 pub mod run_state;

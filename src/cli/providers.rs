@@ -168,6 +168,9 @@ pub(crate) fn apply(
     if let Some(n) = config.tools.max_turns {
         tools.max_turns = n.max(1);
     }
+    if let Some(mcp) = agentctl::mcp::McpTools::for_run(wf, &config.mcp_servers) {
+        tools.add_source(Arc::new(mcp));
+    }
     Ok(Wiring {
         providers: out,
         tools: Arc::new(tools),

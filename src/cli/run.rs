@@ -584,9 +584,13 @@ struct GatePrompter {
     asking: bool,
 }
 
-/// Whether a gate asks to run a shell command (see `tools::shell`).
+/// Whether a gate asks to run a shell command (see `tools::shell`) or to
+/// call an MCP tool whose server says `approve` (`mcp::tool_adapter`).
 fn is_shell_gate(artifact: &Value) -> bool {
-    artifact.get("kind").and_then(Value::as_str) == Some("shell")
+    matches!(
+        artifact.get("kind").and_then(Value::as_str),
+        Some("shell" | "mcp")
+    )
 }
 
 impl GatePrompter {

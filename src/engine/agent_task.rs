@@ -894,12 +894,23 @@ async fn call_with_tools(
     scope: &super::tool_gate::ToolScope,
 ) -> Result<Completion, ProviderError> {
     let a = &run.wf.agents[agent];
-    req.hints.tools = tools.specs(&a.tools);
+    // MCP servers start here, for the run's first agent with tools.
+    let mut specs = tools
+        .specs_with_sources(&a.tools)
+        .await
+        .map_err(|e| ProviderError::new(ErrorKind::Workflow, e))?;
+    // `mcp:s/t` is no valid function name for OpenAI: sent encoded, calls
+    // mapped back below.
+    let names = crate::mcp::wire_names::WireNames::assign(&mut specs);
+    req.hints.tools = specs;
     let mut usage = crate::event::Usage::default();
     for round in 1..=tools.max_turns {
         // A forced choice holds for the first round only (unless the agent
         // keeps it): forcing every round would never let the loop end.
-        req.hints.tool_choice = tool_choice(a.tool_use.for_round(round));
+        req.hints.tool_choice = match tool_choice(a.tool_use.for_round(round)) {
+            llm::ToolChoice::Tool(n) => llm::ToolChoice::Tool(names.wire(&n).to_string()),
+            other => other,
+        };
         let c = call_turn(run, task.clone(), attempt, agent, req.clone()).await?;
         usage.add(&c.usage);
         if c.tool_calls.is_empty() {
@@ -907,7 +918,8 @@ async fn call_with_tools(
         }
         req.messages
             .push(Message::assistant_tool_calls(c.text, c.tool_calls.clone()));
-        for call in c.tool_calls {
+        for mut call in c.tool_calls {
+            call.name = names.original(&call.name);
             run.emit(EventKind::ToolCall {
                 task: task.clone(),
                 agent: a.id.clone(),

@@ -59,7 +59,7 @@ async fn ask(
         id,
         node,
         Some(parent),
-        format!("shell: {}", request.command),
+        format!("{}: {}", request.kind, request.command),
         None,
         n.priority,
         &artifact,
@@ -111,7 +111,13 @@ impl ToolScope {
         agent: AgentIdx,
         node: NodeIdx,
     ) -> Self {
-        let gate = run.wf.agents[agent].shell.as_ref().map(|_| {
+        let a = &run.wf.agents[agent];
+        // MCP tools may need approval too (their server's `approve`).
+        let asks = a.shell.is_some()
+            || a.tools
+                .iter()
+                .any(|t| t.starts_with(crate::mcp::server_spec::TOOL_PREFIX));
+        let gate = asks.then(|| {
             Arc::new(EngineShellGate {
                 run: run.clone(),
                 task: task.clone(),
@@ -137,6 +143,7 @@ impl ToolScope {
         let cx = ToolContext::new(a.id.clone(), self.task.clone(), store);
         match (&a.shell, &self.gate) {
             (Some(cfg), Some(gate)) => cx.with_shell(cfg.clone(), gate.clone()),
+            (None, Some(gate)) => cx.with_gate(gate.clone()),
             _ => cx,
         }
     }

@@ -15,6 +15,11 @@
 //! shared-context prompts see. `shell` additionally needs the agent's shell
 //! settings and a [`shell::ShellGate`] in the context; the engine provides
 //! one that asks a human at an ordinary gate.
+//!
+//! Tools from elsewhere (MCP servers, `crate::mcp`) come from a
+//! [`ToolSource`]: started on first use, once per registry, and offered
+//! under their own names (`mcp:SERVER/TOOL`). An agent lists them one by one
+//! or by server (`mcp:SERVER/*`, see [`covers`]).
 
 pub mod arguments;
 pub mod http_get;
@@ -76,6 +81,9 @@ pub struct ToolContext {
     task: Id,
     context: ContextStore,
     shell: Option<(ShellConfig, Arc<dyn ShellGate>)>,
+    /// The human gate of tools that ask before each call (MCP `approve`),
+    /// for agents without a `shell` table.
+    gate: Option<Arc<dyn ShellGate>>,
 }
 
 impl ToolContext {
@@ -86,7 +94,20 @@ impl ToolContext {
             task,
             context,
             shell: None,
+            gate: None,
         }
+    }
+
+    /// Gives this call a human gate for tools that ask before each call.
+    pub fn with_gate(mut self, gate: Arc<dyn ShellGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The human gate of this call (the shell's, else the one of
+    /// [`with_gate`](Self::with_gate)); `None` outside a run.
+    pub fn gate(&self) -> Option<&Arc<dyn ShellGate>> {
+        self.shell.as_ref().map(|(_, g)| g).or(self.gate.as_ref())
     }
 
     /// Enables `shell` for this call: `cfg` confines it, `gate` approves or
@@ -112,10 +133,33 @@ impl ToolContext {
     }
 }
 
+/// Tools that live elsewhere (an MCP server) and are started on first use.
+pub trait ToolSource: Send + Sync {
+    /// Whether a tool named `name` (or an agent's pattern such as
+    /// `mcp:fs/*`) would come from this source.
+    fn offers(&self, name: &str) -> bool;
+    /// Its tools; the first call starts what they need, later calls return
+    /// the same list (or the same error).
+    fn tools(&self) -> BoxFuture<'_, Result<Arc<Vec<Tool>>, String>>;
+}
+
+/// Whether an agent's `tools` entry `pattern` covers the tool `name`: the
+/// same name, or `PREFIX/*` and a name under `PREFIX/`.
+pub fn covers(pattern: &str, name: &str) -> bool {
+    if pattern == name {
+        return true;
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) => prefix.ends_with('/') && name.starts_with(prefix),
+        None => false,
+    }
+}
+
 /// The registry a run uses.
 #[derive(Clone)]
 pub struct ToolBox {
     tools: HashMap<String, Tool>,
+    sources: Vec<Arc<dyn ToolSource>>,
     /// Turn limit per agent call.
     pub max_turns: u32,
 }
@@ -126,6 +170,7 @@ impl std::fmt::Debug for ToolBox {
         names.sort();
         f.debug_struct("ToolBox")
             .field("tools", &names)
+            .field("sources", &self.sources.len())
             .field("max_turns", &self.max_turns)
             .finish()
     }
@@ -142,6 +187,7 @@ impl ToolBox {
     pub fn builtin(settings: ToolSettings) -> Self {
         let mut b = ToolBox {
             tools: HashMap::new(),
+            sources: Vec::new(),
             max_turns: DEFAULT_MAX_TURNS,
         };
         b.register(
@@ -225,12 +271,59 @@ impl ToolBox {
         );
     }
 
+    /// Adds a source of tools started on first use (see [`ToolSource`]).
+    pub fn add_source(&mut self, source: Arc<dyn ToolSource>) {
+        self.sources.push(source);
+    }
+
     /// The specs of the named tools that exist, in the given order.
     pub fn specs<S: AsRef<str>>(&self, names: &[S]) -> Vec<ToolSpec> {
         names
             .iter()
             .filter_map(|n| self.tools.get(n.as_ref()).map(|t| t.spec.clone()))
             .collect()
+    }
+
+    /// Like [`specs`](Self::specs), also with the tools of sources that the
+    /// names (or patterns) cover, starting those sources if they have not
+    /// started. A source that cannot start is an error.
+    pub async fn specs_with_sources<S: AsRef<str>>(
+        &self,
+        names: &[S],
+    ) -> Result<Vec<ToolSpec>, String> {
+        let mut out = Vec::new();
+        for n in names {
+            let n = n.as_ref();
+            if let Some(t) = self.tools.get(n) {
+                out.push(t.spec.clone());
+                continue;
+            }
+            for s in self.sources.iter().filter(|s| s.offers(n)) {
+                let tools = s.tools().await?;
+                out.extend(
+                    tools
+                        .iter()
+                        .filter(|t| covers(n, &t.spec.name))
+                        .filter(|t| !out.iter().any(|o: &ToolSpec| o.name == t.spec.name))
+                        .map(|t| t.spec.clone())
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// A tool by name: a built-in, else one of a source's.
+    async fn find(&self, name: &str) -> Result<Tool, String> {
+        if let Some(t) = self.tools.get(name) {
+            return Ok(t.clone());
+        }
+        for s in self.sources.iter().filter(|s| s.offers(name)) {
+            if let Some(t) = s.tools().await?.iter().find(|t| t.spec.name == name) {
+                return Ok(t.clone());
+            }
+        }
+        Err(format!("unknown tool `{name}`"))
     }
 
     /// Runs one call in `cx`. `allowed` are the agent's tools: a model
@@ -241,16 +334,13 @@ impl ToolBox {
         allowed: &[S],
         cx: ToolContext,
     ) -> Result<String, String> {
-        if !allowed.iter().any(|a| a.as_ref() == call.name) {
+        if !allowed.iter().any(|a| covers(a.as_ref(), &call.name)) {
             return Err(format!(
                 "tool `{}` is not available to this agent",
                 call.name
             ));
         }
-        let tool = self
-            .tools
-            .get(&call.name)
-            .ok_or_else(|| format!("unknown tool `{}`", call.name))?;
+        let tool = self.find(&call.name).await?;
         let args = arguments::parse(&call.arguments)?;
         let out = (tool.handler)(args, cx).await?;
         Ok(truncate(out))

@@ -38,6 +38,8 @@ pub struct Workflow {
     pub node_index: HashMap<String, NodeIdx>,
     /// Budget, prices, quotas, metrics period (issue #3).
     pub policy: RunPolicy,
+    /// MCP servers the workflow declares (`[mcp.NAME]`, issue #19).
+    pub mcp: Vec<crate::mcp::McpServer>,
 }
 
 impl Workflow {

@@ -16,6 +16,9 @@ pub struct ProviderCatalog {
     providers: Vec<(String, String)>,
     /// Provider of agents that name none.
     default: String,
+    /// MCP servers declared outside the workflow (config.toml); `None`:
+    /// not known here (library, replay), so any server name is accepted.
+    mcp: Option<Vec<String>>,
 }
 
 impl Default for ProviderCatalog {
@@ -26,6 +29,7 @@ impl Default for ProviderCatalog {
                 .map(|(n, m)| (n.to_string(), m.to_string()))
                 .collect(),
             default: "sim".to_string(),
+            mcp: None,
         }
     }
 }
@@ -49,6 +53,26 @@ impl ProviderCatalog {
     pub fn with_default(mut self, name: &str) -> Self {
         self.default = name.to_string();
         self
+    }
+
+    /// Says which MCP servers exist outside the workflow (config.toml):
+    /// agents may then list only those and the workflow's own.
+    pub fn with_mcp_servers(mut self, names: Vec<String>) -> Self {
+        self.mcp = Some(names);
+        self
+    }
+
+    /// Whether an MCP server of that name may be used: declared outside the
+    /// workflow, or any name when those are not known.
+    pub fn mcp_server_known(&self, name: &str) -> bool {
+        self.mcp
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|n| n == name))
+    }
+
+    /// The MCP servers declared outside the workflow, when known.
+    pub fn mcp_servers(&self) -> Vec<&str> {
+        self.mcp.iter().flatten().map(String::as_str).collect()
     }
 
     /// The provider of agents that name none.

@@ -20,12 +20,22 @@ pub struct Reach {
     pub providers: Vec<(String, String, String)>,
     /// Agents written in Rust, registered by the program embedding agentctl.
     pub custom: Vec<String>,
+    /// MCP servers the workflow declares: name, what it runs or calls,
+    /// whether it is a program (stdio) agentctl starts.
+    pub mcp: Vec<(String, String, bool)>,
 }
 
 impl Reach {
     /// What `wf` reaches.
     pub fn of(wf: &Workflow) -> Reach {
         let mut r = Reach::default();
+        for s in &wf.mcp {
+            let program = matches!(
+                s.transport,
+                crate::mcp::server_spec::McpTransport::Stdio { .. }
+            );
+            r.mcp.push((s.name.clone(), s.describe(), program));
+        }
         for a in &wf.agents {
             let id = a.id.to_string();
             match &a.kind {
@@ -59,7 +69,7 @@ impl Reach {
 
     /// Whether it runs programs of its own (command agents, shell tools).
     pub fn runs_programs(&self) -> bool {
-        !self.commands.is_empty() || !self.shells.is_empty()
+        !self.commands.is_empty() || !self.shells.is_empty() || self.mcp.iter().any(|m| m.2)
     }
 }
 
@@ -111,7 +121,12 @@ impl fmt::Display for Reach {
                 clean(id)
             )?;
         }
-        writeln!(f, "  MCP servers: none (agentctl starts none)")?;
+        if self.mcp.is_empty() {
+            writeln!(f, "  MCP servers: none (agentctl starts none)")?;
+        }
+        for (name, what, _) in &self.mcp {
+            writeln!(f, "  MCP server `{}` {}", clean(name), clean(what))?;
+        }
         if self.providers.is_empty() {
             writeln!(f, "  providers: none")?;
         }
@@ -188,6 +203,27 @@ agent = "m"
             shown.contains("agent `m` sends prompts to provider `sim`"),
             "{shown}"
         );
+        let with_mcp = load_str(
+            "[workflow]\nname = \"m\"\n[mcp.fs]\ncommand = [\"node\", \"fs.js\", \"/data\"]\nenv = { LOG = \"1\" }\n[mcp.web]\nurl = \"http://127.0.0.1:9/mcp\"\n[[agents]]\nid = \"a\"\ntools = [\"mcp:fs/*\", \"mcp:web/echo\"]\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"a\"\n",
+            "/tmp/m.toml",
+            Format::Toml,
+        )
+        .expect("valid")
+        .workflow;
+        let r = Reach::of(&with_mcp);
+        assert!(r.runs_programs(), "a stdio MCP server is a program");
+        let shown = r.to_string();
+        assert!(
+            shown.contains(
+                r#"MCP server `fs` runs "node" "fs.js" "/data" in /tmp, with LOG PATH HOME"#
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("MCP server `web` calls http://127.0.0.1:9/mcp"),
+            "{shown}"
+        );
+        assert!(!shown.contains("MCP servers: none"), "{shown}");
         let sim_only = load_str(
             "[workflow]\nname = \"s\"\n[[agents]]\nid = \"a\"\n[[nodes]]\nid = \"n\"\nkind = \"agent\"\nagent = \"a\"\n",
             "s.toml",

@@ -48,6 +48,9 @@ pub struct WorkflowSpec {
     /// shared by every agent calling it (issue #3).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub breakers: BTreeMap<String, BreakerSpec>,
+    /// `[mcp.NAME]`: MCP tool servers the run starts (issue #19).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mcp: BTreeMap<String, crate::mcp::McpServerSpec>,
 }
 
 /// `[workflow]` table.

@@ -36,6 +36,7 @@ const CYCLE_HINT: &str =
 
 mod agent_kind;
 mod depth;
+mod mcp;
 mod schema;
 mod shell;
 mod sim_ranges;
@@ -63,6 +64,7 @@ pub fn compile(
         n.policy = cx.node_policy(i, &base);
     }
     let run_policy = cx.run_policy();
+    let mcp = cx.mcp_servers();
     let entry = cx.entry();
     cx.handlers_only_handle(entry);
     let before_cycles = cx.cx.errors.len();
@@ -97,6 +99,7 @@ pub fn compile(
         agents,
         nodes,
         policy: run_policy,
+        mcp,
     };
     let mut warnings = Diagnostics(cx.cx.warnings);
     warnings.sort();
@@ -205,6 +208,10 @@ impl<'a> Ctx<'a> {
             let shell = self.agent_shell(o, a);
             let tool_use = self.agent_tool_use(o, a);
             for t in &a.tools {
+                if t.value.starts_with(crate::mcp::server_spec::TOOL_PREFIX) {
+                    self.mcp_tool(o, &a.id.value, t);
+                    continue;
+                }
                 if !super::tool_use::BUILTIN_TOOLS.contains(&t.value.as_str()) {
                     let names = super::tool_use::BUILTIN_TOOLS;
                     let hint = match did_you_mean(&t.value, names.iter().copied()) {

@@ -369,6 +369,7 @@ fn workflow_info_reads_the_compiled_model() {
         nodes,
         agent_index: HashMap::from([("a".to_string(), 0)]),
         policy: Default::default(),
+        mcp: Vec::new(),
     };
     let info = WorkflowInfo::from_workflow(&wf);
     assert_eq!(info.nodes.len(), 3);

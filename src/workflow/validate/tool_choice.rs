@@ -29,8 +29,17 @@ impl Ctx<'_> {
             name => ToolChoiceName::Tool(name.into()),
         };
         let forced = matches!(choice, ToolChoiceName::Required | ToolChoiceName::Tool(_));
+        // `mcp:fs/*` covers every tool of server `fs` (its names are known
+        // only once it runs).
+        let covered = |name: &str| {
+            tools.iter().any(|t| {
+                *t == name
+                    || t.strip_suffix('*')
+                        .is_some_and(|p| p.ends_with('/') && name.starts_with(p))
+            })
+        };
         if let ToolChoiceName::Tool(name) = &choice
-            && !tools.contains(&&**name)
+            && !covered(name)
         {
             let span = self.cx.str_span(o, "tool_choice", v);
             self.cx.error(
