@@ -207,10 +207,10 @@ fn broken_chats_are_rejected_with_where_and_how_to_fix() {
         ),
     ];
     for (text, at, what) in cases {
-        let e = load_str(&text, "c.toml", Format::Toml)
-            .err()
-            .expect("rejected")
-            .to_string();
+        let Err(e) = load_str(&text, "c.toml", Format::Toml) else {
+            panic!("accepted: {what}")
+        };
+        let e = e.to_string();
         assert!(e.contains(at) && e.contains(what), "{what}:\n{e}");
     }
     let one = three("", "").replace("[\"a\", \"b\", \"c\"]", "[\"a\"]");
