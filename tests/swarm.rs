@@ -489,3 +489,63 @@ fn the_graph_draws_a_swarm_with_its_agents_and_rules() {
         }
     }
 }
+
+/// A recorded swarm cut at many points, as a crash would leave it, resumes
+/// to the same pool and output: leases count rounds, so the replayed
+/// rounds claim and expire exactly as before, and completed work is not
+/// called again.
+#[tokio::test(start_paused = true)]
+async fn a_swarm_cut_anywhere_resumes_to_the_same_pool() {
+    use agentctl::session::{Header, SessionReader};
+    let w = builtin("swarm");
+    let opts = || RunOptions {
+        seed: 5,
+        session_id: Some("s-1".into()),
+        ..Default::default()
+    };
+    let (full_out, full) = run_with(w.clone(), opts()).await;
+    assert_eq!(full_out.status, RunStatus::Succeeded);
+    for cut in (3..full.len() - 1).step_by(9) {
+        let mut bytes =
+            serde_json::to_vec(&Header::new("s-1", &w, "# text", "swarm.toml", 5, 1)).unwrap();
+        bytes.push(b'\n');
+        for e in &full[..cut] {
+            bytes.extend(serde_json::to_vec(e).unwrap());
+            bytes.push(b'\n');
+        }
+        let reader = SessionReader::from_bytes(Path::new("cut.jsonl"), bytes).unwrap();
+        let restore = Arc::new(reader.fold().restore(&reader));
+        let done: Vec<String> = completed_tasks(&full[..cut]);
+        let (out, after) = run_with(
+            w.clone(),
+            RunOptions {
+                resume: Some(restore),
+                ..opts()
+            },
+        )
+        .await;
+        assert_eq!(
+            out.status,
+            RunStatus::Succeeded,
+            "cut at {cut}: {:?}",
+            out.error
+        );
+        assert_eq!(out.output, full_out.output, "cut at {cut}");
+        assert_eq!(pool_story(&after), pool_story(&full), "cut at {cut}");
+        for e in &after {
+            if let EventKind::LlmRequest { task, .. } = &e.kind {
+                assert!(
+                    !done.contains(&task.to_string()),
+                    "cut at {cut}: {task} called again"
+                );
+            }
+        }
+        // The fold of the whole file (before and after the cut) shows one pool.
+        let mut state: RunState = RunState::default();
+        for e in full[..cut].iter().chain(&after) {
+            state.apply(e);
+        }
+        assert_eq!(state.swarm_records[0].items.len(), 5, "cut at {cut}");
+        assert_eq!(state.swarm_records[0].done(), 5, "cut at {cut}");
+    }
+}
