@@ -842,6 +842,160 @@ pub enum EventKind {
         /// `turn` or `ballot`.
         what: String,
     },
+    // ── swarm and chat events (issue #18) go here ──
+    /// An item joined a swarm's pool (a first item, or one an agent added).
+    SwarmItemAdded {
+        /// Swarm node id.
+        node: Id,
+        /// Item id in the pool (`i1`, `i2`, …).
+        item: Id,
+        /// What the item asks.
+        title: String,
+        /// The agent that added it (`None` for a first item).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Id>,
+        /// Round it was added in (0 for first items).
+        round: u32,
+    },
+    /// An agent claimed a swarm item by its local rule, with a lease.
+    SwarmClaimed {
+        /// Swarm node id.
+        node: Id,
+        /// Item id.
+        item: Id,
+        /// The agent.
+        agent: Id,
+        /// Round of the claim.
+        round: u32,
+        /// The lease holds through this round; at the start of the next one
+        /// without a finding, it expires.
+        until: u32,
+    },
+    /// A claim's lease ran out before its agent posted a finding (the agent
+    /// failed or died); the item is open for others again.
+    SwarmLeaseExpired {
+        /// Swarm node id.
+        node: Id,
+        /// Item id.
+        item: Id,
+        /// The agent that held it.
+        agent: Id,
+        /// Round at whose start it expired.
+        round: u32,
+    },
+    /// An agent posted a finding on an item (its claim is released).
+    SwarmFinding {
+        /// Swarm node id.
+        node: Id,
+        /// The task that produced it.
+        task: Id,
+        /// Item id.
+        item: Id,
+        /// The agent.
+        agent: Id,
+        /// Round.
+        round: u32,
+        /// The finding.
+        text: String,
+    },
+    /// An agent's work on a claimed item failed; its claim stays until the
+    /// lease expires (nobody can tell a dead agent from a slow one).
+    SwarmWorkFailed {
+        /// Swarm node id.
+        node: Id,
+        /// The task.
+        task: Id,
+        /// Item id.
+        item: Id,
+        /// The agent.
+        agent: Id,
+        /// Round.
+        round: u32,
+        /// Why.
+        error: String,
+    },
+    /// An item has the findings it needs.
+    SwarmItemDone {
+        /// Swarm node id.
+        node: Id,
+        /// Item id.
+        item: Id,
+        /// Round.
+        round: u32,
+    },
+    /// A swarm round finished.
+    SwarmRoundEnded {
+        /// Swarm node id.
+        node: Id,
+        /// Round, from 1.
+        round: u32,
+        /// Items not done.
+        open: u32,
+        /// Items done.
+        done: u32,
+        /// Items added this round.
+        added: u32,
+    },
+    /// A swarm stopped on its convergence rule.
+    SwarmConverged {
+        /// Swarm node id.
+        node: Id,
+        /// Rounds held.
+        rounds: u32,
+        /// `covered` (every item done), `quality` (converge_at share done),
+        /// `quiet` (quiet_rounds without a new item) or `max_steps`.
+        reason: String,
+        /// Items in the pool.
+        items: u32,
+        /// Items done.
+        done: u32,
+        /// Findings posted.
+        findings: u32,
+    },
+    /// A chat participant spoke.
+    ChatTurn {
+        /// Chat node id.
+        node: Id,
+        /// The turn's task id.
+        task: Id,
+        /// Turn number, from 1.
+        turn: u32,
+        /// Speaker.
+        speaker: Id,
+        /// Why this speaker: `order` (its turn) or `addressed` (named with
+        /// `@id` in the turn before).
+        via: String,
+        /// The participant this turn addresses with `@id`, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        addressed: Option<Id>,
+        /// What was said.
+        text: String,
+    },
+    /// A chat turn gave no reply; the chat goes on with the next speaker.
+    ChatTurnFailed {
+        /// Chat node id.
+        node: Id,
+        /// The turn's task id.
+        task: Id,
+        /// Turn number, from 1.
+        turn: u32,
+        /// Speaker.
+        speaker: Id,
+        /// Why.
+        error: String,
+    },
+    /// A chat ended on its termination rule.
+    ChatEnded {
+        /// Chat node id.
+        node: Id,
+        /// Turns taken.
+        turns: u32,
+        /// `phrase`, `judge` or `max_turns`.
+        reason: String,
+        /// Who ended it (the speaker of the phrase, the judge), if anyone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Id>,
+    },
     /// Step mode was switched (answer to `set_step_mode`).
     StepModeChanged {
         /// On or off.

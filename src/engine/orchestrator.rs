@@ -719,12 +719,17 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
                     Some(i)
                         if matches!(
                             run.wf.nodes[i].kind,
-                            NodeKind::Debate(_) | NodeKind::Vote(_)
+                            NodeKind::Debate(_)
+                                | NodeKind::Vote(_)
+                                | NodeKind::Swarm(_)
+                                | NodeKind::Chat(_)
                         ) =>
                     {
                         Some(i)
                     }
-                    Some(_) => return reject(format!("node `{id}` is not a debate or a vote")),
+                    Some(_) => {
+                        return reject(format!("node `{id}` is not a debate, vote, swarm or chat"));
+                    }
                     None => return reject(format!("there is no node `{id}`")),
                 },
             };

@@ -454,6 +454,125 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
             let order: Vec<&str> = order.iter().map(|a| &**a).collect();
             write!(s, "debate  {node} round {round}: {}", order.join(" → "))
         }
+        K::SwarmItemAdded {
+            node,
+            item,
+            title,
+            by: who,
+            round,
+        } => write!(
+            s,
+            "swarm   {node} r{round} + {item}{}: {}",
+            by(who),
+            clip(title, 80)
+        ),
+        K::SwarmClaimed {
+            node,
+            item,
+            agent,
+            round,
+            until,
+        } => write!(
+            s,
+            "swarm   {node} r{round} {agent} claims {item} (lease to r{until})"
+        ),
+        K::SwarmLeaseExpired {
+            node,
+            item,
+            agent,
+            round,
+        } => write!(
+            s,
+            "swarm   {node} r{round} lease of {item} by {agent} expired; {item} is open again"
+        ),
+        K::SwarmFinding {
+            node,
+            item,
+            agent,
+            round,
+            text,
+            ..
+        } => write!(
+            s,
+            "swarm   {node} r{round} {agent} on {item}: {}",
+            clip(text, 80)
+        ),
+        K::SwarmWorkFailed {
+            node,
+            item,
+            agent,
+            round,
+            error,
+            ..
+        } => write!(
+            s,
+            "swarm   {node} r{round} {agent} failed on {item}: {}",
+            clip(error, 80)
+        ),
+        K::SwarmItemDone { node, item, round } => {
+            write!(s, "swarm   {node} r{round} {item} done")
+        }
+        K::SwarmRoundEnded {
+            node,
+            round,
+            open,
+            done,
+            added,
+        } => write!(
+            s,
+            "swarm   {node} r{round} ended: {open} open, {done} done, {added} new"
+        ),
+        K::SwarmConverged {
+            node,
+            rounds,
+            reason,
+            items,
+            done,
+            findings,
+        } => write!(
+            s,
+            "swarm   {node} converged ({reason}) after {rounds} rounds: {done}/{items} items done, {findings} findings"
+        ),
+        K::ChatTurn {
+            node,
+            turn,
+            speaker,
+            via,
+            text,
+            ..
+        } => {
+            let via = if via == "addressed" {
+                " (addressed)"
+            } else {
+                ""
+            };
+            write!(
+                s,
+                "chat    {node} #{turn} {speaker}{via}: {}",
+                clip(text, 80)
+            )
+        }
+        K::ChatTurnFailed {
+            node,
+            turn,
+            speaker,
+            error,
+            ..
+        } => write!(
+            s,
+            "chat    {node} #{turn} {speaker} failed: {}",
+            clip(error, 80)
+        ),
+        K::ChatEnded {
+            node,
+            turns,
+            reason,
+            by: who,
+        } => write!(
+            s,
+            "chat    {node} ended ({reason}{}) after {turns} turns",
+            by(who)
+        ),
         K::DebateTurn {
             node,
             round,

@@ -8,12 +8,14 @@
 
 mod agent;
 mod budget;
+mod chat;
 mod chunked;
 mod debate;
 mod gate;
 mod headless;
 mod node;
 mod step;
+mod swarm;
 mod task;
 mod vote;
 
@@ -25,12 +27,14 @@ use serde_json::Value;
 
 pub use agent::AgentRun;
 pub use budget::{BreakerView, BudgetGauge, BudgetPause, Budgets};
+pub use chat::{Chat, ChatEnd, ChatLine};
 pub use chunked::{ApproxBytes, ChunkVec};
 pub use debate::{Debate, DebateOutcome, Round, RoundEnd, Turn};
 pub use gate::GateOpening;
 pub use headless::HeadlessProgress;
 pub use node::NodeRun;
 pub use step::{StepState, StepWait};
+pub use swarm::{PoolItem, Swarm, SwarmOutcome};
 pub use task::{Task, TaskError};
 pub use vote::{Ballot, Vote, VoteResult};
 
@@ -115,6 +119,12 @@ pub struct RunState<X = ()> {
     /// Votes, in the order they started.
     #[serde(rename = "votes")]
     pub vote_records: Vec<Vote>,
+    /// Swarms' pools, in the order they started.
+    #[serde(rename = "swarms", skip_serializing_if = "Vec::is_empty")]
+    pub swarm_records: Vec<Swarm>,
+    /// Chats, in the order they started.
+    #[serde(rename = "chats", skip_serializing_if = "Vec::is_empty")]
+    pub chat_records: Vec<Chat>,
     /// Tasks COMPLETED now.
     #[serde(skip)]
     pub completed: u32,
@@ -148,6 +158,10 @@ pub struct Applied {
     pub debate: Option<usize>,
     /// Index of the vote it changed.
     pub vote: Option<usize>,
+    /// Index of the swarm it changed.
+    pub swarm: Option<usize>,
+    /// Index of the chat it changed.
+    pub chat: Option<usize>,
 }
 
 impl<X> Default for RunState<X> {
@@ -172,6 +186,8 @@ impl<X> Default for RunState<X> {
             gate_openings: ChunkVec::default(),
             debate_records: Vec::new(),
             vote_records: Vec::new(),
+            swarm_records: Vec::new(),
+            chat_records: Vec::new(),
             completed: 0,
             failed: 0,
             in_progress: 0,
@@ -257,6 +273,8 @@ impl<X: Clone + Default> RunState<X> {
             gate_openings: self.gate_openings.clone(),
             debate_records: self.debate_records.clone(),
             vote_records: self.vote_records.clone(),
+            swarm_records: self.swarm_records.clone(),
+            chat_records: self.chat_records.clone(),
             completed: self.completed,
             failed: self.failed,
             in_progress: self.in_progress,
@@ -803,6 +821,43 @@ impl<X: Clone + Default> RunState<X> {
                     note: format!("{reason}; then: {next}"),
                     tally: (**tally).clone(),
                 });
+            }
+            EventKind::SwarmItemAdded { node, .. }
+            | EventKind::SwarmClaimed { node, .. }
+            | EventKind::SwarmLeaseExpired { node, .. }
+            | EventKind::SwarmFinding { node, .. }
+            | EventKind::SwarmWorkFailed { node, .. }
+            | EventKind::SwarmItemDone { node, .. }
+            | EventKind::SwarmRoundEnded { node, .. }
+            | EventKind::SwarmConverged { node, .. } => {
+                self.release_step(node);
+                let i = record_of(
+                    &mut self.swarm_records,
+                    node,
+                    |r| &r.node,
+                    |node| Swarm {
+                        node,
+                        ..Default::default()
+                    },
+                );
+                out.swarm = Some(i);
+                self.swarm_records[i].apply(&ev.kind);
+            }
+            EventKind::ChatTurn { node, .. }
+            | EventKind::ChatTurnFailed { node, .. }
+            | EventKind::ChatEnded { node, .. } => {
+                self.release_step(node);
+                let i = record_of(
+                    &mut self.chat_records,
+                    node,
+                    |r| &r.node,
+                    |node| Chat {
+                        node,
+                        ..Default::default()
+                    },
+                );
+                out.chat = Some(i);
+                self.chat_records[i].apply(&ev.kind);
             }
             _ => {}
         }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::Header;
 use crate::event::{Command, Event, EventKind, RunStatus, Usage};
 use crate::run_state::{
-    AgentRun, ChunkVec, Debate, GateOpening, NodeRun, RunState, StepState, Task, Vote,
+    AgentRun, Chat, ChunkVec, Debate, GateOpening, NodeRun, RunState, StepState, Swarm, Task, Vote,
 };
 
 /// The state of a session after some of its events. The run is its
@@ -46,6 +46,8 @@ struct Dirty {
     commands: BTreeSet<usize>,
     debates: BTreeSet<usize>,
     votes: BTreeSet<usize>,
+    swarms: BTreeSet<usize>,
+    chats: BTreeSet<usize>,
 }
 
 /// One task, as sessions have always called it.
@@ -143,6 +145,8 @@ impl SessionState {
                 (applied.gate, &mut d.gates),
                 (applied.debate, &mut d.debates),
                 (applied.vote, &mut d.votes),
+                (applied.swarm, &mut d.swarms),
+                (applied.chat, &mut d.chats),
             ];
             for (i, set) in marks {
                 if let Some(i) = i {
@@ -235,6 +239,8 @@ impl SessionState {
             commands: pick(&self.commands, &dirty.commands, full),
             debates: pick(&run.debate_records, &dirty.debates, full),
             votes: pick(&run.vote_records, &dirty.votes, full),
+            swarms: pick(&run.swarm_records, &dirty.swarms, full),
+            chats: pick(&run.chat_records, &dirty.chats, full),
         };
         let r = serde_json::to_writer(out, &delta);
         self.dirty = Some(Box::default());
@@ -325,6 +331,22 @@ impl SessionState {
             &d.votes,
             |a, b| a.node == b.node,
         )?;
+        let sw = &run.swarm_records;
+        fits(
+            "swarm",
+            sw.len(),
+            |i| sw.get(i),
+            &d.swarms,
+            |a, b| a.node == b.node,
+        )?;
+        let ch = &run.chat_records;
+        fits(
+            "chat",
+            ch.len(),
+            |i| ch.get(i),
+            &d.chats,
+            |a, b| a.node == b.node,
+        )?;
         fn put<T>(list: &mut Vec<T>, recs: Vec<(usize, T)>) {
             for (i, r) in recs {
                 match list.get_mut(i) {
@@ -352,6 +374,8 @@ impl SessionState {
         put(&mut self.commands, d.commands);
         put(&mut run.debate_records, d.debates);
         put(&mut run.vote_records, d.votes);
+        put(&mut run.swarm_records, d.swarms);
+        put(&mut run.chat_records, d.chats);
         run.last_us = d.last_us;
         run.last_seq = d.last_seq;
         run.events = d.events;
@@ -394,6 +418,10 @@ struct DeltaRef<'a> {
     commands: Vec<(usize, &'a CommandRecord)>,
     debates: Vec<(usize, &'a Debate)>,
     votes: Vec<(usize, &'a Vote)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    swarms: Vec<(usize, &'a Swarm)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    chats: Vec<(usize, &'a Chat)>,
 }
 
 /// A snapshot's payload as read back (see [`DeltaRef`]).
@@ -420,6 +448,10 @@ pub(crate) struct StateDelta {
     commands: Vec<(usize, CommandRecord)>,
     debates: Vec<(usize, Debate)>,
     votes: Vec<(usize, Vote)>,
+    #[serde(default)]
+    swarms: Vec<(usize, Swarm)>,
+    #[serde(default)]
+    chats: Vec<(usize, Chat)>,
 }
 
 #[cfg(test)]

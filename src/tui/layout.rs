@@ -59,7 +59,9 @@ impl Content {
         Content {
             debate: vm.info.has_debate()
                 || vm.debates.row_count > 0
-                || !vm.debates.decisions.is_empty(),
+                || !vm.debates.decisions.is_empty()
+                || !vm.swarm_records.is_empty()
+                || !vm.chat_records.is_empty(),
             // The drawing takes about a row per node plus its references.
             graph_rows: vm.info.nodes.len().max(vm.nodes.len()) + 2,
             // Header, a row per agent and limit, the sparkline.

@@ -43,6 +43,16 @@ pub const BUILTINS: &[Builtin] = &[
         text: include_str!("../../assets/workflows/validate.toml"),
     },
     Builtin {
+        name: "swarm",
+        description: "4 scouts work a shared pool with leases and no coordinator; one is down and its items move on",
+        text: include_str!("../../assets/workflows/swarm.toml"),
+    },
+    Builtin {
+        name: "chat",
+        description: "a product manager, an engineer and a designer talk in turn or when addressed, until one says DONE",
+        text: include_str!("../../assets/workflows/chat.toml"),
+    },
+    Builtin {
         name: "scatter_gather",
         description: "summarise 8 documents with a pool of 2 agents, then combine",
         text: include_str!("../../assets/workflows/scatter_gather.toml"),

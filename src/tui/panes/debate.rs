@@ -32,6 +32,10 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     }
     let d = &vm.debates;
     if d.is_empty() && vm.debate.is_empty() {
+        // No debate or vote: the pane shows swarms' pools and chats.
+        if super::swarm::render(area, buf, vm, theme) {
+            return;
+        }
         render_empty(area, buf, vm, theme);
         return;
     }

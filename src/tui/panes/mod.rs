@@ -6,10 +6,12 @@
 
 pub mod budgets;
 pub mod bus;
+pub mod chat;
 pub mod debate;
 pub mod detail;
 pub mod graph;
 pub mod status;
+pub mod swarm;
 pub mod tasks;
 
 use ratatui::buffer::Buffer;
@@ -104,6 +106,9 @@ fn pane_title(pane: PaneId, vm: &ViewModel, ui: &UiState) -> String {
         }
         PaneId::Tasks => format!("Tasks {}", vm.tasks.len()),
         PaneId::Graph => graph_title(vm, ui),
+        PaneId::Debate if vm.debates.is_empty() && vm.debate.is_empty() => {
+            swarm::title(vm).unwrap_or_else(|| PaneId::Debate.title().to_owned())
+        }
         p => p.title().to_owned(),
     }
 }

@@ -302,7 +302,7 @@ impl WorkflowInfo {
     pub fn has_debate(&self) -> bool {
         self.nodes
             .iter()
-            .any(|n| n.kind == "debate" || n.kind == "vote")
+            .any(|n| matches!(n.kind, "debate" | "vote" | "swarm" | "chat"))
     }
 
     /// Node index by id.

@@ -42,6 +42,10 @@ macro_rules! with_node_kinds {
             Debate: debate::{DebateNode, DebateNodeSpec} boxed = "debate",
             /// Agents cast ballots; a protocol decides.
             Vote: vote::{VoteNode, VoteNodeSpec} boxed = "vote",
+            /// Peers work a shared pool of items with leases; no coordinator.
+            Swarm: swarm::{SwarmNode, SwarmNodeSpec} boxed = "swarm",
+            /// Participants talk in turn or when addressed, until a rule ends it.
+            Chat: chat::{ChatNode, ChatNodeSpec} boxed = "chat",
         }
     };
 }
