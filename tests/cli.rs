@@ -34,6 +34,7 @@ const BUILTINS: &[&str] = &[
     "validate",
     "scatter_gather",
     "hierarchical",
+    "dependent_plan",
     "router",
     "state_machine",
     "event_driven",
