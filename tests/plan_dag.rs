@@ -41,10 +41,9 @@ fn step_ready(events: &[Event], id: &str) -> (Vec<String>, Value) {
     events
         .iter()
         .find_map(|e| match &e.kind {
-            EventKind::PlanStepReady { task, after, input } if &**task == id => Some((
-                after.iter().map(|a| a.to_string()).collect(),
-                input.clone(),
-            )),
+            EventKind::PlanStepReady { task, after, input } if &**task == id => {
+                Some((after.iter().map(|a| a.to_string()).collect(), input.clone()))
+            }
             _ => None,
         })
         .unwrap_or_else(|| panic!("{id} became ready"))
@@ -99,10 +98,16 @@ async fn the_dependent_plan_runs_as_a_dag_fed_its_inputs() {
     );
 
     // The estimate was checked before any step started, and fits.
-    let check = position(
-        &events,
-        |k| matches!(k, EventKind::PlanBudgetChecked { needed_tokens: 1300, over: false, .. }),
-    );
+    let check = position(&events, |k| {
+        matches!(
+            k,
+            EventKind::PlanBudgetChecked {
+                needed_tokens: 1300,
+                over: false,
+                ..
+            }
+        )
+    });
     assert!(check < assigned(&events, "write/1"));
     let o = out.output.expect("an output");
     assert_eq!(o["estimate"]["tokens"], 1300);
@@ -125,7 +130,10 @@ async fn a_plan_over_budget_does_not_start() {
         EventKind::PlanBudgetChecked { over: true, policy: Some(p), remaining_tokens: Some(628), .. } if p == "fail")));
     // No step was created, let alone run.
     assert_eq!(
-        count(&events, |k| matches!(k, EventKind::TaskCreated { task, .. } if task.starts_with("write/"))),
+        count(
+            &events,
+            |k| matches!(k, EventKind::TaskCreated { task, .. } if task.starts_with("write/"))
+        ),
         0
     );
 }
@@ -140,7 +148,10 @@ async fn degrade_runs_the_steps_that_fit_in_dependency_order() {
     // 1228 left after planning: origins, impact and summary fit (1100), format does not.
     assert!(events.iter().any(|e| matches!(&e.kind,
         EventKind::PlanBudgetChecked { over: true, dropped, .. } if dropped.len() == 1 && &*dropped[0] == "write/4")));
-    assert_eq!(completed_tasks(&events), ["write", "write/1", "write/2", "write/3"]);
+    assert_eq!(
+        completed_tasks(&events),
+        ["write", "write/1", "write/2", "write/3"]
+    );
     let o = out.output.expect("an output");
     assert_eq!(o["results"].as_array().map(Vec::len), Some(3));
     assert_eq!(o["estimate"]["dropped"][0], "write/4");
@@ -158,7 +169,11 @@ async fn pause_waits_for_a_bigger_budget_then_runs_the_plan() {
     })
     .await;
     wait_for(&mut rx, &mut seen, |k| matches!(k, EventKind::RunPaused)).await;
-    assert!(!seen.iter().any(|e| matches!(&e.kind, EventKind::TaskCreated { task, .. } if &**task == "write/1")));
+    assert!(
+        !seen.iter().any(
+            |e| matches!(&e.kind, EventKind::TaskCreated { task, .. } if &**task == "write/1")
+        )
+    );
     h.send(Command::SetBudget {
         agent: None,
         node: None,
@@ -170,7 +185,10 @@ async fn pause_waits_for_a_bigger_budget_then_runs_the_plan() {
     let out = h.wait().await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
     assert!(completed_tasks(&rest).contains(&"write/4".to_string()));
-    assert!(rest.iter().any(|e| matches!(&e.kind, EventKind::PlanBudgetChecked { over: false, .. })));
+    assert!(
+        rest.iter()
+            .any(|e| matches!(&e.kind, EventKind::PlanBudgetChecked { over: false, .. }))
+    );
 }
 
 const REPAIRED: &str = r#"
@@ -217,8 +235,14 @@ async fn a_bad_plan_gets_a_repair_prompt_naming_the_problem() {
 async fn a_plan_that_stays_cyclic_fails_after_its_repair_attempts() {
     let text = REPAIRED
         .replace("a{{attempt}}", "a2")
-        .replace(r#""capability": "w"}]"#, r#""capability": "w", "depends_on": "a1"}]"#)
-        .replace("planner = \"planner\"", "planner = \"planner\"\nrepair_attempts = 1");
+        .replace(
+            r#""capability": "w"}]"#,
+            r#""capability": "w", "depends_on": "a1"}]"#,
+        )
+        .replace(
+            "planner = \"planner\"",
+            "planner = \"planner\"\nrepair_attempts = 1",
+        );
     let (out, events) = run(wf(&text)).await;
     assert_eq!(out.status, RunStatus::Failed);
     let err = out.error.unwrap_or_default();

@@ -638,7 +638,7 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
 pub fn approx(tokens: u64) -> String {
     if tokens < 1000 {
         tokens.to_string()
-    } else if tokens < 10_000 && tokens % 1000 != 0 {
+    } else if tokens < 10_000 && !tokens.is_multiple_of(1000) {
         format!("{:.1}k", tokens as f64 / 1000.0)
     } else {
         format!("{}k", (tokens + 500) / 1000)
@@ -693,4 +693,3 @@ mod tests {
         assert_eq!(review.describe_short(), "review plan r1: sent back — more");
     }
 }
-

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn bad_plans_are_named() {
         let e = PlanDag::from_ids(&ids(&["a", "b"]), &deps(&[&["c"], &[]])).unwrap_err();
-        assert!(e.contains("`a` depends on `c`") && e.contains("ids: a, b"), "{e}");
+        assert!(
+            e.contains("`a` depends on `c`") && e.contains("ids: a, b"),
+            "{e}"
+        );
         let e = PlanDag::from_ids(&ids(&["a", "a"]), &deps(&[&[], &[]])).unwrap_err();
         assert!(e.contains("same id `a`"), "{e}");
         let e = PlanDag::from_ids(&ids(&["a"]), &deps(&[&["a"]])).unwrap_err();
