@@ -463,6 +463,10 @@ fn node_flow(wf: &Workflow, kind: &NodeKind) -> NodeFlow {
             f.agents = v.voters.iter().filter_map(|&a| agent(a)).collect();
             f.note = Some(v.rules.protocol.name().to_owned());
         }
+        // An event loop: it waits on purpose, until the run is stopped.
+        NodeKind::On(o) if o.forever => {
+            f.note = Some("until stopped (q or Ctrl-C)".to_owned());
+        }
         _ => {}
     }
     f

@@ -644,3 +644,33 @@ fn o_on_a_collapsed_fan_out_shows_every_lane_then_folds_it() {
     ui.graph_sel = Some(GraphSel::Node(7));
     assert!(!ui.toggle_fold(&vm), "an agent node holds nothing to fold");
 }
+
+/// An `on` node with `forever = true` says it waits until stopped.
+#[test]
+fn a_forever_event_loop_says_it_waits_until_stopped() {
+    let text = r#"
+[workflow]
+name = "event_loop"
+input = "x"
+
+[[agents]]
+id = "handler"
+
+[[nodes]]
+id = "loop"
+kind = "on"
+topic = "jobs.*"
+forever = true
+body = "handle"
+
+[[nodes]]
+id = "handle"
+kind = "agent"
+agent = "handler"
+"#;
+    let loaded = load_str(text, "event_loop.toml", Format::Toml).expect("loads");
+    let vm = run(WorkflowInfo::from_workflow(&loaded.workflow), |s| {
+        state(s, "loop", NodeState::Running, None);
+    });
+    check("forever_on", &vm, &|_| {});
+}
