@@ -33,6 +33,23 @@ struct Inner {
     /// Artifacts in the order they were produced (a rewrite moves it last).
     artifacts: Vec<(String, Value)>,
     version: u64,
+    /// Where announced changes go (the engine publishes them on the bus).
+    notifier: Option<tokio::sync::mpsc::UnboundedSender<ContextChange>>,
+}
+
+/// A write its writer asked to announce (`context_put` with `notify =
+/// true`): the engine publishes it on the bus, topic `context.<key>`, so
+/// `on` nodes and other subscribers react.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextChange {
+    /// The artifact's key.
+    pub key: String,
+    /// Its value after the write (the whole list after an append).
+    pub value: Value,
+    /// The agent that wrote it.
+    pub by: Id,
+    /// The task it wrote it in.
+    pub task: Id,
 }
 
 /// The run's shared context. Cloning gives another handle on the same
@@ -119,6 +136,20 @@ impl ContextStore {
             h.drain(..h.len() - HISTORY_KEPT);
         }
         g.version += 1;
+    }
+
+    /// Sends the changes announced from now on to `tx`.
+    pub fn notify_to(&self, tx: tokio::sync::mpsc::UnboundedSender<ContextChange>) {
+        self.lock().notifier = Some(tx);
+    }
+
+    /// Announces a change, in the order of the writes (it is sent under the
+    /// store's lock). False when nothing listens.
+    pub fn announce(&self, change: ContextChange) -> bool {
+        let g = self.lock();
+        g.notifier
+            .as_ref()
+            .is_some_and(|tx| tx.send(change).is_ok())
     }
 
     /// Stores a named artifact (a node's output).

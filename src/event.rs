@@ -7,6 +7,8 @@
 mod describe;
 pub mod metrics;
 
+pub use describe::approx as approx_tokens;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -651,6 +653,42 @@ pub enum EventKind {
         /// Subtask titles and capabilities.
         subtasks: Vec<PlannedSubtask>,
     },
+    /// A plan's estimates were checked against the budget before its steps
+    /// started (only for plans whose steps carry estimates).
+    PlanBudgetChecked {
+        /// The planning task.
+        task: Id,
+        /// Tokens the plan's steps estimate together.
+        needed_tokens: u64,
+        /// Minutes the plan's steps estimate together, if any said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<f64>,
+        /// The tightest budget scope with a token limit (`run`, `node:<id>`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        /// Tokens left in that scope.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remaining_tokens: Option<u64>,
+        /// True when the plan does not fit.
+        over: bool,
+        /// What happens to a plan that does not fit: `fail`, `pause`, `degrade`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
+        /// Steps left out to fit (`degrade`), by task id.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped: Vec<Id>,
+    },
+    /// A plan step's dependencies completed and it starts, fed their outputs.
+    PlanStepReady {
+        /// The step's task.
+        task: Id,
+        /// The steps it waited for, by task id.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        after: Vec<Id>,
+        /// Its input: title, description, goal, and `inputs`, the outputs of
+        /// the steps it depends on by their plan ids.
+        input: Value,
+    },
     /// A structured reply (plan, verdict) was invalid and a repair prompt
     /// was sent.
     OutputRepair {
@@ -1088,6 +1126,18 @@ pub struct PlannedSubtask {
     pub title: String,
     /// Capability it needs.
     pub capability: String,
+    /// Its id in the plan (what `depends_on` names), when the planner gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Subtasks it waits for, by task id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Id>,
+    /// The planner's estimate of its tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_tokens: Option<u64>,
+    /// The planner's estimate of its minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_minutes: Option<f64>,
 }
 
 /// A critique of an earlier debate turn, inside [`EventKind::DebateTurn`].

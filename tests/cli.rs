@@ -36,6 +36,7 @@ const BUILTINS: &[&str] = &[
     "chat",
     "scatter_gather",
     "hierarchical",
+    "dependent_plan",
     "router",
     "state_machine",
     "event_driven",

@@ -7,6 +7,7 @@
 
 mod agent_link;
 mod agent_task;
+mod context_notify;
 pub(crate) mod cpu_placement;
 pub mod dispatch;
 mod emitter;

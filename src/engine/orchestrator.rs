@@ -427,6 +427,7 @@ impl Orchestrator {
             }
             let run = Arc::new(run);
             super::agent_link::connect(&link, &run);
+            let _notify = super::context_notify::forward(&run);
             drive(run, cmd_rx, interrupt2, start_paused).await
         });
         Ok(RunHandle {

@@ -53,6 +53,8 @@ impl Restore {
         matches!(
             kind,
             EventKind::PlanCreated { .. }
+                | EventKind::PlanBudgetChecked { .. }
+                | EventKind::PlanStepReady { .. }
                 | EventKind::ReviewVerdict { .. }
                 | EventKind::RouteChosen { .. }
                 | EventKind::LoopTransition { .. }

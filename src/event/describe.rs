@@ -51,6 +51,8 @@ impl EventKind {
             | K::QuotaWait { task, .. }
             | K::BatchDispatched { task, .. }
             | K::PlanCreated { task, .. }
+            | K::PlanBudgetChecked { task, .. }
+            | K::PlanStepReady { task, .. }
             | K::OutputRepair { task, .. }
             | K::ReviewVerdict { task, .. } => Some(task),
             K::GateOpened { gate, .. } | K::GateDecided { gate, .. } => Some(gate),
@@ -424,6 +426,41 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
             head(s, full, "plan", task)?;
             write!(s, ": {} subtasks", subtasks.len())
         }
+        K::PlanBudgetChecked {
+            task,
+            needed_tokens,
+            scope,
+            remaining_tokens,
+            over,
+            policy,
+            dropped,
+            ..
+        } => {
+            head(s, full, "plan", task)?;
+            write!(s, ": needs ~{} tokens", approx(*needed_tokens))?;
+            if let (Some(scope), Some(left)) = (scope, remaining_tokens) {
+                write!(s, "; budget {scope} has {}", approx(*left))?;
+            }
+            if *over {
+                write!(s, " — over budget")?;
+                if let Some(p) = policy {
+                    write!(s, " ({p})")?;
+                }
+            }
+            if !dropped.is_empty() {
+                write!(s, "; {} step(s) left out", dropped.len())?;
+            }
+            Ok(())
+        }
+        K::PlanStepReady { task, after, .. } => {
+            head(s, full, "step", task)?;
+            if after.is_empty() {
+                write!(s, " ready")
+            } else {
+                let names: Vec<&str> = after.iter().map(|a| &**a).collect();
+                write!(s, " ready after {}", names.join(", "))
+            }
+        }
         K::OutputRepair {
             task,
             attempt,
@@ -713,6 +750,17 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
             write!(s, "command {} rejected: {reason}", command.name())
         }
         K::Notice { level, message } => write!(s, "{level:<7} {message}"),
+    }
+}
+
+/// Tokens as people say them: `900`, `1.5k`, `40k`.
+pub fn approx(tokens: u64) -> String {
+    if tokens < 1000 {
+        tokens.to_string()
+    } else if tokens < 10_000 && !tokens.is_multiple_of(1000) {
+        format!("{:.1}k", tokens as f64 / 1000.0)
+    } else {
+        format!("{}k", (tokens + 500) / 1000)
     }
 }
 

@@ -79,6 +79,7 @@ fn shows(kind: &EventKind) -> bool {
             | K::TaskFailed { .. }
             | K::TaskHandoff { .. }
             | K::PlanCreated { .. }
+            | K::PlanBudgetChecked { .. }
             | K::OutputRepair { .. }
             | K::ReviewVerdict { .. }
             | K::RouteChosen { .. }

@@ -198,7 +198,7 @@ impl ToolBox {
         );
         b.register(
             "context_put",
-            "Write to the run's shared context, for other agents: `key` + `value` stores a named artifact (`append: true` adds the value to the list under `key` instead, atomically); an optional `fact` also adds a global fact.",
+            "Write to the run's shared context, for other agents: `key` + `value` stores a named artifact (`append: true` adds the value to the list under `key` instead, atomically; `notify: true` announces the new value on the bus, topic `context.<key>`); an optional `fact` also adds a global fact.",
             // `key` and `value` required: servers that constrain tool
             // arguments with the schema (llama.cpp) then make even a small
             // model name both. A `{fact}` alone is still accepted.
@@ -206,9 +206,10 @@ impl ToolBox {
                 "key": {"type": "string"},
                 "value": {},
                 "append": {"type": "boolean"},
+                "notify": {"type": "boolean"},
                 "fact": {"type": "string"}
             }, "required": ["key", "value"]}),
-            |args, cx| async move { context_put(&args, cx.context()) }.boxed(),
+            |args, cx| async move { context_put(&args, &cx) }.boxed(),
         );
         let root = settings.root.clone();
         b.register(
@@ -355,7 +356,12 @@ fn context_get(args: &Value, store: &ContextStore) -> Result<String, String> {
     }
 }
 
-fn context_put(args: &Value, store: &ContextStore) -> Result<String, String> {
+fn context_put(args: &Value, cx: &ToolContext) -> Result<String, String> {
+    let store = cx.context();
+    let notify = match args.get("notify") {
+        None | Some(Value::Null) => false,
+        Some(n) => n.as_bool().ok_or("`notify` must be true or false")?,
+    };
     let fact = match args.get("fact") {
         Some(f) => Some(f.as_str().ok_or("`fact` must be a string")?),
         None => None,
@@ -371,13 +377,26 @@ fn context_put(args: &Value, store: &ContextStore) -> Result<String, String> {
     }
     let key = str_arg(args, "key")?;
     let value = args.get("value").cloned().unwrap_or(Value::Null);
-    let stored = if args.get("append").and_then(Value::as_bool).unwrap_or(false) {
+    let mut stored = if args.get("append").and_then(Value::as_bool).unwrap_or(false) {
         let n = store.append_artifact(&key, value);
         format!("appended; `{key}` has {n} item(s)")
     } else {
         store.put_artifact(&key, value);
         "stored".to_string()
     };
+    if notify {
+        let change = crate::context::ContextChange {
+            value: store.artifact(&key).unwrap_or(Value::Null),
+            key: key.clone(),
+            by: cx.agent().clone(),
+            task: cx.task().clone(),
+        };
+        stored.push_str(&if store.announce(change) {
+            format!("; announced on context.{key}")
+        } else {
+            "; not announced (nothing listens to this run's context)".to_string()
+        });
+    }
     match fact {
         Some(f) => {
             store.add_fact(f);

@@ -23,7 +23,7 @@ pub use cells::{Cell, Piece};
 use cells::{DOWN, JointRow, LEFT, RIGHT, UP};
 
 use crate::text::width;
-use crate::tui::view_model::{NodeFlow, WorkflowInfo};
+use crate::tui::view_model::{NodeFlow, PlanDraw, WorkflowInfo};
 
 /// Fan-outs wider than this show their first [`SHOWN_WHEN_COLLAPSED`]
 /// lanes and one lane summing up the rest.
@@ -55,7 +55,7 @@ pub struct GraphRow {
 /// The graph's rows for one topology and width.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphLayout {
-    key: (String, usize, usize, u16, Vec<(usize, Fold)>),
+    key: (String, usize, usize, u16, Vec<(usize, Fold)>, u32),
     /// Rows top to bottom.
     pub rows: Vec<GraphRow>,
     /// Selectable nodes in reading order: (node index, row).
@@ -66,12 +66,13 @@ impl GraphLayout {
     /// True when built for this topology at this width with these folds
     /// (sorted by node).
     pub fn fits(&self, info: &WorkflowInfo, width: u16, folded: &[(usize, Fold)]) -> bool {
-        let (name, nodes, entry, w, f) = &self.key;
+        let (name, nodes, entry, w, f, plans) = &self.key;
         *name == info.name
             && *nodes == info.nodes.len()
             && *entry == info.entry
             && *w == width
             && f.as_slice() == folded
+            && *plans == info.plan_version
     }
 
     /// Lays out the workflow from its entry node, `width` columns wide,
@@ -117,6 +118,7 @@ impl GraphLayout {
                 info.entry,
                 width,
                 folded.to_vec(),
+                info.plan_version,
             ),
             rows,
             nodes,
@@ -197,7 +199,73 @@ fn natural_width(info: &WorkflowInfo, p: &Piece) -> usize {
         Piece::Review(_) => 18,
         Piece::Phase(_, a, _) => 12 + width(a),
         Piece::Subtasks(_) => 20,
+        Piece::Step(n, i) => info
+            .plans
+            .get(n)
+            .and_then(|p| Some((p, p.steps.get(*i)?)))
+            .map_or(8, |(p, s)| {
+                // ` ← a, b`
+                let after: usize = s
+                    .after
+                    .iter()
+                    .filter_map(|&d| p.steps.get(d))
+                    .map(|d| width(&d.name) + 2)
+                    .sum::<usize>()
+                    + usize::from(!s.after.is_empty());
+                // `◐ name title` and `  ⟳ agent`
+                let live = LIVE_ROOM + 4;
+                (3 + width(&s.name) + width(&s.title).min(25) + after + live).min(2 * MAX_LABEL)
+            }),
     }
+}
+
+/// A plan's steps as a layered DAG: one row per layer (steps that depend on
+/// nothing first, each later layer after the deepest step it needs), steps
+/// of a layer side by side when they fit, each naming the steps it waits
+/// for (`← a, b`); a layer too wide for `avail` stacks its steps.
+fn plan_dag(n: usize, plan: &PlanDraw, avail: usize, info: &WorkflowInfo) -> Block {
+    let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.after.clone()).collect();
+    // A damaged recording may hold a cycle: draw the steps in plan order then.
+    let layers = crate::workflow::kinds::plan_dag::layers(&deps)
+        .unwrap_or_else(|| (0..plan.steps.len()).collect());
+    let depth = layers.iter().max().map_or(0, |d| d + 1);
+    let mut b = Block::default();
+    for layer in 0..depth {
+        let steps: Vec<usize> = (0..plan.steps.len())
+            .filter(|&i| layers[i] == layer)
+            .collect();
+        if layer > 0 {
+            b.push(vec![Cell::new(0, Piece::Edge("▼".into()))]);
+        }
+        let widths: Vec<usize> = steps
+            .iter()
+            .map(|&i| natural_width(info, &Piece::Step(n, i)))
+            .collect();
+        let total = widths.iter().sum::<usize>() + GAP * steps.len().saturating_sub(1);
+        if total <= avail {
+            let mut col = 0;
+            let cells = steps
+                .iter()
+                .zip(&widths)
+                .map(|(&i, &w)| {
+                    let mut c = Cell::new(col, Piece::Step(n, i));
+                    c.max = w as u16;
+                    col += w + GAP;
+                    c
+                })
+                .collect();
+            b.push(cells);
+        } else {
+            for (k, &i) in steps.iter().enumerate() {
+                let lead = if k + 1 == steps.len() { "└ " } else { "├ " };
+                b.push(vec![
+                    Cell::new(0, Piece::Edge(lead.into())),
+                    Cell::new(2, Piece::Step(n, i)),
+                ]);
+            }
+        }
+    }
+    b
 }
 
 struct Builder<'a> {
@@ -281,7 +349,13 @@ impl Builder<'_> {
                     inner.arrow(None);
                 }
                 let sub = inner.rows.len();
-                inner.push(vec![Cell::new(0, Piece::Subtasks(n))]);
+                match info.plans.get(&n).filter(|p| !p.steps.is_empty()) {
+                    Some(plan) => {
+                        let dag = plan_dag(n, plan, avail.saturating_sub(2), info);
+                        inner.append(dag, 0);
+                    }
+                    None => inner.push(vec![Cell::new(0, Piece::Subtasks(n))]),
+                }
                 let mut edges = Vec::new();
                 if let (true, Some(r)) = (flow.reviewed, flow.agents.get(1)) {
                     inner.arrow(None);

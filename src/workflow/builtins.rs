@@ -63,6 +63,11 @@ pub const BUILTINS: &[Builtin] = &[
         text: include_str!("../../assets/workflows/hierarchical.toml"),
     },
     Builtin {
+        name: "dependent_plan",
+        description: "a planned DAG: two research steps → summarize → format, with estimates checked against the budget",
+        text: include_str!("../../assets/workflows/dependent_plan.toml"),
+    },
+    Builtin {
         name: "router",
         description: "classify a support ticket and route it to the right team",
         text: include_str!("../../assets/workflows/router.toml"),

@@ -27,6 +27,7 @@ pub(crate) async fn run(
         body,
         max_events,
         idle_timeout,
+        forever,
     } = kind;
     let slot = run.triggers.get(&node);
     let mut guard = match slot {
@@ -50,18 +51,26 @@ pub(crate) async fn run(
         i
     });
 
-    // A node with its own timer always makes progress.
-    let _timer = ticker.as_ref().map(|_| run.waits.timer());
+    // A node with its own timer always makes progress; one that waits
+    // forever waits on purpose (the watchdog leaves the run alone).
+    let _timer = (ticker.is_some() || *forever).then(|| run.waits.timer());
     let mut outputs = Vec::new();
     let mut fired = 0u32;
     let result = loop {
         if fired >= *max_events {
             break Ok(());
         }
-        let idle = tokio::time::sleep(*idle_timeout);
+        // The run's limits still end a node that waits forever.
+        run.check_limit()?;
+        let idle = async {
+            if *forever {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(*idle_timeout).await;
+        };
         // A wait for a message (no timer of its own) is a possible
         // deadlock: the watchdog ends it when nothing else could publish.
-        let wait = match (topic, ticker.is_none()) {
+        let wait = match (topic, ticker.is_none() && !*forever) {
             (Some(t), true) => Some(
                 run.waits
                     .enter(n.id.clone(), format!("a message on topic `{t}`")),

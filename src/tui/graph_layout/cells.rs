@@ -23,8 +23,10 @@ pub enum Piece {
     Review(usize),
     /// A plan node's planner (`0`) or reviewer (`1`) step.
     Phase(usize, Id, u8),
-    /// A plan node's subtasks (live counts).
+    /// A plan node's subtasks (live counts), before its plan is known.
     Subtasks(usize),
+    /// One step of a plan node's plan (node, step position; live state).
+    Step(usize, usize),
 }
 
 /// One piece at a column, drawn at most `max` cells wide.

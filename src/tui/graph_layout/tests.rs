@@ -32,6 +32,10 @@ fn text(info: &WorkflowInfo, l: &GraphLayout) -> Vec<String> {
                     Piece::Review(_) => line.push_str("review"),
                     Piece::Phase(..) => line.push_str("phase"),
                     Piece::Subtasks(_) => line.push_str("subtasks"),
+                    Piece::Step(n, k) => {
+                        let s = &info.plans[n].steps[*k];
+                        line.push_str(&format!("<{}>", s.name));
+                    }
                 }
             }
             line.trim_end().to_owned()
@@ -192,5 +196,57 @@ fn a_folded_node_hides_what_it_contains() {
     assert_eq!(
         l.nodes.iter().map(|&(i, _)| i).collect::<Vec<_>>(),
         [0, 1, 3]
+    );
+}
+
+#[test]
+fn a_plan_draws_its_dag_by_layer_once_planned() {
+    use crate::event::PlannedSubtask;
+    let mut info = WorkflowInfo::new("w", 0, vec![n("p", "plan", vec![])], vec![]);
+    let before = GraphLayout::build(&info, 120, &[]);
+    assert!(text(&info, &before).iter().any(|r| r == "subtasks"));
+    let step = |i: usize, name: &str, deps: &[usize]| PlannedSubtask {
+        task: format!("p/{i}").into(),
+        title: name.into(),
+        capability: "c".into(),
+        step: Some(name.into()),
+        depends_on: deps.iter().map(|d| format!("p/{d}").into()).collect(),
+        estimate_tokens: None,
+        estimate_minutes: None,
+    };
+    info.plans.insert(
+        0,
+        PlanDraw::of(&[
+            step(1, "a", &[]),
+            step(2, "b", &[]),
+            step(3, "sum", &[1, 2]),
+            step(4, "fmt", &[3]),
+        ]),
+    );
+    info.plan_version += 1;
+    assert!(
+        !before.fits(&info, 120, &[]),
+        "a new plan lays the graph out again"
+    );
+    let l = GraphLayout::build(&info, 120, &[]);
+    let t = text(&info, &l);
+    let rows: Vec<&str> = t.iter().map(|r| r.trim_start_matches(['│', ' '])).collect();
+    let a = rows
+        .iter()
+        .position(|r| r.starts_with("<a>"))
+        .expect("layer 0");
+    assert!(
+        rows[a].contains("<b>"),
+        "independent steps side by side: {t:?}"
+    );
+    assert_eq!(rows[a + 1], "▼");
+    assert_eq!(rows[a + 2], "<sum>");
+    assert_eq!(rows[a + 4], "<fmt>");
+    // Too narrow for a layer: its steps stack.
+    let narrow = GraphLayout::build(&info, 30, &[]);
+    let t = text(&info, &narrow);
+    assert!(
+        t.iter().any(|r| r.contains("├ <a>")) && t.iter().any(|r| r.contains("└ <b>")),
+        "{t:?}"
     );
 }

@@ -159,6 +159,7 @@ fn piece_spans<'a>(p: &'a Piece, vm: &'a ViewModel, theme: &Theme, spans: &mut V
                 spans.push(Span::styled("  ↺ sends the work back", theme.muted));
             }
         }
+        Piece::Step(n, k) => step_spans(*n, *k, vm, theme, spans),
         Piece::Subtasks(i) => {
             let live = &vm.nodes[*i];
             spans.push(Span::styled("⋔ subtasks by capability", theme.muted));
@@ -172,6 +173,60 @@ fn piece_spans<'a>(p: &'a Piece, vm: &'a ViewModel, theme: &Theme, spans: &mut V
                 ));
             }
         }
+    }
+}
+
+/// One plan step: its task's state, its name and title, the steps it
+/// waits for, and who works on it.
+fn step_spans<'a>(n: usize, k: usize, vm: &'a ViewModel, theme: &Theme, spans: &mut Vec<Span<'a>>) {
+    let Some(step) = vm.info.plans.get(&n).and_then(|p| p.steps.get(k)) else {
+        return;
+    };
+    let plan = &vm.info.plans[&n];
+    let task = vm.task(&step.task);
+    match task {
+        Some(t) => spans.push(Span::styled(
+            crate::tui::format::task_glyph(t.state),
+            theme.task_state(t.state),
+        )),
+        // Not created: the plan did not start, or left this step out.
+        None => spans.push(Span::styled("◌", theme.muted)),
+    }
+    spans.push(Span::raw(" "));
+    spans.push(Span::styled(&*step.name, theme.accent));
+    if step.title != step.name {
+        spans.push(Span::styled(
+            format!(" {}", crate::text::clip(&step.title, 24)),
+            theme.muted,
+        ));
+    }
+    if !step.after.is_empty() {
+        let names: Vec<&str> = step
+            .after
+            .iter()
+            .filter_map(|&d| plan.steps.get(d))
+            .map(|d| d.name.as_str())
+            .collect();
+        spans.push(Span::styled(
+            format!(" ← {}", names.join(", ")),
+            theme.muted,
+        ));
+    }
+    if let Some(t) = task {
+        let who = t.agent.as_deref();
+        match (t.state, who) {
+            (crate::event::TaskState::InProgress, Some(a)) => spans.push(Span::styled(
+                format!("  ⟳ {a}"),
+                theme.task_state(crate::event::TaskState::InProgress),
+            )),
+            (_, Some(a)) => spans.push(Span::styled(format!("  {a}"), theme.muted)),
+            _ => {}
+        }
+    } else if let Some(e) = step.estimate_tokens {
+        spans.push(Span::styled(
+            format!("  ~{}", crate::event::approx_tokens(e)),
+            theme.muted,
+        ));
     }
 }
 

@@ -140,7 +140,56 @@ pub struct WorkflowInfo {
     /// Edge labels and notes per node, parallel to `nodes` (may be empty:
     /// the graph then draws containment alone).
     pub flow: Vec<NodeFlow>,
+    /// The latest plan of each `plan` node, by node index, as its planner
+    /// made it (the graph draws its DAG).
+    pub plans: HashMap<usize, PlanDraw>,
+    /// Bumped on every new plan (the graph's layout depends on them).
+    pub plan_version: u32,
     node_index: HashMap<Id, usize>,
+}
+
+/// A plan's steps, for the graph to draw as a DAG.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanDraw {
+    /// Steps in plan order.
+    pub steps: Vec<PlanStepDraw>,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanStepDraw {
+    /// Its task.
+    pub task: Id,
+    /// Its name in the plan: the planner's id, else its position from 1.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Positions of the steps it depends on.
+    pub after: Vec<usize>,
+    /// The planner's token estimate.
+    pub estimate_tokens: Option<u64>,
+}
+
+impl PlanDraw {
+    /// The plan of a `plan_created` event's subtasks.
+    pub fn of(subtasks: &[crate::event::PlannedSubtask]) -> PlanDraw {
+        let steps = subtasks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| PlanStepDraw {
+                task: s.task.clone(),
+                name: s.step.clone().unwrap_or_else(|| (i + 1).to_string()),
+                title: s.title.clone(),
+                after: s
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| subtasks.iter().position(|o| o.task == *d))
+                    .collect(),
+                estimate_tokens: s.estimate_tokens,
+            })
+            .collect();
+        PlanDraw { steps }
+    }
 }
 
 impl WorkflowInfo {
@@ -165,6 +214,8 @@ impl WorkflowInfo {
             joins: HashMap::new(),
             questions: Vec::new(),
             flow: Vec::new(),
+            plans: HashMap::new(),
+            plan_version: 0,
             node_index,
         }
     }
@@ -411,6 +462,10 @@ fn node_flow(wf: &Workflow, kind: &NodeKind) -> NodeFlow {
         NodeKind::Vote(v) => {
             f.agents = v.voters.iter().filter_map(|&a| agent(a)).collect();
             f.note = Some(v.rules.protocol.name().to_owned());
+        }
+        // An event loop: it waits on purpose, until the run is stopped.
+        NodeKind::On(o) if o.forever => {
+            f.note = Some("until stopped (q or Ctrl-C)".to_owned());
         }
         _ => {}
     }

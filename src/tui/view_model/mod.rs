@@ -27,7 +27,7 @@ pub use bus::{BusLog, NONE_SYM, contains_ci};
 pub use debate::{Chart, DebateState, Decision, RowKind};
 #[cfg(test)]
 pub use info::LoopEdge;
-pub use info::{AgentInfo, BudgetInfo, NodeFlow, NodeInfo, QuestionInfo, WorkflowInfo};
+pub use info::{AgentInfo, BudgetInfo, NodeFlow, NodeInfo, PlanDraw, QuestionInfo, WorkflowInfo};
 pub use rate::PerSecond;
 pub use revisions::Revisions;
 pub use traffic::{EVERYONE, Traffic, TrafficEdge};
@@ -520,6 +520,14 @@ impl ViewModel {
                 self.started_us = Some(ts);
             }
             EventKind::SessionEnded { .. } => self.gates.clear(),
+            EventKind::PlanCreated { task, subtasks } => {
+                if let Some(slot) = self.run.task(task).map(|t| t.node_slot())
+                    && slot < self.info.nodes.len()
+                {
+                    self.info.plans.insert(slot, PlanDraw::of(subtasks));
+                    self.info.plan_version += 1;
+                }
+            }
             EventKind::Bus { message } => {
                 let start = self.started_us.unwrap_or(message.ts);
                 self.bus.push(message, start);

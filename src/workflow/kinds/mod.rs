@@ -5,6 +5,7 @@
 pub mod ballot_checks;
 pub mod compile_context;
 pub mod diagram;
+pub mod plan_dag;
 
 use super::index::NodeIdx;
 use super::source_tree::SourceValue;

@@ -22,6 +22,10 @@ pub struct OnNode {
     pub max_events: u32,
     /// Completes early when nothing fires for this long.
     pub idle_timeout: Duration,
+    /// Waits until the run is stopped (Ctrl-C, `q`, a limit) instead of
+    /// ending when nothing fires: `idle_timeout` does not apply, and
+    /// `max_events` only if given.
+    pub forever: bool,
 }
 
 impl Kind for OnNode {
@@ -37,7 +41,11 @@ impl Kind for OnNode {
         if let Some(e) = self.every {
             triggers.push(format!("every {} ms", e.as_millis()));
         }
-        d.line(format_args!("≤{} events", self.max_events));
+        if self.forever {
+            d.line(format_args!("until stopped"));
+        } else {
+            d.line(format_args!("≤{} events", self.max_events));
+        }
         d.edge(d.me(), vertex_id(self.body), Some(triggers.join(" / ")));
         Shape::Asymmetric
     }
@@ -65,6 +73,9 @@ pub struct OnNodeSpec {
     /// Stop when nothing fires for this long (default 30000 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<Spanned<u64>>,
+    /// Wait for events until the run is stopped (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forever: Option<bool>,
 }
 
 impl OnNodeSpec {
@@ -100,8 +111,20 @@ impl OnNodeSpec {
         let idle_timeout = cx
             .millis(i, "idle_timeout_ms", &n.idle_timeout_ms)
             .unwrap_or(Duration::from_millis(30_000));
-        let max_events = cx.int(i, "max_events", &n.max_events, 1, 1);
+        let forever = n.forever.unwrap_or(false);
+        if forever && let Some(t) = &n.idle_timeout_ms {
+            let at = cx.value_span(Owner::Node(i), "idle_timeout_ms", &t.span, &t.value.to_string());
+            cx.error(
+                at,
+                "`idle_timeout_ms` does not apply with `forever = true`: the node waits until the run is stopped",
+                "remove idle_timeout_ms, or set forever = false",
+            );
+        }
+        // Forever: every event until the run is stopped, unless bounded.
+        let default_events = if forever { u32::MAX } else { 1 };
+        let max_events = cx.int(i, "max_events", &n.max_events, 1, default_events);
         OnNode {
+            forever,
             topic: n.topic.as_ref().map(|t| t.value.clone()),
             every,
             body: body.unwrap_or(0),

@@ -114,6 +114,79 @@ fn hierarchical_plan_with_its_review_back_edge() {
     check("hierarchical", &vm, &|_| {});
 }
 
+/// `builtin:dependent_plan` mid-run: the planner's DAG drawn as it was
+/// created, the two research steps done side by side, the summary running
+/// on both, the format step waiting for it.
+#[test]
+fn dependent_plan_draws_its_dag() {
+    use crate::event::PlannedSubtask;
+    let vm = run(builtin("dependent_plan"), |s| {
+        state(s, "write", NodeState::Running, None);
+        s.start_task("write", "write", "planner", 372);
+        let steps = [
+            ("origins", "Research the origins", "research", vec![], 400),
+            ("impact", "Research the impact", "research", vec![], 400),
+            (
+                "summary",
+                "Summarize the research",
+                "summarize",
+                vec!["write/1", "write/2"],
+                300,
+            ),
+            (
+                "format",
+                "Format the summary",
+                "format",
+                vec!["write/3"],
+                200,
+            ),
+        ];
+        s.push(EventKind::PlanCreated {
+            task: "write".into(),
+            subtasks: steps
+                .iter()
+                .enumerate()
+                .map(|(i, (id, title, cap, deps, est))| PlannedSubtask {
+                    task: format!("write/{}", i + 1).into(),
+                    title: (*title).into(),
+                    capability: (*cap).into(),
+                    step: Some((*id).into()),
+                    depends_on: deps.iter().map(|&d| d.into()).collect(),
+                    estimate_tokens: Some(*est),
+                    estimate_minutes: None,
+                })
+                .collect(),
+        });
+        s.complete("write", "planner", 372, "a plan of four steps");
+        for (i, (_, title, cap, _, _)) in steps.iter().enumerate() {
+            s.push(EventKind::TaskCreated {
+                task: format!("write/{}", i + 1).into(),
+                node: "write".into(),
+                parent: Some("write".into()),
+                title: (*title).into(),
+                agent: None,
+                capability: Some((*cap).into()),
+                priority: 3,
+                input: json!({}),
+            });
+        }
+        for (task, agent) in [("write/1", "researcher-1"), ("write/2", "researcher-2")] {
+            s.push(EventKind::TaskAssigned {
+                task: task.into(),
+                agent: agent.into(),
+                attempt: 1,
+            });
+            s.complete(task, agent, 92, "three facts");
+        }
+        s.push(EventKind::TaskAssigned {
+            task: "write/3".into(),
+            agent: "summarizer".into(),
+            attempt: 1,
+        });
+    });
+    check("dependent_plan", &vm, &|_| {});
+}
+
 #[test]
 fn state_machine_with_a_back_edge() {
     let info = builtin("state_machine");
@@ -570,4 +643,34 @@ fn o_on_a_collapsed_fan_out_shows_every_lane_then_folds_it() {
     assert_eq!(lanes(&ui), 6);
     ui.graph_sel = Some(GraphSel::Node(7));
     assert!(!ui.toggle_fold(&vm), "an agent node holds nothing to fold");
+}
+
+/// An `on` node with `forever = true` says it waits until stopped.
+#[test]
+fn a_forever_event_loop_says_it_waits_until_stopped() {
+    let text = r#"
+[workflow]
+name = "event_loop"
+input = "x"
+
+[[agents]]
+id = "handler"
+
+[[nodes]]
+id = "loop"
+kind = "on"
+topic = "jobs.*"
+forever = true
+body = "handle"
+
+[[nodes]]
+id = "handle"
+kind = "agent"
+agent = "handler"
+"#;
+    let loaded = load_str(text, "event_loop.toml", Format::Toml).expect("loads");
+    let vm = run(WorkflowInfo::from_workflow(&loaded.workflow), |s| {
+        state(s, "loop", NodeState::Running, None);
+    });
+    check("forever_on", &vm, &|_| {});
 }
