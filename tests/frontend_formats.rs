@@ -345,9 +345,7 @@ fn an_unknown_field_is_checked_against_its_kinds_own_list() {
     // A field of other kinds is not unknown: it is named as misplaced, and
     // checking goes on (the bad priority is reported too).
     let e = errors(
-        &toml(&format!(
-            "{vote}priority = 9\nparticipants = [\"writer\"]\n"
-        )),
+        &toml(&format!("{vote}priority = 9\nmoderator = \"writer\"\n")),
         Format::Toml,
     );
     let messages: Vec<&str> = e.iter().map(|d| d.message.as_str()).collect();
@@ -355,11 +353,24 @@ fn an_unknown_field_is_checked_against_its_kinds_own_list() {
         messages,
         [
             "priority must be between 1 and 5, got 9",
-            "`participants` is not a field of a `vote` node"
+            "`moderator` is not a field of a `vote` node"
         ]
     );
     assert_eq!(
         e[1].hint.as_deref(),
-        Some("did you mean kind = \"debate\"? otherwise remove `participants`")
+        Some("did you mean kind = \"debate\"? otherwise remove `moderator`")
+    );
+    // A field two kinds share names both.
+    let e = errors(
+        &toml(&format!("{vote}participants = [\"writer\"]\n")),
+        Format::Toml,
+    );
+    assert_eq!(
+        e[0].message,
+        "`participants` is not a field of a `vote` node"
+    );
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("`participants` is used by `debate` and `chat` nodes; remove it or change `kind`")
     );
 }
