@@ -1,7 +1,7 @@
 //! Forks: a new session that shares its parent's history up to a point
 //! and runs on live from there, perhaps with a changed workflow.
 //!
-//! A fork is a resume of a truncated copy: [`write`] creates the new file
+//! A fork is a resume of a truncated copy: [`write()`] creates the new file
 //! — a header naming the parent and the point ([`ForkOrigin`]), then the
 //! parent's first events, re-addressed to the new session — and the
 //! caller resumes that file as `agentctl resume` would. Completed tasks

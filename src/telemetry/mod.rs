@@ -1,5 +1,5 @@
 //! OpenTelemetry export of a run (`--otlp URL`, `[telemetry]` in
-//! config.toml): the event stream as traces (see [`span_tree`] for the
+//! config.toml): the event stream as traces (see `span_tree` for the
 //! span tree) and metrics, over OTLP/HTTP with protobuf bodies, named after
 //! the GenAI semantic conventions ([`semconv::VERSION`]).
 //!
