@@ -47,7 +47,9 @@ impl FromStr for ForkPoint {
         if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
             return t.parse().map(ForkPoint::Seq).map_err(|_| bad());
         }
-        duration_us(t).map(ForkPoint::Time).ok_or_else(bad)
+        super::time_offset::duration_us(t, false)
+            .map(ForkPoint::Time)
+            .ok_or_else(bad)
     }
 }
 
@@ -130,43 +132,6 @@ impl ForkPoint {
             }
         }
     }
-}
-
-/// `1:05`, `1:02:03.5`, `90s`, `1.5s`, `250ms`, `2m`, `1h` → µs (a bare
-/// number is not a time here: it is a seq).
-fn duration_us(s: &str) -> Option<u64> {
-    let secs = if s.contains(':') {
-        let parts: Vec<&str> = s.split(':').collect();
-        if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return None;
-        }
-        let (last, whole) = parts.split_last()?;
-        let mut total = 0.0;
-        for p in whole {
-            total = total * 60.0 + p.parse::<u32>().ok()? as f64;
-        }
-        total * 60.0 + number(last)?
-    } else if let Some(n) = s.strip_suffix("ms") {
-        number(n)? / 1000.0
-    } else if let Some(n) = s.strip_suffix('s') {
-        number(n)?
-    } else if let Some(n) = s.strip_suffix('m') {
-        number(n)? * 60.0
-    } else if let Some(n) = s.strip_suffix('h') {
-        number(n)? * 3600.0
-    } else {
-        return None;
-    };
-    let us = secs * 1e6;
-    (us.is_finite() && us < u64::MAX as f64 / 2.0).then_some(us.round() as u64)
-}
-
-fn number(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return None;
-    }
-    s.parse().ok()
 }
 
 #[cfg(test)]

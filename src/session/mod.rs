@@ -16,6 +16,7 @@ pub mod reader;
 pub mod recorder;
 mod restore;
 pub mod snapshot;
+pub mod time_offset;
 pub mod trust;
 
 use std::path::{Path, PathBuf};

@@ -45,46 +45,9 @@ pub fn parse_seek(text: &str) -> Result<SeekTarget, String> {
         b'-' => (Some(-1i64), &t[1..]),
         _ => (None, t),
     };
-    let us = duration_us(rest.trim()).ok_or_else(bad)?;
+    let us = crate::session::time_offset::duration_us(rest.trim(), true).ok_or_else(bad)?;
     Ok(match sign {
         Some(s) => SeekTarget::By(s * i64::try_from(us).map_err(|_| bad())?),
         None => SeekTarget::At(us),
     })
-}
-
-/// `1:05`, `1:02:03.5`, `90`, `90s`, `1.5s`, `250ms`, `2m`, `1h` → µs.
-fn duration_us(s: &str) -> Option<u64> {
-    let secs = if s.contains(':') {
-        let parts: Vec<&str> = s.split(':').collect();
-        if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return None;
-        }
-        let (last, whole) = parts.split_last()?;
-        let mut total = 0.0;
-        for p in whole {
-            total = total * 60.0 + p.parse::<u32>().ok()? as f64;
-        }
-        total * 60.0 + number(last)?
-    } else if let Some(n) = s.strip_suffix("ms") {
-        number(n)? / 1000.0
-    } else if let Some(n) = s.strip_suffix('s') {
-        number(n)?
-    } else if let Some(n) = s.strip_suffix('m') {
-        number(n)? * 60.0
-    } else if let Some(n) = s.strip_suffix('h') {
-        number(n)? * 3600.0
-    } else {
-        number(s)?
-    };
-    let us = secs * 1e6;
-    (us.is_finite() && us < u64::MAX as f64 / 2.0).then_some(us.round() as u64)
-}
-
-/// A non-negative decimal number.
-fn number(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return None;
-    }
-    s.parse().ok()
 }
