@@ -60,6 +60,29 @@ impl Restore {
                 | EventKind::LoopTransition { .. }
                 | EventKind::TriggerFired { .. }
                 | EventKind::NodeStateChanged { .. }
+                // The transcripts: a re-run debate, vote, swarm or chat
+                // restates the turns, ballots and claims it restores.
+                | EventKind::DebateRoundStarted { .. }
+                | EventKind::DebateTurn { .. }
+                | EventKind::DebateTurnFailed { .. }
+                | EventKind::DebateRoundEnded { .. }
+                | EventKind::DebateEnded { .. }
+                | EventKind::VoteCast { .. }
+                | EventKind::VoteFailed { .. }
+                | EventKind::ConsensusReached { .. }
+                | EventKind::ConsensusFailed { .. }
+                | EventKind::AgentFlagged { .. }
+                | EventKind::SwarmItemAdded { .. }
+                | EventKind::SwarmClaimed { .. }
+                | EventKind::SwarmLeaseExpired { .. }
+                | EventKind::SwarmFinding { .. }
+                | EventKind::SwarmWorkFailed { .. }
+                | EventKind::SwarmItemDone { .. }
+                | EventKind::SwarmRoundEnded { .. }
+                | EventKind::SwarmConverged { .. }
+                | EventKind::ChatTurn { .. }
+                | EventKind::ChatTurnFailed { .. }
+                | EventKind::ChatEnded { .. }
         )
     }
 

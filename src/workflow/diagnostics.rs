@@ -310,8 +310,22 @@ fn clip_quoted(text: &str, quote: usize, total: usize) -> std::borrow::Cow<'_, s
 }
 
 /// A list of diagnostics, errors and warnings mixed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
+
+/// Debug prints the same `file:line:column: error: …` text as Display:
+/// `fn main() -> Result<(), Box<dyn Error>>` and `unwrap()` show a
+/// library user's mistake through Debug, and a struct dump there points
+/// nowhere useful. `{:#?}` still shows the structure.
+impl fmt::Debug for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_tuple("Diagnostics").field(&self.0).finish()
+        } else {
+            fmt::Display::fmt(self, f)
+        }
+    }
+}
 
 impl Diagnostics {
     /// True if any is an error.
@@ -611,6 +625,22 @@ mod tests {
             f.to_string(),
             "error: cannot read `x.toml`: not found\n  --> x.toml"
         );
+    }
+
+    #[test]
+    fn debug_reads_like_display() {
+        let text = "[[nodes]]\nagent = \"reseacher\"\n";
+        let ds = Diagnostics::from(Diagnostic::error(
+            "flow.toml",
+            text,
+            18..29,
+            "unknown agent `reseacher`",
+        ));
+        // What `fn main() -> Result<(), Box<dyn Error>>` prints on `?`.
+        let boxed: Box<dyn std::error::Error> = Box::new(ds.clone());
+        assert_eq!(format!("{boxed:?}"), ds.to_string());
+        assert!(format!("{ds:?}").contains("--> flow.toml:2:9"));
+        assert!(format!("{ds:#?}").starts_with("Diagnostics("));
     }
 
     #[test]
