@@ -185,6 +185,28 @@ pub struct BusMessage {
     pub correlation: Option<Id>,
     /// Microseconds since the Unix epoch.
     pub ts: u64,
+    /// Urgency, 1 most urgent … 5 (a task's message takes the task's).
+    /// Subscriptions in priority order hand out the most urgent first.
+    /// Omitted when it is the default 3, so sessions recorded before it
+    /// existed load unchanged and new ones stay as small.
+    #[serde(
+        default = "BusMessage::default_priority",
+        skip_serializing_if = "BusMessage::is_default_priority"
+    )]
+    pub priority: u8,
+}
+
+impl BusMessage {
+    /// The priority of a message that sets none.
+    pub const DEFAULT_PRIORITY: u8 = 3;
+
+    fn default_priority() -> u8 {
+        Self::DEFAULT_PRIORITY
+    }
+
+    fn is_default_priority(p: &u8) -> bool {
+        *p == Self::DEFAULT_PRIORITY
+    }
 }
 
 /// One event of the stream: an envelope around [`EventKind`].

@@ -1,7 +1,10 @@
 //! Command agents: an agent backed by an external program, in any language.
 //!
 //! Protocol (one process per task, the default):
-//! - stdin: one JSON object `{"id", "task", "agent", "input", "prompt", "attempt", "visit"}`, then EOF;
+//! - stdin: one JSON object `{"id", "task", "agent", "input", "prompt", "attempt", "visit",
+//!   "message_type", "payload"}`, then EOF; `message_type` is `task_assignment` and
+//!   `payload` the structured task (`task_id`, `description` = the prompt, `context`,
+//!   `constraints` with `time_limit_ms` and `priority`: [`crate::llm::TaskAssignment`]);
 //! - stdout: one JSON object. Its `output` field is the task's output (any
 //!   JSON); an optional `usage` (`{"prompt_tokens", "completion_tokens"}`)
 //!   counts toward budgets; without an `output` field the whole object is
@@ -42,6 +45,7 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use super::process_tree::TreeGuard;
 use super::stderr_log::{self, StderrLog};
 use super::{Agent, AgentContext, AgentError, AgentOutput, AgentTask, confine};
+use crate::bus::PublishOptions;
 use crate::event::{ErrorKind, Id, Usage};
 use crate::workflow::model::CommandConfig;
 
@@ -107,6 +111,8 @@ impl CommandAgent {
     }
 
     fn request(task: &AgentTask) -> Value {
+        // The first seven fields are the original protocol; `message_type`
+        // and `payload` make the object the task-assignment message too.
         json!({
             "id": &*task.id,
             "task": &*task.id,
@@ -115,6 +121,8 @@ impl CommandAgent {
             "prompt": task.prompt,
             "attempt": task.attempt,
             "visit": task.visit,
+            "message_type": task.assignment.message_type,
+            "payload": task.assignment.payload,
         })
     }
 
@@ -204,7 +212,8 @@ impl CommandAgent {
         if !status.success() {
             return Err(exit_error(&self.id, status.code(), &log.tail()));
         }
-        parse_reply(&self.id, &out, None)
+        let reply = parse_reply(&self.id, &out, None)?;
+        deliver(&self.id, &task, reply, &ctx).await
     }
 
     async fn persistent(
@@ -274,10 +283,16 @@ impl CommandAgent {
             }
         };
         let parsed = parse_reply(&self.id, reply.as_bytes(), Some(&task.id));
-        if parsed.is_err() {
-            *live = None;
+        match parsed {
+            Ok(reply) => {
+                drop(live);
+                deliver(&self.id, &task, reply, &ctx).await
+            }
+            Err(e) => {
+                *live = None;
+                Err(e)
+            }
         }
-        parsed
     }
 }
 
@@ -396,11 +411,7 @@ fn exit_error(agent: &str, code: Option<i32>, stderr_tail: &str) -> AgentError {
 }
 
 /// Turns stdout into an output, or a clear error naming what is wrong.
-fn parse_reply(
-    agent: &str,
-    out: &[u8],
-    expect_id: Option<&str>,
-) -> Result<AgentOutput, AgentError> {
+fn parse_reply(agent: &str, out: &[u8], expect_id: Option<&str>) -> Result<Reply, AgentError> {
     let malformed = |m: String| AgentError {
         kind: ErrorKind::Malformed,
         message: m,
@@ -441,9 +452,138 @@ fn parse_reply(
                 .map_err(|e| malformed(format!("command agent `{agent}`: bad `usage` ({e})")))?,
         ),
     };
+    let publish = match obj.remove("publish") {
+        None => Vec::new(),
+        Some(p) => outgoing(agent, p)?,
+    };
     obj.remove("id");
     let value = obj.remove("output").unwrap_or(Value::Object(obj));
-    Ok(AgentOutput { value, usage })
+    Ok(Reply {
+        output: AgentOutput { value, usage },
+        publish,
+    })
+}
+
+/// A parsed reply: the output and the messages to publish first.
+#[derive(Debug)]
+struct Reply {
+    output: AgentOutput,
+    publish: Vec<Outgoing>,
+}
+
+/// A message a reply asks to publish.
+#[derive(Debug)]
+struct Outgoing {
+    topic: String,
+    kind: String,
+    payload: Value,
+    options: PublishOptions,
+}
+
+/// Most messages one reply may publish.
+const MAX_PUBLISH: usize = 256;
+
+/// The reply's `publish` list: `[{"topic", "to", "kind", "payload",
+/// "priority"}]`, each with a topic or a recipient (whose inbox
+/// `agent.<to>` is then the topic).
+fn outgoing(agent: &str, list: Value) -> Result<Vec<Outgoing>, AgentError> {
+    let bad = |m: String| AgentError {
+        kind: ErrorKind::Malformed,
+        message: format!("command agent `{agent}`: {m}"),
+    };
+    let Value::Array(items) = list else {
+        return Err(bad(
+            "`publish` must be a list of messages, e.g. [{\"to\": \"critic\", \"payload\": \"…\"}]"
+                .into(),
+        ));
+    };
+    if items.len() > MAX_PUBLISH {
+        return Err(bad(format!(
+            "`publish` has {} messages; one reply may publish at most {MAX_PUBLISH}",
+            items.len()
+        )));
+    }
+    let text = |m: &serde_json::Map<String, Value>,
+                i: usize,
+                k: &str|
+     -> Result<Option<String>, AgentError> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(other) => Err(bad(format!(
+                "publish[{i}].{k} must be a non-empty string, not {other}"
+            ))),
+        }
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::Object(mut m) = item else {
+            return Err(bad(format!(
+                "publish[{i}] must be an object with a `payload`"
+            )));
+        };
+        let to = text(&m, i, "to")?;
+        let topic = match (text(&m, i, "topic")?, &to) {
+            (Some(t), _) => t,
+            (None, Some(r)) => crate::bus::inbox(r),
+            (None, None) => {
+                return Err(bad(format!(
+                    "publish[{i}] needs a `topic` or a `to` (an agent, whose inbox agent.<to> is the topic)"
+                )));
+            }
+        };
+        let kind = text(&m, i, "kind")?.unwrap_or_else(|| "event".into());
+        let priority = match m.get("priority") {
+            None | Some(Value::Null) => crate::event::BusMessage::DEFAULT_PRIORITY,
+            Some(p) => match p.as_u64() {
+                Some(n @ 1..=5) => n as u8,
+                _ => {
+                    return Err(bad(format!(
+                        "publish[{i}].priority must be 1 (most urgent) to 5, not {p}"
+                    )));
+                }
+            },
+        };
+        let payload = m.remove("payload").unwrap_or(Value::Null);
+        let mut options = PublishOptions::new().priority(priority);
+        if let Some(r) = to {
+            options = options.to(r);
+        }
+        out.push(Outgoing {
+            topic,
+            kind,
+            payload,
+            options,
+        });
+    }
+    Ok(out)
+}
+
+/// Publishes what the reply asked (as the agent, correlated with the
+/// task), then hands over its output.
+async fn deliver(
+    agent: &str,
+    task: &AgentTask,
+    reply: Reply,
+    ctx: &AgentContext,
+) -> Result<AgentOutput, AgentError> {
+    for m in reply.publish {
+        ctx.publish_with(
+            &m.topic,
+            m.kind,
+            m.payload,
+            m.options.correlation(task.id.clone()),
+        )
+        .await
+        .map_err(|e| AgentError {
+            kind: ErrorKind::Malformed,
+            message: format!(
+                "command agent `{agent}` asked to publish on `{}`: {e}",
+                m.topic
+            ),
+        })?;
+    }
+    Ok(reply.output)
 }
 
 /// Default time limit, for callers building configs in code.
@@ -460,11 +600,15 @@ mod tests {
             br#"{"output": {"n": 1}, "usage": {"prompt_tokens": 3, "completion_tokens": 4}}"#,
             None,
         )
-        .unwrap();
+        .unwrap()
+        .output;
         assert_eq!(ok.value, json!({"n": 1}));
         assert_eq!(ok.usage.map(|u| u.total()), Some(7));
         assert_eq!(
-            parse_reply("a", br#"{"answer": 42}"#, None).unwrap().value,
+            parse_reply("a", br#"{"answer": 42}"#, None)
+                .unwrap()
+                .output
+                .value,
             json!({"answer": 42})
         );
         let e = parse_reply("a", b"hello", None).unwrap_err();
@@ -491,6 +635,7 @@ mod tests {
         assert_eq!(
             parse_reply("a", br#"{"id": "t1", "output": 1}"#, Some("t1"))
                 .unwrap()
+                .output
                 .value,
             json!(1)
         );
@@ -519,6 +664,7 @@ mod tests {
             prompt: String::new(),
             attempt: 1,
             visit: 0,
+            assignment: Default::default(),
         }
     }
 
@@ -585,6 +731,85 @@ mod tests {
             e.message
         );
         assert!(e.message.len() < 2000, "{}", e.message.len());
+    }
+
+    #[tokio::test]
+    async fn a_reply_publishes_addressed_prioritised_messages_as_the_agent() {
+        let a = agent(
+            r#"cat > /dev/null; echo '{"output": 1, "publish": [{"to": "critic", "kind": "ask", "payload": {"q": "ok?"}, "priority": 1}, {"topic": "notes.draft", "payload": "v1"}]}'"#,
+            Duration::from_secs(10),
+        );
+        let ctx = AgentContext::detached("prog");
+        let mut inbox = ctx.subscribe("agent.critic").await.unwrap();
+        let mut notes = ctx.subscribe("notes.*").await.unwrap();
+        let out = a.process(task(), ctx).await.unwrap();
+        assert_eq!(out.value, json!(1), "`publish` is not part of the output");
+        let m = inbox.try_recv().expect("the addressed message");
+        assert_eq!(
+            (&*m.from, m.to.as_deref(), &*m.kind, m.priority),
+            ("prog", Some("critic"), "ask", 1)
+        );
+        assert_eq!(
+            (&*m.topic, m.correlation.as_deref()),
+            ("agent.critic", Some("t"))
+        );
+        assert_eq!(m.payload, json!({"q": "ok?"}));
+        let n = notes.try_recv().expect("the broadcast");
+        assert_eq!((n.to.as_deref(), n.priority, &*n.kind), (None, 3, "event"));
+        assert!(inbox.try_recv().is_none());
+        let bad = parse_reply(
+            "a",
+            br#"{"output": 1, "publish": [{"payload": 1, "priority": 9}]}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            bad.message.contains("publish[0] needs a `topic` or a `to`"),
+            "{}",
+            bad.message
+        );
+        let bad = parse_reply(
+            "a",
+            br#"{"output": 1, "publish": [{"to": "b", "priority": 9}]}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            bad.message.contains("publish[0].priority must be 1"),
+            "{}",
+            bad.message
+        );
+    }
+
+    #[tokio::test]
+    async fn stdin_carries_the_old_fields_and_the_task_assignment() {
+        let a = agent(
+            r#"printf '{"output": %s}' "$(cat)""#,
+            Duration::from_secs(10),
+        );
+        let mut t = task();
+        t.prompt = "Summarise".into();
+        t.assignment = crate::llm::TaskAssignment::new(
+            "t".into(),
+            "Summarise".into(),
+            crate::llm::task_assignment::AssignmentContext {
+                node: "n".into(),
+                agent: "prog".into(),
+                attempt: 1,
+                visit: 0,
+            },
+        );
+        t.assignment.payload.constraints.time_limit_ms = Some(1000);
+        let out = a.process(t, AgentContext::detached("prog")).await.unwrap();
+        let v = out.value;
+        for k in ["id", "task", "agent", "input", "prompt", "attempt", "visit"] {
+            assert!(v.get(k).is_some(), "{k} is kept: {v}");
+        }
+        assert_eq!(v["message_type"], "task_assignment");
+        assert_eq!(v["payload"]["description"], v["prompt"]);
+        assert_eq!(v["payload"]["task_id"], v["id"]);
+        assert_eq!(v["payload"]["constraints"]["time_limit_ms"], 1000);
+        assert_eq!(v["payload"]["context"]["node"], "n");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod from_fn;
 pub mod process_tree;
 pub mod stderr_log;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -27,10 +28,11 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{BusError, MessageBus, Subscription};
+use crate::bus::{self, BusError, MessageBus, PublishOptions, SubscribeOptions, Subscription};
 use crate::context::ContextStore;
-use crate::event::{BusMessage, ErrorKind, Id, Usage, now_micros};
-use crate::llm::{Provider, ProviderChunk, ProviderError, ProviderRequest};
+use crate::event::{ErrorKind, Id, Usage};
+use crate::llm::task_assignment::AssignmentContext;
+use crate::llm::{Provider, ProviderChunk, ProviderError, ProviderRequest, TaskAssignment};
 
 pub use from_fn::{FnAgent, from_fn};
 
@@ -49,6 +51,10 @@ pub struct AgentTask {
     pub attempt: u32,
     /// Visit of the node: loop iteration, revision or item index, from 0.
     pub visit: u32,
+    /// The same task as the structured message that assigned it
+    /// (`message_type = task_assignment`: task id, description = the
+    /// prompt, context, constraints with the time limit and priority).
+    pub assignment: TaskAssignment,
 }
 
 /// What an agent can reach while it works: the run's bus, its shared
@@ -110,30 +116,64 @@ impl AgentContext {
         &self.cancel
     }
 
-    /// Publishes on the run's bus, as this agent.
+    /// Publishes on the run's bus, as this agent (a broadcast at priority 3).
     pub async fn publish(
         &self,
         topic: &str,
         kind: &'static str,
         payload: Value,
     ) -> Result<(), BusError> {
-        self.bus
-            .publish(BusMessage {
-                id: 0,
-                topic: Id::from(topic),
-                from: self.agent.clone(),
-                to: None,
-                kind: std::borrow::Cow::Borrowed(kind),
-                payload,
-                correlation: None,
-                ts: now_micros(),
-            })
+        self.publish_with(topic, kind, payload, PublishOptions::new())
+            .await
+    }
+
+    /// Publishes on the run's bus, as this agent, addressed, prioritised or
+    /// correlated as `options` say. A message addressed `to` an agent also
+    /// reaches that agent's inbox, `agent.<to>`, whatever its topic.
+    pub async fn publish_with(
+        &self,
+        topic: &str,
+        kind: impl Into<Cow<'static, str>>,
+        payload: Value,
+        options: PublishOptions,
+    ) -> Result<(), BusError> {
+        let msg = options.message(topic, self.agent.clone(), kind, payload)?;
+        self.bus.publish(msg).await
+    }
+
+    /// Sends a message to one agent: published on its inbox `agent.<to>`,
+    /// addressed to it.
+    pub async fn send_to(
+        &self,
+        to: &str,
+        kind: impl Into<Cow<'static, str>>,
+        payload: Value,
+    ) -> Result<(), BusError> {
+        self.publish_with(&bus::inbox(to), kind, payload, PublishOptions::new().to(to))
             .await
     }
 
     /// Subscribes to a topic pattern on the run's bus.
     pub async fn subscribe(&self, pattern: &str) -> Result<Subscription, BusError> {
         self.bus.subscribe(pattern).await
+    }
+
+    /// Subscribes with options: [`bus::Order::Priority`] hands out the most
+    /// urgent message first; a [`bus::Replay`] first delivers the matching
+    /// messages published before this call (from the bus's bounded
+    /// history), so an agent that starts late misses nothing.
+    pub async fn subscribe_with(
+        &self,
+        pattern: &str,
+        options: SubscribeOptions,
+    ) -> Result<Subscription, BusError> {
+        self.bus.subscribe_with(pattern, options).await
+    }
+
+    /// This agent's inbox: the messages addressed to it (and anything else
+    /// published on `agent.<id>`, such as the engine's task assignments).
+    pub async fn inbox(&self, options: SubscribeOptions) -> Result<Subscription, BusError> {
+        self.subscribe_with(&bus::inbox(&self.agent), options).await
     }
 
     /// The run's shared context store: global facts, agents' summaries and
@@ -442,6 +482,7 @@ impl Provider for AgentProvider {
         let agent = self.agent.clone();
         let bus = self.bus.clone();
         let link = self.link.clone();
+        let mut req = req;
         let call = async move {
             let cancel = CancellationToken::new();
             // Dropping the stream (pause, reroute, cancel) cancels the token,
@@ -475,10 +516,19 @@ impl Provider for AgentProvider {
                     _ => Vec::new(),
                 };
                 let mut inputs = inputs.into_iter();
+                let shared = req.hints.assignment.as_deref();
                 let tasks = batch
                     .items
                     .into_iter()
                     .map(|item| AgentTask {
+                        assignment: assignment_of(
+                            shared,
+                            &item.task,
+                            &item.prompt,
+                            &req.agent,
+                            req.attempt,
+                            item.visit,
+                        ),
                         id: item.task,
                         agent: req.agent.clone(),
                         input: inputs.next().unwrap_or(Value::Null),
@@ -513,7 +563,19 @@ impl Provider for AgentProvider {
                     }
                 };
             }
+            let assignment = match req.hints.assignment.take() {
+                Some(a) => *a,
+                None => assignment_of(
+                    None,
+                    &req.task,
+                    req.prompt(),
+                    &req.agent,
+                    req.attempt,
+                    req.visit,
+                ),
+            };
             let task = AgentTask {
+                assignment,
                 prompt: req.prompt().to_string(),
                 id: req.task,
                 agent: req.agent.clone(),
@@ -556,4 +618,32 @@ impl Provider for AgentProvider {
             futures::stream::iter(chunks)
         }))
     }
+}
+
+/// One item's assignment: the engine's (whose constraints and node apply to
+/// every item of a batch) with the item's own id, prompt and visit, or, for
+/// a request that carries none, one made from the request.
+fn assignment_of(
+    shared: Option<&TaskAssignment>,
+    task: &Id,
+    prompt: &str,
+    agent: &Id,
+    attempt: u32,
+    visit: u32,
+) -> TaskAssignment {
+    let mut a = TaskAssignment::new(
+        task.clone(),
+        prompt.to_string(),
+        AssignmentContext {
+            node: Id::from(""),
+            agent: agent.clone(),
+            attempt,
+            visit,
+        },
+    );
+    if let Some(s) = shared {
+        a.payload.context.node = s.payload.context.node.clone();
+        a.payload.constraints = s.payload.constraints.clone();
+    }
+    a
 }

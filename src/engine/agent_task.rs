@@ -11,8 +11,10 @@ use super::resilient::{Effective, breaker_event, budget_updated, endpoint_event,
 use super::run::{Run, TaskControl, TaskError, TaskHandle};
 use crate::budget::{BudgetNote, Refusal};
 use crate::event::{ErrorKind, EventKind, Id, TaskState};
+use crate::llm::task_assignment::{AssignmentContext, Constraints};
 use crate::llm::{
-    self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints, tokens,
+    self, Completion, Expect, Message, ProviderError, ProviderRequest, RequestHints,
+    TaskAssignment, tokens,
 };
 use crate::metrics::Sample;
 use crate::resilience::{Admission, FallbackChain, cache, stable_hash};
@@ -243,15 +245,25 @@ pub(crate) async fn work(
         if h.started.is_none() {
             h.started = Some(Instant::now());
         }
-        run.publish(
+        // The structured assignment: recorded on the bus (its description
+        // bounded), handed whole to agents that are code.
+        let assignment = assignment(&run, h, &job, agent, call_limit, deadline);
+        run.publish_at(
             run.agent_topics[agent].clone(),
             run.orchestrator_id.clone(),
             Some(agent_id.clone()),
             "task",
-            Value::String(summary(&job.prompt)),
+            assignment.recorded(),
             Some(h.id.clone()),
+            job.priority,
         )
         .await;
+        job.hints.assignment = run
+            .code_agents
+            .get(agent)
+            .copied()
+            .unwrap_or(false)
+            .then(|| Box::new(assignment));
         let outcome = {
             let call = call_agent(
                 &run,
@@ -1284,6 +1296,41 @@ fn repair_prompt(original: &str, why: &str) -> String {
     format!(
         "{base}\n\n[repair] Your previous reply was not valid: {why}. Reply again with only the corrected JSON."
     )
+}
+
+/// The task assignment for this attempt.
+fn assignment(
+    run: &Run,
+    h: &TaskHandle,
+    job: &AgentJob<'_>,
+    agent: AgentIdx,
+    limits: crate::workflow::policy::timeouts::Timeouts,
+    deadline: Option<tokio::time::Instant>,
+) -> TaskAssignment {
+    // What the attempt has: the call's limit, or what is left of the
+    // task's (all of it while the deadline is not fixed yet).
+    let left = deadline
+        .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+        .or(limits.task);
+    let limit = match (limits.call, left) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut a = TaskAssignment::new(
+        h.id.clone(),
+        job.prompt.clone(),
+        AssignmentContext {
+            node: run.wf.nodes[job.node].id.clone(),
+            agent: run.wf.agents[agent].id.clone(),
+            attempt: h.attempt,
+            visit: job.visit,
+        },
+    );
+    a.payload.constraints = Constraints {
+        time_limit_ms: limit.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        priority: job.priority,
+    };
+    a
 }
 
 fn summary(text: &str) -> String {

@@ -64,13 +64,15 @@ pub(crate) fn exec_node(
             }
             if let Some(topic) = &run.wf.nodes[node].emit {
                 let from = run.wf.nodes[node].id.clone();
-                run.publish(
+                // At the node's priority, so urgent outputs overtake.
+                run.publish_at(
                     Id::from(topic.as_str()),
                     from,
                     None,
                     "event",
                     v.clone(),
                     None,
+                    run.wf.nodes[node].priority,
                 )
                 .await;
             }

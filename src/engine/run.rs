@@ -448,6 +448,31 @@ impl Run {
         payload: Value,
         correlation: Option<Id>,
     ) {
+        self.publish_at(
+            topic,
+            from,
+            to,
+            kind,
+            payload,
+            correlation,
+            BusMessage::DEFAULT_PRIORITY,
+        )
+        .await;
+    }
+
+    /// [`Run::publish`] at a priority (a task's message takes the task's,
+    /// a node's `emit` the node's).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn publish_at(
+        &self,
+        topic: Id,
+        from: Id,
+        to: Option<Id>,
+        kind: &'static str,
+        payload: Value,
+        correlation: Option<Id>,
+        priority: u8,
+    ) {
         // The run's bus (a TracedBus) numbers the message and records it.
         let message = BusMessage {
             id: 0,
@@ -458,6 +483,7 @@ impl Run {
             payload,
             correlation,
             ts: now_micros(),
+            priority,
         };
         if let Err(e) = self.bus.publish(message).await {
             self.emit(EventKind::Notice {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::future::BoxFuture;
 
 use super::emitter::Emitter;
-use crate::bus::{BusError, MessageBus, Subscription};
+use crate::bus::{BusError, MessageBus, SubscribeOptions, Subscription};
 use crate::event::{BusMessage, EventKind};
 
 pub(crate) struct TracedBus {
@@ -40,5 +40,13 @@ impl MessageBus for TracedBus {
 
     fn subscribe(&self, pattern: &str) -> BoxFuture<'_, Result<Subscription, BusError>> {
         self.inner.subscribe(pattern)
+    }
+
+    fn subscribe_with(
+        &self,
+        pattern: &str,
+        options: SubscribeOptions,
+    ) -> BoxFuture<'_, Result<Subscription, BusError>> {
+        self.inner.subscribe_with(pattern, options)
     }
 }

@@ -4,7 +4,10 @@
 #[cfg(feature = "openai")]
 pub mod openai;
 pub mod sim;
+pub mod task_assignment;
 pub mod tokens;
+
+pub use task_assignment::TaskAssignment;
 
 use std::time::Duration;
 
@@ -175,6 +178,10 @@ pub struct RequestHints {
     /// `schema_file`): providers that constrain output send it, and the
     /// engine validates the reply against it.
     pub schema: Option<std::sync::Arc<serde_json::Value>>,
+    /// The structured task, for agents that are code (boxed, and `None`
+    /// for models, which get the prompt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Box<TaskAssignment>>,
 }
 
 /// Whether a round of the tool loop lets the model choose, forces a call,

@@ -154,6 +154,7 @@ impl BenchScreen {
                     payload: json!({"summary": "one more message on a busy bus"}),
                     correlation: None,
                     ts: T0 + seq,
+                    priority: 3,
                 },
             },
         }

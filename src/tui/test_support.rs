@@ -106,6 +106,7 @@ impl Script {
             payload,
             correlation: None,
             ts: self.now,
+            priority: 3,
         };
         self.push(EventKind::Bus { message })
     }
@@ -333,6 +334,7 @@ pub fn big_vm() -> ViewModel {
             payload: json!({"summary": "a fairly long summary of what this message carries along the bus"}),
             correlation: None,
             ts: T0 + i * 1000,
+            priority: 3,
         };
         vm.apply(&Event {
             seq: 1_000 + i,

@@ -101,6 +101,7 @@ fn enter_on_a_bus_row_opens_that_message_and_esc_closes_it() {
         payload: json!({"notes": format!("{} FAR-MARK", "z".repeat(230))}),
         correlation: Some("corr-77".into()),
         ts: test_support::T0 + 2_000_000,
+        priority: 3,
     };
     let mut a = app_with(&[EventKind::Bus { message }]);
     keys(&mut a, "2");

@@ -199,6 +199,7 @@ mod tests {
             }),
             correlation: Some("fanout/summarize[4]".into()),
             ts: s.now,
+            priority: 3,
         };
         s.push(EventKind::Bus { message });
         let mut vm = ViewModel::new(test_support::info());

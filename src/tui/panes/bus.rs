@@ -1,4 +1,5 @@
-//! Bus traffic: time, from → to, kind, topic, summary; newest at the bottom.
+//! Bus traffic: time, priority (once any message sets one), from → to,
+//! kind, topic, summary; newest at the bottom.
 //! A selected row (the newest while following) opens in full with Enter.
 //!
 //! Only the visible rows are touched, so 100k messages cost the same per
@@ -12,6 +13,9 @@ use super::{fill_row, fit, put_line, scroll_to_show};
 use crate::tui::theme::Theme;
 use crate::tui::ui_state::{PaneId, UiState};
 use crate::tui::view_model::{NONE_SYM, ViewModel};
+
+/// The priority column's cells, 1 to 5.
+const PRIORITY: [&str; 5] = ["p1 ", "p2 ", "p3 ", "p4 ", "p5 "];
 
 /// First visible row index (into the filtered rows) for this frame: the
 /// newest rows while following, else from `bus_top`, moved so the selected
@@ -78,8 +82,19 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         } else {
             s.get(row.to)
         };
-        let mut spans = Vec::with_capacity(8);
+        let mut spans = Vec::with_capacity(9);
         spans.push(Span::styled(time, theme.muted));
+        if vm.bus.prioritised {
+            let style = if row.priority < crate::event::BusMessage::DEFAULT_PRIORITY {
+                theme.warn
+            } else {
+                theme.muted
+            };
+            spans.push(Span::styled(
+                PRIORITY[usize::from(row.priority.clamp(1, 5)) - 1],
+                style,
+            ));
+        }
         if narrow {
             spans.push(Span::styled(s.get(row.from), theme.accent));
             spans.push(Span::styled("→", theme.muted));
@@ -102,5 +117,102 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         if sel == Some(top + y) {
             fill_row(buf, area, y as u16, theme.selection);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use serde_json::json;
+
+    use crate::event::{BusMessage, Event, EventKind};
+    use crate::tui::test_support::T0;
+    use crate::tui::theme::Theme;
+    use crate::tui::ui_state::UiState;
+    use crate::tui::view_model::ViewModel;
+
+    fn text(buf: &Buffer) -> String {
+        let a = buf.area;
+        (0..a.height)
+            .map(|y| {
+                let line: String = (0..a.width).map(|x| buf[(x, y)].symbol()).collect();
+                line.trim_end().to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_bus_pane_shows_priorities_and_who_addressed_whom() {
+        let mut vm = ViewModel::new(crate::tui::test_support::info());
+        let msgs = [
+            (
+                "orchestrator",
+                Some("writer"),
+                "agent.writer",
+                "task",
+                2,
+                json!({"message_type": "task_assignment", "payload": {"task_id": "t1", "description": "Draft the summary", "context": {}, "constraints": {"priority": 2}}}),
+            ),
+            (
+                "writer",
+                Some("critic"),
+                "review.ask",
+                "ask",
+                1,
+                json!("please check section 2 first"),
+            ),
+            (
+                "monitor",
+                None,
+                "alerts.disk",
+                "event",
+                3,
+                json!({"text": "disk at 91%"}),
+            ),
+            (
+                "critic",
+                Some("writer"),
+                "agent.writer",
+                "reply",
+                5,
+                json!("fine, minor nits"),
+            ),
+        ];
+        for (i, (from, to, topic, kind, priority, payload)) in msgs.into_iter().enumerate() {
+            let id = i as u64 + 1;
+            vm.apply(&Event {
+                seq: id,
+                ts: T0 + id * 250_000,
+                session: "s".into(),
+                kind: EventKind::Bus {
+                    message: BusMessage {
+                        id,
+                        topic: topic.into(),
+                        from: from.into(),
+                        to: to.map(Into::into),
+                        kind: kind.into(),
+                        payload,
+                        correlation: None,
+                        ts: T0 + id * 250_000,
+                        priority,
+                    },
+                },
+            });
+        }
+        let ui = UiState::default();
+        let theme = Theme::builtin("dark").expect("dark");
+        let area = Rect::new(0, 0, 100, 5);
+        let mut buf = Buffer::empty(area);
+        super::render(area, &mut buf, &vm, &ui, &theme);
+        insta::assert_snapshot!("bus_priorities_and_addresses", text(&buf));
+        // The filter selects by priority in the same pane.
+        vm.bus.set_filter("p<=2");
+        let mut buf = Buffer::empty(area);
+        super::render(area, &mut buf, &vm, &ui, &theme);
+        let shown = text(&buf);
+        assert!(shown.contains("p1") && shown.contains("p2"), "{shown}");
+        assert!(!shown.contains("p3") && !shown.contains("p5"), "{shown}");
     }
 }

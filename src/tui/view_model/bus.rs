@@ -67,6 +67,8 @@ pub struct BusRow {
     pub kind: u32,
     /// Correlation id symbol or [`NONE_SYM`].
     pub correlation: u32,
+    /// Priority, 1 most urgent … 5.
+    pub priority: u8,
     /// One-line payload summary, at most `SUMMARY_CHARS` characters.
     pub summary: Box<str>,
 }
@@ -81,7 +83,65 @@ pub struct BusLog {
     /// Full payloads, parallel to `rows`.
     pub payloads: ChunkVec<Value, 256>,
     filter: Option<String>,
+    parsed: BusFilter,
     matches: Vec<u32>,
+    /// A message with a priority other than the default arrived: the pane
+    /// then shows the priority column (runs that never set one keep the
+    /// room for the summary).
+    pub prioritised: bool,
+}
+
+/// A bus filter: priority terms (`p:1`, `p<=2`, `p>3`...) and the rest of
+/// the text, matched as one case-insensitive substring.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BusFilter {
+    /// Lower-cased text to find (empty: any).
+    pub text: String,
+    /// Inclusive priority range every term allows.
+    pub priority: Option<(u8, u8)>,
+}
+
+impl BusFilter {
+    /// Parses a lower-cased filter line.
+    pub fn parse(line: &str) -> BusFilter {
+        let mut words = Vec::new();
+        let mut range: Option<(u8, u8)> = None;
+        for w in line.split_whitespace() {
+            match priority_term(w) {
+                Some((lo, hi)) => {
+                    let (a, b) = range.unwrap_or((1, 5));
+                    range = Some((a.max(lo), b.min(hi)));
+                }
+                None => words.push(w),
+            }
+        }
+        BusFilter {
+            text: words.join(" "),
+            priority: range,
+        }
+    }
+
+    fn allows(&self, priority: u8) -> bool {
+        self.priority
+            .is_none_or(|(lo, hi)| (lo..=hi).contains(&priority))
+    }
+}
+
+/// `p:N`, `p=N`, `p<N`, `p<=N`, `p>N`, `p>=N` (N from 1 to 5) as the
+/// priorities they allow; anything else is text.
+fn priority_term(w: &str) -> Option<(u8, u8)> {
+    let rest = w.strip_prefix('p')?;
+    let (op, n) = ["<=", ">=", ":", "=", "<", ">"]
+        .iter()
+        .find_map(|op| rest.strip_prefix(op).map(|n| (*op, n)))?;
+    let n: u8 = n.parse().ok().filter(|n| (1..=5).contains(n))?;
+    Some(match op {
+        "<=" => (1, n),
+        ">=" => (n, 5),
+        "<" => (1, n.checked_sub(1)?),
+        ">" => (n + 1, 5),
+        _ => (n, n),
+    })
 }
 
 impl BusLog {
@@ -98,11 +158,11 @@ impl BusLog {
                 .correlation
                 .as_deref()
                 .map_or(NONE_SYM, |c| self.strings.intern(c)),
+            priority: m.priority,
             summary: summarize(&m.payload).into_boxed_str(),
         };
-        if let Some(f) = &self.filter
-            && self.row_matches(&row, &m.payload, f)
-        {
+        self.prioritised |= m.priority != BusMessage::DEFAULT_PRIORITY;
+        if self.filter.is_some() && self.row_matches(&row, &m.payload, &self.parsed) {
             self.matches.push(self.rows.len() as u32);
         }
         self.rows.push(row);
@@ -110,28 +170,33 @@ impl BusLog {
     }
 
     /// Sets (or, with an empty needle, clears) the case-insensitive filter.
-    /// Matches sender, recipient, topic, kind, correlation id and the whole
-    /// payload (every string, key and number in it, not only the summary).
+    /// Text matches sender, recipient, topic, kind, correlation id and the
+    /// whole payload (every string, key and number in it, not only the
+    /// summary); priority terms (`p:1`, `p<=2`, `p>=4`) keep the messages
+    /// of those priorities.
     pub fn set_filter(&mut self, needle: &str) {
         let needle = needle.trim().to_lowercase();
         if needle.is_empty() {
             self.filter = None;
+            self.parsed = BusFilter::default();
             self.matches = Vec::new();
             return;
         }
         if self.filter.as_deref() == Some(needle.as_str()) {
             return;
         }
+        let parsed = BusFilter::parse(&needle);
         let matches = self
             .rows
             .iter()
             .zip(self.payloads.iter())
             .enumerate()
-            .filter(|(_, (r, p))| self.row_matches(r, p, &needle))
+            .filter(|(_, (r, p))| self.row_matches(r, p, &parsed))
             .map(|(i, _)| i as u32)
             .collect();
         self.matches = matches;
         self.filter = Some(needle);
+        self.parsed = parsed;
     }
 
     /// The active filter, lower-cased.
@@ -159,7 +224,14 @@ impl BusLog {
         }
     }
 
-    fn row_matches(&self, row: &BusRow, payload: &Value, needle: &str) -> bool {
+    fn row_matches(&self, row: &BusRow, payload: &Value, filter: &BusFilter) -> bool {
+        if !filter.allows(row.priority) {
+            return false;
+        }
+        let needle = filter.text.as_str();
+        if needle.is_empty() {
+            return true;
+        }
         let s = &self.strings;
         contains_ci(s.get(row.from), needle)
             || (row.to != NONE_SYM && contains_ci(s.get(row.to), needle))
@@ -242,7 +314,9 @@ pub fn summarize(v: &Value) -> String {
         Value::Object(m) => {
             let pick = ["summary", "text", "content", "message", "output", "title"]
                 .iter()
-                .find_map(|k| m.get(*k).and_then(Value::as_str));
+                .find_map(|k| m.get(*k).and_then(Value::as_str))
+                // A task assignment reads as its description (the prompt).
+                .or_else(|| m.get("payload")?.get("description")?.as_str());
             match pick {
                 Some(s) => s.to_owned(),
                 None => v.to_string(),
@@ -286,6 +360,7 @@ mod filter_tests {
             payload,
             correlation: Some(format!("task-{id}").into()),
             ts: 1_000 + id,
+            priority: 3,
         }
     }
 
@@ -317,5 +392,56 @@ mod filter_tests {
         // The correlation id is searchable.
         log.set_filter("task-1");
         assert_eq!(log.visible_row(0), Some(0));
+    }
+
+    #[test]
+    fn priority_terms_select_by_priority_and_combine_with_text() {
+        let mut log = BusLog::default();
+        for (id, p, text) in [
+            (1, 1, "urgent"),
+            (2, 3, "plain"),
+            (3, 2, "soon"),
+            (4, 5, "later"),
+        ] {
+            let mut m = msg(id, json!(text));
+            m.priority = p;
+            log.push(&m, 0);
+        }
+        assert!(log.prioritised);
+        let kept = |log: &BusLog| -> Vec<u64> {
+            (0..log.visible_len())
+                .filter_map(|n| log.visible_row(n))
+                .map(|r| log.rows[r].id)
+                .collect()
+        };
+        log.set_filter("p:1");
+        assert_eq!(kept(&log), [1]);
+        log.set_filter("p<=2");
+        assert_eq!(kept(&log), [1, 3]);
+        log.set_filter("P>3");
+        assert_eq!(kept(&log), [4]);
+        log.set_filter("p>=2 later");
+        assert_eq!(kept(&log), [4], "priority and text both apply");
+        log.set_filter("p<3 p>1");
+        assert_eq!(kept(&log), [3], "terms intersect");
+        // New messages are matched as they arrive.
+        let mut m = msg(5, json!("new"));
+        m.priority = 2;
+        log.push(&m, 0);
+        assert_eq!(kept(&log), [3, 5]);
+        // Not a priority term: plain text, as before.
+        log.set_filter("p:9");
+        assert_eq!(kept(&log), Vec::<u64>::new());
+        assert_eq!(BusFilter::parse("p9 x").text, "p9 x");
+        let mut plain = BusLog::default();
+        plain.push(&msg(1, json!("x")), 0);
+        assert!(!plain.prioritised, "default priorities keep the column off");
+    }
+
+    #[test]
+    fn a_task_assignment_reads_as_its_description() {
+        let v = json!({"message_type": "task_assignment",
+            "payload": {"task_id": "t", "description": "Summarise the report", "context": {}}});
+        assert_eq!(summarize(&v), "Summarise the report");
     }
 }

@@ -239,6 +239,7 @@ fn bus_filter_is_incremental_and_case_insensitive() {
         payload,
         correlation: None,
         ts: T0 + id,
+        priority: 3,
     };
     log.push(&msg(1, "writer", "agent.writer", json!("hello")), T0);
     log.push(

@@ -112,6 +112,7 @@ mod tests {
                 payload: serde_json::json!({}),
                 correlation: None,
                 ts: 0,
+                priority: 3,
             },
         }
     }
