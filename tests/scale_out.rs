@@ -995,7 +995,7 @@ fn a_streaming_agent_on_a_worker_types_at_the_orchestrator_and_counts_once() {
         .map(|(_, e)| e["text"].as_str().unwrap())
         .collect();
     assert_eq!(
-        typed, "a long and careful reply about the report written piece by piece",
+        typed, "a long and careful reply about Write the report. written piece by piece",
         "the pieces make the reply, each once"
     );
     // In-process, the sim's deltas are a replay and stay off the stream.
