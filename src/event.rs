@@ -76,6 +76,27 @@ pub enum NodeState {
     Cancelled,
 }
 
+/// Whether a worker (scale-out on NATS) is heard from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum WorkerState {
+    /// Heartbeating.
+    Live,
+    /// Silent for longer than the heartbeat's grace: its calls come back
+    /// to the queue after their ack wait.
+    Lost,
+    /// Stopped cleanly (its last heartbeat said so).
+    Stopped,
+}
+
+impl WorkerState {
+    /// Lower-case name, as shown to people.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// Final status of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -402,6 +423,41 @@ pub enum EventKind {
         /// resumed run reusing work done while it was down).
         #[serde(default)]
         reused: bool,
+    },
+    /// A worker (scale-out on NATS) was first seen by this run: once per
+    /// worker per run, before any `worker_result` naming it.
+    WorkerSeen {
+        /// Worker id.
+        worker: String,
+        /// Its host.
+        host: String,
+        /// Capabilities it serves (`--capability`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capabilities: Vec<String>,
+        /// Agents it serves by id (`--agent`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        agents: Vec<String>,
+        /// It serves every model agent (no `--capability`/`--agent`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        any: bool,
+        /// Calls it runs at once.
+        concurrency: u32,
+    },
+    /// A worker's state changed in a way worth recording: it was lost
+    /// (stopped heartbeating), came back, stopped cleanly, or its calls in
+    /// flight changed (at most about once a second per worker, never one
+    /// event per heartbeat).
+    WorkerStatus {
+        /// Worker id.
+        worker: String,
+        /// Live, lost or stopped.
+        state: WorkerState,
+        /// Calls running on it.
+        in_flight: u32,
+        /// Calls it finished (all runs it served).
+        done: u64,
+        /// Calls that failed on it.
+        failures: u64,
     },
     /// A task was moved to another agent by a command.
     TaskRerouted {

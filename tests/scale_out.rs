@@ -282,7 +282,10 @@ fn a_worker_killed_mid_task_has_its_call_redelivered_and_each_task_completes_onc
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let flow = dir.path().join("slow.toml");
-    std::fs::write(&flow, SLOW_FLOW).unwrap();
+    // The slow call outlasts the heartbeat's grace (3 s) on the rescuer,
+    // so the run sees the killed worker marked lost.
+    let slow = SLOW_FLOW.replace("latency_ms = 2500", "latency_ms = 5000");
+    std::fs::write(&flow, slow).unwrap();
     let flow = flow.to_str().unwrap();
     let local_dir = tempfile::tempdir().unwrap();
     let local = json_of(&run_cmd(flow, local_dir.path(), &[]).output().unwrap());
@@ -326,6 +329,83 @@ fn a_worker_killed_mid_task_has_its_call_redelivered_and_each_task_completes_onc
         first[0]["deliveries"].as_u64().unwrap() >= 2,
         "the redelivery shows: {first:?}"
     );
+    // The run recorded both workers, each before its first result, and the
+    // killed one as lost.
+    workers_told_before_their_results(&events, &["kill-a", "kill-b"]);
+    let lost: Vec<_> = of_type(&events, "worker_status")
+        .into_iter()
+        .filter(|e| e["worker"] == "kill-a" && e["state"] == "lost")
+        .collect();
+    assert_eq!(lost.len(), 1, "kill-a marked lost once: {lost:?}");
+    assert!(
+        !of_type(&events, "worker_status")
+            .iter()
+            .any(|e| e["worker"] == "kill-b" && e["state"] != "live"),
+        "the rescuer stays live"
+    );
+    // Never an event per heartbeat: a handful per worker over the run.
+    let statuses = of_type(&events, "worker_status").len();
+    assert!(statuses <= 20, "{statuses} worker_status events");
+    // Replay folds them (the cockpit's Workers view reads the same fold).
+    let shown = Command::new(BIN)
+        .args(["sessions", "export", "--format", "json"])
+        .arg(session_file(remote_dir.path()))
+        .output()
+        .unwrap();
+    let shown = json_of(&shown);
+    let rows = shown["workers"]["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let state = |id: &str| {
+        rows.iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["state"].clone())
+    };
+    assert_eq!(state("kill-a"), Some("lost".into()), "{shown}");
+    assert_eq!(state("kill-b"), Some("live".into()), "{shown}");
+    let task_worker = |t: &str| {
+        shown["tasks"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|x| x["id"] == t))
+            .map(|x| x["worker"].clone())
+    };
+    assert_eq!(task_worker("first"), Some("kill-b".into()), "{shown}");
+}
+
+/// Every worker in `ids` has one `worker_seen`, before any `worker_result`
+/// naming it, and every result names a worker seen.
+fn workers_told_before_their_results(events: &[Value], ids: &[&str]) {
+    for id in ids {
+        let seen: Vec<usize> = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e["type"] == "worker_seen" && e["worker"] == *id)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(seen.len(), 1, "{id}: one worker_seen");
+        let first_result = events
+            .iter()
+            .position(|e| e["type"] == "worker_result" && e["worker"] == *id);
+        assert!(
+            first_result.is_none_or(|r| r > seen[0]),
+            "{id}: seen before its results"
+        );
+        let seen_event = &events[seen[0]];
+        assert!(
+            seen_event["host"].as_str().is_some_and(|h| !h.is_empty())
+                && seen_event["concurrency"] == 8,
+            "{seen_event}"
+        );
+    }
+}
+
+fn session_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a session file")
 }
 
 fn routed_flow(agent: &str) -> String {
@@ -854,4 +934,153 @@ fn a_call_dropped_before_any_worker_took_it_leaves_the_queue() {
         "{:?}",
         worker_line(&w.id)
     );
+}
+
+const TYPING_FLOW: &str = r#"
+[workflow]
+name = "typing"
+input = "the report"
+[[agents]]
+id = "writer"
+role = "executor"
+sim = { template = "a long and careful reply about {{input}} written piece by piece", latency_ms = 1500 }
+[[nodes]]
+id = "main"
+kind = "agent"
+agent = "writer"
+prompt = "Write {{input}}."
+"#;
+
+#[test]
+fn a_streaming_agent_on_a_worker_types_at_the_orchestrator_and_counts_once() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("typing.toml");
+    std::fs::write(&flow, TYPING_FLOW).unwrap();
+    let flow = flow.to_str().unwrap();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = json_of(&run_cmd(flow, local_dir.path(), &[]).output().unwrap());
+    let _w = Worker::start("typing-a", &[], &[]);
+    let remote_dir = tempfile::tempdir().unwrap();
+    let remote = json_of(
+        &run_cmd(flow, remote_dir.path(), &["--nats", &server().url])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(remote["status"], "succeeded", "{remote}");
+    assert_eq!(remote["outputs"], local["outputs"]);
+    // The reply's usage is counted once, as in-process.
+    assert_eq!(remote["tokens"], local["tokens"], "{remote}");
+    let events = events(remote_dir.path());
+    let pos = |t: &str| events.iter().position(|e| e["type"] == t).unwrap();
+    let (asked, answered) = (pos("llm_request"), pos("llm_response"));
+    let deltas: Vec<(usize, &Value)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["type"] == "llm_delta")
+        .collect();
+    assert!(
+        deltas.len() >= 2,
+        "the reply arrives in pieces while it is written: {deltas:?}"
+    );
+    assert!(
+        deltas.iter().all(|(i, e)| *i > asked
+            && *i < answered
+            && e["task"] == "main"
+            && e["agent"] == "writer"),
+        "{deltas:?}"
+    );
+    let typed: String = deltas
+        .iter()
+        .map(|(_, e)| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        typed, "a long and careful reply about Write the report. written piece by piece",
+        "the pieces make the reply, each once"
+    );
+    // In-process, the sim's deltas are a replay and stay off the stream.
+    assert!(of_type(&self::events(local_dir.path()), "llm_delta").is_empty());
+}
+
+#[test]
+fn a_call_the_orchestrator_drops_is_dropped_by_the_worker_and_its_program_killed() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("finished");
+    // Sleeps 6 s, then leaves a mark: the mark shows the program was not
+    // stopped. The node's call limit (1 s) drops the call at the
+    // orchestrator, as a pause, cancel or reroute does.
+    let flow = dir.path().join("sleeper.toml");
+    std::fs::write(
+        &flow,
+        r#"
+[workflow]
+name = "sleeper"
+input = "x"
+[[agents]]
+id = "sleeper"
+kind = "command"
+command = { run = ["sh", "-c", "cat >/dev/null; sleep 6; touch \"$MARK\"; echo '{\"output\": \"late\"}'"], inherit_env = ["PATH", "MARK"], timeout_ms = 20000 }
+[[nodes]]
+id = "main"
+kind = "agent"
+agent = "sleeper"
+prompt = "Sleep."
+timeout_ms = 1000
+"#,
+    )
+    .unwrap();
+    let _w = Worker::start(
+        "drop-a",
+        &["--agent", "sleeper"],
+        &[("MARK", marker.to_str().unwrap())],
+    );
+    let sessions = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let run = run_cmd(
+        flow.to_str().unwrap(),
+        sessions.path(),
+        &["--nats", &server().url],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let in_flight = || {
+        worker_line("drop-a").and_then(|l| {
+            l.split_whitespace()
+                .find(|f| f.ends_with("/8"))
+                .map(str::to_string)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while in_flight().as_deref() != Some("1/8") {
+        assert!(Instant::now() < deadline, "the call never reached drop-a");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let taken = started.elapsed();
+    // Dropped at the orchestrator after 1 s: the worker lets go of it
+    // within a beat or two, long before the program's 6 s.
+    while in_flight().as_deref() != Some("0/8") {
+        assert!(
+            started.elapsed() < taken + Duration::from_secs(4),
+            "drop-a still runs the dropped call: {:?}",
+            worker_line("drop-a")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run.wait_with_output().unwrap();
+    let summary = json_of(&out);
+    assert_eq!(summary["status"], "failed", "{summary}");
+    // Past the program's 6 s: it was killed, never finished.
+    let wait = Duration::from_secs(8).saturating_sub(started.elapsed());
+    std::thread::sleep(wait);
+    assert!(
+        !marker.exists(),
+        "the dropped call's program ran to its end"
+    );
+    let line = worker_line("drop-a").unwrap();
+    assert!(line.contains(" 0/8 "), "{line}");
+    // Nor did a result come back for it.
+    assert!(of_type(&events(sessions.path()), "worker_result").is_empty());
 }

@@ -228,6 +228,33 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
             }
             Ok(())
         }
+        K::WorkerSeen {
+            worker,
+            host,
+            capabilities,
+            agents,
+            any,
+            concurrency,
+        } => {
+            write!(s, "worker  {worker} on {host}: serves ")?;
+            let mut serves: Vec<String> = agents.iter().map(|a| format!("agent {a}")).collect();
+            serves.extend(capabilities.iter().map(|c| format!("capability {c}")));
+            if *any {
+                serves.push("any model agent".into());
+            }
+            write!(s, "{}, {concurrency} at once", serves.join(", "))
+        }
+        K::WorkerStatus {
+            worker,
+            state,
+            in_flight,
+            done,
+            failures,
+        } => write!(
+            s,
+            "worker  {worker}: {}, {in_flight} in flight, {done} done, {failures} failed",
+            state.as_str()
+        ),
         K::TaskRerouted {
             task,
             from_agent,

@@ -18,6 +18,7 @@ mod step;
 mod swarm;
 mod task;
 mod vote;
+mod workers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use step::{StepState, StepWait};
 pub use swarm::{PoolItem, Swarm, SwarmOutcome};
 pub use task::{Task, TaskError};
 pub use vote::{Ballot, Vote, VoteResult};
+pub use workers::{WorkerRow, Workers};
 
 use crate::event::{Event, EventKind, Id, RunStatus, TaskState, Usage};
 
@@ -140,6 +142,9 @@ pub struct RunState<X = ()> {
     /// Budgets, quota waits and breakers.
     #[serde(skip)]
     pub budget: Budgets,
+    /// Workers of a scale-out run (`--nats`); empty in-process.
+    #[serde(skip_serializing_if = "Workers::is_empty")]
+    pub workers: Workers,
 }
 
 /// What one event changed, for consumers that follow changes (the
@@ -193,6 +198,7 @@ impl<X> Default for RunState<X> {
             in_progress: 0,
             held: 0,
             budget: Budgets::default(),
+            workers: Workers::default(),
         }
     }
 }
@@ -280,6 +286,7 @@ impl<X: Clone + Default> RunState<X> {
             in_progress: self.in_progress,
             held: self.held,
             budget: self.budget.clone(),
+            workers: self.workers.clone(),
         }
     }
 
@@ -423,6 +430,7 @@ impl<X: Clone + Default> RunState<X> {
                     duration_ms: None,
                     held: false,
                     errors: Vec::new(),
+                    worker: None,
                     streaming: false,
                     slot,
                     ext: X::default(),
@@ -570,6 +578,18 @@ impl<X: Clone + Default> RunState<X> {
                 out.agent = Some(s);
                 if let Some(i) = self.task_position(task) {
                     self.stop_streaming(i);
+                    out.task = Some(i);
+                }
+            }
+            EventKind::WorkerSeen { .. } | EventKind::WorkerStatus { .. } => {
+                self.workers.apply(&ev.kind, ts);
+            }
+            EventKind::WorkerResult { task, worker, .. } => {
+                self.workers.apply(&ev.kind, ts);
+                if let Some(i) = self.task_position(task) {
+                    if self.tasks[i].worker.as_deref() != Some(worker.as_str()) {
+                        self.tasks[i].worker = Some(worker.clone());
+                    }
                     out.task = Some(i);
                 }
             }

@@ -68,6 +68,9 @@ pub struct Task<X = ()> {
     /// Failed attempts, oldest first.
     #[serde(default)]
     pub errors: Vec<TaskError>,
+    /// The worker that ran its last call (scale-out on NATS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
     /// True while a reply to it is being streamed (`llm_delta` seen, call
     /// not settled).
     #[serde(skip)]

@@ -372,3 +372,87 @@ fn budget_events_are_folded_with_the_pause_and_its_reservation() {
         (None, None)
     );
 }
+
+fn seen(worker: &str, host: &str) -> EventKind {
+    EventKind::WorkerSeen {
+        worker: worker.into(),
+        host: host.into(),
+        capabilities: vec!["rust".into()],
+        agents: vec!["coder".into()],
+        any: false,
+        concurrency: 8,
+    }
+}
+
+fn status(worker: &str, state: crate::event::WorkerState, in_flight: u32, done: u64) -> EventKind {
+    EventKind::WorkerStatus {
+        worker: worker.into(),
+        state,
+        in_flight,
+        done,
+        failures: 0,
+    }
+}
+
+fn ran(task: &str, worker: &str, deliveries: u32) -> EventKind {
+    EventKind::WorkerResult {
+        task: task.into(),
+        agent: "w".into(),
+        attempt: 1,
+        worker: worker.into(),
+        deliveries,
+        reused: false,
+    }
+}
+
+#[test]
+fn workers_are_folded_into_a_table_and_tasks_say_which_worker_ran_them() {
+    use crate::event::WorkerState::{Live, Lost};
+    let s = fold(vec![
+        created("t", "t"),
+        created("u", "u"),
+        seen("w1", "alpha"),
+        seen("w2", "beta"),
+        assigned("t", "w", 1),
+        status("w1", Live, 1, 0),
+        ran("t", "w1", 1),
+        status("w1", Lost, 1, 0),
+        ran("u", "w2", 2),
+        status("w2", Live, 0, 7),
+    ]);
+    assert!(s.task("u").is_some());
+    let w: Vec<_> = s.workers.rows.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(w, ["w1", "w2"], "in the order first seen");
+    let w1 = s.workers.get("w1").unwrap();
+    assert_eq!(
+        (w1.host.as_str(), w1.serves(), w1.concurrency),
+        ("alpha", "@coder,rust".to_string(), 8)
+    );
+    assert_eq!(
+        (w1.state, w1.in_flight, w1.ran, w1.redelivered),
+        (Lost, 1, 1, 0)
+    );
+    assert_eq!(w1.last_us, 8_000, "the time of the last event about it");
+    let w2 = s.workers.get("w2").unwrap();
+    assert_eq!((w2.state, w2.done, w2.ran, w2.redelivered), (Live, 7, 1, 1));
+    assert_eq!(s.workers.live(), 1);
+    assert_eq!(s.task("t").unwrap().worker.as_deref(), Some("w1"));
+    assert_eq!(s.task("u").unwrap().worker.as_deref(), Some("w2"));
+}
+
+#[test]
+fn an_in_process_run_has_no_workers_and_writes_none() {
+    let s = fold(vec![created("t", "t"), assigned("t", "w", 1)]);
+    assert!(s.workers.is_empty());
+    assert!(s.task("t").unwrap().worker.is_none());
+    let v = serde_json::to_value(&s).unwrap();
+    assert!(v.get("workers").is_none(), "{v}");
+    assert!(v["tasks"][0].get("worker").is_none(), "{v}");
+}
+
+#[test]
+fn a_result_from_a_worker_never_announced_still_makes_its_row() {
+    let s = fold(vec![created("t", "t"), ran("t", "w9", 1)]);
+    let w = s.workers.get("w9").unwrap();
+    assert_eq!((w.ran, w.host.as_str()), (1, ""));
+}

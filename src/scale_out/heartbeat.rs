@@ -15,6 +15,8 @@ use tokio::sync::watch;
 
 use super::NatsError;
 use super::work_queue::Lane;
+use crate::engine::dispatch::EventSink;
+use crate::event::{EventKind, WorkerState};
 
 /// The bucket.
 pub const BUCKET: &str = "agentctl_workers";
@@ -188,9 +190,133 @@ impl WorkerTable {
             .collect()
     }
 
+    /// Every worker's last heartbeat, live or not.
+    pub fn all(&self) -> Vec<Heartbeat> {
+        lock(&self.workers).values().cloned().collect()
+    }
+
     /// Waits for the next heartbeat (any worker).
     pub async fn changed(&mut self) {
         let _ = self.changed.changed().await;
+    }
+}
+
+/// Tells one run about the workers it uses: `worker_seen` once per worker
+/// (before any `worker_result` naming it), then `worker_status` when one
+/// is lost, comes back or stops, or (at most once per [`STATUS_EVERY`])
+/// when what it runs changed: never an event per heartbeat. Swept by the
+/// run's calls while they wait, so it says nothing once the run is over.
+pub struct WorkerLog {
+    events: EventSink,
+    table: WorkerTable,
+    reported: Mutex<BTreeMap<String, Reported>>,
+    /// When it last swept (ms since `epoch`), so many waiting calls sweep
+    /// once.
+    last_sweep_ms: std::sync::atomic::AtomicU64,
+    epoch: std::time::Instant,
+}
+
+/// Rate of `worker_status` events about changed counts, per worker.
+pub const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// Sweeps closer together than this are skipped.
+const SWEEP_EVERY: Duration = Duration::from_millis(200);
+
+/// What the run was last told about a worker.
+struct Reported {
+    state: WorkerState,
+    counts: (u32, u64, u64),
+    at: std::time::Instant,
+}
+
+impl WorkerLog {
+    /// A log writing into a run's `events`.
+    pub fn new(events: EventSink, table: WorkerTable) -> Self {
+        WorkerLog {
+            events,
+            table,
+            reported: Mutex::new(BTreeMap::new()),
+            last_sweep_ms: std::sync::atomic::AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+        }
+    }
+
+    /// Makes sure the run was told about worker `id` (a result names it).
+    pub fn note(&self, id: &str) {
+        if lock(&self.reported).contains_key(id) {
+            return;
+        }
+        self.sweep_now(Some(id));
+    }
+
+    /// Compares the workers with what the run was told, unless another
+    /// caller just did.
+    pub fn sweep(&self) {
+        use std::sync::atomic::Ordering;
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < millis(SWEEP_EVERY) {
+            return;
+        }
+        if self
+            .last_sweep_ms
+            .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.sweep_now(None);
+        }
+    }
+
+    /// `named`: a worker to tell about even if it is no longer live.
+    fn sweep_now(&self, named: Option<&str>) {
+        let now = now_ms();
+        let mut reported = lock(&self.reported);
+        for hb in self.table.all() {
+            let state = if !hb.alive {
+                WorkerState::Stopped
+            } else if hb.is_live(now) {
+                WorkerState::Live
+            } else {
+                WorkerState::Lost
+            };
+            let counts = (hb.in_flight, hb.done, hb.failures);
+            let r = match reported.get_mut(&hb.id) {
+                Some(r) => r,
+                // Old entries of workers gone before this run are no news.
+                None if state != WorkerState::Live && named != Some(hb.id.as_str()) => continue,
+                None => {
+                    (self.events)(EventKind::WorkerSeen {
+                        worker: hb.id.clone(),
+                        host: hb.host.clone(),
+                        capabilities: hb.capabilities.clone(),
+                        agents: hb.agents.clone(),
+                        any: hb.any,
+                        concurrency: hb.concurrency,
+                    });
+                    // What `worker_seen` says; anything else follows.
+                    reported.entry(hb.id.clone()).or_insert(Reported {
+                        state: WorkerState::Live,
+                        counts: (0, 0, 0),
+                        at: std::time::Instant::now() - STATUS_EVERY,
+                    })
+                }
+            };
+            let news = r.state != state || (r.counts != counts && r.at.elapsed() >= STATUS_EVERY);
+            if !news {
+                continue;
+            }
+            *r = Reported {
+                state,
+                counts,
+                at: std::time::Instant::now(),
+            };
+            (self.events)(EventKind::WorkerStatus {
+                worker: hb.id.clone(),
+                state,
+                in_flight: counts.0,
+                done: counts.1,
+                failures: counts.2,
+            });
+        }
     }
 }
 
@@ -257,4 +383,119 @@ async fn keep_watching(
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(beats: &[Heartbeat]) -> WorkerTable {
+        let (_tx, rx) = watch::channel(0u64);
+        WorkerTable {
+            workers: Arc::new(Mutex::new(
+                beats.iter().map(|h| (h.id.clone(), h.clone())).collect(),
+            )),
+            changed: rx,
+        }
+    }
+
+    fn beat(id: &str, in_flight: u32, ago_ms: u64) -> Heartbeat {
+        Heartbeat {
+            id: id.into(),
+            host: "box".into(),
+            capabilities: vec![],
+            agents: vec![],
+            any: true,
+            concurrency: 4,
+            in_flight,
+            done: 0,
+            failures: 0,
+            at_ms: now_ms() - ago_ms,
+            alive: true,
+        }
+    }
+
+    fn logged() -> (EventSink, Arc<Mutex<Vec<EventKind>>>) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        (Arc::new(move |k| lock(&g).push(k)), got)
+    }
+
+    fn put(t: &WorkerTable, hb: Heartbeat) {
+        lock(&t.workers).insert(hb.id.clone(), hb);
+    }
+
+    #[test]
+    fn workers_are_told_once_then_on_changes_at_a_bounded_rate_and_when_lost() {
+        let t = table(&[beat("w1", 0, 0), beat("gone", 0, 60_000)]);
+        let (sink, got) = logged();
+        let log = WorkerLog::new(sink, t.clone());
+        log.sweep_now(None);
+        // The worker gone before this run is no news.
+        assert!(
+            matches!(&lock(&got)[..], [EventKind::WorkerSeen { worker, any: true, concurrency: 4, .. }] if worker == "w1"),
+            "{:?}",
+            lock(&got)
+        );
+        // Many beats with changing counts inside one second: one status.
+        for n in 1..=20 {
+            put(&t, beat("w1", n % 3 + 1, 0));
+            log.sweep_now(None);
+        }
+        let statuses = |g: &[EventKind]| {
+            g.iter()
+                .filter(|k| matches!(k, EventKind::WorkerStatus { .. }))
+                .count()
+        };
+        assert_eq!(statuses(&lock(&got)), 1, "{:?}", lock(&got));
+        // Silent past the grace: lost, at once, whatever the rate.
+        put(&t, beat("w1", 2, millis(LOST_AFTER) + 500));
+        log.sweep_now(None);
+        assert!(
+            matches!(
+                lock(&got).last(),
+                Some(EventKind::WorkerStatus {
+                    state: WorkerState::Lost,
+                    ..
+                })
+            ),
+            "{:?}",
+            lock(&got)
+        );
+        let n = lock(&got).len();
+        log.sweep_now(None);
+        assert_eq!(lock(&got).len(), n, "lost is told once");
+        // Beating again: back.
+        put(&t, beat("w1", 0, 0));
+        log.sweep_now(None);
+        assert!(matches!(
+            lock(&got).last(),
+            Some(EventKind::WorkerStatus {
+                state: WorkerState::Live,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_result_names_a_worker_that_died_since_and_it_is_still_told() {
+        let t = table(&[beat("late", 0, 60_000)]);
+        let (sink, got) = logged();
+        let log = WorkerLog::new(sink, t);
+        log.note("late");
+        let g = lock(&got);
+        assert!(
+            matches!(
+                &g[..],
+                [
+                    EventKind::WorkerSeen { .. },
+                    EventKind::WorkerStatus {
+                        state: WorkerState::Lost,
+                        ..
+                    }
+                ]
+            ),
+            "{g:?}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //! breakers, gates and the session file stay where they are.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -12,9 +12,11 @@ use futures::stream::{self, BoxStream};
 
 use super::NatsError;
 use super::connection::Nats;
-use super::heartbeat::{self, WorkerTable};
+use super::heartbeat::{self, WorkerLog, WorkerTable};
 use super::result_store::{self, ResultWaiters};
-use super::work_item::{AgentSpec, WorkItem, WorkResult, attempt_key, session_prefix};
+use super::work_item::{
+    AgentSpec, MAX_DELTA_BYTES, WorkItem, WorkResult, attempt_key, delta_subject, session_prefix,
+};
 use super::work_queue::{self, Lane};
 use crate::engine::dispatch::{Dispatch, DispatchRun, EventSink};
 use crate::event::{ErrorKind, EventKind, Id};
@@ -51,6 +53,8 @@ struct Shared {
     results: Arc<ResultWaiters>,
     workers: WorkerTable,
     settings: RemoteSettings,
+    /// Each live run's log of its workers, by session.
+    logs: Mutex<HashMap<String, Weak<WorkerLog>>>,
 }
 
 impl NatsDispatch {
@@ -93,6 +97,7 @@ impl NatsDispatch {
                 results,
                 workers,
                 settings,
+                logs: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -110,13 +115,33 @@ impl Dispatch for NatsDispatch {
             lanes.push(Lane::Any);
         }
         let networked = !command && spec.provider != "sim";
+        // Streamed like a model writes: network models, and sims with a
+        // latency (their reply comes in paced pieces). Others answer at
+        // once, and a subscription per call would only cost the hop.
+        let deltas = networked || (spec.provider == "sim" && spec.sim.latency_ms.is_some());
         let interrupted = run
             .interrupted
             .iter()
             .filter(|(_, (a, _))| *a == spec.id)
             .map(|(t, (_, n))| (t.clone(), *n))
             .collect();
+        let log = {
+            let mut logs = self.shared.logs.lock().unwrap_or_else(|e| e.into_inner());
+            logs.retain(|_, l| l.strong_count() > 0);
+            match logs.get(&**run.session).and_then(Weak::upgrade) {
+                Some(l) => l,
+                None => {
+                    let l = Arc::new(WorkerLog::new(
+                        run.events.clone(),
+                        self.shared.workers.clone(),
+                    ));
+                    logs.insert(run.session.to_string(), Arc::downgrade(&l));
+                    l
+                }
+            }
+        };
         Arc::new(RemoteProvider {
+            log,
             interrupted: Mutex::new(interrupted),
             shared: self.shared.clone(),
             session: run.session.to_string(),
@@ -125,6 +150,7 @@ impl Dispatch for NatsDispatch {
             spec,
             lanes,
             networked,
+            deltas,
         })
     }
 }
@@ -135,10 +161,14 @@ struct RemoteProvider {
     session: String,
     seed: u64,
     events: EventSink,
+    /// The run's workers, told as events.
+    log: Arc<WorkerLog>,
     spec: AgentSpec,
     lanes: Vec<Lane>,
     /// A network model (its retries default like the in-process provider's).
     networked: bool,
+    /// Its calls' text is forwarded as `llm_delta` while it is written.
+    deltas: bool,
     /// Resumed: task → the attempt that was running when the run stopped.
     interrupted: Mutex<HashMap<String, u32>>,
 }
@@ -182,12 +212,14 @@ impl Provider for RemoteProvider {
         let call = Call {
             shared: self.shared.clone(),
             events: self.events.clone(),
+            log: self.log.clone(),
             item: WorkItem {
                 key: String::new(),
                 session: self.session.clone(),
                 seed: self.seed,
                 agent: self.spec.clone(),
                 request: req,
+                deltas: self.deltas,
             },
             lanes: self.lanes.clone(),
         };
@@ -218,6 +250,7 @@ fn chunks(r: Result<Completion, ProviderError>) -> Vec<Result<ProviderChunk, Pro
 struct Call {
     shared: Arc<Shared>,
     events: EventSink,
+    log: Arc<WorkerLog>,
     item: WorkItem,
     lanes: Vec<Lane>,
 }
@@ -243,31 +276,80 @@ impl Call {
             armed: true,
         };
         let lane = self.route().await?;
+        self.log.sweep();
+        // Listening before the call is published (one connection keeps
+        // its order), so the first piece of text is not missed.
+        let mut deltas = if self.item.deltas {
+            let client = &self.shared.nats.client;
+            client.subscribe(delta_subject(&key)).await.ok()
+        } else {
+            None
+        };
         let payload = serde_json::to_vec(&self.item).map_err(internal)?;
         let sequence = self.publish(&lane, &key, payload).await?;
         results.published(&key, sequence);
         guard.sequence = Some(sequence);
-        let r = tokio::select! {
-            a = arrival => match a {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    guard.armed = false;
-                    results.settled(sequence);
-                    return Err(e);
+        let deserted = self.deserted(&lane);
+        tokio::pin!(arrival, deserted);
+        let mut forwarded = 0usize;
+        let r = loop {
+            tokio::select! {
+                a = &mut arrival => match a {
+                    Ok(Ok(r)) => break r,
+                    Ok(Err(e)) => {
+                        guard.armed = false;
+                        results.settled(sequence);
+                        return Err(e);
+                    }
+                    Err(_) => return Err(internal("the result watch stopped")),
+                },
+                () = &mut deserted => {
+                    return Err(self.nobody_serves());
                 }
-                Err(_) => return Err(internal("the result watch stopped")),
-            },
-            () = self.deserted(&lane) => {
-                return Err(self.nobody_serves());
+                Some(m) = next_delta(&mut deltas) => {
+                    self.forward(&m.payload, &mut forwarded);
+                    if forwarded >= MAX_DELTA_BYTES {
+                        deltas = None;
+                    }
+                }
             }
         };
+        // Text still on its way after the result is dropped with the
+        // subscription: the reply itself is in the result.
+        drop(deltas);
         guard.armed = false;
         results.settled(sequence);
         self.report(&task, attempt, &r, false);
         r.outcome
     }
 
+    /// One piece of the reply being written, as the task's `llm_delta`
+    /// (only for the cockpit: the reply and its usage come with the result,
+    /// and the provider does not stream to the engine, so nothing counts
+    /// twice).
+    fn forward(&self, payload: &[u8], forwarded: &mut usize) {
+        let room = MAX_DELTA_BYTES.saturating_sub(*forwarded);
+        let Ok(text) = std::str::from_utf8(payload) else {
+            return;
+        };
+        if text.is_empty() || room == 0 {
+            return;
+        }
+        let text = &text[..crate::text::floor_char_boundary(text, room)];
+        if text.is_empty() {
+            *forwarded = MAX_DELTA_BYTES;
+            return;
+        }
+        *forwarded += text.len();
+        (self.events)(EventKind::LlmDelta {
+            task: self.item.request.task.clone(),
+            agent: Id::from(self.item.agent.id.as_str()),
+            text: text.to_string(),
+        });
+    }
+
     fn report(&self, task: &Id, attempt: u32, r: &WorkResult, reused: bool) {
+        self.log.note(&r.worker);
         (self.events)(EventKind::WorkerResult {
             task: task.clone(),
             agent: Id::from(self.item.agent.id.as_str()),
@@ -303,7 +385,9 @@ impl Call {
         let wait = self.shared.settings.worker_wait;
         let mut since: Option<tokio::time::Instant> = None;
         loop {
-            tokio::time::sleep(heartbeat::LOST_AFTER / 3).await;
+            // Each beat: a worker that went silent is told as lost soon.
+            tokio::time::sleep(heartbeat::INTERVAL).await;
+            self.log.sweep();
             if self.shared.workers.live().iter().any(|h| h.serves(lane)) {
                 since = None;
             } else if since
@@ -377,6 +461,14 @@ impl Call {
                 Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
+    }
+}
+
+/// The next piece of streamed text, or never without a subscription.
+async fn next_delta(sub: &mut Option<async_nats::Subscriber>) -> Option<async_nats::Message> {
+    match sub {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
     }
 }
 

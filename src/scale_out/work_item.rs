@@ -26,7 +26,21 @@ pub struct WorkItem {
     pub agent: AgentSpec,
     /// The rendered request (system prompt, prompt, tools allowed, limits).
     pub request: ProviderRequest,
+    /// Publish the reply's text as it is written, on core NATS at
+    /// [`delta_subject`] (the orchestrator listens there).
+    #[serde(default)]
+    pub deltas: bool,
 }
+
+/// Where a call's streamed text goes (core NATS: at most once, and only
+/// for the cockpit's "typing"; the reply itself comes with the result).
+pub fn delta_subject(key: &str) -> String {
+    format!("agentctl.delta.{key}")
+}
+
+/// Streamed text forwarded per call at most; the rest comes with the
+/// result only.
+pub const MAX_DELTA_BYTES: usize = 64 * 1024;
 
 /// An agent as a worker needs it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

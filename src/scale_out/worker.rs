@@ -19,7 +19,7 @@ use super::connection::Nats;
 use super::heartbeat::{self, Heartbeat};
 use super::remote_agent::cancel_subject;
 use super::result_store;
-use super::work_item::{WorkItem, WorkResult};
+use super::work_item::{MAX_DELTA_BYTES, WorkItem, WorkResult, delta_subject};
 use super::work_queue::{self, Delivery, Lane};
 use crate::agent::command::CommandAgent;
 use crate::agent::{AgentLink, AgentProvider};
@@ -79,7 +79,9 @@ struct Worker {
     cancels: Mutex<HashMap<String, CancellationToken>>,
     providers: Mutex<HashMap<(String, String), Arc<dyn Provider>>>,
     /// The worker's own secrets, scrubbed from what it sends back.
-    secrets: Vec<String>,
+    secrets: Arc<Vec<String>>,
+    /// For streamed text (core NATS).
+    client: async_nats::Client,
 }
 
 /// Runs a worker until `stop` resolves.
@@ -114,7 +116,8 @@ pub async fn run(
         counters: Counters::default(),
         cancels: Mutex::new(HashMap::new()),
         providers: Mutex::new(HashMap::new()),
-        secrets,
+        secrets: Arc::new(secrets),
+        client: nats.client.clone(),
     });
     let mut tasks = tokio::task::JoinSet::new();
     {
@@ -240,10 +243,17 @@ impl Worker {
             // tokenizer use, a blocking provider) cannot starve the
             // progress acks into a redelivery.
             let provider = self.provider(&item);
+            let stream_to = item.deltas.then(|| DeltaSink {
+                client: self.client.clone(),
+                subject: delta_subject(&item.key),
+                secrets: self.secrets.clone(),
+                sent: 0,
+            });
             let mut call = tokio::spawn(async move {
-                match provider {
-                    Ok(p) => llm::complete(p.as_ref(), item.request).await,
-                    Err(e) => Err(e),
+                match (provider, stream_to) {
+                    (Ok(p), None) => llm::complete(p.as_ref(), item.request).await,
+                    (Ok(p), Some(sink)) => complete_streaming(p.as_ref(), item.request, sink).await,
+                    (Err(e), _) => Err(e),
                 }
             });
             let _abort = AbortOnDrop(call.abort_handle());
@@ -361,15 +371,7 @@ impl Worker {
         &self,
         outcome: Result<Completion, ProviderError>,
     ) -> Result<Completion, ProviderError> {
-        let clean = |s: &str| {
-            let mut s = s.to_string();
-            for k in &self.secrets {
-                if s.contains(k.as_str()) {
-                    s = s.replace(k.as_str(), "[REDACTED]");
-                }
-            }
-            s
-        };
+        let clean = |s: &str| scrubbed(&self.secrets, s);
         match outcome {
             Ok(mut c) => {
                 if !self.secrets.is_empty() {
@@ -383,6 +385,71 @@ impl Worker {
             }
         }
     }
+}
+
+/// `s` without any of `secrets`.
+fn scrubbed(secrets: &[String], s: &str) -> String {
+    let mut s = s.to_string();
+    for k in secrets {
+        if s.contains(k.as_str()) {
+            s = s.replace(k.as_str(), "[REDACTED]");
+        }
+    }
+    s
+}
+
+/// Where a call's text goes while it is written: each piece published as
+/// it comes (scrubbed of the worker's keys), up to [`MAX_DELTA_BYTES`].
+struct DeltaSink {
+    client: async_nats::Client,
+    subject: String,
+    secrets: Arc<Vec<String>>,
+    sent: usize,
+}
+
+impl DeltaSink {
+    async fn send(&mut self, text: &str) {
+        if self.sent >= MAX_DELTA_BYTES || text.is_empty() {
+            return;
+        }
+        let text = scrubbed(&self.secrets, text);
+        self.sent += text.len();
+        // At most once: a lost piece only thins the cockpit's typing.
+        let _ = self.client.publish(self.subject.clone(), text.into()).await;
+    }
+}
+
+/// Like [`llm::complete`], publishing the text as it is written.
+async fn complete_streaming(
+    provider: &dyn Provider,
+    req: llm::ProviderRequest,
+    mut sink: DeltaSink,
+) -> Result<Completion, ProviderError> {
+    use llm::ProviderChunk;
+    let mut stream = provider.stream(req);
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk? {
+            ProviderChunk::Delta(d) => {
+                sink.send(&d).await;
+                text.push_str(&d);
+            }
+            ProviderChunk::ToolCalls(c) => tool_calls.extend(c),
+            ProviderChunk::Adapted(_) => {}
+            ProviderChunk::Done { usage } => {
+                return Ok(Completion {
+                    text,
+                    usage,
+                    tool_calls,
+                });
+            }
+        }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Server,
+        "the reply ended before it was complete",
+    ))
 }
 
 /// The API keys of the worker's configured providers (from its config or

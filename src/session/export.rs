@@ -14,7 +14,7 @@ use crate::event::TaskState;
 pub fn to_json(h: &Header, s: &SessionState) -> Value {
     // The records as the summary serialises them (agents as a map by id).
     let v = serde_json::to_value(s).unwrap_or_default();
-    json!({
+    let mut out = json!({
         "session": s.session,
         "format_version": h.version,
         "agentctl": h.agentctl,
@@ -35,7 +35,12 @@ pub fn to_json(h: &Header, s: &SessionState) -> Value {
         "commands": s.commands,
         "debates": s.debate_records,
         "votes": s.vote_records,
-    })
+    });
+    // Only a run on workers (`--nats`) has them.
+    if !s.workers.is_empty() {
+        out["workers"] = v["workers"].clone();
+    }
+    out
 }
 
 /// The Markdown export.

@@ -14,6 +14,7 @@ use super::Header;
 use crate::event::{Command, Event, EventKind, RunStatus, Usage};
 use crate::run_state::{
     AgentRun, Chat, ChunkVec, Debate, GateOpening, NodeRun, RunState, StepState, Swarm, Task, Vote,
+    Workers,
 };
 
 /// The state of a session after some of its events. The run is its
@@ -241,6 +242,7 @@ impl SessionState {
             votes: pick(&run.vote_records, &dirty.votes, full),
             swarms: pick(&run.swarm_records, &dirty.swarms, full),
             chats: pick(&run.chat_records, &dirty.chats, full),
+            workers: &run.workers,
         };
         let r = serde_json::to_writer(out, &delta);
         self.dirty = Some(Box::default());
@@ -386,6 +388,7 @@ impl SessionState {
         run.total_usage = d.usage;
         run.paused = d.paused;
         run.step = d.step;
+        run.workers = d.workers;
         run.recount();
         Ok(())
     }
@@ -422,6 +425,9 @@ struct DeltaRef<'a> {
     swarms: Vec<(usize, &'a Swarm)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     chats: Vec<(usize, &'a Chat)>,
+    /// Whole each time, like `nodes` (a run has a handful).
+    #[serde(skip_serializing_if = "Workers::is_empty")]
+    workers: &'a Workers,
 }
 
 /// A snapshot's payload as read back (see [`DeltaRef`]).
@@ -452,6 +458,8 @@ pub(crate) struct StateDelta {
     swarms: Vec<(usize, Swarm)>,
     #[serde(default)]
     chats: Vec<(usize, Chat)>,
+    #[serde(default)]
+    workers: Workers,
 }
 
 #[cfg(test)]

@@ -687,10 +687,24 @@ impl App {
             Action::GraphView => {
                 ui.graph_view = match ui.graph_view {
                     GraphView::Flow => GraphView::Agents,
-                    GraphView::Agents => GraphView::Flow,
+                    GraphView::Agents | GraphView::Workers => GraphView::Flow,
                 };
                 ui.graph_scroll = 0;
                 ui.select_in_graph(&self.vm, None);
+            }
+            Action::Workers => {
+                if ui.graph_view == GraphView::Workers {
+                    ui.graph_view = GraphView::Flow;
+                } else if self.vm.workers.is_empty() {
+                    ui.flash(
+                        "no workers: this run keeps its agents in-process (--nats uses workers)",
+                    );
+                } else {
+                    ui.graph_view = GraphView::Workers;
+                    ui.focus = PaneId::Graph;
+                    ui.select_in_graph(&self.vm, None);
+                }
+                ui.graph_scroll = 0;
             }
             Action::Fold => {
                 if ui.toggle_fold(&self.vm) {
@@ -1041,6 +1055,10 @@ impl App {
                         ui.graph_scroll =
                             crate::tui::panes::scroll_to_show(row, ui.graph_scroll, h, rows);
                         ui.select_in_graph(&self.vm, Some(GraphSel::Node(node)));
+                    }
+                    GraphView::Workers => {
+                        let n = crate::tui::panes::workers::len(&self.vm);
+                        ui.graph_scroll = step(ui.graph_scroll.min(n - 1), n);
                     }
                     GraphView::Agents => {
                         let order = graph_agents::order(&self.vm);

@@ -78,6 +78,15 @@ pub fn build_lines(t: &TaskView, vm: &ViewModel) -> Vec<(Mark, String)> {
     if let Some(p) = &t.parent {
         push("m", format!("parent {p}"));
     }
+    if let Some(w) = &t.worker {
+        let host = vm
+            .workers
+            .get(w)
+            .filter(|r| !r.host.is_empty())
+            .map(|r| format!(" on {}", r.host))
+            .unwrap_or_default();
+        push("m", format!("ran on worker {w}{host}"));
+    }
     // Only while the run can still act on it.
     if vm.is_held(t) {
         push(

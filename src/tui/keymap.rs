@@ -124,6 +124,8 @@ pub enum Action {
     RaiseBudget,
     /// Switch the Graph pane between the workflow and the agents' traffic.
     GraphView,
+    /// Show the workers of a scale-out run in the Graph pane (again: back).
+    Workers,
     /// Fold or unfold the selected graph node.
     Fold,
     /// Suspend to the shell (Ctrl-Z).
@@ -629,6 +631,14 @@ pub const BINDINGS: &[Binding] = &[
         A::GraphView,
         "graph view",
         "switch the graph between the workflow and the agents' traffic",
+        false,
+    ),
+    b(
+        C::Global,
+        &[k('W')],
+        A::Workers,
+        "workers",
+        "show the workers of a run with --nats in the graph pane (again: back)",
         false,
     ),
     b(

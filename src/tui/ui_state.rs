@@ -77,6 +77,8 @@ pub enum GraphView {
     Flow,
     /// Agents as nodes, their traffic as edges.
     Agents,
+    /// The workers of a scale-out run (`--nats`).
+    Workers,
 }
 
 /// What is selected in the Graph pane; it scopes the Tasks pane.

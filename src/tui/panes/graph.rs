@@ -24,6 +24,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
     match ui.graph_view {
         GraphView::Flow => flow(area, buf, vm, ui, theme),
         GraphView::Agents => agents::render(area, buf, vm, ui, theme),
+        GraphView::Workers => super::workers::render(area, buf, vm, ui, theme),
     }
 }
 
@@ -32,6 +33,7 @@ pub fn rows(vm: &ViewModel, ui: &UiState) -> usize {
     match ui.graph_view {
         GraphView::Flow => ui.graph.as_ref().map_or(0, |g| g.rows.len()),
         GraphView::Agents => agents::len(vm),
+        GraphView::Workers => super::workers::len(vm),
     }
 }
 
@@ -63,6 +65,7 @@ pub fn hit(vm: &ViewModel, ui: &UiState, area: Rect, x: u16, y: u16) -> Option<G
                 .map(GraphSel::Node)
         }
         GraphView::Agents => agents::agent_at(vm, row).map(GraphSel::Agent),
+        GraphView::Workers => None,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod status;
 pub mod swarm;
 pub mod tasks;
+pub mod workers;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -119,6 +120,7 @@ fn graph_title(vm: &ViewModel, ui: &UiState) -> String {
     let view = match ui.graph_view {
         GraphView::Flow => "Graph",
         GraphView::Agents => "Agents",
+        GraphView::Workers => return workers::title(vm),
     };
     let sel = graph_selection(vm, ui).map(|n| format!(" · ▸ {n}"));
     format!("{view} · {}{}", vm.info.name, sel.unwrap_or_default())
