@@ -175,6 +175,10 @@ pub struct RequestHints {
     /// `schema_file`): providers that constrain output send it, and the
     /// engine validates the reply against it.
     pub schema: Option<std::sync::Arc<serde_json::Value>>,
+    /// The task's priority (1 most urgent … 5; 0: not given), for
+    /// dispatchers that queue calls outside the engine's scheduler.
+    #[serde(default)]
+    pub priority: u8,
 }
 
 /// Whether a round of the tool loop lets the model choose, forces a call,

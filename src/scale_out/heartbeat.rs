@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::NatsError;
+use super::work_item::McpOffer;
 use super::work_queue::Lane;
 
 /// The bucket.
@@ -54,6 +55,9 @@ pub struct Heartbeat {
     /// False in the last beat of a worker that stopped cleanly.
     #[serde(default = "yes")]
     pub alive: bool,
+    /// MCP servers it runs (`--mcp NAME`), with their tools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp: Vec<McpOffer>,
 }
 
 fn yes() -> bool {
@@ -67,6 +71,7 @@ impl Heartbeat {
             Lane::Agent(a) => self.agents.iter().any(|x| x == a),
             Lane::Capability(c) => self.capabilities.iter().any(|x| x == c),
             Lane::Any => self.any,
+            Lane::Mcp(s) => self.mcp.iter().any(|m| &m.server == s),
         }
     }
 
@@ -186,6 +191,16 @@ impl WorkerTable {
             .filter(|h| h.is_live(now))
             .cloned()
             .collect()
+    }
+
+    /// Calls the live workers serving `lane` run at once, together.
+    pub fn capacity(&self, lane: &Lane) -> u32 {
+        let now = now_ms();
+        lock(&self.workers)
+            .values()
+            .filter(|h| h.is_live(now) && h.serves(lane))
+            .map(|h| h.concurrency.max(1))
+            .fold(0u32, u32::saturating_add)
     }
 
     /// Waits for the next heartbeat (any worker).
