@@ -254,7 +254,7 @@ impl Provider for RemoteProvider {
             task,
             attempt,
             agent: Id::from(self.spec.id.as_str()),
-            asks: Asker::Agent(self.spec.clone()),
+            asks: Asker::Agent(Box::new(self.spec.clone())),
             priority,
         };
         stream::once(call.run())
@@ -284,7 +284,7 @@ fn chunks(r: Result<Completion, ProviderError>) -> Vec<Result<ProviderChunk, Pro
 /// Who a call is for, to say who serves it.
 pub(super) enum Asker {
     /// A model or command agent.
-    Agent(AgentSpec),
+    Agent(Box<AgentSpec>),
     /// A tool of an MCP server.
     Mcp(String),
 }
