@@ -649,6 +649,7 @@ mod tests {
                 env: vec![],
                 inherit_env: vec!["PATH".into()],
                 cwd: std::env::temp_dir(),
+                cwd_given: None,
                 timeout,
                 persistent: false,
                 max_output_bytes: 1024 * 1024,

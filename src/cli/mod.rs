@@ -120,7 +120,7 @@ pub(crate) enum Commands {
     Providers(providers::ProvidersArgs),
     /// Run agent calls for orchestrators started with --nats (scale-out on NATS JetStream).
     #[command(
-        after_help = "Examples:\n  agentctl worker --nats nats://127.0.0.1:4222\n  agentctl worker --nats nats://10.0.0.5:4222 --capability code --concurrency 16\n  agentctl worker --nats nats://127.0.0.1:4222 --agent linter --config worker.toml\n  agentctl worker list --nats nats://127.0.0.1:4222"
+        after_help = "Examples:\n  agentctl worker --nats nats://127.0.0.1:4222\n  agentctl worker --nats nats://10.0.0.5:4222 --capability code --concurrency 16\n  agentctl worker --nats nats://127.0.0.1:4222 --agent linter --config worker.toml\n  agentctl worker --nats nats://127.0.0.1:4222 --mcp fs --config worker.toml\n  agentctl worker list --nats nats://127.0.0.1:4222"
     )]
     Worker(worker::WorkerArgs),
 }

@@ -21,16 +21,34 @@ use agentctl::workflow::model::{AgentKind, Workflow};
 /// name, and the tool registry.
 pub(crate) struct Wiring {
     providers: Vec<(String, Arc<dyn Provider>)>,
-    tools: Arc<ToolBox>,
+    tools: ToolBox,
+    /// The run's MCP servers (started here, or on workers under --nats).
+    mcp: Option<agentctl::mcp::McpTools>,
 }
 
 impl Wiring {
     /// Registers everything on the orchestrator.
-    pub(crate) fn install(self, mut orch: Orchestrator) -> Orchestrator {
+    pub(crate) fn install(self, orch: Orchestrator) -> Orchestrator {
+        self.install_with(orch, None)
+    }
+
+    /// Registers everything on the orchestrator; with `remote`, the MCP
+    /// servers' calls run on the workers that run them.
+    pub(crate) fn install_with(
+        self,
+        mut orch: Orchestrator,
+        remote: Option<&agentctl::scale_out::remote_agent::NatsDispatch>,
+    ) -> Orchestrator {
         for (name, p) in self.providers {
             orch = orch.with_provider(&name, p);
         }
-        orch.with_tools(self.tools)
+        let mut tools = self.tools;
+        match (self.mcp, remote) {
+            (Some(m), Some(d)) => tools.add_source(d.mcp_tools(m.servers().to_vec())),
+            (Some(m), None) => tools.add_source(Arc::new(m)),
+            (None, _) => {}
+        }
+        orch.with_tools(Arc::new(tools))
     }
 }
 
@@ -168,12 +186,10 @@ pub(crate) fn apply(
     if let Some(n) = config.tools.max_turns {
         tools.max_turns = n.max(1);
     }
-    if let Some(mcp) = agentctl::mcp::McpTools::for_run(wf, &config.mcp_servers) {
-        tools.add_source(Arc::new(mcp));
-    }
     Ok(Wiring {
         providers: out,
-        tools: Arc::new(tools),
+        tools,
+        mcp: agentctl::mcp::McpTools::for_run(wf, &config.mcp_servers),
     })
 }
 

@@ -282,10 +282,9 @@ pub(crate) async fn drive(wf: Arc<Workflow>, setup: Setup) -> i32 {
     )
     // The file's input or --input; a workflow with neither runs on null.
     .input(wf.input.clone());
-    orch = wiring.install(orch);
     match nats.dispatch(&session).await {
-        Ok(Some(d)) => orch = orch.with_dispatch(d),
-        Ok(None) => {}
+        Ok(Some(d)) => orch = wiring.install_with(orch, Some(&d)).with_dispatch(d),
+        Ok(None) => orch = wiring.install(orch),
         Err(c) => return c,
     }
     // Before the session file exists: once it holds anything, a signal ends it

@@ -9,7 +9,6 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::exit;
-use agentctl::engine::dispatch::Dispatch;
 use agentctl::scale_out::connection::{Nats, NatsSettings};
 use agentctl::scale_out::heartbeat;
 use agentctl::scale_out::remote_agent::{NatsDispatch, RemoteSettings};
@@ -34,7 +33,7 @@ pub(crate) struct NatsRunArgs {
 
 impl NatsRunArgs {
     /// The dispatcher for session `session`, or `None` without `--nats`.
-    pub(crate) async fn dispatch(&self, session: &str) -> Result<Option<Arc<dyn Dispatch>>, i32> {
+    pub(crate) async fn dispatch(&self, session: &str) -> Result<Option<Arc<NatsDispatch>>, i32> {
         let Some(url) = &self.nats else {
             return Ok(None);
         };
@@ -103,9 +102,18 @@ struct ServeArgs {
     /// Calls run at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     concurrency: u32,
-    /// Config file with this worker's providers and keys.
+    /// Config file with this worker's providers and keys (and the
+    /// `[mcp.NAME]` servers --mcp runs).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Run this MCP server of the config's `[mcp.NAME]` for orchestrators'
+    /// tool calls (repeatable); it starts with the worker.
+    #[arg(long = "mcp", value_name = "NAME")]
+    mcp: Vec<String>,
+    /// Command agents' working directory: a relative `cwd` (or none) is
+    /// taken from here (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
     /// Worker id (default: HOST-PID).
     #[arg(long, value_name = "ID")]
     id: Option<String>,
@@ -163,6 +171,40 @@ async fn serve(args: ServeArgs) -> i32 {
         Ok(l) => l,
         Err(c) => return c,
     };
+    let mut mcp = Vec::new();
+    for name in &args.mcp {
+        match loaded.config.mcp_servers.iter().find(|s| &s.name == name) {
+            Some(s) => mcp.push(s.clone()),
+            None => {
+                let known: Vec<&str> = loaded
+                    .config
+                    .mcp_servers
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
+                eprintln!(
+                    "error: --mcp {name}: the worker's config declares no [mcp.{name}]{}\n  = hint: add [mcp.{name}] (command = [...] or url = \"...\") to the file given with --config",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (it declares {})", known.join(", "))
+                    }
+                );
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let workdir = match args.workdir {
+        Some(d) if !d.is_dir() => {
+            eprintln!(
+                "error: --workdir {}: no such directory\n  = hint: give an existing directory for command agents' relative cwd",
+                d.display()
+            );
+            return exit::BAD_INPUT;
+        }
+        Some(d) => d.canonicalize().unwrap_or(d),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
     let host = host();
     let opts = WorkerOptions {
         id: args
@@ -176,6 +218,8 @@ async fn serve(args: ServeArgs) -> i32 {
             ack_wait: Duration::from_millis(args.ack_wait_ms),
             max_deliver: args.max_deliver,
         },
+        mcp,
+        workdir,
     };
     let settings = NatsSettings {
         url,
@@ -250,6 +294,7 @@ async fn list(url: &str, auth: agentctl::config::NatsConfig) -> i32 {
         if w.any {
             serves.push("any".into());
         }
+        serves.extend(w.mcp.iter().map(|m| format!("mcp:{}", m.server)));
         let state = if !w.alive {
             "stopped"
         } else if w.is_live(now) {

@@ -703,6 +703,7 @@ async fn call_agent(
             Value::Null
         },
     };
+    req.hints.priority = job.priority;
     let prompt_tokens = tokens::TokenCounter::global().count_messages(&req.messages);
 
     // Budget: reserve the most the call could cost, or do not call.

@@ -27,6 +27,9 @@ pub struct DispatchRun<'a> {
     /// that attempt's result (or its call) can finish it instead of
     /// starting the next attempt.
     pub interrupted: HashMap<String, (String, u32)>,
+    /// The scheduler's aging step (`[workflow] aging_step`): a dispatcher
+    /// that queues calls orders them as the scheduler would.
+    pub aging_step: u32,
 }
 
 /// Sends agents' calls somewhere other than the run's process.

@@ -309,6 +309,7 @@ impl Orchestrator {
                 seed: self.opts.seed,
                 events: Arc::new(move |kind| emitter.emit(kind)),
                 interrupted,
+                aging_step: self.wf.aging_step,
             }
         });
         for a in &self.wf.agents {

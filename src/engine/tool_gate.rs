@@ -99,6 +99,7 @@ async fn ask(
 pub(crate) struct ToolScope {
     run: Arc<Run>,
     task: Id,
+    attempt: u32,
     agent: AgentIdx,
     gate: Option<Arc<dyn ShellGate>>,
 }
@@ -129,6 +130,7 @@ impl ToolScope {
         ToolScope {
             run: run.clone(),
             task: task.clone(),
+            attempt,
             agent,
             gate,
         }
@@ -140,7 +142,8 @@ impl ToolScope {
         // `Orchestrator::start` gives every run whose agents use tools a
         // store; an empty one only stands in if that ever changes.
         let store = self.run.res.context.clone().unwrap_or_default();
-        let cx = ToolContext::new(a.id.clone(), self.task.clone(), store);
+        let cx =
+            ToolContext::new(a.id.clone(), self.task.clone(), store).with_attempt(self.attempt);
         match (&a.shell, &self.gate) {
             (Some(cfg), Some(gate)) => cx.with_shell(cfg.clone(), gate.clone()),
             (None, Some(gate)) => cx.with_gate(gate.clone()),

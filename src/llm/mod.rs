@@ -182,6 +182,10 @@ pub struct RequestHints {
     /// for models, which get the prompt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<Box<TaskAssignment>>,
+    /// The task's priority (1 most urgent … 5; 0: not given), for
+    /// dispatchers that queue calls outside the engine's scheduler.
+    #[serde(default)]
+    pub priority: u8,
 }
 
 /// Whether a round of the tool loop lets the model choose, forces a call,

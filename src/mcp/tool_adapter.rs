@@ -144,7 +144,7 @@ fn adapt(client: Arc<McpClient>, t: rmcp::model::Tool) -> Tool {
         let tool = tool.clone();
         async move {
             if approve {
-                ask(&client, &tool, &args, &cx).await?;
+                ask(client.server(), &tool, &args, &cx).await?;
             }
             client.call(&tool, args).await
         }
@@ -156,9 +156,9 @@ fn adapt(client: Arc<McpClient>, t: rmcp::model::Tool) -> Tool {
     }
 }
 
-/// Waits for a human to approve this call, at the same gate as `shell`.
-async fn ask(client: &McpClient, tool: &str, args: &Value, cx: &ToolContext) -> Result<(), String> {
-    let s = client.server();
+/// Waits for a human to approve a call of `s`'s `tool`, at the same gate
+/// as `shell` (also for calls that then run on a worker).
+pub async fn ask(s: &McpServer, tool: &str, args: &Value, cx: &ToolContext) -> Result<(), String> {
     let name = format!("{TOOL_PREFIX}{}/{tool}", s.name);
     let Some(gate) = cx.gate() else {
         return Err(format!(

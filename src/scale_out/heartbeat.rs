@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::NatsError;
+use super::work_item::McpOffer;
 use super::work_queue::Lane;
 use crate::engine::dispatch::EventSink;
 use crate::event::{EventKind, WorkerState};
@@ -56,6 +57,9 @@ pub struct Heartbeat {
     /// False in the last beat of a worker that stopped cleanly.
     #[serde(default = "yes")]
     pub alive: bool,
+    /// MCP servers it runs (`--mcp NAME`), with their tools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp: Vec<McpOffer>,
 }
 
 fn yes() -> bool {
@@ -69,6 +73,7 @@ impl Heartbeat {
             Lane::Agent(a) => self.agents.iter().any(|x| x == a),
             Lane::Capability(c) => self.capabilities.iter().any(|x| x == c),
             Lane::Any => self.any,
+            Lane::Mcp(s) => self.mcp.iter().any(|m| &m.server == s),
         }
     }
 
@@ -193,6 +198,16 @@ impl WorkerTable {
     /// Every worker's last heartbeat, live or not.
     pub fn all(&self) -> Vec<Heartbeat> {
         lock(&self.workers).values().cloned().collect()
+    }
+
+    /// Calls the live workers serving `lane` run at once, together.
+    pub fn capacity(&self, lane: &Lane) -> u32 {
+        let now = now_ms();
+        lock(&self.workers)
+            .values()
+            .filter(|h| h.is_live(now) && h.serves(lane))
+            .map(|h| h.concurrency.max(1))
+            .fold(0u32, u32::saturating_add)
     }
 
     /// Waits for the next heartbeat (any worker).
@@ -412,6 +427,7 @@ mod tests {
             failures: 0,
             at_ms: now_ms() - ago_ms,
             alive: true,
+            mcp: vec![],
         }
     }
 

@@ -10,14 +10,20 @@
 //! - [`heartbeat`]: workers announce themselves in a KV bucket.
 //! - [`remote_agent`]: the orchestrator's side, a [`Dispatch`] whose
 //!   providers publish calls and wait for their results.
+//! - [`capacity`]: no more calls in a lane's queue than its workers run
+//!   at once; the rest wait in the scheduler's order.
+//! - [`remote_tools`]: the run's MCP servers as tools whose calls run on
+//!   the workers that run those servers.
 //! - [`worker`]: the worker's side, pulling calls and running them with its
 //!   own providers, keys and command agents.
 //!
 //! [`Dispatch`]: crate::engine::dispatch::Dispatch
 
+pub mod capacity;
 pub mod connection;
 pub mod heartbeat;
 pub mod remote_agent;
+pub mod remote_tools;
 pub mod result_store;
 pub mod work_item;
 pub mod work_queue;

@@ -11,8 +11,10 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 
 use super::NatsError;
+use super::capacity::Capacity;
 use super::connection::Nats;
 use super::heartbeat::{self, WorkerLog, WorkerTable};
+use super::remote_tools::RemoteMcpTools;
 use super::result_store::{self, ResultWaiters};
 use super::work_item::{
     AgentSpec, MAX_DELTA_BYTES, WorkItem, WorkResult, attempt_key, delta_subject, session_prefix,
@@ -21,6 +23,8 @@ use super::work_queue::{self, Lane};
 use crate::engine::dispatch::{Dispatch, DispatchRun, EventSink};
 use crate::event::{ErrorKind, EventKind, Id};
 use crate::llm::{Completion, Provider, ProviderChunk, ProviderError, ProviderRequest};
+use crate::mcp::McpServer;
+use crate::tools::ToolSource;
 use crate::workflow::model::{Agent, AgentKind};
 
 /// How long publishing may keep failing (NATS down) before the call fails.
@@ -46,15 +50,51 @@ pub struct NatsDispatch {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    nats: Nats,
+pub(super) struct Shared {
+    pub(super) nats: Nats,
     /// The work queue's stream: a dropped call's message is deleted from it.
     work: async_nats::jetstream::stream::Stream,
     results: Arc<ResultWaiters>,
-    workers: WorkerTable,
-    settings: RemoteSettings,
+    pub(super) workers: WorkerTable,
+    pub(super) settings: RemoteSettings,
+    /// The session's id.
+    pub(super) session: String,
+    /// The run's event stream, once the run has started.
+    pub(super) events: std::sync::OnceLock<EventSink>,
+    /// The scheduler's aging step, once the run has started.
+    aging_step: std::sync::OnceLock<u32>,
+    /// Calls published per lane, and those waiting for room.
+    capacity: Arc<Capacity>,
+    /// Resumed: task → (the attempt the engine runs, the interrupted
+    /// attempt it stands for), for every call of that attempt (its tool
+    /// loop's turns and tool calls too).
+    remaps: Mutex<HashMap<String, (u32, u32)>>,
     /// Each live run's log of its workers, by session.
     logs: Mutex<HashMap<String, Weak<WorkerLog>>>,
+}
+
+impl Shared {
+    /// The run's log of its workers, made on its first call.
+    pub(super) fn log_of(&self, session: &str, events: &EventSink) -> Arc<WorkerLog> {
+        let mut logs = lock(&self.logs);
+        logs.retain(|_, l| l.strong_count() > 0);
+        match logs.get(session).and_then(Weak::upgrade) {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(WorkerLog::new(events.clone(), self.workers.clone()));
+                logs.insert(session.to_string(), Arc::downgrade(&l));
+                l
+            }
+        }
+    }
+
+    /// The attempt a call of `task`'s `attempt` is keyed by.
+    pub(super) fn keyed_attempt(&self, task: &str, attempt: u32) -> u32 {
+        match lock(&self.remaps).get(task) {
+            Some(&(from, to)) if from == attempt => to,
+            _ => attempt,
+        }
+    }
 }
 
 impl NatsDispatch {
@@ -97,14 +137,31 @@ impl NatsDispatch {
                 results,
                 workers,
                 settings,
+                session: session.to_string(),
+                events: std::sync::OnceLock::new(),
+                aging_step: std::sync::OnceLock::new(),
+                capacity: Arc::new(Capacity::default()),
+                remaps: Mutex::new(HashMap::new()),
                 logs: Mutex::new(HashMap::new()),
             }),
         })
     }
 }
 
+impl NatsDispatch {
+    /// The run's MCP servers as tools whose calls run on workers that run
+    /// those servers (`agentctl worker --mcp NAME`). `servers` are the
+    /// run's own declarations: their `approve` and `timeout_ms` apply
+    /// here; the program and its settings are each worker's.
+    pub fn mcp_tools(&self, servers: Vec<McpServer>) -> Arc<dyn ToolSource> {
+        Arc::new(RemoteMcpTools::new(self.shared.clone(), servers))
+    }
+}
+
 impl Dispatch for NatsDispatch {
     fn provider(&self, run: &DispatchRun<'_>, agent: &Agent) -> Arc<dyn Provider> {
+        let _ = self.shared.events.set(run.events.clone());
+        let _ = self.shared.aging_step.set(run.aging_step);
         let spec = AgentSpec::of(agent);
         let command = matches!(agent.kind, AgentKind::Command(_));
         // A named agent's own lane first, then its capabilities', then (for
@@ -119,29 +176,14 @@ impl Dispatch for NatsDispatch {
         // latency (their reply comes in paced pieces). Others answer at
         // once, and a subscription per call would only cost the hop.
         let deltas = networked || (spec.provider == "sim" && spec.sim.latency_ms.is_some());
+        let log = self.shared.log_of(&run.session, &run.events);
         let interrupted = run
             .interrupted
             .iter()
             .filter(|(_, (a, _))| *a == spec.id)
             .map(|(t, (_, n))| (t.clone(), *n))
             .collect();
-        let log = {
-            let mut logs = self.shared.logs.lock().unwrap_or_else(|e| e.into_inner());
-            logs.retain(|_, l| l.strong_count() > 0);
-            match logs.get(&**run.session).and_then(Weak::upgrade) {
-                Some(l) => l,
-                None => {
-                    let l = Arc::new(WorkerLog::new(
-                        run.events.clone(),
-                        self.shared.workers.clone(),
-                    ));
-                    logs.insert(run.session.to_string(), Arc::downgrade(&l));
-                    l
-                }
-            }
-        };
         Arc::new(RemoteProvider {
-            log,
             interrupted: Mutex::new(interrupted),
             shared: self.shared.clone(),
             session: run.session.to_string(),
@@ -150,6 +192,7 @@ impl Dispatch for NatsDispatch {
             spec,
             lanes,
             networked,
+            log,
             deltas,
         })
     }
@@ -161,16 +204,16 @@ struct RemoteProvider {
     session: String,
     seed: u64,
     events: EventSink,
-    /// The run's workers, told as events.
-    log: Arc<WorkerLog>,
     spec: AgentSpec,
     lanes: Vec<Lane>,
     /// A network model (its retries default like the in-process provider's).
     networked: bool,
-    /// Its calls' text is forwarded as `llm_delta` while it is written.
-    deltas: bool,
     /// Resumed: task → the attempt that was running when the run stopped.
     interrupted: Mutex<HashMap<String, u32>>,
+    /// The run's workers, told as events.
+    log: Arc<WorkerLog>,
+    /// Its calls' text is forwarded as `llm_delta` while it is written.
+    deltas: bool,
 }
 
 impl RemoteProvider {
@@ -196,9 +239,9 @@ impl Provider for RemoteProvider {
         req: ProviderRequest,
     ) -> BoxStream<'static, Result<ProviderChunk, ProviderError>> {
         let mut req = req;
-        // The interrupted attempt's next call is that attempt again: its
-        // result, stored meanwhile or still being computed, is the one an
-        // uninterrupted run would have used.
+        // The interrupted attempt's calls are that attempt again: their
+        // results, stored meanwhile or still being computed, are the ones
+        // an uninterrupted run would have used.
         if !self.interrupted_is_empty()
             && let Some(n) = self
                 .interrupted
@@ -207,21 +250,45 @@ impl Provider for RemoteProvider {
                 .remove(&*req.task)
             && req.attempt == n + 1
         {
-            req.attempt = n;
+            lock(&self.shared.remaps).insert(req.task.to_string(), (n + 1, n));
         }
+        req.attempt = self.shared.keyed_attempt(&req.task, req.attempt);
+        let task = req.task.clone();
+        let attempt = req.attempt;
+        let priority = req.hints.priority;
+        let mut item = WorkItem {
+            key: String::new(),
+            session: self.session.clone(),
+            seed: self.seed,
+            agent: self.spec.clone(),
+            request: req,
+            deltas: self.deltas,
+        };
+        let prepared = serde_json::to_vec(&item.request)
+            .map_err(internal)
+            .and_then(|request| {
+                item.key = attempt_key(&item.session, &request);
+                serde_json::to_vec(&item)
+                    .map(|p| (item.key.clone(), p))
+                    .map_err(internal)
+            });
+        let (key, payload) = match prepared {
+            Ok(p) => p,
+            Err(e) => return stream::once(async move { Err(e) }).boxed(),
+        };
         let call = Call {
             shared: self.shared.clone(),
             events: self.events.clone(),
-            log: self.log.clone(),
-            item: WorkItem {
-                key: String::new(),
-                session: self.session.clone(),
-                seed: self.seed,
-                agent: self.spec.clone(),
-                request: req,
-                deltas: self.deltas,
-            },
+            key,
+            payload,
             lanes: self.lanes.clone(),
+            task,
+            attempt,
+            agent: Id::from(self.spec.id.as_str()),
+            asks: Asker::Agent(Box::new(self.spec.clone())),
+            priority,
+            log: self.log.clone(),
+            deltas: self.deltas,
         };
         stream::once(call.run())
             .flat_map(|r| stream::iter(chunks(r)))
@@ -247,21 +314,43 @@ fn chunks(r: Result<Completion, ProviderError>) -> Vec<Result<ProviderChunk, Pro
     }
 }
 
-struct Call {
-    shared: Arc<Shared>,
-    events: EventSink,
-    log: Arc<WorkerLog>,
-    item: WorkItem,
-    lanes: Vec<Lane>,
+/// Who a call is for, to say who serves it.
+pub(super) enum Asker {
+    /// A model or command agent.
+    Agent(Box<AgentSpec>),
+    /// A tool of an MCP server.
+    Mcp(String),
+}
+
+/// One call's trip through the queue: its stored result reused, or
+/// published and awaited.
+pub(super) struct Call {
+    pub(super) shared: Arc<Shared>,
+    pub(super) events: EventSink,
+    /// The attempt's key.
+    pub(super) key: String,
+    /// The work item, serialized.
+    pub(super) payload: Vec<u8>,
+    /// Lanes in order of preference.
+    pub(super) lanes: Vec<Lane>,
+    pub(super) task: Id,
+    pub(super) attempt: u32,
+    pub(super) agent: Id,
+    pub(super) asks: Asker,
+    /// The task's priority (1 most urgent), for its place in the lane's
+    /// line while workers are busy.
+    pub(super) priority: u8,
+    /// The run's workers, told as events.
+    pub(super) log: Arc<WorkerLog>,
+    /// Forward the text a worker streams as `llm_delta`.
+    pub(super) deltas: bool,
 }
 
 impl Call {
-    async fn run(mut self) -> Result<Completion, ProviderError> {
-        let request = serde_json::to_vec(&self.item.request).map_err(internal)?;
-        let key = attempt_key(&self.item.session, &request);
-        self.item.key = key.clone();
-        let task: Id = self.item.request.task.clone();
-        let attempt = self.item.request.attempt;
+    pub(super) async fn run(mut self) -> Result<Completion, ProviderError> {
+        let key = self.key.clone();
+        let task = self.task.clone();
+        let attempt = self.attempt;
         let results = self.shared.results.clone();
         // Stored by a worker while this orchestrator was down: reuse it.
         if let Some(r) = results.stored(&key).await {
@@ -277,15 +366,22 @@ impl Call {
         };
         let lane = self.route().await?;
         self.log.sweep();
+        // No more in the queue than the workers can run: the rest wait
+        // here, most urgent first.
+        let aging = self.shared.aging_step.get().copied().unwrap_or(1);
+        let _slot = tokio::select! {
+            s = self.shared.capacity.acquire(&lane, self.priority, aging, &self.shared.workers) => s,
+            () = self.deserted(&lane) => return Err(self.nobody_serves()),
+        };
         // Listening before the call is published (one connection keeps
         // its order), so the first piece of text is not missed.
-        let mut deltas = if self.item.deltas {
+        let mut deltas = if self.deltas {
             let client = &self.shared.nats.client;
             client.subscribe(delta_subject(&key)).await.ok()
         } else {
             None
         };
-        let payload = serde_json::to_vec(&self.item).map_err(internal)?;
+        let payload = std::mem::take(&mut self.payload);
         let sequence = self.publish(&lane, &key, payload).await?;
         results.published(&key, sequence);
         guard.sequence = Some(sequence);
@@ -342,8 +438,8 @@ impl Call {
         }
         *forwarded += text.len();
         (self.events)(EventKind::LlmDelta {
-            task: self.item.request.task.clone(),
-            agent: Id::from(self.item.agent.id.as_str()),
+            task: self.task.clone(),
+            agent: self.agent.clone(),
             text: text.to_string(),
         });
     }
@@ -352,7 +448,7 @@ impl Call {
         self.log.note(&r.worker);
         (self.events)(EventKind::WorkerResult {
             task: task.clone(),
-            agent: Id::from(self.item.agent.id.as_str()),
+            agent: self.agent.clone(),
             attempt,
             worker: r.worker.clone(),
             deliveries: r.deliveries,
@@ -401,7 +497,19 @@ impl Call {
     }
 
     fn nobody_serves(&self) -> ProviderError {
-        let a = &self.item.agent;
+        let a = match &self.asks {
+            Asker::Agent(a) => a,
+            Asker::Mcp(server) => {
+                return ProviderError::new(
+                    ErrorKind::Workflow,
+                    format!(
+                        "no live worker runs MCP server `{server}` after waiting {} s\n  = hint: {}",
+                        self.shared.settings.worker_wait.as_secs(),
+                        mcp_hint(server)
+                    ),
+                );
+            }
+        };
         let mut hint = format!("agentctl worker --nats URL --agent {}", a.id);
         if let Some(c) = a.capabilities.first() {
             hint.push_str(&format!(" (or --capability {c})"));
@@ -472,7 +580,18 @@ async fn next_delta(sub: &mut Option<async_nats::Subscriber>) -> Option<async_na
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> ProviderError {
+/// How to start a worker that runs MCP server `server`.
+pub(super) fn mcp_hint(server: &str) -> String {
+    format!(
+        "start one on the machine that has its program: agentctl worker --nats URL --mcp {server} --config FILE, with [mcp.{server}] in FILE"
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(super) fn internal(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(ErrorKind::Server, format!("scale-out: {e}"))
 }
 

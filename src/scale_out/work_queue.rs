@@ -28,6 +28,9 @@ pub enum Lane {
     Capability(String),
     /// Calls of any model agent.
     Any,
+    /// Tool calls of one MCP server, served by workers that run it
+    /// (`agentctl worker --mcp NAME`).
+    Mcp(String),
 }
 
 impl Lane {
@@ -37,6 +40,7 @@ impl Lane {
             Lane::Agent(a) => format!("agentctl.work.agent.{}", token(a)),
             Lane::Capability(c) => format!("agentctl.work.cap.{}", token(c)),
             Lane::Any => "agentctl.work.any".into(),
+            Lane::Mcp(s) => format!("agentctl.work.mcp.{}", token(s)),
         }
     }
 
@@ -46,6 +50,7 @@ impl Lane {
             Lane::Agent(a) => format!("agent_{}", token(a)),
             Lane::Capability(c) => format!("cap_{}", token(c)),
             Lane::Any => "any".into(),
+            Lane::Mcp(s) => format!("mcp_{}", token(s)),
         }
     }
 
@@ -55,6 +60,7 @@ impl Lane {
             Lane::Agent(a) => format!("agent `{a}`"),
             Lane::Capability(c) => format!("capability `{c}`"),
             Lane::Any => "any model agent".into(),
+            Lane::Mcp(s) => format!("MCP server `{s}`"),
         }
     }
 }
@@ -152,6 +158,8 @@ mod tests {
             "agentctl.work.agent.x_2a"
         );
         assert_eq!(Lane::Capability("code".into()).consumer(), "cap_code");
+        assert_eq!(Lane::Mcp("fs".into()).subject(), "agentctl.work.mcp.fs");
+        assert_eq!(Lane::Mcp("fs".into()).consumer(), "mcp_fs");
         assert!(!token("a>b").contains('>'));
     }
 }

@@ -19,7 +19,9 @@ use super::connection::Nats;
 use super::heartbeat::{self, Heartbeat};
 use super::remote_agent::cancel_subject;
 use super::result_store;
-use super::work_item::{MAX_DELTA_BYTES, WorkItem, WorkResult, delta_subject};
+use super::work_item::{
+    MAX_DELTA_BYTES, McpOffer, OfferedTool, ToolWorkItem, WorkItem, WorkResult, delta_subject,
+};
 use super::work_queue::{self, Delivery, Lane};
 use crate::agent::command::CommandAgent;
 use crate::agent::{AgentLink, AgentProvider};
@@ -28,11 +30,15 @@ use crate::config::Config;
 use crate::event::{ErrorKind, Id};
 use crate::llm::sim::SimProvider;
 use crate::llm::{self, Completion, Provider, ProviderError};
+use crate::mcp::{McpClient, McpServer};
 
 /// Calls pulled in one request at most.
 const MAX_BATCH: usize = 16;
 /// Providers kept per worker before the cache starts over.
 const MAX_CACHED: usize = 512;
+/// Longest tool output a worker sends back (the orchestrator caps what the
+/// model sees further); keeps results well under NATS's payload limit.
+const MAX_TOOL_OUTPUT: usize = 256 * 1024;
 
 /// What a worker serves and how.
 #[derive(Debug, Clone)]
@@ -49,17 +55,24 @@ pub struct WorkerOptions {
     pub concurrency: u32,
     /// The lanes' delivery settings.
     pub delivery: Delivery,
+    /// MCP servers it runs for orchestrators (`--mcp NAME`, declared in
+    /// its own config): started with the worker, stopped with it.
+    pub mcp: Vec<McpServer>,
+    /// Where command agents run: a relative (or no) `cwd` is taken from
+    /// here (`--workdir`, default the worker's current directory).
+    pub workdir: std::path::PathBuf,
 }
 
 impl WorkerOptions {
     /// The lanes: its agents and capabilities, or every model agent when it
-    /// names neither.
+    /// names neither; and the tool calls of its MCP servers.
     pub fn lanes(&self) -> Vec<Lane> {
         let mut lanes: Vec<Lane> = self.agents.iter().cloned().map(Lane::Agent).collect();
         lanes.extend(self.capabilities.iter().cloned().map(Lane::Capability));
         if lanes.is_empty() {
             lanes.push(Lane::Any);
         }
+        lanes.extend(self.mcp.iter().map(|m| Lane::Mcp(m.name.clone())));
         lanes
     }
 }
@@ -82,6 +95,11 @@ struct Worker {
     secrets: Arc<Vec<String>>,
     /// For streamed text (core NATS).
     client: async_nats::Client,
+    /// Its running MCP servers, by name (emptied when it stops, which
+    /// stops them).
+    mcp: Mutex<HashMap<String, Arc<McpClient>>>,
+    /// What its heartbeat says about them.
+    offers: Vec<McpOffer>,
 }
 
 /// Runs a worker until `stop` resolves.
@@ -109,6 +127,7 @@ pub async fn run(
         .await
         .map_err(|e| NatsError::new("cannot subscribe to cancels", e))?;
     let secrets = own_secrets(&config);
+    let (mcp, offers) = start_mcp(&opts).await?;
     let worker = Arc::new(Worker {
         opts: opts.clone(),
         config,
@@ -118,6 +137,8 @@ pub async fn run(
         providers: Mutex::new(HashMap::new()),
         secrets: Arc::new(secrets),
         client: nats.client.clone(),
+        mcp: Mutex::new(mcp),
+        offers,
     });
     let mut tasks = tokio::task::JoinSet::new();
     {
@@ -150,11 +171,14 @@ pub async fn run(
         });
     }
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1) as usize));
-    for c in consumers {
-        tasks.spawn(pull(worker.clone(), c, permits.clone()));
+    for (c, lane) in consumers.into_iter().zip(opts.lanes()) {
+        tasks.spawn(pull(worker.clone(), c, lane, permits.clone()));
     }
     stop.await;
     tasks.abort_all();
+    // Its MCP servers stop with it (a call still running holds its server
+    // until the call's task is dropped at exit).
+    lock(&worker.mcp).clear();
     let _ = heartbeat::beat(&beats, &worker.heartbeat(false)).await;
     Ok(())
 }
@@ -163,8 +187,10 @@ pub async fn run(
 async fn pull(
     w: Arc<Worker>,
     consumer: consumer::Consumer<consumer::pull::Config>,
+    lane: Lane,
     permits: Arc<Semaphore>,
 ) {
+    let tools = matches!(lane, Lane::Mcp(_));
     loop {
         let Ok(first) = permits.clone().acquire_owned().await else {
             return;
@@ -196,7 +222,7 @@ async fn pull(
             let Some(permit) = held.pop() else { break };
             let w = w.clone();
             tokio::spawn(async move {
-                w.handle(m).await;
+                w.handle(m, tools).await;
                 drop(permit);
             });
         }
@@ -217,16 +243,76 @@ impl Worker {
             failures: self.counters.failures.load(Ordering::Relaxed),
             at_ms: heartbeat::now_ms(),
             alive,
+            mcp: self.offers.clone(),
         }
     }
 
-    async fn handle(&self, msg: jetstream::Message) {
+    /// A model or command agent's call, as its key and its running task
+    /// (on its own task, so a call that holds its thread (a first tokenizer
+    /// use, a blocking provider) cannot starve the progress acks into a
+    /// redelivery).
+    fn model_call(&self, payload: &[u8]) -> Result<(String, Running), String> {
+        let item: WorkItem = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let key = item.key.clone();
+        let provider = self.provider(&item);
+        let stream_to = item.deltas.then(|| DeltaSink {
+            client: self.client.clone(),
+            subject: delta_subject(&item.key),
+            secrets: self.secrets.clone(),
+            sent: 0,
+        });
+        let call = tokio::spawn(async move {
+            match (provider, stream_to) {
+                (Ok(p), None) => llm::complete(p.as_ref(), item.request).await,
+                (Ok(p), Some(sink)) => complete_streaming(p.as_ref(), item.request, sink).await,
+                (Err(e), _) => Err(e),
+            }
+        });
+        Ok((key, call))
+    }
+
+    /// An MCP tool call, run by this worker's server: the tool's output as
+    /// the completion's text, its error as the error.
+    fn tool_call(&self, payload: &[u8]) -> Result<(String, Running), String> {
+        let item: ToolWorkItem = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let client = lock(&self.mcp).get(&item.server).cloned();
+        let id = self.opts.id.clone();
+        let call = tokio::spawn(async move {
+            let Some(client) = client else {
+                return Err(ProviderError::new(
+                    ErrorKind::Workflow,
+                    format!("worker {id} does not run MCP server `{}`", item.server),
+                ));
+            };
+            match client.call(&item.tool, item.arguments).await {
+                Ok(mut text) => {
+                    if crate::text::cap_bytes(&mut text, MAX_TOOL_OUTPUT) {
+                        text.push_str("\n[truncated on the worker]");
+                    }
+                    Ok(Completion {
+                        text,
+                        usage: Default::default(),
+                        tool_calls: Vec::new(),
+                    })
+                }
+                Err(e) => Err(ProviderError::new(ErrorKind::Workflow, e)),
+            }
+        });
+        Ok((item.key, call))
+    }
+
+    async fn handle(&self, msg: jetstream::Message, tool: bool) {
         let deliveries = msg
             .info()
             .map(|i| u32::try_from(i.delivered).unwrap_or(u32::MAX))
             .unwrap_or(1);
-        let item: WorkItem = match serde_json::from_slice(&msg.payload) {
-            Ok(i) => i,
+        let started = if tool {
+            self.tool_call(&msg.payload)
+        } else {
+            self.model_call(&msg.payload)
+        };
+        let (key, mut call) = match started {
+            Ok(c) => c,
             Err(e) => {
                 tracing::warn!("dropping an unreadable call: {e}");
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
@@ -235,27 +321,9 @@ impl Worker {
             }
         };
         let token = CancellationToken::new();
-        lock(&self.cancels).insert(item.key.clone(), token.clone());
+        lock(&self.cancels).insert(key.clone(), token.clone());
         self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-        let key = item.key.clone();
         let outcome = {
-            // On its own task, so a call that holds its thread (a first
-            // tokenizer use, a blocking provider) cannot starve the
-            // progress acks into a redelivery.
-            let provider = self.provider(&item);
-            let stream_to = item.deltas.then(|| DeltaSink {
-                client: self.client.clone(),
-                subject: delta_subject(&item.key),
-                secrets: self.secrets.clone(),
-                sent: 0,
-            });
-            let mut call = tokio::spawn(async move {
-                match (provider, stream_to) {
-                    (Ok(p), None) => llm::complete(p.as_ref(), item.request).await,
-                    (Ok(p), Some(sink)) => complete_streaming(p.as_ref(), item.request, sink).await,
-                    (Err(e), _) => Err(e),
-                }
-            });
             let _abort = AbortOnDrop(call.abort_handle());
             let every = (self.opts.delivery.ack_wait / 3).max(Duration::from_millis(50));
             let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -332,9 +400,12 @@ impl Worker {
                         ),
                     ));
                 }
+                let config = cmd
+                    .config_on(&self.opts.id, &self.opts.workdir)
+                    .map_err(|e| ProviderError::new(ErrorKind::InvalidRequest, e))?;
                 Arc::new(AgentProvider::new(
                     "command",
-                    CommandAgent::new(Id::from(a.id.as_str()), cmd.config()),
+                    CommandAgent::new(Id::from(a.id.as_str()), config),
                     Arc::new(InProcessBus::new()),
                     Arc::new(AgentLink::default()),
                 ))
@@ -481,6 +552,51 @@ fn own_secrets(config: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// A call running on its own task.
+type Running = tokio::task::JoinHandle<Result<Completion, ProviderError>>;
+
+/// Starts the worker's MCP servers and lists their tools; a server that
+/// cannot start stops the worker with its report.
+async fn start_mcp(
+    opts: &WorkerOptions,
+) -> Result<(HashMap<String, Arc<McpClient>>, Vec<McpOffer>), NatsError> {
+    let mut clients = HashMap::new();
+    let mut offers = Vec::new();
+    for server in &opts.mcp {
+        let client = McpClient::start(server).await.map_err(NatsError)?;
+        let tools = client.tools().await.map_err(NatsError)?;
+        let pid = client.pid().await;
+        let tools: Vec<OfferedTool> = tools
+            .into_iter()
+            .map(|t| OfferedTool {
+                approve: server.approve.applies_to(&t.name),
+                name: t.name.to_string(),
+                description: t
+                    .description
+                    .as_deref()
+                    .map(str::to_string)
+                    .or(t.title.clone())
+                    .unwrap_or_default(),
+                parameters: serde_json::Value::Object((*t.input_schema).clone()),
+            })
+            .collect();
+        eprintln!(
+            "worker {}: MCP server `{}` runs{} with {} tools",
+            opts.id,
+            server.name,
+            pid.map(|p| format!(" as pid {p}")).unwrap_or_default(),
+            tools.len()
+        );
+        offers.push(McpOffer {
+            server: server.name.clone(),
+            tools,
+            pid,
+        });
+        clients.insert(server.name.clone(), Arc::new(client));
+    }
+    Ok((clients, offers))
 }
 
 /// Stops a call's task when its handler is dropped (cancel, shutdown).

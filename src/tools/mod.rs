@@ -79,6 +79,8 @@ pub struct ToolSettings {
 pub struct ToolContext {
     agent: Id,
     task: Id,
+    /// The task's attempt (0 outside a run).
+    attempt: u32,
     context: ContextStore,
     shell: Option<(ShellConfig, Arc<dyn ShellGate>)>,
     /// The human gate of tools that ask before each call (MCP `approve`),
@@ -92,10 +94,22 @@ impl ToolContext {
         ToolContext {
             agent,
             task,
+            attempt: 0,
             context,
             shell: None,
             gate: None,
         }
+    }
+
+    /// The attempt of the task this call belongs to.
+    pub fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// The attempt of the task this call belongs to (0 outside a run).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
     }
 
     /// Gives this call a human gate for tools that ask before each call.

@@ -137,6 +137,9 @@ pub struct CommandConfig {
     pub inherit_env: Vec<String>,
     /// Working directory.
     pub cwd: std::path::PathBuf,
+    /// `cwd` as the workflow wrote it (`None`: not given). A worker on
+    /// another machine resolves this one (see `scale_out::work_item`).
+    pub cwd_given: Option<String>,
     /// Kill after this long.
     pub timeout: Duration,
     /// One long-lived process speaking JSON lines.

@@ -126,6 +126,7 @@ impl Ctx<'_> {
                     env: c.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     inherit_env: c.inherit_env.clone(),
                     cwd: resolve_cwd(self.cx.origin, c.cwd.as_deref()),
+                    cwd_given: c.cwd.clone(),
                     timeout: Duration::from_millis(timeout_ms.max(1)),
                     persistent: c.persistent,
                     max_output_bytes: usize::try_from(max.max(1)).unwrap_or(usize::MAX),
