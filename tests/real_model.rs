@@ -1318,14 +1318,14 @@ fn dependent_plan_runs_the_real_plan_as_a_dag() {
         // A step starts only after each of its inputs completed, and is fed them.
         for d in &deps {
             let done = completed(d).unwrap_or_else(|| panic!("{d} never completed"));
-            assert!(done < seq(&ready), "{task} started before its input {d}");
+            assert!(done < seq(ready), "{task} started before its input {d}");
         }
         with_deps += usize::from(!deps.is_empty());
         let assigned = run
             .of_type("task_assigned")
             .find(|e| e["task"] == task)
             .expect("assigned");
-        assert!(seq(&assigned) > seq(&ready), "{task}");
+        assert!(seq(assigned) > seq(ready), "{task}");
     }
     // The planner was asked with the plan's schema.
     assert!(
