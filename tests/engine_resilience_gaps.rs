@@ -657,3 +657,110 @@ capability = "y"
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
 }
+
+/// `validate` on the body of a batched `map` judges each item's answer on
+/// its own: a rejected answer leaves the batch and is asked again alone,
+/// with the reason, by the next capable agent; the other items keep their
+/// batched answers. With no attempts left the item fails the map (or, when
+/// settled, only its own entry).
+#[tokio::test(start_paused = true)]
+async fn a_batched_items_answer_that_fails_validate_is_asked_again_alone() {
+    let text = |rule: &str, join: &str| {
+        format!(
+            r#"
+[workflow]
+name = "batch-validate"
+[[agents]]
+id = "w1"
+capabilities = ["x"]
+max_batch = 4
+sim = {{ template = "w1 did {{{{input}}}}", latency_ms = 30 }}
+[[agents]]
+id = "w2"
+capabilities = ["x"]
+max_batch = 4
+sim = {{ template = "w2 did {{{{input}}}}", latency_ms = 30 }}
+[[nodes]]
+id = "fan"
+kind = "map"
+count = 4
+body = "work"
+batch_size = 4
+{join}
+[[nodes]]
+id = "work"
+kind = "agent"
+capability = "x"
+prompt = "item {{{{item}}}}"
+validate = {{ when = "{rule}", max_attempts = 3 }}
+"#
+        )
+    };
+    let rejections = |events: &[agentctl::event::Event]| -> Vec<(String, String, u32)> {
+        events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::ReplyRejected {
+                    task,
+                    agent,
+                    attempt,
+                    ..
+                } => Some((task.to_string(), agent.to_string(), *attempt)),
+                _ => None,
+            })
+            .collect()
+    };
+    let one_bad = "output != 'w1 did item 2'";
+    let (out, events) = run(wf(&text(one_bad, ""))).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let outputs = out.output.expect("outputs");
+    assert_eq!(outputs[0], "w1 did item 0");
+    assert_eq!(outputs[3], "w1 did item 3");
+    // w2 answered item 2 alone, told why (the sim echoes its prompt).
+    let again = outputs[2].as_str().unwrap_or_default();
+    assert!(
+        again.starts_with("w2 did item 2")
+            && again.contains("A previous reply was rejected: the reply does not pass")
+            && again.contains("Rejected reply: w1 did item 2"),
+        "{again}"
+    );
+    assert_eq!(
+        rejections(&events),
+        [("fan[2]/work".to_string(), "w1".to_string(), 1)]
+    );
+    assert!(events.iter().any(|e| matches!(&e.kind,
+        EventKind::TaskRerouted { task, from_agent, to_agent }
+            if &**task == "fan[2]/work" && from_agent.as_deref() == Some("w1") && &**to_agent == "w2")));
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::BatchDispatched { .. })),
+        1
+    );
+    // When every reply to item 2 fails, the item fails after three.
+    let none_good = "output != 'w1 did item 2' && !starts_with(output, 'w2')";
+    let (out, events) = run(wf(&text(none_good, ""))).await;
+    assert_eq!(out.status, RunStatus::Failed, "{:?}", out.output);
+    let err = out.error.unwrap_or_default();
+    assert!(
+        err.contains("fan: item 2 failed") && err.contains("3 replies failed validation"),
+        "{err}"
+    );
+    assert_eq!(
+        rejections(&events),
+        [
+            ("fan[2]/work".to_string(), "w1".to_string(), 1),
+            ("fan[2]/work".to_string(), "w2".to_string(), 2),
+            ("fan[2]/work".to_string(), "w2".to_string(), 3),
+        ]
+    );
+    // Settled, the map keeps the three good answers and item 2's failure.
+    let (out, _) = run(wf(&text(none_good, "join = \"all_settled\""))).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let entries = out.output.expect("entries");
+    let ok: Vec<bool> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ok"] == true)
+        .collect();
+    assert_eq!(ok, [true, true, false, true], "{entries}");
+}

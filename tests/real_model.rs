@@ -608,6 +608,13 @@ impl Run {
 /// The run succeeded, on the real server, and the usage it recorded is the
 /// server's as the proxy saw it.
 fn check_run(name: &str, run: &Run, proxy: &Proxy) {
+    check_run_with_down(name, run, proxy, &[]);
+}
+
+/// [`check_run`] for a variant of a builtin in which the agents `down` are
+/// command agents that fail for real (the sim's outage, made real); every
+/// other agent is on the real server.
+fn check_run_with_down(name: &str, run: &Run, proxy: &Proxy, down: &[&str]) {
     assert!(
         run.json["status"] == "succeeded" && run.code == Some(0),
         "{name} on the real model: status {} (exit {:?}), error {}\nstderr:\n{}",
@@ -620,6 +627,10 @@ fn check_run(name: &str, run: &Run, proxy: &Proxy) {
         .as_array()
         .expect("providers in the header")
     {
+        if down.contains(&p["agent"].as_str().unwrap_or_default()) {
+            assert_eq!(p["provider"], "command", "{name}: {p}");
+            continue;
+        }
         assert_eq!(p["provider"], "openai", "{name}: {p}");
         assert_eq!(
             p["model"].as_str(),
@@ -1095,6 +1106,475 @@ prompt = "Read the key \"color\" and say its value."
             .unwrap_or_else(|e| panic!("context_get's output is not JSON ({e}): {got}"));
         assert_eq!(read, put_args["value"], "{got}");
     }
+}
+
+// ------------------------------------------- the patterns of issue #18
+
+/// A builtin's text with `from` replaced by `to` (a variant that makes the
+/// outage the sim scripts real), written to a file in `dir`.
+fn builtin_variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let path = Path::new(ROOT).join(format!("assets/workflows/{name}.toml"));
+    let mut text = std::fs::read_to_string(&path).expect("read the builtin");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name}.toml has no {from:?}");
+        text = text.replace(from, to);
+    }
+    let out = dir.join(format!("{name}-variant.toml"));
+    std::fs::write(&out, text).unwrap();
+    out
+}
+
+/// A command agent that is down: every call fails.
+const DOWN: &str = r#"kind = "command"
+command = { run = ["sh", "-c", "echo service down >&2; exit 1"] }"#;
+
+fn variant_test(name: &str, edits: &[(&str, &str)], down: &[&str]) -> (Run, Proxy) {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let wf = builtin_variant(dir.path(), name, edits);
+    let proxy = Proxy::start(&server().addr);
+    let run = run_workflow(wf.to_str().unwrap(), &proxy);
+    check_run_with_down(name, &run, &proxy, down);
+    (run, proxy)
+}
+
+fn seq(e: &Value) -> u64 {
+    e["seq"].as_u64().unwrap_or(0)
+}
+
+/// Claims are exclusive, work follows a claim, and a lease that was not
+/// renewed by a finding expires the round after it ends. Returns the
+/// expiries seen.
+fn check_swarm_pool(run: &Run) -> Vec<Value> {
+    // item -> (agent, claimed in round, until)
+    let mut held: HashMap<String, (String, u64, u64)> = HashMap::new();
+    let mut expired = Vec::new();
+    let mut last_round = 0;
+    for e in &run.events {
+        let item = e["item"].as_str().unwrap_or_default().to_string();
+        let agent = e["agent"].as_str().unwrap_or_default().to_string();
+        let round = e["round"].as_u64().unwrap_or(0);
+        match e["type"].as_str().unwrap_or_default() {
+            "swarm_claimed" => {
+                assert!(
+                    !held.contains_key(&item),
+                    "{item} claimed while {:?} holds it: {e}",
+                    held[&item]
+                );
+                held.insert(item, (agent, round, e["until"].as_u64().unwrap()));
+            }
+            "swarm_finding" | "swarm_work_failed" => {
+                let (by, from, until) = held
+                    .get(&item)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("work on {item} with no claim: {e}"));
+                assert_eq!(by, agent, "{e}");
+                assert!(
+                    from <= round && round <= until,
+                    "work outside the lease: {e}"
+                );
+                if e["type"] == "swarm_finding" {
+                    held.remove(&item);
+                }
+            }
+            "swarm_lease_expired" => {
+                let (by, _, until) = held.remove(&item).expect("an expired lease was held");
+                assert_eq!(by, agent, "{e}");
+                assert_eq!(round, until + 1, "expires the round after its last: {e}");
+                expired.push(e.clone());
+            }
+            "swarm_round_ended" => {
+                last_round = round;
+                // A lease that ended this round without a finding must
+                // expire at the start of the next, if there is one.
+            }
+            _ => {}
+        }
+    }
+    let converged = run
+        .of_type("swarm_converged")
+        .next()
+        .expect("the swarm ended");
+    let rounds = converged["rounds"].as_u64().unwrap();
+    assert_eq!(rounds, last_round, "{converged}");
+    // Leases still held at the end ran past no round start.
+    for (item, (_, _, until)) in &held {
+        assert!(
+            *until >= rounds,
+            "{item}'s lease ended at {until} but never expired"
+        );
+    }
+    expired
+}
+
+#[test]
+fn swarm_claims_items_and_converges_on_a_real_model() {
+    let (run, proxy) = builtin_test("swarm");
+    let c = run.of_type("swarm_converged").next().expect("converged");
+    let reason = c["reason"].as_str().unwrap_or_default();
+    assert!(
+        ["covered", "quiet", "quality", "max_steps"].contains(&reason),
+        "{c}"
+    );
+    let rounds = c["rounds"].as_u64().unwrap();
+    assert!(rounds <= 8, "{c}");
+    if reason == "max_steps" {
+        assert_eq!(rounds, 8, "{c}");
+    }
+    let expired = check_swarm_pool(&run);
+    assert!(
+        run.of_type("swarm_claimed").count() >= 3,
+        "every first item was claimed"
+    );
+    let findings = run.of_type("swarm_finding").count();
+    assert!(findings > 0 && c["findings"] == json!(findings), "{c}");
+    let agg = run.json["outputs"]["aggregate"]
+        .as_str()
+        .expect("an aggregate");
+    assert!(is_model_text(&proxy, agg), "{agg:?}");
+    eprintln!(
+        "SWARM builtin: {reason} after {rounds} rounds, {findings} findings, {} items, {} work failures, {} lease expiries",
+        c["items"],
+        run.of_type("swarm_work_failed").count(),
+        expired.len()
+    );
+}
+
+/// scout_d is a command agent that kills itself with SIGKILL on every call:
+/// its claim is never renewed, the lease expires, and a live scout on the
+/// real model takes the item; the swarm still covers every item.
+#[test]
+fn a_swarm_scout_killed_mid_run_loses_its_lease_to_a_real_peer() {
+    let (run, _proxy) = variant_test(
+        "swarm",
+        &[
+            (
+                "sim = { template = \"FINDING: scout_d checked {{task}}\", error_rate = 1.0 }",
+                "kind = \"command\"\ncommand = { run = [\"sh\", \"-c\", \"kill -KILL $$\"] }",
+            ),
+            // The real scouts write no `NEW:` items, so `quiet_rounds = 3`
+            // stops the swarm at round 3, before a 2-round lease taken in
+            // round 2 expires: a 1-round lease shows the hand-over.
+            ("lease_rounds = 2", "lease_rounds = 1"),
+        ],
+        &["scout_d"],
+    );
+    let failed: Vec<&Value> = run.of_type("swarm_work_failed").collect();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|f| f["agent"] == "scout_d"),
+        "only the killed scout fails: {failed:?}"
+    );
+    let expired = check_swarm_pool(&run);
+    assert!(
+        expired.iter().any(|e| e["agent"] == "scout_d"),
+        "scout_d's lease expired: {:?}",
+        run.of_type("swarm_claimed").collect::<Vec<_>>()
+    );
+    // Each item scout_d lost was then claimed by another scout.
+    for e in &expired {
+        let retaken = run
+            .of_type("swarm_claimed")
+            .any(|c| c["item"] == e["item"] && c["agent"] != "scout_d" && seq(c) > seq(e));
+        let c = run.of_type("swarm_converged").next().unwrap();
+        assert!(
+            retaken || c["rounds"] == e["round"],
+            "{e} was not taken over"
+        );
+    }
+    let c = run.of_type("swarm_converged").next().unwrap();
+    eprintln!("SWARM with scout_d killed: {c}");
+    assert_eq!(c["reason"], "covered", "{c}");
+}
+
+#[test]
+fn dependent_plan_runs_the_real_plan_as_a_dag() {
+    let (run, proxy) = builtin_test("dependent_plan");
+    let plan = run.of_type("plan_created").next().expect("a plan");
+    let subtasks = plan["subtasks"].as_array().expect("subtasks");
+    assert!(!subtasks.is_empty(), "{plan}");
+    let completed = |task: &str| {
+        run.of_type("task_completed")
+            .find(|e| e["task"] == task)
+            .map(seq)
+    };
+    let mut with_deps = 0;
+    for s in subtasks {
+        let task = s["task"].as_str().unwrap();
+        let ready = run
+            .of_type("plan_step_ready")
+            .find(|e| e["task"] == task)
+            .unwrap_or_else(|| panic!("{task} never started: {plan}"));
+        let deps: Vec<&str> = s["depends_on"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            ready["after"].as_array().map_or(0, Vec::len),
+            deps.len(),
+            "{ready}"
+        );
+        // A step starts only after each of its inputs completed, and is fed them.
+        for d in &deps {
+            let done = completed(d).unwrap_or_else(|| panic!("{d} never completed"));
+            assert!(done < seq(ready), "{task} started before its input {d}");
+        }
+        with_deps += usize::from(!deps.is_empty());
+        let assigned = run
+            .of_type("task_assigned")
+            .find(|e| e["task"] == task)
+            .expect("assigned");
+        assert!(seq(assigned) > seq(ready), "{task}");
+    }
+    // The planner was asked with the plan's schema.
+    assert!(
+        proxy
+            .completions()
+            .iter()
+            .any(|c| c.request["response_format"]["schema"]["required"] == json!(["subtasks"])),
+        "the plan was asked with its schema"
+    );
+    eprintln!(
+        "PLAN: {} steps, {with_deps} with dependencies, estimates checked: {}",
+        subtasks.len(),
+        run.of_type("plan_budget_checked").count()
+    );
+}
+
+/// Checks a settled join's entries against its branches' tasks.
+fn settled_entries(run: &Run) -> Vec<Value> {
+    let merge = run
+        .of_type("task_created")
+        .find(|e| e["task"] == "merge")
+        .expect("the merge ran");
+    let entries = merge["input"]
+        .as_array()
+        .expect("a list of entries")
+        .clone();
+    assert_eq!(entries.len(), 3, "one entry per branch: {merge}");
+    for (e, task) in entries.iter().zip(["clarity", "claims", "links_ok"]) {
+        match e["ok"].as_bool() {
+            Some(true) => {
+                let done = run
+                    .of_type("task_completed")
+                    .find(|c| c["task"] == task)
+                    .expect("a good branch completed");
+                assert_eq!(e["output"], done["output"], "in branch order: {e}");
+            }
+            Some(false) => assert!(e["error"].is_string(), "{e}"),
+            None => panic!("an entry is {{ok, output}} or {{ok, error}}: {e}"),
+        }
+    }
+    entries
+}
+
+#[test]
+fn all_settled_keeps_every_real_review() {
+    let (run, proxy) = builtin_test("all_settled");
+    let entries = settled_entries(&run);
+    let ok = entries.iter().filter(|e| e["ok"] == true).count();
+    assert!(ok >= 2, "min_success = 2: {entries:?}");
+    let out = run.json["outputs"].as_str().expect("a merge");
+    assert!(is_model_text(&proxy, out), "{out:?}");
+    eprintln!("ALL_SETTLED builtin: {ok} of 3 ok");
+}
+
+#[test]
+fn all_settled_keeps_the_real_reviews_when_one_checker_is_down() {
+    let (run, proxy) = variant_test(
+        "all_settled",
+        &[("sim = { fail_first = 1000, latency_ms = 20 }", DOWN)],
+        &["links"],
+    );
+    let entries = settled_entries(&run);
+    let ok: Vec<bool> = entries.iter().map(|e| e["ok"] == true).collect();
+    assert_eq!(ok, [true, true, false], "{entries:?}");
+    assert!(
+        entries[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("service down"),
+        "{}",
+        entries[2]
+    );
+    let out = run.json["outputs"].as_str().expect("a merge");
+    assert!(is_model_text(&proxy, out), "{out:?}");
+}
+
+#[test]
+fn on_error_is_not_called_when_the_real_pipeline_succeeds() {
+    let (run, proxy) = builtin_test("on_error");
+    assert_eq!(run.of_type("error_handled").count(), 0);
+    assert!(
+        !run.of_type("task_created")
+            .any(|e| e["task"] == "save_draft")
+    );
+    let out = run.json["outputs"].as_str().expect("the publisher's reply");
+    assert!(is_model_text(&proxy, out), "{out:?}");
+}
+
+#[test]
+fn on_error_hands_the_real_partial_results_to_the_handler() {
+    let (run, proxy) = variant_test(
+        "on_error",
+        &[("sim = { fail_first = 1000, latency_ms = 20 }", DOWN)],
+        &["publisher"],
+    );
+    let handed = run
+        .of_type("error_handled")
+        .next()
+        .expect("the handler ran");
+    assert_eq!(
+        (&handed["node"], &handed["handler"], &handed["partial"]),
+        (&json!("main"), &json!("save_draft"), &json!(2)),
+        "{handed}"
+    );
+    let input = &run
+        .of_type("task_created")
+        .find(|e| e["task"] == "save_draft")
+        .expect("the handler's task")["input"];
+    assert!(
+        input["error"].as_str().unwrap().contains("service down"),
+        "{input}"
+    );
+    let output_of = |task: &str| {
+        run.of_type("task_completed")
+            .find(|e| e["task"] == task)
+            .map(|e| e["output"].clone())
+            .expect("completed")
+    };
+    assert_eq!(
+        input["partial"]["research"],
+        output_of("research"),
+        "{input}"
+    );
+    assert_eq!(input["partial"]["draft"], output_of("draft"), "{input}");
+    // The handler's real reply is the run's output.
+    let out = run.json["outputs"].as_str().expect("the handler's reply");
+    assert!(is_model_text(&proxy, out), "{out:?}");
+    assert_eq!(json!(out), output_of("save_draft"));
+}
+
+#[test]
+fn validate_judges_real_replies_and_reroutes_rejections() {
+    let _turn = turn();
+    let proxy = Proxy::start(&server().addr);
+    let run = run_builtin("validate", &proxy);
+    // The documented end either way: an approved reply, or three rejected.
+    let rejected: Vec<&Value> = run.of_type("reply_rejected").collect();
+    if run.json["status"] == "succeeded" {
+        check_run("validate", &run, &proxy);
+    } else {
+        assert_eq!(rejected.len(), 3, "{}", run.json["error"]);
+        assert!(
+            run.json["error"]
+                .as_str()
+                .unwrap()
+                .contains("3 replies failed validation"),
+            "{}",
+            run.json["error"]
+        );
+    }
+    // Every reply was judged by the checker.
+    let checks = run
+        .of_type("task_completed")
+        .filter(|e| e["task"].as_str().unwrap().starts_with("announce~check"))
+        .count();
+    assert_eq!(
+        checks,
+        rejected.len() + usize::from(run.json["status"] == "succeeded")
+    );
+    // A rejected reply goes to the next writer, told why.
+    let calls = proxy.completions();
+    for (k, r) in rejected.iter().enumerate() {
+        assert_eq!(r["attempt"], json!(k + 1), "{r}");
+        let reason = r["reason"].as_str().unwrap();
+        let again = calls.iter().any(|c| {
+            let text = c.request.to_string();
+            text.contains("A previous reply was rejected")
+                && text.contains(
+                    &serde_json::to_string(reason)
+                        .unwrap()
+                        .trim_matches('"')
+                        .chars()
+                        .take(30)
+                        .collect::<String>(),
+                )
+        });
+        if k + 1 < 3 {
+            assert!(again, "the reason reached the next writer: {reason}");
+        }
+    }
+    if let Some(first) = rejected.first() {
+        assert_eq!(first["agent"], "junior", "{first}");
+        let rerouted = run.of_type("task_rerouted").next().expect("rerouted");
+        assert_eq!(
+            (&rerouted["from_agent"], &rerouted["to_agent"]),
+            (&json!("junior"), &json!("senior"))
+        );
+    }
+    eprintln!(
+        "VALIDATE builtin: {} after {} rejection(s)",
+        run.json["status"],
+        rejected.len()
+    );
+}
+
+#[test]
+fn chat_takes_real_turns_until_its_termination_rule() {
+    let (run, proxy) = builtin_test("chat");
+    let ids = ["pm", "engineer", "designer"];
+    let turns: Vec<&Value> = run.of_type("chat_turn").collect();
+    let failed: Vec<&Value> = run.of_type("chat_turn_failed").collect();
+    assert!(!turns.is_empty());
+    // Turn order: addressed first, else the next after the last speaker.
+    let mut all: Vec<&Value> = turns.iter().chain(&failed).copied().collect();
+    all.sort_by_key(|e| e["turn"].as_u64());
+    let mut expected = 0usize;
+    for (k, t) in all.iter().enumerate() {
+        assert_eq!(t["turn"], json!(k + 1), "{t}");
+        let speaker = ids
+            .iter()
+            .position(|i| t["speaker"] == *i)
+            .expect("a participant");
+        if t["type"] == "chat_turn_failed" {
+            // A failed turn names its speaker but not how it was chosen.
+        } else if t["via"] == "addressed" {
+            assert_eq!(all[k - 1]["addressed"], t["speaker"], "{t}");
+        } else {
+            assert_eq!(speaker, expected, "in order: {t}");
+        }
+        expected = (speaker + 1) % 3;
+        if t["type"] == "chat_turn" {
+            assert!(is_model_text(&proxy, t["text"].as_str().unwrap()), "{t}");
+        }
+    }
+    let end = run.of_type("chat_ended").next().expect("ended");
+    let n = end["turns"].as_u64().unwrap();
+    assert_eq!(n, all.len() as u64, "{end}");
+    match end["reason"].as_str().unwrap() {
+        "phrase" => assert!(
+            turns.last().unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("done"),
+            "{end}"
+        ),
+        "judge" => {
+            assert_eq!(n % 3, 0, "the judge is asked every 3 turns: {end}");
+            assert_eq!(end["by"], "lead", "{end}");
+        }
+        "max_turns" => assert_eq!(n, 9, "{end}"),
+        other => panic!("unknown end {other}: {end}"),
+    }
+    eprintln!(
+        "CHAT builtin: {} after {n} turns ({} addressed, {} failed)",
+        end["reason"],
+        turns.iter().filter(|t| t["via"] == "addressed").count(),
+        failed.len()
+    );
 }
 
 // ------------------------------------------------------ the cockpit (tmux)

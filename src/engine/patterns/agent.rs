@@ -10,8 +10,7 @@ use crate::engine::agent_task::{AgentJob, parse_json, parse_text, work};
 use crate::engine::exec::NodeResult;
 use super::reply_check;
 use crate::engine::reply_schema;
-use crate::engine::run::{Run, Scope, TaskError, Vars, with_feedback};
-use crate::event::{ErrorKind, EventKind};
+use crate::engine::run::{Run, Scope, Vars, with_feedback};
 use crate::workflow::index::NodeIdx;
 use crate::workflow::kinds::agent::{AgentNode, Target};
 
@@ -21,6 +20,19 @@ pub(crate) async fn run(
     kind: &AgentNode,
     input: Value,
     scope: &Scope,
+) -> NodeResult {
+    ask(run, node, kind, input, scope, None).await
+}
+
+/// Runs the node; `rejected` is a reply to it that already failed its
+/// `validate` (a batched item's answer): the check goes on from there.
+pub(crate) async fn ask(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &AgentNode,
+    input: Value,
+    scope: &Scope,
+    rejected: Option<reply_check::Rejected>,
 ) -> NodeResult {
     let n = &run.wf.nodes[node];
     let AgentNode {
@@ -67,51 +79,8 @@ pub(crate) async fn run(
         h.complete(value.clone());
         return Ok(value);
     };
-    // Validated: ask, judge, and on a rejection ask the next capable agent
-    // (the same one when the node names it) with the reason.
-    let mut tried = Vec::new();
-    let mut target = target.clone();
-    let mut ask = text.clone();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let (value, agent) = work(&mut h, job_for(target.clone(), ask.clone())).await?;
-        let verdict =
-            reply_check::judge(run, node, &h.id, &check.rule, &text, &input, &value, scope, attempt);
-        let Some(reason) = verdict.await? else {
-            h.complete(value.clone());
-            return Ok(value);
-        };
-        run.emit(EventKind::ReplyRejected {
-            task: h.id.clone(),
-            agent: run.wf.agents[agent].id.clone(),
-            reason: reason.clone(),
-            attempt,
-        });
-        if attempt >= check.max_attempts {
-            let err = TaskError::new(
-                ErrorKind::Malformed,
-                format!(
-                    "{}: {attempt} replies failed validation; the last: {reason}",
-                    n.id
-                ),
-            );
-            h.fail(&err, false);
-            return Err(err);
-        }
-        tried.push(agent);
-        let next = reply_check::next_agent(run, kind, &tried).unwrap_or(agent);
-        if next != agent {
-            run.emit(EventKind::TaskRerouted {
-                task: h.id.clone(),
-                from_agent: Some(run.wf.agents[agent].id.clone()),
-                to_agent: run.wf.agents[next].id.clone(),
-            });
-        }
-        target = Target::Agent(next);
-        ask = format!(
-            "{text}\n\nA previous reply was rejected: {reason}\nRejected reply: {}",
-            reply_check::excerpt(&value)
-        );
-    }
+    reply_check::until_valid(
+        run, node, kind, check, &mut h, &text, &input, scope, job_for, rejected,
+    )
+    .await
 }

@@ -4,7 +4,9 @@
 //! JSON array with one answer per item, in order. A reply that does not
 //! split is malformed: it gets repair prompts (the body's
 //! `repair_attempts`, default 1), then fails the batch task as a retryable
-//! `malformed` error, like any malformed reply.
+//! `malformed` error, like any malformed reply. With the body's
+//! `validate`, each item's answer is judged on its own, and a rejected one
+//! is asked again alone, as the body would be unbatched.
 //!
 //! Accounting is per batch: the batch task carries the call's usage, and
 //! budgets, quotas, breakers, retries and fallbacks apply to it as to any
@@ -15,8 +17,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use futures::future::join_all;
+
+use super::reply_check;
 use crate::engine::agent_task::{AgentJob, reply_value, work};
-use crate::engine::exec::NodeExitGuard;
+use crate::engine::exec::{NodeExitGuard, NodeResult};
 use crate::engine::run::{Run, Scope, TaskError, Vars, with_feedback};
 use crate::event::{EventKind, Id};
 use crate::llm::{BatchHint, BatchItem, RequestHints};
@@ -25,7 +30,9 @@ use crate::workflow::index::NodeIdx;
 use crate::workflow::kinds::{NodeKind, agent::AgentNode};
 
 /// Runs `body` for the items `first..first + items.len()` of map `map` in
-/// one agent task; returns one output per item, in order.
+/// one agent task; returns one result per item, in order (an item fails
+/// alone when its answer fails the body's `validate` every time), or the
+/// batch's failure.
 pub(crate) async fn run(
     run: &Arc<Run>,
     map: NodeIdx,
@@ -33,10 +40,10 @@ pub(crate) async fn run(
     first: usize,
     items: Vec<Value>,
     scope: &Scope,
-) -> Result<Vec<Value>, TaskError> {
+) -> Result<Vec<NodeResult>, TaskError> {
     let m = &run.wf.nodes[map];
     let n = &run.wf.nodes[body];
-    let NodeKind::Agent(AgentNode { target, prompt, .. }) = &n.kind else {
+    let NodeKind::Agent(kind @ AgentNode { target, prompt, .. }) = &n.kind else {
         return Err(TaskError::workflow(format!(
             "{}: batches need an `agent` body, but `{}` is not one",
             m.id, n.id
@@ -50,6 +57,7 @@ pub(crate) async fn run(
     let mut hint = BatchHint {
         items: Vec::with_capacity(size),
     };
+    let mut scopes = Vec::with_capacity(size);
     for (k, item) in items.iter().enumerate() {
         let i = first + k;
         let mut s = scope.nested(format_args!("{}[{i}]", m.id));
@@ -72,7 +80,9 @@ pub(crate) async fn run(
             prompt: text,
             visit: i as u32,
         });
+        scopes.push(s);
     }
+    let asked: Vec<String> = hint.items.iter().map(|b| b.prompt.clone()).collect();
     let mut text = format!(
         "Answer each of these {size} tasks on its own. Reply with only a JSON array of exactly {size} answers, in task order.\n"
     );
@@ -120,11 +130,60 @@ pub(crate) async fn run(
     };
     run.res.metrics.record(agent, Sample::Batch(size as u32));
     h.complete(value.clone());
-    guard.finish(Ok(()));
-    let Value::Array(outputs) = value else {
+    let Value::Array(answers) = value else {
         unreachable!("split_reply gives a list")
     };
-    for v in &outputs {
+    let Value::Array(items) = input else {
+        unreachable!("the batch's input is its items")
+    };
+    // `validate` judges each item's answer on its own; a rejected one
+    // leaves the batch and is asked again alone, with the reason (the next
+    // capable agent, or the same one when the body names it).
+    let outputs: Vec<NodeResult> = match &kind.validate {
+        None => answers.into_iter().map(Ok).collect(),
+        Some(check) => {
+            let batch = h.id.clone();
+            join_all(
+                answers
+                    .into_iter()
+                    .zip(items)
+                    .enumerate()
+                    .map(|(k, (answer, item))| {
+                        let (s, asked, batch) = (&scopes[k], &asked[k], &batch);
+                        async move {
+                            let verdict = reply_check::judge(
+                                run,
+                                body,
+                                batch,
+                                &check.rule,
+                                asked,
+                                &item,
+                                &answer,
+                                s,
+                                1,
+                            )
+                            .await?;
+                            let Some(reason) = verdict else {
+                                return Ok(answer);
+                            };
+                            let rejected = reply_check::Rejected {
+                                agent,
+                                reason,
+                                reply: answer,
+                                attempt: 1,
+                            };
+                            super::agent::ask(run, body, kind, item, s, Some(rejected)).await
+                        }
+                    }),
+            )
+            .await
+        }
+    };
+    match outputs.iter().find_map(|r| r.as_ref().err()) {
+        Some(e) => guard.finish(Err(e.kind)),
+        None => guard.finish(Ok(())),
+    }
+    for v in outputs.iter().filter_map(|r| r.as_ref().ok()) {
         run.record_output(body, v);
         if let Some(topic) = &n.emit {
             run.publish(

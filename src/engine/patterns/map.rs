@@ -187,10 +187,15 @@ async fn batched(
             Ok(values) => {
                 done += values.len();
                 for (k, v) in values.into_iter().enumerate() {
-                    results[at + k] = if settle {
-                        super::settled::entry(Ok(v))
-                    } else {
-                        v
+                    results[at + k] = match v {
+                        v if settle => super::settled::entry(v),
+                        Ok(v) => v,
+                        Err(e) => {
+                            return Err(TaskError::new(
+                                e.kind,
+                                format!("{}: item {} failed: {}", n.id, at + k, e.message),
+                            ));
+                        }
                     };
                 }
                 run.progress(node, done, total);

@@ -8,11 +8,110 @@ use serde_json::Value;
 
 use super::plan::parse_review;
 use crate::engine::agent_task::{AgentJob, hints, work};
-use crate::engine::run::{Run, Scope, TaskError, Vars};
-use crate::event::Id;
+use crate::engine::exec::NodeResult;
+use crate::engine::run::{Run, Scope, TaskError, TaskHandle, Vars};
+use crate::event::{ErrorKind, EventKind, Id};
 use crate::llm::Expect;
 use crate::workflow::index::{AgentIdx, NodeIdx};
-use crate::workflow::kinds::agent::{AgentNode, CheckRule, Target};
+use crate::workflow::kinds::agent::{AgentNode, CheckRule, ReplyCheck, Target};
+
+/// A reply that failed the check: by whom, why, and which reply it was.
+pub(crate) struct Rejected {
+    pub(crate) agent: AgentIdx,
+    pub(crate) reason: String,
+    pub(crate) reply: Value,
+    /// Replies asked for so far, this one included.
+    pub(crate) attempt: u32,
+}
+
+/// Asks, judges, and on a rejection asks the next capable agent (the same
+/// one when the node names it) with the reason, up to `check.max_attempts`
+/// replies. `from` is a reply already judged and rejected (a batched
+/// item's answer): the loop goes on after it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn until_valid<'j>(
+    run: &Arc<Run>,
+    node: NodeIdx,
+    kind: &AgentNode,
+    check: &ReplyCheck,
+    h: &mut TaskHandle,
+    text: &str,
+    input: &Value,
+    scope: &Scope,
+    job_for: impl Fn(Target, String) -> AgentJob<'j>,
+    from: Option<Rejected>,
+) -> NodeResult {
+    let n = &run.wf.nodes[node];
+    let mut tried = Vec::new();
+    let mut target = kind.target.clone();
+    let mut ask = text.to_string();
+    let mut rejected = from;
+    let mut attempt = 0;
+    loop {
+        if let Some(r) = rejected.take() {
+            attempt = r.attempt;
+            run.emit(EventKind::ReplyRejected {
+                task: h.id.clone(),
+                agent: run.wf.agents[r.agent].id.clone(),
+                reason: r.reason.clone(),
+                attempt,
+            });
+            if attempt >= check.max_attempts {
+                let err = TaskError::new(
+                    ErrorKind::Malformed,
+                    format!(
+                        "{}: {attempt} replies failed validation; the last: {}",
+                        n.id, r.reason
+                    ),
+                );
+                h.fail(&err, false);
+                return Err(err);
+            }
+            tried.push(r.agent);
+            let next = next_agent(run, kind, &tried).unwrap_or(r.agent);
+            if next != r.agent {
+                run.emit(EventKind::TaskRerouted {
+                    task: h.id.clone(),
+                    from_agent: Some(run.wf.agents[r.agent].id.clone()),
+                    to_agent: run.wf.agents[next].id.clone(),
+                });
+            }
+            target = Target::Agent(next);
+            ask = format!(
+                "{text}\n\nA previous reply was rejected: {}\nRejected reply: {}",
+                r.reason,
+                excerpt(&r.reply)
+            );
+        }
+        attempt += 1;
+        let (reply, agent) = work(h, job_for(target.clone(), ask.clone())).await?;
+        let verdict = judge(
+            run,
+            node,
+            &h.id,
+            &check.rule,
+            text,
+            input,
+            &reply,
+            scope,
+            attempt,
+        );
+        match verdict.await? {
+            None => {
+                h.complete(reply.clone());
+                return Ok(reply);
+            }
+            Some(reason) => {
+                rejected = Some(Rejected {
+                    agent,
+                    reason,
+                    reply,
+                    attempt,
+                })
+            }
+        }
+    }
+}
 
 /// Judges `reply` to `prompt` (the node's `input` and the reply are what an
 /// expression reads): `None` when it passes, else the reason.
