@@ -25,6 +25,7 @@ pub fn context(ui: &UiState) -> Context {
         Some(Overlay::Editor { .. }) => Context::Editor,
         Some(Overlay::Confirm { .. }) => Context::Confirm,
         Some(Overlay::Message(_)) => Context::Message,
+        Some(Overlay::Submit(_)) => Context::Submit,
     }
 }
 
