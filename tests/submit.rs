@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentctl::engine::{RunOptions, SubmitError, Submission};
+use agentctl::engine::{RunOptions, Submission, SubmitError};
 use agentctl::event::{Command, Event, EventKind, RunStatus, TaskState};
 use agentctl::session::{Header, SessionReader};
 use agentctl::workflow::model::Workflow;
@@ -176,8 +176,14 @@ async fn bad_submissions_are_refused_with_the_reason() {
         EventKind::CommandRejected { reason, .. } => reason.clone(),
         _ => unreachable!(),
     };
-    assert!(reason(&first).contains("there is no agent `nobody`"), "{first:?}");
-    assert!(reason(&second).contains("not an id this run reserved"), "{second:?}");
+    assert!(
+        reason(&first).contains("there is no agent `nobody`"),
+        "{first:?}"
+    );
+    assert!(
+        reason(&second).contains("not an id this run reserved"),
+        "{second:?}"
+    );
     h.interrupt();
     let out = h.wait().await;
     assert!(out.submitted.is_empty(), "{:?}", out.submitted);
@@ -212,7 +218,9 @@ async fn the_run_waits_for_its_submitted_tasks_before_it_ends() {
     let pos = |task: &str| {
         events
             .iter()
-            .position(|e| matches!(&e.kind, EventKind::TaskCompleted { task: t, .. } if &**t == task))
+            .position(
+                |e| matches!(&e.kind, EventKind::TaskCompleted { task: t, .. } if &**t == task),
+            )
             .unwrap()
     };
     assert!(pos("main") < pos("submitted#1"));

@@ -485,10 +485,7 @@ impl RunHandle {
     /// (`submitted#N`). It is scheduled, recorded and resumed like any
     /// other task; its output is in [`RunOutcome::submitted`], and the run
     /// waits for it before it ends.
-    pub fn submit(
-        &self,
-        s: super::submit::Submission,
-    ) -> Result<Id, super::submit::SubmitError> {
+    pub fn submit(&self, s: super::submit::Submission) -> Result<Id, super::submit::SubmitError> {
         super::submit::check(&self.desk.wf, &s.agent, &s.prompt, s.priority)?;
         let task = self.desk.reserve();
         self.commands

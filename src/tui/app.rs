@@ -894,7 +894,10 @@ impl App {
             Action::Inject => self.open_editor(EditorPurpose::Inject),
             Action::SubmitTask => {
                 // The selected task's agent comes first to hand.
-                let current = self.ui.selected_task(&self.vm).and_then(|t| t.agent.clone());
+                let current = self
+                    .ui
+                    .selected_task(&self.vm)
+                    .and_then(|t| t.agent.clone());
                 let form = overlays::submit::SubmitForm::open(&self.vm, current.as_deref());
                 self.ui.overlay = Some(Overlay::Submit(Box::new(form)));
             }
@@ -1410,7 +1413,7 @@ impl App {
                 if let Some(tabs) = self.ui.hits.tabs
                     && m.row == tabs.y
                 {
-                    if let Some(p) = render::tab_at(tabs, m.column) {
+                    if let Some(p) = render::tab_at(tabs, &self.vm, m.column) {
                         self.ui.focus = p;
                     }
                     return;

@@ -113,7 +113,14 @@ impl SubmitForm {
     }
 
     /// Draws the popup.
-    pub fn render(&self, area: Rect, buf: &mut Buffer, keys: &Keymap, vm: &ViewModel, theme: &Theme) {
+    pub fn render(
+        &self,
+        area: Rect,
+        buf: &mut Buffer,
+        keys: &Keymap,
+        vm: &ViewModel,
+        theme: &Theme,
+    ) {
         let h = (self.agents.len() as u16 + 7).clamp(9, 20);
         let r = centered(area, 72, h);
         let inner = popup(
@@ -196,10 +203,10 @@ mod tests {
         let mut f = SubmitForm::open(&vm, None);
         assert_eq!(f.handle(Action::Confirm), Outcome::Open);
         assert_eq!(f.error.as_deref(), Some("type a prompt first"));
-        typed(&mut f, "check the numbres");
+        typed(&mut f, "check the numbxx");
         assert!(f.type_key(KeyEvent::from(KeyCode::Backspace)));
         assert!(f.type_key(KeyEvent::from(KeyCode::Backspace)));
-        typed(&mut f, "rs");
+        typed(&mut f, "ers");
         assert_eq!(f.handle(Action::Down), Outcome::Open);
         assert_eq!(f.handle(Action::ScrollLeft), Outcome::Open);
         assert_eq!(f.handle(Action::ScrollLeft), Outcome::Open);
