@@ -286,6 +286,19 @@ pub enum EventKind {
         /// Outputs that completed inside the node before it failed.
         partial: u32,
     },
+    /// A task was submitted to the running run (`Command::Submit`: the
+    /// library's `RunHandle::submit`, the cockpit's `+` key). Its
+    /// `task_created` follows; a resumed run runs it again from this.
+    TaskSubmitted {
+        /// Task id (`submitted#1`, …).
+        task: Id,
+        /// The agent that works on it.
+        agent: Id,
+        /// What it is asked.
+        prompt: String,
+        /// Priority 1 (most urgent) to 5.
+        priority: u8,
+    },
     /// A reply failed its node's `validate` check; the task asks again
     /// (another capable agent, or the same one), with the reason.
     ReplyRejected {
@@ -1367,6 +1380,21 @@ pub enum Command {
     SetStepMode {
         /// On or off.
         on: bool,
+    },
+    /// Add an ad-hoc agent task to the running run; its output is in
+    /// `RunOutcome::submitted`.
+    Submit {
+        /// The agent that works on it.
+        agent: Id,
+        /// What it is asked.
+        prompt: String,
+        /// Priority 1 (most urgent) to 5; 3 when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<u8>,
+        /// An id reserved by `RunHandle::submit`; the engine picks the next
+        /// `submitted#N` when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<Id>,
     },
 }
 

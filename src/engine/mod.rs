@@ -22,6 +22,7 @@ mod resume;
 mod run;
 mod scheduler;
 mod step;
+mod submit;
 mod tool_gate;
 mod traced_bus;
 mod waits;
@@ -31,4 +32,5 @@ pub use feed::EventFeed;
 pub use orchestrator::{
     Orchestrator, RunHandle, RunOptions, RunOutcome, StartError, new_session_id, reroute_candidates,
 };
-pub use resume::{Restore, RestoredTask};
+pub use resume::{Restore, RestoredSubmission, RestoredTask};
+pub use submit::{NODE as SUBMITTED_NODE, Submission, SubmitError, SubmittedOutcome};

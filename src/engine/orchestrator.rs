@@ -72,6 +72,9 @@ pub struct RunOutcome {
     pub events: u64,
     /// Run and per-agent metrics at the end (issue #3).
     pub metrics: Option<crate::metrics::MetricsSnapshot>,
+    /// Tasks submitted while it ran ([`RunHandle::submit`], the cockpit's
+    /// `+`), in order, with how each ended.
+    pub submitted: Vec<super::submit::SubmittedOutcome>,
 }
 
 /// Error starting a run.
@@ -381,6 +384,18 @@ impl Orchestrator {
                 }
             }
         }
+        // Submitted tasks belong to a node of their own, added last.
+        let submitted_node = super::submit::add_node(Arc::make_mut(&mut self.wf));
+        let taken = self
+            .opts
+            .resume
+            .as_ref()
+            .map_or(0, |r| u32::try_from(r.submitted.len()).unwrap_or(u32::MAX));
+        let desk = Arc::new(super::submit::SubmitDesk::new(
+            self.wf.clone(),
+            submitted_node,
+            taken,
+        ));
         let sched = Scheduler::new(&self.wf, self.opts.start_paused);
         let reads_outputs = reads_outputs(&self.wf);
         let mut run = Run::new(
@@ -416,6 +431,7 @@ impl Orchestrator {
         let interrupt = CancellationToken::new();
         let interrupt2 = interrupt.clone();
         let start_paused = self.opts.start_paused;
+        let queue = super::submit::Queue::new(desk.clone());
         let task = tokio::spawn(async move {
             // Subscribe every `on` node before anything runs, so no message
             // published early is lost.
@@ -429,13 +445,14 @@ impl Orchestrator {
             let run = Arc::new(run);
             super::agent_link::connect(&link, &run);
             let _notify = super::context_notify::forward(&run);
-            drive(run, cmd_rx, interrupt2, start_paused).await
+            drive(run, cmd_rx, interrupt2, start_paused, queue).await
         });
         Ok(RunHandle {
             session,
             commands: cmd_tx,
             task,
             interrupt,
+            desk,
         })
     }
 }
@@ -446,6 +463,7 @@ pub struct RunHandle {
     commands: UnboundedSender<Command>,
     task: JoinHandle<RunOutcome>,
     interrupt: CancellationToken,
+    desk: Arc<super::submit::SubmitDesk>,
 }
 
 impl RunHandle {
@@ -462,6 +480,24 @@ impl RunHandle {
     /// Sends one command.
     pub fn send(&self, c: Command) {
         let _ = self.commands.send(c);
+    }
+
+    /// Adds an ad-hoc agent task to the running run and returns its id
+    /// (`submitted#N`). It is scheduled, recorded and resumed like any
+    /// other task; its output is in [`RunOutcome::submitted`], and the run
+    /// waits for it before it ends.
+    pub fn submit(&self, s: super::submit::Submission) -> Result<Id, super::submit::SubmitError> {
+        super::submit::check(&self.desk.wf, &s.agent, &s.prompt, s.priority)?;
+        let task = self.desk.reserve();
+        self.commands
+            .send(Command::Submit {
+                agent: Id::from(s.agent.as_str()),
+                prompt: s.prompt,
+                priority: s.priority,
+                task: Some(task.clone()),
+            })
+            .map_err(|_| super::submit::SubmitError::Ended)?;
+        Ok(task)
     }
 
     /// Stops the run from outside (Ctrl-C): status `interrupted`.
@@ -489,6 +525,7 @@ impl RunHandle {
                 wall_ms: 0.0,
                 events: 0,
                 metrics: None,
+                submitted: Vec::new(),
             },
         }
     }
@@ -499,6 +536,7 @@ async fn drive(
     mut cmd_rx: UnboundedReceiver<Command>,
     interrupt: CancellationToken,
     start_paused: bool,
+    mut queue: super::submit::Queue,
 ) -> RunOutcome {
     let wf = run.wf.clone();
     run.emit(EventKind::SessionStarted {
@@ -520,6 +558,7 @@ async fn drive(
     if start_paused {
         run.emit(EventKind::RunPaused);
     }
+    queue.restore(&run);
     let started = Instant::now();
     // Boxed (so Unpin): dropping it below really drops the work tree.
     let mut root = exec_node(run.clone(), wf.entry, wf.input.clone(), Scope::default());
@@ -539,7 +578,13 @@ async fn drive(
     watchdog_tick.reset();
     let mut watchdog = super::watchdog::Watchdog::new();
     let mut own_events = 0u64;
+    // The work tree's result, kept while submitted tasks still run: the run
+    // ends when both are done.
+    let mut root_done = None;
     let (status, output, error) = loop {
+        if let Some(r) = root_done.take_if(|_| !queue.busy()) {
+            break r;
+        }
         tokio::select! {
             _ = metrics_tick.tick(), if every.is_some() => {
                 run.emit(EventKind::Metrics { snapshot: metrics_snapshot(&run) });
@@ -560,12 +605,17 @@ async fn drive(
                 }
                 continue;
             }
-            r = &mut root => break match r {
+            r = &mut root, if root_done.is_none() => root_done = Some(match r {
                 Ok(v) => (RunStatus::Succeeded, Some(v), None),
                 Err(e) if e.kind == ErrorKind::Cancelled => (RunStatus::Cancelled, None, Some(e.message)),
                 Err(e) => (RunStatus::Failed, None, Some(e.message)),
-            },
+            }),
+            () = queue.next(), if queue.busy() => {}
             c = cmd_rx.recv(), if commands_open => match c {
+                Some(c @ Command::Submit { .. }) => {
+                    run.emit(EventKind::CommandReceived { command: c.clone() });
+                    queue.submit(&run, &c);
+                }
                 Some(c) => handle_command(&run, c).await,
                 None => commands_open = false,
             },
@@ -580,6 +630,7 @@ async fn drive(
     };
     // Dropping the root cancels whatever still runs (each task records it).
     drop(root);
+    let submitted = queue.finish();
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let usage = run.usage();
     let metrics = metrics_snapshot(&run);
@@ -605,6 +656,7 @@ async fn drive(
         wall_ms,
         events: run.emitter.count(),
         metrics: Some(metrics),
+        submitted,
     }
 }
 
@@ -743,6 +795,8 @@ async fn handle_command(run: &Arc<Run>, c: Command) {
             run.step.set_mode(*on);
             run.emit(EventKind::StepModeChanged { on: *on });
         }
+        // The driver hands these to its submission queue.
+        Command::Submit { .. } => reject("submit is handled by the run's driver".into()),
         Command::Pause { task: Some(t) }
         | Command::Resume { task: Some(t) }
         | Command::Retry { task: t }
@@ -844,7 +898,7 @@ fn check(run: &Run, e: &super::run::TaskEntry, c: &Command) -> Result<TaskContro
         }
         Command::Emit { .. } => Err("emit is not addressed to a task".into()),
         Command::SetBudget { .. } => Err("set_budget is not addressed to a task".into()),
-        Command::Step { .. } | Command::SetStepMode { .. } => {
+        Command::Step { .. } | Command::SetStepMode { .. } | Command::Submit { .. } => {
             Err(format!("`{}` is not addressed to a task", c.name()))
         }
     }

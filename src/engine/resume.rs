@@ -29,6 +29,22 @@ pub struct Restore {
     /// What the recorded run learned about its endpoints (`endpoint_adapted`
     /// events, oldest first), by endpoint: the providers take it over.
     pub adaptations: Vec<(String, crate::llm::Adaptation)>,
+    /// Tasks submitted to the running run (`task_submitted` events), in
+    /// order: the resumed run runs them again.
+    pub submitted: Vec<RestoredSubmission>,
+}
+
+/// One recorded submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredSubmission {
+    /// Task id.
+    pub task: String,
+    /// Agent id.
+    pub agent: String,
+    /// Prompt.
+    pub prompt: String,
+    /// Priority.
+    pub priority: u8,
 }
 
 /// One recorded task.

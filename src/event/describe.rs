@@ -144,6 +144,15 @@ fn write_line(s: &mut String, kind: &EventKind, full: bool) -> std::fmt::Result 
             s,
             "handler {handler} takes over {node} ({partial} partial outputs): {error}"
         ),
+        K::TaskSubmitted {
+            task,
+            agent,
+            prompt,
+            priority,
+        } => {
+            head(s, full, "submit", task)?;
+            write!(s, " to {agent} (p{priority}): {}", clip(prompt, 60))
+        }
         K::ReplyRejected {
             task,
             agent,

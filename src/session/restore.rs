@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::fold::SessionState;
 use super::reader::SessionReader;
-use crate::engine::{Restore, RestoredTask};
+use crate::engine::{Restore, RestoredSubmission, RestoredTask};
 use crate::event::{EventKind, TaskState};
 
 impl SessionState {
@@ -44,8 +44,20 @@ impl SessionState {
         }
         let mut replayed = Vec::new();
         let mut adaptations = Vec::new();
+        let mut submitted = Vec::new();
         for e in reader.events() {
             match e.kind {
+                EventKind::TaskSubmitted {
+                    task,
+                    agent,
+                    prompt,
+                    priority,
+                } => submitted.push(RestoredSubmission {
+                    task: task.to_string(),
+                    agent: agent.to_string(),
+                    prompt,
+                    priority,
+                }),
                 EventKind::EndpointAdapted {
                     endpoint,
                     setting,
@@ -72,6 +84,7 @@ impl SessionState {
             gate_decisions,
             replayed,
             adaptations,
+            submitted,
         }
     }
 }

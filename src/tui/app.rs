@@ -597,6 +597,7 @@ impl App {
                 }
                 _ => false,
             },
+            (Some(Overlay::Submit(f)), Context::Submit) => f.type_key(key),
             (Some(Overlay::Filter { target, input }), Context::Filter) => {
                 match key.code {
                     KeyCode::Char(c) => input.push(c),
@@ -655,6 +656,7 @@ impl App {
             Context::Editor => self.editor(action),
             Context::Confirm => self.confirm(action),
             Context::Message => self.message(action),
+            Context::Submit => self.submit_form(action),
             Context::Replay => self.replay_action(action),
         }
     }
@@ -904,6 +906,15 @@ impl App {
                 }
             }
             Action::Inject => self.open_editor(EditorPurpose::Inject),
+            Action::SubmitTask => {
+                // The selected task's agent comes first to hand.
+                let current = self
+                    .ui
+                    .selected_task(&self.vm)
+                    .and_then(|t| t.agent.clone());
+                let form = overlays::submit::SubmitForm::open(&self.vm, current.as_deref());
+                self.ui.overlay = Some(Overlay::Submit(Box::new(form)));
+            }
             Action::Zoom => ui.zoom = !ui.zoom,
             Action::Cancel => match self.ui.selected_task(&self.vm) {
                 Some(t) if !t.state.is_terminal() || t.held => {
@@ -1215,6 +1226,20 @@ impl App {
         }
     }
 
+    fn submit_form(&mut self, action: Action) {
+        let Some(Overlay::Submit(f)) = &mut self.ui.overlay else {
+            return;
+        };
+        match f.handle(action) {
+            overlays::submit::Outcome::Open => {}
+            overlays::submit::Outcome::Closed => self.ui.overlay = None,
+            overlays::submit::Outcome::Send(c) => {
+                self.ui.overlay = None;
+                self.send(c);
+            }
+        }
+    }
+
     fn reroute(&mut self, action: Action) {
         let Some(Overlay::Reroute { task, agents, sel }) = &mut self.ui.overlay else {
             return;
@@ -1406,7 +1431,7 @@ impl App {
                 if let Some(tabs) = self.ui.hits.tabs
                     && m.row == tabs.y
                 {
-                    if let Some(p) = render::tab_at(tabs, m.column) {
+                    if let Some(p) = render::tab_at(tabs, &self.vm, m.column) {
                         self.ui.focus = p;
                     }
                     return;

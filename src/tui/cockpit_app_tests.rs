@@ -244,3 +244,36 @@ fn budget_editor_snapshot() {
         insta::assert_snapshot!(format!("overlay_raise_budget_{w}x{h}"), text);
     }
 }
+
+#[test]
+fn capital_n_opens_the_submit_form_and_enter_sends_the_task() {
+    let (mut a, mut rx) = app_with(test_support::info(), &test_support::script());
+    typed(&mut a, "N");
+    assert!(matches!(a.ui.overlay, Some(Overlay::Submit(_))));
+    // Enter with no prompt sends nothing and keeps the form open.
+    key(&mut a, KeyCode::Enter);
+    assert!(rx.try_recv().is_err());
+    assert!(matches!(a.ui.overlay, Some(Overlay::Submit(_))));
+    // Letters are prompt text here (n, q, j are not steps, quits or moves).
+    typed(&mut a, "nq jk");
+    // The selected task's agent (summarizer_b) is highlighted first.
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Left);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Command::Submit {
+            agent: "writer".into(),
+            prompt: "nq jk".into(),
+            priority: Some(2),
+            task: None,
+        }
+    );
+    assert!(a.ui.overlay.is_none());
+    // Esc closes it without sending.
+    typed(&mut a, "N");
+    typed(&mut a, "x");
+    key(&mut a, KeyCode::Esc);
+    assert!(a.ui.overlay.is_none());
+    assert!(rx.try_recv().is_err());
+}

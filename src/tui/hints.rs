@@ -22,6 +22,7 @@ pub fn ended_refusal(vm: &ViewModel, action: Action) -> Option<String> {
         Action::Inject => "nothing reads the bus any more",
         Action::StepDebate | Action::ToggleStep => "no debate to step",
         Action::RaiseBudget => "no budget to raise",
+        Action::SubmitTask => "nothing takes new tasks",
         _ => return None,
     };
     Some(format!(

@@ -37,6 +37,8 @@ pub enum Context {
     Confirm,
     /// One bus message in full.
     Message,
+    /// The form that submits a task to the running run.
+    Submit,
     // ── replay controls (issue #6 replay) ──
     /// The main screen of `agentctl replay`: looked up before `Global`.
     Replay,
@@ -55,6 +57,7 @@ impl Context {
             Context::Editor => "Editor",
             Context::Confirm => "Confirm",
             Context::Message => "Bus message",
+            Context::Submit => "Submit a task (other keys type the prompt)",
             Context::Replay => "Replay (agentctl replay; before the main-screen keys)",
         }
     }
@@ -152,6 +155,8 @@ pub enum Action {
     ScrollRight,
     /// Open the selected bus message in full.
     OpenMessage,
+    /// Submit a task to the running run (agent, prompt, priority).
+    SubmitTask,
     // ── replay controls (issue #6 replay) ──
     /// Play or pause the replay.
     PlayPause,
@@ -603,6 +608,14 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         C::Global,
+        &[k('N')],
+        A::SubmitTask,
+        "submit task",
+        "submit a task to the running run: agent, prompt, priority",
+        false,
+    ),
+    b(
+        C::Global,
         &[k('c')],
         A::Cancel,
         "cancel",
@@ -999,6 +1012,54 @@ pub const BINDINGS: &[Binding] = &[
         A::ScrollRight,
         "right",
         "scroll right (wrap off)",
+        false,
+    ),
+    b(
+        C::Submit,
+        &[code(KeyCode::Esc)],
+        A::Back,
+        "cancel",
+        "close the form, submit nothing",
+        true,
+    ),
+    b(
+        C::Submit,
+        &[code(KeyCode::Enter)],
+        A::Confirm,
+        "submit",
+        "submit the task to the selected agent",
+        true,
+    ),
+    b(
+        C::Submit,
+        &[code(KeyCode::Down)],
+        A::Down,
+        "next agent",
+        "highlight the next agent",
+        true,
+    ),
+    b(
+        C::Submit,
+        &[code(KeyCode::Up)],
+        A::Up,
+        "prev agent",
+        "highlight the previous agent",
+        false,
+    ),
+    b(
+        C::Submit,
+        &[code(KeyCode::Left)],
+        A::ScrollLeft,
+        "more urgent",
+        "priority one step more urgent (1 is the most)",
+        true,
+    ),
+    b(
+        C::Submit,
+        &[code(KeyCode::Right)],
+        A::ScrollRight,
+        "less urgent",
+        "priority one step less urgent (5 is the least)",
         false,
     ),
     // ── replay controls (issue #6 replay) ──
@@ -1536,7 +1597,10 @@ impl Key {
 impl Context {
     /// Contexts where unbound keys are typed as text.
     fn takes_text(self) -> bool {
-        matches!(self, Context::Palette | Context::Filter | Context::Editor)
+        matches!(
+            self,
+            Context::Palette | Context::Filter | Context::Editor | Context::Submit
+        )
     }
 
     /// Where the context is, for messages ("the main screen").
@@ -1551,6 +1615,7 @@ impl Context {
             Context::Editor => "the editor",
             Context::Confirm => "the confirm dialog",
             Context::Message => "the bus message view",
+            Context::Submit => "the submit form",
             Context::Replay => "the replay screen",
         }
     }
@@ -1567,6 +1632,7 @@ impl Context {
             Context::Editor => Some("editor"),
             Context::Confirm => Some("confirm"),
             Context::Message => Some("message"),
+            Context::Submit => Some("submit"),
             Context::Replay => Some("replay"),
         }
     }
@@ -1600,6 +1666,7 @@ pub fn markdown_table(keys: &Keymap) -> String {
             Context::Editor => "editor",
             Context::Confirm => "confirm",
             Context::Message => "bus message",
+            Context::Submit => "submit form",
             Context::Replay => "replay",
         };
         let ks: Vec<String> = b.keys.iter().map(|k| format!("`{}`", k.label())).collect();

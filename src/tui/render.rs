@@ -25,6 +25,7 @@ pub fn context(ui: &UiState) -> Context {
         Some(Overlay::Editor { .. }) => Context::Editor,
         Some(Overlay::Confirm { .. }) => Context::Confirm,
         Some(Overlay::Message(_)) => Context::Message,
+        Some(Overlay::Submit(_)) => Context::Submit,
     }
 }
 
@@ -65,7 +66,7 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
         hits.panes.push((pane, inner));
     }
     if let Some(t) = areas.tabs {
-        render_tabs(t, buf, ui, theme);
+        render_tabs(t, buf, vm, ui, theme);
     }
     if let Some(s) = areas.status {
         status::render(s, buf, vm, ui, theme, context(ui));
@@ -84,7 +85,7 @@ pub fn draw_buffer(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &mut UiStat
     ui.hits.overlay_max_top = overlays::render(area, buf, vm, ui, theme);
 }
 
-fn render_tabs(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
+fn render_tabs(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme: &Theme) {
     let mut spans = Vec::with_capacity(14);
     for p in PaneId::ALL {
         let style = if p == ui.focus {
@@ -93,7 +94,7 @@ fn render_tabs(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
             theme.muted
         };
         spans.push(Span::styled(
-            format!(" {} {} ", p.number(), p.title()),
+            format!(" {} {} ", p.number(), panes::tab_label(vm, p)),
             style,
         ));
     }
@@ -104,10 +105,10 @@ fn render_tabs(area: Rect, buf: &mut Buffer, ui: &UiState, theme: &Theme) {
 }
 
 /// Hit-test helper for tests and the mouse: which tab is at column `x`.
-pub fn tab_at(area: Rect, x: u16) -> Option<PaneId> {
+pub fn tab_at(area: Rect, vm: &ViewModel, x: u16) -> Option<PaneId> {
     let mut cx = area.x;
     for p in PaneId::ALL {
-        let w = (crate::text::width(p.title()) + 4) as u16;
+        let w = (crate::text::width(panes::tab_label(vm, p)) + 4) as u16;
         if x >= cx && x < cx + w {
             return Some(p);
         }

@@ -181,6 +181,8 @@ pub enum Overlay {
     },
     /// One bus message in full.
     Message(Box<super::overlays::message::MessageView>),
+    /// The form that submits a task to the running run.
+    Submit(Box<super::overlays::submit::SubmitForm>),
 }
 
 /// Where things were drawn last frame (for the mouse and paging).

@@ -1,5 +1,6 @@
 //! Overlays drawn over the panes: help, command palette, filter, reroute
-//! picker, gate review, text editor, confirm dialogs and a bus message.
+//! picker, gate review, text editor, confirm dialogs, a bus message and
+//! the form that submits a task.
 
 pub mod budget;
 pub mod confirm;
@@ -11,6 +12,7 @@ pub mod message;
 pub mod message_line;
 pub mod palette;
 pub mod reroute;
+pub mod submit;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -55,6 +57,7 @@ pub fn render(area: Rect, buf: &mut Buffer, vm: &ViewModel, ui: &UiState, theme:
         }
         Overlay::Confirm { kind } => confirm::render(area, buf, keys, vm, kind, theme),
         Overlay::Message(m) => return m.render(area, buf, keys, theme),
+        Overlay::Submit(f) => f.render(area, buf, keys, vm, theme),
     }
     0
 }

@@ -170,6 +170,9 @@ mod tests {
         // A small pane keeps the newest turns and says how many are left out.
         let (text, _) = draw_screen(80, 10, &dark, &vm, &|ui| ui.focus = PaneId::Debate);
         assert!(text.contains("(2 earlier turns)"), "{text}");
+        // The tab strip names what pane 6 shows.
+        assert!(text.contains(" 6 Chat "), "{text}");
+        assert!(!text.contains("Debate"), "{text}");
         insta::assert_snapshot!("chat_transcript_focused_80x10", text);
     }
 

@@ -114,6 +114,20 @@ fn pane_title(pane: PaneId, vm: &ViewModel, ui: &UiState) -> String {
     }
 }
 
+/// A pane's name in the tab strip: pane 6 is named after what it shows
+/// (a swarm or a chat when there is no debate or vote).
+pub fn tab_label(vm: &ViewModel, p: PaneId) -> &'static str {
+    if p == PaneId::Debate && vm.debates.is_empty() && vm.debate.is_empty() {
+        match (vm.swarm_records.is_empty(), vm.chat_records.is_empty()) {
+            (false, true) => return "Swarm",
+            (true, false) => return "Chat",
+            (false, false) => return "Swarm/Chat",
+            (true, true) => {}
+        }
+    }
+    p.title()
+}
+
 /// The Graph pane's title: which view, and what is selected.
 fn graph_title(vm: &ViewModel, ui: &UiState) -> String {
     use super::ui_state::GraphView;
