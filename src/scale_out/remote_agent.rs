@@ -176,7 +176,7 @@ impl Dispatch for NatsDispatch {
         // latency (their reply comes in paced pieces). Others answer at
         // once, and a subscription per call would only cost the hop.
         let deltas = networked || (spec.provider == "sim" && spec.sim.latency_ms.is_some());
-        let log = self.shared.log_of(&run.session, &run.events);
+        let log = self.shared.log_of(run.session, &run.events);
         let interrupted = run
             .interrupted
             .iter()
