@@ -240,3 +240,42 @@ fn the_graph_draws_a_chat_with_its_participants_and_rules() {
         assert!(text.contains(want), "{want}\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_chat_in_step_mode_waits_for_a_step_before_each_turn() {
+    use agentctl::event::{Command, StepUntil};
+    let (h, mut rx) = start(
+        wf(&three("max_turns = 3\nstep = true", "")),
+        agentctl::engine::RunOptions::default(),
+    );
+    let mut seen = Vec::new();
+    for turn in 1..=2u32 {
+        let e = wait_for(&mut rx, &mut seen, |k| {
+            matches!(k, EventKind::AwaitingStep { .. })
+        })
+        .await;
+        match &e.kind {
+            EventKind::AwaitingStep {
+                what, round, next, ..
+            } => {
+                assert_eq!((what.as_str(), *round), ("turn", turn));
+                let want = ["a", "b"][turn as usize - 1];
+                assert_eq!(next.as_deref(), Some(want), "turn {turn} names its speaker");
+            }
+            _ => unreachable!(),
+        }
+        // Nothing was said for this turn before the step.
+        assert_eq!(turns(&seen).len(), turn as usize - 1, "turn {turn}");
+        h.send(Command::Step {
+            node: Some("talk".into()),
+            until: StepUntil::Turn,
+        });
+        wait_for(&mut rx, &mut seen, |k| {
+            matches!(k, EventKind::ChatTurn { turn: t, .. } if *t == turn)
+        })
+        .await;
+    }
+    h.send(Command::SetStepMode { on: false });
+    let out = h.wait().await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+}

@@ -123,7 +123,8 @@ async fn a_task_submitted_to_a_running_loop_runs_is_recorded_and_reported() {
         out.submitted[1].output,
         Some(json!("handled and a limerick"))
     );
-    // `--json` shows the same under `submitted`.
+    // The outcome serialises them under `submitted` (`--json` prints
+    // this list as it is).
     let v = serde_json::to_value(&out).unwrap();
     assert_eq!(v["submitted"][0]["output"], json!("handled write a haiku"));
     assert_eq!(v["submitted"][0]["state"], json!("COMPLETED"));

@@ -446,7 +446,7 @@ impl StopSignals {
 fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome, file: Option<&str>) {
     match mode {
         Mode::Json => {
-            let summary = json!({
+            let mut summary = json!({
                 "status": o.status,
                 "session": o.session,
                 "workflow": wf.name,
@@ -460,6 +460,11 @@ fn report(mode: &Mode, wf: &Workflow, o: &RunOutcome, file: Option<&str>) {
                 "session_file": file,
                 "metrics": o.metrics,
             });
+            // Tasks added to the run while it ran (the cockpit's `N`, the
+            // library's `submit`), as `RunOutcome::submitted` has them.
+            if !o.submitted.is_empty() {
+                summary["submitted"] = json!(o.submitted);
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&summary).unwrap_or_default()

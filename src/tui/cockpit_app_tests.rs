@@ -73,6 +73,46 @@ fn n_steps_the_waiting_debate_node_and_s_toggles_step_mode() {
 }
 
 #[test]
+fn n_steps_a_waiting_swarm_round_and_a_waiting_chat_turn() {
+    use super::panes::swarm::tests::{swarm_info, swarm_script};
+    // The swarm's next round waits.
+    let mut s = swarm_script();
+    s.push(EventKind::AwaitingStep {
+        node: "review".into(),
+        round: 4,
+        next: None,
+        what: "round".into(),
+    });
+    let (mut a, mut rx) = app_with(swarm_info(false), &s);
+    typed(&mut a, "n");
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Command::Step {
+            node: Some("review".into()),
+            until: StepUntil::Turn
+        }
+    );
+    // A chat's next turn waits, naming its speaker.
+    let mut s = test_support::Script::default();
+    s.push(EventKind::AwaitingStep {
+        node: "discuss".into(),
+        round: 1,
+        next: Some("scout_a".into()),
+        what: "turn".into(),
+    });
+    let (mut a, mut rx) = app_with(swarm_info(true), &s);
+    typed(&mut a, "n");
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Command::Step {
+            node: Some("discuss".into()),
+            until: StepUntil::Turn
+        }
+    );
+    assert!(rx.try_recv().is_err(), "one step per n");
+}
+
+#[test]
 fn n_with_nothing_waiting_says_why_and_sends_nothing() {
     let (mut a, mut rx) = app_with(
         test_support::debate_info(),
