@@ -270,9 +270,11 @@ async fn a_chat_in_step_mode_waits_for_a_step_before_each_turn() {
             node: Some("talk".into()),
             until: StepUntil::Turn,
         });
-        wait_for(&mut rx, &mut seen, |k| {
-            matches!(k, EventKind::ChatTurn { turn: t, .. } if *t == turn)
-        })
+        wait_for(
+            &mut rx,
+            &mut seen,
+            |k| matches!(k, EventKind::ChatTurn { turn: t, .. } if *t == turn),
+        )
         .await;
     }
     h.send(Command::SetStepMode { on: false });

@@ -1,0 +1,112 @@
+//! End to end in a real terminal (tmux): a cockpit running an `on` node
+//! with `forever = true` waits on purpose (no deadlock, no idle failure);
+//! `q`, confirmed, ends the run as interrupted with exit code 3, the
+//! session closed cleanly and listed as interrupted.
+
+mod tmux;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use tmux::Tmux;
+
+const FOREVER: &str = r#"
+[workflow]
+name = "forever-loop"
+input = "x"
+
+[defaults]
+deadlock_ms = 200
+
+[[agents]]
+id = "handler"
+sim = { template = "handled {{input}}", latency_ms = 5 }
+
+[[nodes]]
+id = "loop"
+kind = "on"
+topic = "jobs.*"
+forever = true
+body = "handle"
+
+[[nodes]]
+id = "handle"
+kind = "agent"
+agent = "handler"
+"#;
+
+fn status_line(screen: &str) -> &str {
+    screen.lines().last().unwrap_or_default()
+}
+
+#[test]
+fn q_ends_a_forever_run_in_the_cockpit_as_interrupted() {
+    let home = tempfile::tempdir().unwrap();
+    let sessions = home.path().join("sessions");
+    let flow = home.path().join("forever.toml");
+    std::fs::write(&flow, FOREVER).unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+        ("AGENTCTL_SESSION_DIR", sessions.as_path()),
+    ];
+    let cmd = format!(
+        "'{bin}' tui '{}' --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
+        flow.display()
+    );
+    let t = Tmux::start(&cmd, &env, (140, 40)).patience(Duration::from_secs(30));
+    t.wait_for("the live cockpit", |s| s.contains("forever-loop"));
+    // Well past the deadlock bound (200 ms): still live, nothing failed.
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = t.screen();
+    assert!(
+        !s.contains("AGENTCTL-EXIT="),
+        "the run ended by itself:\n{s}"
+    );
+    assert!(!s.to_lowercase().contains("deadlock"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("the quit question", |s| {
+        s.contains("Confirm") && status_line(s).contains("y yes")
+    });
+    t.keys(&["y"]);
+    let s = t.wait_text("AGENTCTL-EXIT=");
+    assert!(
+        s.contains("AGENTCTL-EXIT=3"),
+        "an interrupted run exits 3:\n{s}"
+    );
+
+    // The session was closed cleanly: its last event ends it as interrupted.
+    let file = std::fs::read_dir(&sessions)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a recorded session");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("deadlock_detected"), "{text}");
+    let last = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .rfind(|v| v.get("seq").is_some())
+        .expect("events");
+    assert_eq!(last["type"], "session_ended", "{last}");
+    assert_eq!(last["status"], "interrupted", "{last}");
+    // And `sessions list` says so.
+    let mut list = Command::new(bin);
+    list.args(["sessions", "list"]);
+    for (k, v) in env {
+        list.env(k, v);
+    }
+    let out = list.output().unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("forever-loop") && l.contains("interrupted")),
+        "{listed}"
+    );
+}
