@@ -1,7 +1,8 @@
-//! End to end in a real terminal (tmux): a cockpit running an `on` node
-//! with `forever = true` waits on purpose (no deadlock, no idle failure);
-//! `q`, confirmed, ends the run as interrupted with exit code 3, the
-//! session closed cleanly and listed as interrupted.
+//! End to end in a real terminal (tmux), on a run that stays live (an `on`
+//! node with `forever = true`, which waits on purpose: no deadlock, no idle
+//! failure): `N` submits an ad-hoc task to it, and `q`, confirmed, ends it
+//! as interrupted with exit code 3, the session closed cleanly and listed
+//! as interrupted.
 
 mod tmux;
 
@@ -109,4 +110,64 @@ fn q_ends_a_forever_run_in_the_cockpit_as_interrupted() {
             .any(|l| l.contains("forever-loop") && l.contains("interrupted")),
         "{listed}"
     );
+}
+
+/// `N` in the live cockpit submits an ad-hoc task to the running loop: it
+/// shows in Tasks, completes, and is recorded (`task_submitted`, then the
+/// task's own events) in the session.
+#[test]
+fn capital_n_submits_a_task_to_the_running_loop() {
+    let home = tempfile::tempdir().unwrap();
+    let sessions = home.path().join("sessions");
+    let flow = home.path().join("forever.toml");
+    std::fs::write(&flow, FOREVER).unwrap();
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let env = [
+        ("HOME", home.path()),
+        ("XDG_CONFIG_HOME", home.path()),
+        ("XDG_DATA_HOME", home.path()),
+        ("XDG_STATE_HOME", home.path()),
+        ("AGENTCTL_SESSION_DIR", sessions.as_path()),
+    ];
+    let cmd = format!(
+        "'{bin}' tui '{}' --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
+        flow.display()
+    );
+    let t = Tmux::start(&cmd, &env, (140, 40)).patience(Duration::from_secs(30));
+    t.wait_for("the live cockpit", |s| s.contains("forever-loop"));
+    t.keys(&["N"]);
+    t.wait_text("Submit a task");
+    t.literal("tidy the notes");
+    t.keys(&["Enter"]);
+    t.wait_for("the submitted task done in Tasks", |s| {
+        s.lines()
+            .any(|l| l.contains("submitted#1") && l.contains("COMPLETED"))
+    });
+    t.keys(&["q"]);
+    t.wait_for("the quit question", |s| status_line(s).contains("y yes"));
+    t.keys(&["y"]);
+    t.wait_text("AGENTCTL-EXIT=");
+    let file = std::fs::read_dir(&sessions)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a recorded session");
+    let events: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("seq").is_some())
+        .collect();
+    let submitted = events
+        .iter()
+        .find(|e| e["type"] == "task_submitted")
+        .expect("a task_submitted event");
+    assert_eq!(submitted["task"], "submitted#1", "{submitted}");
+    assert_eq!(submitted["agent"], "handler", "{submitted}");
+    assert_eq!(submitted["prompt"], "tidy the notes", "{submitted}");
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "task_completed" && e["task"] == "submitted#1")
+        .expect("the submitted task completed");
+    assert_eq!(done["output"], "handled tidy the notes", "{done}");
 }
