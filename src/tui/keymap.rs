@@ -411,7 +411,7 @@ pub const BINDINGS: &[Binding] = &[
         &[k('6')],
         A::FocusPane(6),
         "debate",
-        "focus the debate transcript",
+        "focus debate · vote · swarm · chat",
         false,
     ),
     b(
