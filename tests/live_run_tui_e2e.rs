@@ -6,6 +6,7 @@
 
 mod tmux;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -41,26 +42,58 @@ fn status_line(screen: &str) -> &str {
     screen.lines().last().unwrap_or_default()
 }
 
+/// The cockpit on the forever loop, in tmux, with an empty home of its own.
+struct LiveCockpit {
+    home: tempfile::TempDir,
+    t: Tmux,
+}
+
+impl LiveCockpit {
+    fn start() -> LiveCockpit {
+        let home = tempfile::tempdir().unwrap();
+        let flow = home.path().join("forever.toml");
+        std::fs::write(&flow, FOREVER).unwrap();
+        let cmd = format!(
+            "'{}' tui '{}' --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
+            env!("CARGO_BIN_EXE_agentctl"),
+            flow.display()
+        );
+        let sessions = home.path().join("sessions");
+        let t = Tmux::start(&cmd, &env_of(home.path(), &sessions), (140, 40))
+            .patience(Duration::from_secs(30));
+        t.wait_for("the live cockpit", |s| s.contains("forever-loop"));
+        LiveCockpit { home, t }
+    }
+
+    fn sessions(&self) -> std::path::PathBuf {
+        self.home.path().join("sessions")
+    }
+
+    /// The recorded session's text.
+    fn session_text(&self) -> String {
+        let file = std::fs::read_dir(self.sessions())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .expect("a recorded session");
+        std::fs::read_to_string(&file).unwrap()
+    }
+}
+
+fn env_of<'a>(home: &'a Path, sessions: &'a Path) -> [(&'static str, &'a Path); 5] {
+    [
+        ("HOME", home),
+        ("XDG_CONFIG_HOME", home),
+        ("XDG_DATA_HOME", home),
+        ("XDG_STATE_HOME", home),
+        ("AGENTCTL_SESSION_DIR", sessions),
+    ]
+}
+
 #[test]
 fn q_ends_a_forever_run_in_the_cockpit_as_interrupted() {
-    let home = tempfile::tempdir().unwrap();
-    let sessions = home.path().join("sessions");
-    let flow = home.path().join("forever.toml");
-    std::fs::write(&flow, FOREVER).unwrap();
-    let bin = env!("CARGO_BIN_EXE_agentctl");
-    let env = [
-        ("HOME", home.path()),
-        ("XDG_CONFIG_HOME", home.path()),
-        ("XDG_DATA_HOME", home.path()),
-        ("XDG_STATE_HOME", home.path()),
-        ("AGENTCTL_SESSION_DIR", sessions.as_path()),
-    ];
-    let cmd = format!(
-        "'{bin}' tui '{}' --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
-        flow.display()
-    );
-    let t = Tmux::start(&cmd, &env, (140, 40)).patience(Duration::from_secs(30));
-    t.wait_for("the live cockpit", |s| s.contains("forever-loop"));
+    let live = LiveCockpit::start();
+    let t = &live.t;
     // Well past the deadlock bound (200 ms): still live, nothing failed.
     std::thread::sleep(Duration::from_millis(1500));
     let s = t.screen();
@@ -81,12 +114,7 @@ fn q_ends_a_forever_run_in_the_cockpit_as_interrupted() {
     );
 
     // The session was closed cleanly: its last event ends it as interrupted.
-    let file = std::fs::read_dir(&sessions)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .expect("a recorded session");
-    let text = std::fs::read_to_string(&file).unwrap();
+    let text = live.session_text();
     assert!(!text.contains("deadlock_detected"), "{text}");
     let last = text
         .lines()
@@ -96,9 +124,10 @@ fn q_ends_a_forever_run_in_the_cockpit_as_interrupted() {
     assert_eq!(last["type"], "session_ended", "{last}");
     assert_eq!(last["status"], "interrupted", "{last}");
     // And `sessions list` says so.
-    let mut list = Command::new(bin);
+    let mut list = Command::new(env!("CARGO_BIN_EXE_agentctl"));
     list.args(["sessions", "list"]);
-    for (k, v) in env {
+    let sessions = live.sessions();
+    for (k, v) in env_of(live.home.path(), &sessions) {
         list.env(k, v);
     }
     let out = list.output().unwrap();
@@ -117,24 +146,8 @@ fn q_ends_a_forever_run_in_the_cockpit_as_interrupted() {
 /// task's own events) in the session.
 #[test]
 fn capital_n_submits_a_task_to_the_running_loop() {
-    let home = tempfile::tempdir().unwrap();
-    let sessions = home.path().join("sessions");
-    let flow = home.path().join("forever.toml");
-    std::fs::write(&flow, FOREVER).unwrap();
-    let bin = env!("CARGO_BIN_EXE_agentctl");
-    let env = [
-        ("HOME", home.path()),
-        ("XDG_CONFIG_HOME", home.path()),
-        ("XDG_DATA_HOME", home.path()),
-        ("XDG_STATE_HOME", home.path()),
-        ("AGENTCTL_SESSION_DIR", sessions.as_path()),
-    ];
-    let cmd = format!(
-        "'{bin}' tui '{}' --no-mouse; echo \"AGENTCTL-EXIT=$?\"; sleep 60",
-        flow.display()
-    );
-    let t = Tmux::start(&cmd, &env, (140, 40)).patience(Duration::from_secs(30));
-    t.wait_for("the live cockpit", |s| s.contains("forever-loop"));
+    let live = LiveCockpit::start();
+    let t = &live.t;
     t.keys(&["N"]);
     t.wait_text("Submit a task");
     t.literal("tidy the notes");
@@ -147,13 +160,8 @@ fn capital_n_submits_a_task_to_the_running_loop() {
     t.wait_for("the quit question", |s| status_line(s).contains("y yes"));
     t.keys(&["y"]);
     t.wait_text("AGENTCTL-EXIT=");
-    let file = std::fs::read_dir(&sessions)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .expect("a recorded session");
-    let events: Vec<Value> = std::fs::read_to_string(&file)
-        .unwrap()
+    let events: Vec<Value> = live
+        .session_text()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("seq").is_some())
