@@ -47,6 +47,9 @@ pub(crate) struct TuiArgs {
     providers: super::providers::ProviderArgs,
     #[command(flatten)]
     telemetry: super::telemetry::TelemetryArgs,
+    /// Agent calls on workers over NATS (`--nats`), as for `run`.
+    #[command(flatten)]
+    nats: super::worker::NatsRunArgs,
 }
 
 pub(crate) fn main(args: TuiArgs) -> i32 {
@@ -109,6 +112,10 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
     let origin = super::session::origin_of(&loaded.origin);
     let telemetry_settings = args.telemetry.settings(&config.config);
     let workflow = Arc::new(loaded.workflow);
+    let nats = super::worker::NatsRunArgs {
+        auth: config.config.nats.clone(),
+        ..args.nats
+    };
     runtime.block_on(async move {
         let _ = tokio::task::spawn_blocking(tokens::warm_up).await;
         // Interactive: a failed task waits for r(etry) / R(eroute) / c(ancel).
@@ -123,7 +130,13 @@ pub(crate) fn main(args: TuiArgs) -> i32 {
         };
         // The file's input or --input; a workflow with neither runs on null.
         let orch = Orchestrator::new(workflow.clone(), opts).input(workflow.input.clone());
-        let mut orch = wiring.install(orch);
+        // Before the cockpit takes the terminal: a bad --nats is an error
+        // on the plain screen.
+        let mut orch = match nats.dispatch(&session).await {
+            Ok(Some(d)) => wiring.install_with(orch, Some(&d)).with_dispatch(d),
+            Ok(None) => wiring.install(orch),
+            Err(c) => return c,
+        };
         let events = orch.subscribe();
         let telemetry = match super::telemetry::start(telemetry_settings, &workflow, &session, || orch.subscribe()) {
             Ok(t) => t,
